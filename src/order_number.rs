@@ -1,0 +1,1 @@
+//! Human-facing order numbers (placeholder; being written).

@@ -1,0 +1,1 @@
+//! Placement validation (placeholder; being written).
