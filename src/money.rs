@@ -190,6 +190,15 @@ impl Money {
             .try_fold(Money::zero(currency), Money::checked_add)
     }
 
+    /// The amount, or zero when it is negative.
+    pub const fn max_zero(self) -> Money {
+        if self.minor < 0 {
+            Money::zero(self.currency)
+        } else {
+            self
+        }
+    }
+
     /// The smaller of two amounts of the same currency.
     pub fn min(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;

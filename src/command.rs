@@ -1,0 +1,263 @@
+//! Commands: what an actor asks the workflow to do to an existing order.
+//!
+//! Placement is not a command on an order (there is no order yet); it is
+//! [`crate::Workflow::place`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::ids::{PackageId, RefundId};
+use crate::money::Money;
+use crate::order::{
+    DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate,
+};
+
+/// A command: who asks, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Who asks. Checked against the permission table before anything else.
+    pub actor: Actor,
+    /// What they ask.
+    pub action: Action,
+}
+
+impl Command {
+    /// A command by `actor`.
+    pub fn new(actor: Actor, action: Action) -> Command {
+        Command { actor, action }
+    }
+}
+
+/// What can be done to an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Reviewer: the order may be fulfilled.
+    Approve {
+        /// Optional remark.
+        #[serde(default)]
+        note: String,
+    },
+    /// Reviewer or customer service: hold the order for the given reasons.
+    Hold {
+        /// At least one reason.
+        reasons: Vec<HoldReason>,
+        /// Remark for colleagues.
+        #[serde(default)]
+        note: String,
+    },
+    /// Reviewer or customer service: the hold was sorted out with the buyer.
+    ResolveHold {
+        /// How the buyer was contacted and what was agreed (required).
+        contact_note: String,
+    },
+    /// Reviewer: the order will not be fulfilled. Refunds what was paid, releases stock.
+    Reject {
+        /// Why (required; the buyer is told).
+        reason: String,
+    },
+    /// Payment provider (verified) or system (after querying the gateway): money captured.
+    CapturePayment {
+        /// Provider transaction id: the deduplication key.
+        txn_id: String,
+        /// Amount captured.
+        amount: Money,
+    },
+    /// Payment provider or system: a verified payment that cannot be applied.
+    RecordPaymentAnomaly {
+        /// Provider transaction id.
+        txn_id: String,
+        /// Amount reported.
+        amount: Money,
+        /// Why it cannot be applied.
+        reason: String,
+    },
+    /// Customer service: refund money, split per line and shipping.
+    RequestRefund {
+        /// Per-line amounts.
+        lines: Vec<LineRefund>,
+        /// Part of the shipping fee.
+        shipping: Money,
+        /// Why (required).
+        reason: String,
+        /// For cash-on-delivery orders: the reference of the manual transfer. Online orders
+        /// leave it empty and are refunded through the gateway.
+        #[serde(default)]
+        manual_reference: Option<String>,
+    },
+    /// System or payment provider: the gateway confirmed a refund.
+    CompleteRefund {
+        /// Which refund.
+        refund: RefundId,
+        /// The provider's reference.
+        reference: String,
+    },
+    /// System or payment provider: the gateway refused a refund.
+    FailRefund {
+        /// Which refund.
+        refund: RefundId,
+        /// Why.
+        reason: String,
+    },
+    /// Warehouse: start picking; issues the pick list of everything not yet packed.
+    IssuePickList,
+    /// Warehouse: pack a parcel, verified against what was scanned.
+    Pack {
+        /// What the parcel should hold (lines and quantities).
+        items: Vec<PackageItem>,
+        /// What the packer scanned.
+        scanned: Vec<ScannedItem>,
+    },
+    /// Warehouse: hand a packed parcel to the chosen carrier. The shipment is created with the
+    /// carrier afterwards (an effect); its waybill comes back as [`Action::RecordWaybill`].
+    BookShipment {
+        /// The parcel.
+        package: PackageId,
+        /// Carrier chosen.
+        carrier: String,
+        /// Service level chosen.
+        service: String,
+        /// Why this carrier (from the carrier selector).
+        reason: String,
+    },
+    /// System, carrier or warehouse: the carrier accepted the parcel under this waybill.
+    RecordWaybill {
+        /// The parcel.
+        package: PackageId,
+        /// Waybill (tracking) number.
+        waybill: String,
+    },
+    /// Carrier (verified) or system: a tracking update for a waybill of this order.
+    RecordTracking {
+        /// Waybill.
+        waybill: String,
+        /// The update.
+        update: TrackingUpdate,
+    },
+    /// Carrier: cash collected at the door (cash-on-delivery orders).
+    RecordCodCollected {
+        /// Amount collected.
+        amount: Money,
+    },
+    /// Buyer: the goods arrived. Ends the main flow.
+    ConfirmReceipt,
+    /// Buyer or customer service: cancel before anything ships.
+    Cancel {
+        /// Why (required).
+        reason: String,
+    },
+    /// System: a stored deadline is due.
+    FireDeadline {
+        /// Which one.
+        kind: DeadlineKind,
+    },
+    /// Customer service: the outcome of a follow-up visit.
+    RecordFollowUp {
+        /// Satisfaction 1–5.
+        score: u8,
+        /// What the buyer said.
+        #[serde(default)]
+        notes: String,
+    },
+}
+
+/// The kind of a command without its data: the key of the transition and permission tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum CommandKind {
+    Place,
+    Approve,
+    Hold,
+    ResolveHold,
+    Reject,
+    CapturePayment,
+    RecordPaymentAnomaly,
+    RequestRefund,
+    CompleteRefund,
+    FailRefund,
+    IssuePickList,
+    Pack,
+    BookShipment,
+    RecordWaybill,
+    RecordTracking,
+    RecordCodCollected,
+    ConfirmReceipt,
+    Cancel,
+    CancelUnpaid,
+    AutoConfirm,
+    CloseAfterSales,
+    FollowUpDue,
+    RecordFollowUp,
+}
+
+impl CommandKind {
+    /// snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CommandKind::Place => "place",
+            CommandKind::Approve => "approve",
+            CommandKind::Hold => "hold",
+            CommandKind::ResolveHold => "resolve_hold",
+            CommandKind::Reject => "reject",
+            CommandKind::CapturePayment => "capture_payment",
+            CommandKind::RecordPaymentAnomaly => "record_payment_anomaly",
+            CommandKind::RequestRefund => "request_refund",
+            CommandKind::CompleteRefund => "complete_refund",
+            CommandKind::FailRefund => "fail_refund",
+            CommandKind::IssuePickList => "issue_pick_list",
+            CommandKind::Pack => "pack",
+            CommandKind::BookShipment => "book_shipment",
+            CommandKind::RecordWaybill => "record_waybill",
+            CommandKind::RecordTracking => "record_tracking",
+            CommandKind::RecordCodCollected => "record_cod_collected",
+            CommandKind::ConfirmReceipt => "confirm_receipt",
+            CommandKind::Cancel => "cancel",
+            CommandKind::CancelUnpaid => "cancel_unpaid",
+            CommandKind::AutoConfirm => "auto_confirm",
+            CommandKind::CloseAfterSales => "close_after_sales",
+            CommandKind::FollowUpDue => "follow_up_due",
+            CommandKind::RecordFollowUp => "record_follow_up",
+        }
+    }
+}
+
+impl fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Action {
+    /// The kind of this action.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Action::Approve { .. } => CommandKind::Approve,
+            Action::Hold { .. } => CommandKind::Hold,
+            Action::ResolveHold { .. } => CommandKind::ResolveHold,
+            Action::Reject { .. } => CommandKind::Reject,
+            Action::CapturePayment { .. } => CommandKind::CapturePayment,
+            Action::RecordPaymentAnomaly { .. } => CommandKind::RecordPaymentAnomaly,
+            Action::RequestRefund { .. } => CommandKind::RequestRefund,
+            Action::CompleteRefund { .. } => CommandKind::CompleteRefund,
+            Action::FailRefund { .. } => CommandKind::FailRefund,
+            Action::IssuePickList => CommandKind::IssuePickList,
+            Action::Pack { .. } => CommandKind::Pack,
+            Action::BookShipment { .. } => CommandKind::BookShipment,
+            Action::RecordWaybill { .. } => CommandKind::RecordWaybill,
+            Action::RecordTracking { .. } => CommandKind::RecordTracking,
+            Action::RecordCodCollected { .. } => CommandKind::RecordCodCollected,
+            Action::ConfirmReceipt => CommandKind::ConfirmReceipt,
+            Action::Cancel { .. } => CommandKind::Cancel,
+            Action::FireDeadline { kind } => match kind {
+                DeadlineKind::PayBy => CommandKind::CancelUnpaid,
+                DeadlineKind::AutoConfirm => CommandKind::AutoConfirm,
+                DeadlineKind::AfterSalesWindow => CommandKind::CloseAfterSales,
+                DeadlineKind::FollowUp => CommandKind::FollowUpDue,
+            },
+            Action::RecordFollowUp { .. } => CommandKind::RecordFollowUp,
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Effects: what `decide` asks the outside world to do. The pure core never does I/O; the
+//! engine runs stock reservation before committing and delivers every other effect from the
+//! outbox after committing, at least once, with the key below for deduplication.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::ids::{CustomerId, PackageId, RefundId, Sku};
+use crate::money::Money;
+use crate::order::{DeadlineKind, HoldReason, PackageItem, TrackingKind};
+use crate::order_number::OrderNumber;
+
+/// Units of one SKU, for the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockItem {
+    /// SKU.
+    pub sku: Sku,
+    /// Units.
+    pub quantity: u32,
+}
+
+/// Something the outside world must do because of a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Reserve all of these or none (at placement, before committing).
+    ReserveStock {
+        /// What to reserve.
+        items: Vec<StockItem>,
+    },
+    /// Give reserved stock back (cancellation, rejection).
+    ReleaseStock {
+        /// What to release.
+        items: Vec<StockItem>,
+    },
+    /// Reserved stock left the warehouse (a package shipped).
+    CommitStock {
+        /// Which package.
+        package: PackageId,
+        /// What left.
+        items: Vec<StockItem>,
+    },
+    /// Goods came back and go on the shelf again (returned to sender).
+    Restock {
+        /// Which package came back.
+        package: PackageId,
+        /// What came back.
+        items: Vec<StockItem>,
+    },
+    /// Close the unpaid payment at the provider so the buyer can no longer pay.
+    ClosePayment {
+        /// Provider.
+        provider: String,
+    },
+    /// Send money back through the gateway.
+    Refund {
+        /// Which refund of the order.
+        refund: RefundId,
+        /// Amount.
+        amount: Money,
+        /// Provider.
+        provider: String,
+    },
+    /// Create the shipment with the carrier; its waybill comes back as `RecordWaybill`.
+    CreateShipment {
+        /// Parcel.
+        package: PackageId,
+        /// Carrier.
+        carrier: String,
+        /// Service level.
+        service: String,
+        /// Contents.
+        items: Vec<PackageItem>,
+        /// Destination.
+        address: Address,
+    },
+    /// Tell someone something.
+    Notify(Notification),
+    /// A deadline was set (stored on the order; hosts with their own scheduler may use it).
+    Schedule {
+        /// Which.
+        kind: DeadlineKind,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl Effect {
+    /// The stable key of this effect for deduplication at the receiving side. Keys of effects
+    /// that happen once per order (or per package/refund) are derived from what they are about,
+    /// so a retried command or a redelivered outbox item carries the same key; notifications
+    /// use the sequence number of the event that caused them.
+    pub fn key(&self, order: &str, seq: u64) -> String {
+        match self {
+            Effect::ReserveStock { .. } => format!("{order}/reserve"),
+            Effect::ReleaseStock { .. } => format!("{order}/release"),
+            Effect::CommitStock { package, .. } => format!("{order}/commit/{package}"),
+            Effect::Restock { package, .. } => format!("{order}/restock/{package}"),
+            Effect::ClosePayment { .. } => format!("{order}/close-payment"),
+            Effect::Refund { refund, .. } => format!("{order}/refund/{refund}"),
+            Effect::CreateShipment { package, .. } => format!("{order}/shipment/{package}"),
+            Effect::Notify(n) => format!("{order}/notify/{seq}/{}", n.kind.name()),
+            Effect::Schedule { kind, .. } => format!("{order}/schedule/{seq}/{kind}"),
+        }
+    }
+
+    /// True for effects that must run before the events are committed (stock reservation:
+    /// an order that cannot get its stock must not exist).
+    pub fn before_commit(&self) -> bool {
+        matches!(self, Effect::ReserveStock { .. })
+    }
+}
+
+/// Who is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Audience {
+    /// The buyer.
+    Buyer {
+        /// Which buyer.
+        customer: CustomerId,
+    },
+    /// The shop's customer service.
+    CustomerService,
+}
+
+/// A typed notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Who is told.
+    pub audience: Audience,
+    /// The order's number (every message carries it).
+    pub order_number: OrderNumber,
+    /// What about.
+    pub kind: NotificationKind,
+}
+
+/// What a notification says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// Order placed: the number and the estimated ship time.
+    Placed {
+        /// Estimated ship time.
+        estimated_ship_by: DateTime<Utc>,
+        /// Total due.
+        total: Money,
+    },
+    /// The shop needs to talk to the buyer.
+    NeedsBuyerContact {
+        /// Why.
+        reasons: Vec<HoldReason>,
+    },
+    /// Payment received in full.
+    Paid {
+        /// Amount received.
+        amount: Money,
+    },
+    /// A parcel left.
+    Shipped {
+        /// Which.
+        package: PackageId,
+        /// Carrier.
+        carrier: String,
+        /// Waybill.
+        waybill: String,
+    },
+    /// A tracking change.
+    TrackingUpdate {
+        /// Which parcel.
+        package: PackageId,
+        /// Normalized kind.
+        tracking: TrackingKind,
+        /// Carrier's words.
+        description: String,
+    },
+    /// Every parcel arrived.
+    Delivered,
+    /// Receipt confirmed.
+    Completed,
+    /// Cancelled or rejected.
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+    /// Money went back.
+    Refunded {
+        /// Amount.
+        amount: Money,
+    },
+    /// A payment could not be applied (to customer service).
+    PaymentAnomaly {
+        /// Provider transaction id.
+        txn_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A follow-up visit is due (to customer service).
+    FollowUpDue {
+        /// The buyer to visit.
+        customer: CustomerId,
+    },
+}
+
+impl NotificationKind {
+    /// snake_case name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NotificationKind::Placed { .. } => "placed",
+            NotificationKind::NeedsBuyerContact { .. } => "needs_buyer_contact",
+            NotificationKind::Paid { .. } => "paid",
+            NotificationKind::Shipped { .. } => "shipped",
+            NotificationKind::TrackingUpdate { .. } => "tracking_update",
+            NotificationKind::Delivered => "delivered",
+            NotificationKind::Completed => "completed",
+            NotificationKind::Cancelled { .. } => "cancelled",
+            NotificationKind::Refunded { .. } => "refunded",
+            NotificationKind::PaymentAnomaly { .. } => "payment_anomaly",
+            NotificationKind::FollowUpDue { .. } => "follow_up_due",
+        }
+    }
+}

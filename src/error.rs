@@ -1,0 +1,125 @@
+//! Why the workflow refused a command. A refused command changes nothing.
+//!
+//! Each variant says what happened and, in its message, what the caller should do next.
+
+use chrono::{DateTime, Utc};
+
+use crate::actor::ActorKind;
+use crate::command::CommandKind;
+use crate::ids::{LineId, PackageId, RefundId};
+use crate::money::{Money, MoneyError};
+use crate::order::{DeadlineKind, OrderStatus, PackProblem, PackageState};
+use crate::validation::Violations;
+
+/// A refusal from the pure core.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The placement form has problems; every one is listed. Fix the input and resubmit.
+    #[error("the order form has problems: {0}")]
+    Invalid(#[from] Violations),
+    /// One field of a command breaks a rule. Fix the input and retry.
+    #[error("{field}: {rule}")]
+    InvalidField {
+        /// Which field.
+        field: &'static str,
+        /// The rule it breaks.
+        rule: String,
+    },
+    /// This kind of actor (or staff without the role) may not do this. Use an allowed actor.
+    #[error("a {actor} may not {command}; allowed: {allowed}")]
+    Forbidden {
+        /// Who tried.
+        actor: ActorKind,
+        /// What.
+        command: CommandKind,
+        /// Who may.
+        allowed: String,
+    },
+    /// A buyer acted on an order that is not theirs. Hosts should answer "not found".
+    #[error("this order belongs to another buyer")]
+    NotYourOrder,
+    /// The order's status does not allow this command now.
+    #[error("cannot {command} an order that is {status}")]
+    IllegalTransition {
+        /// What was tried.
+        command: CommandKind,
+        /// The order's status.
+        status: OrderStatus,
+    },
+    /// Fulfilment needs both gates: approved AND (paid OR cash on delivery). Wait for them.
+    #[error("not ready to fulfil: review approved = {approved}, paid or cash on delivery = {paid}")]
+    NotReadyToFulfil {
+        /// Review gate.
+        approved: bool,
+        /// Payment gate.
+        paid: bool,
+    },
+    /// What was scanned is not what the package should hold. Fix the parcel and scan again.
+    #[error("packing refused: {} difference(s) between the parcel and the order: {problems:?}", problems.len())]
+    PackMismatch {
+        /// Every difference found.
+        problems: Vec<PackProblem>,
+    },
+    /// A payment in a different currency, or for a different amount, than this order expects.
+    /// It was not applied; the engine records it as a payment anomaly for staff.
+    #[error("payment does not match the order: expected {expected}, received {received}")]
+    PaymentMismatch {
+        /// What the order expects (its outstanding amount).
+        expected: Money,
+        /// What arrived.
+        received: Money,
+    },
+    /// A refund above what can be refunded (overall, for a line, or for shipping).
+    #[error("refund of {requested} for {scope} exceeds the refundable {refundable}")]
+    RefundExceedsRefundable {
+        /// `order`, `shipping` or a line id.
+        scope: String,
+        /// Requested.
+        requested: Money,
+        /// Still refundable.
+        refundable: Money,
+    },
+    /// Something already left the warehouse: cancellation is over; open an after-sales case
+    /// (return or refund) instead.
+    #[error(
+        "the order has shipped and can no longer be cancelled; open an after-sales case instead"
+    )]
+    AlreadyShipped,
+    /// Receipt can only be confirmed once every line has shipped.
+    #[error("nothing to confirm yet: the order has not shipped completely")]
+    NotShippedYet,
+    /// No such line on this order.
+    #[error("order has no line {0}")]
+    UnknownLine(LineId),
+    /// No such package on this order.
+    #[error("order has no package {0}")]
+    UnknownPackage(PackageId),
+    /// No package of this order carries this waybill.
+    #[error("no package of this order has waybill {0:?}")]
+    UnknownWaybill(String),
+    /// No such refund on this order.
+    #[error("order has no refund {0}")]
+    UnknownRefund(RefundId),
+    /// The package is not in a state that allows this step.
+    #[error("package {package} is {state:?}; cannot {command} it")]
+    PackageState {
+        /// Which package.
+        package: PackageId,
+        /// Its state.
+        state: PackageState,
+        /// What was tried.
+        command: CommandKind,
+    },
+    /// The deadline is not set or not due yet; nothing to do (firing again is harmless).
+    #[error("the {kind} deadline is not due (due at {due:?})")]
+    NotDue {
+        /// Which deadline.
+        kind: DeadlineKind,
+        /// When it is due, if set.
+        due: Option<DateTime<Utc>>,
+    },
+    /// Amount arithmetic failed (mixed currencies or overflow).
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}

@@ -1,0 +1,209 @@
+//! Events: the facts an order is made of. They are the audit trail (who, when, why) and the
+//! source of both timelines; an order is exactly the fold of its events ([`crate::evolve`]).
+//!
+//! Serialized as JSON objects with a schema version `v`, so stored history can be upgraded.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::ids::{OrderId, PackageId, RefundId};
+use crate::money::Money;
+use crate::order::{DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
+use crate::order_number::OrderNumber;
+use crate::placement::OrderDraft;
+
+/// Schema version written into every new event.
+pub const EVENT_SCHEMA_VERSION: u16 = 1;
+
+/// One recorded fact about an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Schema version of this event.
+    pub v: u16,
+    /// Position in the order's history, from 1; equals the order's version after applying it.
+    pub seq: u64,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+    /// Who caused it.
+    pub actor: Actor,
+    /// What happened.
+    pub change: Change,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// The order was placed (stage 1).
+    OrderPlaced {
+        /// Internal id.
+        id: OrderId,
+        /// Number told to the buyer.
+        number: OrderNumber,
+        /// The validated form.
+        draft: Box<OrderDraft>,
+        /// Online only: pay by then or the order is cancelled.
+        pay_by: Option<DateTime<Utc>>,
+        /// Estimated ship time told to the buyer.
+        ship_by: DateTime<Utc>,
+    },
+    /// Review passed (stage 2).
+    ReviewApproved {
+        /// Remark.
+        note: String,
+    },
+    /// Held for a person.
+    ReviewHeld {
+        /// Why.
+        reasons: Vec<HoldReason>,
+        /// Remark.
+        note: String,
+    },
+    /// The hold was sorted out.
+    HoldResolved {
+        /// How the buyer was contacted.
+        contact_note: String,
+    },
+    /// Review rejected the order (it is over; money and stock go back).
+    ReviewRejected {
+        /// Why.
+        reason: String,
+    },
+    /// Money captured (stage 3).
+    PaymentCaptured {
+        /// Provider transaction id.
+        txn_id: String,
+        /// Amount.
+        amount: Money,
+    },
+    /// A verified payment that could not be applied.
+    PaymentAnomalyRecorded {
+        /// Provider transaction id.
+        txn_id: String,
+        /// Amount reported.
+        amount: Money,
+        /// Why it was not applied.
+        reason: String,
+    },
+    /// A refund was requested (pending until the gateway answers; manual ones complete at once).
+    RefundRequested {
+        /// The refund.
+        refund: Refund,
+    },
+    /// The refund went through.
+    RefundCompleted {
+        /// Which.
+        refund: RefundId,
+        /// Provider's reference.
+        reference: String,
+    },
+    /// The refund was refused by the provider.
+    RefundFailed {
+        /// Which.
+        refund: RefundId,
+        /// Why.
+        reason: String,
+    },
+    /// Picking started (stage 4).
+    PickListIssued {
+        /// What to pick.
+        items: Vec<PickItem>,
+    },
+    /// A verified parcel was packed.
+    PackagePacked {
+        /// Which.
+        package: PackageId,
+        /// What it holds.
+        items: Vec<PackageItem>,
+    },
+    /// A carrier was chosen for a parcel (stage 5).
+    ShipmentBooked {
+        /// Which parcel.
+        package: PackageId,
+        /// Carrier.
+        carrier: String,
+        /// Service level.
+        service: String,
+        /// Why this carrier.
+        reason: String,
+    },
+    /// The carrier took the parcel under a waybill.
+    PackageShipped {
+        /// Which parcel.
+        package: PackageId,
+        /// Waybill number.
+        waybill: String,
+    },
+    /// A tracking update (stage 6).
+    TrackingRecorded {
+        /// Which parcel.
+        package: PackageId,
+        /// The update.
+        update: TrackingUpdate,
+    },
+    /// Cash collected at the door.
+    CodCollected {
+        /// Amount.
+        amount: Money,
+    },
+    /// Receipt confirmed (stage 7): the main flow is over.
+    ReceiptConfirmed {
+        /// True when confirmed by the system after the deadline.
+        automatic: bool,
+    },
+    /// Cancelled before shipping.
+    OrderCancelled {
+        /// Why.
+        reason: String,
+    },
+    /// The after-sales window closed.
+    AfterSalesWindowClosed,
+    /// A follow-up visit fell due (stage 8).
+    FollowUpDue,
+    /// A deadline was set or cleared (auto-confirm after shipping or delivery, after-sales
+    /// window and follow-up after completion).
+    DeadlineSet {
+        /// Which.
+        kind: DeadlineKind,
+        /// When it falls due; `None` clears it.
+        at: Option<DateTime<Utc>>,
+    },
+    /// The outcome of a follow-up visit.
+    FollowUpRecorded {
+        /// Satisfaction 1–5.
+        score: u8,
+        /// Notes.
+        notes: String,
+    },
+}
+
+impl Change {
+    /// The snake_case name of this change (its serde tag).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::OrderPlaced { .. } => "order_placed",
+            Change::ReviewApproved { .. } => "review_approved",
+            Change::ReviewHeld { .. } => "review_held",
+            Change::HoldResolved { .. } => "hold_resolved",
+            Change::ReviewRejected { .. } => "review_rejected",
+            Change::PaymentCaptured { .. } => "payment_captured",
+            Change::PaymentAnomalyRecorded { .. } => "payment_anomaly_recorded",
+            Change::RefundRequested { .. } => "refund_requested",
+            Change::RefundCompleted { .. } => "refund_completed",
+            Change::RefundFailed { .. } => "refund_failed",
+            Change::PickListIssued { .. } => "pick_list_issued",
+            Change::PackagePacked { .. } => "package_packed",
+            Change::ShipmentBooked { .. } => "shipment_booked",
+            Change::PackageShipped { .. } => "package_shipped",
+            Change::TrackingRecorded { .. } => "tracking_recorded",
+            Change::CodCollected { .. } => "cod_collected",
+            Change::ReceiptConfirmed { .. } => "receipt_confirmed",
+            Change::OrderCancelled { .. } => "order_cancelled",
+            Change::AfterSalesWindowClosed => "after_sales_window_closed",
+            Change::FollowUpDue => "follow_up_due",
+            Change::FollowUpRecorded { .. } => "follow_up_recorded",
+            Change::DeadlineSet { .. } => "deadline_set",
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Deadlines stored on the order: the store indexes the earliest one, and the engine's
+//! `run_due` fires it as a [`crate::command::Action::FireDeadline`] command.
+//!
+//! A fired deadline is cleared by the event it causes, so firing twice is harmless: the second
+//! attempt finds nothing due.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// An unpaid online order is cancelled.
+    PayBy,
+    /// A shipped or delivered order is confirmed for the buyer.
+    AutoConfirm,
+    /// The after-sales window closes.
+    AfterSalesWindow,
+    /// Customer service should visit the buyer.
+    FollowUp,
+}
+
+impl fmt::Display for DeadlineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeadlineKind::PayBy => "pay-by",
+            DeadlineKind::AutoConfirm => "auto-confirm",
+            DeadlineKind::AfterSalesWindow => "after-sales window",
+            DeadlineKind::FollowUp => "follow-up",
+        })
+    }
+}
+
+/// The order's deadlines. `None` means not set (or already fired).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadlines {
+    /// Online orders only: cancel if not paid by then.
+    pub pay_by: Option<DateTime<Utc>>,
+    /// Estimated ship time told to the buyer at placement (informational, never fired).
+    pub ship_by: Option<DateTime<Utc>>,
+    /// Confirm receipt for the buyer at this time.
+    pub auto_confirm_at: Option<DateTime<Utc>>,
+    /// After-sales requests (other than complaints and warranty) close at this time.
+    pub after_sales_until: Option<DateTime<Utc>>,
+    /// A follow-up visit is due at this time.
+    pub follow_up_at: Option<DateTime<Utc>>,
+}
+
+impl Deadlines {
+    /// When `kind` is due, if it is set.
+    pub fn get(&self, kind: DeadlineKind) -> Option<DateTime<Utc>> {
+        match kind {
+            DeadlineKind::PayBy => self.pay_by,
+            DeadlineKind::AutoConfirm => self.auto_confirm_at,
+            DeadlineKind::AfterSalesWindow => self.after_sales_until,
+            DeadlineKind::FollowUp => self.follow_up_at,
+        }
+    }
+
+    /// Sets or clears `kind`.
+    pub fn set(&mut self, kind: DeadlineKind, at: Option<DateTime<Utc>>) {
+        match kind {
+            DeadlineKind::PayBy => self.pay_by = at,
+            DeadlineKind::AutoConfirm => self.auto_confirm_at = at,
+            DeadlineKind::AfterSalesWindow => self.after_sales_until = at,
+            DeadlineKind::FollowUp => self.follow_up_at = at,
+        }
+    }
+
+    /// The earliest pending deadline: what the store indexes.
+    pub fn next(&self) -> Option<(DateTime<Utc>, DeadlineKind)> {
+        [
+            DeadlineKind::PayBy,
+            DeadlineKind::AutoConfirm,
+            DeadlineKind::AfterSalesWindow,
+            DeadlineKind::FollowUp,
+        ]
+        .into_iter()
+        .filter_map(|k| self.get(k).map(|at| (at, k)))
+        .min()
+    }
+
+    /// Every deadline due at `now`, earliest first.
+    pub fn due(&self, now: DateTime<Utc>) -> Vec<DeadlineKind> {
+        let mut due: Vec<(DateTime<Utc>, DeadlineKind)> = [
+            DeadlineKind::PayBy,
+            DeadlineKind::AutoConfirm,
+            DeadlineKind::AfterSalesWindow,
+            DeadlineKind::FollowUp,
+        ]
+        .into_iter()
+        .filter_map(|k| self.get(k).filter(|at| *at <= now).map(|at| (at, k)))
+        .collect();
+        due.sort();
+        due.into_iter().map(|(_, k)| k).collect()
+    }
+}

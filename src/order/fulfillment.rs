@@ -1,0 +1,385 @@
+//! Pick, pack, ship and track: the fulfilment sub-machine, one state per package.
+//!
+//! A package is `Packed → Booked (carrier chosen) → Shipped (waybill) → InTransit →
+//! OutForDelivery → Delivered`, with `Exception`, `RefusedAtDoor` and `ReturnedToSender` on
+//! the side. Tracking updates are kept in time order however late they arrive, and a
+//! package's state is derived from them, so a late "in transit" never undoes "delivered".
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{LineId, PackageId, Sku};
+use crate::placement::Variant;
+
+/// One entry of a pick list: what to take from the shelf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickItem {
+    /// The order line.
+    pub line: LineId,
+    /// SKU to pick.
+    pub sku: Sku,
+    /// Product name, to check by eye.
+    pub product_name: String,
+    /// Variant, to check by eye.
+    pub variant: Variant,
+    /// Units to pick.
+    pub quantity: u32,
+}
+
+/// One line's share of a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageItem {
+    /// The order line.
+    pub line: LineId,
+    /// Units of it in this package.
+    pub quantity: u32,
+}
+
+/// What the packer scanned into a parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScannedItem {
+    /// SKU read from the barcode.
+    pub sku: String,
+    /// Product name on the item.
+    pub product_name: String,
+    /// Variant on the item's label.
+    #[serde(default)]
+    pub variant: Variant,
+    /// Units scanned.
+    pub quantity: u32,
+}
+
+/// One difference between what a package should hold and what was scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum PackProblem {
+    /// The line does not exist on this order.
+    UnknownLine {
+        /// The line named.
+        line: LineId,
+    },
+    /// More units than are left to pack for the line.
+    ExceedsRemaining {
+        /// The line.
+        line: LineId,
+        /// Units left to pack.
+        remaining: u32,
+        /// Units asked for.
+        requested: u32,
+    },
+    /// An expected item was not scanned, or too few were.
+    Missing {
+        /// The line.
+        line: LineId,
+        /// SKU expected.
+        sku: Sku,
+        /// Units expected.
+        expected: u32,
+        /// Units scanned.
+        scanned: u32,
+    },
+    /// More units were scanned than the package should hold.
+    TooMany {
+        /// The line.
+        line: LineId,
+        /// SKU.
+        sku: Sku,
+        /// Units expected.
+        expected: u32,
+        /// Units scanned.
+        scanned: u32,
+    },
+    /// The right SKU with the wrong variant (size, colour, ...).
+    WrongVariant {
+        /// SKU scanned.
+        sku: String,
+        /// Variant scanned.
+        scanned: Variant,
+    },
+    /// The product name on the item is not the ordered one.
+    WrongProduct {
+        /// SKU scanned.
+        sku: String,
+        /// Name expected.
+        expected: String,
+        /// Name scanned.
+        scanned: String,
+    },
+    /// An item that is not in this package at all.
+    Unexpected {
+        /// SKU scanned.
+        sku: String,
+        /// Units scanned.
+        quantity: u32,
+    },
+    /// The package would be empty.
+    Empty,
+}
+
+/// Normalized kinds of carrier tracking events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackingKind {
+    /// The carrier has the parcel.
+    PickedUp,
+    /// Moving between hubs.
+    InTransit,
+    /// On the last mile.
+    OutForDelivery,
+    /// Handed to the recipient.
+    Delivered,
+    /// Something went wrong (lost, damaged, address not found...).
+    Exception,
+    /// The recipient refused the parcel (often: cash on delivery not paid).
+    RefusedAtDoor,
+    /// The parcel came back to the shop.
+    ReturnedToSender,
+}
+
+impl TrackingKind {
+    /// True for kinds after which nothing changes the package any more.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            TrackingKind::Delivered | TrackingKind::ReturnedToSender
+        )
+    }
+}
+
+/// One tracking update of a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingUpdate {
+    /// Normalized kind.
+    pub kind: TrackingKind,
+    /// When it happened, by the carrier's clock.
+    pub at: DateTime<Utc>,
+    /// The carrier's event id, if it has one (the deduplication key; otherwise kind + time).
+    #[serde(default)]
+    pub event_id: String,
+    /// Where.
+    #[serde(default)]
+    pub location: String,
+    /// The carrier's words.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl TrackingUpdate {
+    /// True when `other` is the same carrier event.
+    pub fn same_event(&self, other: &TrackingUpdate) -> bool {
+        if !self.event_id.is_empty() || !other.event_id.is_empty() {
+            self.event_id == other.event_id
+        } else {
+            self.kind == other.kind && self.at == other.at
+        }
+    }
+}
+
+/// Where a package stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageState {
+    /// Packed and verified, waiting for a carrier.
+    Packed,
+    /// A carrier was chosen and the shipment requested.
+    Booked,
+    /// Handed over; the waybill is recorded.
+    Shipped,
+    /// Moving.
+    InTransit,
+    /// On the last mile.
+    OutForDelivery,
+    /// Delivered (final).
+    Delivered,
+    /// The carrier reports a problem.
+    Exception,
+    /// Refused at the door; on its way back.
+    RefusedAtDoor,
+    /// Back at the shop (final).
+    ReturnedToSender,
+}
+
+impl PackageState {
+    /// True once the parcel left the shop (shipped or any later state).
+    pub fn has_shipped(&self) -> bool {
+        match self {
+            PackageState::Packed | PackageState::Booked => false,
+            PackageState::Shipped
+            | PackageState::InTransit
+            | PackageState::OutForDelivery
+            | PackageState::Delivered
+            | PackageState::Exception
+            | PackageState::RefusedAtDoor
+            | PackageState::ReturnedToSender => true,
+        }
+    }
+
+    /// True when nothing changes the package any more.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            PackageState::Delivered | PackageState::ReturnedToSender
+        )
+    }
+
+    fn after(self, kind: TrackingKind) -> PackageState {
+        if self.is_terminal() {
+            return self;
+        }
+        match kind {
+            TrackingKind::PickedUp | TrackingKind::InTransit => PackageState::InTransit,
+            TrackingKind::OutForDelivery => PackageState::OutForDelivery,
+            TrackingKind::Delivered => PackageState::Delivered,
+            TrackingKind::Exception => PackageState::Exception,
+            TrackingKind::RefusedAtDoor => PackageState::RefusedAtDoor,
+            TrackingKind::ReturnedToSender => PackageState::ReturnedToSender,
+        }
+    }
+}
+
+/// A parcel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    /// Number within the order.
+    pub id: PackageId,
+    /// What it holds.
+    pub items: Vec<PackageItem>,
+    /// Where it stands.
+    pub state: PackageState,
+    /// Carrier chosen at booking.
+    pub carrier: Option<String>,
+    /// Service level chosen at booking.
+    pub service: Option<String>,
+    /// Why that carrier (from the carrier selector).
+    pub selection_reason: Option<String>,
+    /// Waybill (tracking) number, once shipped.
+    pub waybill: Option<String>,
+    /// Tracking updates in time order.
+    pub tracking: Vec<TrackingUpdate>,
+    /// When it was packed.
+    pub packed_at: DateTime<Utc>,
+    /// When it shipped.
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// When it was delivered (the carrier's time).
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl Package {
+    /// A freshly packed parcel.
+    pub fn packed(id: PackageId, items: Vec<PackageItem>, at: DateTime<Utc>) -> Package {
+        Package {
+            id,
+            items,
+            state: PackageState::Packed,
+            carrier: None,
+            service: None,
+            selection_reason: None,
+            waybill: None,
+            tracking: Vec::new(),
+            packed_at: at,
+            shipped_at: None,
+            delivered_at: None,
+        }
+    }
+
+    /// Units of `line` in this package.
+    pub fn quantity_of(&self, line: LineId) -> u32 {
+        self.items
+            .iter()
+            .filter(|i| i.line == line)
+            .map(|i| i.quantity)
+            .sum()
+    }
+
+    /// True when this update was already recorded.
+    pub fn knows(&self, update: &TrackingUpdate) -> bool {
+        self.tracking.iter().any(|t| t.same_event(update))
+    }
+
+    /// Records a tracking update in time order and re-derives the state from the shipped
+    /// state through every update, so arrival order does not matter.
+    pub fn record(&mut self, update: TrackingUpdate) {
+        let at = self.tracking.partition_point(|t| t.at <= update.at);
+        self.tracking.insert(at, update);
+        let mut state = PackageState::Shipped;
+        let mut delivered_at = None;
+        for t in &self.tracking {
+            state = state.after(t.kind);
+            if state == PackageState::Delivered && delivered_at.is_none() {
+                delivered_at = Some(t.at);
+            }
+        }
+        self.state = state;
+        self.delivered_at = delivered_at;
+    }
+
+    /// The latest update by carrier time.
+    pub fn latest(&self) -> Option<&TrackingUpdate> {
+        self.tracking.last()
+    }
+}
+
+/// The fulfilment sub-machine of an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    /// The latest pick list issued (empty before picking starts).
+    pub pick_list: Vec<PickItem>,
+    /// When picking started.
+    pub picking_started: Option<DateTime<Utc>>,
+    /// Packages, in the order they were packed.
+    pub packages: Vec<Package>,
+}
+
+impl Fulfillment {
+    /// Units of `line` packed into any package.
+    pub fn packed_quantity(&self, line: LineId) -> u32 {
+        self.packages.iter().map(|p| p.quantity_of(line)).sum()
+    }
+
+    /// Units of `line` in packages that have shipped.
+    pub fn shipped_quantity(&self, line: LineId) -> u32 {
+        self.packages
+            .iter()
+            .filter(|p| p.state.has_shipped())
+            .map(|p| p.quantity_of(line))
+            .sum()
+    }
+
+    /// Units of `line` in delivered packages.
+    pub fn delivered_quantity(&self, line: LineId) -> u32 {
+        self.packages
+            .iter()
+            .filter(|p| p.state == PackageState::Delivered)
+            .map(|p| p.quantity_of(line))
+            .sum()
+    }
+
+    /// The package with this id.
+    pub fn package(&self, id: PackageId) -> Option<&Package> {
+        self.packages.iter().find(|p| p.id == id)
+    }
+
+    /// The package with this id, to change it.
+    pub fn package_mut(&mut self, id: PackageId) -> Option<&mut Package> {
+        self.packages.iter_mut().find(|p| p.id == id)
+    }
+
+    /// The package carrying this waybill.
+    pub fn package_by_waybill(&self, waybill: &str) -> Option<&Package> {
+        self.packages
+            .iter()
+            .find(|p| p.waybill.as_deref() == Some(waybill))
+    }
+
+    /// True when any package has left the shop.
+    pub fn any_shipped(&self) -> bool {
+        self.packages.iter().any(|p| p.state.has_shipped())
+    }
+
+    /// True when any package is booked with a carrier or further.
+    pub fn any_booked(&self) -> bool {
+        self.packages
+            .iter()
+            .any(|p| p.state != PackageState::Packed)
+    }
+}

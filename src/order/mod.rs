@@ -1,0 +1,312 @@
+//! The order aggregate: small sub-machines (review, payment, fulfilment, deadlines) and one
+//! pure function, [`Order::status`], that derives the summary status from them.
+//!
+//! "Paid and approved" is a join of two gates ([`Order::ready_to_fulfil`]), exactly as the
+//! source document describes stage 4, rather than one more state in a giant enum.
+
+pub mod deadlines;
+pub mod fulfillment;
+pub mod payment;
+pub mod review;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::ActorKind;
+use crate::address::Address;
+use crate::ids::{CustomerId, LineId, OrderId};
+use crate::money::Currency;
+use crate::order_number::OrderNumber;
+use crate::placement::{Line, Totals};
+
+pub use deadlines::{DeadlineKind, Deadlines};
+pub use fulfillment::{
+    Fulfillment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem,
+    TrackingKind, TrackingUpdate,
+};
+pub use payment::{
+    Anomaly, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus,
+};
+pub use review::{HoldAbove, HoldReason, ReviewRule, ReviewState, Verdict};
+
+/// The summary status of an order, derived from its sub-machines by [`Order::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Online payment not (fully) received yet.
+    AwaitingPayment,
+    /// Paid (or cash on delivery), waiting for review.
+    UnderReview,
+    /// Held for a person (stock, address, fraud, buyer contact...).
+    OnHold,
+    /// Both gates open: approved and paid (or COD). Waiting for the warehouse.
+    ReadyToShip,
+    /// Being picked, packed or booked with a carrier; nothing has left yet.
+    InFulfilment,
+    /// Some packages left, some lines are still in the warehouse.
+    PartiallyShipped,
+    /// Every line has left.
+    Shipped,
+    /// Every package was delivered.
+    Delivered,
+    /// The buyer confirmed receipt (or it was confirmed automatically). After-sales may go on.
+    Completed,
+    /// Cancelled before shipping.
+    Cancelled,
+    /// Rejected at review.
+    Rejected,
+    /// Every parcel came back undelivered (e.g. refused at the door).
+    ReturnedToSender,
+}
+
+impl OrderStatus {
+    /// Every status, in workflow order.
+    pub const ALL: [OrderStatus; 12] = [
+        OrderStatus::AwaitingPayment,
+        OrderStatus::UnderReview,
+        OrderStatus::OnHold,
+        OrderStatus::ReadyToShip,
+        OrderStatus::InFulfilment,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Completed,
+        OrderStatus::Cancelled,
+        OrderStatus::Rejected,
+        OrderStatus::ReturnedToSender,
+    ];
+
+    /// True when the main flow is over: the status never changes again (money and after-sales
+    /// records may still be added).
+    pub fn is_terminal(&self) -> bool {
+        match self {
+            OrderStatus::Completed
+            | OrderStatus::Cancelled
+            | OrderStatus::Rejected
+            | OrderStatus::ReturnedToSender => true,
+            OrderStatus::AwaitingPayment
+            | OrderStatus::UnderReview
+            | OrderStatus::OnHold
+            | OrderStatus::ReadyToShip
+            | OrderStatus::InFulfilment
+            | OrderStatus::PartiallyShipped
+            | OrderStatus::Shipped
+            | OrderStatus::Delivered => false,
+        }
+    }
+
+    /// True while the order can still be cancelled (nothing has left the warehouse).
+    pub fn is_cancellable(&self) -> bool {
+        match self {
+            OrderStatus::AwaitingPayment
+            | OrderStatus::UnderReview
+            | OrderStatus::OnHold
+            | OrderStatus::ReadyToShip
+            | OrderStatus::InFulfilment => true,
+            OrderStatus::PartiallyShipped
+            | OrderStatus::Shipped
+            | OrderStatus::Delivered
+            | OrderStatus::Completed
+            | OrderStatus::Cancelled
+            | OrderStatus::Rejected
+            | OrderStatus::ReturnedToSender => false,
+        }
+    }
+
+    /// True once something has left the warehouse.
+    pub fn has_shipped(&self) -> bool {
+        match self {
+            OrderStatus::PartiallyShipped
+            | OrderStatus::Shipped
+            | OrderStatus::Delivered
+            | OrderStatus::Completed
+            | OrderStatus::ReturnedToSender => true,
+            OrderStatus::AwaitingPayment
+            | OrderStatus::UnderReview
+            | OrderStatus::OnHold
+            | OrderStatus::ReadyToShip
+            | OrderStatus::InFulfilment
+            | OrderStatus::Cancelled
+            | OrderStatus::Rejected => false,
+        }
+    }
+
+    /// The snake_case name used in storage and APIs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::UnderReview => "under_review",
+            OrderStatus::OnHold => "on_hold",
+            OrderStatus::ReadyToShip => "ready_to_ship",
+            OrderStatus::InFulfilment => "in_fulfilment",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::ReturnedToSender => "returned_to_sender",
+        }
+    }
+
+    /// Parses [`OrderStatus::as_str`].
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the order was completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// True when the system confirmed receipt because the buyer did nothing.
+    pub automatic: bool,
+}
+
+/// How the order was cancelled (or rejected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub by: ActorKind,
+    /// Why.
+    pub reason: String,
+}
+
+/// A follow-up visit by customer service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// When it fell due.
+    pub due_at: DateTime<Utc>,
+    /// Satisfaction score 1–5, once recorded.
+    pub score: Option<u8>,
+    /// What the buyer said.
+    pub notes: String,
+}
+
+/// An order: the fold of its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Internal id.
+    pub id: OrderId,
+    /// The number the buyer is told.
+    pub number: OrderNumber,
+    /// The buyer.
+    pub customer: CustomerId,
+    /// When it was placed.
+    pub placed_at: DateTime<Utc>,
+    /// Currency of every amount.
+    pub currency: Currency,
+    /// Lines, numbered from 1.
+    pub lines: Vec<Line>,
+    /// Where to ship.
+    pub shipping_address: Address,
+    /// Totals.
+    pub totals: Totals,
+    /// The buyer's note.
+    pub buyer_note: String,
+    /// Review sub-machine.
+    pub review: ReviewState,
+    /// Payment ledger.
+    pub payment: PaymentLedger,
+    /// Fulfilment sub-machine.
+    pub fulfillment: Fulfillment,
+    /// Set once receipt is confirmed.
+    pub completion: Option<Completion>,
+    /// Set once cancelled or rejected.
+    pub cancellation: Option<Cancellation>,
+    /// Deadlines.
+    pub deadlines: Deadlines,
+    /// Follow-up visits.
+    pub follow_ups: Vec<FollowUp>,
+    /// Number of events applied: the version compared on append.
+    pub version: u64,
+}
+
+impl Order {
+    /// The summary status: one pure function of the sub-machines.
+    pub fn status(&self) -> OrderStatus {
+        if self.cancellation.is_some() {
+            return if self.review.is_rejected() {
+                OrderStatus::Rejected
+            } else {
+                OrderStatus::Cancelled
+            };
+        }
+        if self.completion.is_some() {
+            return OrderStatus::Completed;
+        }
+        let packages = &self.fulfillment.packages;
+        if self.all_lines_shipped() {
+            if packages
+                .iter()
+                .all(|p| p.state == PackageState::ReturnedToSender)
+            {
+                return OrderStatus::ReturnedToSender;
+            }
+            if packages
+                .iter()
+                .filter(|p| p.state.has_shipped())
+                .all(|p| p.state == PackageState::Delivered)
+            {
+                return OrderStatus::Delivered;
+            }
+            return OrderStatus::Shipped;
+        }
+        if self.fulfillment.any_shipped() {
+            return OrderStatus::PartiallyShipped;
+        }
+        if self.review.is_on_hold() {
+            return OrderStatus::OnHold;
+        }
+        if !self.payment.gate_open() {
+            return OrderStatus::AwaitingPayment;
+        }
+        if !self.review.is_approved() {
+            return OrderStatus::UnderReview;
+        }
+        if self.fulfillment.picking_started.is_some() {
+            OrderStatus::InFulfilment
+        } else {
+            OrderStatus::ReadyToShip
+        }
+    }
+
+    /// The join of the two gates of stage 4: review approved AND (paid OR cash on delivery).
+    pub fn ready_to_fulfil(&self) -> bool {
+        self.review.is_approved() && self.payment.gate_open() && self.cancellation.is_none()
+    }
+
+    /// The line with this id.
+    pub fn line(&self, id: LineId) -> Option<&Line> {
+        self.lines.iter().find(|l| l.id == id)
+    }
+
+    /// Units of `line` not yet packed into any package.
+    pub fn remaining_to_pack(&self, line: &Line) -> u32 {
+        line.quantity
+            .saturating_sub(self.fulfillment.packed_quantity(line.id))
+    }
+
+    /// True when every unit of every line is in a package that has shipped.
+    pub fn all_lines_shipped(&self) -> bool {
+        self.lines
+            .iter()
+            .all(|l| self.fulfillment.shipped_quantity(l.id) >= l.quantity)
+    }
+
+    /// The earliest pending deadline (what stores index).
+    pub fn next_deadline(&self) -> Option<(DateTime<Utc>, DeadlineKind)> {
+        self.deadlines.next()
+    }
+}

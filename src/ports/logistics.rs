@@ -1,0 +1,352 @@
+//! The logistics port (one carrier, or an aggregator of several) and the carrier-selection
+//! policy. The selector says *why* it chose; the reason is recorded in the shipping event.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::BoxFuture;
+use super::payment::RawMessage;
+use crate::address::Address;
+use crate::effect::StockItem;
+use crate::ids::PackageId;
+use crate::money::Money;
+use crate::order::TrackingUpdate;
+use crate::order_number::OrderNumber;
+
+/// What a carrier needs to quote a parcel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parcel {
+    /// Contents.
+    pub items: Vec<StockItem>,
+    /// Weight in grams (the host knows its products' weights; 0 if unknown).
+    pub weight_grams: u32,
+}
+
+/// A carrier's offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// Carrier.
+    pub carrier: String,
+    /// Service level (e.g. `standard`, `express`).
+    pub service: String,
+    /// Price.
+    pub cost: Money,
+    /// Estimated days to deliver.
+    pub estimated_days: u32,
+}
+
+/// The selector's choice and its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The chosen quote.
+    pub quote: Quote,
+    /// Why, in words (recorded in the `shipment_booked` event).
+    pub reason: String,
+}
+
+/// A shipment to create with a carrier. `key` makes the call idempotent: the same key
+/// returns the same waybill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentRequest {
+    /// Idempotency key.
+    pub key: String,
+    /// Order number (printed on the label).
+    pub order_number: OrderNumber,
+    /// Which parcel of the order.
+    pub package: PackageId,
+    /// Carrier.
+    pub carrier: String,
+    /// Service level.
+    pub service: String,
+    /// Contents.
+    pub items: Vec<StockItem>,
+    /// Destination.
+    pub address: Address,
+}
+
+/// A created shipment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    /// Carrier.
+    pub carrier: String,
+    /// Waybill (tracking) number.
+    pub waybill: String,
+}
+
+/// One verified tracking update for a waybill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingPush {
+    /// Waybill.
+    pub waybill: String,
+    /// The update.
+    pub update: TrackingUpdate,
+}
+
+/// Why a logistics call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogisticsError {
+    /// The push's signature does not verify. Answer 401.
+    #[error("tracking push signature is invalid")]
+    InvalidSignature,
+    /// The push could not be parsed. Answer 400.
+    #[error("tracking push is malformed: {0}")]
+    Malformed(String),
+    /// No carrier serves this destination or parcel.
+    #[error("no carrier can take this parcel: {0}")]
+    NoService(String),
+    /// The carrier refused the request; do not retry as is.
+    #[error("carrier refused: {0}")]
+    Rejected(String),
+    /// The carrier could not be reached; retry later with the same key.
+    #[error("carrier unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Carriers.
+pub trait Logistics: Send + Sync {
+    /// Offers for sending `parcel` to `to` (one per carrier and service).
+    fn quote(
+        &self,
+        parcel: &Parcel,
+        to: &Address,
+    ) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send;
+    /// Creates the shipment; idempotent by `request.key`.
+    fn create_shipment(
+        &self,
+        request: &ShipmentRequest,
+    ) -> impl Future<Output = Result<Shipment, LogisticsError>> + Send;
+    /// Verifies and parses a carrier's tracking push.
+    fn verify_tracking_push(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<TrackingPush>, LogisticsError>> + Send;
+    /// Fetches the tracking history of a waybill.
+    fn query_tracking(
+        &self,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send;
+}
+
+/// Object-safe twin of [`Logistics`].
+#[allow(missing_docs)]
+pub trait DynLogistics: Send + Sync {
+    fn quote_dyn<'a>(
+        &'a self,
+        parcel: &'a Parcel,
+        to: &'a Address,
+    ) -> BoxFuture<'a, Result<Vec<Quote>, LogisticsError>>;
+    fn create_shipment_dyn<'a>(
+        &'a self,
+        request: &'a ShipmentRequest,
+    ) -> BoxFuture<'a, Result<Shipment, LogisticsError>>;
+    fn verify_tracking_push_dyn<'a>(
+        &'a self,
+        raw: &'a RawMessage,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<TrackingPush>, LogisticsError>>;
+    fn query_tracking_dyn<'a>(
+        &'a self,
+        waybill: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<TrackingUpdate>, LogisticsError>>;
+}
+
+impl<T: Logistics> DynLogistics for T {
+    fn quote_dyn<'a>(
+        &'a self,
+        parcel: &'a Parcel,
+        to: &'a Address,
+    ) -> BoxFuture<'a, Result<Vec<Quote>, LogisticsError>> {
+        Box::pin(self.quote(parcel, to))
+    }
+    fn create_shipment_dyn<'a>(
+        &'a self,
+        request: &'a ShipmentRequest,
+    ) -> BoxFuture<'a, Result<Shipment, LogisticsError>> {
+        Box::pin(self.create_shipment(request))
+    }
+    fn verify_tracking_push_dyn<'a>(
+        &'a self,
+        raw: &'a RawMessage,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<TrackingPush>, LogisticsError>> {
+        Box::pin(self.verify_tracking_push(raw, now))
+    }
+    fn query_tracking_dyn<'a>(
+        &'a self,
+        waybill: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<TrackingUpdate>, LogisticsError>> {
+        Box::pin(self.query_tracking(waybill))
+    }
+}
+
+impl Logistics for dyn DynLogistics {
+    fn quote(
+        &self,
+        parcel: &Parcel,
+        to: &Address,
+    ) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send {
+        async move { self.quote_dyn(parcel, to).await }
+    }
+    fn create_shipment(
+        &self,
+        request: &ShipmentRequest,
+    ) -> impl Future<Output = Result<Shipment, LogisticsError>> + Send {
+        async move { self.create_shipment_dyn(request).await }
+    }
+    fn verify_tracking_push(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<TrackingPush>, LogisticsError>> + Send {
+        async move { self.verify_tracking_push_dyn(raw, now).await }
+    }
+    fn query_tracking(
+        &self,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send {
+        async move { self.query_tracking_dyn(waybill).await }
+    }
+}
+
+impl<T: Logistics + ?Sized> Logistics for Arc<T> {
+    fn quote(
+        &self,
+        parcel: &Parcel,
+        to: &Address,
+    ) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send {
+        (**self).quote(parcel, to)
+    }
+    fn create_shipment(
+        &self,
+        request: &ShipmentRequest,
+    ) -> impl Future<Output = Result<Shipment, LogisticsError>> + Send {
+        (**self).create_shipment(request)
+    }
+    fn verify_tracking_push(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<TrackingPush>, LogisticsError>> + Send {
+        (**self).verify_tracking_push(raw, now)
+    }
+    fn query_tracking(
+        &self,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send {
+        (**self).query_tracking(waybill)
+    }
+}
+
+/// Chooses a carrier among quotes, saying why.
+pub trait CarrierSelector: Send + Sync {
+    /// The choice, or `None` when no quote is acceptable.
+    fn select(&self, quotes: &[Quote], parcel: &Parcel, to: &Address) -> Option<Selection>;
+}
+
+fn describe(q: &Quote) -> String {
+    format!(
+        "{} {} at {} in {} day(s)",
+        q.carrier, q.service, q.cost, q.estimated_days
+    )
+}
+
+/// The cheapest quote; ties go to the faster one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cheapest;
+
+impl CarrierSelector for Cheapest {
+    fn select(&self, quotes: &[Quote], _: &Parcel, _: &Address) -> Option<Selection> {
+        let best = quotes
+            .iter()
+            .min_by_key(|q| (q.cost.minor, q.estimated_days))?;
+        Some(Selection {
+            quote: best.clone(),
+            reason: format!("cheapest of {} quote(s): {}", quotes.len(), describe(best)),
+        })
+    }
+}
+
+/// The fastest quote; ties go to the cheaper one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fastest;
+
+impl CarrierSelector for Fastest {
+    fn select(&self, quotes: &[Quote], _: &Parcel, _: &Address) -> Option<Selection> {
+        let best = quotes
+            .iter()
+            .min_by_key(|q| (q.estimated_days, q.cost.minor))?;
+        Some(Selection {
+            quote: best.clone(),
+            reason: format!("fastest of {} quote(s): {}", quotes.len(), describe(best)),
+        })
+    }
+}
+
+/// One rule of [`RuleBased`]: when the destination and weight match, prefer a carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierRule {
+    /// Destination provinces/states this rule covers (empty: any).
+    pub provinces: Vec<String>,
+    /// Parcels at least this heavy (grams).
+    pub min_weight_grams: u32,
+    /// Parcels at most this heavy (grams); `u32::MAX` for no limit.
+    pub max_weight_grams: u32,
+    /// The carrier to use.
+    pub carrier: String,
+    /// Why, in words.
+    pub because: String,
+}
+
+/// Rules first (destination region, weight), then a fallback policy.
+pub struct RuleBased {
+    /// Rules, tried in order.
+    pub rules: Vec<CarrierRule>,
+    /// Used when no rule matches or the preferred carrier did not quote.
+    pub fallback: Box<dyn CarrierSelector>,
+}
+
+impl std::fmt::Debug for RuleBased {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleBased")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CarrierSelector for RuleBased {
+    fn select(&self, quotes: &[Quote], parcel: &Parcel, to: &Address) -> Option<Selection> {
+        for rule in &self.rules {
+            let region = rule.provinces.is_empty()
+                || rule
+                    .provinces
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(&to.province));
+            let weight =
+                (rule.min_weight_grams..=rule.max_weight_grams).contains(&parcel.weight_grams);
+            if !(region && weight) {
+                continue;
+            }
+            let offers: Vec<Quote> = quotes
+                .iter()
+                .filter(|q| q.carrier == rule.carrier)
+                .cloned()
+                .collect();
+            if let Some(choice) = Cheapest.select(&offers, parcel, to) {
+                return Some(Selection {
+                    reason: format!("rule: {} ({})", rule.because, describe(&choice.quote)),
+                    quote: choice.quote,
+                });
+            }
+        }
+        let choice = self.fallback.select(quotes, parcel, to)?;
+        Some(Selection {
+            reason: format!("no rule matched; {}", choice.reason),
+            quote: choice.quote,
+        })
+    }
+}

@@ -1,0 +1,35 @@
+//! Ports: the traits a host implements to connect orderflow to its world.
+//!
+//! Every method returns `impl Future<Output = Result<..>> + Send`, so implementors simply write
+//! `async fn`, and the library needs no async runtime. Each port has a `Dyn*` twin with boxed
+//! futures and a blanket implementation, for hosts that choose adapters at runtime:
+//! `Box<dyn DynOrderStore>` (or `Arc<..>`) is itself an [`OrderStore`].
+
+pub mod clock;
+pub mod inventory;
+pub mod logistics;
+pub mod notifier;
+pub mod payment;
+pub mod store;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use clock::{Clock, SystemClock};
+pub use inventory::{DynInventory, Inventory, InventoryError};
+pub use logistics::{
+    CarrierRule, CarrierSelector, Cheapest, DynLogistics, Fastest, Logistics, LogisticsError,
+    Parcel, Quote, RuleBased, Selection, Shipment, ShipmentRequest, TrackingPush,
+};
+pub use notifier::{DynNotifier, Notifier, NotifyError};
+pub use payment::{
+    DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest,
+    PaymentSession, PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply,
+};
+pub use store::{
+    Commit, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary,
+    OutboxEntry, OutboxItem, StoreError,
+};
+
+/// A boxed, sendable future: what the `Dyn*` twins return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,353 @@
+//! The payment gateway port (WeChat Pay, Alipay, Stripe, ...).
+//!
+//! Verification of a notification is the adapter's job (signature, timestamp tolerance); the
+//! engine accepts nothing that did not come through [`PaymentGateway::verify_notification`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::BoxFuture;
+use crate::ids::{OrderId, RefundId};
+use crate::money::Money;
+use crate::order_number::OrderNumber;
+
+/// Raw bytes of a callback as they came over the wire, with their headers.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RawMessage {
+    /// Request headers (names compared case-insensitively by adapters).
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Vec<u8>,
+}
+
+impl RawMessage {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for RawMessage {
+    /// Never prints the body or header values: they may carry signatures and payment data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawMessage")
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// What the engine asks the gateway to charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequest {
+    /// Order id.
+    pub order_id: OrderId,
+    /// Order number (what providers show the buyer and send back in notifications).
+    pub order_number: OrderNumber,
+    /// Amount to charge: the outstanding amount.
+    pub amount: Money,
+    /// Provider chosen by the buyer.
+    pub provider: String,
+    /// Shown to the buyer by the provider.
+    pub description: String,
+}
+
+/// What the buyer needs to pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PaymentSession {
+    /// Send the buyer to this page.
+    Redirect {
+        /// URL.
+        url: String,
+    },
+    /// Show this QR payload.
+    QrCode {
+        /// Payload.
+        payload: String,
+    },
+}
+
+/// A payment's status at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Money captured.
+    Succeeded,
+    /// Waiting for the buyer.
+    Pending,
+    /// The buyer's payment failed.
+    Failed,
+    /// Closed: can no longer be paid.
+    Closed,
+}
+
+/// A verified, parsed payment notification (or query result).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentNotification {
+    /// The order number the provider was given.
+    pub order_number: OrderNumber,
+    /// The provider's transaction id: the deduplication key.
+    pub txn_id: String,
+    /// Amount (and currency) the provider reports.
+    pub amount: Money,
+    /// Status.
+    pub status: PaymentStatus,
+}
+
+/// A refund to make. `key` is the idempotency key: a retried call with the same key must
+/// never refund twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    /// Idempotency key.
+    pub key: String,
+    /// Order number.
+    pub order_number: OrderNumber,
+    /// Which refund of the order.
+    pub refund: RefundId,
+    /// Amount.
+    pub amount: Money,
+    /// Provider.
+    pub provider: String,
+}
+
+/// The provider's confirmation of a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReceipt {
+    /// Provider's refund reference.
+    pub reference: String,
+}
+
+/// What to answer the provider's webhook call so that it stops (or keeps) retrying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookReply {
+    /// HTTP status.
+    pub status: u16,
+    /// Body the provider expects.
+    pub body: String,
+}
+
+/// Why a gateway call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The signature does not verify: the message is forged or corrupted. Answer 401.
+    #[error("payment notification signature is invalid")]
+    InvalidSignature,
+    /// The signed timestamp is outside the tolerance: a replay. Answer 401.
+    #[error("payment notification timestamp is outside the tolerance")]
+    StaleTimestamp,
+    /// The message could not be parsed. Answer 400.
+    #[error("payment notification is malformed: {0}")]
+    Malformed(String),
+    /// The provider refused the request (e.g. refund above the paid amount). Do not retry.
+    #[error("payment provider refused: {0}")]
+    Rejected(String),
+    /// The provider could not be reached or timed out; retry later with the same key.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl GatewayError {
+    /// True when retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, GatewayError::Unavailable(_))
+    }
+}
+
+/// A payment provider.
+pub trait PaymentGateway: Send + Sync {
+    /// Starts a payment; returns what the buyer needs.
+    fn create_payment(
+        &self,
+        request: &PaymentRequest,
+    ) -> impl Future<Output = Result<PaymentSession, GatewayError>> + Send;
+    /// Verifies and parses a raw notification. Must reject bad signatures and stale timestamps.
+    fn verify_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentNotification, GatewayError>> + Send;
+    /// What the provider knows about the order's payment (`None`: never paid or unknown).
+    fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send;
+    /// Closes the unpaid payment so it can no longer be paid.
+    fn close_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+    /// Refunds, idempotently by `request.key`.
+    fn refund(
+        &self,
+        request: &RefundRequest,
+    ) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send;
+    /// The answer to a webhook that was handled (`true`, also for duplicates) or must be
+    /// retried by the provider (`false`).
+    fn reply(&self, handled: bool) -> WebhookReply {
+        if handled {
+            WebhookReply {
+                status: 200,
+                body: "success".into(),
+            }
+        } else {
+            WebhookReply {
+                status: 500,
+                body: "retry".into(),
+            }
+        }
+    }
+}
+
+/// Object-safe twin of [`PaymentGateway`].
+#[allow(missing_docs)]
+pub trait DynPaymentGateway: Send + Sync {
+    fn create_payment_dyn<'a>(
+        &'a self,
+        request: &'a PaymentRequest,
+    ) -> BoxFuture<'a, Result<PaymentSession, GatewayError>>;
+    fn verify_notification_dyn<'a>(
+        &'a self,
+        raw: &'a RawMessage,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<PaymentNotification, GatewayError>>;
+    fn query_payment_dyn<'a>(
+        &'a self,
+        order_number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>>;
+    fn close_payment_dyn<'a>(
+        &'a self,
+        order_number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<(), GatewayError>>;
+    fn refund_dyn<'a>(
+        &'a self,
+        request: &'a RefundRequest,
+    ) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>>;
+    fn reply_dyn(&self, handled: bool) -> WebhookReply;
+}
+
+impl<T: PaymentGateway> DynPaymentGateway for T {
+    fn create_payment_dyn<'a>(
+        &'a self,
+        request: &'a PaymentRequest,
+    ) -> BoxFuture<'a, Result<PaymentSession, GatewayError>> {
+        Box::pin(self.create_payment(request))
+    }
+    fn verify_notification_dyn<'a>(
+        &'a self,
+        raw: &'a RawMessage,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<PaymentNotification, GatewayError>> {
+        Box::pin(self.verify_notification(raw, now))
+    }
+    fn query_payment_dyn<'a>(
+        &'a self,
+        order_number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>> {
+        Box::pin(self.query_payment(order_number))
+    }
+    fn close_payment_dyn<'a>(
+        &'a self,
+        order_number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<(), GatewayError>> {
+        Box::pin(self.close_payment(order_number))
+    }
+    fn refund_dyn<'a>(
+        &'a self,
+        request: &'a RefundRequest,
+    ) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>> {
+        Box::pin(self.refund(request))
+    }
+    fn reply_dyn(&self, handled: bool) -> WebhookReply {
+        self.reply(handled)
+    }
+}
+
+impl PaymentGateway for dyn DynPaymentGateway {
+    fn create_payment(
+        &self,
+        request: &PaymentRequest,
+    ) -> impl Future<Output = Result<PaymentSession, GatewayError>> + Send {
+        async move { self.create_payment_dyn(request).await }
+    }
+    fn verify_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentNotification, GatewayError>> + Send {
+        async move { self.verify_notification_dyn(raw, now).await }
+    }
+    fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send {
+        async move { self.query_payment_dyn(order_number).await }
+    }
+    fn close_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send {
+        async move { self.close_payment_dyn(order_number).await }
+    }
+    fn refund(
+        &self,
+        request: &RefundRequest,
+    ) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {
+        async move { self.refund_dyn(request).await }
+    }
+    fn reply(&self, handled: bool) -> WebhookReply {
+        self.reply_dyn(handled)
+    }
+}
+
+impl<T: PaymentGateway + ?Sized> PaymentGateway for Arc<T> {
+    fn create_payment(
+        &self,
+        request: &PaymentRequest,
+    ) -> impl Future<Output = Result<PaymentSession, GatewayError>> + Send {
+        (**self).create_payment(request)
+    }
+    fn verify_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentNotification, GatewayError>> + Send {
+        (**self).verify_notification(raw, now)
+    }
+    fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send {
+        (**self).query_payment(order_number)
+    }
+    fn close_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send {
+        (**self).close_payment(order_number)
+    }
+    fn refund(
+        &self,
+        request: &RefundRequest,
+    ) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {
+        (**self).refund(request)
+    }
+    fn reply(&self, handled: bool) -> WebhookReply {
+        (**self).reply(handled)
+    }
+}

@@ -1,0 +1,472 @@
+//! The order store port: orders (snapshot + version), their events, the outbox and the
+//! deduplication keys, written together.
+//!
+//! The contract every implementation keeps (and the conformance suite in
+//! `tests/store_conformance.rs` checks):
+//! - [`OrderStore::append`] writes the events, the new snapshot, the outbox entries and the
+//!   dedupe keys in one transaction, only if the stored version still equals
+//!   `expected_version`; otherwise it changes nothing and returns [`StoreError::Conflict`].
+//! - Order numbers are unique ([`StoreError::DuplicateOrderNumber`]); so are dedupe keys
+//!   ([`StoreError::DuplicateKey`], and the whole commit is refused).
+//! - Outbox items are claimed with a lease: a claimed item is not handed out again until the
+//!   lease ends or it is failed; completed items are never handed out again.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::BoxFuture;
+use crate::effect::Effect;
+use crate::event::Event;
+use crate::ids::{CustomerId, OrderId};
+use crate::money::Money;
+use crate::order::{DeadlineKind, Order, OrderStatus};
+use crate::order_number::OrderNumber;
+
+/// An effect to deliver after commit, with its deduplication key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Unique key (see [`Effect::key`]); an entry whose key exists is not added twice.
+    pub key: String,
+    /// What to do.
+    pub effect: Effect,
+}
+
+/// A claimed outbox item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Unique key.
+    pub key: String,
+    /// The order it belongs to.
+    pub order_id: OrderId,
+    /// What to do.
+    pub effect: Effect,
+    /// Delivery attempts so far, including this one.
+    pub attempts: u32,
+}
+
+/// One atomic write: new events of one order with its new snapshot, outbox entries and
+/// dedupe keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The order after the events (its `version` is the last event's `seq`).
+    pub order: &'a Order,
+    /// The version the decision was based on (0 for a new order).
+    pub expected_version: u64,
+    /// The new events.
+    pub events: &'a [Event],
+    /// Effects to deliver after commit.
+    pub outbox: &'a [OutboxEntry],
+    /// Keys that must not have been seen before (idempotency keys, provider ids).
+    pub dedupe_keys: &'a [String],
+}
+
+/// A deadline that is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueDeadline {
+    /// Which order.
+    pub order_id: OrderId,
+    /// Which deadline.
+    pub kind: DeadlineKind,
+    /// When it fell due.
+    pub due_at: DateTime<Utc>,
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only this status.
+    pub status: Option<OrderStatus>,
+    /// Only this buyer's orders.
+    pub customer: Option<CustomerId>,
+    /// Placed at or after.
+    pub placed_from: Option<DateTime<Utc>>,
+    /// Placed before.
+    pub placed_before: Option<DateTime<Utc>>,
+}
+
+impl OrderFilter {
+    /// True when `summary` passes the filter.
+    pub fn matches(&self, summary: &OrderSummary) -> bool {
+        self.status.is_none_or(|s| s == summary.status)
+            && self
+                .customer
+                .as_ref()
+                .is_none_or(|c| *c == summary.customer)
+            && self.placed_from.is_none_or(|t| summary.placed_at >= t)
+            && self.placed_before.is_none_or(|t| summary.placed_at < t)
+    }
+}
+
+/// A line of an order listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    /// Id.
+    pub id: OrderId,
+    /// Number.
+    pub number: OrderNumber,
+    /// Buyer.
+    pub customer: CustomerId,
+    /// Summary status.
+    pub status: OrderStatus,
+    /// Placed at.
+    pub placed_at: DateTime<Utc>,
+    /// Total.
+    pub total: Money,
+}
+
+impl OrderSummary {
+    /// The summary of an order.
+    pub fn of(order: &Order) -> OrderSummary {
+        OrderSummary {
+            id: order.id,
+            number: order.number.clone(),
+            customer: order.customer.clone(),
+            status: order.status(),
+            placed_at: order.placed_at,
+            total: order.totals.total,
+        }
+    }
+}
+
+/// One page of a listing, in order-id order (ids are time-ordered UUID v7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    /// The orders.
+    pub items: Vec<OrderSummary>,
+    /// Pass this as `after` to get the next page; `None` on the last page.
+    pub next: Option<OrderId>,
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The order changed since it was loaded; nothing was written. Reload and retry.
+    #[error("version conflict: expected version {expected}, stored version is {actual}")]
+    Conflict {
+        /// Version the writer expected.
+        expected: u64,
+        /// Version in the store.
+        actual: u64,
+    },
+    /// Another order already has this number; nothing was written. Use a new number.
+    #[error("order number {0} is already taken")]
+    DuplicateOrderNumber(OrderNumber),
+    /// A dedupe key was already recorded: the work was done before; nothing was written.
+    #[error("already processed (dedupe key {0})")]
+    DuplicateKey(String),
+    /// No order with this id.
+    #[error("order {0} not found")]
+    NotFound(OrderId),
+    /// Stored data cannot be read back; needs a person.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The backend failed (I/O, connection, timeout); retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Durable storage for orders.
+pub trait OrderStore: Send + Sync {
+    /// Stores a new order (expected version 0). Fails on a taken number or dedupe key.
+    fn create(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Appends to an existing order with compare-and-set on its version.
+    fn append(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The current snapshot (its `version` included).
+    fn load(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    /// The order's full history, in sequence.
+    fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+    /// The order with this number.
+    fn find_by_number(
+        &self,
+        number: &OrderNumber,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
+    /// The order one of whose packages carries this waybill.
+    fn find_by_waybill(
+        &self,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
+    /// The order that recorded this dedupe key.
+    fn find_by_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
+    /// Orders matching `filter`, after the id `after`, at most `limit`.
+    fn list(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send;
+    /// Orders whose earliest deadline is at or before `now`, earliest first.
+    fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send;
+    /// Claims up to `limit` deliverable outbox items for `lease`.
+    fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
+    /// Marks an item delivered.
+    fn complete_outbox(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Gives an item back for another try at `retry_at`, or gives up on it (`None`: dead letter).
+    fn fail_outbox(
+        &self,
+        key: &str,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Object-safe twin of [`OrderStore`].
+#[allow(missing_docs)]
+pub trait DynOrderStore: Send + Sync {
+    fn create_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn append_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn load_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Option<Order>, StoreError>>;
+    fn events_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
+    fn find_by_number_dyn<'a>(
+        &'a self,
+        number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
+    fn find_by_waybill_dyn<'a>(
+        &'a self,
+        waybill: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
+    fn find_by_key_dyn<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
+    fn list_dyn<'a>(
+        &'a self,
+        filter: &'a OrderFilter,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<OrderPage, StoreError>>;
+    fn due_deadlines_dyn(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<DueDeadline>, StoreError>>;
+    fn claim_outbox_dyn(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreError>>;
+    fn complete_outbox_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn fail_outbox_dyn<'a>(
+        &'a self,
+        key: &'a str,
+        retry_at: Option<DateTime<Utc>>,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+impl<T: OrderStore> DynOrderStore for T {
+    fn create_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.create(commit))
+    }
+    fn append_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.append(commit))
+    }
+    fn load_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Option<Order>, StoreError>> {
+        Box::pin(self.load(id))
+    }
+    fn events_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
+        Box::pin(self.events(id))
+    }
+    fn find_by_number_dyn<'a>(
+        &'a self,
+        number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
+        Box::pin(self.find_by_number(number))
+    }
+    fn find_by_waybill_dyn<'a>(
+        &'a self,
+        waybill: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
+        Box::pin(self.find_by_waybill(waybill))
+    }
+    fn find_by_key_dyn<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
+        Box::pin(self.find_by_key(key))
+    }
+    fn list_dyn<'a>(
+        &'a self,
+        filter: &'a OrderFilter,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<OrderPage, StoreError>> {
+        Box::pin(self.list(filter, after, limit))
+    }
+    fn due_deadlines_dyn(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<DueDeadline>, StoreError>> {
+        Box::pin(self.due_deadlines(now, limit))
+    }
+    fn claim_outbox_dyn(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreError>> {
+        Box::pin(self.claim_outbox(now, lease, limit))
+    }
+    fn complete_outbox_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.complete_outbox(key))
+    }
+    fn fail_outbox_dyn<'a>(
+        &'a self,
+        key: &'a str,
+        retry_at: Option<DateTime<Utc>>,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.fail_outbox(key, retry_at, error))
+    }
+}
+
+impl OrderStore for dyn DynOrderStore {
+    fn create(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { self.create_dyn(commit).await }
+    }
+    fn append(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { self.append_dyn(commit).await }
+    }
+    fn load(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
+        async move { self.load_dyn(id).await }
+    }
+    fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
+        async move { self.events_dyn(id).await }
+    }
+    fn find_by_number(
+        &self,
+        number: &OrderNumber,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+        async move { self.find_by_number_dyn(number).await }
+    }
+    fn find_by_waybill(
+        &self,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+        async move { self.find_by_waybill_dyn(waybill).await }
+    }
+    fn find_by_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+        async move { self.find_by_key_dyn(key).await }
+    }
+    fn list(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send {
+        async move { self.list_dyn(filter, after, limit).await }
+    }
+    fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send {
+        async move { self.due_deadlines_dyn(now, limit).await }
+    }
+    fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send {
+        async move { self.claim_outbox_dyn(now, lease, limit).await }
+    }
+    fn complete_outbox(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { self.complete_outbox_dyn(key).await }
+    }
+    fn fail_outbox(
+        &self,
+        key: &str,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { self.fail_outbox_dyn(key, retry_at, error).await }
+    }
+}
+
+impl<T: OrderStore + ?Sized> OrderStore for Arc<T> {
+    fn create(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).create(commit)
+    }
+    fn append(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).append(commit)
+    }
+    fn load(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
+        (**self).load(id)
+    }
+    fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
+        (**self).events(id)
+    }
+    fn find_by_number(
+        &self,
+        number: &OrderNumber,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+        (**self).find_by_number(number)
+    }
+    fn find_by_waybill(
+        &self,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+        (**self).find_by_waybill(waybill)
+    }
+    fn find_by_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+        (**self).find_by_key(key)
+    }
+    fn list(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send {
+        (**self).list(filter, after, limit)
+    }
+    fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send {
+        (**self).due_deadlines(now, limit)
+    }
+    fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send {
+        (**self).claim_outbox(now, lease, limit)
+    }
+    fn complete_outbox(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).complete_outbox(key)
+    }
+    fn fail_outbox(
+        &self,
+        key: &str,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).fail_outbox(key, retry_at, error)
+    }
+}
