@@ -26,12 +26,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, for tables and tests.
-    pub const ALL: [Role; 4] = [
-        Role::Reviewer,
-        Role::Warehouse,
-        Role::CustomerService,
-        Role::Admin,
-    ];
+    pub const ALL: [Role; 4] = [Role::Reviewer, Role::Warehouse, Role::CustomerService, Role::Admin];
 }
 
 /// The party behind a command.
@@ -72,10 +67,7 @@ impl Actor {
 
     /// A staff member with the given roles.
     pub fn staff(id: StaffId, roles: impl IntoIterator<Item = Role>) -> Actor {
-        Actor::Staff {
-            id,
-            roles: roles.into_iter().collect(),
-        }
+        Actor::Staff { id, roles: roles.into_iter().collect() }
     }
 
     /// The kind of actor, for logs and permission tables.
@@ -155,13 +147,8 @@ pub struct Allowed {
 
 impl Allowed {
     /// Nobody.
-    pub const NOBODY: Allowed = Allowed {
-        owner: false,
-        roles: &[],
-        system: false,
-        payment_provider: false,
-        carrier: false,
-    };
+    pub const NOBODY: Allowed =
+        Allowed { owner: false, roles: &[], system: false, payment_provider: false, carrier: false };
 
     /// Whether `actor` passes this row for an order owned by `owner`.
     pub fn permits(&self, actor: &Actor, owner: &CustomerId) -> bool {
@@ -193,10 +180,6 @@ impl Allowed {
         if self.carrier {
             who.push("carrier".into());
         }
-        if who.is_empty() {
-            "nobody".into()
-        } else {
-            who.join(", ")
-        }
+        if who.is_empty() { "nobody".into() } else { who.join(", ") }
     }
 }

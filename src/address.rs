@@ -29,13 +29,7 @@ impl Address {
     pub fn one_line(&self) -> String {
         let mut parts: Vec<&str> = Vec::with_capacity(6);
         parts.extend(self.street.iter().map(String::as_str));
-        for part in [
-            &self.district,
-            &self.city,
-            &self.province,
-            &self.postal_code,
-            &self.country,
-        ] {
+        for part in [&self.district, &self.city, &self.province, &self.postal_code, &self.country] {
             if !part.is_empty() {
                 parts.push(part);
             }

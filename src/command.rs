@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::ids::{PackageId, RefundId};
 use crate::money::Money;
-use crate::order::{
-    DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate,
-};
+use crate::order::{DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate};
 
 /// A command: who asks, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use crate::event::{Change, EVENT_SCHEMA_VERSION, Event};
 use crate::ids::{LineId, OrderId, PackageId, RefundId};
 use crate::money::Money;
 use crate::order::{
-    DeadlineKind, HoldReason, LineRefund, Order, PackProblem, Package, PackageItem, PackageState,
-    PickItem, Refund, RefundMethod, RefundStatus, ReviewRule, ScannedItem, TrackingUpdate, Verdict,
+    DeadlineKind, HoldReason, LineRefund, Order, PackProblem, Package, PackageItem, PackageState, PickItem, Refund,
+    RefundMethod, RefundStatus, ReviewRule, ScannedItem, TrackingUpdate, Verdict,
 };
 use crate::order_number::OrderNumber;
 use crate::placement::PlaceOrderForm;
@@ -92,11 +92,7 @@ impl Workflow {
     /// A workflow with `config`, the built-in validation rules and no review rules.
     pub fn new(config: WorkflowConfig) -> Workflow {
         let validator = Validator::new(config.limits.clone());
-        Workflow {
-            config,
-            validator,
-            review_rules: Vec::new(),
-        }
+        Workflow { config, validator, review_rules: Vec::new() }
     }
 
     /// Replaces the placement validator (e.g. one with host rules added).
@@ -119,13 +115,7 @@ impl Workflow {
     /// Stage 1: validate a placement form and decide the new order's first events (placement
     /// and automatic review) and effects (stock reservation, the buyer's message with the
     /// order number and estimated ship time, the pay-by deadline).
-    pub fn place(
-        &self,
-        actor: &Actor,
-        form: &PlaceOrderForm,
-        new: NewOrder,
-        ctx: &Ctx,
-    ) -> Result<Decision, Error> {
+    pub fn place(&self, actor: &Actor, form: &PlaceOrderForm, new: NewOrder, ctx: &Ctx) -> Result<Decision, Error> {
         let allowed = transitions::permission(CommandKind::Place);
         match actor {
             Actor::Buyer { customer } if customer.as_str() != form.customer.trim() => {
@@ -155,54 +145,27 @@ impl Workflow {
         }
 
         let mut out = Out::new(0, actor.clone(), now);
-        out.emit(Change::OrderPlaced {
-            id: new.id,
-            number: new.number,
-            draft: Box::new(draft),
-            pay_by,
-            ship_by,
-        });
+        out.emit(Change::OrderPlaced { id: new.id, number: new.number, draft: Box::new(draft), pay_by, ship_by });
         out.effects.push(Effect::ReserveStock { items: stock });
         out.notify_to(
-            Audience::Buyer {
-                customer: customer.clone(),
-            },
+            Audience::Buyer { customer: customer.clone() },
             &number,
-            NotificationKind::Placed {
-                estimated_ship_by: ship_by,
-                total,
-            },
+            NotificationKind::Placed { estimated_ship_by: ship_by, total },
         );
         if let Some(at) = pay_by {
-            out.effects.push(Effect::Schedule {
-                kind: DeadlineKind::PayBy,
-                at,
-            });
+            out.effects.push(Effect::Schedule { kind: DeadlineKind::PayBy, at });
         }
         if !holds.is_empty() {
             if holds.iter().any(HoldReason::needs_buyer) {
                 out.notify_to(
                     Audience::Buyer { customer },
                     &number,
-                    NotificationKind::NeedsBuyerContact {
-                        reasons: holds.clone(),
-                    },
+                    NotificationKind::NeedsBuyerContact { reasons: holds.clone() },
                 );
             }
-            out.emit_as(
-                Actor::System,
-                Change::ReviewHeld {
-                    reasons: holds,
-                    note: "automatic review".into(),
-                },
-            );
+            out.emit_as(Actor::System, Change::ReviewHeld { reasons: holds, note: "automatic review".into() });
         } else if self.config.auto_approve || approvals > 0 {
-            out.emit_as(
-                Actor::System,
-                Change::ReviewApproved {
-                    note: "automatic review".into(),
-                },
-            );
+            out.emit_as(Actor::System, Change::ReviewApproved { note: "automatic review".into() });
         }
         Ok(out.finish())
     }
@@ -217,66 +180,42 @@ impl Workflow {
         }
         precheck(order, &command.action, ctx.now)?;
         let status = order.status();
-        if !transitions::allows(kind, status) {
-            return Err(Error::IllegalTransition {
-                command: kind,
-                status,
-            });
-        }
         let mut out = Out::new(order.version, command.actor.clone(), ctx.now);
+        if !transitions::allows(kind, status) {
+            if let Action::FireDeadline { kind: deadline } = &command.action {
+                // The timer fired but the order has moved on: the deadline lapses, recorded.
+                out.set_deadline(*deadline, None);
+                return Ok(out.finish());
+            }
+            return Err(Error::IllegalTransition { command: kind, status });
+        }
         match &command.action {
             Action::Approve { note } => {
                 if !order.review.awaits_decision() {
-                    return Err(Error::IllegalTransition {
-                        command: kind,
-                        status,
-                    });
+                    return Err(Error::IllegalTransition { command: kind, status });
                 }
-                out.emit(Change::ReviewApproved {
-                    note: note.trim().to_owned(),
-                });
+                out.emit(Change::ReviewApproved { note: note.trim().to_owned() });
             }
             Action::Hold { reasons, note } => {
                 if reasons.is_empty() {
-                    return Err(invalid(
-                        "reasons",
-                        "give at least one reason to hold the order",
-                    ));
+                    return Err(invalid("reasons", "give at least one reason to hold the order"));
                 }
                 if reasons.iter().any(HoldReason::needs_buyer) {
-                    out.notify_buyer(
-                        order,
-                        NotificationKind::NeedsBuyerContact {
-                            reasons: reasons.clone(),
-                        },
-                    );
+                    out.notify_buyer(order, NotificationKind::NeedsBuyerContact { reasons: reasons.clone() });
                 }
-                out.emit(Change::ReviewHeld {
-                    reasons: reasons.clone(),
-                    note: note.trim().to_owned(),
-                });
+                out.emit(Change::ReviewHeld { reasons: reasons.clone(), note: note.trim().to_owned() });
             }
             Action::ResolveHold { contact_note } => {
                 required("contact_note", contact_note)?;
-                out.emit(Change::HoldResolved {
-                    contact_note: contact_note.trim().to_owned(),
-                });
+                out.emit(Change::HoldResolved { contact_note: contact_note.trim().to_owned() });
             }
             Action::Reject { reason } => {
                 required("reason", reason)?;
-                out.emit(Change::ReviewRejected {
-                    reason: reason.trim().to_owned(),
-                });
+                out.emit(Change::ReviewRejected { reason: reason.trim().to_owned() });
                 wind_down(order, &mut out, reason.trim())?;
             }
-            Action::CapturePayment { txn_id, amount } => {
-                self.capture(order, &mut out, txn_id, *amount)?
-            }
-            Action::RecordPaymentAnomaly {
-                txn_id,
-                amount,
-                reason,
-            } => {
+            Action::CapturePayment { txn_id, amount } => self.capture(order, &mut out, txn_id, *amount)?,
+            Action::RecordPaymentAnomaly { txn_id, amount, reason } => {
                 required("txn_id", txn_id)?;
                 out.emit(Change::PaymentAnomalyRecorded {
                     txn_id: txn_id.clone(),
@@ -286,53 +225,26 @@ impl Workflow {
                 out.notify_to(
                     Audience::CustomerService,
                     &order.number,
-                    NotificationKind::PaymentAnomaly {
-                        txn_id: txn_id.clone(),
-                        reason: reason.clone(),
-                    },
+                    NotificationKind::PaymentAnomaly { txn_id: txn_id.clone(), reason: reason.clone() },
                 );
             }
-            Action::RequestRefund {
-                lines,
-                shipping,
-                reason,
-                manual_reference,
-            } => request_refund(
-                order,
-                &mut out,
-                lines,
-                *shipping,
-                reason,
-                manual_reference.as_deref(),
-            )?,
+            Action::RequestRefund { lines, shipping, reason, manual_reference } => {
+                request_refund(order, &mut out, lines, *shipping, reason, manual_reference.as_deref())?
+            }
             Action::CompleteRefund { refund, reference } => {
                 let found = find_refund(order, *refund)?;
                 if matches!(found.status, RefundStatus::Failed { .. }) {
-                    return Err(invalid(
-                        "refund",
-                        "this refund already failed; request a new one",
-                    ));
+                    return Err(invalid("refund", "this refund already failed; request a new one"));
                 }
-                out.emit(Change::RefundCompleted {
-                    refund: *refund,
-                    reference: reference.clone(),
-                });
-                out.notify_buyer(
-                    order,
-                    NotificationKind::Refunded {
-                        amount: found.amount,
-                    },
-                );
+                out.emit(Change::RefundCompleted { refund: *refund, reference: reference.clone() });
+                out.notify_buyer(order, NotificationKind::Refunded { amount: found.amount });
             }
             Action::FailRefund { refund, reason } => {
                 let found = find_refund(order, *refund)?;
                 if matches!(found.status, RefundStatus::Completed { .. }) {
                     return Err(invalid("refund", "this refund already completed"));
                 }
-                out.emit(Change::RefundFailed {
-                    refund: *refund,
-                    reason: reason.clone(),
-                });
+                out.emit(Change::RefundFailed { refund: *refund, reason: reason.clone() });
             }
             Action::IssuePickList => {
                 let items: Vec<PickItem> = order
@@ -350,10 +262,7 @@ impl Workflow {
                     })
                     .collect();
                 if items.is_empty() {
-                    return Err(invalid(
-                        "lines",
-                        "every unit is already packed; nothing left to pick",
-                    ));
+                    return Err(invalid("lines", "every unit is already packed; nothing left to pick"));
                 }
                 out.emit(Change::PickListIssued { items });
             }
@@ -362,20 +271,11 @@ impl Workflow {
                 let id = PackageId(next_id(order.fulfillment.packages.iter().map(|p| p.id.0)));
                 out.emit(Change::PackagePacked { package: id, items });
             }
-            Action::BookShipment {
-                package,
-                carrier,
-                service,
-                reason,
-            } => {
+            Action::BookShipment { package, carrier, service, reason } => {
                 required("carrier", carrier)?;
                 let parcel = find_package(order, *package)?;
                 if parcel.state != PackageState::Packed {
-                    return Err(Error::PackageState {
-                        package: *package,
-                        state: parcel.state,
-                        command: kind,
-                    });
+                    return Err(Error::PackageState { package: *package, state: parcel.state, command: kind });
                 }
                 out.emit(Change::ShipmentBooked {
                     package: *package,
@@ -391,24 +291,14 @@ impl Workflow {
                     address: order.shipping_address.clone(),
                 });
             }
-            Action::RecordWaybill { package, waybill } => {
-                self.record_waybill(order, &mut out, *package, waybill)?
-            }
-            Action::RecordTracking { waybill, update } => {
-                self.record_tracking(order, &mut out, waybill, update)?
-            }
+            Action::RecordWaybill { package, waybill } => self.record_waybill(order, &mut out, *package, waybill)?,
+            Action::RecordTracking { waybill, update } => self.record_tracking(order, &mut out, waybill, update)?,
             Action::RecordCodCollected { amount } => {
                 if !order.payment.method.is_cod() {
-                    return Err(Error::PaymentMismatch {
-                        expected: Money::zero(order.currency),
-                        received: *amount,
-                    });
+                    return Err(Error::PaymentMismatch { expected: Money::zero(order.currency), received: *amount });
                 }
                 if *amount != order.totals.total {
-                    return Err(Error::PaymentMismatch {
-                        expected: order.totals.total,
-                        received: *amount,
-                    });
+                    return Err(Error::PaymentMismatch { expected: order.totals.total, received: *amount });
                 }
                 out.emit(Change::CodCollected { amount: *amount });
                 out.notify_buyer(order, NotificationKind::Paid { amount: *amount });
@@ -416,17 +306,13 @@ impl Workflow {
             Action::ConfirmReceipt => self.complete(order, &mut out, false),
             Action::Cancel { reason } => {
                 required("reason", reason)?;
-                out.emit(Change::OrderCancelled {
-                    reason: reason.trim().to_owned(),
-                });
+                out.emit(Change::OrderCancelled { reason: reason.trim().to_owned() });
                 wind_down(order, &mut out, reason.trim())?;
             }
             Action::FireDeadline { kind: deadline } => match deadline {
                 DeadlineKind::PayBy => {
                     let reason = "not paid in time";
-                    out.emit(Change::OrderCancelled {
-                        reason: reason.into(),
-                    });
+                    out.emit(Change::OrderCancelled { reason: reason.into() });
                     wind_down(order, &mut out, reason)?;
                 }
                 DeadlineKind::AutoConfirm => self.complete(order, &mut out, true),
@@ -436,52 +322,32 @@ impl Workflow {
                     out.notify_to(
                         Audience::CustomerService,
                         &order.number,
-                        NotificationKind::FollowUpDue {
-                            customer: order.customer.clone(),
-                        },
+                        NotificationKind::FollowUpDue { customer: order.customer.clone() },
                     );
                 }
             },
             Action::RecordFollowUp { score, notes } => {
                 if !(1..=5).contains(score) {
-                    return Err(invalid(
-                        "score",
-                        "satisfaction score must be between 1 and 5",
-                    ));
+                    return Err(invalid("score", "satisfaction score must be between 1 and 5"));
                 }
-                out.emit(Change::FollowUpRecorded {
-                    score: *score,
-                    notes: notes.trim().to_owned(),
-                });
+                out.emit(Change::FollowUpRecorded { score: *score, notes: notes.trim().to_owned() });
             }
         }
         Ok(out.finish())
     }
 
-    fn capture(
-        &self,
-        order: &Order,
-        out: &mut Out,
-        txn_id: &str,
-        amount: Money,
-    ) -> Result<(), Error> {
+    fn capture(&self, order: &Order, out: &mut Out, txn_id: &str, amount: Money) -> Result<(), Error> {
         required("txn_id", txn_id)?;
         if !amount.is_positive() {
             return Err(invalid("amount", "a captured amount must be above zero"));
         }
         let outstanding = order.payment.outstanding()?;
         if order.payment.method.is_cod() || amount.currency != order.currency {
-            return Err(Error::PaymentMismatch {
-                expected: outstanding,
-                received: amount,
-            });
+            return Err(Error::PaymentMismatch { expected: outstanding, received: amount });
         }
         if order.cancellation.is_some() {
             // Money for an order that no longer exists: keep it on record and send it back.
-            out.emit(Change::PaymentCaptured {
-                txn_id: txn_id.to_owned(),
-                amount,
-            });
+            out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount });
             let reason = "payment arrived after the order was cancelled";
             let provider = order.payment.provider().unwrap_or_default().to_owned();
             let id = RefundId(next_id(order.payment.refunds.iter().map(|r| r.id.0)));
@@ -500,73 +366,36 @@ impl Workflow {
                     },
                 },
             );
-            out.effects.push(Effect::Refund {
-                refund: id,
-                amount,
-                provider,
-            });
+            out.effects.push(Effect::Refund { refund: id, amount, provider });
             out.notify_to(
                 Audience::CustomerService,
                 &order.number,
-                NotificationKind::PaymentAnomaly {
-                    txn_id: txn_id.to_owned(),
-                    reason: reason.into(),
-                },
+                NotificationKind::PaymentAnomaly { txn_id: txn_id.to_owned(), reason: reason.into() },
             );
             return Ok(());
         }
         if amount.minor > outstanding.minor {
-            return Err(Error::PaymentMismatch {
-                expected: outstanding,
-                received: amount,
-            });
+            return Err(Error::PaymentMismatch { expected: outstanding, received: amount });
         }
-        out.emit(Change::PaymentCaptured {
-            txn_id: txn_id.to_owned(),
-            amount,
-        });
+        out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount });
         if amount == outstanding {
-            out.notify_buyer(
-                order,
-                NotificationKind::Paid {
-                    amount: order.totals.total,
-                },
-            );
+            out.notify_buyer(order, NotificationKind::Paid { amount: order.totals.total });
         }
         Ok(())
     }
 
-    fn record_waybill(
-        &self,
-        order: &Order,
-        out: &mut Out,
-        package: PackageId,
-        waybill: &str,
-    ) -> Result<(), Error> {
+    fn record_waybill(&self, order: &Order, out: &mut Out, package: PackageId, waybill: &str) -> Result<(), Error> {
         required("waybill", waybill)?;
         let parcel = find_package(order, package)?;
         if parcel.state != PackageState::Booked {
-            return Err(Error::PackageState {
-                package,
-                state: parcel.state,
-                command: CommandKind::RecordWaybill,
-            });
+            return Err(Error::PackageState { package, state: parcel.state, command: CommandKind::RecordWaybill });
         }
         let waybill = waybill.trim();
         if order.fulfillment.package_by_waybill(waybill).is_some() {
-            return Err(invalid(
-                "waybill",
-                "another package of this order already has this waybill",
-            ));
+            return Err(invalid("waybill", "another package of this order already has this waybill"));
         }
-        out.emit(Change::PackageShipped {
-            package,
-            waybill: waybill.to_owned(),
-        });
-        out.effects.push(Effect::CommitStock {
-            package,
-            items: stock_of_package(order, parcel),
-        });
+        out.emit(Change::PackageShipped { package, waybill: waybill.to_owned() });
+        out.effects.push(Effect::CommitStock { package, items: stock_of_package(order, parcel) });
         out.notify_buyer(
             order,
             NotificationKind::Shipped {
@@ -575,14 +404,12 @@ impl Workflow {
                 waybill: waybill.to_owned(),
             },
         );
-        let last_to_ship = order.lines.iter().all(|l| {
-            order.fulfillment.shipped_quantity(l.id) + parcel.quantity_of(l.id) >= l.quantity
-        });
+        let last_to_ship = order
+            .lines
+            .iter()
+            .all(|l| order.fulfillment.shipped_quantity(l.id) + parcel.quantity_of(l.id) >= l.quantity);
         if last_to_ship {
-            out.set_deadline(
-                DeadlineKind::AutoConfirm,
-                Some(after(out.now, self.config.auto_confirm_after_shipping)),
-            );
+            out.set_deadline(DeadlineKind::AutoConfirm, Some(after(out.now, self.config.auto_confirm_after_shipping)));
         }
         Ok(())
     }
@@ -600,10 +427,7 @@ impl Workflow {
             .ok_or_else(|| Error::UnknownWaybill(waybill.into()))?;
         let mut updated = parcel.clone();
         updated.record(update.clone());
-        out.emit(Change::TrackingRecorded {
-            package: parcel.id,
-            update: update.clone(),
-        });
+        out.emit(Change::TrackingRecorded { package: parcel.id, update: update.clone() });
         let is_latest = updated.latest().is_some_and(|t| t.same_event(update));
         if is_latest && order.completion.is_none() {
             out.notify_buyer(
@@ -615,13 +439,8 @@ impl Workflow {
                 },
             );
         }
-        if updated.state == PackageState::ReturnedToSender
-            && parcel.state != PackageState::ReturnedToSender
-        {
-            out.effects.push(Effect::Restock {
-                package: parcel.id,
-                items: stock_of_package(order, parcel),
-            });
+        if updated.state == PackageState::ReturnedToSender && parcel.state != PackageState::ReturnedToSender {
+            out.effects.push(Effect::Restock { package: parcel.id, items: stock_of_package(order, parcel) });
         }
         if order.completion.is_some() || order.cancellation.is_some() {
             return Ok(());
@@ -632,15 +451,11 @@ impl Workflow {
             .iter()
             .filter(|p| p.id != parcel.id && p.state.has_shipped())
             .all(|p| p.state == PackageState::Delivered);
-        let newly_delivered =
-            updated.state == PackageState::Delivered && parcel.state != PackageState::Delivered;
+        let newly_delivered = updated.state == PackageState::Delivered && parcel.state != PackageState::Delivered;
         if newly_delivered && others_delivered && order.all_lines_shipped() {
             out.notify_buyer(order, NotificationKind::Delivered);
             let base = updated.delivered_at.unwrap_or(out.now).max(out.now);
-            out.set_deadline(
-                DeadlineKind::AutoConfirm,
-                Some(after(base, self.config.auto_confirm_after_delivery)),
-            );
+            out.set_deadline(DeadlineKind::AutoConfirm, Some(after(base, self.config.auto_confirm_after_delivery)));
         }
         let all_returned = order.fulfillment.packages.iter().all(|p| {
             if p.id == parcel.id {
@@ -649,10 +464,7 @@ impl Workflow {
                 p.state == PackageState::ReturnedToSender
             }
         });
-        if all_returned
-            && order.all_lines_shipped()
-            && parcel.state != PackageState::ReturnedToSender
-        {
+        if all_returned && order.all_lines_shipped() && parcel.state != PackageState::ReturnedToSender {
             out.set_deadline(DeadlineKind::AutoConfirm, None);
         }
         Ok(())
@@ -661,14 +473,8 @@ impl Workflow {
     fn complete(&self, order: &Order, out: &mut Out, automatic: bool) {
         out.emit(Change::ReceiptConfirmed { automatic });
         out.notify_buyer(order, NotificationKind::Completed);
-        out.set_deadline(
-            DeadlineKind::AfterSalesWindow,
-            Some(after(out.now, self.config.after_sales_window)),
-        );
-        out.set_deadline(
-            DeadlineKind::FollowUp,
-            Some(after(out.now, self.config.follow_up_after)),
-        );
+        out.set_deadline(DeadlineKind::AfterSalesWindow, Some(after(out.now, self.config.after_sales_window)));
+        out.set_deadline(DeadlineKind::FollowUp, Some(after(out.now, self.config.follow_up_after)));
     }
 }
 
@@ -693,31 +499,19 @@ pub fn evolve(order: &mut Order, event: &Event) {
             order.review = crate::order::ReviewState::OnHold { reasons: all };
         }
         Change::HoldResolved { contact_note } => {
-            order.review = crate::order::ReviewState::HoldResolved {
-                contact_note: contact_note.clone(),
-            }
+            order.review = crate::order::ReviewState::HoldResolved { contact_note: contact_note.clone() }
         }
         Change::ReviewRejected { reason } => {
-            order.review = crate::order::ReviewState::Rejected {
-                reason: reason.clone(),
-            };
+            order.review = crate::order::ReviewState::Rejected { reason: reason.clone() };
             cancel(order, event, reason);
         }
         Change::PaymentCaptured { txn_id, amount } => {
-            order.payment.captures.push(crate::order::Capture {
-                txn_id: txn_id.clone(),
-                amount: *amount,
-                at: now,
-            });
+            order.payment.captures.push(crate::order::Capture { txn_id: txn_id.clone(), amount: *amount, at: now });
             if order.payment.gate_open() {
                 order.deadlines.pay_by = None;
             }
         }
-        Change::PaymentAnomalyRecorded {
-            txn_id,
-            amount,
-            reason,
-        } => {
+        Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
             order.payment.anomalies.push(crate::order::Anomaly {
                 txn_id: txn_id.clone(),
                 amount: *amount,
@@ -728,16 +522,12 @@ pub fn evolve(order: &mut Order, event: &Event) {
         Change::RefundRequested { refund } => order.payment.refunds.push(refund.clone()),
         Change::RefundCompleted { refund, reference } => {
             if let Some(r) = order.payment.refunds.iter_mut().find(|r| r.id == *refund) {
-                r.status = RefundStatus::Completed {
-                    reference: reference.clone(),
-                };
+                r.status = RefundStatus::Completed { reference: reference.clone() };
             }
         }
         Change::RefundFailed { refund, reason } => {
             if let Some(r) = order.payment.refunds.iter_mut().find(|r| r.id == *refund) {
-                r.status = RefundStatus::Failed {
-                    reason: reason.clone(),
-                };
+                r.status = RefundStatus::Failed { reason: reason.clone() };
             }
         }
         Change::PickListIssued { items } => {
@@ -745,17 +535,9 @@ pub fn evolve(order: &mut Order, event: &Event) {
             order.fulfillment.picking_started.get_or_insert(now);
         }
         Change::PackagePacked { package, items } => {
-            order
-                .fulfillment
-                .packages
-                .push(Package::packed(*package, items.clone(), now));
+            order.fulfillment.packages.push(Package::packed(*package, items.clone(), now));
         }
-        Change::ShipmentBooked {
-            package,
-            carrier,
-            service,
-            reason,
-        } => {
+        Change::ShipmentBooked { package, carrier, service, reason } => {
             if let Some(p) = order.fulfillment.package_mut(*package) {
                 p.state = PackageState::Booked;
                 p.carrier = Some(carrier.clone());
@@ -779,29 +561,17 @@ pub fn evolve(order: &mut Order, event: &Event) {
         }
         Change::CodCollected { amount } => order.payment.cod_collected = Some(*amount),
         Change::ReceiptConfirmed { automatic } => {
-            order.completion = Some(crate::order::Completion {
-                at: now,
-                automatic: *automatic,
-            });
+            order.completion = Some(crate::order::Completion { at: now, automatic: *automatic });
             order.deadlines.auto_confirm_at = None;
         }
         Change::OrderCancelled { reason } => cancel(order, event, reason),
         Change::AfterSalesWindowClosed => order.deadlines.after_sales_until = None,
         Change::FollowUpDue => {
             order.deadlines.follow_up_at = None;
-            order.follow_ups.push(crate::order::FollowUp {
-                due_at: now,
-                score: None,
-                notes: String::new(),
-            });
+            order.follow_ups.push(crate::order::FollowUp { due_at: now, score: None, notes: String::new() });
         }
         Change::FollowUpRecorded { score, notes } => {
-            match order
-                .follow_ups
-                .iter_mut()
-                .rev()
-                .find(|f| f.score.is_none())
-            {
+            match order.follow_ups.iter_mut().rev().find(|f| f.score.is_none()) {
                 Some(f) => {
                     f.score = Some(*score);
                     f.notes = notes.clone();
@@ -818,15 +588,9 @@ pub fn evolve(order: &mut Order, event: &Event) {
 }
 
 fn cancel(order: &mut Order, event: &Event, reason: &str) {
-    order.cancellation = Some(crate::order::Cancellation {
-        at: event.at,
-        by: event.actor.kind(),
-        reason: reason.to_owned(),
-    });
-    order.deadlines = crate::order::Deadlines {
-        ship_by: order.deadlines.ship_by,
-        ..Default::default()
-    };
+    order.cancellation =
+        Some(crate::order::Cancellation { at: event.at, by: event.actor.kind(), reason: reason.to_owned() });
+    order.deadlines = crate::order::Deadlines { ship_by: order.deadlines.ship_by, ..Default::default() };
 }
 
 /// Collects events and effects of one decision, numbering events after the order's version.
@@ -840,13 +604,7 @@ struct Out {
 
 impl Out {
     fn new(version: u64, actor: Actor, now: DateTime<Utc>) -> Out {
-        Out {
-            version,
-            actor,
-            now,
-            events: Vec::with_capacity(2),
-            effects: Vec::with_capacity(2),
-        }
+        Out { version, actor, now, events: Vec::with_capacity(2), effects: Vec::with_capacity(2) }
     }
 
     fn emit(&mut self, change: Change) {
@@ -856,13 +614,7 @@ impl Out {
 
     fn emit_as(&mut self, actor: Actor, change: Change) {
         let seq = self.version + self.events.len() as u64 + 1;
-        self.events.push(Event {
-            v: EVENT_SCHEMA_VERSION,
-            seq,
-            at: self.now,
-            actor,
-            change,
-        });
+        self.events.push(Event { v: EVENT_SCHEMA_VERSION, seq, at: self.now, actor, change });
     }
 
     fn set_deadline(&mut self, kind: DeadlineKind, at: Option<DateTime<Utc>>) {
@@ -873,37 +625,20 @@ impl Out {
     }
 
     fn notify_to(&mut self, audience: Audience, number: &OrderNumber, kind: NotificationKind) {
-        self.effects.push(Effect::Notify(Notification {
-            audience,
-            order_number: number.clone(),
-            kind,
-        }));
+        self.effects.push(Effect::Notify(Notification { audience, order_number: number.clone(), kind }));
     }
 
     fn notify_buyer(&mut self, order: &Order, kind: NotificationKind) {
-        self.notify_to(
-            Audience::Buyer {
-                customer: order.customer.clone(),
-            },
-            &order.number,
-            kind,
-        );
+        self.notify_to(Audience::Buyer { customer: order.customer.clone() }, &order.number, kind);
     }
 
     fn finish(self) -> Decision {
-        Decision {
-            events: self.events,
-            effects: self.effects,
-        }
+        Decision { events: self.events, effects: self.effects }
     }
 }
 
 fn forbidden(actor: &Actor, command: CommandKind) -> Error {
-    Error::Forbidden {
-        actor: actor.kind(),
-        command,
-        allowed: transitions::permission(command).describe(),
-    }
+    Error::Forbidden { actor: actor.kind(), command, allowed: transitions::permission(command).describe() }
 }
 
 fn authorize(order: &Order, actor: &Actor, kind: CommandKind) -> Result<(), Error> {
@@ -924,24 +659,18 @@ fn already_applied(order: &Order, action: &Action) -> bool {
         Action::CapturePayment { txn_id, .. } | Action::RecordPaymentAnomaly { txn_id, .. } => {
             order.payment.knows_txn(txn_id)
         }
-        Action::RecordWaybill { package, waybill } => order
-            .fulfillment
-            .package(*package)
-            .is_some_and(|p| p.waybill.as_deref() == Some(waybill.trim())),
-        Action::RecordTracking { waybill, update } => order
-            .fulfillment
-            .package_by_waybill(waybill.trim())
-            .is_some_and(|p| p.knows(update)),
-        Action::CompleteRefund { refund, .. } => order
-            .payment
-            .refunds
-            .iter()
-            .any(|r| r.id == *refund && matches!(r.status, RefundStatus::Completed { .. })),
-        Action::FailRefund { refund, .. } => order
-            .payment
-            .refunds
-            .iter()
-            .any(|r| r.id == *refund && matches!(r.status, RefundStatus::Failed { .. })),
+        Action::RecordWaybill { package, waybill } => {
+            order.fulfillment.package(*package).is_some_and(|p| p.waybill.as_deref() == Some(waybill.trim()))
+        }
+        Action::RecordTracking { waybill, update } => {
+            order.fulfillment.package_by_waybill(waybill.trim()).is_some_and(|p| p.knows(update))
+        }
+        Action::CompleteRefund { refund, .. } => {
+            order.payment.refunds.iter().any(|r| r.id == *refund && matches!(r.status, RefundStatus::Completed { .. }))
+        }
+        Action::FailRefund { refund, .. } => {
+            order.payment.refunds.iter().any(|r| r.id == *refund && matches!(r.status, RefundStatus::Failed { .. }))
+        }
         Action::RecordCodCollected { amount } => order.payment.cod_collected == Some(*amount),
         _ => false,
     }
@@ -950,21 +679,14 @@ fn already_applied(order: &Order, action: &Action) -> bool {
 /// Domain checks that give a more useful error than "illegal transition".
 fn precheck(order: &Order, action: &Action, now: DateTime<Utc>) -> Result<(), Error> {
     match action {
-        Action::IssuePickList | Action::Pack { .. } | Action::BookShipment { .. }
-            if !order.ready_to_fulfil() =>
-        {
-            Err(Error::NotReadyToFulfil {
-                approved: order.review.is_approved(),
-                paid: order.payment.gate_open(),
-            })
+        Action::IssuePickList | Action::Pack { .. } | Action::BookShipment { .. } if !order.ready_to_fulfil() => {
+            Err(Error::NotReadyToFulfil { approved: order.review.is_approved(), paid: order.payment.gate_open() })
         }
         Action::Cancel { .. } if order.cancellation.is_none() && order.fulfillment.any_booked() => {
             Err(Error::AlreadyShipped)
         }
         Action::ConfirmReceipt
-            if order.cancellation.is_none()
-                && order.completion.is_none()
-                && !order.all_lines_shipped() =>
+            if order.cancellation.is_none() && order.completion.is_none() && !order.all_lines_shipped() =>
         {
             Err(Error::NotShippedYet)
         }
@@ -977,10 +699,7 @@ fn precheck(order: &Order, action: &Action, now: DateTime<Utc>) -> Result<(), Er
 }
 
 fn invalid(field: &'static str, rule: &str) -> Error {
-    Error::InvalidField {
-        field,
-        rule: rule.to_owned(),
-    }
+    Error::InvalidField { field, rule: rule.to_owned() }
 }
 
 fn required(field: &'static str, value: &str) -> Result<(), Error> {
@@ -999,65 +718,34 @@ fn next_id(existing: impl Iterator<Item = u32>) -> u32 {
 }
 
 fn find_package(order: &Order, id: PackageId) -> Result<&Package, Error> {
-    order
-        .fulfillment
-        .package(id)
-        .ok_or(Error::UnknownPackage(id))
+    order.fulfillment.package(id).ok_or(Error::UnknownPackage(id))
 }
 
 fn find_refund(order: &Order, id: RefundId) -> Result<&Refund, Error> {
-    order
-        .payment
-        .refunds
-        .iter()
-        .find(|r| r.id == id)
-        .ok_or(Error::UnknownRefund(id))
+    order.payment.refunds.iter().find(|r| r.id == id).ok_or(Error::UnknownRefund(id))
 }
 
-fn stock_items<'a>(
-    lines: impl Iterator<Item = (&'a crate::placement::Line, u32)>,
-) -> Vec<StockItem> {
+fn stock_items<'a>(lines: impl Iterator<Item = (&'a crate::placement::Line, u32)>) -> Vec<StockItem> {
     let mut by_sku: BTreeMap<&crate::ids::Sku, u32> = BTreeMap::new();
     for (line, quantity) in lines {
         let entry = by_sku.entry(&line.sku).or_insert(0);
         *entry = entry.saturating_add(quantity);
     }
-    by_sku
-        .into_iter()
-        .filter(|(_, q)| *q > 0)
-        .map(|(sku, quantity)| StockItem {
-            sku: sku.clone(),
-            quantity,
-        })
-        .collect()
+    by_sku.into_iter().filter(|(_, q)| *q > 0).map(|(sku, quantity)| StockItem { sku: sku.clone(), quantity }).collect()
 }
 
-fn stock_of_package(order: &Order, parcel: &Package) -> Vec<StockItem> {
-    stock_items(
-        parcel
-            .items
-            .iter()
-            .filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))),
-    )
+pub(crate) fn stock_of_package(order: &Order, parcel: &Package) -> Vec<StockItem> {
+    stock_items(parcel.items.iter().filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))))
 }
 
 /// Cancellation and rejection: release stock, close or refund the payment, tell the buyer.
 fn wind_down(order: &Order, out: &mut Out, reason: &str) -> Result<(), Error> {
-    let unshipped = order.lines.iter().map(|l| {
-        (
-            l,
-            l.quantity
-                .saturating_sub(order.fulfillment.shipped_quantity(l.id)),
-        )
-    });
-    out.effects.push(Effect::ReleaseStock {
-        items: stock_items(unshipped),
-    });
+    let unshipped =
+        order.lines.iter().map(|l| (l, l.quantity.saturating_sub(order.fulfillment.shipped_quantity(l.id))));
+    out.effects.push(Effect::ReleaseStock { items: stock_items(unshipped) });
     if let Some(provider) = order.payment.provider() {
         if order.payment.outstanding()?.is_positive() {
-            out.effects.push(Effect::ClosePayment {
-                provider: provider.to_owned(),
-            });
+            out.effects.push(Effect::ClosePayment { provider: provider.to_owned() });
         }
         let refundable = order.payment.refundable()?;
         if refundable.is_positive() {
@@ -1075,19 +763,10 @@ fn wind_down(order: &Order, out: &mut Out, reason: &str) -> Result<(), Error> {
                     requested_at: out.now,
                 },
             });
-            out.effects.push(Effect::Refund {
-                refund: id,
-                amount: refundable,
-                provider: provider.to_owned(),
-            });
+            out.effects.push(Effect::Refund { refund: id, amount: refundable, provider: provider.to_owned() });
         }
     }
-    out.notify_buyer(
-        order,
-        NotificationKind::Cancelled {
-            reason: reason.to_owned(),
-        },
-    );
+    out.notify_buyer(order, NotificationKind::Cancelled { reason: reason.to_owned() });
     Ok(())
 }
 
@@ -1097,22 +776,14 @@ fn allocate_refund(order: &Order, amount: Money) -> Result<(Vec<LineRefund>, Mon
     let mut left = amount;
     let mut lines = Vec::new();
     for line in &order.lines {
-        let open = line
-            .payable
-            .checked_sub(order.payment.refunded_for_line(line.id)?)?;
+        let open = line.payable.checked_sub(order.payment.refunded_for_line(line.id)?)?;
         let take = open.min(left)?;
         if take.is_positive() {
-            lines.push(LineRefund {
-                line: line.id,
-                amount: take,
-            });
+            lines.push(LineRefund { line: line.id, amount: take });
             left = left.checked_sub(take)?;
         }
     }
-    let open_shipping = order
-        .totals
-        .shipping_fee
-        .checked_sub(order.payment.refunded_shipping()?)?;
+    let open_shipping = order.totals.shipping_fee.checked_sub(order.payment.refunded_shipping()?)?;
     let shipping = open_shipping.min(left)?.max_zero();
     Ok((lines, shipping))
 }
@@ -1127,25 +798,15 @@ fn request_refund(
 ) -> Result<(), Error> {
     required("reason", reason)?;
     let method = match (&order.payment.method, manual_reference.map(str::trim)) {
-        (crate::placement::PaymentMethod::CashOnDelivery, Some(reference))
-            if !reference.is_empty() =>
-        {
-            RefundMethod::Manual {
-                reference: reference.to_owned(),
-            }
+        (crate::placement::PaymentMethod::CashOnDelivery, Some(reference)) if !reference.is_empty() => {
+            RefundMethod::Manual { reference: reference.to_owned() }
         }
         (crate::placement::PaymentMethod::CashOnDelivery, _) => {
-            return Err(invalid(
-                "manual_reference",
-                "cash-on-delivery refunds need the reference of the transfer",
-            ));
+            return Err(invalid("manual_reference", "cash-on-delivery refunds need the reference of the transfer"));
         }
         (crate::placement::PaymentMethod::Online { .. }, None) => RefundMethod::Gateway,
         (crate::placement::PaymentMethod::Online { .. }, Some(_)) => {
-            return Err(invalid(
-                "manual_reference",
-                "online payments are refunded through the gateway",
-            ));
+            return Err(invalid("manual_reference", "online payments are refunded through the gateway"));
         }
     };
     let mut merged: BTreeMap<LineId, Money> = BTreeMap::new();
@@ -1163,22 +824,13 @@ fn request_refund(
     let mut total = shipping.checked_add(Money::zero(order.currency))?;
     for (id, amount) in &merged {
         let line = order.line(*id).ok_or(Error::UnknownLine(*id))?;
-        let refundable = line
-            .payable
-            .checked_sub(order.payment.refunded_for_line(*id)?)?;
+        let refundable = line.payable.checked_sub(order.payment.refunded_for_line(*id)?)?;
         if amount.minor > refundable.minor {
-            return Err(Error::RefundExceedsRefundable {
-                scope: format!("line {id}"),
-                requested: *amount,
-                refundable,
-            });
+            return Err(Error::RefundExceedsRefundable { scope: format!("line {id}"), requested: *amount, refundable });
         }
         total = total.checked_add(*amount)?;
     }
-    let shipping_left = order
-        .totals
-        .shipping_fee
-        .checked_sub(order.payment.refunded_shipping()?)?;
+    let shipping_left = order.totals.shipping_fee.checked_sub(order.payment.refunded_shipping()?)?;
     if shipping.minor > shipping_left.minor {
         return Err(Error::RefundExceedsRefundable {
             scope: "shipping".into(),
@@ -1191,24 +843,15 @@ fn request_refund(
     }
     let refundable = order.payment.refundable()?;
     if total.minor > refundable.minor {
-        return Err(Error::RefundExceedsRefundable {
-            scope: "order".into(),
-            requested: total,
-            refundable,
-        });
+        return Err(Error::RefundExceedsRefundable { scope: "order".into(), requested: total, refundable });
     }
     let id = RefundId(next_id(order.payment.refunds.iter().map(|r| r.id.0)));
     let manual = matches!(method, RefundMethod::Manual { .. });
     let status = match &method {
-        RefundMethod::Manual { reference } => RefundStatus::Completed {
-            reference: reference.clone(),
-        },
+        RefundMethod::Manual { reference } => RefundStatus::Completed { reference: reference.clone() },
         RefundMethod::Gateway => RefundStatus::Pending,
     };
-    let parts = merged
-        .into_iter()
-        .map(|(line, amount)| LineRefund { line, amount })
-        .collect();
+    let parts = merged.into_iter().map(|(line, amount)| LineRefund { line, amount }).collect();
     out.emit(Change::RefundRequested {
         refund: Refund {
             id,
@@ -1225,21 +868,13 @@ fn request_refund(
         out.notify_buyer(order, NotificationKind::Refunded { amount: total });
     } else {
         let provider = order.payment.provider().unwrap_or_default().to_owned();
-        out.effects.push(Effect::Refund {
-            refund: id,
-            amount: total,
-            provider,
-        });
+        out.effects.push(Effect::Refund { refund: id, amount: total, provider });
     }
     Ok(())
 }
 
 /// Checks a parcel against what was scanned: every difference is reported at once.
-fn verify_pack(
-    order: &Order,
-    items: &[PackageItem],
-    scanned: &[ScannedItem],
-) -> Result<Vec<PackageItem>, Error> {
+fn verify_pack(order: &Order, items: &[PackageItem], scanned: &[ScannedItem]) -> Result<Vec<PackageItem>, Error> {
     let mut problems = Vec::new();
     let mut expected: BTreeMap<LineId, u32> = BTreeMap::new();
     for item in items {
@@ -1252,29 +887,18 @@ fn verify_pack(
     }
     expected.retain(|_, q| *q > 0);
     if expected.is_empty() && problems.is_empty() {
-        return Err(Error::PackMismatch {
-            problems: vec![PackProblem::Empty],
-        });
+        return Err(Error::PackMismatch { problems: vec![PackProblem::Empty] });
     }
     let mut seen: BTreeMap<LineId, u32> = BTreeMap::new();
     for scan in scanned {
-        let same_sku: Vec<&crate::placement::Line> = order
-            .lines
-            .iter()
-            .filter(|l| expected.contains_key(&l.id) && l.sku.as_str() == scan.sku.trim())
-            .collect();
+        let same_sku: Vec<&crate::placement::Line> =
+            order.lines.iter().filter(|l| expected.contains_key(&l.id) && l.sku.as_str() == scan.sku.trim()).collect();
         if same_sku.is_empty() {
-            problems.push(PackProblem::Unexpected {
-                sku: scan.sku.clone(),
-                quantity: scan.quantity,
-            });
+            problems.push(PackProblem::Unexpected { sku: scan.sku.clone(), quantity: scan.quantity });
             continue;
         }
         let Some(line) = same_sku.iter().find(|l| l.variant == scan.variant) else {
-            problems.push(PackProblem::WrongVariant {
-                sku: scan.sku.clone(),
-                scanned: scan.variant.clone(),
-            });
+            problems.push(PackProblem::WrongVariant { sku: scan.sku.clone(), scanned: scan.variant.clone() });
             continue;
         };
         if line.product_name != scan.product_name.trim() {
@@ -1294,34 +918,17 @@ fn verify_pack(
         };
         let remaining = order.remaining_to_pack(line);
         if *want > remaining {
-            problems.push(PackProblem::ExceedsRemaining {
-                line: *id,
-                remaining,
-                requested: *want,
-            });
+            problems.push(PackProblem::ExceedsRemaining { line: *id, remaining, requested: *want });
         }
         let got = seen.get(id).copied().unwrap_or(0);
         if got < *want {
-            problems.push(PackProblem::Missing {
-                line: *id,
-                sku: line.sku.clone(),
-                expected: *want,
-                scanned: got,
-            });
+            problems.push(PackProblem::Missing { line: *id, sku: line.sku.clone(), expected: *want, scanned: got });
         } else if got > *want {
-            problems.push(PackProblem::TooMany {
-                line: *id,
-                sku: line.sku.clone(),
-                expected: *want,
-                scanned: got,
-            });
+            problems.push(PackProblem::TooMany { line: *id, sku: line.sku.clone(), expected: *want, scanned: got });
         }
     }
     if problems.is_empty() {
-        Ok(expected
-            .into_iter()
-            .map(|(line, quantity)| PackageItem { line, quantity })
-            .collect())
+        Ok(expected.into_iter().map(|(line, quantity)| PackageItem { line, quantity }).collect())
     } else {
         Err(Error::PackMismatch { problems })
     }
@@ -1361,10 +968,7 @@ impl Order {
         for event in rest {
             let expected = order.version + 1;
             if event.seq != expected {
-                return Err(ReplayError::OutOfSequence {
-                    expected,
-                    found: event.seq,
-                });
+                return Err(ReplayError::OutOfSequence { expected, found: event.seq });
             }
             evolve(&mut order, event);
         }
@@ -1373,21 +977,11 @@ impl Order {
 
     /// The order as it is right after its `order_placed` event.
     pub fn from_placed(event: &Event) -> Result<Order, ReplayError> {
-        let Change::OrderPlaced {
-            id,
-            number,
-            draft,
-            pay_by,
-            ship_by,
-        } = &event.change
-        else {
+        let Change::OrderPlaced { id, number, draft, pay_by, ship_by } = &event.change else {
             return Err(ReplayError::NotPlacedFirst(event.change.name()));
         };
         if event.seq != 1 {
-            return Err(ReplayError::OutOfSequence {
-                expected: 1,
-                found: event.seq,
-            });
+            return Err(ReplayError::OutOfSequence { expected: 1, found: event.seq });
         }
         let draft = draft.as_ref().clone();
         Ok(Order {
@@ -1405,11 +999,7 @@ impl Order {
             fulfillment: Default::default(),
             completion: None,
             cancellation: None,
-            deadlines: crate::order::Deadlines {
-                pay_by: *pay_by,
-                ship_by: Some(*ship_by),
-                ..Default::default()
-            },
+            deadlines: crate::order::Deadlines { pay_by: *pay_by, ship_by: Some(*ship_by), ..Default::default() },
             follow_ups: Vec::new(),
             version: 1,
         })

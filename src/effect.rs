@@ -90,8 +90,8 @@ impl Effect {
     /// The stable key of this effect for deduplication at the receiving side. Keys of effects
     /// that happen once per order (or per package/refund) are derived from what they are about,
     /// so a retried command or a redelivered outbox item carries the same key; notifications
-    /// use the sequence number of the event that caused them.
-    pub fn key(&self, order: &str, seq: u64) -> String {
+    /// use the sequence number of the decision's first event and their place in it.
+    pub fn key(&self, order: &str, seq: u64, index: usize) -> String {
         match self {
             Effect::ReserveStock { .. } => format!("{order}/reserve"),
             Effect::ReleaseStock { .. } => format!("{order}/release"),
@@ -100,8 +100,8 @@ impl Effect {
             Effect::ClosePayment { .. } => format!("{order}/close-payment"),
             Effect::Refund { refund, .. } => format!("{order}/refund/{refund}"),
             Effect::CreateShipment { package, .. } => format!("{order}/shipment/{package}"),
-            Effect::Notify(n) => format!("{order}/notify/{seq}/{}", n.kind.name()),
-            Effect::Schedule { kind, .. } => format!("{order}/schedule/{seq}/{kind}"),
+            Effect::Notify(n) => format!("{order}/notify/{seq}.{index}/{}", n.kind.name()),
+            Effect::Schedule { kind, .. } => format!("{order}/schedule/{seq}.{index}/{kind}"),
         }
     }
 

@@ -82,9 +82,7 @@ pub enum Error {
     },
     /// Something already left the warehouse: cancellation is over; open an after-sales case
     /// (return or refund) instead.
-    #[error(
-        "the order has shipped and can no longer be cancelled; open an after-sales case instead"
-    )]
+    #[error("the order has shipped and can no longer be cancelled; open an after-sales case instead")]
     AlreadyShipped,
     /// Receipt can only be confirmed once every line has shipped.
     #[error("nothing to confirm yet: the order has not shipped completely")]

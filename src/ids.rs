@@ -38,10 +38,7 @@ fn check_external_id(value: &str) -> Result<(), IdError> {
     if len == 0 {
         Err(IdError::Empty)
     } else if len > MAX_EXTERNAL_ID_LEN {
-        Err(IdError::TooLong {
-            len,
-            max: MAX_EXTERNAL_ID_LEN,
-        })
+        Err(IdError::TooLong { len, max: MAX_EXTERNAL_ID_LEN })
     } else if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         Err(IdError::BadCharacter)
     } else {
@@ -201,10 +198,7 @@ mod tests {
     fn text_ids_are_checked() {
         assert_eq!(Sku::new(""), Err(IdError::Empty));
         assert_eq!(Sku::new("a b"), Err(IdError::BadCharacter));
-        assert_eq!(
-            Sku::new("x".repeat(65)),
-            Err(IdError::TooLong { len: 65, max: 64 })
-        );
+        assert_eq!(Sku::new("x".repeat(65)), Err(IdError::TooLong { len: 65, max: 64 }));
         assert_eq!(Sku::new("TEA-001").unwrap().as_str(), "TEA-001");
         assert!(serde_json::from_str::<CustomerId>("\"\"").is_err());
     }

@@ -65,6 +65,7 @@ pub mod command;
 pub mod config;
 pub mod decide;
 pub mod effect;
+pub mod engine;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -147,30 +147,21 @@ impl Money {
         if self.currency == other.currency {
             Ok(())
         } else {
-            Err(MoneyError::CurrencyMismatch {
-                left: self.currency,
-                right: other.currency,
-            })
+            Err(MoneyError::CurrencyMismatch { left: self.currency, right: other.currency })
         }
     }
 
     /// `self + other`, refusing mixed currencies and overflow.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self
-            .minor
-            .checked_add(other.minor)
-            .ok_or(MoneyError::Overflow)?;
+        let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
         Ok(Money::new(minor, self.currency))
     }
 
     /// `self - other`, refusing mixed currencies and overflow.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self
-            .minor
-            .checked_sub(other.minor)
-            .ok_or(MoneyError::Overflow)?;
+        let minor = self.minor.checked_sub(other.minor).ok_or(MoneyError::Overflow)?;
         Ok(Money::new(minor, self.currency))
     }
 
@@ -181,32 +172,19 @@ impl Money {
     }
 
     /// Sums amounts that must all be in `currency`.
-    pub fn checked_sum<I: IntoIterator<Item = Money>>(
-        currency: Currency,
-        items: I,
-    ) -> Result<Money, MoneyError> {
-        items
-            .into_iter()
-            .try_fold(Money::zero(currency), Money::checked_add)
+    pub fn checked_sum<I: IntoIterator<Item = Money>>(currency: Currency, items: I) -> Result<Money, MoneyError> {
+        items.into_iter().try_fold(Money::zero(currency), Money::checked_add)
     }
 
     /// The amount, or zero when it is negative.
     pub const fn max_zero(self) -> Money {
-        if self.minor < 0 {
-            Money::zero(self.currency)
-        } else {
-            self
-        }
+        if self.minor < 0 { Money::zero(self.currency) } else { self }
     }
 
     /// The smaller of two amounts of the same currency.
     pub fn min(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        Ok(if other.minor < self.minor {
-            other
-        } else {
-            self
-        })
+        Ok(if other.minor < self.minor { other } else { self })
     }
 }
 
@@ -219,14 +197,7 @@ impl fmt::Display for Money {
             return write!(f, "{sign}{abs} {}", self.currency);
         }
         let scale = 10u64.pow(exp);
-        write!(
-            f,
-            "{sign}{}.{:0width$} {}",
-            abs / scale,
-            abs % scale,
-            self.currency,
-            width = exp as usize
-        )
+        write!(f, "{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.currency, width = exp as usize)
     }
 }
 
@@ -252,22 +223,13 @@ mod tests {
     #[test]
     fn mixing_currencies_is_refused() {
         let err = Money::new(1, Currency::CNY).checked_sub(Money::new(1, Currency::EUR));
-        assert_eq!(
-            err,
-            Err(MoneyError::CurrencyMismatch {
-                left: Currency::CNY,
-                right: Currency::EUR
-            })
-        );
+        assert_eq!(err, Err(MoneyError::CurrencyMismatch { left: Currency::CNY, right: Currency::EUR }));
     }
 
     #[test]
     fn overflow_is_an_error() {
         let big = Money::new(i64::MAX, Currency::CNY);
-        assert_eq!(
-            big.checked_add(Money::new(1, Currency::CNY)),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(big.checked_add(Money::new(1, Currency::CNY)), Err(MoneyError::Overflow));
         assert_eq!(big.checked_mul(2), Err(MoneyError::Overflow));
         assert_eq!(
             Money::new(i64::MIN, Currency::CNY).checked_sub(Money::new(1, Currency::CNY)),

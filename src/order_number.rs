@@ -16,3 +16,14 @@ impl std::fmt::Display for OrderNumber {
         f.write_str(&self.0)
     }
 }
+
+pub trait OrderNumberGenerator: Send + Sync {
+    fn next_number(&self, now: chrono::DateTime<chrono::Utc>) -> OrderNumber;
+}
+#[derive(Default)]
+pub struct TimeOrderedNumbers(std::sync::atomic::AtomicU64);
+impl OrderNumberGenerator for TimeOrderedNumbers {
+    fn next_number(&self, _now: chrono::DateTime<chrono::Utc>) -> OrderNumber {
+        OrderNumber::from_value(self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    }
+}

@@ -40,11 +40,7 @@ impl fmt::Display for TimelineEntry {
 }
 
 fn reasons(reasons: &[HoldReason]) -> String {
-    reasons
-        .iter()
-        .map(HoldReason::describe)
-        .collect::<Vec<_>>()
-        .join(", ")
+    reasons.iter().map(HoldReason::describe).collect::<Vec<_>>().join(", ")
 }
 
 /// Reads the history once, remembering carriers per package for later entries.
@@ -60,32 +56,19 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
             detail,
         };
         let item = match &event.change {
-            Change::OrderPlaced {
-                number,
-                draft,
-                ship_by,
-                pay_by,
-                ..
-            } => {
+            Change::OrderPlaced { number, draft, ship_by, pay_by, .. } => {
                 let mut detail = format!(
                     "order {number}, total {}, estimated to ship by {}",
                     draft.totals.total,
                     ship_by.format("%Y-%m-%d %H:%M")
                 );
                 if let Some(pay_by) = pay_by {
-                    detail.push_str(&format!(
-                        ", please pay by {}",
-                        pay_by.format("%Y-%m-%d %H:%M")
-                    ));
+                    detail.push_str(&format!(", please pay by {}", pay_by.format("%Y-%m-%d %H:%M")));
                 }
                 Some(entry("Order placed", detail))
             }
             Change::ReviewApproved { note } => Some(entry(
-                if staff {
-                    "Review approved"
-                } else {
-                    "Order confirmed"
-                },
+                if staff { "Review approved" } else { "Order confirmed" },
                 if staff { note.clone() } else { String::new() },
             )),
             Change::ReviewHeld { reasons: why, note } => {
@@ -95,58 +78,30 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
                         format!(
                             "{}{}",
                             reasons(why),
-                            if note.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({note})")
-                            }
+                            if note.is_empty() { String::new() } else { format!(" ({note})") }
                         ),
                     ))
                 } else if why.iter().any(HoldReason::needs_buyer) {
-                    Some(entry(
-                        "We need to talk to you",
-                        "our service team will contact you about your order".into(),
-                    ))
+                    Some(entry("We need to talk to you", "our service team will contact you about your order".into()))
                 } else {
                     None
                 }
             }
-            Change::HoldResolved { contact_note } => {
-                staff.then(|| entry("Hold resolved", contact_note.clone()))
+            Change::HoldResolved { contact_note } => staff.then(|| entry("Hold resolved", contact_note.clone())),
+            Change::ReviewRejected { reason } => {
+                Some(entry(if staff { "Review rejected" } else { "Order declined" }, reason.clone()))
             }
-            Change::ReviewRejected { reason } => Some(entry(
-                if staff {
-                    "Review rejected"
-                } else {
-                    "Order declined"
-                },
-                reason.clone(),
-            )),
             Change::PaymentCaptured { txn_id, amount } => Some(entry(
                 "Payment received",
-                if staff {
-                    format!("{amount} (transaction {txn_id})")
-                } else {
-                    amount.to_string()
-                },
+                if staff { format!("{amount} (transaction {txn_id})") } else { amount.to_string() },
             )),
-            Change::PaymentAnomalyRecorded {
-                txn_id,
-                amount,
-                reason,
-            } => staff.then(|| {
-                entry(
-                    "Payment anomaly",
-                    format!("{amount} (transaction {txn_id}): {reason}"),
-                )
-            }),
+            Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
+                staff.then(|| entry("Payment anomaly", format!("{amount} (transaction {txn_id}): {reason}")))
+            }
             Change::RefundRequested { refund } => {
                 let done = matches!(refund.status, RefundStatus::Completed { .. });
                 let title = if done { "Refunded" } else { "Refund requested" };
-                Some(entry(
-                    title,
-                    format!("{} ({})", refund.amount, refund.reason),
-                ))
+                Some(entry(title, format!("{} ({})", refund.amount, refund.reason)))
             }
             Change::RefundCompleted { refund, reference } => Some(entry(
                 "Refund completed",
@@ -160,11 +115,7 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
                 staff.then(|| entry("Refund failed", format!("{refund}: {reason}")))
             }
             Change::PickListIssued { items } => Some(entry(
-                if staff {
-                    "Pick list issued"
-                } else {
-                    "Being prepared"
-                },
+                if staff { "Pick list issued" } else { "Being prepared" },
                 if staff {
                     items
                         .iter()
@@ -180,34 +131,17 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
                     "Packed",
                     format!(
                         "{package}: {}",
-                        items
-                            .iter()
-                            .map(|i| format!("{}× {}", i.quantity, i.line))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        items.iter().map(|i| format!("{}× {}", i.quantity, i.line)).collect::<Vec<_>>().join(", ")
                     ),
                 )
             }),
-            Change::ShipmentBooked {
-                package,
-                carrier,
-                service,
-                reason,
-            } => {
+            Change::ShipmentBooked { package, carrier, service, reason } => {
                 carriers.insert(*package, carrier.clone());
-                staff.then(|| {
-                    entry(
-                        "Carrier chosen",
-                        format!("{package}: {carrier} {service} ({reason})"),
-                    )
-                })
+                staff.then(|| entry("Carrier chosen", format!("{package}: {carrier} {service} ({reason})")))
             }
             Change::PackageShipped { package, waybill } => {
                 let carrier = carriers.get(package).cloned().unwrap_or_default();
-                Some(entry(
-                    "Shipped",
-                    format!("parcel {package} with {carrier}, waybill {waybill}"),
-                ))
+                Some(entry("Shipped", format!("parcel {package} with {carrier}, waybill {waybill}")))
             }
             Change::TrackingRecorded { package, update } => {
                 let mut detail = format!("{package}: {:?}", update.kind);
@@ -222,33 +156,16 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
             Change::CodCollected { amount } => Some(entry("Paid at the door", amount.to_string())),
             Change::ReceiptConfirmed { automatic } => Some(entry(
                 "Receipt confirmed",
-                if *automatic {
-                    "confirmed automatically".into()
-                } else {
-                    String::new()
-                },
+                if *automatic { "confirmed automatically".into() } else { String::new() },
             )),
             Change::OrderCancelled { reason } => Some(entry("Order cancelled", reason.clone())),
-            Change::AfterSalesWindowClosed => {
-                staff.then(|| entry("After-sales window closed", String::new()))
+            Change::AfterSalesWindowClosed => staff.then(|| entry("After-sales window closed", String::new())),
+            Change::FollowUpDue => {
+                staff.then(|| entry("Follow-up due", "customer service should visit the buyer".into()))
             }
-            Change::FollowUpDue => staff.then(|| {
-                entry(
-                    "Follow-up due",
-                    "customer service should visit the buyer".into(),
-                )
-            }),
             Change::FollowUpRecorded { score, notes } => Some(entry(
-                if staff {
-                    "Follow-up recorded"
-                } else {
-                    "Thank you for your feedback"
-                },
-                if staff {
-                    format!("satisfaction {score}/5 {notes}")
-                } else {
-                    format!("you rated us {score}/5")
-                },
+                if staff { "Follow-up recorded" } else { "Thank you for your feedback" },
+                if staff { format!("satisfaction {score}/5 {notes}") } else { format!("you rated us {score}/5") },
             )),
             Change::DeadlineSet { kind, at } => staff.then(|| {
                 entry(

@@ -13,8 +13,8 @@ use crate::command::CommandKind;
 use crate::order::OrderStatus;
 
 use OrderStatus::{
-    AwaitingPayment, Cancelled, Completed, Delivered, InFulfilment, OnHold, PartiallyShipped,
-    ReadyToShip, Rejected, ReturnedToSender, Shipped, UnderReview,
+    AwaitingPayment, Cancelled, Completed, Delivered, InFulfilment, OnHold, PartiallyShipped, ReadyToShip, Rejected,
+    ReturnedToSender, Shipped, UnderReview,
 };
 
 /// One row of the transition table.
@@ -30,235 +30,70 @@ pub struct Transition {
 
 const ALL: &[OrderStatus] = &OrderStatus::ALL;
 
-const fn row(
-    command: CommandKind,
-    from: &'static [OrderStatus],
-    to: &'static [OrderStatus],
-) -> Transition {
+const fn row(command: CommandKind, from: &'static [OrderStatus], to: &'static [OrderStatus]) -> Transition {
     Transition { command, from, to }
 }
 
 /// Every command's transitions.
 pub const TRANSITIONS: &[Transition] = &[
-    row(
-        CommandKind::Place,
-        &[],
-        &[AwaitingPayment, UnderReview, OnHold, ReadyToShip],
-    ),
-    row(
-        CommandKind::Approve,
-        &[AwaitingPayment, UnderReview],
-        &[ReadyToShip],
-    ),
-    row(
-        CommandKind::Hold,
-        &[AwaitingPayment, UnderReview, OnHold, ReadyToShip],
-        &[OnHold],
-    ),
-    row(
-        CommandKind::ResolveHold,
-        &[OnHold],
-        &[AwaitingPayment, UnderReview],
-    ),
-    row(
-        CommandKind::Reject,
-        &[AwaitingPayment, UnderReview, OnHold],
-        &[Rejected],
-    ),
-    row(
-        CommandKind::CapturePayment,
-        &[AwaitingPayment, OnHold, Cancelled, Rejected],
-        &[UnderReview, ReadyToShip],
-    ),
+    row(CommandKind::Place, &[], &[AwaitingPayment, UnderReview, OnHold, ReadyToShip]),
+    row(CommandKind::Approve, &[AwaitingPayment, UnderReview], &[ReadyToShip]),
+    row(CommandKind::Hold, &[AwaitingPayment, UnderReview, OnHold, ReadyToShip], &[OnHold]),
+    row(CommandKind::ResolveHold, &[OnHold], &[AwaitingPayment, UnderReview]),
+    row(CommandKind::Reject, &[AwaitingPayment, UnderReview, OnHold], &[Rejected]),
+    row(CommandKind::CapturePayment, &[AwaitingPayment, OnHold, Cancelled, Rejected], &[UnderReview, ReadyToShip]),
     row(CommandKind::RecordPaymentAnomaly, ALL, &[]),
     row(CommandKind::RequestRefund, ALL, &[]),
     row(CommandKind::CompleteRefund, ALL, &[]),
     row(CommandKind::FailRefund, ALL, &[]),
-    row(
-        CommandKind::IssuePickList,
-        &[ReadyToShip, InFulfilment, PartiallyShipped],
-        &[InFulfilment],
-    ),
+    row(CommandKind::IssuePickList, &[ReadyToShip, InFulfilment, PartiallyShipped], &[InFulfilment]),
     row(CommandKind::Pack, &[InFulfilment, PartiallyShipped], &[]),
-    row(
-        CommandKind::BookShipment,
-        &[InFulfilment, PartiallyShipped],
-        &[],
-    ),
-    row(
-        CommandKind::RecordWaybill,
-        &[InFulfilment, PartiallyShipped],
-        &[PartiallyShipped, Shipped],
-    ),
+    row(CommandKind::BookShipment, &[InFulfilment, PartiallyShipped], &[]),
+    row(CommandKind::RecordWaybill, &[InFulfilment, PartiallyShipped], &[PartiallyShipped, Shipped]),
     row(
         CommandKind::RecordTracking,
-        &[
-            PartiallyShipped,
-            Shipped,
-            Delivered,
-            Completed,
-            ReturnedToSender,
-        ],
+        &[PartiallyShipped, Shipped, Delivered, Completed, ReturnedToSender],
         &[Delivered, ReturnedToSender],
     ),
-    row(
-        CommandKind::RecordCodCollected,
-        &[PartiallyShipped, Shipped, Delivered, Completed],
-        &[],
-    ),
-    row(
-        CommandKind::ConfirmReceipt,
-        &[Shipped, Delivered],
-        &[Completed],
-    ),
-    row(
-        CommandKind::Cancel,
-        &[
-            AwaitingPayment,
-            UnderReview,
-            OnHold,
-            ReadyToShip,
-            InFulfilment,
-        ],
-        &[Cancelled],
-    ),
-    row(
-        CommandKind::CancelUnpaid,
-        &[AwaitingPayment, OnHold],
-        &[Cancelled],
-    ),
-    row(
-        CommandKind::AutoConfirm,
-        &[Shipped, Delivered],
-        &[Completed],
-    ),
+    row(CommandKind::RecordCodCollected, &[PartiallyShipped, Shipped, Delivered, Completed], &[]),
+    row(CommandKind::ConfirmReceipt, &[Shipped, Delivered], &[Completed]),
+    row(CommandKind::Cancel, &[AwaitingPayment, UnderReview, OnHold, ReadyToShip, InFulfilment], &[Cancelled]),
+    row(CommandKind::CancelUnpaid, &[AwaitingPayment, OnHold], &[Cancelled]),
+    row(CommandKind::AutoConfirm, &[Shipped, Delivered], &[Completed]),
     row(CommandKind::CloseAfterSales, &[Completed], &[]),
     row(CommandKind::FollowUpDue, &[Completed], &[]),
     row(CommandKind::RecordFollowUp, &[Completed], &[]),
 ];
 
-const fn allow(
-    owner: bool,
-    roles: &'static [Role],
-    system: bool,
-    payment_provider: bool,
-    carrier: bool,
-) -> Allowed {
-    Allowed {
-        owner,
-        roles,
-        system,
-        payment_provider,
-        carrier,
-    }
+const fn allow(owner: bool, roles: &'static [Role], system: bool, payment_provider: bool, carrier: bool) -> Allowed {
+    Allowed { owner, roles, system, payment_provider, carrier }
 }
 
 /// Who may issue each command.
 pub const PERMISSIONS: &[(CommandKind, Allowed)] = &[
-    (
-        CommandKind::Place,
-        allow(true, &[Role::CustomerService], false, false, false),
-    ),
-    (
-        CommandKind::Approve,
-        allow(false, &[Role::Reviewer], true, false, false),
-    ),
-    (
-        CommandKind::Hold,
-        allow(
-            false,
-            &[Role::Reviewer, Role::CustomerService],
-            true,
-            false,
-            false,
-        ),
-    ),
-    (
-        CommandKind::ResolveHold,
-        allow(
-            false,
-            &[Role::Reviewer, Role::CustomerService],
-            false,
-            false,
-            false,
-        ),
-    ),
-    (
-        CommandKind::Reject,
-        allow(false, &[Role::Reviewer], false, false, false),
-    ),
-    (
-        CommandKind::CapturePayment,
-        allow(false, &[], true, true, false),
-    ),
-    (
-        CommandKind::RecordPaymentAnomaly,
-        allow(false, &[], true, true, false),
-    ),
-    (
-        CommandKind::RequestRefund,
-        allow(false, &[Role::CustomerService], false, false, false),
-    ),
-    (
-        CommandKind::CompleteRefund,
-        allow(false, &[], true, true, false),
-    ),
-    (
-        CommandKind::FailRefund,
-        allow(false, &[], true, true, false),
-    ),
-    (
-        CommandKind::IssuePickList,
-        allow(false, &[Role::Warehouse], false, false, false),
-    ),
-    (
-        CommandKind::Pack,
-        allow(false, &[Role::Warehouse], false, false, false),
-    ),
-    (
-        CommandKind::BookShipment,
-        allow(false, &[Role::Warehouse], false, false, false),
-    ),
-    (
-        CommandKind::RecordWaybill,
-        allow(false, &[Role::Warehouse], true, false, true),
-    ),
-    (
-        CommandKind::RecordTracking,
-        allow(false, &[], true, false, true),
-    ),
-    (
-        CommandKind::RecordCodCollected,
-        allow(false, &[], false, false, true),
-    ),
-    (
-        CommandKind::ConfirmReceipt,
-        allow(true, &[Role::Admin], false, false, false),
-    ),
-    (
-        CommandKind::Cancel,
-        allow(true, &[Role::CustomerService], false, false, false),
-    ),
-    (
-        CommandKind::CancelUnpaid,
-        allow(false, &[], true, false, false),
-    ),
-    (
-        CommandKind::AutoConfirm,
-        allow(false, &[], true, false, false),
-    ),
-    (
-        CommandKind::CloseAfterSales,
-        allow(false, &[], true, false, false),
-    ),
-    (
-        CommandKind::FollowUpDue,
-        allow(false, &[], true, false, false),
-    ),
-    (
-        CommandKind::RecordFollowUp,
-        allow(false, &[Role::CustomerService], false, false, false),
-    ),
+    (CommandKind::Place, allow(true, &[Role::CustomerService], false, false, false)),
+    (CommandKind::Approve, allow(false, &[Role::Reviewer], true, false, false)),
+    (CommandKind::Hold, allow(false, &[Role::Reviewer, Role::CustomerService], true, false, false)),
+    (CommandKind::ResolveHold, allow(false, &[Role::Reviewer, Role::CustomerService], false, false, false)),
+    (CommandKind::Reject, allow(false, &[Role::Reviewer], false, false, false)),
+    (CommandKind::CapturePayment, allow(false, &[], true, true, false)),
+    (CommandKind::RecordPaymentAnomaly, allow(false, &[], true, true, false)),
+    (CommandKind::RequestRefund, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::CompleteRefund, allow(false, &[], true, true, false)),
+    (CommandKind::FailRefund, allow(false, &[], true, true, false)),
+    (CommandKind::IssuePickList, allow(false, &[Role::Warehouse], false, false, false)),
+    (CommandKind::Pack, allow(false, &[Role::Warehouse], false, false, false)),
+    (CommandKind::BookShipment, allow(false, &[Role::Warehouse], false, false, false)),
+    (CommandKind::RecordWaybill, allow(false, &[Role::Warehouse], true, false, true)),
+    (CommandKind::RecordTracking, allow(false, &[], true, false, true)),
+    (CommandKind::RecordCodCollected, allow(false, &[], false, false, true)),
+    (CommandKind::ConfirmReceipt, allow(true, &[Role::Admin], false, false, false)),
+    (CommandKind::Cancel, allow(true, &[Role::CustomerService], false, false, false)),
+    (CommandKind::CancelUnpaid, allow(false, &[], true, false, false)),
+    (CommandKind::AutoConfirm, allow(false, &[], true, false, false)),
+    (CommandKind::CloseAfterSales, allow(false, &[], true, false, false)),
+    (CommandKind::FollowUpDue, allow(false, &[], true, false, false)),
+    (CommandKind::RecordFollowUp, allow(false, &[Role::CustomerService], false, false, false)),
 ];
 
 /// The transition row of `command`.
@@ -268,11 +103,7 @@ pub fn transition(command: CommandKind) -> Option<&'static Transition> {
 
 /// Who may issue `command` (nobody if the table has no row).
 pub fn permission(command: CommandKind) -> Allowed {
-    PERMISSIONS
-        .iter()
-        .find(|(c, _)| *c == command)
-        .map(|(_, a)| *a)
-        .unwrap_or(Allowed::NOBODY)
+    PERMISSIONS.iter().find(|(c, _)| *c == command).map(|(_, a)| *a).unwrap_or(Allowed::NOBODY)
 }
 
 /// True when `command` is allowed while the order is `status`.
@@ -291,10 +122,7 @@ fn state_name(status: OrderStatus) -> String {
         .split('_')
         .map(|w| {
             let mut chars = w.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
         })
         .collect()
 }
@@ -304,19 +132,13 @@ fn state_name(status: OrderStatus) -> String {
 pub fn mermaid() -> String {
     let mut edges: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
     for t in TRANSITIONS {
-        let froms: Vec<String> = if t.from.is_empty() {
-            vec!["[*]".into()]
-        } else {
-            t.from.iter().map(|s| state_name(*s)).collect()
-        };
+        let froms: Vec<String> =
+            if t.from.is_empty() { vec!["[*]".into()] } else { t.from.iter().map(|s| state_name(*s)).collect() };
         for from in &froms {
             for to in t.to {
                 let to = state_name(*to);
                 if *from != to {
-                    edges
-                        .entry((from.clone(), to))
-                        .or_default()
-                        .push(t.command.as_str());
+                    edges.entry((from.clone(), to)).or_default().push(t.command.as_str());
                 }
             }
         }
@@ -342,11 +164,7 @@ pub fn permissions_markdown() -> String {
                 } else if t.from.len() == OrderStatus::ALL.len() {
                     "any".to_string()
                 } else {
-                    t.from
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 }
             })
             .unwrap_or_default();

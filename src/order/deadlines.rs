@@ -72,28 +72,19 @@ impl Deadlines {
 
     /// The earliest pending deadline: what the store indexes.
     pub fn next(&self) -> Option<(DateTime<Utc>, DeadlineKind)> {
-        [
-            DeadlineKind::PayBy,
-            DeadlineKind::AutoConfirm,
-            DeadlineKind::AfterSalesWindow,
-            DeadlineKind::FollowUp,
-        ]
-        .into_iter()
-        .filter_map(|k| self.get(k).map(|at| (at, k)))
-        .min()
+        [DeadlineKind::PayBy, DeadlineKind::AutoConfirm, DeadlineKind::AfterSalesWindow, DeadlineKind::FollowUp]
+            .into_iter()
+            .filter_map(|k| self.get(k).map(|at| (at, k)))
+            .min()
     }
 
     /// Every deadline due at `now`, earliest first.
     pub fn due(&self, now: DateTime<Utc>) -> Vec<DeadlineKind> {
-        let mut due: Vec<(DateTime<Utc>, DeadlineKind)> = [
-            DeadlineKind::PayBy,
-            DeadlineKind::AutoConfirm,
-            DeadlineKind::AfterSalesWindow,
-            DeadlineKind::FollowUp,
-        ]
-        .into_iter()
-        .filter_map(|k| self.get(k).filter(|at| *at <= now).map(|at| (at, k)))
-        .collect();
+        let mut due: Vec<(DateTime<Utc>, DeadlineKind)> =
+            [DeadlineKind::PayBy, DeadlineKind::AutoConfirm, DeadlineKind::AfterSalesWindow, DeadlineKind::FollowUp]
+                .into_iter()
+                .filter_map(|k| self.get(k).filter(|at| *at <= now).map(|at| (at, k)))
+                .collect();
         due.sort();
         due.into_iter().map(|(_, k)| k).collect()
     }

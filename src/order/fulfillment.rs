@@ -139,10 +139,7 @@ pub enum TrackingKind {
 impl TrackingKind {
     /// True for kinds after which nothing changes the package any more.
     pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            TrackingKind::Delivered | TrackingKind::ReturnedToSender
-        )
+        matches!(self, TrackingKind::Delivered | TrackingKind::ReturnedToSender)
     }
 }
 
@@ -216,10 +213,7 @@ impl PackageState {
 
     /// True when nothing changes the package any more.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            PackageState::Delivered | PackageState::ReturnedToSender
-        )
+        matches!(self, PackageState::Delivered | PackageState::ReturnedToSender)
     }
 
     fn after(self, kind: TrackingKind) -> PackageState {
@@ -284,11 +278,7 @@ impl Package {
 
     /// Units of `line` in this package.
     pub fn quantity_of(&self, line: LineId) -> u32 {
-        self.items
-            .iter()
-            .filter(|i| i.line == line)
-            .map(|i| i.quantity)
-            .sum()
+        self.items.iter().filter(|i| i.line == line).map(|i| i.quantity).sum()
     }
 
     /// True when this update was already recorded.
@@ -338,20 +328,12 @@ impl Fulfillment {
 
     /// Units of `line` in packages that have shipped.
     pub fn shipped_quantity(&self, line: LineId) -> u32 {
-        self.packages
-            .iter()
-            .filter(|p| p.state.has_shipped())
-            .map(|p| p.quantity_of(line))
-            .sum()
+        self.packages.iter().filter(|p| p.state.has_shipped()).map(|p| p.quantity_of(line)).sum()
     }
 
     /// Units of `line` in delivered packages.
     pub fn delivered_quantity(&self, line: LineId) -> u32 {
-        self.packages
-            .iter()
-            .filter(|p| p.state == PackageState::Delivered)
-            .map(|p| p.quantity_of(line))
-            .sum()
+        self.packages.iter().filter(|p| p.state == PackageState::Delivered).map(|p| p.quantity_of(line)).sum()
     }
 
     /// The package with this id.
@@ -366,9 +348,7 @@ impl Fulfillment {
 
     /// The package carrying this waybill.
     pub fn package_by_waybill(&self, waybill: &str) -> Option<&Package> {
-        self.packages
-            .iter()
-            .find(|p| p.waybill.as_deref() == Some(waybill))
+        self.packages.iter().find(|p| p.waybill.as_deref() == Some(waybill))
     }
 
     /// True when any package has left the shop.
@@ -378,8 +358,6 @@ impl Fulfillment {
 
     /// True when any package is booked with a carrier or further.
     pub fn any_booked(&self) -> bool {
-        self.packages
-            .iter()
-            .any(|p| p.state != PackageState::Packed)
+        self.packages.iter().any(|p| p.state != PackageState::Packed)
     }
 }

@@ -23,12 +23,9 @@ use crate::placement::{Line, Totals};
 
 pub use deadlines::{DeadlineKind, Deadlines};
 pub use fulfillment::{
-    Fulfillment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem,
-    TrackingKind, TrackingUpdate,
+    Fulfillment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
 };
-pub use payment::{
-    Anomaly, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus,
-};
+pub use payment::{Anomaly, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus};
 pub use review::{HoldAbove, HoldReason, ReviewRule, ReviewState, Verdict};
 
 /// The summary status of an order, derived from its sub-machines by [`Order::status`].
@@ -82,10 +79,9 @@ impl OrderStatus {
     /// records may still be added).
     pub fn is_terminal(&self) -> bool {
         match self {
-            OrderStatus::Completed
-            | OrderStatus::Cancelled
-            | OrderStatus::Rejected
-            | OrderStatus::ReturnedToSender => true,
+            OrderStatus::Completed | OrderStatus::Cancelled | OrderStatus::Rejected | OrderStatus::ReturnedToSender => {
+                true
+            }
             OrderStatus::AwaitingPayment
             | OrderStatus::UnderReview
             | OrderStatus::OnHold
@@ -237,28 +233,17 @@ impl Order {
     /// The summary status: one pure function of the sub-machines.
     pub fn status(&self) -> OrderStatus {
         if self.cancellation.is_some() {
-            return if self.review.is_rejected() {
-                OrderStatus::Rejected
-            } else {
-                OrderStatus::Cancelled
-            };
+            return if self.review.is_rejected() { OrderStatus::Rejected } else { OrderStatus::Cancelled };
         }
         if self.completion.is_some() {
             return OrderStatus::Completed;
         }
         let packages = &self.fulfillment.packages;
         if self.all_lines_shipped() {
-            if packages
-                .iter()
-                .all(|p| p.state == PackageState::ReturnedToSender)
-            {
+            if packages.iter().all(|p| p.state == PackageState::ReturnedToSender) {
                 return OrderStatus::ReturnedToSender;
             }
-            if packages
-                .iter()
-                .filter(|p| p.state.has_shipped())
-                .all(|p| p.state == PackageState::Delivered)
-            {
+            if packages.iter().filter(|p| p.state.has_shipped()).all(|p| p.state == PackageState::Delivered) {
                 return OrderStatus::Delivered;
             }
             return OrderStatus::Shipped;
@@ -275,11 +260,7 @@ impl Order {
         if !self.review.is_approved() {
             return OrderStatus::UnderReview;
         }
-        if self.fulfillment.picking_started.is_some() {
-            OrderStatus::InFulfilment
-        } else {
-            OrderStatus::ReadyToShip
-        }
+        if self.fulfillment.picking_started.is_some() { OrderStatus::InFulfilment } else { OrderStatus::ReadyToShip }
     }
 
     /// The join of the two gates of stage 4: review approved AND (paid OR cash on delivery).
@@ -294,15 +275,12 @@ impl Order {
 
     /// Units of `line` not yet packed into any package.
     pub fn remaining_to_pack(&self, line: &Line) -> u32 {
-        line.quantity
-            .saturating_sub(self.fulfillment.packed_quantity(line.id))
+        line.quantity.saturating_sub(self.fulfillment.packed_quantity(line.id))
     }
 
     /// True when every unit of every line is in a package that has shipped.
     pub fn all_lines_shipped(&self) -> bool {
-        self.lines
-            .iter()
-            .all(|l| self.fulfillment.shipped_quantity(l.id) >= l.quantity)
+        self.lines.iter().all(|l| self.fulfillment.shipped_quantity(l.id) >= l.quantity)
     }
 
     /// The earliest pending deadline (what stores index).

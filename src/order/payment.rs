@@ -169,8 +169,7 @@ impl PaymentLedger {
 
     /// Money received: online captures plus cash collected.
     pub fn received(&self) -> Result<Money, MoneyError> {
-        let captured =
-            Money::checked_sum(self.total.currency, self.captures.iter().map(|c| c.amount))?;
+        let captured = Money::checked_sum(self.total.currency, self.captures.iter().map(|c| c.amount))?;
         match self.cod_collected {
             Some(cash) => captured.checked_add(cash),
             None => Ok(captured),
@@ -179,10 +178,7 @@ impl PaymentLedger {
 
     /// Refunds that count (pending or completed).
     pub fn refunded(&self) -> Result<Money, MoneyError> {
-        Money::checked_sum(
-            self.total.currency,
-            self.refunds.iter().filter(|r| r.counts()).map(|r| r.amount),
-        )
+        Money::checked_sum(self.total.currency, self.refunds.iter().filter(|r| r.counts()).map(|r| r.amount))
     }
 
     /// What can still be refunded: received minus refunded.
@@ -205,27 +201,19 @@ impl PaymentLedger {
 
     /// Refunded part of the shipping fee.
     pub fn refunded_shipping(&self) -> Result<Money, MoneyError> {
-        Money::checked_sum(
-            self.total.currency,
-            self.refunds
-                .iter()
-                .filter(|r| r.counts())
-                .map(|r| r.shipping),
-        )
+        Money::checked_sum(self.total.currency, self.refunds.iter().filter(|r| r.counts()).map(|r| r.shipping))
     }
 
     /// Online: what is still to be captured.
     pub fn outstanding(&self) -> Result<Money, MoneyError> {
-        let captured =
-            Money::checked_sum(self.total.currency, self.captures.iter().map(|c| c.amount))?;
+        let captured = Money::checked_sum(self.total.currency, self.captures.iter().map(|c| c.amount))?;
         self.total.checked_sub(captured)
     }
 
     /// True when a capture with this provider transaction id was already recorded (or
     /// flagged as an anomaly): a duplicate notification.
     pub fn knows_txn(&self, txn_id: &str) -> bool {
-        self.captures.iter().any(|c| c.txn_id == txn_id)
-            || self.anomalies.iter().any(|a| a.txn_id == txn_id)
+        self.captures.iter().any(|c| c.txn_id == txn_id) || self.anomalies.iter().any(|a| a.txn_id == txn_id)
     }
 
     /// The summary state.
@@ -233,21 +221,13 @@ impl PaymentLedger {
         let received = self.received().map(|m| m.minor).unwrap_or(0);
         let refunded = self.refunded().map(|m| m.minor).unwrap_or(0);
         if refunded > 0 {
-            return if refunded >= received {
-                PaymentState::Refunded
-            } else {
-                PaymentState::PartiallyRefunded
-            };
+            return if refunded >= received { PaymentState::Refunded } else { PaymentState::PartiallyRefunded };
         }
         match self.method {
-            PaymentMethod::CashOnDelivery if self.cod_collected.is_some() => {
-                PaymentState::CodCollected
-            }
+            PaymentMethod::CashOnDelivery if self.cod_collected.is_some() => PaymentState::CodCollected,
             PaymentMethod::CashOnDelivery => PaymentState::CodDue,
             PaymentMethod::Online { .. } if received == 0 => PaymentState::Unpaid,
-            PaymentMethod::Online { .. } if received < self.total.minor => {
-                PaymentState::PartiallyPaid
-            }
+            PaymentMethod::Online { .. } if received < self.total.minor => PaymentState::PartiallyPaid,
             PaymentMethod::Online { .. } => PaymentState::Paid,
         }
     }
@@ -257,9 +237,7 @@ impl PaymentLedger {
     pub fn gate_open(&self) -> bool {
         match self.method {
             PaymentMethod::CashOnDelivery => true,
-            PaymentMethod::Online { .. } => {
-                self.outstanding().map(|o| o.minor <= 0).unwrap_or(false)
-            }
+            PaymentMethod::Online { .. } => self.outstanding().map(|o| o.minor <= 0).unwrap_or(false),
         }
     }
 

@@ -32,10 +32,7 @@ pub enum HoldReason {
 impl HoldReason {
     /// True when resolving this hold means contacting the buyer (the buyer is told).
     pub fn needs_buyer(&self) -> bool {
-        matches!(
-            self,
-            HoldReason::NeedsBuyerContact | HoldReason::AddressProblem
-        )
+        matches!(self, HoldReason::NeedsBuyerContact | HoldReason::AddressProblem)
     }
 
     /// A short description for timelines.
@@ -84,10 +81,7 @@ impl ReviewState {
 
     /// True when a reviewer can approve or reject now.
     pub fn awaits_decision(&self) -> bool {
-        matches!(
-            self,
-            ReviewState::Pending | ReviewState::HoldResolved { .. }
-        )
+        matches!(self, ReviewState::Pending | ReviewState::HoldResolved { .. })
     }
 
     /// True while held.

@@ -30,145 +30,65 @@ pub enum InventoryError {
 /// The shop's stock.
 pub trait Inventory: Send + Sync {
     /// Reserves every item or none.
-    fn reserve(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+    fn reserve(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send;
     /// Gives back the reservation made under `reservation_key`, for these items.
-    fn release(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+    fn release(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send;
     /// Reserved units left the warehouse.
-    fn commit(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+    fn commit(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send;
     /// Units came back and can be sold again.
-    fn restock(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send;
+    fn restock(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send;
 }
 
 /// Object-safe twin of [`Inventory`].
 #[allow(missing_docs)]
 pub trait DynInventory: Send + Sync {
-    fn reserve_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>>;
-    fn release_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>>;
-    fn commit_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>>;
-    fn restock_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>>;
+    fn reserve_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
+    fn release_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
+    fn commit_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
+    fn restock_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
 }
 
 impl<T: Inventory> DynInventory for T {
-    fn reserve_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>> {
+    fn reserve_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
         Box::pin(self.reserve(key, items))
     }
-    fn release_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>> {
+    fn release_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
         Box::pin(self.release(key, items))
     }
-    fn commit_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>> {
+    fn commit_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
         Box::pin(self.commit(key, items))
     }
-    fn restock_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        items: &'a [StockItem],
-    ) -> BoxFuture<'a, Result<(), InventoryError>> {
+    fn restock_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
         Box::pin(self.restock(key, items))
     }
 }
 
 impl Inventory for dyn DynInventory {
-    fn reserve(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
-        async move { self.reserve_dyn(key, items).await }
+    async fn reserve(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.reserve_dyn(key, items).await
     }
-    fn release(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
-        async move { self.release_dyn(key, items).await }
+    async fn release(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.release_dyn(key, items).await
     }
-    fn commit(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
-        async move { self.commit_dyn(key, items).await }
+    async fn commit(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.commit_dyn(key, items).await
     }
-    fn restock(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
-        async move { self.restock_dyn(key, items).await }
+    async fn restock(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.restock_dyn(key, items).await
     }
 }
 
 impl<T: Inventory + ?Sized> Inventory for Arc<T> {
-    fn reserve(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
+    fn reserve(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send {
         (**self).reserve(key, items)
     }
-    fn release(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
+    fn release(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send {
         (**self).release(key, items)
     }
-    fn commit(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
+    fn commit(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send {
         (**self).commit(key, items)
     }
-    fn restock(
-        &self,
-        key: &str,
-        items: &[StockItem],
-    ) -> impl Future<Output = Result<(), InventoryError>> + Send {
+    fn restock(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send {
         (**self).restock(key, items)
     }
 }

@@ -109,11 +109,7 @@ pub enum LogisticsError {
 /// Carriers.
 pub trait Logistics: Send + Sync {
     /// Offers for sending `parcel` to `to` (one per carrier and service).
-    fn quote(
-        &self,
-        parcel: &Parcel,
-        to: &Address,
-    ) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send;
+    fn quote(&self, parcel: &Parcel, to: &Address) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send;
     /// Creates the shipment; idempotent by `request.key`.
     fn create_shipment(
         &self,
@@ -126,10 +122,8 @@ pub trait Logistics: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TrackingPush>, LogisticsError>> + Send;
     /// Fetches the tracking history of a waybill.
-    fn query_tracking(
-        &self,
-        waybill: &str,
-    ) -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send;
+    fn query_tracking(&self, waybill: &str)
+    -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send;
 }
 
 /// Object-safe twin of [`Logistics`].
@@ -149,10 +143,8 @@ pub trait DynLogistics: Send + Sync {
         raw: &'a RawMessage,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Vec<TrackingPush>, LogisticsError>>;
-    fn query_tracking_dyn<'a>(
-        &'a self,
-        waybill: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<TrackingUpdate>, LogisticsError>>;
+    fn query_tracking_dyn<'a>(&'a self, waybill: &'a str)
+    -> BoxFuture<'a, Result<Vec<TrackingUpdate>, LogisticsError>>;
 }
 
 impl<T: Logistics> DynLogistics for T {
@@ -185,40 +177,26 @@ impl<T: Logistics> DynLogistics for T {
 }
 
 impl Logistics for dyn DynLogistics {
-    fn quote(
-        &self,
-        parcel: &Parcel,
-        to: &Address,
-    ) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send {
-        async move { self.quote_dyn(parcel, to).await }
+    async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
+        self.quote_dyn(parcel, to).await
     }
-    fn create_shipment(
-        &self,
-        request: &ShipmentRequest,
-    ) -> impl Future<Output = Result<Shipment, LogisticsError>> + Send {
-        async move { self.create_shipment_dyn(request).await }
+    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
+        self.create_shipment_dyn(request).await
     }
-    fn verify_tracking_push(
+    async fn verify_tracking_push(
         &self,
         raw: &RawMessage,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<TrackingPush>, LogisticsError>> + Send {
-        async move { self.verify_tracking_push_dyn(raw, now).await }
+    ) -> Result<Vec<TrackingPush>, LogisticsError> {
+        self.verify_tracking_push_dyn(raw, now).await
     }
-    fn query_tracking(
-        &self,
-        waybill: &str,
-    ) -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send {
-        async move { self.query_tracking_dyn(waybill).await }
+    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
+        self.query_tracking_dyn(waybill).await
     }
 }
 
 impl<T: Logistics + ?Sized> Logistics for Arc<T> {
-    fn quote(
-        &self,
-        parcel: &Parcel,
-        to: &Address,
-    ) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send {
+    fn quote(&self, parcel: &Parcel, to: &Address) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send {
         (**self).quote(parcel, to)
     }
     fn create_shipment(
@@ -249,10 +227,7 @@ pub trait CarrierSelector: Send + Sync {
 }
 
 fn describe(q: &Quote) -> String {
-    format!(
-        "{} {} at {} in {} day(s)",
-        q.carrier, q.service, q.cost, q.estimated_days
-    )
+    format!("{} {} at {} in {} day(s)", q.carrier, q.service, q.cost, q.estimated_days)
 }
 
 /// The cheapest quote; ties go to the faster one.
@@ -261,9 +236,7 @@ pub struct Cheapest;
 
 impl CarrierSelector for Cheapest {
     fn select(&self, quotes: &[Quote], _: &Parcel, _: &Address) -> Option<Selection> {
-        let best = quotes
-            .iter()
-            .min_by_key(|q| (q.cost.minor, q.estimated_days))?;
+        let best = quotes.iter().min_by_key(|q| (q.cost.minor, q.estimated_days))?;
         Some(Selection {
             quote: best.clone(),
             reason: format!("cheapest of {} quote(s): {}", quotes.len(), describe(best)),
@@ -277,9 +250,7 @@ pub struct Fastest;
 
 impl CarrierSelector for Fastest {
     fn select(&self, quotes: &[Quote], _: &Parcel, _: &Address) -> Option<Selection> {
-        let best = quotes
-            .iter()
-            .min_by_key(|q| (q.estimated_days, q.cost.minor))?;
+        let best = quotes.iter().min_by_key(|q| (q.estimated_days, q.cost.minor))?;
         Some(Selection {
             quote: best.clone(),
             reason: format!("fastest of {} quote(s): {}", quotes.len(), describe(best)),
@@ -312,30 +283,20 @@ pub struct RuleBased {
 
 impl std::fmt::Debug for RuleBased {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleBased")
-            .field("rules", &self.rules)
-            .finish_non_exhaustive()
+        f.debug_struct("RuleBased").field("rules", &self.rules).finish_non_exhaustive()
     }
 }
 
 impl CarrierSelector for RuleBased {
     fn select(&self, quotes: &[Quote], parcel: &Parcel, to: &Address) -> Option<Selection> {
         for rule in &self.rules {
-            let region = rule.provinces.is_empty()
-                || rule
-                    .provinces
-                    .iter()
-                    .any(|p| p.eq_ignore_ascii_case(&to.province));
-            let weight =
-                (rule.min_weight_grams..=rule.max_weight_grams).contains(&parcel.weight_grams);
+            let region =
+                rule.provinces.is_empty() || rule.provinces.iter().any(|p| p.eq_ignore_ascii_case(&to.province));
+            let weight = (rule.min_weight_grams..=rule.max_weight_grams).contains(&parcel.weight_grams);
             if !(region && weight) {
                 continue;
             }
-            let offers: Vec<Quote> = quotes
-                .iter()
-                .filter(|q| q.carrier == rule.carrier)
-                .cloned()
-                .collect();
+            let offers: Vec<Quote> = quotes.iter().filter(|q| q.carrier == rule.carrier).cloned().collect();
             if let Some(choice) = Cheapest.select(&offers, parcel, to) {
                 return Some(Selection {
                     reason: format!("rule: {} ({})", rule.because, describe(&choice.quote)),
@@ -344,9 +305,6 @@ impl CarrierSelector for RuleBased {
             }
         }
         let choice = self.fallback.select(quotes, parcel, to)?;
-        Some(Selection {
-            reason: format!("no rule matched; {}", choice.reason),
-            quote: choice.quote,
-        })
+        Some(Selection { reason: format!("no rule matched; {}", choice.reason), quote: choice.quote })
     }
 }

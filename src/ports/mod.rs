@@ -18,17 +18,17 @@ use std::pin::Pin;
 pub use clock::{Clock, SystemClock};
 pub use inventory::{DynInventory, Inventory, InventoryError};
 pub use logistics::{
-    CarrierRule, CarrierSelector, Cheapest, DynLogistics, Fastest, Logistics, LogisticsError,
-    Parcel, Quote, RuleBased, Selection, Shipment, ShipmentRequest, TrackingPush,
+    CarrierRule, CarrierSelector, Cheapest, DynLogistics, Fastest, Logistics, LogisticsError, Parcel, Quote, RuleBased,
+    Selection, Shipment, ShipmentRequest, TrackingPush,
 };
 pub use notifier::{DynNotifier, Notifier, NotifyError};
 pub use payment::{
-    DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest,
-    PaymentSession, PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply,
+    DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
+    PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply,
 };
 pub use store::{
-    Commit, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary,
-    OutboxEntry, OutboxItem, StoreError,
+    Commit, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem,
+    StoreError,
 };
 
 /// A boxed, sendable future: what the `Dyn*` twins return.

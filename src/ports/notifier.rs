@@ -19,49 +19,29 @@ pub enum NotifyError {
 /// should drop a key it has already sent.
 pub trait Notifier: Send + Sync {
     /// Sends one notification.
-    fn send(
-        &self,
-        key: &str,
-        notification: &Notification,
-    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+    fn send(&self, key: &str, notification: &Notification) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
 
 /// Object-safe twin of [`Notifier`].
 pub trait DynNotifier: Send + Sync {
     /// Sends one notification.
-    fn send_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        notification: &'a Notification,
-    ) -> BoxFuture<'a, Result<(), NotifyError>>;
+    fn send_dyn<'a>(&'a self, key: &'a str, notification: &'a Notification) -> BoxFuture<'a, Result<(), NotifyError>>;
 }
 
 impl<T: Notifier> DynNotifier for T {
-    fn send_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        notification: &'a Notification,
-    ) -> BoxFuture<'a, Result<(), NotifyError>> {
+    fn send_dyn<'a>(&'a self, key: &'a str, notification: &'a Notification) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(self.send(key, notification))
     }
 }
 
 impl Notifier for dyn DynNotifier {
-    fn send(
-        &self,
-        key: &str,
-        notification: &Notification,
-    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
-        async move { self.send_dyn(key, notification).await }
+    async fn send(&self, key: &str, notification: &Notification) -> Result<(), NotifyError> {
+        self.send_dyn(key, notification).await
     }
 }
 
 impl<T: Notifier + ?Sized> Notifier for Arc<T> {
-    fn send(
-        &self,
-        key: &str,
-        notification: &Notification,
-    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
+    fn send(&self, key: &str, notification: &Notification) -> impl Future<Output = Result<(), NotifyError>> + Send {
         (**self).send(key, notification)
     }
 }

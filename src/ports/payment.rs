@@ -27,10 +27,7 @@ pub struct RawMessage {
 impl RawMessage {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -38,14 +35,7 @@ impl fmt::Debug for RawMessage {
     /// Never prints the body or header values: they may carry signatures and payment data.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawMessage")
-            .field(
-                "headers",
-                &self
-                    .headers
-                    .iter()
-                    .map(|(k, _)| k.as_str())
-                    .collect::<Vec<_>>(),
-            )
+            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -188,28 +178,16 @@ pub trait PaymentGateway: Send + Sync {
         order_number: &OrderNumber,
     ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send;
     /// Closes the unpaid payment so it can no longer be paid.
-    fn close_payment(
-        &self,
-        order_number: &OrderNumber,
-    ) -> impl Future<Output = Result<(), GatewayError>> + Send;
+    fn close_payment(&self, order_number: &OrderNumber) -> impl Future<Output = Result<(), GatewayError>> + Send;
     /// Refunds, idempotently by `request.key`.
-    fn refund(
-        &self,
-        request: &RefundRequest,
-    ) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send;
+    fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send;
     /// The answer to a webhook that was handled (`true`, also for duplicates) or must be
     /// retried by the provider (`false`).
     fn reply(&self, handled: bool) -> WebhookReply {
         if handled {
-            WebhookReply {
-                status: 200,
-                body: "success".into(),
-            }
+            WebhookReply { status: 200, body: "success".into() }
         } else {
-            WebhookReply {
-                status: 500,
-                body: "retry".into(),
-            }
+            WebhookReply { status: 500, body: "retry".into() }
         }
     }
 }
@@ -230,14 +208,8 @@ pub trait DynPaymentGateway: Send + Sync {
         &'a self,
         order_number: &'a OrderNumber,
     ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>>;
-    fn close_payment_dyn<'a>(
-        &'a self,
-        order_number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<(), GatewayError>>;
-    fn refund_dyn<'a>(
-        &'a self,
-        request: &'a RefundRequest,
-    ) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>>;
+    fn close_payment_dyn<'a>(&'a self, order_number: &'a OrderNumber) -> BoxFuture<'a, Result<(), GatewayError>>;
+    fn refund_dyn<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>>;
     fn reply_dyn(&self, handled: bool) -> WebhookReply;
 }
 
@@ -261,16 +233,10 @@ impl<T: PaymentGateway> DynPaymentGateway for T {
     ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>> {
         Box::pin(self.query_payment(order_number))
     }
-    fn close_payment_dyn<'a>(
-        &'a self,
-        order_number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<(), GatewayError>> {
+    fn close_payment_dyn<'a>(&'a self, order_number: &'a OrderNumber) -> BoxFuture<'a, Result<(), GatewayError>> {
         Box::pin(self.close_payment(order_number))
     }
-    fn refund_dyn<'a>(
-        &'a self,
-        request: &'a RefundRequest,
-    ) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>> {
+    fn refund_dyn<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>> {
         Box::pin(self.refund(request))
     }
     fn reply_dyn(&self, handled: bool) -> WebhookReply {
@@ -279,36 +245,24 @@ impl<T: PaymentGateway> DynPaymentGateway for T {
 }
 
 impl PaymentGateway for dyn DynPaymentGateway {
-    fn create_payment(
-        &self,
-        request: &PaymentRequest,
-    ) -> impl Future<Output = Result<PaymentSession, GatewayError>> + Send {
-        async move { self.create_payment_dyn(request).await }
+    async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
+        self.create_payment_dyn(request).await
     }
-    fn verify_notification(
+    async fn verify_notification(
         &self,
         raw: &RawMessage,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<PaymentNotification, GatewayError>> + Send {
-        async move { self.verify_notification_dyn(raw, now).await }
+    ) -> Result<PaymentNotification, GatewayError> {
+        self.verify_notification_dyn(raw, now).await
     }
-    fn query_payment(
-        &self,
-        order_number: &OrderNumber,
-    ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send {
-        async move { self.query_payment_dyn(order_number).await }
+    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+        self.query_payment_dyn(order_number).await
     }
-    fn close_payment(
-        &self,
-        order_number: &OrderNumber,
-    ) -> impl Future<Output = Result<(), GatewayError>> + Send {
-        async move { self.close_payment_dyn(order_number).await }
+    async fn close_payment(&self, order_number: &OrderNumber) -> Result<(), GatewayError> {
+        self.close_payment_dyn(order_number).await
     }
-    fn refund(
-        &self,
-        request: &RefundRequest,
-    ) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {
-        async move { self.refund_dyn(request).await }
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
+        self.refund_dyn(request).await
     }
     fn reply(&self, handled: bool) -> WebhookReply {
         self.reply_dyn(handled)
@@ -335,16 +289,10 @@ impl<T: PaymentGateway + ?Sized> PaymentGateway for Arc<T> {
     ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send {
         (**self).query_payment(order_number)
     }
-    fn close_payment(
-        &self,
-        order_number: &OrderNumber,
-    ) -> impl Future<Output = Result<(), GatewayError>> + Send {
+    fn close_payment(&self, order_number: &OrderNumber) -> impl Future<Output = Result<(), GatewayError>> + Send {
         (**self).close_payment(order_number)
     }
-    fn refund(
-        &self,
-        request: &RefundRequest,
-    ) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {
+    fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {
         (**self).refund(request)
     }
     fn reply(&self, handled: bool) -> WebhookReply {

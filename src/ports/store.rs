@@ -91,10 +91,7 @@ impl OrderFilter {
     /// True when `summary` passes the filter.
     pub fn matches(&self, summary: &OrderSummary) -> bool {
         self.status.is_none_or(|s| s == summary.status)
-            && self
-                .customer
-                .as_ref()
-                .is_none_or(|c| *c == summary.customer)
+            && self.customer.as_ref().is_none_or(|c| *c == summary.customer)
             && self.placed_from.is_none_or(|t| summary.placed_at >= t)
             && self.placed_before.is_none_or(|t| summary.placed_at < t)
     }
@@ -180,20 +177,11 @@ pub trait OrderStore: Send + Sync {
     /// The order's full history, in sequence.
     fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
     /// The order with this number.
-    fn find_by_number(
-        &self,
-        number: &OrderNumber,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
+    fn find_by_number(&self, number: &OrderNumber) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
     /// The order one of whose packages carries this waybill.
-    fn find_by_waybill(
-        &self,
-        waybill: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
+    fn find_by_waybill(&self, waybill: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
     /// The order that recorded this dedupe key.
-    fn find_by_key(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
+    fn find_by_key(&self, key: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
     /// Orders matching `filter`, after the id `after`, at most `limit`.
     fn list(
         &self,
@@ -232,18 +220,9 @@ pub trait DynOrderStore: Send + Sync {
     fn append_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
     fn load_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Option<Order>, StoreError>>;
     fn events_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
-    fn find_by_number_dyn<'a>(
-        &'a self,
-        number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
-    fn find_by_waybill_dyn<'a>(
-        &'a self,
-        waybill: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
-    fn find_by_key_dyn<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
+    fn find_by_number_dyn<'a>(&'a self, number: &'a OrderNumber) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
+    fn find_by_waybill_dyn<'a>(&'a self, waybill: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
+    fn find_by_key_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
     fn list_dyn<'a>(
         &'a self,
         filter: &'a OrderFilter,
@@ -283,22 +262,13 @@ impl<T: OrderStore> DynOrderStore for T {
     fn events_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
         Box::pin(self.events(id))
     }
-    fn find_by_number_dyn<'a>(
-        &'a self,
-        number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
+    fn find_by_number_dyn<'a>(&'a self, number: &'a OrderNumber) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
         Box::pin(self.find_by_number(number))
     }
-    fn find_by_waybill_dyn<'a>(
-        &'a self,
-        waybill: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
+    fn find_by_waybill_dyn<'a>(&'a self, waybill: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
         Box::pin(self.find_by_waybill(waybill))
     }
-    fn find_by_key_dyn<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
+    fn find_by_key_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
         Box::pin(self.find_by_key(key))
     }
     fn list_dyn<'a>(
@@ -338,69 +308,46 @@ impl<T: OrderStore> DynOrderStore for T {
 }
 
 impl OrderStore for dyn DynOrderStore {
-    fn create(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move { self.create_dyn(commit).await }
+    async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.create_dyn(commit).await
     }
-    fn append(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move { self.append_dyn(commit).await }
+    async fn append(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.append_dyn(commit).await
     }
-    fn load(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
-        async move { self.load_dyn(id).await }
+    async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.load_dyn(id).await
     }
-    fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
-        async move { self.events_dyn(id).await }
+    async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
+        self.events_dyn(id).await
     }
-    fn find_by_number(
-        &self,
-        number: &OrderNumber,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
-        async move { self.find_by_number_dyn(number).await }
+    async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
+        self.find_by_number_dyn(number).await
     }
-    fn find_by_waybill(
-        &self,
-        waybill: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
-        async move { self.find_by_waybill_dyn(waybill).await }
+    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        self.find_by_waybill_dyn(waybill).await
     }
-    fn find_by_key(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
-        async move { self.find_by_key_dyn(key).await }
+    async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
+        self.find_by_key_dyn(key).await
     }
-    fn list(
-        &self,
-        filter: &OrderFilter,
-        after: Option<OrderId>,
-        limit: usize,
-    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send {
-        async move { self.list_dyn(filter, after, limit).await }
+    async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
+        self.list_dyn(filter, after, limit).await
     }
-    fn due_deadlines(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send {
-        async move { self.due_deadlines_dyn(now, limit).await }
+    async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
+        self.due_deadlines_dyn(now, limit).await
     }
-    fn claim_outbox(
+    async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
         lease: TimeDelta,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send {
-        async move { self.claim_outbox_dyn(now, lease, limit).await }
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.claim_outbox_dyn(now, lease, limit).await
     }
-    fn complete_outbox(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move { self.complete_outbox_dyn(key).await }
+    async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
+        self.complete_outbox_dyn(key).await
     }
-    fn fail_outbox(
-        &self,
-        key: &str,
-        retry_at: Option<DateTime<Utc>>,
-        error: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move { self.fail_outbox_dyn(key, retry_at, error).await }
+    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
+        self.fail_outbox_dyn(key, retry_at, error).await
     }
 }
 
@@ -417,22 +364,13 @@ impl<T: OrderStore + ?Sized> OrderStore for Arc<T> {
     fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
         (**self).events(id)
     }
-    fn find_by_number(
-        &self,
-        number: &OrderNumber,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+    fn find_by_number(&self, number: &OrderNumber) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
         (**self).find_by_number(number)
     }
-    fn find_by_waybill(
-        &self,
-        waybill: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+    fn find_by_waybill(&self, waybill: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
         (**self).find_by_waybill(waybill)
     }
-    fn find_by_key(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+    fn find_by_key(&self, key: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
         (**self).find_by_key(key)
     }
     fn list(

@@ -17,16 +17,11 @@ use crate::placement::{AddressForm, LineForm, PaymentMethod, PlaceOrderForm, Var
 
 /// A fixed instant used by the examples and tests: 2026-11-30 09:00 UTC.
 pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).single().unwrap_or_default()
 }
 
 fn variant(pairs: &[(&str, &str)]) -> Variant {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 /// A valid three-line order in CNY, paid online with `alipay`, for `customer`.
@@ -68,9 +63,7 @@ pub fn sample_form(customer: &str) -> PlaceOrderForm {
             street: vec!["1 Longjing Road".into()],
             postal_code: "310000".into(),
         },
-        payment: PaymentMethod::Online {
-            provider: "alipay".into(),
-        },
+        payment: PaymentMethod::Online { provider: "alipay".into() },
         shipping_fee: cny(800),
         discount: cny(1_000),
         buyer_note: "please ring twice".into(),
@@ -79,10 +72,7 @@ pub fn sample_form(customer: &str) -> PlaceOrderForm {
 
 /// [`sample_form`] paid cash on delivery.
 pub fn sample_cod_form(customer: &str) -> PlaceOrderForm {
-    PlaceOrderForm {
-        payment: PaymentMethod::CashOnDelivery,
-        ..sample_form(customer)
-    }
+    PlaceOrderForm { payment: PaymentMethod::CashOnDelivery, ..sample_form(customer) }
 }
 
 /// Staff with every role but admin, for tests.
@@ -118,16 +108,12 @@ pub fn buyer(customer: &str) -> Actor {
 
 /// The payment provider `alipay`.
 pub fn provider() -> Actor {
-    Actor::PaymentProvider {
-        provider: "alipay".into(),
-    }
+    Actor::PaymentProvider { provider: "alipay".into() }
 }
 
 /// A carrier.
 pub fn carrier(name: &str) -> Actor {
-    Actor::Carrier {
-        carrier: name.into(),
-    }
+    Actor::Carrier { carrier: name.into() }
 }
 
 /// Given/when/then over the pure core: keeps an order, its history and a steppable clock.
@@ -156,13 +142,7 @@ pub struct Scenario {
 impl Scenario {
     /// A scenario with `workflow` at [`t0`] and no order yet.
     pub fn new(workflow: Workflow) -> Scenario {
-        Scenario {
-            workflow,
-            now: t0(),
-            order: None,
-            history: Vec::new(),
-            effects: Vec::new(),
-        }
+        Scenario { workflow, now: t0(), order: None, history: Vec::new(), effects: Vec::new() }
     }
 
     /// Places `form` (as its own buyer) with the default workflow.
@@ -180,10 +160,7 @@ impl Scenario {
 
     /// Places an order (given).
     pub fn place(&mut self, actor: &Actor, form: &PlaceOrderForm) -> Result<Decision, Error> {
-        let new = NewOrder {
-            id: OrderId::new_v7(),
-            number: OrderNumber::from_value(1 + self.history.len() as u64),
-        };
+        let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1 + self.history.len() as u64) };
         let decision = self.workflow.place(actor, form, new, &Ctx::at(self.now))?;
         self.apply(&decision);
         Ok(decision)
@@ -192,14 +169,9 @@ impl Scenario {
     /// Runs a command (when); on success its events are applied (then).
     pub fn when(&mut self, actor: Actor, action: Action) -> Result<Decision, Error> {
         let Some(order) = &self.order else {
-            return Err(Error::InvalidField {
-                field: "order",
-                rule: "place an order first".into(),
-            });
+            return Err(Error::InvalidField { field: "order", rule: "place an order first".into() });
         };
-        let decision =
-            self.workflow
-                .decide(order, &Command::new(actor, action), &Ctx::at(self.now))?;
+        let decision = self.workflow.decide(order, &Command::new(actor, action), &Ctx::at(self.now))?;
         self.apply(&decision);
         Ok(decision)
     }

@@ -1,0 +1,95 @@
+//! Webhooks: verified payment notifications and carrier tracking pushes, applied exactly once.
+
+use super::{Engine, EngineError, Ports};
+use crate::actor::Actor;
+use crate::command::{Action, Command};
+use crate::error::Error;
+use crate::ids::OrderId;
+use crate::ports::{
+    Clock, Logistics, OrderStore, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage, WebhookReply,
+};
+
+impl<A: Ports> Engine<A> {
+    /// Stage 3: a payment provider's asynchronous notification. Verifies it (through the
+    /// gateway adapter: signature, timestamp), finds the order, and records the capture exactly
+    /// once. A duplicate is answered as success so the provider stops retrying. A verified
+    /// payment that does not match the order (amount, currency, state) is recorded as a payment
+    /// anomaly for staff and never marks the order paid; a payment for a cancelled order is
+    /// recorded and refunded.
+    ///
+    /// Errors: [`EngineError::Payment`] for forged, stale or malformed messages (answer 401/400),
+    /// [`EngineError::NotFound`] for an unknown order.
+    pub async fn handle_payment_notification(&self, raw: &RawMessage) -> Result<WebhookReply, EngineError> {
+        let payments = self.adapters.payments();
+        let notification = payments.verify_notification(raw, self.adapters.clock().now()).await.inspect_err(|e| {
+            tracing::warn!(error = %e, "payment notification refused");
+        })?;
+        let id =
+            self.adapters.store().find_by_number(&notification.order_number).await?.ok_or(EngineError::NotFound)?;
+        if notification.status == PaymentStatus::Succeeded {
+            let provider = self.order(id).await?.payment.provider().unwrap_or("unknown").to_owned();
+            self.apply_payment(id, &notification, Actor::PaymentProvider { provider }).await?;
+        }
+        Ok(payments.reply(true))
+    }
+
+    /// Records a verified successful payment: a capture, or an anomaly when it cannot be applied.
+    pub(super) async fn apply_payment(
+        &self,
+        id: OrderId,
+        payment: &PaymentNotification,
+        actor: Actor,
+    ) -> Result<(), EngineError> {
+        let capture = Action::CapturePayment { txn_id: payment.txn_id.clone(), amount: payment.amount };
+        match self.execute(id, Command::new(actor.clone(), capture)).await {
+            Ok(_) => Ok(()),
+            Err(EngineError::Rejected(
+                refusal
+                @ (Error::PaymentMismatch { .. } | Error::IllegalTransition { .. } | Error::InvalidField { .. }),
+            )) => {
+                tracing::warn!(error = %refusal, "verified payment cannot be applied; recorded as an anomaly");
+                let anomaly = Action::RecordPaymentAnomaly {
+                    txn_id: payment.txn_id.clone(),
+                    amount: payment.amount,
+                    reason: refusal.to_string(),
+                };
+                self.execute(id, Command::new(actor, anomaly)).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stage 6: a carrier's tracking push. Verifies it through the logistics adapter, finds
+    /// each waybill's order and records the update once (duplicates are ignored, late ones
+    /// are placed in time order). Returns how many updates were new.
+    pub async fn handle_tracking_push(&self, raw: &RawMessage) -> Result<usize, EngineError> {
+        let pushes =
+            self.adapters.logistics().verify_tracking_push(raw, self.adapters.clock().now()).await.inspect_err(
+                |e| {
+                    tracing::warn!(error = %e, "tracking push refused");
+                },
+            )?;
+        let mut applied = 0;
+        for push in pushes {
+            let waybill = push.waybill.trim().to_owned();
+            let id = self
+                .adapters
+                .store()
+                .find_by_waybill(&waybill)
+                .await?
+                .ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
+            let order = self.order(id).await?;
+            let carrier = order
+                .fulfillment
+                .package_by_waybill(&waybill)
+                .and_then(|p| p.carrier.clone())
+                .unwrap_or_else(|| "unknown".into());
+            let action = Action::RecordTracking { waybill, update: push.update };
+            let outcome = self.execute(id, Command::new(Actor::Carrier { carrier }, action)).await?;
+            if !outcome.already_applied {
+                applied += 1;
+            }
+        }
+        Ok(applied)
+    }
+}

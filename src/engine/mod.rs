@@ -1,0 +1,589 @@
+//! The engine: load → authorize → decide → reserve stock → append events and outbox rows
+//! atomically → retry on conflict. Plus the webhooks ([`Engine::handle_payment_notification`],
+//! [`Engine::handle_tracking_push`]), timers ([`Engine::run_due`]) and effect delivery
+//! ([`Engine::dispatch_outbox`]).
+//!
+//! The engine holds no order state of its own: every command reloads the order, so any number
+//! of engines may share one store.
+
+mod callbacks;
+mod outbox;
+mod timers;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tracing::Instrument;
+
+pub use outbox::DispatchReport;
+pub use timers::DueReport;
+
+use crate::actor::Actor;
+use crate::command::Command;
+use crate::decide::{Ctx, Decision, NewOrder, Workflow, after, evolve};
+use crate::effect::Effect;
+use crate::error::Error;
+use crate::event::Event;
+use crate::ids::{OrderId, PackageId, Sku};
+use crate::order::{Order, PackageState};
+use crate::order_number::{OrderNumberGenerator, TimeOrderedNumbers};
+use crate::placement::PlaceOrderForm;
+use crate::ports::{
+    CarrierSelector, Cheapest, Clock, Commit, GatewayError, Inventory, InventoryError, Logistics, LogisticsError,
+    Notifier, OrderFilter, OrderPage, OrderStore, OutboxEntry, Parcel, PaymentGateway, PaymentRequest, PaymentSession,
+    Quote, StoreError,
+};
+use crate::timeline::{TimelineEntry, buyer_timeline, staff_view};
+
+/// Why the engine could not carry out a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The workflow refused the command (bad input, wrong actor, wrong state). Nothing changed;
+    /// do not retry as is.
+    #[error(transparent)]
+    Rejected(#[from] Error),
+    /// No such order (or not visible to this buyer).
+    #[error("order not found")]
+    NotFound,
+    /// The order kept changing under us; nothing was written. Retry the request.
+    #[error("the order changed concurrently {attempts} times; nothing was written, retry")]
+    Conflict {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Stock could not be reserved; nothing was stored.
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// The payment gateway refused or failed (bad signature, stale timestamp, down).
+    #[error(transparent)]
+    Payment(#[from] GatewayError),
+    /// The carrier refused or failed.
+    #[error(transparent)]
+    Logistics(#[from] LogisticsError),
+    /// The notifier failed; the outbox retries later.
+    #[error(transparent)]
+    Notifier(#[from] crate::ports::NotifyError),
+    /// A tracking push named a waybill no order has.
+    #[error("no order has waybill {0:?}")]
+    UnknownWaybill(String),
+    /// No carrier quote was acceptable to the selector.
+    #[error("no carrier can take this parcel")]
+    NoCarrier,
+    /// The store failed; retry later.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => EngineError::NotFound,
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+impl EngineError {
+    /// True when the same request may succeed later (conflicts, outages).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            EngineError::Conflict { .. } => true,
+            EngineError::Store(e) => matches!(e, StoreError::Unavailable(_) | StoreError::Conflict { .. }),
+            EngineError::Payment(e) => e.is_transient(),
+            EngineError::Logistics(e) => matches!(e, LogisticsError::Unavailable(_)),
+            EngineError::Inventory(e) => matches!(e, InventoryError::Unavailable(_)),
+            EngineError::Notifier(_) => true,
+            EngineError::Rejected(_)
+            | EngineError::NotFound
+            | EngineError::UnknownWaybill(_)
+            | EngineError::NoCarrier => false,
+        }
+    }
+}
+
+/// The result of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The order after the command.
+    pub order: Order,
+    /// The events the command added (empty when it was already applied).
+    pub events: Vec<Event>,
+    /// True when the command had been applied before (a duplicate): nothing changed.
+    pub already_applied: bool,
+}
+
+/// The adapters an engine runs on, as one bundle with associated types, so neither the engine
+/// nor the host's code carries six type parameters around.
+pub trait Ports: Send + Sync {
+    /// Storage.
+    type Store: OrderStore;
+    /// Payment gateway.
+    type Payments: PaymentGateway;
+    /// Carriers.
+    type Logistics: Logistics;
+    /// Stock.
+    type Inventory: Inventory;
+    /// Messages.
+    type Notifier: Notifier;
+    /// Time.
+    type Clock: Clock;
+    /// Storage.
+    fn store(&self) -> &Self::Store;
+    /// Payment gateway.
+    fn payments(&self) -> &Self::Payments;
+    /// Carriers.
+    fn logistics(&self) -> &Self::Logistics;
+    /// Stock.
+    fn inventory(&self) -> &Self::Inventory;
+    /// Messages.
+    fn notifier(&self) -> &Self::Notifier;
+    /// Time.
+    fn clock(&self) -> &Self::Clock;
+}
+
+/// The ready-made bundle: one field per port.
+#[derive(Debug, Clone)]
+pub struct Adapters<S, P, L, I, N, C> {
+    /// Storage.
+    pub store: S,
+    /// Payment gateway.
+    pub payments: P,
+    /// Carriers.
+    pub logistics: L,
+    /// Stock.
+    pub inventory: I,
+    /// Messages.
+    pub notifier: N,
+    /// Time.
+    pub clock: C,
+}
+
+impl<S, P, L, I, N, C> Ports for Adapters<S, P, L, I, N, C>
+where
+    S: OrderStore,
+    P: PaymentGateway,
+    L: Logistics,
+    I: Inventory,
+    N: Notifier,
+    C: Clock,
+{
+    type Store = S;
+    type Payments = P;
+    type Logistics = L;
+    type Inventory = I;
+    type Notifier = N;
+    type Clock = C;
+    fn store(&self) -> &S {
+        &self.store
+    }
+    fn payments(&self) -> &P {
+        &self.payments
+    }
+    fn logistics(&self) -> &L {
+        &self.logistics
+    }
+    fn inventory(&self) -> &I {
+        &self.inventory
+    }
+    fn notifier(&self) -> &N {
+        &self.notifier
+    }
+    fn clock(&self) -> &C {
+        &self.clock
+    }
+}
+
+/// Tuning knobs of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How often a command is retried after a version conflict before giving up.
+    pub conflict_retries: u32,
+    /// How long a claimed outbox item is reserved for this engine.
+    pub outbox_lease: TimeDelta,
+    /// Outbox items claimed per round.
+    pub outbox_batch: usize,
+    /// Delivery attempts before an outbox item is given up (dead letter).
+    pub max_delivery_attempts: u32,
+    /// First retry delay; doubles per attempt up to `backoff_max`.
+    pub backoff_base: TimeDelta,
+    /// Longest retry delay.
+    pub backoff_max: TimeDelta,
+    /// Deadlines fired per round of [`Engine::run_due`].
+    pub due_batch: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            conflict_retries: 8,
+            outbox_lease: TimeDelta::seconds(30),
+            outbox_batch: 100,
+            max_delivery_attempts: 12,
+            backoff_base: TimeDelta::seconds(1),
+            backoff_max: TimeDelta::hours(1),
+            due_batch: 100,
+        }
+    }
+}
+
+type Weigher = Arc<dyn Fn(&Sku) -> u32 + Send + Sync>;
+
+/// The workflow engine over a bundle of adapters.
+///
+/// ```
+/// use orderflow::engine::{Adapters, Engine};
+/// use orderflow::ports::SystemClock;
+/// use orderflow::testing::{FakeGateway, FakeCarrier, RecordingNotifier, buyer, sample_form};
+/// use orderflow::{MemoryInventory, MemoryStore, OrderStatus, Sku, Workflow};
+///
+/// # tokio_test_block_on(async {
+/// let inventory = MemoryInventory::default();
+/// for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+///     inventory.set_stock(&Sku::new(sku).unwrap(), 100);
+/// }
+/// let engine = Engine::new(Workflow::default(), Adapters {
+///     store: MemoryStore::default(),
+///     payments: FakeGateway::new("secret", "alipay"),
+///     logistics: FakeCarrier::new("SF", "Zhejiang"),
+///     inventory,
+///     notifier: RecordingNotifier::default(),
+///     clock: SystemClock,
+/// });
+/// let placed = engine.place(&buyer("alice"), &sample_form("alice"), None).await.unwrap();
+/// assert_eq!(placed.order.status(), OrderStatus::AwaitingPayment);
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+pub struct Engine<A: Ports> {
+    adapters: A,
+    workflow: Workflow,
+    numbers: Box<dyn OrderNumberGenerator>,
+    selector: Box<dyn CarrierSelector>,
+    weigher: Weigher,
+    settings: EngineSettings,
+}
+
+impl<A: Ports> std::fmt::Debug for Engine<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("workflow", &self.workflow)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Ports> Engine<A> {
+    /// An engine with the default number generator, the cheapest-carrier policy, 500 g per unit
+    /// as parcel weight and default settings.
+    pub fn new(workflow: Workflow, adapters: A) -> Engine<A> {
+        Engine {
+            adapters,
+            workflow,
+            numbers: Box::new(TimeOrderedNumbers::default()),
+            selector: Box::new(Cheapest),
+            weigher: Arc::new(|_| 500),
+            settings: EngineSettings::default(),
+        }
+    }
+
+    /// Uses another order-number generator (e.g. one with a node id per instance).
+    pub fn with_numbers(mut self, numbers: impl OrderNumberGenerator + 'static) -> Self {
+        self.numbers = Box::new(numbers);
+        self
+    }
+
+    /// Uses another carrier-selection policy.
+    pub fn with_carrier_selector(mut self, selector: impl CarrierSelector + 'static) -> Self {
+        self.selector = Box::new(selector);
+        self
+    }
+
+    /// Tells the engine how heavy one unit of a SKU is, in grams (for carrier quotes).
+    pub fn with_weights(mut self, weigh: impl Fn(&Sku) -> u32 + Send + Sync + 'static) -> Self {
+        self.weigher = Arc::new(weigh);
+        self
+    }
+
+    /// Replaces the settings.
+    pub fn with_settings(mut self, settings: EngineSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The adapters (e.g. to reach the store for listings).
+    pub fn adapters(&self) -> &A {
+        &self.adapters
+    }
+
+    /// The workflow rules.
+    pub fn workflow(&self) -> &Workflow {
+        &self.workflow
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.adapters.clock().now()
+    }
+
+    /// Stage 1: places an order. Validates, reserves stock (all lines or none), stores the order
+    /// with its first events and outbox rows. With an idempotency key, a repeated request
+    /// returns the order the first one created. If storing fails, the reservation is released.
+    pub async fn place(
+        &self,
+        actor: &Actor,
+        form: &PlaceOrderForm,
+        idempotency_key: Option<&str>,
+    ) -> Result<Outcome, EngineError> {
+        let span = tracing::info_span!("orderflow.place", actor = %actor.kind(), order_id = tracing::field::Empty, order_number = tracing::field::Empty);
+        async {
+            let dedupe: Vec<String> = idempotency_key.map(|k| format!("place/{k}")).into_iter().collect();
+            if let Some(key) = dedupe.first() {
+                if let Some(id) = self.adapters.store().find_by_key(key).await? {
+                    return self.unchanged(id).await;
+                }
+            }
+            let now = self.now();
+            let id = OrderId::new_v7();
+            tracing::Span::current().record("order_id", tracing::field::display(id));
+            let mut reserved: Option<(String, Vec<crate::effect::StockItem>)> = None;
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let number = self.numbers.next_number(now);
+                let decision =
+                    self.workflow.place(actor, form, NewOrder { id, number: number.clone() }, &Ctx::at(now))?;
+                if reserved.is_none() {
+                    for effect in decision.effects.iter().filter(|e| e.before_commit()) {
+                        if let Effect::ReserveStock { items } = effect {
+                            let key = effect.key(&id.to_string(), 1, 0);
+                            self.adapters.inventory().reserve(&key, items).await?;
+                            reserved = Some((format!("{id}/release"), items.clone()));
+                        }
+                    }
+                }
+                let order = Order::from_events(&decision.events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let outbox = outbox_entries(&order, &decision);
+                let commit =
+                    Commit { order: &order, expected_version: 0, events: &decision.events, outbox: &outbox, dedupe_keys: &dedupe };
+                match self.adapters.store().create(commit).await {
+                    Ok(()) => {
+                        tracing::Span::current().record("order_number", tracing::field::display(&number));
+                        tracing::info!(status = %order.status(), "order placed");
+                        return Ok(Outcome { order, events: decision.events, already_applied: false });
+                    }
+                    Err(StoreError::DuplicateOrderNumber(_)) if attempts < self.settings.conflict_retries => continue,
+                    Err(e) => {
+                        if let Some((key, items)) = &reserved {
+                            // Compensation: the order does not exist, so neither may its reservation.
+                            if let Err(release) = self.adapters.inventory().release(key, items).await {
+                                tracing::error!(error = %release, "could not release the reservation of an order that failed to store");
+                            }
+                        }
+                        if let (StoreError::DuplicateKey(_), Some(key)) = (&e, dedupe.first()) {
+                            if let Some(existing) = self.adapters.store().find_by_key(key).await? {
+                                return self.unchanged(existing).await;
+                            }
+                        }
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn unchanged(&self, id: OrderId) -> Result<Outcome, EngineError> {
+        Ok(Outcome { order: self.order(id).await?, events: Vec::new(), already_applied: true })
+    }
+
+    /// Runs a command on an order: load, decide, append with compare-and-set; on a version
+    /// conflict it reloads and decides again (a bounded number of times).
+    pub async fn execute(&self, id: OrderId, command: Command) -> Result<Outcome, EngineError> {
+        self.execute_keyed(id, command, None).await
+    }
+
+    /// [`Engine::execute`] with an idempotency key: a repeated request with the same key is
+    /// answered as already applied, without deciding again.
+    pub async fn execute_idempotent(&self, id: OrderId, command: Command, key: &str) -> Result<Outcome, EngineError> {
+        self.execute_keyed(id, command, Some(format!("cmd/{id}/{key}"))).await
+    }
+
+    async fn execute_keyed(&self, id: OrderId, command: Command, key: Option<String>) -> Result<Outcome, EngineError> {
+        let kind = command.action.kind();
+        let span = tracing::info_span!("orderflow.command", order_id = %id, order_number = tracing::field::Empty, command = %kind, actor = %command.actor.kind());
+        async {
+            let dedupe: Vec<String> = key.into_iter().collect();
+            if let Some(key) = dedupe.first() {
+                if self.adapters.store().find_by_key(key).await?.is_some() {
+                    return self.unchanged(id).await;
+                }
+            }
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let order = self.order(id).await?;
+                tracing::Span::current().record("order_number", tracing::field::display(&order.number));
+                let decision = self.workflow.decide(&order, &command, &Ctx::at(self.now())).inspect_err(|e| {
+                    tracing::info!(error = %e, "command refused");
+                })?;
+                if decision.is_empty() {
+                    return Ok(Outcome { order, events: Vec::new(), already_applied: true });
+                }
+                match self.commit(&order, decision, &dedupe).await {
+                    Ok(outcome) => return Ok(outcome),
+                    Err(StoreError::Conflict { .. }) if attempts <= self.settings.conflict_retries => {
+                        tracing::debug!(attempts, "version conflict, retrying");
+                        continue;
+                    }
+                    Err(StoreError::Conflict { .. }) => return Err(EngineError::Conflict { attempts }),
+                    Err(StoreError::DuplicateKey(_)) => return self.unchanged(id).await,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn commit(&self, order: &Order, decision: Decision, dedupe: &[String]) -> Result<Outcome, StoreError> {
+        let mut next = order.clone();
+        for event in &decision.events {
+            evolve(&mut next, event);
+        }
+        let outbox = outbox_entries(&next, &decision);
+        let commit = Commit {
+            order: &next,
+            expected_version: order.version,
+            events: &decision.events,
+            outbox: &outbox,
+            dedupe_keys: dedupe,
+        };
+        self.adapters.store().append(commit).await?;
+        tracing::info!(status = %next.status(), events = decision.events.len(), "command applied");
+        Ok(Outcome { order: next, events: decision.events, already_applied: false })
+    }
+
+    /// The order with this id.
+    pub async fn order(&self, id: OrderId) -> Result<Order, EngineError> {
+        self.adapters.store().load(id).await?.ok_or(EngineError::NotFound)
+    }
+
+    /// The order as `actor` may see it: a buyer sees only their own orders; anyone else's is
+    /// reported as not found, so order ids cannot be probed.
+    pub async fn order_for(&self, actor: &Actor, id: OrderId) -> Result<Order, EngineError> {
+        let order = self.order(id).await?;
+        match actor {
+            Actor::Buyer { customer } if *customer != order.customer => Err(EngineError::NotFound),
+            _ => Ok(order),
+        }
+    }
+
+    /// The order's full event history.
+    pub async fn events(&self, id: OrderId) -> Result<Vec<Event>, EngineError> {
+        Ok(self.adapters.store().events(id).await?)
+    }
+
+    /// The buyer-facing timeline of an order.
+    pub async fn buyer_timeline(&self, id: OrderId) -> Result<Vec<TimelineEntry>, EngineError> {
+        Ok(buyer_timeline(&self.events(id).await?))
+    }
+
+    /// The staff view of an order's history.
+    pub async fn staff_view(&self, id: OrderId) -> Result<Vec<TimelineEntry>, EngineError> {
+        Ok(staff_view(&self.events(id).await?))
+    }
+
+    /// Orders matching `filter`, a page at a time.
+    pub async fn list(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderId>,
+        limit: usize,
+    ) -> Result<OrderPage, EngineError> {
+        Ok(self.adapters.store().list(filter, after, limit).await?)
+    }
+
+    /// Stage 3, buyer side: starts the online payment of the outstanding amount and returns
+    /// what the buyer needs (a redirect or QR payload).
+    pub async fn start_payment(&self, actor: &Actor, id: OrderId) -> Result<PaymentSession, EngineError> {
+        let order = self.order_for(actor, id).await?;
+        let status = order.status();
+        let outstanding = order.payment.outstanding().map_err(Error::from)?;
+        let provider = order.payment.provider().map(str::to_owned);
+        match provider {
+            Some(provider) if order.cancellation.is_none() && outstanding.is_positive() => {
+                let request = PaymentRequest {
+                    order_id: order.id,
+                    order_number: order.number.clone(),
+                    amount: outstanding,
+                    provider,
+                    description: format!("order {}", order.number),
+                };
+                Ok(self.adapters.payments().create_payment(&request).await?)
+            }
+            _ => Err(Error::IllegalTransition { command: crate::command::CommandKind::CapturePayment, status }.into()),
+        }
+    }
+
+    /// Carrier quotes for a packed parcel.
+    pub async fn quotes(&self, id: OrderId, package: PackageId) -> Result<(Order, Parcel, Vec<Quote>), EngineError> {
+        let order = self.order(id).await?;
+        let parcel = order.fulfillment.package(package).ok_or(Error::UnknownPackage(package))?;
+        let items = crate::decide::stock_of_package(&order, parcel);
+        let weight_grams = items
+            .iter()
+            .map(|i| (self.weigher)(&i.sku).saturating_mul(i.quantity))
+            .fold(0u32, |a, b| a.saturating_add(b));
+        let parcel = Parcel { items, weight_grams };
+        let quotes = self.adapters.logistics().quote(&parcel, &order.shipping_address).await?;
+        Ok((order, parcel, quotes))
+    }
+
+    /// Stage 5: chooses a carrier for a packed parcel with the selection policy and books it;
+    /// the reason for the choice is recorded in the event. The shipment itself is created with
+    /// the carrier from the outbox, and its waybill recorded when the carrier answers.
+    pub async fn ship(&self, actor: &Actor, id: OrderId, package: PackageId) -> Result<Outcome, EngineError> {
+        let (order, parcel, quotes) = self.quotes(id, package).await?;
+        if order.fulfillment.package(package).is_some_and(|p| p.state != PackageState::Packed) {
+            // Let the core explain (already booked, ...).
+            let action = crate::command::Action::BookShipment {
+                package,
+                carrier: "-".into(),
+                service: String::new(),
+                reason: String::new(),
+            };
+            return self.execute(id, Command::new(actor.clone(), action)).await;
+        }
+        let choice = self.selector.select(&quotes, &parcel, &order.shipping_address).ok_or(EngineError::NoCarrier)?;
+        let action = crate::command::Action::BookShipment {
+            package,
+            carrier: choice.quote.carrier,
+            service: choice.quote.service,
+            reason: choice.reason,
+        };
+        self.execute(id, Command::new(actor.clone(), action)).await
+    }
+
+    fn retry_at(&self, now: DateTime<Utc>, attempts: u32) -> DateTime<Utc> {
+        let factor = 1i32.checked_shl(attempts.saturating_sub(1).min(20)).unwrap_or(i32::MAX);
+        let delay = self.settings.backoff_base.checked_mul(factor).unwrap_or(self.settings.backoff_max);
+        after(now, delay.min(self.settings.backoff_max))
+    }
+}
+
+/// Outbox rows for a decision: every effect except stock reservation (done before commit) and
+/// deadline notes (deadlines live on the order and are fired by `run_due`).
+fn outbox_entries(order: &Order, decision: &Decision) -> Vec<OutboxEntry> {
+    let seq = decision.events.first().map(|e| e.seq).unwrap_or(order.version);
+    let id = order.id.to_string();
+    decision
+        .effects
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.before_commit() && !matches!(e, Effect::Schedule { .. }))
+        .map(|(i, effect)| OutboxEntry { key: effect.key(&id, seq, i), effect: effect.clone() })
+        .collect()
+}
