@@ -34,27 +34,28 @@ const fn row(command: CommandKind, from: &'static [OrderStatus], to: &'static [O
     Transition { command, from, to }
 }
 
-/// Every command's transitions.
+/// Every command's transitions. A command may have several rows when it leads to different
+/// places from different statuses.
 pub const TRANSITIONS: &[Transition] = &[
     row(CommandKind::Place, &[], &[AwaitingPayment, UnderReview, OnHold, ReadyToShip]),
-    row(CommandKind::Approve, &[AwaitingPayment, UnderReview], &[ReadyToShip]),
+    row(CommandKind::Approve, &[AwaitingPayment], &[]),
+    row(CommandKind::Approve, &[UnderReview], &[ReadyToShip]),
     row(CommandKind::Hold, &[AwaitingPayment, UnderReview, OnHold, ReadyToShip], &[OnHold]),
     row(CommandKind::ResolveHold, &[OnHold], &[AwaitingPayment, UnderReview]),
     row(CommandKind::Reject, &[AwaitingPayment, UnderReview, OnHold], &[Rejected]),
-    row(CommandKind::CapturePayment, &[AwaitingPayment, OnHold, Cancelled, Rejected], &[UnderReview, ReadyToShip]),
+    row(CommandKind::CapturePayment, &[AwaitingPayment], &[UnderReview, ReadyToShip]),
+    row(CommandKind::CapturePayment, &[OnHold, Cancelled, Rejected], &[]),
     row(CommandKind::RecordPaymentAnomaly, ALL, &[]),
     row(CommandKind::RequestRefund, ALL, &[]),
     row(CommandKind::CompleteRefund, ALL, &[]),
     row(CommandKind::FailRefund, ALL, &[]),
-    row(CommandKind::IssuePickList, &[ReadyToShip, InFulfilment, PartiallyShipped], &[InFulfilment]),
+    row(CommandKind::IssuePickList, &[ReadyToShip], &[InFulfilment]),
+    row(CommandKind::IssuePickList, &[InFulfilment, PartiallyShipped], &[]),
     row(CommandKind::Pack, &[InFulfilment, PartiallyShipped], &[]),
     row(CommandKind::BookShipment, &[InFulfilment, PartiallyShipped], &[]),
     row(CommandKind::RecordWaybill, &[InFulfilment, PartiallyShipped], &[PartiallyShipped, Shipped]),
-    row(
-        CommandKind::RecordTracking,
-        &[PartiallyShipped, Shipped, Delivered, Completed, ReturnedToSender],
-        &[Delivered, ReturnedToSender],
-    ),
+    row(CommandKind::RecordTracking, &[Shipped], &[Delivered, ReturnedToSender]),
+    row(CommandKind::RecordTracking, &[PartiallyShipped, Delivered, Completed, ReturnedToSender], &[]),
     row(CommandKind::RecordCodCollected, &[PartiallyShipped, Shipped, Delivered, Completed], &[]),
     row(CommandKind::ConfirmReceipt, &[Shipped, Delivered], &[Completed]),
     row(CommandKind::Cancel, &[AwaitingPayment, UnderReview, OnHold, ReadyToShip, InFulfilment], &[Cancelled]),
@@ -96,9 +97,9 @@ pub const PERMISSIONS: &[(CommandKind, Allowed)] = &[
     (CommandKind::RecordFollowUp, allow(false, &[Role::CustomerService], false, false, false)),
 ];
 
-/// The transition row of `command`.
-pub fn transition(command: CommandKind) -> Option<&'static Transition> {
-    TRANSITIONS.iter().find(|t| t.command == command)
+/// The transition rows of `command`.
+pub fn transitions(command: CommandKind) -> impl Iterator<Item = &'static Transition> {
+    TRANSITIONS.iter().filter(move |t| t.command == command)
 }
 
 /// Who may issue `command` (nobody if the table has no row).
@@ -108,12 +109,12 @@ pub fn permission(command: CommandKind) -> Allowed {
 
 /// True when `command` is allowed while the order is `status`.
 pub fn allows(command: CommandKind, status: OrderStatus) -> bool {
-    transition(command).is_some_and(|t| t.from.contains(&status))
+    transitions(command).any(|t| t.from.contains(&status))
 }
 
 /// True when going from `from` to `to` by `command` is in the table (staying put always is).
 pub fn leads_to(command: CommandKind, from: OrderStatus, to: OrderStatus) -> bool {
-    from == to || transition(command).is_some_and(|t| t.to.contains(&to))
+    from == to || transitions(command).any(|t| t.from.contains(&from) && t.to.contains(&to))
 }
 
 fn state_name(status: OrderStatus) -> String {
@@ -157,17 +158,12 @@ pub fn mermaid() -> String {
 pub fn permissions_markdown() -> String {
     let mut out = String::from("| command | allowed from | who may |\n| --- | --- | --- |\n");
     for (command, allowed) in PERMISSIONS {
-        let from = transition(*command)
-            .map(|t| {
-                if t.from.is_empty() {
-                    "(new order)".to_string()
-                } else if t.from.len() == OrderStatus::ALL.len() {
-                    "any".to_string()
-                } else {
-                    t.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                }
-            })
-            .unwrap_or_default();
+        let froms: Vec<&str> = OrderStatus::ALL.iter().filter(|s| allows(*command, **s)).map(|s| s.as_str()).collect();
+        let from = match froms.len() {
+            0 => "(new order)".to_string(),
+            n if n == OrderStatus::ALL.len() => "any".to_string(),
+            _ => froms.join(", "),
+        };
         let _ = writeln!(out, "| {command} | {from} | {} |", allowed.describe());
     }
     out
