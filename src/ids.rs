@@ -1,7 +1,7 @@
 //! Identifiers.
 //!
 //! Orders get a UUID v7 (time-ordered, so stores index them well); the pure core never
-//! generates one itself, it receives it through [`crate::Ctx`]. Lines, packages and
+//! generates one itself, it receives it through `Ctx`. Lines, packages and
 //! after-sales cases are numbered inside their order (1, 2, 3, ...), which keeps them
 //! deterministic and short. Customer, staff and SKU ids belong to the host and are text.
 
@@ -155,7 +155,7 @@ local_id!(
 pub struct OrderId(Uuid);
 
 impl OrderId {
-    /// A fresh time-ordered id. Call this outside the pure core and pass it in [`crate::Ctx`].
+    /// A fresh time-ordered id. Call this outside the pure core and pass it in `Ctx`.
     pub fn new_v7() -> OrderId {
         OrderId(Uuid::now_v7())
     }

@@ -144,14 +144,14 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
                 Some(entry("Shipped", format!("parcel {package} with {carrier}, waybill {waybill}")))
             }
             Change::TrackingRecorded { package, update } => {
-                let mut detail = format!("{package}: {:?}", update.kind);
+                let mut detail = format!("{package}: {}", update.kind.describe());
                 if !update.location.is_empty() {
                     detail.push_str(&format!(" at {}", update.location));
                 }
                 if !update.description.is_empty() {
                     detail.push_str(&format!(" ({})", update.description));
                 }
-                Some(entry("Tracking update", detail))
+                Some(TimelineEntry { at: update.at, ..entry("Tracking update", detail) })
             }
             Change::CodCollected { amount } => Some(entry("Paid at the door", amount.to_string())),
             Change::ReceiptConfirmed { automatic } => Some(entry(

@@ -91,9 +91,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::{Address, CountryFormat};
 use crate::ids::{CustomerId, IdError, LineId, Sku};
 use crate::money::{Currency, Money};
-use crate::placement::{
-    Line, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm, Totals, Variant,
-};
+use crate::placement::{Line, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm, Totals, Variant};
 
 // ---------------------------------------------------------------------------------------------
 // Violations
@@ -161,16 +159,8 @@ pub struct Violation {
 
 impl Violation {
     /// A violation of `field`.
-    pub fn new(
-        field: impl Into<String>,
-        code: ViolationCode,
-        message: impl Into<String>,
-    ) -> Violation {
-        Violation {
-            field: field.into(),
-            code,
-            message: message.into(),
-        }
+    pub fn new(field: impl Into<String>, code: ViolationCode, message: impl Into<String>) -> Violation {
+        Violation { field: field.into(), code, message: message.into() }
     }
 }
 
@@ -192,10 +182,7 @@ fn summary(list: &[Violation]) -> String {
     if list.is_empty() {
         return "no violations".to_owned();
     }
-    list.iter()
-        .map(Violation::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    list.iter().map(Violation::to_string).collect::<Vec<_>>().join("; ")
 }
 
 impl Violations {
@@ -210,12 +197,7 @@ impl Violations {
     }
 
     /// Records a violation of `field` (shorthand for `push(Violation::new(..))`).
-    pub fn add(
-        &mut self,
-        field: impl Into<String>,
-        code: ViolationCode,
-        message: impl Into<String>,
-    ) {
+    pub fn add(&mut self, field: impl Into<String>, code: ViolationCode, message: impl Into<String>) {
         self.push(Violation::new(field, code, message));
     }
 
@@ -379,9 +361,7 @@ fn unit_price_ok(price: Money, limits: &Limits) -> bool {
 
 /// The order's currency: the first line's, or the shipping fee's when there are no lines.
 fn order_currency(form: &PlaceOrderForm) -> Currency {
-    form.lines
-        .first()
-        .map_or(form.shipping_fee.currency, |l| l.unit_price.currency)
+    form.lines.first().map_or(form.shipping_fee.currency, |l| l.unit_price.currency)
 }
 
 /// The goods subtotal, when every line is individually valid and in one currency; `None` when
@@ -393,9 +373,7 @@ fn clean_subtotal(form: &PlaceOrderForm, limits: &Limits) -> Option<Money> {
         if !quantity_ok(line.quantity, limits) || !unit_price_ok(line.unit_price, limits) {
             return None;
         }
-        sum = sum
-            .checked_add(line.unit_price.checked_mul(line.quantity).ok()?)
-            .ok()?;
+        sum = sum.checked_add(line.unit_price.checked_mul(line.quantity).ok()?).ok()?;
     }
     Some(sum)
 }
@@ -409,38 +387,20 @@ enum Text {
 }
 
 /// Checks one free-text field: required (when asked), length, control characters.
-fn check_text(
-    out: &mut Violations,
-    field: &str,
-    what: &str,
-    value: &str,
-    required: bool,
-    max: usize,
-    kind: Text,
-) {
+fn check_text(out: &mut Violations, field: &str, what: &str, value: &str, required: bool, max: usize, kind: Text) {
     let value = value.trim();
     if value.is_empty() {
         if required {
-            out.add(
-                field,
-                ViolationCode::Required,
-                format!("{what} is required"),
-            );
+            out.add(field, ViolationCode::Required, format!("{what} is required"));
         }
         return;
     }
     if value.chars().count() > max {
-        out.add(
-            field,
-            ViolationCode::TooLong,
-            format!("{what} must be at most {max} characters"),
-        );
+        out.add(field, ViolationCode::TooLong, format!("{what} must be at most {max} characters"));
     }
     let bad = match kind {
         Text::SingleLine => value.chars().any(char::is_control),
-        Text::MultiLine => value
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
+        Text::MultiLine => value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
     };
     if bad {
         let msg = match kind {
@@ -457,14 +417,10 @@ fn check_text(
 fn report_id_error(out: &mut Violations, field: &str, what: &str, err: IdError) {
     let (code, message) = match err {
         IdError::Empty => (ViolationCode::Required, format!("{what} is required")),
-        IdError::TooLong { max, .. } => (
-            ViolationCode::TooLong,
-            format!("{what} must be at most {max} characters"),
-        ),
-        IdError::BadCharacter => (
-            ViolationCode::BadFormat,
-            format!("{what} must not contain whitespace or control characters"),
-        ),
+        IdError::TooLong { max, .. } => (ViolationCode::TooLong, format!("{what} must be at most {max} characters")),
+        IdError::BadCharacter => {
+            (ViolationCode::BadFormat, format!("{what} must not contain whitespace or control characters"))
+        }
     };
     out.add(field, code, message);
 }
@@ -477,10 +433,7 @@ fn normalize_country(country: &str) -> Option<String> {
 
 /// Variant with keys and values trimmed (what the draft stores and duplicates compare on).
 fn trimmed_variant(variant: &Variant) -> Variant {
-    variant
-        .iter()
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+    variant.iter().map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect()
 }
 
 /// What makes two lines "the same product": trimmed SKU and variant. `None` for an invalid
@@ -497,11 +450,7 @@ pub struct HasLines;
 impl Rule for HasLines {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         if form.lines.is_empty() {
-            out.add(
-                "lines",
-                ViolationCode::Required,
-                "the order must have at least one line",
-            );
+            out.add("lines", ViolationCode::Required, "the order must have at least one line");
         }
     }
 }
@@ -513,11 +462,7 @@ pub struct LineCount;
 impl Rule for LineCount {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         if form.lines.len() > limits.max_lines {
-            out.add(
-                "lines",
-                ViolationCode::TooMany,
-                format!("an order may have at most {} lines", limits.max_lines),
-            );
+            out.add("lines", ViolationCode::TooMany, format!("an order may have at most {} lines", limits.max_lines));
         }
     }
 }
@@ -574,21 +519,14 @@ impl Rule for VariantLimits {
                 out.add(
                     &field,
                     ViolationCode::TooMany,
-                    format!(
-                        "a line may have at most {} variant attributes",
-                        limits.max_variant_attributes
-                    ),
+                    format!("a line may have at most {} variant attributes", limits.max_variant_attributes),
                 );
             }
             let mut seen = HashSet::new();
             for (name, value) in &line.variant {
                 let name = name.trim();
                 if name.is_empty() {
-                    out.add(
-                        &field,
-                        ViolationCode::Required,
-                        "variant attribute names must not be blank",
-                    );
+                    out.add(&field, ViolationCode::Required, "variant attribute names must not be blank");
                     continue;
                 }
                 if name.chars().count() > max {
@@ -614,15 +552,7 @@ impl Rule for VariantLimits {
                         "variant attribute names must be unique, ignoring surrounding spaces",
                     );
                 }
-                check_text(
-                    out,
-                    &format!("{field}[{name:?}]"),
-                    "variant value",
-                    value,
-                    true,
-                    max,
-                    Text::SingleLine,
-                );
+                check_text(out, &format!("{field}[{name:?}]"), "variant value", value, true, max, Text::SingleLine);
             }
         }
     }
@@ -639,10 +569,7 @@ impl Rule for QuantityRange {
                 out.add(
                     line_field(i, "quantity"),
                     ViolationCode::OutOfRange,
-                    format!(
-                        "quantity must be between 1 and {}",
-                        limits.max_quantity_per_line
-                    ),
+                    format!("quantity must be between 1 and {}", limits.max_quantity_per_line),
                 );
             }
         }
@@ -679,11 +606,7 @@ impl Rule for SingleCurrency {
         let message = || format!("currency must be {currency}, the currency of the first line");
         for (i, line) in form.lines.iter().enumerate() {
             if line.unit_price.currency != currency {
-                out.add(
-                    line_field(i, "unit_price"),
-                    ViolationCode::CurrencyMismatch,
-                    message(),
-                );
+                out.add(line_field(i, "unit_price"), ViolationCode::CurrencyMismatch, message());
             }
         }
         if form.shipping_fee.currency != currency {
@@ -702,11 +625,7 @@ pub struct ShippingFeeRange;
 impl Rule for ShippingFeeRange {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         if form.shipping_fee.is_negative() {
-            out.add(
-                "shipping_fee",
-                ViolationCode::OutOfRange,
-                "shipping fee must not be negative",
-            );
+            out.add("shipping_fee", ViolationCode::OutOfRange, "shipping fee must not be negative");
         }
     }
 }
@@ -719,11 +638,7 @@ pub struct DiscountRange;
 impl Rule for DiscountRange {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         if form.discount.is_negative() {
-            out.add(
-                "discount",
-                ViolationCode::OutOfRange,
-                "discount must not be negative",
-            );
+            out.add("discount", ViolationCode::OutOfRange, "discount must not be negative");
             return;
         }
         if let Some(subtotal) = clean_subtotal(form, limits)
@@ -828,13 +743,7 @@ impl Rule for AddressFields {
         let a = &form.shipping_address;
         let field_max = limits.max_address_field_len;
         let text = [
-            (
-                "recipient",
-                "recipient",
-                &a.recipient,
-                true,
-                limits.max_recipient_len,
-            ),
+            ("recipient", "recipient", &a.recipient, true, limits.max_recipient_len),
             ("province", "province", &a.province, true, field_max),
             ("city", "city", &a.city, true, field_max),
             ("district", "district", &a.district, false, field_max),
@@ -846,40 +755,20 @@ impl Rule for AddressFields {
         // Shapes (and so characters) of these are checked by CountryCode and
         // PhoneAndPostalCode; here only presence and length.
         let shaped = [
-            (
-                "phone",
-                "phone number",
-                &a.phone,
-                true,
-                limits.max_phone_len,
-            ),
+            ("phone", "phone number", &a.phone, true, limits.max_phone_len),
             ("country", "country", &a.country, true, usize::MAX),
             // Whether a postal code is needed depends on the country.
-            (
-                "postal_code",
-                "postal code",
-                &a.postal_code,
-                false,
-                limits.max_postal_code_len,
-            ),
+            ("postal_code", "postal code", &a.postal_code, false, limits.max_postal_code_len),
         ];
         for (name, what, value, required, max) in shaped {
             let field = format!("shipping_address.{name}");
             let value = value.trim();
             if value.is_empty() {
                 if required {
-                    out.add(
-                        &field,
-                        ViolationCode::Required,
-                        format!("{what} is required"),
-                    );
+                    out.add(&field, ViolationCode::Required, format!("{what} is required"));
                 }
             } else if value.chars().count() > max {
-                out.add(
-                    &field,
-                    ViolationCode::TooLong,
-                    format!("{what} must be at most {max} characters"),
-                );
+                out.add(&field, ViolationCode::TooLong, format!("{what} must be at most {max} characters"));
             }
         }
         let mut non_blank = 0usize;
@@ -899,19 +788,12 @@ impl Rule for AddressFields {
             );
         }
         if non_blank == 0 {
-            out.add(
-                "shipping_address.street",
-                ViolationCode::Required,
-                "at least one street line is required",
-            );
+            out.add("shipping_address.street", ViolationCode::Required, "at least one street line is required");
         } else if non_blank > limits.max_street_lines {
             out.add(
                 "shipping_address.street",
                 ViolationCode::TooMany,
-                format!(
-                    "at most {} street lines are allowed",
-                    limits.max_street_lines
-                ),
+                format!("at most {} street lines are allowed", limits.max_street_lines),
             );
         }
     }
@@ -946,20 +828,13 @@ impl Rule for PhoneAndPostalCode {
         let (format, place) = match normalize_country(&a.country) {
             Some(code) => {
                 let format = CountryFormat::for_country(&code);
-                let place = if format.country == "*" {
-                    String::new()
-                } else {
-                    format!(" in {code}")
-                };
+                let place = if format.country == "*" { String::new() } else { format!(" in {code}") };
                 (format, place)
             }
             None => (&CountryFormat::DEFAULT, String::new()),
         };
         let phone = a.phone.trim();
-        if !phone.is_empty()
-            && phone.chars().count() <= limits.max_phone_len
-            && !format.accepts_phone(phone)
-        {
+        if !phone.is_empty() && phone.chars().count() <= limits.max_phone_len && !format.accepts_phone(phone) {
             out.add(
                 "shipping_address.phone",
                 ViolationCode::BadFormat,
@@ -975,9 +850,7 @@ impl Rule for PhoneAndPostalCode {
                     format!("postal code is required{place}"),
                 );
             }
-        } else if postal.chars().count() <= limits.max_postal_code_len
-            && !format.accepts_postal_code(postal)
-        {
+        } else if postal.chars().count() <= limits.max_postal_code_len && !format.accepts_postal_code(postal) {
             out.add(
                 "shipping_address.postal_code",
                 ViolationCode::BadFormat,
@@ -1053,9 +926,7 @@ impl Rule for DuplicateLines {
                         out.add(
                             format!("lines[{i}]"),
                             ViolationCode::DuplicateLine,
-                            format!(
-                                "same SKU and variant as lines[{first}] but a different unit price"
-                            ),
+                            format!("same SKU and variant as lines[{first}] but a different unit price"),
                         );
                         continue;
                     }
@@ -1114,10 +985,7 @@ pub struct Validator {
 impl Validator {
     /// A validator with every built-in rule and these limits.
     pub fn new(limits: Limits) -> Validator {
-        Validator {
-            limits,
-            rules: builtin_rules(),
-        }
+        Validator { limits, rules: builtin_rules() }
     }
 
     /// Adds a host rule; it runs after the built-in ones (and earlier host rules), on every
@@ -1154,26 +1022,16 @@ impl Validator {
     /// Builds the draft of a form the rules accepted. Every step is still checked, so a
     /// mistake here becomes a violation rather than a panic or a wrong order.
     fn build(&self, form: &PlaceOrderForm) -> Result<OrderDraft, Violations> {
-        let fail = |field: &str, code, message: &str| -> Violations {
-            Violations(vec![Violation::new(field, code, message)])
-        };
-        let overflow = |field: &str| {
-            fail(
-                field,
-                ViolationCode::Overflow,
-                "amount does not fit in 64-bit minor units",
-            )
-        };
+        let fail =
+            |field: &str, code, message: &str| -> Violations { Violations(vec![Violation::new(field, code, message)]) };
+        let overflow = |field: &str| fail(field, ViolationCode::Overflow, "amount does not fit in 64-bit minor units");
 
         let customer = CustomerId::new(form.customer.trim())
             .map_err(|_| fail("customer", ViolationCode::BadFormat, "invalid customer id"))?;
-        let first = form.lines.first().ok_or_else(|| {
-            fail(
-                "lines",
-                ViolationCode::Required,
-                "the order must have at least one line",
-            )
-        })?;
+        let first = form
+            .lines
+            .first()
+            .ok_or_else(|| fail("lines", ViolationCode::Required, "the order must have at least one line"))?;
         let currency = first.unit_price.currency;
 
         // Merge duplicates, keeping first-seen order.
@@ -1187,23 +1045,12 @@ impl Validator {
         let mut merged: Vec<Merged> = Vec::new();
         let mut index: HashMap<(Sku, Variant), usize> = HashMap::new();
         for (i, line) in form.lines.iter().enumerate() {
-            let (sku, variant) = line_key(line).ok_or_else(|| {
-                fail(
-                    &line_field(i, "sku"),
-                    ViolationCode::BadFormat,
-                    "invalid SKU",
-                )
-            })?;
+            let (sku, variant) =
+                line_key(line).ok_or_else(|| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?;
             let quantity = u32::try_from(line.quantity)
                 .ok()
                 .filter(|q| (1..=self.limits.max_quantity_per_line).contains(q))
-                .ok_or_else(|| {
-                    fail(
-                        &line_field(i, "quantity"),
-                        ViolationCode::OutOfRange,
-                        "quantity out of range",
-                    )
-                })?;
+                .ok_or_else(|| fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "quantity out of range"))?;
             match index.entry((sku.clone(), variant.clone())) {
                 Entry::Occupied(e) => {
                     let m = merged.get_mut(*e.get()).ok_or_else(|| overflow("lines"))?;
@@ -1219,12 +1066,8 @@ impl Validator {
                         .checked_add(quantity)
                         .filter(|q| *q <= self.limits.max_quantity_per_line)
                         .ok_or_else(|| {
-                            fail(
-                                &line_field(i, "quantity"),
-                                ViolationCode::OutOfRange,
-                                "combined quantity out of range",
-                            )
-                        })?;
+                        fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "combined quantity out of range")
+                    })?;
                 }
                 Entry::Vacant(e) => {
                     e.insert(merged.len());
@@ -1244,34 +1087,21 @@ impl Validator {
             .map(|m| m.unit_price.checked_mul(i64::from(m.quantity)))
             .collect::<Result<Vec<Money>, _>>()
             .map_err(|_| overflow("lines"))?;
-        let subtotal = Money::checked_sum(currency, line_totals.iter().copied())
-            .map_err(|_| overflow("lines"))?;
+        let subtotal = Money::checked_sum(currency, line_totals.iter().copied()).map_err(|_| overflow("lines"))?;
         let total = subtotal
             .checked_add(form.shipping_fee)
             .map_err(|_| overflow("shipping_fee"))?
             .checked_sub(form.discount)
             .map_err(|_| overflow("discount"))?;
         let minors: Vec<i64> = line_totals.iter().map(|t| t.minor).collect();
-        let shares = allocate(form.discount.minor, &minors).ok_or_else(|| {
-            fail(
-                "discount",
-                ViolationCode::OutOfRange,
-                "discount cannot be allocated to the lines",
-            )
-        })?;
+        let shares = allocate(form.discount.minor, &minors)
+            .ok_or_else(|| fail("discount", ViolationCode::OutOfRange, "discount cannot be allocated to the lines"))?;
 
         let mut lines = Vec::with_capacity(merged.len());
-        for (n, ((m, line_total), share)) in
-            merged.into_iter().zip(line_totals).zip(shares).enumerate()
-        {
-            let id = n
-                .checked_add(1)
-                .and_then(|id| u32::try_from(id).ok())
-                .ok_or_else(|| overflow("lines"))?;
+        for (n, ((m, line_total), share)) in merged.into_iter().zip(line_totals).zip(shares).enumerate() {
+            let id = n.checked_add(1).and_then(|id| u32::try_from(id).ok()).ok_or_else(|| overflow("lines"))?;
             let discount = Money::new(share, currency);
-            let payable = line_total
-                .checked_sub(discount)
-                .map_err(|_| overflow("discount"))?;
+            let payable = line_total.checked_sub(discount).map_err(|_| overflow("discount"))?;
             lines.push(Line {
                 id: LineId(id),
                 sku: m.sku,
@@ -1289,29 +1119,16 @@ impl Validator {
         let shipping_address = Address {
             recipient: a.recipient.trim().to_owned(),
             phone: a.phone.trim().to_owned(),
-            country: normalize_country(&a.country).ok_or_else(|| {
-                fail(
-                    "shipping_address.country",
-                    ViolationCode::BadFormat,
-                    "invalid country code",
-                )
-            })?,
+            country: normalize_country(&a.country)
+                .ok_or_else(|| fail("shipping_address.country", ViolationCode::BadFormat, "invalid country code"))?,
             province: a.province.trim().to_owned(),
             city: a.city.trim().to_owned(),
             district: a.district.trim().to_owned(),
-            street: a
-                .street
-                .iter()
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            street: a.street.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             postal_code: a.postal_code.trim().to_owned(),
         };
         let payment = match &form.payment {
-            PaymentMethod::Online { provider } => PaymentMethod::Online {
-                provider: provider.trim().to_owned(),
-            },
+            PaymentMethod::Online { provider } => PaymentMethod::Online { provider: provider.trim().to_owned() },
             PaymentMethod::CashOnDelivery => PaymentMethod::CashOnDelivery,
         };
 
@@ -1321,12 +1138,7 @@ impl Validator {
             lines,
             shipping_address,
             payment,
-            totals: Totals {
-                subtotal,
-                shipping_fee: form.shipping_fee,
-                discount: form.discount,
-                total,
-            },
+            totals: Totals { subtotal, shipping_fee: form.shipping_fee, discount: form.discount, total },
             buyer_note: form.buyer_note.trim().to_owned(),
         })
     }
@@ -1341,10 +1153,7 @@ impl Default for Validator {
 
 impl fmt::Debug for Validator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Validator")
-            .field("limits", &self.limits)
-            .field("rules", &self.rules.len())
-            .finish()
+        f.debug_struct("Validator").field("limits", &self.limits).field("rules", &self.rules.len()).finish()
     }
 }
 
@@ -1355,9 +1164,7 @@ fn allocate(discount: i64, weights: &[i64]) -> Option<Vec<i64>> {
     if discount < 0 || weights.iter().any(|w| *w < 0) {
         return None;
     }
-    let sum = weights
-        .iter()
-        .try_fold(0i128, |acc, w| acc.checked_add(i128::from(*w)))?;
+    let sum = weights.iter().try_fold(0i128, |acc, w| acc.checked_add(i128::from(*w)))?;
     let d = i128::from(discount);
     if d > sum {
         return None;
@@ -1426,9 +1233,7 @@ mod tests {
                 street: vec!["1 West Lake Rd".into()],
                 postal_code: "310000".into(),
             },
-            payment: PaymentMethod::Online {
-                provider: "alipay".into(),
-            },
+            payment: PaymentMethod::Online { provider: "alipay".into() },
             shipping_fee: cny(0),
             discount: cny(0),
             buyer_note: String::new(),
@@ -1474,10 +1279,7 @@ mod tests {
     #[test]
     fn codes_are_snake_case_in_text_and_json() {
         assert_eq!(ViolationCode::OutOfRange.as_str(), "out_of_range");
-        assert_eq!(
-            serde_json::to_string(&ViolationCode::CurrencyMismatch).unwrap(),
-            "\"currency_mismatch\""
-        );
+        assert_eq!(serde_json::to_string(&ViolationCode::CurrencyMismatch).unwrap(), "\"currency_mismatch\"");
         assert_eq!(ViolationCode::DuplicateLine.to_string(), "duplicate_line");
     }
 
@@ -1485,20 +1287,9 @@ mod tests {
     fn violations_display_and_serialize_every_entry() {
         let mut v = Violations::new();
         assert_eq!(v.to_string(), "no violations");
-        v.add(
-            "discount",
-            ViolationCode::OutOfRange,
-            "discount must not be negative",
-        );
-        v.push(Violation::new(
-            "lines",
-            ViolationCode::Required,
-            "need a line",
-        ));
-        assert_eq!(
-            v.to_string(),
-            "discount: discount must not be negative; lines: need a line"
-        );
+        v.add("discount", ViolationCode::OutOfRange, "discount must not be negative");
+        v.push(Violation::new("lines", ViolationCode::Required, "need a line"));
+        assert_eq!(v.to_string(), "discount: discount must not be negative; lines: need a line");
         assert!(v.has("lines", ViolationCode::Required));
         assert!(!v.has("lines", ViolationCode::TooMany));
         let json = serde_json::to_value(&v).unwrap();
@@ -1552,10 +1343,7 @@ mod tests {
         let d = Validator::default().validate(&f).unwrap();
         assert_eq!(d.customer.as_str(), "c-1");
         assert_eq!(d.lines[0].sku.as_str(), "A");
-        assert_eq!(
-            d.lines[0].variant.get("size").map(String::as_str),
-            Some("L")
-        );
+        assert_eq!(d.lines[0].variant.get("size").map(String::as_str), Some("L"));
         assert_eq!(d.shipping_address.country, "CN");
         assert_eq!(d.shipping_address.street, vec!["1 Road".to_owned()]);
         assert_eq!(d.buyer_note, "ring twice");

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use orderflow::placement::{
-    AddressForm, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm, Variant,
-};
+use orderflow::placement::{AddressForm, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm, Variant};
 use orderflow::validation::{Limits, Rule, Validator, Violation, ViolationCode, Violations};
 use orderflow::{Currency, LineId, Money};
 use proptest::prelude::*;
@@ -21,20 +19,11 @@ fn usd(minor: i64) -> Money {
 }
 
 fn variant(pairs: &[(&str, &str)]) -> Variant {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 fn line(sku: &str, quantity: i64, unit_price: Money) -> LineForm {
-    LineForm {
-        sku: sku.into(),
-        product_name: format!("Product {sku}"),
-        variant: Variant::new(),
-        quantity,
-        unit_price,
-    }
+    LineForm { sku: sku.into(), product_name: format!("Product {sku}"), variant: Variant::new(), quantity, unit_price }
 }
 
 fn cn_address() -> AddressForm {
@@ -59,9 +48,7 @@ fn cn_form() -> PlaceOrderForm {
         customer: "cust-42".into(),
         lines: vec![tea, line("CUP-7", 1, cny(3_333)), line("BOX", 3, cny(1))],
         shipping_address: cn_address(),
-        payment: PaymentMethod::Online {
-            provider: "alipay".into(),
-        },
+        payment: PaymentMethod::Online { provider: "alipay".into() },
         shipping_fee: cny(800),
         discount: cny(1_000),
         buyer_note: "请周末送货".into(),
@@ -259,11 +246,7 @@ fn negative_prices_fees_and_discounts_are_out_of_range() {
     f.discount = cny(-1);
     assert_eq!(
         pairs(&err(&f)),
-        expect(&[
-            ("lines[0].unit_price", OutOfRange),
-            ("shipping_fee", OutOfRange),
-            ("discount", OutOfRange),
-        ])
+        expect(&[("lines[0].unit_price", OutOfRange), ("shipping_fee", OutOfRange), ("discount", OutOfRange),])
     );
 }
 
@@ -282,32 +265,17 @@ fn overflowing_totals_are_reported_where_they_happen() {
     let mut f = cn_form();
     f.lines = vec![line("BIG", 3, cny(i64::MAX / 2))];
     f.discount = cny(0);
-    assert_eq!(
-        pairs(&err(&f)),
-        expect(&[
-            ("lines[0].unit_price", OutOfRange),
-            ("lines[0].quantity", Overflow),
-        ])
-    );
+    assert_eq!(pairs(&err(&f)), expect(&[("lines[0].unit_price", OutOfRange), ("lines[0].quantity", Overflow),]));
 
     // With the price limit lifted only the overflow remains.
     let mut limits = Limits::default();
     limits.max_unit_price_minor = i64::MAX;
     let loose = Validator::new(limits);
-    assert_eq!(
-        pairs(&err_with(&loose, &f)),
-        expect(&[("lines[0].quantity", Overflow)])
-    );
+    assert_eq!(pairs(&err_with(&loose, &f)), expect(&[("lines[0].quantity", Overflow)]));
 
     // Each line fits, their sum does not.
-    f.lines = vec![
-        line("A", 1, cny(i64::MAX / 2 + 1)),
-        line("B", 1, cny(i64::MAX / 2 + 1)),
-    ];
-    assert_eq!(
-        pairs(&err_with(&loose, &f)),
-        expect(&[("lines[1]", Overflow)])
-    );
+    f.lines = vec![line("A", 1, cny(i64::MAX / 2 + 1)), line("B", 1, cny(i64::MAX / 2 + 1))];
+    assert_eq!(pairs(&err_with(&loose, &f)), expect(&[("lines[1]", Overflow)]));
 
     // The goods fit, the shipping fee pushes the total over.
     f.lines = vec![line("A", 1, cny(100))];
@@ -336,10 +304,7 @@ fn an_empty_address_reports_every_missing_field() {
 fn blank_street_lines_do_not_count() {
     let mut f = cn_form();
     f.shipping_address.street = vec![" ".into(), "\t".into()];
-    assert_eq!(
-        pairs(&err(&f)),
-        expect(&[("shipping_address.street", Required)])
-    );
+    assert_eq!(pairs(&err(&f)), expect(&[("shipping_address.street", Required)]));
 }
 
 #[test]
@@ -352,13 +317,7 @@ fn over_long_address_fields_are_reported_individually() {
     a.district = "d".repeat(121);
     a.phone = "1".repeat(21);
     a.postal_code = "3".repeat(13);
-    a.street = vec![
-        "s".repeat(121),
-        "ok".into(),
-        "".into(),
-        "ok".into(),
-        "too many".into(),
-    ];
+    a.street = vec!["s".repeat(121), "ok".into(), "".into(), "ok".into(), "too many".into()];
     assert_eq!(
         pairs(&err(&f)),
         expect(&[
@@ -386,9 +345,7 @@ fn over_long_address_fields_are_reported_individually() {
 fn one_hundred_lines_pass_and_one_hundred_and_one_do_not() {
     let mut f = cn_form();
     f.discount = cny(0);
-    f.lines = (0..100)
-        .map(|i| line(&format!("SKU-{i}"), 1, cny(100)))
-        .collect();
+    f.lines = (0..100).map(|i| line(&format!("SKU-{i}"), 1, cny(100))).collect();
     assert_eq!(ok(&f).lines.len(), 100);
     f.lines.push(line("SKU-100", 1, cny(100)));
     assert_eq!(pairs(&err(&f)), expect(&[("lines", TooMany)]));
@@ -402,9 +359,7 @@ fn ids_texts_and_payment_are_checked() {
     f.lines[1].sku = "X".repeat(65);
     f.lines[2].product_name = "Box\u{7}".into();
     f.buyer_note = "第一行\n第二行".repeat(100); // 700 characters, line breaks allowed
-    f.payment = PaymentMethod::Online {
-        provider: "p".repeat(41),
-    };
+    f.payment = PaymentMethod::Online { provider: "p".repeat(41) };
     assert_eq!(
         pairs(&err(&f)),
         expect(&[
@@ -416,9 +371,7 @@ fn ids_texts_and_payment_are_checked() {
             ("payment.provider", TooLong),
         ])
     );
-    f.payment = PaymentMethod::Online {
-        provider: " ".into(),
-    };
+    f.payment = PaymentMethod::Online { provider: " ".into() };
     assert!(err(&f).has("payment.provider", Required));
 }
 
@@ -459,9 +412,7 @@ fn a_form_with_many_problems_reports_each_at_its_field() {
     f.shipping_address.city = String::new();
     f.shipping_address.street = vec!["x".repeat(121)];
     f.buyer_note = "n".repeat(501);
-    f.payment = PaymentMethod::Online {
-        provider: String::new(),
-    };
+    f.payment = PaymentMethod::Online { provider: String::new() };
 
     let v = err(&f);
     assert_eq!(
@@ -528,20 +479,9 @@ fn duplicate_lines_at_the_same_price_are_merged() {
 #[test]
 fn merged_quantity_must_respect_the_line_maximum() {
     let mut f = cn_form();
-    f.lines = vec![
-        line("A", 500, cny(100)),
-        line("A", 499, cny(100)),
-        line("A", 1, cny(100)),
-        line("A", 5, cny(100)),
-    ];
+    f.lines = vec![line("A", 500, cny(100)), line("A", 499, cny(100)), line("A", 1, cny(100)), line("A", 5, cny(100))];
     f.discount = cny(0);
-    assert_eq!(
-        pairs(&err(&f)),
-        expect(&[
-            ("lines[2].quantity", OutOfRange),
-            ("lines[3].quantity", OutOfRange),
-        ])
-    );
+    assert_eq!(pairs(&err(&f)), expect(&[("lines[2].quantity", OutOfRange), ("lines[3].quantity", OutOfRange),]));
     f.lines.truncate(2);
     assert_eq!(ok(&f).lines[0].quantity, 999);
 }
@@ -565,17 +505,10 @@ struct NoCodAbove(i64);
 
 impl Rule for NoCodAbove {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
-        let goods: i64 = form
-            .lines
-            .iter()
-            .map(|l| l.unit_price.minor.saturating_mul(l.quantity))
-            .fold(0, i64::saturating_add);
+        let goods: i64 =
+            form.lines.iter().map(|l| l.unit_price.minor.saturating_mul(l.quantity)).fold(0, i64::saturating_add);
         if form.payment.is_cod() && goods > self.0 {
-            out.push(Violation::new(
-                "payment",
-                Custom,
-                "cash on delivery is not offered for orders this large",
-            ));
+            out.push(Violation::new("payment", Custom, "cash on delivery is not offered for orders this large"));
         }
     }
 }
@@ -595,25 +528,13 @@ fn host_rules_add_their_violations_alongside_built_in_ones() {
     f.lines[1].quantity = 0;
     assert_eq!(
         pairs(&err_with(&validator, &f)),
-        expect(&[
-            ("buyer_note", Custom),
-            ("payment", Custom),
-            ("lines[1].quantity", OutOfRange),
-        ])
+        expect(&[("buyer_note", Custom), ("payment", Custom), ("lines[1].quantity", OutOfRange),])
     );
 
     // Host rules also run (and alone decide) on otherwise valid forms.
     let f = us_form();
-    assert_eq!(
-        pairs(&err_with(&validator, &f)),
-        expect(&[("payment", Custom)])
-    );
-    assert!(
-        Validator::default()
-            .with_rule(NoCodAbove(1_000_000))
-            .validate(&f)
-            .is_ok()
-    );
+    assert_eq!(pairs(&err_with(&validator, &f)), expect(&[("payment", Custom)]));
+    assert!(Validator::default().with_rule(NoCodAbove(1_000_000)).validate(&f).is_ok());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,55 +561,31 @@ fn phone_and_postal_code_follow_the_country() {
     assert_eq!(address_problems("CN", "13800138000", "310000"), []);
     assert_eq!(address_problems("cn", "+8613800138000", "310000"), []);
     assert_eq!(address_problems("CN", "010-12345678", "310000"), [phone()]);
-    assert_eq!(
-        address_problems("CN", "13800138000", ""),
-        [postal(Required)]
-    );
-    assert_eq!(
-        address_problems("CN", "13800138000", "31000"),
-        [postal(BadFormat)]
-    );
+    assert_eq!(address_problems("CN", "13800138000", ""), [postal(Required)]);
+    assert_eq!(address_problems("CN", "13800138000", "31000"), [postal(BadFormat)]);
 
     // United States: 10 digits, optional +1; ZIP or ZIP+4 required.
     assert_eq!(address_problems("US", "(415) 555-0132", "94105"), []);
     assert_eq!(address_problems("US", "+1 415-555-0132", "94105-1234"), []);
     assert_eq!(address_problems("US", "555-0132", "94105"), [phone()]);
-    assert_eq!(
-        address_problems("US", "4155550132", "9410"),
-        [postal(BadFormat)]
-    );
+    assert_eq!(address_problems("US", "4155550132", "9410"), [postal(BadFormat)]);
     assert_eq!(address_problems("US", "4155550132", ""), [postal(Required)]);
 
     // Great Britain, Germany, Japan: postcode shapes, permissive phones.
     assert_eq!(address_problems("GB", "+44 20 7946 0958", "SW1A 1AA"), []);
     assert_eq!(address_problems("gb", "020 7946 0958", "ec1a1bb"), []);
-    assert_eq!(
-        address_problems("GB", "+44 20 7946 0958", "12345"),
-        [postal(BadFormat)]
-    );
+    assert_eq!(address_problems("GB", "+44 20 7946 0958", "12345"), [postal(BadFormat)]);
     assert_eq!(address_problems("DE", "+49 30 123456", "10115"), []);
-    assert_eq!(
-        address_problems("DE", "+49 30 123456", "1011"),
-        [postal(BadFormat)]
-    );
+    assert_eq!(address_problems("DE", "+49 30 123456", "1011"), [postal(BadFormat)]);
     assert_eq!(address_problems("JP", "03-1234-5678", "100-0001"), []);
-    assert_eq!(
-        address_problems("JP", "03-1234-5678", "100-001"),
-        [postal(BadFormat)]
-    );
-    assert_eq!(
-        address_problems("JP", "03-1234-5678", ""),
-        [postal(Required)]
-    );
+    assert_eq!(address_problems("JP", "03-1234-5678", "100-001"), [postal(BadFormat)]);
+    assert_eq!(address_problems("JP", "03-1234-5678", ""), [postal(Required)]);
 
     // Anywhere else: permissive defaults, postal code optional.
     assert_eq!(address_problems("FR", "+33 1 23 45 67 89", ""), []);
     assert_eq!(address_problems("FR", "+33 1 23 45 67 89", "75008"), []);
     assert_eq!(address_problems("FR", "1234", ""), [phone()]);
-    assert_eq!(
-        address_problems("FR", "call me", "75_008"),
-        [phone(), postal(BadFormat)]
-    );
+    assert_eq!(address_problems("FR", "call me", "75_008"), [phone(), postal(BadFormat)]);
 
     // A bad country code is reported; phone and postal code get the default checks.
     assert_eq!(
@@ -703,10 +600,7 @@ fn country_specific_messages_name_the_rule() {
     f.shipping_address.phone = "12345".into();
     let v = err(&f);
     let m = &v.iter().next().unwrap().message;
-    assert_eq!(
-        m,
-        "phone number in CN must be 11 digits starting with 1, optionally prefixed by +86"
-    );
+    assert_eq!(m, "phone number in CN must be 11 digits starting with 1, optionally prefixed by +86");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,16 +609,11 @@ fn country_specific_messages_name_the_rule() {
 
 fn check_draft(form: &PlaceOrderForm, d: &OrderDraft) -> Result<(), TestCaseError> {
     let t = &d.totals;
-    let allocated = d
-        .lines
-        .iter()
-        .try_fold(0i64, |acc, l| acc.checked_add(l.discount.minor))
-        .unwrap();
+    let allocated = d.lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.discount.minor)).unwrap();
     prop_assert_eq!(allocated, t.discount.minor);
     prop_assert_eq!(
         i128::from(t.total.minor),
-        i128::from(t.subtotal.minor) + i128::from(t.shipping_fee.minor)
-            - i128::from(t.discount.minor)
+        i128::from(t.subtotal.minor) + i128::from(t.shipping_fee.minor) - i128::from(t.discount.minor)
     );
     let subtotal: i128 = d.lines.iter().map(|l| i128::from(l.line_total.minor)).sum();
     prop_assert_eq!(subtotal, i128::from(t.subtotal.minor));
@@ -733,10 +622,7 @@ fn check_draft(form: &PlaceOrderForm, d: &OrderDraft) -> Result<(), TestCaseErro
     prop_assert_eq!(units, merged_units);
     for (n, l) in d.lines.iter().enumerate() {
         prop_assert_eq!(l.id, LineId(n as u32 + 1));
-        prop_assert_eq!(
-            i128::from(l.line_total.minor),
-            i128::from(l.unit_price.minor) * i128::from(l.quantity)
-        );
+        prop_assert_eq!(i128::from(l.line_total.minor), i128::from(l.unit_price.minor) * i128::from(l.quantity));
         prop_assert!(l.discount.minor >= 0 && l.discount.minor <= l.line_total.minor);
         prop_assert_eq!(l.payable.minor, l.line_total.minor - l.discount.minor);
         // Within one minor unit of the exact proportional share.
@@ -762,18 +648,8 @@ fn any_text() -> impl Strategy<Value = String> {
 }
 
 fn any_money() -> impl Strategy<Value = Money> {
-    let currency = prop_oneof![
-        Just(Currency::CNY),
-        Just(Currency::USD),
-        Just(Currency::JPY)
-    ];
-    let minor = prop_oneof![
-        any::<i64>(),
-        -10i64..100_000,
-        Just(i64::MAX),
-        Just(i64::MIN),
-        Just(i64::MAX / 2 + 1),
-    ];
+    let currency = prop_oneof![Just(Currency::CNY), Just(Currency::USD), Just(Currency::JPY)];
+    let minor = prop_oneof![any::<i64>(), -10i64..100_000, Just(i64::MAX), Just(i64::MIN), Just(i64::MAX / 2 + 1),];
     (currency, minor).prop_map(|(c, m)| Money::new(m, c))
 }
 
@@ -785,68 +661,40 @@ fn any_line() -> impl Strategy<Value = LineForm> {
         prop_oneof![any::<i64>(), -2i64..1_002],
         any_money(),
     )
-        .prop_map(
-            |(sku, product_name, variant, quantity, unit_price)| LineForm {
-                sku,
-                product_name,
-                variant,
-                quantity,
-                unit_price,
-            },
-        )
+        .prop_map(|(sku, product_name, variant, quantity, unit_price)| LineForm {
+            sku,
+            product_name,
+            variant,
+            quantity,
+            unit_price,
+        })
 }
 
 fn any_form() -> impl Strategy<Value = PlaceOrderForm> {
-    let address = (
+    let address =
         (
+            (any_text(), any_text(), prop_oneof![any_text(), "[a-zA-Z]{2}"]),
+            (any_text(), any_text(), any_text()),
+            proptest::collection::vec(any_text(), 0..5),
             any_text(),
-            any_text(),
-            prop_oneof![any_text(), "[a-zA-Z]{2}"],
-        ),
-        (any_text(), any_text(), any_text()),
-        proptest::collection::vec(any_text(), 0..5),
-        any_text(),
-    )
-        .prop_map(
-            |((recipient, phone, country), (province, city, district), street, postal_code)| {
-                AddressForm {
-                    recipient,
-                    phone,
-                    country,
-                    province,
-                    city,
-                    district,
-                    street,
-                    postal_code,
-                }
-            },
-        );
+        )
+            .prop_map(|((recipient, phone, country), (province, city, district), street, postal_code)| {
+                AddressForm { recipient, phone, country, province, city, district, street, postal_code }
+            });
     let payment = prop_oneof![
         Just(PaymentMethod::CashOnDelivery),
         any_text().prop_map(|provider| PaymentMethod::Online { provider }),
     ];
-    (
-        any_text(),
-        proptest::collection::vec(any_line(), 0..8),
-        address,
-        payment,
-        any_money(),
-        any_money(),
-        any_text(),
-    )
-        .prop_map(
-            |(customer, lines, shipping_address, payment, shipping_fee, discount, buyer_note)| {
-                PlaceOrderForm {
-                    customer,
-                    lines,
-                    shipping_address,
-                    payment,
-                    shipping_fee,
-                    discount,
-                    buyer_note,
-                }
-            },
-        )
+    (any_text(), proptest::collection::vec(any_line(), 0..8), address, payment, any_money(), any_money(), any_text())
+        .prop_map(|(customer, lines, shipping_address, payment, shipping_fee, discount, buyer_note)| PlaceOrderForm {
+            customer,
+            lines,
+            shipping_address,
+            payment,
+            shipping_fee,
+            discount,
+            buyer_note,
+        })
 }
 
 /// Forms that are valid apart from amounts, quantities and duplicates, so many pass.
@@ -864,24 +712,15 @@ fn mostly_valid_form() -> impl Strategy<Value = PlaceOrderForm> {
             quantity,
             unit_price: cny(price),
         });
-    (
-        proptest::collection::vec(line, 1..10),
-        0i64..10_000,
-        0u16..=1_100,
-    )
-        .prop_map(|(lines, shipping, per_mille)| {
-            let mut f = cn_form();
-            f.lines = lines;
-            f.shipping_fee = cny(shipping);
-            let subtotal: i64 = f
-                .lines
-                .iter()
-                .map(|l| l.unit_price.minor * l.quantity)
-                .sum();
-            // Up to 110 % of the subtotal, so some discounts are too large.
-            f.discount = cny(subtotal * i64::from(per_mille) / 1_000);
-            f
-        })
+    (proptest::collection::vec(line, 1..10), 0i64..10_000, 0u16..=1_100).prop_map(|(lines, shipping, per_mille)| {
+        let mut f = cn_form();
+        f.lines = lines;
+        f.shipping_fee = cny(shipping);
+        let subtotal: i64 = f.lines.iter().map(|l| l.unit_price.minor * l.quantity).sum();
+        // Up to 110 % of the subtotal, so some discounts are too large.
+        f.discount = cny(subtotal * i64::from(per_mille) / 1_000);
+        f
+    })
 }
 
 proptest! {

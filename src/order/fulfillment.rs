@@ -137,6 +137,19 @@ pub enum TrackingKind {
 }
 
 impl TrackingKind {
+    /// In words, for timelines and messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            TrackingKind::PickedUp => "picked up by the carrier",
+            TrackingKind::InTransit => "in transit",
+            TrackingKind::OutForDelivery => "out for delivery",
+            TrackingKind::Delivered => "delivered",
+            TrackingKind::Exception => "delivery problem",
+            TrackingKind::RefusedAtDoor => "refused at the door",
+            TrackingKind::ReturnedToSender => "returned to sender",
+        }
+    }
+
     /// True for kinds after which nothing changes the package any more.
     pub fn is_final(&self) -> bool {
         matches!(self, TrackingKind::Delivered | TrackingKind::ReturnedToSender)
