@@ -63,7 +63,13 @@ async fn main() -> Result<(), Error> {
     let notification = gateway.notify_paid(&number, placed.order.totals.total, clock.now());
     let reply = engine.handle_payment_notification(&notification).await?;
     let again = engine.handle_payment_notification(&notification).await?;
-    println!("   provider told {} {:?}; duplicate told {:?}: {}", reply.status, reply.body, again.body, engine.order(id).await?.status());
+    println!(
+        "   provider told {} {:?}; duplicate told {:?}: {}",
+        reply.status,
+        reply.body,
+        again.body,
+        engine.order(id).await?.status()
+    );
 
     // 4. Pick and pack, checked item by item against the order.
     engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await?;
@@ -88,7 +94,11 @@ async fn main() -> Result<(), Error> {
     let order = engine.order(id).await?;
     let parcel = order.fulfillment.package(PackageId(1)).ok_or("no parcel")?;
     let waybill = parcel.waybill.clone().ok_or("no waybill")?;
-    println!("5. shipped with {} ({}), waybill {waybill}", parcel.carrier.clone().unwrap_or_default(), parcel.selection_reason.clone().unwrap_or_default());
+    println!(
+        "5. shipped with {} ({}), waybill {waybill}",
+        parcel.carrier.clone().unwrap_or_default(),
+        parcel.selection_reason.clone().unwrap_or_default()
+    );
 
     // 6. Tracking pushes from the carrier (the second one arrives twice).
     for (hours, kind, event) in

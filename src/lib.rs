@@ -39,7 +39,7 @@
 //!     buyer_note: String::new(),
 //! };
 //! let ctx = Ctx::at(Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap());
-//! let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1) };
+//! let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1).unwrap() };
 //!
 //! let placed = workflow.place(&Actor::buyer(alice), &form, new, &ctx).unwrap();
 //! let mut order = Order::from_events(&placed.events).unwrap();

@@ -129,15 +129,9 @@ impl OrderNumber {
     /// truncated value would name a different order.
     pub fn from_value(value: u64) -> Result<OrderNumber, OrderNumberError> {
         if value > MAX_VALUE {
-            return Err(OrderNumberError::ValueOutOfRange {
-                value,
-                max: MAX_VALUE,
-            });
+            return Err(OrderNumberError::ValueOutOfRange { value, max: MAX_VALUE });
         }
-        Ok(OrderNumber {
-            value,
-            text: encode(value),
-        })
+        Ok(OrderNumber { value, text: encode(value) })
     }
 
     /// The numeric value (what a store may keep in an integer column).
@@ -162,20 +156,14 @@ impl OrderNumber {
                 continue;
             }
             let position = index.saturating_add(1);
-            let value = symbol_value(character).ok_or(OrderNumberError::InvalidCharacter {
-                character,
-                position,
-            })?;
+            let value = symbol_value(character).ok_or(OrderNumberError::InvalidCharacter { character, position })?;
             if let Some(slot) = symbols.get_mut(found) {
                 *slot = (value, character, position);
             }
             found = found.saturating_add(1);
         }
         if found != SYMBOLS {
-            return Err(OrderNumberError::WrongLength {
-                found,
-                expected: SYMBOLS,
-            });
+            return Err(OrderNumberError::WrongLength { found, expected: SYMBOLS });
         }
 
         let (data, check) = symbols.split_at(DATA_SYMBOLS);
@@ -183,18 +171,13 @@ impl OrderNumber {
         for &(symbol, character, position) in data {
             if u64::from(symbol) >= 32 {
                 // A check-only symbol (`*~$=U`) in a data place.
-                return Err(OrderNumberError::InvalidCharacter {
-                    character,
-                    position,
-                });
+                return Err(OrderNumberError::InvalidCharacter { character, position });
             }
             value = (value << 5) | u64::from(symbol);
         }
         let expected_check = value % CHECK_MODULUS;
         match check.first() {
-            Some(&(symbol, _, _)) if u64::from(symbol) == expected_check => {
-                OrderNumber::from_value(value)
-            }
+            Some(&(symbol, _, _)) if u64::from(symbol) == expected_check => OrderNumber::from_value(value),
             _ => Err(OrderNumberError::WrongCheck),
         }
     }
@@ -208,20 +191,13 @@ fn symbol_value(character: char) -> Option<u8> {
         other => other,
     };
     let byte = u8::try_from(upper).ok()?;
-    ALPHABET
-        .iter()
-        .position(|&symbol| symbol == byte)
-        .and_then(|index| u8::try_from(index).ok())
+    ALPHABET.iter().position(|&symbol| symbol == byte).and_then(|index| u8::try_from(index).ok())
 }
 
 /// Canonical text of a value already known to be at most [`MAX_VALUE`].
 fn encode(value: u64) -> [u8; CANONICAL_LEN] {
     let symbol = |index: u64| -> u8 {
-        usize::try_from(index)
-            .ok()
-            .and_then(|index| ALPHABET.get(index))
-            .copied()
-            .unwrap_or(b'?')
+        usize::try_from(index).ok().and_then(|index| ALPHABET.get(index)).copied().unwrap_or(b'?')
     };
     let mut text = [b'-'; CANONICAL_LEN];
     let data = (0..DATA_SYMBOLS).rev().map(|k| (value >> (5 * k)) & 31);
@@ -350,25 +326,16 @@ impl TimeOrderedNumbers {
 
     /// A generator for a single process (node id 0).
     pub const fn new() -> TimeOrderedNumbers {
-        TimeOrderedNumbers {
-            next_free: AtomicU64::new(0),
-            node: 0,
-        }
+        TimeOrderedNumbers { next_free: AtomicU64::new(0), node: 0 }
     }
 
     /// A generator for node `node` (0..=[`MAX_NODE`](Self::MAX_NODE)) of several processes
     /// sharing one store.
     pub const fn with_node(node: u8) -> Result<TimeOrderedNumbers, OrderNumberError> {
         if node > Self::MAX_NODE {
-            return Err(OrderNumberError::NodeOutOfRange {
-                node,
-                max: Self::MAX_NODE,
-            });
+            return Err(OrderNumberError::NodeOutOfRange { node, max: Self::MAX_NODE });
         }
-        Ok(TimeOrderedNumbers {
-            next_free: AtomicU64::new(0),
-            node,
-        })
+        Ok(TimeOrderedNumbers { next_free: AtomicU64::new(0), node })
     }
 
     /// This generator's node id.
@@ -378,9 +345,7 @@ impl TimeOrderedNumbers {
 
     /// Milliseconds since the epoch, 0 before it, wrapped to the sequence width.
     fn sequence_at(now: DateTime<Utc>) -> u64 {
-        let millis = now
-            .timestamp_millis()
-            .saturating_sub(Self::EPOCH_UNIX_MILLIS);
+        let millis = now.timestamp_millis().saturating_sub(Self::EPOCH_UNIX_MILLIS);
         u64::try_from(millis).unwrap_or(0) & Self::SEQUENCE_MASK
     }
 }
@@ -390,21 +355,16 @@ impl OrderNumberGenerator for TimeOrderedNumbers {
         let at = Self::sequence_at(now);
         // Relaxed is enough: uniqueness needs only the atomicity of the read-modify-write,
         // which every ordering guarantees on a single variable.
-        let update = self
-            .next_free
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |free| {
-                Some((free.max(at).wrapping_add(1)) & Self::SEQUENCE_MASK)
-            });
+        let update = self.next_free.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |free| {
+            Some((free.max(at).wrapping_add(1)) & Self::SEQUENCE_MASK)
+        });
         let previous = match update {
             Ok(free) | Err(free) => free,
         };
         let sequence = previous.max(at);
         let value = (sequence << Self::NODE_BITS) | u64::from(self.node);
         // In range by construction (sequence <= SEQUENCE_MASK); the fallback keeps us panic-free.
-        OrderNumber::from_value(value & MAX_VALUE).unwrap_or(OrderNumber {
-            value: 0,
-            text: encode(0),
-        })
+        OrderNumber::from_value(value & MAX_VALUE).unwrap_or(OrderNumber { value: 0, text: encode(0) })
     }
 }
 
@@ -461,19 +421,12 @@ mod tests {
 
     #[test]
     fn wrong_length_is_reported() {
-        for (text, found) in [
-            ("", 0),
-            ("---  ", 0),
-            ("0000-0000-01", 10),
-            ("0000-0000-0111", 12),
-            (&"0".repeat(1000), 1000),
-        ] {
+        for (text, found) in
+            [("", 0), ("---  ", 0), ("0000-0000-01", 10), ("0000-0000-0111", 12), (&"0".repeat(1000), 1000)]
+        {
             assert_eq!(
                 OrderNumber::parse(text),
-                Err(OrderNumberError::WrongLength {
-                    found,
-                    expected: SYMBOLS
-                }),
+                Err(OrderNumberError::WrongLength { found, expected: SYMBOLS }),
                 "{text:?}"
             );
         }
@@ -493,10 +446,7 @@ mod tests {
         for (text, character, position) in cases {
             assert_eq!(
                 OrderNumber::parse(text),
-                Err(OrderNumberError::InvalidCharacter {
-                    character,
-                    position
-                }),
+                Err(OrderNumberError::InvalidCharacter { character, position }),
                 "{text:?}"
             );
         }
@@ -504,24 +454,15 @@ mod tests {
 
     #[test]
     fn wrong_check_is_reported() {
-        assert_eq!(
-            OrderNumber::parse("0000-0001-6JE"),
-            Err(OrderNumberError::WrongCheck)
-        );
-        assert_eq!(
-            OrderNumber::parse("0000-0000-01*"),
-            Err(OrderNumberError::WrongCheck)
-        );
+        assert_eq!(OrderNumber::parse("0000-0001-6JE"), Err(OrderNumberError::WrongCheck));
+        assert_eq!(OrderNumber::parse("0000-0000-01*"), Err(OrderNumberError::WrongCheck));
     }
 
     #[test]
     fn values_beyond_fifty_bits_are_refused() {
         assert_eq!(
             OrderNumber::from_value(MAX_VALUE + 1),
-            Err(OrderNumberError::ValueOutOfRange {
-                value: MAX_VALUE + 1,
-                max: MAX_VALUE
-            })
+            Err(OrderNumberError::ValueOutOfRange { value: MAX_VALUE + 1, max: MAX_VALUE })
         );
         assert!(OrderNumber::from_value(u64::MAX).is_err());
     }
@@ -530,10 +471,7 @@ mod tests {
     fn serde_uses_the_canonical_text() {
         let json = serde_json::to_string(&n(1234)).unwrap();
         assert_eq!(json, r#""0000-0001-6JD""#);
-        assert_eq!(
-            serde_json::from_str::<OrderNumber>(r#""00000001-6jd""#).unwrap(),
-            n(1234)
-        );
+        assert_eq!(serde_json::from_str::<OrderNumber>(r#""00000001-6jd""#).unwrap(), n(1234));
         assert!(serde_json::from_str::<OrderNumber>(r#""0000-0001-6JE""#).is_err());
         assert!(serde_json::from_str::<OrderNumber>("1234").is_err());
     }
@@ -589,14 +527,10 @@ mod tests {
         // Centuries of headroom: the year 4000 still fits without wrapping.
         let far = Utc.with_ymd_and_hms(4000, 1, 1, 0, 0, 0).unwrap();
         let millis = u64::try_from(far.timestamp_millis() - 1_735_689_600_000).unwrap();
-        assert_eq!(
-            TimeOrderedNumbers::new().next_number(far).value(),
-            millis << 4
-        );
+        assert_eq!(TimeOrderedNumbers::new().next_number(far).value(), millis << 4);
     }
 
-    const REPLACEMENTS: &str =
-        "0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=UabcdefghjkmnpqrstvwxyzuiloILO#";
+    const REPLACEMENTS: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=UabcdefghjkmnpqrstvwxyzuiloILO#";
 
     proptest! {
         #[test]

@@ -15,7 +15,9 @@ async fn out_of_stock_refuses_the_order_and_stores_nothing() {
     let shop = Shop::new();
     shop.inventory.set_stock(&sku("MUG-CLAY"), 0);
     let err = shop.engine.place(&buyer("ann"), &sample_form("ann"), None).await.unwrap_err();
-    assert!(matches!(err, EngineError::Inventory(InventoryError::OutOfStock { ref sku, requested: 1, available: 0 }) if sku.as_str() == "MUG-CLAY"));
+    assert!(
+        matches!(err, EngineError::Inventory(InventoryError::OutOfStock { ref sku, requested: 1, available: 0 }) if sku.as_str() == "MUG-CLAY")
+    );
     assert_eq!(shop.store.order_count(), 0);
     assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 0), "all or nothing: no partial reservation");
 }
@@ -94,7 +96,10 @@ async fn a_refund_that_times_out_after_succeeding_is_retried_with_the_same_key_a
     assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
     assert_eq!(shop.gateway.refunds().len(), 1);
     let after = shop.engine.order(id).await.unwrap();
-    assert!(matches!(after.payment.refunds.first().map(|r| &r.status), Some(orderflow::order::RefundStatus::Completed { .. })));
+    assert!(matches!(
+        after.payment.refunds.first().map(|r| &r.status),
+        Some(orderflow::order::RefundStatus::Completed { .. })
+    ));
 }
 
 #[tokio::test]
@@ -121,7 +126,8 @@ async fn carrier_down_at_shipment_creation_retries_to_one_waybill() {
     // ship_all drains the outbox once with the carrier failing; a later round succeeds.
     shop.run(id, orderflow::testing::warehouse(), Action::IssuePickList).await;
     let order = shop.engine.order(id).await.unwrap();
-    let items = order.lines.iter().map(|l| orderflow::order::PackageItem { line: l.id, quantity: l.quantity }).collect();
+    let items =
+        order.lines.iter().map(|l| orderflow::order::PackageItem { line: l.id, quantity: l.quantity }).collect();
     let scanned = order
         .lines
         .iter()

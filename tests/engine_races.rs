@@ -135,7 +135,9 @@ async fn manual_and_automatic_receipt_confirmation_at_the_same_moment_confirm_on
         let timer = tokio::spawn(async move { s1.engine.run_due(s1.clock.now()).await });
         let s2 = shop.clone();
         let manual =
-            tokio::spawn(async move { s2.engine.execute(id, Command::new(buyer(&customer), Action::ConfirmReceipt)).await });
+            tokio::spawn(
+                async move { s2.engine.execute(id, Command::new(buyer(&customer), Action::ConfirmReceipt)).await },
+            );
         let _ = timer.await.unwrap();
         let _ = manual.await.unwrap();
         let events = shop.engine.events(id).await.unwrap();
@@ -159,7 +161,8 @@ async fn concurrent_refund_requests_never_exceed_what_was_captured() {
             reason: "damaged".into(),
             manual_reference: None,
         };
-        tasks.push(tokio::spawn(async move { shop.engine.execute(id, Command::new(customer_service(), refund)).await }));
+        tasks
+            .push(tokio::spawn(async move { shop.engine.execute(id, Command::new(customer_service(), refund)).await }));
     }
     let ok = futures_count(tasks).await;
     assert_eq!(ok, 1);

@@ -15,26 +15,15 @@ fn fixed_now() -> DateTime<Utc> {
 }
 
 /// Draws `count` numbers on each of `threads` threads, all at the same instant.
-fn draw_concurrently(
-    generator: Arc<dyn OrderNumberGenerator>,
-    threads: usize,
-    count: usize,
-) -> Vec<OrderNumber> {
+fn draw_concurrently(generator: Arc<dyn OrderNumberGenerator>, threads: usize, count: usize) -> Vec<OrderNumber> {
     let now = fixed_now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let generator = Arc::clone(&generator);
-            thread::spawn(move || {
-                (0..count)
-                    .map(|_| generator.next_number(now))
-                    .collect::<Vec<_>>()
-            })
+            thread::spawn(move || (0..count).map(|_| generator.next_number(now)).collect::<Vec<_>>())
         })
         .collect();
-    handles
-        .into_iter()
-        .flat_map(|handle| handle.join().unwrap())
-        .collect()
+    handles.into_iter().flat_map(|handle| handle.join().unwrap()).collect()
 }
 
 #[test]
@@ -44,11 +33,7 @@ fn many_threads_in_the_same_millisecond_never_collide() {
     assert_eq!(numbers.len(), THREADS * PER_THREAD);
 
     let unique: HashSet<OrderNumber> = numbers.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        numbers.len(),
-        "duplicate order numbers issued"
-    );
+    assert_eq!(unique.len(), numbers.len(), "duplicate order numbers issued");
 
     let texts: HashSet<&str> = numbers.iter().map(OrderNumber::as_str).collect();
     assert_eq!(texts.len(), numbers.len(), "duplicate canonical texts");
@@ -77,10 +62,7 @@ fn different_nodes_use_disjoint_numbers() {
     let from_b: HashSet<OrderNumber> = draw_concurrently(b, 4, 10_000).into_iter().collect();
     assert_eq!(from_a.len(), 40_000);
     assert_eq!(from_b.len(), 40_000);
-    assert!(
-        from_a.is_disjoint(&from_b),
-        "nodes 3 and 12 shared a number"
-    );
+    assert!(from_a.is_disjoint(&from_b), "nodes 3 and 12 shared a number");
     assert!(from_a.iter().all(|n| n.value() & 0xF == 3));
     assert!(from_b.iter().all(|n| n.value() & 0xF == 12));
 }
@@ -92,10 +74,7 @@ fn every_node_is_disjoint_from_every_other() {
     for node in 0..=TimeOrderedNumbers::MAX_NODE {
         let generator = TimeOrderedNumbers::with_node(node).unwrap();
         for _ in 0..100 {
-            assert!(
-                seen.insert(generator.next_number(now)),
-                "node {node} repeated a number"
-            );
+            assert!(seen.insert(generator.next_number(now)), "node {node} repeated a number");
         }
     }
     assert!(TimeOrderedNumbers::with_node(TimeOrderedNumbers::MAX_NODE + 1).is_err());

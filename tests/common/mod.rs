@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use orderflow::engine::{Adapters, Engine, Outcome};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
-use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, reviewer, sample_form, t0, warehouse};
+use orderflow::testing::{
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, reviewer, sample_form, t0, warehouse,
+};
 use orderflow::{Action, Command, MemoryInventory, MemoryStore, OrderId, PackageId, PlaceOrderForm, Sku, Workflow};
 
 pub type ShopEngine = Engine<
