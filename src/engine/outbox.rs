@@ -74,7 +74,9 @@ impl<A: Ports> Engine<A> {
             Effect::Notify(notification) => Ok(self.adapters.notifier().send(key, notification).await?),
             Effect::ReleaseStock { items } => Ok(self.adapters.inventory().release(key, items).await?),
             Effect::CommitStock { items, .. } => Ok(self.adapters.inventory().commit(key, items).await?),
-            Effect::Restock { items, .. } => Ok(self.adapters.inventory().restock(key, items).await?),
+            Effect::Restock { items, .. } | Effect::ReturnToStock { items, .. } => {
+                Ok(self.adapters.inventory().restock(key, items).await?)
+            }
             Effect::ClosePayment { provider } => {
                 let order = self.order(item.order_id).await?;
                 let payments = self.adapters.payments();
