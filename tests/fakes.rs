@@ -240,7 +240,10 @@ async fn errors_never_leak_the_secret_signature_or_body() {
     );
     // A validly signed body with a bad field: the parse error must not echo it.
     let leaky = gw.sign_body(
-        r#"{"notification_id":"N1","order_number":"7","txn_id":"T","amount_minor":"LEAKME-27000","currency":"CNY","status":"succeeded"}"#,
+        format!(
+            r#"{{"notification_id":"N1","order_number":"{}","txn_id":"T","amount_minor":"LEAKME-27000","currency":"CNY","status":"succeeded"}}"#,
+            number(7)
+        ),
         t0(),
     );
     let parse_error = gw.verify_notification(&leaky, t0()).await.unwrap_err();
@@ -267,7 +270,7 @@ async fn notification_body_is_the_documented_json() {
     let gw = gateway();
     let raw = gw.sign(&paid(7, 27_000), t0());
     let body: serde_json::Value = serde_json::from_slice(&raw.body).unwrap();
-    assert_eq!(body["order_number"], "7");
+    assert_eq!(body["order_number"], number(7).as_str());
     assert_eq!(body["txn_id"], "TXN-1");
     assert_eq!(body["amount_minor"], 27_000);
     assert_eq!(body["currency"], "CNY");
