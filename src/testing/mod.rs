@@ -1,6 +1,16 @@
 //! Test kit (feature `testing`): sample forms and a given/when/then harness for the pure core,
 //! exported so hosts can test their own rules and integrations with it.
 
+pub mod carrier;
+pub mod clock;
+pub mod gateway;
+pub mod notifier;
+
+pub use carrier::{FakeCarrier, MultiCarrier};
+pub use clock::FixedClock;
+pub use gateway::FakeGateway;
+pub use notifier::RecordingNotifier;
+
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use crate::actor::{Actor, Role};
