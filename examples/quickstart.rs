@@ -47,7 +47,7 @@ async fn main() -> Result<(), Error> {
     let alice = buyer("alice");
     let placed = engine.place(&alice, &sample_form("alice"), Some("checkout-7f3a")).await?;
     let id = placed.order.id;
-    let number = placed.order.number.clone();
+    let number = placed.order.number;
     println!("1. placed order {number}: {} ({})", placed.order.totals.total, placed.order.status());
 
     // 2. Review: stock and address checked by a reviewer.

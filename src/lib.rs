@@ -60,6 +60,7 @@
 #![deny(missing_docs)]
 
 pub mod actor;
+pub mod adapters;
 pub mod address;
 pub mod command;
 pub mod config;
@@ -81,6 +82,7 @@ pub mod transitions;
 pub mod validation;
 
 pub use actor::{Actor, ActorKind, Role};
+pub use adapters::memory::{MemoryInventory, MemoryStore};
 pub use address::Address;
 pub use command::{Action, Command, CommandKind};
 pub use config::WorkflowConfig;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{Change, Event};
-use crate::ids::{CaseId, PackageId};
+use crate::ids::{CaseId, PackageId, RefundId};
 use crate::order::{HoldReason, RefundStatus};
 
 /// One line of a timeline.
@@ -235,16 +235,20 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
 /// parcel), for the buyer or for staff.
 pub fn case_timeline(events: &[Event], case: CaseId, staff: bool) -> Vec<TimelineEntry> {
     let mut parcels: Vec<PackageId> = Vec::new();
+    let mut refunds: Vec<RefundId> = Vec::new();
     let mine: Vec<Event> = events
         .iter()
         .filter(|e| {
-            if let Change::ReplacementPacked { case: c, package, .. } = &e.change {
-                if *c == case {
-                    parcels.push(*package);
-                }
+            match &e.change {
+                Change::ReplacementPacked { case: c, package, .. } if *c == case => parcels.push(*package),
+                Change::RefundRequested { refund } if refund.case == Some(case) => refunds.push(refund.id),
+                _ => {}
             }
             e.change.case() == Some(case)
                 || match &e.change {
+                    Change::RefundCompleted { refund, .. } | Change::RefundFailed { refund, .. } => {
+                        refunds.contains(refund)
+                    }
                     Change::ShipmentBooked { package, .. }
                     | Change::PackageShipped { package, .. }
                     | Change::TrackingRecorded { package, .. } => parcels.contains(package),

@@ -3,6 +3,8 @@
 //! history and the effects so far stay exactly as they were.
 
 use chrono::TimeDelta;
+use orderflow::CaseId;
+use orderflow::order::{CaseKind, CaseRequest};
 use orderflow::order::{DeadlineKind, HoldReason, LineRefund, PackProblem, PackageItem, PackageState, ScannedItem};
 use orderflow::order::{TrackingKind, TrackingUpdate};
 use orderflow::placement::{LineForm, PlaceOrderForm, Variant};
@@ -1207,6 +1209,127 @@ fn wrong_actor_rows() -> Vec<Row> {
             warehouse(),
             Action::RecordFollowUp { score: 5, notes: String::new() },
             |e| matches!(e, Error::Forbidden { actor: ActorKind::Staff, command: CommandKind::RecordFollowUp, .. }),
+        ),
+        forbidden(
+            "carrier doing OpenCase",
+            carrier("SF"),
+            Action::OpenCase {
+                request: CaseRequest {
+                    kind: CaseKind::Complaint,
+                    lines: vec![],
+                    reason_code: "x".into(),
+                    text: String::new(),
+                    evidence: vec![],
+                },
+            },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::OpenCase, .. }),
+        ),
+        forbidden("carrier doing ApproveCase", carrier("SF"), Action::ApproveCase { case: CaseId(1) }, |e| {
+            matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::ApproveCase, .. })
+        }),
+        forbidden(
+            "carrier doing RejectCase",
+            carrier("SF"),
+            Action::RejectCase { case: CaseId(1), reason: "x".into() },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::RejectCase, .. }),
+        ),
+        forbidden("carrier doing WithdrawCase", carrier("SF"), Action::WithdrawCase { case: CaseId(1) }, |e| {
+            matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::WithdrawCase, .. })
+        }),
+        forbidden(
+            "carrier doing RecordReturnParcel",
+            carrier("SF"),
+            Action::RecordReturnParcel { case: CaseId(1), waybill: "R1".into() },
+            |e| {
+                matches!(
+                    e,
+                    Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::RecordReturnParcel, .. }
+                )
+            },
+        ),
+        forbidden("carrier doing ReceiveReturn", carrier("SF"), Action::ReceiveReturn { case: CaseId(1) }, |e| {
+            matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::ReceiveReturn, .. })
+        }),
+        forbidden(
+            "carrier doing InspectReturn",
+            carrier("SF"),
+            Action::InspectReturn { case: CaseId(1), passed: true, note: String::new() },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::InspectReturn, .. }),
+        ),
+        forbidden(
+            "carrier doing RefundCase",
+            carrier("SF"),
+            Action::RefundCase { case: CaseId(1), manual_reference: None },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::RefundCase, .. }),
+        ),
+        forbidden(
+            "carrier doing PackReplacement",
+            carrier("SF"),
+            Action::PackReplacement { case: CaseId(1), scanned: vec![] },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::PackReplacement, .. }),
+        ),
+        forbidden(
+            "carrier doing RecordRepairReturned",
+            carrier("SF"),
+            Action::RecordRepairReturned { case: CaseId(1), waybill: "R1".into() },
+            |e| {
+                matches!(
+                    e,
+                    Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::RecordRepairReturned, .. }
+                )
+            },
+        ),
+        forbidden(
+            "carrier doing AssignCase",
+            carrier("SF"),
+            Action::AssignCase { case: CaseId(1), assignee: orderflow::StaffId::new("chen").unwrap() },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::AssignCase, .. }),
+        ),
+        forbidden(
+            "carrier doing ResolveCase",
+            carrier("SF"),
+            Action::ResolveCase { case: CaseId(1), resolution: "x".into() },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::ResolveCase, .. }),
+        ),
+        forbidden("carrier doing CloseCase", carrier("SF"), Action::CloseCase { case: CaseId(1) }, |e| {
+            matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::CloseCase, .. })
+        }),
+        forbidden(
+            "carrier doing EscalateCase",
+            carrier("SF"),
+            Action::FireDeadline { kind: DeadlineKind::CaseSla(CaseId(1)) },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::EscalateCase, .. }),
+        ),
+        forbidden(
+            "carrier doing CaseFollowUpDue",
+            carrier("SF"),
+            Action::FireDeadline { kind: DeadlineKind::CaseFollowUp(CaseId(1)) },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::CaseFollowUpDue, .. }),
+        ),
+        forbidden(
+            "carrier doing RecordCaseFollowUp",
+            carrier("SF"),
+            Action::RecordCaseFollowUp { case: CaseId(1), score: 5, notes: String::new() },
+            |e| {
+                matches!(
+                    e,
+                    Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::RecordCaseFollowUp, .. }
+                )
+            },
+        ),
+        forbidden(
+            "another buyer opening a case",
+            buyer("mallory"),
+            Action::OpenCase {
+                request: CaseRequest {
+                    kind: CaseKind::Complaint,
+                    lines: vec![],
+                    reason_code: "x".into(),
+                    text: String::new(),
+                    evidence: vec![],
+                },
+            },
+            |e| matches!(e, Error::NotYourOrder),
         ),
     ]
 }

@@ -10,7 +10,7 @@ use orderflow::ports::{GatewayError, LogisticsError, PaymentNotification, Paymen
 use orderflow::{Currency, Money, OrderNumber, OrderStatus};
 
 fn notification(number: &OrderNumber, txn: &str, amount: Money) -> PaymentNotification {
-    PaymentNotification { order_number: number.clone(), txn_id: txn.into(), amount, status: PaymentStatus::Succeeded }
+    PaymentNotification { order_number: *number, txn_id: txn.into(), amount, status: PaymentStatus::Succeeded }
 }
 
 #[tokio::test]

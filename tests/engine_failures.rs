@@ -122,8 +122,6 @@ async fn gateway_down_during_refund_converges_once_it_is_back() {
 async fn carrier_down_at_shipment_creation_retries_to_one_waybill() {
     let shop = Shop::new();
     let id = shop.paid_order("gil").await;
-    shop.carrier.fail_next(1);
-    // ship_all drains the outbox once with the carrier failing; a later round succeeds.
     shop.run(id, orderflow::testing::warehouse(), Action::IssuePickList).await;
     let order = shop.engine.order(id).await.unwrap();
     let items =
@@ -140,6 +138,8 @@ async fn carrier_down_at_shipment_creation_retries_to_one_waybill() {
         .collect();
     shop.run(id, orderflow::testing::warehouse(), Action::Pack { items, scanned }).await;
     shop.engine.ship(&orderflow::testing::warehouse(), id, orderflow::PackageId(1)).await.unwrap();
+    // The carrier is down when the shipment is created from the outbox; a later round succeeds.
+    shop.carrier.fail_next(1);
     shop.engine.drain_outbox().await.unwrap();
     assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::InFulfilment);
     shop.clock.advance(TimeDelta::minutes(1));

@@ -95,19 +95,15 @@ async fn a_payment_racing_the_unpaid_cancellation_is_never_kept_on_a_cancelled_o
         let shop = Arc::new(Shop::new());
         let placed = shop.place(&format!("kim{round}")).await;
         shop.clock.advance(TimeDelta::minutes(31));
-        let raw = shop.gateway.sign(
-            &orderflow::ports::PaymentNotification {
-                order_number: placed.order.number.clone(),
-                txn_id: format!("RACE-{round}"),
-                amount: placed.order.totals.total,
-                status: orderflow::ports::PaymentStatus::Succeeded,
-            },
-            shop.clock.now(),
-        );
         let s1 = shop.clone();
         let timer = tokio::spawn(async move { s1.engine.run_due(s1.clock.now()).await });
         let s2 = shop.clone();
-        let webhook = tokio::spawn(async move { s2.engine.handle_payment_notification(&raw).await });
+        let (number, total) = (placed.order.number, placed.order.totals.total);
+        // The buyer pays at the provider at the same moment the timer fires.
+        let webhook = tokio::spawn(async move {
+            let raw = s2.gateway.notify_paid(&number, total, s2.clock.now());
+            s2.engine.handle_payment_notification(&raw).await
+        });
         let _ = timer.await.unwrap();
         let _ = webhook.await.unwrap();
         shop.engine.drain_outbox().await.unwrap();

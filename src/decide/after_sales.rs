@@ -128,10 +128,14 @@ impl Workflow {
                 tell_buyer(order, out, *case, "resolved", resolution.trim().to_owned());
             }
             Action::CloseCase { case } => {
-                expect(order, *case, kind, |c| match &c.state {
-                    CaseState::Refunded | CaseState::ReplacementShipped | CaseState::RepairedAndReturned => true,
-                    CaseState::Inspected { passed: false, .. } => true,
-                    _ => false,
+                expect(order, *case, kind, |c| {
+                    matches!(
+                        c.state,
+                        CaseState::Refunded
+                            | CaseState::ReplacementShipped
+                            | CaseState::RepairedAndReturned
+                            | CaseState::Inspected { passed: false, .. }
+                    )
                 })?;
                 out.emit(Change::CaseClosed { case: *case });
                 out.set_deadline(DeadlineKind::CaseFollowUp(*case), Some(after(out.now, self.config.follow_up_after)));
@@ -310,12 +314,7 @@ fn case_units<'a>(order: &'a Order, case: &'a Case) -> impl Iterator<Item = (&'a
 }
 
 /// The case, if it exists and `allowed` says its state permits `command`.
-fn expect<'a>(
-    order: &'a Order,
-    case: CaseId,
-    command: CommandKind,
-    allowed: impl Fn(&Case) -> bool,
-) -> Result<&'a Case, Error> {
+fn expect(order: &Order, case: CaseId, command: CommandKind, allowed: impl Fn(&Case) -> bool) -> Result<&Case, Error> {
     let c = order.case(case).ok_or(Error::UnknownCase(case))?;
     if allowed(c) { Ok(c) } else { Err(Error::CaseState { case, state: c.state.name(), command }) }
 }

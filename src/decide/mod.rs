@@ -132,7 +132,7 @@ impl Workflow {
         let pay_by = (!draft.payment.is_cod()).then(|| after(now, self.config.pay_within));
         let ship_by = after(now, self.config.ship_within);
         let customer = draft.customer.clone();
-        let number = new.number.clone();
+        let number = new.number;
         let total = draft.totals.total;
         let stock = stock_items(draft.lines.iter().map(|l| (l, l.quantity)));
 
@@ -467,20 +467,16 @@ impl Workflow {
             .filter(|p| p.id != parcel.id && p.state.has_shipped())
             .all(|p| p.state == PackageState::Delivered);
         let newly_delivered = updated.state == PackageState::Delivered && parcel.state != PackageState::Delivered;
+        let refused = matches!(updated.state, PackageState::RefusedAtDoor | PackageState::ReturnedToSender)
+            && !matches!(parcel.state, PackageState::RefusedAtDoor | PackageState::ReturnedToSender);
+        if refused && parcel.case.is_none() && order.deadlines.auto_confirm_at.is_some() {
+            // Goods the buyer refused are not confirmed as received for them.
+            out.set_deadline(DeadlineKind::AutoConfirm, None);
+        }
         if newly_delivered && others_delivered && order.all_lines_shipped() {
             out.notify_buyer(order, NotificationKind::Delivered);
             let base = updated.delivered_at.unwrap_or(out.now).max(out.now);
             out.set_deadline(DeadlineKind::AutoConfirm, Some(after(base, self.config.auto_confirm_after_delivery)));
-        }
-        let all_returned = order.fulfillment.order_packages().all(|p| {
-            if p.id == parcel.id {
-                updated.state == PackageState::ReturnedToSender
-            } else {
-                p.state == PackageState::ReturnedToSender
-            }
-        });
-        if all_returned && order.all_lines_shipped() && parcel.state != PackageState::ReturnedToSender {
-            out.set_deadline(DeadlineKind::AutoConfirm, None);
         }
         Ok(())
     }
@@ -665,7 +661,7 @@ impl Out {
     }
 
     fn notify_to(&mut self, audience: Audience, number: &OrderNumber, kind: NotificationKind) {
-        self.effects.push(Effect::Notify(Notification { audience, order_number: number.clone(), kind }));
+        self.effects.push(Effect::Notify(Notification { audience, order_number: *number, kind }));
     }
 
     fn notify_buyer(&mut self, order: &Order, kind: NotificationKind) {
@@ -726,7 +722,9 @@ fn already_applied(order: &Order, action: &Action) -> bool {
 /// Domain checks that give a more useful error than "illegal transition".
 fn precheck(order: &Order, action: &Action, now: DateTime<Utc>) -> Result<(), Error> {
     match action {
-        Action::IssuePickList | Action::Pack { .. } | Action::BookShipment { .. } if !order.ready_to_fulfil() => {
+        Action::IssuePickList | Action::Pack { .. } | Action::BookShipment { .. }
+            if order.cancellation.is_none() && !order.ready_to_fulfil() =>
+        {
             Err(Error::NotReadyToFulfil { approved: order.review.is_approved(), paid: order.payment.gate_open() })
         }
         Action::Cancel { .. } if order.cancellation.is_none() && order.fulfillment.any_booked() => {
@@ -1049,7 +1047,7 @@ impl Order {
         let draft = draft.as_ref().clone();
         Ok(Order {
             id: *id,
-            number: number.clone(),
+            number: *number,
             customer: draft.customer,
             placed_at: event.at,
             currency: draft.currency,

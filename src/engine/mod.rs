@@ -353,7 +353,7 @@ impl<A: Ports> Engine<A> {
                 attempts += 1;
                 let number = self.numbers.next_number(now);
                 let decision =
-                    self.workflow.place(actor, form, NewOrder { id, number: number.clone() }, &Ctx::at(now))?;
+                    self.workflow.place(actor, form, NewOrder { id, number }, &Ctx::at(now))?;
                 if reserved.is_none() {
                     for effect in decision.effects.iter().filter(|e| e.before_commit()) {
                         if let Effect::ReserveStock { items, .. } = effect {
@@ -549,7 +549,7 @@ impl<A: Ports> Engine<A> {
             Some(provider) if order.cancellation.is_none() && outstanding.is_positive() => {
                 let request = PaymentRequest {
                     order_id: order.id,
-                    order_number: order.number.clone(),
+                    order_number: order.number,
                     amount: outstanding,
                     provider,
                     description: format!("order {}", order.number),

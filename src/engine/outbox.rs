@@ -99,7 +99,7 @@ impl<A: Ports> Engine<A> {
                 let order = self.order(item.order_id).await?;
                 let request = RefundRequest {
                     key: key.to_owned(),
-                    order_number: order.number.clone(),
+                    order_number: order.number,
                     refund: *refund,
                     amount: *amount,
                     provider: provider.clone(),
@@ -118,7 +118,7 @@ impl<A: Ports> Engine<A> {
                     order.fulfillment.package(*package).ok_or(crate::error::Error::UnknownPackage(*package))?;
                 let request = ShipmentRequest {
                     key: key.to_owned(),
-                    order_number: order.number.clone(),
+                    order_number: order.number,
                     package: *package,
                     carrier: carrier.clone(),
                     service: service.clone(),

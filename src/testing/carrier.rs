@@ -73,17 +73,9 @@ impl ServiceRate {
     pub fn standard() -> ServiceRate {
         ServiceRate {
             service: "standard".into(),
-            base_minor: ByZone {
-                same_province: 800,
-                neighbouring: 1_000,
-                far: 1_500,
-            },
+            base_minor: ByZone { same_province: 800, neighbouring: 1_000, far: 1_500 },
             per_kg_minor: 200,
-            days: ByZone {
-                same_province: 1,
-                neighbouring: 2,
-                far: 4,
-            },
+            days: ByZone { same_province: 1, neighbouring: 2, far: 4 },
         }
     }
 
@@ -91,17 +83,9 @@ impl ServiceRate {
     pub fn express() -> ServiceRate {
         ServiceRate {
             service: "express".into(),
-            base_minor: ByZone {
-                same_province: 1_200,
-                neighbouring: 1_800,
-                far: 2_500,
-            },
+            base_minor: ByZone { same_province: 1_200, neighbouring: 1_800, far: 2_500 },
             per_kg_minor: 500,
-            days: ByZone {
-                same_province: 1,
-                neighbouring: 1,
-                far: 2,
-            },
+            days: ByZone { same_province: 1, neighbouring: 1, far: 2 },
         }
     }
 
@@ -109,9 +93,7 @@ impl ServiceRate {
     /// overflow).
     pub fn price_minor(&self, zone: Zone, weight_grams: u32) -> Option<i64> {
         let extra_kg = i64::from(weight_grams.saturating_sub(1_000).div_ceil(1_000));
-        self.per_kg_minor
-            .checked_mul(extra_kg)?
-            .checked_add(self.base_minor.get(zone))
+        self.per_kg_minor.checked_mul(extra_kg)?.checked_add(self.base_minor.get(zone))
     }
 }
 
@@ -226,24 +208,14 @@ impl FakeCarrier {
     /// A carrier named `name` signing its pushes with `secret`, with the default tariff.
     pub fn new(name: impl Into<String>, secret: impl AsRef<[u8]>) -> FakeCarrier {
         let name = name.into();
-        let prefix: String = name
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let prefix: String = name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
         FakeCarrier {
-            waybill_prefix: if prefix.is_empty() {
-                "WB".into()
-            } else {
-                prefix
-            },
+            waybill_prefix: if prefix.is_empty() { "WB".into() } else { prefix },
             name,
             secret: secret.as_ref().to_vec(),
             country: "CN".into(),
             province: "Zhejiang".into(),
-            neighbours: ["Jiangsu", "Shanghai", "Anhui", "Jiangxi", "Fujian"]
-                .map(String::from)
-                .to_vec(),
+            neighbours: ["Jiangsu", "Shanghai", "Anhui", "Jiangxi", "Fujian"].map(String::from).to_vec(),
             currency: Currency::CNY,
             rates: vec![ServiceRate::standard(), ServiceRate::express()],
             max_weight_grams: 30_000,
@@ -382,18 +354,9 @@ impl FakeCarrier {
     /// The carrier reports `kind` for `waybill` at `at`: the update joins the waybill's history
     /// (see `query_tracking`) and the signed push, sent at `at`, is returned. To model a
     /// redelivery, send the same [`RawMessage`] again.
-    pub fn push(
-        &self,
-        waybill: &str,
-        kind: TrackingKind,
-        at: DateTime<Utc>,
-        event_id: &str,
-    ) -> RawMessage {
+    pub fn push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
         self.push_many(
-            &[TrackingPush {
-                waybill: waybill.to_owned(),
-                update: FakeCarrier::update(kind, at, event_id),
-            }],
+            &[TrackingPush { waybill: waybill.to_owned(), update: FakeCarrier::update(kind, at, event_id) }],
             at,
         )
     }
@@ -413,17 +376,8 @@ impl FakeCarrier {
 
     /// A push signed with a wrong key (nothing is recorded): verification must answer
     /// [`LogisticsError::InvalidSignature`].
-    pub fn forge_push(
-        &self,
-        waybill: &str,
-        kind: TrackingKind,
-        at: DateTime<Utc>,
-        event_id: &str,
-    ) -> RawMessage {
-        let pushes = [TrackingPush {
-            waybill: waybill.to_owned(),
-            update: FakeCarrier::update(kind, at, event_id),
-        }];
+    pub fn forge_push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
+        let pushes = [TrackingPush { waybill: waybill.to_owned(), update: FakeCarrier::update(kind, at, event_id) }];
         sign_message(&wrong_key(&self.secret), at, self.body_of(&pushes))
     }
 
@@ -447,10 +401,7 @@ impl FakeCarrier {
                 body
             }
         };
-        RawMessage {
-            headers: raw.headers.clone(),
-            body,
-        }
+        RawMessage { headers: raw.headers.clone(), body }
     }
 
     // -- inspection -------------------------------------------------------------------------
@@ -475,10 +426,7 @@ impl FakeCarrier {
         state.calls += 1;
         if state.fail_next > 0 {
             state.fail_next -= 1;
-            return Err(LogisticsError::Unavailable(format!(
-                "{} is not answering",
-                self.name
-            )));
+            return Err(LogisticsError::Unavailable(format!("{} is not answering", self.name)));
         }
         Ok(())
     }
@@ -487,9 +435,9 @@ impl FakeCarrier {
 impl Logistics for FakeCarrier {
     async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
         self.enter()?;
-        let zone = self.zone(to).ok_or_else(|| {
-            LogisticsError::NoService(format!("{} ships only within {}", self.name, self.country))
-        })?;
+        let zone = self
+            .zone(to)
+            .ok_or_else(|| LogisticsError::NoService(format!("{} ships only within {}", self.name, self.country)))?;
         if parcel.weight_grams > self.max_weight_grams {
             return Err(LogisticsError::NoService(format!(
                 "{} takes parcels up to {} g",
@@ -519,43 +467,28 @@ impl Logistics for FakeCarrier {
         self.enter()?;
         let mut state = lock(&self.state);
         if let Some(done) = state.shipments.iter().find(|s| s.key == request.key) {
-            return Ok(Shipment {
-                carrier: self.name.clone(),
-                waybill: done.waybill.clone(),
-            });
+            return Ok(Shipment { carrier: self.name.clone(), waybill: done.waybill.clone() });
         }
         if request.carrier != self.name {
-            return Err(LogisticsError::Rejected(format!(
-                "this is {}, not {}",
-                self.name, request.carrier
-            )));
+            return Err(LogisticsError::Rejected(format!("this is {}, not {}", self.name, request.carrier)));
         }
         if !self.rates.iter().any(|r| r.service == request.service) {
-            return Err(LogisticsError::Rejected(format!(
-                "{} has no service {:?}",
-                self.name, request.service
-            )));
+            return Err(LogisticsError::Rejected(format!("{} has no service {:?}", self.name, request.service)));
         }
         if self.zone(&request.address).is_none() {
-            return Err(LogisticsError::NoService(format!(
-                "{} ships only within {}",
-                self.name, self.country
-            )));
+            return Err(LogisticsError::NoService(format!("{} ships only within {}", self.name, self.country)));
         }
         state.next_waybill += 1;
         let waybill = format!("{}{:08}", self.waybill_prefix, state.next_waybill);
         state.shipments.push(ShipmentRecord {
             key: request.key.clone(),
-            order_number: request.order_number.clone(),
+            order_number: request.order_number,
             package: request.package,
             service: request.service.clone(),
             waybill: waybill.clone(),
         });
         state.tracking.entry(waybill.clone()).or_default();
-        Ok(Shipment {
-            carrier: self.name.clone(),
-            waybill,
-        })
+        Ok(Shipment { carrier: self.name.clone(), waybill })
     }
 
     async fn verify_tracking_push(
@@ -577,9 +510,7 @@ impl Logistics for FakeCarrier {
             ))
         })?;
         if wire.carrier != self.name {
-            return Err(LogisticsError::Malformed(
-                "push names another carrier".into(),
-            ));
+            return Err(LogisticsError::Malformed("push names another carrier".into()));
         }
         if wire.events.is_empty() {
             return Err(LogisticsError::Malformed("push carries no events".into()));
@@ -619,9 +550,7 @@ pub struct MultiCarrier {
 
 impl fmt::Debug for MultiCarrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MultiCarrier")
-            .field("carriers", &self.names())
-            .finish()
+        f.debug_struct("MultiCarrier").field("carriers", &self.names()).finish()
     }
 }
 
@@ -685,9 +614,7 @@ impl Logistics for MultiCarrier {
             .iter()
             .find(|(name, _)| *name == request.carrier)
             .map(|(_, c)| c)
-            .ok_or_else(|| {
-                LogisticsError::Rejected(format!("no carrier named {:?}", request.carrier))
-            })?;
+            .ok_or_else(|| LogisticsError::Rejected(format!("no carrier named {:?}", request.carrier)))?;
         carrier.create_shipment_dyn(request).await
     }
 
@@ -726,8 +653,6 @@ impl Logistics for MultiCarrier {
                 Err(e) => last = Some(e),
             }
         }
-        Err(unavailable
-            .or(last)
-            .unwrap_or_else(|| LogisticsError::Rejected("no carrier knows this waybill".into())))
+        Err(unavailable.or(last).unwrap_or_else(|| LogisticsError::Rejected("no carrier knows this waybill".into())))
     }
 }

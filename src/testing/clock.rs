@@ -27,9 +27,7 @@ pub struct FixedClock {
 impl FixedClock {
     /// A clock showing `at`.
     pub fn new(at: DateTime<Utc>) -> FixedClock {
-        FixedClock {
-            now: Arc::new(Mutex::new(at)),
-        }
+        FixedClock { now: Arc::new(Mutex::new(at)) }
     }
 
     /// Sets the time to `at` (backwards too).

@@ -10,7 +10,7 @@
 //!
 //! # block_on(async {
 //! let gateway = FakeGateway::new("alipay", "s3cret");
-//! let number = OrderNumber::from_value(7);
+//! let number = OrderNumber::from_value(7).unwrap();
 //! let raw = gateway.notify_paid(&number, Money::new(27_000, Currency::CNY), t0());
 //!
 //! let paid = gateway.verify_notification(&raw, t0()).await.unwrap();
@@ -36,8 +36,8 @@ use sha2::Sha256;
 use crate::money::{Currency, Money};
 use crate::order_number::OrderNumber;
 use crate::ports::payment::{
-    GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
-    PaymentStatus, RawMessage, RefundReceipt, RefundRequest,
+    GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage,
+    RefundReceipt, RefundRequest,
 };
 
 /// Name of the header carrying the signed unix timestamp (seconds).
@@ -78,9 +78,7 @@ fn hex_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from(
-                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-            ));
+            out.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
         }
     }
     out
@@ -111,9 +109,8 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 /// Signs `body` at `timestamp` with `secret`: the message a provider would send.
 pub(crate) fn sign_message(secret: &[u8], timestamp: DateTime<Utc>, body: Vec<u8>) -> RawMessage {
     let ts = timestamp.timestamp().to_string();
-    let signature = mac_over(secret, &ts, &body)
-        .map(|mac| hex_encode(&mac.finalize().into_bytes()))
-        .unwrap_or_default();
+    let signature =
+        mac_over(secret, &ts, &body).map(|mac| hex_encode(&mac.finalize().into_bytes())).unwrap_or_default();
     RawMessage {
         headers: vec![
             ("Content-Type".to_owned(), "application/json".to_owned()),
@@ -132,27 +129,20 @@ pub(crate) fn check_message(
     now: DateTime<Utc>,
     tolerance: Option<TimeDelta>,
 ) -> Result<(), SignatureProblem> {
-    let ts_text = raw
-        .header(TIMESTAMP_HEADER)
-        .ok_or(SignatureProblem::Malformed("missing X-Timestamp header"))?;
-    let sig_text = raw
-        .header(SIGNATURE_HEADER)
-        .ok_or(SignatureProblem::Malformed("missing X-Signature header"))?;
-    let seconds: i64 = ts_text
-        .parse()
-        .map_err(|_| SignatureProblem::Malformed("X-Timestamp is not a unix timestamp"))?;
+    let ts_text = raw.header(TIMESTAMP_HEADER).ok_or(SignatureProblem::Malformed("missing X-Timestamp header"))?;
+    let sig_text = raw.header(SIGNATURE_HEADER).ok_or(SignatureProblem::Malformed("missing X-Signature header"))?;
+    let seconds: i64 =
+        ts_text.parse().map_err(|_| SignatureProblem::Malformed("X-Timestamp is not a unix timestamp"))?;
     let signed_at = DateTime::<Utc>::from_timestamp(seconds, 0)
         .ok_or(SignatureProblem::Malformed("X-Timestamp is out of range"))?;
-    let signature =
-        hex_decode(sig_text).ok_or(SignatureProblem::Malformed("X-Signature is not hex"))?;
+    let signature = hex_decode(sig_text).ok_or(SignatureProblem::Malformed("X-Signature is not hex"))?;
     if let Some(tolerance) = tolerance {
         if now.signed_duration_since(signed_at).abs() > tolerance {
             return Err(SignatureProblem::Stale);
         }
     }
     let mac = mac_over(secret, ts_text, &raw.body).ok_or(SignatureProblem::Invalid)?;
-    mac.verify_slice(&signature)
-        .map_err(|_| SignatureProblem::Invalid)
+    mac.verify_slice(&signature).map_err(|_| SignatureProblem::Invalid)
 }
 
 /// `secret` with something appended: a key that is certainly wrong.
@@ -300,7 +290,7 @@ impl FakeGateway {
         };
         let wire = WireNotification {
             notification_id: id,
-            order_number: notification.order_number.clone(),
+            order_number: notification.order_number,
             txn_id: notification.txn_id.clone(),
             amount_minor: notification.amount.minor,
             currency: notification.amount.currency,
@@ -323,16 +313,8 @@ impl FakeGateway {
 
     /// Like [`sign`](Self::sign) but with a wrong key: verification must answer
     /// [`GatewayError::InvalidSignature`].
-    pub fn forge(
-        &self,
-        notification: &PaymentNotification,
-        timestamp: DateTime<Utc>,
-    ) -> RawMessage {
-        sign_message(
-            &wrong_key(&self.secret),
-            timestamp,
-            self.body_of(notification),
-        )
+    pub fn forge(&self, notification: &PaymentNotification, timestamp: DateTime<Utc>) -> RawMessage {
+        sign_message(&wrong_key(&self.secret), timestamp, self.body_of(notification))
     }
 
     /// `raw` with its body changed after signing (the amount lowered to one minor unit, or a
@@ -349,10 +331,7 @@ impl FakeGateway {
                 body
             }
         };
-        RawMessage {
-            headers: raw.headers.clone(),
-            body,
-        }
+        RawMessage { headers: raw.headers.clone(), body }
     }
 
     /// Records that the buyer paid `amount` for `order_number` (fresh transaction id), without
@@ -362,32 +341,19 @@ impl FakeGateway {
         let mut state = lock(&self.state);
         state.next_txn += 1;
         let txn_id = format!("{}-T{:010}", self.provider, state.next_txn);
-        let record = state
-            .payments
-            .entry(order_number.clone())
-            .or_insert_with(|| PaymentRecord {
-                requested: None,
-                status: PaymentStatus::Pending,
-                transactions: Vec::new(),
-            });
+        let record = state.payments.entry(*order_number).or_insert_with(|| PaymentRecord {
+            requested: None,
+            status: PaymentStatus::Pending,
+            transactions: Vec::new(),
+        });
         record.status = PaymentStatus::Succeeded;
         record.transactions.push((txn_id.clone(), amount));
-        PaymentNotification {
-            order_number: order_number.clone(),
-            txn_id,
-            amount,
-            status: PaymentStatus::Succeeded,
-        }
+        PaymentNotification { order_number: *order_number, txn_id, amount, status: PaymentStatus::Succeeded }
     }
 
     /// [`mark_paid`](Self::mark_paid), then the signed `Succeeded` notification for it, sent
     /// at `now`.
-    pub fn notify_paid(
-        &self,
-        order_number: &OrderNumber,
-        amount: Money,
-        now: DateTime<Utc>,
-    ) -> RawMessage {
+    pub fn notify_paid(&self, order_number: &OrderNumber, amount: Money, now: DateTime<Utc>) -> RawMessage {
         let notification = self.mark_paid(order_number, amount);
         self.sign(&notification, now)
     }
@@ -421,9 +387,9 @@ impl FakeGateway {
         let mut created: Vec<(OrderNumber, Money)> = state
             .payments
             .iter()
-            .filter_map(|(number, record)| record.requested.map(|amount| (number.clone(), amount)))
+            .filter_map(|(number, record)| record.requested.map(|amount| (*number, amount)))
             .collect();
-        created.sort_by(|a, b| a.0.cmp(&b.0));
+        created.sort_by_key(|a| a.0);
         created
     }
 
@@ -453,11 +419,7 @@ impl FakeGateway {
     /// Counts the call and pops an injected failure, if any.
     fn enter(&self, state: &mut GatewayState) -> Result<(), GatewayError> {
         state.calls += 1;
-        if state.fail_next.is_empty() {
-            Ok(())
-        } else {
-            Err(state.fail_next.remove(0))
-        }
+        if state.fail_next.is_empty() { Ok(()) } else { Err(state.fail_next.remove(0)) }
     }
 
     fn session(&self, request: &PaymentRequest) -> PaymentSession {
@@ -471,10 +433,7 @@ impl FakeGateway {
 }
 
 fn refunded_total(refunds: &[RefundRecord], order_number: &OrderNumber) -> Option<Money> {
-    let mut amounts = refunds
-        .iter()
-        .filter(|r| &r.order_number == order_number)
-        .map(|r| r.amount);
+    let mut amounts = refunds.iter().filter(|r| &r.order_number == order_number).map(|r| r.amount);
     let first = amounts.next()?;
     amounts.try_fold(first, |sum, amount| sum.checked_add(amount).ok())
 }
@@ -488,23 +447,17 @@ fn to_gateway_error(problem: SignatureProblem) -> GatewayError {
 }
 
 impl PaymentGateway for FakeGateway {
-    async fn create_payment(
-        &self,
-        request: &PaymentRequest,
-    ) -> Result<PaymentSession, GatewayError> {
+    async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
         let mut state = lock(&self.state);
         self.enter(&mut state)?;
         if request.amount.minor <= 0 {
             return Err(GatewayError::Rejected("amount must be positive".into()));
         }
-        let record = state
-            .payments
-            .entry(request.order_number.clone())
-            .or_insert_with(|| PaymentRecord {
-                requested: None,
-                status: PaymentStatus::Pending,
-                transactions: Vec::new(),
-            });
+        let record = state.payments.entry(request.order_number).or_insert_with(|| PaymentRecord {
+            requested: None,
+            status: PaymentStatus::Pending,
+            transactions: Vec::new(),
+        });
         match record.status {
             PaymentStatus::Succeeded => Err(GatewayError::Rejected("already paid".into())),
             PaymentStatus::Closed => Err(GatewayError::Rejected("payment closed".into())),
@@ -542,38 +495,29 @@ impl PaymentGateway for FakeGateway {
         })
     }
 
-    async fn query_payment(
-        &self,
-        order_number: &OrderNumber,
-    ) -> Result<Option<PaymentNotification>, GatewayError> {
+    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
         let mut state = lock(&self.state);
         self.enter(&mut state)?;
         let Some(record) = state.payments.get(order_number) else {
             return Ok(None);
         };
         // What a query reports: the latest successful transaction, if any.
-        Ok(record
-            .transactions
-            .last()
-            .map(|(txn_id, amount)| PaymentNotification {
-                order_number: order_number.clone(),
-                txn_id: txn_id.clone(),
-                amount: *amount,
-                status: PaymentStatus::Succeeded,
-            }))
+        Ok(record.transactions.last().map(|(txn_id, amount)| PaymentNotification {
+            order_number: *order_number,
+            txn_id: txn_id.clone(),
+            amount: *amount,
+            status: PaymentStatus::Succeeded,
+        }))
     }
 
     async fn close_payment(&self, order_number: &OrderNumber) -> Result<(), GatewayError> {
         let mut state = lock(&self.state);
         self.enter(&mut state)?;
-        let record = state
-            .payments
-            .entry(order_number.clone())
-            .or_insert_with(|| PaymentRecord {
-                requested: None,
-                status: PaymentStatus::Pending,
-                transactions: Vec::new(),
-            });
+        let record = state.payments.entry(*order_number).or_insert_with(|| PaymentRecord {
+            requested: None,
+            status: PaymentStatus::Pending,
+            transactions: Vec::new(),
+        });
         if record.status == PaymentStatus::Succeeded || !record.transactions.is_empty() {
             return Err(GatewayError::Rejected("already paid".into()));
         }
@@ -589,9 +533,7 @@ impl PaymentGateway for FakeGateway {
             done.receipt.clone()
         } else {
             if request.amount.minor <= 0 {
-                return Err(GatewayError::Rejected(
-                    "refund amount must be positive".into(),
-                ));
+                return Err(GatewayError::Rejected("refund amount must be positive".into()));
             }
             let paid = state
                 .payments
@@ -599,26 +541,19 @@ impl PaymentGateway for FakeGateway {
                 .and_then(PaymentRecord::paid_total)
                 .ok_or_else(|| GatewayError::Rejected("no successful payment to refund".into()))?;
             if paid.currency != request.amount.currency {
-                return Err(GatewayError::Rejected(
-                    "refund currency differs from the payment".into(),
-                ));
+                return Err(GatewayError::Rejected("refund currency differs from the payment".into()));
             }
-            let already =
-                refunded_total(&state.refunds, &request.order_number).map_or(0, |m| m.minor);
+            let already = refunded_total(&state.refunds, &request.order_number).map_or(0, |m| m.minor);
             let after = already
                 .checked_add(request.amount.minor)
                 .ok_or_else(|| GatewayError::Rejected("refund amount overflows".into()))?;
             if after > paid.minor {
-                return Err(GatewayError::Rejected(
-                    "refund exceeds the paid amount".into(),
-                ));
+                return Err(GatewayError::Rejected("refund exceeds the paid amount".into()));
             }
-            let receipt = RefundReceipt {
-                reference: format!("{}-RF{:08}", self.provider, state.refunds.len() + 1),
-            };
+            let receipt = RefundReceipt { reference: format!("{}-RF{:08}", self.provider, state.refunds.len() + 1) };
             state.refunds.push(RefundRecord {
                 key: request.key.clone(),
-                order_number: request.order_number.clone(),
+                order_number: request.order_number,
                 amount: request.amount,
                 receipt: receipt.clone(),
             });

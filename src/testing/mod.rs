@@ -1,6 +1,8 @@
 //! Test kit (feature `testing`): sample forms and a given/when/then harness for the pure core,
 //! exported so hosts can test their own rules and integrations with it.
 
+pub mod conformance;
+
 pub mod carrier;
 pub mod clock;
 pub mod gateway;

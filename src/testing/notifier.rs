@@ -45,20 +45,12 @@ impl RecordingNotifier {
 
     /// The notifications sent, oldest first.
     pub fn notifications(&self) -> Vec<Notification> {
-        lock(&self.state)
-            .sent
-            .iter()
-            .map(|(_, n)| n.clone())
-            .collect()
+        lock(&self.state).sent.iter().map(|(_, n)| n.clone()).collect()
     }
 
     /// The kinds' names (`placed`, `paid`, ...) of the notifications sent, oldest first.
     pub fn kinds(&self) -> Vec<&'static str> {
-        lock(&self.state)
-            .sent
-            .iter()
-            .map(|(_, n)| n.kind.name())
-            .collect()
+        lock(&self.state).sent.iter().map(|(_, n)| n.kind.name()).collect()
     }
 
     /// How many redelivered keys were dropped.
