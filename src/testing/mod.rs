@@ -7,6 +7,7 @@ pub mod carrier;
 pub mod clock;
 pub mod gateway;
 pub mod notifier;
+pub mod shop;
 
 pub use carrier::{FakeCarrier, MultiCarrier};
 pub use clock::FixedClock;
