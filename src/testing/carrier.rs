@@ -305,6 +305,12 @@ impl FakeCarrier {
         state.fail_next = state.fail_next.saturating_add(n);
     }
 
+    /// Cancels the failures still queued by `fail_next`.
+    pub fn heal(&self) {
+        let mut state = lock(&self.state);
+        state.fail_next = 0;
+    }
+
     fn body_of(&self, pushes: &[TrackingPush]) -> Vec<u8> {
         let push_id = {
             let mut state = lock(&self.state);

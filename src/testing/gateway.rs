@@ -373,6 +373,14 @@ impl FakeGateway {
         state.timeouts_after_success = state.timeouts_after_success.saturating_add(n);
     }
 
+    /// Cancels every failure still queued by `fail_next` and `timeout_after_success_next`:
+    /// the provider is healthy again.
+    pub fn heal(&self) {
+        let mut state = lock(&self.state);
+        state.fail_next.clear();
+        state.timeouts_after_success = 0;
+    }
+
     // -- inspection -------------------------------------------------------------------------
 
     /// The fake's record of `order_number`'s payment.

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod gateway;
 pub mod notifier;
 pub mod shop;
+pub mod simulation;
 
 pub use carrier::{FakeCarrier, MultiCarrier};
 pub use clock::FixedClock;

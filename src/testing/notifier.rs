@@ -38,6 +38,12 @@ impl RecordingNotifier {
         state.fail_next = state.fail_next.saturating_add(n);
     }
 
+    /// Cancels the failures still queued by `fail_next`.
+    pub fn heal(&self) {
+        let mut state = lock(&self.state);
+        state.fail_next = 0;
+    }
+
     /// Every `(key, notification)` sent, oldest first, each key once.
     pub fn sent(&self) -> Vec<(String, Notification)> {
         lock(&self.state).sent.clone()

@@ -66,18 +66,23 @@ impl Shop {
         }
         let notifier = Arc::new(RecordingNotifier::new());
         let clock = Arc::new(FixedClock::new(t0()));
-        let engine = Engine::new(
-            workflow,
-            Adapters {
-                store: store.clone(),
-                payments: gateway.clone(),
-                logistics: carrier.clone(),
-                inventory: inventory.clone(),
-                notifier: notifier.clone(),
-                clock: clock.clone(),
-            },
-        );
-        Shop { engine, store, gateway, carrier, inventory, notifier, clock }
+        let adapters = Adapters { store, payments: gateway, logistics: carrier, inventory, notifier, clock };
+        Shop {
+            store: adapters.store.clone(),
+            gateway: adapters.payments.clone(),
+            carrier: adapters.logistics.clone(),
+            inventory: adapters.inventory.clone(),
+            notifier: adapters.notifier.clone(),
+            clock: adapters.clock.clone(),
+            engine: Engine::new(workflow, adapters),
+        }
+    }
+
+    /// Simulates a crash: the engine is dropped and a new one is built on the same adapters
+    /// (the store, the provider, the carrier... survive; nothing in the engine does).
+    pub fn restart(&mut self, workflow: Workflow) {
+        let adapters = self.engine.adapters().clone();
+        self.engine = Engine::new(workflow, adapters);
     }
 
     /// Places [`sample_form`] for `customer`.
