@@ -304,10 +304,14 @@ impl Package {
     }
 
     /// Records a tracking update in time order and re-derives the state from the shipped
-    /// state through every update, so arrival order does not matter.
+    /// state through every update, so arrival order does not matter. A parcel already in a
+    /// final state (delivered, returned) keeps it: a late, older scan joins the history only.
     pub fn record(&mut self, update: TrackingUpdate) {
         let at = self.tracking.partition_point(|t| t.at <= update.at);
         self.tracking.insert(at, update);
+        if self.state.is_terminal() {
+            return;
+        }
         let mut state = PackageState::Shipped;
         let mut delivered_at = None;
         for t in &self.tracking {
