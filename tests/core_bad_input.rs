@@ -4,7 +4,7 @@
 
 use chrono::TimeDelta;
 use orderflow::CaseId;
-use orderflow::order::{CaseKind, CaseRequest};
+use orderflow::order::{CaseKind, CaseLine, CaseRequest};
 use orderflow::order::{DeadlineKind, HoldReason, LineRefund, PackProblem, PackageItem, PackageState, ScannedItem};
 use orderflow::order::{TrackingKind, TrackingUpdate};
 use orderflow::placement::{LineForm, PlaceOrderForm, Variant};
@@ -1433,4 +1433,187 @@ fn refused_commands_leave_the_decided_order_untouched() {
         assert!(s.workflow.decide(&order, &command, &ctx).is_err(), "{command:?}");
         assert_eq!(serde_json::to_string(&order).unwrap(), json);
     }
+}
+
+fn case_request(kind: CaseKind, lines: &[(LineId, u32)]) -> Action {
+    Action::OpenCase {
+        request: CaseRequest {
+            kind,
+            lines: lines.iter().map(|(line, quantity)| CaseLine { line: *line, quantity: *quantity }).collect(),
+            reason_code: "damaged".into(),
+            text: String::new(),
+            evidence: vec![],
+        },
+    }
+}
+
+/// Completed eight days ago: the 7-day return window is over.
+fn completed_long_ago() -> Scenario {
+    let mut s = completed();
+    s.advance(TimeDelta::days(8));
+    s
+}
+
+/// Completed, with case C1 (a return of one unit of line 1) requested.
+fn return_requested() -> Scenario {
+    let mut s = completed();
+    ok(&mut s, alice(), case_request(CaseKind::ReturnAndRefund, &[(L1, 1)]));
+    s
+}
+
+/// Completed, with complaint C1 open.
+fn complaint_open() -> Scenario {
+    let mut s = completed();
+    ok(&mut s, alice(), case_request(CaseKind::Complaint, &[]));
+    s
+}
+
+fn after_sales_rows() -> Vec<Row> {
+    vec![
+        row("return before delivery", shipped, alice(), case_request(CaseKind::ReturnAndRefund, &[(L1, 1)]), |e| {
+            matches!(e, Error::OutsideWindow { kind: CaseKind::ReturnAndRefund, .. })
+        }),
+        row(
+            "return after the window",
+            completed_long_ago,
+            alice(),
+            case_request(CaseKind::ReturnAndRefund, &[(L1, 1)]),
+            |e| matches!(e, Error::OutsideWindow { .. }),
+        ),
+        row(
+            "warranty claim for a SKU without warranty",
+            completed,
+            alice(),
+            case_request(CaseKind::WarrantyRepair, &[(L2, 1)]),
+            |e| matches!(e, Error::OutsideWindow { kind: CaseKind::WarrantyRepair, .. }),
+        ),
+        row("return without lines", completed, alice(), case_request(CaseKind::ReturnAndRefund, &[]), |e| {
+            matches!(e, Error::InvalidField { field: "lines", .. })
+        }),
+        row("return of zero units", completed, alice(), case_request(CaseKind::Exchange, &[(L1, 0)]), |e| {
+            matches!(e, Error::InvalidField { field: "lines", .. })
+        }),
+        row(
+            "return of more units than delivered",
+            completed,
+            alice(),
+            case_request(CaseKind::ReturnAndRefund, &[(L1, 3)]),
+            |e| matches!(e, Error::TooManyUnits { requested: 3, claimable: 2, .. }),
+        ),
+        row(
+            "return of an unknown line",
+            completed,
+            alice(),
+            case_request(CaseKind::RefundOnly, &[(LineId(9), 1)]),
+            |e| matches!(e, Error::UnknownLine(LineId(9))),
+        ),
+        row(
+            "second return of units already in a case",
+            return_requested,
+            alice(),
+            case_request(CaseKind::RefundOnly, &[(L1, 2)]),
+            |e| matches!(e, Error::TooManyUnits { claimable: 1, .. }),
+        ),
+        row(
+            "case without a reason code",
+            completed,
+            alice(),
+            Action::OpenCase {
+                request: CaseRequest {
+                    kind: CaseKind::Complaint,
+                    lines: vec![],
+                    reason_code: " ".into(),
+                    text: String::new(),
+                    evidence: vec![],
+                },
+            },
+            |e| matches!(e, Error::InvalidField { field: "reason_code", .. }),
+        ),
+        row(
+            "case with too much evidence",
+            completed,
+            alice(),
+            Action::OpenCase {
+                request: CaseRequest {
+                    kind: CaseKind::Complaint,
+                    lines: vec![],
+                    reason_code: "x".into(),
+                    text: String::new(),
+                    evidence: vec!["p".into(); 11],
+                },
+            },
+            |e| matches!(e, Error::InvalidField { field: "evidence", .. }),
+        ),
+        row("approving an unknown case", completed, customer_service(), Action::ApproveCase { case: CaseId(7) }, |e| {
+            matches!(e, Error::UnknownCase(CaseId(7)))
+        }),
+        row(
+            "approving a complaint",
+            complaint_open,
+            customer_service(),
+            Action::ApproveCase { case: CaseId(1) },
+            |e| matches!(e, Error::CaseState { command: CommandKind::ApproveCase, .. }),
+        ),
+        row(
+            "receiving a return before approval",
+            return_requested,
+            warehouse(),
+            Action::ReceiveReturn { case: CaseId(1) },
+            |e| matches!(e, Error::CaseState { state: "requested", .. }),
+        ),
+        row(
+            "refunding a return before inspection",
+            return_requested,
+            customer_service(),
+            Action::RefundCase { case: CaseId(1), manual_reference: None },
+            |e| matches!(e, Error::CaseState { command: CommandKind::RefundCase, .. }),
+        ),
+        row(
+            "closing a requested case",
+            return_requested,
+            customer_service(),
+            Action::CloseCase { case: CaseId(1) },
+            |e| matches!(e, Error::CaseState { command: CommandKind::CloseCase, .. }),
+        ),
+        row(
+            "rejecting a case without a reason",
+            return_requested,
+            customer_service(),
+            Action::RejectCase { case: CaseId(1), reason: String::new() },
+            |e| matches!(e, Error::InvalidField { field: "reason", .. }),
+        ),
+        row(
+            "withdrawing another buyer's case",
+            return_requested,
+            bob(),
+            Action::WithdrawCase { case: CaseId(1) },
+            |e| matches!(e, Error::NotYourOrder),
+        ),
+        row(
+            "resolving a complaint nobody took",
+            complaint_open,
+            customer_service(),
+            Action::ResolveCase { case: CaseId(1), resolution: "x".into() },
+            |e| matches!(e, Error::CaseState { command: CommandKind::ResolveCase, .. }),
+        ),
+        row(
+            "case follow-up score of 0",
+            return_requested,
+            customer_service(),
+            Action::RecordCaseFollowUp { case: CaseId(1), score: 0, notes: String::new() },
+            |e| matches!(e, Error::InvalidField { field: "score", .. }),
+        ),
+        row(
+            "packing a replacement for a return",
+            return_requested,
+            warehouse(),
+            Action::PackReplacement { case: CaseId(1), scanned: vec![] },
+            |e| matches!(e, Error::CaseState { command: CommandKind::PackReplacement, .. }),
+        ),
+    ]
+}
+
+#[test]
+fn bad_after_sales_requests_are_refused() {
+    check("after-sales", after_sales_rows());
 }
