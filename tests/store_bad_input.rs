@@ -7,6 +7,7 @@ use orderflow::testing::t0;
 use orderflow::{MemoryStore, Order, OrderId};
 
 type Setup = fn(&Order) -> (Order, u64, Vec<orderflow::Event>, Vec<String>);
+type Row = (&'static str, bool, Setup, fn(&StoreError) -> bool);
 
 fn same(order: &Order) -> (Order, u64, Vec<orderflow::Event>, Vec<String>) {
     (order.clone(), 0, Vec::new(), Vec::new())
@@ -34,7 +35,7 @@ async fn refused_store_writes_name_their_reason_and_write_nothing() {
         event.seq = o.version + 1;
         (next, 0, vec![event], Vec::new())
     };
-    let rows: Vec<(&str, bool, Setup, fn(&StoreError) -> bool)> = vec![
+    let rows: Vec<Row> = vec![
         ("create with a taken order number", true, same, |e| matches!(e, StoreError::DuplicateOrderNumber(_))),
         ("append with a stale version", false, stale, |e| matches!(e, StoreError::Conflict { expected: 0, .. })),
     ];
