@@ -62,16 +62,8 @@ async fn main() {
     let exchange = open(&shop, id, ask(CaseKind::Exchange, 1, 1, "wrong_item", "got the standard grade")).await;
     returned(&shop, id, exchange).await;
     let order = shop.engine.order(id).await.ok();
-    let scanned: Vec<ScannedItem> = order
-        .iter()
-        .flat_map(|o| o.line(LineId(1)))
-        .map(|l| ScannedItem {
-            sku: l.sku.to_string(),
-            product_name: l.product_name.clone(),
-            variant: l.variant.clone(),
-            quantity: 1,
-        })
-        .collect();
+    let scanned: Vec<ScannedItem> =
+        order.iter().flat_map(|o| o.line(LineId(1))).map(|l| ScannedItem::of(l, 1)).collect();
     let packed = shop.run(id, warehouse(), Action::PackReplacement { case: exchange, scanned }).await;
     if let Some(parcel) = packed.order.case(exchange).and_then(|c| c.replacement) {
         shop.engine.ship(&warehouse(), id, parcel).await.ok();

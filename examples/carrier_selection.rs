@@ -93,19 +93,8 @@ async fn main() {
     engine.handle_payment_notification(&pay).await.ok();
     engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.ok();
     let Ok(order) = engine.order(id).await else { return };
-    let items =
-        order.lines.iter().map(|l| orderflow::order::PackageItem { line: l.id, quantity: l.quantity }).collect();
-    let scanned = order
-        .lines
-        .iter()
-        .map(|l| orderflow::order::ScannedItem {
-            sku: l.sku.to_string(),
-            product_name: l.product_name.clone(),
-            variant: l.variant.clone(),
-            quantity: l.quantity,
-        })
-        .collect();
-    engine.execute(id, Command::new(warehouse(), Action::Pack { items, scanned })).await.ok();
+    let pack = order.pack_remaining();
+    engine.execute(id, Command::new(warehouse(), pack)).await.ok();
     if let Ok(booked) = engine.ship(&warehouse(), id, PackageId(1)).await {
         for event in booked.events {
             if let orderflow::Change::ShipmentBooked { carrier, service, reason, .. } = event.change {

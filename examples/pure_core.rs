@@ -3,7 +3,7 @@
 //! timeline. (`cargo run --example pure_core --features testing`)
 
 use chrono::TimeDelta;
-use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
+use orderflow::order::{TrackingKind, TrackingUpdate};
 use orderflow::testing::{Scenario, buyer, carrier, provider, sample_form, warehouse};
 use orderflow::{Action, LineId, PackageId, buyer_timeline};
 
@@ -19,18 +19,8 @@ fn main() -> Result<(), orderflow::Error> {
 
     // 4. Pick and pack, verified against what was scanned.
     s.when(warehouse(), Action::IssuePickList)?;
-    let lines = s.order().lines.clone();
-    let items = lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-    let scanned = lines
-        .iter()
-        .map(|l| ScannedItem {
-            sku: l.sku.to_string(),
-            product_name: l.product_name.clone(),
-            variant: l.variant.clone(),
-            quantity: l.quantity,
-        })
-        .collect();
-    s.when(warehouse(), Action::Pack { items, scanned })?;
+    let pack = s.order().pack_remaining();
+    s.when(warehouse(), pack)?;
 
     // 5. Carrier chosen, shipment created, waybill recorded.
     let package = PackageId(1);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use orderflow::engine::{Adapters, Engine};
-use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
+use orderflow::order::TrackingKind;
 use orderflow::ports::PaymentSession;
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, customer_service, reviewer, sample_form, t0,
@@ -74,18 +74,8 @@ async fn main() -> Result<(), Error> {
     // 4. Pick and pack, checked item by item against the order.
     engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await?;
     let order = engine.order(id).await?;
-    let items = order.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-    let scanned = order
-        .lines
-        .iter()
-        .map(|l| ScannedItem {
-            sku: l.sku.to_string(),
-            product_name: l.product_name.clone(),
-            variant: l.variant.clone(),
-            quantity: l.quantity,
-        })
-        .collect();
-    engine.execute(id, Command::new(warehouse(), Action::Pack { items, scanned })).await?;
+    let pack = order.pack_remaining();
+    engine.execute(id, Command::new(warehouse(), pack)).await?;
     println!("4. packed: {}", engine.order(id).await?.status());
 
     // 5. Ship: the cheapest quote wins, the shipment is created from the outbox.

@@ -124,19 +124,8 @@ async fn carrier_down_at_shipment_creation_retries_to_one_waybill() {
     let id = shop.paid_order("gil").await;
     shop.run(id, orderflow::testing::warehouse(), Action::IssuePickList).await;
     let order = shop.engine.order(id).await.unwrap();
-    let items =
-        order.lines.iter().map(|l| orderflow::order::PackageItem { line: l.id, quantity: l.quantity }).collect();
-    let scanned = order
-        .lines
-        .iter()
-        .map(|l| orderflow::order::ScannedItem {
-            sku: l.sku.to_string(),
-            product_name: l.product_name.clone(),
-            variant: l.variant.clone(),
-            quantity: l.quantity,
-        })
-        .collect();
-    shop.run(id, orderflow::testing::warehouse(), Action::Pack { items, scanned }).await;
+    let pack = order.pack_remaining();
+    shop.run(id, orderflow::testing::warehouse(), pack).await;
     shop.engine.ship(&orderflow::testing::warehouse(), id, orderflow::PackageId(1)).await.unwrap();
     // The carrier is down when the shipment is created from the outbox; a later round succeeds.
     shop.carrier.fail_next(1);

@@ -49,6 +49,18 @@ pub struct ScannedItem {
     pub quantity: u32,
 }
 
+impl ScannedItem {
+    /// What a correct scan of `quantity` units of `line` reads (SKU, name, variant).
+    pub fn of(line: &crate::placement::Line, quantity: u32) -> ScannedItem {
+        ScannedItem {
+            sku: line.sku.to_string(),
+            product_name: line.product_name.clone(),
+            variant: line.variant.clone(),
+            quantity,
+        }
+    }
+}
+
 /// One difference between what a package should hold and what was scanned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]

@@ -36,7 +36,7 @@ use crate::decide::{Ctx, Decision, NewOrder, Workflow, after, evolve};
 use crate::effect::Effect;
 use crate::event::Event;
 use crate::ids::{CustomerId, OrderId, PackageId};
-use crate::order::{DeadlineKind, Order, OrderStatus, PackageItem, ScannedItem};
+use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem, StoreError,
@@ -698,22 +698,11 @@ async fn ship<S: OrderStore>(
         ok(check, "append payment", store.append(paid.commit(&[])).await);
         order = paid.order;
     }
-    let items: Vec<PackageItem> =
-        order.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-    let scanned: Vec<ScannedItem> = order
-        .lines
-        .iter()
-        .map(|l| ScannedItem {
-            sku: l.sku.as_str().to_owned(),
-            product_name: l.product_name.clone(),
-            variant: l.variant.clone(),
-            quantity: l.quantity,
-        })
-        .collect();
+    let pack = order.pack_remaining();
     let package = PackageId(1);
     let actions = [
         (warehouse(), Action::IssuePickList),
-        (warehouse(), Action::Pack { items, scanned }),
+        (warehouse(), pack),
         (
             warehouse(),
             Action::BookShipment {

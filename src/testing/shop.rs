@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::engine::{Adapters, Engine, Outcome};
-use crate::order::{PackageItem, ScannedItem, TrackingKind};
+use crate::order::TrackingKind;
 use crate::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0, warehouse};
 use crate::{Action, Actor, Command, MemoryInventory, MemoryStore, OrderId, PackageId, PlaceOrderForm, Sku, Workflow};
 
@@ -111,18 +111,8 @@ impl Shop {
     pub async fn ship_all(&self, id: OrderId) -> String {
         self.run(id, warehouse(), Action::IssuePickList).await;
         let order = self.engine.order(id).await.unwrap();
-        let items = order.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-        let scanned = order
-            .lines
-            .iter()
-            .map(|l| ScannedItem {
-                sku: l.sku.to_string(),
-                product_name: l.product_name.clone(),
-                variant: l.variant.clone(),
-                quantity: l.quantity,
-            })
-            .collect();
-        let packed = self.run(id, warehouse(), Action::Pack { items, scanned }).await;
+        let pack = order.pack_remaining();
+        let packed = self.run(id, warehouse(), pack).await;
         let package = packed.order.fulfillment.packages.last().unwrap().id;
         self.engine.ship(&warehouse(), id, package).await.unwrap();
         self.engine.drain_outbox().await.unwrap();

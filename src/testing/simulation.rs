@@ -19,7 +19,7 @@ use crate::Workflow;
 use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::ids::{LineId, OrderId, PackageId};
-use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, PackageItem, ScannedItem, TrackingKind};
+use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, TrackingKind};
 use crate::ports::{GatewayError, PaymentStatus};
 use crate::testing::shop::{SKUS, Shop, sku};
 use crate::testing::{buyer, customer_service, sample_cod_form, sample_form};
@@ -342,18 +342,8 @@ impl Driver {
         let warehouse = crate::testing::warehouse();
         self.run(id, warehouse.clone(), Action::IssuePickList).await;
         let order = self.shop.engine.order(id).await.ok()?;
-        let items = order.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-        let scanned = order
-            .lines
-            .iter()
-            .map(|l| ScannedItem {
-                sku: l.sku.to_string(),
-                product_name: l.product_name.clone(),
-                variant: l.variant.clone(),
-                quantity: l.quantity,
-            })
-            .collect();
-        self.run(id, warehouse.clone(), Action::Pack { items, scanned }).await;
+        let pack = order.pack_remaining();
+        self.run(id, warehouse.clone(), pack).await;
         self.before_step();
         for _ in 0..3 {
             if self.shop.engine.ship(&warehouse, id, PackageId(1)).await.is_ok() {
