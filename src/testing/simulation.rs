@@ -228,7 +228,13 @@ impl Driver {
         }
         let copies = if self.fault("payment notification duplicated", 10) { 2 } else { 1 };
         for _ in 0..copies {
-            let _ = self.shop.engine.handle_payment_notification(&raw).await;
+            // Like a provider, retry while the answer is not success.
+            for _ in 0..3 {
+                match self.shop.engine.handle_payment_notification(&raw).await {
+                    Err(e) if e.is_retryable() => continue,
+                    _ => break,
+                }
+            }
         }
     }
 
@@ -382,6 +388,8 @@ impl Driver {
         self.shop.gateway.heal();
         self.shop.carrier.heal();
         self.shop.notifier.heal();
+        // Time goes on: every pending pay-by deadline of the batch passes.
+        self.shop.clock.advance(TimeDelta::hours(1));
         self.settle().await;
         self.check(INVARIANTS[5]);
         let (pending, dead) = (self.shop.store.outbox_pending(), self.shop.store.outbox_dead());
@@ -397,7 +405,7 @@ impl Driver {
             };
             self.terminal_check(&order);
             self.check_money(&order);
-            self.check_payments(&order);
+            self.check_payments(&order).await;
             self.check_replay(&order).await;
             let live = order.cancellation.is_none();
             for line in &order.lines {
@@ -457,7 +465,7 @@ impl Driver {
         }
     }
 
-    fn check_payments(&mut self, order: &Order) {
+    async fn check_payments(&mut self, order: &Order) {
         self.check(INVARIANTS[4]);
         let Some(record) = self.shop.gateway.payment(&order.number) else { return };
         if record.status != PaymentStatus::Succeeded && record.transactions.is_empty() {
@@ -467,7 +475,16 @@ impl Driver {
             let seen = order.payment.captures.iter().filter(|c| &c.txn_id == txn).count()
                 + order.payment.anomalies.iter().filter(|a| &a.txn_id == txn).count();
             if seen != 1 {
-                self.violation(INVARIANTS[4], Some(order.id), format!("transaction {txn} recorded {seen} times"));
+                let history = self.shop.engine.events(order.id).await.unwrap_or_default();
+                let names: Vec<&str> = history.iter().map(|e| e.change.name()).collect();
+                let detail = format!(
+                    "transaction {txn} recorded {seen} times; status {}; history {names:?}; deadlines {:?}; now {}; due {:?}",
+                    order.status(),
+                    order.deadlines,
+                    self.shop.clock.now(),
+                    self.shop.engine.run_due(self.shop.clock.now()).await
+                );
+                self.violation(INVARIANTS[4], Some(order.id), detail);
             }
         }
     }
