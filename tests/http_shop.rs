@@ -187,22 +187,43 @@ async fn a_whole_order_over_http() {
     let staff_view = h.get("service-token", &format!("/orders/{id}/timeline")).await;
     assert!(staff_view.body["timeline"].as_array().unwrap().iter().any(|e| e["actor"].is_string()));
 
-    // 8. After-sales: a complaint case, handled by customer service.
+    // 8. After-sales: one tasting cup (line 3) came chipped: return and refund.
     let case = h
         .post(
             "alice-token",
             &format!("/orders/{id}/cases"),
-            json!({"kind": "complaint", "reason_code": "late_delivery", "text": "took a while"}),
+            json!({"kind": "return_and_refund", "lines": [{"line": 3, "quantity": 1}], "reason_code": "damaged",
+                   "text": "one cup arrived chipped", "evidence": ["photo-1.jpg"]}),
         )
         .await;
     assert_eq!(case.status, StatusCode::CREATED, "{}", case.text);
     let c = case.body["case"].as_u64().unwrap();
-    let approved = h.post("service-token", &format!("/orders/{id}/cases/{c}/approve"), json!({})).await;
-    assert!(
-        approved.status == StatusCode::OK || approved.status == StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        approved.text
-    );
+    let not_for_buyers = h.post("alice-token", &format!("/orders/{id}/cases/{c}/approve"), json!({})).await;
+    assert_eq!(not_for_buyers.status, StatusCode::FORBIDDEN, "{}", not_for_buyers.text);
+    for (token, step, body) in [
+        ("service-token", "approve", json!({})),
+        ("alice-token", "return-parcel", json!({"waybill": "YT-RETURN-1"})),
+        ("warehouse-token", "receive", json!({})),
+        ("warehouse-token", "inspect", json!({"passed": true, "note": "chipped as described"})),
+        ("service-token", "refund", json!({})),
+    ] {
+        let answer = h.post(token, &format!("/orders/{id}/cases/{c}/{step}"), body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{step}: {}", answer.text);
+    }
+    // The refund goes to the provider from the outbox (background worker), then the case closes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while h.state.gateway.refunds().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refunds = h.state.gateway.refunds();
+    assert_eq!(refunds.len(), 1);
+    // One cup: its price less its share of the order discount.
+    assert_eq!(refunds[0].amount.currency, Currency::CNY);
+    assert!(refunds[0].amount.minor > 0 && refunds[0].amount.minor <= 1_500, "{:?}", refunds[0].amount);
+    let closed = h.post("service-token", &format!("/orders/{id}/cases/{c}/close"), json!({})).await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    let unknown_step = h.post("service-token", &format!("/orders/{id}/cases/{c}/teleport"), json!({})).await;
+    assert_eq!(unknown_step.status, StatusCode::NOT_FOUND);
 
     // The background worker delivered the outbox: the buyer's messages went out.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -432,4 +453,29 @@ async fn graceful_shutdown_finishes_and_closes_the_port() {
     let http = h.http.clone();
     h.stop().await;
     assert!(http.get(url).send().await.is_err(), "nothing listens after shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_worker_fires_due_deadlines() {
+    let clock = std::sync::Arc::new(orderflow::testing::FixedClock::new(Utc::now()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = ShopOptions { tick: Duration::from_millis(200), ..ShopOptions::default() };
+    let state = AppState::demo_with_clock(options, clock.clone());
+    let running = server::spawn(listener, state.clone()).unwrap();
+    let h = Harness { running, state, http: reqwest::Client::new() };
+    let (id, _, _) = h.place("alice-token", "alice").await;
+
+    // Nobody pays; 31 minutes later the pay-by deadline is due and the worker cancels the order.
+    clock.advance(TimeDelta::minutes(31));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut status = Value::Null;
+    while tokio::time::Instant::now() < deadline {
+        status = h.order("alice-token", &id).await["status"].clone();
+        if status == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "cancelled");
+    h.stop().await;
 }

@@ -184,6 +184,11 @@ impl AppState {
     /// A shop on the memory store with the fake provider (`alipay`) and carrier (`SF`), the
     /// system clock and the demo token table.
     pub fn demo(options: ShopOptions) -> AppState {
+        AppState::demo_with_clock(options, Arc::new(SystemClock))
+    }
+
+    /// [`AppState::demo`] on another clock (tests use a steppable one to make deadlines due).
+    pub fn demo_with_clock(options: ShopOptions, clock: Arc<dyn Clock>) -> AppState {
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
         let notifier = Arc::new(RecordingNotifier::new());
@@ -194,7 +199,6 @@ impl AppState {
             }
         }
         let config = WorkflowConfig { auto_approve: !options.manual_review, ..WorkflowConfig::default() };
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let engine = Engine::new(
             Workflow::new(config),
             Adapters {
