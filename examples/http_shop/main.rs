@@ -51,11 +51,16 @@ curl -s -X POST {url}/orders -H 'Authorization: Bearer alice-token' -H 'Content-
     "postal_code": "310000"}},
   "payment": {{"kind": "online", "provider": "alipay"}},
   "shipping_fee": {{"minor": 800, "currency": "CNY"}}, "discount": {{"minor": 0, "currency": "CNY"}}}}'
-ID=<the order id>
+ID=<its "id">; NUMBER=<its "number">
 
 # 2. pay: start the payment, then (demo only) make the fake provider send its signed notification
 curl -s -X POST {url}/orders/$ID/payment -H 'Authorization: Bearer alice-token'
 curl -s -X POST {url}/dev/simulate-payment/$ID -H 'Authorization: Bearer alice-token'
+
+#    (or sign the provider's notification yourself; NUMBER is the order "number", secret "provider-secret")
+BODY='{{"notification_id":"N-1","order_number":"'$NUMBER'","txn_id":"T-1","amount_minor":10600,"currency":"CNY","status":"succeeded"}}'
+TS=$(date +%s); SIG=$(printf '%s' "$TS.$BODY" | openssl dgst -sha256 -hmac provider-secret -hex | sed 's/^.*= //')
+curl -s -X POST {url}/webhooks/payment -H "X-Timestamp: $TS" -H "X-Signature: $SIG" -d "$BODY"
 
 # 3. warehouse: pick list, pack what was scanned, ship parcel 1 with the cheapest carrier
 curl -s {url}/orders/$ID/pick-list -H 'Authorization: Bearer warehouse-token'
