@@ -1,0 +1,80 @@
+//! An HTTP shop backend on orderflow: axum routes for buyers, staff and the payment and carrier
+//! webhooks, over the memory store with the fake (signing) payment provider and carrier, and a
+//! background worker firing deadlines and delivering the outbox.
+//!
+//! `cargo run --example http_shop` (listens on 127.0.0.1:3000, or `PORT`), then try the curl
+//! commands it prints. The routes, the token table and the error format are described in
+//! `examples/http_shop/server.rs`. Stop with Ctrl-C: requests in flight finish first.
+
+mod server;
+
+use std::time::Duration;
+
+use server::{AppState, ShopOptions};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let options = ShopOptions {
+        tick: Duration::from_millis(500),
+        // Demo aids: /dev/simulate-payment and /dev/simulate-tracking. Never in production.
+        dev_endpoints: true,
+        manual_review: false,
+        stock: 100,
+    };
+    let state = AppState::demo(options);
+    print_help(&url);
+    server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("\nshutting down: finishing requests in flight...");
+    })
+    .await?;
+    println!("stopped");
+    Ok(())
+}
+
+fn print_help(url: &str) {
+    println!(
+        r#"orderflow HTTP shop listening on {url}
+
+Tokens: alice-token, bob-token (buyers), reviewer-token, warehouse-token, service-token, admin-token.
+
+# 1. alice places an order (keep the "id" of the answer)
+curl -s -X POST {url}/orders -H 'Authorization: Bearer alice-token' -H 'Content-Type: application/json' \
+  -H 'Idempotency-Key: checkout-1' -d '{{
+  "lines": [{{"sku": "TEA-OOLONG", "product_name": "Oolong tea 250g", "quantity": 2,
+             "unit_price": {{"minor": 4900, "currency": "CNY"}}}}],
+  "shipping_address": {{"recipient": "Li Lei", "phone": "13800138000", "country": "CN",
+    "province": "Zhejiang", "city": "Hangzhou", "district": "Xihu", "street": ["1 Longjing Road"],
+    "postal_code": "310000"}},
+  "payment": {{"kind": "online", "provider": "alipay"}},
+  "shipping_fee": {{"minor": 800, "currency": "CNY"}}, "discount": {{"minor": 0, "currency": "CNY"}}}}'
+ID=<its "id">; NUMBER=<its "number">
+
+# 2. pay: start the payment, then (demo only) make the fake provider send its signed notification
+curl -s -X POST {url}/orders/$ID/payment -H 'Authorization: Bearer alice-token'
+curl -s -X POST {url}/dev/simulate-payment/$ID -H 'Authorization: Bearer alice-token'
+
+#    (or sign the provider's notification yourself; NUMBER is the order "number", secret "provider-secret")
+BODY='{{"notification_id":"N-1","order_number":"'$NUMBER'","txn_id":"T-1","amount_minor":10600,"currency":"CNY","status":"succeeded"}}'
+TS=$(date +%s); SIG=$(printf '%s' "$TS.$BODY" | openssl dgst -sha256 -hmac provider-secret -hex | sed 's/^.*= //')
+curl -s -X POST {url}/webhooks/payment -H "X-Timestamp: $TS" -H "X-Signature: $SIG" -d "$BODY"
+
+# 3. warehouse: pick list, pack what was scanned, ship parcel 1 with the cheapest carrier
+curl -s {url}/orders/$ID/pick-list -H 'Authorization: Bearer warehouse-token'
+curl -s -X POST {url}/orders/$ID/packages -H 'Authorization: Bearer warehouse-token' \
+  -H 'Content-Type: application/json' \
+  -d '{{"scanned": [{{"sku": "TEA-OOLONG", "product_name": "Oolong tea 250g", "quantity": 2}}]}}'
+curl -s -X POST {url}/orders/$ID/packages/1/ship -H 'Authorization: Bearer warehouse-token'
+
+# 4. (demo only) the carrier pushes "delivered"; alice confirms and reads her timeline
+curl -s -X POST {url}/dev/simulate-tracking/$ID -H 'Authorization: Bearer warehouse-token' \
+  -H 'Content-Type: application/json' -d '{{"kind": "delivered"}}'
+curl -s -X POST {url}/orders/$ID/confirm -H 'Authorization: Bearer alice-token'
+curl -s {url}/orders/$ID/timeline -H 'Authorization: Bearer alice-token'
+
+Press Ctrl-C to stop."#
+    );
+}

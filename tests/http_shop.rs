@@ -1,0 +1,481 @@
+//! The `http_shop` example's server driven over real HTTP on 127.0.0.1 (port 0): a whole order,
+//! webhook security (forged, stale, tampered, replayed, concurrent duplicates, wrong amount),
+//! authorization, validation errors, illegal transitions and graceful shutdown.
+
+#[path = "../examples/http_shop/server.rs"]
+mod server;
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use orderflow::order::TrackingKind;
+use orderflow::ports::{PaymentNotification, PaymentStatus, RawMessage};
+use orderflow::testing::sample_form;
+use orderflow::{Currency, Money, OrderNumber};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server::{AppState, Running, ShopOptions};
+
+struct Harness {
+    running: Running,
+    state: AppState,
+    http: reqwest::Client,
+}
+
+async fn start(options: ShopOptions) -> Harness {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let state = AppState::demo(options);
+    let running = server::spawn(listener, state.clone()).unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    Harness { running, state, http }
+}
+
+async fn shop() -> Harness {
+    start(ShopOptions { tick: Duration::from_millis(200), ..ShopOptions::default() }).await
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    text: String,
+}
+
+impl Harness {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.running.url())
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer { status, body, text }
+    }
+
+    async fn get(&self, token: &str, path: &str) -> Answer {
+        self.send(self.http.get(self.url(path)).bearer_auth(token)).await
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> Answer {
+        self.send(self.http.post(self.url(path)).bearer_auth(token).json(&body)).await
+    }
+
+    async fn webhook(&self, path: &str, raw: &RawMessage) -> Answer {
+        let mut req = self.http.post(self.url(path));
+        for (name, value) in &raw.headers {
+            req = req.header(name, value);
+        }
+        self.send(req.body(raw.body.clone())).await
+    }
+
+    /// Alice places the sample order; returns (id, number, total).
+    async fn place(&self, token: &str, customer: &str) -> (String, OrderNumber, Money) {
+        let form = serde_json::to_value(sample_form(customer)).unwrap();
+        let placed = self.post(token, "/orders", form).await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+        let order = &placed.body["order"];
+        let number: OrderNumber = serde_json::from_value(order["number"].clone()).unwrap();
+        let total: Money = serde_json::from_value(order["totals"]["total"].clone()).unwrap();
+        (order["id"].as_str().unwrap().to_owned(), number, total)
+    }
+
+    async fn order(&self, token: &str, id: &str) -> Value {
+        let answer = self.get(token, &format!("/orders/{id}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["order"].clone()
+    }
+
+    async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(10), self.running.shutdown())
+            .await
+            .expect("graceful shutdown within 10 s")
+            .expect("server stopped cleanly");
+    }
+}
+
+fn paid_notification(number: OrderNumber, amount: Money, txn: &str) -> PaymentNotification {
+    PaymentNotification { order_number: number, txn_id: txn.into(), amount, status: PaymentStatus::Succeeded }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_order_over_http() {
+    let h =
+        start(ShopOptions { tick: Duration::from_millis(200), manual_review: true, ..ShopOptions::default() }).await;
+
+    // 1. Placed, with an idempotency key: the retry gets the same order.
+    let form = serde_json::to_value(sample_form("alice")).unwrap();
+    let send = |key: &'static str| {
+        h.http.post(h.url("/orders")).bearer_auth("alice-token").header("Idempotency-Key", key).json(&form)
+    };
+    let placed = h.send(send("checkout-1")).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+    let again = h.send(send("checkout-1")).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["order"]["id"], placed.body["order"]["id"]);
+    assert_eq!(again.body["already_applied"], true);
+    let order = &placed.body["order"];
+    let id = order["id"].as_str().unwrap().to_owned();
+    let number: OrderNumber = serde_json::from_value(order["number"].clone()).unwrap();
+    let total: Money = serde_json::from_value(order["totals"]["total"].clone()).unwrap();
+    assert_eq!(total, Money::new(27_000, Currency::CNY));
+    assert_eq!(order["status"], "awaiting_payment");
+
+    // 2. Review by a person.
+    let buyer_tries = h.post("alice-token", &format!("/orders/{id}/review"), json!({"decision": "approve"})).await;
+    assert_eq!(buyer_tries.status, StatusCode::FORBIDDEN, "{}", buyer_tries.text);
+    assert_eq!(buyer_tries.body["error"], "forbidden");
+    let approved = h
+        .post("reviewer-token", &format!("/orders/{id}/review"), json!({"decision": "approve", "note": "looks fine"}))
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+
+    // 3. Payment: the session, then the provider's signed notification, made with the very
+    // gateway the server verifies with.
+    let session = h.post("alice-token", &format!("/orders/{id}/payment"), json!({})).await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.text);
+    assert_eq!(session.body["kind"], "qr_code");
+    let raw = h.state.gateway.notify_paid(&number, total, Utc::now());
+    let reply = h.webhook("/webhooks/payment", &raw).await;
+    assert_eq!((reply.status, reply.text.as_str()), (StatusCode::OK, "success"));
+    let order = h.order("alice-token", &id).await;
+    assert_eq!(order["status"], "ready_to_ship");
+    assert_eq!(order["captures"].as_array().unwrap().len(), 1);
+
+    // 4. Pick list, then pack what was scanned.
+    let picked = h.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
+    assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
+    let pick_list = picked.body["pick_list"].as_array().unwrap().clone();
+    assert_eq!(pick_list.len(), 3);
+    let scanned: Vec<Value> = pick_list
+        .iter()
+        .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
+        .collect();
+    let packed = h.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
+    assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
+    let package = packed.body["package"].as_u64().unwrap();
+
+    // 5. Ship with the selected carrier: the waybill comes back.
+    let shipped = h.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
+    assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
+    assert_eq!(shipped.body["package"]["carrier"], "SF");
+    let waybill = shipped.body["package"]["waybill"].as_str().expect("waybill").to_owned();
+    assert_eq!(shipped.body["order"]["status"], "shipped");
+
+    // 6. The carrier's signed push: delivered (twice: applied once).
+    let push = h.state.carrier.push(&waybill, TrackingKind::Delivered, Utc::now(), "E-1");
+    let tracked = h.webhook("/webhooks/tracking", &push).await;
+    assert_eq!(tracked.status, StatusCode::OK, "{}", tracked.text);
+    assert_eq!(tracked.body["applied"], 1);
+    let again = h.webhook("/webhooks/tracking", &push).await;
+    assert_eq!(again.body["applied"], 0);
+    let forged = h.state.carrier.forge_push(&waybill, TrackingKind::Exception, Utc::now(), "E-2");
+    assert_eq!(h.webhook("/webhooks/tracking", &forged).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.order("alice-token", &id).await["status"], "delivered");
+
+    // 7. The buyer confirms receipt.
+    let confirmed = h.post("alice-token", &format!("/orders/{id}/confirm"), json!({})).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    assert_eq!(confirmed.body["order"]["status"], "completed");
+
+    // Timelines: the buyer's leaves staff names out, the staff view has them.
+    let timeline = h.get("alice-token", &format!("/orders/{id}/timeline")).await;
+    let entries = timeline.body["timeline"].as_array().unwrap();
+    let titles: Vec<&str> = entries.iter().filter_map(|e| e["title"].as_str()).collect();
+    assert!(titles.contains(&"Order placed") && titles.contains(&"Receipt confirmed"), "{titles:?}");
+    assert!(entries.iter().all(|e| e["actor"].is_null()));
+    let staff_view = h.get("service-token", &format!("/orders/{id}/timeline")).await;
+    assert!(staff_view.body["timeline"].as_array().unwrap().iter().any(|e| e["actor"].is_string()));
+
+    // 8. After-sales: one tasting cup (line 3) came chipped: return and refund.
+    let case = h
+        .post(
+            "alice-token",
+            &format!("/orders/{id}/cases"),
+            json!({"kind": "return_and_refund", "lines": [{"line": 3, "quantity": 1}], "reason_code": "damaged",
+                   "text": "one cup arrived chipped", "evidence": ["photo-1.jpg"]}),
+        )
+        .await;
+    assert_eq!(case.status, StatusCode::CREATED, "{}", case.text);
+    let c = case.body["case"].as_u64().unwrap();
+    let not_for_buyers = h.post("alice-token", &format!("/orders/{id}/cases/{c}/approve"), json!({})).await;
+    assert_eq!(not_for_buyers.status, StatusCode::FORBIDDEN, "{}", not_for_buyers.text);
+    for (token, step, body) in [
+        ("service-token", "approve", json!({})),
+        ("alice-token", "return-parcel", json!({"waybill": "YT-RETURN-1"})),
+        ("warehouse-token", "receive", json!({})),
+        ("warehouse-token", "inspect", json!({"passed": true, "note": "chipped as described"})),
+        ("service-token", "refund", json!({})),
+    ] {
+        let answer = h.post(token, &format!("/orders/{id}/cases/{c}/{step}"), body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{step}: {}", answer.text);
+    }
+    // The refund goes to the provider from the outbox (background worker), then the case closes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while h.state.gateway.refunds().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refunds = h.state.gateway.refunds();
+    assert_eq!(refunds.len(), 1);
+    // One cup: its price less its share of the order discount.
+    assert_eq!(refunds[0].amount.currency, Currency::CNY);
+    assert!(refunds[0].amount.minor > 0 && refunds[0].amount.minor <= 1_500, "{:?}", refunds[0].amount);
+    let closed = h.post("service-token", &format!("/orders/{id}/cases/{c}/close"), json!({})).await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    let unknown_step = h.post("service-token", &format!("/orders/{id}/cases/{c}/teleport"), json!({})).await;
+    assert_eq!(unknown_step.status, StatusCode::NOT_FOUND);
+
+    // The background worker delivered the outbox: the buyer's messages went out.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while h.state.notifier.sent().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!h.state.notifier.sent().is_empty(), "the worker delivers notifications");
+
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn forged_stale_and_tampered_notifications_are_401_and_change_nothing() {
+    let h = shop().await;
+    let (id, number, total) = h.place("alice-token", "alice").await;
+    let good = paid_notification(number, total, "T-1");
+
+    let forged = h.state.gateway.forge(&good, Utc::now());
+    let stale = h.state.gateway.sign(&good, Utc::now() - TimeDelta::minutes(10));
+    let tampered = h.state.gateway.tamper(&h.state.gateway.sign(&good, Utc::now()));
+    let unsigned = RawMessage { headers: Vec::new(), body: forged.body.clone() };
+    for (what, raw, status) in [
+        ("forged", &forged, StatusCode::UNAUTHORIZED),
+        ("stale", &stale, StatusCode::UNAUTHORIZED),
+        ("tampered", &tampered, StatusCode::UNAUTHORIZED),
+        ("unsigned", &unsigned, StatusCode::BAD_REQUEST),
+    ] {
+        let answer = h.webhook("/webhooks/payment", raw).await;
+        assert_eq!(answer.status, status, "{what}: {}", answer.text);
+        assert!(answer.body["error"].is_string(), "{what}: JSON error body");
+        // Nothing secret or signed is echoed back.
+        let signature = raw.header("X-Signature").unwrap_or("no signature here");
+        assert!(!answer.text.contains(signature), "{what}");
+        assert!(!answer.text.contains("provider-secret") && !answer.text.contains("T-1"), "{what}: {}", answer.text);
+    }
+    let order = h.order("service-token", &id).await;
+    assert_eq!(order["status"], "awaiting_payment");
+    assert!(order["captures"].as_array().unwrap().is_empty());
+    assert!(order["anomalies"].as_array().unwrap().is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_notification_is_answered_success_and_captured_once() {
+    let h = shop().await;
+    let (id, number, total) = h.place("alice-token", "alice").await;
+    let raw = h.state.gateway.notify_paid(&number, total, Utc::now());
+    for _ in 0..3 {
+        let reply = h.webhook("/webhooks/payment", &raw).await;
+        assert_eq!((reply.status, reply.text.as_str()), (StatusCode::OK, "success"));
+    }
+    let order = h.order("alice-token", &id).await;
+    assert_eq!(order["captures"].as_array().unwrap().len(), 1);
+    assert_eq!(order["payment_state"], "paid");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_concurrent_duplicate_notifications_capture_once() {
+    let h = shop().await;
+    let (id, number, total) = h.place("alice-token", "alice").await;
+    let raw = h.state.gateway.notify_paid(&number, total, Utc::now());
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (http, url, raw) = (h.http.clone(), h.url("/webhooks/payment"), raw.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut req = http.post(url);
+            for (name, value) in &raw.headers {
+                req = req.header(name, value);
+            }
+            let res = req.body(raw.body.clone()).send().await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }));
+    }
+    for task in tasks {
+        let (status, text) = task.await.unwrap();
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    }
+    let order = h.order("service-token", &id).await;
+    assert_eq!(order["captures"].as_array().unwrap().len(), 1);
+    assert!(order["anomalies"].as_array().unwrap().is_empty());
+    assert_eq!(order["status"], "ready_to_ship");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_amount_is_not_paid_but_recorded_as_an_anomaly() {
+    let h = shop().await;
+    let (id, number, total) = h.place("alice-token", "alice").await;
+    // More than is owed, and the right amount in the wrong currency.
+    let too_much = Money::new(total.minor + 1, total.currency);
+    let wrong_currency = Money::new(total.minor, Currency::USD);
+    for amount in [too_much, wrong_currency] {
+        let raw = h.state.gateway.notify_paid(&number, amount, Utc::now());
+        let reply = h.webhook("/webhooks/payment", &raw).await;
+        // Handled (the provider must stop retrying), but not paid.
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let order = h.order("service-token", &id).await;
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(order["payment_state"], "unpaid");
+    assert!(order["captures"].as_array().unwrap().is_empty());
+    let anomalies = order["anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), 2, "{anomalies:?}");
+    assert_eq!(anomalies[0]["amount"]["minor"], total.minor + 1);
+    assert_eq!(anomalies[1]["amount"]["currency"], "USD");
+    // Buyers do not see staff-only details.
+    assert!(h.order("alice-token", &id).await.get("anomalies").is_none());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn another_buyers_order_is_not_found_and_tokens_are_checked() {
+    let h = shop().await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+
+    for path in [format!("/orders/{id}"), format!("/orders/{id}/timeline")] {
+        let answer = h.get("bob-token", &path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {}", answer.text);
+        assert_eq!(answer.body["error"], "not_found");
+    }
+    for (path, body) in [
+        (format!("/orders/{id}/payment"), json!({})),
+        (format!("/orders/{id}/confirm"), json!({})),
+        (format!("/orders/{id}/cancel"), json!({"reason": "mine now"})),
+        (format!("/orders/{id}/commands"), json!({"action": "cancel", "reason": "mine now"})),
+    ] {
+        let answer = h.post("bob-token", &path, body).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {}", answer.text);
+    }
+    // The same answer as an order that does not exist at all, or an id that is not one.
+    let missing = h.get("bob-token", "/orders/01939e7a-0000-7000-8000-000000000000").await;
+    assert_eq!(
+        (missing.status, &missing.body),
+        (StatusCode::NOT_FOUND, &h.get("bob-token", &format!("/orders/{id}")).await.body)
+    );
+    assert_eq!(h.get("bob-token", "/orders/not-an-id").await.status, StatusCode::NOT_FOUND);
+    // Staff may look; alice's order is unchanged.
+    assert_eq!(h.order("service-token", &id).await["status"], "awaiting_payment");
+
+    // Tokens.
+    let none = h.send(h.http.get(h.url(&format!("/orders/{id}")))).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.body["error"], "unauthorized");
+    assert_eq!(h.get("made-up-token", &format!("/orders/{id}")).await.status, StatusCode::UNAUTHORIZED);
+    // Placing for someone else is forbidden; staff roles are checked.
+    let for_bob = h.post("alice-token", "/orders", serde_json::to_value(sample_form("bob")).unwrap()).await;
+    assert_eq!(for_bob.status, StatusCode::FORBIDDEN, "{}", for_bob.text);
+    let packer_reviews =
+        h.post("warehouse-token", &format!("/orders/{id}/review"), json!({"decision": "reject", "reason": "no"})).await;
+    assert_eq!(packer_reviews.status, StatusCode::FORBIDDEN, "{}", packer_reviews.text);
+    // The demo helpers are off unless asked for.
+    assert_eq!(
+        h.post("alice-token", &format!("/dev/simulate-payment/{id}"), json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn validation_errors_are_400_listing_every_problem() {
+    let h = shop().await;
+    let mut form = serde_json::to_value(sample_form("alice")).unwrap();
+    form["lines"][0]["quantity"] = json!(0);
+    form["lines"][1]["sku"] = json!("");
+    form["shipping_address"]["phone"] = json!("");
+    form["shipping_address"]["recipient"] = json!("");
+    let answer = h.post("alice-token", "/orders", form).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert_eq!(answer.body["error"], "invalid");
+    let fields: Vec<&str> =
+        answer.body["violations"].as_array().unwrap().iter().filter_map(|v| v["field"].as_str()).collect();
+    for field in ["lines[0].quantity", "lines[1].sku", "shipping_address.phone", "shipping_address.recipient"] {
+        assert!(fields.contains(&field), "{field} missing from {fields:?}");
+    }
+    assert!(
+        answer.body["violations"].as_array().unwrap().iter().all(|v| v["code"].is_string() && v["message"].is_string())
+    );
+
+    // Not JSON, or the wrong shape: 400 in the same format.
+    let garbage = h.send(h.http.post(h.url("/orders")).bearer_auth("alice-token").body("{not json")).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+    assert_eq!(garbage.body["error"], "bad_request");
+    let shape = h.post("alice-token", "/orders", json!({"lines": 3})).await;
+    assert_eq!(shape.status, StatusCode::BAD_REQUEST);
+
+    // A command's own field rules: 400 with the field named.
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    let no_reason = h.post("alice-token", &format!("/orders/{id}/cancel"), json!({"reason": ""})).await;
+    assert_eq!(no_reason.status, StatusCode::BAD_REQUEST, "{}", no_reason.text);
+    assert!(no_reason.body["violations"][0]["field"].is_string());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn illegal_transitions_are_422() {
+    let h = shop().await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    // Not paid yet: the warehouse cannot start.
+    let early = h.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", early.text);
+    assert_eq!(early.body["error"], "not_ready_to_fulfil");
+    // Nothing shipped: nothing to confirm.
+    let confirm = h.post("alice-token", &format!("/orders/{id}/confirm"), json!({})).await;
+    assert_eq!(confirm.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", confirm.text);
+    // Cancelled: cannot be paid any more.
+    let cancelled = h.post("alice-token", &format!("/orders/{id}/cancel"), json!({"reason": "changed my mind"})).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
+    assert_eq!(cancelled.body["order"]["status"], "cancelled");
+    let pay = h.post("alice-token", &format!("/orders/{id}/payment"), json!({})).await;
+    assert_eq!(pay.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", pay.text);
+    assert_eq!(pay.body["error"], "illegal_transition");
+    let approve = h.post("reviewer-token", &format!("/orders/{id}/review"), json!({"decision": "approve"})).await;
+    assert_eq!(approve.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", approve.text);
+    // Unknown parcel: 404.
+    let ship = h.post("warehouse-token", &format!("/orders/{id}/packages/9/ship"), json!({})).await;
+    assert_eq!(ship.status, StatusCode::NOT_FOUND, "{}", ship.text);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_and_closes_the_port() {
+    let h = shop().await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    assert_eq!(h.order("alice-token", &id).await["status"], "awaiting_payment");
+    let url = h.url("/orders");
+    let http = h.http.clone();
+    h.stop().await;
+    assert!(http.get(url).send().await.is_err(), "nothing listens after shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_worker_fires_due_deadlines() {
+    let clock = std::sync::Arc::new(orderflow::testing::FixedClock::new(Utc::now()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = ShopOptions { tick: Duration::from_millis(200), ..ShopOptions::default() };
+    let state = AppState::demo_with_clock(options, clock.clone());
+    let running = server::spawn(listener, state.clone()).unwrap();
+    let h = Harness { running, state, http: reqwest::Client::new() };
+    let (id, _, _) = h.place("alice-token", "alice").await;
+
+    // Nobody pays; 31 minutes later the pay-by deadline is due and the worker cancels the order.
+    clock.advance(TimeDelta::minutes(31));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut status = Value::Null;
+    while tokio::time::Instant::now() < deadline {
+        status = h.order("alice-token", &id).await["status"].clone();
+        if status == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "cancelled");
+    h.stop().await;
+}
