@@ -209,6 +209,8 @@ fn main() -> Result<(), BoxError> {
         }
         let (rss1, heap1) = (rss_bytes(), live_bytes());
         assert_eq!(shop.store.order_count(), n + 1);
+        let pending = shop.store.outbox_pending();
+        let dead = shop.store.outbox_dead();
 
         // Keep only the store: drop the engine and the fakes.
         let store = shop.store.clone();
@@ -224,6 +226,10 @@ fn main() -> Result<(), BoxError> {
         // The store also holds the warm-up order.
         let store_per = (heap2 - heap3) as f64 / (n + 1) as f64;
         println!("  live heap / order held by the MemoryStore alone: {}", kib(store_per));
+        println!("  outbox rows still open after the run: {pending}, dead letters: {}", dead.len());
+        if let Some((key, error)) = dead.first() {
+            println!("  first dead letter: {key}: {error}");
+        }
         println!(
             "  for reference, one order's history as JSON: {json} bytes; the order itself as JSON: {order_json} bytes"
         );
