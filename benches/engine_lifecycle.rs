@@ -1,0 +1,244 @@
+//! One online-paid order's full lifecycle through the engine on the in-memory adapters with
+//! the signed fakes: place (auto-approved) → start payment → signed payment webhook → pick list
+//! → pack → ship (carrier chosen from quotes) → outbox (shipment created, waybill recorded,
+//! notifications sent) → three signed tracking pushes (the third is `Delivered`) → confirm
+//! receipt → outbox drained.
+//!
+//! Runs on a tokio current-thread runtime, so it uses one core. Orders pile up in the store as
+//! they would in a shop; every [`CHUNK`] lifecycles the shop is rebuilt (outside the timing) so
+//! a long measurement does not keep growing the heap.
+//!
+//! `cargo bench --all-features --bench engine_lifecycle`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use criterion::{Criterion, Throughput, criterion_group};
+use orderflow::engine::{Adapters, Engine};
+use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
+use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0, warehouse};
+use orderflow::{
+    Action, Actor, Command, MemoryInventory, MemoryStore, OrderStatus, PackageId, PlaceOrderForm, Sku, Workflow,
+};
+
+type ShopEngine = Engine<
+    Adapters<
+        Arc<MemoryStore>,
+        Arc<FakeGateway>,
+        Arc<FakeCarrier>,
+        Arc<MemoryInventory>,
+        Arc<RecordingNotifier>,
+        Arc<FixedClock>,
+    >,
+>;
+
+/// Lifecycles run on one shop before it is rebuilt.
+const CHUNK: u64 = 20_000;
+
+type BoxError = Box<dyn std::error::Error>;
+
+struct Shop {
+    engine: ShopEngine,
+    gateway: Arc<FakeGateway>,
+    carrier: Arc<FakeCarrier>,
+    clock: Arc<FixedClock>,
+    buyer: Actor,
+    warehouse: Actor,
+    form: PlaceOrderForm,
+}
+
+impl Shop {
+    fn new() -> Shop {
+        let store = Arc::new(MemoryStore::new());
+        let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
+        let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+        let inventory = Arc::new(MemoryInventory::new());
+        for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+            inventory.set_stock(&Sku::new(sku).expect("valid SKU"), 1_000_000_000);
+        }
+        let notifier = Arc::new(RecordingNotifier::new());
+        let clock = Arc::new(FixedClock::new(t0()));
+        let engine = Engine::new(
+            Workflow::default(), // auto-approve
+            Adapters {
+                store,
+                payments: gateway.clone(),
+                logistics: carrier.clone(),
+                inventory,
+                notifier,
+                clock: clock.clone(),
+            },
+        );
+        Shop {
+            engine,
+            gateway,
+            carrier,
+            clock,
+            buyer: buyer("alice"),
+            warehouse: warehouse(),
+            form: sample_form("alice"),
+        }
+    }
+
+    /// One full lifecycle; returns the final status.
+    async fn lifecycle(&self) -> Result<OrderStatus, BoxError> {
+        let engine = &self.engine;
+        self.clock.set(t0());
+
+        // 1–2. Placed and approved by the automatic review.
+        let placed = engine.place(&self.buyer, &self.form, None).await?;
+        let id = placed.order.id;
+        let number = placed.order.number;
+        let total = placed.order.totals.total;
+
+        // 3. The buyer starts paying; the provider's signed notification arrives.
+        black_box(engine.start_payment(&self.buyer, id).await?);
+        self.clock.advance(TimeDelta::minutes(3));
+        let notification = self.gateway.notify_paid(&number, total, self.clock.now());
+        engine.handle_payment_notification(&notification).await?;
+
+        // 4. Pick and pack everything in one parcel.
+        engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
+        let lines = &placed.order.lines;
+        let items = lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
+        let scanned = lines
+            .iter()
+            .map(|l| ScannedItem {
+                sku: l.sku.to_string(),
+                product_name: l.product_name.clone(),
+                variant: l.variant.clone(),
+                quantity: l.quantity,
+            })
+            .collect();
+        engine.execute(id, Command::new(self.warehouse.clone(), Action::Pack { items, scanned })).await?;
+
+        // 5. Ship: quotes, selection, booking; the outbox creates the shipment and records the
+        //    waybill (and sends the notifications so far).
+        let package = PackageId(1);
+        engine.ship(&self.warehouse, id, package).await?;
+        engine.drain_outbox().await?;
+        let shipped = engine.order(id).await?;
+        let waybill = shipped.fulfillment.package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
+
+        // 6. Three signed tracking pushes.
+        for (hours, kind, event) in [
+            (5, TrackingKind::PickedUp, "E1"),
+            (26, TrackingKind::InTransit, "E2"),
+            (44, TrackingKind::Delivered, "E3"),
+        ] {
+            self.clock.advance(TimeDelta::hours(hours));
+            let push = self.carrier.push(&waybill, kind, self.clock.now(), event);
+            engine.handle_tracking_push(&push).await?;
+        }
+
+        // 7. The buyer confirms receipt; the remaining notifications go out.
+        self.clock.advance(TimeDelta::days(1));
+        let done = engine.execute(id, Command::new(self.buyer.clone(), Action::ConfirmReceipt)).await?;
+        engine.drain_outbox().await?;
+        Ok(done.order.status())
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+}
+
+fn engine_lifecycle(c: &mut Criterion) {
+    let rt = runtime();
+
+    // Sanity, outside the timing: the lifecycle completes the order.
+    let status = rt.block_on(Shop::new().lifecycle()).unwrap_or_else(|e| panic!("lifecycle failed: {e}"));
+    assert_eq!(status, OrderStatus::Completed);
+
+    let mut group = c.benchmark_group("engine_lifecycle");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("memory_store_with_fakes", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut elapsed = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let shop = Shop::new();
+                    let n = left.min(CHUNK);
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        match shop.lifecycle().await {
+                            Ok(status) => {
+                                black_box(status);
+                            }
+                            Err(e) => panic!("lifecycle failed: {e}"),
+                        }
+                    }
+                    elapsed += start.elapsed();
+                    left -= n;
+                    drop(shop); // outside the timing
+                }
+                elapsed
+            })
+        });
+    });
+    group.finish();
+}
+
+/// This thread's CPU time (user + system) in seconds, from `/proc/thread-self/stat` (10 ms
+/// ticks); `None` where it cannot be read.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// Runs `f` for about `wall` seconds and returns (runs, CPU microseconds per run): a
+/// cross-check of the wall-clock medians that other processes on a busy machine cannot
+/// inflate (they take the CPU away, which wall time counts and thread CPU time does not).
+fn cpu_time_per_run(wall: f64, mut f: impl FnMut()) -> Option<(u64, f64)> {
+    let start = std::time::Instant::now();
+    let cpu0 = thread_cpu_seconds()?;
+    let mut runs = 0u64;
+    while start.elapsed().as_secs_f64() < wall {
+        for _ in 0..100 {
+            f();
+        }
+        runs += 100;
+    }
+    let cpu = thread_cpu_seconds()? - cpu0;
+    Some((runs, cpu * 1e6 / runs as f64))
+}
+
+/// Under `cargo bench` only (not in test mode): CPU time per lifecycle, printed once.
+fn cpu_check() {
+    let rt = runtime();
+    let mut shop = Shop::new();
+    let mut in_shop = 0u64;
+    let measured = cpu_time_per_run(5.0, || {
+        if in_shop == CHUNK {
+            shop = Shop::new();
+            in_shop = 0;
+        }
+        in_shop += 1;
+        if let Err(e) = rt.block_on(shop.lifecycle()) {
+            panic!("lifecycle failed: {e}");
+        }
+    });
+    if let Some((runs, us)) = measured {
+        println!(
+            "cpu time per lifecycle: {us:.2} µs ({runs} runs, shop rebuilt every {CHUNK}), {:.0} lifecycles per CPU-second",
+            1e6 / us
+        );
+    }
+}
+
+criterion_group!(benches, engine_lifecycle);
+
+fn main() {
+    benches();
+    if std::env::args().any(|a| a == "--bench") {
+        cpu_check();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
