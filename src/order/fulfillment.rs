@@ -371,7 +371,7 @@ impl Fulfillment {
 
     /// Units of `line` in delivered packages.
     pub fn delivered_quantity(&self, line: LineId) -> u32 {
-        self.packages.iter().filter(|p| p.state == PackageState::Delivered).map(|p| p.quantity_of(line)).sum()
+        self.order_packages().filter(|p| p.state == PackageState::Delivered).map(|p| p.quantity_of(line)).sum()
     }
 
     /// The package with this id.
