@@ -1,0 +1,1930 @@
+//! Model-based tests of the pure core (`Workflow::decide` + `evolve`) with proptest-state-machine.
+//!
+//! Random sequences of commands — valid and invalid, from every kind of actor, including a
+//! buyer who does not own the order and staff without the needed role — run against one order
+//! placed from `sample_form("alice")` (online) or `sample_cod_form("alice")` (cash on
+//! delivery), with auto-approval, manual review or an automatic hold at placement. The clock
+//! moves by minutes to weeks so deadlines fall due, carrier events arrive out of order and
+//! twice, payment notifications repeat.
+//!
+//! The reference model ([`Model`]) is small and written from the specification: who may do
+//! what, which statuses allow which command, the money rules (capture, refund, cash on
+//! delivery), packing and shipping per line, deadlines. It predicts the outcome of every
+//! command (refused for lack of permission, refused, already applied, accepted) and the state
+//! afterwards. Its predictions are checked in their own test; the seven properties of the
+//! workflow each have their own test too, so a bug in one area does not hide the others.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use orderflow::command::CommandKind;
+use orderflow::order::{
+    DeadlineKind, HoldAbove, HoldReason, LineRefund, PackageItem, PackageState, RefundMethod, RefundStatus,
+    ReviewState, ScannedItem, TrackingKind, TrackingUpdate,
+};
+use orderflow::placement::Variant;
+use orderflow::testing::{
+    Scenario, buyer, carrier, customer_service, provider, reviewer, sample_cod_form, sample_form, staff, t0, warehouse,
+};
+use orderflow::transitions::leads_to;
+use orderflow::{
+    Action, Actor, ActorKind, Change, Command, Ctx, Currency, Error, Event, LineId, Money, NewOrder, Order, OrderId,
+    OrderNumber, OrderStatus, PackageId, RefundId, Role, Workflow, WorkflowConfig, evolve,
+};
+use proptest::prelude::*;
+use proptest::strategy::Union;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+
+// ---------------------------------------------------------------------------------------------
+// Time, money and the placed order's fixed data
+// ---------------------------------------------------------------------------------------------
+
+const MINUTE: i64 = 1;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// Default deadlines of `WorkflowConfig`, in minutes (restated: the model does not read them).
+const PAY_WITHIN: i64 = 30 * MINUTE;
+const AUTO_CONFIRM_AFTER_SHIPPING: i64 = 20 * DAY;
+const AUTO_CONFIRM_AFTER_DELIVERY: i64 = 10 * DAY;
+const AFTER_SALES_WINDOW: i64 = 7 * DAY;
+const FOLLOW_UP_AFTER: i64 = 3 * DAY;
+
+/// Limit of the automatic-hold review rule: below the sample total of 270.00 CNY.
+const HOLD_ABOVE: i64 = 10_000;
+
+fn instant(minutes: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::minutes(minutes)
+}
+
+fn minutes_of(at: DateTime<Utc>) -> i64 {
+    (at - t0()).num_minutes()
+}
+
+fn cny(minor: i64) -> Money {
+    Money::new(minor, Currency::CNY)
+}
+
+/// How the order is reviewed at placement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    /// Default workflow: approved automatically.
+    AutoApproved,
+    /// `auto_approve = false`: a reviewer must decide.
+    ManualReview,
+    /// A `HoldAbove` rule holds the order (high value).
+    HeldAtPlacement,
+}
+
+fn workflow_for(start: Start) -> Workflow {
+    match start {
+        Start::AutoApproved => Workflow::default(),
+        Start::ManualReview => Workflow::new(WorkflowConfig { auto_approve: false, ..WorkflowConfig::default() }),
+        Start::HeldAtPlacement => Workflow::default().with_review_rule(HoldAbove { limit: cny(HOLD_ABOVE) }),
+    }
+}
+
+/// Places alice's sample order at `t0`; returns the workflow and the placement events.
+fn place(start: Start, cod: bool) -> (Workflow, Vec<Event>) {
+    let workflow = workflow_for(start);
+    let form = if cod { sample_cod_form("alice") } else { sample_form("alice") };
+    let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1) };
+    let decision = workflow.place(&buyer("alice"), &form, new, &Ctx::at(t0())).expect("the sample form is valid");
+    (workflow, decision.events)
+}
+
+/// One line of the sample order, as placed.
+#[derive(Debug)]
+struct CatLine {
+    id: u32,
+    sku: String,
+    name: String,
+    variant: Variant,
+    quantity: u32,
+    payable: i64,
+}
+
+/// The fixed data of the sample order (the same for both payment methods).
+struct Catalogue {
+    lines: Vec<CatLine>,
+    total: i64,
+    shipping_fee: i64,
+}
+
+impl Catalogue {
+    fn line(&self, id: u32) -> Option<&CatLine> {
+        self.lines.iter().find(|l| l.id == id)
+    }
+}
+
+static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
+    let (_, events) = place(Start::AutoApproved, false);
+    let order = Order::from_events(&events).expect("placement replays");
+    Catalogue {
+        lines: order
+            .lines
+            .iter()
+            .map(|l| CatLine {
+                id: l.id.0,
+                sku: l.sku.as_str().to_owned(),
+                name: l.product_name.clone(),
+                variant: l.variant.clone(),
+                quantity: l.quantity,
+                payable: l.payable.minor,
+            })
+            .collect(),
+        total: order.totals.total.minor,
+        shipping_fee: order.totals.shipping_fee.minor,
+    }
+});
+
+fn cat() -> &'static Catalogue {
+    &CATALOGUE
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actors and the permission table, restated
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    /// alice, who placed the order.
+    Owner,
+    /// Another buyer.
+    Mallory,
+    Reviewer,
+    Warehouse,
+    CustomerService,
+    Admin,
+    /// Staff without any role.
+    NoRoles,
+    Provider,
+    Carrier,
+    System,
+}
+
+const EVERYONE: [Who; 10] = [
+    Who::Owner,
+    Who::Mallory,
+    Who::Reviewer,
+    Who::Warehouse,
+    Who::CustomerService,
+    Who::Admin,
+    Who::NoRoles,
+    Who::Provider,
+    Who::Carrier,
+    Who::System,
+];
+
+impl Who {
+    fn actor(self) -> Actor {
+        match self {
+            Who::Owner => buyer("alice"),
+            Who::Mallory => buyer("mallory"),
+            Who::Reviewer => reviewer(),
+            Who::Warehouse => warehouse(),
+            Who::CustomerService => customer_service(),
+            Who::Admin => staff("ada", &[Role::Admin]),
+            Who::NoRoles => staff("nobody", &[]),
+            Who::Provider => provider(),
+            Who::Carrier => carrier("sf-express"),
+            Who::System => Actor::System,
+        }
+    }
+
+    fn kind(self) -> ActorKind {
+        match self {
+            Who::Owner | Who::Mallory => ActorKind::Buyer,
+            Who::Reviewer | Who::Warehouse | Who::CustomerService | Who::Admin | Who::NoRoles => ActorKind::Staff,
+            Who::Provider => ActorKind::PaymentProvider,
+            Who::Carrier => ActorKind::Carrier,
+            Who::System => ActorKind::System,
+        }
+    }
+
+    /// The permission table, written out per command from the specification.
+    fn may(self, kind: CommandKind) -> bool {
+        use Who::*;
+        match kind {
+            CommandKind::Place => matches!(self, Owner | CustomerService | Admin),
+            CommandKind::Approve => matches!(self, Reviewer | Admin | System),
+            CommandKind::Hold => matches!(self, Reviewer | CustomerService | Admin | System),
+            CommandKind::ResolveHold => matches!(self, Reviewer | CustomerService | Admin),
+            CommandKind::Reject => matches!(self, Reviewer | Admin),
+            CommandKind::CapturePayment
+            | CommandKind::RecordPaymentAnomaly
+            | CommandKind::CompleteRefund
+            | CommandKind::FailRefund => matches!(self, Provider | System),
+            CommandKind::RequestRefund | CommandKind::RecordFollowUp => matches!(self, CustomerService | Admin),
+            CommandKind::IssuePickList | CommandKind::Pack | CommandKind::BookShipment => {
+                matches!(self, Warehouse | Admin)
+            }
+            CommandKind::RecordWaybill => matches!(self, Warehouse | Admin | System | Carrier),
+            CommandKind::RecordTracking => matches!(self, System | Carrier),
+            CommandKind::RecordCodCollected => matches!(self, Carrier),
+            CommandKind::ConfirmReceipt => matches!(self, Owner | Admin),
+            CommandKind::Cancel => matches!(self, Owner | CustomerService | Admin),
+            CommandKind::CancelUnpaid
+            | CommandKind::AutoConfirm
+            | CommandKind::CloseAfterSales
+            | CommandKind::FollowUpDue => matches!(self, System),
+        }
+    }
+}
+
+/// Commands the owning buyer may issue: another buyer is told "not your order".
+fn owner_may(kind: CommandKind) -> bool {
+    matches!(kind, CommandKind::ConfirmReceipt | CommandKind::Cancel | CommandKind::Place)
+}
+
+/// The transition table's "from" lists, restated.
+fn allows(kind: CommandKind, status: OrderStatus) -> bool {
+    use OrderStatus::*;
+    match kind {
+        CommandKind::Place => false,
+        CommandKind::Approve => matches!(status, AwaitingPayment | UnderReview),
+        CommandKind::Hold => matches!(status, AwaitingPayment | UnderReview | OnHold | ReadyToShip),
+        CommandKind::ResolveHold => status == OnHold,
+        CommandKind::Reject => matches!(status, AwaitingPayment | UnderReview | OnHold),
+        CommandKind::CapturePayment => matches!(status, AwaitingPayment | OnHold | Cancelled | Rejected),
+        CommandKind::RecordPaymentAnomaly
+        | CommandKind::RequestRefund
+        | CommandKind::CompleteRefund
+        | CommandKind::FailRefund => true,
+        CommandKind::IssuePickList => matches!(status, ReadyToShip | InFulfilment | PartiallyShipped),
+        CommandKind::Pack | CommandKind::BookShipment | CommandKind::RecordWaybill => {
+            matches!(status, InFulfilment | PartiallyShipped)
+        }
+        CommandKind::RecordTracking => {
+            matches!(status, Shipped | PartiallyShipped | Delivered | Completed | ReturnedToSender)
+        }
+        CommandKind::RecordCodCollected => matches!(status, PartiallyShipped | Shipped | Delivered | Completed),
+        CommandKind::ConfirmReceipt | CommandKind::AutoConfirm => matches!(status, Shipped | Delivered),
+        CommandKind::Cancel => matches!(status, AwaitingPayment | UnderReview | OnHold | ReadyToShip | InFulfilment),
+        CommandKind::CancelUnpaid => matches!(status, AwaitingPayment | OnHold),
+        CommandKind::CloseAfterSales | CommandKind::FollowUpDue | CommandKind::RecordFollowUp => status == Completed,
+    }
+}
+
+/// A required text field: 1 to 500 characters after trimming.
+fn required(text: &str) -> bool {
+    (1..=500).contains(&text.trim().chars().count())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference model
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Review {
+    Pending,
+    OnHold,
+    Resolved,
+    Approved,
+    Rejected,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RefundState {
+    Pending,
+    Completed,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MRefund {
+    id: u32,
+    amount: i64,
+    lines: Vec<(u32, i64)>,
+    shipping: i64,
+    manual: bool,
+    state: RefundState,
+}
+
+impl MRefund {
+    fn counts(&self) -> bool {
+        self.state != RefundState::Failed
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MTrack {
+    at: i64,
+    kind: TrackingKind,
+    event: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct MPackage {
+    id: u32,
+    items: Vec<(u32, u32)>,
+    state: PackageState,
+    waybill: Option<String>,
+    tracking: Vec<MTrack>,
+}
+
+impl MPackage {
+    fn quantity_of(&self, line: u32) -> u32 {
+        self.items.iter().filter(|(l, _)| *l == line).map(|(_, q)| q).sum()
+    }
+
+    fn knows(&self, update: &TrackingUpdate) -> bool {
+        let at = minutes_of(update.at);
+        self.tracking.iter().any(|t| {
+            if !t.event.is_empty() || !update.event_id.is_empty() {
+                t.event == update.event_id
+            } else {
+                t.kind == update.kind && t.at == at
+            }
+        })
+    }
+}
+
+fn left_the_shop(state: PackageState) -> bool {
+    !matches!(state, PackageState::Packed | PackageState::Booked)
+}
+
+fn final_state(state: PackageState) -> bool {
+    matches!(state, PackageState::Delivered | PackageState::ReturnedToSender)
+}
+
+/// A package's state from its tracking in carrier-time order: a final state is kept.
+fn fold_tracking(tracking: &[MTrack]) -> (PackageState, Option<i64>) {
+    let mut state = PackageState::Shipped;
+    let mut delivered_at = None;
+    for t in tracking {
+        if !final_state(state) {
+            state = match t.kind {
+                TrackingKind::PickedUp | TrackingKind::InTransit => PackageState::InTransit,
+                TrackingKind::OutForDelivery => PackageState::OutForDelivery,
+                TrackingKind::Delivered => PackageState::Delivered,
+                TrackingKind::Exception => PackageState::Exception,
+                TrackingKind::RefusedAtDoor => PackageState::RefusedAtDoor,
+                TrackingKind::ReturnedToSender => PackageState::ReturnedToSender,
+            };
+        }
+        if state == PackageState::Delivered && delivered_at.is_none() {
+            delivered_at = Some(t.at);
+        }
+    }
+    (state, delivered_at)
+}
+
+const PAY_BY: usize = 0;
+const AUTO_CONFIRM: usize = 1;
+const AFTER_SALES: usize = 2;
+const FOLLOW_UP: usize = 3;
+const DEADLINE_KINDS: [DeadlineKind; 4] =
+    [DeadlineKind::PayBy, DeadlineKind::AutoConfirm, DeadlineKind::AfterSalesWindow, DeadlineKind::FollowUp];
+
+fn slot(kind: DeadlineKind) -> usize {
+    match kind {
+        DeadlineKind::PayBy => PAY_BY,
+        DeadlineKind::AutoConfirm => AUTO_CONFIRM,
+        DeadlineKind::AfterSalesWindow => AFTER_SALES,
+        DeadlineKind::FollowUp => FOLLOW_UP,
+    }
+}
+
+/// What the model expects of a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Refused with `Error::Forbidden`.
+    Forbidden,
+    /// Refused with `Error::NotYourOrder`.
+    NotYourOrder,
+    /// Refused for another reason.
+    Refused,
+    /// Already applied: an empty decision.
+    Noop,
+    /// Accepted with at least one event.
+    Accepted,
+}
+
+/// The reference model: the order as the specification sees it. Amounts are CNY minor units,
+/// times are minutes after `t0`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Model {
+    cod: bool,
+    start: Start,
+    now: i64,
+    review: Review,
+    cancelled: bool,
+    completed: bool,
+    captures: Vec<(String, i64)>,
+    anomalies: Vec<String>,
+    cod_collected: Option<i64>,
+    refunds: Vec<MRefund>,
+    picking_started: bool,
+    packages: Vec<MPackage>,
+    /// Pay-by, auto-confirm, after-sales window, follow-up.
+    deadlines: [Option<i64>; 4],
+    follow_ups: Vec<Option<u8>>,
+}
+
+impl Model {
+    fn initial(cod: bool, start: Start) -> Model {
+        Model {
+            cod,
+            start,
+            now: 0,
+            review: match start {
+                Start::AutoApproved => Review::Approved,
+                Start::ManualReview => Review::Pending,
+                Start::HeldAtPlacement => Review::OnHold,
+            },
+            cancelled: false,
+            completed: false,
+            captures: Vec::new(),
+            anomalies: Vec::new(),
+            cod_collected: None,
+            refunds: Vec::new(),
+            picking_started: false,
+            packages: Vec::new(),
+            deadlines: [(!cod).then_some(PAY_WITHIN), None, None, None],
+            follow_ups: Vec::new(),
+        }
+    }
+
+    /// The model as read off a real order (fields the order does not hold come from `like`).
+    fn observe(order: &Order, like: &Model) -> Model {
+        Model {
+            cod: order.payment.method.is_cod(),
+            start: like.start,
+            now: like.now,
+            review: match &order.review {
+                ReviewState::Pending => Review::Pending,
+                ReviewState::OnHold { .. } => Review::OnHold,
+                ReviewState::HoldResolved { .. } => Review::Resolved,
+                ReviewState::Approved => Review::Approved,
+                ReviewState::Rejected { .. } => Review::Rejected,
+            },
+            cancelled: order.cancellation.is_some(),
+            completed: order.completion.is_some(),
+            captures: order.payment.captures.iter().map(|c| (c.txn_id.clone(), c.amount.minor)).collect(),
+            anomalies: order.payment.anomalies.iter().map(|a| a.txn_id.clone()).collect(),
+            cod_collected: order.payment.cod_collected.map(|m| m.minor),
+            refunds: order
+                .payment
+                .refunds
+                .iter()
+                .map(|r| MRefund {
+                    id: r.id.0,
+                    amount: r.amount.minor,
+                    lines: r.lines.iter().map(|l| (l.line.0, l.amount.minor)).collect(),
+                    shipping: r.shipping.minor,
+                    manual: matches!(r.method, RefundMethod::Manual { .. }),
+                    state: match r.status {
+                        RefundStatus::Pending => RefundState::Pending,
+                        RefundStatus::Completed { .. } => RefundState::Completed,
+                        RefundStatus::Failed { .. } => RefundState::Failed,
+                    },
+                })
+                .collect(),
+            picking_started: order.fulfillment.picking_started.is_some(),
+            packages: order
+                .fulfillment
+                .packages
+                .iter()
+                .map(|p| MPackage {
+                    id: p.id.0,
+                    items: p.items.iter().map(|i| (i.line.0, i.quantity)).collect(),
+                    state: p.state,
+                    waybill: p.waybill.clone(),
+                    tracking: p
+                        .tracking
+                        .iter()
+                        .map(|t| MTrack { at: minutes_of(t.at), kind: t.kind, event: t.event_id.clone() })
+                        .collect(),
+                })
+                .collect(),
+            deadlines: DEADLINE_KINDS.map(|k| order.deadlines.get(k).map(minutes_of)),
+            follow_ups: order.follow_ups.iter().map(|f| f.score).collect(),
+        }
+    }
+
+    fn captured(&self) -> i64 {
+        self.captures.iter().map(|(_, a)| a).sum()
+    }
+
+    fn received(&self) -> i64 {
+        self.captured() + self.cod_collected.unwrap_or(0)
+    }
+
+    fn refunded(&self) -> i64 {
+        self.refunds.iter().filter(|r| r.counts()).map(|r| r.amount).sum()
+    }
+
+    fn refunded_line(&self, line: u32) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.counts())
+            .flat_map(|r| &r.lines)
+            .filter(|(l, _)| *l == line)
+            .map(|(_, a)| a)
+            .sum()
+    }
+
+    fn refunded_shipping(&self) -> i64 {
+        self.refunds.iter().filter(|r| r.counts()).map(|r| r.shipping).sum()
+    }
+
+    fn outstanding(&self) -> i64 {
+        cat().total - self.captured()
+    }
+
+    fn gate_open(&self) -> bool {
+        self.cod || self.outstanding() <= 0
+    }
+
+    fn ready(&self) -> bool {
+        self.review == Review::Approved && self.gate_open() && !self.cancelled
+    }
+
+    fn packed(&self, line: u32) -> u32 {
+        self.packages.iter().map(|p| p.quantity_of(line)).sum()
+    }
+
+    fn shipped(&self, line: u32) -> u32 {
+        self.packages.iter().filter(|p| left_the_shop(p.state)).map(|p| p.quantity_of(line)).sum()
+    }
+
+    fn remaining(&self, line: u32) -> u32 {
+        cat().line(line).map_or(0, |l| l.quantity.saturating_sub(self.packed(line)))
+    }
+
+    fn all_shipped(&self) -> bool {
+        cat().lines.iter().all(|l| self.shipped(l.id) >= l.quantity)
+    }
+
+    fn any_shipped(&self) -> bool {
+        self.packages.iter().any(|p| left_the_shop(p.state))
+    }
+
+    fn any_booked(&self) -> bool {
+        self.packages.iter().any(|p| p.state != PackageState::Packed)
+    }
+
+    fn package(&self, id: u32) -> Option<&MPackage> {
+        self.packages.iter().find(|p| p.id == id)
+    }
+
+    fn package_by_waybill(&self, waybill: &str) -> Option<&MPackage> {
+        self.packages.iter().find(|p| p.waybill.as_deref() == Some(waybill))
+    }
+
+    fn refund(&self, id: u32) -> Option<&MRefund> {
+        self.refunds.iter().find(|r| r.id == id)
+    }
+
+    fn knows_txn(&self, txn: &str) -> bool {
+        self.captures.iter().any(|(t, _)| t == txn) || self.anomalies.iter().any(|t| t == txn)
+    }
+
+    fn due(&self) -> Vec<DeadlineKind> {
+        DEADLINE_KINDS.into_iter().filter(|k| self.deadlines[slot(*k)].is_some_and(|at| at <= self.now)).collect()
+    }
+
+    /// The summary status, from the specification of each status.
+    fn status(&self) -> OrderStatus {
+        if self.cancelled {
+            return if self.review == Review::Rejected { OrderStatus::Rejected } else { OrderStatus::Cancelled };
+        }
+        if self.completed {
+            return OrderStatus::Completed;
+        }
+        if self.all_shipped() {
+            if self.packages.iter().all(|p| p.state == PackageState::ReturnedToSender) {
+                return OrderStatus::ReturnedToSender;
+            }
+            if self.packages.iter().filter(|p| left_the_shop(p.state)).all(|p| p.state == PackageState::Delivered) {
+                return OrderStatus::Delivered;
+            }
+            return OrderStatus::Shipped;
+        }
+        if self.any_shipped() {
+            return OrderStatus::PartiallyShipped;
+        }
+        if self.review == Review::OnHold {
+            return OrderStatus::OnHold;
+        }
+        if !self.gate_open() {
+            return OrderStatus::AwaitingPayment;
+        }
+        if self.review != Review::Approved {
+            return OrderStatus::UnderReview;
+        }
+        if self.picking_started { OrderStatus::InFulfilment } else { OrderStatus::ReadyToShip }
+    }
+
+    fn already_applied(&self, action: &Action) -> bool {
+        match action {
+            Action::CapturePayment { txn_id, .. } | Action::RecordPaymentAnomaly { txn_id, .. } => {
+                self.knows_txn(txn_id)
+            }
+            Action::RecordWaybill { package, waybill } => {
+                self.package(package.0).is_some_and(|p| p.waybill.as_deref() == Some(waybill.trim()))
+            }
+            Action::RecordTracking { waybill, update } => {
+                self.package_by_waybill(waybill.trim()).is_some_and(|p| p.knows(update))
+            }
+            Action::CompleteRefund { refund, .. } => {
+                self.refund(refund.0).is_some_and(|r| r.state == RefundState::Completed)
+            }
+            Action::FailRefund { refund, .. } => self.refund(refund.0).is_some_and(|r| r.state == RefundState::Failed),
+            Action::RecordCodCollected { amount } => {
+                amount.currency == Currency::CNY && self.cod_collected == Some(amount.minor)
+            }
+            _ => false,
+        }
+    }
+
+    /// Per-line refund amounts merged by line, or `None` when a part is unknown, negative or
+    /// in another currency.
+    fn merged_refund_lines(lines: &[LineRefund]) -> Option<BTreeMap<u32, i64>> {
+        let mut merged = BTreeMap::new();
+        for part in lines {
+            cat().line(part.line.0)?;
+            if part.amount.minor < 0 || part.amount.currency != Currency::CNY {
+                return None;
+            }
+            *merged.entry(part.line.0).or_insert(0) += part.amount.minor;
+        }
+        Some(merged)
+    }
+
+    fn refund_ok(&self, lines: &[LineRefund], shipping: Money, reason: &str, manual: Option<&str>) -> bool {
+        if !required(reason) {
+            return false;
+        }
+        let method_ok = match (self.cod, manual.map(str::trim)) {
+            (true, Some(reference)) => !reference.is_empty(),
+            (true, None) | (false, Some(_)) => false,
+            (false, None) => true,
+        };
+        let Some(merged) = Model::merged_refund_lines(lines) else {
+            return false;
+        };
+        if !method_ok || shipping.currency != Currency::CNY || shipping.minor < 0 {
+            return false;
+        }
+        let lines_ok = merged
+            .iter()
+            .all(|(id, amount)| *amount <= cat().line(*id).map_or(0, |l| l.payable) - self.refunded_line(*id));
+        let total = shipping.minor + merged.values().sum::<i64>();
+        lines_ok
+            && shipping.minor <= cat().shipping_fee - self.refunded_shipping()
+            && total > 0
+            && total <= self.received() - self.refunded()
+    }
+
+    /// The parcel as verified against the scans, or `None` when they do not match.
+    fn verified_parcel(&self, items: &[PackageItem], scanned: &[ScannedItem]) -> Option<Vec<(u32, u32)>> {
+        let mut expected: BTreeMap<u32, u32> = BTreeMap::new();
+        for item in items {
+            cat().line(item.line.0)?;
+            let sum = expected.entry(item.line.0).or_insert(0);
+            *sum = sum.saturating_add(item.quantity);
+        }
+        expected.retain(|_, q| *q > 0);
+        if expected.is_empty() {
+            return None;
+        }
+        let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
+        for scan in scanned {
+            let line = cat()
+                .lines
+                .iter()
+                .filter(|l| expected.contains_key(&l.id) && l.sku == scan.sku.trim())
+                .find(|l| l.variant == scan.variant)?;
+            if line.name != scan.product_name.trim() {
+                return None;
+            }
+            let sum = seen.entry(line.id).or_insert(0);
+            *sum = sum.saturating_add(scan.quantity);
+        }
+        let fits = expected
+            .iter()
+            .all(|(id, want)| *want <= self.remaining(*id) && seen.get(id).copied().unwrap_or(0) == *want);
+        fits.then(|| expected.into_iter().collect())
+    }
+
+    /// What happens to `action` by `who` now.
+    fn verdict(&self, who: Who, action: &Action) -> Verdict {
+        let kind = action.kind();
+        if !who.may(kind) {
+            return if who == Who::Mallory && owner_may(kind) { Verdict::NotYourOrder } else { Verdict::Forbidden };
+        }
+        if self.already_applied(action) {
+            return Verdict::Noop;
+        }
+        let accepted = match action {
+            // A due deadline is either acted on or, when the order has moved on, lapses.
+            Action::FireDeadline { kind } => self.deadlines[slot(*kind)].is_some_and(|at| at <= self.now),
+            _ if !allows(kind, self.status()) => false,
+            Action::Approve { .. } => matches!(self.review, Review::Pending | Review::Resolved),
+            Action::Hold { reasons, .. } => !reasons.is_empty(),
+            Action::ResolveHold { contact_note } => required(contact_note),
+            Action::Reject { reason } | Action::Cancel { reason } => {
+                required(reason) && !(kind == CommandKind::Cancel && self.any_booked())
+            }
+            Action::CapturePayment { txn_id, amount } => {
+                required(txn_id)
+                    && amount.minor > 0
+                    && amount.currency == Currency::CNY
+                    && !self.cod
+                    && (self.cancelled || amount.minor <= self.outstanding())
+            }
+            Action::RecordPaymentAnomaly { txn_id, .. } => required(txn_id),
+            Action::RequestRefund { lines, shipping, reason, manual_reference } => {
+                self.refund_ok(lines, *shipping, reason, manual_reference.as_deref())
+            }
+            Action::CompleteRefund { refund, .. } => {
+                self.refund(refund.0).is_some_and(|r| r.state != RefundState::Failed)
+            }
+            Action::FailRefund { refund, .. } => {
+                self.refund(refund.0).is_some_and(|r| r.state != RefundState::Completed)
+            }
+            Action::IssuePickList => self.ready() && cat().lines.iter().any(|l| self.remaining(l.id) > 0),
+            Action::Pack { items, scanned } => self.ready() && self.verified_parcel(items, scanned).is_some(),
+            Action::BookShipment { package, carrier, .. } => {
+                self.ready()
+                    && required(carrier)
+                    && self.package(package.0).is_some_and(|p| p.state == PackageState::Packed)
+            }
+            Action::RecordWaybill { package, waybill } => {
+                required(waybill)
+                    && self.package(package.0).is_some_and(|p| p.state == PackageState::Booked)
+                    && self.package_by_waybill(waybill.trim()).is_none()
+            }
+            Action::RecordTracking { waybill, .. } => self.package_by_waybill(waybill.trim()).is_some(),
+            Action::RecordCodCollected { amount } => self.cod && *amount == cny(cat().total),
+            Action::ConfirmReceipt => self.all_shipped(),
+            Action::RecordFollowUp { score, .. } => (1..=5).contains(score),
+        };
+        if accepted { Verdict::Accepted } else { Verdict::Refused }
+    }
+
+    fn next_refund_id(&self) -> u32 {
+        self.refunds.iter().map(|r| r.id).max().unwrap_or(0) + 1
+    }
+
+    /// Cancellation or rejection: deadlines go, and an online order's money goes back,
+    /// allocated to lines first, then shipping; any excess stays unallocated.
+    fn wind_down(&mut self) {
+        let refundable = self.received() - self.refunded();
+        self.cancelled = true;
+        self.deadlines = [None; 4];
+        if self.cod || refundable <= 0 {
+            return;
+        }
+        let mut left = refundable;
+        let mut lines = Vec::new();
+        for line in &cat().lines {
+            let take = (line.payable - self.refunded_line(line.id)).min(left);
+            if take > 0 {
+                lines.push((line.id, take));
+                left -= take;
+            }
+        }
+        let shipping = (cat().shipping_fee - self.refunded_shipping()).min(left).max(0);
+        let id = self.next_refund_id();
+        self.refunds.push(MRefund {
+            id,
+            amount: refundable,
+            lines,
+            shipping,
+            manual: false,
+            state: RefundState::Pending,
+        });
+    }
+
+    fn complete(&mut self) {
+        self.completed = true;
+        self.deadlines[AUTO_CONFIRM] = None;
+        self.deadlines[AFTER_SALES] = Some(self.now + AFTER_SALES_WINDOW);
+        self.deadlines[FOLLOW_UP] = Some(self.now + FOLLOW_UP_AFTER);
+    }
+
+    /// Applies an accepted command.
+    fn apply(&mut self, action: &Action) {
+        let status = self.status();
+        match action {
+            Action::Approve { .. } => self.review = Review::Approved,
+            Action::Hold { .. } => self.review = Review::OnHold,
+            Action::ResolveHold { .. } => self.review = Review::Resolved,
+            Action::Reject { .. } => {
+                self.review = Review::Rejected;
+                self.wind_down();
+            }
+            Action::CapturePayment { txn_id, amount } => {
+                self.captures.push((txn_id.clone(), amount.minor));
+                if self.cancelled {
+                    let id = self.next_refund_id();
+                    self.refunds.push(MRefund {
+                        id,
+                        amount: amount.minor,
+                        lines: Vec::new(),
+                        shipping: 0,
+                        manual: false,
+                        state: RefundState::Pending,
+                    });
+                } else if self.gate_open() {
+                    self.deadlines[PAY_BY] = None;
+                }
+            }
+            Action::RecordPaymentAnomaly { txn_id, .. } => self.anomalies.push(txn_id.clone()),
+            Action::RequestRefund { lines, shipping, .. } => {
+                let merged = Model::merged_refund_lines(lines).unwrap_or_default();
+                let id = self.next_refund_id();
+                self.refunds.push(MRefund {
+                    id,
+                    amount: shipping.minor + merged.values().sum::<i64>(),
+                    lines: merged.into_iter().collect(),
+                    shipping: shipping.minor,
+                    manual: self.cod,
+                    state: if self.cod { RefundState::Completed } else { RefundState::Pending },
+                });
+            }
+            Action::CompleteRefund { refund, .. } | Action::FailRefund { refund, .. } => {
+                let state = if matches!(action, Action::CompleteRefund { .. }) {
+                    RefundState::Completed
+                } else {
+                    RefundState::Failed
+                };
+                if let Some(r) = self.refunds.iter_mut().find(|r| r.id == refund.0) {
+                    r.state = state;
+                }
+            }
+            Action::IssuePickList => self.picking_started = true,
+            Action::Pack { items, scanned } => {
+                let items = self.verified_parcel(items, scanned).unwrap_or_default();
+                let id = self.packages.iter().map(|p| p.id).max().unwrap_or(0) + 1;
+                self.packages.push(MPackage {
+                    id,
+                    items,
+                    state: PackageState::Packed,
+                    waybill: None,
+                    tracking: Vec::new(),
+                });
+            }
+            Action::BookShipment { package, .. } => {
+                if let Some(p) = self.packages.iter_mut().find(|p| p.id == package.0) {
+                    p.state = PackageState::Booked;
+                }
+            }
+            Action::RecordWaybill { package, waybill } => {
+                let last_to_ship = self.package(package.0).is_some_and(|parcel| {
+                    cat().lines.iter().all(|l| self.shipped(l.id) + parcel.quantity_of(l.id) >= l.quantity)
+                });
+                if let Some(p) = self.packages.iter_mut().find(|p| p.id == package.0) {
+                    p.state = PackageState::Shipped;
+                    p.waybill = Some(waybill.trim().to_owned());
+                }
+                if last_to_ship {
+                    self.deadlines[AUTO_CONFIRM] = Some(self.now + AUTO_CONFIRM_AFTER_SHIPPING);
+                }
+            }
+            Action::RecordTracking { waybill, update } => self.track(waybill.trim(), update),
+            Action::RecordCodCollected { amount } => self.cod_collected = Some(amount.minor),
+            Action::ConfirmReceipt => self.complete(),
+            Action::Cancel { .. } => self.wind_down(),
+            Action::FireDeadline { kind } => {
+                if !allows(action.kind(), status) {
+                    self.deadlines[slot(*kind)] = None;
+                    return;
+                }
+                match kind {
+                    DeadlineKind::PayBy => self.wind_down(),
+                    DeadlineKind::AutoConfirm => self.complete(),
+                    DeadlineKind::AfterSalesWindow => self.deadlines[AFTER_SALES] = None,
+                    DeadlineKind::FollowUp => {
+                        self.deadlines[FOLLOW_UP] = None;
+                        self.follow_ups.push(None);
+                    }
+                }
+            }
+            Action::RecordFollowUp { score, .. } => match self.follow_ups.iter_mut().rev().find(|f| f.is_none()) {
+                Some(open) => *open = Some(*score),
+                None => self.follow_ups.push(Some(*score)),
+            },
+        }
+    }
+
+    /// A tracking update: kept in carrier-time order (a late update goes before later ones);
+    /// delivery of the last parcel starts the auto-confirm clock, all parcels back stops it.
+    fn track(&mut self, waybill: &str, update: &TrackingUpdate) {
+        let Some(index) = self.packages.iter().position(|p| p.waybill.as_deref() == Some(waybill)) else {
+            return;
+        };
+        let before = self.packages[index].state;
+        let mut parcel = self.packages[index].clone();
+        let at = minutes_of(update.at);
+        let position = parcel.tracking.partition_point(|t| t.at <= at);
+        parcel.tracking.insert(position, MTrack { at, kind: update.kind, event: update.event_id.clone() });
+        let (state, delivered_at) = fold_tracking(&parcel.tracking);
+        parcel.state = state;
+        if !self.completed && !self.cancelled {
+            let id = parcel.id;
+            let others_delivered = self
+                .packages
+                .iter()
+                .filter(|p| p.id != id && left_the_shop(p.state))
+                .all(|p| p.state == PackageState::Delivered);
+            let all_shipped = self.all_shipped();
+            if state == PackageState::Delivered && before != PackageState::Delivered && others_delivered && all_shipped
+            {
+                let base = delivered_at.unwrap_or(self.now).max(self.now);
+                self.deadlines[AUTO_CONFIRM] = Some(base + AUTO_CONFIRM_AFTER_DELIVERY);
+            }
+            let all_returned = self.packages.iter().all(|p| {
+                if p.id == id {
+                    state == PackageState::ReturnedToSender
+                } else {
+                    p.state == PackageState::ReturnedToSender
+                }
+            });
+            if all_returned && all_shipped && before != PackageState::ReturnedToSender {
+                self.deadlines[AUTO_CONFIRM] = None;
+            }
+        }
+        self.packages[index] = parcel;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generating steps from the reference state
+// ---------------------------------------------------------------------------------------------
+
+const TXNS: [&str; 4] = ["T1", "T2", "T3", "T4"];
+const WAYBILLS: [&str; 3] = ["SF100", "SF200", "SF300"];
+const EVENT_IDS: [&str; 6] = ["ev1", "ev2", "ev3", "ev4", "ev5", ""];
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// The clock moves on.
+    Advance { minutes: i64 },
+    /// Someone issues a command.
+    Do { who: Who, action: Action },
+}
+
+fn by(default: Who) -> BoxedStrategy<Who> {
+    prop_oneof![6 => Just(default), 1 => proptest::sample::select(EVERYONE.to_vec())].boxed()
+}
+
+fn step(who: BoxedStrategy<Who>, action: impl Strategy<Value = Action> + 'static) -> BoxedStrategy<Step> {
+    (who, action).prop_map(|(who, action)| Step::Do { who, action }).boxed()
+}
+
+fn just(who: Who, action: Action) -> BoxedStrategy<Step> {
+    Just(Step::Do { who, action }).boxed()
+}
+
+fn text(valid: &'static str) -> BoxedStrategy<String> {
+    prop_oneof![10 => Just(valid.to_owned()), 1 => Just(String::new()), 1 => Just("   ".to_owned())].boxed()
+}
+
+fn advance() -> BoxedStrategy<Step> {
+    prop_oneof![
+        3 => 1..60i64,
+        3 => HOUR..2 * DAY,
+        2 => DAY..25 * DAY,
+    ]
+    .prop_map(|minutes| Step::Advance { minutes })
+    .boxed()
+}
+
+fn pick_one<T: Clone + std::fmt::Debug + 'static>(options: Vec<T>) -> BoxedStrategy<T> {
+    proptest::sample::select(options).boxed()
+}
+
+fn scan_of(line: &CatLine, quantity: u32) -> ScannedItem {
+    ScannedItem { sku: line.sku.clone(), product_name: line.name.clone(), variant: line.variant.clone(), quantity }
+}
+
+fn item(line: u32, quantity: u32) -> PackageItem {
+    PackageItem { line: LineId(line), quantity }
+}
+
+/// Everything left to pack, with the right scans.
+fn pack_everything(s: &Model) -> (Vec<PackageItem>, Vec<ScannedItem>) {
+    let mut items = Vec::new();
+    let mut scans = Vec::new();
+    for line in &cat().lines {
+        let left = s.remaining(line.id);
+        if left > 0 {
+            items.push(item(line.id, left));
+            scans.push(scan_of(line, left));
+        }
+    }
+    (items, scans)
+}
+
+fn fresh_txn(s: &Model) -> String {
+    TXNS.iter()
+        .find(|t| !s.knows_txn(t))
+        .map_or_else(|| format!("T{}", 10 + s.captures.len() + s.anomalies.len()), |t| (*t).to_owned())
+}
+
+fn fresh_waybill(s: &Model, package: u32) -> String {
+    WAYBILLS
+        .iter()
+        .find(|w| s.package_by_waybill(w).is_none())
+        .map_or_else(|| format!("SF9{package}"), |w| (*w).to_owned())
+}
+
+fn update(kind: TrackingKind, at: i64, event_id: String) -> TrackingUpdate {
+    TrackingUpdate {
+        kind,
+        at: instant(at),
+        event_id,
+        location: "Hangzhou hub".into(),
+        description: kind.describe().into(),
+    }
+}
+
+/// The next step of a sensible run, so sequences reach shipping, delivery and completion.
+fn happy(s: &Model) -> BoxedStrategy<Step> {
+    let status = s.status();
+    if status.is_terminal() {
+        if let Some(kind) = s.due().first() {
+            return just(Who::System, Action::FireDeadline { kind: *kind });
+        }
+        if s.follow_ups.iter().any(Option::is_none) {
+            return just(Who::CustomerService, Action::RecordFollowUp { score: 4, notes: "happy".into() });
+        }
+        return (DAY..4 * DAY).prop_map(|minutes| Step::Advance { minutes }).boxed();
+    }
+    match s.review {
+        Review::Pending | Review::Resolved => return just(Who::Reviewer, Action::Approve { note: "ok".into() }),
+        Review::OnHold => {
+            return just(Who::CustomerService, Action::ResolveHold { contact_note: "called the buyer".into() });
+        }
+        Review::Approved | Review::Rejected => {}
+    }
+    if !s.gate_open() {
+        let amount = cny(s.outstanding());
+        let pay = just(Who::Provider, Action::CapturePayment { txn_id: fresh_txn(s), amount });
+        // Sometimes the buyer does not pay in time.
+        if s.due().contains(&DeadlineKind::PayBy) {
+            return prop_oneof![3 => pay, 1 => just(Who::System, Action::FireDeadline { kind: DeadlineKind::PayBy })]
+                .boxed();
+        }
+        return prop_oneof![6 => pay, 1 => (31..120i64).prop_map(|minutes| Step::Advance { minutes })].boxed();
+    }
+    if !s.picking_started {
+        return just(Who::Warehouse, Action::IssuePickList);
+    }
+    if let Some(p) = s.packages.iter().find(|p| p.state == PackageState::Packed) {
+        let action = Action::BookShipment {
+            package: PackageId(p.id),
+            carrier: "sf-express".into(),
+            service: "standard".into(),
+            reason: "cheapest".into(),
+        };
+        return just(Who::Warehouse, action);
+    }
+    if let Some(p) = s.packages.iter().find(|p| p.state == PackageState::Booked) {
+        return just(Who::Carrier, Action::RecordWaybill { package: PackageId(p.id), waybill: fresh_waybill(s, p.id) });
+    }
+    if cat().lines.iter().any(|l| s.remaining(l.id) > 0) {
+        let (items, scanned) = pack_everything(s);
+        let everything = just(Who::Warehouse, Action::Pack { items: items.clone(), scanned: scanned.clone() });
+        let first = items[0];
+        let line = cat().line(first.line.0).map(|l| scan_of(l, 1));
+        let one = just(
+            Who::Warehouse,
+            Action::Pack { items: vec![item(first.line.0, 1)], scanned: line.into_iter().collect() },
+        );
+        return prop_oneof![3 => everything, 1 => one].boxed();
+    }
+    if s.cod && s.cod_collected.is_none() && s.any_shipped() {
+        return just(Who::Carrier, Action::RecordCodCollected { amount: cny(cat().total) });
+    }
+    if let Some(p) = s.packages.iter().find(|p| left_the_shop(p.state) && !final_state(p.state)) {
+        let waybill = p.waybill.clone().unwrap_or_default();
+        let id = p.id;
+        let now = s.now;
+        let count = p.tracking.len();
+        return (
+            prop_oneof![6 => Just(TrackingKind::Delivered), 2 => Just(TrackingKind::InTransit),
+                1 => Just(TrackingKind::RefusedAtDoor), 1 => Just(TrackingKind::ReturnedToSender)],
+            0..120i64,
+        )
+            .prop_map(move |(kind, ago)| Step::Do {
+                who: Who::Carrier,
+                action: Action::RecordTracking {
+                    waybill: waybill.clone(),
+                    update: update(kind, now - ago, format!("p{id}-{count}")),
+                },
+            })
+            .boxed();
+    }
+    if matches!(status, OrderStatus::Shipped | OrderStatus::Delivered) {
+        if s.due().contains(&DeadlineKind::AutoConfirm) {
+            return just(Who::System, Action::FireDeadline { kind: DeadlineKind::AutoConfirm });
+        }
+        return prop_oneof![
+            3 => Just(Step::Do { who: Who::Owner, action: Action::ConfirmReceipt }),
+            1 => Just(Step::Advance { minutes: 21 * DAY }),
+        ]
+        .boxed();
+    }
+    advance()
+}
+
+fn review_step() -> BoxedStrategy<Step> {
+    let reasons = pick_one(vec![
+        vec![HoldReason::NeedsBuyerContact],
+        vec![HoldReason::AddressProblem, HoldReason::SuspectedFraud],
+        vec![HoldReason::InsufficientStock],
+        vec![HoldReason::Custom { text: "odd note".into() }],
+        vec![],
+    ]);
+    prop_oneof![
+        3 => step(by(Who::Reviewer), text("looks fine").prop_map(|note| Action::Approve { note })),
+        2 => step(by(Who::CustomerService), (reasons, text("check")).prop_map(|(reasons, note)| Action::Hold { reasons, note })),
+        2 => step(by(Who::CustomerService), text("called the buyer").prop_map(|contact_note| Action::ResolveHold { contact_note })),
+        1 => step(by(Who::Reviewer), text("fraud").prop_map(|reason| Action::Reject { reason })),
+    ]
+    .boxed()
+}
+
+fn capture_step(s: &Model) -> BoxedStrategy<Step> {
+    let outstanding = s.outstanding();
+    let total = cat().total;
+    let amount = pick_one(vec![
+        cny(outstanding),
+        cny(outstanding),
+        cny(outstanding / 2),
+        cny(outstanding + 1),
+        cny(0),
+        cny(total),
+        Money::new(outstanding, Currency::USD),
+    ]);
+    let txn = pick_one(TXNS.iter().map(|t| (*t).to_owned()).collect());
+    prop_oneof![
+        4 => step(by(Who::Provider), (txn.clone(), amount.clone()).prop_map(|(txn_id, amount)| Action::CapturePayment { txn_id, amount })),
+        1 => step(by(Who::System), (txn, amount).prop_map(|(txn_id, amount)| Action::RecordPaymentAnomaly {
+            txn_id, amount, reason: "currency mismatch".into(),
+        })),
+    ]
+    .boxed()
+}
+
+fn refund_step(s: &Model) -> BoxedStrategy<Step> {
+    let parts: Vec<BoxedStrategy<Option<LineRefund>>> = cat()
+        .lines
+        .iter()
+        .map(|l| {
+            let open = l.payable - s.refunded_line(l.id);
+            let line = LineId(l.id);
+            let part = move |amount: Money| Some(LineRefund { line, amount });
+            prop_oneof![
+                4 => Just(None),
+                3 => Just(part(cny(open))),
+                2 => Just(part(cny(open / 2))),
+                1 => Just(part(cny(open + 1))),
+                1 => Just(part(cny(l.payable))),
+                1 => Just(part(cny(1))),
+                1 => Just(part(Money::new(100, Currency::USD))),
+            ]
+            .boxed()
+        })
+        .collect();
+    let fee_open = cat().shipping_fee - s.refunded_shipping();
+    let shipping = pick_one(vec![cny(0), cny(0), cny(fee_open), cny(fee_open + 1), cny(cat().shipping_fee / 2)]);
+    let manual = if s.cod {
+        prop_oneof![4 => Just(Some("BANK-1".to_owned())), 1 => Just(None), 1 => Just(Some("  ".to_owned()))].boxed()
+    } else {
+        prop_oneof![5 => Just(None), 1 => Just(Some("BANK-1".to_owned()))].boxed()
+    };
+    let unknown_line = prop_oneof![9 => Just(None), 1 => Just(Some(LineRefund { line: LineId(9), amount: cny(1) }))];
+    step(
+        by(Who::CustomerService),
+        (parts, unknown_line, shipping, text("damaged"), manual).prop_map(
+            |(parts, unknown, shipping, reason, manual_reference)| Action::RequestRefund {
+                lines: parts.into_iter().chain([unknown]).flatten().collect(),
+                shipping,
+                reason,
+                manual_reference,
+            },
+        ),
+    )
+}
+
+fn refund_outcome_step(s: &Model) -> BoxedStrategy<Step> {
+    let mut ids: Vec<u32> = vec![1, 2, 3];
+    for _ in 0..3 {
+        ids.extend(s.refunds.iter().map(|r| r.id));
+    }
+    let id = pick_one(ids).prop_map(RefundId);
+    prop_oneof![
+        2 => step(by(Who::Provider), id.clone().prop_map(|refund| Action::CompleteRefund { refund, reference: "RF-1".into() })),
+        1 => step(by(Who::System), id.prop_map(|refund| Action::FailRefund { refund, reason: "card closed".into() })),
+    ]
+    .boxed()
+}
+
+fn pack_step(s: &Model) -> BoxedStrategy<Step> {
+    let (items, scanned) = pack_everything(s);
+    let mut options: Vec<(Vec<PackageItem>, Vec<ScannedItem>)> = Vec::new();
+    if !items.is_empty() {
+        options.push((items.clone(), scanned.clone()));
+        options.push((items.clone(), scanned.clone()));
+        // A wrong variant on the first scan.
+        let mut wrong_variant = scanned.clone();
+        wrong_variant[0].variant =
+            Variant::from([("colour".to_owned(), "blue".to_owned()), ("grade".to_owned(), "basic".to_owned())]);
+        options.push((items.clone(), wrong_variant));
+        // One unit too many scanned, and one too few.
+        let mut too_many = scanned.clone();
+        too_many[0].quantity += 1;
+        options.push((items.clone(), too_many));
+        let mut too_few = scanned.clone();
+        too_few[0].quantity -= 1;
+        options.push((items.clone(), too_few));
+        // The wrong product name on the label.
+        let mut wrong_name = scanned.clone();
+        wrong_name[0].product_name = "Green tea 250g".into();
+        options.push((items, wrong_name));
+    }
+    // Split shipments: part of one line (possibly more than is left), scanned correctly.
+    for line in &cat().lines {
+        for quantity in [1, line.quantity] {
+            options.push((vec![item(line.id, quantity)], vec![scan_of(line, quantity)]));
+        }
+    }
+    // Nothing at all.
+    options.push((Vec::new(), Vec::new()));
+    step(by(Who::Warehouse), pick_one(options).prop_map(|(items, scanned)| Action::Pack { items, scanned }))
+}
+
+fn package_ids(s: &Model) -> Vec<u32> {
+    let mut ids: Vec<u32> = vec![1, 2, 3];
+    ids.extend(s.packages.iter().map(|p| p.id));
+    ids
+}
+
+fn shipping_step(s: &Model) -> BoxedStrategy<Step> {
+    let mut booked: Vec<u32> = s.packages.iter().filter(|p| p.state == PackageState::Booked).map(|p| p.id).collect();
+    booked.extend(package_ids(s));
+    let booked = pick_one(booked);
+    let mut packed: Vec<u32> = s.packages.iter().filter(|p| p.state == PackageState::Packed).map(|p| p.id).collect();
+    packed.extend(package_ids(s));
+    let packed = pick_one(packed);
+    let waybill = pick_one(WAYBILLS.iter().map(|w| (*w).to_owned()).chain([" SF100 ".to_owned()]).collect());
+    let carrier = pick_one(vec!["sf-express".to_owned(), "sf-express".to_owned(), " ".to_owned()]);
+    prop_oneof![
+        2 => step(by(Who::Warehouse), Just(Action::IssuePickList)),
+        3 => step(by(Who::Warehouse), (packed, carrier).prop_map(|(p, carrier)| Action::BookShipment {
+            package: PackageId(p), carrier, service: "express".into(), reason: "fastest".into(),
+        })),
+        3 => step(by(Who::Carrier), (booked, waybill).prop_map(|(p, waybill)| Action::RecordWaybill {
+            package: PackageId(p), waybill,
+        })),
+    ]
+    .boxed()
+}
+
+fn tracking_step(s: &Model) -> BoxedStrategy<Step> {
+    let mut waybills: Vec<String> = s.packages.iter().filter_map(|p| p.waybill.clone()).collect();
+    waybills.extend(waybills.clone());
+    waybills.extend(WAYBILLS.iter().map(|w| (*w).to_owned()));
+    let kind = prop_oneof![
+        3 => Just(TrackingKind::Delivered),
+        2 => Just(TrackingKind::ReturnedToSender),
+        2 => Just(TrackingKind::RefusedAtDoor),
+        2 => Just(TrackingKind::InTransit),
+        1 => Just(TrackingKind::PickedUp),
+        1 => Just(TrackingKind::OutForDelivery),
+        1 => Just(TrackingKind::Exception),
+    ];
+    let now = s.now;
+    let event = pick_one(EVENT_IDS.iter().map(|e| (*e).to_owned()).collect());
+    step(
+        by(Who::Carrier),
+        (pick_one(waybills), kind, -3 * DAY..DAY, event).prop_map(move |(waybill, kind, jitter, event_id)| {
+            Action::RecordTracking { waybill, update: update(kind, now + jitter, event_id) }
+        }),
+    )
+}
+
+fn ending_step(s: &Model) -> BoxedStrategy<Step> {
+    let total = cat().total;
+    let mut kinds: Vec<DeadlineKind> = DEADLINE_KINDS.to_vec();
+    kinds.extend(s.due());
+    kinds.extend(s.due());
+    prop_oneof![
+        2 => step(by(Who::Carrier), pick_one(vec![cny(total), cny(total), cny(total - 1)]).prop_map(|amount| Action::RecordCodCollected { amount })),
+        2 => step(by(Who::Owner), Just(Action::ConfirmReceipt)),
+        2 => step(pick_one(vec![Who::Owner, Who::CustomerService, Who::Mallory, Who::Warehouse]),
+            text("changed my mind").prop_map(|reason| Action::Cancel { reason })),
+        3 => step(by(Who::System), pick_one(kinds).prop_map(|kind| Action::FireDeadline { kind })),
+        1 => step(by(Who::CustomerService), (0..=6u8).prop_map(|score| Action::RecordFollowUp { score, notes: "visited".into() })),
+    ]
+    .boxed()
+}
+
+/// The reference state machine: the model, and the steps it makes likely.
+struct Reference;
+
+impl ReferenceStateMachine for Reference {
+    type State = Model;
+    type Transition = Step;
+
+    fn init_state() -> BoxedStrategy<Model> {
+        let start = prop_oneof![
+            2 => Just(Start::AutoApproved),
+            1 => Just(Start::ManualReview),
+            1 => Just(Start::HeldAtPlacement),
+        ];
+        (any::<bool>(), start).prop_map(|(cod, start)| Model::initial(cod, start)).boxed()
+    }
+
+    fn transitions(state: &Model) -> BoxedStrategy<Step> {
+        Union::new_weighted(vec![
+            (14, happy(state)),
+            (5, advance()),
+            (
+                if matches!(
+                    state.status(),
+                    OrderStatus::AwaitingPayment | OrderStatus::UnderReview | OrderStatus::OnHold
+                ) {
+                    5
+                } else {
+                    1
+                },
+                review_step(),
+            ),
+            (if state.gate_open() && !state.cancelled { 1 } else { 5 }, capture_step(state)),
+            (4, refund_step(state)),
+            (
+                if state.refunds.iter().any(|r| r.state == RefundState::Pending) { 5 } else { 1 },
+                refund_outcome_step(state),
+            ),
+            (4, pack_step(state)),
+            (4, shipping_step(state)),
+            (5, tracking_step(state)),
+            (4, ending_step(state)),
+        ])
+        .boxed()
+    }
+
+    fn apply(mut state: Model, step: &Step) -> Model {
+        match step {
+            Step::Advance { minutes } => state.now += minutes,
+            Step::Do { who, action } => {
+                if state.verdict(*who, action) == Verdict::Accepted {
+                    state.apply(action);
+                }
+            }
+        }
+        state
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The system under test and the properties
+// ---------------------------------------------------------------------------------------------
+
+/// 1. Money conservation.
+const MONEY: u32 = 1;
+/// 2. Nothing ships unless approved and (paid or cash on delivery).
+const SHIP_GATES: u32 = 1 << 1;
+/// 3. No unit packed or shipped twice.
+const QUANTITIES: u32 = 1 << 2;
+/// 4. Terminal statuses never change.
+const TERMINAL: u32 = 1 << 3;
+/// 5. Replaying the history gives the live order.
+const REPLAY: u32 = 1 << 4;
+/// 6. Refusals change nothing; acceptances follow the transition table.
+const REFUSALS: u32 = 1 << 5;
+/// 7. Authorization errors.
+const AUTH: u32 = 1 << 6;
+/// The model's predictions of outcomes and states.
+const MODEL: u32 = 1 << 7;
+
+/// The real workflow and order, with the full history.
+struct Sut {
+    workflow: Workflow,
+    order: Order,
+    history: Vec<Event>,
+    now: DateTime<Utc>,
+    /// The model, kept in step with the order (checked against it in the model test).
+    model: Model,
+    /// The first terminal status reached.
+    terminal: Option<OrderStatus>,
+    /// Packages whose shipping was seen and checked against the two gates.
+    shipped_checked: BTreeSet<u32>,
+}
+
+/// The state machine test; `CHECKS` selects the properties asserted.
+struct Machine<const CHECKS: u32>;
+
+impl<const CHECKS: u32> Machine<CHECKS> {
+    fn checks(property: u32) -> bool {
+        CHECKS & property != 0
+    }
+}
+
+fn describe(who: Who, action: &Action) -> String {
+    format!("{who:?} {action:?}")
+}
+
+impl Sut {
+    fn run<const CHECKS: u32>(&mut self, who: Who, action: Action) {
+        let kind = action.kind();
+        let before = self.order.clone();
+        let status_before = before.status();
+        let history_before = self.history.len();
+        let expected = self.model.verdict(who, &action);
+        let what = describe(who, &action);
+        let result = self.workflow.decide(&self.order, &Command::new(who.actor(), action.clone()), &Ctx::at(self.now));
+
+        if Machine::<CHECKS>::checks(AUTH) {
+            check_authorization(who, kind, &result, &what);
+        }
+        if Machine::<CHECKS>::checks(MODEL) {
+            let outcome = match &result {
+                Err(Error::Forbidden { .. }) => Verdict::Forbidden,
+                Err(Error::NotYourOrder) => Verdict::NotYourOrder,
+                Err(_) => Verdict::Refused,
+                Ok(d) if d.is_empty() => Verdict::Noop,
+                Ok(_) => Verdict::Accepted,
+            };
+            assert_eq!(
+                outcome, expected,
+                "{what} in status {status_before}: the model expected {expected:?}, the workflow answered {result:?}"
+            );
+        }
+
+        match result {
+            Err(error) => {
+                if Machine::<CHECKS>::checks(REFUSALS) {
+                    assert_eq!(self.order, before, "refused command {what} ({error}) changed the order");
+                    assert_eq!(self.history.len(), history_before, "refused command {what} appended events");
+                }
+            }
+            Ok(decision) => {
+                if decision.events.is_empty() {
+                    assert!(decision.effects.is_empty(), "{what}: effects without events: {:?}", decision.effects);
+                }
+                let mut working = self.order.clone();
+                for event in &decision.events {
+                    if let Change::PackageShipped { package, .. } = &event.change {
+                        if Machine::<CHECKS>::checks(SHIP_GATES) {
+                            check_ship_gates(&working, &self.history, *package, &what);
+                        }
+                        self.shipped_checked.insert(package.0);
+                    }
+                    evolve(&mut working, event);
+                    self.history.push(event.clone());
+                }
+                self.order = working;
+                let status_after = self.order.status();
+                if Machine::<CHECKS>::checks(REFUSALS) {
+                    if decision.events.is_empty() {
+                        assert_eq!(self.order, before, "already-applied command {what} changed the order");
+                    }
+                    assert!(
+                        leads_to(kind, status_before, status_after),
+                        "{what} moved the order from {status_before} to {status_after}, which the transition \
+                         table does not allow for {kind}"
+                    );
+                }
+            }
+        }
+
+        let status_after = self.order.status();
+        if Machine::<CHECKS>::checks(TERMINAL) {
+            if let Some(terminal) = self.terminal {
+                assert_eq!(status_after, terminal, "{what} changed the terminal status {terminal} to {status_after}");
+            }
+        }
+        if self.terminal.is_none() && status_after.is_terminal() {
+            self.terminal = Some(status_after);
+        }
+
+        let observed = Model::observe(&self.order, &self.model);
+        if Machine::<CHECKS>::checks(MODEL) {
+            let mut predicted = self.model.clone();
+            if expected == Verdict::Accepted {
+                predicted.apply(&action);
+            }
+            assert_model_matches(&predicted, &observed, &what);
+            assert_eq!(predicted.status(), status_after, "{what}: the model's status differs from the order's");
+        }
+        self.model = observed;
+    }
+}
+
+fn check_authorization(who: Who, kind: CommandKind, result: &Result<orderflow::Decision, Error>, what: &str) {
+    let permitted = who.may(kind);
+    match result {
+        Err(Error::NotYourOrder) => {
+            assert!(!permitted, "{what}: NotYourOrder for an actor the permission table allows");
+            assert_eq!(who, Who::Mallory, "{what}: NotYourOrder for someone other than another buyer");
+        }
+        Err(Error::Forbidden { actor, command, .. }) => {
+            assert!(!permitted, "{what}: Forbidden for an actor the permission table allows");
+            assert_eq!(*actor, who.kind(), "{what}: Forbidden names the wrong actor");
+            assert_eq!(*command, kind, "{what}: Forbidden names the wrong command");
+            assert!(
+                !(who == Who::Mallory && owner_may(kind)),
+                "{what}: another buyer must be told NotYourOrder, not Forbidden"
+            );
+        }
+        _ if !permitted => {
+            panic!("{what}: an actor outside the permission rule got {result:?} instead of Forbidden/NotYourOrder")
+        }
+        _ => {}
+    }
+}
+
+/// Before a package ships: the review approved it (and the history says so) and the money
+/// is in (fully captured) or the order is cash on delivery.
+fn check_ship_gates(order: &Order, history: &[Event], package: PackageId, what: &str) {
+    let approved_in_history = history.iter().any(|e| matches!(e.change, Change::ReviewApproved { .. }));
+    assert!(approved_in_history, "{what}: package {package} shipped without a review_approved event before it");
+    assert!(order.review.is_approved(), "{what}: package {package} shipped while the review is {:?}", order.review);
+    assert!(order.cancellation.is_none(), "{what}: package {package} shipped on a cancelled order");
+    let captured: i64 = order.payment.captures.iter().map(|c| c.amount.minor).sum();
+    assert!(
+        order.payment.method.is_cod() || captured >= order.totals.total.minor,
+        "{what}: package {package} shipped with {captured} of {} captured",
+        order.totals.total.minor
+    );
+}
+
+fn assert_model_matches(predicted: &Model, observed: &Model, what: &str) {
+    macro_rules! same {
+        ($($field:ident),*) => {
+            $(assert_eq!(
+                predicted.$field, observed.$field,
+                "after {}: the model's {} (left) differs from the order's (right)", what, stringify!($field)
+            );)*
+        };
+    }
+    same!(
+        cod,
+        review,
+        cancelled,
+        completed,
+        captures,
+        anomalies,
+        cod_collected,
+        refunds,
+        picking_started,
+        packages,
+        deadlines,
+        follow_ups
+    );
+}
+
+fn check_money(sut: &Sut) {
+    let order = &sut.order;
+    let payment = &order.payment;
+    let currency = order.currency;
+    let all_amounts = payment
+        .captures
+        .iter()
+        .map(|c| c.amount)
+        .chain(payment.cod_collected)
+        .chain(payment.refunds.iter().flat_map(|r| r.lines.iter().map(|l| l.amount).chain([r.amount, r.shipping])));
+    for amount in all_amounts {
+        assert_eq!(amount.currency, currency, "an amount in the ledger is not in the order's currency");
+        assert!(amount.minor >= 0, "a negative amount in the ledger: {amount:?}");
+    }
+    let captured: i64 = payment.captures.iter().map(|c| c.amount.minor).sum();
+    let received = captured + payment.cod_collected.map_or(0, |m| m.minor);
+    let counting: Vec<_> = payment.refunds.iter().filter(|r| r.counts()).collect();
+    let refunded: i64 = counting.iter().map(|r| r.amount.minor).sum();
+    assert!(refunded <= received, "refunds that count ({refunded}) exceed money received ({received})");
+    for line in &order.lines {
+        let for_line: i64 =
+            counting.iter().flat_map(|r| &r.lines).filter(|l| l.line == line.id).map(|l| l.amount.minor).sum();
+        assert!(
+            for_line <= line.payable.minor,
+            "line {} refunded {for_line}, more than its payable {}",
+            line.id,
+            line.payable.minor
+        );
+    }
+    let shipping: i64 = counting.iter().map(|r| r.shipping.minor).sum();
+    assert!(
+        shipping <= order.totals.shipping_fee.minor,
+        "shipping refunded {shipping}, more than the fee {}",
+        order.totals.shipping_fee.minor
+    );
+    for r in &payment.refunds {
+        let parts: i64 = r.lines.iter().map(|l| l.amount.minor).sum::<i64>() + r.shipping.minor;
+        assert!(parts <= r.amount.minor, "refund {} allocates {parts}, more than its amount {}", r.id, r.amount.minor);
+    }
+    // Captures while the order is live stay within the total; each capture on a cancelled or
+    // rejected order is refunded in full at once.
+    let mut cancelled = false;
+    let mut live_captures = 0;
+    for (i, event) in sut.history.iter().enumerate() {
+        match &event.change {
+            Change::OrderCancelled { .. } | Change::ReviewRejected { .. } => cancelled = true,
+            Change::PaymentCaptured { amount, txn_id } if cancelled => {
+                let refunded_at_once = sut.history.get(i + 1).is_some_and(
+                    |next| matches!(&next.change, Change::RefundRequested { refund } if refund.amount == *amount),
+                );
+                assert!(refunded_at_once, "capture {txn_id} of {amount:?} on a cancelled order is not refunded");
+            }
+            Change::PaymentCaptured { amount, .. } => live_captures += amount.minor,
+            _ => {}
+        }
+    }
+    assert!(
+        live_captures <= order.totals.total.minor,
+        "captured {live_captures} on a live order, more than its total {}",
+        order.totals.total.minor
+    );
+}
+
+fn check_quantities(sut: &Sut) {
+    let order = &sut.order;
+    let mut packed_in_history: BTreeMap<LineId, u32> = BTreeMap::new();
+    for event in &sut.history {
+        if let Change::PackagePacked { items, .. } = &event.change {
+            for i in items {
+                *packed_in_history.entry(i.line).or_insert(0) += i.quantity;
+            }
+        }
+    }
+    for line in &order.lines {
+        let packed = order.fulfillment.packed_quantity(line.id);
+        let shipped = order.fulfillment.shipped_quantity(line.id);
+        let in_history = packed_in_history.get(&line.id).copied().unwrap_or(0);
+        assert!(packed <= line.quantity, "line {} packed {packed} of {} units", line.id, line.quantity);
+        assert!(in_history <= line.quantity, "line {} packed {in_history} of {} units", line.id, line.quantity);
+        assert!(shipped <= packed, "line {} shipped {shipped} but packed {packed}", line.id);
+    }
+    let ids: BTreeSet<_> = order.fulfillment.packages.iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), order.fulfillment.packages.len(), "two packages share an id");
+    for p in &order.fulfillment.packages {
+        assert!(p.items.iter().all(|i| i.quantity > 0), "package {} holds an empty item", p.id);
+    }
+}
+
+fn check_shipped_packages_were_checked(sut: &Sut) {
+    for p in &sut.order.fulfillment.packages {
+        if p.state.has_shipped() {
+            assert!(sut.shipped_checked.contains(&p.id.0), "package {} is {:?} but never shipped", p.id, p.state);
+        }
+    }
+}
+
+fn check_replay(sut: &Sut) {
+    for (i, event) in sut.history.iter().enumerate() {
+        assert_eq!(event.seq, i as u64 + 1, "event seqs must run 1..=n");
+    }
+    assert_eq!(sut.order.version, sut.history.len() as u64, "the order's version is not its event count");
+    let replayed = Order::from_events(&sut.history).expect("the history replays");
+    assert_eq!(replayed, sut.order, "replaying the history does not give the live order");
+}
+
+impl<const CHECKS: u32> StateMachineTest for Machine<CHECKS> {
+    type SystemUnderTest = Sut;
+    type Reference = Reference;
+
+    fn init_test(model: &Model) -> Sut {
+        let (workflow, history) = place(model.start, model.cod);
+        let order = Order::from_events(&history).expect("placement replays");
+        let observed = Model::observe(&order, model);
+        if Self::checks(MODEL) {
+            assert_model_matches(model, &observed, "placement");
+            assert_eq!(model.status(), order.status(), "the model's status after placement differs");
+        }
+        Sut { workflow, order, history, now: t0(), model: observed, terminal: None, shipped_checked: BTreeSet::new() }
+    }
+
+    fn apply(mut sut: Sut, _reference: &Model, step: Step) -> Sut {
+        match step {
+            Step::Advance { minutes } => {
+                sut.now += TimeDelta::minutes(minutes);
+                sut.model.now += minutes;
+            }
+            Step::Do { who, action } => sut.run::<CHECKS>(who, action),
+        }
+        sut
+    }
+
+    fn check_invariants(sut: &Sut, _reference: &Model) {
+        if Self::checks(MONEY) {
+            check_money(sut);
+        }
+        if Self::checks(SHIP_GATES) {
+            check_shipped_packages_were_checked(sut);
+        }
+        if Self::checks(QUANTITIES) {
+            check_quantities(sut);
+        }
+        if Self::checks(REPLAY) {
+            check_replay(sut);
+        }
+    }
+}
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        max_shrink_iters: 1_024,
+        // Only tests/model.rs is ours: no regression files next to it.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+const CASES: u32 = 4_000;
+
+prop_state_machine! {
+    #![proptest_config(config(CASES))]
+
+    /// Refunds that count never exceed what was received (per order, per line, shipping);
+    /// live captures never exceed the total; a capture on a cancelled order is refunded.
+    #[test]
+    fn money_is_conserved_after_every_step(sequential 1..=40 => Machine<MONEY>);
+
+    /// A package ships only when the review approved the order and it is paid (or COD).
+    #[test]
+    fn nothing_ships_unless_approved_and_paid_or_cod(sequential 1..=40 => Machine<SHIP_GATES>);
+
+    /// Packed (and shipped) units never exceed the ordered units of a line.
+    #[test]
+    fn no_unit_is_packed_or_shipped_twice(sequential 1..=40 => Machine<QUANTITIES>);
+
+    /// Once completed, cancelled, rejected or returned to sender, the status stays.
+    #[test]
+    fn terminal_statuses_never_change(sequential 1..=40 => Machine<TERMINAL>);
+
+    /// `Order::from_events(history)` equals the live order; seqs run 1..=n.
+    #[test]
+    fn replaying_the_event_log_reproduces_the_live_order(sequential 1..=40 => Machine<REPLAY>);
+
+    /// A refused (or already applied) command leaves the order as it was; an accepted one
+    /// moves it only along the transition table.
+    #[test]
+    fn refusals_change_nothing_and_acceptances_follow_the_transition_table(sequential 1..=40 => Machine<REFUSALS>);
+
+    /// Anyone outside a command's permission rule is refused with Forbidden, another buyer
+    /// with NotYourOrder.
+    #[test]
+    fn unauthorized_actors_are_refused_with_forbidden_or_not_your_order(sequential 1..=40 => Machine<AUTH>);
+
+    /// The reference model predicts every outcome (forbidden, refused, already applied,
+    /// accepted) and the order's state afterwards.
+    #[test]
+    fn the_reference_model_predicts_every_outcome_and_state(sequential 1..=40 => Machine<MODEL>);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The restated tables, and deterministic regressions
+// ---------------------------------------------------------------------------------------------
+
+fn every_command() -> Vec<CommandKind> {
+    orderflow::transitions::PERMISSIONS.iter().map(|(kind, _)| *kind).collect()
+}
+
+#[test]
+fn the_models_permission_table_matches_the_librarys() {
+    let alice = orderflow::CustomerId::new("alice").expect("valid id");
+    for kind in every_command() {
+        for who in EVERYONE {
+            let library = orderflow::transitions::permission(kind).permits(&who.actor(), &alice);
+            assert_eq!(who.may(kind), library, "{who:?} {kind}");
+        }
+    }
+}
+
+#[test]
+fn the_models_transition_table_matches_the_librarys() {
+    for kind in every_command() {
+        for status in OrderStatus::ALL {
+            assert_eq!(allows(kind, status), orderflow::transitions::allows(kind, status), "{kind} from {status}");
+        }
+    }
+}
+
+/// Alice's online order, paid, packed in one parcel and shipped under waybill SF100 at `t0`.
+fn shipped_in_one_parcel() -> Scenario {
+    let mut s = Scenario::placed(sample_form("alice"));
+    let total = s.order().totals.total;
+    s.when(provider(), Action::CapturePayment { txn_id: "T1".into(), amount: total }).expect("paid");
+    s.when(warehouse(), Action::IssuePickList).expect("picking");
+    let (items, scanned) = pack_everything(&Model::initial(false, Start::AutoApproved));
+    s.when(warehouse(), Action::Pack { items, scanned }).expect("packed");
+    let book = Action::BookShipment {
+        package: PackageId(1),
+        carrier: "sf-express".into(),
+        service: "standard".into(),
+        reason: "cheapest".into(),
+    };
+    s.when(warehouse(), book).expect("booked");
+    s.when(carrier("sf-express"), Action::RecordWaybill { package: PackageId(1), waybill: "SF100".into() })
+        .expect("shipped");
+    assert_eq!(s.order().status(), OrderStatus::Shipped);
+    s
+}
+
+/// A carrier scan of SF100 that happened `at` minutes after `t0`.
+fn scan(s: &mut Scenario, kind: TrackingKind, at: i64, event_id: &str) -> Result<orderflow::Decision, Error> {
+    let update = update(kind, at, event_id.into());
+    s.when(carrier("sf-express"), Action::RecordTracking { waybill: "SF100".into(), update })
+}
+
+fn restocks(s: &Scenario) -> usize {
+    s.effects().iter().filter(|e| matches!(e, orderflow::Effect::Restock { .. })).count()
+}
+
+/// Found by `terminal_statuses_never_change`: the parcel came back (terminal
+/// `returned_to_sender`), then the carrier's earlier "delivered" scan arrives late. Tracking is
+/// re-sorted by carrier time, the fold meets "delivered" first, and the order becomes
+/// `delivered` again — and, being delivered, gets an auto-confirm deadline, so the system
+/// would later complete an order whose goods are back in the shop.
+#[test]
+fn a_late_delivered_scan_does_not_reopen_an_order_returned_to_sender() {
+    let mut s = shipped_in_one_parcel();
+    s.advance(TimeDelta::days(3));
+    scan(&mut s, TrackingKind::ReturnedToSender, 2 * DAY, "ev-back").expect("recorded");
+    assert_eq!(s.order().status(), OrderStatus::ReturnedToSender);
+    assert_eq!(s.order().deadlines.auto_confirm_at, None);
+
+    let late = scan(&mut s, TrackingKind::Delivered, DAY, "ev-delivered");
+    let order = s.order();
+    assert_eq!(order.status(), OrderStatus::ReturnedToSender, "terminal status changed by {late:?}");
+    assert_eq!(order.fulfillment.packages[0].state, PackageState::ReturnedToSender);
+    assert_eq!(order.deadlines.auto_confirm_at, None, "a returned order must not be confirmed for the buyer");
+}
+
+/// Found by `refusals_change_nothing_and_acceptances_follow_the_transition_table`: the parcel
+/// was delivered (a final package state), then an older "returned to sender" scan arrives
+/// late. The order moves `delivered → returned_to_sender`, which the transition table does not
+/// allow for `record_tracking`, and the workflow asks to restock goods the buyer has.
+#[test]
+fn a_late_returned_scan_does_not_undo_a_delivery() {
+    let mut s = shipped_in_one_parcel();
+    s.advance(TimeDelta::days(3));
+    scan(&mut s, TrackingKind::Delivered, 2 * DAY, "ev-delivered").expect("recorded");
+    assert_eq!(s.order().status(), OrderStatus::Delivered);
+    let restocked_before = restocks(&s);
+
+    let late = scan(&mut s, TrackingKind::ReturnedToSender, DAY, "ev-back");
+    let order = s.order();
+    assert!(
+        leads_to(CommandKind::RecordTracking, OrderStatus::Delivered, order.status()),
+        "record_tracking moved the order from delivered to {} ({late:?})",
+        order.status()
+    );
+    assert_eq!(order.fulfillment.packages[0].state, PackageState::Delivered, "a delivered parcel changed");
+    assert_eq!(restocks(&s), restocked_before, "restocking goods the buyer received");
+}
+
+#[test]
+fn a_payment_arriving_after_cancellation_is_refunded_in_full() {
+    let mut s = Scenario::placed(sample_form("alice"));
+    let total = s.order().totals.total;
+    s.when(buyer("alice"), Action::Cancel { reason: "changed my mind".into() }).expect("cancelled");
+    let late = s.when(provider(), Action::CapturePayment { txn_id: "T1".into(), amount: total }).expect("recorded");
+    assert!(matches!(
+        &late.events[1].change,
+        Change::RefundRequested { refund } if refund.amount == total && refund.status == RefundStatus::Pending
+    ));
+    assert_eq!(s.order().status(), OrderStatus::Cancelled);
+    assert_eq!(s.order().payment.refundable().expect("money adds up"), cny(0));
+    // The same notification again is a no-op, even though it would not fit any more.
+    let again = s.when(provider(), Action::CapturePayment { txn_id: "T1".into(), amount: total });
+    assert_eq!(again, Ok(orderflow::Decision::default()));
+}
+
+#[test]
+fn another_buyer_is_told_not_your_order_and_nothing_changes() {
+    let mut s = shipped_in_one_parcel();
+    let before = s.order().clone();
+    let events = s.history().len();
+    for action in [Action::ConfirmReceipt, Action::Cancel { reason: "mine now".into() }] {
+        assert_eq!(s.when(buyer("mallory"), action), Err(Error::NotYourOrder));
+    }
+    // Commands no buyer may issue: the refusal names the actor kind, not the order's owner.
+    let approve = s.when(buyer("mallory"), Action::Approve { note: String::new() });
+    assert!(matches!(approve, Err(Error::Forbidden { actor: ActorKind::Buyer, command: CommandKind::Approve, .. })));
+    assert_eq!(s.order(), &before);
+    assert_eq!(s.history().len(), events);
+}
+
+#[test]
+fn split_shipments_never_pack_a_unit_twice() {
+    let mut s = Scenario::placed(sample_cod_form("alice"));
+    s.when(warehouse(), Action::IssuePickList).expect("cash on delivery opens the payment gate");
+    let tea = &cat().lines[0];
+    let one = || Action::Pack { items: vec![item(tea.id, 1)], scanned: vec![scan_of(tea, 1)] };
+    s.when(warehouse(), one()).expect("first unit");
+    s.when(warehouse(), one()).expect("second unit");
+    let third = s.when(warehouse(), one());
+    assert!(matches!(third, Err(Error::PackMismatch { .. })), "{third:?}");
+    assert_eq!(s.order().fulfillment.packed_quantity(LineId(tea.id)), tea.quantity);
+}
