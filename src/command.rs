@@ -8,9 +8,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::ids::{PackageId, RefundId};
+use crate::ids::{CaseId, PackageId, RefundId, StaffId};
 use crate::money::Money;
-use crate::order::{DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate};
+use crate::order::{CaseRequest, DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate};
 
 /// A command: who asks, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +151,103 @@ pub enum Action {
         /// Which one.
         kind: DeadlineKind,
     },
+    /// Buyer (own order) or customer service: open an after-sales case.
+    OpenCase {
+        /// What is asked.
+        request: CaseRequest,
+    },
+    /// Customer service: accept a requested case (return kinds then wait for the parcel).
+    ApproveCase {
+        /// Which case.
+        case: CaseId,
+    },
+    /// Customer service: turn a case down (when requested, or after a failed inspection).
+    RejectCase {
+        /// Which case.
+        case: CaseId,
+        /// Why (required; the buyer is told).
+        reason: String,
+    },
+    /// Buyer: take a case back while it is only requested.
+    WithdrawCase {
+        /// Which case.
+        case: CaseId,
+    },
+    /// Buyer or customer service: the return parcel's waybill.
+    RecordReturnParcel {
+        /// Which case.
+        case: CaseId,
+        /// Waybill of the parcel the buyer sent.
+        waybill: String,
+    },
+    /// Warehouse: the return parcel arrived.
+    ReceiveReturn {
+        /// Which case.
+        case: CaseId,
+    },
+    /// Warehouse: the returned goods were inspected. Passing goods go back into stock.
+    InspectReturn {
+        /// Which case.
+        case: CaseId,
+        /// True when they pass.
+        passed: bool,
+        /// What was found (required when failing).
+        #[serde(default)]
+        note: String,
+    },
+    /// Customer service: pay the case's refund (amounts computed from what was paid per line).
+    RefundCase {
+        /// Which case.
+        case: CaseId,
+        /// Cash-on-delivery orders: the reference of the manual transfer.
+        #[serde(default)]
+        manual_reference: Option<String>,
+    },
+    /// Warehouse: pack the replacement of an exchange, verified against what was scanned; it
+    /// then ships like any parcel (book, waybill, tracking).
+    PackReplacement {
+        /// Which case.
+        case: CaseId,
+        /// What the packer scanned.
+        scanned: Vec<ScannedItem>,
+    },
+    /// Warehouse: the repaired goods were sent back under this waybill.
+    RecordRepairReturned {
+        /// Which case.
+        case: CaseId,
+        /// Waybill.
+        waybill: String,
+    },
+    /// Customer service: take a complaint in hand.
+    AssignCase {
+        /// Which case.
+        case: CaseId,
+        /// Who handles it.
+        assignee: StaffId,
+    },
+    /// Customer service: a complaint is resolved; a follow-up visit is scheduled, after which
+    /// it closes.
+    ResolveCase {
+        /// Which case.
+        case: CaseId,
+        /// How (required).
+        resolution: String,
+    },
+    /// Customer service: close a finished case; a follow-up visit is scheduled.
+    CloseCase {
+        /// Which case.
+        case: CaseId,
+    },
+    /// Customer service: the outcome of the follow-up visit about a case.
+    RecordCaseFollowUp {
+        /// Which case.
+        case: CaseId,
+        /// Satisfaction 1–5.
+        score: u8,
+        /// Notes.
+        #[serde(default)]
+        notes: String,
+    },
     /// Customer service: the outcome of a follow-up visit.
     RecordFollowUp {
         /// Satisfaction 1–5.
@@ -189,6 +286,22 @@ pub enum CommandKind {
     CloseAfterSales,
     FollowUpDue,
     RecordFollowUp,
+    OpenCase,
+    ApproveCase,
+    RejectCase,
+    WithdrawCase,
+    RecordReturnParcel,
+    ReceiveReturn,
+    InspectReturn,
+    RefundCase,
+    PackReplacement,
+    RecordRepairReturned,
+    AssignCase,
+    ResolveCase,
+    CloseCase,
+    EscalateCase,
+    CaseFollowUpDue,
+    RecordCaseFollowUp,
 }
 
 impl CommandKind {
@@ -218,6 +331,22 @@ impl CommandKind {
             CommandKind::CloseAfterSales => "close_after_sales",
             CommandKind::FollowUpDue => "follow_up_due",
             CommandKind::RecordFollowUp => "record_follow_up",
+            CommandKind::OpenCase => "open_case",
+            CommandKind::ApproveCase => "approve_case",
+            CommandKind::RejectCase => "reject_case",
+            CommandKind::WithdrawCase => "withdraw_case",
+            CommandKind::RecordReturnParcel => "record_return_parcel",
+            CommandKind::ReceiveReturn => "receive_return",
+            CommandKind::InspectReturn => "inspect_return",
+            CommandKind::RefundCase => "refund_case",
+            CommandKind::PackReplacement => "pack_replacement",
+            CommandKind::RecordRepairReturned => "record_repair_returned",
+            CommandKind::AssignCase => "assign_case",
+            CommandKind::ResolveCase => "resolve_case",
+            CommandKind::CloseCase => "close_case",
+            CommandKind::EscalateCase => "escalate_case",
+            CommandKind::CaseFollowUpDue => "case_follow_up_due",
+            CommandKind::RecordCaseFollowUp => "record_case_follow_up",
         }
     }
 }
@@ -254,8 +383,24 @@ impl Action {
                 DeadlineKind::AutoConfirm => CommandKind::AutoConfirm,
                 DeadlineKind::AfterSalesWindow => CommandKind::CloseAfterSales,
                 DeadlineKind::FollowUp => CommandKind::FollowUpDue,
+                DeadlineKind::CaseSla(_) => CommandKind::EscalateCase,
+                DeadlineKind::CaseFollowUp(_) => CommandKind::CaseFollowUpDue,
             },
             Action::RecordFollowUp { .. } => CommandKind::RecordFollowUp,
+            Action::OpenCase { .. } => CommandKind::OpenCase,
+            Action::ApproveCase { .. } => CommandKind::ApproveCase,
+            Action::RejectCase { .. } => CommandKind::RejectCase,
+            Action::WithdrawCase { .. } => CommandKind::WithdrawCase,
+            Action::RecordReturnParcel { .. } => CommandKind::RecordReturnParcel,
+            Action::ReceiveReturn { .. } => CommandKind::ReceiveReturn,
+            Action::InspectReturn { .. } => CommandKind::InspectReturn,
+            Action::RefundCase { .. } => CommandKind::RefundCase,
+            Action::PackReplacement { .. } => CommandKind::PackReplacement,
+            Action::RecordRepairReturned { .. } => CommandKind::RecordRepairReturned,
+            Action::AssignCase { .. } => CommandKind::AssignCase,
+            Action::ResolveCase { .. } => CommandKind::ResolveCase,
+            Action::CloseCase { .. } => CommandKind::CloseCase,
+            Action::RecordCaseFollowUp { .. } => CommandKind::RecordCaseFollowUp,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Workflow settings: deadlines and limits. Every duration has a default from SPEC.md.
 
+use std::collections::BTreeMap;
+
 use chrono::TimeDelta;
 
 use crate::validation::Limits;
@@ -25,6 +27,28 @@ pub struct WorkflowConfig {
     pub auto_approve: bool,
     /// Size limits for placement forms, against abuse.
     pub limits: Limits,
+    /// Return windows per SKU that differ from `after_sales_window` (e.g. 15 days for shoes).
+    pub return_windows: BTreeMap<String, TimeDelta>,
+    /// Warranty period per SKU, from delivery (SKUs not listed have no warranty).
+    pub warranties: BTreeMap<String, TimeDelta>,
+    /// Extended-warranty products: when an order contains a line of one of these SKUs, every
+    /// warranty of that order is extended by the given time.
+    pub extended_warranties: BTreeMap<String, TimeDelta>,
+    /// Customer service answers an after-sales request within this, or it escalates (48 hours).
+    pub case_answer_within: TimeDelta,
+    /// When a refund for returned goods includes the shipping fee.
+    pub shipping_refund: ShippingRefund,
+}
+
+/// Whether after-sales refunds pay back the shipping fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShippingRefund {
+    /// Never.
+    Never,
+    /// When the refund makes every line fully refunded (the whole order went back).
+    WhenEverythingIsRefunded,
+    /// With the first after-sales refund.
+    Always,
 }
 
 impl Default for WorkflowConfig {
@@ -38,6 +62,11 @@ impl Default for WorkflowConfig {
             follow_up_after: TimeDelta::days(3),
             auto_approve: true,
             limits: Limits::default(),
+            return_windows: BTreeMap::new(),
+            warranties: BTreeMap::new(),
+            extended_warranties: BTreeMap::new(),
+            case_answer_within: TimeDelta::hours(48),
+            shipping_refund: ShippingRefund::WhenEverythingIsRefunded,
         }
     }
 }

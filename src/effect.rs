@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
-use crate::ids::{CustomerId, PackageId, RefundId, Sku};
+use crate::ids::{CaseId, CustomerId, PackageId, RefundId, Sku};
 use crate::money::Money;
 use crate::order::{DeadlineKind, HoldReason, PackageItem, TrackingKind};
 use crate::order_number::OrderNumber;
@@ -24,10 +24,14 @@ pub struct StockItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
-    /// Reserve all of these or none (at placement, before committing).
+    /// Reserve all of these or none (at placement, or for an exchange's replacement), before
+    /// committing: an order or replacement that cannot get its stock must not exist.
     ReserveStock {
         /// What to reserve.
         items: Vec<StockItem>,
+        /// The exchange case the replacement is for (none at placement).
+        #[serde(default)]
+        case: Option<CaseId>,
     },
     /// Give reserved stock back (cancellation, rejection).
     ReleaseStock {
@@ -45,6 +49,13 @@ pub enum Effect {
     Restock {
         /// Which package came back.
         package: PackageId,
+        /// What came back.
+        items: Vec<StockItem>,
+    },
+    /// Inspected returned goods go back on the shelf (after-sales).
+    ReturnToStock {
+        /// Which case.
+        case: CaseId,
         /// What came back.
         items: Vec<StockItem>,
     },
@@ -93,7 +104,9 @@ impl Effect {
     /// use the sequence number of the decision's first event and their place in it.
     pub fn key(&self, order: &str, seq: u64, index: usize) -> String {
         match self {
-            Effect::ReserveStock { .. } => format!("{order}/reserve"),
+            Effect::ReserveStock { case: None, .. } => format!("{order}/reserve"),
+            Effect::ReserveStock { case: Some(case), .. } => format!("{order}/reserve/{case}"),
+            Effect::ReturnToStock { case, .. } => format!("{order}/return-to-stock/{case}"),
             Effect::ReleaseStock { .. } => format!("{order}/release"),
             Effect::CommitStock { package, .. } => format!("{order}/commit/{package}"),
             Effect::Restock { package, .. } => format!("{order}/restock/{package}"),
@@ -196,6 +209,20 @@ pub enum NotificationKind {
         /// Why.
         reason: String,
     },
+    /// An after-sales case moved on (to the buyer).
+    CaseUpdate {
+        /// Which case.
+        case: CaseId,
+        /// Its new state (snake_case name).
+        state: String,
+        /// Details (reason, resolution, waybill, ...).
+        detail: String,
+    },
+    /// A requested case was not answered in time (to customer service).
+    CaseEscalated {
+        /// Which case.
+        case: CaseId,
+    },
     /// A follow-up visit is due (to customer service).
     FollowUpDue {
         /// The buyer to visit.
@@ -218,6 +245,8 @@ impl NotificationKind {
             NotificationKind::Refunded { .. } => "refunded",
             NotificationKind::PaymentAnomaly { .. } => "payment_anomaly",
             NotificationKind::FollowUpDue { .. } => "follow_up_due",
+            NotificationKind::CaseUpdate { .. } => "case_update",
+            NotificationKind::CaseEscalated { .. } => "case_escalated",
         }
     }
 }

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 
 use crate::actor::ActorKind;
 use crate::command::CommandKind;
-use crate::ids::{LineId, PackageId, RefundId};
+use crate::ids::{CaseId, LineId, PackageId, RefundId};
 use crate::money::{Money, MoneyError};
-use crate::order::{DeadlineKind, OrderStatus, PackProblem, PackageState};
+use crate::order::{CaseKind, DeadlineKind, OrderStatus, PackProblem, PackageState};
 use crate::validation::Violations;
 
 /// A refusal from the pure core.
@@ -116,6 +116,38 @@ pub enum Error {
         kind: DeadlineKind,
         /// When it is due, if set.
         due: Option<DateTime<Utc>>,
+    },
+    /// No such after-sales case on this order.
+    #[error("order has no case {0}")]
+    UnknownCase(CaseId),
+    /// The case is not in a state that allows this step.
+    #[error("case {case} is {state}; cannot {command} it")]
+    CaseState {
+        /// Which case.
+        case: CaseId,
+        /// Its state.
+        state: &'static str,
+        /// What was tried.
+        command: CommandKind,
+    },
+    /// The request is outside the window that applies (return window, warranty period), or
+    /// the goods were not delivered yet.
+    #[error("{kind} is not possible now: {why}")]
+    OutsideWindow {
+        /// What was asked.
+        kind: CaseKind,
+        /// Why not (the window and when it closed).
+        why: String,
+    },
+    /// More units than were delivered minus those in other cases.
+    #[error("line {line}: {requested} unit(s) asked, only {claimable} can still be returned or claimed")]
+    TooManyUnits {
+        /// The line.
+        line: LineId,
+        /// Units asked.
+        requested: u32,
+        /// Units still claimable.
+        claimable: u32,
     },
     /// Amount arithmetic failed (mixed currencies or overflow).
     #[error(transparent)]

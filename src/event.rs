@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::ids::{OrderId, PackageId, RefundId};
+use crate::ids::{CaseId, OrderId, PackageId, RefundId, StaffId};
 use crate::money::Money;
-use crate::order::{DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
+use crate::order::{Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
 use crate::order_number::OrderNumber;
 use crate::placement::OrderDraft;
 
@@ -169,6 +169,110 @@ pub enum Change {
         /// When it falls due; `None` clears it.
         at: Option<DateTime<Utc>>,
     },
+    /// An after-sales case was opened.
+    CaseOpened {
+        /// The case as opened.
+        case: Box<Case>,
+    },
+    /// A case was accepted.
+    CaseApproved {
+        /// Which.
+        case: CaseId,
+    },
+    /// A case was turned down.
+    CaseRejected {
+        /// Which.
+        case: CaseId,
+        /// Why.
+        reason: String,
+    },
+    /// The buyer withdrew a case.
+    CaseWithdrawn {
+        /// Which.
+        case: CaseId,
+    },
+    /// The buyer's return parcel is on its way.
+    ReturnParcelRecorded {
+        /// Which case.
+        case: CaseId,
+        /// Waybill.
+        waybill: String,
+    },
+    /// A tracking update of a return parcel.
+    ReturnTrackingRecorded {
+        /// Which case.
+        case: CaseId,
+        /// The update.
+        update: TrackingUpdate,
+    },
+    /// The return parcel arrived.
+    ReturnReceived {
+        /// Which case.
+        case: CaseId,
+    },
+    /// The returned goods were inspected.
+    ReturnInspected {
+        /// Which case.
+        case: CaseId,
+        /// Passed?
+        passed: bool,
+        /// Findings.
+        note: String,
+    },
+    /// A replacement parcel was packed for an exchange.
+    ReplacementPacked {
+        /// Which case.
+        case: CaseId,
+        /// The new parcel.
+        package: PackageId,
+        /// What it holds.
+        items: Vec<PackageItem>,
+    },
+    /// Repaired goods were sent back.
+    RepairReturned {
+        /// Which case.
+        case: CaseId,
+        /// Waybill.
+        waybill: String,
+    },
+    /// A complaint was taken in hand.
+    CaseAssigned {
+        /// Which case.
+        case: CaseId,
+        /// Who.
+        assignee: StaffId,
+    },
+    /// A complaint was resolved.
+    CaseResolved {
+        /// Which case.
+        case: CaseId,
+        /// How.
+        resolution: String,
+    },
+    /// A case was closed.
+    CaseClosed {
+        /// Which.
+        case: CaseId,
+    },
+    /// A requested case was not answered within the SLA.
+    CaseEscalated {
+        /// Which.
+        case: CaseId,
+    },
+    /// The follow-up visit about a case fell due.
+    CaseFollowUpDue {
+        /// Which.
+        case: CaseId,
+    },
+    /// The outcome of the follow-up visit about a case.
+    CaseFollowUpRecorded {
+        /// Which.
+        case: CaseId,
+        /// Satisfaction 1–5.
+        score: u8,
+        /// Notes.
+        notes: String,
+    },
     /// The outcome of a follow-up visit.
     FollowUpRecorded {
         /// Satisfaction 1–5.
@@ -204,6 +308,51 @@ impl Change {
             Change::FollowUpDue => "follow_up_due",
             Change::FollowUpRecorded { .. } => "follow_up_recorded",
             Change::DeadlineSet { .. } => "deadline_set",
+            Change::CaseOpened { .. } => "case_opened",
+            Change::CaseApproved { .. } => "case_approved",
+            Change::CaseRejected { .. } => "case_rejected",
+            Change::CaseWithdrawn { .. } => "case_withdrawn",
+            Change::ReturnParcelRecorded { .. } => "return_parcel_recorded",
+            Change::ReturnTrackingRecorded { .. } => "return_tracking_recorded",
+            Change::ReturnReceived { .. } => "return_received",
+            Change::ReturnInspected { .. } => "return_inspected",
+            Change::ReplacementPacked { .. } => "replacement_packed",
+            Change::RepairReturned { .. } => "repair_returned",
+            Change::CaseAssigned { .. } => "case_assigned",
+            Change::CaseResolved { .. } => "case_resolved",
+            Change::CaseClosed { .. } => "case_closed",
+            Change::CaseEscalated { .. } => "case_escalated",
+            Change::CaseFollowUpDue { .. } => "case_follow_up_due",
+            Change::CaseFollowUpRecorded { .. } => "case_follow_up_recorded",
+        }
+    }
+}
+
+impl Change {
+    /// The after-sales case this change is about, if any.
+    pub fn case(&self) -> Option<CaseId> {
+        match self {
+            Change::CaseOpened { case } => Some(case.id),
+            Change::CaseApproved { case }
+            | Change::CaseRejected { case, .. }
+            | Change::CaseWithdrawn { case }
+            | Change::ReturnParcelRecorded { case, .. }
+            | Change::ReturnTrackingRecorded { case, .. }
+            | Change::ReturnReceived { case }
+            | Change::ReturnInspected { case, .. }
+            | Change::ReplacementPacked { case, .. }
+            | Change::RepairReturned { case, .. }
+            | Change::CaseAssigned { case, .. }
+            | Change::CaseResolved { case, .. }
+            | Change::CaseClosed { case }
+            | Change::CaseEscalated { case }
+            | Change::CaseFollowUpDue { case }
+            | Change::CaseFollowUpRecorded { case, .. } => Some(*case),
+            Change::RefundRequested { refund } => refund.case,
+            Change::DeadlineSet { kind: DeadlineKind::CaseSla(case) | DeadlineKind::CaseFollowUp(case), .. } => {
+                Some(*case)
+            }
+            _ => None,
         }
     }
 }

@@ -39,7 +39,7 @@
 //!     buyer_note: String::new(),
 //! };
 //! let ctx = Ctx::at(Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap());
-//! let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1) };
+//! let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1).unwrap() };
 //!
 //! let placed = workflow.place(&Actor::buyer(alice), &form, new, &ctx).unwrap();
 //! let mut order = Order::from_events(&placed.events).unwrap();
@@ -60,6 +60,7 @@
 #![deny(missing_docs)]
 
 pub mod actor;
+pub mod adapters;
 pub mod address;
 pub mod command;
 pub mod config;
@@ -81,6 +82,7 @@ pub mod transitions;
 pub mod validation;
 
 pub use actor::{Actor, ActorKind, Role};
+pub use adapters::memory::{MemoryInventory, MemoryStore};
 pub use address::Address;
 pub use command::{Action, Command, CommandKind};
 pub use config::WorkflowConfig;

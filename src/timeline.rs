@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{Change, Event};
-use crate::ids::PackageId;
+use crate::ids::{CaseId, PackageId, RefundId};
 use crate::order::{HoldReason, RefundStatus};
 
 /// One line of a timeline.
@@ -167,6 +167,55 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
                 if staff { "Follow-up recorded" } else { "Thank you for your feedback" },
                 if staff { format!("satisfaction {score}/5 {notes}") } else { format!("you rated us {score}/5") },
             )),
+            Change::CaseOpened { case } => {
+                let units: Vec<String> =
+                    case.request.lines.iter().map(|l| format!("{}× {}", l.quantity, l.line)).collect();
+                let mut detail = format!("case {}: {} ({})", case.id, case.request.kind, case.request.reason_code);
+                if !units.is_empty() {
+                    detail.push_str(&format!(" for {}", units.join(", ")));
+                }
+                if staff && !case.request.text.is_empty() {
+                    detail.push_str(&format!(": {}", case.request.text));
+                }
+                Some(entry("After-sales request", detail))
+            }
+            Change::CaseApproved { case } => Some(entry("Request accepted", format!("case {case}"))),
+            Change::CaseRejected { case, reason } => Some(entry("Request declined", format!("case {case}: {reason}"))),
+            Change::CaseWithdrawn { case } => Some(entry("Request withdrawn", format!("case {case}"))),
+            Change::ReturnParcelRecorded { case, waybill } => {
+                Some(entry("Return parcel sent", format!("case {case}, waybill {waybill}")))
+            }
+            Change::ReturnTrackingRecorded { case, update } => Some(TimelineEntry {
+                at: update.at,
+                ..entry("Return parcel tracking", format!("case {case}: {}", update.kind.describe()))
+            }),
+            Change::ReturnReceived { case } => Some(entry("Return received", format!("case {case}"))),
+            Change::ReturnInspected { case, passed, note } => Some(entry(
+                if *passed { "Return inspected: accepted" } else { "Return inspected: not accepted" },
+                format!("case {case}{}", if note.is_empty() { String::new() } else { format!(": {note}") }),
+            )),
+            Change::ReplacementPacked { case, package, .. } => {
+                staff.then(|| entry("Replacement packed", format!("case {case}, parcel {package}")))
+            }
+            Change::RepairReturned { case, waybill } => {
+                Some(entry("Repaired goods sent back", format!("case {case}, waybill {waybill}")))
+            }
+            Change::CaseAssigned { case, assignee } => Some(entry(
+                "Being handled",
+                if staff { format!("case {case} assigned to {assignee}") } else { format!("case {case}") },
+            )),
+            Change::CaseResolved { case, resolution } => Some(entry("Resolved", format!("case {case}: {resolution}"))),
+            Change::CaseClosed { case } => Some(entry("Case closed", format!("case {case}"))),
+            Change::CaseEscalated { case } => staff.then(|| entry("Escalated", format!("case {case}: SLA missed"))),
+            Change::CaseFollowUpDue { case } => staff.then(|| entry("Follow-up due", format!("case {case}"))),
+            Change::CaseFollowUpRecorded { case, score, notes } => Some(entry(
+                if staff { "Follow-up recorded" } else { "Thank you for your feedback" },
+                if staff {
+                    format!("case {case}: satisfaction {score}/5 {notes}")
+                } else {
+                    format!("you rated us {score}/5")
+                },
+            )),
             Change::DeadlineSet { kind, at } => staff.then(|| {
                 entry(
                     "Deadline set",
@@ -180,6 +229,35 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
         out.extend(item);
     }
     out
+}
+
+/// The timeline of one after-sales case (its own events, its refund and its replacement
+/// parcel), for the buyer or for staff.
+pub fn case_timeline(events: &[Event], case: CaseId, staff: bool) -> Vec<TimelineEntry> {
+    let mut parcels: Vec<PackageId> = Vec::new();
+    let mut refunds: Vec<RefundId> = Vec::new();
+    let mine: Vec<Event> = events
+        .iter()
+        .filter(|e| {
+            match &e.change {
+                Change::ReplacementPacked { case: c, package, .. } if *c == case => parcels.push(*package),
+                Change::RefundRequested { refund } if refund.case == Some(case) => refunds.push(refund.id),
+                _ => {}
+            }
+            e.change.case() == Some(case)
+                || match &e.change {
+                    Change::RefundCompleted { refund, .. } | Change::RefundFailed { refund, .. } => {
+                        refunds.contains(refund)
+                    }
+                    Change::ShipmentBooked { package, .. }
+                    | Change::PackageShipped { package, .. }
+                    | Change::TrackingRecorded { package, .. } => parcels.contains(package),
+                    _ => false,
+                }
+        })
+        .cloned()
+        .collect();
+    render(&mine, staff)
 }
 
 /// The buyer-facing timeline: placement with number and estimated ship time, payment,

@@ -64,6 +64,26 @@ pub const TRANSITIONS: &[Transition] = &[
     row(CommandKind::CloseAfterSales, &[Completed], &[]),
     row(CommandKind::FollowUpDue, &[Completed], &[]),
     row(CommandKind::RecordFollowUp, &[Completed], &[]),
+    // After-sales: each case is its own sub-machine and never moves the order's status; the
+    // case's own rules (windows, units, case state) are checked by the case decider.
+    row(CommandKind::BookShipment, &[Delivered, Completed], &[]),
+    row(CommandKind::RecordWaybill, &[Delivered, Completed], &[]),
+    row(CommandKind::OpenCase, ALL, &[]),
+    row(CommandKind::ApproveCase, ALL, &[]),
+    row(CommandKind::RejectCase, ALL, &[]),
+    row(CommandKind::WithdrawCase, ALL, &[]),
+    row(CommandKind::RecordReturnParcel, ALL, &[]),
+    row(CommandKind::ReceiveReturn, ALL, &[]),
+    row(CommandKind::InspectReturn, ALL, &[]),
+    row(CommandKind::RefundCase, ALL, &[]),
+    row(CommandKind::PackReplacement, &[Delivered, Completed], &[]),
+    row(CommandKind::RecordRepairReturned, ALL, &[]),
+    row(CommandKind::AssignCase, ALL, &[]),
+    row(CommandKind::ResolveCase, ALL, &[]),
+    row(CommandKind::CloseCase, ALL, &[]),
+    row(CommandKind::EscalateCase, ALL, &[]),
+    row(CommandKind::CaseFollowUpDue, ALL, &[]),
+    row(CommandKind::RecordCaseFollowUp, ALL, &[]),
 ];
 
 const fn allow(owner: bool, roles: &'static [Role], system: bool, payment_provider: bool, carrier: bool) -> Allowed {
@@ -95,6 +115,22 @@ pub const PERMISSIONS: &[(CommandKind, Allowed)] = &[
     (CommandKind::CloseAfterSales, allow(false, &[], true, false, false)),
     (CommandKind::FollowUpDue, allow(false, &[], true, false, false)),
     (CommandKind::RecordFollowUp, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::OpenCase, allow(true, &[Role::CustomerService], false, false, false)),
+    (CommandKind::ApproveCase, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::RejectCase, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::WithdrawCase, allow(true, &[], false, false, false)),
+    (CommandKind::RecordReturnParcel, allow(true, &[Role::CustomerService], false, false, false)),
+    (CommandKind::ReceiveReturn, allow(false, &[Role::Warehouse], false, false, false)),
+    (CommandKind::InspectReturn, allow(false, &[Role::Warehouse], false, false, false)),
+    (CommandKind::RefundCase, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::PackReplacement, allow(false, &[Role::Warehouse], false, false, false)),
+    (CommandKind::RecordRepairReturned, allow(false, &[Role::Warehouse], false, false, false)),
+    (CommandKind::AssignCase, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::ResolveCase, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::CloseCase, allow(false, &[Role::CustomerService], false, false, false)),
+    (CommandKind::EscalateCase, allow(false, &[], true, false, false)),
+    (CommandKind::CaseFollowUpDue, allow(false, &[], true, false, false)),
+    (CommandKind::RecordCaseFollowUp, allow(false, &[Role::CustomerService], false, false, false)),
 ];
 
 /// The transition rows of `command`.

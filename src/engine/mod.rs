@@ -21,7 +21,7 @@ pub use timers::DueReport;
 use crate::actor::Actor;
 use crate::command::Command;
 use crate::decide::{Ctx, Decision, NewOrder, Workflow, after, evolve};
-use crate::effect::Effect;
+use crate::effect::{Effect, StockItem};
 use crate::error::Error;
 use crate::event::Event;
 use crate::ids::{OrderId, PackageId, Sku};
@@ -353,10 +353,10 @@ impl<A: Ports> Engine<A> {
                 attempts += 1;
                 let number = self.numbers.next_number(now);
                 let decision =
-                    self.workflow.place(actor, form, NewOrder { id, number: number.clone() }, &Ctx::at(now))?;
+                    self.workflow.place(actor, form, NewOrder { id, number }, &Ctx::at(now))?;
                 if reserved.is_none() {
                     for effect in decision.effects.iter().filter(|e| e.before_commit()) {
-                        if let Effect::ReserveStock { items } = effect {
+                        if let Effect::ReserveStock { items, .. } = effect {
                             let key = effect.key(&id.to_string(), 1, 0);
                             self.adapters.inventory().reserve(&key, items).await?;
                             reserved = Some((format!("{id}/release"), items.clone()));
@@ -432,7 +432,12 @@ impl<A: Ports> Engine<A> {
                 if decision.is_empty() {
                     return Ok(Outcome { order, events: Vec::new(), already_applied: true });
                 }
-                match self.commit(&order, decision, &dedupe).await {
+                let reserved = self.reserve(&order, &decision).await?;
+                let committed = self.commit(&order, decision, &dedupe).await;
+                if committed.is_err() {
+                    self.compensate(reserved).await;
+                }
+                match committed {
                     Ok(outcome) => return Ok(outcome),
                     Err(StoreError::Conflict { .. }) if attempts <= self.settings.conflict_retries => {
                         tracing::debug!(attempts, "version conflict, retrying");
@@ -446,6 +451,33 @@ impl<A: Ports> Engine<A> {
         }
         .instrument(span)
         .await
+    }
+
+    /// Runs the decision's before-commit effects (stock reservations). Keys are stable, so a
+    /// retried decision does not reserve twice.
+    async fn reserve(&self, order: &Order, decision: &Decision) -> Result<Vec<(String, Vec<StockItem>)>, EngineError> {
+        let mut reserved = Vec::new();
+        let id = order.id.to_string();
+        for effect in decision.effects.iter().filter(|e| e.before_commit()) {
+            if let Effect::ReserveStock { items, .. } = effect {
+                let key = effect.key(&id, 0, 0);
+                if let Err(e) = self.adapters.inventory().reserve(&key, items).await {
+                    self.compensate(reserved).await;
+                    return Err(e.into());
+                }
+                reserved.push((format!("{key}/undo"), items.clone()));
+            }
+        }
+        Ok(reserved)
+    }
+
+    /// Gives back reservations whose decision was not stored.
+    async fn compensate(&self, reserved: Vec<(String, Vec<StockItem>)>) {
+        for (key, items) in reserved {
+            if let Err(e) = self.adapters.inventory().release(&key, &items).await {
+                tracing::error!(error = %e, key = %key, "could not release a reservation whose decision was not stored");
+            }
+        }
     }
 
     async fn commit(&self, order: &Order, decision: Decision, dedupe: &[String]) -> Result<Outcome, StoreError> {
@@ -517,7 +549,7 @@ impl<A: Ports> Engine<A> {
             Some(provider) if order.cancellation.is_none() && outstanding.is_positive() => {
                 let request = PaymentRequest {
                     order_id: order.id,
-                    order_number: order.number.clone(),
+                    order_number: order.number,
                     amount: outstanding,
                     provider,
                     description: format!("order {}", order.number),

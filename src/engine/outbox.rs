@@ -74,7 +74,9 @@ impl<A: Ports> Engine<A> {
             Effect::Notify(notification) => Ok(self.adapters.notifier().send(key, notification).await?),
             Effect::ReleaseStock { items } => Ok(self.adapters.inventory().release(key, items).await?),
             Effect::CommitStock { items, .. } => Ok(self.adapters.inventory().commit(key, items).await?),
-            Effect::Restock { items, .. } => Ok(self.adapters.inventory().restock(key, items).await?),
+            Effect::Restock { items, .. } | Effect::ReturnToStock { items, .. } => {
+                Ok(self.adapters.inventory().restock(key, items).await?)
+            }
             Effect::ClosePayment { provider } => {
                 let order = self.order(item.order_id).await?;
                 let payments = self.adapters.payments();
@@ -97,7 +99,7 @@ impl<A: Ports> Engine<A> {
                 let order = self.order(item.order_id).await?;
                 let request = RefundRequest {
                     key: key.to_owned(),
-                    order_number: order.number.clone(),
+                    order_number: order.number,
                     refund: *refund,
                     amount: *amount,
                     provider: provider.clone(),
@@ -116,7 +118,7 @@ impl<A: Ports> Engine<A> {
                     order.fulfillment.package(*package).ok_or(crate::error::Error::UnknownPackage(*package))?;
                 let request = ShipmentRequest {
                     key: key.to_owned(),
-                    order_number: order.number.clone(),
+                    order_number: order.number,
                     package: *package,
                     carrier: carrier.clone(),
                     service: service.clone(),

@@ -9,6 +9,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::CaseId;
+
 /// Which deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,6 +23,10 @@ pub enum DeadlineKind {
     AfterSalesWindow,
     /// Customer service should visit the buyer.
     FollowUp,
+    /// Customer service has not answered an after-sales request in time: escalate.
+    CaseSla(CaseId),
+    /// Customer service should visit the buyer about a case.
+    CaseFollowUp(CaseId),
 }
 
 impl fmt::Display for DeadlineKind {
@@ -30,6 +36,8 @@ impl fmt::Display for DeadlineKind {
             DeadlineKind::AutoConfirm => "auto-confirm",
             DeadlineKind::AfterSalesWindow => "after-sales window",
             DeadlineKind::FollowUp => "follow-up",
+            DeadlineKind::CaseSla(case) => return write!(f, "answer SLA of case {case}"),
+            DeadlineKind::CaseFollowUp(case) => return write!(f, "follow-up of case {case}"),
         })
     }
 }
@@ -47,6 +55,9 @@ pub struct Deadlines {
     pub after_sales_until: Option<DateTime<Utc>>,
     /// A follow-up visit is due at this time.
     pub follow_up_at: Option<DateTime<Utc>>,
+    /// Deadlines of after-sales cases (SLA, follow-up).
+    #[serde(default)]
+    pub cases: Vec<(DeadlineKind, DateTime<Utc>)>,
 }
 
 impl Deadlines {
@@ -57,6 +68,9 @@ impl Deadlines {
             DeadlineKind::AutoConfirm => self.auto_confirm_at,
             DeadlineKind::AfterSalesWindow => self.after_sales_until,
             DeadlineKind::FollowUp => self.follow_up_at,
+            DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => {
+                self.cases.iter().find(|(k, _)| *k == kind).map(|(_, at)| *at)
+            }
         }
     }
 
@@ -67,24 +81,36 @@ impl Deadlines {
             DeadlineKind::AutoConfirm => self.auto_confirm_at = at,
             DeadlineKind::AfterSalesWindow => self.after_sales_until = at,
             DeadlineKind::FollowUp => self.follow_up_at = at,
+            DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => {
+                self.cases.retain(|(k, _)| *k != kind);
+                if let Some(at) = at {
+                    self.cases.push((kind, at));
+                }
+            }
         }
+    }
+
+    /// Every pending deadline, in no particular order.
+    pub fn all(&self) -> impl Iterator<Item = (DateTime<Utc>, DeadlineKind)> + '_ {
+        [
+            (self.pay_by, DeadlineKind::PayBy),
+            (self.auto_confirm_at, DeadlineKind::AutoConfirm),
+            (self.after_sales_until, DeadlineKind::AfterSalesWindow),
+            (self.follow_up_at, DeadlineKind::FollowUp),
+        ]
+        .into_iter()
+        .filter_map(|(at, kind)| at.map(|at| (at, kind)))
+        .chain(self.cases.iter().map(|(kind, at)| (*at, *kind)))
     }
 
     /// The earliest pending deadline: what the store indexes.
     pub fn next(&self) -> Option<(DateTime<Utc>, DeadlineKind)> {
-        [DeadlineKind::PayBy, DeadlineKind::AutoConfirm, DeadlineKind::AfterSalesWindow, DeadlineKind::FollowUp]
-            .into_iter()
-            .filter_map(|k| self.get(k).map(|at| (at, k)))
-            .min()
+        self.all().min()
     }
 
     /// Every deadline due at `now`, earliest first.
     pub fn due(&self, now: DateTime<Utc>) -> Vec<DeadlineKind> {
-        let mut due: Vec<(DateTime<Utc>, DeadlineKind)> =
-            [DeadlineKind::PayBy, DeadlineKind::AutoConfirm, DeadlineKind::AfterSalesWindow, DeadlineKind::FollowUp]
-                .into_iter()
-                .filter_map(|k| self.get(k).filter(|at| *at <= now).map(|at| (at, k)))
-                .collect();
+        let mut due: Vec<(DateTime<Utc>, DeadlineKind)> = self.all().filter(|(at, _)| *at <= now).collect();
         due.sort();
         due.into_iter().map(|(_, k)| k).collect()
     }

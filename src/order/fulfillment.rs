@@ -269,6 +269,9 @@ pub struct Package {
     pub shipped_at: Option<DateTime<Utc>>,
     /// When it was delivered (the carrier's time).
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Set for the replacement parcel of an exchange: it does not count as the order's goods.
+    #[serde(default)]
+    pub case: Option<crate::ids::CaseId>,
 }
 
 impl Package {
@@ -286,6 +289,7 @@ impl Package {
             packed_at: at,
             shipped_at: None,
             delivered_at: None,
+            case: None,
         }
     }
 
@@ -300,10 +304,14 @@ impl Package {
     }
 
     /// Records a tracking update in time order and re-derives the state from the shipped
-    /// state through every update, so arrival order does not matter.
+    /// state through every update, so arrival order does not matter. A parcel already in a
+    /// final state (delivered, returned) keeps it: a late, older scan joins the history only.
     pub fn record(&mut self, update: TrackingUpdate) {
         let at = self.tracking.partition_point(|t| t.at <= update.at);
         self.tracking.insert(at, update);
+        if self.state.is_terminal() {
+            return;
+        }
         let mut state = PackageState::Shipped;
         let mut delivered_at = None;
         for t in &self.tracking {
@@ -334,14 +342,19 @@ pub struct Fulfillment {
 }
 
 impl Fulfillment {
-    /// Units of `line` packed into any package.
+    /// The order's own parcels (replacement parcels of exchanges left out).
+    pub fn order_packages(&self) -> impl Iterator<Item = &Package> {
+        self.packages.iter().filter(|p| p.case.is_none())
+    }
+
+    /// Units of `line` packed into any of the order's parcels.
     pub fn packed_quantity(&self, line: LineId) -> u32 {
-        self.packages.iter().map(|p| p.quantity_of(line)).sum()
+        self.order_packages().map(|p| p.quantity_of(line)).sum()
     }
 
     /// Units of `line` in packages that have shipped.
     pub fn shipped_quantity(&self, line: LineId) -> u32 {
-        self.packages.iter().filter(|p| p.state.has_shipped()).map(|p| p.quantity_of(line)).sum()
+        self.order_packages().filter(|p| p.state.has_shipped()).map(|p| p.quantity_of(line)).sum()
     }
 
     /// Units of `line` in delivered packages.
@@ -366,11 +379,11 @@ impl Fulfillment {
 
     /// True when any package has left the shop.
     pub fn any_shipped(&self) -> bool {
-        self.packages.iter().any(|p| p.state.has_shipped())
+        self.order_packages().any(|p| p.state.has_shipped())
     }
 
     /// True when any package is booked with a carrier or further.
     pub fn any_booked(&self) -> bool {
-        self.packages.iter().any(|p| p.state != PackageState::Packed)
+        self.order_packages().any(|p| p.state != PackageState::Packed)
     }
 }

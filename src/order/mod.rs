@@ -4,6 +4,7 @@
 //! "Paid and approved" is a join of two gates ([`Order::ready_to_fulfil`]), exactly as the
 //! source document describes stage 4, rather than one more state in a giant enum.
 
+pub mod after_sales;
 pub mod deadlines;
 pub mod fulfillment;
 pub mod payment;
@@ -21,6 +22,7 @@ use crate::money::Currency;
 use crate::order_number::OrderNumber;
 use crate::placement::{Line, Totals};
 
+pub use after_sales::{Case, CaseKind, CaseLine, CaseRequest, CaseState};
 pub use deadlines::{DeadlineKind, Deadlines};
 pub use fulfillment::{
     Fulfillment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
@@ -225,6 +227,9 @@ pub struct Order {
     pub deadlines: Deadlines,
     /// Follow-up visits.
     pub follow_ups: Vec<FollowUp>,
+    /// After-sales cases, in the order they were opened.
+    #[serde(default)]
+    pub cases: Vec<Case>,
     /// Number of events applied: the version compared on append.
     pub version: u64,
 }
@@ -238,12 +243,13 @@ impl Order {
         if self.completion.is_some() {
             return OrderStatus::Completed;
         }
-        let packages = &self.fulfillment.packages;
         if self.all_lines_shipped() {
-            if packages.iter().all(|p| p.state == PackageState::ReturnedToSender) {
+            let mut packages = self.fulfillment.order_packages();
+            if packages.all(|p| p.state == PackageState::ReturnedToSender) {
                 return OrderStatus::ReturnedToSender;
             }
-            if packages.iter().filter(|p| p.state.has_shipped()).all(|p| p.state == PackageState::Delivered) {
+            let mut shipped = self.fulfillment.order_packages().filter(|p| p.state.has_shipped());
+            if shipped.all(|p| p.state == PackageState::Delivered) {
                 return OrderStatus::Delivered;
             }
             return OrderStatus::Shipped;
@@ -281,6 +287,20 @@ impl Order {
     /// True when every unit of every line is in a package that has shipped.
     pub fn all_lines_shipped(&self) -> bool {
         self.lines.iter().all(|l| self.fulfillment.shipped_quantity(l.id) >= l.quantity)
+    }
+
+    /// The case with this id.
+    pub fn case(&self, id: crate::ids::CaseId) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// Every waybill of the order: its parcels, and the buyer's return parcels of its cases.
+    pub fn waybills(&self) -> impl Iterator<Item = &str> {
+        self.fulfillment
+            .packages
+            .iter()
+            .filter_map(|p| p.waybill.as_deref())
+            .chain(self.cases.iter().filter_map(|c| c.return_waybill.as_deref()))
     }
 
     /// The earliest pending deadline (what stores index).

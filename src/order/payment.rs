@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{LineId, RefundId};
+use crate::ids::{CaseId, LineId, RefundId};
 use crate::money::{Money, MoneyError};
 use crate::placement::PaymentMethod;
 
@@ -95,6 +95,9 @@ pub struct Refund {
     pub status: RefundStatus,
     /// When it was requested.
     pub requested_at: DateTime<Utc>,
+    /// The after-sales case it pays, if any.
+    #[serde(default)]
+    pub case: Option<CaseId>,
 }
 
 impl Refund {

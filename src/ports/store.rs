@@ -119,7 +119,7 @@ impl OrderSummary {
     pub fn of(order: &Order) -> OrderSummary {
         OrderSummary {
             id: order.id,
-            number: order.number.clone(),
+            number: order.number,
             customer: order.customer.clone(),
             status: order.status(),
             placed_at: order.placed_at,

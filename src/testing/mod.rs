@@ -1,6 +1,20 @@
 //! Test kit (feature `testing`): sample forms and a given/when/then harness for the pure core,
 //! exported so hosts can test their own rules and integrations with it.
 
+pub mod conformance;
+
+pub mod carrier;
+pub mod clock;
+pub mod gateway;
+pub mod notifier;
+pub mod shop;
+pub mod simulation;
+
+pub use carrier::{FakeCarrier, MultiCarrier};
+pub use clock::FixedClock;
+pub use gateway::FakeGateway;
+pub use notifier::RecordingNotifier;
+
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use crate::actor::{Actor, Role};
@@ -12,7 +26,7 @@ use crate::event::Event;
 use crate::ids::{CustomerId, OrderId, StaffId};
 use crate::money::{Currency, Money};
 use crate::order::Order;
-use crate::order_number::OrderNumber;
+use crate::order_number::{OrderNumberGenerator, TimeOrderedNumbers};
 use crate::placement::{AddressForm, LineForm, PaymentMethod, PlaceOrderForm, Variant};
 
 /// A fixed instant used by the examples and tests: 2026-11-30 09:00 UTC.
@@ -134,6 +148,7 @@ pub struct Scenario {
     pub workflow: Workflow,
     /// The clock.
     pub now: DateTime<Utc>,
+    numbers: TimeOrderedNumbers,
     order: Option<Order>,
     history: Vec<Event>,
     effects: Vec<Effect>,
@@ -142,7 +157,14 @@ pub struct Scenario {
 impl Scenario {
     /// A scenario with `workflow` at [`t0`] and no order yet.
     pub fn new(workflow: Workflow) -> Scenario {
-        Scenario { workflow, now: t0(), order: None, history: Vec::new(), effects: Vec::new() }
+        Scenario {
+            workflow,
+            now: t0(),
+            numbers: TimeOrderedNumbers::new(),
+            order: None,
+            history: Vec::new(),
+            effects: Vec::new(),
+        }
     }
 
     /// Places `form` (as its own buyer) with the default workflow.
@@ -160,7 +182,7 @@ impl Scenario {
 
     /// Places an order (given).
     pub fn place(&mut self, actor: &Actor, form: &PlaceOrderForm) -> Result<Decision, Error> {
-        let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1 + self.history.len() as u64) };
+        let new = NewOrder { id: OrderId::new_v7(), number: self.numbers.next_number(self.now) };
         let decision = self.workflow.place(actor, form, new, &Ctx::at(self.now))?;
         self.apply(&decision);
         Ok(decision)

@@ -1,6 +1,8 @@
 //! The pure heart: `decide` turns (order, command, context) into events and effects, and
 //! `evolve` applies one event. Neither reads a clock, makes an id or does I/O.
 
+mod after_sales;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -14,8 +16,8 @@ use crate::event::{Change, EVENT_SCHEMA_VERSION, Event};
 use crate::ids::{LineId, OrderId, PackageId, RefundId};
 use crate::money::Money;
 use crate::order::{
-    DeadlineKind, HoldReason, LineRefund, Order, PackProblem, Package, PackageItem, PackageState, PickItem, Refund,
-    RefundMethod, RefundStatus, ReviewRule, ScannedItem, TrackingUpdate, Verdict,
+    DeadlineKind, HoldReason, LineRefund, Order, OrderStatus, PackProblem, Package, PackageItem, PackageState,
+    PickItem, Refund, RefundMethod, RefundStatus, ReviewRule, ScannedItem, TrackingUpdate, Verdict,
 };
 use crate::order_number::OrderNumber;
 use crate::placement::PlaceOrderForm;
@@ -130,7 +132,7 @@ impl Workflow {
         let pay_by = (!draft.payment.is_cod()).then(|| after(now, self.config.pay_within));
         let ship_by = after(now, self.config.ship_within);
         let customer = draft.customer.clone();
-        let number = new.number.clone();
+        let number = new.number;
         let total = draft.totals.total;
         let stock = stock_items(draft.lines.iter().map(|l| (l, l.quantity)));
 
@@ -146,7 +148,7 @@ impl Workflow {
 
         let mut out = Out::new(0, actor.clone(), now);
         out.emit(Change::OrderPlaced { id: new.id, number: new.number, draft: Box::new(draft), pay_by, ship_by });
-        out.effects.push(Effect::ReserveStock { items: stock });
+        out.effects.push(Effect::ReserveStock { items: stock, case: None });
         out.notify_to(
             Audience::Buyer { customer: customer.clone() },
             &number,
@@ -189,6 +191,9 @@ impl Workflow {
             }
             return Err(Error::IllegalTransition { command: kind, status });
         }
+        if self.decide_case(order, &mut out, &command.action)? {
+            return Ok(out.finish());
+        }
         match &command.action {
             Action::Approve { note } => {
                 if !order.review.awaits_decision() {
@@ -229,7 +234,7 @@ impl Workflow {
                 );
             }
             Action::RequestRefund { lines, shipping, reason, manual_reference } => {
-                request_refund(order, &mut out, lines, *shipping, reason, manual_reference.as_deref())?
+                request_refund(order, &mut out, lines, *shipping, reason, manual_reference.as_deref(), None)?;
             }
             Action::CompleteRefund { refund, reference } => {
                 let found = find_refund(order, *refund)?;
@@ -274,6 +279,9 @@ impl Workflow {
             Action::BookShipment { package, carrier, service, reason } => {
                 required("carrier", carrier)?;
                 let parcel = find_package(order, *package)?;
+                if parcel.case.is_none() && matches!(status, OrderStatus::Delivered | OrderStatus::Completed) {
+                    return Err(Error::IllegalTransition { command: kind, status });
+                }
                 if parcel.state != PackageState::Packed {
                     return Err(Error::PackageState { package: *package, state: parcel.state, command: kind });
                 }
@@ -317,6 +325,7 @@ impl Workflow {
                 }
                 DeadlineKind::AutoConfirm => self.complete(order, &mut out, true),
                 DeadlineKind::AfterSalesWindow => out.emit(Change::AfterSalesWindowClosed),
+                DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => {}
                 DeadlineKind::FollowUp => {
                     out.emit(Change::FollowUpDue);
                     out.notify_to(
@@ -332,6 +341,8 @@ impl Workflow {
                 }
                 out.emit(Change::FollowUpRecorded { score: *score, notes: notes.trim().to_owned() });
             }
+            // After-sales commands and case deadlines were decided by `decide_case` above.
+            _ => {}
         }
         Ok(out.finish())
     }
@@ -363,6 +374,7 @@ impl Workflow {
                         method: RefundMethod::Gateway,
                         status: RefundStatus::Pending,
                         requested_at: out.now,
+                        case: None,
                     },
                 },
             );
@@ -387,6 +399,10 @@ impl Workflow {
     fn record_waybill(&self, order: &Order, out: &mut Out, package: PackageId, waybill: &str) -> Result<(), Error> {
         required("waybill", waybill)?;
         let parcel = find_package(order, package)?;
+        let status = order.status();
+        if parcel.case.is_none() && matches!(status, OrderStatus::Delivered | OrderStatus::Completed) {
+            return Err(Error::IllegalTransition { command: CommandKind::RecordWaybill, status });
+        }
         if parcel.state != PackageState::Booked {
             return Err(Error::PackageState { package, state: parcel.state, command: CommandKind::RecordWaybill });
         }
@@ -404,10 +420,11 @@ impl Workflow {
                 waybill: waybill.to_owned(),
             },
         );
-        let last_to_ship = order
-            .lines
-            .iter()
-            .all(|l| order.fulfillment.shipped_quantity(l.id) + parcel.quantity_of(l.id) >= l.quantity);
+        let last_to_ship = parcel.case.is_none()
+            && order
+                .lines
+                .iter()
+                .all(|l| order.fulfillment.shipped_quantity(l.id) + parcel.quantity_of(l.id) >= l.quantity);
         if last_to_ship {
             out.set_deadline(DeadlineKind::AutoConfirm, Some(after(out.now, self.config.auto_confirm_after_shipping)));
         }
@@ -421,10 +438,9 @@ impl Workflow {
         waybill: &str,
         update: &TrackingUpdate,
     ) -> Result<(), Error> {
-        let parcel = order
-            .fulfillment
-            .package_by_waybill(waybill.trim())
-            .ok_or_else(|| Error::UnknownWaybill(waybill.into()))?;
+        let Some(parcel) = order.fulfillment.package_by_waybill(waybill.trim()) else {
+            return after_sales::return_tracking(order, out, waybill, update);
+        };
         let mut updated = parcel.clone();
         updated.record(update.clone());
         out.emit(Change::TrackingRecorded { package: parcel.id, update: update.clone() });
@@ -447,25 +463,20 @@ impl Workflow {
         }
         let others_delivered = order
             .fulfillment
-            .packages
-            .iter()
+            .order_packages()
             .filter(|p| p.id != parcel.id && p.state.has_shipped())
             .all(|p| p.state == PackageState::Delivered);
         let newly_delivered = updated.state == PackageState::Delivered && parcel.state != PackageState::Delivered;
+        let refused = matches!(updated.state, PackageState::RefusedAtDoor | PackageState::ReturnedToSender)
+            && !matches!(parcel.state, PackageState::RefusedAtDoor | PackageState::ReturnedToSender);
+        if refused && parcel.case.is_none() && order.deadlines.auto_confirm_at.is_some() {
+            // Goods the buyer refused are not confirmed as received for them.
+            out.set_deadline(DeadlineKind::AutoConfirm, None);
+        }
         if newly_delivered && others_delivered && order.all_lines_shipped() {
             out.notify_buyer(order, NotificationKind::Delivered);
             let base = updated.delivered_at.unwrap_or(out.now).max(out.now);
             out.set_deadline(DeadlineKind::AutoConfirm, Some(after(base, self.config.auto_confirm_after_delivery)));
-        }
-        let all_returned = order.fulfillment.packages.iter().all(|p| {
-            if p.id == parcel.id {
-                updated.state == PackageState::ReturnedToSender
-            } else {
-                p.state == PackageState::ReturnedToSender
-            }
-        });
-        if all_returned && order.all_lines_shipped() && parcel.state != PackageState::ReturnedToSender {
-            out.set_deadline(DeadlineKind::AutoConfirm, None);
         }
         Ok(())
     }
@@ -483,6 +494,9 @@ impl Workflow {
 pub fn evolve(order: &mut Order, event: &Event) {
     order.version = event.seq.max(order.version);
     let now = event.at;
+    if after_sales::evolve_case(order, &event.change, now) {
+        return;
+    }
     match &event.change {
         Change::OrderPlaced { .. } => {}
         Change::ReviewApproved { .. } => order.review = crate::order::ReviewState::Approved,
@@ -546,10 +560,15 @@ pub fn evolve(order: &mut Order, event: &Event) {
             }
         }
         Change::PackageShipped { package, waybill } => {
+            let mut replacement_for = None;
             if let Some(p) = order.fulfillment.package_mut(*package) {
                 p.state = PackageState::Shipped;
                 p.waybill = Some(waybill.clone());
                 p.shipped_at = Some(now);
+                replacement_for = p.case;
+            }
+            if let Some(case) = order.cases.iter_mut().find(|c| Some(c.id) == replacement_for) {
+                case.state = crate::order::CaseState::ReplacementShipped;
             }
         }
         Change::TrackingRecorded { package, update } => {
@@ -584,6 +603,23 @@ pub fn evolve(order: &mut Order, event: &Event) {
             }
         }
         Change::DeadlineSet { kind, at } => order.deadlines.set(*kind, *at),
+        // Applied by `after_sales::evolve_case`.
+        Change::CaseOpened { .. }
+        | Change::CaseApproved { .. }
+        | Change::CaseRejected { .. }
+        | Change::CaseWithdrawn { .. }
+        | Change::ReturnParcelRecorded { .. }
+        | Change::ReturnTrackingRecorded { .. }
+        | Change::ReturnReceived { .. }
+        | Change::ReturnInspected { .. }
+        | Change::ReplacementPacked { .. }
+        | Change::RepairReturned { .. }
+        | Change::CaseAssigned { .. }
+        | Change::CaseResolved { .. }
+        | Change::CaseClosed { .. }
+        | Change::CaseEscalated { .. }
+        | Change::CaseFollowUpDue { .. }
+        | Change::CaseFollowUpRecorded { .. } => {}
     }
 }
 
@@ -625,7 +661,7 @@ impl Out {
     }
 
     fn notify_to(&mut self, audience: Audience, number: &OrderNumber, kind: NotificationKind) {
-        self.effects.push(Effect::Notify(Notification { audience, order_number: number.clone(), kind }));
+        self.effects.push(Effect::Notify(Notification { audience, order_number: *number, kind }));
     }
 
     fn notify_buyer(&mut self, order: &Order, kind: NotificationKind) {
@@ -664,6 +700,13 @@ fn already_applied(order: &Order, action: &Action) -> bool {
         }
         Action::RecordTracking { waybill, update } => {
             order.fulfillment.package_by_waybill(waybill.trim()).is_some_and(|p| p.knows(update))
+                || order.cases.iter().any(|c| {
+                    c.return_waybill.as_deref() == Some(waybill.trim())
+                        && c.return_tracking.iter().any(|t| t.same_event(update))
+                })
+        }
+        Action::RecordReturnParcel { case, waybill } => {
+            order.case(*case).is_some_and(|c| c.return_waybill.as_deref() == Some(waybill.trim()))
         }
         Action::CompleteRefund { refund, .. } => {
             order.payment.refunds.iter().any(|r| r.id == *refund && matches!(r.status, RefundStatus::Completed { .. }))
@@ -679,7 +722,9 @@ fn already_applied(order: &Order, action: &Action) -> bool {
 /// Domain checks that give a more useful error than "illegal transition".
 fn precheck(order: &Order, action: &Action, now: DateTime<Utc>) -> Result<(), Error> {
     match action {
-        Action::IssuePickList | Action::Pack { .. } | Action::BookShipment { .. } if !order.ready_to_fulfil() => {
+        Action::IssuePickList | Action::Pack { .. } | Action::BookShipment { .. }
+            if order.cancellation.is_none() && !order.ready_to_fulfil() =>
+        {
             Err(Error::NotReadyToFulfil { approved: order.review.is_approved(), paid: order.payment.gate_open() })
         }
         Action::Cancel { .. } if order.cancellation.is_none() && order.fulfillment.any_booked() => {
@@ -761,6 +806,7 @@ fn wind_down(order: &Order, out: &mut Out, reason: &str) -> Result<(), Error> {
                     method: RefundMethod::Gateway,
                     status: RefundStatus::Pending,
                     requested_at: out.now,
+                    case: None,
                 },
             });
             out.effects.push(Effect::Refund { refund: id, amount: refundable, provider: provider.to_owned() });
@@ -795,7 +841,8 @@ fn request_refund(
     shipping: Money,
     reason: &str,
     manual_reference: Option<&str>,
-) -> Result<(), Error> {
+    case: Option<crate::ids::CaseId>,
+) -> Result<RefundId, Error> {
     required("reason", reason)?;
     let method = match (&order.payment.method, manual_reference.map(str::trim)) {
         (crate::placement::PaymentMethod::CashOnDelivery, Some(reference)) if !reference.is_empty() => {
@@ -862,6 +909,7 @@ fn request_refund(
             method,
             status,
             requested_at: out.now,
+            case,
         },
     });
     if manual {
@@ -870,7 +918,7 @@ fn request_refund(
         let provider = order.payment.provider().unwrap_or_default().to_owned();
         out.effects.push(Effect::Refund { refund: id, amount: total, provider });
     }
-    Ok(())
+    Ok(id)
 }
 
 /// Checks a parcel against what was scanned: every difference is reported at once.
@@ -885,6 +933,23 @@ fn verify_pack(order: &Order, items: &[PackageItem], scanned: &[ScannedItem]) ->
         let sum = expected.entry(line.id).or_insert(0);
         *sum = sum.saturating_add(item.quantity);
     }
+    for (id, want) in &expected {
+        let remaining = order.line(*id).map(|l| order.remaining_to_pack(l)).unwrap_or(0);
+        if *want > remaining {
+            problems.push(PackProblem::ExceedsRemaining { line: *id, remaining, requested: *want });
+        }
+    }
+    compare_scan(order, expected, scanned, problems)
+}
+
+/// Compares what a parcel should hold (`expected` units per line) with what was scanned:
+/// SKU, variant, product name and quantity. Every difference is reported at once.
+fn compare_scan(
+    order: &Order,
+    mut expected: BTreeMap<LineId, u32>,
+    scanned: &[ScannedItem],
+    mut problems: Vec<PackProblem>,
+) -> Result<Vec<PackageItem>, Error> {
     expected.retain(|_, q| *q > 0);
     if expected.is_empty() && problems.is_empty() {
         return Err(Error::PackMismatch { problems: vec![PackProblem::Empty] });
@@ -916,10 +981,6 @@ fn verify_pack(order: &Order, items: &[PackageItem], scanned: &[ScannedItem]) ->
         let Some(line) = order.line(*id) else {
             continue;
         };
-        let remaining = order.remaining_to_pack(line);
-        if *want > remaining {
-            problems.push(PackProblem::ExceedsRemaining { line: *id, remaining, requested: *want });
-        }
         let got = seen.get(id).copied().unwrap_or(0);
         if got < *want {
             problems.push(PackProblem::Missing { line: *id, sku: line.sku.clone(), expected: *want, scanned: got });
@@ -986,7 +1047,7 @@ impl Order {
         let draft = draft.as_ref().clone();
         Ok(Order {
             id: *id,
-            number: number.clone(),
+            number: *number,
             customer: draft.customer,
             placed_at: event.at,
             currency: draft.currency,
@@ -1001,6 +1062,7 @@ impl Order {
             cancellation: None,
             deadlines: crate::order::Deadlines { pay_by: *pay_by, ship_by: Some(*ship_by), ..Default::default() },
             follow_ups: Vec::new(),
+            cases: Vec::new(),
             version: 1,
         })
     }

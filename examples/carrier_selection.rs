@@ -1,0 +1,116 @@
+//! Quotes from two fake carriers for one parcel, and what each selection policy chooses and
+//! why; the chosen reason is recorded in the shipping event.
+//!
+//! `cargo run --example carrier_selection`
+
+use std::sync::Arc;
+
+use orderflow::address::Address;
+use orderflow::effect::StockItem;
+use orderflow::engine::{Adapters, Engine};
+use orderflow::ports::{CarrierRule, CarrierSelector, Cheapest, Fastest, Logistics, Parcel, RuleBased};
+use orderflow::testing::{FakeCarrier, MultiCarrier};
+use orderflow::testing::{FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0, warehouse};
+use orderflow::{Action, Command, MemoryInventory, MemoryStore, PackageId};
+use orderflow::{Sku, Workflow};
+
+fn address(province: &str) -> Address {
+    Address {
+        recipient: "Li Lei".into(),
+        phone: "13800138000".into(),
+        country: "CN".into(),
+        province: province.into(),
+        city: "-".into(),
+        district: String::new(),
+        street: vec!["1 Main Road".into()],
+        postal_code: "100000".into(),
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    // SF ships from Zhejiang; YTO from Guangdong with cheaper far-zone rates.
+    let sf = Arc::new(FakeCarrier::new("SF", b"sf-secret"));
+    let yto = Arc::new(FakeCarrier::new("YTO", b"yto-secret").with_origin(
+        "CN",
+        "Guangdong",
+        ["Guangxi", "Fujian", "Hunan", "Jiangxi"],
+    ));
+    let carriers = MultiCarrier::new().with_fake(sf.clone()).with_fake(yto.clone());
+    let sku = Sku::new("TEA-OOLONG").unwrap_or_else(|_| unreachable!("valid sku"));
+    let parcel = Parcel { items: vec![StockItem { sku, quantity: 2 }], weight_grams: 2_500 };
+
+    for province in ["Zhejiang", "Guangxi", "Beijing"] {
+        let to = address(province);
+        let quotes = carriers.quote(&parcel, &to).await.unwrap_or_default();
+        println!("to {province}:");
+        for q in &quotes {
+            println!("  {:<4} {:<9} {:>10}  {} day(s)", q.carrier, q.service, q.cost.to_string(), q.estimated_days);
+        }
+        let rules = RuleBased {
+            rules: vec![CarrierRule {
+                provinces: vec!["Beijing".into()],
+                min_weight_grams: 0,
+                max_weight_grams: u32::MAX,
+                carrier: "SF".into(),
+                because: "SF has the contract for the capital".into(),
+            }],
+            fallback: Box::new(Cheapest),
+        };
+        let policies: [(&str, &dyn CarrierSelector); 3] =
+            [("cheapest", &Cheapest), ("fastest", &Fastest), ("rules", &rules)];
+        for (name, policy) in policies {
+            if let Some(choice) = policy.select(&quotes, &parcel, &to) {
+                println!("  {name:>8}: {}", choice.reason);
+            }
+        }
+        println!();
+    }
+
+    // Through the engine: the selector's reason lands in the shipment_booked event.
+    let inventory = MemoryInventory::new();
+    for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+        inventory.set_stock(&Sku::new(s).unwrap_or_else(|_| unreachable!("valid sku")), 10);
+    }
+    let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
+    let clock = Arc::new(FixedClock::new(t0()));
+    let engine = Engine::new(
+        Workflow::default(),
+        Adapters {
+            store: MemoryStore::new(),
+            payments: gateway.clone(),
+            logistics: carriers,
+            inventory,
+            notifier: RecordingNotifier::new(),
+            clock,
+        },
+    )
+    .with_carrier_selector(Fastest)
+    .with_weights(|_| 400);
+    let Ok(placed) = engine.place(&buyer("alice"), &sample_form("alice"), None).await else { return };
+    let id = placed.order.id;
+    let pay = gateway.notify_paid(&placed.order.number, placed.order.totals.total, t0());
+    engine.handle_payment_notification(&pay).await.ok();
+    engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.ok();
+    let Ok(order) = engine.order(id).await else { return };
+    let items =
+        order.lines.iter().map(|l| orderflow::order::PackageItem { line: l.id, quantity: l.quantity }).collect();
+    let scanned = order
+        .lines
+        .iter()
+        .map(|l| orderflow::order::ScannedItem {
+            sku: l.sku.to_string(),
+            product_name: l.product_name.clone(),
+            variant: l.variant.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    engine.execute(id, Command::new(warehouse(), Action::Pack { items, scanned })).await.ok();
+    if let Ok(booked) = engine.ship(&warehouse(), id, PackageId(1)).await {
+        for event in booked.events {
+            if let orderflow::Change::ShipmentBooked { carrier, service, reason, .. } = event.change {
+                println!("engine booked {carrier} {service}: {reason}");
+            }
+        }
+    }
+}

@@ -1,0 +1,683 @@
+//! In-memory adapters: [`MemoryStore`] (an [`OrderStore`]) and [`MemoryInventory`] (an
+//! [`Inventory`]).
+//!
+//! Both are complete implementations of their port's contract, safe to share between threads
+//! (wrap them in an [`std::sync::Arc`]), and lose everything when dropped. Each keeps its state
+//! behind one [`Mutex`]; every method takes the lock once, does its work without awaiting and
+//! releases it, so a commit is atomic and no lock is ever held across an `.await`.
+//!
+//! Both can be told to fail the next few calls with an "unavailable" error, to test how a host
+//! or the engine copes with a backend that is down.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::effect::{Effect, StockItem};
+use crate::event::Event;
+use crate::ids::{CustomerId, OrderId, Sku};
+use crate::order::{DeadlineKind, Order, OrderStatus};
+use crate::order_number::OrderNumber;
+use crate::ports::inventory::{Inventory, InventoryError};
+use crate::ports::store::{
+    Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+};
+
+/// The message of injected failures.
+const INJECTED: &str = "injected failure";
+
+/// Locks `mutex`, going on with the data if another thread panicked while holding it (every
+/// change is validated before anything is written, so the data is never half-updated).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The lowest possible order id, for range scans.
+const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
+
+// ---------------------------------------------------------------------------------------------
+// MemoryStore
+// ---------------------------------------------------------------------------------------------
+
+/// An [`OrderStore`] kept in memory.
+///
+/// It keeps the same contract as the durable stores (the store conformance suite in
+/// `orderflow::testing::conformance` runs against it): compare-and-set appends, unique order
+/// numbers and dedupe keys, all-or-nothing commits, a leased outbox. Lookups use indexes: by
+/// number, by waybill, by dedupe key, by status, by customer and by earliest deadline, so
+/// listing with a status or customer filter and finding due deadlines do not scan every order.
+///
+/// Outbox entries are available as soon as they are committed.
+///
+/// ```
+/// use orderflow::MemoryStore;
+///
+/// let store = MemoryStore::new();
+/// assert_eq!(store.order_count(), 0);
+/// assert_eq!(store.outbox_pending(), 0);
+/// store.fail_next_writes(1); // the next create or append fails with `StoreError::Unavailable`
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<StoreInner>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = lock(&self.inner);
+        f.debug_struct("MemoryStore")
+            .field("orders", &inner.orders.len())
+            .field("outbox_pending", &inner.outbox_open.len())
+            .field("failing_writes", &inner.failing_writes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct StoreInner {
+    /// Every order, by id (ids are time-ordered, so this is also the listing order).
+    orders: BTreeMap<OrderId, Record>,
+    by_number: HashMap<OrderNumber, OrderId>,
+    by_waybill: HashMap<String, OrderId>,
+    dedupe: HashMap<String, OrderId>,
+    by_status: BTreeSet<(OrderStatus, OrderId)>,
+    by_customer: BTreeSet<(CustomerId, OrderId)>,
+    /// Each order's earliest deadline.
+    deadlines: BTreeSet<(DateTime<Utc>, OrderId, DeadlineKind)>,
+    /// Outbox rows in insertion order.
+    outbox: BTreeMap<u64, OutboxRow>,
+    outbox_keys: HashMap<String, u64>,
+    /// Rows neither done nor dead.
+    outbox_open: BTreeSet<u64>,
+    next_outbox: u64,
+    /// How many of the next writes fail.
+    failing_writes: usize,
+}
+
+/// One stored order and the index keys it currently holds.
+struct Record {
+    order: Order,
+    events: Vec<Event>,
+    status: OrderStatus,
+    deadline: Option<(DateTime<Utc>, DeadlineKind)>,
+    waybills: Vec<String>,
+}
+
+struct OutboxRow {
+    key: String,
+    order_id: OrderId,
+    effect: Effect,
+    available_at: DateTime<Utc>,
+    lease_until: Option<DateTime<Utc>>,
+    attempts: u32,
+    done: bool,
+    dead: bool,
+    last_error: Option<String>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Makes the next `n` calls of `create` or `append` fail with
+    /// [`StoreError::Unavailable`] without writing anything (failure injection for tests).
+    /// Replaces any count set before; `0` turns injection off.
+    pub fn fail_next_writes(&self, n: usize) {
+        lock(&self.inner).failing_writes = n;
+    }
+
+    /// Number of orders stored.
+    pub fn order_count(&self) -> usize {
+        lock(&self.inner).orders.len()
+    }
+
+    /// Number of outbox entries still to deliver (neither completed nor dead), leased or not.
+    pub fn outbox_pending(&self) -> usize {
+        lock(&self.inner).outbox_open.len()
+    }
+
+    /// The dead letters: `(key, last error)` of every outbox entry given up on, in insertion
+    /// order.
+    pub fn outbox_dead(&self) -> Vec<(String, String)> {
+        lock(&self.inner)
+            .outbox
+            .values()
+            .filter(|row| row.dead)
+            .map(|row| (row.key.clone(), row.last_error.clone().unwrap_or_default()))
+            .collect()
+    }
+}
+
+impl StoreInner {
+    fn take_injected_failure(&mut self) -> Result<(), StoreError> {
+        if self.failing_writes > 0 {
+            self.failing_writes -= 1;
+            return Err(StoreError::Unavailable(INJECTED.into()));
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.take_injected_failure()?;
+        let id = commit.order.id;
+        if let Some(existing) = self.orders.get(&id) {
+            return Err(StoreError::Conflict { expected: commit.expected_version, actual: existing.order.version });
+        }
+        if commit.expected_version != 0 {
+            return Err(StoreError::Corrupt(format!(
+                "a new order is created with expected version 0, not {}",
+                commit.expected_version
+            )));
+        }
+        if commit.events.is_empty() {
+            return Err(StoreError::Corrupt("a new order needs at least its order_placed event".into()));
+        }
+        if self.by_number.contains_key(&commit.order.number) {
+            return Err(StoreError::DuplicateOrderNumber(commit.order.number));
+        }
+        self.check_dedupe_keys(&commit)?;
+        check_sequence(&commit)?;
+        self.write(commit);
+        Ok(())
+    }
+
+    fn append(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.take_injected_failure()?;
+        let id = commit.order.id;
+        let Some(stored) = self.orders.get(&id) else {
+            return Err(StoreError::NotFound(id));
+        };
+        if stored.order.version != commit.expected_version {
+            return Err(StoreError::Conflict { expected: commit.expected_version, actual: stored.order.version });
+        }
+        if stored.order.number != commit.order.number {
+            return Err(StoreError::Corrupt(format!(
+                "order {id} cannot change its number from {} to {}",
+                stored.order.number, commit.order.number
+            )));
+        }
+        self.check_dedupe_keys(&commit)?;
+        check_sequence(&commit)?;
+        self.write(commit);
+        Ok(())
+    }
+
+    fn check_dedupe_keys(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(commit.dedupe_keys.len());
+        for key in commit.dedupe_keys {
+            if self.dedupe.contains_key(key) || !seen.insert(key.as_str()) {
+                return Err(StoreError::DuplicateKey(key.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a validated commit: events, snapshot, indexes, outbox and dedupe keys.
+    fn write(&mut self, commit: Commit<'_>) {
+        let order = commit.order;
+        let id = order.id;
+        let status = order.status();
+        let deadline = order.next_deadline();
+        let waybills: Vec<String> = order.waybills().map(str::to_owned).collect();
+
+        let record = match self.orders.remove(&id) {
+            Some(mut record) => {
+                self.by_status.remove(&(record.status, id));
+                if let Some((at, kind)) = record.deadline {
+                    self.deadlines.remove(&(at, id, kind));
+                }
+                for waybill in &record.waybills {
+                    if self.by_waybill.get(waybill) == Some(&id) {
+                        self.by_waybill.remove(waybill);
+                    }
+                }
+                if record.order.customer != order.customer {
+                    self.by_customer.remove(&(record.order.customer.clone(), id));
+                    self.by_customer.insert((order.customer.clone(), id));
+                }
+                record.events.extend_from_slice(commit.events);
+                record.order = order.clone();
+                record.status = status;
+                record.deadline = deadline;
+                record.waybills = waybills;
+                record
+            }
+            None => {
+                self.by_number.insert(order.number, id);
+                self.by_customer.insert((order.customer.clone(), id));
+                Record { order: order.clone(), events: commit.events.to_vec(), status, deadline, waybills }
+            }
+        };
+        self.by_status.insert((status, id));
+        if let Some((at, kind)) = deadline {
+            self.deadlines.insert((at, id, kind));
+        }
+        for waybill in &record.waybills {
+            self.by_waybill.insert(waybill.clone(), id);
+        }
+        self.orders.insert(id, record);
+
+        for key in commit.dedupe_keys {
+            self.dedupe.insert(key.clone(), id);
+        }
+        for entry in commit.outbox {
+            if self.outbox_keys.contains_key(&entry.key) {
+                continue;
+            }
+            let seq = self.next_outbox;
+            self.next_outbox = self.next_outbox.wrapping_add(1);
+            self.outbox_keys.insert(entry.key.clone(), seq);
+            self.outbox_open.insert(seq);
+            self.outbox.insert(
+                seq,
+                OutboxRow {
+                    key: entry.key.clone(),
+                    order_id: id,
+                    effect: entry.effect.clone(),
+                    available_at: DateTime::<Utc>::MIN_UTC,
+                    lease_until: None,
+                    attempts: 0,
+                    done: false,
+                    dead: false,
+                    last_error: None,
+                },
+            );
+        }
+    }
+
+    fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> OrderPage {
+        let candidates: Box<dyn Iterator<Item = &Record> + '_> = if let Some(status) = filter.status {
+            let from = match after {
+                Some(after) => Bound::Excluded((status, after)),
+                None => Bound::Included((status, MIN_ID)),
+            };
+            Box::new(
+                self.by_status
+                    .range((from, Bound::Unbounded))
+                    .take_while(move |(s, _)| *s == status)
+                    .filter_map(|(_, id)| self.orders.get(id)),
+            )
+        } else if let Some(customer) = &filter.customer {
+            let from = match after {
+                Some(after) => Bound::Excluded((customer.clone(), after)),
+                None => Bound::Included((customer.clone(), MIN_ID)),
+            };
+            Box::new(
+                self.by_customer
+                    .range((from, Bound::Unbounded))
+                    .take_while(move |(c, _)| c == customer)
+                    .filter_map(|(_, id)| self.orders.get(id)),
+            )
+        } else {
+            let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+            Box::new(self.orders.range((from, Bound::Unbounded)).map(|(_, record)| record))
+        };
+
+        let mut items = Vec::with_capacity(limit.min(64));
+        let mut more = false;
+        for record in candidates {
+            let placed_at = record.order.placed_at;
+            if filter.placed_from.is_some_and(|t| placed_at < t)
+                || filter.placed_before.is_some_and(|t| placed_at >= t)
+                || filter.status.is_some_and(|s| s != record.status)
+                || filter.customer.as_ref().is_some_and(|c| *c != record.order.customer)
+            {
+                continue;
+            }
+            let summary = OrderSummary::of(&record.order);
+            if !filter.matches(&summary) {
+                continue;
+            }
+            if items.len() >= limit {
+                more = true;
+                break;
+            }
+            items.push(summary);
+        }
+        let next = if more { items.last().map(|s| s.id) } else { None };
+        OrderPage { items, next }
+    }
+
+    fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Vec<DueDeadline> {
+        self.deadlines
+            .iter()
+            .take_while(|(at, _, _)| *at <= now)
+            .take(limit)
+            .map(|(at, order_id, kind)| DueDeadline { order_id: *order_id, kind: *kind, due_at: *at })
+            .collect()
+    }
+
+    fn claim_outbox(&mut self, now: DateTime<Utc>, lease: TimeDelta, limit: usize) -> Vec<OutboxItem> {
+        let lease_until = now.checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let mut claimed = Vec::new();
+        for seq in &self.outbox_open {
+            if claimed.len() >= limit {
+                break;
+            }
+            let Some(row) = self.outbox.get_mut(seq) else {
+                continue;
+            };
+            if row.available_at > now || row.lease_until.is_some_and(|until| until > now) {
+                continue;
+            }
+            row.lease_until = Some(lease_until);
+            row.attempts = row.attempts.saturating_add(1);
+            claimed.push(OutboxItem {
+                key: row.key.clone(),
+                order_id: row.order_id,
+                effect: row.effect.clone(),
+                attempts: row.attempts,
+            });
+        }
+        claimed
+    }
+
+    fn complete_outbox(&mut self, key: &str) {
+        let Some(seq) = self.outbox_keys.get(key).copied() else {
+            return;
+        };
+        if let Some(row) = self.outbox.get_mut(&seq) {
+            row.done = true;
+            row.lease_until = None;
+        }
+        self.outbox_open.remove(&seq);
+    }
+
+    fn fail_outbox(&mut self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) {
+        let Some(seq) = self.outbox_keys.get(key).copied() else {
+            return;
+        };
+        let Some(row) = self.outbox.get_mut(&seq) else {
+            return;
+        };
+        if row.done || row.dead {
+            return;
+        }
+        row.lease_until = None;
+        row.last_error = Some(error.to_owned());
+        match retry_at {
+            Some(at) => row.available_at = at,
+            None => {
+                row.dead = true;
+                self.outbox_open.remove(&seq);
+            }
+        }
+    }
+}
+
+/// The commit's events must continue the order's history and end at the snapshot's version.
+fn check_sequence(commit: &Commit<'_>) -> Result<(), StoreError> {
+    let mut expected = commit.expected_version;
+    for event in commit.events {
+        expected = expected.saturating_add(1);
+        if event.seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "order {}: event out of sequence: expected seq {expected}, found {}",
+                commit.order.id, event.seq
+            )));
+        }
+    }
+    if commit.order.version != expected {
+        return Err(StoreError::Corrupt(format!(
+            "order {}: snapshot version {} does not match the last event's seq {expected}",
+            commit.order.id, commit.order.version
+        )));
+    }
+    Ok(())
+}
+
+impl OrderStore for MemoryStore {
+    async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        lock(&self.inner).create(commit)
+    }
+
+    async fn append(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        lock(&self.inner).append(commit)
+    }
+
+    async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(lock(&self.inner).orders.get(&id).map(|r| r.order.clone()))
+    }
+
+    async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
+        Ok(lock(&self.inner).orders.get(&id).map(|r| r.events.clone()).unwrap_or_default())
+    }
+
+    async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
+        Ok(lock(&self.inner).by_number.get(number).copied())
+    }
+
+    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        Ok(lock(&self.inner).by_waybill.get(waybill).copied())
+    }
+
+    async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
+        Ok(lock(&self.inner).dedupe.get(key).copied())
+    }
+
+    async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
+        Ok(lock(&self.inner).list(filter, after, limit))
+    }
+
+    async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
+        Ok(lock(&self.inner).due_deadlines(now, limit))
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        Ok(lock(&self.inner).claim_outbox(now, lease, limit))
+    }
+
+    async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
+        lock(&self.inner).complete_outbox(key);
+        Ok(())
+    }
+
+    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
+        lock(&self.inner).fail_outbox(key, retry_at, error);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MemoryInventory
+// ---------------------------------------------------------------------------------------------
+
+/// An [`Inventory`] kept in memory: per SKU, units on hand and units reserved.
+///
+/// `available = on_hand - reserved`. Reservations are all-or-nothing, every operation is
+/// applied at most once per key (a repeated key succeeds without changing anything), and no
+/// count ever goes below zero. An unknown SKU has nothing on hand.
+///
+/// ```
+/// use orderflow::{MemoryInventory, Sku};
+///
+/// let inventory = MemoryInventory::new();
+/// let tea = Sku::new("TEA-01").unwrap();
+/// inventory.set_stock(&tea, 5);
+/// assert_eq!(inventory.stock(&tea), (5, 0));
+/// assert_eq!(inventory.available(&tea), 5);
+/// ```
+#[derive(Default)]
+pub struct MemoryInventory {
+    inner: Mutex<InventoryInner>,
+}
+
+impl fmt::Debug for MemoryInventory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = lock(&self.inner);
+        f.debug_struct("MemoryInventory")
+            .field("skus", &inner.levels.len())
+            .field("failing_calls", &inner.failing_calls)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct InventoryInner {
+    levels: HashMap<Sku, Level>,
+    reserved_keys: HashSet<String>,
+    released_keys: HashSet<String>,
+    committed_keys: HashSet<String>,
+    restocked_keys: HashSet<String>,
+    failing_calls: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Level {
+    on_hand: u32,
+    reserved: u32,
+}
+
+impl Level {
+    fn available(&self) -> u32 {
+        self.on_hand.saturating_sub(self.reserved)
+    }
+}
+
+/// The quantity wanted per SKU, in order of first appearance, duplicates summed, zeros dropped.
+fn wanted(items: &[StockItem]) -> Vec<(&Sku, u32)> {
+    let mut out: Vec<(&Sku, u32)> = Vec::with_capacity(items.len());
+    let mut at: HashMap<&Sku, usize> = HashMap::with_capacity(items.len());
+    for item in items.iter().filter(|i| i.quantity > 0) {
+        match at.get(&item.sku).and_then(|&i| out.get_mut(i)) {
+            Some((_, quantity)) => *quantity = quantity.saturating_add(item.quantity),
+            None => {
+                at.insert(&item.sku, out.len());
+                out.push((&item.sku, item.quantity));
+            }
+        }
+    }
+    out
+}
+
+impl MemoryInventory {
+    /// An inventory with nothing in stock.
+    pub fn new() -> MemoryInventory {
+        MemoryInventory::default()
+    }
+
+    /// Sets the units on hand of `sku` (reservations are kept).
+    pub fn set_stock(&self, sku: &Sku, on_hand: u32) {
+        lock(&self.inner).levels.entry(sku.clone()).or_default().on_hand = on_hand;
+    }
+
+    /// `(on_hand, reserved)` of `sku`; `(0, 0)` for an unknown SKU.
+    pub fn stock(&self, sku: &Sku) -> (u32, u32) {
+        lock(&self.inner).levels.get(sku).map_or((0, 0), |l| (l.on_hand, l.reserved))
+    }
+
+    /// Units of `sku` that can still be reserved: on hand minus reserved.
+    pub fn available(&self, sku: &Sku) -> u32 {
+        lock(&self.inner).levels.get(sku).map_or(0, Level::available)
+    }
+
+    /// Makes the next `n` calls of `reserve`, `release`, `commit` or `restock` fail with
+    /// [`InventoryError::Unavailable`] without changing anything (failure injection for
+    /// tests). Replaces any count set before; `0` turns injection off.
+    pub fn fail_next_calls(&self, n: usize) {
+        lock(&self.inner).failing_calls = n;
+    }
+}
+
+impl InventoryInner {
+    fn take_injected_failure(&mut self) -> Result<(), InventoryError> {
+        if self.failing_calls > 0 {
+            self.failing_calls -= 1;
+            return Err(InventoryError::Unavailable(INJECTED.into()));
+        }
+        Ok(())
+    }
+
+    fn reserve(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.take_injected_failure()?;
+        if self.reserved_keys.contains(key) {
+            return Ok(());
+        }
+        let wanted = wanted(items);
+        for (sku, requested) in &wanted {
+            let available = self.levels.get(*sku).map_or(0, Level::available);
+            if *requested > available {
+                return Err(InventoryError::OutOfStock { sku: (*sku).clone(), requested: *requested, available });
+            }
+        }
+        for (sku, quantity) in wanted {
+            let level = self.levels.entry(sku.clone()).or_default();
+            level.reserved = level.reserved.saturating_add(quantity);
+        }
+        self.reserved_keys.insert(key.to_owned());
+        Ok(())
+    }
+
+    fn release(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.take_injected_failure()?;
+        if !self.released_keys.insert(key.to_owned()) {
+            return Ok(());
+        }
+        for (sku, quantity) in wanted(items) {
+            if let Some(level) = self.levels.get_mut(sku) {
+                level.reserved = level.reserved.saturating_sub(quantity);
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.take_injected_failure()?;
+        if !self.committed_keys.insert(key.to_owned()) {
+            return Ok(());
+        }
+        for (sku, quantity) in wanted(items) {
+            if let Some(level) = self.levels.get_mut(sku) {
+                level.on_hand = level.on_hand.saturating_sub(quantity);
+                level.reserved = level.reserved.saturating_sub(quantity);
+            }
+        }
+        Ok(())
+    }
+
+    fn restock(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.take_injected_failure()?;
+        if !self.restocked_keys.insert(key.to_owned()) {
+            return Ok(());
+        }
+        for (sku, quantity) in wanted(items) {
+            let level = self.levels.entry(sku.clone()).or_default();
+            level.on_hand = level.on_hand.saturating_add(quantity);
+        }
+        Ok(())
+    }
+}
+
+impl Inventory for MemoryInventory {
+    /// Reserves every item or none; the first SKU short of stock is reported. A key already
+    /// reserved succeeds without reserving again.
+    async fn reserve(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        lock(&self.inner).reserve(key, items)
+    }
+
+    /// Lowers the reserved units (never below zero), once per key.
+    async fn release(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        lock(&self.inner).release(key, items)
+    }
+
+    /// Lowers both on-hand and reserved units (never below zero), once per key.
+    async fn commit(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        lock(&self.inner).commit(key, items)
+    }
+
+    /// Raises the on-hand units, once per key.
+    async fn restock(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        lock(&self.inner).restock(key, items)
+    }
+}

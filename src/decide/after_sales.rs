@@ -1,0 +1,400 @@
+//! Deciding after-sales commands: one case sub-machine per request, linked to the order.
+//!
+//! Money and quantities are bounded by the order: a case can claim at most the units delivered
+//! minus those held by other cases, and its refund per line at most what was paid for the line
+//! minus earlier refunds (the same bound every refund of the order obeys).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{Out, after, compare_scan, invalid, next_id, request_refund, required, stock_items};
+use crate::actor::Actor;
+use crate::command::{Action, CommandKind};
+use crate::config::ShippingRefund;
+use crate::decide::Workflow;
+use crate::effect::{Audience, Effect, NotificationKind};
+use crate::error::Error;
+use crate::event::Change;
+use crate::ids::{CaseId, LineId, PackageId};
+use crate::money::Money;
+use crate::order::{Case, CaseKind, CaseLine, CaseRequest, CaseState, DeadlineKind, LineRefund, Order, TrackingUpdate};
+
+const MAX_CASE_TEXT: usize = 2_000;
+const MAX_EVIDENCE: usize = 10;
+
+impl Workflow {
+    /// Decides an after-sales command (or a case deadline). Returns `Ok(false)` when `action`
+    /// is not an after-sales command.
+    pub(super) fn decide_case(&self, order: &Order, out: &mut Out, action: &Action) -> Result<bool, Error> {
+        let kind = action.kind();
+        match action {
+            Action::OpenCase { request } => self.open_case(order, out, request)?,
+            Action::ApproveCase { case } => {
+                let c = expect(order, *case, kind, |c| {
+                    c.state == CaseState::Requested && c.request.kind != CaseKind::Complaint
+                })?;
+                out.emit(Change::CaseApproved { case: *case });
+                let next = if c.request.kind.returns_goods() { "awaiting_return" } else { "approved" };
+                tell_buyer(order, out, *case, next, "your request was accepted".into());
+            }
+            Action::RejectCase { case, reason } => {
+                required("reason", reason)?;
+                expect(order, *case, kind, |c| {
+                    matches!(c.state, CaseState::Requested | CaseState::Inspected { passed: false, .. })
+                })?;
+                out.emit(Change::CaseRejected { case: *case, reason: reason.trim().to_owned() });
+                tell_buyer(order, out, *case, "rejected", reason.trim().to_owned());
+            }
+            Action::WithdrawCase { case } => {
+                expect(order, *case, kind, |c| c.state == CaseState::Requested)?;
+                out.emit(Change::CaseWithdrawn { case: *case });
+            }
+            Action::RecordReturnParcel { case, waybill } => {
+                required("waybill", waybill)?;
+                expect(order, *case, kind, |c| c.state == CaseState::AwaitingReturn)?;
+                if order.waybills().any(|w| w == waybill.trim()) {
+                    return Err(invalid("waybill", "this waybill is already used by this order"));
+                }
+                out.emit(Change::ReturnParcelRecorded { case: *case, waybill: waybill.trim().to_owned() });
+            }
+            Action::ReceiveReturn { case } => {
+                expect(order, *case, kind, |c| c.state == CaseState::AwaitingReturn)?;
+                out.emit(Change::ReturnReceived { case: *case });
+                tell_buyer(order, out, *case, "received", "your parcel arrived at our warehouse".into());
+            }
+            Action::InspectReturn { case, passed, note } => {
+                let c = expect(order, *case, kind, |c| c.state == CaseState::Received)?;
+                if !passed {
+                    required("note", note)?;
+                }
+                out.emit(Change::ReturnInspected { case: *case, passed: *passed, note: note.trim().to_owned() });
+                if *passed {
+                    let items = stock_items(case_units(order, c));
+                    out.effects.push(Effect::ReturnToStock { case: *case, items });
+                }
+                let state = if *passed { "inspection_passed" } else { "inspection_failed" };
+                tell_buyer(order, out, *case, state, note.trim().to_owned());
+            }
+            Action::RefundCase { case, manual_reference } => {
+                let c = expect(order, *case, kind, |c| match c.request.kind {
+                    CaseKind::RefundOnly => c.state == CaseState::Approved,
+                    CaseKind::ReturnAndRefund => matches!(c.state, CaseState::Inspected { passed: true, .. }),
+                    CaseKind::Exchange | CaseKind::WarrantyRepair | CaseKind::Complaint => false,
+                })?;
+                let (lines, shipping) = self.case_refund(order, c)?;
+                let reason = format!("after-sales case {case} ({})", c.request.reason_code);
+                request_refund(order, out, &lines, shipping, &reason, manual_reference.as_deref(), Some(*case))?;
+            }
+            Action::PackReplacement { case, scanned } => {
+                let c = expect(order, *case, kind, |c| {
+                    c.request.kind == CaseKind::Exchange
+                        && c.replacement.is_none()
+                        && matches!(c.state, CaseState::Inspected { passed: true, .. })
+                })?;
+                let mut expected: BTreeMap<LineId, u32> = BTreeMap::new();
+                for part in &c.request.lines {
+                    let sum = expected.entry(part.line).or_insert(0);
+                    *sum = sum.saturating_add(part.quantity);
+                }
+                let items = compare_scan(order, expected, scanned, Vec::new())?;
+                let package = PackageId(next_id(order.fulfillment.packages.iter().map(|p| p.id.0)));
+                let stock = stock_items(items.iter().filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))));
+                out.emit(Change::ReplacementPacked { case: *case, package, items });
+                out.effects.push(Effect::ReserveStock { items: stock, case: Some(*case) });
+            }
+            Action::RecordRepairReturned { case, waybill } => {
+                required("waybill", waybill)?;
+                expect(order, *case, kind, |c| {
+                    c.request.kind == CaseKind::WarrantyRepair
+                        && matches!(c.state, CaseState::Inspected { passed: true, .. })
+                })?;
+                out.emit(Change::RepairReturned { case: *case, waybill: waybill.trim().to_owned() });
+                tell_buyer(order, out, *case, "repaired_and_returned", format!("waybill {}", waybill.trim()));
+            }
+            Action::AssignCase { case, assignee } => {
+                expect(order, *case, kind, |c| {
+                    c.request.kind == CaseKind::Complaint
+                        && matches!(c.state, CaseState::Requested | CaseState::InProgress { .. })
+                })?;
+                out.emit(Change::CaseAssigned { case: *case, assignee: assignee.clone() });
+                tell_buyer(order, out, *case, "in_progress", "someone is looking into it".into());
+            }
+            Action::ResolveCase { case, resolution } => {
+                required("resolution", resolution)?;
+                expect(order, *case, kind, |c| matches!(c.state, CaseState::InProgress { .. }))?;
+                out.emit(Change::CaseResolved { case: *case, resolution: resolution.trim().to_owned() });
+                out.set_deadline(DeadlineKind::CaseFollowUp(*case), Some(after(out.now, self.config.follow_up_after)));
+                tell_buyer(order, out, *case, "resolved", resolution.trim().to_owned());
+            }
+            Action::CloseCase { case } => {
+                expect(order, *case, kind, |c| {
+                    matches!(
+                        c.state,
+                        CaseState::Refunded
+                            | CaseState::ReplacementShipped
+                            | CaseState::RepairedAndReturned
+                            | CaseState::Inspected { passed: false, .. }
+                    )
+                })?;
+                out.emit(Change::CaseClosed { case: *case });
+                out.set_deadline(DeadlineKind::CaseFollowUp(*case), Some(after(out.now, self.config.follow_up_after)));
+                tell_buyer(order, out, *case, "closed", String::new());
+            }
+            Action::RecordCaseFollowUp { case, score, notes } => {
+                if !(1..=5).contains(score) {
+                    return Err(invalid("score", "satisfaction score must be between 1 and 5"));
+                }
+                let c = expect(order, *case, kind, |c| {
+                    c.follow_up_score.is_none() && matches!(c.state, CaseState::Closed | CaseState::Resolved { .. })
+                })?;
+                out.emit(Change::CaseFollowUpRecorded { case: *case, score: *score, notes: notes.trim().to_owned() });
+                if matches!(c.state, CaseState::Resolved { .. }) {
+                    // A complaint closes after its follow-up.
+                    out.emit(Change::CaseClosed { case: *case });
+                }
+            }
+            Action::FireDeadline { kind: DeadlineKind::CaseSla(case) } => {
+                let still_waiting = order.case(*case).is_some_and(|c| c.state == CaseState::Requested);
+                if still_waiting {
+                    out.emit_as(Actor::System, Change::CaseEscalated { case: *case });
+                    out.notify_to(
+                        Audience::CustomerService,
+                        &order.number,
+                        NotificationKind::CaseEscalated { case: *case },
+                    );
+                } else {
+                    out.set_deadline(DeadlineKind::CaseSla(*case), None);
+                }
+            }
+            Action::FireDeadline { kind: DeadlineKind::CaseFollowUp(case) } => {
+                out.emit_as(Actor::System, Change::CaseFollowUpDue { case: *case });
+                out.notify_to(
+                    Audience::CustomerService,
+                    &order.number,
+                    NotificationKind::FollowUpDue { customer: order.customer.clone() },
+                );
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn open_case(&self, order: &Order, out: &mut Out, request: &CaseRequest) -> Result<(), Error> {
+        required("reason_code", &request.reason_code)?;
+        if request.text.chars().count() > MAX_CASE_TEXT {
+            return Err(invalid("text", "must be at most 2000 characters"));
+        }
+        if request.evidence.len() > MAX_EVIDENCE || request.evidence.iter().any(|e| e.chars().count() > 500) {
+            return Err(invalid("evidence", "at most 10 references of at most 500 characters each"));
+        }
+        let kind = request.kind;
+        let mut lines: BTreeMap<LineId, u32> = BTreeMap::new();
+        for part in &request.lines {
+            order.line(part.line).ok_or(Error::UnknownLine(part.line))?;
+            if part.quantity == 0 {
+                return Err(invalid("lines", "each line needs at least one unit"));
+            }
+            let sum = lines.entry(part.line).or_insert(0);
+            *sum = sum.saturating_add(part.quantity);
+        }
+        if kind != CaseKind::Complaint {
+            if lines.is_empty() {
+                return Err(invalid("lines", "name the lines and units concerned"));
+            }
+            for (id, requested) in &lines {
+                self.check_window(order, kind, *id, out.now)?;
+                let claimable = claimable_units(order, *id);
+                if *requested > claimable {
+                    return Err(Error::TooManyUnits { line: *id, requested: *requested, claimable });
+                }
+            }
+        }
+        let id = CaseId(next_id(order.cases.iter().map(|c| c.id.0)));
+        let normalized = CaseRequest {
+            kind,
+            lines: lines.into_iter().map(|(line, quantity)| CaseLine { line, quantity }).collect(),
+            reason_code: request.reason_code.trim().to_owned(),
+            text: request.text.trim().to_owned(),
+            evidence: request.evidence.iter().map(|e| e.trim().to_owned()).collect(),
+        };
+        out.emit(Change::CaseOpened { case: Box::new(Case::open(id, normalized, out.now)) });
+        out.set_deadline(DeadlineKind::CaseSla(id), Some(after(out.now, self.config.case_answer_within)));
+        tell_buyer(order, out, id, "requested", format!("{kind} request received"));
+        Ok(())
+    }
+
+    /// Is `line` still inside the window that applies to `kind` at `now`?
+    fn check_window(&self, order: &Order, kind: CaseKind, line: LineId, now: DateTime<Utc>) -> Result<(), Error> {
+        let sku = order.line(line).map(|l| l.sku.as_str().to_owned()).unwrap_or_default();
+        let delivered_at = order.fulfillment.order_packages().filter_map(|p| p.delivered_at).max();
+        let received = order.completion.as_ref().map(|c| c.at).or(delivered_at);
+        let Some(received) = received else {
+            return Err(Error::OutsideWindow { kind, why: "the goods have not been delivered yet".into() });
+        };
+        let outside = |until: DateTime<Utc>, what: &str| Error::OutsideWindow {
+            kind,
+            why: format!("the {what} for {sku} ended at {}", until.format("%Y-%m-%d %H:%M")),
+        };
+        if kind.uses_return_window() {
+            // Before the buyer confirms receipt the return is always possible; after, the window runs.
+            if let Some(completed) = &order.completion {
+                let window = self.config.return_windows.get(&sku).copied().unwrap_or(self.config.after_sales_window);
+                let until = after(completed.at, window);
+                if now > until {
+                    return Err(outside(until, "return window"));
+                }
+            }
+        } else if kind == CaseKind::WarrantyRepair {
+            let Some(period) = self.config.warranties.get(&sku).copied() else {
+                return Err(Error::OutsideWindow { kind, why: format!("{sku} has no warranty") });
+            };
+            let extension = order
+                .lines
+                .iter()
+                .filter_map(|l| self.config.extended_warranties.get(l.sku.as_str()))
+                .fold(chrono::TimeDelta::zero(), |a, b| a.checked_add(b).unwrap_or(a));
+            let until = after(after(received, period), extension);
+            if now > until {
+                return Err(outside(until, "warranty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The refund a case pays: for each case line, its share of what was paid for the line
+    /// (`payable × units / ordered`), capped by what is still refundable for the line; shipping
+    /// by the configured rule.
+    fn case_refund(&self, order: &Order, case: &Case) -> Result<(Vec<LineRefund>, Money), Error> {
+        let mut parts = Vec::new();
+        let mut fully_refunded = BTreeMap::new();
+        for part in &case.request.lines {
+            let Some(line) = order.line(part.line) else { continue };
+            let share = i128::from(line.payable.minor) * i128::from(part.quantity) / i128::from(line.quantity.max(1));
+            let share =
+                Money::new(i64::try_from(share).map_err(|_| crate::money::MoneyError::Overflow)?, order.currency);
+            let open = line.payable.checked_sub(order.payment.refunded_for_line(line.id)?)?;
+            let amount = share.min(open)?.max_zero();
+            fully_refunded.insert(line.id, amount == open);
+            if amount.is_positive() {
+                parts.push(LineRefund { line: line.id, amount });
+            }
+        }
+        let shipping_left = order.totals.shipping_fee.checked_sub(order.payment.refunded_shipping()?)?.max_zero();
+        let everything = order.lines.iter().all(|l| {
+            fully_refunded
+                .get(&l.id)
+                .copied()
+                .unwrap_or_else(|| order.payment.refunded_for_line(l.id).map(|r| r == l.payable).unwrap_or(false))
+        });
+        let shipping = match self.config.shipping_refund {
+            ShippingRefund::Never => Money::zero(order.currency),
+            ShippingRefund::Always => shipping_left,
+            ShippingRefund::WhenEverythingIsRefunded if everything => shipping_left,
+            ShippingRefund::WhenEverythingIsRefunded => Money::zero(order.currency),
+        };
+        Ok((parts, shipping))
+    }
+}
+
+/// Units of a line that can still go into a case: delivered (or, once completed, shipped)
+/// minus the units held by other cases.
+pub(super) fn claimable_units(order: &Order, line: LineId) -> u32 {
+    let received = if order.completion.is_some() {
+        order.fulfillment.shipped_quantity(line)
+    } else {
+        order.fulfillment.delivered_quantity(line)
+    };
+    let held: u32 = order.cases.iter().filter(|c| c.holds_units()).map(|c| c.quantity_of(line)).sum();
+    received.saturating_sub(held)
+}
+
+fn case_units<'a>(order: &'a Order, case: &'a Case) -> impl Iterator<Item = (&'a crate::placement::Line, u32)> + 'a {
+    case.request.lines.iter().filter_map(|part| order.line(part.line).map(|l| (l, part.quantity)))
+}
+
+/// The case, if it exists and `allowed` says its state permits `command`.
+fn expect(order: &Order, case: CaseId, command: CommandKind, allowed: impl Fn(&Case) -> bool) -> Result<&Case, Error> {
+    let c = order.case(case).ok_or(Error::UnknownCase(case))?;
+    if allowed(c) { Ok(c) } else { Err(Error::CaseState { case, state: c.state.name(), command }) }
+}
+
+fn tell_buyer(order: &Order, out: &mut Out, case: CaseId, state: &str, detail: String) {
+    out.notify_buyer(order, NotificationKind::CaseUpdate { case, state: state.to_owned(), detail });
+}
+
+/// A tracking update for the buyer's return parcel of a case.
+pub(super) fn return_tracking(
+    order: &Order,
+    out: &mut Out,
+    waybill: &str,
+    update: &TrackingUpdate,
+) -> Result<(), Error> {
+    let case = order
+        .cases
+        .iter()
+        .find(|c| c.return_waybill.as_deref() == Some(waybill.trim()))
+        .ok_or_else(|| Error::UnknownWaybill(waybill.into()))?;
+    out.emit(Change::ReturnTrackingRecorded { case: case.id, update: update.clone() });
+    Ok(())
+}
+
+/// Applies an after-sales event; `false` when the event is not one.
+pub(super) fn evolve_case(order: &mut Order, change: &Change, at: DateTime<Utc>) -> bool {
+    let Some(id) = change.case() else { return false };
+    if let Change::CaseOpened { case } = change {
+        order.cases.push(case.as_ref().clone());
+        return true;
+    }
+    if let Change::ReplacementPacked { package, items, .. } = change {
+        let mut parcel = crate::order::Package::packed(*package, items.clone(), at);
+        parcel.case = Some(id);
+        order.fulfillment.packages.push(parcel);
+    }
+    let Some(case) = order.cases.iter_mut().find(|c| c.id == id) else { return true };
+    let mut answered = true;
+    match change {
+        Change::CaseApproved { .. } => {
+            case.state =
+                if case.request.kind.returns_goods() { CaseState::AwaitingReturn } else { CaseState::Approved };
+        }
+        Change::CaseRejected { reason, .. } => case.state = CaseState::Rejected { reason: reason.clone() },
+        Change::CaseWithdrawn { .. } => case.state = CaseState::Withdrawn,
+        Change::ReturnParcelRecorded { waybill, .. } => case.return_waybill = Some(waybill.clone()),
+        Change::ReturnTrackingRecorded { update, .. } => {
+            if !case.return_tracking.iter().any(|t| t.same_event(update)) {
+                let i = case.return_tracking.partition_point(|t| t.at <= update.at);
+                case.return_tracking.insert(i, update.clone());
+            }
+        }
+        Change::ReturnReceived { .. } => case.state = CaseState::Received,
+        Change::ReturnInspected { passed, note, .. } => {
+            case.state = CaseState::Inspected { passed: *passed, note: note.clone() }
+        }
+        Change::ReplacementPacked { package, .. } => case.replacement = Some(*package),
+        Change::RepairReturned { waybill, .. } => {
+            case.state = CaseState::RepairedAndReturned;
+            case.repair_waybill = Some(waybill.clone());
+        }
+        Change::CaseAssigned { assignee, .. } => case.state = CaseState::InProgress { assignee: assignee.clone() },
+        Change::CaseResolved { resolution, .. } => case.state = CaseState::Resolved { resolution: resolution.clone() },
+        Change::CaseClosed { .. } => case.state = CaseState::Closed,
+        Change::CaseEscalated { .. } => case.escalated = true,
+        Change::CaseFollowUpRecorded { score, .. } => case.follow_up_score = Some(*score),
+        Change::RefundRequested { refund } => {
+            case.state = CaseState::Refunded;
+            case.refund = Some(refund.id);
+            answered = false;
+        }
+        _ => answered = false,
+    }
+    // Any answer stops the SLA clock; a fired follow-up is cleared.
+    if answered || matches!(change, Change::CaseEscalated { .. }) {
+        order.deadlines.set(DeadlineKind::CaseSla(id), None);
+    }
+    if matches!(change, Change::CaseFollowUpDue { .. } | Change::CaseFollowUpRecorded { .. }) {
+        order.deadlines.set(DeadlineKind::CaseFollowUp(id), None);
+    }
+    // Refund events are also money events: the caller applies them to the ledger too.
+    !matches!(change, Change::RefundRequested { .. } | Change::DeadlineSet { .. })
+}

@@ -1,0 +1,664 @@
+//! [`FakeCarrier`]: a carrier with a zone- and weight-based price table, idempotent shipment
+//! creation, and scripted, signed tracking pushes; [`MultiCarrier`]: several carriers behind
+//! one [`Logistics`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::gateway::{SignatureProblem, check_message, lock, sign_message, wrong_key};
+use crate::address::Address;
+use crate::ids::PackageId;
+use crate::money::{Currency, Money};
+use crate::order::{TrackingKind, TrackingUpdate};
+use crate::order_number::OrderNumber;
+use crate::ports::logistics::{
+    DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush,
+};
+use crate::ports::payment::RawMessage;
+
+/// How far a destination is from the carrier's origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Zone {
+    /// The origin province itself.
+    SameProvince,
+    /// A province listed as neighbouring the origin.
+    Neighbouring,
+    /// Anywhere else in the origin country.
+    Far,
+}
+
+/// One value per [`Zone`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByZone<T> {
+    /// For [`Zone::SameProvince`].
+    pub same_province: T,
+    /// For [`Zone::Neighbouring`].
+    pub neighbouring: T,
+    /// For [`Zone::Far`].
+    pub far: T,
+}
+
+impl<T: Copy> ByZone<T> {
+    /// The value for `zone`.
+    pub fn get(&self, zone: Zone) -> T {
+        match zone {
+            Zone::SameProvince => self.same_province,
+            Zone::Neighbouring => self.neighbouring,
+            Zone::Far => self.far,
+        }
+    }
+}
+
+/// A service level's tariff: base price by zone (covers the first kilogram), a surcharge per
+/// started kilogram beyond the first, and delivery days by zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRate {
+    /// Service name (`standard`, `express`, ...).
+    pub service: String,
+    /// Base price in minor units, by zone.
+    pub base_minor: ByZone<i64>,
+    /// Surcharge in minor units per started kilogram beyond the first.
+    pub per_kg_minor: i64,
+    /// Estimated days to deliver, by zone.
+    pub days: ByZone<u32>,
+}
+
+impl ServiceRate {
+    /// `standard`: 8 / 10 / 15 (same province / neighbouring / far) + 2 per extra kg, in
+    /// 1 / 2 / 4 days.
+    pub fn standard() -> ServiceRate {
+        ServiceRate {
+            service: "standard".into(),
+            base_minor: ByZone { same_province: 800, neighbouring: 1_000, far: 1_500 },
+            per_kg_minor: 200,
+            days: ByZone { same_province: 1, neighbouring: 2, far: 4 },
+        }
+    }
+
+    /// `express`: 12 / 18 / 25 + 5 per extra kg, in 1 / 1 / 2 days.
+    pub fn express() -> ServiceRate {
+        ServiceRate {
+            service: "express".into(),
+            base_minor: ByZone { same_province: 1_200, neighbouring: 1_800, far: 2_500 },
+            per_kg_minor: 500,
+            days: ByZone { same_province: 1, neighbouring: 1, far: 2 },
+        }
+    }
+
+    /// The price of a parcel of `weight_grams` sent to `zone`, in minor units (`None` on
+    /// overflow).
+    pub fn price_minor(&self, zone: Zone, weight_grams: u32) -> Option<i64> {
+        let extra_kg = i64::from(weight_grams.saturating_sub(1_000).div_ceil(1_000));
+        self.per_kg_minor.checked_mul(extra_kg)?.checked_add(self.base_minor.get(zone))
+    }
+}
+
+/// One shipment the fake carrier created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipmentRecord {
+    /// Idempotency key it was created with.
+    pub key: String,
+    /// Order number on the label.
+    pub order_number: OrderNumber,
+    /// Which parcel of the order.
+    pub package: PackageId,
+    /// Service level.
+    pub service: String,
+    /// The waybill given (also to every retry with the same key).
+    pub waybill: String,
+}
+
+/// The JSON body of a tracking push, as the fake carrier sends it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WirePush {
+    push_id: String,
+    carrier: String,
+    events: Vec<WireEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WireEvent {
+    waybill: String,
+    kind: TrackingKind,
+    at: DateTime<Utc>,
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Default)]
+struct CarrierState {
+    shipments: Vec<ShipmentRecord>,
+    tracking: HashMap<String, Vec<TrackingUpdate>>,
+    fail_next: usize,
+    calls: usize,
+    shipment_calls: usize,
+    next_waybill: u64,
+    next_push: u64,
+}
+
+/// A carrier for tests that behaves like a real one.
+///
+/// * Quotes: one per service level (default `standard` and [`ServiceRate::express`]); the
+///   price depends on the [`Zone`] of the destination province relative to the origin
+///   province (default origin: Zhejiang, CN, neighbours Jiangsu, Shanghai, Anhui, Jiangxi,
+///   Fujian) and on the weight; other countries and parcels above the maximum weight (default
+///   30 kg) get [`LogisticsError::NoService`].
+/// * `create_shipment` is idempotent by key; waybills are `"{PREFIX}{counter:08}"` (prefix
+///   default: the name in upper case).
+/// * Tracking pushes are scripted with [`push`](Self::push) / [`push_many`](Self::push_many)
+///   and signed like the payment gateway's notifications (`X-Timestamp`, `X-Signature` =
+///   hex HMAC-SHA256 of `"{timestamp}.{body}"` under the carrier's own secret).
+///   Verification answers [`LogisticsError::Malformed`] for bad headers or body and
+///   [`LogisticsError::InvalidSignature`] for a bad signature (and, when a tolerance is set
+///   with [`with_tolerance`](Self::with_tolerance), for a stale timestamp). Without a
+///   tolerance replays are accepted: tracking updates are deduplicated by event id anyway.
+/// * [`fail_next`](Self::fail_next) makes the next calls fail with `Unavailable`.
+pub struct FakeCarrier {
+    name: String,
+    secret: Vec<u8>,
+    waybill_prefix: String,
+    country: String,
+    province: String,
+    neighbours: Vec<String>,
+    currency: Currency,
+    rates: Vec<ServiceRate>,
+    max_weight_grams: u32,
+    tolerance: Option<TimeDelta>,
+    state: Mutex<CarrierState>,
+}
+
+impl fmt::Debug for FakeCarrier {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeCarrier")
+            .field("name", &self.name)
+            .field("waybill_prefix", &self.waybill_prefix)
+            .field("country", &self.country)
+            .field("province", &self.province)
+            .field("rates", &self.rates)
+            .finish_non_exhaustive()
+    }
+}
+
+fn same_place(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+fn default_description(kind: TrackingKind) -> &'static str {
+    match kind {
+        TrackingKind::PickedUp => "Parcel picked up",
+        TrackingKind::InTransit => "In transit",
+        TrackingKind::OutForDelivery => "Out for delivery",
+        TrackingKind::Delivered => "Delivered",
+        TrackingKind::Exception => "Delivery exception",
+        TrackingKind::RefusedAtDoor => "Refused by the recipient",
+        TrackingKind::ReturnedToSender => "Returned to sender",
+    }
+}
+
+impl FakeCarrier {
+    /// A carrier named `name` signing its pushes with `secret`, with the default tariff.
+    pub fn new(name: impl Into<String>, secret: impl AsRef<[u8]>) -> FakeCarrier {
+        let name = name.into();
+        let prefix: String = name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
+        FakeCarrier {
+            waybill_prefix: if prefix.is_empty() { "WB".into() } else { prefix },
+            name,
+            secret: secret.as_ref().to_vec(),
+            country: "CN".into(),
+            province: "Zhejiang".into(),
+            neighbours: ["Jiangsu", "Shanghai", "Anhui", "Jiangxi", "Fujian"].map(String::from).to_vec(),
+            currency: Currency::CNY,
+            rates: vec![ServiceRate::standard(), ServiceRate::express()],
+            max_weight_grams: 30_000,
+            tolerance: None,
+            state: Mutex::new(CarrierState::default()),
+        }
+    }
+
+    /// Waybills start with `prefix`.
+    #[must_use]
+    pub fn with_waybill_prefix(mut self, prefix: impl Into<String>) -> FakeCarrier {
+        self.waybill_prefix = prefix.into();
+        self
+    }
+
+    /// Ships from `province` of `country` (ISO code); `neighbours` are the neighbouring
+    /// provinces (compared case-insensitively).
+    #[must_use]
+    pub fn with_origin<I, S>(
+        mut self,
+        country: impl Into<String>,
+        province: impl Into<String>,
+        neighbours: I,
+    ) -> FakeCarrier
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.country = country.into();
+        self.province = province.into();
+        self.neighbours = neighbours.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Prices in `currency`.
+    #[must_use]
+    pub fn with_currency(mut self, currency: Currency) -> FakeCarrier {
+        self.currency = currency;
+        self
+    }
+
+    /// Replaces the service levels and their tariffs.
+    #[must_use]
+    pub fn with_rates(mut self, rates: Vec<ServiceRate>) -> FakeCarrier {
+        self.rates = rates;
+        self
+    }
+
+    /// Refuses parcels heavier than `grams`.
+    #[must_use]
+    pub fn with_max_weight_grams(mut self, grams: u32) -> FakeCarrier {
+        self.max_weight_grams = grams;
+        self
+    }
+
+    /// Rejects pushes whose signed timestamp is further than `tolerance` from "now" (as
+    /// [`LogisticsError::InvalidSignature`]: the port has no separate variant).
+    #[must_use]
+    pub fn with_tolerance(mut self, tolerance: TimeDelta) -> FakeCarrier {
+        self.tolerance = Some(tolerance.max(TimeDelta::zero()));
+        self
+    }
+
+    /// The carrier's name (what quotes and shipments carry).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The zone of `to`, or `None` when the carrier does not serve its country.
+    pub fn zone(&self, to: &Address) -> Option<Zone> {
+        if !same_place(&to.country, &self.country) {
+            None
+        } else if same_place(&to.province, &self.province) {
+            Some(Zone::SameProvince)
+        } else if self.neighbours.iter().any(|n| same_place(n, &to.province)) {
+            Some(Zone::Neighbouring)
+        } else {
+            Some(Zone::Far)
+        }
+    }
+
+    // -- scripting --------------------------------------------------------------------------
+
+    /// The next `n` calls (of any [`Logistics`] method) fail with `Unavailable`.
+    pub fn fail_next(&self, n: usize) {
+        let mut state = lock(&self.state);
+        state.fail_next = state.fail_next.saturating_add(n);
+    }
+
+    /// Cancels the failures still queued by `fail_next`.
+    pub fn heal(&self) {
+        let mut state = lock(&self.state);
+        state.fail_next = 0;
+    }
+
+    fn body_of(&self, pushes: &[TrackingPush]) -> Vec<u8> {
+        let push_id = {
+            let mut state = lock(&self.state);
+            state.next_push += 1;
+            format!("{}-PUSH{:08}", self.waybill_prefix, state.next_push)
+        };
+        let wire = WirePush {
+            push_id,
+            carrier: self.name.clone(),
+            events: pushes
+                .iter()
+                .map(|p| WireEvent {
+                    waybill: p.waybill.clone(),
+                    kind: p.update.kind,
+                    at: p.update.at,
+                    event_id: p.update.event_id.clone(),
+                    location: p.update.location.clone(),
+                    description: p.update.description.clone(),
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    fn record(&self, pushes: &[TrackingPush]) {
+        let mut state = lock(&self.state);
+        for push in pushes {
+            let history = state.tracking.entry(push.waybill.clone()).or_default();
+            if !history.iter().any(|u| u.same_event(&push.update)) {
+                history.push(push.update.clone());
+                history.sort_by_key(|u| u.at);
+            }
+        }
+    }
+
+    /// A tracking update with the default wording for `kind`.
+    pub fn update(kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> TrackingUpdate {
+        TrackingUpdate {
+            kind,
+            at,
+            event_id: event_id.to_owned(),
+            location: String::new(),
+            description: default_description(kind).to_owned(),
+        }
+    }
+
+    /// The carrier reports `kind` for `waybill` at `at`: the update joins the waybill's history
+    /// (see `query_tracking`) and the signed push, sent at `at`, is returned. To model a
+    /// redelivery, send the same [`RawMessage`] again.
+    pub fn push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
+        self.push_many(
+            &[TrackingPush { waybill: waybill.to_owned(), update: FakeCarrier::update(kind, at, event_id) }],
+            at,
+        )
+    }
+
+    /// One signed push carrying several updates, sent at `sent_at`; they join their waybills'
+    /// histories.
+    pub fn push_many(&self, pushes: &[TrackingPush], sent_at: DateTime<Utc>) -> RawMessage {
+        self.record(pushes);
+        sign_message(&self.secret, sent_at, self.body_of(pushes))
+    }
+
+    /// Any `body`, signed at `timestamp` with the right key (nothing is recorded): for
+    /// messages that are not well-formed pushes.
+    pub fn sign_body(&self, body: impl Into<Vec<u8>>, timestamp: DateTime<Utc>) -> RawMessage {
+        sign_message(&self.secret, timestamp, body.into())
+    }
+
+    /// A push signed with a wrong key (nothing is recorded): verification must answer
+    /// [`LogisticsError::InvalidSignature`].
+    pub fn forge_push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
+        let pushes = [TrackingPush { waybill: waybill.to_owned(), update: FakeCarrier::update(kind, at, event_id) }];
+        sign_message(&wrong_key(&self.secret), at, self.body_of(&pushes))
+    }
+
+    /// `raw` with its body changed after signing (every event turned into `Delivered`, or a
+    /// byte appended if the body is not a push); the headers are kept.
+    pub fn tamper(&self, raw: &RawMessage) -> RawMessage {
+        let body = match serde_json::from_slice::<WirePush>(&raw.body) {
+            Ok(mut wire) => {
+                for event in &mut wire.events {
+                    event.kind = if event.kind == TrackingKind::Delivered {
+                        TrackingKind::ReturnedToSender
+                    } else {
+                        TrackingKind::Delivered
+                    };
+                }
+                serde_json::to_vec(&wire).unwrap_or_default()
+            }
+            Err(_) => {
+                let mut body = raw.body.clone();
+                body.push(b' ');
+                body
+            }
+        };
+        RawMessage { headers: raw.headers.clone(), body }
+    }
+
+    // -- inspection -------------------------------------------------------------------------
+
+    /// Every shipment created, oldest first (each key once).
+    pub fn shipments(&self) -> Vec<ShipmentRecord> {
+        lock(&self.state).shipments.clone()
+    }
+
+    /// How many times `create_shipment` was called (retries and failures included).
+    pub fn shipment_calls(&self) -> usize {
+        lock(&self.state).shipment_calls
+    }
+
+    /// How many times any [`Logistics`] method was called.
+    pub fn calls(&self) -> usize {
+        lock(&self.state).calls
+    }
+
+    fn enter(&self) -> Result<(), LogisticsError> {
+        let mut state = lock(&self.state);
+        state.calls += 1;
+        if state.fail_next > 0 {
+            state.fail_next -= 1;
+            return Err(LogisticsError::Unavailable(format!("{} is not answering", self.name)));
+        }
+        Ok(())
+    }
+}
+
+impl Logistics for FakeCarrier {
+    async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
+        self.enter()?;
+        let zone = self
+            .zone(to)
+            .ok_or_else(|| LogisticsError::NoService(format!("{} ships only within {}", self.name, self.country)))?;
+        if parcel.weight_grams > self.max_weight_grams {
+            return Err(LogisticsError::NoService(format!(
+                "{} takes parcels up to {} g",
+                self.name, self.max_weight_grams
+            )));
+        }
+        self.rates
+            .iter()
+            .map(|rate| {
+                let minor = rate
+                    .price_minor(zone, parcel.weight_grams)
+                    .ok_or_else(|| LogisticsError::Rejected("price overflows".into()))?;
+                Ok(Quote {
+                    carrier: self.name.clone(),
+                    service: rate.service.clone(),
+                    cost: Money::new(minor, self.currency),
+                    estimated_days: rate.days.get(zone),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
+        {
+            lock(&self.state).shipment_calls += 1;
+        }
+        self.enter()?;
+        let mut state = lock(&self.state);
+        if let Some(done) = state.shipments.iter().find(|s| s.key == request.key) {
+            return Ok(Shipment { carrier: self.name.clone(), waybill: done.waybill.clone() });
+        }
+        if request.carrier != self.name {
+            return Err(LogisticsError::Rejected(format!("this is {}, not {}", self.name, request.carrier)));
+        }
+        if !self.rates.iter().any(|r| r.service == request.service) {
+            return Err(LogisticsError::Rejected(format!("{} has no service {:?}", self.name, request.service)));
+        }
+        if self.zone(&request.address).is_none() {
+            return Err(LogisticsError::NoService(format!("{} ships only within {}", self.name, self.country)));
+        }
+        state.next_waybill += 1;
+        let waybill = format!("{}{:08}", self.waybill_prefix, state.next_waybill);
+        state.shipments.push(ShipmentRecord {
+            key: request.key.clone(),
+            order_number: request.order_number,
+            package: request.package,
+            service: request.service.clone(),
+            waybill: waybill.clone(),
+        });
+        state.tracking.entry(waybill.clone()).or_default();
+        Ok(Shipment { carrier: self.name.clone(), waybill })
+    }
+
+    async fn verify_tracking_push(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TrackingPush>, LogisticsError> {
+        self.enter()?;
+        check_message(&self.secret, raw, now, self.tolerance).map_err(|p| match p {
+            SignatureProblem::Malformed(why) => LogisticsError::Malformed(why.to_owned()),
+            SignatureProblem::Stale | SignatureProblem::Invalid => LogisticsError::InvalidSignature,
+        })?;
+        let wire: WirePush = serde_json::from_slice(&raw.body).map_err(|e| {
+            LogisticsError::Malformed(format!(
+                "body is not a tracking push ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if wire.carrier != self.name {
+            return Err(LogisticsError::Malformed("push names another carrier".into()));
+        }
+        if wire.events.is_empty() {
+            return Err(LogisticsError::Malformed("push carries no events".into()));
+        }
+        Ok(wire
+            .events
+            .into_iter()
+            .map(|e| TrackingPush {
+                waybill: e.waybill,
+                update: TrackingUpdate {
+                    kind: e.kind,
+                    at: e.at,
+                    event_id: e.event_id,
+                    location: e.location,
+                    description: e.description,
+                },
+            })
+            .collect())
+    }
+
+    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
+        self.enter()?;
+        lock(&self.state)
+            .tracking
+            .get(waybill)
+            .cloned()
+            .ok_or_else(|| LogisticsError::Rejected(format!("{} knows no such waybill", self.name)))
+    }
+}
+
+/// Several carriers behind one [`Logistics`], like an aggregator: quotes from all of them,
+/// shipments dispatched by `request.carrier`, pushes and queries tried on each.
+#[derive(Default)]
+pub struct MultiCarrier {
+    carriers: Vec<(String, Arc<dyn DynLogistics>)>,
+}
+
+impl fmt::Debug for MultiCarrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultiCarrier").field("carriers", &self.names()).finish()
+    }
+}
+
+impl MultiCarrier {
+    /// No carriers yet.
+    pub fn new() -> MultiCarrier {
+        MultiCarrier::default()
+    }
+
+    /// Adds `carrier` under `name` (the name shipment requests use).
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, carrier: Arc<dyn DynLogistics>) -> MultiCarrier {
+        self.carriers.push((name.into(), carrier));
+        self
+    }
+
+    /// Adds a fake carrier under its own name (keep a clone of the `Arc` to script it).
+    #[must_use]
+    pub fn with_fake(self, carrier: Arc<FakeCarrier>) -> MultiCarrier {
+        let name = carrier.name().to_owned();
+        self.with(name, carrier)
+    }
+
+    /// The carriers' names, in the order they were added.
+    pub fn names(&self) -> Vec<&str> {
+        self.carriers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+impl Logistics for MultiCarrier {
+    /// Every carrier's quotes. Carriers that cannot take the parcel are skipped; carriers that
+    /// fail otherwise are skipped too unless nobody quoted, in which case the first such error
+    /// is returned.
+    async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
+        let mut quotes = Vec::new();
+        let mut failure = None;
+        let mut no_service = None;
+        for (_, carrier) in &self.carriers {
+            match carrier.quote_dyn(parcel, to).await {
+                Ok(q) => quotes.extend(q),
+                Err(e @ LogisticsError::NoService(_)) => {
+                    no_service.get_or_insert(e);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if !quotes.is_empty() {
+            return Ok(quotes);
+        }
+        match (failure, no_service) {
+            (Some(e), _) | (None, Some(e)) => Err(e),
+            (None, None) => Err(LogisticsError::NoService("no carrier configured".into())),
+        }
+    }
+
+    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
+        let carrier = self
+            .carriers
+            .iter()
+            .find(|(name, _)| *name == request.carrier)
+            .map(|(_, c)| c)
+            .ok_or_else(|| LogisticsError::Rejected(format!("no carrier named {:?}", request.carrier)))?;
+        carrier.create_shipment_dyn(request).await
+    }
+
+    /// The first carrier whose signature verifies parses the push. A malformed message is
+    /// answered at once; if no carrier verifies it, `InvalidSignature` (or `Unavailable` if a
+    /// carrier could not be asked).
+    async fn verify_tracking_push(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TrackingPush>, LogisticsError> {
+        let mut unavailable = None;
+        for (_, carrier) in &self.carriers {
+            match carrier.verify_tracking_push_dyn(raw, now).await {
+                Ok(pushes) => return Ok(pushes),
+                Err(LogisticsError::InvalidSignature) => {}
+                Err(e @ LogisticsError::Unavailable(_)) => {
+                    unavailable.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(unavailable.unwrap_or(LogisticsError::InvalidSignature))
+    }
+
+    /// The first carrier that knows the waybill answers.
+    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
+        let mut last = None;
+        let mut unavailable = None;
+        for (_, carrier) in &self.carriers {
+            match carrier.query_tracking_dyn(waybill).await {
+                Ok(updates) => return Ok(updates),
+                Err(e @ LogisticsError::Unavailable(_)) => {
+                    unavailable.get_or_insert(e);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(unavailable.or(last).unwrap_or_else(|| LogisticsError::Rejected("no carrier knows this waybill".into())))
+    }
+}

@@ -1,0 +1,576 @@
+//! [`FakeGateway`]: a payment provider that signs and verifies its notifications like a real
+//! one (HMAC-SHA256 over `"{timestamp}.{body}"`, timestamp tolerance), keeps its own records
+//! of payments and refunds, and fails on demand.
+//!
+//! ```
+//! use chrono::TimeDelta;
+//! use orderflow::ports::{GatewayError, PaymentGateway, PaymentStatus};
+//! use orderflow::testing::{FakeGateway, t0};
+//! use orderflow::{Currency, Money, OrderNumber};
+//!
+//! # block_on(async {
+//! let gateway = FakeGateway::new("alipay", "s3cret");
+//! let number = OrderNumber::from_value(7).unwrap();
+//! let raw = gateway.notify_paid(&number, Money::new(27_000, Currency::CNY), t0());
+//!
+//! let paid = gateway.verify_notification(&raw, t0()).await.unwrap();
+//! assert_eq!(paid.status, PaymentStatus::Succeeded);
+//! // Ten minutes later the same message is a replay:
+//! let later = t0() + TimeDelta::minutes(10);
+//! assert_eq!(gateway.verify_notification(&raw, later).await, Err(GatewayError::StaleTimestamp));
+//! # });
+//! # fn block_on(f: impl std::future::Future<Output = ()>) {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::money::{Currency, Money};
+use crate::order_number::OrderNumber;
+use crate::ports::payment::{
+    GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage,
+    RefundReceipt, RefundRequest,
+};
+
+/// Name of the header carrying the signed unix timestamp (seconds).
+pub const TIMESTAMP_HEADER: &str = "X-Timestamp";
+/// Name of the header carrying the lower-case hex HMAC-SHA256 signature.
+pub const SIGNATURE_HEADER: &str = "X-Signature";
+
+/// The default tolerance between a notification's signed timestamp and "now".
+pub const DEFAULT_TOLERANCE: TimeDelta = TimeDelta::minutes(5);
+
+// ---------------------------------------------------------------------------------------------
+// Signing, shared with the fake carrier.
+// ---------------------------------------------------------------------------------------------
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a signed message did not check out. Deliberately carries no message content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureProblem {
+    /// A header is missing or unreadable.
+    Malformed(&'static str),
+    /// The signed timestamp is outside the tolerance.
+    Stale,
+    /// The signature does not match.
+    Invalid,
+}
+
+fn mac_over(secret: &[u8], timestamp: &str, body: &[u8]) -> Option<HmacSha256> {
+    let mut mac = HmacSha256::new_from_slice(secret).ok()?;
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Some(mac)
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+        }
+    }
+    out
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some((nibble(*hi)? << 4) | nibble(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Signs `body` at `timestamp` with `secret`: the message a provider would send.
+pub(crate) fn sign_message(secret: &[u8], timestamp: DateTime<Utc>, body: Vec<u8>) -> RawMessage {
+    let ts = timestamp.timestamp().to_string();
+    let signature =
+        mac_over(secret, &ts, &body).map(|mac| hex_encode(&mac.finalize().into_bytes())).unwrap_or_default();
+    RawMessage {
+        headers: vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            (TIMESTAMP_HEADER.to_owned(), ts),
+            (SIGNATURE_HEADER.to_owned(), signature),
+        ],
+        body,
+    }
+}
+
+/// Checks headers, then the timestamp (when a tolerance is given), then the signature
+/// (constant time). On success the body is authentic.
+pub(crate) fn check_message(
+    secret: &[u8],
+    raw: &RawMessage,
+    now: DateTime<Utc>,
+    tolerance: Option<TimeDelta>,
+) -> Result<(), SignatureProblem> {
+    let ts_text = raw.header(TIMESTAMP_HEADER).ok_or(SignatureProblem::Malformed("missing X-Timestamp header"))?;
+    let sig_text = raw.header(SIGNATURE_HEADER).ok_or(SignatureProblem::Malformed("missing X-Signature header"))?;
+    let seconds: i64 =
+        ts_text.parse().map_err(|_| SignatureProblem::Malformed("X-Timestamp is not a unix timestamp"))?;
+    let signed_at = DateTime::<Utc>::from_timestamp(seconds, 0)
+        .ok_or(SignatureProblem::Malformed("X-Timestamp is out of range"))?;
+    let signature = hex_decode(sig_text).ok_or(SignatureProblem::Malformed("X-Signature is not hex"))?;
+    if let Some(tolerance) = tolerance {
+        if now.signed_duration_since(signed_at).abs() > tolerance {
+            return Err(SignatureProblem::Stale);
+        }
+    }
+    let mac = mac_over(secret, ts_text, &raw.body).ok_or(SignatureProblem::Invalid)?;
+    mac.verify_slice(&signature).map_err(|_| SignatureProblem::Invalid)
+}
+
+/// `secret` with something appended: a key that is certainly wrong.
+pub(crate) fn wrong_key(secret: &[u8]) -> Vec<u8> {
+    let mut key = secret.to_vec();
+    key.extend_from_slice(b"#forged");
+    key
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway.
+// ---------------------------------------------------------------------------------------------
+
+/// The JSON body of a notification, as the fake provider sends it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WireNotification {
+    notification_id: String,
+    order_number: OrderNumber,
+    txn_id: String,
+    amount_minor: i64,
+    currency: Currency,
+    status: PaymentStatus,
+}
+
+/// The fake's record of one order's payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    /// The amount asked for by the last `create_payment` (`None` if the payment was only
+    /// scripted with [`FakeGateway::mark_paid`]).
+    pub requested: Option<Money>,
+    /// Status at the provider.
+    pub status: PaymentStatus,
+    /// Successful transactions, oldest first: `(txn_id, amount)`.
+    pub transactions: Vec<(String, Money)>,
+}
+
+impl PaymentRecord {
+    fn paid_total(&self) -> Option<Money> {
+        let mut txns = self.transactions.iter().map(|(_, amount)| *amount);
+        let first = txns.next()?;
+        txns.try_fold(first, |sum, amount| sum.checked_add(amount).ok())
+    }
+}
+
+/// One refund the fake made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRecord {
+    /// Idempotency key it was made with.
+    pub key: String,
+    /// Order number.
+    pub order_number: OrderNumber,
+    /// Amount.
+    pub amount: Money,
+    /// The receipt returned (also to every retry with the same key).
+    pub receipt: RefundReceipt,
+}
+
+#[derive(Debug, Default)]
+struct GatewayState {
+    payments: HashMap<OrderNumber, PaymentRecord>,
+    refunds: Vec<RefundRecord>,
+    refund_calls: usize,
+    calls: usize,
+    fail_next: Vec<GatewayError>,
+    timeouts_after_success: usize,
+    next_txn: u64,
+    next_notification: u64,
+}
+
+/// A payment provider for tests that behaves like a real one.
+///
+/// * Notifications are signed: `X-Timestamp` (unix seconds) and `X-Signature`, the lower-case
+///   hex HMAC-SHA256 of `"{timestamp}.{body}"` under the secret key; verification checks the
+///   headers ([`GatewayError::Malformed`]), the timestamp against a tolerance
+///   ([`GatewayError::StaleTimestamp`], default ±5 minutes) and the signature in constant time
+///   ([`GatewayError::InvalidSignature`]). Errors never contain the secret, the signature or
+///   the body.
+/// * It keeps its own records: payments created, paid ([`notify_paid`](Self::notify_paid),
+///   [`mark_paid`](Self::mark_paid)) and closed, and a refund ledger idempotent by key.
+///   `query_payment` reports the latest successful transaction (`None` while unpaid);
+///   `close_payment` refuses a paid payment with `Rejected("already paid")` (closing an
+///   unknown one just records it closed); `create_payment` refuses paid or closed payments;
+///   `refund` refuses amounts beyond what was paid, and never refunds a key twice.
+/// * Failures on demand: [`fail_next`](Self::fail_next) and
+///   [`timeout_after_success_next`](Self::timeout_after_success_next).
+///
+/// Every method takes `&self`; share it with `Arc`.
+pub struct FakeGateway {
+    provider: String,
+    secret: Vec<u8>,
+    tolerance: TimeDelta,
+    state: Mutex<GatewayState>,
+}
+
+impl fmt::Debug for FakeGateway {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeGateway")
+            .field("provider", &self.provider)
+            .field("tolerance", &self.tolerance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeGateway {
+    /// A gateway named `provider` (e.g. `"alipay"`) signing with `secret`, with a ±5 minute
+    /// timestamp tolerance.
+    pub fn new(provider: impl Into<String>, secret: impl AsRef<[u8]>) -> FakeGateway {
+        FakeGateway {
+            provider: provider.into(),
+            secret: secret.as_ref().to_vec(),
+            tolerance: DEFAULT_TOLERANCE,
+            state: Mutex::new(GatewayState::default()),
+        }
+    }
+
+    /// The same gateway with another timestamp tolerance (negative values count as zero).
+    #[must_use]
+    pub fn with_tolerance(mut self, tolerance: TimeDelta) -> FakeGateway {
+        self.tolerance = tolerance.max(TimeDelta::zero());
+        self
+    }
+
+    /// The provider name.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The timestamp tolerance.
+    pub fn tolerance(&self) -> TimeDelta {
+        self.tolerance
+    }
+
+    // -- scripting --------------------------------------------------------------------------
+
+    fn body_of(&self, notification: &PaymentNotification) -> Vec<u8> {
+        let id = {
+            let mut state = lock(&self.state);
+            state.next_notification += 1;
+            format!("{}-N{:08}", self.provider, state.next_notification)
+        };
+        let wire = WireNotification {
+            notification_id: id,
+            order_number: notification.order_number,
+            txn_id: notification.txn_id.clone(),
+            amount_minor: notification.amount.minor,
+            currency: notification.amount.currency,
+            status: notification.status,
+        };
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    /// The provider's notification of `notification`, signed at `timestamp`. Each call gets a
+    /// fresh notification id; to model a redelivery, send the same [`RawMessage`] again.
+    pub fn sign(&self, notification: &PaymentNotification, timestamp: DateTime<Utc>) -> RawMessage {
+        sign_message(&self.secret, timestamp, self.body_of(notification))
+    }
+
+    /// Any `body`, signed at `timestamp` with the right key: for messages the provider might
+    /// send that are not notifications.
+    pub fn sign_body(&self, body: impl Into<Vec<u8>>, timestamp: DateTime<Utc>) -> RawMessage {
+        sign_message(&self.secret, timestamp, body.into())
+    }
+
+    /// Like [`sign`](Self::sign) but with a wrong key: verification must answer
+    /// [`GatewayError::InvalidSignature`].
+    pub fn forge(&self, notification: &PaymentNotification, timestamp: DateTime<Utc>) -> RawMessage {
+        sign_message(&wrong_key(&self.secret), timestamp, self.body_of(notification))
+    }
+
+    /// `raw` with its body changed after signing (the amount lowered to one minor unit, or a
+    /// byte appended if the body is not a notification); the headers are kept.
+    pub fn tamper(&self, raw: &RawMessage) -> RawMessage {
+        let body = match serde_json::from_slice::<WireNotification>(&raw.body) {
+            Ok(mut wire) => {
+                wire.amount_minor = if wire.amount_minor == 1 { 2 } else { 1 };
+                serde_json::to_vec(&wire).unwrap_or_default()
+            }
+            Err(_) => {
+                let mut body = raw.body.clone();
+                body.push(b' ');
+                body
+            }
+        };
+        RawMessage { headers: raw.headers.clone(), body }
+    }
+
+    /// Records that the buyer paid `amount` for `order_number` (fresh transaction id), without
+    /// sending anything: models "paid, but the notification was lost". `query_payment` reports
+    /// it. Scripting bypasses the provider's rules (it works even on a closed payment).
+    pub fn mark_paid(&self, order_number: &OrderNumber, amount: Money) -> PaymentNotification {
+        let mut state = lock(&self.state);
+        state.next_txn += 1;
+        let txn_id = format!("{}-T{:010}", self.provider, state.next_txn);
+        let record = state.payments.entry(*order_number).or_insert_with(|| PaymentRecord {
+            requested: None,
+            status: PaymentStatus::Pending,
+            transactions: Vec::new(),
+        });
+        record.status = PaymentStatus::Succeeded;
+        record.transactions.push((txn_id.clone(), amount));
+        PaymentNotification { order_number: *order_number, txn_id, amount, status: PaymentStatus::Succeeded }
+    }
+
+    /// [`mark_paid`](Self::mark_paid), then the signed `Succeeded` notification for it, sent
+    /// at `now`.
+    pub fn notify_paid(&self, order_number: &OrderNumber, amount: Money, now: DateTime<Utc>) -> RawMessage {
+        let notification = self.mark_paid(order_number, amount);
+        self.sign(&notification, now)
+    }
+
+    /// The next `n` calls (of any [`PaymentGateway`] method) fail with `error`, without doing
+    /// anything.
+    pub fn fail_next(&self, n: usize, error: GatewayError) {
+        let mut state = lock(&self.state);
+        state.fail_next.extend(std::iter::repeat_n(error, n));
+    }
+
+    /// The next `n` successful refunds are made and recorded, then answered with
+    /// `Unavailable("timeout")`: a call that timed out after doing its work. A retry with the
+    /// same key gets the recorded receipt.
+    pub fn timeout_after_success_next(&self, n: usize) {
+        let mut state = lock(&self.state);
+        state.timeouts_after_success = state.timeouts_after_success.saturating_add(n);
+    }
+
+    /// Cancels every failure still queued by `fail_next` and `timeout_after_success_next`:
+    /// the provider is healthy again.
+    pub fn heal(&self) {
+        let mut state = lock(&self.state);
+        state.fail_next.clear();
+        state.timeouts_after_success = 0;
+    }
+
+    // -- inspection -------------------------------------------------------------------------
+
+    /// The fake's record of `order_number`'s payment.
+    pub fn payment(&self, order_number: &OrderNumber) -> Option<PaymentRecord> {
+        lock(&self.state).payments.get(order_number).cloned()
+    }
+
+    /// Payments created with `create_payment`: order number and amount asked for, sorted by
+    /// order number.
+    pub fn created_payments(&self) -> Vec<(OrderNumber, Money)> {
+        let state = lock(&self.state);
+        let mut created: Vec<(OrderNumber, Money)> = state
+            .payments
+            .iter()
+            .filter_map(|(number, record)| record.requested.map(|amount| (*number, amount)))
+            .collect();
+        created.sort_by_key(|a| a.0);
+        created
+    }
+
+    /// Every refund actually made, oldest first (each key once).
+    pub fn refunds(&self) -> Vec<RefundRecord> {
+        lock(&self.state).refunds.clone()
+    }
+
+    /// Sum of the refunds made for `order_number` (`None` when there are none).
+    pub fn refunded_total(&self, order_number: &OrderNumber) -> Option<Money> {
+        let state = lock(&self.state);
+        refunded_total(&state.refunds, order_number)
+    }
+
+    /// How many times `refund` was called (retries and failures included).
+    pub fn refund_calls(&self) -> usize {
+        lock(&self.state).refund_calls
+    }
+
+    /// How many times any [`PaymentGateway`] method was called.
+    pub fn calls(&self) -> usize {
+        lock(&self.state).calls
+    }
+
+    // -- internals --------------------------------------------------------------------------
+
+    /// Counts the call and pops an injected failure, if any.
+    fn enter(&self, state: &mut GatewayState) -> Result<(), GatewayError> {
+        state.calls += 1;
+        if state.fail_next.is_empty() { Ok(()) } else { Err(state.fail_next.remove(0)) }
+    }
+
+    fn session(&self, request: &PaymentRequest) -> PaymentSession {
+        PaymentSession::QrCode {
+            payload: format!(
+                "{}://pay?order={}&amount={}&currency={}",
+                self.provider, request.order_number, request.amount.minor, request.amount.currency
+            ),
+        }
+    }
+}
+
+fn refunded_total(refunds: &[RefundRecord], order_number: &OrderNumber) -> Option<Money> {
+    let mut amounts = refunds.iter().filter(|r| &r.order_number == order_number).map(|r| r.amount);
+    let first = amounts.next()?;
+    amounts.try_fold(first, |sum, amount| sum.checked_add(amount).ok())
+}
+
+fn to_gateway_error(problem: SignatureProblem) -> GatewayError {
+    match problem {
+        SignatureProblem::Malformed(why) => GatewayError::Malformed(why.to_owned()),
+        SignatureProblem::Stale => GatewayError::StaleTimestamp,
+        SignatureProblem::Invalid => GatewayError::InvalidSignature,
+    }
+}
+
+impl PaymentGateway for FakeGateway {
+    async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
+        let mut state = lock(&self.state);
+        self.enter(&mut state)?;
+        if request.amount.minor <= 0 {
+            return Err(GatewayError::Rejected("amount must be positive".into()));
+        }
+        let record = state.payments.entry(request.order_number).or_insert_with(|| PaymentRecord {
+            requested: None,
+            status: PaymentStatus::Pending,
+            transactions: Vec::new(),
+        });
+        match record.status {
+            PaymentStatus::Succeeded => Err(GatewayError::Rejected("already paid".into())),
+            PaymentStatus::Closed => Err(GatewayError::Rejected("payment closed".into())),
+            PaymentStatus::Pending | PaymentStatus::Failed => {
+                record.requested = Some(request.amount);
+                record.status = PaymentStatus::Pending;
+                Ok(self.session(request))
+            }
+        }
+    }
+
+    async fn verify_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentNotification, GatewayError> {
+        {
+            let mut state = lock(&self.state);
+            self.enter(&mut state)?;
+        }
+        check_message(&self.secret, raw, now, Some(self.tolerance)).map_err(to_gateway_error)?;
+        let wire: WireNotification = serde_json::from_slice(&raw.body).map_err(|e| {
+            GatewayError::Malformed(format!(
+                "body is not a notification ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        Ok(PaymentNotification {
+            order_number: wire.order_number,
+            txn_id: wire.txn_id,
+            amount: Money::new(wire.amount_minor, wire.currency),
+            status: wire.status,
+        })
+    }
+
+    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+        let mut state = lock(&self.state);
+        self.enter(&mut state)?;
+        let Some(record) = state.payments.get(order_number) else {
+            return Ok(None);
+        };
+        // What a query reports: the latest successful transaction, if any.
+        Ok(record.transactions.last().map(|(txn_id, amount)| PaymentNotification {
+            order_number: *order_number,
+            txn_id: txn_id.clone(),
+            amount: *amount,
+            status: PaymentStatus::Succeeded,
+        }))
+    }
+
+    async fn close_payment(&self, order_number: &OrderNumber) -> Result<(), GatewayError> {
+        let mut state = lock(&self.state);
+        self.enter(&mut state)?;
+        let record = state.payments.entry(*order_number).or_insert_with(|| PaymentRecord {
+            requested: None,
+            status: PaymentStatus::Pending,
+            transactions: Vec::new(),
+        });
+        if record.status == PaymentStatus::Succeeded || !record.transactions.is_empty() {
+            return Err(GatewayError::Rejected("already paid".into()));
+        }
+        record.status = PaymentStatus::Closed;
+        Ok(())
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
+        let mut state = lock(&self.state);
+        state.refund_calls += 1;
+        self.enter(&mut state)?;
+        let receipt = if let Some(done) = state.refunds.iter().find(|r| r.key == request.key) {
+            done.receipt.clone()
+        } else {
+            if request.amount.minor <= 0 {
+                return Err(GatewayError::Rejected("refund amount must be positive".into()));
+            }
+            let paid = state
+                .payments
+                .get(&request.order_number)
+                .and_then(PaymentRecord::paid_total)
+                .ok_or_else(|| GatewayError::Rejected("no successful payment to refund".into()))?;
+            if paid.currency != request.amount.currency {
+                return Err(GatewayError::Rejected("refund currency differs from the payment".into()));
+            }
+            let already = refunded_total(&state.refunds, &request.order_number).map_or(0, |m| m.minor);
+            let after = already
+                .checked_add(request.amount.minor)
+                .ok_or_else(|| GatewayError::Rejected("refund amount overflows".into()))?;
+            if after > paid.minor {
+                return Err(GatewayError::Rejected("refund exceeds the paid amount".into()));
+            }
+            let receipt = RefundReceipt { reference: format!("{}-RF{:08}", self.provider, state.refunds.len() + 1) };
+            state.refunds.push(RefundRecord {
+                key: request.key.clone(),
+                order_number: request.order_number,
+                amount: request.amount,
+                receipt: receipt.clone(),
+            });
+            receipt
+        };
+        if state.timeouts_after_success > 0 {
+            state.timeouts_after_success -= 1;
+            return Err(GatewayError::Unavailable("timeout".into()));
+        }
+        Ok(receipt)
+    }
+}

@@ -1,0 +1,88 @@
+//! [`RecordingNotifier`]: a notifier that records what it was asked to send, drops
+//! redelivered keys, and fails on demand.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use super::gateway::lock;
+use crate::effect::Notification;
+use crate::ports::notifier::{Notifier, NotifyError};
+
+#[derive(Debug, Default)]
+struct NotifierState {
+    sent: Vec<(String, Notification)>,
+    keys: HashSet<String>,
+    duplicates_dropped: usize,
+    fail_next: usize,
+    calls: usize,
+}
+
+/// Records every notification sent, deduplicated by key like a notifier that remembers what
+/// it sent: a redelivered key is acknowledged but not recorded again (see
+/// [`duplicates_dropped`](Self::duplicates_dropped)). [`fail_next`](Self::fail_next) makes the
+/// next calls fail with `Unavailable` (nothing recorded, so a redelivery is sent).
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    state: Mutex<NotifierState>,
+}
+
+impl RecordingNotifier {
+    /// An empty recorder.
+    pub fn new() -> RecordingNotifier {
+        RecordingNotifier::default()
+    }
+
+    /// The next `n` calls fail with [`NotifyError::Unavailable`].
+    pub fn fail_next(&self, n: usize) {
+        let mut state = lock(&self.state);
+        state.fail_next = state.fail_next.saturating_add(n);
+    }
+
+    /// Cancels the failures still queued by `fail_next`.
+    pub fn heal(&self) {
+        let mut state = lock(&self.state);
+        state.fail_next = 0;
+    }
+
+    /// Every `(key, notification)` sent, oldest first, each key once.
+    pub fn sent(&self) -> Vec<(String, Notification)> {
+        lock(&self.state).sent.clone()
+    }
+
+    /// The notifications sent, oldest first.
+    pub fn notifications(&self) -> Vec<Notification> {
+        lock(&self.state).sent.iter().map(|(_, n)| n.clone()).collect()
+    }
+
+    /// The kinds' names (`placed`, `paid`, ...) of the notifications sent, oldest first.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        lock(&self.state).sent.iter().map(|(_, n)| n.kind.name()).collect()
+    }
+
+    /// How many redelivered keys were dropped.
+    pub fn duplicates_dropped(&self) -> usize {
+        lock(&self.state).duplicates_dropped
+    }
+
+    /// How many times `send` was called (duplicates and failures included).
+    pub fn calls(&self) -> usize {
+        lock(&self.state).calls
+    }
+}
+
+impl Notifier for RecordingNotifier {
+    async fn send(&self, key: &str, notification: &Notification) -> Result<(), NotifyError> {
+        let mut state = lock(&self.state);
+        state.calls += 1;
+        if state.fail_next > 0 {
+            state.fail_next -= 1;
+            return Err(NotifyError::Unavailable("channel is down".into()));
+        }
+        if state.keys.insert(key.to_owned()) {
+            state.sent.push((key.to_owned(), notification.clone()));
+        } else {
+            state.duplicates_dropped += 1;
+        }
+        Ok(())
+    }
+}

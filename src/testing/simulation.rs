@@ -1,0 +1,495 @@
+//! Deterministic simulation: a seeded driver runs many orders through the engine with faults
+//! injected at every adapter, and checks the invariants after every order.
+//!
+//! Faults: payment notifications dropped (the timer's gateway query must find the payment),
+//! duplicated and delivered late (after cancellation: the money must go back); tracking pushes
+//! out of order and twice; the gateway, carrier, notifier and store failing (calls that fail,
+//! and refunds that time out after having been made); the engine crashing (dropped and rebuilt
+//! on the same adapters) between steps; clock jumps that make deadlines fire.
+//!
+//! The same seed replays the same run: randomness comes only from the seed, and the clock is a
+//! [`FixedClock`](crate::testing::FixedClock) moved by the driver.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+
+use crate::Workflow;
+use crate::actor::Actor;
+use crate::command::{Action, Command};
+use crate::ids::{LineId, OrderId, PackageId};
+use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, PackageItem, ScannedItem, TrackingKind};
+use crate::ports::{GatewayError, PaymentStatus};
+use crate::testing::shop::{SKUS, Shop, sku};
+use crate::testing::{buyer, customer_service, sample_cod_form, sample_form};
+
+/// The invariants checked, by name.
+pub const INVARIANTS: [&str; 7] = [
+    "money: refunds <= received per order and per line; captures <= total",
+    "cancelled orders keep no money",
+    "stock: reserved = units of live orders not yet shipped; on hand = stocked - shipped",
+    "terminal orders never move",
+    "every payment the gateway confirmed is recorded exactly once",
+    "every committed effect is delivered (outbox empty, nothing dead)",
+    "replaying the events reproduces the stored order",
+];
+
+/// What to simulate.
+#[derive(Debug, Clone, Copy)]
+pub struct SimConfig {
+    /// The seed: the same seed gives the same run.
+    pub seed: u64,
+    /// How many orders.
+    pub orders: usize,
+    /// Orders per shop (a fresh store, stock and fakes per batch bound the memory of long runs).
+    pub batch: usize,
+    /// Inject faults (off: the happy paths alone, for throughput).
+    pub faults: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { seed: 1, orders: 100, batch: 1_000, faults: true }
+    }
+}
+
+/// What a simulation found.
+#[derive(Debug, Clone, Default)]
+pub struct SimReport {
+    /// The seed.
+    pub seed: u64,
+    /// Orders run.
+    pub orders: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Checks made per invariant.
+    pub checks: BTreeMap<&'static str, usize>,
+    /// Every violation found, with the seed, order and invariant.
+    pub violations: Vec<String>,
+    /// Faults injected, by kind.
+    pub faults: BTreeMap<&'static str, usize>,
+}
+
+impl SimReport {
+    /// Orders per second.
+    pub fn orders_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { self.orders as f64 / secs } else { 0.0 }
+    }
+}
+
+/// A small, seedable pseudo-random generator (SplitMix64): deterministic and dependency-free.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+const STOCK: u32 = 1_000_000;
+
+struct Driver {
+    shop: Shop,
+    rng: Rng,
+    faults: bool,
+    report: SimReport,
+    terminal: BTreeMap<OrderId, OrderStatus>,
+}
+
+/// Runs a simulation and returns what it found. Never panics on a violation: it reports it.
+pub async fn simulate(config: SimConfig) -> SimReport {
+    let started = Instant::now();
+    let mut report = SimReport { seed: config.seed, ..SimReport::default() };
+    let mut rng = Rng::new(config.seed);
+    let mut done = 0;
+    while done < config.orders {
+        let batch = config.batch.max(1).min(config.orders - done);
+        let shop = Shop::with_workflow(Workflow::default(), STOCK);
+        let mut driver = Driver {
+            shop,
+            rng: rng.clone(),
+            faults: config.faults,
+            report: std::mem::take(&mut report),
+            terminal: BTreeMap::new(),
+        };
+        let mut ids = Vec::with_capacity(batch);
+        for n in 0..batch {
+            let customer = format!("c{}", done + n);
+            if let Some(id) = driver.order(&customer).await {
+                ids.push(id);
+            }
+        }
+        driver.settle().await;
+        driver.check_batch(&ids).await;
+        rng = driver.rng.clone();
+        report = driver.report;
+        done += batch;
+    }
+    report.orders = done;
+    report.elapsed = started.elapsed();
+    report
+}
+
+impl Driver {
+    fn fault(&mut self, kind: &'static str, percent: u64) -> bool {
+        if self.faults && self.rng.chance(percent) {
+            *self.report.faults.entry(kind).or_default() += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn violation(&mut self, invariant: &str, id: Option<OrderId>, detail: String) {
+        let order = id.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
+        self.report.violations.push(format!("seed {}: order {order}: {invariant}: {detail}", self.report.seed));
+    }
+
+    fn check(&mut self, invariant: &'static str) {
+        *self.report.checks.entry(invariant).or_default() += 1;
+    }
+
+    /// Injects adapter faults before a step, and sometimes crashes the engine.
+    fn before_step(&mut self) {
+        if self.fault("engine crash and restart", 5) {
+            self.shop.restart(Workflow::default());
+        }
+        if self.fault("notifier failure", 10) {
+            self.shop.notifier.fail_next(1);
+        }
+        if self.fault("gateway outage", 5) {
+            self.shop.gateway.fail_next(1, GatewayError::Unavailable("simulated outage".into()));
+        }
+        if self.fault("refund timeout after success", 3) {
+            self.shop.gateway.timeout_after_success_next(1);
+        }
+        if self.fault("carrier outage", 5) {
+            self.shop.carrier.fail_next(1);
+        }
+    }
+
+    /// Runs a command, retrying what a real caller would retry (store outages, conflicts).
+    async fn run(&mut self, id: OrderId, actor: Actor, action: Action) -> bool {
+        self.before_step();
+        if self.fault("store write failure", 5) {
+            self.shop.store.fail_next_writes(1);
+        }
+        for _ in 0..3 {
+            match self.shop.engine.execute(id, Command::new(actor.clone(), action.clone())).await {
+                Ok(_) => return true,
+                Err(e) if e.is_retryable() => continue,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Delivers the outbox and fires deadlines until nothing is left, moving the clock over
+    /// retry backoffs (bounded).
+    async fn settle(&mut self) {
+        for _ in 0..40 {
+            let _ = self.shop.engine.run_due(self.shop.clock.now()).await;
+            let _ = self.shop.engine.drain_outbox().await;
+            if self.shop.store.outbox_pending() == 0 {
+                return;
+            }
+            self.shop.clock.advance(TimeDelta::minutes(10));
+        }
+    }
+
+    async fn pay(&mut self, id: OrderId) {
+        let Ok(order) = self.shop.engine.order(id).await else { return };
+        let Ok(amount) = order.payment.outstanding() else { return };
+        self.before_step();
+        let raw = self.shop.gateway.notify_paid(&order.number, amount, self.shop.clock.now());
+        if self.fault("payment notification dropped", 5) {
+            // The buyer paid, nobody told us: the pay-by timer must ask the gateway.
+            self.shop.clock.advance(TimeDelta::minutes(31));
+            self.settle().await;
+            return;
+        }
+        let copies = if self.fault("payment notification duplicated", 10) { 2 } else { 1 };
+        for _ in 0..copies {
+            let _ = self.shop.engine.handle_payment_notification(&raw).await;
+        }
+    }
+
+    async fn order(&mut self, customer: &str) -> Option<OrderId> {
+        let cod = self.rng.chance(15);
+        let form = if cod { sample_cod_form(customer) } else { sample_form(customer) };
+        self.before_step();
+        let placed = loop {
+            if self.fault("store write failure at placement", 3) {
+                self.shop.store.fail_next_writes(1);
+            }
+            match self.shop.engine.place(&buyer(customer), &form, Some(customer)).await {
+                Ok(placed) => break placed,
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => {
+                    self.violation("placement", None, format!("valid order refused: {e}"));
+                    return None;
+                }
+            }
+        };
+        let id = placed.order.id;
+        let number = placed.order.number;
+        let total = placed.order.totals.total;
+        let roll = self.rng.next_u64() % 100;
+        if !cod {
+            if roll < 8 {
+                // Never paid: cancelled by the timer.
+                self.shop.clock.advance(TimeDelta::minutes(31));
+                self.settle().await;
+                self.observe(id).await;
+                return Some(id);
+            }
+            if roll < 14 {
+                // Cancelled by the buyer, then the payment arrives late: it must be refunded.
+                self.run(id, buyer(customer), Action::Cancel { reason: "changed my mind".into() }).await;
+                let raw = self.shop.gateway.notify_paid(&number, total, self.shop.clock.now());
+                let _ = self.shop.engine.handle_payment_notification(&raw).await;
+                self.settle().await;
+                self.observe(id).await;
+                return Some(id);
+            }
+            self.pay(id).await;
+        }
+        self.settle().await;
+        if self.rng.chance(5) {
+            self.run(id, customer_service(), Action::Cancel { reason: "out of season".into() }).await;
+            self.settle().await;
+            self.observe(id).await;
+            return Some(id);
+        }
+        self.fulfil(id, customer, cod).await;
+        self.observe(id).await;
+        Some(id)
+    }
+
+    async fn fulfil(&mut self, id: OrderId, customer: &str, cod: bool) {
+        let Some(waybill) = self.ship(id).await else { return };
+        // Tracking pushes, shuffled and sometimes twice.
+        let now = self.shop.clock.now();
+        let mut pushes = vec![
+            (TrackingKind::PickedUp, now + TimeDelta::hours(2), "E1"),
+            (TrackingKind::InTransit, now + TimeDelta::hours(20), "E2"),
+            (TrackingKind::Delivered, now + TimeDelta::hours(40), "E3"),
+        ];
+        if self.fault("tracking pushes reordered", 30) {
+            pushes.reverse();
+        }
+        for (kind, at, event) in pushes {
+            let raw = self.shop.carrier.push(&waybill, kind, at, &format!("{waybill}-{event}"));
+            let copies = if self.fault("tracking push duplicated", 10) { 2 } else { 1 };
+            for _ in 0..copies {
+                let _ = self.shop.engine.handle_tracking_push(&raw).await;
+            }
+        }
+        self.shop.clock.advance(TimeDelta::hours(41));
+        if cod {
+            if let Ok(order) = self.shop.engine.order(id).await {
+                let collect = Action::RecordCodCollected { amount: order.totals.total };
+                self.run(id, Actor::Carrier { carrier: "SF".into() }, collect).await;
+            }
+        }
+        if self.rng.chance(60) {
+            self.run(id, buyer(customer), Action::ConfirmReceipt).await;
+        } else {
+            self.shop.clock.advance(TimeDelta::days(11));
+        }
+        self.settle().await;
+        if self.rng.chance(20) {
+            let request = CaseRequest {
+                kind: CaseKind::RefundOnly,
+                lines: vec![CaseLine { line: LineId(3), quantity: 1 }],
+                reason_code: "damaged".into(),
+                text: String::new(),
+                evidence: Vec::new(),
+            };
+            if self.run(id, buyer(customer), Action::OpenCase { request }).await {
+                let case = self.shop.engine.order(id).await.ok().and_then(|o| o.cases.last().map(|c| c.id));
+                if let Some(case) = case {
+                    self.run(id, customer_service(), Action::ApproveCase { case }).await;
+                    let reference = cod.then(|| format!("BANK-{case}"));
+                    self.run(id, customer_service(), Action::RefundCase { case, manual_reference: reference }).await;
+                }
+            }
+        }
+        self.settle().await;
+    }
+
+    /// Pick, pack everything, book with the selector (retrying carrier outages), create the
+    /// shipment from the outbox; the waybill once the carrier answered.
+    async fn ship(&mut self, id: OrderId) -> Option<String> {
+        let warehouse = crate::testing::warehouse();
+        self.run(id, warehouse.clone(), Action::IssuePickList).await;
+        let order = self.shop.engine.order(id).await.ok()?;
+        let items = order.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
+        let scanned = order
+            .lines
+            .iter()
+            .map(|l| ScannedItem {
+                sku: l.sku.to_string(),
+                product_name: l.product_name.clone(),
+                variant: l.variant.clone(),
+                quantity: l.quantity,
+            })
+            .collect();
+        self.run(id, warehouse.clone(), Action::Pack { items, scanned }).await;
+        self.before_step();
+        for _ in 0..3 {
+            if self.shop.engine.ship(&warehouse, id, PackageId(1)).await.is_ok() {
+                break;
+            }
+        }
+        self.settle().await;
+        let order = self.shop.engine.order(id).await.ok()?;
+        order.fulfillment.package(PackageId(1)).and_then(|p| p.waybill.clone())
+    }
+
+    /// Records terminal statuses and checks they never change.
+    async fn observe(&mut self, id: OrderId) {
+        let Ok(order) = self.shop.engine.order(id).await else { return };
+        self.terminal_check(&order);
+    }
+
+    fn terminal_check(&mut self, order: &Order) {
+        let status = order.status();
+        self.check(INVARIANTS[3]);
+        match self.terminal.get(&order.id).copied() {
+            Some(before) if before != status => {
+                self.violation(INVARIANTS[3], Some(order.id), format!("{before} became {status}"))
+            }
+            Some(_) => {}
+            None if status.is_terminal() => {
+                self.terminal.insert(order.id, status);
+            }
+            None => {}
+        }
+    }
+
+    async fn check_batch(&mut self, ids: &[OrderId]) {
+        // Faults off while the last effects drain, as a provider eventually comes back.
+        self.faults = false;
+        self.shop.gateway.heal();
+        self.shop.carrier.heal();
+        self.shop.notifier.heal();
+        self.settle().await;
+        self.check(INVARIANTS[5]);
+        let (pending, dead) = (self.shop.store.outbox_pending(), self.shop.store.outbox_dead());
+        if pending > 0 || !dead.is_empty() {
+            self.violation(INVARIANTS[5], None, format!("{pending} pending, {} dead: {dead:?}", dead.len()));
+        }
+        let mut reserved: BTreeMap<String, u64> = BTreeMap::new();
+        let mut shipped: BTreeMap<String, u64> = BTreeMap::new();
+        for id in ids {
+            let Ok(order) = self.shop.engine.order(*id).await else {
+                self.violation("load", Some(*id), "order missing".into());
+                continue;
+            };
+            self.terminal_check(&order);
+            self.check_money(&order);
+            self.check_payments(&order);
+            self.check_replay(&order).await;
+            let live = order.cancellation.is_none();
+            for line in &order.lines {
+                let out = u64::from(order.fulfillment.shipped_quantity(line.id));
+                *shipped.entry(line.sku.to_string()).or_default() += out;
+                if live {
+                    *reserved.entry(line.sku.to_string()).or_default() +=
+                        u64::from(line.quantity) - out.min(u64::from(line.quantity));
+                }
+            }
+        }
+        for s in SKUS {
+            self.check(INVARIANTS[2]);
+            let (on_hand, held) = self.shop.inventory.stock(&sku(s));
+            let expect_reserved = reserved.get(s).copied().unwrap_or(0);
+            let expect_on_hand = u64::from(STOCK) - shipped.get(s).copied().unwrap_or(0);
+            if u64::from(held) != expect_reserved || u64::from(on_hand) != expect_on_hand {
+                self.violation(
+                    INVARIANTS[2],
+                    None,
+                    format!("{s}: on hand {on_hand} (expected {expect_on_hand}), reserved {held} (expected {expect_reserved})"),
+                );
+            }
+        }
+    }
+
+    fn check_money(&mut self, order: &Order) {
+        self.check(INVARIANTS[0]);
+        let ledger = &order.payment;
+        let (Ok(received), Ok(refunded)) = (ledger.received(), ledger.refunded()) else {
+            self.violation(INVARIANTS[0], Some(order.id), "ledger arithmetic failed".into());
+            return;
+        };
+        if refunded.minor > received.minor {
+            self.violation(INVARIANTS[0], Some(order.id), format!("refunded {refunded} > received {received}"));
+        }
+        for line in &order.lines {
+            if ledger.refunded_for_line(line.id).map(|r| r.minor > line.payable.minor).unwrap_or(true) {
+                self.violation(INVARIANTS[0], Some(order.id), format!("line {} refunded above what was paid", line.id));
+            }
+        }
+        let captured: i64 = ledger.captures.iter().map(|c| c.amount.minor).sum();
+        if order.cancellation.is_none() && captured > order.totals.total.minor {
+            self.violation(INVARIANTS[0], Some(order.id), format!("captured {captured} above the total"));
+        }
+        if order.cancellation.is_some() {
+            self.check(INVARIANTS[1]);
+            let completed: i64 = ledger
+                .refunds
+                .iter()
+                .filter(|r| matches!(r.status, crate::order::RefundStatus::Completed { .. }))
+                .map(|r| r.amount.minor)
+                .sum();
+            if completed != received.minor {
+                self.violation(INVARIANTS[1], Some(order.id), format!("received {received}, refunded {completed}"));
+            }
+        }
+    }
+
+    fn check_payments(&mut self, order: &Order) {
+        self.check(INVARIANTS[4]);
+        let Some(record) = self.shop.gateway.payment(&order.number) else { return };
+        if record.status != PaymentStatus::Succeeded && record.transactions.is_empty() {
+            return;
+        }
+        for (txn, _) in &record.transactions {
+            let seen = order.payment.captures.iter().filter(|c| &c.txn_id == txn).count()
+                + order.payment.anomalies.iter().filter(|a| &a.txn_id == txn).count();
+            if seen != 1 {
+                self.violation(INVARIANTS[4], Some(order.id), format!("transaction {txn} recorded {seen} times"));
+            }
+        }
+    }
+
+    async fn check_replay(&mut self, order: &Order) {
+        self.check(INVARIANTS[6]);
+        let replayed = match self.shop.engine.events(order.id).await {
+            Ok(events) => Order::from_events(&events).ok(),
+            Err(_) => None,
+        };
+        if replayed.as_ref() != Some(order) {
+            self.violation(INVARIANTS[6], Some(order.id), "the fold of the events differs from the snapshot".into());
+        }
+    }
+}

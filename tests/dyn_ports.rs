@@ -1,0 +1,36 @@
+//! Adapters chosen at runtime: every port behind `Arc<dyn Dyn*>` drives the engine.
+
+use std::sync::Arc;
+
+use orderflow::engine::{Adapters, Engine};
+use orderflow::ports::{Clock, DynInventory, DynLogistics, DynNotifier, DynOrderStore, DynPaymentGateway};
+use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0};
+use orderflow::{MemoryInventory, MemoryStore, OrderStatus, Sku, Workflow};
+
+#[tokio::test]
+async fn the_engine_runs_on_boxed_adapters_chosen_at_runtime() {
+    let gateway = Arc::new(FakeGateway::new("alipay", b"secret"));
+    let notifier = Arc::new(RecordingNotifier::new());
+    let inventory = Arc::new(MemoryInventory::new());
+    for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+        inventory.set_stock(&Sku::new(sku).unwrap(), 5);
+    }
+    let store: Arc<dyn DynOrderStore> = Arc::new(MemoryStore::new());
+    let payments: Arc<dyn DynPaymentGateway> = gateway.clone();
+    let logistics: Arc<dyn DynLogistics> = Arc::new(FakeCarrier::new("SF", b"carrier"));
+    let stock: Arc<dyn DynInventory> = inventory.clone();
+    let messages: Arc<dyn DynNotifier> = notifier.clone();
+    let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(t0()));
+    let engine = Engine::new(
+        Workflow::default(),
+        Adapters { store, payments, logistics, inventory: stock, notifier: messages, clock },
+    );
+
+    let placed = engine.place(&buyer("ann"), &sample_form("ann"), None).await.unwrap();
+    let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, t0());
+    engine.handle_payment_notification(&raw).await.unwrap();
+    engine.drain_outbox().await.unwrap();
+    assert_eq!(engine.order(placed.order.id).await.unwrap().status(), OrderStatus::ReadyToShip);
+    assert_eq!(inventory.stock(&Sku::new("TEA-OOLONG").unwrap()), (5, 2));
+    assert_eq!(notifier.kinds(), vec!["placed", "paid"]);
+}

@@ -1,0 +1,149 @@
+//! Adapter failures at each call leave the order consistent; retries converge; nothing is
+//! half-applied.
+
+mod common;
+
+use chrono::TimeDelta;
+use common::{Shop, sku};
+use orderflow::engine::EngineError;
+use orderflow::ports::{GatewayError, InventoryError, StoreError};
+use orderflow::testing::{buyer, customer_service, sample_form};
+use orderflow::{Action, OrderStatus};
+
+#[tokio::test]
+async fn out_of_stock_refuses_the_order_and_stores_nothing() {
+    let shop = Shop::new();
+    shop.inventory.set_stock(&sku("MUG-CLAY"), 0);
+    let err = shop.engine.place(&buyer("ann"), &sample_form("ann"), None).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::Inventory(InventoryError::OutOfStock { ref sku, requested: 1, available: 0 }) if sku.as_str() == "MUG-CLAY")
+    );
+    assert_eq!(shop.store.order_count(), 0);
+    assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 0), "all or nothing: no partial reservation");
+}
+
+#[tokio::test]
+async fn a_store_failure_at_placement_releases_the_reservation() {
+    let shop = Shop::new();
+    shop.store.fail_next_writes(1);
+    let err = shop.engine.place(&buyer("ann"), &sample_form("ann"), None).await.unwrap_err();
+    assert!(matches!(err, EngineError::Store(StoreError::Unavailable(_))));
+    assert!(err.is_retryable());
+    assert_eq!(shop.store.order_count(), 0);
+    assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 0));
+    // The retry goes through.
+    shop.engine.place(&buyer("ann"), &sample_form("ann"), None).await.unwrap();
+    assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 2));
+}
+
+#[tokio::test]
+async fn a_store_failure_mid_append_changes_nothing() {
+    let shop = Shop::new();
+    let id = shop.place("bea").await.order.id;
+    let before = shop.engine.events(id).await.unwrap();
+    let pending = shop.store.outbox_pending();
+    shop.store.fail_next_writes(1);
+    let err = shop
+        .engine
+        .execute(id, orderflow::Command::new(buyer("bea"), Action::Cancel { reason: "oops".into() }))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(shop.engine.events(id).await.unwrap(), before);
+    assert_eq!(shop.store.outbox_pending(), pending);
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::AwaitingPayment);
+}
+
+#[tokio::test]
+async fn inventory_down_at_placement_is_a_retryable_error() {
+    let shop = Shop::new();
+    shop.inventory.fail_next_calls(1);
+    let err = shop.engine.place(&buyer("cy"), &sample_form("cy"), None).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(shop.store.order_count(), 0);
+}
+
+#[tokio::test]
+async fn a_failing_notifier_never_blocks_a_transition_and_is_retried() {
+    let shop = Shop::new();
+    shop.notifier.fail_next(3);
+    let id = shop.paid_order("dee").await;
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::ReadyToShip);
+    let first = shop.engine.dispatch_outbox().await.unwrap();
+    assert!(first.retrying > 0);
+    for _ in 0..6 {
+        shop.clock.advance(TimeDelta::minutes(5));
+        shop.engine.dispatch_outbox().await.unwrap();
+    }
+    assert_eq!(shop.store.outbox_pending(), 0);
+    let kinds = shop.notifier.kinds();
+    assert_eq!(kinds.iter().filter(|k| **k == "placed").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "paid").count(), 1);
+}
+
+#[tokio::test]
+async fn a_refund_that_times_out_after_succeeding_is_retried_with_the_same_key_and_paid_once() {
+    let shop = Shop::new();
+    let id = shop.paid_order("eve").await;
+    let order = shop.engine.order(id).await.unwrap();
+    shop.engine.drain_outbox().await.unwrap();
+    shop.gateway.timeout_after_success_next(1);
+    shop.run(id, customer_service(), Action::Cancel { reason: "duplicate order".into() }).await;
+    let first = shop.engine.dispatch_outbox().await.unwrap();
+    assert_eq!(first.retrying, 1);
+    shop.clock.advance(TimeDelta::minutes(1));
+    shop.engine.drain_outbox().await.unwrap();
+    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert_eq!(shop.gateway.refunds().len(), 1);
+    let after = shop.engine.order(id).await.unwrap();
+    assert!(matches!(
+        after.payment.refunds.first().map(|r| &r.status),
+        Some(orderflow::order::RefundStatus::Completed { .. })
+    ));
+}
+
+#[tokio::test]
+async fn gateway_down_during_refund_converges_once_it_is_back() {
+    let shop = Shop::new();
+    let id = shop.paid_order("fox").await;
+    shop.engine.drain_outbox().await.unwrap();
+    shop.gateway.fail_next(2, GatewayError::Unavailable("maintenance".into()));
+    shop.run(id, buyer("fox"), Action::Cancel { reason: "too slow".into() }).await;
+    for _ in 0..5 {
+        shop.engine.dispatch_outbox().await.unwrap();
+        shop.clock.advance(TimeDelta::minutes(1));
+    }
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert_eq!(shop.store.outbox_pending(), 0);
+}
+
+#[tokio::test]
+async fn carrier_down_at_shipment_creation_retries_to_one_waybill() {
+    let shop = Shop::new();
+    let id = shop.paid_order("gil").await;
+    shop.run(id, orderflow::testing::warehouse(), Action::IssuePickList).await;
+    let order = shop.engine.order(id).await.unwrap();
+    let items =
+        order.lines.iter().map(|l| orderflow::order::PackageItem { line: l.id, quantity: l.quantity }).collect();
+    let scanned = order
+        .lines
+        .iter()
+        .map(|l| orderflow::order::ScannedItem {
+            sku: l.sku.to_string(),
+            product_name: l.product_name.clone(),
+            variant: l.variant.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    shop.run(id, orderflow::testing::warehouse(), Action::Pack { items, scanned }).await;
+    shop.engine.ship(&orderflow::testing::warehouse(), id, orderflow::PackageId(1)).await.unwrap();
+    // The carrier is down when the shipment is created from the outbox; a later round succeeds.
+    shop.carrier.fail_next(1);
+    shop.engine.drain_outbox().await.unwrap();
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::InFulfilment);
+    shop.clock.advance(TimeDelta::minutes(1));
+    shop.engine.drain_outbox().await.unwrap();
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::Shipped);
+    assert_eq!(shop.carrier.shipments().len(), 1);
+}

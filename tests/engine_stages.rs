@@ -1,0 +1,166 @@
+//! Every stage of SPEC.md through the engine, on the memory store with faithful fakes.
+
+mod common;
+
+use chrono::TimeDelta;
+use common::{Shop, sku};
+use orderflow::order::{RefundStatus, TrackingKind};
+use orderflow::ports::PaymentStatus;
+use orderflow::testing::{buyer, carrier, customer_service, reviewer, sample_cod_form, sample_form};
+use orderflow::{Action, Change, NotificationKind, OrderStatus, Workflow, WorkflowConfig};
+
+#[tokio::test]
+async fn an_online_order_goes_through_all_eight_stages() {
+    let shop = Shop::with_workflow(Workflow::new(WorkflowConfig { auto_approve: false, ..Default::default() }), 10);
+    // 1. placed: stock reserved, buyer told the number and the estimated ship time.
+    let placed = shop.place("alice").await;
+    let id = placed.order.id;
+    assert_eq!(placed.order.status(), OrderStatus::AwaitingPayment);
+    assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (10, 2));
+    shop.engine.drain_outbox().await.unwrap();
+    let first = shop.notifier.notifications().into_iter().next().unwrap();
+    assert_eq!(first.order_number, placed.order.number);
+    assert!(matches!(first.kind, NotificationKind::Placed { estimated_ship_by, .. }
+        if estimated_ship_by == shop.clock.now() + TimeDelta::hours(48)));
+    // 2. review by a person.
+    shop.run(id, reviewer(), Action::Approve { note: "ok".into() }).await;
+    // 3. paid through the signed notification.
+    shop.pay(id).await;
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::ReadyToShip);
+    // 4 + 5. picked, packed, carrier chosen, shipment created, waybill recorded; stock committed.
+    let waybill = shop.ship_all(id).await;
+    assert!(waybill.starts_with("SF"));
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::Shipped);
+    assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (8, 0));
+    // 6. tracking.
+    shop.clock.advance(TimeDelta::hours(30));
+    let raw = shop.carrier.push(&waybill, TrackingKind::InTransit, shop.clock.now(), "E1");
+    assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1);
+    shop.deliver(&waybill).await;
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Delivered);
+    assert_eq!(order.deadlines.auto_confirm_at, Some(shop.clock.now() + TimeDelta::days(10)));
+    // 7. confirmed by the buyer.
+    shop.run(id, buyer("alice"), Action::ConfirmReceipt).await;
+    // 8. follow-up falls due and is recorded.
+    shop.clock.advance(TimeDelta::days(3));
+    let due = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!(due.fired, 1);
+    shop.run(id, customer_service(), Action::RecordFollowUp { score: 4, notes: "fine".into() }).await;
+    shop.engine.drain_outbox().await.unwrap();
+
+    let kinds = shop.notifier.kinds();
+    for expected in ["placed", "paid", "shipped", "tracking_update", "delivered", "completed", "follow_up_due"] {
+        assert!(kinds.contains(&expected), "{expected} not sent: {kinds:?}");
+    }
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Completed);
+    assert_eq!(order.follow_ups.first().and_then(|f| f.score), Some(4));
+    assert_eq!(orderflow::Order::from_events(&shop.engine.events(id).await.unwrap()).unwrap(), order);
+    let timeline = shop.engine.buyer_timeline(id).await.unwrap();
+    assert!(timeline.iter().any(|e| e.detail.contains(&waybill)));
+}
+
+#[tokio::test]
+async fn cash_on_delivery_collects_at_the_door() {
+    let shop = Shop::new();
+    let placed = shop.place_form("bob", sample_cod_form("bob")).await;
+    let id = placed.order.id;
+    assert_eq!(placed.order.status(), OrderStatus::ReadyToShip);
+    assert_eq!(placed.order.deadlines.pay_by, None);
+    let waybill = shop.ship_all(id).await;
+    shop.deliver(&waybill).await;
+    let total = placed.order.totals.total;
+    shop.run(id, carrier("SF"), Action::RecordCodCollected { amount: total }).await;
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.payment.cod_collected, Some(total));
+    assert_eq!(order.payment.received().unwrap(), total);
+}
+
+#[tokio::test]
+async fn unpaid_orders_are_cancelled_after_the_deadline_and_release_stock() {
+    let shop = Shop::new();
+    let id = shop.place("carol").await.order.id;
+    shop.clock.advance(TimeDelta::minutes(29));
+    assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 0);
+    shop.clock.advance(TimeDelta::minutes(2));
+    assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 1);
+    shop.engine.drain_outbox().await.unwrap();
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Cancelled);
+    assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0));
+    assert_eq!(shop.gateway.payment(&order.number).map(|p| p.status), Some(PaymentStatus::Closed));
+    // Firing again finds nothing.
+    assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 0);
+}
+
+#[tokio::test]
+async fn a_paid_order_whose_notification_was_lost_is_recorded_not_cancelled() {
+    let shop = Shop::new();
+    let placed = shop.place("dave").await;
+    shop.gateway.mark_paid(&placed.order.number, placed.order.totals.total);
+    shop.clock.advance(TimeDelta::minutes(31));
+    let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!(report.found_paid, 1);
+    let order = shop.engine.order(placed.order.id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::ReadyToShip);
+    assert_eq!(order.payment.captures.len(), 1);
+}
+
+#[tokio::test]
+async fn delivered_orders_are_confirmed_automatically_after_ten_days() {
+    let shop = Shop::new();
+    let id = shop.paid_order("erin").await;
+    let waybill = shop.ship_all(id).await;
+    shop.deliver(&waybill).await;
+    shop.clock.advance(TimeDelta::days(10) - TimeDelta::minutes(1));
+    shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::Delivered);
+    shop.clock.advance(TimeDelta::minutes(2));
+    shop.engine.run_due(shop.clock.now()).await.unwrap();
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Completed);
+    assert!(order.completion.as_ref().is_some_and(|c| c.automatic));
+}
+
+#[tokio::test]
+async fn a_payment_for_a_cancelled_order_is_recorded_and_refunded() {
+    let shop = Shop::new();
+    let placed = shop.place("fay").await;
+    let id = placed.order.id;
+    shop.run(id, buyer("fay"), Action::Cancel { reason: "changed my mind".into() }).await;
+    let raw = shop.gateway.notify_paid(&placed.order.number, placed.order.totals.total, shop.clock.now());
+    let reply = shop.engine.handle_payment_notification(&raw).await.unwrap();
+    assert_eq!(reply.status, 200);
+    shop.engine.drain_outbox().await.unwrap();
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Cancelled);
+    assert_eq!(order.payment.captures.len(), 1);
+    assert!(matches!(order.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    assert_eq!(shop.gateway.refunded_total(&placed.order.number), Some(placed.order.totals.total));
+}
+
+#[tokio::test]
+async fn cancelling_a_paid_order_refunds_it_through_the_gateway() {
+    let shop = Shop::new();
+    let id = shop.paid_order("gus").await;
+    let number = shop.engine.order(id).await.unwrap().number;
+    shop.run(id, customer_service(), Action::Cancel { reason: "out of season".into() }).await;
+    shop.engine.drain_outbox().await.unwrap();
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(shop.gateway.refunded_total(&number), Some(order.totals.total));
+    assert!(shop.engine.events(id).await.unwrap().iter().any(|e| matches!(e.change, Change::RefundCompleted { .. })));
+    assert_eq!(shop.inventory.stock(&sku("CUP-SET")), (100, 0));
+}
+
+#[tokio::test]
+async fn placement_with_the_same_idempotency_key_returns_the_first_order() {
+    let shop = Shop::new();
+    let form = sample_form("hal");
+    let first = shop.engine.place(&buyer("hal"), &form, Some("req-1")).await.unwrap();
+    let second = shop.engine.place(&buyer("hal"), &form, Some("req-1")).await.unwrap();
+    assert!(second.already_applied);
+    assert_eq!(first.order.id, second.order.id);
+    assert_eq!(shop.store.order_count(), 1);
+    assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 2));
+}
