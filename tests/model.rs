@@ -89,7 +89,7 @@ fn workflow_for(start: Start) -> Workflow {
 fn place(start: Start, cod: bool) -> (Workflow, Vec<Event>) {
     let workflow = workflow_for(start);
     let form = if cod { sample_cod_form("alice") } else { sample_form("alice") };
-    let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1) };
+    let new = NewOrder { id: OrderId::new_v7(), number: OrderNumber::from_value(1).expect("a valid number") };
     let decision = workflow.place(&buyer("alice"), &form, new, &Ctx::at(t0())).expect("the sample form is valid");
     (workflow, decision.events)
 }
@@ -228,14 +228,37 @@ impl Who {
             CommandKind::CancelUnpaid
             | CommandKind::AutoConfirm
             | CommandKind::CloseAfterSales
-            | CommandKind::FollowUpDue => matches!(self, System),
+            | CommandKind::FollowUpDue
+            | CommandKind::EscalateCase
+            | CommandKind::CaseFollowUpDue => matches!(self, System),
+            CommandKind::OpenCase | CommandKind::RecordReturnParcel => matches!(self, Owner | CustomerService | Admin),
+            CommandKind::WithdrawCase => self == Owner,
+            CommandKind::ApproveCase
+            | CommandKind::RejectCase
+            | CommandKind::RefundCase
+            | CommandKind::AssignCase
+            | CommandKind::ResolveCase
+            | CommandKind::CloseCase
+            | CommandKind::RecordCaseFollowUp => matches!(self, CustomerService | Admin),
+            CommandKind::ReceiveReturn
+            | CommandKind::InspectReturn
+            | CommandKind::PackReplacement
+            | CommandKind::RecordRepairReturned => matches!(self, Warehouse | Admin),
         }
     }
 }
 
 /// Commands the owning buyer may issue: another buyer is told "not your order".
 fn owner_may(kind: CommandKind) -> bool {
-    matches!(kind, CommandKind::ConfirmReceipt | CommandKind::Cancel | CommandKind::Place)
+    matches!(
+        kind,
+        CommandKind::ConfirmReceipt
+            | CommandKind::Cancel
+            | CommandKind::Place
+            | CommandKind::OpenCase
+            | CommandKind::WithdrawCase
+            | CommandKind::RecordReturnParcel
+    )
 }
 
 /// The transition table's "from" lists, restated.
@@ -253,9 +276,28 @@ fn allows(kind: CommandKind, status: OrderStatus) -> bool {
         | CommandKind::CompleteRefund
         | CommandKind::FailRefund => true,
         CommandKind::IssuePickList => matches!(status, ReadyToShip | InFulfilment | PartiallyShipped),
-        CommandKind::Pack | CommandKind::BookShipment | CommandKind::RecordWaybill => {
-            matches!(status, InFulfilment | PartiallyShipped)
+        CommandKind::Pack => matches!(status, InFulfilment | PartiallyShipped),
+        // Also from delivered/completed: the replacement parcel of an exchange.
+        CommandKind::BookShipment | CommandKind::RecordWaybill => {
+            matches!(status, InFulfilment | PartiallyShipped | Delivered | Completed)
         }
+        CommandKind::PackReplacement => matches!(status, Delivered | Completed),
+        // Each case is its own sub-machine, whatever the order's status.
+        CommandKind::OpenCase
+        | CommandKind::ApproveCase
+        | CommandKind::RejectCase
+        | CommandKind::WithdrawCase
+        | CommandKind::RecordReturnParcel
+        | CommandKind::ReceiveReturn
+        | CommandKind::InspectReturn
+        | CommandKind::RefundCase
+        | CommandKind::RecordRepairReturned
+        | CommandKind::AssignCase
+        | CommandKind::ResolveCase
+        | CommandKind::CloseCase
+        | CommandKind::EscalateCase
+        | CommandKind::CaseFollowUpDue
+        | CommandKind::RecordCaseFollowUp => true,
         CommandKind::RecordTracking => {
             matches!(status, Shipped | PartiallyShipped | Delivered | Completed | ReturnedToSender)
         }
@@ -378,12 +420,14 @@ const FOLLOW_UP: usize = 3;
 const DEADLINE_KINDS: [DeadlineKind; 4] =
     [DeadlineKind::PayBy, DeadlineKind::AutoConfirm, DeadlineKind::AfterSalesWindow, DeadlineKind::FollowUp];
 
-fn slot(kind: DeadlineKind) -> usize {
+/// The slot of an order deadline; case deadlines (SLA, follow-up) are kept per case instead.
+fn slot(kind: DeadlineKind) -> Option<usize> {
     match kind {
-        DeadlineKind::PayBy => PAY_BY,
-        DeadlineKind::AutoConfirm => AUTO_CONFIRM,
-        DeadlineKind::AfterSalesWindow => AFTER_SALES,
-        DeadlineKind::FollowUp => FOLLOW_UP,
+        DeadlineKind::PayBy => Some(PAY_BY),
+        DeadlineKind::AutoConfirm => Some(AUTO_CONFIRM),
+        DeadlineKind::AfterSalesWindow => Some(AFTER_SALES),
+        DeadlineKind::FollowUp => Some(FOLLOW_UP),
+        DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => None,
     }
 }
 
@@ -420,6 +464,8 @@ struct Model {
     packages: Vec<MPackage>,
     /// Pay-by, auto-confirm, after-sales window, follow-up.
     deadlines: [Option<i64>; 4],
+    /// Deadlines of after-sales cases (SLA, follow-up), by kind.
+    case_deadlines: BTreeMap<DeadlineKind, i64>,
     follow_ups: Vec<Option<u8>>,
 }
 
@@ -443,6 +489,7 @@ impl Model {
             picking_started: false,
             packages: Vec::new(),
             deadlines: [(!cod).then_some(PAY_WITHIN), None, None, None],
+            case_deadlines: BTreeMap::new(),
             follow_ups: Vec::new(),
         }
     }
@@ -500,6 +547,7 @@ impl Model {
                 })
                 .collect(),
             deadlines: DEADLINE_KINDS.map(|k| order.deadlines.get(k).map(minutes_of)),
+            case_deadlines: order.deadlines.cases.iter().map(|(k, at)| (*k, minutes_of(*at))).collect(),
             follow_ups: order.follow_ups.iter().map(|f| f.score).collect(),
         }
     }
@@ -583,7 +631,30 @@ impl Model {
     }
 
     fn due(&self) -> Vec<DeadlineKind> {
-        DEADLINE_KINDS.into_iter().filter(|k| self.deadlines[slot(*k)].is_some_and(|at| at <= self.now)).collect()
+        DEADLINE_KINDS
+            .into_iter()
+            .chain(self.case_deadlines.keys().copied())
+            .filter(|k| self.deadline(*k).is_some_and(|at| at <= self.now))
+            .collect()
+    }
+
+    fn deadline(&self, kind: DeadlineKind) -> Option<i64> {
+        match slot(kind) {
+            Some(i) => self.deadlines[i],
+            None => self.case_deadlines.get(&kind).copied(),
+        }
+    }
+
+    fn set_deadline(&mut self, kind: DeadlineKind, at: Option<i64>) {
+        match (slot(kind), at) {
+            (Some(i), _) => self.deadlines[i] = at,
+            (None, Some(at)) => {
+                self.case_deadlines.insert(kind, at);
+            }
+            (None, None) => {
+                self.case_deadlines.remove(&kind);
+            }
+        }
     }
 
     /// The summary status, from the specification of each status.
@@ -721,7 +792,7 @@ impl Model {
         }
         let accepted = match action {
             // A due deadline is either acted on or, when the order has moved on, lapses.
-            Action::FireDeadline { kind } => self.deadlines[slot(*kind)].is_some_and(|at| at <= self.now),
+            Action::FireDeadline { kind } => self.deadline(*kind).is_some_and(|at| at <= self.now),
             _ if !allows(kind, self.status()) => false,
             Action::Approve { .. } => matches!(self.review, Review::Pending | Review::Resolved),
             Action::Hold { reasons, .. } => !reasons.is_empty(),
@@ -762,6 +833,8 @@ impl Model {
             Action::RecordCodCollected { amount } => self.cod && *amount == cny(cat().total),
             Action::ConfirmReceipt => self.all_shipped(),
             Action::RecordFollowUp { score, .. } => (1..=5).contains(score),
+            // After-sales commands: not predicted by this model (see `Model::predicts`).
+            _ => false,
         };
         if accepted { Verdict::Accepted } else { Verdict::Refused }
     }
@@ -776,6 +849,7 @@ impl Model {
         let refundable = self.received() - self.refunded();
         self.cancelled = true;
         self.deadlines = [None; 4];
+        self.case_deadlines.clear();
         if self.cod || refundable <= 0 {
             return;
         }
@@ -892,7 +966,7 @@ impl Model {
             Action::Cancel { .. } => self.wind_down(),
             Action::FireDeadline { kind } => {
                 if !allows(action.kind(), status) {
-                    self.deadlines[slot(*kind)] = None;
+                    self.set_deadline(*kind, None);
                     return;
                 }
                 match kind {
@@ -903,17 +977,22 @@ impl Model {
                         self.deadlines[FOLLOW_UP] = None;
                         self.follow_ups.push(None);
                     }
+                    DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => {}
                 }
             }
             Action::RecordFollowUp { score, .. } => match self.follow_ups.iter_mut().rev().find(|f| f.is_none()) {
                 Some(open) => *open = Some(*score),
                 None => self.follow_ups.push(Some(*score)),
             },
+            // After-sales commands: not predicted by this model (see `Model::predicts`).
+            _ => {}
         }
     }
 
     /// A tracking update: kept in carrier-time order (a late update goes before later ones);
-    /// delivery of the last parcel starts the auto-confirm clock, all parcels back stops it.
+    /// a parcel already delivered or returned keeps that state (a late, older scan only joins
+    /// its history); delivery of the last parcel starts the auto-confirm clock, a parcel
+    /// refused at the door or returned stops it.
     fn track(&mut self, waybill: &str, update: &TrackingUpdate) {
         let Some(index) = self.packages.iter().position(|p| p.waybill.as_deref() == Some(waybill)) else {
             return;
@@ -923,7 +1002,7 @@ impl Model {
         let at = minutes_of(update.at);
         let position = parcel.tracking.partition_point(|t| t.at <= at);
         parcel.tracking.insert(position, MTrack { at, kind: update.kind, event: update.event_id.clone() });
-        let (state, delivered_at) = fold_tracking(&parcel.tracking);
+        let (state, delivered_at) = if final_state(before) { (before, None) } else { fold_tracking(&parcel.tracking) };
         parcel.state = state;
         if !self.completed && !self.cancelled {
             let id = parcel.id;
@@ -938,14 +1017,8 @@ impl Model {
                 let base = delivered_at.unwrap_or(self.now).max(self.now);
                 self.deadlines[AUTO_CONFIRM] = Some(base + AUTO_CONFIRM_AFTER_DELIVERY);
             }
-            let all_returned = self.packages.iter().all(|p| {
-                if p.id == id {
-                    state == PackageState::ReturnedToSender
-                } else {
-                    p.state == PackageState::ReturnedToSender
-                }
-            });
-            if all_returned && all_shipped && before != PackageState::ReturnedToSender {
+            let refused = |s: PackageState| matches!(s, PackageState::RefusedAtDoor | PackageState::ReturnedToSender);
+            if refused(state) && !refused(before) {
                 self.deadlines[AUTO_CONFIRM] = None;
             }
         }
