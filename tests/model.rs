@@ -510,14 +510,14 @@ fn slot(kind: DeadlineKind) -> Option<usize> {
 /// exchange's replacement parcel (not the order's goods) restarts the order's auto-confirm
 /// clock. Set to `false` to assert the specified behaviour; the deterministic regression
 /// `a_delivered_replacement_parcel_does_not_restart_auto_confirm` asserts it.
-const LIBRARY_BUG_REPLACEMENT_RESTARTS_AUTO_CONFIRM: bool = true;
+const LIBRARY_BUG_REPLACEMENT_RESTARTS_AUTO_CONFIRM: bool = false;
 
 /// Known library bug, mirrored likewise: before receipt is confirmed, a delivered replacement
 /// parcel counts as delivered units of the order (`Fulfillment::delivered_quantity` reads every
 /// parcel), so cases can claim more units than the order's parcels delivered. Set to `false`
 /// to assert the specified bound; `a_delivered_replacement_parcel_adds_no_claimable_units`
 /// asserts it.
-const LIBRARY_BUG_REPLACEMENT_COUNTS_AS_DELIVERED: bool = true;
+const LIBRARY_BUG_REPLACEMENT_COUNTS_AS_DELIVERED: bool = false;
 
 /// What the model expects of a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -2815,7 +2815,6 @@ fn deliver_replacement(s: &mut Scenario) {
 /// goods, yet its delivery restarts the order's auto-confirm clock (10 days from the
 /// replacement's delivery instead of the order's).
 #[test]
-#[ignore = "library bug: a delivered replacement parcel restarts the order's auto-confirm clock"]
 fn a_delivered_replacement_parcel_does_not_restart_auto_confirm() {
     let (mut s, _) = with_a_shipped_replacement();
     let auto_confirm = s.order().deadlines.auto_confirm_at;
@@ -2830,7 +2829,6 @@ fn a_delivered_replacement_parcel_does_not_restart_auto_confirm() {
 /// replacement as a third unit and accepts a refund-only case for both: 3 units held, 2
 /// delivered.
 #[test]
-#[ignore = "library bug: a delivered replacement parcel counts as delivered units of the order"]
 fn a_delivered_replacement_parcel_adds_no_claimable_units() {
     let (mut s, _) = with_a_shipped_replacement();
     deliver_replacement(&mut s);

@@ -466,8 +466,9 @@ impl Workflow {
             .order_packages()
             .filter(|p| p.id != parcel.id && p.state.has_shipped())
             .all(|p| p.state == PackageState::Delivered);
-        let newly_delivered =
-            parcel.case.is_none() && updated.state == PackageState::Delivered && parcel.state != PackageState::Delivered;
+        let newly_delivered = parcel.case.is_none()
+            && updated.state == PackageState::Delivered
+            && parcel.state != PackageState::Delivered;
         let refused = matches!(updated.state, PackageState::RefusedAtDoor | PackageState::ReturnedToSender)
             && !matches!(parcel.state, PackageState::RefusedAtDoor | PackageState::ReturnedToSender);
         if refused && parcel.case.is_none() && order.deadlines.auto_confirm_at.is_some() {
