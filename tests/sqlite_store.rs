@@ -246,6 +246,30 @@ async fn two_handles_on_one_file_race_and_exactly_one_wins_each_version() {
     assert_eq!(Order::from_events(&history).unwrap(), current);
 }
 
+#[tokio::test]
+async fn a_database_locked_by_another_connection_gives_unavailable_not_a_raw_lock_error() {
+    let db = TempDb::new("locked");
+    let store = db.open();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+    store.set_busy_timeout(std::time::Duration::from_millis(20)).unwrap();
+
+    let other = rusqlite::Connection::open(db.path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (paid, paid_events) = pay(&order, "T-1");
+    let err = store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(!err.to_string().contains("database is locked"), "{err}");
+    let err = store.claim_outbox(t0(), TimeDelta::seconds(30), 10).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    // Readers are not blocked by a writer (WAL).
+    assert_eq!(store.load(order.id).await.unwrap(), Some(order.clone()));
+
+    other.execute_batch("ROLLBACK").unwrap();
+    store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
+    assert_eq!(store.load(order.id).await.unwrap(), Some(paid));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The engine on SQLite
 // ---------------------------------------------------------------------------------------------

@@ -116,8 +116,8 @@ CREATE INDEX waybills_by_order ON waybills (order_id);
 /// - One handle holds one connection behind a mutex: calls through the same handle run one
 ///   at a time and never hold the lock across an `.await`. Each call is short, but it is
 ///   blocking I/O on the calling thread.
-/// - When another connection holds the write lock, a call waits (`busy_timeout` of 5 s, then
-///   a few retries); if the database stays locked the call fails with
+/// - When another connection holds the write lock, a call waits (`busy_timeout` of 5 s by
+///   default, see [`SqliteStore::set_busy_timeout`], then a few retries); if the database stays locked the call fails with
 ///   [`StoreError::Unavailable`], never with a raw "database is locked" error.
 /// - Data that cannot be read back (bad JSON, out-of-range numbers) gives
 ///   [`StoreError::Corrupt`].
@@ -212,6 +212,16 @@ impl SqliteStore {
         SqliteStore::setup(conn, None)
     }
 
+    /// Sets how long a call waits for another connection's write lock before retrying
+    /// (5 seconds by default). A call retries a few times; if the database is still locked it
+    /// fails with [`StoreError::Unavailable`].
+    ///
+    /// # Errors
+    /// As any store call.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        self.run(|conn| Ok(conn.busy_timeout(timeout)?))
+    }
+
     /// The file this store was opened on (`None` in memory).
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
@@ -219,8 +229,8 @@ impl SqliteStore {
 
     fn setup(conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
         let store = SqliteStore { conn: Mutex::new(conn), path };
+        store.run(|conn| Ok(conn.busy_timeout(BUSY_TIMEOUT)?))?;
         store.run(|conn| {
-            conn.busy_timeout(BUSY_TIMEOUT)?;
             // In memory the journal mode stays "memory"; on a file it becomes "wal".
             let _mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
