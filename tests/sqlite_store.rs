@@ -356,3 +356,150 @@ async fn the_engine_runs_a_whole_order_on_sqlite() {
     let reopened = db.open();
     assert_eq!(reopened.load(id).await.unwrap(), Some(order));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other processes: two writers, and a writer killed mid-stream
+// ---------------------------------------------------------------------------------------------
+
+const CHILD_DB: &str = "ORDERFLOW_SQLITE_CHILD_DB";
+const CHILD_MODE: &str = "ORDERFLOW_SQLITE_CHILD_MODE";
+const CHILD_TAG: &str = "ORDERFLOW_SQLITE_CHILD_TAG";
+const CHILD_ORDER: &str = "ORDERFLOW_SQLITE_CHILD_ORDER";
+const CHILD_COUNT: &str = "ORDERFLOW_SQLITE_CHILD_COUNT";
+
+/// Starts this test binary again as a child process running only [`child_writer`].
+fn spawn_child(db: &TempDb, mode: &str, tag: &str, order: &str, count: u64) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DB, db.path())
+        .env(CHILD_MODE, mode)
+        .env(CHILD_TAG, tag)
+        .env(CHILD_ORDER, order)
+        .env(CHILD_COUNT, count.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn anomaly(base: &Order, txn_id: String) -> (Order, Vec<orderflow::Event>) {
+    let action = Action::RecordPaymentAnomaly { txn_id, amount: base.totals.total, reason: "test".into() };
+    let decision = Workflow::default().decide(base, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
+    let mut next = base.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    (next, decision.events)
+}
+
+/// The body of the child processes; does nothing when run without the environment.
+/// `contend`: appends `count` payment anomalies to one shared order, reloading and retrying on
+/// conflicts. `create`: creates `count` orders (each with an outbox row and a dedupe key).
+#[tokio::test]
+#[ignore = "run as a child process by the two-process and crash tests"]
+async fn child_writer() {
+    let Ok(path) = std::env::var(CHILD_DB) else { return };
+    let mode = std::env::var(CHILD_MODE).unwrap();
+    let tag = std::env::var(CHILD_TAG).unwrap();
+    let count: u64 = std::env::var(CHILD_COUNT).unwrap().parse().unwrap();
+    let store = SqliteStore::open(path).unwrap();
+    match mode.as_str() {
+        "contend" => {
+            let id: orderflow::OrderId = std::env::var(CHILD_ORDER).unwrap().parse().unwrap();
+            for i in 0..count {
+                loop {
+                    let base = store.load(id).await.unwrap().unwrap();
+                    let (next, events) = anomaly(&base, format!("A-{tag}-{i}"));
+                    match store.append(commit(&next, base.version, &events, &[])).await {
+                        Ok(()) => break,
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => panic!("unexpected store error {e:?}"),
+                    }
+                }
+            }
+        }
+        "create" => {
+            let first: u64 = tag.parse().unwrap();
+            for n in first..first + count {
+                let (order, events) = conformance::sample_order("crash", n, t0());
+                let effect = orderflow::Effect::ClosePayment { provider: "alipay".into() };
+                let outbox = [OutboxEntry { key: format!("{}/close", order.id), effect }];
+                let keys = [format!("place/{}", order.id)];
+                let create = Commit { dedupe_keys: &keys, ..commit(&order, 0, &events, &outbox) };
+                store.create(create).await.unwrap();
+            }
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+#[tokio::test]
+async fn two_processes_append_to_one_order_without_losing_a_write() {
+    const PER_CHILD: u64 = 25;
+    let db = TempDb::new("two-processes");
+    let store = db.open();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+
+    let children: Vec<_> =
+        ["p1", "p2"].iter().map(|tag| spawn_child(&db, "contend", tag, &order.id.to_string(), PER_CHILD)).collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a child process failed");
+    }
+
+    let stored = store.load(order.id).await.unwrap().unwrap();
+    let history = store.events(order.id).await.unwrap();
+    assert_eq!(history.len() as u64, stored.version);
+    assert_eq!(Order::from_events(&history).unwrap(), stored);
+    for tag in ["p1", "p2"] {
+        let mine = history
+            .iter()
+            .filter(|e| serde_json::to_string(e).unwrap().contains(&format!("\"A-{tag}-")))
+            .filter(|e| matches!(e.change, orderflow::Change::PaymentAnomalyRecorded { .. }))
+            .count() as u64;
+        assert_eq!(mine, PER_CHILD, "every append of {tag} is stored exactly once");
+    }
+}
+
+#[tokio::test]
+async fn a_writer_killed_mid_stream_leaves_only_whole_commits() {
+    let db = TempDb::new("sigkill");
+    drop(db.open());
+    let mut child = spawn_child(&db, "create", "1000", "", 1_000_000);
+    let store = db.open();
+    let started = std::time::Instant::now();
+    while store.order_count().unwrap() < 30 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the child wrote too slowly");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the child stopped early: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    drop(store);
+
+    let store = db.open();
+    let count = store.order_count().unwrap();
+    assert!(count >= 30);
+    let mut after = None;
+    let mut seen = 0;
+    loop {
+        let page = store.list(&OrderFilter::default(), after, 100).await.unwrap();
+        for summary in &page.items {
+            let order = store.load(summary.id).await.unwrap().unwrap();
+            let history = store.events(summary.id).await.unwrap();
+            assert_eq!(Order::from_events(&history).unwrap(), order, "snapshot and events of one commit");
+            assert_eq!(store.find_by_key(&format!("place/{}", order.id)).await.unwrap(), Some(order.id));
+            seen += 1;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, count);
+    assert_eq!(store.outbox_pending().unwrap(), count, "one outbox row per stored order, none without one");
+    // The file takes new writes after the crash.
+    let (order, events) = conformance::sample_order("after", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+}
