@@ -172,6 +172,23 @@ async fn corrupt_json_is_reported_as_corrupt() {
     assert!(matches!(store.list(&OrderFilter::default(), None, 10).await, Err(StoreError::Corrupt(_))));
 }
 
+#[tokio::test]
+async fn listing_trusts_the_snapshot_over_stale_index_columns() {
+    let db = TempDb::new("stale");
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    db.open().create(commit(&order, 0, &events, &[])).await.unwrap();
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute("UPDATE orders SET status = 'cancelled'", []).unwrap();
+    }
+    let store = db.open();
+    let cancelled = OrderFilter { status: Some(OrderStatus::Cancelled), ..Default::default() };
+    let page = store.list(&cancelled, None, 10).await.unwrap();
+    assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
+    let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
+    assert_eq!(page.items.iter().map(|s| s.status).collect::<Vec<_>>(), vec![order.status()]);
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let db = TempDb::new("newer");
