@@ -3,5 +3,11 @@
 //! [`memory`] holds in-process implementations of the store and inventory ports: complete,
 //! thread-safe and keeping the same contract as the durable stores, for tests, examples,
 //! prototypes and single-process hosts that do not need durability.
+//!
+//! `sqlite` (feature `sqlite`, or `sqlite-bundled` to compile SQLite in) holds
+//! `SqliteStore`, a durable store on one SQLite file.
 
 pub mod memory;
+
+#[cfg(feature = "sqlite")]
+pub mod sqlite;

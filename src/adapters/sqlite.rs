@@ -1,0 +1,867 @@
+//! A durable [`OrderStore`] on one SQLite file: [`SqliteStore`] (feature `sqlite`).
+//!
+//! Everything an order needs lives in one database file: the snapshots with their indexed
+//! columns (number, customer, status, placement time, earliest deadline), the event history,
+//! the outbox, the dedupe keys and the waybill index. Every commit is one `BEGIN IMMEDIATE`
+//! transaction, so it is written whole or not at all, and compare-and-set on the version is
+//! done by the database.
+//!
+//! The feature `sqlite` links the system's `libsqlite3`; `sqlite-bundled` compiles SQLite into
+//! the crate instead, for hosts without the library.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::effect::Effect;
+use crate::event::Event;
+use crate::ids::OrderId;
+use crate::order::{DeadlineKind, Order};
+use crate::order_number::OrderNumber;
+use crate::ports::store::{
+    Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+};
+
+/// The schema version this code writes, recorded in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long SQLite itself waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many times a call that found the database busy is run again (after SQLite's own
+/// `busy_timeout`) before it fails with [`StoreError::Unavailable`].
+const BUSY_RETRIES: u32 = 3;
+
+/// The pause before a retry, multiplied by the attempt number.
+const BUSY_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Version 1 of the schema.
+///
+/// Timestamps are stored as integer microseconds since the Unix epoch (`*_at`, sortable and
+/// comparable in SQL) plus the nanoseconds below the microsecond (`*_ns`, 0..=999), so that
+/// they round-trip exactly and compare exactly.
+const SCHEMA_V1: &str = "
+CREATE TABLE orders (
+    id TEXT PRIMARY KEY NOT NULL,
+    number TEXT NOT NULL UNIQUE,
+    customer TEXT NOT NULL,
+    status TEXT NOT NULL,
+    placed_at INTEGER NOT NULL,
+    placed_at_ns INTEGER NOT NULL,
+    next_deadline_at INTEGER,
+    next_deadline_ns INTEGER,
+    next_deadline_kind TEXT,
+    version INTEGER NOT NULL,
+    snapshot TEXT NOT NULL
+);
+CREATE INDEX orders_by_customer ON orders (customer, id);
+CREATE INDEX orders_by_status ON orders (status, id);
+CREATE INDEX orders_by_deadline ON orders (next_deadline_at, next_deadline_ns, id)
+    WHERE next_deadline_at IS NOT NULL;
+
+CREATE TABLE events (
+    order_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (order_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    effect TEXT NOT NULL,
+    available_at INTEGER NOT NULL,
+    available_ns INTEGER NOT NULL,
+    lease_until INTEGER,
+    lease_ns INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    done INTEGER NOT NULL DEFAULT 0,
+    dead INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX outbox_open ON outbox (seq) WHERE done = 0 AND dead = 0;
+
+CREATE TABLE dedupe_keys (
+    key TEXT PRIMARY KEY NOT NULL,
+    order_id TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE waybills (
+    waybill TEXT PRIMARY KEY NOT NULL,
+    order_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX waybills_by_order ON waybills (order_id);
+";
+
+/// An [`OrderStore`] on a single SQLite database file.
+///
+/// It keeps the whole store contract (the conformance suite in
+/// `orderflow::testing::conformance` runs against it): compare-and-set appends, unique order
+/// numbers and dedupe keys, all-or-nothing commits, a leased outbox in insertion order.
+///
+/// # Durability and concurrency
+///
+/// - The database runs in WAL mode with `synchronous=NORMAL`: a commit is atomic and survives
+///   a crash of the process; a power loss or OS crash may lose the last few commits (never
+///   half of one). Hosts that need every commit on disk before `append` returns can run
+///   `PRAGMA synchronous=FULL` through their own connection policy in a later version.
+/// - Every write is one `BEGIN IMMEDIATE` transaction. Several `SqliteStore`s (in one process
+///   or several) may open the same file: their writes are serialised by SQLite, and
+///   compare-and-set on the version lets exactly one writer win each version.
+/// - One handle holds one connection behind a mutex: calls through the same handle run one
+///   at a time and never hold the lock across an `.await`. Each call is short, but it is
+///   blocking I/O on the calling thread.
+/// - When another connection holds the write lock, a call waits (`busy_timeout` of 5 s by
+///   default, see [`SqliteStore::set_busy_timeout`], then a few retries); if the database stays locked the call fails with
+///   [`StoreError::Unavailable`], never with a raw "database is locked" error.
+/// - Data that cannot be read back (bad JSON, out-of-range numbers) gives
+///   [`StoreError::Corrupt`].
+///
+/// The schema is created on first open and its version recorded in `PRAGMA user_version`; a
+/// file written by a newer version of this crate is refused.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use orderflow::adapters::sqlite::SqliteStore;
+///
+/// let store = SqliteStore::open_in_memory().unwrap();
+/// assert_eq!(store.order_count().unwrap(), 0);
+/// # });
+/// ```
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// Why one attempt failed: busy (run it again) or for good.
+enum Fail {
+    Busy(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Fail {
+        Fail::Store(e)
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Fail {
+        match &e {
+            rusqlite::Error::SqliteFailure(inner, _) => match inner.code {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Fail::Busy(e.to_string()),
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                    Fail::Store(StoreError::Corrupt(format!("sqlite: {e}")))
+                }
+                _ => Fail::Store(StoreError::Unavailable(format!("sqlite: {e}"))),
+            },
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::Utf8Error(..) => Fail::Store(StoreError::Corrupt(format!("sqlite: {e}"))),
+            _ => Fail::Store(StoreError::Unavailable(format!("sqlite: {e}"))),
+        }
+    }
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(inner, _) if inner.code == ErrorCode::ConstraintViolation)
+}
+
+fn corrupt(what: impl fmt::Display) -> Fail {
+    Fail::Store(StoreError::Corrupt(what.to_string()))
+}
+
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic inside a call drops its transaction, which rolls back: the connection is usable.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, sets WAL mode,
+    /// `synchronous=NORMAL` and a busy timeout, and creates or migrates the schema.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the file cannot be opened or stays locked;
+    /// [`StoreError::Corrupt`] when it is not a database or was written by a newer schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        SqliteStore::setup(conn, Some(path))
+    }
+
+    /// A private database in memory (gone when the store is dropped), with the same schema.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when SQLite cannot allocate it.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::Unavailable(format!("cannot open an in-memory database: {e}")))?;
+        SqliteStore::setup(conn, None)
+    }
+
+    /// Sets how long a call waits for another connection's write lock before retrying
+    /// (5 seconds by default). A call retries a few times; if the database is still locked it
+    /// fails with [`StoreError::Unavailable`].
+    ///
+    /// # Errors
+    /// As any store call.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        self.run(|conn| Ok(conn.busy_timeout(timeout)?))
+    }
+
+    /// The file this store was opened on (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn setup(conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
+        let store = SqliteStore { conn: Mutex::new(conn), path };
+        store.run(|conn| Ok(conn.busy_timeout(BUSY_TIMEOUT)?))?;
+        store.run(|conn| {
+            // In memory the journal mode stays "memory"; on a file it becomes "wal".
+            let _mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            match version {
+                0 => {
+                    tx.execute_batch(SCHEMA_V1)?;
+                    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                }
+                SCHEMA_VERSION => {}
+                newer => {
+                    return Err(corrupt(format!(
+                        "the database has schema version {newer}; this build knows up to {SCHEMA_VERSION}"
+                    )));
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Runs `f` on the connection, again (up to [`BUSY_RETRIES`] times) while the database is
+    /// busy. `f` must do all its writes in one transaction that it commits last, so a retried
+    /// attempt starts from a clean state.
+    fn run<T>(&self, mut f: impl FnMut(&mut Connection) -> Result<T, Fail>) -> Result<T, StoreError> {
+        let mut conn = lock(&self.conn);
+        let mut attempt = 0;
+        loop {
+            match f(&mut conn) {
+                Ok(value) => return Ok(value),
+                Err(Fail::Store(e)) => return Err(e),
+                Err(Fail::Busy(message)) => {
+                    attempt += 1;
+                    if attempt > BUSY_RETRIES {
+                        tracing::warn!(error = %message, "sqlite store: database stayed busy");
+                        return Err(StoreError::Unavailable(format!(
+                            "the database stayed locked by another connection after {attempt} tries"
+                        )));
+                    }
+                    std::thread::sleep(BUSY_BACKOFF.saturating_mul(attempt));
+                }
+            }
+        }
+    }
+
+    /// Number of orders stored.
+    ///
+    /// # Errors
+    /// As any store call.
+    pub fn order_count(&self) -> Result<u64, StoreError> {
+        self.run(|conn| {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM orders", [], |row| row.get(0))?;
+            u64::try_from(n).map_err(|_| corrupt("negative count"))
+        })
+    }
+
+    /// Number of outbox entries still to deliver (neither completed nor dead), leased or not.
+    ///
+    /// # Errors
+    /// As any store call.
+    pub fn outbox_pending(&self) -> Result<u64, StoreError> {
+        self.run(|conn| {
+            let n: i64 =
+                conn.query_row("SELECT COUNT(*) FROM outbox WHERE done = 0 AND dead = 0", [], |row| row.get(0))?;
+            u64::try_from(n).map_err(|_| corrupt("negative count"))
+        })
+    }
+
+    /// The dead letters: `(key, last error)` of every outbox entry given up on, in insertion
+    /// order.
+    ///
+    /// # Errors
+    /// As any store call.
+    pub fn outbox_dead(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.run(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT key, COALESCE(last_error, '') FROM outbox WHERE dead = 1 ORDER BY seq")?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// A timestamp as (microseconds since the epoch, nanoseconds below the microsecond): ordered
+/// like the timestamp and exact.
+fn split(t: DateTime<Utc>) -> (i64, i64) {
+    (t.timestamp_micros(), i64::from(t.timestamp_subsec_nanos() % 1_000))
+}
+
+fn join(micros: i64, nanos: i64) -> Result<DateTime<Utc>, Fail> {
+    let secs = micros.div_euclid(1_000_000);
+    let sub = micros.rem_euclid(1_000_000) * 1_000 + nanos;
+    u32::try_from(sub)
+        .ok()
+        .filter(|_| (0..1_000).contains(&nanos))
+        .and_then(|sub| DateTime::from_timestamp(secs, sub))
+        .ok_or_else(|| corrupt(format!("timestamp out of range: {micros} us + {nanos} ns")))
+}
+
+fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, Fail> {
+    serde_json::to_string(value).map_err(|e| corrupt(format!("cannot encode {what}: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Fail> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("cannot decode {what}: {e}")))
+}
+
+fn parse_id(text: &str) -> Result<OrderId, Fail> {
+    text.parse().map_err(|e| corrupt(format!("bad order id {text:?}: {e}")))
+}
+
+fn to_i64(what: &str, value: u64) -> Result<i64, Fail> {
+    i64::try_from(value).map_err(|_| corrupt(format!("{what} {value} is too large to store")))
+}
+
+fn to_u64(what: &str, value: i64) -> Result<u64, Fail> {
+    u64::try_from(value).map_err(|_| corrupt(format!("{what} {value} is negative")))
+}
+
+/// Clamps a `usize` limit to SQLite's integer range.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------------
+
+/// The commit's events must continue the order's history and end at the snapshot's version.
+fn check_sequence(commit: &Commit<'_>) -> Result<(), StoreError> {
+    let mut expected = commit.expected_version;
+    for event in commit.events {
+        expected = expected.saturating_add(1);
+        if event.seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "order {}: event out of sequence: expected seq {expected}, found {}",
+                commit.order.id, event.seq
+            )));
+        }
+    }
+    if commit.order.version != expected {
+        return Err(StoreError::Corrupt(format!(
+            "order {}: snapshot version {} does not match the last event's seq {expected}",
+            commit.order.id, commit.order.version
+        )));
+    }
+    Ok(())
+}
+
+/// The indexed columns of a snapshot.
+struct Columns {
+    id: String,
+    number: String,
+    customer: String,
+    status: &'static str,
+    placed_at: (i64, i64),
+    deadline_at: Option<(i64, i64)>,
+    deadline_kind: Option<String>,
+    version: i64,
+    snapshot: String,
+}
+
+impl Columns {
+    fn of(order: &Order) -> Result<Columns, Fail> {
+        let deadline = order.next_deadline();
+        Ok(Columns {
+            id: order.id.to_string(),
+            number: order.number.to_string(),
+            customer: order.customer.as_str().to_owned(),
+            status: order.status().as_str(),
+            placed_at: split(order.placed_at),
+            deadline_at: deadline.map(|(at, _)| split(at)),
+            deadline_kind: deadline.map(|(_, kind)| to_json("deadline kind", &kind)).transpose()?,
+            version: to_i64("version", order.version)?,
+            snapshot: to_json("order snapshot", order)?,
+        })
+    }
+}
+
+/// Records the dedupe keys; the first one already taken (or repeated) refuses the commit.
+fn insert_dedupe_keys(tx: &Transaction<'_>, id: &str, keys: &[String]) -> Result<(), Fail> {
+    let mut stmt = tx.prepare_cached("INSERT INTO dedupe_keys (key, order_id) VALUES (?1, ?2)")?;
+    for key in keys {
+        match stmt.execute(params![key, id]) {
+            Ok(_) => {}
+            Err(e) if is_constraint(&e) => return Err(StoreError::DuplicateKey(key.clone()).into()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the events, the outbox rows (skipping existing keys) and the waybill index.
+fn write_rest(tx: &Transaction<'_>, commit: &Commit<'_>, id: &str) -> Result<(), Fail> {
+    {
+        let mut stmt = tx.prepare_cached("INSERT INTO events (order_id, seq, body) VALUES (?1, ?2, ?3)")?;
+        for event in commit.events {
+            let body = to_json("event", event)?;
+            match stmt.execute(params![id, to_i64("seq", event.seq)?, body]) {
+                Ok(_) => {}
+                Err(e) if is_constraint(&e) => {
+                    return Err(corrupt(format!("order {id}: event {} is already stored", event.seq)));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    {
+        let (min_at, min_ns) = split(DateTime::<Utc>::MIN_UTC);
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO outbox (key, order_id, effect, available_at, available_ns) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (key) DO NOTHING",
+        )?;
+        for entry in commit.outbox {
+            let effect = to_json("effect", &entry.effect)?;
+            stmt.execute(params![entry.key, id, effect, min_at, min_ns])?;
+        }
+    }
+    tx.prepare_cached("DELETE FROM waybills WHERE order_id = ?1")?.execute(params![id])?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO waybills (waybill, order_id) VALUES (?1, ?2)
+         ON CONFLICT (waybill) DO UPDATE SET order_id = excluded.order_id",
+    )?;
+    for waybill in commit.order.waybills() {
+        stmt.execute(params![waybill, id])?;
+    }
+    Ok(())
+}
+
+fn create(conn: &mut Connection, commit: &Commit<'_>) -> Result<(), Fail> {
+    let cols = Columns::of(commit.order)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT version FROM orders WHERE id = ?1")?
+        .query_row(params![cols.id], |row| row.get(0))
+        .optional()?;
+    if let Some(actual) = existing {
+        return Err(
+            StoreError::Conflict { expected: commit.expected_version, actual: to_u64("version", actual)? }.into()
+        );
+    }
+    if commit.expected_version != 0 {
+        return Err(corrupt(format!(
+            "a new order is created with expected version 0, not {}",
+            commit.expected_version
+        )));
+    }
+    if commit.events.is_empty() {
+        return Err(corrupt("a new order needs at least its order_placed event"));
+    }
+    let taken: Option<String> = tx
+        .prepare_cached("SELECT id FROM orders WHERE number = ?1")?
+        .query_row(params![cols.number], |row| row.get(0))
+        .optional()?;
+    if taken.is_some() {
+        return Err(StoreError::DuplicateOrderNumber(commit.order.number).into());
+    }
+    insert_dedupe_keys(&tx, &cols.id, commit.dedupe_keys)?;
+    check_sequence(commit)?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO orders (id, number, customer, status, placed_at, placed_at_ns, next_deadline_at,
+                 next_deadline_ns, next_deadline_kind, version, snapshot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            cols.id,
+            cols.number,
+            cols.customer,
+            cols.status,
+            cols.placed_at.0,
+            cols.placed_at.1,
+            cols.deadline_at.map(|d| d.0),
+            cols.deadline_at.map(|d| d.1),
+            cols.deadline_kind,
+            cols.version,
+            cols.snapshot,
+        ]);
+    match inserted {
+        Ok(_) => {}
+        // Checked above under the write lock; kept as the database's own guarantee.
+        Err(e) if is_constraint(&e) => return Err(StoreError::DuplicateOrderNumber(commit.order.number).into()),
+        Err(e) => return Err(e.into()),
+    }
+    write_rest(&tx, commit, &cols.id)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn append(conn: &mut Connection, commit: &Commit<'_>) -> Result<(), Fail> {
+    let cols = Columns::of(commit.order)?;
+    let expected = to_i64("expected version", commit.expected_version)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let updated: Option<String> = tx
+        .prepare_cached(
+            "UPDATE orders SET customer = ?3, status = ?4, placed_at = ?5, placed_at_ns = ?6,
+                 next_deadline_at = ?7, next_deadline_ns = ?8, next_deadline_kind = ?9, version = ?10,
+                 snapshot = ?11
+             WHERE id = ?1 AND version = ?2
+             RETURNING number",
+        )?
+        .query_row(
+            params![
+                cols.id,
+                expected,
+                cols.customer,
+                cols.status,
+                cols.placed_at.0,
+                cols.placed_at.1,
+                cols.deadline_at.map(|d| d.0),
+                cols.deadline_at.map(|d| d.1),
+                cols.deadline_kind,
+                cols.version,
+                cols.snapshot,
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(stored_number) = updated else {
+        let actual: Option<i64> = tx
+            .prepare_cached("SELECT version FROM orders WHERE id = ?1")?
+            .query_row(params![cols.id], |row| row.get(0))
+            .optional()?;
+        return Err(match actual {
+            None => StoreError::NotFound(commit.order.id),
+            Some(actual) => {
+                StoreError::Conflict { expected: commit.expected_version, actual: to_u64("version", actual)? }
+            }
+        }
+        .into());
+    };
+    if stored_number != cols.number {
+        return Err(corrupt(format!(
+            "order {} cannot change its number from {stored_number} to {}",
+            commit.order.id, commit.order.number
+        )));
+    }
+    insert_dedupe_keys(&tx, &cols.id, commit.dedupe_keys)?;
+    check_sequence(commit)?;
+    write_rest(&tx, commit, &cols.id)?;
+    tx.commit()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads and the outbox
+// ---------------------------------------------------------------------------------------------
+
+fn load(conn: &Connection, id: OrderId) -> Result<Option<Order>, Fail> {
+    let row: Option<(String, i64)> = conn
+        .prepare_cached("SELECT snapshot, version FROM orders WHERE id = ?1")?
+        .query_row(params![id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((snapshot, version)) = row else { return Ok(None) };
+    let order: Order = from_json("order snapshot", &snapshot)?;
+    if order.id != id || i64::try_from(order.version).ok() != Some(version) {
+        return Err(corrupt(format!(
+            "order {id}: the snapshot (order {}, version {}) does not match its row (version {version})",
+            order.id, order.version
+        )));
+    }
+    Ok(Some(order))
+}
+
+fn events(conn: &Connection, id: OrderId) -> Result<Vec<Event>, Fail> {
+    let mut stmt = conn.prepare_cached("SELECT seq, body FROM events WHERE order_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map(params![id.to_string()], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, body) = row?;
+        let event: Event = from_json("event", &body)?;
+        if i64::try_from(event.seq).ok() != Some(seq) {
+            return Err(corrupt(format!("order {id}: event stored at seq {seq} says seq {}", event.seq)));
+        }
+        out.push(event);
+    }
+    Ok(out)
+}
+
+fn find_id(conn: &Connection, sql: &str, value: &str) -> Result<Option<OrderId>, Fail> {
+    let id: Option<String> = conn.prepare_cached(sql)?.query_row(params![value], |row| row.get(0)).optional()?;
+    id.as_deref().map(parse_id).transpose()
+}
+
+fn list(conn: &Connection, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, Fail> {
+    let mut sql = String::from("SELECT snapshot FROM orders WHERE 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut arg = |sql: &mut String, clause: &str, value: rusqlite::types::Value| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(status) = filter.status {
+        arg(&mut sql, " AND status = ?", status.as_str().to_owned().into());
+    }
+    if let Some(customer) = &filter.customer {
+        arg(&mut sql, " AND customer = ?", customer.as_str().to_owned().into());
+    }
+    if let Some(from) = filter.placed_from {
+        let (us, ns) = split(from);
+        arg(&mut sql, " AND (placed_at > ?", us.into());
+        arg(&mut sql, " OR (placed_at = ?", us.into());
+        arg(&mut sql, " AND placed_at_ns >= ?))", ns.into());
+    }
+    if let Some(before) = filter.placed_before {
+        let (us, ns) = split(before);
+        arg(&mut sql, " AND (placed_at < ?", us.into());
+        arg(&mut sql, " OR (placed_at = ?", us.into());
+        arg(&mut sql, " AND placed_at_ns < ?))", ns.into());
+    }
+    if let Some(after) = after {
+        arg(&mut sql, " AND id > ?", after.to_string().into());
+    }
+    // No LIMIT: the rows are read lazily and reading stops once the page is full and one more
+    // matching order is seen (rows whose indexed columns disagree with the snapshot are skipped).
+    sql.push_str(" ORDER BY id");
+
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| row.get::<_, String>(0))?;
+    let mut items = Vec::with_capacity(limit.min(64));
+    let mut more = false;
+    for row in rows {
+        let order: Order = from_json("order snapshot", &row?)?;
+        let summary = OrderSummary::of(&order);
+        if !filter.matches(&summary) {
+            // The indexed columns disagree with the snapshot (e.g. written by an older build
+            // that derived the status differently): the snapshot is the truth.
+            tracing::warn!(order_id = %order.id, "sqlite store: indexed columns do not match the snapshot");
+            continue;
+        }
+        if items.len() >= limit {
+            more = true;
+            break;
+        }
+        items.push(summary);
+    }
+    let next = if more { items.last().map(|s| s.id) } else { None };
+    Ok(OrderPage { items, next })
+}
+
+fn due_deadlines(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, Fail> {
+    let (us, ns) = split(now);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, next_deadline_at, next_deadline_ns, next_deadline_kind FROM orders
+         WHERE next_deadline_at IS NOT NULL
+           AND (next_deadline_at < ?1 OR (next_deadline_at = ?1 AND next_deadline_ns <= ?2))
+         ORDER BY next_deadline_at, next_deadline_ns, id
+         LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![us, ns, sql_limit(limit)], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, Option<i64>>(2)?,
+            row.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, at, at_ns, kind) = row?;
+        let order_id = parse_id(&id)?;
+        let kind = kind.ok_or_else(|| corrupt(format!("order {id}: a deadline without a kind")))?;
+        let kind: DeadlineKind = from_json("deadline kind", &kind)?;
+        let due_at = join(at, at_ns.unwrap_or(0))?;
+        out.push(DueDeadline { order_id, kind, due_at });
+    }
+    Ok(out)
+}
+
+fn claim_outbox(
+    conn: &mut Connection,
+    now: DateTime<Utc>,
+    lease: TimeDelta,
+    limit: usize,
+) -> Result<Vec<OutboxItem>, Fail> {
+    let (now_us, now_ns) = split(now);
+    let (until_us, until_ns) = split(now.checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC));
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut claimed = Vec::new();
+    {
+        let mut select = tx.prepare_cached(
+            "SELECT seq, key, order_id, effect, attempts FROM outbox
+             WHERE done = 0 AND dead = 0
+               AND (available_at < ?1 OR (available_at = ?1 AND available_ns <= ?2))
+               AND (lease_until IS NULL OR lease_until < ?1 OR (lease_until = ?1 AND lease_ns <= ?2))
+             ORDER BY seq
+             LIMIT ?3",
+        )?;
+        let rows = select.query_map(params![now_us, now_ns, sql_limit(limit)], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut update =
+            tx.prepare_cached("UPDATE outbox SET lease_until = ?2, lease_ns = ?3, attempts = ?4 WHERE seq = ?1")?;
+        for row in rows {
+            let (seq, key, order_id, effect, attempts) = row?;
+            let order_id = parse_id(&order_id)?;
+            let effect: Effect = from_json("effect", &effect)?;
+            let attempts = u32::try_from(attempts)
+                .map_err(|_| corrupt(format!("outbox {key}: bad attempt count {attempts}")))?
+                .saturating_add(1);
+            update.execute(params![seq, until_us, until_ns, attempts])?;
+            claimed.push(OutboxItem { key, order_id, effect, attempts });
+        }
+    }
+    tx.commit()?;
+    Ok(claimed)
+}
+
+fn complete_outbox(conn: &mut Connection, key: &str) -> Result<(), Fail> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached("UPDATE outbox SET done = 1, lease_until = NULL, lease_ns = NULL WHERE key = ?1")?
+        .execute(params![key])?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn fail_outbox(conn: &mut Connection, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), Fail> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    match retry_at {
+        Some(at) => {
+            let (us, ns) = split(at);
+            tx.prepare_cached(
+                "UPDATE outbox SET lease_until = NULL, lease_ns = NULL, last_error = ?2, available_at = ?3,
+                     available_ns = ?4
+                 WHERE key = ?1 AND done = 0 AND dead = 0",
+            )?
+            .execute(params![key, error, us, ns])?;
+        }
+        None => {
+            tx.prepare_cached(
+                "UPDATE outbox SET lease_until = NULL, lease_ns = NULL, last_error = ?2, dead = 1
+                 WHERE key = ?1 AND done = 0 AND dead = 0",
+            )?
+            .execute(params![key, error])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl OrderStore for SqliteStore {
+    async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.run(|conn| create(conn, &commit))
+    }
+
+    async fn append(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.run(|conn| append(conn, &commit))
+    }
+
+    async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.run(|conn| load(conn, id))
+    }
+
+    async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
+        self.run(|conn| events(conn, id))
+    }
+
+    async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
+        let number = number.to_string();
+        self.run(|conn| find_id(conn, "SELECT id FROM orders WHERE number = ?1", &number))
+    }
+
+    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        self.run(|conn| find_id(conn, "SELECT order_id FROM waybills WHERE waybill = ?1", waybill))
+    }
+
+    async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
+        self.run(|conn| find_id(conn, "SELECT order_id FROM dedupe_keys WHERE key = ?1", key))
+    }
+
+    async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
+        self.run(|conn| list(conn, filter, after, limit))
+    }
+
+    async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
+        self.run(|conn| due_deadlines(conn, now, limit))
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.run(|conn| claim_outbox(conn, now, lease, limit))
+    }
+
+    async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
+        self.run(|conn| complete_outbox(conn, key))
+    }
+
+    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
+        self.run(|conn| fail_outbox(conn, key, retry_at, error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_split_and_join_exactly_and_in_order() {
+        let times = [
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::from_timestamp(-1, 999_999_999).unwrap(),
+            DateTime::from_timestamp(0, 0).unwrap(),
+            DateTime::from_timestamp(0, 1).unwrap(),
+            DateTime::from_timestamp(0, 999).unwrap(),
+            DateTime::from_timestamp(0, 1_000).unwrap(),
+            DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap(),
+            DateTime::<Utc>::MAX_UTC,
+        ];
+        for pair in times.windows(2) {
+            assert!(split(pair[0]) < split(pair[1]), "{pair:?}");
+        }
+        for t in times {
+            let (us, ns) = split(t);
+            assert_eq!(join(us, ns).ok(), Some(t));
+        }
+        assert!(join(0, 1_000).is_err());
+        assert!(join(i64::MAX, 0).is_err());
+    }
+}

@@ -1,0 +1,522 @@
+//! The SQLite store: the conformance suite on a file and in memory, persistence across reopen,
+//! two handles on one file racing, and the engine running a whole order on SQLite.
+#![cfg(feature = "sqlite")]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::TimeDelta;
+use orderflow::adapters::sqlite::SqliteStore;
+use orderflow::decide::after;
+use orderflow::engine::{Adapters, Engine};
+use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
+use orderflow::ports::{Commit, OrderFilter, OrderStore, OutboxEntry, StoreError};
+use orderflow::testing::{
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, provider, sample_form, t0, warehouse,
+};
+use orderflow::{Action, Command, Ctx, MemoryInventory, Order, OrderStatus, Sku, Workflow, evolve};
+
+/// A database file in the temp folder, removed (with its WAL files) when dropped.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new(tag: &str) -> TempDb {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let path = std::env::temp_dir().join(format!("orderflow-test-{tag}-{}-{nanos}-{n}.sqlite", std::process::id()));
+        let db = TempDb { path };
+        db.remove();
+        db
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(&self) -> SqliteStore {
+        SqliteStore::open(&self.path).unwrap()
+    }
+
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn commit<'a>(
+    order: &'a Order,
+    expected: u64,
+    events: &'a [orderflow::Event],
+    outbox: &'a [OutboxEntry],
+) -> Commit<'a> {
+    Commit { order, expected_version: expected, events, outbox, dedupe_keys: &[] }
+}
+
+fn pay(order: &Order, txn: &str) -> (Order, Vec<orderflow::Event>) {
+    let action = Action::CapturePayment { txn_id: txn.into(), amount: order.totals.total };
+    let decision = Workflow::default().decide(order, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
+    let mut next = order.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    (next, decision.events)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conformance
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn conformance_in_memory() {
+    conformance::run_all(|| SqliteStore::open_in_memory().unwrap()).await;
+}
+
+#[tokio::test]
+async fn conformance_on_a_file() {
+    let dbs = std::sync::Mutex::new(Vec::new());
+    conformance::run_all(|| {
+        let db = TempDb::new("conformance");
+        let store = db.open();
+        dbs.lock().unwrap().push(db);
+        store
+    })
+    .await;
+    let dbs = dbs.into_inner().unwrap();
+    assert_eq!(dbs.len(), 10);
+    for db in &dbs {
+        assert!(db.path().exists());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn everything_survives_a_reopen() {
+    let db = TempDb::new("reopen");
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    let effect = orderflow::Effect::ClosePayment { provider: "alipay".into() };
+    let outbox: Vec<OutboxEntry> =
+        ["a", "b", "c"].iter().map(|k| OutboxEntry { key: (*k).into(), effect: effect.clone() }).collect();
+    let (paid, paid_events) = pay(&order, "T-1");
+    let keys = vec!["pay/T-1".to_owned()];
+    {
+        let store = db.open();
+        store.create(commit(&order, 0, &events, &outbox)).await.unwrap();
+        let pay_commit = Commit { dedupe_keys: &keys, ..commit(&paid, order.version, &paid_events, &[]) };
+        store.append(pay_commit).await.unwrap();
+        let claimed = store.claim_outbox(t0(), TimeDelta::seconds(30), 1).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        store.complete_outbox("a").await.unwrap();
+        store.fail_outbox("b", None, "gone").await.unwrap();
+    }
+    let store = db.open();
+    assert_eq!(store.order_count().unwrap(), 1);
+    assert_eq!(store.load(order.id).await.unwrap(), Some(paid.clone()));
+    let mut history = events.clone();
+    history.extend(paid_events);
+    assert_eq!(store.events(order.id).await.unwrap(), history);
+    assert_eq!(store.find_by_number(&order.number).await.unwrap(), Some(order.id));
+    assert_eq!(store.find_by_key("pay/T-1").await.unwrap(), Some(order.id));
+    assert_eq!(store.outbox_pending().unwrap(), 1);
+    assert_eq!(store.outbox_dead().unwrap(), vec![("b".to_owned(), "gone".to_owned())]);
+    let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items.first().map(|s| s.status), Some(paid.status()));
+    let claimed = store.claim_outbox(after(t0(), TimeDelta::minutes(1)), TimeDelta::seconds(30), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(), vec![("c", 1)]);
+    // The same commit again is a conflict, also after a reopen.
+    let err = store.append(commit(&paid, order.version, &[], &[])).await.unwrap_err();
+    assert_eq!(err, StoreError::Conflict { expected: order.version, actual: paid.version });
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused() {
+    let db = TempDb::new("garbage");
+    std::fs::write(db.path(), b"this is not a database, just some text that is long enough to fill a header").unwrap();
+    let err = SqliteStore::open(db.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_) | StoreError::Unavailable(_)), "{err:?}");
+    assert!(!err.to_string().contains("database is locked"), "{err}");
+}
+
+#[tokio::test]
+async fn corrupt_json_is_reported_as_corrupt() {
+    let db = TempDb::new("corrupt");
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    db.open().create(commit(&order, 0, &events, &[])).await.unwrap();
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute("UPDATE orders SET snapshot = '{not json'", []).unwrap();
+        conn.execute("UPDATE events SET body = '[]'", []).unwrap();
+    }
+    let store = db.open();
+    assert!(matches!(store.load(order.id).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.events(order.id).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(store.list(&OrderFilter::default(), None, 10).await, Err(StoreError::Corrupt(_))));
+}
+
+#[tokio::test]
+async fn listing_trusts_the_snapshot_over_stale_index_columns() {
+    let db = TempDb::new("stale");
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    db.open().create(commit(&order, 0, &events, &[])).await.unwrap();
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute("UPDATE orders SET status = 'cancelled'", []).unwrap();
+    }
+    let store = db.open();
+    let cancelled = OrderFilter { status: Some(OrderStatus::Cancelled), ..Default::default() };
+    let page = store.list(&cancelled, None, 10).await.unwrap();
+    assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
+    let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
+    assert_eq!(page.items.iter().map(|s| s.status).collect::<Vec<_>>(), vec![order.status()]);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let db = TempDb::new("newer");
+    drop(db.open());
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    assert!(matches!(SqliteStore::open(db.path()), Err(StoreError::Corrupt(_))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two handles on one file
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_handles_on_one_file_race_and_exactly_one_wins_each_version() {
+    const ROUNDS: usize = 12;
+    const WRITERS_PER_HANDLE: usize = 4;
+    let db = TempDb::new("race");
+    let handles = [Arc::new(db.open()), Arc::new(db.open())];
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    handles[0].create(commit(&order, 0, &events, &[])).await.unwrap();
+
+    let mut current = order;
+    for round in 0..ROUNDS {
+        // Every writer appends a note to the same version through one of the two handles.
+        let base = Arc::new(current.clone());
+        let mut tasks = Vec::new();
+        for (h, store) in handles.iter().enumerate() {
+            for w in 0..WRITERS_PER_HANDLE {
+                let store = Arc::clone(store);
+                let base = Arc::clone(&base);
+                tasks.push(tokio::spawn(async move {
+                    // A payment anomaly can be recorded again and again: a fresh decision on any version.
+                    let action = Action::RecordPaymentAnomaly {
+                        txn_id: format!("A-{round}-{h}-{w}"),
+                        amount: base.totals.total,
+                        reason: "amount does not match".into(),
+                    };
+                    let command = Command::new(provider(), action);
+                    let decision = Workflow::default().decide(&base, &command, &Ctx::at(t0())).unwrap();
+                    let mut next = (*base).clone();
+                    for e in &decision.events {
+                        evolve(&mut next, e);
+                    }
+                    let result = store.append(commit(&next, base.version, &decision.events, &[])).await;
+                    (result, next)
+                }));
+            }
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            let (result, next) = task.await.unwrap();
+            match result {
+                Ok(()) => winners.push(next),
+                Err(StoreError::Conflict { expected, actual }) => {
+                    assert_eq!(expected, base.version);
+                    assert!(actual > base.version);
+                }
+                Err(e) => panic!("round {round}: unexpected store error {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one writer wins each version");
+        current = winners.pop().unwrap();
+        for store in &handles {
+            assert_eq!(store.load(current.id).await.unwrap().as_ref(), Some(&current));
+        }
+    }
+    let history = handles[1].events(current.id).await.unwrap();
+    assert_eq!(history.len() as u64, current.version);
+    assert_eq!(Order::from_events(&history).unwrap(), current);
+}
+
+#[tokio::test]
+async fn a_database_locked_by_another_connection_gives_unavailable_not_a_raw_lock_error() {
+    let db = TempDb::new("locked");
+    let store = db.open();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+    store.set_busy_timeout(std::time::Duration::from_millis(20)).unwrap();
+
+    let other = rusqlite::Connection::open(db.path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (paid, paid_events) = pay(&order, "T-1");
+    let err = store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(!err.to_string().contains("database is locked"), "{err}");
+    let err = store.claim_outbox(t0(), TimeDelta::seconds(30), 10).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    // Readers are not blocked by a writer (WAL).
+    assert_eq!(store.load(order.id).await.unwrap(), Some(order.clone()));
+
+    other.execute_batch("ROLLBACK").unwrap();
+    store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
+    assert_eq!(store.load(order.id).await.unwrap(), Some(paid));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine on SQLite
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_engine_runs_a_whole_order_on_sqlite() {
+    let db = TempDb::new("engine");
+    let store = Arc::new(db.open());
+    let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
+    let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+    let inventory = Arc::new(MemoryInventory::new());
+    for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+        inventory.set_stock(&Sku::new(s).unwrap(), 100);
+    }
+    let notifier = Arc::new(RecordingNotifier::new());
+    let clock = Arc::new(FixedClock::new(t0()));
+    let engine = Engine::new(
+        Workflow::default(),
+        Adapters {
+            store: store.clone(),
+            payments: gateway.clone(),
+            logistics: carrier.clone(),
+            inventory: inventory.clone(),
+            notifier: notifier.clone(),
+            clock: clock.clone(),
+        },
+    );
+
+    let placed = engine.place(&buyer("alice"), &sample_form("alice"), None).await.unwrap();
+    let id = placed.order.id;
+    assert_eq!(placed.order.status(), OrderStatus::AwaitingPayment);
+    engine.drain_outbox().await.unwrap();
+
+    let order = engine.order(id).await.unwrap();
+    let raw = gateway.notify_paid(&order.number, order.payment.outstanding().unwrap(), clock.now());
+    engine.handle_payment_notification(&raw).await.unwrap();
+    // The same notification again changes nothing (dedupe keys in SQLite).
+    engine.handle_payment_notification(&raw).await.unwrap();
+    assert_eq!(engine.order(id).await.unwrap().status(), OrderStatus::ReadyToShip);
+
+    engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
+    let order = engine.order(id).await.unwrap();
+    let items = order.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
+    let scanned = order
+        .lines
+        .iter()
+        .map(|l| ScannedItem {
+            sku: l.sku.to_string(),
+            product_name: l.product_name.clone(),
+            variant: l.variant.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    let packed = engine.execute(id, Command::new(warehouse(), Action::Pack { items, scanned })).await.unwrap();
+    let package = packed.order.fulfillment.packages.last().unwrap().id;
+    engine.ship(&warehouse(), id, package).await.unwrap();
+    engine.drain_outbox().await.unwrap();
+    let order = engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Shipped);
+    let waybill = order.fulfillment.package(package).unwrap().waybill.clone().unwrap();
+    assert_eq!(store.find_by_waybill(&waybill).await.unwrap(), Some(id));
+
+    clock.advance(TimeDelta::hours(30));
+    let raw = carrier.push(&waybill, TrackingKind::Delivered, clock.now(), "D-1");
+    engine.handle_tracking_push(&raw).await.unwrap();
+    assert_eq!(engine.order(id).await.unwrap().status(), OrderStatus::Delivered);
+
+    // Nobody confirms: the auto-confirm deadline (from SQLite's deadline index) completes it.
+    clock.advance(TimeDelta::days(11));
+    let due = engine.run_due(clock.now()).await.unwrap();
+    assert!(due.fired >= 1, "{due:?}");
+    engine.drain_outbox().await.unwrap();
+    let order = engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Completed);
+    assert_eq!(Order::from_events(&engine.events(id).await.unwrap()).unwrap(), order);
+    let kinds = notifier.kinds();
+    for expected in ["placed", "paid", "shipped", "delivered", "completed"] {
+        assert!(kinds.contains(&expected), "{expected} not sent: {kinds:?}");
+    }
+    assert_eq!(store.outbox_pending().unwrap(), 0);
+
+    // A fresh handle on the file sees the finished order.
+    drop(engine);
+    let reopened = db.open();
+    assert_eq!(reopened.load(id).await.unwrap(), Some(order));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other processes: two writers, and a writer killed mid-stream
+// ---------------------------------------------------------------------------------------------
+
+const CHILD_DB: &str = "ORDERFLOW_SQLITE_CHILD_DB";
+const CHILD_MODE: &str = "ORDERFLOW_SQLITE_CHILD_MODE";
+const CHILD_TAG: &str = "ORDERFLOW_SQLITE_CHILD_TAG";
+const CHILD_ORDER: &str = "ORDERFLOW_SQLITE_CHILD_ORDER";
+const CHILD_COUNT: &str = "ORDERFLOW_SQLITE_CHILD_COUNT";
+
+/// Starts this test binary again as a child process running only [`child_writer`].
+fn spawn_child(db: &TempDb, mode: &str, tag: &str, order: &str, count: u64) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DB, db.path())
+        .env(CHILD_MODE, mode)
+        .env(CHILD_TAG, tag)
+        .env(CHILD_ORDER, order)
+        .env(CHILD_COUNT, count.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn anomaly(base: &Order, txn_id: String) -> (Order, Vec<orderflow::Event>) {
+    let action = Action::RecordPaymentAnomaly { txn_id, amount: base.totals.total, reason: "test".into() };
+    let decision = Workflow::default().decide(base, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
+    let mut next = base.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    (next, decision.events)
+}
+
+/// The body of the child processes; does nothing when run without the environment.
+/// `contend`: appends `count` payment anomalies to one shared order, reloading and retrying on
+/// conflicts. `create`: creates `count` orders (each with an outbox row and a dedupe key).
+#[tokio::test]
+#[ignore = "run as a child process by the two-process and crash tests"]
+async fn child_writer() {
+    let Ok(path) = std::env::var(CHILD_DB) else { return };
+    let mode = std::env::var(CHILD_MODE).unwrap();
+    let tag = std::env::var(CHILD_TAG).unwrap();
+    let count: u64 = std::env::var(CHILD_COUNT).unwrap().parse().unwrap();
+    let store = SqliteStore::open(path).unwrap();
+    match mode.as_str() {
+        "contend" => {
+            let id: orderflow::OrderId = std::env::var(CHILD_ORDER).unwrap().parse().unwrap();
+            for i in 0..count {
+                loop {
+                    let base = store.load(id).await.unwrap().unwrap();
+                    let (next, events) = anomaly(&base, format!("A-{tag}-{i}"));
+                    match store.append(commit(&next, base.version, &events, &[])).await {
+                        Ok(()) => break,
+                        Err(StoreError::Conflict { .. }) => continue,
+                        Err(e) => panic!("unexpected store error {e:?}"),
+                    }
+                }
+            }
+        }
+        "create" => {
+            let first: u64 = tag.parse().unwrap();
+            for n in first..first + count {
+                let (order, events) = conformance::sample_order("crash", n, t0());
+                let effect = orderflow::Effect::ClosePayment { provider: "alipay".into() };
+                let outbox = [OutboxEntry { key: format!("{}/close", order.id), effect }];
+                let keys = [format!("place/{}", order.id)];
+                let create = Commit { dedupe_keys: &keys, ..commit(&order, 0, &events, &outbox) };
+                store.create(create).await.unwrap();
+            }
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+#[tokio::test]
+async fn two_processes_append_to_one_order_without_losing_a_write() {
+    const PER_CHILD: u64 = 25;
+    let db = TempDb::new("two-processes");
+    let store = db.open();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+
+    let children: Vec<_> =
+        ["p1", "p2"].iter().map(|tag| spawn_child(&db, "contend", tag, &order.id.to_string(), PER_CHILD)).collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a child process failed");
+    }
+
+    let stored = store.load(order.id).await.unwrap().unwrap();
+    let history = store.events(order.id).await.unwrap();
+    assert_eq!(history.len() as u64, stored.version);
+    assert_eq!(Order::from_events(&history).unwrap(), stored);
+    for tag in ["p1", "p2"] {
+        let mine = history
+            .iter()
+            .filter(|e| serde_json::to_string(e).unwrap().contains(&format!("\"A-{tag}-")))
+            .filter(|e| matches!(e.change, orderflow::Change::PaymentAnomalyRecorded { .. }))
+            .count() as u64;
+        assert_eq!(mine, PER_CHILD, "every append of {tag} is stored exactly once");
+    }
+}
+
+#[tokio::test]
+async fn a_writer_killed_mid_stream_leaves_only_whole_commits() {
+    let db = TempDb::new("sigkill");
+    drop(db.open());
+    let mut child = spawn_child(&db, "create", "1000", "", 1_000_000);
+    let store = db.open();
+    let started = std::time::Instant::now();
+    while store.order_count().unwrap() < 30 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the child wrote too slowly");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the child stopped early: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    drop(store);
+
+    let store = db.open();
+    let count = store.order_count().unwrap();
+    assert!(count >= 30);
+    let mut after = None;
+    let mut seen = 0;
+    loop {
+        let page = store.list(&OrderFilter::default(), after, 100).await.unwrap();
+        for summary in &page.items {
+            let order = store.load(summary.id).await.unwrap().unwrap();
+            let history = store.events(summary.id).await.unwrap();
+            assert_eq!(Order::from_events(&history).unwrap(), order, "snapshot and events of one commit");
+            assert_eq!(store.find_by_key(&format!("place/{}", order.id)).await.unwrap(), Some(order.id));
+            seen += 1;
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, count);
+    assert_eq!(store.outbox_pending().unwrap(), count, "one outbox row per stored order, none without one");
+    // The file takes new writes after the crash.
+    let (order, events) = conformance::sample_order("after", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+}
