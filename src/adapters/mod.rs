@@ -5,3 +5,5 @@
 //! prototypes and single-process hosts that do not need durability.
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
