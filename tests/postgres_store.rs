@@ -380,3 +380,97 @@ async fn postgres_concurrent_claims_never_hand_out_an_item_twice() {
     assert_eq!(unique.len(), 200, "no item is claimed twice while leased");
     db.drop_all().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Separate OS processes
+// ---------------------------------------------------------------------------------------------
+
+/// Set in a child process: what it does (`claim` or `crash`).
+const WORKER_ENV: &str = "ORDERFLOW_PG_WORKER";
+/// Set in a child process: the schema to work in.
+const SCHEMA_ENV: &str = "ORDERFLOW_PG_SCHEMA";
+const PROCESS_TEST: &str = "postgres_separate_processes_share_the_outbox_and_take_over_a_dead_ones_lease";
+
+/// The child's side: `crash` claims five items for 30 s and exits without completing them;
+/// `claim` claims and completes items until none is left, printing `CLAIMED <key>` for each.
+async fn run_worker(mode: &str, url: String, schema: String) {
+    let store = PgStore::connect(PgOptions::new(url).schema(schema).pool_size(2)).await.unwrap();
+    let now = after(t0(), TimeDelta::seconds(10));
+    if mode == "crash" {
+        for item in store.claim_outbox(t0(), TimeDelta::seconds(30), 5).await.unwrap() {
+            println!("CLAIMED {}", item.key);
+        }
+        // Dies mid-lease: no completion, no clean shutdown.
+        std::process::exit(0);
+    }
+    loop {
+        let items = store.claim_outbox(now, TimeDelta::minutes(5), 3).await.unwrap();
+        if items.is_empty() {
+            return;
+        }
+        for item in items {
+            println!("CLAIMED {}", item.key);
+            store.complete_outbox(&item.key).await.unwrap();
+        }
+    }
+}
+
+/// Runs this test binary again as a worker process; returns the keys it claimed.
+async fn spawn_worker(mode: &str, url: &str, schema: &str) -> Vec<String> {
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([PROCESS_TEST, "--exact", "--nocapture", "--test-threads=1"])
+        .env(WORKER_ENV, mode)
+        .env(SCHEMA_ENV, schema)
+        .env("DATABASE_URL", url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    assert!(output.status.success(), "worker process {mode} failed: {:?}", output.status);
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        // libtest may print "test <name> ... " on the same line first.
+        .filter_map(|line| line.split_once("CLAIMED ").map(|(_, key)| key.trim().to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_separate_processes_share_the_outbox_and_take_over_a_dead_ones_lease() {
+    if let Ok(mode) = std::env::var(WORKER_ENV) {
+        let url = std::env::var("DATABASE_URL").unwrap();
+        return run_worker(&mode, url, std::env::var(SCHEMA_ENV).unwrap()).await;
+    }
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let store = db.store(&schema).await;
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    let outbox: Vec<OutboxEntry> = (0..60)
+        .map(|n| OutboxEntry { key: format!("k{n:03}"), effect: Effect::ClosePayment { provider: "alipay".into() } })
+        .collect();
+    store.create(commit(&order, 0, &events, &outbox)).await.unwrap();
+
+    // One process claims five items and dies holding their lease.
+    let crashed = spawn_worker("crash", &db.url, &schema).await;
+    assert_eq!(crashed, ["k000", "k001", "k002", "k003", "k004"]);
+
+    // Three processes drain the rest at once, while the dead one's lease still runs.
+    let (a, b, c) = tokio::join!(
+        spawn_worker("claim", &db.url, &schema),
+        spawn_worker("claim", &db.url, &schema),
+        spawn_worker("claim", &db.url, &schema)
+    );
+    let mut claimed: Vec<String> = [a, b, c].concat();
+    claimed.sort();
+    let expected: Vec<String> = outbox.iter().skip(5).map(|e| e.key.clone()).collect();
+    assert_eq!(claimed, expected, "every other item is claimed by exactly one process");
+
+    // After the lease ends, the dead process's items are taken over.
+    let taken = store.claim_outbox(after(t0(), TimeDelta::seconds(31)), TimeDelta::minutes(1), 100).await.unwrap();
+    assert_eq!(
+        taken.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(),
+        [("k000", 2), ("k001", 2), ("k002", 2), ("k003", 2), ("k004", 2)]
+    );
+    db.drop_all().await;
+}
