@@ -52,13 +52,13 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Transaction};
 use uuid::Uuid;
 
 use crate::effect::Effect;
@@ -170,12 +170,14 @@ impl PgOptions {
 /// An [`OrderStore`] on PostgreSQL, for several instances sharing one database (see the
 /// [module documentation](self)).
 ///
-/// It holds a pool of connections ([deadpool-postgres](deadpool_postgres)): each call takes a
-/// connection for the time of its statement or transaction only, so concurrent calls from many
-/// tasks run in parallel up to the pool size and then wait in line (with a timeout), a broken
-/// connection is dropped and replaced on the next call, and no call ever holds two connections
-/// (so the pool cannot deadlock on itself). Clone-free sharing: wrap it in an
-/// [`std::sync::Arc`]. Needs a tokio runtime.
+/// It holds a pool of connections ([deadpool-postgres](deadpool_postgres)) rather than one
+/// connection behind a lock: each call takes a connection for the time of its statement or
+/// transaction only, so calls from many tasks run in parallel up to the pool size and then wait
+/// in line (with a timeout); a broken connection is dropped and replaced on the next call; and
+/// no call ever holds two connections, so the pool cannot deadlock on itself. Statements are
+/// prepared once per connection and cached (a connection pooler in front must keep sessions,
+/// not transactions). To share one store between tasks, wrap it in an [`std::sync::Arc`].
+/// Needs a tokio runtime.
 ///
 /// ```no_run
 /// use orderflow::adapters::postgres::{PgOptions, PgStore};
@@ -309,7 +311,7 @@ impl PgStore {
                      next_deadline_kind, version, snapshot)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             );
-            let inserted = tx.execute(&sql, &row.params()).await;
+            let inserted = tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &row.params()).await;
             if let Err(e) = inserted {
                 if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
                     drop(tx);
@@ -331,7 +333,7 @@ impl PgStore {
             let expected = to_i64(commit.expected_version)?;
             let mut params = row.params();
             params.push(&expected);
-            let updated = tx.execute(&sql, &params).await.map_err(db)?;
+            let updated = tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &params).await.map_err(db)?;
             if updated == 0 {
                 drop(tx);
                 return Err(match self.version_of(&client, order.id).await? {
@@ -363,7 +365,7 @@ impl PgStore {
                  RETURNING key",
             );
             let keys: Vec<&str> = commit.dedupe_keys.iter().map(String::as_str).collect();
-            let rows = tx.query(&sql, &[&id, &keys]).await.map_err(db)?;
+            let rows = tx.query(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &keys]).await.map_err(db)?;
             let inserted: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
             let mut seen = HashSet::with_capacity(keys.len());
             for key in keys {
@@ -377,7 +379,7 @@ impl PgStore {
         let bodies: Vec<Value> = commit.events.iter().map(to_json).collect::<Result<_, _>>()?;
         let sql = self
             .sql("INSERT INTO {s}.events (order_id, seq, body) SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[])");
-        tx.execute(&sql, &[&id, &seqs, &bodies]).await.map_err(|e| {
+        tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &seqs, &bodies]).await.map_err(|e| {
             if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
                 StoreError::Conflict { expected: commit.expected_version, actual: commit.order.version }
             } else {
@@ -393,7 +395,7 @@ impl PgStore {
                  SELECT k, $1, e FROM unnest($2::text[], $3::jsonb[]) WITH ORDINALITY AS t(k, e, n) ORDER BY n
                  ON CONFLICT (key) DO NOTHING",
             );
-            tx.execute(&sql, &[&id, &keys, &effects]).await.map_err(db)?;
+            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &keys, &effects]).await.map_err(db)?;
         }
 
         let mut waybills: Vec<&str> = Vec::new();
@@ -404,14 +406,14 @@ impl PgStore {
         }
         if !create {
             let sql = self.sql("DELETE FROM {s}.waybills WHERE order_id = $1 AND NOT (waybill = ANY($2::text[]))");
-            tx.execute(&sql, &[&id, &waybills]).await.map_err(db)?;
+            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &waybills]).await.map_err(db)?;
         }
         if !waybills.is_empty() {
             let sql = self.sql(
                 "INSERT INTO {s}.waybills (waybill, order_id) SELECT w, $1 FROM unnest($2::text[]) AS t(w)
                  ON CONFLICT (waybill) DO UPDATE SET order_id = EXCLUDED.order_id",
             );
-            tx.execute(&sql, &[&id, &waybills]).await.map_err(db)?;
+            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &waybills]).await.map_err(db)?;
         }
         Ok(())
     }
@@ -419,13 +421,15 @@ impl PgStore {
     /// The stored version and number of an order, read outside any transaction.
     async fn version_of(&self, client: &Object, id: OrderId) -> Result<Option<(u64, String)>, StoreError> {
         let sql = self.sql("SELECT version, number FROM {s}.orders WHERE id = $1");
-        let row = client.query_opt(&sql, &[&id.as_uuid()]).await.map_err(db)?;
+        let row =
+            client.query_opt(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
         row.map(|r| Ok((to_u64(r.get(0))?, r.get(1)))).transpose()
     }
 
     async fn find_one(&self, sql: &str, param: &(dyn ToSql + Sync)) -> Result<Option<OrderId>, StoreError> {
         let client = self.client().await?;
-        let row = client.query_opt(&self.sql(sql), &[param]).await.map_err(db)?;
+        let row =
+            client.query_opt(&client.prepare_cached(&self.sql(sql)).await.map_err(db)?, &[param]).await.map_err(db)?;
         Ok(row.map(|r| OrderId::from_uuid(r.get::<_, Uuid>(0))))
     }
 }
@@ -567,7 +571,8 @@ impl OrderStore for PgStore {
     async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let client = self.client().await?;
         let sql = self.sql("SELECT snapshot FROM {s}.orders WHERE id = $1");
-        let row = client.query_opt(&sql, &[&id.as_uuid()]).await.map_err(db)?;
+        let row =
+            client.query_opt(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
         drop(client);
         row.map(|r| from_json(r.get(0), &format_args!("the snapshot of order {id}"))).transpose()
     }
@@ -575,7 +580,7 @@ impl OrderStore for PgStore {
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
         let client = self.client().await?;
         let sql = self.sql("SELECT seq, body FROM {s}.events WHERE order_id = $1 ORDER BY seq");
-        let rows = client.query(&sql, &[&id.as_uuid()]).await.map_err(db)?;
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
         drop(client);
         rows.into_iter()
             .map(|r| {
@@ -634,7 +639,7 @@ impl OrderStore for PgStore {
             params.len()
         );
         let client = self.client().await?;
-        let rows = client.query(&sql, &params).await.map_err(db)?;
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &params).await.map_err(db)?;
         drop(client);
         let mut items = Vec::with_capacity(rows.len().min(limit));
         let mut more = false;
@@ -670,7 +675,7 @@ impl OrderStore for PgStore {
              WHERE next_deadline_at IS NOT NULL AND next_deadline_at <= $1
              ORDER BY next_deadline_at, id LIMIT $2",
         );
-        let rows = client.query(&sql, &[&now, &limit]).await.map_err(db)?;
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&now, &limit]).await.map_err(db)?;
         drop(client);
         rows.into_iter()
             .map(|r| {
@@ -712,7 +717,10 @@ impl OrderStore for PgStore {
              RETURNING seq, key, order_id, effect, attempts",
         );
         let client = self.client().await?;
-        let rows = client.query(&sql, &[&now, &lease_until, &limit]).await.map_err(db)?;
+        let rows = client
+            .query(&client.prepare_cached(&sql).await.map_err(db)?, &[&now, &lease_until, &limit])
+            .await
+            .map_err(db)?;
         drop(client);
         let mut items = rows
             .into_iter()
@@ -739,7 +747,7 @@ impl OrderStore for PgStore {
     async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
         let client = self.client().await?;
         let sql = self.sql("UPDATE {s}.outbox SET done = true, lease_until = NULL WHERE key = $1 AND NOT done");
-        client.execute(&sql, &[&key]).await.map_err(db)?;
+        client.execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key]).await.map_err(db)?;
         Ok(())
     }
 
@@ -751,7 +759,10 @@ impl OrderStore for PgStore {
                  available_at = COALESCE($3::timestamptz, available_at), dead = ($3::timestamptz IS NULL)
              WHERE key = $1 AND NOT done AND NOT dead",
         );
-        client.execute(&sql, &[&key, &error, &retry_at]).await.map_err(db)?;
+        client
+            .execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key, &error, &retry_at])
+            .await
+            .map_err(db)?;
         Ok(())
     }
 }
