@@ -5,9 +5,13 @@
 //! prototypes and single-process hosts that do not need durability.
 //!
 //! `sqlite` (feature `sqlite`, or `sqlite-bundled` to compile SQLite in) holds
-//! `SqliteStore`, a durable store on one SQLite file.
+//! `SqliteStore`, a durable store on one SQLite file. `postgres` (feature `postgres`) holds
+//! `PgStore`, a store several app instances share.
 
 pub mod memory;
 
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;

@@ -1,0 +1,768 @@
+//! [`PgStore`]: an [`OrderStore`] on PostgreSQL (feature `postgres`), shared by several
+//! application instances.
+//!
+//! # Tables
+//!
+//! [`PgStore::connect`] creates (or upgrades) its tables in one schema, by default
+//! `orderflow`, so the store can live in a database shared with the host's own tables, and
+//! tests can isolate themselves in a schema of their own. A `schema_version` table records
+//! which migrations ran; instances starting together serialize their migrations on an advisory
+//! lock.
+//!
+//! - `orders`: one row per order: the snapshot (`jsonb`), its `version`, and the columns the
+//!   listings and timers search on (number, customer, status, placed-at, earliest deadline),
+//!   each indexed;
+//! - `events`: the history, keyed by `(order_id, seq)`;
+//! - `outbox`: effects to deliver, keyed by their dedupe key, with a lease, a retry time, an
+//!   attempt count and the last error, plus a partial index over the rows still open;
+//! - `dedupe_keys` and `waybills`: the lookups.
+//!
+//! # Several instances
+//!
+//! Every guarantee comes from the database, so any number of engines, in one process or many,
+//! may share one schema:
+//! - an append is one transaction that starts with a compare-and-set on the order's version
+//!   (`UPDATE orders ... WHERE id = $1 AND version = $2`): of several writers that decided on
+//!   the same version exactly one commits, the others get [`StoreError::Conflict`] and nothing
+//!   of theirs is written;
+//! - dedupe keys and order numbers are unique constraints, checked in the same transaction;
+//! - outbox items are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` and leased in the same
+//!   statement, so two instances claiming at once get different items; an item whose lease ran
+//!   out (its instance died or hung) is claimable again, so delivery is at least once, and the
+//!   receiving side deduplicates by the item's key;
+//! - [`OrderStore::due_deadlines`] is a plain read: two instances may both see the same due
+//!   deadline, but firing it is a command on the order, itself a compare-and-set, and the event
+//!   it causes clears or moves the deadline, so the loser finds nothing to do and the deadline
+//!   fires once.
+//!
+//! # Errors
+//!
+//! Lost connections, timeouts, serialization failures and deadlocks are
+//! [`StoreError::Unavailable`] (retry later). Their messages name the SQLSTATE or the kind of
+//! failure, never the database's own text, which can quote stored data.
+//!
+//! # Time
+//!
+//! PostgreSQL keeps timestamps to the microsecond: the searchable time columns (placed-at, the
+//! earliest deadline, outbox retry times and leases) are compared at that precision. Snapshots
+//! and events keep every nanosecond.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::effect::Effect;
+use crate::event::Event;
+use crate::ids::{CustomerId, OrderId};
+use crate::money::Money;
+use crate::order::{DeadlineKind, Order, OrderStatus};
+use crate::order_number::OrderNumber;
+use crate::ports::store::{
+    Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+};
+
+/// The schema used when none is given.
+pub const DEFAULT_SCHEMA: &str = "orderflow";
+
+/// The migrations, in order; `{s}` stands for the quoted schema name. A migration never
+/// changes once released: add a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE IF NOT EXISTS {s}.orders (
+    id                 uuid        PRIMARY KEY,
+    number             text        NOT NULL,
+    customer           text        NOT NULL,
+    status             text        NOT NULL,
+    placed_at          timestamptz NOT NULL,
+    next_deadline_at   timestamptz,
+    next_deadline_kind jsonb,
+    version            bigint      NOT NULL,
+    snapshot           jsonb       NOT NULL,
+    CONSTRAINT orders_number_unique UNIQUE (number)
+);
+CREATE INDEX IF NOT EXISTS orders_customer_id ON {s}.orders (customer, id);
+CREATE INDEX IF NOT EXISTS orders_status_id ON {s}.orders (status, id);
+CREATE INDEX IF NOT EXISTS orders_next_deadline ON {s}.orders (next_deadline_at, id)
+    WHERE next_deadline_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS {s}.events (
+    order_id uuid   NOT NULL REFERENCES {s}.orders (id),
+    seq      bigint NOT NULL,
+    body     jsonb  NOT NULL,
+    PRIMARY KEY (order_id, seq)
+);
+
+CREATE TABLE IF NOT EXISTS {s}.outbox (
+    key          text        PRIMARY KEY,
+    seq          bigserial   NOT NULL,
+    order_id     uuid        NOT NULL,
+    effect       jsonb       NOT NULL,
+    available_at timestamptz,
+    lease_until  timestamptz,
+    attempts     integer     NOT NULL DEFAULT 0,
+    done         boolean     NOT NULL DEFAULT false,
+    dead         boolean     NOT NULL DEFAULT false,
+    last_error   text
+);
+CREATE INDEX IF NOT EXISTS outbox_open ON {s}.outbox (seq) WHERE NOT done AND NOT dead;
+
+CREATE TABLE IF NOT EXISTS {s}.dedupe_keys (
+    key      text PRIMARY KEY,
+    order_id uuid NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {s}.waybills (
+    waybill  text PRIMARY KEY,
+    order_id uuid NOT NULL
+);
+CREATE INDEX IF NOT EXISTS waybills_order ON {s}.waybills (order_id);
+"#];
+
+/// How to reach the database and where to keep the tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// A libpq-style connection string or `postgres://` URL. Connections are not encrypted
+    /// (no TLS): use a private network or a local proxy.
+    pub url: String,
+    /// The schema holding the tables: a lower-case SQL identifier (`[a-z_][a-z0-9_]*`, at most
+    /// 63 characters). Created when missing.
+    pub schema: String,
+    /// Connections kept at most.
+    pub pool_size: usize,
+    /// How long a call waits for a free connection (or a new one) before it fails with
+    /// [`StoreError::Unavailable`].
+    pub timeout: Duration,
+}
+
+impl PgOptions {
+    /// The defaults for `url`: schema [`DEFAULT_SCHEMA`], 16 connections, 30 s timeout.
+    pub fn new(url: impl Into<String>) -> PgOptions {
+        PgOptions {
+            url: url.into(),
+            schema: DEFAULT_SCHEMA.to_owned(),
+            pool_size: 16,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Uses the schema `schema`.
+    pub fn schema(mut self, schema: impl Into<String>) -> PgOptions {
+        self.schema = schema.into();
+        self
+    }
+
+    /// Keeps at most `size` connections (at least 1).
+    pub fn pool_size(mut self, size: usize) -> PgOptions {
+        self.pool_size = size.max(1);
+        self
+    }
+}
+
+/// An [`OrderStore`] on PostgreSQL, for several instances sharing one database (see the
+/// [module documentation](self)).
+///
+/// It holds a pool of connections ([deadpool-postgres](deadpool_postgres)) rather than one
+/// connection behind a lock: each call takes a connection for the time of its statement or
+/// transaction only, so calls from many tasks run in parallel up to the pool size and then wait
+/// in line (with a timeout); a broken connection is dropped and replaced on the next call; and
+/// no call ever holds two connections, so the pool cannot deadlock on itself. Statements are
+/// prepared once per connection and cached (a connection pooler in front must keep sessions,
+/// not transactions). To share one store between tasks, wrap it in an [`std::sync::Arc`].
+/// Needs a tokio runtime.
+///
+/// ```no_run
+/// use orderflow::adapters::postgres::{PgOptions, PgStore};
+///
+/// # async fn demo() -> Result<(), orderflow::ports::StoreError> {
+/// let store = PgStore::connect(PgOptions::new("postgres://app@db.internal/shop").schema("orders")).await?;
+/// # Ok(()) }
+/// ```
+pub struct PgStore {
+    pool: Pool,
+    /// The schema name, quoted, ready to put before a table name.
+    quoted: String,
+    /// The schema name.
+    schema: String,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("schema", &self.schema)
+            .field("pool_size", &status.max_size)
+            .field("connections", &status.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// True for a lower-case SQL identifier that needs no quoting.
+fn valid_schema(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 63
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl PgStore {
+    /// Connects, creates the schema and its tables when missing (or upgrades them), and
+    /// returns the store.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached or the URL or schema
+    /// name is invalid.
+    pub async fn connect(options: PgOptions) -> Result<PgStore, StoreError> {
+        if !valid_schema(&options.schema) {
+            return Err(StoreError::Unavailable(format!(
+                "invalid schema name {:?}: use [a-z_][a-z0-9_]*, at most 63 characters",
+                options.schema
+            )));
+        }
+        let config: tokio_postgres::Config =
+            options.url.parse().map_err(|_| StoreError::Unavailable("invalid PostgreSQL connection string".into()))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .recycle_timeout(Some(options.timeout))
+            .build()
+            .map_err(|_| StoreError::Unavailable("cannot build the connection pool".into()))?;
+        let store = PgStore { pool, quoted: format!("\"{}\"", options.schema), schema: options.schema };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The schema holding the tables.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Runs the migrations not run yet, in one transaction, under an advisory lock so
+    /// instances starting together do not race.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext('orderflow migrations ' || $1::text))", &[&self.schema])
+            .await
+            .map_err(db)?;
+        tx.batch_execute(&self.sql(
+            "CREATE SCHEMA IF NOT EXISTS {s};
+             CREATE TABLE IF NOT EXISTS {s}.schema_version (
+                 version    integer     PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );",
+        ))
+        .await
+        .map_err(db)?;
+        let row = tx.query_one(&self.sql("SELECT COALESCE(max(version), 0) FROM {s}.schema_version"), &[]).await;
+        let current: i32 = row.map_err(db)?.get(0);
+        for (version, migration) in (1i32..).zip(MIGRATIONS) {
+            if version <= current {
+                continue;
+            }
+            tx.batch_execute(&self.sql(migration)).await.map_err(db)?;
+            tx.execute(&self.sql("INSERT INTO {s}.schema_version (version) VALUES ($1)"), &[&version])
+                .await
+                .map_err(db)?;
+            tracing::info!(schema = %self.schema, version, "orderflow schema migrated");
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// `template` with `{s}` replaced by the quoted schema.
+    fn sql(&self, template: &str) -> String {
+        template.replace("{s}", &self.quoted)
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| {
+            let what = match e {
+                deadpool_postgres::PoolError::Timeout(_) => "timed out waiting for a database connection",
+                deadpool_postgres::PoolError::Backend(_) => "cannot connect to the database",
+                _ => "no database connection available",
+            };
+            tracing::warn!(schema = %self.schema, "{what}");
+            StoreError::Unavailable(what.into())
+        })
+    }
+
+    async fn write(&self, commit: Commit<'_>, create: bool) -> Result<(), StoreError> {
+        if create {
+            check_new(&commit)?;
+        }
+        let order = commit.order;
+        let row = OrderRow::of(order)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        if create {
+            let sql = self.sql(
+                "INSERT INTO {s}.orders (id, number, customer, status, placed_at, next_deadline_at,
+                     next_deadline_kind, version, snapshot)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            );
+            let inserted = tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &row.params()).await;
+            if let Err(e) = inserted {
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                    drop(tx);
+                    let constraint = e.as_db_error().and_then(|d| d.constraint()).unwrap_or_default().to_owned();
+                    if constraint == "orders_number_unique" {
+                        return Err(StoreError::DuplicateOrderNumber(order.number));
+                    }
+                    let actual = self.version_of(&client, order.id).await?.map_or(0, |(v, _)| v);
+                    return Err(StoreError::Conflict { expected: 0, actual });
+                }
+                return Err(db(e));
+            }
+        } else {
+            let sql = self.sql(
+                "UPDATE {s}.orders SET customer = $3, status = $4, placed_at = $5, next_deadline_at = $6,
+                     next_deadline_kind = $7, version = $8, snapshot = $9
+                 WHERE id = $1 AND number = $2 AND version = $10",
+            );
+            let expected = to_i64(commit.expected_version)?;
+            let mut params = row.params();
+            params.push(&expected);
+            let updated = tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &params).await.map_err(db)?;
+            if updated == 0 {
+                drop(tx);
+                return Err(match self.version_of(&client, order.id).await? {
+                    None => StoreError::NotFound(order.id),
+                    Some((actual, _)) if actual != commit.expected_version => {
+                        StoreError::Conflict { expected: commit.expected_version, actual }
+                    }
+                    Some((_, number)) => StoreError::Corrupt(format!(
+                        "order {} cannot change its number from {number} to {}",
+                        order.id, order.number
+                    )),
+                });
+            }
+        }
+        // After the compare-and-set, as the memory store does: a stale commit is a conflict.
+        check_sequence(&commit)?;
+        self.write_rest(&tx, &commit, create).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// Everything of a commit but the order row: dedupe keys, events, outbox and waybills.
+    async fn write_rest(&self, tx: &Transaction<'_>, commit: &Commit<'_>, create: bool) -> Result<(), StoreError> {
+        let id = commit.order.id.as_uuid();
+        if !commit.dedupe_keys.is_empty() {
+            let sql = self.sql(
+                "INSERT INTO {s}.dedupe_keys (key, order_id)
+                 SELECT k, $1 FROM unnest($2::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n
+                 ON CONFLICT (key) DO NOTHING
+                 RETURNING key",
+            );
+            let keys: Vec<&str> = commit.dedupe_keys.iter().map(String::as_str).collect();
+            let rows = tx.query(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &keys]).await.map_err(db)?;
+            let inserted: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+            let mut seen = HashSet::with_capacity(keys.len());
+            for key in keys {
+                if !inserted.contains(key) || !seen.insert(key) {
+                    return Err(StoreError::DuplicateKey(key.to_owned()));
+                }
+            }
+        }
+
+        let seqs: Vec<i64> = commit.events.iter().map(|e| to_i64(e.seq)).collect::<Result<_, _>>()?;
+        let bodies: Vec<Value> = commit.events.iter().map(to_json).collect::<Result<_, _>>()?;
+        let sql = self
+            .sql("INSERT INTO {s}.events (order_id, seq, body) SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[])");
+        tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &seqs, &bodies]).await.map_err(|e| {
+            if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                StoreError::Conflict { expected: commit.expected_version, actual: commit.order.version }
+            } else {
+                db(e)
+            }
+        })?;
+
+        if !commit.outbox.is_empty() {
+            let keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
+            let effects: Vec<Value> = commit.outbox.iter().map(|e| to_json(&e.effect)).collect::<Result<_, _>>()?;
+            let sql = self.sql(
+                "INSERT INTO {s}.outbox (key, order_id, effect)
+                 SELECT k, $1, e FROM unnest($2::text[], $3::jsonb[]) WITH ORDINALITY AS t(k, e, n) ORDER BY n
+                 ON CONFLICT (key) DO NOTHING",
+            );
+            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &keys, &effects]).await.map_err(db)?;
+        }
+
+        let mut waybills: Vec<&str> = Vec::new();
+        for waybill in commit.order.waybills() {
+            if !waybills.contains(&waybill) {
+                waybills.push(waybill);
+            }
+        }
+        if !create {
+            let sql = self.sql("DELETE FROM {s}.waybills WHERE order_id = $1 AND NOT (waybill = ANY($2::text[]))");
+            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &waybills]).await.map_err(db)?;
+        }
+        if !waybills.is_empty() {
+            let sql = self.sql(
+                "INSERT INTO {s}.waybills (waybill, order_id) SELECT w, $1 FROM unnest($2::text[]) AS t(w)
+                 ON CONFLICT (waybill) DO UPDATE SET order_id = EXCLUDED.order_id",
+            );
+            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &waybills]).await.map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// The stored version and number of an order, read outside any transaction.
+    async fn version_of(&self, client: &Object, id: OrderId) -> Result<Option<(u64, String)>, StoreError> {
+        let sql = self.sql("SELECT version, number FROM {s}.orders WHERE id = $1");
+        let row =
+            client.query_opt(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
+        row.map(|r| Ok((to_u64(r.get(0))?, r.get(1)))).transpose()
+    }
+
+    async fn find_one(&self, sql: &str, param: &(dyn ToSql + Sync)) -> Result<Option<OrderId>, StoreError> {
+        let client = self.client().await?;
+        let row =
+            client.query_opt(&client.prepare_cached(&self.sql(sql)).await.map_err(db)?, &[param]).await.map_err(db)?;
+        Ok(row.map(|r| OrderId::from_uuid(r.get::<_, Uuid>(0))))
+    }
+}
+
+/// The searchable columns of an order row.
+struct OrderRow {
+    id: Uuid,
+    number: String,
+    customer: String,
+    status: String,
+    placed_at: DateTime<Utc>,
+    deadline_at: Option<DateTime<Utc>>,
+    deadline_kind: Option<Value>,
+    version: i64,
+    snapshot: Value,
+}
+
+impl OrderRow {
+    fn of(order: &Order) -> Result<OrderRow, StoreError> {
+        let deadline = order.next_deadline();
+        Ok(OrderRow {
+            id: order.id.as_uuid(),
+            number: order.number.as_str().to_owned(),
+            customer: order.customer.as_str().to_owned(),
+            status: status_text(order.status())?,
+            placed_at: order.placed_at,
+            deadline_at: deadline.map(|(at, _)| at),
+            deadline_kind: deadline.map(|(_, kind)| to_json(&kind)).transpose()?,
+            version: to_i64(order.version)?,
+            snapshot: to_json(order)?,
+        })
+    }
+
+    /// `$1..$9` in column order: id, number, customer, status, placed_at, next_deadline_at,
+    /// next_deadline_kind, version, snapshot.
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.number,
+            &self.customer,
+            &self.status,
+            &self.placed_at,
+            &self.deadline_at,
+            &self.deadline_kind,
+            &self.version,
+            &self.snapshot,
+        ]
+    }
+}
+
+/// A new order starts at version 0 with at least one event.
+fn check_new(commit: &Commit<'_>) -> Result<(), StoreError> {
+    if commit.expected_version != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "a new order is created with expected version 0, not {}",
+            commit.expected_version
+        )));
+    }
+    if commit.events.is_empty() {
+        return Err(StoreError::Corrupt("a new order needs at least its order_placed event".into()));
+    }
+    Ok(())
+}
+
+/// The commit's events must continue the order's history and end at the snapshot's version.
+fn check_sequence(commit: &Commit<'_>) -> Result<(), StoreError> {
+    let id = commit.order.id;
+    let mut expected = commit.expected_version;
+    for event in commit.events {
+        expected = expected.saturating_add(1);
+        if event.seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "order {id}: event out of sequence: expected seq {expected}, found {}",
+                event.seq
+            )));
+        }
+    }
+    if commit.order.version != expected {
+        return Err(StoreError::Corrupt(format!(
+            "order {id}: snapshot version {} does not match the last event's seq {expected}",
+            commit.order.version
+        )));
+    }
+    Ok(())
+}
+
+/// A driver error as a store error, without the database's text (it can quote stored data).
+fn db(e: tokio_postgres::Error) -> StoreError {
+    let message = match e.code() {
+        Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE => "serialization failure, retry".to_owned(),
+        Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED => "deadlock detected, retry".to_owned(),
+        Some(code) => format!("database error (SQLSTATE {})", code.code()),
+        None if e.is_closed() => "the database connection was closed".to_owned(),
+        None => "database connection failed".to_owned(),
+    };
+    tracing::warn!(error = %message, "postgres store call failed");
+    StoreError::Unavailable(message)
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(format!("cannot encode for storage: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(value: Value, what: &dyn fmt::Display) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "{what} cannot be decoded ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn status_text(status: OrderStatus) -> Result<String, StoreError> {
+    match to_json(&status)? {
+        Value::String(s) => Ok(s),
+        other => Err(StoreError::Corrupt(format!("order status encodes as {other}, not a string"))),
+    }
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} does not fit a bigint column")))
+}
+
+fn to_u64(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative version {n} stored")))
+}
+
+impl OrderStore for PgStore {
+    async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.write(commit, true).await
+    }
+
+    async fn append(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.write(commit, false).await
+    }
+
+    async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let client = self.client().await?;
+        let sql = self.sql("SELECT snapshot FROM {s}.orders WHERE id = $1");
+        let row =
+            client.query_opt(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
+        drop(client);
+        row.map(|r| from_json(r.get(0), &format_args!("the snapshot of order {id}"))).transpose()
+    }
+
+    async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
+        let client = self.client().await?;
+        let sql = self.sql("SELECT seq, body FROM {s}.events WHERE order_id = $1 ORDER BY seq");
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
+        drop(client);
+        rows.into_iter()
+            .map(|r| {
+                let seq: i64 = r.get(0);
+                from_json(r.get(1), &format_args!("event {seq} of order {id}"))
+            })
+            .collect()
+    }
+
+    async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
+        self.find_one("SELECT id FROM {s}.orders WHERE number = $1", &number.as_str()).await
+    }
+
+    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        self.find_one("SELECT order_id FROM {s}.waybills WHERE waybill = $1", &waybill).await
+    }
+
+    async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
+        self.find_one("SELECT order_id FROM {s}.dedupe_keys WHERE key = $1", &key).await
+    }
+
+    async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
+        let status = filter.status.map(status_text).transpose()?;
+        let customer = filter.customer.as_ref().map(|c| c.as_str());
+        let after = after.map(|id| id.as_uuid());
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1).saturating_add(1);
+        let mut conditions: Vec<String> = Vec::new();
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        if let Some(s) = &status {
+            params.push(s);
+            conditions.push(format!("status = ${}", params.len()));
+        }
+        if let Some(c) = &customer {
+            params.push(c);
+            conditions.push(format!("customer = ${}", params.len()));
+        }
+        if let Some(t) = &filter.placed_from {
+            params.push(t);
+            conditions.push(format!("placed_at >= ${}", params.len()));
+        }
+        if let Some(t) = &filter.placed_before {
+            params.push(t);
+            conditions.push(format!("placed_at < ${}", params.len()));
+        }
+        if let Some(a) = &after {
+            params.push(a);
+            conditions.push(format!("id > ${}", params.len()));
+        }
+        params.push(&fetch);
+        let sql = format!(
+            "SELECT id, number, customer, status, snapshot->'placed_at', snapshot->'totals'->'total'
+             FROM {}.orders {} {} ORDER BY id LIMIT ${}",
+            self.quoted,
+            if conditions.is_empty() { "" } else { "WHERE" },
+            conditions.join(" AND "),
+            params.len()
+        );
+        let client = self.client().await?;
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &params).await.map_err(db)?;
+        drop(client);
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut more = false;
+        for row in rows {
+            if items.len() >= limit {
+                more = true;
+                break;
+            }
+            let id = OrderId::from_uuid(row.get(0));
+            let what = format!("the listing row of order {id}");
+            let number: &str = row.get(1);
+            let customer: &str = row.get(2);
+            let status: String = row.get(3);
+            items.push(OrderSummary {
+                id,
+                number: number.parse().map_err(|_| StoreError::Corrupt(format!("{what}: bad order number")))?,
+                customer: CustomerId::new(customer)
+                    .map_err(|_| StoreError::Corrupt(format!("{what}: bad customer id")))?,
+                status: from_json::<OrderStatus>(Value::String(status), &what)?,
+                placed_at: from_json::<DateTime<Utc>>(row.get(4), &what)?,
+                total: from_json::<Money>(row.get(5), &what)?,
+            });
+        }
+        let next = if more { items.last().map(|s| s.id) } else { None };
+        Ok(OrderPage { items, next })
+    }
+
+    async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let sql = self.sql(
+            "SELECT id, next_deadline_at, next_deadline_kind FROM {s}.orders
+             WHERE next_deadline_at IS NOT NULL AND next_deadline_at <= $1
+             ORDER BY next_deadline_at, id LIMIT $2",
+        );
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&now, &limit]).await.map_err(db)?;
+        drop(client);
+        rows.into_iter()
+            .map(|r| {
+                let order_id = OrderId::from_uuid(r.get(0));
+                let kind: Option<Value> = r.get(2);
+                let kind = from_json::<DeadlineKind>(
+                    kind.unwrap_or(Value::Null),
+                    &format_args!("the deadline kind of order {order_id}"),
+                )?;
+                Ok(DueDeadline { order_id, kind, due_at: r.get(1) })
+            })
+            .collect()
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lease_until = now.checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Rows another instance is claiming right now are locked: skip them rather than wait.
+        // An expired lease is claimable again (its instance died or hung).
+        let sql = self.sql(
+            "UPDATE {s}.outbox SET lease_until = $2, attempts = attempts + 1
+             WHERE key IN (
+                 SELECT key FROM {s}.outbox
+                 WHERE NOT done AND NOT dead
+                   AND (available_at IS NULL OR available_at <= $1)
+                   AND (lease_until IS NULL OR lease_until <= $1)
+                 ORDER BY seq
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING seq, key, order_id, effect, attempts",
+        );
+        let client = self.client().await?;
+        let rows = client
+            .query(&client.prepare_cached(&sql).await.map_err(db)?, &[&now, &lease_until, &limit])
+            .await
+            .map_err(db)?;
+        drop(client);
+        let mut items = rows
+            .into_iter()
+            .map(|r| {
+                let seq: i64 = r.get(0);
+                let key: String = r.get(1);
+                let effect: Effect = from_json(r.get(3), &format_args!("the effect of outbox item {key:?}"))?;
+                let attempts: i32 = r.get(4);
+                Ok((
+                    seq,
+                    OutboxItem {
+                        order_id: OrderId::from_uuid(r.get(2)),
+                        effect,
+                        attempts: u32::try_from(attempts).unwrap_or(0),
+                        key,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        items.sort_by_key(|(seq, _)| *seq);
+        Ok(items.into_iter().map(|(_, item)| item).collect())
+    }
+
+    async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let sql = self.sql("UPDATE {s}.outbox SET done = true, lease_until = NULL WHERE key = $1 AND NOT done");
+        client.execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key]).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let sql = self.sql(
+            "UPDATE {s}.outbox
+             SET lease_until = NULL, last_error = $2,
+                 available_at = COALESCE($3::timestamptz, available_at), dead = ($3::timestamptz IS NULL)
+             WHERE key = $1 AND NOT done AND NOT dead",
+        );
+        client
+            .execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key, &error, &retry_at])
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}

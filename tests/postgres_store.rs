@@ -1,0 +1,476 @@
+//! `PgStore` on a real PostgreSQL server: the store conformance suite, appends raced from two
+//! stores, several engines sharing one database, and lease takeover.
+//!
+//! The server comes from `DATABASE_URL` (`scripts/with-postgres.sh` starts a throwaway one and
+//! sets it; `scripts/test.sh` runs everything inside it). Each test works in a schema of its own,
+//! `orderflow_test_<random>`, dropped at the end. Without `DATABASE_URL` the tests fail in CI
+//! (`CI` set) and are skipped with a message elsewhere.
+#![cfg(feature = "postgres")]
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use orderflow::adapters::postgres::{PgOptions, PgStore};
+use orderflow::decide::after;
+use orderflow::engine::{Adapters, Engine};
+use orderflow::ports::{Commit, OrderStore, OutboxEntry, StoreError};
+use orderflow::testing::{
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, provider, sample_form, t0,
+};
+use orderflow::{
+    Action, Change, Command, Ctx, Effect, Event, MemoryInventory, Order, OrderId, OrderStatus, Sku, Workflow, evolve,
+};
+
+/// The server to test on, or `None` (with a message) when there is none outside CI.
+fn database_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("DATABASE_URL is not set: in CI the PostgreSQL tests must run (use scripts/with-postgres.sh)")
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED: DATABASE_URL is not set; run `scripts/with-postgres.sh cargo test --features postgres`"
+            );
+            None
+        }
+    }
+}
+
+/// A schema of its own for one test, dropped by [`TestDb::drop_all`].
+struct TestDb {
+    url: String,
+    schemas: RefCell<Vec<String>>,
+}
+
+impl TestDb {
+    fn new() -> Option<TestDb> {
+        database_url().map(|url| TestDb { url, schemas: RefCell::new(Vec::new()) })
+    }
+
+    fn fresh_schema(&self) -> String {
+        let schema = format!("orderflow_test_{}", OrderId::new_v7().to_string().replace('-', ""));
+        self.schemas.borrow_mut().push(schema.clone());
+        schema
+    }
+
+    async fn store(&self, schema: &str) -> PgStore {
+        PgStore::connect(PgOptions::new(self.url.clone()).schema(schema).pool_size(8)).await.unwrap()
+    }
+
+    async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    }
+
+    async fn drop_all(self) {
+        let client = self.client().await;
+        for schema in self.schemas.take() {
+            client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await.unwrap();
+        }
+    }
+}
+
+fn commit<'a>(order: &'a Order, expected: u64, events: &'a [Event], outbox: &'a [OutboxEntry]) -> Commit<'a> {
+    Commit { order, expected_version: expected, events, outbox, dedupe_keys: &[] }
+}
+
+fn pay(order: &Order, txn: &str) -> (Order, Vec<Event>) {
+    let action = Action::CapturePayment { txn_id: txn.into(), amount: order.totals.total };
+    let decision = Workflow::default().decide(order, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
+    let mut next = order.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    (next, decision.events)
+}
+
+#[tokio::test]
+async fn postgres_conformance_run_all() {
+    let Some(db) = TestDb::new() else { return };
+    // `run_all` wants a plain function making empty stores: connect them beforehand.
+    let mut stores = Vec::new();
+    for _ in 0..10 {
+        let schema = db.fresh_schema();
+        stores.push(db.store(&schema).await);
+    }
+    stores.reverse();
+    let stores = RefCell::new(stores);
+    conformance::run_all(|| stores.borrow_mut().pop().expect("enough stores for every check")).await;
+    db.drop_all().await;
+}
+
+#[tokio::test]
+async fn postgres_connect_twice_migrates_once_and_keeps_data() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    let first = db.store(&schema).await;
+    first.create(commit(&order, 0, &events, &[])).await.unwrap();
+    // Several instances starting at once share the migration.
+    let (a, b, c) = tokio::join!(db.store(&schema), db.store(&schema), db.store(&schema));
+    for store in [&a, &b, &c] {
+        assert_eq!(store.load(order.id).await.unwrap().as_ref(), Some(&order));
+    }
+    let versions: i64 = db
+        .client()
+        .await
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".schema_version"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 1);
+    assert!(
+        PgStore::connect(PgOptions::new(db.url.clone()).schema("Bad; DROP")).await.is_err(),
+        "a schema name that needs quoting is refused"
+    );
+    db.drop_all().await;
+}
+
+#[tokio::test]
+async fn postgres_unreachable_server_is_unavailable_without_details() {
+    if database_url().is_none() {
+        return;
+    }
+    let mut options = PgOptions::new("postgres://nobody:secret-password@127.0.0.1:1/nothing");
+    options.timeout = std::time::Duration::from_secs(5);
+    match PgStore::connect(options).await {
+        Err(StoreError::Unavailable(message)) => assert!(!message.contains("secret"), "{message}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_appends_from_two_stores_have_one_winner_per_version() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let stores = [Arc::new(db.store(&schema).await), Arc::new(db.store(&schema).await)];
+    let mut bases = Vec::new();
+    for n in 0..4 {
+        let (order, events) = conformance::sample_order("alice", 10 + n, t0());
+        stores[0].create(commit(&order, 0, &events, &[])).await.unwrap();
+        bases.push(Arc::new(order));
+    }
+    let mut tasks = Vec::new();
+    for (o, base) in bases.iter().enumerate() {
+        for i in 0..24 {
+            let store = Arc::clone(&stores[i % 2]);
+            let base = Arc::clone(base);
+            tasks.push(tokio::spawn(async move {
+                let (paid, events) = pay(&base, &format!("T-{o}-{i}"));
+                let outbox = [OutboxEntry {
+                    key: format!("{}/race/{i}", base.id),
+                    effect: Effect::ClosePayment { provider: "alipay".into() },
+                }];
+                (base.id, store.append(commit(&paid, base.version, &events, &outbox)).await)
+            }));
+        }
+    }
+    let version = bases[0].version;
+    let mut wins: HashMap<OrderId, usize> = HashMap::new();
+    for task in tasks {
+        let (id, result) = task.await.unwrap();
+        match result {
+            Ok(()) => *wins.entry(id).or_default() += 1,
+            Err(StoreError::Conflict { expected, actual }) => assert_eq!((expected, actual), (version, version + 1)),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    for base in &bases {
+        assert_eq!(wins.get(&base.id), Some(&1), "exactly one append wins on order {}", base.id);
+        let events = stores[1].events(base.id).await.unwrap();
+        assert_eq!(events.len() as u64, base.version + 1);
+        let loaded = stores[1].load(base.id).await.unwrap().unwrap();
+        assert_eq!(loaded.version, base.version + 1);
+        assert_eq!(loaded.status(), OrderStatus::ReadyToShip);
+    }
+    // Only the winners' outbox entries exist: one per order.
+    let claimed = stores[0].claim_outbox(after(t0(), TimeDelta::days(1)), TimeDelta::minutes(1), 1000).await.unwrap();
+    let race_items = claimed.iter().filter(|i| i.key.contains("/race/")).count();
+    assert_eq!(race_items, bases.len());
+    db.drop_all().await;
+}
+
+type PgEngine = Engine<
+    Adapters<
+        Arc<PgStore>,
+        Arc<FakeGateway>,
+        Arc<FakeCarrier>,
+        Arc<MemoryInventory>,
+        Arc<RecordingNotifier>,
+        Arc<FixedClock>,
+    >,
+>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_several_engines_fire_each_deadline_once_and_deliver_every_effect() {
+    const ORDERS: usize = 30;
+    const ENGINES: usize = 3;
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
+    let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+    let inventory = Arc::new(MemoryInventory::new());
+    for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+        inventory.set_stock(&Sku::new(s).unwrap(), 1_000);
+    }
+    let notifier = Arc::new(RecordingNotifier::new());
+    let clock = Arc::new(FixedClock::new(t0()));
+    let mut engines: Vec<Arc<PgEngine>> = Vec::new();
+    for _ in 0..ENGINES {
+        let adapters = Adapters {
+            store: Arc::new(db.store(&schema).await),
+            payments: gateway.clone(),
+            logistics: carrier.clone(),
+            inventory: inventory.clone(),
+            notifier: notifier.clone(),
+            clock: clock.clone(),
+        };
+        engines.push(Arc::new(Engine::new(Workflow::default(), adapters)));
+    }
+
+    // Orders placed on every engine; every third one paid.
+    let mut unpaid = Vec::new();
+    let mut paid = Vec::new();
+    for i in 0..ORDERS {
+        let engine = &engines[i % ENGINES];
+        let customer = format!("buyer{i}");
+        let placed = engine.place(&buyer(&customer), &sample_form(&customer), None).await.unwrap();
+        if i % 3 == 0 {
+            let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, clock.now());
+            engine.handle_payment_notification(&raw).await.unwrap();
+            paid.push(placed.order.id);
+        } else {
+            unpaid.push(placed.order.id);
+        }
+    }
+
+    // Past every pay-by time: all engines run their timers and outbox at once, a few rounds.
+    clock.advance(TimeDelta::hours(1));
+    let mut tasks = Vec::new();
+    for engine in &engines {
+        let engine = Arc::clone(engine);
+        tasks.push(tokio::spawn(async move {
+            let mut fired = 0;
+            for _ in 0..5 {
+                fired += engine.run_due(engine.adapters().clock.now()).await.unwrap().fired;
+                engine.dispatch_outbox().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            fired
+        }));
+    }
+    let mut fired = 0;
+    for task in tasks {
+        fired += task.await.unwrap();
+    }
+    // Whatever is left (leased by nobody now) is delivered by any engine.
+    for engine in &engines {
+        engine.drain_outbox().await.unwrap();
+    }
+
+    let store = &engines[0].adapters().store;
+    for id in &unpaid {
+        let events = store.events(*id).await.unwrap();
+        let cancelled = events.iter().filter(|e| e.change.name() == "order_cancelled").count();
+        assert_eq!(cancelled, 1, "order {id}: the pay-by deadline fires exactly once");
+        assert_eq!(store.load(*id).await.unwrap().unwrap().status(), OrderStatus::Cancelled);
+    }
+    for id in &paid {
+        let events = store.events(*id).await.unwrap();
+        assert!(events.iter().all(|e| !matches!(e.change, Change::OrderCancelled { .. })), "paid order {id}");
+    }
+    assert_eq!(fired, unpaid.len(), "the engines together fired each due deadline once");
+    assert!(store.due_deadlines(clock.now(), 100).await.unwrap().is_empty(), "nothing is due any more");
+
+    // Every outbox row was delivered; the notifier saw every notification key.
+    let client = db.client().await;
+    let rows = client.query(&format!("SELECT key, effect, done, dead FROM \"{schema}\".outbox"), &[]).await.unwrap();
+    assert!(!rows.is_empty());
+    let mut notify_keys = BTreeSet::new();
+    for row in &rows {
+        let key: String = row.get(0);
+        let effect: Effect = serde_json::from_value(row.get(1)).unwrap();
+        let (done, dead): (bool, bool) = (row.get(2), row.get(3));
+        assert!(done && !dead, "outbox item {key} was delivered (done {done}, dead {dead})");
+        if matches!(effect, Effect::Notify(_)) {
+            notify_keys.insert(key);
+        }
+    }
+    let sent: BTreeSet<String> = notifier.sent().into_iter().map(|(key, _)| key).collect();
+    assert_eq!(sent, notify_keys, "the notifier got every notification key, each recorded once");
+    assert!(notify_keys.len() >= ORDERS, "at least one notification per order");
+    eprintln!(
+        "{} outbox rows, {} notifications, {} duplicate deliveries dropped by the notifier",
+        rows.len(),
+        notify_keys.len(),
+        notifier.duplicates_dropped()
+    );
+    db.drop_all().await;
+}
+
+#[tokio::test]
+async fn postgres_expired_lease_is_taken_over_by_another_instance() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let a = db.store(&schema).await;
+    let b = db.store(&schema).await;
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    let outbox: Vec<OutboxEntry> = (1..=3)
+        .map(|n| OutboxEntry { key: format!("k{n}"), effect: Effect::ClosePayment { provider: "alipay".into() } })
+        .collect();
+    a.create(commit(&order, 0, &events, &outbox)).await.unwrap();
+    let lease = TimeDelta::seconds(30);
+    let at = |s: i64| after(t0(), TimeDelta::seconds(s));
+
+    // Instance a claims everything and dies without completing.
+    let claimed_a = a.claim_outbox(at(0), lease, 10).await.unwrap();
+    assert_eq!(
+        claimed_a.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(),
+        [("k1", 1), ("k2", 1), ("k3", 1)]
+    );
+    drop(a);
+    assert!(b.claim_outbox(at(29), lease, 10).await.unwrap().is_empty(), "leased items wait for the lease");
+    let claimed_b = b.claim_outbox(at(31), lease, 10).await.unwrap();
+    assert_eq!(
+        claimed_b.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(),
+        [("k1", 2), ("k2", 2), ("k3", 2)]
+    );
+    for item in &claimed_b {
+        assert_eq!(item.order_id, order.id);
+        b.complete_outbox(&item.key).await.unwrap();
+    }
+    assert!(b.claim_outbox(at(3600), lease, 10).await.unwrap().is_empty(), "completed items never come back");
+    db.drop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_claims_never_hand_out_an_item_twice() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let stores = [Arc::new(db.store(&schema).await), Arc::new(db.store(&schema).await)];
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    let outbox: Vec<OutboxEntry> = (0..200)
+        .map(|n| OutboxEntry { key: format!("k{n:03}"), effect: Effect::ClosePayment { provider: "alipay".into() } })
+        .collect();
+    stores[0].create(commit(&order, 0, &events, &outbox)).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = Arc::clone(&stores[i % 2]);
+        tasks.push(tokio::spawn(async move {
+            let mut keys = Vec::new();
+            loop {
+                let items = store.claim_outbox(t0(), TimeDelta::minutes(5), 7).await.unwrap();
+                if items.is_empty() {
+                    return keys;
+                }
+                keys.extend(items.into_iter().map(|i| i.key));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 200, "every item is claimed once");
+    assert_eq!(unique.len(), 200, "no item is claimed twice while leased");
+    db.drop_all().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Separate OS processes
+// ---------------------------------------------------------------------------------------------
+
+/// Set in a child process: what it does (`claim` or `crash`).
+const WORKER_ENV: &str = "ORDERFLOW_PG_WORKER";
+/// Set in a child process: the schema to work in.
+const SCHEMA_ENV: &str = "ORDERFLOW_PG_SCHEMA";
+const PROCESS_TEST: &str = "postgres_separate_processes_share_the_outbox_and_take_over_a_dead_ones_lease";
+
+/// The child's side: `crash` claims five items for 30 s and exits without completing them;
+/// `claim` claims and completes items until none is left, printing `CLAIMED <key>` for each.
+async fn run_worker(mode: &str, url: String, schema: String) {
+    let store = PgStore::connect(PgOptions::new(url).schema(schema).pool_size(2)).await.unwrap();
+    let now = after(t0(), TimeDelta::seconds(10));
+    if mode == "crash" {
+        for item in store.claim_outbox(t0(), TimeDelta::seconds(30), 5).await.unwrap() {
+            println!("CLAIMED {}", item.key);
+        }
+        // Dies mid-lease: no completion, no clean shutdown.
+        std::process::exit(0);
+    }
+    loop {
+        let items = store.claim_outbox(now, TimeDelta::minutes(5), 3).await.unwrap();
+        if items.is_empty() {
+            return;
+        }
+        for item in items {
+            println!("CLAIMED {}", item.key);
+            store.complete_outbox(&item.key).await.unwrap();
+        }
+    }
+}
+
+/// Runs this test binary again as a worker process; returns the keys it claimed.
+async fn spawn_worker(mode: &str, url: &str, schema: &str) -> Vec<String> {
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([PROCESS_TEST, "--exact", "--nocapture", "--test-threads=1"])
+        .env(WORKER_ENV, mode)
+        .env(SCHEMA_ENV, schema)
+        .env("DATABASE_URL", url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    assert!(output.status.success(), "worker process {mode} failed: {:?}", output.status);
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        // libtest may print "test <name> ... " on the same line first.
+        .filter_map(|line| line.split_once("CLAIMED ").map(|(_, key)| key.trim().to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_separate_processes_share_the_outbox_and_take_over_a_dead_ones_lease() {
+    if let Ok(mode) = std::env::var(WORKER_ENV) {
+        let url = std::env::var("DATABASE_URL").unwrap();
+        return run_worker(&mode, url, std::env::var(SCHEMA_ENV).unwrap()).await;
+    }
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let store = db.store(&schema).await;
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    let outbox: Vec<OutboxEntry> = (0..60)
+        .map(|n| OutboxEntry { key: format!("k{n:03}"), effect: Effect::ClosePayment { provider: "alipay".into() } })
+        .collect();
+    store.create(commit(&order, 0, &events, &outbox)).await.unwrap();
+
+    // One process claims five items and dies holding their lease.
+    let crashed = spawn_worker("crash", &db.url, &schema).await;
+    assert_eq!(crashed, ["k000", "k001", "k002", "k003", "k004"]);
+
+    // Three processes drain the rest at once, while the dead one's lease still runs.
+    let (a, b, c) = tokio::join!(
+        spawn_worker("claim", &db.url, &schema),
+        spawn_worker("claim", &db.url, &schema),
+        spawn_worker("claim", &db.url, &schema)
+    );
+    let mut claimed: Vec<String> = [a, b, c].concat();
+    claimed.sort();
+    let expected: Vec<String> = outbox.iter().skip(5).map(|e| e.key.clone()).collect();
+    assert_eq!(claimed, expected, "every other item is claimed by exactly one process");
+
+    // After the lease ends, the dead process's items are taken over.
+    let taken = store.claim_outbox(after(t0(), TimeDelta::seconds(31)), TimeDelta::minutes(1), 100).await.unwrap();
+    assert_eq!(
+        taken.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(),
+        [("k000", 2), ("k001", 2), ("k002", 2), ("k003", 2), ("k004", 2)]
+    );
+    db.drop_all().await;
+}
