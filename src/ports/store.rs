@@ -307,7 +307,7 @@ impl<T: OrderStore> DynOrderStore for T {
     }
 }
 
-impl OrderStore for dyn DynOrderStore {
+impl<'d> OrderStore for dyn DynOrderStore + 'd {
     async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         self.create_dyn(commit).await
     }
