@@ -98,7 +98,7 @@ async fn conformance_on_a_file() {
     })
     .await;
     let dbs = dbs.into_inner().unwrap();
-    assert_eq!(dbs.len(), 10);
+    assert_eq!(dbs.len(), 11);
     for db in &dbs {
         assert!(db.path().exists());
     }
@@ -125,7 +125,7 @@ async fn everything_survives_a_reopen() {
         let claimed = store.claim_outbox(t0(), TimeDelta::seconds(30), 1).await.unwrap();
         assert_eq!(claimed.len(), 1);
         store.complete_outbox("a").await.unwrap();
-        store.fail_outbox("b", None, "gone").await.unwrap();
+        store.fail_outbox("b", t0(), None, "gone").await.unwrap();
     }
     let store = db.open();
     assert_eq!(store.order_count().unwrap(), 1);
@@ -137,6 +137,8 @@ async fn everything_survives_a_reopen() {
     assert_eq!(store.find_by_key("pay/T-1").await.unwrap(), Some(order.id));
     assert_eq!(store.outbox_pending().unwrap(), 1);
     assert_eq!(store.outbox_dead().unwrap(), vec![("b".to_owned(), "gone".to_owned())]);
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.iter().map(|d| (d.key.as_str(), d.died_at)).collect::<Vec<_>>(), vec![("b", Some(t0()))]);
     let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items.first().map(|s| s.status), Some(paid.status()));

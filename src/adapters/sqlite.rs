@@ -23,11 +23,11 @@ use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
-    Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long SQLite itself waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -96,6 +96,14 @@ CREATE TABLE waybills (
     order_id TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX waybills_by_order ON waybills (order_id);
+";
+
+/// Version 2: when an outbox item last failed (for a dead letter: when it was given up), and an
+/// index over the dead letters.
+const SCHEMA_V2: &str = "
+ALTER TABLE outbox ADD COLUMN failed_at INTEGER;
+ALTER TABLE outbox ADD COLUMN failed_ns INTEGER;
+CREATE INDEX outbox_dead ON outbox (seq) WHERE dead = 1;
 ";
 
 /// An [`OrderStore`] on a single SQLite database file.
@@ -236,17 +244,18 @@ impl SqliteStore {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-            match version {
-                0 => {
-                    tx.execute_batch(SCHEMA_V1)?;
-                    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            if version > SCHEMA_VERSION {
+                return Err(corrupt(format!(
+                    "the database has schema version {version}; this build knows up to {SCHEMA_VERSION}"
+                )));
+            }
+            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2)] {
+                if version <= from {
+                    tx.execute_batch(migration)?;
                 }
-                SCHEMA_VERSION => {}
-                newer => {
-                    return Err(corrupt(format!(
-                        "the database has schema version {newer}; this build knows up to {SCHEMA_VERSION}"
-                    )));
-                }
+            }
+            if version != SCHEMA_VERSION {
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             tx.commit()?;
             Ok(())
@@ -758,28 +767,85 @@ fn complete_outbox(conn: &mut Connection, key: &str) -> Result<(), Fail> {
     Ok(())
 }
 
-fn fail_outbox(conn: &mut Connection, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), Fail> {
+fn fail_outbox(
+    conn: &mut Connection,
+    key: &str,
+    now: DateTime<Utc>,
+    retry_at: Option<DateTime<Utc>>,
+    error: &str,
+) -> Result<(), Fail> {
+    let (now_us, now_ns) = split(now);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     match retry_at {
         Some(at) => {
             let (us, ns) = split(at);
             tx.prepare_cached(
                 "UPDATE outbox SET lease_until = NULL, lease_ns = NULL, last_error = ?2, available_at = ?3,
-                     available_ns = ?4
+                     available_ns = ?4, failed_at = ?5, failed_ns = ?6
                  WHERE key = ?1 AND done = 0 AND dead = 0",
             )?
-            .execute(params![key, error, us, ns])?;
+            .execute(params![key, error, us, ns, now_us, now_ns])?;
         }
         None => {
             tx.prepare_cached(
-                "UPDATE outbox SET lease_until = NULL, lease_ns = NULL, last_error = ?2, dead = 1
+                "UPDATE outbox SET lease_until = NULL, lease_ns = NULL, last_error = ?2, dead = 1, failed_at = ?3,
+                     failed_ns = ?4
                  WHERE key = ?1 AND done = 0 AND dead = 0",
             )?
-            .execute(params![key, error])?;
+            .execute(params![key, error, now_us, now_ns])?;
         }
     }
     tx.commit()?;
     Ok(())
+}
+
+fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<DeadLetter>, Fail> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, order_id, effect, attempts, COALESCE(last_error, ''), failed_at, failed_ns FROM outbox
+         WHERE dead = 1
+         ORDER BY seq
+         LIMIT ?1",
+    )?;
+    let rows = stmt.query_map(params![sql_limit(limit)], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, i64>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, Option<i64>>(5)?,
+            row.get::<_, Option<i64>>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, order_id, effect, attempts, last_error, failed_at, failed_ns) = row?;
+        let attempts =
+            u32::try_from(attempts).map_err(|_| corrupt(format!("outbox {key}: bad attempt count {attempts}")))?;
+        out.push(DeadLetter {
+            order_id: parse_id(&order_id)?,
+            effect: from_json("effect", &effect)?,
+            attempts,
+            last_error,
+            died_at: failed_at.map(|us| join(us, failed_ns.unwrap_or(0))).transpose()?,
+            key,
+        });
+    }
+    Ok(out)
+}
+
+fn requeue_dead(conn: &mut Connection, key: &str, now: DateTime<Utc>) -> Result<bool, Fail> {
+    let (us, ns) = split(now);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE outbox SET dead = 0, attempts = 0, available_at = ?2, available_ns = ?3, lease_until = NULL,
+                 lease_ns = NULL
+             WHERE key = ?1 AND dead = 1",
+        )?
+        .execute(params![key, us, ns])?;
+    tx.commit()?;
+    Ok(changed == 1)
 }
 
 impl OrderStore for SqliteStore {
@@ -833,8 +899,22 @@ impl OrderStore for SqliteStore {
         self.run(|conn| complete_outbox(conn, key))
     }
 
-    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
-        self.run(|conn| fail_outbox(conn, key, retry_at, error))
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.run(|conn| fail_outbox(conn, key, now, retry_at, error))
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.run(|conn| dead_letters(conn, limit))
+    }
+
+    async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.run(|conn| requeue_dead(conn, key, now))
     }
 }
 
@@ -863,5 +943,39 @@ mod tests {
         }
         assert!(join(0, 1_000).is_err());
         assert!(join(i64::MAX, 0).is_err());
+    }
+
+    #[test]
+    fn a_version_1_file_is_upgraded_and_its_dead_letters_can_be_requeued() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let effect = serde_json::to_string(&Effect::ClosePayment { provider: "alipay".into() }).unwrap();
+        let order_id = OrderId::new_v7();
+        conn.execute(
+            "INSERT INTO outbox (key, order_id, effect, available_at, available_ns, attempts, dead, last_error)
+             VALUES ('k', ?1, ?2, 0, 0, 12, 1, 'down')",
+            params![order_id.to_string(), effect],
+        )
+        .unwrap();
+
+        let store = SqliteStore::setup(conn, None).unwrap();
+        let version: i64 =
+            store.run(|conn| Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let dead = store.run(|conn| dead_letters(conn, 10)).unwrap();
+        let expected = DeadLetter {
+            key: "k".into(),
+            order_id,
+            effect: Effect::ClosePayment { provider: "alipay".into() },
+            attempts: 12,
+            last_error: "down".into(),
+            died_at: None,
+        };
+        assert_eq!(dead, vec![expected]);
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert!(store.run(|conn| requeue_dead(conn, "k", now)).unwrap());
+        let claimed = store.run(|conn| claim_outbox(conn, now, TimeDelta::seconds(30), 10)).unwrap();
+        assert_eq!(claimed.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(), vec![("k", 1)]);
     }
 }

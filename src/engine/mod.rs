@@ -20,7 +20,7 @@ pub use timers::DueReport;
 
 use crate::actor::Actor;
 use crate::command::Command;
-use crate::decide::{Ctx, Decision, NewOrder, Workflow, after, evolve};
+use crate::decide::{Ctx, Decision, NewOrder, Workflow, evolve};
 use crate::effect::{Effect, StockItem};
 use crate::error::Error;
 use crate::event::Event;
@@ -205,9 +205,12 @@ pub struct EngineSettings {
     pub outbox_batch: usize,
     /// Delivery attempts before an outbox item is given up (dead letter).
     pub max_delivery_attempts: u32,
+    /// Delivery attempts before a refund is given up: more than other effects, since a dead
+    /// refund keeps a buyer's money (the policy: [`Engine::dispatch_outbox`]).
+    pub max_refund_attempts: u32,
     /// First retry delay; doubles per attempt up to `backoff_max`.
     pub backoff_base: TimeDelta,
-    /// Longest retry delay.
+    /// Longest retry delay: how often an outage is polled once the delay stops doubling.
     pub backoff_max: TimeDelta,
     /// Deadlines fired per round of [`Engine::run_due`].
     pub due_batch: usize,
@@ -220,6 +223,7 @@ impl Default for EngineSettings {
             outbox_lease: TimeDelta::seconds(30),
             outbox_batch: 100,
             max_delivery_attempts: 12,
+            max_refund_attempts: 36,
             backoff_base: TimeDelta::seconds(1),
             backoff_max: TimeDelta::hours(1),
             due_batch: 100,
@@ -597,12 +601,6 @@ impl<A: Ports> Engine<A> {
             reason: choice.reason,
         };
         self.execute(id, Command::new(actor.clone(), action)).await
-    }
-
-    fn retry_at(&self, now: DateTime<Utc>, attempts: u32) -> DateTime<Utc> {
-        let factor = 1i32.checked_shl(attempts.saturating_sub(1).min(20)).unwrap_or(i32::MAX);
-        let delay = self.settings.backoff_base.checked_mul(factor).unwrap_or(self.settings.backoff_max);
-        after(now, delay.min(self.settings.backoff_max))
     }
 }
 
