@@ -365,7 +365,7 @@ impl Workflow {
             out.emit_as(
                 Actor::System,
                 Change::RefundRequested {
-                    refund: Refund {
+                    refund: Box::new(Refund {
                         id,
                         amount,
                         lines: Vec::new(),
@@ -375,7 +375,7 @@ impl Workflow {
                         status: RefundStatus::Pending,
                         requested_at: out.now,
                         case: None,
-                    },
+                    }),
                 },
             );
             out.effect(Effect::Refund { refund: id, amount, provider });
@@ -533,7 +533,7 @@ pub fn evolve(order: &mut Order, event: &Event) {
                 at: now,
             });
         }
-        Change::RefundRequested { refund } => order.payment.refunds.push(refund.clone()),
+        Change::RefundRequested { refund } => order.payment.refunds.push(refund.as_ref().clone()),
         Change::RefundCompleted { refund, reference } => {
             if let Some(r) = order.payment.refunds.iter_mut().find(|r| r.id == *refund) {
                 r.status = RefundStatus::Completed { reference: reference.clone() };
@@ -815,7 +815,7 @@ fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error
             let (lines, shipping) = allocate_refund(order, refundable)?;
             let id = RefundId(next_id(order.payment.refunds.iter().map(|r| r.id.0)));
             out.emit(Change::RefundRequested {
-                refund: Refund {
+                refund: Box::new(Refund {
                     id,
                     amount: refundable,
                     lines,
@@ -825,7 +825,7 @@ fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error
                     status: RefundStatus::Pending,
                     requested_at: out.now,
                     case: None,
-                },
+                }),
             });
             out.effect(Effect::Refund { refund: id, amount: refundable, provider: provider.to_owned() });
         }
@@ -918,7 +918,7 @@ fn request_refund(
     };
     let parts = merged.into_iter().map(|(line, amount)| LineRefund { line, amount }).collect();
     out.emit(Change::RefundRequested {
-        refund: Refund {
+        refund: Box::new(Refund {
             id,
             amount: total,
             lines: parts,
@@ -928,7 +928,7 @@ fn request_refund(
             status,
             requested_at: out.now,
             case,
-        },
+        }),
     });
     if manual {
         out.notify_buyer(order, NotificationKind::Refunded { amount: total });
