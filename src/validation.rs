@@ -461,10 +461,15 @@ fn report_id_error(out: &mut Violations, field: &str, what: &str, err: IdError) 
     out.add(field, code, message);
 }
 
+/// The trimmed country code if it is two ASCII letters (in either case).
+fn country_code(country: &str) -> Option<&str> {
+    let c = country.trim();
+    (c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic())).then_some(c)
+}
+
 /// Upper-cases a two-letter country code; `None` if it is not two ASCII letters.
 fn normalize_country(country: &str) -> Option<String> {
-    let c = country.trim();
-    (c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic())).then(|| c.to_ascii_uppercase())
+    country_code(country).map(str::to_ascii_uppercase)
 }
 
 /// Variant with keys and values trimmed (what the draft stores and duplicates compare on).
@@ -481,6 +486,13 @@ fn line_key(line: &LineForm) -> Option<LineKey<'_>> {
     let trimmed = line.variant.iter().all(|(k, v)| k.trim().len() == k.len() && v.trim().len() == v.len());
     let variant = if trimmed { Cow::Borrowed(&line.variant) } else { Cow::Owned(trimmed_variant(&line.variant)) };
     Some((sku, variant))
+}
+
+/// True when no two lines have the same trimmed SKU, checked pair by pair for a short form
+/// (the usual case) so the line grouping can be skipped; `false` means "maybe".
+fn skus_distinct(lines: &[LineForm]) -> bool {
+    lines.len() <= 16
+        && lines.iter().enumerate().all(|(i, a)| lines.iter().skip(i + 1).all(|b| a.sku.trim() != b.sku.trim()))
 }
 
 /// A line's identity for duplicate detection: see [`line_key`].
@@ -851,7 +863,7 @@ pub struct CountryCode;
 impl Rule for CountryCode {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         let country = &form.shipping_address.country;
-        if !country.trim().is_empty() && normalize_country(country).is_none() {
+        if !country.trim().is_empty() && country_code(country).is_none() {
             out.add(
                 "shipping_address.country",
                 ViolationCode::BadFormat,
@@ -870,11 +882,12 @@ pub struct PhoneAndPostalCode;
 impl Rule for PhoneAndPostalCode {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         let a = &form.shipping_address;
-        let code = normalize_country(&a.country);
-        let format = code.as_deref().map_or(&CountryFormat::DEFAULT, CountryFormat::for_country);
+        // Formats are looked up ignoring case, so the code needs no upper-casing here.
+        let code = country_code(&a.country);
+        let format = code.map_or(&CountryFormat::DEFAULT, CountryFormat::for_country);
         // " in CN" for the messages, built only when there is one to write.
-        let place = || match &code {
-            Some(code) if format.country != "*" => format!(" in {code}"),
+        let place = || match code {
+            Some(code) if format.country != "*" => format!(" in {}", code.to_ascii_uppercase()),
             _ => String::new(),
         };
         let phone = a.phone.trim();
@@ -951,6 +964,9 @@ pub struct DuplicateLines;
 
 impl Rule for DuplicateLines {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
+        if skus_distinct(&form.lines) {
+            return; // a duplicate needs two lines with one SKU
+        }
         // key -> (index of first line, its unit price, combined valid quantity so far)
         let mut groups: HashMap<LineKey<'_>, (usize, Money, i64)> = HashMap::new();
         for (i, line) in form.lines.iter().enumerate() {
@@ -1086,48 +1102,53 @@ impl Validator {
             quantity: u32,
             unit_price: Money,
         }
-        let mut merged: Vec<Merged> = Vec::new();
+        // Lines with distinct SKUs (seen cheaply in a short form) cannot merge: no hashing.
+        let distinct = skus_distinct(&form.lines);
+        let mut merged: Vec<Merged> = Vec::with_capacity(form.lines.len());
         let mut index: HashMap<LineKey<'_>, usize> = HashMap::new();
         for (i, line) in form.lines.iter().enumerate() {
-            let key =
+            let (sku, variant) =
                 line_key(line).ok_or_else(|| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?;
             let quantity = u32::try_from(line.quantity)
                 .ok()
                 .filter(|q| (1..=self.limits.max_quantity_per_line).contains(q))
                 .ok_or_else(|| fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "quantity out of range"))?;
-            match index.entry(key) {
-                Entry::Occupied(e) => {
-                    let m = merged.get_mut(*e.get()).ok_or_else(|| overflow("lines"))?;
-                    if m.unit_price != line.unit_price {
-                        return Err(fail(
-                            &format!("lines[{i}]"),
-                            ViolationCode::DuplicateLine,
-                            "duplicate line with a different unit price",
-                        ));
+            let earlier = if distinct {
+                None
+            } else {
+                match index.entry((sku, variant.clone())) {
+                    Entry::Occupied(e) => Some(*e.get()),
+                    Entry::Vacant(e) => {
+                        e.insert(merged.len());
+                        None
                     }
-                    m.quantity = m
-                        .quantity
-                        .checked_add(quantity)
-                        .filter(|q| *q <= self.limits.max_quantity_per_line)
-                        .ok_or_else(|| {
+                }
+            };
+            if let Some(at) = earlier {
+                let m = merged.get_mut(at).ok_or_else(|| overflow("lines"))?;
+                if m.unit_price != line.unit_price {
+                    return Err(fail(
+                        &format!("lines[{i}]"),
+                        ViolationCode::DuplicateLine,
+                        "duplicate line with a different unit price",
+                    ));
+                }
+                m.quantity = m
+                    .quantity
+                    .checked_add(quantity)
+                    .filter(|q| *q <= self.limits.max_quantity_per_line)
+                    .ok_or_else(|| {
                         fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "combined quantity out of range")
                     })?;
-                }
-                Entry::Vacant(e) => {
-                    let (sku, variant) = e.key();
-                    let sku = Sku::new(*sku)
-                        .map_err(|_| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?;
-                    let variant = variant.as_ref().clone();
-                    e.insert(merged.len());
-                    merged.push(Merged {
-                        sku,
-                        variant,
-                        product_name: line.product_name.trim().to_owned(),
-                        quantity,
-                        unit_price: line.unit_price,
-                    });
-                }
+                continue;
             }
+            merged.push(Merged {
+                sku: Sku::new(sku).map_err(|_| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?,
+                variant: variant.into_owned(),
+                product_name: line.product_name.trim().to_owned(),
+                quantity,
+                unit_price: line.unit_price,
+            });
         }
 
         let line_totals = merged
