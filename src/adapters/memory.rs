@@ -241,7 +241,15 @@ impl StoreInner {
                     self.by_customer.insert((order.customer.clone(), id));
                 }
                 record.events.extend_from_slice(commit.events);
-                record.order = order.clone();
+                // The new snapshot is normally the stored one with the new events applied: do that
+                // in place (a few fields change) instead of copying the whole order and dropping
+                // the old copy. A caller's snapshot that differs is still stored as given.
+                for event in commit.events {
+                    crate::decide::evolve(&mut record.order, event);
+                }
+                if record.order != *order {
+                    record.order = order.clone();
+                }
                 record.status = status;
                 record.deadline = deadline;
                 record.waybills = waybills;
