@@ -137,7 +137,17 @@ fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemorySt
             eprintln!("filled {} of {n} orders in {:.0} s", i + 1, started.elapsed().as_secs_f64());
         }
     }
-    eprintln!("filled {n} orders into both stores in {:.1} s", started.elapsed().as_secs_f64());
+    let mib = |suffix: &str| {
+        let mut name = sqlite.path().map(|p| p.as_os_str().to_owned()).unwrap_or_default();
+        name.push(suffix);
+        std::fs::metadata(name).map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
+    };
+    eprintln!(
+        "filled {n} orders into both stores in {:.1} s; SQLite file {:.0} MiB (+ WAL {:.0} MiB)",
+        started.elapsed().as_secs_f64(),
+        mib(""),
+        mib("-wal")
+    );
     (memory, deep.unwrap_or_else(|| panic!("no ready-to-ship order after the first third")))
 }
 

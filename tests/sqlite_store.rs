@@ -2,9 +2,8 @@
 //! two handles on one file racing, and the engine running a whole order on SQLite.
 #![cfg(feature = "sqlite")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::TimeDelta;
 use orderflow::adapters::sqlite::SqliteStore;
@@ -17,45 +16,19 @@ use orderflow::testing::{
 };
 use orderflow::{Action, Command, Ctx, MemoryInventory, Order, OrderStatus, Sku, Workflow, evolve};
 
-/// A database file in the temp folder, removed (with its WAL files) when dropped.
-struct TempDb {
-    path: PathBuf,
+#[path = "common/temp_db.rs"]
+mod temp_db;
+
+use temp_db::TempDb;
+
+/// Opens the store on a test file.
+trait OpenStore {
+    fn open(&self) -> SqliteStore;
 }
 
-impl TempDb {
-    fn new(tag: &str) -> TempDb {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let path = std::env::temp_dir().join(format!("orderflow-test-{tag}-{}-{nanos}-{n}.sqlite", std::process::id()));
-        let db = TempDb { path };
-        db.remove();
-        db
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
+impl OpenStore for TempDb {
     fn open(&self) -> SqliteStore {
-        SqliteStore::open(&self.path).unwrap()
-    }
-
-    fn remove(&self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut name = self.path.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        self.remove();
+        SqliteStore::open(self.path()).unwrap()
     }
 }
 

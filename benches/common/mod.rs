@@ -2,41 +2,10 @@
 // Each bench uses a part of this module.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+#[path = "../../tests/common/temp_db.rs"]
+mod temp_db;
 
-/// A database file in the temp folder, removed (with its WAL files) when dropped.
-pub struct TempDb {
-    path: PathBuf,
-}
-
-impl TempDb {
-    /// A fresh path for `tag`; any file left there by an earlier run is removed.
-    pub fn new(tag: &str) -> TempDb {
-        let path = std::env::temp_dir().join(format!("orderflow-bench-{tag}-{}.sqlite", std::process::id()));
-        let db = TempDb { path };
-        db.remove();
-        db
-    }
-
-    /// Where the database lives.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn remove(&self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut name = self.path.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        self.remove();
-    }
-}
+pub use temp_db::TempDb;
 
 /// True under `cargo bench` (criterion's `--bench` flag); false when `cargo test --benches`
 /// runs each benchmark once as a test.
