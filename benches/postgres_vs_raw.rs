@@ -1,0 +1,540 @@
+//! The engine on `PgStore` against raw SQL (tokio-postgres directly) writing the same rows, at
+//! 1, 2, 4 and 8 concurrent workers. One criterion group, `postgres_vs_raw`, with `engine/N` and
+//! `raw/N` side by side; one iteration is one transition per worker, so the throughput criterion
+//! reports is transitions per second.
+//!
+//! A transition is one step of an order's lifecycle: place (auto-approved, with an idempotency
+//! key) → capture → pick list → pack → book shipment → waybill → three tracking updates (the
+//! third is `Delivered`) → confirm receipt; each worker runs lifecycles back to back.
+//! - `engine`: `Engine::place` / `Engine::execute_idempotent` on one shared `PgStore` (pool of
+//!   16): every transition is the engine's own work (idempotency check, load, decide, append
+//!   with the snapshot's compare-and-set, its events, outbox rows and the dedupe key).
+//! - `raw`: one connection per worker and statements prepared once, writing in one transaction
+//!   per transition exactly the rows the engine's store wrote for the same step (recorded once
+//!   from an engine on `MemoryStore`): the order row (inserted, or updated with the version
+//!   compare-and-set), the events, the outbox rows, the dedupe key and, at the waybill step,
+//!   the waybill. It reads nothing and decides nothing: the floor for these writes.
+//!
+//! Both write to tables created by `PgStore::connect`, each in a schema of its own
+//! (`bench_engine_<pid>`, `bench_raw_<pid>`, dropped at the end).
+//!
+//! `bash scripts/with-postgres.sh cargo bench --all-features --bench postgres_vs_raw`
+//! Without `DATABASE_URL` it prints why and does nothing (so `cargo test --benches` passes).
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use orderflow::adapters::postgres::{PgOptions, PgStore};
+use orderflow::engine::{Adapters, Engine, Ports};
+use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
+use orderflow::ports::{OrderStore, SystemClock};
+use orderflow::testing::{FakeCarrier, FakeGateway, RecordingNotifier, buyer, carrier, provider, sample_form, warehouse};
+use orderflow::{
+    Action, Actor, Command, MemoryInventory, MemoryStore, Money, Order, OrderId, PackageId, PlaceOrderForm, Sku,
+    Workflow,
+};
+use serde_json::Value;
+use tokio_postgres::{Client, NoTls, Statement};
+use uuid::Uuid;
+
+/// The worker counts compared.
+const WORKERS: [usize; 4] = [1, 2, 4, 8];
+
+/// The most workers of any run.
+const MAX_WORKERS: usize = 8;
+
+/// Transitions in one lifecycle: the placement and nine commands.
+const STEPS: usize = 10;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+type BenchEngine<S> = Engine<
+    Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, Arc<MemoryInventory>, Arc<RecordingNotifier>, SystemClock>,
+>;
+
+fn engine<S: OrderStore>(store: S) -> BenchEngine<S> {
+    let inventory = Arc::new(MemoryInventory::new());
+    for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+        inventory.set_stock(&Sku::new(sku).unwrap_or_else(|e| panic!("{e}")), u32::MAX);
+    }
+    Engine::new(
+        Workflow::default(), // auto-approve
+        Adapters {
+            store,
+            payments: Arc::new(FakeGateway::new("alipay", b"provider-secret")),
+            logistics: Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
+            inventory,
+            notifier: Arc::new(RecordingNotifier::new()),
+            clock: SystemClock,
+        },
+    )
+}
+
+/// What every order of the run shares: the form, and what the commands refer to (line ids,
+/// total), learned from one placement.
+struct Script {
+    buyer: Actor,
+    form: PlaceOrderForm,
+    total: Money,
+    items: Vec<PackageItem>,
+    scanned: Vec<ScannedItem>,
+}
+
+impl Script {
+    fn new(placed: &Order) -> Script {
+        Script {
+            buyer: buyer("alice"),
+            form: sample_form("alice"),
+            total: placed.totals.total,
+            items: placed.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect(),
+            scanned: placed
+                .lines
+                .iter()
+                .map(|l| ScannedItem {
+                    sku: l.sku.to_string(),
+                    product_name: l.product_name.clone(),
+                    variant: l.variant.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+        }
+    }
+
+    /// Command `step` (1..STEPS) of order number `serial`, and its idempotency key. Waybills
+    /// and payment ids are unique per order, as they are in a shop.
+    fn command(&self, step: usize, serial: u64) -> (Command, &'static str) {
+        let package = PackageId(1);
+        let waybill = format!("SF{serial:012}");
+        let tracking = |kind: TrackingKind, event: &str| {
+            let update = TrackingUpdate {
+                kind,
+                at: Utc::now() - TimeDelta::seconds(1),
+                event_id: event.into(),
+                location: "Hangzhou".into(),
+                description: kind.describe().into(),
+            };
+            Command::new(carrier("SF"), Action::RecordTracking { waybill: waybill.clone(), update })
+        };
+        match step {
+            1 => (
+                Command::new(provider(), Action::CapturePayment { txn_id: format!("ALI-{serial}"), amount: self.total }),
+                "capture",
+            ),
+            2 => (Command::new(warehouse(), Action::IssuePickList), "pick"),
+            3 => (
+                Command::new(warehouse(), Action::Pack { items: self.items.clone(), scanned: self.scanned.clone() }),
+                "pack",
+            ),
+            4 => (
+                Command::new(
+                    warehouse(),
+                    Action::BookShipment {
+                        package,
+                        carrier: "SF".into(),
+                        service: "standard".into(),
+                        reason: "cheapest of 2 quotes".into(),
+                    },
+                ),
+                "book",
+            ),
+            5 => (Command::new(carrier("SF"), Action::RecordWaybill { package, waybill: waybill.clone() }), "waybill"),
+            6 => (tracking(TrackingKind::PickedUp, "E1"), "track-1"),
+            7 => (tracking(TrackingKind::InTransit, "E2"), "track-2"),
+            8 => (tracking(TrackingKind::Delivered, "E3"), "track-3"),
+            _ => (Command::new(self.buyer.clone(), Action::ConfirmReceipt), "confirm"),
+        }
+    }
+
+    /// Runs transition `step` of the order `id` (number `serial`) on `engine`; returns the
+    /// order's id (new at step 0).
+    async fn run<S: OrderStore>(
+        &self,
+        engine: &BenchEngine<S>,
+        step: usize,
+        id: OrderId,
+        serial: u64,
+    ) -> Result<Order, BoxError> {
+        let outcome = if step == 0 {
+            engine.place(&self.buyer, &self.form, Some(&format!("bench-{serial}"))).await?
+        } else {
+            let (command, key) = self.command(step, serial);
+            engine.execute_idempotent(id, command, key).await?
+        };
+        if outcome.already_applied {
+            return Err(format!("step {step} of order {serial} was already applied").into());
+        }
+        Ok(outcome.order)
+    }
+}
+
+/// The rows one transition wrote, as the raw side replays them.
+struct RecordedCommit {
+    expected: i64,
+    version: i64,
+    customer: String,
+    status: String,
+    placed_at: DateTime<Utc>,
+    deadline_at: Option<DateTime<Utc>>,
+    deadline_kind: Option<Value>,
+    snapshot: Value,
+    seqs: Vec<i64>,
+    bodies: Vec<Value>,
+    /// Outbox keys with the order id replaced by `{id}`.
+    outbox_keys: Vec<String>,
+    effects: Vec<Value>,
+    /// Dedupe key with the order id (or the placement key) replaced by `{id}`.
+    dedupe_key: String,
+    /// True when this transition recorded the waybill.
+    waybill: bool,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs one lifecycle on an engine over `MemoryStore` and records what each transition wrote.
+async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
+    let engine = engine(Arc::new(MemoryStore::new()));
+    let store = engine.adapters().store().clone();
+    let serial = 0;
+    let mut id = OrderId::new_v7();
+    let mut version = 0;
+    let mut waybills = 0;
+    let mut recorded = Vec::with_capacity(STEPS);
+    for step in 0..STEPS {
+        let order = script.run(&engine, step, id, serial).await?;
+        id = order.id;
+        let events = store.events(id).await?;
+        let new: Vec<_> = events.iter().filter(|e| e.seq > version).collect();
+        let claimed = store.claim_outbox(Utc::now() + TimeDelta::days(365), TimeDelta::seconds(1), 1000).await?;
+        for item in &claimed {
+            store.complete_outbox(&item.key).await?;
+        }
+        let id_text = id.to_string();
+        let deadline = order.next_deadline();
+        recorded.push(RecordedCommit {
+            expected: i64::try_from(version)?,
+            version: i64::try_from(order.version)?,
+            customer: order.customer.as_str().to_owned(),
+            status: json(&order.status()).as_str().unwrap_or_default().to_owned(),
+            placed_at: order.placed_at,
+            deadline_at: deadline.map(|(at, _)| at),
+            deadline_kind: deadline.map(|(_, kind)| json(&kind)),
+            snapshot: json(&order),
+            seqs: new.iter().map(|e| i64::try_from(e.seq)).collect::<Result<_, _>>()?,
+            bodies: new.iter().map(|e| json(e)).collect(),
+            outbox_keys: claimed.iter().map(|item| item.key.replace(&id_text, "{id}")).collect(),
+            effects: claimed.iter().map(|item| json(&item.effect)).collect(),
+            dedupe_key: if step == 0 {
+                "place/{id}".to_owned()
+            } else {
+                format!("cmd/{{id}}/{}", script.command(step, serial).1)
+            },
+            waybill: order.waybills().count() > waybills,
+        });
+        version = order.version;
+        waybills = order.waybills().count();
+    }
+    Ok(recorded)
+}
+
+/// Where one worker is in its lifecycle.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    step: usize,
+    id: Uuid,
+    serial: u64,
+}
+
+/// Shared by all workers of one side: the next order number and each worker's place.
+struct Progress {
+    serial: AtomicU64,
+    cursors: Vec<Mutex<Cursor>>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let start = Cursor { step: 0, id: Uuid::nil(), serial: 0 };
+        Progress { serial: AtomicU64::new(1), cursors: (0..MAX_WORKERS).map(|_| Mutex::new(start)).collect() }
+    }
+
+    /// The cursor of `worker`, moving to a new order when its lifecycle is done.
+    fn take(&self, worker: usize) -> Cursor {
+        let cursor = *self.cursors[worker].lock().unwrap_or_else(|e| e.into_inner());
+        if cursor.step == 0 || cursor.step == STEPS {
+            return Cursor { step: 0, id: Uuid::nil(), serial: self.serial.fetch_add(1, Ordering::Relaxed) };
+        }
+        cursor
+    }
+
+    fn put(&self, worker: usize, cursor: Cursor) {
+        *self.cursors[worker].lock().unwrap_or_else(|e| e.into_inner()) = cursor;
+    }
+}
+
+/// The raw side: prepared statements on one connection.
+struct RawClient {
+    client: Client,
+    insert_order: Statement,
+    update_order: Statement,
+    insert_events: Statement,
+    insert_outbox: Statement,
+    insert_dedupe: Statement,
+    insert_waybill: Statement,
+}
+
+impl RawClient {
+    async fn connect(url: &str, schema: &str) -> Result<RawClient, BoxError> {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        tokio::spawn(connection);
+        let s = format!("\"{schema}\"");
+        let insert_order = client
+            .prepare(&format!(
+                "INSERT INTO {s}.orders (id, number, customer, status, placed_at, next_deadline_at,
+                     next_deadline_kind, version, snapshot)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))
+            .await?;
+        let update_order = client
+            .prepare(&format!(
+                "UPDATE {s}.orders SET status = $2, next_deadline_at = $3, next_deadline_kind = $4, version = $5,
+                     snapshot = $6
+                 WHERE id = $1 AND version = $7"
+            ))
+            .await?;
+        let insert_events = client
+            .prepare(&format!(
+                "INSERT INTO {s}.events (order_id, seq, body) SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[])"
+            ))
+            .await?;
+        let insert_outbox = client
+            .prepare(&format!(
+                "INSERT INTO {s}.outbox (key, order_id, effect)
+                 SELECT k, $1, e FROM unnest($2::text[], $3::jsonb[]) AS t(k, e)"
+            ))
+            .await?;
+        let insert_dedupe = client.prepare(&format!("INSERT INTO {s}.dedupe_keys (key, order_id) VALUES ($1, $2)")).await?;
+        let insert_waybill =
+            client.prepare(&format!("INSERT INTO {s}.waybills (waybill, order_id) VALUES ($1, $2)")).await?;
+        Ok(RawClient { client, insert_order, update_order, insert_events, insert_outbox, insert_dedupe, insert_waybill })
+    }
+
+    /// Transition `cursor.step`: the recorded rows, for this order, in one transaction.
+    async fn transition(&mut self, commit: &RecordedCommit, cursor: &Cursor) -> Result<Uuid, BoxError> {
+        let id = if cursor.step == 0 { Uuid::now_v7() } else { cursor.id };
+        let id_text = id.to_string();
+        let tx = self.client.transaction().await?;
+        if cursor.step == 0 {
+            let number = format!("RAW{:012}", cursor.serial);
+            tx.execute(
+                &self.insert_order,
+                &[
+                    &id,
+                    &number,
+                    &commit.customer,
+                    &commit.status,
+                    &commit.placed_at,
+                    &commit.deadline_at,
+                    &commit.deadline_kind,
+                    &commit.version,
+                    &commit.snapshot,
+                ],
+            )
+            .await?;
+        } else {
+            let updated = tx
+                .execute(
+                    &self.update_order,
+                    &[
+                        &id,
+                        &commit.status,
+                        &commit.deadline_at,
+                        &commit.deadline_kind,
+                        &commit.version,
+                        &commit.snapshot,
+                        &commit.expected,
+                    ],
+                )
+                .await?;
+            if updated != 1 {
+                return Err(format!("raw: order {id} is not at version {}", commit.expected).into());
+            }
+        }
+        tx.execute(&self.insert_events, &[&id, &commit.seqs, &commit.bodies]).await?;
+        if !commit.outbox_keys.is_empty() {
+            let keys: Vec<String> = commit.outbox_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
+            tx.execute(&self.insert_outbox, &[&id, &keys, &commit.effects]).await?;
+        }
+        let key = commit.dedupe_key.replace("{id}", &id_text);
+        tx.execute(&self.insert_dedupe, &[&key, &id]).await?;
+        if commit.waybill {
+            tx.execute(&self.insert_waybill, &[&format!("RAWSF{:012}", cursor.serial), &id]).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
+/// `iters` transitions on each of `workers` engine tasks at once; the wall time they took.
+async fn run_engine(
+    engine: &Arc<BenchEngine<Arc<PgStore>>>,
+    script: &Arc<Script>,
+    progress: &Arc<Progress>,
+    workers: usize,
+    iters: u64,
+) -> Duration {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| {
+            let (engine, script, progress) = (engine.clone(), script.clone(), progress.clone());
+            tokio::spawn(async move {
+                let mut cursor = progress.take(worker);
+                for _ in 0..iters {
+                    let id = OrderId::from_uuid(cursor.id);
+                    let order = script.run(&engine, cursor.step, id, cursor.serial).await;
+                    let order = order.unwrap_or_else(|e| panic!("engine transition failed: {e}"));
+                    cursor.id = order.id.as_uuid();
+                    cursor.step += 1;
+                    progress.put(worker, cursor);
+                    cursor = progress.take(worker);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    start.elapsed()
+}
+
+/// `iters` transitions on each of `workers` raw clients at once; the wall time they took.
+async fn run_raw(
+    clients: &[Arc<tokio::sync::Mutex<RawClient>>],
+    commits: &Arc<Vec<RecordedCommit>>,
+    progress: &Arc<Progress>,
+    workers: usize,
+    iters: u64,
+) -> Duration {
+    let start = Instant::now();
+    let tasks: Vec<_> = clients[..workers]
+        .iter()
+        .enumerate()
+        .map(|(worker, client)| {
+            let (client, commits, progress) = (client.clone(), commits.clone(), progress.clone());
+            tokio::spawn(async move {
+                let mut client = client.lock().await;
+                let mut cursor = progress.take(worker);
+                for _ in 0..iters {
+                    let commit = &commits[cursor.step];
+                    let id = client.transition(commit, &cursor).await;
+                    cursor.id = id.unwrap_or_else(|e| panic!("raw transition failed: {e}"));
+                    cursor.step += 1;
+                    progress.put(worker, cursor);
+                    cursor = progress.take(worker);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    start.elapsed()
+}
+
+/// Rows per table written for the orders of one schema, to check both sides wrote the same.
+async fn row_counts(client: &Client, schema: &str) -> Result<Vec<(String, i64)>, BoxError> {
+    let mut counts = Vec::new();
+    for table in ["orders", "events", "outbox", "dedupe_keys", "waybills"] {
+        let row = client.query_one(&format!("SELECT count(*) FROM \"{schema}\".{table}"), &[]).await?;
+        counts.push((table.to_owned(), row.get(0)));
+    }
+    Ok(counts)
+}
+
+fn database_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "postgres_vs_raw: SKIPPED, DATABASE_URL is not set. Run it with a server:\n  \
+                 bash scripts/with-postgres.sh cargo bench --all-features --bench postgres_vs_raw"
+            );
+            None
+        }
+    }
+}
+
+fn main() -> Result<(), BoxError> {
+    let Some(url) = database_url() else { return Ok(()) };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let pid = std::process::id();
+    let (engine_schema, raw_schema) = (format!("bench_engine_{pid}"), format!("bench_raw_{pid}"));
+    let admin = rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+        tokio::spawn(connection);
+        Ok::<_, BoxError>(client)
+    })?;
+    let result = bench(&rt, &url, &admin, &engine_schema, &raw_schema);
+    rt.block_on(async {
+        for schema in [&engine_schema, &raw_schema] {
+            admin.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await?;
+        }
+        Ok::<_, BoxError>(())
+    })?;
+    result
+}
+
+fn bench(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    admin: &Client,
+    engine_schema: &str,
+    raw_schema: &str,
+) -> Result<(), BoxError> {
+    // What the commands refer to, then the rows each transition writes.
+    let placed = rt.block_on(engine(MemoryStore::new()).place(&buyer("alice"), &sample_form("alice"), None))?;
+    let script = Arc::new(Script::new(&placed.order));
+    let commits = Arc::new(rt.block_on(record(&script))?);
+
+    let store = rt.block_on(PgStore::connect(PgOptions::new(url).schema(engine_schema)))?;
+    let engine = Arc::new(engine(Arc::new(store)));
+    // `PgStore::connect` creates the tables the raw side writes to.
+    drop(rt.block_on(PgStore::connect(PgOptions::new(url).schema(raw_schema).pool_size(1)))?);
+    let clients = rt.block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..MAX_WORKERS {
+            clients.push(Arc::new(tokio::sync::Mutex::new(RawClient::connect(url, raw_schema).await?)));
+        }
+        Ok::<_, BoxError>(clients)
+    })?;
+
+    // Both sides write the same rows: one whole lifecycle each, counted.
+    let (engine_progress, raw_progress) = (Arc::new(Progress::new()), Arc::new(Progress::new()));
+    rt.block_on(run_engine(&engine, &script, &engine_progress, 1, STEPS as u64));
+    rt.block_on(run_raw(&clients, &commits, &raw_progress, 1, STEPS as u64));
+    let engine_rows = rt.block_on(row_counts(admin, engine_schema))?;
+    let raw_rows = rt.block_on(row_counts(admin, raw_schema))?;
+    if engine_rows != raw_rows {
+        return Err(format!("the two sides wrote different rows: engine {engine_rows:?}, raw {raw_rows:?}").into());
+    }
+    eprintln!("postgres_vs_raw: one lifecycle writes {engine_rows:?} on both sides");
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("postgres_vs_raw");
+    for workers in WORKERS {
+        group.throughput(Throughput::Elements(workers as u64));
+        group.bench_with_input(BenchmarkId::new("engine", workers), &workers, |b, &workers| {
+            b.iter_custom(|iters| rt.block_on(run_engine(&engine, &script, &engine_progress, workers, iters)))
+        });
+        group.bench_with_input(BenchmarkId::new("raw", workers), &workers, |b, &workers| {
+            b.iter_custom(|iters| rt.block_on(run_raw(&clients, &commits, &raw_progress, workers, iters)))
+        });
+    }
+    group.finish();
+    c.final_summary();
+    Ok(())
+}
