@@ -219,6 +219,22 @@ async fn the_waybill_and_customer_columns_follow_the_snapshot() {
     );
 }
 
+#[tokio::test]
+async fn an_append_that_changes_the_number_is_refused_and_writes_nothing() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+    let (mut next, events) = anomaly(&order, "A-1".into());
+    next.number = orderflow::OrderNumber::from_value(2).unwrap();
+    let err = store.append(commit(&next, order.version, &events, &[])).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Corrupt(m) if m.contains("cannot change its number")), "{err:?}");
+    // On a stale version the conflict is reported first.
+    let err = store.append(commit(&next, order.version - 1, &events, &[])).await.unwrap_err();
+    assert_eq!(err, StoreError::Conflict { expected: order.version - 1, actual: order.version });
+    assert_eq!(store.load(order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(store.events(order.id).await.unwrap().len() as u64, order.version);
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let db = TempDb::new("newer");

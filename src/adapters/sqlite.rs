@@ -614,52 +614,48 @@ fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
 fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(), Fail> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Only the columns a transition changes are set: setting an indexed column rewrites its
-    // index entry even when the value stays the same. Customer and placement time are
-    // compared below and written only if they differ.
-    let updated: Option<(String, String, i64, i64)> = tx
+    // index entry even when the value stays the same. The number is compared in the same
+    // statement; why nothing matched is looked up only then.
+    let updated = tx
         .prepare_cached(
             "UPDATE orders SET status = ?3, next_deadline_at = ?4, next_deadline_ns = ?5, next_deadline_kind = ?6,
                  version = ?7, snapshot = ?8
-             WHERE id = ?1 AND version = ?2
-             RETURNING number, customer, placed_at, placed_at_ns",
+             WHERE id = ?1 AND version = ?2 AND number = ?9",
         )?
-        .query_row(
-            params![
-                rows.id,
-                rows.expected,
-                rows.status,
-                rows.deadline_at.map(|d| d.0),
-                rows.deadline_at.map(|d| d.1),
-                rows.deadline_kind,
-                rows.version,
-                rows.snapshot,
-            ],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
-        .optional()?;
-    let Some((stored_number, stored_customer, placed_at, placed_at_ns)) = updated else {
-        let actual: Option<i64> = tx
-            .prepare_cached("SELECT version FROM orders WHERE id = ?1")?
-            .query_row(params![rows.id], |row| row.get(0))
+        .execute(params![
+            rows.id,
+            rows.expected,
+            rows.status,
+            rows.deadline_at.map(|d| d.0),
+            rows.deadline_at.map(|d| d.1),
+            rows.deadline_kind,
+            rows.version,
+            rows.snapshot,
+            rows.number,
+        ])?;
+    if updated == 0 {
+        let stored: Option<(i64, String)> = tx
+            .prepare_cached("SELECT version, number FROM orders WHERE id = ?1")?
+            .query_row(params![rows.id], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        return Err(match actual {
-            None => StoreError::NotFound(commit.order.id),
-            Some(actual) => {
-                StoreError::Conflict { expected: commit.expected_version, actual: to_u64("version", actual)? }
+        return Err(match stored {
+            None => StoreError::NotFound(commit.order.id).into(),
+            Some((actual, _)) if actual != rows.expected => {
+                StoreError::Conflict { expected: commit.expected_version, actual: to_u64("version", actual)? }.into()
             }
-        }
-        .into());
-    };
-    if stored_number != rows.number {
-        return Err(corrupt(format!(
-            "order {} cannot change its number from {stored_number} to {}",
-            commit.order.id, commit.order.number
-        )));
+            Some((_, stored_number)) => corrupt(format!(
+                "order {} cannot change its number from {stored_number} to {}",
+                commit.order.id, commit.order.number
+            )),
+        });
     }
-    if stored_customer != rows.customer || (placed_at, placed_at_ns) != rows.placed_at {
-        tx.prepare_cached("UPDATE orders SET customer = ?2, placed_at = ?3, placed_at_ns = ?4 WHERE id = ?1")?
-            .execute(params![rows.id, rows.customer, rows.placed_at.0, rows.placed_at.1])?;
-    }
+    // Customer and placement time do not change in the workflow; a snapshot that says
+    // otherwise is followed, and an unchanged row is not touched.
+    tx.prepare_cached(
+        "UPDATE orders SET customer = ?2, placed_at = ?3, placed_at_ns = ?4
+         WHERE id = ?1 AND (customer IS NOT ?2 OR placed_at IS NOT ?3 OR placed_at_ns IS NOT ?4)",
+    )?
+    .execute(params![rows.id, rows.customer, rows.placed_at.0, rows.placed_at.1])?;
     insert_dedupe_keys(&tx, &rows.id, commit.dedupe_keys)?;
     check_sequence(commit)?;
     write_rest(&tx, commit, rows)?;
