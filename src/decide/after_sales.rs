@@ -343,13 +343,13 @@ pub(super) fn return_tracking(
 pub(super) fn evolve_case(order: &mut Order, change: &Change, at: DateTime<Utc>) -> bool {
     let Some(id) = change.case() else { return false };
     if let Change::CaseOpened { case } = change {
-        order.cases.push(case.as_ref().clone());
+        crate::order::push_kept(&mut order.cases, case.as_ref().clone());
         return true;
     }
     if let Change::ReplacementPacked { package, items, .. } = change {
         let mut parcel = crate::order::Package::packed(*package, items.clone(), at);
         parcel.case = Some(id);
-        order.fulfillment.packages.push(parcel);
+        crate::order::push_kept(&mut order.fulfillment.packages, parcel);
     }
     let Some(case) = order.cases.iter_mut().find(|c| c.id == id) else { return true };
     let mut answered = true;
@@ -364,7 +364,7 @@ pub(super) fn evolve_case(order: &mut Order, change: &Change, at: DateTime<Utc>)
         Change::ReturnTrackingRecorded { update, .. } => {
             if !case.return_tracking.iter().any(|t| t.same_event(update)) {
                 let i = case.return_tracking.partition_point(|t| t.at <= update.at);
-                case.return_tracking.insert(i, update.clone());
+                crate::order::insert_kept(&mut case.return_tracking, i, update.clone());
             }
         }
         Change::ReturnReceived { .. } => case.state = CaseState::Received,

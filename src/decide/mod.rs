@@ -17,7 +17,7 @@ use crate::ids::{LineId, OrderId, PackageId, RefundId};
 use crate::money::Money;
 use crate::order::{
     DeadlineKind, HoldReason, LineRefund, Order, OrderStatus, PackProblem, Package, PackageItem, PackageState,
-    PickItem, Refund, RefundMethod, RefundStatus, ReviewRule, ScannedItem, TrackingUpdate, Verdict,
+    PickItem, Refund, RefundMethod, RefundStatus, ReviewRule, ScannedItem, TrackingUpdate, Verdict, push_kept,
 };
 use crate::order_number::OrderNumber;
 use crate::placement::PlaceOrderForm;
@@ -520,20 +520,19 @@ pub fn evolve(order: &mut Order, event: &Event) {
             cancel(order, event, reason);
         }
         Change::PaymentCaptured { txn_id, amount } => {
-            order.payment.captures.push(crate::order::Capture { txn_id: txn_id.clone(), amount: *amount, at: now });
+            let capture = crate::order::Capture { txn_id: txn_id.clone(), amount: *amount, at: now };
+            push_kept(&mut order.payment.captures, capture);
             if order.payment.gate_open() {
                 order.deadlines.pay_by = None;
             }
         }
         Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
-            order.payment.anomalies.push(crate::order::Anomaly {
-                txn_id: txn_id.clone(),
-                amount: *amount,
-                reason: reason.clone(),
-                at: now,
-            });
+            push_kept(
+                &mut order.payment.anomalies,
+                crate::order::Anomaly { txn_id: txn_id.clone(), amount: *amount, reason: reason.clone(), at: now },
+            );
         }
-        Change::RefundRequested { refund } => order.payment.refunds.push(refund.as_ref().clone()),
+        Change::RefundRequested { refund } => push_kept(&mut order.payment.refunds, refund.as_ref().clone()),
         Change::RefundCompleted { refund, reference } => {
             if let Some(r) = order.payment.refunds.iter_mut().find(|r| r.id == *refund) {
                 r.status = RefundStatus::Completed { reference: reference.clone() };
@@ -549,7 +548,7 @@ pub fn evolve(order: &mut Order, event: &Event) {
             order.fulfillment.picking_started.get_or_insert(now);
         }
         Change::PackagePacked { package, items } => {
-            order.fulfillment.packages.push(Package::packed(*package, items.clone(), now));
+            push_kept(&mut order.fulfillment.packages, Package::packed(*package, items.clone(), now));
         }
         Change::ShipmentBooked { package, carrier, service, reason } => {
             if let Some(p) = order.fulfillment.package_mut(*package) {
@@ -587,7 +586,7 @@ pub fn evolve(order: &mut Order, event: &Event) {
         Change::AfterSalesWindowClosed => order.deadlines.after_sales_until = None,
         Change::FollowUpDue => {
             order.deadlines.follow_up_at = None;
-            order.follow_ups.push(crate::order::FollowUp { due_at: now, score: None, notes: String::new() });
+            push_kept(&mut order.follow_ups, crate::order::FollowUp { due_at: now, score: None, notes: String::new() });
         }
         Change::FollowUpRecorded { score, notes } => {
             match order.follow_ups.iter_mut().rev().find(|f| f.score.is_none()) {
@@ -595,11 +594,10 @@ pub fn evolve(order: &mut Order, event: &Event) {
                     f.score = Some(*score);
                     f.notes = notes.clone();
                 }
-                None => order.follow_ups.push(crate::order::FollowUp {
-                    due_at: now,
-                    score: Some(*score),
-                    notes: notes.clone(),
-                }),
+                None => push_kept(
+                    &mut order.follow_ups,
+                    crate::order::FollowUp { due_at: now, score: Some(*score), notes: notes.clone() },
+                ),
             }
         }
         Change::DeadlineSet { kind, at } => order.deadlines.set(*kind, *at),

@@ -415,7 +415,7 @@ impl<A: Ports> Engine<A> {
     /// does not commit (a refusal, nothing to do, a conflict), everything happens as in
     /// `execute`, from a fresh load.
     pub(crate) async fn execute_loaded(&self, order: Order, command: Command) -> Result<Outcome, EngineError> {
-        self.execute_keyed(order.id, command, None, Some(order)).await
+        self.execute_keyed(order.id, command, None, Some(Box::new(order))).await
     }
 
     /// [`Engine::execute`] with an idempotency key: a repeated request with the same key is
@@ -429,7 +429,9 @@ impl<A: Ports> Engine<A> {
         id: OrderId,
         command: Command,
         key: Option<String>,
-        loaded: Option<Order>,
+        // Boxed, as is the first try below: inline, they would more than double the size of
+        // every `execute` future, and a future is copied each time it is moved.
+        loaded: Option<Box<Order>>,
     ) -> Result<Outcome, EngineError> {
         let kind = command.action.kind();
         let span = tracing::info_span!("orderflow.command", order_id = %id, order_number = tracing::field::Empty, command = %kind, actor = %command.actor.kind());
@@ -441,7 +443,7 @@ impl<A: Ports> Engine<A> {
                 }
             }
             if let Some(order) = loaded {
-                if let Some(outcome) = self.try_loaded(order, &command, &dedupe).await {
+                if let Some(outcome) = Box::pin(self.try_loaded(*order, &command, &dedupe)).await {
                     return Ok(outcome);
                 }
             }
@@ -499,10 +501,9 @@ impl<A: Ports> Engine<A> {
     /// retried decision does not reserve twice.
     async fn reserve(&self, order: &Order, decision: &Decision) -> Result<Vec<(String, Vec<StockItem>)>, EngineError> {
         let mut reserved = Vec::new();
-        let id = order.id.to_string();
         for effect in decision.effects.iter().filter(|e| e.before_commit()) {
             if let Effect::ReserveStock { items, .. } = effect {
-                let key = effect.key(&id, 0, 0);
+                let key = effect.key(&order.id.to_string(), 0, 0);
                 if let Err(e) = self.adapters.inventory().reserve(&key, items).await {
                     self.compensate(reserved).await;
                     return Err(e.into());

@@ -320,7 +320,7 @@ impl Package {
     /// final state (delivered, returned) keeps it: a late, older scan joins the history only.
     pub fn record(&mut self, update: TrackingUpdate) {
         let at = self.tracking.partition_point(|t| t.at <= update.at);
-        self.tracking.insert(at, update);
+        super::insert_kept(&mut self.tracking, at, update);
         if self.state.is_terminal() {
             return;
         }
