@@ -10,6 +10,9 @@
 //!
 //! `cargo bench --all-features --bench engine_lifecycle`
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,40 +185,12 @@ fn engine_lifecycle(c: &mut Criterion) {
     group.finish();
 }
 
-/// This thread's CPU time (user + system) in seconds, from `/proc/thread-self/stat` (10 ms
-/// ticks); `None` where it cannot be read.
-fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
-}
-
-/// Runs `f` for about `wall` seconds and returns (runs, CPU microseconds per run): a
-/// cross-check of the wall-clock medians that other processes on a busy machine cannot
-/// inflate (they take the CPU away, which wall time counts and thread CPU time does not).
-fn cpu_time_per_run(wall: f64, mut f: impl FnMut()) -> Option<(u64, f64)> {
-    let start = std::time::Instant::now();
-    let cpu0 = thread_cpu_seconds()?;
-    let mut runs = 0u64;
-    while start.elapsed().as_secs_f64() < wall {
-        for _ in 0..100 {
-            f();
-        }
-        runs += 100;
-    }
-    let cpu = thread_cpu_seconds()? - cpu0;
-    Some((runs, cpu * 1e6 / runs as f64))
-}
-
 /// Under `cargo bench` only (not in test mode): CPU time per lifecycle, printed once.
 fn cpu_check() {
     let rt = runtime();
     let mut shop = Shop::new();
     let mut in_shop = 0u64;
-    let measured = cpu_time_per_run(5.0, || {
+    let measured = cpu_time::cpu_time_per_run(5.0, || {
         if in_shop == CHUNK {
             shop = Shop::new();
             in_shop = 0;
