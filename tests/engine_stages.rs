@@ -4,10 +4,13 @@ mod common;
 
 use chrono::TimeDelta;
 use common::{Shop, sku};
-use orderflow::order::{RefundStatus, TrackingKind};
+use orderflow::engine::EngineError;
+use orderflow::order::{CaseKind, CaseRequest, RefundStatus, TrackingKind};
 use orderflow::ports::PaymentStatus;
 use orderflow::testing::{buyer, carrier, customer_service, reviewer, sample_cod_form, sample_form};
-use orderflow::{Action, Change, NotificationKind, OrderStatus, Workflow, WorkflowConfig};
+use orderflow::{
+    Action, Change, Command, Error, NotificationKind, OrderId, OrderStatus, StaffId, Workflow, WorkflowConfig,
+};
 
 #[tokio::test]
 async fn an_online_order_goes_through_all_eight_stages() {
@@ -163,4 +166,51 @@ async fn placement_with_the_same_idempotency_key_returns_the_first_order() {
     assert_eq!(first.order.id, second.order.id);
     assert_eq!(shop.store.order_count(), 1);
     assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 2));
+}
+
+/// The events an order has of one kind.
+async fn count_events(shop: &Shop, id: OrderId, kind: &str) -> usize {
+    shop.engine.events(id).await.unwrap().iter().filter(|e| e.change.name() == kind).count()
+}
+
+#[tokio::test]
+async fn a_repeated_keyed_command_that_would_be_refused_now_answers_as_applied() {
+    let shop =
+        Shop::with_workflow(Workflow::new(WorkflowConfig { auto_approve: false, ..WorkflowConfig::default() }), 100);
+    let id = shop.place("ada").await.order.id;
+    let approve = || Command::new(reviewer(), Action::Approve { note: "checked".into() });
+    let first = shop.engine.execute_idempotent(id, approve(), "req-1").await.unwrap();
+    assert!(!first.already_applied);
+    let again = shop.engine.execute_idempotent(id, approve(), "req-1").await.unwrap();
+    assert!(again.already_applied, "the retry of a request that went through is not an error");
+    assert!(again.events.is_empty());
+    assert_eq!(again.order.version, first.order.version);
+    // The same command under another key is a new request, refused in the order's new state.
+    let other = shop.engine.execute_idempotent(id, approve(), "req-2").await;
+    assert!(matches!(other, Err(EngineError::Rejected(Error::IllegalTransition { .. }))), "{other:?}");
+}
+
+#[tokio::test]
+async fn a_repeated_keyed_command_that_could_apply_again_is_stored_once() {
+    let shop = Shop::new();
+    let id = shop.paid_order("bob").await;
+    let complaint = Action::OpenCase {
+        request: CaseRequest {
+            kind: CaseKind::Complaint,
+            lines: Vec::new(),
+            reason_code: "late".into(),
+            text: "the courier was rude".into(),
+            evidence: Vec::new(),
+        },
+    };
+    let case = shop.run(id, buyer("bob"), complaint).await.order.cases.last().map(|c| c.id).unwrap();
+    let assign =
+        || Command::new(customer_service(), Action::AssignCase { case, assignee: StaffId::new("chen").unwrap() });
+    assert!(!shop.engine.execute_idempotent(id, assign(), "assign-1").await.unwrap().already_applied);
+    // Assigning again is allowed, so only the key tells the retry from a new request.
+    let retry = shop.engine.execute_idempotent(id, assign(), "assign-1").await.unwrap();
+    assert!(retry.already_applied);
+    assert_eq!(count_events(&shop, id, "case_assigned").await, 1);
+    assert!(!shop.engine.execute_idempotent(id, assign(), "assign-2").await.unwrap().already_applied);
+    assert_eq!(count_events(&shop, id, "case_assigned").await, 2);
 }

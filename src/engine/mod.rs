@@ -113,6 +113,13 @@ pub struct Outcome {
     pub already_applied: bool,
 }
 
+impl Outcome {
+    /// The answer to a command that changed nothing (a duplicate, or nothing left to do).
+    fn unchanged(order: Order) -> Outcome {
+        Outcome { order, events: Vec::new(), already_applied: true }
+    }
+}
+
 /// The adapters an engine runs on, as one bundle with associated types, so neither the engine
 /// nor the host's code carries six type parameters around.
 pub trait Ports: Send + Sync {
@@ -401,7 +408,7 @@ impl<A: Ports> Engine<A> {
     }
 
     async fn unchanged(&self, id: OrderId) -> Result<Outcome, EngineError> {
-        Ok(Outcome { order: self.order(id).await?, events: Vec::new(), already_applied: true })
+        Ok(Outcome::unchanged(self.order(id).await?))
     }
 
     /// Runs a command on an order: load, decide, append with compare-and-set; on a version
@@ -436,12 +443,10 @@ impl<A: Ports> Engine<A> {
         let kind = command.action.kind();
         let span = tracing::info_span!("orderflow.command", order_id = %id, order_number = tracing::field::Empty, command = %kind, actor = %command.actor.kind());
         async {
+            // A repeated keyed request is usually caught without a look-up of its own: the key
+            // is written with the commit, so the store refuses it there (`DuplicateKey`); only a
+            // refusal, or a decision that reserves stock before committing, looks the key up.
             let dedupe: Vec<String> = key.into_iter().collect();
-            if let Some(key) = dedupe.first() {
-                if self.adapters.store().find_by_key(key).await?.is_some() {
-                    return self.unchanged(id).await;
-                }
-            }
             if let Some(order) = loaded {
                 if let Some(outcome) = Box::pin(self.try_loaded(*order, &command, &dedupe)).await {
                     return Ok(outcome);
@@ -452,11 +457,20 @@ impl<A: Ports> Engine<A> {
                 attempts += 1;
                 let order = self.order(id).await?;
                 tracing::Span::current().record("order_number", tracing::field::display(&order.number));
-                let decision = self.workflow.decide(&order, &command, &Ctx::at(self.now())).inspect_err(|e| {
-                    tracing::info!(error = %e, "command refused");
-                })?;
+                let decision = match self.workflow.decide(&order, &command, &Ctx::at(self.now())) {
+                    Ok(decision) => decision,
+                    Err(_) if self.applied_before(&dedupe).await? => return Ok(Outcome::unchanged(order)),
+                    Err(e) => {
+                        tracing::info!(error = %e, "command refused");
+                        return Err(e.into());
+                    }
+                };
                 if decision.is_empty() {
-                    return Ok(Outcome { order, events: Vec::new(), already_applied: true });
+                    return Ok(Outcome::unchanged(order));
+                }
+                if decision.effects.iter().any(Effect::before_commit) && self.applied_before(&dedupe).await? {
+                    // Reserving again and then undoing would release the first request's stock.
+                    return Ok(Outcome::unchanged(order));
                 }
                 let reserved = self.reserve(&order, &decision).await?;
                 let committed = self.commit(order, decision, &dedupe).await;
@@ -477,6 +491,14 @@ impl<A: Ports> Engine<A> {
         }
         .instrument(span)
         .await
+    }
+
+    /// True when a request with this dedupe key (if any) was committed before.
+    async fn applied_before(&self, dedupe: &[String]) -> Result<bool, StoreError> {
+        match dedupe.first() {
+            Some(key) => Ok(self.adapters.store().find_by_key(key).await?.is_some()),
+            None => Ok(false),
+        }
     }
 
     /// The first try of [`Engine::execute_loaded`]: decides on the caller's snapshot and
