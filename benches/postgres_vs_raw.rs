@@ -32,7 +32,9 @@ use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::engine::{Adapters, Engine, Ports};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
 use orderflow::ports::{OrderStore, SystemClock};
-use orderflow::testing::{FakeCarrier, FakeGateway, RecordingNotifier, buyer, carrier, provider, sample_form, warehouse};
+use orderflow::testing::{
+    FakeCarrier, FakeGateway, RecordingNotifier, buyer, carrier, provider, sample_form, warehouse,
+};
 use orderflow::{
     Action, Actor, Command, MemoryInventory, MemoryStore, Money, Order, OrderId, PackageId, PlaceOrderForm, Sku,
     Workflow,
@@ -52,9 +54,8 @@ const STEPS: usize = 10;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-type BenchEngine<S> = Engine<
-    Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, Arc<MemoryInventory>, Arc<RecordingNotifier>, SystemClock>,
->;
+type BenchEngine<S> =
+    Engine<Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, Arc<MemoryInventory>, Arc<RecordingNotifier>, SystemClock>>;
 
 fn engine<S: OrderStore>(store: S) -> BenchEngine<S> {
     let inventory = Arc::new(MemoryInventory::new());
@@ -121,7 +122,10 @@ impl Script {
         };
         match step {
             1 => (
-                Command::new(provider(), Action::CapturePayment { txn_id: format!("ALI-{serial}"), amount: self.total }),
+                Command::new(
+                    provider(),
+                    Action::CapturePayment { txn_id: format!("ALI-{serial}"), amount: self.total },
+                ),
                 "capture",
             ),
             2 => (Command::new(warehouse(), Action::IssuePickList), "pick"),
@@ -317,10 +321,19 @@ impl RawClient {
                  SELECT k, $1, e FROM unnest($2::text[], $3::jsonb[]) AS t(k, e)"
             ))
             .await?;
-        let insert_dedupe = client.prepare(&format!("INSERT INTO {s}.dedupe_keys (key, order_id) VALUES ($1, $2)")).await?;
+        let insert_dedupe =
+            client.prepare(&format!("INSERT INTO {s}.dedupe_keys (key, order_id) VALUES ($1, $2)")).await?;
         let insert_waybill =
             client.prepare(&format!("INSERT INTO {s}.waybills (waybill, order_id) VALUES ($1, $2)")).await?;
-        Ok(RawClient { client, insert_order, update_order, insert_events, insert_outbox, insert_dedupe, insert_waybill })
+        Ok(RawClient {
+            client,
+            insert_order,
+            update_order,
+            insert_events,
+            insert_outbox,
+            insert_dedupe,
+            insert_waybill,
+        })
     }
 
     /// Transition `cursor.step`: the recorded rows, for this order, in one transaction.
