@@ -53,7 +53,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -149,27 +149,43 @@ const UPDATE_ORDER: &str = "WITH o AS (
     RETURNING id
 )";
 
+/// What a commit does to the order's waybills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WaybillRows {
+    /// Nothing: the order has none and had none (before shipping).
+    Leave,
+    /// The order keeps every waybill it had (and may have new ones): each is recorded for it,
+    /// its row rewritten only if another order took it since (it comes back: as in the other
+    /// stores, the order written last has it).
+    Keep,
+    /// They changed, or what they were is not known here: replace the order's rows.
+    Replace,
+}
+
 /// The rest of a commit's statement, after its head: dedupe keys (a recorded one fails the
-/// statement), events, outbox rows (in commit order; an existing key is kept) and, with
-/// `waybills`, the order's waybills (they replace its old ones; a waybill recorded by another
-/// order moves to this one, as in the other stores; a row already right is not touched).
-/// Parameters from `$first`: dedupe keys, event seqs, event bodies, outbox keys, effects and,
-/// with `waybills`, the waybills. The statement returns how many order rows it wrote, 0 or 1.
-fn commit_rows(first: usize, waybills: bool) -> String {
+/// statement), events, outbox rows (in commit order; an existing key is kept) and the order's
+/// waybills (see [`WaybillRows`]). Parameters from
+/// `$first`: dedupe keys, event seqs, event bodies, outbox keys, effects and, unless
+/// [`WaybillRows::Leave`], the waybills. The statement returns how many order rows it wrote,
+/// 0 or 1.
+fn commit_rows(first: usize, waybills: WaybillRows) -> String {
     let [keys, seqs, bodies, outbox_keys, effects, list] = [0, 1, 2, 3, 4, 5].map(|i| first + i);
-    let waybills = if waybills {
-        format!(
-            ", stale_waybills AS (
+    let stale = format!(
+        ", stale_waybills AS (
     DELETE FROM {{s}}.waybills AS w USING o WHERE w.order_id = o.id AND NOT (w.waybill = ANY(${list}::text[]))
-), new_waybills AS (
-    INSERT INTO {{s}}.waybills (waybill, order_id)
-    SELECT t.w, o.id FROM o, unnest(${list}::text[]) AS t(w)
-    WHERE NOT EXISTS (SELECT 1 FROM {{s}}.waybills AS w WHERE w.waybill = t.w AND w.order_id = o.id)
-    ON CONFLICT (waybill) DO UPDATE SET order_id = EXCLUDED.order_id
 )"
-        )
-    } else {
-        String::new()
+    );
+    // Only the unique index is consulted (no join with the table, whose plan could scan it).
+    let recorded = format!(
+        ", new_waybills AS (
+    INSERT INTO {{s}}.waybills AS w (waybill, order_id) SELECT t.w, o.id FROM o, unnest(${list}::text[]) AS t(w)
+    ON CONFLICT (waybill) DO UPDATE SET order_id = EXCLUDED.order_id WHERE w.order_id <> EXCLUDED.order_id
+)"
+    );
+    let waybills = match waybills {
+        WaybillRows::Leave => String::new(),
+        WaybillRows::Keep => recorded,
+        WaybillRows::Replace => stale + &recorded,
     };
     format!(
         ", new_keys AS (
@@ -312,6 +328,8 @@ impl PgStore {
             .wait_timeout(Some(options.timeout))
             .create_timeout(Some(options.timeout))
             .recycle_timeout(Some(options.timeout))
+            // The connection used last first: the few that are busy stay warm, the rest idle.
+            .queue_mode(QueueMode::Lifo)
             .build()
             .map_err(|_| StoreError::Unavailable("cannot build the connection pool".into()))?;
         let store = PgStore {
@@ -404,24 +422,28 @@ impl PgStore {
                 waybills.push(waybill);
             }
         }
-        // The waybills are left alone when the order has none and had none: before shipping.
-        let had_waybills = !create
-            && self
-                .recent
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(order.id)
-                .is_none_or(|copy| copy.version != commit.expected_version || copy.waybills().next().is_some());
-        let with_waybills = had_waybills || !waybills.is_empty();
+        // What the order's waybills were, from the copy of the version this commit is based on.
+        let before: Option<Vec<String>> = if create {
+            Some(Vec::new())
+        } else {
+            let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id);
+            copy.filter(|copy| copy.version == commit.expected_version)
+                .map(|copy| copy.waybills().map(str::to_owned).collect())
+        };
+        let waybill_rows = match before {
+            Some(before) if before.is_empty() && waybills.is_empty() => WaybillRows::Leave,
+            Some(before) if before.iter().all(|w| waybills.contains(&w.as_str())) => WaybillRows::Keep,
+            _ => WaybillRows::Replace,
+        };
         let mut params = row.params();
         let sql = if create {
-            self.sql(&format!("{CREATE_ORDER}{}", commit_rows(10, with_waybills)))
+            self.sql(&format!("{CREATE_ORDER}{}", commit_rows(10, waybill_rows)))
         } else {
             params.push(&expected);
-            self.sql(&format!("{UPDATE_ORDER}{}", commit_rows(11, with_waybills)))
+            self.sql(&format!("{UPDATE_ORDER}{}", commit_rows(11, waybill_rows)))
         };
         params.extend::<[&(dyn ToSql + Sync); 5]>([&keys, &seqs, &bodies, &outbox_keys, &effects]);
-        if with_waybills {
+        if waybill_rows != WaybillRows::Leave {
             params.push(&waybills);
         }
         let written = client.query_one(&client.prepare_cached(&sql).await.map_err(db)?, &params).await;
