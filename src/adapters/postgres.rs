@@ -153,13 +153,35 @@ const UPDATE_ORDER: &str = "WITH o AS (
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WaybillRows {
     /// Nothing: the order has none and had none (before shipping).
-    Leave,
+    Leave = 0,
     /// The order keeps every waybill it had (and may have new ones): each is recorded for it,
     /// its row rewritten only if another order took it since (it comes back: as in the other
     /// stores, the order written last has it).
-    Keep,
+    Keep = 1,
     /// They changed, or what they were is not known here: replace the order's rows.
-    Replace,
+    Replace = 2,
+}
+
+/// The hot statements' text, built once per store.
+struct Statements {
+    /// A create, by [`WaybillRows`].
+    create: [String; 3],
+    /// An append, by [`WaybillRows`].
+    append: [String; 3],
+    /// A load: the snapshot only when the version (`$2`) is not the copy's.
+    load: String,
+}
+
+impl Statements {
+    fn new(schema: &str) -> Statements {
+        let sql = |text: String| text.replace("{s}", schema);
+        let rows = [WaybillRows::Leave, WaybillRows::Keep, WaybillRows::Replace];
+        Statements {
+            create: rows.map(|w| sql(format!("{CREATE_ORDER}{}", commit_rows(10, w)))),
+            append: rows.map(|w| sql(format!("{UPDATE_ORDER}{}", commit_rows(11, w)))),
+            load: sql("SELECT CASE WHEN version = $2 THEN NULL ELSE snapshot END FROM {s}.orders WHERE id = $1".into()),
+        }
+    }
 }
 
 /// The rest of a commit's statement, after its head: dedupe keys (a recorded one fails the
@@ -284,6 +306,8 @@ pub struct PgStore {
     schema: String,
     /// Copies of the orders written last.
     recent: Mutex<Recent>,
+    /// The text of the statements every commit and load runs.
+    statements: Statements,
 }
 
 impl fmt::Debug for PgStore {
@@ -332,9 +356,11 @@ impl PgStore {
             .queue_mode(QueueMode::Lifo)
             .build()
             .map_err(|_| StoreError::Unavailable("cannot build the connection pool".into()))?;
+        let quoted = format!("\"{}\"", options.schema);
         let store = PgStore {
             pool,
-            quoted: format!("\"{}\"", options.schema),
+            statements: Statements::new(&quoted),
+            quoted,
             schema: options.schema,
             recent: Mutex::new(Recent::new(options.cached_orders)),
         };
@@ -423,30 +449,28 @@ impl PgStore {
             }
         }
         // What the order's waybills were, from the copy of the version this commit is based on.
-        let before: Option<Vec<String>> = if create {
-            Some(Vec::new())
+        let waybill_rows = if create {
+            if waybills.is_empty() { WaybillRows::Leave } else { WaybillRows::Keep }
         } else {
             let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id);
-            copy.filter(|copy| copy.version == commit.expected_version)
-                .map(|copy| copy.waybills().map(str::to_owned).collect())
-        };
-        let waybill_rows = match before {
-            Some(before) if before.is_empty() && waybills.is_empty() => WaybillRows::Leave,
-            Some(before) if before.iter().all(|w| waybills.contains(&w.as_str())) => WaybillRows::Keep,
-            _ => WaybillRows::Replace,
+            match copy.filter(|copy| copy.version == commit.expected_version) {
+                Some(copy) if copy.waybills().next().is_none() && waybills.is_empty() => WaybillRows::Leave,
+                Some(copy) if copy.waybills().all(|w| waybills.contains(&w)) => WaybillRows::Keep,
+                _ => WaybillRows::Replace,
+            }
         };
         let mut params = row.params();
         let sql = if create {
-            self.sql(&format!("{CREATE_ORDER}{}", commit_rows(10, waybill_rows)))
+            &self.statements.create[waybill_rows as usize]
         } else {
             params.push(&expected);
-            self.sql(&format!("{UPDATE_ORDER}{}", commit_rows(11, waybill_rows)))
+            &self.statements.append[waybill_rows as usize]
         };
         params.extend::<[&(dyn ToSql + Sync); 5]>([&keys, &seqs, &bodies, &outbox_keys, &effects]);
         if waybill_rows != WaybillRows::Leave {
             params.push(&waybills);
         }
-        let written = client.query_one(&client.prepare_cached(&sql).await.map_err(db)?, &params).await;
+        let written = client.query_one(&client.prepare_cached(sql).await.map_err(db)?, &params).await;
         let unique_violation = match written {
             Ok(row) if row.get::<_, i64>(0) == 1 => {
                 drop(client);
@@ -721,8 +745,7 @@ impl OrderStore for PgStore {
         let copy_version = copy.as_ref().and_then(|o| i64::try_from(o.version).ok()).unwrap_or(-1);
         let client = self.client().await?;
         // The snapshot only when the copy (if any) is not the stored version.
-        let sql = self.sql("SELECT CASE WHEN version = $2 THEN NULL ELSE snapshot END FROM {s}.orders WHERE id = $1");
-        let statement = client.prepare_cached(&sql).await.map_err(db)?;
+        let statement = client.prepare_cached(&self.statements.load).await.map_err(db)?;
         let row = client.query_opt(&statement, &[&id.as_uuid(), &copy_version]).await.map_err(db)?;
         drop(client);
         let Some(row) = row else { return Ok(None) };
