@@ -745,7 +745,32 @@ fn cpu_check() {
 
 criterion_group!(benches, lifecycle);
 
+/// `ORDERFLOW_PROFILE=core:N` (or `baseline:N`, `place:N`): runs that many lifecycles and
+/// nothing else, for `valgrind --tool=callgrind`; instruction counts per lifecycle are the
+/// difference between two runs with different N, divided by the difference in N.
+fn profile() -> bool {
+    let Ok(spec) = std::env::var("ORDERFLOW_PROFILE") else {
+        return false;
+    };
+    let (what, n) = spec.split_once(':').unwrap_or((spec.as_str(), "1000"));
+    let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=what:N with a number N");
+    let core = CoreLifecycle::new();
+    let base = BaselineLifecycle::new();
+    for _ in 0..n {
+        match what {
+            "core" => drop(black_box(core.run())),
+            "baseline" => drop(black_box(base.run())),
+            "place" => drop(black_box(core.place_only())),
+            other => panic!("ORDERFLOW_PROFILE: unknown {other:?} (core, baseline, place)"),
+        }
+    }
+    true
+}
+
 fn main() {
+    if profile() {
+        return;
+    }
     benches();
     if std::env::args().any(|a| a == "--bench") {
         cpu_check();

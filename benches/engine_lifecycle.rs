@@ -235,7 +235,28 @@ fn cpu_check() {
 
 criterion_group!(benches, engine_lifecycle);
 
+/// `ORDERFLOW_PROFILE=N`: runs N lifecycles in one shop and nothing else, for
+/// `valgrind --tool=callgrind`; instruction counts per lifecycle are the difference between two
+/// runs with different N, divided by the difference in N.
+fn profile() -> bool {
+    let Ok(n) = std::env::var("ORDERFLOW_PROFILE") else {
+        return false;
+    };
+    let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=N with a number N");
+    let rt = runtime();
+    let shop = Shop::new();
+    for _ in 0..n {
+        if let Err(e) = rt.block_on(shop.lifecycle()) {
+            panic!("lifecycle failed: {e}");
+        }
+    }
+    true
+}
+
 fn main() {
+    if profile() {
+        return;
+    }
     benches();
     if std::env::args().any(|a| a == "--bench") {
         cpu_check();

@@ -201,6 +201,15 @@ fn main() -> Result<(), BoxError> {
         let events = shop.engine.events(first).await?;
         let json = serde_json::to_vec(&events)?.len();
         let order_json = serde_json::to_vec(&shop.engine.order(first).await?)?.len();
+        // Where the bytes go: deep copies of one order's history and snapshot, measured as the
+        // heap they take (text ids are shared with the store's copy, so they count as nothing).
+        let heap = live_bytes();
+        let history = shop.engine.events(first).await?;
+        let history_bytes = live_bytes() - heap;
+        let heap = live_bytes();
+        let snapshot = shop.engine.order(first).await?;
+        let snapshot_bytes = live_bytes() - heap;
+        drop((history, snapshot));
 
         let (rss0, heap0) = (rss_bytes(), live_bytes());
         for _ in 0..n {
@@ -232,6 +241,15 @@ fn main() -> Result<(), BoxError> {
         }
         println!(
             "  for reference, one order's history as JSON: {json} bytes; the order itself as JSON: {order_json} bytes"
+        );
+        println!(
+            "  one order in memory: history {} (in a vector of exactly {} events of {} bytes), snapshot {} \
+             ({} bytes inline); the rest of the store's share is outbox rows and index entries",
+            kib(history_bytes as f64),
+            events.len(),
+            std::mem::size_of::<orderflow::Event>(),
+            kib(snapshot_bytes as f64),
+            std::mem::size_of::<orderflow::Order>(),
         );
         Ok::<(), BoxError>(())
     })

@@ -230,7 +230,7 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
             deadline_kind: deadline.map(|(_, kind)| json(&kind)),
             snapshot: json(&order),
             seqs: new.iter().map(|e| i64::try_from(e.seq)).collect::<Result<_, _>>()?,
-            bodies: new.iter().map(|e| json(e)).collect(),
+            bodies: new.iter().map(json).collect(),
             outbox_keys: claimed.iter().map(|item| item.key.replace(&id_text, "{id}")).collect(),
             effects: claimed.iter().map(|item| json(&item.effect)).collect(),
             dedupe_key: if step == 0 {

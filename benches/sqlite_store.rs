@@ -4,11 +4,13 @@
 //! `cargo bench --bench sqlite_store --features sqlite` (under `cargo test --all-targets` each
 //! benchmark runs once, as a test).
 
+mod common;
+
 use std::cell::Cell;
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use chrono::TimeDelta;
+use common::TempDb;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::ports::{Commit, OrderStore, OutboxEntry};
@@ -98,20 +100,9 @@ fn bench_store<S: OrderStore>(c: &mut Criterion, name: &str, store: &S) {
 fn benches(c: &mut Criterion) {
     bench_store(c, "memory", &MemoryStore::new());
 
-    let path: PathBuf = std::env::temp_dir().join(format!("orderflow-bench-{}.sqlite", std::process::id()));
-    let remove = || {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = path.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
-        }
-    };
-    remove();
-    {
-        let store = SqliteStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        bench_store(c, "sqlite_file", &store);
-    }
-    remove();
+    let db = TempDb::new("sqlite-store");
+    let store = SqliteStore::open(db.path()).unwrap_or_else(|e| panic!("{e}"));
+    bench_store(c, "sqlite_file", &store);
 }
 
 criterion_group!(store_benches, benches);

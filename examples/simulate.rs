@@ -1,7 +1,7 @@
 //! Deterministic simulation of many orders with injected faults; prints orders per second and
 //! the verdict of every invariant.
 //!
-//! `cargo run --release --example simulate -- --orders 1000000 [--seed 7] [--no-faults]`
+//! `cargo run --release --example simulate -- --orders 1000000 [--seed 7] [--no-faults] [--refund-attempts 12]`
 
 use orderflow::testing::simulation::{INVARIANTS, SimConfig, simulate};
 
@@ -17,6 +17,9 @@ async fn main() {
         orders: arg(&args, "--orders").map(|n| n as usize).unwrap_or(10_000),
         batch: 2_000,
         faults: !args.iter().any(|a| a == "--no-faults"),
+        max_refund_attempts: arg(&args, "--refund-attempts")
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(SimConfig::default().max_refund_attempts),
     };
     let report = simulate(config).await;
     println!(
@@ -30,6 +33,7 @@ async fn main() {
     for (fault, n) in &report.faults {
         println!("  {n:>8}  {fault}");
     }
+    println!("dead letters requeued by the operator after the outages: {}", report.requeued);
     println!("invariants:");
     for invariant in INVARIANTS {
         let checks = report.checks.get(invariant).copied().unwrap_or(0);

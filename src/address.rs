@@ -163,7 +163,7 @@ fn shape(s: &str) -> String {
 
 /// The ASCII digits of `s`, or `None` if it holds anything besides digits and `separators`.
 fn digits(s: &str, separators: &[char]) -> Option<String> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii_digit() {
             out.push(c);

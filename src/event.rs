@@ -88,8 +88,8 @@ pub enum Change {
     },
     /// A refund was requested (pending until the gateway answers; manual ones complete at once).
     RefundRequested {
-        /// The refund.
-        refund: Refund,
+        /// The refund (boxed: it is the largest payload, and every event would be as large).
+        refund: Box<Refund>,
     },
     /// The refund went through.
     RefundCompleted {

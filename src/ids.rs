@@ -6,6 +6,7 @@
 //! deterministic and short. Customer, staff and SKU ids belong to the host and are text.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -33,7 +34,7 @@ pub enum IdError {
     BadCharacter,
 }
 
-fn check_external_id(value: &str) -> Result<(), IdError> {
+pub(crate) fn check_external_id(value: &str) -> Result<(), IdError> {
     let len = value.chars().count();
     if len == 0 {
         Err(IdError::Empty)
@@ -46,19 +47,22 @@ fn check_external_id(value: &str) -> Result<(), IdError> {
     }
 }
 
+/// Text ids are shared, not copied: an order's customer id and SKUs are repeated in every
+/// event, effect, notification and snapshot of the order, so a clone is a reference-count
+/// increment instead of an allocation. Comparison, hashing and ordering are by text.
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Checks and wraps a host-supplied id (1 to 64 characters, no whitespace).
             pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
                 let value = value.into();
                 check_external_id(&value)?;
-                Ok(Self(value))
+                Ok(Self(Arc::from(value)))
             }
 
             /// The id as text.
@@ -76,7 +80,7 @@ macro_rules! text_id {
 
         impl From<$name> for String {
             fn from(value: $name) -> String {
-                value.0
+                value.0.as_ref().to_owned()
             }
         }
 

@@ -82,6 +82,7 @@
 //! assert!(err.has("payment", ViolationCode::Custom));
 //! ```
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -89,7 +90,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, CountryFormat};
-use crate::ids::{CustomerId, IdError, LineId, Sku};
+use crate::ids::{CustomerId, IdError, LineId, Sku, check_external_id};
 use crate::money::{Currency, Money};
 use crate::placement::{Line, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm, Totals, Variant};
 
@@ -386,6 +387,41 @@ enum Text {
     MultiLine,
 }
 
+/// True when `value` has at most `max` characters (the byte length bounds the count, so most
+/// values need no counting).
+fn within(value: &str, max: usize) -> bool {
+    value.len() <= max || value.chars().count() <= max
+}
+
+/// True when [`check_text`] would find nothing wrong: the common case, decided without
+/// building the field's name or any message.
+fn text_ok(value: &str, required: bool, max: usize, kind: Text) -> bool {
+    let value = value.trim();
+    if value.is_empty() {
+        return !required;
+    }
+    within(value, max)
+        && match kind {
+            Text::SingleLine => !value.chars().any(char::is_control),
+            Text::MultiLine => !value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
+        }
+}
+
+/// [`check_text`] for a field whose name has to be built: builds it only for a bad value.
+fn check_text_at(
+    out: &mut Violations,
+    field: impl FnOnce() -> String,
+    what: &str,
+    value: &str,
+    required: bool,
+    max: usize,
+    kind: Text,
+) {
+    if !text_ok(value, required, max, kind) {
+        check_text(out, &field(), what, value, required, max, kind);
+    }
+}
+
 /// Checks one free-text field: required (when asked), length, control characters.
 fn check_text(out: &mut Violations, field: &str, what: &str, value: &str, required: bool, max: usize, kind: Text) {
     let value = value.trim();
@@ -395,7 +431,7 @@ fn check_text(out: &mut Violations, field: &str, what: &str, value: &str, requir
         }
         return;
     }
-    if value.chars().count() > max {
+    if !within(value, max) {
         out.add(field, ViolationCode::TooLong, format!("{what} must be at most {max} characters"));
     }
     let bad = match kind {
@@ -425,10 +461,15 @@ fn report_id_error(out: &mut Violations, field: &str, what: &str, err: IdError) 
     out.add(field, code, message);
 }
 
+/// The trimmed country code if it is two ASCII letters (in either case).
+fn country_code(country: &str) -> Option<&str> {
+    let c = country.trim();
+    (c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic())).then_some(c)
+}
+
 /// Upper-cases a two-letter country code; `None` if it is not two ASCII letters.
 fn normalize_country(country: &str) -> Option<String> {
-    let c = country.trim();
-    (c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic())).then(|| c.to_ascii_uppercase())
+    country_code(country).map(str::to_ascii_uppercase)
 }
 
 /// Variant with keys and values trimmed (what the draft stores and duplicates compare on).
@@ -437,11 +478,25 @@ fn trimmed_variant(variant: &Variant) -> Variant {
 }
 
 /// What makes two lines "the same product": trimmed SKU and variant. `None` for an invalid
-/// SKU, which is reported on its own and never merged.
-fn line_key(line: &LineForm) -> Option<(Sku, Variant)> {
-    let sku = Sku::new(line.sku.trim()).ok()?;
-    Some((sku, trimmed_variant(&line.variant)))
+/// SKU, which is reported on its own and never merged. Borrowed from the form (the variant is
+/// copied only when some attribute needs trimming), so comparing lines allocates nothing.
+fn line_key(line: &LineForm) -> Option<LineKey<'_>> {
+    let sku = line.sku.trim();
+    check_external_id(sku).ok()?;
+    let trimmed = line.variant.iter().all(|(k, v)| k.trim().len() == k.len() && v.trim().len() == v.len());
+    let variant = if trimmed { Cow::Borrowed(&line.variant) } else { Cow::Owned(trimmed_variant(&line.variant)) };
+    Some((sku, variant))
 }
+
+/// True when no two lines have the same trimmed SKU, checked pair by pair for a short form
+/// (the usual case) so the line grouping can be skipped; `false` means "maybe".
+fn skus_distinct(lines: &[LineForm]) -> bool {
+    lines.len() <= 16
+        && lines.iter().enumerate().all(|(i, a)| lines.iter().skip(i + 1).all(|b| a.sku.trim() != b.sku.trim()))
+}
+
+/// A line's identity for duplicate detection: see [`line_key`].
+type LineKey<'a> = (&'a str, Cow<'a, Variant>);
 
 /// The order has at least one line.
 #[derive(Debug, Clone, Copy, Default)]
@@ -474,7 +529,7 @@ pub struct SkuFormat;
 impl Rule for SkuFormat {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         for (i, line) in form.lines.iter().enumerate() {
-            if let Err(e) = Sku::new(line.sku.trim()) {
+            if let Err(e) = check_external_id(line.sku.trim()) {
                 report_id_error(out, &line_field(i, "sku"), "SKU", e);
             }
         }
@@ -488,9 +543,9 @@ pub struct ProductName;
 impl Rule for ProductName {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         for (i, line) in form.lines.iter().enumerate() {
-            check_text(
+            check_text_at(
                 out,
-                &line_field(i, "product_name"),
+                || line_field(i, "product_name"),
                 "product name",
                 &line.product_name,
                 true,
@@ -514,24 +569,27 @@ impl Rule for VariantLimits {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         let max = limits.max_variant_text_len;
         for (i, line) in form.lines.iter().enumerate() {
-            let field = line_field(i, "variant");
+            let field = || line_field(i, "variant");
             if line.variant.len() > limits.max_variant_attributes {
                 out.add(
-                    &field,
+                    field(),
                     ViolationCode::TooMany,
                     format!("a line may have at most {} variant attributes", limits.max_variant_attributes),
                 );
             }
+            // Names are the keys of a map, so they can only clash once trimmed: without
+            // surrounding spaces there is nothing to track.
+            let may_clash = line.variant.keys().any(|k| k.trim().len() != k.len());
             let mut seen = HashSet::new();
             for (name, value) in &line.variant {
                 let name = name.trim();
                 if name.is_empty() {
-                    out.add(&field, ViolationCode::Required, "variant attribute names must not be blank");
+                    out.add(field(), ViolationCode::Required, "variant attribute names must not be blank");
                     continue;
                 }
-                if name.chars().count() > max {
+                if !within(name, max) {
                     out.add(
-                        &field,
+                        field(),
                         ViolationCode::TooLong,
                         format!("variant attribute names must be at most {max} characters"),
                     );
@@ -539,20 +597,21 @@ impl Rule for VariantLimits {
                 }
                 if name.chars().any(char::is_control) {
                     out.add(
-                        &field,
+                        field(),
                         ViolationCode::BadFormat,
                         "variant attribute names must not contain control characters",
                     );
                     continue;
                 }
-                if !seen.insert(name) {
+                if may_clash && !seen.insert(name) {
                     out.add(
-                        &field,
+                        field(),
                         ViolationCode::BadFormat,
                         "variant attribute names must be unique, ignoring surrounding spaces",
                     );
                 }
-                check_text(out, &format!("{field}[{name:?}]"), "variant value", value, true, max, Text::SingleLine);
+                let at = || format!("{}[{name:?}]", field());
+                check_text_at(out, at, "variant value", value, true, max, Text::SingleLine);
             }
         }
     }
@@ -726,7 +785,7 @@ pub struct CustomerIdFormat;
 
 impl Rule for CustomerIdFormat {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
-        if let Err(e) = CustomerId::new(form.customer.trim()) {
+        if let Err(e) = check_external_id(form.customer.trim()) {
             report_id_error(out, "customer", "customer id", e);
         }
     }
@@ -743,32 +802,30 @@ impl Rule for AddressFields {
         let a = &form.shipping_address;
         let field_max = limits.max_address_field_len;
         let text = [
-            ("recipient", "recipient", &a.recipient, true, limits.max_recipient_len),
-            ("province", "province", &a.province, true, field_max),
-            ("city", "city", &a.city, true, field_max),
-            ("district", "district", &a.district, false, field_max),
+            ("shipping_address.recipient", "recipient", &a.recipient, true, limits.max_recipient_len),
+            ("shipping_address.province", "province", &a.province, true, field_max),
+            ("shipping_address.city", "city", &a.city, true, field_max),
+            ("shipping_address.district", "district", &a.district, false, field_max),
         ];
-        for (name, what, value, required, max) in text {
-            let field = format!("shipping_address.{name}");
-            check_text(out, &field, what, value, required, max, Text::SingleLine);
+        for (field, what, value, required, max) in text {
+            check_text(out, field, what, value, required, max, Text::SingleLine);
         }
         // Shapes (and so characters) of these are checked by CountryCode and
         // PhoneAndPostalCode; here only presence and length.
         let shaped = [
-            ("phone", "phone number", &a.phone, true, limits.max_phone_len),
-            ("country", "country", &a.country, true, usize::MAX),
+            ("shipping_address.phone", "phone number", &a.phone, true, limits.max_phone_len),
+            ("shipping_address.country", "country", &a.country, true, usize::MAX),
             // Whether a postal code is needed depends on the country.
-            ("postal_code", "postal code", &a.postal_code, false, limits.max_postal_code_len),
+            ("shipping_address.postal_code", "postal code", &a.postal_code, false, limits.max_postal_code_len),
         ];
-        for (name, what, value, required, max) in shaped {
-            let field = format!("shipping_address.{name}");
+        for (field, what, value, required, max) in shaped {
             let value = value.trim();
             if value.is_empty() {
                 if required {
-                    out.add(&field, ViolationCode::Required, format!("{what} is required"));
+                    out.add(field, ViolationCode::Required, format!("{what} is required"));
                 }
-            } else if value.chars().count() > max {
-                out.add(&field, ViolationCode::TooLong, format!("{what} must be at most {max} characters"));
+            } else if !within(value, max) {
+                out.add(field, ViolationCode::TooLong, format!("{what} must be at most {max} characters"));
             }
         }
         let mut non_blank = 0usize;
@@ -777,9 +834,9 @@ impl Rule for AddressFields {
                 continue;
             }
             non_blank = non_blank.saturating_add(1);
-            check_text(
+            check_text_at(
                 out,
-                &format!("shipping_address.street[{i}]"),
+                || format!("shipping_address.street[{i}]"),
                 "street line",
                 line,
                 false,
@@ -806,7 +863,7 @@ pub struct CountryCode;
 impl Rule for CountryCode {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         let country = &form.shipping_address.country;
-        if !country.trim().is_empty() && normalize_country(country).is_none() {
+        if !country.trim().is_empty() && country_code(country).is_none() {
             out.add(
                 "shipping_address.country",
                 ViolationCode::BadFormat,
@@ -825,20 +882,20 @@ pub struct PhoneAndPostalCode;
 impl Rule for PhoneAndPostalCode {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         let a = &form.shipping_address;
-        let (format, place) = match normalize_country(&a.country) {
-            Some(code) => {
-                let format = CountryFormat::for_country(&code);
-                let place = if format.country == "*" { String::new() } else { format!(" in {code}") };
-                (format, place)
-            }
-            None => (&CountryFormat::DEFAULT, String::new()),
+        // Formats are looked up ignoring case, so the code needs no upper-casing here.
+        let code = country_code(&a.country);
+        let format = code.map_or(&CountryFormat::DEFAULT, CountryFormat::for_country);
+        // " in CN" for the messages, built only when there is one to write.
+        let place = || match code {
+            Some(code) if format.country != "*" => format!(" in {}", code.to_ascii_uppercase()),
+            _ => String::new(),
         };
         let phone = a.phone.trim();
-        if !phone.is_empty() && phone.chars().count() <= limits.max_phone_len && !format.accepts_phone(phone) {
+        if !phone.is_empty() && within(phone, limits.max_phone_len) && !format.accepts_phone(phone) {
             out.add(
                 "shipping_address.phone",
                 ViolationCode::BadFormat,
-                format!("phone number{place} must be {}", format.phone_rule),
+                format!("phone number{} must be {}", place(), format.phone_rule),
             );
         }
         let postal = a.postal_code.trim();
@@ -847,14 +904,14 @@ impl Rule for PhoneAndPostalCode {
                 out.add(
                     "shipping_address.postal_code",
                     ViolationCode::Required,
-                    format!("postal code is required{place}"),
+                    format!("postal code is required{}", place()),
                 );
             }
-        } else if postal.chars().count() <= limits.max_postal_code_len && !format.accepts_postal_code(postal) {
+        } else if within(postal, limits.max_postal_code_len) && !format.accepts_postal_code(postal) {
             out.add(
                 "shipping_address.postal_code",
                 ViolationCode::BadFormat,
-                format!("postal code{place} must be {}", format.postal_code_rule),
+                format!("postal code{} must be {}", place(), format.postal_code_rule),
             );
         }
     }
@@ -907,8 +964,11 @@ pub struct DuplicateLines;
 
 impl Rule for DuplicateLines {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
+        if skus_distinct(&form.lines) {
+            return; // a duplicate needs two lines with one SKU
+        }
         // key -> (index of first line, its unit price, combined valid quantity so far)
-        let mut groups: HashMap<(Sku, Variant), (usize, Money, i64)> = HashMap::new();
+        let mut groups: HashMap<LineKey<'_>, (usize, Money, i64)> = HashMap::new();
         for (i, line) in form.lines.iter().enumerate() {
             let Some(key) = line_key(line) else { continue };
             let quantity = if quantity_ok(line.quantity, limits) {
@@ -1042,8 +1102,10 @@ impl Validator {
             quantity: u32,
             unit_price: Money,
         }
-        let mut merged: Vec<Merged> = Vec::new();
-        let mut index: HashMap<(Sku, Variant), usize> = HashMap::new();
+        // Lines with distinct SKUs (seen cheaply in a short form) cannot merge: no hashing.
+        let distinct = skus_distinct(&form.lines);
+        let mut merged: Vec<Merged> = Vec::with_capacity(form.lines.len());
+        let mut index: HashMap<LineKey<'_>, usize> = HashMap::new();
         for (i, line) in form.lines.iter().enumerate() {
             let (sku, variant) =
                 line_key(line).ok_or_else(|| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?;
@@ -1051,35 +1113,42 @@ impl Validator {
                 .ok()
                 .filter(|q| (1..=self.limits.max_quantity_per_line).contains(q))
                 .ok_or_else(|| fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "quantity out of range"))?;
-            match index.entry((sku.clone(), variant.clone())) {
-                Entry::Occupied(e) => {
-                    let m = merged.get_mut(*e.get()).ok_or_else(|| overflow("lines"))?;
-                    if m.unit_price != line.unit_price {
-                        return Err(fail(
-                            &format!("lines[{i}]"),
-                            ViolationCode::DuplicateLine,
-                            "duplicate line with a different unit price",
-                        ));
+            let earlier = if distinct {
+                None
+            } else {
+                match index.entry((sku, variant.clone())) {
+                    Entry::Occupied(e) => Some(*e.get()),
+                    Entry::Vacant(e) => {
+                        e.insert(merged.len());
+                        None
                     }
-                    m.quantity = m
-                        .quantity
-                        .checked_add(quantity)
-                        .filter(|q| *q <= self.limits.max_quantity_per_line)
-                        .ok_or_else(|| {
+                }
+            };
+            if let Some(at) = earlier {
+                let m = merged.get_mut(at).ok_or_else(|| overflow("lines"))?;
+                if m.unit_price != line.unit_price {
+                    return Err(fail(
+                        &format!("lines[{i}]"),
+                        ViolationCode::DuplicateLine,
+                        "duplicate line with a different unit price",
+                    ));
+                }
+                m.quantity = m
+                    .quantity
+                    .checked_add(quantity)
+                    .filter(|q| *q <= self.limits.max_quantity_per_line)
+                    .ok_or_else(|| {
                         fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "combined quantity out of range")
                     })?;
-                }
-                Entry::Vacant(e) => {
-                    e.insert(merged.len());
-                    merged.push(Merged {
-                        sku,
-                        variant,
-                        product_name: line.product_name.trim().to_owned(),
-                        quantity,
-                        unit_price: line.unit_price,
-                    });
-                }
+                continue;
             }
+            merged.push(Merged {
+                sku: Sku::new(sku).map_err(|_| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?,
+                variant: variant.into_owned(),
+                product_name: line.product_name.trim().to_owned(),
+                quantity,
+                unit_price: line.unit_price,
+            });
         }
 
         let line_totals = merged

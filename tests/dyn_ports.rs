@@ -26,7 +26,14 @@ async fn the_engine_runs_on_boxed_adapters_chosen_at_runtime() {
         Adapters { store, payments, logistics, inventory: stock, notifier: messages, clock },
     );
 
-    let placed = engine.place(&buyer("ann"), &sample_form("ann"), None).await.unwrap();
+    // Boxed ports stay `Send` futures: the engine runs inside a spawned task, as a web server's
+    // handlers and background workers do.
+    let engine = Arc::new(engine);
+    let placing = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.place(&buyer("ann"), &sample_form("ann"), None).await }
+    });
+    let placed = placing.await.unwrap().unwrap();
     let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, t0());
     engine.handle_payment_notification(&raw).await.unwrap();
     engine.drain_outbox().await.unwrap();

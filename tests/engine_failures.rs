@@ -5,7 +5,8 @@ mod common;
 
 use chrono::TimeDelta;
 use common::{Shop, sku};
-use orderflow::engine::EngineError;
+use orderflow::engine::{DispatchReport, EngineError, EngineSettings};
+use orderflow::order::RefundStatus;
 use orderflow::ports::{GatewayError, InventoryError, StoreError};
 use orderflow::testing::{buyer, customer_service, sample_form};
 use orderflow::{Action, OrderStatus};
@@ -115,6 +116,56 @@ async fn gateway_down_during_refund_converges_once_it_is_back() {
     }
     let order = shop.engine.order(id).await.unwrap();
     assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert_eq!(shop.store.outbox_pending(), 0);
+}
+
+#[tokio::test]
+async fn a_refund_given_up_after_repeated_timeouts_is_requeued_after_the_outage_and_paid_once() {
+    let shop = Shop::new();
+    let id = shop.paid_order("hal").await;
+    let order = shop.engine.order(id).await.unwrap();
+    shop.engine.drain_outbox().await.unwrap();
+    // The refund is made at the first call, then every answer times out, for longer than the
+    // outbox keeps trying.
+    shop.gateway.timeout_after_success_next(1_000);
+    shop.run(id, customer_service(), Action::Cancel { reason: "duplicate order".into() }).await;
+    let mut died_at = None;
+    for _ in 0..100 {
+        let round = shop.engine.dispatch_outbox().await.unwrap();
+        if round.dead > 0 {
+            died_at = Some(shop.clock.now());
+            break;
+        }
+        shop.clock.advance(TimeDelta::hours(1));
+    }
+    let dead = shop.engine.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let letter = &dead[0];
+    assert!(matches!(letter.effect, orderflow::Effect::Refund { amount, .. } if amount == order.totals.total));
+    assert_eq!(letter.order_id, id);
+    assert_eq!(letter.attempts, EngineSettings::default().max_refund_attempts);
+    assert_eq!(letter.last_error, "payment provider unavailable: timeout");
+    assert_eq!(letter.died_at, died_at);
+    assert_eq!(shop.gateway.refunds().len(), 1, "made once, at the first call");
+    let refund_status = |o: &orderflow::Order| o.payment.refunds.first().map(|r| r.status.clone());
+    assert_eq!(refund_status(&shop.engine.order(id).await.unwrap()), Some(RefundStatus::Pending));
+
+    // Nothing picks a dead letter up by itself, not even once the gateway is back.
+    shop.gateway.heal();
+    shop.clock.advance(TimeDelta::days(7));
+    assert_eq!(shop.engine.drain_outbox().await.unwrap(), DispatchReport::default());
+
+    // The operator requeues it: delivered under the same key, so the gateway answers with the
+    // receipt of the refund it made and does not pay again.
+    assert!(!shop.engine.requeue_dead_letter("no-such-key").await.unwrap());
+    assert!(shop.engine.requeue_dead_letter(&letter.key).await.unwrap());
+    assert!(!shop.engine.requeue_dead_letter(&letter.key).await.unwrap(), "a second requeue finds nothing");
+    let report = shop.engine.drain_outbox().await.unwrap();
+    assert!(report.delivered >= 1 && report.retrying == 0 && report.dead == 0, "{report:?}");
+    assert!(matches!(refund_status(&shop.engine.order(id).await.unwrap()), Some(RefundStatus::Completed { .. })));
+    assert_eq!(shop.gateway.refunds().len(), 1);
+    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert!(shop.engine.dead_letters(10).await.unwrap().is_empty());
     assert_eq!(shop.store.outbox_pending(), 0);
 }
 

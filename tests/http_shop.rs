@@ -23,8 +23,11 @@ struct Harness {
 }
 
 async fn start(options: ShopOptions) -> Harness {
+    start_with(AppState::demo(options)).await
+}
+
+async fn start_with(state: AppState) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let state = AppState::demo(options);
     let running = server::spawn(listener, state.clone()).unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     Harness { running, state, http }
@@ -478,4 +481,44 @@ async fn the_background_worker_fires_due_deadlines() {
     }
     assert_eq!(status, "cancelled");
     h.stop().await;
+}
+
+/// The example's default store: orders placed over HTTP are in the SQLite file after the server
+/// stops, and a new server on the same file serves them (status, history and timeline).
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_outlive_a_restart_on_the_sqlite_store() {
+    use std::sync::Arc;
+
+    use orderflow::adapters::sqlite::SqliteStore;
+    use orderflow::ports::SystemClock;
+
+    let path = std::env::temp_dir().join(format!("orderflow-http-shop-{}.sqlite", uuid::Uuid::now_v7()));
+    let open = || -> AppState {
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        AppState::demo_on(ShopOptions::default(), store, Arc::new(SystemClock))
+    };
+
+    let first = start_with(open()).await;
+    let (id, number, total) = first.place("alice-token", "alice").await;
+    let raw = first.state.gateway.sign(&paid_notification(number, total, "T-restart"), Utc::now());
+    assert_eq!(first.webhook("/webhooks/payment", &raw).await.status, StatusCode::OK);
+    let before = first.order("alice-token", &id).await;
+    let timeline_before = first.get("alice-token", &format!("/orders/{id}/timeline")).await.body;
+    first.stop().await;
+
+    let second = start_with(open()).await;
+    let after = second.order("alice-token", &id).await;
+    assert_eq!(after["status"], before["status"]);
+    assert_eq!(after["status"], "ready_to_ship");
+    assert_eq!(after["captures"], before["captures"]);
+    assert_eq!(after["captures"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second.get("alice-token", &format!("/orders/{id}/timeline")).await.body, timeline_before);
+    // The replayed notification is still known: no second capture after the restart.
+    assert_eq!(second.webhook("/webhooks/payment", &raw).await.status, StatusCode::OK);
+    assert_eq!(second.order("alice-token", &id).await["captures"], before["captures"]);
+    second.stop().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }

@@ -95,7 +95,7 @@ async fn postgres_conformance_run_all() {
     // Once with copies of the orders written (the default) and once reading every load.
     for cached_orders in [1024, 0] {
         let mut stores = Vec::new();
-        for _ in 0..10 {
+        for _ in 0..11 {
             let schema = db.fresh_schema();
             let options = PgOptions::new(db.url.clone()).schema(&schema).pool_size(8).cached_orders(cached_orders);
             stores.push(PgStore::connect(options).await.unwrap());
@@ -126,11 +126,43 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 2, "one row per migration");
     assert!(
         PgStore::connect(PgOptions::new(db.url.clone()).schema("Bad; DROP")).await.is_err(),
         "a schema name that needs quoting is refused"
     );
+    db.drop_all().await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_to_migration_2_keeps_dead_letters_requeueable() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    let effect = Effect::ClosePayment { provider: "alipay".into() };
+    let outbox = vec![OutboxEntry { key: "k".into(), effect: effect.clone() }];
+    db.store(&schema).await.create(commit(&order, 0, &events, &outbox)).await.unwrap();
+    // Back to the tables of migration 1, with a dead letter written by that version.
+    db.client()
+        .await
+        .batch_execute(&format!(
+            "ALTER TABLE \"{schema}\".outbox DROP COLUMN failed_at;
+             DROP INDEX \"{schema}\".outbox_dead;
+             DELETE FROM \"{schema}\".schema_version WHERE version = 2;
+             UPDATE \"{schema}\".outbox SET dead = true, attempts = 12, last_error = 'down' WHERE key = 'k';"
+        ))
+        .await
+        .unwrap();
+
+    let store = db.store(&schema).await;
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(
+        dead.iter().map(|d| (d.key.as_str(), d.attempts, d.last_error.as_str(), d.died_at)).collect::<Vec<_>>(),
+        vec![("k", 12, "down", None)]
+    );
+    assert!(store.requeue_dead("k", t0()).await.unwrap());
+    let claimed = store.claim_outbox(t0(), TimeDelta::seconds(30), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(), vec![("k", 1)]);
     db.drop_all().await;
 }
 

@@ -6,7 +6,7 @@ use orderflow::testing::simulation::{SimConfig, simulate};
 #[tokio::test]
 async fn simulated_orders_with_faults_keep_every_invariant() {
     for seed in 1..=8 {
-        let report = simulate(SimConfig { seed, orders: 60, batch: 30, faults: true }).await;
+        let report = simulate(SimConfig { seed, orders: 60, batch: 30, ..SimConfig::default() }).await;
         assert!(report.violations.is_empty(), "seed {seed} broke invariants:\n{}", report.violations.join("\n"));
         assert!(report.faults.values().sum::<usize>() > 0, "seed {seed}: no fault was injected");
         assert_eq!(report.orders, 60);
@@ -15,7 +15,7 @@ async fn simulated_orders_with_faults_keep_every_invariant() {
 
 #[tokio::test]
 async fn the_same_seed_replays_the_same_run() {
-    let config = SimConfig { seed: 42, orders: 40, batch: 40, faults: true };
+    let config = SimConfig { seed: 42, orders: 40, batch: 40, ..SimConfig::default() };
     let first = simulate(config).await;
     let second = simulate(config).await;
     assert_eq!(first.faults, second.faults);

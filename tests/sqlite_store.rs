@@ -2,9 +2,8 @@
 //! two handles on one file racing, and the engine running a whole order on SQLite.
 #![cfg(feature = "sqlite")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::TimeDelta;
 use orderflow::adapters::sqlite::SqliteStore;
@@ -17,45 +16,19 @@ use orderflow::testing::{
 };
 use orderflow::{Action, Command, Ctx, MemoryInventory, Order, OrderStatus, Sku, Workflow, evolve};
 
-/// A database file in the temp folder, removed (with its WAL files) when dropped.
-struct TempDb {
-    path: PathBuf,
+#[path = "common/temp_db.rs"]
+mod temp_db;
+
+use temp_db::TempDb;
+
+/// Opens the store on a test file.
+trait OpenStore {
+    fn open(&self) -> SqliteStore;
 }
 
-impl TempDb {
-    fn new(tag: &str) -> TempDb {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let path = std::env::temp_dir().join(format!("orderflow-test-{tag}-{}-{nanos}-{n}.sqlite", std::process::id()));
-        let db = TempDb { path };
-        db.remove();
-        db
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
+impl OpenStore for TempDb {
     fn open(&self) -> SqliteStore {
-        SqliteStore::open(&self.path).unwrap()
-    }
-
-    fn remove(&self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut name = self.path.clone().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        self.remove();
+        SqliteStore::open(self.path()).unwrap()
     }
 }
 
@@ -68,14 +41,18 @@ fn commit<'a>(
     Commit { order, expected_version: expected, events, outbox, dedupe_keys: &[] }
 }
 
-fn pay(order: &Order, txn: &str) -> (Order, Vec<orderflow::Event>) {
-    let action = Action::CapturePayment { txn_id: txn.into(), amount: order.totals.total };
-    let decision = Workflow::default().decide(order, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
-    let mut next = order.clone();
+/// `command` decided on `base` and applied: the next snapshot and its events.
+fn step(base: &Order, command: Command) -> (Order, Vec<orderflow::Event>) {
+    let decision = Workflow::default().decide(base, &command, &Ctx::at(t0())).unwrap();
+    let mut next = base.clone();
     for e in &decision.events {
         evolve(&mut next, e);
     }
     (next, decision.events)
+}
+
+fn pay(order: &Order, txn: &str) -> (Order, Vec<orderflow::Event>) {
+    step(order, Command::new(provider(), Action::CapturePayment { txn_id: txn.into(), amount: order.totals.total }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +75,7 @@ async fn conformance_on_a_file() {
     })
     .await;
     let dbs = dbs.into_inner().unwrap();
-    assert_eq!(dbs.len(), 10);
+    assert_eq!(dbs.len(), 11);
     for db in &dbs {
         assert!(db.path().exists());
     }
@@ -125,7 +102,7 @@ async fn everything_survives_a_reopen() {
         let claimed = store.claim_outbox(t0(), TimeDelta::seconds(30), 1).await.unwrap();
         assert_eq!(claimed.len(), 1);
         store.complete_outbox("a").await.unwrap();
-        store.fail_outbox("b", None, "gone").await.unwrap();
+        store.fail_outbox("b", t0(), None, "gone").await.unwrap();
     }
     let store = db.open();
     assert_eq!(store.order_count().unwrap(), 1);
@@ -137,6 +114,8 @@ async fn everything_survives_a_reopen() {
     assert_eq!(store.find_by_key("pay/T-1").await.unwrap(), Some(order.id));
     assert_eq!(store.outbox_pending().unwrap(), 1);
     assert_eq!(store.outbox_dead().unwrap(), vec![("b".to_owned(), "gone".to_owned())]);
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.iter().map(|d| (d.key.as_str(), d.died_at)).collect::<Vec<_>>(), vec![("b", Some(t0()))]);
     let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items.first().map(|s| s.status), Some(paid.status()));
@@ -187,6 +166,73 @@ async fn listing_trusts_the_snapshot_over_stale_index_columns() {
     assert!(page.items.is_empty() && page.next.is_none(), "{page:?}");
     let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
     assert_eq!(page.items.iter().map(|s| s.status).collect::<Vec<_>>(), vec![order.status()]);
+}
+
+#[tokio::test]
+async fn the_waybill_and_customer_columns_follow_the_snapshot() {
+    let db = TempDb::new("index");
+    let store = db.open();
+    let (mut order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+    let package = orderflow::PackageId(1);
+    let book =
+        Action::BookShipment { package, carrier: "SF".into(), service: "standard".into(), reason: "test".into() };
+    let waybill = Action::RecordWaybill { package, waybill: "WB-1".into() };
+    let shipping = [
+        Command::new(provider(), Action::CapturePayment { txn_id: "T-1".into(), amount: order.totals.total }),
+        Command::new(warehouse(), Action::IssuePickList),
+        Command::new(warehouse(), order.pack_remaining()),
+        Command::new(warehouse(), book),
+        Command::new(orderflow::testing::carrier("SF"), waybill),
+    ];
+    for command in shipping {
+        let (next, events) = step(&order, command);
+        store.append(commit(&next, order.version, &events, &[])).await.unwrap();
+        order = next;
+    }
+    assert_eq!(store.find_by_waybill("WB-1").await.unwrap(), Some(order.id));
+
+    // Snapshots edited by hand (the store trusts the snapshot it is given), each on a new event.
+    let edit = |order: &Order, change: &dyn Fn(&mut Order)| {
+        let (mut next, events) = anomaly(order, format!("A-{}", order.version));
+        change(&mut next);
+        (next, events)
+    };
+    let (next, events) = edit(&order, &|o| o.fulfillment.packages[0].waybill = Some("WB-2".into()));
+    store.append(commit(&next, order.version, &events, &[])).await.unwrap();
+    assert_eq!(store.find_by_waybill("WB-1").await.unwrap(), None, "a waybill the order no longer has");
+    assert_eq!(store.find_by_waybill("WB-2").await.unwrap(), Some(order.id));
+    let (next2, events) = edit(&next, &|o| {
+        o.fulfillment.packages[0].waybill = None;
+        o.customer = orderflow::CustomerId::new("bob").unwrap();
+    });
+    store.append(commit(&next2, next.version, &events, &[])).await.unwrap();
+    assert_eq!(store.find_by_waybill("WB-2").await.unwrap(), None);
+    let of = |customer: &str| OrderFilter {
+        customer: Some(orderflow::CustomerId::new(customer).unwrap()),
+        ..Default::default()
+    };
+    assert!(store.list(&of("alice"), None, 10).await.unwrap().items.is_empty());
+    assert_eq!(
+        store.list(&of("bob"), None, 10).await.unwrap().items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![order.id]
+    );
+}
+
+#[tokio::test]
+async fn an_append_that_changes_the_number_is_refused_and_writes_nothing() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+    let (mut next, events) = anomaly(&order, "A-1".into());
+    next.number = orderflow::OrderNumber::from_value(2).unwrap();
+    let err = store.append(commit(&next, order.version, &events, &[])).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Corrupt(m) if m.contains("cannot change its number")), "{err:?}");
+    // On a stale version the conflict is reported first.
+    let err = store.append(commit(&next, order.version - 1, &events, &[])).await.unwrap_err();
+    assert_eq!(err, StoreError::Conflict { expected: order.version - 1, actual: order.version });
+    assert_eq!(store.load(order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(store.events(order.id).await.unwrap().len() as u64, order.version);
 }
 
 #[test]
@@ -386,26 +432,29 @@ const CHILD_COUNT: &str = "ORDERFLOW_SQLITE_CHILD_COUNT";
 
 /// Starts this test binary again as a child process running only [`child_writer`].
 fn spawn_child(db: &TempDb, mode: &str, tag: &str, order: &str, count: u64) -> std::process::Child {
-    std::process::Command::new(std::env::current_exe().unwrap())
+    child_command(db, mode, tag, order, count).stdout(std::process::Stdio::null()).spawn().unwrap()
+}
+
+fn child_command(db: &TempDb, mode: &str, tag: &str, order: &str, count: u64) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
         .args(["child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_DB, db.path())
         .env(CHILD_MODE, mode)
         .env(CHILD_TAG, tag)
         .env(CHILD_ORDER, order)
-        .env(CHILD_COUNT, count.to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+        .env(CHILD_COUNT, count.to_string());
+    command
 }
 
 fn anomaly(base: &Order, txn_id: String) -> (Order, Vec<orderflow::Event>) {
-    let action = Action::RecordPaymentAnomaly { txn_id, amount: base.totals.total, reason: "test".into() };
-    let decision = Workflow::default().decide(base, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
-    let mut next = base.clone();
-    for e in &decision.events {
-        evolve(&mut next, e);
-    }
-    (next, decision.events)
+    step(
+        base,
+        Command::new(
+            provider(),
+            Action::RecordPaymentAnomaly { txn_id, amount: base.totals.total, reason: "test".into() },
+        ),
+    )
 }
 
 /// The body of the child processes; does nothing when run without the environment.
@@ -443,6 +492,8 @@ async fn child_writer() {
                 let keys = [format!("place/{}", order.id)];
                 let create = Commit { dedupe_keys: &keys, ..commit(&order, 0, &events, &outbox) };
                 store.create(create).await.unwrap();
+                // The parent counts these: every line stands for a commit that returned.
+                println!("committed {n}");
             }
         }
         other => panic!("unknown child mode {other}"),
@@ -477,27 +528,66 @@ async fn two_processes_append_to_one_order_without_losing_a_write() {
     }
 }
 
+/// SIGKILL trials run by `cargo test`; `ORDERFLOW_CRASH_TRIALS=N` runs `N` instead.
+const CRASH_TRIALS: u64 = 50;
+
+/// Rows of the tables a commit writes, and whether they agree: every order has its events
+/// `1..=version`, its outbox row and its dedupe key; SQLite's own integrity check passes.
+fn consistent_counts(path: &Path) -> u64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let one = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).unwrap() };
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    let orders = one("SELECT COUNT(*) FROM orders");
+    assert_eq!(one("SELECT COUNT(*) FROM outbox"), orders, "one outbox row per order");
+    assert_eq!(one("SELECT COUNT(*) FROM dedupe_keys"), orders, "one dedupe key per order");
+    assert_eq!(one("SELECT COALESCE(SUM(version), 0) FROM orders"), one("SELECT COUNT(*) FROM events"));
+    let gaps = one("SELECT COUNT(*) FROM orders o
+         WHERE (SELECT COUNT(*) FROM events e WHERE e.order_id = o.id AND e.seq BETWEEN 1 AND o.version) != o.version");
+    assert_eq!(gaps, 0, "every order has exactly its events");
+    u64::try_from(orders).unwrap()
+}
+
 #[tokio::test]
 async fn a_writer_killed_mid_stream_leaves_only_whole_commits() {
+    use std::io::BufRead;
+    let trials: u64 = std::env::var("ORDERFLOW_CRASH_TRIALS").map_or(CRASH_TRIALS, |n| n.parse().unwrap());
     let db = TempDb::new("sigkill");
     drop(db.open());
-    let mut child = spawn_child(&db, "create", "1000", "", 1_000_000);
-    let store = db.open();
-    let started = std::time::Instant::now();
-    while store.order_count().unwrap() < 30 {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the child wrote too slowly");
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the child stopped early: {status}");
+    let mut stored = 0;
+    for trial in 0..trials {
+        // The child is killed after a varying number of acknowledged commits, so the kill lands
+        // at different points of a commit (JSON, inserts, WAL write, checkpoint).
+        let acknowledged = 1 + (trial * 7) % 23;
+        let first = 1_000 + trial * 100_000;
+        let mut child = child_command(&db, "create", &first.to_string(), "", 100_000)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = 0;
+        while seen < acknowledged {
+            let line = lines.next().unwrap_or_else(|| panic!("trial {trial}: the child stopped early")).unwrap();
+            if line.contains("committed ") {
+                seen += 1;
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        child.kill().unwrap(); // SIGKILL on Unix
+        child.wait().unwrap();
+
+        // Opening recovers the WAL; every commit that returned is there, and nothing half.
+        let store = db.open();
+        let count = store.order_count().unwrap();
+        assert!(
+            count >= stored + acknowledged,
+            "trial {trial}: {count} orders, expected at least {stored} + {acknowledged}"
+        );
+        drop(store);
+        assert_eq!(consistent_counts(db.path()), count, "trial {trial}");
+        stored = count;
     }
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
-    drop(store);
 
     let store = db.open();
-    let count = store.order_count().unwrap();
-    assert!(count >= 30);
     let mut after = None;
     let mut seen = 0;
     loop {
@@ -514,9 +604,9 @@ async fn a_writer_killed_mid_stream_leaves_only_whole_commits() {
             None => break,
         }
     }
-    assert_eq!(seen, count);
-    assert_eq!(store.outbox_pending().unwrap(), count, "one outbox row per stored order, none without one");
-    // The file takes new writes after the crash.
+    assert_eq!(seen, stored);
+    assert_eq!(store.outbox_pending().unwrap(), stored, "one outbox row per stored order, none without one");
+    // The file takes new writes after the crashes.
     let (order, events) = conformance::sample_order("after", 1, t0());
     store.create(commit(&order, 0, &events, &[])).await.unwrap();
 }

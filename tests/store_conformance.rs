@@ -55,6 +55,11 @@ async fn conformance_outbox_leases() {
 }
 
 #[tokio::test]
+async fn conformance_dead_letters_and_requeue() {
+    conformance::dead_letters_and_requeue(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn conformance_concurrent_appends() {
     conformance::concurrent_appends(&MemoryStore::new()).await;
 }
@@ -142,15 +147,15 @@ async fn memory_store_counts_pending_and_dead_letters() {
     assert!(store.claim_outbox(after(t0(), TimeDelta::days(365_000)), TimeDelta::MAX, 10).await.unwrap().is_empty());
 
     store.complete_outbox("a").await.unwrap();
-    store.fail_outbox("b", None, "provider said no").await.unwrap();
-    store.fail_outbox("c", Some(t0()), "timeout").await.unwrap();
+    store.fail_outbox("b", t0(), None, "provider said no").await.unwrap();
+    store.fail_outbox("c", t0(), Some(t0()), "timeout").await.unwrap();
     assert_eq!(store.outbox_pending(), 1);
     assert_eq!(store.outbox_dead(), vec![("b".to_owned(), "provider said no".to_owned())]);
     // Completing or failing unknown keys is harmless.
     store.complete_outbox("nope").await.unwrap();
-    store.fail_outbox("nope", None, "x").await.unwrap();
+    store.fail_outbox("nope", t0(), None, "x").await.unwrap();
     // A dead letter is not revived by a later failure report.
-    store.fail_outbox("b", Some(t0()), "again").await.unwrap();
+    store.fail_outbox("b", t0(), Some(t0()), "again").await.unwrap();
     assert_eq!(store.outbox_dead().len(), 1);
     let again = store.claim_outbox(t0(), TimeDelta::seconds(30), 10).await.unwrap();
     assert_eq!(again.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(), vec![("c", 2)]);

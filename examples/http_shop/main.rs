@@ -1,16 +1,41 @@
 //! An HTTP shop backend on orderflow: axum routes for buyers, staff and the payment and carrier
-//! webhooks, over the memory store with the fake (signing) payment provider and carrier, and a
-//! background worker firing deadlines and delivering the outbox.
+//! webhooks, over the SQLite store (a file, so orders survive a restart; `--memory` for the
+//! memory store) with the fake (signing) payment provider and carrier, and a background worker
+//! firing deadlines and delivering the outbox.
 //!
-//! `cargo run --example http_shop` (listens on 127.0.0.1:3000, or `PORT`), then try the curl
-//! commands it prints. The routes, the token table and the error format are described in
+//! `cargo run --features sqlite-bundled --example http_shop [-- --db PATH | --memory]` (listens
+//! on 127.0.0.1:3000, or `PORT`; the database defaults to `http_shop.db` in the current folder),
+//! then try the curl commands it prints. The routes, the token table and the error format are described in
 //! `examples/http_shop/server.rs`. Stop with Ctrl-C: requests in flight finish first.
 
 mod server;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use orderflow::adapters::memory::MemoryStore;
+use orderflow::adapters::sqlite::SqliteStore;
+use orderflow::ports::{DynOrderStore, SystemClock};
 use server::{AppState, ShopOptions};
+
+/// Where orders are kept, from the command line.
+enum StoreChoice {
+    Sqlite(String),
+    Memory,
+}
+
+fn store_choice() -> Result<StoreChoice, String> {
+    let mut args = std::env::args().skip(1);
+    let mut choice = StoreChoice::Sqlite("http_shop.db".to_owned());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--memory" => choice = StoreChoice::Memory,
+            "--db" => choice = StoreChoice::Sqlite(args.next().ok_or("--db needs a file path")?),
+            other => return Err(format!("unknown argument {other:?} (use --db PATH or --memory)")),
+        }
+    }
+    Ok(choice)
+}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -24,7 +49,17 @@ async fn main() -> std::io::Result<()> {
         manual_review: false,
         stock: 100,
     };
-    let state = AppState::demo(options);
+    let store: Arc<dyn DynOrderStore> = match store_choice().map_err(std::io::Error::other)? {
+        StoreChoice::Sqlite(path) => {
+            println!("orders are kept in {path}");
+            Arc::new(SqliteStore::open(&path).map_err(std::io::Error::other)?)
+        }
+        StoreChoice::Memory => {
+            println!("orders are kept in memory (gone when the server stops)");
+            Arc::new(MemoryStore::new())
+        }
+    };
+    let state = AppState::demo_on(options, store, Arc::new(SystemClock));
     print_help(&url);
     server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -62,7 +62,8 @@ use axum::{Json, Router};
 use orderflow::engine::{Adapters, Engine, EngineError, Outcome};
 use orderflow::order::{CaseRequest, HoldReason, PackageItem, ScannedItem, TrackingKind};
 use orderflow::ports::{
-    Clock, GatewayError, InventoryError, LogisticsError, PaymentSession, RawMessage, StoreError, SystemClock,
+    Clock, DynOrderStore, GatewayError, InventoryError, LogisticsError, PaymentSession, RawMessage, StoreError,
+    SystemClock,
 };
 use orderflow::testing::{FakeCarrier, FakeGateway, RecordingNotifier};
 use orderflow::validation::{Violation, ViolationCode, Violations};
@@ -80,10 +81,11 @@ use tokio::task::JoinHandle;
 // State
 // ---------------------------------------------------------------------------------------------
 
-/// The engine this server runs on. Swap the store here (e.g. for a SQL store) to persist orders.
+/// The engine this server runs on. The store is chosen at start-up (a SQLite file, or memory),
+/// so it is a trait object; the fakes stand in for the payment provider and the carrier.
 pub type ShopEngine = Engine<
     Adapters<
-        Arc<MemoryStore>,
+        Arc<dyn DynOrderStore>,
         Arc<FakeGateway>,
         Arc<FakeCarrier>,
         Arc<MemoryInventory>,
@@ -189,6 +191,12 @@ impl AppState {
 
     /// [`AppState::demo`] on another clock (tests use a steppable one to make deadlines due).
     pub fn demo_with_clock(options: ShopOptions, clock: Arc<dyn Clock>) -> AppState {
+        AppState::demo_on(options, Arc::new(MemoryStore::new()), clock)
+    }
+
+    /// The demo shop on `store` (e.g. a `SqliteStore`, so orders outlive the process). Stock,
+    /// the fake provider and the fake carrier live in memory and start afresh each run.
+    pub fn demo_on(options: ShopOptions, store: Arc<dyn DynOrderStore>, clock: Arc<dyn Clock>) -> AppState {
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
         let notifier = Arc::new(RecordingNotifier::new());
@@ -202,7 +210,7 @@ impl AppState {
         let engine = Engine::new(
             Workflow::new(config),
             Adapters {
-                store: Arc::new(MemoryStore::new()),
+                store,
                 payments: gateway.clone(),
                 logistics: carrier.clone(),
                 inventory,

@@ -24,7 +24,7 @@ use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::inventory::{Inventory, InventoryError};
 use crate::ports::store::{
-    Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
 
 /// The message of injected failures.
@@ -93,6 +93,8 @@ struct StoreInner {
     outbox_keys: HashMap<String, u64>,
     /// Rows neither done nor dead.
     outbox_open: BTreeSet<u64>,
+    /// Dead rows.
+    outbox_dead: BTreeSet<u64>,
     next_outbox: u64,
     /// How many of the next writes fail.
     failing_writes: usize,
@@ -117,6 +119,8 @@ struct OutboxRow {
     done: bool,
     dead: bool,
     last_error: Option<String>,
+    /// When the last attempt failed.
+    failed_at: Option<DateTime<Utc>>,
 }
 
 impl MemoryStore {
@@ -145,12 +149,7 @@ impl MemoryStore {
     /// The dead letters: `(key, last error)` of every outbox entry given up on, in insertion
     /// order.
     pub fn outbox_dead(&self) -> Vec<(String, String)> {
-        lock(&self.inner)
-            .outbox
-            .values()
-            .filter(|row| row.dead)
-            .map(|row| (row.key.clone(), row.last_error.clone().unwrap_or_default()))
-            .collect()
+        lock(&self.inner).dead_letters(usize::MAX).into_iter().map(|d| (d.key, d.last_error)).collect()
     }
 }
 
@@ -242,7 +241,15 @@ impl StoreInner {
                     self.by_customer.insert((order.customer.clone(), id));
                 }
                 record.events.extend_from_slice(commit.events);
-                record.order = order.clone();
+                // The new snapshot is normally the stored one with the new events applied: do that
+                // in place (a few fields change) instead of copying the whole order and dropping
+                // the old copy. A caller's snapshot that differs is still stored as given.
+                for event in commit.events {
+                    crate::decide::evolve(&mut record.order, event);
+                }
+                if record.order != *order {
+                    record.order = order.clone();
+                }
                 record.status = status;
                 record.deadline = deadline;
                 record.waybills = waybills;
@@ -286,6 +293,7 @@ impl StoreInner {
                     done: false,
                     dead: false,
                     last_error: None,
+                    failed_at: None,
                 },
             );
         }
@@ -389,7 +397,7 @@ impl StoreInner {
         self.outbox_open.remove(&seq);
     }
 
-    fn fail_outbox(&mut self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) {
+    fn fail_outbox(&mut self, key: &str, now: DateTime<Utc>, retry_at: Option<DateTime<Utc>>, error: &str) {
         let Some(seq) = self.outbox_keys.get(key).copied() else {
             return;
         };
@@ -401,13 +409,47 @@ impl StoreInner {
         }
         row.lease_until = None;
         row.last_error = Some(error.to_owned());
+        row.failed_at = Some(now);
         match retry_at {
             Some(at) => row.available_at = at,
             None => {
                 row.dead = true;
                 self.outbox_open.remove(&seq);
+                self.outbox_dead.insert(seq);
             }
         }
+    }
+
+    fn dead_letters(&self, limit: usize) -> Vec<DeadLetter> {
+        self.outbox_dead
+            .iter()
+            .filter_map(|seq| self.outbox.get(seq))
+            .take(limit)
+            .map(|row| DeadLetter {
+                key: row.key.clone(),
+                order_id: row.order_id,
+                effect: row.effect.clone(),
+                attempts: row.attempts,
+                last_error: row.last_error.clone().unwrap_or_default(),
+                died_at: row.failed_at,
+            })
+            .collect()
+    }
+
+    fn requeue_dead(&mut self, key: &str, now: DateTime<Utc>) -> bool {
+        let Some(seq) = self.outbox_keys.get(key).copied() else {
+            return false;
+        };
+        let Some(row) = self.outbox.get_mut(&seq).filter(|row| row.dead) else {
+            return false;
+        };
+        row.dead = false;
+        row.attempts = 0;
+        row.available_at = now;
+        row.lease_until = None;
+        self.outbox_dead.remove(&seq);
+        self.outbox_open.insert(seq);
+        true
     }
 }
 
@@ -483,9 +525,23 @@ impl OrderStore for MemoryStore {
         Ok(())
     }
 
-    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
-        lock(&self.inner).fail_outbox(key, retry_at, error);
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        lock(&self.inner).fail_outbox(key, now, retry_at, error);
         Ok(())
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        Ok(lock(&self.inner).dead_letters(limit))
+    }
+
+    async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(lock(&self.inner).requeue_dead(key, now))
     }
 }
 

@@ -14,7 +14,8 @@
 //!   each indexed;
 //! - `events`: the history, keyed by `(order_id, seq)`;
 //! - `outbox`: effects to deliver, keyed by their dedupe key, with a lease, a retry time, an
-//!   attempt count and the last error, plus a partial index over the rows still open;
+//!   attempt count, the last error and when it happened, plus partial indexes over the rows
+//!   still open and over the dead letters;
 //! - `dedupe_keys` and `waybills`: the lookups.
 //!
 //! # Several instances
@@ -69,7 +70,7 @@ use crate::money::Money;
 use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
-    Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
 
 /// The schema used when none is given.
@@ -77,7 +78,8 @@ pub const DEFAULT_SCHEMA: &str = "orderflow";
 
 /// The migrations, in order; `{s}` stands for the quoted schema name. A migration never
 /// changes once released: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS {s}.orders (
     id                 uuid        PRIMARY KEY,
     number             text        NOT NULL,
@@ -126,7 +128,12 @@ CREATE TABLE IF NOT EXISTS {s}.waybills (
     order_id uuid NOT NULL
 );
 CREATE INDEX IF NOT EXISTS waybills_order ON {s}.waybills (order_id);
-"#];
+"#,
+    r#"
+ALTER TABLE {s}.outbox ADD COLUMN IF NOT EXISTS failed_at timestamptz;
+CREATE INDEX IF NOT EXISTS outbox_dead ON {s}.outbox (seq) WHERE dead;
+"#,
+];
 
 /// A commit is one statement: its head writes the order row and returns it as `o`, and
 /// [`commit_rows`] writes every other row from `o`, so a compare-and-set that finds another
@@ -935,18 +942,61 @@ impl OrderStore for PgStore {
         Ok(())
     }
 
-    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> Result<(), StoreError> {
         let client = self.client().await?;
         let sql = self.sql(
             "UPDATE {s}.outbox
-             SET lease_until = NULL, last_error = $2,
+             SET lease_until = NULL, last_error = $2, failed_at = $4,
                  available_at = COALESCE($3::timestamptz, available_at), dead = ($3::timestamptz IS NULL)
              WHERE key = $1 AND NOT done AND NOT dead",
         );
         client
-            .execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key, &error, &retry_at])
+            .execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key, &error, &retry_at, &now])
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = self.sql(
+            "SELECT key, order_id, effect, attempts, COALESCE(last_error, ''), failed_at FROM {s}.outbox
+             WHERE dead ORDER BY seq LIMIT $1",
+        );
+        let client = self.client().await?;
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&limit]).await.map_err(db)?;
+        drop(client);
+        rows.into_iter()
+            .map(|r| {
+                let key: String = r.get(0);
+                let effect: Effect = from_json(r.get(2), &format_args!("the effect of outbox item {key:?}"))?;
+                let attempts: i32 = r.get(3);
+                Ok(DeadLetter {
+                    order_id: OrderId::from_uuid(r.get(1)),
+                    effect,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    last_error: r.get(4),
+                    died_at: r.get(5),
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let sql = self.sql(
+            "UPDATE {s}.outbox SET dead = false, attempts = 0, available_at = $2, lease_until = NULL
+             WHERE key = $1 AND dead",
+        );
+        let changed =
+            client.execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key, &now]).await.map_err(db)?;
+        Ok(changed == 1)
     }
 }

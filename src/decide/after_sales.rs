@@ -26,7 +26,7 @@ const MAX_EVIDENCE: usize = 10;
 impl Workflow {
     /// Decides an after-sales command (or a case deadline). Returns `Ok(false)` when `action`
     /// is not an after-sales command.
-    pub(super) fn decide_case(&self, order: &Order, out: &mut Out, action: &Action) -> Result<bool, Error> {
+    pub(super) fn decide_case(&self, order: &Order, out: &mut Out<'_>, action: &Action) -> Result<bool, Error> {
         let kind = action.kind();
         match action {
             Action::OpenCase { request } => self.open_case(order, out, request)?,
@@ -71,7 +71,7 @@ impl Workflow {
                 out.emit(Change::ReturnInspected { case: *case, passed: *passed, note: note.trim().to_owned() });
                 if *passed {
                     let items = stock_items(case_units(order, c));
-                    out.effects.push(Effect::ReturnToStock { case: *case, items });
+                    out.effect(Effect::ReturnToStock { case: *case, items });
                 }
                 let state = if *passed { "inspection_passed" } else { "inspection_failed" };
                 tell_buyer(order, out, *case, state, note.trim().to_owned());
@@ -101,7 +101,7 @@ impl Workflow {
                 let package = PackageId(next_id(order.fulfillment.packages.iter().map(|p| p.id.0)));
                 let stock = stock_items(items.iter().filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))));
                 out.emit(Change::ReplacementPacked { case: *case, package, items });
-                out.effects.push(Effect::ReserveStock { items: stock, case: Some(*case) });
+                out.effect(Effect::ReserveStock { items: stock, case: Some(*case) });
             }
             Action::RecordRepairReturned { case, waybill } => {
                 required("waybill", waybill)?;
@@ -180,7 +180,7 @@ impl Workflow {
         Ok(true)
     }
 
-    fn open_case(&self, order: &Order, out: &mut Out, request: &CaseRequest) -> Result<(), Error> {
+    fn open_case(&self, order: &Order, out: &mut Out<'_>, request: &CaseRequest) -> Result<(), Error> {
         required("reason_code", &request.reason_code)?;
         if request.text.chars().count() > MAX_CASE_TEXT {
             return Err(invalid("text", "must be at most 2000 characters"));
@@ -319,14 +319,14 @@ fn expect(order: &Order, case: CaseId, command: CommandKind, allowed: impl Fn(&C
     if allowed(c) { Ok(c) } else { Err(Error::CaseState { case, state: c.state.name(), command }) }
 }
 
-fn tell_buyer(order: &Order, out: &mut Out, case: CaseId, state: &str, detail: String) {
+fn tell_buyer(order: &Order, out: &mut Out<'_>, case: CaseId, state: &str, detail: String) {
     out.notify_buyer(order, NotificationKind::CaseUpdate { case, state: state.to_owned(), detail });
 }
 
 /// A tracking update for the buyer's return parcel of a case.
 pub(super) fn return_tracking(
     order: &Order,
-    out: &mut Out,
+    out: &mut Out<'_>,
     waybill: &str,
     update: &TrackingUpdate,
 ) -> Result<(), Error> {
@@ -343,13 +343,13 @@ pub(super) fn return_tracking(
 pub(super) fn evolve_case(order: &mut Order, change: &Change, at: DateTime<Utc>) -> bool {
     let Some(id) = change.case() else { return false };
     if let Change::CaseOpened { case } = change {
-        order.cases.push(case.as_ref().clone());
+        crate::order::push_kept(&mut order.cases, case.as_ref().clone());
         return true;
     }
     if let Change::ReplacementPacked { package, items, .. } = change {
         let mut parcel = crate::order::Package::packed(*package, items.clone(), at);
         parcel.case = Some(id);
-        order.fulfillment.packages.push(parcel);
+        crate::order::push_kept(&mut order.fulfillment.packages, parcel);
     }
     let Some(case) = order.cases.iter_mut().find(|c| c.id == id) else { return true };
     let mut answered = true;
@@ -364,7 +364,7 @@ pub(super) fn evolve_case(order: &mut Order, change: &Change, at: DateTime<Utc>)
         Change::ReturnTrackingRecorded { update, .. } => {
             if !case.return_tracking.iter().any(|t| t.same_event(update)) {
                 let i = case.return_tracking.partition_point(|t| t.at <= update.at);
-                case.return_tracking.insert(i, update.clone());
+                crate::order::insert_kept(&mut case.return_tracking, i, update.clone());
             }
         }
         Change::ReturnReceived { .. } => case.state = CaseState::Received,

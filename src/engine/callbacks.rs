@@ -27,8 +27,9 @@ impl<A: Ports> Engine<A> {
         let id =
             self.adapters.store().find_by_number(&notification.order_number).await?.ok_or(EngineError::NotFound)?;
         if notification.status == PaymentStatus::Succeeded {
-            let provider = self.order(id).await?.payment.provider().unwrap_or("unknown").to_owned();
-            self.apply_payment(id, &notification, Actor::PaymentProvider { provider }).await?;
+            let order = self.order(id).await?;
+            let provider = order.payment.provider().unwrap_or("unknown").to_owned();
+            self.apply_payment_on(id, Some(order), &notification, Actor::PaymentProvider { provider }).await?;
         }
         Ok(payments.reply(true))
     }
@@ -40,8 +41,23 @@ impl<A: Ports> Engine<A> {
         payment: &PaymentNotification,
         actor: Actor,
     ) -> Result<(), EngineError> {
-        let capture = Action::CapturePayment { txn_id: payment.txn_id.clone(), amount: payment.amount };
-        match self.execute(id, Command::new(actor.clone(), capture)).await {
+        self.apply_payment_on(id, None, payment, actor).await
+    }
+
+    /// [`Engine::apply_payment`], deciding first on `loaded` when the caller has just loaded
+    /// the order (see `execute_loaded`).
+    async fn apply_payment_on(
+        &self,
+        id: OrderId,
+        loaded: Option<crate::order::Order>,
+        payment: &PaymentNotification,
+        actor: Actor,
+    ) -> Result<(), EngineError> {
+        let capture = Command::new(
+            actor.clone(),
+            Action::CapturePayment { txn_id: payment.txn_id.clone(), amount: payment.amount },
+        );
+        match self.execute_keyed(id, capture, None, loaded.map(Box::new)).await {
             Ok(_) => Ok(()),
             Err(EngineError::Rejected(
                 refusal
@@ -85,7 +101,7 @@ impl<A: Ports> Engine<A> {
                 .and_then(|p| p.carrier.clone())
                 .unwrap_or_else(|| "unknown".into());
             let action = Action::RecordTracking { waybill, update: push.update };
-            let outcome = self.execute(id, Command::new(Actor::Carrier { carrier }, action)).await?;
+            let outcome = self.execute_loaded(order, Command::new(Actor::Carrier { carrier }, action)).await?;
             if !outcome.already_applied {
                 applied += 1;
             }

@@ -1,15 +1,32 @@
 //! Effect delivery from the outbox: at least once, with the effect's key for deduplication at
-//! the receiving side, retried with exponential backoff, and given up (dead letter) after
-//! `max_delivery_attempts`. A failing notifier or gateway never blocks an order transition:
-//! the transition is already committed when its effects are delivered.
+//! the receiving side. A failing notifier or gateway never blocks an order transition: the
+//! transition is already committed when its effects are delivered.
+//!
+//! # Retries and dead letters
+//!
+//! A failed delivery is retried after `backoff_base` doubled per attempt made, never more than
+//! `backoff_max` (and never negative), so a long outage is polled once per `backoff_max`, not in
+//! a tight loop. After `max_delivery_attempts` attempts (12: about 34 minutes from the first
+//! attempt with the default 1 s base and 1 h cap) the item is given up: it becomes a dead
+//! letter, logged at error level. Refunds get `max_refund_attempts` (36: about a day), because
+//! a dead refund leaves a buyer's money with the shop; retrying one is safe, the gateway
+//! deduplicates refunds by the item's key. An effect the receiving side refuses for good (a
+//! refund the gateway rejects) is not retried at all: it is recorded on the order instead.
+//!
+//! Dead letters stay in the store until someone acts: [`Engine::dead_letters`] lists them with
+//! their last error, and [`Engine::requeue_dead_letter`] sends one out again (same key,
+//! attempts reset) once the cause is fixed, for example after a provider's outage.
 
-use super::{Engine, EngineError, Ports};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{Engine, EngineError, EngineSettings, Ports};
 use crate::actor::Actor;
 use crate::command::{Action, Command};
+use crate::decide::after;
 use crate::effect::Effect;
 use crate::ports::{
-    Clock, GatewayError, Inventory, Logistics, Notifier, OrderStore, OutboxItem, PaymentGateway, PaymentStatus,
-    RefundRequest, ShipmentRequest,
+    Clock, DeadLetter, GatewayError, Inventory, Logistics, Notifier, OrderStore, OutboxItem, PaymentGateway,
+    PaymentStatus, RefundRequest, ShipmentRequest,
 };
 
 /// What [`Engine::dispatch_outbox`] did.
@@ -26,6 +43,10 @@ pub struct DispatchReport {
 impl<A: Ports> Engine<A> {
     /// Delivers one batch of due outbox items. Call it on an interval (and after commands, if
     /// you want effects at once); several engines may call it at the same time.
+    ///
+    /// A failed item is retried after `backoff_base` doubled per attempt, at most `backoff_max`;
+    /// after `max_delivery_attempts` (refunds: `max_refund_attempts`, about a day with the
+    /// defaults) it becomes a dead letter: see [`Engine::dead_letters`].
     pub async fn dispatch_outbox(&self) -> Result<DispatchReport, EngineError> {
         let now = self.adapters.clock().now();
         let store = self.adapters.store();
@@ -38,14 +59,14 @@ impl<A: Ports> Engine<A> {
                     report.delivered += 1;
                 }
                 Err(e) => {
-                    let give_up = item.attempts >= self.settings.max_delivery_attempts;
-                    let retry_at = (!give_up).then(|| self.retry_at(now, item.attempts));
-                    tracing::warn!(key = %item.key, attempts = item.attempts, error = %e, give_up, "effect delivery failed");
-                    store.fail_outbox(&item.key, retry_at, &e.to_string()).await?;
-                    if give_up {
-                        report.dead += 1;
-                    } else {
+                    let retry_at = retry_at(&self.settings, &item, now);
+                    store.fail_outbox(&item.key, now, retry_at, &e.to_string()).await?;
+                    if retry_at.is_some() {
+                        tracing::warn!(key = %item.key, attempts = item.attempts, error = %e, "effect delivery failed, will retry");
                         report.retrying += 1;
+                    } else {
+                        tracing::error!(key = %item.key, attempts = item.attempts, error = %e, "effect given up (dead letter): requeue it once the cause is fixed");
+                        report.dead += 1;
                     }
                 }
             }
@@ -66,6 +87,26 @@ impl<A: Ports> Engine<A> {
             }
         }
         Ok(total)
+    }
+
+    /// Up to `limit` dead letters, oldest first: effects given up after their last attempt
+    /// failed. Each one is an effect that never happened (a refund not paid, a message not
+    /// sent); watch this list and requeue what can go out again.
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, EngineError> {
+        Ok(self.adapters.store().dead_letters(limit).await?)
+    }
+
+    /// Sends the dead letter `key` out again: it becomes due now with its attempts reset, and
+    /// is delivered by the next [`Engine::dispatch_outbox`] under the same key, so a receiver
+    /// that already did the work (a refund that was paid but answered with a timeout) does
+    /// not do it twice. False when there is no dead letter with this key (unknown, still
+    /// pending, delivered, or already requeued): calling it twice is harmless.
+    pub async fn requeue_dead_letter(&self, key: &str) -> Result<bool, EngineError> {
+        let requeued = self.adapters.store().requeue_dead(key, self.adapters.clock().now()).await?;
+        if requeued {
+            tracing::info!(key, "dead letter requeued");
+        }
+        Ok(requeued)
     }
 
     async fn deliver(&self, item: &OutboxItem) -> Result<(), EngineError> {
@@ -144,5 +185,79 @@ impl<A: Ports> Engine<A> {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// When to try `item` again after its attempt at `now` failed, or `None` to give it up.
+fn retry_at(settings: &EngineSettings, item: &OutboxItem, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let limit = match item.effect {
+        Effect::Refund { .. } => settings.max_refund_attempts,
+        _ => settings.max_delivery_attempts,
+    };
+    (item.attempts < limit).then(|| after(now, backoff(settings, item.attempts)))
+}
+
+/// The pause after `attempts` failed attempts: `backoff_base` doubled per attempt after the
+/// first, at most `backoff_max`, never negative (whatever the settings say).
+fn backoff(settings: &EngineSettings, attempts: u32) -> TimeDelta {
+    let max = settings.backoff_max.max(TimeDelta::zero());
+    let base = settings.backoff_base.max(TimeDelta::zero()).min(max);
+    // 2^30 still fits the i32 factor; past that the cap has long been reached anyway.
+    let factor = 1i32 << attempts.saturating_sub(1).min(30);
+    base.checked_mul(factor).map_or(max, |delay| delay.min(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(base: TimeDelta, max: TimeDelta) -> EngineSettings {
+        EngineSettings { backoff_base: base, backoff_max: max, ..EngineSettings::default() }
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
+        let s = settings(TimeDelta::seconds(1), TimeDelta::hours(1));
+        let delays: Vec<i64> = (1..=14).map(|n| backoff(&s, n).num_seconds()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 3600, 3600]);
+        assert_eq!(backoff(&s, 0), TimeDelta::seconds(1));
+        assert_eq!(backoff(&s, u32::MAX), TimeDelta::hours(1));
+    }
+
+    #[test]
+    fn backoff_stays_within_zero_and_the_cap_for_odd_settings() {
+        let huge = settings(TimeDelta::MAX, TimeDelta::MAX);
+        assert_eq!(backoff(&huge, 40), TimeDelta::MAX);
+        let negative = settings(TimeDelta::seconds(-5), TimeDelta::hours(1));
+        assert_eq!(backoff(&negative, 3), TimeDelta::zero());
+        let inverted = settings(TimeDelta::hours(2), TimeDelta::minutes(1));
+        assert_eq!(backoff(&inverted, 1), TimeDelta::minutes(1));
+        let no_cap = settings(TimeDelta::seconds(1), TimeDelta::seconds(-1));
+        assert_eq!(backoff(&no_cap, 5), TimeDelta::zero());
+    }
+
+    #[test]
+    fn refunds_are_retried_longer_than_other_effects() {
+        let s = EngineSettings::default();
+        let now = DateTime::UNIX_EPOCH;
+        let item = |effect: Effect, attempts: u32| OutboxItem {
+            key: "k".into(),
+            order_id: crate::ids::OrderId::new_v7(),
+            effect,
+            attempts,
+        };
+        let notify = || Effect::ClosePayment { provider: "alipay".into() };
+        let refund = || Effect::Refund {
+            refund: crate::ids::RefundId(1),
+            amount: crate::money::Money::new(100, crate::money::Currency::CNY),
+            provider: "alipay".into(),
+        };
+        assert_eq!(retry_at(&s, &item(notify(), 1), now), Some(after(now, TimeDelta::seconds(1))));
+        assert_eq!(retry_at(&s, &item(notify(), s.max_delivery_attempts), now), None);
+        assert_eq!(
+            retry_at(&s, &item(refund(), s.max_delivery_attempts), now),
+            Some(after(now, TimeDelta::seconds(2048)))
+        );
+        assert_eq!(retry_at(&s, &item(refund(), s.max_refund_attempts), now), None);
     }
 }

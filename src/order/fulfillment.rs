@@ -320,26 +320,56 @@ impl Package {
     /// final state (delivered, returned) keeps it: a late, older scan joins the history only.
     pub fn record(&mut self, update: TrackingUpdate) {
         let at = self.tracking.partition_point(|t| t.at <= update.at);
-        self.tracking.insert(at, update);
+        super::insert_kept(&mut self.tracking, at, update);
         if self.state.is_terminal() {
             return;
         }
-        let mut state = PackageState::Shipped;
-        let mut delivered_at = None;
-        for t in &self.tracking {
-            state = state.after(t.kind);
-            if state == PackageState::Delivered && delivered_at.is_none() {
-                delivered_at = Some(t.at);
-            }
-        }
-        self.state = state;
-        self.delivered_at = delivered_at;
+        (self.state, self.delivered_at) = replay(self.tracking.iter());
+    }
+
+    /// What [`Package::record`] would make of `update`, without copying the package to find
+    /// out: the state and delivery time it would reach, and whether `update` would be the
+    /// latest update.
+    pub(crate) fn preview(&self, update: &TrackingUpdate) -> Preview {
+        let at = self.tracking.partition_point(|t| t.at <= update.at);
+        let (before, after) = self.tracking.split_at(at);
+        let is_latest = after.last().unwrap_or(update).same_event(update);
+        let (state, delivered_at) = if self.state.is_terminal() {
+            (self.state, self.delivered_at)
+        } else {
+            replay(before.iter().chain(std::iter::once(update)).chain(after))
+        };
+        Preview { state, delivered_at, is_latest }
     }
 
     /// The latest update by carrier time.
     pub fn latest(&self) -> Option<&TrackingUpdate> {
         self.tracking.last()
     }
+}
+
+/// A package's state and delivery time after `updates` (in time order), starting from shipped.
+fn replay<'a>(updates: impl Iterator<Item = &'a TrackingUpdate>) -> (PackageState, Option<DateTime<Utc>>) {
+    let mut state = PackageState::Shipped;
+    let mut delivered_at = None;
+    for t in updates {
+        state = state.after(t.kind);
+        if state == PackageState::Delivered && delivered_at.is_none() {
+            delivered_at = Some(t.at);
+        }
+    }
+    (state, delivered_at)
+}
+
+/// What recording one more tracking update would do to a package ([`Package::preview`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Preview {
+    /// The state it would reach.
+    pub(crate) state: PackageState,
+    /// When it would count as delivered.
+    pub(crate) delivered_at: Option<DateTime<Utc>>,
+    /// True when the update would be the latest by carrier time.
+    pub(crate) is_latest: bool,
 }
 
 /// The fulfilment sub-machine of an order.

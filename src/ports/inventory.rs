@@ -63,7 +63,7 @@ impl<T: Inventory> DynInventory for T {
     }
 }
 
-impl Inventory for dyn DynInventory {
+impl<'d> Inventory for dyn DynInventory + 'd {
     async fn reserve(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
         self.reserve_dyn(key, items).await
     }

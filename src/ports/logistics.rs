@@ -176,7 +176,7 @@ impl<T: Logistics> DynLogistics for T {
     }
 }
 
-impl Logistics for dyn DynLogistics {
+impl<'d> Logistics for dyn DynLogistics + 'd {
     async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
         self.quote_dyn(parcel, to).await
     }

@@ -27,8 +27,8 @@ pub use payment::{
     PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply,
 };
 pub use store::{
-    Commit, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem,
-    StoreError,
+    Commit, DeadLetter, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry,
+    OutboxItem, StoreError,
 };
 
 /// A boxed, sendable future: what the `Dyn*` twins return.

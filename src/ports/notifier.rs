@@ -34,7 +34,7 @@ impl<T: Notifier> DynNotifier for T {
     }
 }
 
-impl Notifier for dyn DynNotifier {
+impl<'d> Notifier for dyn DynNotifier + 'd {
     async fn send(&self, key: &str, notification: &Notification) -> Result<(), NotifyError> {
         self.send_dyn(key, notification).await
     }

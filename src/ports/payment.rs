@@ -244,7 +244,7 @@ impl<T: PaymentGateway> DynPaymentGateway for T {
     }
 }
 
-impl PaymentGateway for dyn DynPaymentGateway {
+impl<'d> PaymentGateway for dyn DynPaymentGateway + 'd {
     async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
         self.create_payment_dyn(request).await
     }

@@ -10,6 +10,9 @@
 //!   ([`StoreError::DuplicateKey`], and the whole commit is refused).
 //! - Outbox items are claimed with a lease: a claimed item is not handed out again until the
 //!   lease ends or it is failed; completed items are never handed out again.
+//! - An item failed without a retry time is a dead letter: never claimed, listed by
+//!   [`OrderStore::dead_letters`], and back to pending (attempts reset) only through
+//!   [`OrderStore::requeue_dead`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,6 +48,25 @@ pub struct OutboxItem {
     pub effect: Effect,
     /// Delivery attempts so far, including this one.
     pub attempts: u32,
+}
+
+/// An outbox item given up after its last failed attempt, kept for an operator to inspect and
+/// requeue once the cause is fixed (see [`OrderStore::requeue_dead`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Unique key (the receiving side deduplicates on it, so a requeued item is not done twice).
+    pub key: String,
+    /// The order it belongs to.
+    pub order_id: OrderId,
+    /// What was to be done.
+    pub effect: Effect,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// The error of the last attempt.
+    pub last_error: String,
+    /// When the last attempt failed. `None` only for items a store recorded before it kept this
+    /// time (rows written by an older schema).
+    pub died_at: Option<DateTime<Utc>>,
 }
 
 /// One atomic write: new events of one order with its new snapshot, outbox entries and
@@ -204,13 +226,22 @@ pub trait OrderStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
     /// Marks an item delivered.
     fn complete_outbox(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Gives an item back for another try at `retry_at`, or gives up on it (`None`: dead letter).
+    /// Records that the attempt made at `now` failed with `error`, and gives the item back for
+    /// another try at `retry_at`, or gives up on it (`None`: dead letter). Unknown, completed
+    /// and dead items are left as they are.
     fn fail_outbox(
         &self,
         key: &str,
+        now: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
         error: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Up to `limit` dead letters, oldest entry first (in the order they were added).
+    fn dead_letters(&self, limit: usize) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
+    /// Moves the dead letter `key` back to pending, due at `now`, with its attempts reset, so it
+    /// is delivered again under the same key. False (and nothing changed) when no dead item has
+    /// this key: unknown, pending, completed, or already requeued.
+    fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Object-safe twin of [`OrderStore`].
@@ -244,9 +275,12 @@ pub trait DynOrderStore: Send + Sync {
     fn fail_outbox_dyn<'a>(
         &'a self,
         key: &'a str,
+        now: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn dead_letters_dyn(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>>;
+    fn requeue_dead_dyn<'a>(&'a self, key: &'a str, now: DateTime<Utc>) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
 impl<T: OrderStore> DynOrderStore for T {
@@ -300,14 +334,21 @@ impl<T: OrderStore> DynOrderStore for T {
     fn fail_outbox_dyn<'a>(
         &'a self,
         key: &'a str,
+        now: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
         error: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.fail_outbox(key, retry_at, error))
+        Box::pin(self.fail_outbox(key, now, retry_at, error))
+    }
+    fn dead_letters_dyn(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
+        Box::pin(self.dead_letters(limit))
+    }
+    fn requeue_dead_dyn<'a>(&'a self, key: &'a str, now: DateTime<Utc>) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.requeue_dead(key, now))
     }
 }
 
-impl OrderStore for dyn DynOrderStore {
+impl<'d> OrderStore for dyn DynOrderStore + 'd {
     async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         self.create_dyn(commit).await
     }
@@ -346,8 +387,20 @@ impl OrderStore for dyn DynOrderStore {
     async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
         self.complete_outbox_dyn(key).await
     }
-    async fn fail_outbox(&self, key: &str, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<(), StoreError> {
-        self.fail_outbox_dyn(key, retry_at, error).await
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.fail_outbox_dyn(key, now, retry_at, error).await
+    }
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.dead_letters_dyn(limit).await
+    }
+    async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.requeue_dead_dyn(key, now).await
     }
 }
 
@@ -402,9 +455,16 @@ impl<T: OrderStore + ?Sized> OrderStore for Arc<T> {
     fn fail_outbox(
         &self,
         key: &str,
+        now: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
         error: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).fail_outbox(key, retry_at, error)
+        (**self).fail_outbox(key, now, retry_at, error)
+    }
+    fn dead_letters(&self, limit: usize) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send {
+        (**self).dead_letters(limit)
+    }
+    fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).requeue_dead(key, now)
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::gateway::{SignatureProblem, check_message, lock, sign_message, wrong_key};
+use super::gateway::{SignatureProblem, SigningKey, check_message, lock, sign_message};
 use crate::address::Address;
 use crate::ids::PackageId;
 use crate::money::{Currency, Money};
@@ -136,6 +136,9 @@ struct WireEvent {
 #[derive(Debug, Default)]
 struct CarrierState {
     shipments: Vec<ShipmentRecord>,
+    /// Position in `shipments` by idempotency key: a retry is found without scanning every
+    /// shipment ever made (which made long runs quadratic).
+    shipment_by_key: HashMap<String, usize>,
     tracking: HashMap<String, Vec<TrackingUpdate>>,
     fail_next: usize,
     calls: usize,
@@ -163,7 +166,7 @@ struct CarrierState {
 /// * [`fail_next`](Self::fail_next) makes the next calls fail with `Unavailable`.
 pub struct FakeCarrier {
     name: String,
-    secret: Vec<u8>,
+    key: SigningKey,
     waybill_prefix: String,
     country: String,
     province: String,
@@ -212,7 +215,7 @@ impl FakeCarrier {
         FakeCarrier {
             waybill_prefix: if prefix.is_empty() { "WB".into() } else { prefix },
             name,
-            secret: secret.as_ref().to_vec(),
+            key: SigningKey::new(secret.as_ref()),
             country: "CN".into(),
             province: "Zhejiang".into(),
             neighbours: ["Jiangsu", "Shanghai", "Anhui", "Jiangxi", "Fujian"].map(String::from).to_vec(),
@@ -371,20 +374,20 @@ impl FakeCarrier {
     /// histories.
     pub fn push_many(&self, pushes: &[TrackingPush], sent_at: DateTime<Utc>) -> RawMessage {
         self.record(pushes);
-        sign_message(&self.secret, sent_at, self.body_of(pushes))
+        sign_message(&self.key, false, sent_at, self.body_of(pushes))
     }
 
     /// Any `body`, signed at `timestamp` with the right key (nothing is recorded): for
     /// messages that are not well-formed pushes.
     pub fn sign_body(&self, body: impl Into<Vec<u8>>, timestamp: DateTime<Utc>) -> RawMessage {
-        sign_message(&self.secret, timestamp, body.into())
+        sign_message(&self.key, false, timestamp, body.into())
     }
 
     /// A push signed with a wrong key (nothing is recorded): verification must answer
     /// [`LogisticsError::InvalidSignature`].
     pub fn forge_push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
         let pushes = [TrackingPush { waybill: waybill.to_owned(), update: FakeCarrier::update(kind, at, event_id) }];
-        sign_message(&wrong_key(&self.secret), at, self.body_of(&pushes))
+        sign_message(&self.key, true, at, self.body_of(&pushes))
     }
 
     /// `raw` with its body changed after signing (every event turned into `Delivered`, or a
@@ -472,7 +475,7 @@ impl Logistics for FakeCarrier {
         }
         self.enter()?;
         let mut state = lock(&self.state);
-        if let Some(done) = state.shipments.iter().find(|s| s.key == request.key) {
+        if let Some(done) = state.shipment_by_key.get(&request.key).and_then(|i| state.shipments.get(*i)) {
             return Ok(Shipment { carrier: self.name.clone(), waybill: done.waybill.clone() });
         }
         if request.carrier != self.name {
@@ -486,6 +489,8 @@ impl Logistics for FakeCarrier {
         }
         state.next_waybill += 1;
         let waybill = format!("{}{:08}", self.waybill_prefix, state.next_waybill);
+        let at = state.shipments.len();
+        state.shipment_by_key.insert(request.key.clone(), at);
         state.shipments.push(ShipmentRecord {
             key: request.key.clone(),
             order_number: request.order_number,
@@ -503,7 +508,7 @@ impl Logistics for FakeCarrier {
         now: DateTime<Utc>,
     ) -> Result<Vec<TrackingPush>, LogisticsError> {
         self.enter()?;
-        check_message(&self.secret, raw, now, self.tolerance).map_err(|p| match p {
+        check_message(&self.key, raw, now, self.tolerance).map_err(|p| match p {
             SignatureProblem::Malformed(why) => LogisticsError::Malformed(why.to_owned()),
             SignatureProblem::Stale | SignatureProblem::Invalid => LogisticsError::InvalidSignature,
         })?;

@@ -39,7 +39,8 @@ use crate::ids::{CustomerId, OrderId, PackageId};
 use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
-    Commit, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem, StoreError,
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem,
+    StoreError,
 };
 
 /// Runs every check, each on a fresh store from `make` (which must return an empty store).
@@ -55,6 +56,7 @@ pub async fn run_all<S: OrderStore, F: Fn() -> S>(make: F) {
     list_filters_and_pages(&make()).await;
     due_deadlines(&make()).await;
     outbox_leases(&make()).await;
+    dead_letters_and_requeue(&make()).await;
     concurrent_appends(&make()).await;
     concurrent_creates(&make()).await;
 }
@@ -486,8 +488,8 @@ pub async fn outbox_leases<S: OrderStore>(store: &S) {
     assert_claimed(CHECK, &claim(CHECK, store, at(10), lease, 10).await, &[], "everything is leased");
 
     ok(CHECK, "complete_outbox", store.complete_outbox(&key(1)).await);
-    ok(CHECK, "fail_outbox with a retry time", store.fail_outbox(&key(2), Some(at(300)), "boom").await);
-    ok(CHECK, "fail_outbox for good", store.fail_outbox(&key(3), None, "gone").await);
+    ok(CHECK, "fail_outbox with a retry time", store.fail_outbox(&key(2), at(5), Some(at(300)), "boom").await);
+    ok(CHECK, "fail_outbox for good", store.fail_outbox(&key(3), at(5), None, "gone").await);
     assert_claimed(
         CHECK,
         &claim(CHECK, store, at(29), lease, 10).await,
@@ -501,7 +503,7 @@ pub async fn outbox_leases<S: OrderStore>(store: &S) {
         "after the lease ends, leased items come back",
     );
     ok(CHECK, "complete_outbox", store.complete_outbox(&key(4)).await);
-    ok(CHECK, "fail_outbox with a retry time", store.fail_outbox(&key(5), Some(at(600)), "later").await);
+    ok(CHECK, "fail_outbox with a retry time", store.fail_outbox(&key(5), at(41), Some(at(600)), "later").await);
     assert_claimed(CHECK, &claim(CHECK, store, at(299), lease, 10).await, &[], "nothing before the retry times");
     assert_claimed(
         CHECK,
@@ -533,6 +535,101 @@ pub async fn outbox_leases<S: OrderStore>(store: &S) {
         &claim(CHECK, store, minutes(12), lease, 10).await,
         &[(key(6), 1)],
         "an entry whose key exists is not added again",
+    );
+}
+
+/// Dead letters: an item failed without a retry time is listed (key, order, effect, attempts,
+/// last error, when it failed) in insertion order, at most `limit`, and never claimed; a later
+/// failure report does not change it. `requeue_dead` makes it due at once with its attempts
+/// reset, so it is claimed and completed like any item; it answers false for unknown, pending,
+/// completed and already requeued keys, and a requeued item that fails for good is listed again.
+pub async fn dead_letters_and_requeue<S: OrderStore>(store: &S) {
+    const CHECK: &str = "dead_letters_and_requeue";
+    let mut placed = place("alice", 1, t0(), false);
+    let notice = placed
+        .outbox
+        .first()
+        .map(|e| e.effect.clone())
+        .unwrap_or_else(|| panic!("{CHECK}: test setup: placement has an outbox entry"));
+    let refund = Effect::Refund {
+        refund: crate::ids::RefundId(1),
+        amount: placed.order.totals.total,
+        provider: "alipay".into(),
+    };
+    let id = placed.order.id;
+    let key = |n: u32| format!("{id}/conformance/{n}");
+    let effect = |n: u32| if n == 2 { refund.clone() } else { notice.clone() };
+    placed.outbox = (1..=4).map(|n| OutboxEntry { key: key(n), effect: effect(n) }).collect();
+    ok(CHECK, "create", store.create(placed.commit(&[])).await);
+    let at = |seconds: i64| after(t0(), TimeDelta::seconds(seconds));
+    let lease = TimeDelta::seconds(30);
+    assert!(ok(CHECK, "dead_letters", store.dead_letters(10).await).is_empty(), "{CHECK}: no dead letters yet");
+
+    // 1 is delivered, 3 waits for a retry, 4 is given up at once, 2 after three attempts.
+    let first = claim(CHECK, store, at(0), lease, 10).await;
+    assert_claimed(CHECK, &first, &[(key(1), 1), (key(2), 1), (key(3), 1), (key(4), 1)], "the first claim");
+    ok(CHECK, "complete_outbox", store.complete_outbox(&key(1)).await);
+    ok(CHECK, "fail_outbox", store.fail_outbox(&key(2), at(1), Some(at(10)), "timeout").await);
+    ok(CHECK, "fail_outbox", store.fail_outbox(&key(3), at(1), Some(at(5_000)), "later").await);
+    ok(CHECK, "fail_outbox for good", store.fail_outbox(&key(4), at(2), None, "refused for now").await);
+    assert_claimed(CHECK, &claim(CHECK, store, at(10), lease, 10).await, &[(key(2), 2)], "the first retry");
+    ok(CHECK, "fail_outbox", store.fail_outbox(&key(2), at(11), Some(at(20)), "timeout").await);
+    assert_claimed(CHECK, &claim(CHECK, store, at(20), lease, 10).await, &[(key(2), 3)], "the second retry");
+    let gave_up = "payment provider unavailable: timeout";
+    ok(CHECK, "fail_outbox for good", store.fail_outbox(&key(2), at(21), None, gave_up).await);
+    // A late failure report (a second engine whose lease ran out) changes nothing.
+    ok(CHECK, "fail_outbox of a dead item", store.fail_outbox(&key(4), at(22), Some(at(23)), "late").await);
+
+    let dead = |n: u32, attempts: u32, error: &str, died: i64| DeadLetter {
+        key: key(n),
+        order_id: id,
+        effect: effect(n),
+        attempts,
+        last_error: error.to_owned(),
+        died_at: Some(at(died)),
+    };
+    let expected = vec![dead(2, 3, gave_up, 21), dead(4, 1, "refused for now", 2)];
+    let listed = ok(CHECK, "dead_letters", store.dead_letters(10).await);
+    assert_eq!(listed, expected, "{CHECK}: every item failed for good is listed, in insertion order");
+    let limited = ok(CHECK, "dead_letters", store.dead_letters(1).await);
+    assert_eq!(limited, expected.get(..1).unwrap_or_default(), "{CHECK}: dead_letters(1) lists one");
+    assert!(ok(CHECK, "dead_letters", store.dead_letters(0).await).is_empty(), "{CHECK}: dead_letters(0)");
+    assert_claimed(CHECK, &claim(CHECK, store, at(4_999), lease, 10).await, &[], "dead items are never claimed");
+
+    for (what, k) in [("a completed", key(1)), ("a pending", key(3)), ("an unknown", key(9))] {
+        let requeued = ok(CHECK, "requeue_dead", store.requeue_dead(&k, at(30)).await);
+        assert!(!requeued, "{CHECK}: requeue_dead of {what} item must answer false");
+    }
+    assert!(ok(CHECK, "requeue_dead", store.requeue_dead(&key(2), at(30)).await), "{CHECK}: requeue a dead item");
+    assert!(
+        !ok(CHECK, "requeue_dead again", store.requeue_dead(&key(2), at(31)).await),
+        "{CHECK}: requeuing twice must answer false the second time"
+    );
+    let listed = ok(CHECK, "dead_letters", store.dead_letters(10).await);
+    assert_eq!(listed, expected.get(1..).unwrap_or_default(), "{CHECK}: a requeued item is no longer dead");
+    assert_claimed(
+        CHECK,
+        &claim(CHECK, store, at(31), lease, 10).await,
+        &[(key(2), 1)],
+        "a requeued item is due at once, its attempts counted afresh",
+    );
+    ok(CHECK, "complete_outbox", store.complete_outbox(&key(2)).await);
+    assert!(
+        !ok(CHECK, "requeue_dead", store.requeue_dead(&key(2), at(40)).await),
+        "{CHECK}: a delivered item cannot be requeued"
+    );
+
+    // Requeued again and given up again: listed again with its new attempt and error.
+    assert!(ok(CHECK, "requeue_dead", store.requeue_dead(&key(4), at(50)).await), "{CHECK}: requeue item 4");
+    assert_claimed(CHECK, &claim(CHECK, store, at(50), lease, 10).await, &[(key(4), 1)], "the requeued item 4");
+    ok(CHECK, "fail_outbox for good", store.fail_outbox(&key(4), at(51), None, "still refused").await);
+    let listed = ok(CHECK, "dead_letters", store.dead_letters(10).await);
+    assert_eq!(listed, vec![dead(4, 1, "still refused", 51)], "{CHECK}: an item can die again after a requeue");
+    assert_claimed(
+        CHECK,
+        &claim(CHECK, store, far_future(), lease, 10).await,
+        &[(key(3), 2)],
+        "in the end only the pending item comes back",
     );
 }
 

@@ -7,6 +7,10 @@
 //! and refunds that time out after having been made); the engine crashing (dropped and rebuilt
 //! on the same adapters) between steps; clock jumps that make deadlines fire.
 //!
+//! At the end of each batch the providers come back and, as an operator would after an outage,
+//! the driver requeues every dead letter ([`Engine::requeue_dead_letter`](crate::engine::Engine::requeue_dead_letter))
+//! before checking that every committed effect was delivered.
+//!
 //! The same seed replays the same run: randomness comes only from the seed, and the clock is a
 //! [`FixedClock`](crate::testing::FixedClock) moved by the driver.
 
@@ -18,6 +22,7 @@ use chrono::TimeDelta;
 use crate::Workflow;
 use crate::actor::Actor;
 use crate::command::{Action, Command};
+use crate::engine::{Engine, EngineSettings};
 use crate::ids::{LineId, OrderId, PackageId};
 use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, TrackingKind};
 use crate::ports::{GatewayError, PaymentStatus};
@@ -46,11 +51,15 @@ pub struct SimConfig {
     pub batch: usize,
     /// Inject faults (off: the happy paths alone, for throughput).
     pub faults: bool,
+    /// The engine's [`EngineSettings::max_refund_attempts`]: lower it to see refunds given up
+    /// during the outages and requeued by the operator.
+    pub max_refund_attempts: u32,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { seed: 1, orders: 100, batch: 1_000, faults: true }
+        let max_refund_attempts = EngineSettings::default().max_refund_attempts;
+        SimConfig { seed: 1, orders: 100, batch: 1_000, faults: true, max_refund_attempts }
     }
 }
 
@@ -69,6 +78,8 @@ pub struct SimReport {
     pub violations: Vec<String>,
     /// Faults injected, by kind.
     pub faults: BTreeMap<&'static str, usize>,
+    /// Dead letters the simulated operator requeued after the providers came back.
+    pub requeued: usize,
 }
 
 impl SimReport {
@@ -108,6 +119,7 @@ const STOCK: u32 = 1_000_000;
 
 struct Driver {
     shop: Shop,
+    settings: EngineSettings,
     rng: Rng,
     faults: bool,
     report: SimReport,
@@ -123,13 +135,16 @@ pub async fn simulate(config: SimConfig) -> SimReport {
     while done < config.orders {
         let batch = config.batch.max(1).min(config.orders - done);
         let shop = Shop::with_workflow(Workflow::default(), STOCK);
+        let settings = EngineSettings { max_refund_attempts: config.max_refund_attempts, ..EngineSettings::default() };
         let mut driver = Driver {
             shop,
+            settings,
             rng: rng.clone(),
             faults: config.faults,
             report: std::mem::take(&mut report),
             terminal: BTreeMap::new(),
         };
+        driver.restart();
         let mut ids = Vec::with_capacity(batch);
         for n in 0..batch {
             let customer = format!("c{}", done + n);
@@ -158,6 +173,12 @@ impl Driver {
         }
     }
 
+    /// A fresh engine on the same adapters, as after a crash.
+    fn restart(&mut self) {
+        let adapters = self.shop.engine.adapters().clone();
+        self.shop.engine = Engine::new(Workflow::default(), adapters).with_settings(self.settings.clone());
+    }
+
     fn violation(&mut self, invariant: &str, id: Option<OrderId>, detail: String) {
         let order = id.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
         self.report.violations.push(format!("seed {}: order {order}: {invariant}: {detail}", self.report.seed));
@@ -170,7 +191,7 @@ impl Driver {
     /// Injects adapter faults before a step, and sometimes crashes the engine.
     fn before_step(&mut self) {
         if self.fault("engine crash and restart", 5) {
-            self.shop.restart(Workflow::default());
+            self.restart();
         }
         if self.fault("notifier failure", 10) {
             self.shop.notifier.fail_next(1);
@@ -391,9 +412,14 @@ impl Driver {
         // Time goes on: every pending pay-by deadline of the batch passes.
         self.shop.clock.advance(TimeDelta::hours(1));
         self.settle().await;
+        // The operator sends out again what was given up during the outages.
+        self.requeue_dead_letters().await;
+        self.settle().await;
         self.check(INVARIANTS[5]);
-        let (pending, dead) = (self.shop.store.outbox_pending(), self.shop.store.outbox_dead());
+        let pending = self.shop.store.outbox_pending();
+        let dead = self.shop.engine.dead_letters(100).await.unwrap_or_default();
         if pending > 0 || !dead.is_empty() {
+            let dead: Vec<(&str, &str)> = dead.iter().map(|d| (d.key.as_str(), d.last_error.as_str())).collect();
             self.violation(INVARIANTS[5], None, format!("{pending} pending, {} dead: {dead:?}", dead.len()));
         }
         let mut reserved: BTreeMap<String, u64> = BTreeMap::new();
@@ -428,6 +454,20 @@ impl Driver {
                     None,
                     format!("{s}: on hand {on_hand} (expected {expect_on_hand}), reserved {held} (expected {expect_reserved})"),
                 );
+            }
+        }
+    }
+
+    async fn requeue_dead_letters(&mut self) {
+        let dead = match self.shop.engine.dead_letters(usize::MAX).await {
+            Ok(dead) => dead,
+            Err(e) => return self.violation(INVARIANTS[5], None, format!("cannot list dead letters: {e}")),
+        };
+        for letter in dead {
+            match self.shop.engine.requeue_dead_letter(&letter.key).await {
+                Ok(true) => self.report.requeued += 1,
+                Ok(false) => self.violation(INVARIANTS[5], None, format!("dead letter {} not requeued", letter.key)),
+                Err(e) => self.violation(INVARIANTS[5], None, format!("requeue {}: {e}", letter.key)),
             }
         }
     }

@@ -1,0 +1,200 @@
+//! The two reads a shop runs all day, at growing store sizes: listing 50 orders of one status
+//! (the first page, and a deep page a third of the way in, by keyset), and fetching due deadlines, on
+//! `MemoryStore` and `SqliteStore`.
+//!
+//! Sizes come from `ORDERFLOW_SCALE_ORDERS` (comma-separated, e.g. `10000,1000000`); without it
+//! `cargo bench` uses 10,000 and 1,000,000, and `cargo test --benches` 1,000 and 5,000. The
+//! stores are filled through the store API with prebuilt commits: order `i` is placed at
+//! `t0 + i` minutes (one line, so a million orders fit in memory) and decided by the pure core
+//! to one of these statuses, by `i % 10`: 0–1 awaiting payment (pay-by deadline), 2 ready to
+//! ship, 3 in fulfilment, 4 shipped (auto-confirm deadline), 5 cancelled, 6–9 completed
+//! (after-sales deadlines). Each order is one `create` with all its events.
+//!
+//! Deadlines are read at two moments: `early` (two hours after the first order: the pay-by of
+//! the first unpaid orders, about 18, is due whatever the size, and every other deadline lies
+//! ahead) and `late` (at the last order: every unpaid order and most others are due; the call
+//! returns the first 100).
+//!
+//! Filling a million orders takes minutes: `ORDERFLOW_SCALE_ORDERS=10000,1000000 cargo bench
+//! --all-features --bench scale`.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use common::TempDb;
+use criterion::{BenchmarkId, Criterion};
+use orderflow::adapters::sqlite::SqliteStore;
+use orderflow::decide::after;
+use orderflow::order::TrackingKind;
+use orderflow::ports::{Commit, OrderFilter, OrderStore};
+use orderflow::testing::{FakeCarrier, buyer, carrier, provider, sample_form, t0, warehouse};
+use orderflow::{
+    Action, Command, Ctx, Event, MemoryStore, NewOrder, Order, OrderId, OrderNumber, OrderStatus, PackageId, Workflow,
+    evolve,
+};
+
+/// Orders per page.
+const PAGE: usize = 50;
+
+/// Due deadlines fetched per call.
+const DUE: usize = 100;
+
+fn sizes() -> Vec<u64> {
+    let parsed = std::env::var("ORDERFLOW_SCALE_ORDERS").ok().map(|list| {
+        list.split(',')
+            .map(|n| n.trim().replace('_', "").parse().unwrap_or_else(|e| panic!("ORDERFLOW_SCALE_ORDERS: {n:?}: {e}")))
+            .collect::<Vec<u64>>()
+    });
+    match parsed {
+        Some(sizes) => sizes,
+        None if common::full_run() => vec![10_000, 1_000_000],
+        None => vec![1_000, 5_000],
+    }
+}
+
+fn placed_at(i: u64) -> DateTime<Utc> {
+    after(t0(), TimeDelta::minutes(i64::try_from(i).unwrap_or(i64::MAX)))
+}
+
+/// Order `i` as one commit's worth: the order and all its events.
+fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
+    let customer = format!("c{}", i % 5_000);
+    let mut form = sample_form(&customer);
+    form.lines.truncate(1);
+    let at = placed_at(i);
+    let number = OrderNumber::from_value(i + 1).unwrap_or_else(|e| panic!("{e}"));
+    let new = NewOrder { id: OrderId::new_v7(), number };
+    let decision = wf.place(&buyer(&customer), &form, new, &Ctx::at(at)).unwrap_or_else(|e| panic!("{e}"));
+    let mut events = decision.events;
+    let mut order = Order::from_events(&events).unwrap_or_else(|e| panic!("{e}"));
+
+    let package = PackageId(1);
+    let waybill = format!("W{i:010}");
+    let minutes = |m: i64| after(at, TimeDelta::minutes(m));
+    let mut steps: Vec<(DateTime<Utc>, Command)> = Vec::new();
+    let pay = Action::CapturePayment { txn_id: format!("T{i}"), amount: order.totals.total };
+    match i % 10 {
+        0 | 1 => {}
+        5 => steps
+            .push((minutes(5), Command::new(buyer(&customer), Action::Cancel { reason: "changed my mind".into() }))),
+        status => {
+            steps.push((minutes(3), Command::new(provider(), pay)));
+            if status >= 3 {
+                steps.push((minutes(60), Command::new(warehouse(), Action::IssuePickList)));
+            }
+            if status == 4 || status >= 6 {
+                let book = Action::BookShipment {
+                    package,
+                    carrier: "SF".into(),
+                    service: "standard".into(),
+                    reason: "cheapest".into(),
+                };
+                steps.push((minutes(90), Command::new(warehouse(), order.pack_remaining())));
+                steps.push((minutes(100), Command::new(warehouse(), book)));
+                let record = Action::RecordWaybill { package, waybill: waybill.clone() };
+                steps.push((minutes(110), Command::new(carrier("SF"), record)));
+            }
+            if status >= 6 {
+                let update = FakeCarrier::update(TrackingKind::Delivered, minutes(2_000), "D");
+                let track = Action::RecordTracking { waybill, update };
+                steps.push((minutes(2_001), Command::new(carrier("SF"), track)));
+                steps.push((minutes(3_000), Command::new(buyer(&customer), Action::ConfirmReceipt)));
+            }
+        }
+    }
+    for (at, command) in steps {
+        let decision = wf.decide(&order, &command, &Ctx::at(at)).unwrap_or_else(|e| panic!("order {i}: {e}"));
+        for event in decision.events {
+            evolve(&mut order, &event);
+            events.push(event);
+        }
+    }
+    (order, events)
+}
+
+/// The stores filled with `n` orders, and the id of the first ready-to-ship order a third of
+/// the way in (the cursor of a deep page).
+fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemoryStore, OrderId) {
+    let wf = Workflow::default();
+    let memory = MemoryStore::new();
+    let mut deep = None;
+    let started = Instant::now();
+    for i in 0..n {
+        let (order, events) = order(&wf, i);
+        if i >= n / 3 && deep.is_none() && order.status() == OrderStatus::ReadyToShip {
+            deep = Some(order.id);
+        }
+        let commit = Commit { order: &order, expected_version: 0, events: &events, outbox: &[], dedupe_keys: &[] };
+        rt.block_on(async {
+            memory.create(commit).await?;
+            sqlite.create(commit).await
+        })
+        .unwrap_or_else(|e| panic!("order {i}: {e}"));
+        if common::full_run() && (i + 1) % 100_000 == 0 {
+            eprintln!("filled {} of {n} orders in {:.0} s", i + 1, started.elapsed().as_secs_f64());
+        }
+    }
+    let mib = |suffix: &str| {
+        let mut name = sqlite.path().map(|p| p.as_os_str().to_owned()).unwrap_or_default();
+        name.push(suffix);
+        std::fs::metadata(name).map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
+    };
+    eprintln!(
+        "filled {n} orders into both stores in {:.1} s; SQLite file {:.0} MiB (+ WAL {:.0} MiB)",
+        started.elapsed().as_secs_f64(),
+        mib(""),
+        mib("-wal")
+    );
+    (memory, deep.unwrap_or_else(|| panic!("no ready-to-ship order after the first third")))
+}
+
+/// Benchmarks the reads on one store of `n` orders.
+fn reads<S: OrderStore>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, store: &S, n: u64, deep: OrderId) {
+    let ready = OrderFilter { status: Some(OrderStatus::ReadyToShip), ..OrderFilter::default() };
+    let early = after(t0(), TimeDelta::hours(2));
+    let late = placed_at(n);
+
+    // Outside the timing: the reads return what they should.
+    let page = rt.block_on(store.list(&ready, None, PAGE)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.items.len(), PAGE);
+    assert!(page.items.iter().all(|s| s.status == OrderStatus::ReadyToShip));
+    let page = rt.block_on(store.list(&ready, Some(deep), PAGE)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.items.len(), PAGE);
+    assert!(page.items.iter().all(|s| s.id > deep && s.status == OrderStatus::ReadyToShip));
+    let due = rt.block_on(store.due_deadlines(early, DUE)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!due.is_empty() && due.len() < DUE && due.iter().all(|d| d.due_at <= early), "{} due", due.len());
+    let due = rt.block_on(store.due_deadlines(late, DUE)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(due.len(), DUE);
+
+    let mut group = c.benchmark_group(format!("scale/{name}"));
+    group.bench_with_input(BenchmarkId::new("list_ready_to_ship_first_50", n), &n, |b, _| {
+        b.iter(|| black_box(rt.block_on(store.list(&ready, None, PAGE))))
+    });
+    group.bench_with_input(BenchmarkId::new("list_ready_to_ship_50_deep", n), &n, |b, _| {
+        b.iter(|| black_box(rt.block_on(store.list(&ready, Some(deep), PAGE))))
+    });
+    group.bench_with_input(BenchmarkId::new("due_deadlines_early", n), &n, |b, _| {
+        b.iter(|| black_box(rt.block_on(store.due_deadlines(early, DUE))))
+    });
+    group.bench_with_input(BenchmarkId::new("due_deadlines_late_first_100", n), &n, |b, _| {
+        b.iter(|| black_box(rt.block_on(store.due_deadlines(late, DUE))))
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("{e}"));
+    for n in sizes() {
+        let db = TempDb::new(&format!("scale-{n}"));
+        let sqlite = SqliteStore::open(db.path()).unwrap_or_else(|e| panic!("{e}"));
+        let (memory, deep) = fill(&rt, n, &sqlite);
+        reads(&mut c, &rt, "memory", &memory, n, deep);
+        drop(memory);
+        reads(&mut c, &rt, "sqlite", &sqlite, n, deep);
+    }
+    c.final_summary();
+}
