@@ -57,6 +57,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BenchEngine<S> =
     Engine<Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, Arc<MemoryInventory>, Arc<RecordingNotifier>, SystemClock>>;
 
+/// The engine side's engine, shared by its workers.
+type PgEngine = Arc<BenchEngine<Arc<PgStore>>>;
+
+/// The raw side's connections, one per worker.
+type RawClients = [Arc<tokio::sync::Mutex<RawClient>>];
+
 fn engine<S: OrderStore>(store: S) -> BenchEngine<S> {
     let inventory = Arc::new(MemoryInventory::new());
     for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
@@ -394,7 +400,7 @@ impl RawClient {
 
 /// `iters` transitions on each of `workers` engine tasks at once; the wall time they took.
 async fn run_engine(
-    engine: &Arc<BenchEngine<Arc<PgStore>>>,
+    engine: &PgEngine,
     script: &Arc<Script>,
     progress: &Arc<Progress>,
     workers: usize,
@@ -426,7 +432,7 @@ async fn run_engine(
 
 /// `iters` transitions on each of `workers` raw clients at once; the wall time they took.
 async fn run_raw(
-    clients: &[Arc<tokio::sync::Mutex<RawClient>>],
+    clients: &RawClients,
     commits: &Arc<Vec<RecordedCommit>>,
     progress: &Arc<Progress>,
     workers: usize,
@@ -497,7 +503,7 @@ fn cpu_seconds(pids: &[i32]) -> f64 {
 
 /// The server processes serving each side: the raw clients' backends, and every other
 /// backend of the database (the store's pool) but `admin`'s.
-async fn backends(admin: &Client, clients: &[Arc<tokio::sync::Mutex<RawClient>>]) -> Result<[Vec<i32>; 2], BoxError> {
+async fn backends(admin: &Client, clients: &RawClients) -> Result<[Vec<i32>; 2], BoxError> {
     let mut raw = Vec::new();
     for client in clients {
         raw.push(client.lock().await.client.query_one("SELECT pg_backend_pid()", &[]).await?.get::<_, i32>(0));
@@ -519,8 +525,8 @@ async fn backends(admin: &Client, clients: &[Arc<tokio::sync::Mutex<RawClient>>]
 fn interleaved(
     rt: &tokio::runtime::Runtime,
     admin: &Client,
-    sides: (&Arc<BenchEngine<Arc<PgStore>>>, &Arc<Script>, &Arc<Progress>),
-    raw: (&[Arc<tokio::sync::Mutex<RawClient>>], &Arc<Vec<RecordedCommit>>, &Arc<Progress>),
+    sides: (&PgEngine, &Arc<Script>, &Arc<Progress>),
+    raw: (&RawClients, &Arc<Vec<RecordedCommit>>, &Arc<Progress>),
 ) -> Result<(), BoxError> {
     const ROUNDS: usize = 15;
     const PER_BATCH: u64 = 600;
