@@ -57,6 +57,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BenchEngine<S> =
     Engine<Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, Arc<MemoryInventory>, Arc<RecordingNotifier>, SystemClock>>;
 
+/// The engine side's engine, shared by its workers.
+type PgEngine = Arc<BenchEngine<Arc<PgStore>>>;
+
+/// The raw side's connections, one per worker.
+type RawClients = [Arc<tokio::sync::Mutex<RawClient>>];
+
 fn engine<S: OrderStore>(store: S) -> BenchEngine<S> {
     let inventory = Arc::new(MemoryInventory::new());
     for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
@@ -394,7 +400,7 @@ impl RawClient {
 
 /// `iters` transitions on each of `workers` engine tasks at once; the wall time they took.
 async fn run_engine(
-    engine: &Arc<BenchEngine<Arc<PgStore>>>,
+    engine: &PgEngine,
     script: &Arc<Script>,
     progress: &Arc<Progress>,
     workers: usize,
@@ -426,7 +432,7 @@ async fn run_engine(
 
 /// `iters` transitions on each of `workers` raw clients at once; the wall time they took.
 async fn run_raw(
-    clients: &[Arc<tokio::sync::Mutex<RawClient>>],
+    clients: &RawClients,
     commits: &Arc<Vec<RecordedCommit>>,
     progress: &Arc<Progress>,
     workers: usize,
@@ -458,14 +464,119 @@ async fn run_raw(
     start.elapsed()
 }
 
-/// Rows per table written for the orders of one schema, to check both sides wrote the same.
-async fn row_counts(client: &Client, schema: &str) -> Result<Vec<(String, i64)>, BoxError> {
+/// Rows per table written in one schema, and the bytes of their JSON columns, to check both
+/// sides wrote the same.
+async fn row_counts(client: &Client, schema: &str) -> Result<(Vec<(String, i64)>, i64), BoxError> {
     let mut counts = Vec::new();
     for table in ["orders", "events", "outbox", "dedupe_keys", "waybills"] {
         let row = client.query_one(&format!("SELECT count(*) FROM \"{schema}\".{table}"), &[]).await?;
         counts.push((table.to_owned(), row.get(0)));
     }
-    Ok(counts)
+    let bytes = client
+        .query_one(
+            &format!(
+                "SELECT (SELECT sum(octet_length(snapshot::text)) FROM \"{schema}\".orders)
+                      + (SELECT sum(octet_length(body::text)) FROM \"{schema}\".events)
+                      + (SELECT sum(octet_length(effect::text)) FROM \"{schema}\".outbox)"
+            ),
+            &[],
+        )
+        .await?;
+    Ok((counts, bytes.get::<_, Option<i64>>(0).unwrap_or(0)))
+}
+
+/// CPU seconds (user + system) used so far by this process, or by the server processes
+/// `pids` (when the server runs on this machine; 0 for a process that cannot be read).
+fn cpu_seconds(pids: &[i32]) -> f64 {
+    let read = |path: String| -> f64 {
+        let Ok(stat) = std::fs::read_to_string(path) else { return 0.0 };
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / 100.0
+    };
+    if pids.is_empty() {
+        read("/proc/self/stat".to_owned())
+    } else {
+        pids.iter().map(|pid| read(format!("/proc/{pid}/stat"))).sum()
+    }
+}
+
+/// The server processes serving each side: the raw clients' backends, and every other
+/// backend of the database (the store's pool) but `admin`'s.
+async fn backends(admin: &Client, clients: &RawClients) -> Result<[Vec<i32>; 2], BoxError> {
+    let mut raw = Vec::new();
+    for client in clients {
+        raw.push(client.lock().await.client.query_one("SELECT pg_backend_pid()", &[]).await?.get::<_, i32>(0));
+    }
+    let rows = admin
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+             AND backend_type = 'client backend'",
+            &[],
+        )
+        .await?;
+    let engine = rows.iter().map(|r| r.get::<_, i32>(0)).filter(|pid| !raw.contains(pid)).collect();
+    Ok([engine, raw])
+}
+
+/// Engine and raw batches alternated, so both see the same load from the rest of the
+/// machine: per worker count, the median throughput of each, the median ratio of the pairs,
+/// and the CPU time per transition of this process and of the server processes.
+fn interleaved(
+    rt: &tokio::runtime::Runtime,
+    admin: &Client,
+    sides: (&PgEngine, &Arc<Script>, &Arc<Progress>),
+    raw: (&RawClients, &Arc<Vec<RecordedCommit>>, &Arc<Progress>),
+) -> Result<(), BoxError> {
+    const ROUNDS: usize = 15;
+    const PER_BATCH: u64 = 600;
+    let (engine, script, engine_progress) = sides;
+    let (clients, commits, raw_progress) = raw;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    eprintln!("interleaved: {ROUNDS} rounds of {PER_BATCH} transitions per side and worker count");
+    eprintln!(
+        "workers | engine /s | raw /s | ratio (median of pairs) | CPU µs/transition engine: client + server | raw: client + server"
+    );
+    for workers in WORKERS {
+        let iters = PER_BATCH / workers as u64;
+        let transitions = (iters * workers as u64 * ROUNDS as u64) as f64;
+        let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut ratios = Vec::new();
+        let mut cpu = [[0.0; 2]; 2];
+        for round in 0..ROUNDS {
+            let mut pair = [0.0; 2];
+            for k in 0..2 {
+                let side = (round + k) % 2; // who goes first alternates
+                let pids = rt.block_on(backends(admin, clients))?;
+                let (client0, server0) = (cpu_seconds(&[]), cpu_seconds(&pids[side]));
+                let took = if side == 0 {
+                    rt.block_on(run_engine(engine, script, engine_progress, workers, iters))
+                } else {
+                    rt.block_on(run_raw(clients, commits, raw_progress, workers, iters))
+                };
+                cpu[side][0] += cpu_seconds(&[]) - client0;
+                cpu[side][1] += cpu_seconds(&pids[side]) - server0;
+                pair[side] = (iters * workers as u64) as f64 / took.as_secs_f64();
+                rates[side].push(pair[side]);
+            }
+            ratios.push(pair[0] / pair[1]);
+        }
+        let us = |seconds: f64| seconds * 1e6 / transitions;
+        eprintln!(
+            "{workers} | {:.0} | {:.0} | {:.2} | {:.0} + {:.0} | {:.0} + {:.0}",
+            median(&mut rates[0]),
+            median(&mut rates[1]),
+            median(&mut ratios),
+            us(cpu[0][0]),
+            us(cpu[0][1]),
+            us(cpu[1][0]),
+            us(cpu[1][1]),
+        );
+    }
+    Ok(())
 }
 
 fn database_url() -> Option<String> {
@@ -529,12 +640,19 @@ fn bench(
     let (engine_progress, raw_progress) = (Arc::new(Progress::new()), Arc::new(Progress::new()));
     rt.block_on(run_engine(&engine, &script, &engine_progress, 1, STEPS as u64));
     rt.block_on(run_raw(&clients, &commits, &raw_progress, 1, STEPS as u64));
-    let engine_rows = rt.block_on(row_counts(admin, engine_schema))?;
-    let raw_rows = rt.block_on(row_counts(admin, raw_schema))?;
-    if engine_rows != raw_rows {
-        return Err(format!("the two sides wrote different rows: engine {engine_rows:?}, raw {raw_rows:?}").into());
+    let (engine_rows, engine_bytes) = rt.block_on(row_counts(admin, engine_schema))?;
+    let (raw_rows, raw_bytes) = rt.block_on(row_counts(admin, raw_schema))?;
+    let similar = (engine_bytes as f64 / raw_bytes.max(1) as f64 - 1.0).abs() < 0.1;
+    if engine_rows != raw_rows || !similar {
+        return Err(format!(
+            "the two sides wrote different rows: engine {engine_rows:?} ({engine_bytes} bytes of JSON), \
+             raw {raw_rows:?} ({raw_bytes} bytes)"
+        )
+        .into());
     }
-    eprintln!("postgres_vs_raw: one lifecycle writes {engine_rows:?} on both sides");
+    eprintln!(
+        "postgres_vs_raw: one lifecycle writes {engine_rows:?} on both sides, JSON {engine_bytes} / {raw_bytes} bytes"
+    );
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("postgres_vs_raw");
@@ -549,5 +667,9 @@ fn bench(
     }
     group.finish();
     c.final_summary();
+    // Only under `cargo bench`, not when each benchmark runs once as a test.
+    if std::env::args().any(|arg| arg == "--bench") && std::env::var_os("POSTGRES_VS_RAW_NO_INTERLEAVED").is_none() {
+        interleaved(rt, admin, (&engine, &script, &engine_progress), (&clients, &commits, &raw_progress))?;
+    }
     Ok(())
 }

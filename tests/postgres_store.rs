@@ -92,14 +92,18 @@ fn pay(order: &Order, txn: &str) -> (Order, Vec<Event>) {
 async fn postgres_conformance_run_all() {
     let Some(db) = TestDb::new() else { return };
     // `run_all` wants a plain function making empty stores: connect them beforehand.
-    let mut stores = Vec::new();
-    for _ in 0..11 {
-        let schema = db.fresh_schema();
-        stores.push(db.store(&schema).await);
+    // Once with copies of the orders written (the default) and once reading every load.
+    for cached_orders in [1024, 0] {
+        let mut stores = Vec::new();
+        for _ in 0..11 {
+            let schema = db.fresh_schema();
+            let options = PgOptions::new(db.url.clone()).schema(&schema).pool_size(8).cached_orders(cached_orders);
+            stores.push(PgStore::connect(options).await.unwrap());
+        }
+        stores.reverse();
+        let stores = RefCell::new(stores);
+        conformance::run_all(|| stores.borrow_mut().pop().expect("enough stores for every check")).await;
     }
-    stores.reverse();
-    let stores = RefCell::new(stores);
-    conformance::run_all(|| stores.borrow_mut().pop().expect("enough stores for every check")).await;
     db.drop_all().await;
 }
 
@@ -504,5 +508,79 @@ async fn postgres_separate_processes_share_the_outbox_and_take_over_a_dead_ones_
         taken.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(),
         [("k000", 2), ("k001", 2), ("k002", 2), ("k003", 2), ("k004", 2)]
     );
+    db.drop_all().await;
+}
+
+/// The refusals of the one-statement write, explained by a read afterwards: events out of
+/// sequence are `Corrupt` (a stale commit is a `Conflict` first), a commit ahead of the stored
+/// version is a `Conflict`, a changed number is `Corrupt`, a repeated dedupe key within one
+/// commit is named; none of them writes anything, not even their keys or outbox rows.
+#[tokio::test]
+async fn postgres_refused_commits_write_nothing_and_say_why() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let store = db.store(&schema).await;
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+    let (paid, paid_events) = pay(&order, "T-1");
+    let keys = vec!["k/1".to_owned()];
+    let outbox = [OutboxEntry { key: "refused/1".into(), effect: Effect::ClosePayment { provider: "alipay".into() } }];
+    let with_rows = |order, expected, events| Commit { dedupe_keys: &keys, ..commit(order, expected, events, &outbox) };
+
+    let mut skipping = paid_events.clone();
+    skipping[0].seq += 1;
+    let err = store.append(with_rows(&paid, order.version, &skipping)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let err = store.append(with_rows(&paid, order.version - 1, &skipping)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+
+    // Decided on a version the store never had: the compare-and-set fails, nothing collides.
+    let mut ahead = paid.clone();
+    ahead.version += 5;
+    let mut ahead_events = paid_events.clone();
+    for event in &mut ahead_events {
+        event.seq += 5;
+    }
+    let err = store.append(with_rows(&ahead, order.version + 5, &ahead_events)).await.unwrap_err();
+    assert_eq!(err, StoreError::Conflict { expected: order.version + 5, actual: order.version });
+
+    let mut renumbered = paid.clone();
+    renumbered.number = conformance::sample_order("alice", 2, t0()).0.number;
+    let err = store.append(with_rows(&renumbered, order.version, &paid_events)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+
+    let twice = vec!["k/1".to_owned(), "k/2".to_owned(), "k/1".to_owned()];
+    let repeated = Commit { dedupe_keys: &twice, ..commit(&paid, order.version, &paid_events, &outbox) };
+    assert_eq!(store.append(repeated).await.unwrap_err(), StoreError::DuplicateKey("k/1".into()));
+
+    assert_eq!(store.load(order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(store.events(order.id).await.unwrap(), events);
+    for key in ["k/1", "k/2"] {
+        assert_eq!(store.find_by_key(key).await.unwrap(), None, "{key}");
+    }
+    let claimed = store.claim_outbox(after(t0(), TimeDelta::days(1)), TimeDelta::minutes(1), 100).await.unwrap();
+    assert!(claimed.iter().all(|item| item.key != "refused/1"), "{claimed:?}");
+    store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
+    assert_eq!(store.load(order.id).await.unwrap(), Some(paid));
+    db.drop_all().await;
+}
+
+/// A store keeps copies of the orders it wrote, but a load always checks the stored version:
+/// an order another instance changed since is read from the database.
+#[tokio::test]
+async fn postgres_loads_see_other_instances_writes_past_the_copies() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let a = db.store(&schema).await;
+    let b = PgStore::connect(PgOptions::new(db.url.clone()).schema(&schema).cached_orders(0)).await.unwrap();
+    let (order, events) = conformance::sample_order("alice", 1, t0());
+    a.create(commit(&order, 0, &events, &[])).await.unwrap();
+    assert_eq!(a.load(order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(b.load(order.id).await.unwrap(), Some(order.clone()));
+
+    let (paid, paid_events) = pay(&order, "T-1");
+    b.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
+    assert_eq!(a.load(order.id).await.unwrap(), Some(paid.clone()));
+    assert_eq!(b.load(order.id).await.unwrap(), Some(paid));
     db.drop_all().await;
 }

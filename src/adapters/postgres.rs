@@ -48,18 +48,19 @@
 //! earliest deadline, outbox retry times and leases) are compared at that precision. Snapshots
 //! and events keep every nanosecond.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::effect::Effect;
@@ -134,6 +135,103 @@ CREATE INDEX IF NOT EXISTS outbox_dead ON {s}.outbox (seq) WHERE dead;
 "#,
 ];
 
+/// A commit is one statement: its head writes the order row and returns it as `o`, and
+/// [`commit_rows`] writes every other row from `o`, so a compare-and-set that finds another
+/// version writes nothing. One statement is one round trip and one transaction of its own,
+/// with no `BEGIN` and `COMMIT` around it.
+///
+/// The head of a create: `$1..$9` as in [`OrderRow::params`].
+const CREATE_ORDER: &str = "WITH o AS (
+    INSERT INTO {s}.orders (id, number, customer, status, placed_at, next_deadline_at, next_deadline_kind, version,
+        snapshot)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    RETURNING id
+)";
+
+/// The head of an append: the compare-and-set, `$10` being the expected version.
+const UPDATE_ORDER: &str = "WITH o AS (
+    UPDATE {s}.orders SET customer = $3, status = $4, placed_at = $5, next_deadline_at = $6, next_deadline_kind = $7,
+        version = $8, snapshot = $9
+    WHERE id = $1 AND number = $2 AND version = $10
+    RETURNING id
+)";
+
+/// What a commit does to the order's waybills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WaybillRows {
+    /// Nothing: the order has none and had none (before shipping).
+    Leave = 0,
+    /// The order keeps every waybill it had (and may have new ones): each is recorded for it,
+    /// its row rewritten only if another order took it since (it comes back: as in the other
+    /// stores, the order written last has it).
+    Keep = 1,
+    /// They changed, or what they were is not known here: replace the order's rows.
+    Replace = 2,
+}
+
+/// The hot statements' text, built once per store.
+struct Statements {
+    /// A create, by [`WaybillRows`].
+    create: [String; 3],
+    /// An append, by [`WaybillRows`].
+    append: [String; 3],
+    /// A load: the snapshot only when the version (`$2`) is not the copy's.
+    load: String,
+}
+
+impl Statements {
+    fn new(schema: &str) -> Statements {
+        let sql = |text: String| text.replace("{s}", schema);
+        let rows = [WaybillRows::Leave, WaybillRows::Keep, WaybillRows::Replace];
+        Statements {
+            create: rows.map(|w| sql(format!("{CREATE_ORDER}{}", commit_rows(10, w)))),
+            append: rows.map(|w| sql(format!("{UPDATE_ORDER}{}", commit_rows(11, w)))),
+            load: sql("SELECT CASE WHEN version = $2 THEN NULL ELSE snapshot END FROM {s}.orders WHERE id = $1".into()),
+        }
+    }
+}
+
+/// The rest of a commit's statement, after its head: dedupe keys (a recorded one fails the
+/// statement), events, outbox rows (in commit order; an existing key is kept) and the order's
+/// waybills (see [`WaybillRows`]). Parameters from
+/// `$first`: dedupe keys, event seqs, event bodies, outbox keys, effects and, unless
+/// [`WaybillRows::Leave`], the waybills. The statement returns how many order rows it wrote,
+/// 0 or 1.
+fn commit_rows(first: usize, waybills: WaybillRows) -> String {
+    let [keys, seqs, bodies, outbox_keys, effects, list] = [0, 1, 2, 3, 4, 5].map(|i| first + i);
+    let stale = format!(
+        ", stale_waybills AS (
+    DELETE FROM {{s}}.waybills AS w USING o WHERE w.order_id = o.id AND NOT (w.waybill = ANY(${list}::text[]))
+)"
+    );
+    // Only the unique index is consulted (no join with the table, whose plan could scan it).
+    let recorded = format!(
+        ", new_waybills AS (
+    INSERT INTO {{s}}.waybills AS w (waybill, order_id) SELECT t.w, o.id FROM o, unnest(${list}::text[]) AS t(w)
+    ON CONFLICT (waybill) DO UPDATE SET order_id = EXCLUDED.order_id WHERE w.order_id <> EXCLUDED.order_id
+)"
+    );
+    let waybills = match waybills {
+        WaybillRows::Leave => String::new(),
+        WaybillRows::Keep => recorded,
+        WaybillRows::Replace => stale + &recorded,
+    };
+    format!(
+        ", new_keys AS (
+    INSERT INTO {{s}}.dedupe_keys (key, order_id) SELECT t.k, o.id FROM o, unnest(${keys}::text[]) AS t(k)
+), new_events AS (
+    INSERT INTO {{s}}.events (order_id, seq, body)
+    SELECT o.id, t.seq, t.body FROM o, unnest(${seqs}::bigint[], ${bodies}::jsonb[]) AS t(seq, body)
+), new_outbox AS (
+    INSERT INTO {{s}}.outbox (key, order_id, effect)
+    SELECT t.k, o.id, t.e FROM o, unnest(${outbox_keys}::text[], ${effects}::jsonb[]) WITH ORDINALITY AS t(k, e, n)
+    ORDER BY t.n
+    ON CONFLICT (key) DO NOTHING
+){waybills}
+SELECT count(*) FROM o"
+    )
+}
+
 /// How to reach the database and where to keep the tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
@@ -148,16 +246,23 @@ pub struct PgOptions {
     /// How long a call waits for a free connection (or a new one) before it fails with
     /// [`StoreError::Unavailable`].
     pub timeout: Duration,
+    /// How many of the orders it wrote last the store keeps a copy of (0: none). A load still
+    /// reads the stored version, so writes by other instances are always seen, but when the
+    /// version is the copy's the snapshot is neither sent nor decoded. Each copy costs about
+    /// as much memory as the order's snapshot.
+    pub cached_orders: usize,
 }
 
 impl PgOptions {
-    /// The defaults for `url`: schema [`DEFAULT_SCHEMA`], 16 connections, 30 s timeout.
+    /// The defaults for `url`: schema [`DEFAULT_SCHEMA`], 16 connections, 30 s timeout,
+    /// copies of the last 1,024 orders written.
     pub fn new(url: impl Into<String>) -> PgOptions {
         PgOptions {
             url: url.into(),
             schema: DEFAULT_SCHEMA.to_owned(),
             pool_size: 16,
             timeout: Duration::from_secs(30),
+            cached_orders: 1024,
         }
     }
 
@@ -170,6 +275,13 @@ impl PgOptions {
     /// Keeps at most `size` connections (at least 1).
     pub fn pool_size(mut self, size: usize) -> PgOptions {
         self.pool_size = size.max(1);
+        self
+    }
+
+    /// Keeps copies of the last `orders` orders written (0: none); see
+    /// [`PgOptions::cached_orders`].
+    pub fn cached_orders(mut self, orders: usize) -> PgOptions {
+        self.cached_orders = orders;
         self
     }
 }
@@ -199,6 +311,10 @@ pub struct PgStore {
     quoted: String,
     /// The schema name.
     schema: String,
+    /// Copies of the orders written last.
+    recent: Mutex<Recent>,
+    /// The text of the statements every commit and load runs.
+    statements: Statements,
 }
 
 impl fmt::Debug for PgStore {
@@ -243,9 +359,18 @@ impl PgStore {
             .wait_timeout(Some(options.timeout))
             .create_timeout(Some(options.timeout))
             .recycle_timeout(Some(options.timeout))
+            // The connection used last first: the few that are busy stay warm, the rest idle.
+            .queue_mode(QueueMode::Lifo)
             .build()
             .map_err(|_| StoreError::Unavailable("cannot build the connection pool".into()))?;
-        let store = PgStore { pool, quoted: format!("\"{}\"", options.schema), schema: options.schema };
+        let quoted = format!("\"{}\"", options.schema);
+        let store = PgStore {
+            pool,
+            statements: Statements::new(&quoted),
+            quoted,
+            schema: options.schema,
+            recent: Mutex::new(Recent::new(options.cached_orders)),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -304,125 +429,129 @@ impl PgStore {
         })
     }
 
+    /// Writes a commit in one statement (see [`CREATE_ORDER`]). A refusal is explained
+    /// afterwards, by a read.
     async fn write(&self, commit: Commit<'_>, create: bool) -> Result<(), StoreError> {
         if create {
             check_new(&commit)?;
         }
         let order = commit.order;
         let row = OrderRow::of(order)?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db)?;
-        if create {
-            let sql = self.sql(
-                "INSERT INTO {s}.orders (id, number, customer, status, placed_at, next_deadline_at,
-                     next_deadline_kind, version, snapshot)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            );
-            let inserted = tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &row.params()).await;
-            if let Err(e) = inserted {
-                if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                    drop(tx);
-                    let constraint = e.as_db_error().and_then(|d| d.constraint()).unwrap_or_default().to_owned();
-                    if constraint == "orders_number_unique" {
-                        return Err(StoreError::DuplicateOrderNumber(order.number));
-                    }
-                    let actual = self.version_of(&client, order.id).await?.map_or(0, |(v, _)| v);
-                    return Err(StoreError::Conflict { expected: 0, actual });
-                }
-                return Err(db(e));
-            }
-        } else {
-            let sql = self.sql(
-                "UPDATE {s}.orders SET customer = $3, status = $4, placed_at = $5, next_deadline_at = $6,
-                     next_deadline_kind = $7, version = $8, snapshot = $9
-                 WHERE id = $1 AND number = $2 AND version = $10",
-            );
-            let expected = to_i64(commit.expected_version)?;
-            let mut params = row.params();
-            params.push(&expected);
-            let updated = tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &params).await.map_err(db)?;
-            if updated == 0 {
-                drop(tx);
-                return Err(match self.version_of(&client, order.id).await? {
-                    None => StoreError::NotFound(order.id),
-                    Some((actual, _)) if actual != commit.expected_version => {
-                        StoreError::Conflict { expected: commit.expected_version, actual }
-                    }
-                    Some((_, number)) => StoreError::Corrupt(format!(
-                        "order {} cannot change its number from {number} to {}",
-                        order.id, order.number
-                    )),
-                });
-            }
+        let client = self.client().await?;
+        if let Err(invalid) = check_sequence(&commit) {
+            // A caller's bug; a stale commit is still a conflict first, as in the memory store.
+            return Err(self.refused(&client, &commit, create).await?.unwrap_or(invalid));
         }
-        // After the compare-and-set, as the memory store does: a stale commit is a conflict.
-        check_sequence(&commit)?;
-        self.write_rest(&tx, &commit, create).await?;
-        tx.commit().await.map_err(db)
-    }
-
-    /// Everything of a commit but the order row: dedupe keys, events, outbox and waybills.
-    async fn write_rest(&self, tx: &Transaction<'_>, commit: &Commit<'_>, create: bool) -> Result<(), StoreError> {
-        let id = commit.order.id.as_uuid();
-        if !commit.dedupe_keys.is_empty() {
-            let sql = self.sql(
-                "INSERT INTO {s}.dedupe_keys (key, order_id)
-                 SELECT k, $1 FROM unnest($2::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n
-                 ON CONFLICT (key) DO NOTHING
-                 RETURNING key",
-            );
-            let keys: Vec<&str> = commit.dedupe_keys.iter().map(String::as_str).collect();
-            let rows = tx.query(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &keys]).await.map_err(db)?;
-            let inserted: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
-            let mut seen = HashSet::with_capacity(keys.len());
-            for key in keys {
-                if !inserted.contains(key) || !seen.insert(key) {
-                    return Err(StoreError::DuplicateKey(key.to_owned()));
-                }
-            }
-        }
-
+        let expected = to_i64(commit.expected_version)?;
+        let keys: Vec<&str> = commit.dedupe_keys.iter().map(String::as_str).collect();
         let seqs: Vec<i64> = commit.events.iter().map(|e| to_i64(e.seq)).collect::<Result<_, _>>()?;
-        let bodies: Vec<Value> = commit.events.iter().map(to_json).collect::<Result<_, _>>()?;
-        let sql = self
-            .sql("INSERT INTO {s}.events (order_id, seq, body) SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[])");
-        tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &seqs, &bodies]).await.map_err(|e| {
-            if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                StoreError::Conflict { expected: commit.expected_version, actual: commit.order.version }
-            } else {
-                db(e)
-            }
-        })?;
-
-        if !commit.outbox.is_empty() {
-            let keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
-            let effects: Vec<Value> = commit.outbox.iter().map(|e| to_json(&e.effect)).collect::<Result<_, _>>()?;
-            let sql = self.sql(
-                "INSERT INTO {s}.outbox (key, order_id, effect)
-                 SELECT k, $1, e FROM unnest($2::text[], $3::jsonb[]) WITH ORDINALITY AS t(k, e, n) ORDER BY n
-                 ON CONFLICT (key) DO NOTHING",
-            );
-            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &keys, &effects]).await.map_err(db)?;
-        }
-
+        // Serialized straight into the request, as binary `jsonb` (no `Value` in between).
+        let bodies: Vec<Json<&Event>> = commit.events.iter().map(Json).collect();
+        let outbox_keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
+        let effects: Vec<Json<&Effect>> = commit.outbox.iter().map(|e| Json(&e.effect)).collect();
         let mut waybills: Vec<&str> = Vec::new();
-        for waybill in commit.order.waybills() {
+        for waybill in order.waybills() {
             if !waybills.contains(&waybill) {
                 waybills.push(waybill);
             }
         }
-        if !create {
-            let sql = self.sql("DELETE FROM {s}.waybills WHERE order_id = $1 AND NOT (waybill = ANY($2::text[]))");
-            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &waybills]).await.map_err(db)?;
+        // What the order's waybills were, from the copy of the version this commit is based on.
+        let waybill_rows = if create {
+            if waybills.is_empty() { WaybillRows::Leave } else { WaybillRows::Keep }
+        } else {
+            let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id);
+            match copy.filter(|copy| copy.version == commit.expected_version) {
+                Some(copy) if copy.waybills().next().is_none() && waybills.is_empty() => WaybillRows::Leave,
+                Some(copy) if copy.waybills().all(|w| waybills.contains(&w)) => WaybillRows::Keep,
+                _ => WaybillRows::Replace,
+            }
+        };
+        let mut params = row.params();
+        let sql = if create {
+            &self.statements.create[waybill_rows as usize]
+        } else {
+            params.push(&expected);
+            &self.statements.append[waybill_rows as usize]
+        };
+        params.extend::<[&(dyn ToSql + Sync); 5]>([&keys, &seqs, &bodies, &outbox_keys, &effects]);
+        if waybill_rows != WaybillRows::Leave {
+            params.push(&waybills);
         }
-        if !waybills.is_empty() {
-            let sql = self.sql(
-                "INSERT INTO {s}.waybills (waybill, order_id) SELECT w, $1 FROM unnest($2::text[]) AS t(w)
-                 ON CONFLICT (waybill) DO UPDATE SET order_id = EXCLUDED.order_id",
-            );
-            tx.execute(&tx.prepare_cached(&sql).await.map_err(db)?, &[&id, &waybills]).await.map_err(db)?;
+        let written = client.query_one(&client.prepare_cached(sql).await.map_err(db)?, &params).await;
+        let unique_violation = match written {
+            Ok(row) if row.get::<_, i64>(0) == 1 => {
+                drop(client);
+                let copy = Arc::new(order.clone());
+                self.recent.lock().unwrap_or_else(PoisonError::into_inner).put(copy);
+                return Ok(());
+            }
+            // The compare-and-set found another version (or no order, or another number).
+            Ok(_) => {
+                let stale = StoreError::Conflict { expected: commit.expected_version, actual: commit.expected_version };
+                return Err(self.refused(&client, &commit, create).await?.unwrap_or(stale));
+            }
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => e,
+            Err(e) => {
+                return Err(match serde_error(&e) {
+                    Some(json) => StoreError::Corrupt(format!("cannot encode for storage: {json}")),
+                    None => db(e),
+                });
+            }
+        };
+        match unique_violation.as_db_error().and_then(|d| d.constraint()).unwrap_or_default() {
+            "orders_number_unique" => Err(StoreError::DuplicateOrderNumber(order.number)),
+            "dedupe_keys_pkey" => {
+                Err(self.duplicate_key(&client, &keys).await?.unwrap_or_else(|| db(unique_violation)))
+            }
+            "events_pkey" if !create => {
+                Err(StoreError::Conflict { expected: commit.expected_version, actual: commit.order.version })
+            }
+            // The order exists already (create): read its version.
+            _ => Err(self.refused(&client, &commit, create).await?.unwrap_or_else(|| db(unique_violation))),
         }
-        Ok(())
+    }
+
+    /// Why the order row of `commit` cannot be written, read from the stored row: the order
+    /// exists (create) or is missing, at another version or under another number (append).
+    /// `None` when the row would be accepted.
+    async fn refused(
+        &self,
+        client: &Object,
+        commit: &Commit<'_>,
+        create: bool,
+    ) -> Result<Option<StoreError>, StoreError> {
+        let order = commit.order;
+        let stored = self.version_of(client, order.id).await?;
+        Ok(match stored {
+            Some((actual, _)) if create => Some(StoreError::Conflict { expected: 0, actual }),
+            None if create => {
+                let sql = self.sql("SELECT 1 FROM {s}.orders WHERE number = $1");
+                let statement = client.prepare_cached(&sql).await.map_err(db)?;
+                let taken = client.query_opt(&statement, &[&order.number.as_str()]).await.map_err(db)?;
+                taken.map(|_| StoreError::DuplicateOrderNumber(order.number))
+            }
+            None => Some(StoreError::NotFound(order.id)),
+            Some((actual, _)) if actual != commit.expected_version => {
+                Some(StoreError::Conflict { expected: commit.expected_version, actual })
+            }
+            Some((_, number)) if number != order.number.as_str() => Some(StoreError::Corrupt(format!(
+                "order {} cannot change its number from {number} to {}",
+                order.id, order.number
+            ))),
+            Some(_) => None,
+        })
+    }
+
+    /// The first of `keys` that is recorded already or repeated among them.
+    async fn duplicate_key(&self, client: &Object, keys: &[&str]) -> Result<Option<StoreError>, StoreError> {
+        let sql = self.sql("SELECT key FROM {s}.dedupe_keys WHERE key = ANY($1::text[])");
+        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&keys]).await.map_err(db)?;
+        let recorded: HashSet<&str> = rows.iter().map(|r| r.get(0)).collect();
+        let mut seen = HashSet::with_capacity(keys.len());
+        Ok(keys
+            .iter()
+            .find(|key| recorded.contains(**key) || !seen.insert(**key))
+            .map(|key| StoreError::DuplicateKey((*key).to_owned())))
     }
 
     /// The stored version and number of an order, read outside any transaction.
@@ -441,8 +570,42 @@ impl PgStore {
     }
 }
 
+/// Copies of the orders a store wrote last, each at the version it wrote, oldest first out.
+struct Recent {
+    orders: HashMap<OrderId, Arc<Order>>,
+    /// Writes in order; an order written again has an older entry here that no longer evicts
+    /// it.
+    written: VecDeque<(OrderId, u64)>,
+    capacity: usize,
+}
+
+impl Recent {
+    fn new(capacity: usize) -> Recent {
+        Recent { orders: HashMap::new(), written: VecDeque::new(), capacity }
+    }
+
+    fn get(&self, id: OrderId) -> Option<Arc<Order>> {
+        self.orders.get(&id).cloned()
+    }
+
+    fn put(&mut self, order: Arc<Order>) {
+        if self.capacity == 0 {
+            return;
+        }
+        self.written.push_back((order.id, order.version));
+        self.orders.insert(order.id, order);
+        while self.written.len() > self.capacity {
+            if let Some((id, version)) = self.written.pop_front() {
+                if self.orders.get(&id).is_some_and(|o| o.version == version) {
+                    self.orders.remove(&id);
+                }
+            }
+        }
+    }
+}
+
 /// The searchable columns of an order row.
-struct OrderRow {
+struct OrderRow<'a> {
     id: Uuid,
     number: String,
     customer: String,
@@ -451,11 +614,12 @@ struct OrderRow {
     deadline_at: Option<DateTime<Utc>>,
     deadline_kind: Option<Value>,
     version: i64,
-    snapshot: Value,
+    /// Serialized straight into the request, as binary `jsonb` (no `Value` in between).
+    snapshot: Json<&'a Order>,
 }
 
-impl OrderRow {
-    fn of(order: &Order) -> Result<OrderRow, StoreError> {
+impl OrderRow<'_> {
+    fn of(order: &Order) -> Result<OrderRow<'_>, StoreError> {
         let deadline = order.next_deadline();
         Ok(OrderRow {
             id: order.id.as_uuid(),
@@ -466,7 +630,7 @@ impl OrderRow {
             deadline_at: deadline.map(|(at, _)| at),
             deadline_kind: deadline.map(|(_, kind)| to_json(&kind)).transpose()?,
             version: to_i64(order.version)?,
-            snapshot: to_json(order)?,
+            snapshot: Json(order),
         })
     }
 
@@ -541,14 +705,22 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, StoreError> {
 }
 
 fn from_json<T: DeserializeOwned>(value: Value, what: &dyn fmt::Display) -> Result<T, StoreError> {
-    serde_json::from_value(value).map_err(|e| {
-        StoreError::Corrupt(format!(
-            "{what} cannot be decoded ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })
+    serde_json::from_value(value).map_err(|e| undecodable(&e, what))
+}
+
+/// The JSON error behind a driver error: a value that could not be encoded or decoded.
+fn serde_error(e: &tokio_postgres::Error) -> Option<&serde_json::Error> {
+    std::error::Error::source(e).and_then(|source| source.downcast_ref::<serde_json::Error>())
+}
+
+/// Names what could not be decoded and where, without quoting the stored data.
+fn undecodable(e: &serde_json::Error, what: &dyn fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!(
+        "{what} cannot be decoded ({:?} error at line {} column {})",
+        e.classify(),
+        e.line(),
+        e.column()
+    ))
 }
 
 fn status_text(status: OrderStatus) -> Result<String, StoreError> {
@@ -576,12 +748,24 @@ impl OrderStore for PgStore {
     }
 
     async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(id);
+        let copy_version = copy.as_ref().and_then(|o| i64::try_from(o.version).ok()).unwrap_or(-1);
         let client = self.client().await?;
-        let sql = self.sql("SELECT snapshot FROM {s}.orders WHERE id = $1");
-        let row =
-            client.query_opt(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
+        // The snapshot only when the copy (if any) is not the stored version.
+        let statement = client.prepare_cached(&self.statements.load).await.map_err(db)?;
+        let row = client.query_opt(&statement, &[&id.as_uuid(), &copy_version]).await.map_err(db)?;
         drop(client);
-        row.map(|r| from_json(r.get(0), &format_args!("the snapshot of order {id}"))).transpose()
+        let Some(row) = row else { return Ok(None) };
+        // Decoded straight into the order (not through a `Value`).
+        match (row.try_get::<_, Option<Json<Order>>>(0), copy) {
+            (Ok(Some(Json(order))), _) => Ok(Some(order)),
+            (Ok(None), Some(copy)) => Ok(Some(Order::clone(&copy))),
+            (Ok(None), None) => Err(StoreError::Corrupt(format!("order {id} has no snapshot"))),
+            (Err(e), _) => Err(match serde_error(&e) {
+                Some(e) => undecodable(e, &format_args!("the snapshot of order {id}")),
+                None => db(e),
+            }),
+        }
     }
 
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
