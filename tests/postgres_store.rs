@@ -584,3 +584,53 @@ async fn postgres_loads_see_other_instances_writes_past_the_copies() {
     assert_eq!(b.load(order.id).await.unwrap(), Some(paid));
     db.drop_all().await;
 }
+
+#[tokio::test]
+async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
+    let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+    let inventory = Arc::new(MemoryInventory::new());
+    for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+        inventory.set_stock(&Sku::new(s).unwrap(), 100);
+    }
+    let clock = Arc::new(FixedClock::new(t0()));
+    let mut engines = Vec::new();
+    for _ in 0..2 {
+        let adapters = Adapters {
+            store: Arc::new(db.store(&schema).await),
+            payments: gateway.clone(),
+            logistics: carrier.clone(),
+            inventory: inventory.clone(),
+            notifier: Arc::new(RecordingNotifier::new()),
+            clock: clock.clone(),
+        };
+        engines.push(Engine::new(Workflow::default(), adapters));
+    }
+    let (a, b) = (&engines[0], &engines[1]);
+    // A places the order and keeps its copy (awaiting payment); B records the payment.
+    let placed = a.place(&buyer("alice"), &sample_form("alice"), None).await.unwrap();
+    let id = placed.order.id;
+    assert_eq!(a.adapters().store.recent_copy(id).map(|o| o.version), Some(placed.order.version));
+    let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, clock.now());
+    b.handle_payment_notification(&raw).await.unwrap();
+
+    // On A's stale copy the pick list would be refused (not paid yet): A decides again on the
+    // stored order and issues it.
+    let warehouse = orderflow::testing::warehouse();
+    let picked = a.execute(id, Command::new(warehouse.clone(), Action::IssuePickList)).await.unwrap();
+    assert!(!picked.already_applied);
+    assert_eq!(picked.order.status(), OrderStatus::InFulfilment);
+
+    // B's copy is now stale the other way: a command it could decide on its copy conflicts at
+    // commit and is decided again, so the history has no gap and no duplicate.
+    let pack = picked.order.pack_remaining();
+    let packed = b.execute(id, Command::new(warehouse, pack)).await.unwrap();
+    assert_eq!(packed.order.version, picked.order.version + packed.events.len() as u64);
+    let history = a.events(id).await.unwrap();
+    let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=packed.order.version).collect::<Vec<_>>());
+    assert_eq!(a.order(id).await.unwrap(), packed.order);
+    db.drop_all().await;
+}

@@ -17,12 +17,14 @@ use orderflow::{Action, Command, MemoryInventory, PackageId, Sku, Workflow, Work
 /// The examples' error type.
 pub type Error = Box<dyn std::error::Error>;
 
+/// The demonstration's adapters around store `S`.
+type DemoAdapters<S> =
+    Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, MemoryInventory, Arc<RecordingNotifier>, Arc<FixedClock>>;
+
 /// A shop on store `S` with the signed fakes, in-memory stock and a steppable clock (so the
 /// demonstration can jump over days).
 pub struct DemoShop<S: OrderStore> {
-    engine: Engine<
-        Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, MemoryInventory, Arc<RecordingNotifier>, Arc<FixedClock>>,
-    >,
+    engine: Engine<DemoAdapters<S>>,
     gateway: Arc<FakeGateway>,
     carrier: Arc<FakeCarrier>,
     notifier: Arc<RecordingNotifier>,

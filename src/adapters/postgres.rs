@@ -768,6 +768,11 @@ impl OrderStore for PgStore {
         }
     }
 
+    fn recent_copy(&self, id: OrderId) -> Option<Order> {
+        let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(id);
+        copy.map(|order| Order::clone(&order))
+    }
+
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
         let client = self.client().await?;
         let sql = self.sql("SELECT seq, body FROM {s}.events WHERE order_id = $1 ORDER BY seq");

@@ -447,6 +447,9 @@ impl<A: Ports> Engine<A> {
             // is written with the commit, so the store refuses it there (`DuplicateKey`); only a
             // refusal, or a decision that reserves stock before committing, looks the key up.
             let dedupe: Vec<String> = key.into_iter().collect();
+            // Without a caller's copy, the store's own recent copy (if it keeps one) saves a
+            // read on the first try; a stale one only costs a fresh load.
+            let loaded = loaded.or_else(|| self.adapters.store().recent_copy(id).map(Box::new));
             if let Some(order) = loaded {
                 if let Some(outcome) = Box::pin(self.try_loaded(*order, &command, &dedupe)).await {
                     return Ok(outcome);
@@ -501,12 +504,14 @@ impl<A: Ports> Engine<A> {
         }
     }
 
-    /// The first try of [`Engine::execute_loaded`]: decides on the caller's snapshot and
-    /// commits. `None` when that did not commit (whatever the reason); the caller then goes
+    /// The first try of [`Engine::execute_loaded`], or of any command on a store that keeps
+    /// recent copies ([`OrderStore::recent_copy`]): decides on that snapshot and commits. `None` when that did not commit (whatever the reason); the caller then goes
     /// the ordinary way, so a refusal or a conflict is answered from a fresh load.
     async fn try_loaded(&self, order: Order, command: &Command, dedupe: &[String]) -> Option<Outcome> {
         let decision = self.workflow.decide(&order, command, &Ctx::at(self.now())).ok()?;
-        if decision.is_empty() {
+        if decision.is_empty() || decision.effects.iter().any(Effect::before_commit) {
+            // Reservations are made on the ordinary path only, which checks a keyed request
+            // was not applied before (reserving again and undoing would free its stock).
             return None;
         }
         let reserved = self.reserve(&order, &decision).await.ok()?;

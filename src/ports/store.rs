@@ -242,6 +242,15 @@ pub trait OrderStore: Send + Sync {
     /// is delivered again under the same key. False (and nothing changed) when no dead item has
     /// this key: unknown, pending, completed, or already requeued.
     fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// A copy of the order that this handle keeps in memory (say, of its last write), without
+    /// asking the backend; `None` (the default) for stores that keep none. It may be stale,
+    /// since another instance may have written since: the engine only decides a first,
+    /// optimistic try on it, which the compare-and-set of the commit refuses if it was stale,
+    /// and anything but a commit is decided again on a fresh [`OrderStore::load`].
+    fn recent_copy(&self, id: OrderId) -> Option<Order> {
+        let _ = id;
+        None
+    }
 }
 
 /// Object-safe twin of [`OrderStore`].
@@ -281,6 +290,7 @@ pub trait DynOrderStore: Send + Sync {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
     fn dead_letters_dyn(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>>;
     fn requeue_dead_dyn<'a>(&'a self, key: &'a str, now: DateTime<Utc>) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn recent_copy_dyn(&self, id: OrderId) -> Option<Order>;
 }
 
 impl<T: OrderStore> DynOrderStore for T {
@@ -346,6 +356,9 @@ impl<T: OrderStore> DynOrderStore for T {
     fn requeue_dead_dyn<'a>(&'a self, key: &'a str, now: DateTime<Utc>) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(self.requeue_dead(key, now))
     }
+    fn recent_copy_dyn(&self, id: OrderId) -> Option<Order> {
+        self.recent_copy(id)
+    }
 }
 
 impl<'d> OrderStore for dyn DynOrderStore + 'd {
@@ -401,6 +414,9 @@ impl<'d> OrderStore for dyn DynOrderStore + 'd {
     }
     async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.requeue_dead_dyn(key, now).await
+    }
+    fn recent_copy(&self, id: OrderId) -> Option<Order> {
+        self.recent_copy_dyn(id)
     }
 }
 
@@ -466,5 +482,8 @@ impl<T: OrderStore + ?Sized> OrderStore for Arc<T> {
     }
     fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).requeue_dead(key, now)
+    }
+    fn recent_copy(&self, id: OrderId) -> Option<Order> {
+        (**self).recent_copy(id)
     }
 }
