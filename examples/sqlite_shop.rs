@@ -114,7 +114,7 @@ async fn main() -> Result<(), Error> {
         .iter()
         .map(|l| ScannedItem {
             sku: l.sku.to_string(),
-            product_name: l.product_name.clone(),
+            product_name: l.product_name.to_string(),
             variant: l.variant.clone(),
             quantity: l.quantity,
         })

@@ -474,7 +474,7 @@ fn normalize_country(country: &str) -> Option<String> {
 
 /// Variant with keys and values trimmed (what the draft stores and duplicates compare on).
 fn trimmed_variant(variant: &Variant) -> Variant {
-    variant.iter().map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect()
+    variant.iter().map(|(k, v)| (k.trim(), v.trim())).collect()
 }
 
 /// What makes two lines "the same product": trimmed SKU and variant. `None` for an invalid
@@ -1098,7 +1098,7 @@ impl Validator {
         struct Merged {
             sku: Sku,
             variant: Variant,
-            product_name: String,
+            product_name: crate::text::Text,
             quantity: u32,
             unit_price: Money,
         }
@@ -1145,7 +1145,7 @@ impl Validator {
             merged.push(Merged {
                 sku: Sku::new(sku).map_err(|_| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?,
                 variant: variant.into_owned(),
-                product_name: line.product_name.trim().to_owned(),
+                product_name: crate::text::Text::from(line.product_name.trim()),
                 quantity,
                 unit_price: line.unit_price,
             });
@@ -1186,15 +1186,16 @@ impl Validator {
 
         let a = &form.shipping_address;
         let shipping_address = Address {
-            recipient: a.recipient.trim().to_owned(),
-            phone: a.phone.trim().to_owned(),
+            recipient: a.recipient.trim().into(),
+            phone: a.phone.trim().into(),
             country: normalize_country(&a.country)
-                .ok_or_else(|| fail("shipping_address.country", ViolationCode::BadFormat, "invalid country code"))?,
-            province: a.province.trim().to_owned(),
-            city: a.city.trim().to_owned(),
-            district: a.district.trim().to_owned(),
-            street: a.street.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            postal_code: a.postal_code.trim().to_owned(),
+                .ok_or_else(|| fail("shipping_address.country", ViolationCode::BadFormat, "invalid country code"))?
+                .into(),
+            province: a.province.trim().into(),
+            city: a.city.trim().into(),
+            district: a.district.trim().into(),
+            street: a.street.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(Into::into).collect(),
+            postal_code: a.postal_code.trim().into(),
         };
         let payment = match &form.payment {
             PaymentMethod::Online { provider } => PaymentMethod::Online { provider: provider.trim().to_owned() },
@@ -1412,7 +1413,7 @@ mod tests {
         let d = Validator::default().validate(&f).unwrap();
         assert_eq!(d.customer.as_str(), "c-1");
         assert_eq!(d.lines[0].sku.as_str(), "A");
-        assert_eq!(d.lines[0].variant.get("size").map(String::as_str), Some("L"));
+        assert_eq!(d.lines[0].variant.get("size"), Some("L"));
         assert_eq!(d.shipping_address.country, "CN");
         assert_eq!(d.shipping_address.street, vec!["1 Road".to_owned()]);
         assert_eq!(d.buyer_note, "ring twice");

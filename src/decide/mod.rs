@@ -449,7 +449,7 @@ impl Workflow {
                 NotificationKind::TrackingUpdate {
                     package: parcel.id,
                     tracking: update.kind,
-                    description: update.description.clone(),
+                    description: update.description.to_string(),
                 },
             );
         }
@@ -985,7 +985,7 @@ fn compare_scan(
         if line.product_name != scan.product_name.trim() {
             problems.push(PackProblem::WrongProduct {
                 sku: scan.sku.clone(),
-                expected: line.product_name.clone(),
+                expected: line.product_name.to_string(),
                 scanned: scan.product_name.clone(),
             });
             continue;
