@@ -54,7 +54,7 @@ impl CoreLifecycle {
             .iter()
             .map(|l| ScannedItem {
                 sku: l.sku.to_string(),
-                product_name: l.product_name.clone(),
+                product_name: l.product_name.to_string(),
                 variant: l.variant.clone(),
                 quantity: l.quantity,
             })
@@ -86,7 +86,7 @@ impl CoreLifecycle {
             let update = TrackingUpdate {
                 kind,
                 at: t0() + TimeDelta::hours(hours),
-                event_id: format!("E{hours}"),
+                event_id: format!("E{hours}").into(),
                 location: "Hangzhou".into(),
                 description: kind.describe().into(),
             };
@@ -588,7 +588,7 @@ impl BaselineLifecycle {
                 .map(|l| LineForm {
                     sku: l.sku.clone(),
                     name: l.product_name.clone(),
-                    variant: l.variant.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    variant: l.variant.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
                     quantity: u32::try_from(l.quantity).expect("positive quantity"),
                     unit_price: l.unit_price.minor,
                 })

@@ -110,7 +110,7 @@ impl Shop {
             .iter()
             .map(|l| ScannedItem {
                 sku: l.sku.to_string(),
-                product_name: l.product_name.clone(),
+                product_name: l.product_name.to_string(),
                 variant: l.variant.clone(),
                 quantity: l.quantity,
             })

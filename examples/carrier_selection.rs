@@ -21,7 +21,7 @@ fn address(province: &str) -> Address {
         country: "CN".into(),
         province: province.into(),
         city: "-".into(),
-        district: String::new(),
+        district: Default::default(),
         street: vec!["1 Main Road".into()],
         postal_code: "100000".into(),
     }

@@ -34,9 +34,9 @@ fn main() -> Result<(), orderflow::Error> {
         let update = TrackingUpdate {
             kind,
             at,
-            event_id: format!("E{hours}"),
+            event_id: format!("E{hours}").into(),
             location: "Hangzhou".into(),
-            description: String::new(),
+            description: Default::default(),
         };
         s.when(carrier("SF"), Action::RecordTracking { waybill: "SF00000001".into(), update })?;
     }

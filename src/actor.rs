@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CustomerId, StaffId};
+use crate::text::Text;
 
 /// A staff role. A staff member may hold several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,13 +50,13 @@ pub enum Actor {
     System,
     /// A payment provider, through a verified notification.
     PaymentProvider {
-        /// Provider name.
-        provider: String,
+        /// Provider name (shared: the actor is recorded in every event it causes).
+        provider: Text,
     },
     /// A carrier, through a verified tracking push.
     Carrier {
-        /// Carrier name.
-        carrier: String,
+        /// Carrier name (shared, as the provider's).
+        carrier: Text,
     },
 }
 

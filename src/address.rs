@@ -2,33 +2,36 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::Text;
+
 /// A validated shipping address (built by [`crate::validation::Validator`] from an
-/// [`crate::placement::AddressForm`]). Text fields are trimmed.
+/// [`crate::placement::AddressForm`]). Text fields are trimmed, and shared between the
+/// order, its placed event and the shipment effect (a copy costs no allocation per field).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
     /// Person who receives the parcel.
-    pub recipient: String,
+    pub recipient: Text,
     /// Phone number, as given (trimmed).
-    pub phone: String,
+    pub phone: Text,
     /// ISO 3166-1 alpha-2 country code, upper case.
-    pub country: String,
+    pub country: Text,
     /// Province or state.
-    pub province: String,
+    pub province: Text,
     /// City.
-    pub city: String,
+    pub city: Text,
     /// District (may be empty).
-    pub district: String,
+    pub district: Text,
     /// Street lines (at least one).
-    pub street: Vec<String>,
+    pub street: Vec<Text>,
     /// Postal code (may be empty where the country has none).
-    pub postal_code: String,
+    pub postal_code: Text,
 }
 
 impl Address {
     /// The address on one line, for labels and notifications.
     pub fn one_line(&self) -> String {
         let mut parts: Vec<&str> = Vec::with_capacity(6);
-        parts.extend(self.street.iter().map(String::as_str));
+        parts.extend(self.street.iter().map(Text::as_str));
         for part in [&self.district, &self.city, &self.province, &self.postal_code, &self.country] {
             if !part.is_empty() {
                 parts.push(part);
@@ -223,7 +226,7 @@ mod tests {
             country: "CN".into(),
             province: "Zhejiang".into(),
             city: "Hangzhou".into(),
-            district: String::new(),
+            district: Text::default(),
             street: vec!["1 West Lake Rd".into()],
             postal_code: "310000".into(),
         };

@@ -35,6 +35,10 @@ pub enum IdError {
 }
 
 pub(crate) fn check_external_id(value: &str) -> Result<(), IdError> {
+    // Ids are almost always visible ASCII: one pass over the bytes settles it.
+    if (1..=MAX_EXTERNAL_ID_LEN).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(());
+    }
     let len = value.chars().count();
     if len == 0 {
         Err(IdError::Empty)

@@ -77,6 +77,7 @@ pub mod placement;
 pub mod ports;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod timeline;
 pub mod transitions;
 pub mod validation;

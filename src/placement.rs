@@ -5,17 +5,14 @@
 //! empty SKU must reach validation, so it can be reported together with every other problem
 //! instead of failing on the first one during parsing.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::ids::{CustomerId, LineId, Sku};
 use crate::money::{Currency, Money};
+use crate::text::Text;
 
-/// Variant (specification) attributes of a product, e.g. `colour = red`, `size = XL`.
-/// Kept sorted so two lines with the same attributes compare equal.
-pub type Variant = BTreeMap<String, String>;
+pub use crate::text::Variant;
 
 /// How the buyer pays.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,8 +102,8 @@ pub struct Line {
     pub id: LineId,
     /// The product's SKU.
     pub sku: Sku,
-    /// Product name.
-    pub product_name: String,
+    /// Product name (shared with the pick list and the order's copies).
+    pub product_name: Text,
     /// Variant attributes.
     pub variant: Variant,
     /// Units ordered.

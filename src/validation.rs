@@ -93,6 +93,7 @@ use crate::address::{Address, CountryFormat};
 use crate::ids::{CustomerId, IdError, LineId, Sku, check_external_id};
 use crate::money::{Currency, Money};
 use crate::placement::{Line, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm, Totals, Variant};
+use crate::text::Trim;
 
 // ---------------------------------------------------------------------------------------------
 // Violations
@@ -396,7 +397,7 @@ fn within(value: &str, max: usize) -> bool {
 /// True when [`check_text`] would find nothing wrong: the common case, decided without
 /// building the field's name or any message.
 fn text_ok(value: &str, required: bool, max: usize, kind: Text) -> bool {
-    let value = value.trim();
+    let value = value.trimmed();
     if value.is_empty() {
         return !required;
     }
@@ -424,7 +425,7 @@ fn check_text_at(
 
 /// Checks one free-text field: required (when asked), length, control characters.
 fn check_text(out: &mut Violations, field: &str, what: &str, value: &str, required: bool, max: usize, kind: Text) {
-    let value = value.trim();
+    let value = value.trimmed();
     if value.is_empty() {
         if required {
             out.add(field, ViolationCode::Required, format!("{what} is required"));
@@ -463,7 +464,7 @@ fn report_id_error(out: &mut Violations, field: &str, what: &str, err: IdError) 
 
 /// The trimmed country code if it is two ASCII letters (in either case).
 fn country_code(country: &str) -> Option<&str> {
-    let c = country.trim();
+    let c = country.trimmed();
     (c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic())).then_some(c)
 }
 
@@ -474,16 +475,16 @@ fn normalize_country(country: &str) -> Option<String> {
 
 /// Variant with keys and values trimmed (what the draft stores and duplicates compare on).
 fn trimmed_variant(variant: &Variant) -> Variant {
-    variant.iter().map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect()
+    variant.iter().map(|(k, v)| (k.trimmed(), v.trimmed())).collect()
 }
 
 /// What makes two lines "the same product": trimmed SKU and variant. `None` for an invalid
 /// SKU, which is reported on its own and never merged. Borrowed from the form (the variant is
 /// copied only when some attribute needs trimming), so comparing lines allocates nothing.
 fn line_key(line: &LineForm) -> Option<LineKey<'_>> {
-    let sku = line.sku.trim();
+    let sku = line.sku.trimmed();
     check_external_id(sku).ok()?;
-    let trimmed = line.variant.iter().all(|(k, v)| k.trim().len() == k.len() && v.trim().len() == v.len());
+    let trimmed = line.variant.iter().all(|(k, v)| k.trimmed().len() == k.len() && v.trimmed().len() == v.len());
     let variant = if trimmed { Cow::Borrowed(&line.variant) } else { Cow::Owned(trimmed_variant(&line.variant)) };
     Some((sku, variant))
 }
@@ -492,7 +493,7 @@ fn line_key(line: &LineForm) -> Option<LineKey<'_>> {
 /// (the usual case) so the line grouping can be skipped; `false` means "maybe".
 fn skus_distinct(lines: &[LineForm]) -> bool {
     lines.len() <= 16
-        && lines.iter().enumerate().all(|(i, a)| lines.iter().skip(i + 1).all(|b| a.sku.trim() != b.sku.trim()))
+        && lines.iter().enumerate().all(|(i, a)| lines.iter().skip(i + 1).all(|b| a.sku.trimmed() != b.sku.trimmed()))
 }
 
 /// A line's identity for duplicate detection: see [`line_key`].
@@ -529,7 +530,7 @@ pub struct SkuFormat;
 impl Rule for SkuFormat {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         for (i, line) in form.lines.iter().enumerate() {
-            if let Err(e) = check_external_id(line.sku.trim()) {
+            if let Err(e) = check_external_id(line.sku.trimmed()) {
                 report_id_error(out, &line_field(i, "sku"), "SKU", e);
             }
         }
@@ -579,10 +580,10 @@ impl Rule for VariantLimits {
             }
             // Names are the keys of a map, so they can only clash once trimmed: without
             // surrounding spaces there is nothing to track.
-            let may_clash = line.variant.keys().any(|k| k.trim().len() != k.len());
+            let may_clash = line.variant.keys().any(|k| k.trimmed().len() != k.len());
             let mut seen = HashSet::new();
             for (name, value) in &line.variant {
-                let name = name.trim();
+                let name = name.trimmed();
                 if name.is_empty() {
                     out.add(field(), ViolationCode::Required, "variant attribute names must not be blank");
                     continue;
@@ -785,7 +786,7 @@ pub struct CustomerIdFormat;
 
 impl Rule for CustomerIdFormat {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
-        if let Err(e) = check_external_id(form.customer.trim()) {
+        if let Err(e) = check_external_id(form.customer.trimmed()) {
             report_id_error(out, "customer", "customer id", e);
         }
     }
@@ -819,7 +820,7 @@ impl Rule for AddressFields {
             ("shipping_address.postal_code", "postal code", &a.postal_code, false, limits.max_postal_code_len),
         ];
         for (field, what, value, required, max) in shaped {
-            let value = value.trim();
+            let value = value.trimmed();
             if value.is_empty() {
                 if required {
                     out.add(field, ViolationCode::Required, format!("{what} is required"));
@@ -830,7 +831,7 @@ impl Rule for AddressFields {
         }
         let mut non_blank = 0usize;
         for (i, line) in a.street.iter().enumerate() {
-            if line.trim().is_empty() {
+            if line.trimmed().is_empty() {
                 continue;
             }
             non_blank = non_blank.saturating_add(1);
@@ -863,7 +864,7 @@ pub struct CountryCode;
 impl Rule for CountryCode {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         let country = &form.shipping_address.country;
-        if !country.trim().is_empty() && country_code(country).is_none() {
+        if !country.trimmed().is_empty() && country_code(country).is_none() {
             out.add(
                 "shipping_address.country",
                 ViolationCode::BadFormat,
@@ -890,7 +891,7 @@ impl Rule for PhoneAndPostalCode {
             Some(code) if format.country != "*" => format!(" in {}", code.to_ascii_uppercase()),
             _ => String::new(),
         };
-        let phone = a.phone.trim();
+        let phone = a.phone.trimmed();
         if !phone.is_empty() && within(phone, limits.max_phone_len) && !format.accepts_phone(phone) {
             out.add(
                 "shipping_address.phone",
@@ -898,7 +899,7 @@ impl Rule for PhoneAndPostalCode {
                 format!("phone number{} must be {}", place(), format.phone_rule),
             );
         }
-        let postal = a.postal_code.trim();
+        let postal = a.postal_code.trimmed();
         if postal.is_empty() {
             if format.postal_code_required {
                 out.add(
@@ -1086,7 +1087,7 @@ impl Validator {
             |field: &str, code, message: &str| -> Violations { Violations(vec![Violation::new(field, code, message)]) };
         let overflow = |field: &str| fail(field, ViolationCode::Overflow, "amount does not fit in 64-bit minor units");
 
-        let customer = CustomerId::new(form.customer.trim())
+        let customer = CustomerId::new(form.customer.trimmed())
             .map_err(|_| fail("customer", ViolationCode::BadFormat, "invalid customer id"))?;
         let first = form
             .lines
@@ -1098,7 +1099,7 @@ impl Validator {
         struct Merged {
             sku: Sku,
             variant: Variant,
-            product_name: String,
+            product_name: crate::text::Text,
             quantity: u32,
             unit_price: Money,
         }
@@ -1145,7 +1146,7 @@ impl Validator {
             merged.push(Merged {
                 sku: Sku::new(sku).map_err(|_| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?,
                 variant: variant.into_owned(),
-                product_name: line.product_name.trim().to_owned(),
+                product_name: crate::text::Text::from(line.product_name.trimmed()),
                 quantity,
                 unit_price: line.unit_price,
             });
@@ -1186,18 +1187,19 @@ impl Validator {
 
         let a = &form.shipping_address;
         let shipping_address = Address {
-            recipient: a.recipient.trim().to_owned(),
-            phone: a.phone.trim().to_owned(),
+            recipient: a.recipient.trimmed().into(),
+            phone: a.phone.trimmed().into(),
             country: normalize_country(&a.country)
-                .ok_or_else(|| fail("shipping_address.country", ViolationCode::BadFormat, "invalid country code"))?,
-            province: a.province.trim().to_owned(),
-            city: a.city.trim().to_owned(),
-            district: a.district.trim().to_owned(),
-            street: a.street.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            postal_code: a.postal_code.trim().to_owned(),
+                .ok_or_else(|| fail("shipping_address.country", ViolationCode::BadFormat, "invalid country code"))?
+                .into(),
+            province: a.province.trimmed().into(),
+            city: a.city.trimmed().into(),
+            district: a.district.trimmed().into(),
+            street: a.street.iter().map(|s| s.trimmed()).filter(|s| !s.is_empty()).map(Into::into).collect(),
+            postal_code: a.postal_code.trimmed().into(),
         };
         let payment = match &form.payment {
-            PaymentMethod::Online { provider } => PaymentMethod::Online { provider: provider.trim().to_owned() },
+            PaymentMethod::Online { provider } => PaymentMethod::Online { provider: provider.trimmed().to_owned() },
             PaymentMethod::CashOnDelivery => PaymentMethod::CashOnDelivery,
         };
 
@@ -1208,7 +1210,7 @@ impl Validator {
             shipping_address,
             payment,
             totals: Totals { subtotal, shipping_fee: form.shipping_fee, discount: form.discount, total },
-            buyer_note: form.buyer_note.trim().to_owned(),
+            buyer_note: form.buyer_note.trimmed().to_owned(),
         })
     }
 }
@@ -1412,7 +1414,7 @@ mod tests {
         let d = Validator::default().validate(&f).unwrap();
         assert_eq!(d.customer.as_str(), "c-1");
         assert_eq!(d.lines[0].sku.as_str(), "A");
-        assert_eq!(d.lines[0].variant.get("size").map(String::as_str), Some("L"));
+        assert_eq!(d.lines[0].variant.get("size"), Some("L"));
         assert_eq!(d.shipping_address.country, "CN");
         assert_eq!(d.shipping_address.street, vec!["1 Road".to_owned()]);
         assert_eq!(d.buyer_note, "ring twice");

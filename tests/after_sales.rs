@@ -111,7 +111,7 @@ async fn after_sales_exchange_ships_a_verified_replacement() {
     let line = shop.engine.order(id).await.unwrap().line(LineId(2)).unwrap().clone();
     let wrong = vec![ScannedItem {
         sku: line.sku.to_string(),
-        product_name: line.product_name.clone(),
+        product_name: line.product_name.to_string(),
         variant: Default::default(),
         quantity: 1,
     }];
@@ -120,7 +120,7 @@ async fn after_sales_exchange_ships_a_verified_replacement() {
     assert!(matches!(refused, Err(EngineError::Rejected(Error::PackMismatch { .. }))));
     let right = vec![ScannedItem {
         sku: line.sku.to_string(),
-        product_name: line.product_name.clone(),
+        product_name: line.product_name.to_string(),
         variant: line.variant.clone(),
         quantity: 1,
     }];

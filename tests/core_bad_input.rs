@@ -49,7 +49,7 @@ fn scan(order: &Order, line: LineId, quantity: u32) -> ScannedItem {
     let l = order.line(line).unwrap();
     ScannedItem {
         sku: l.sku.as_str().to_owned(),
-        product_name: l.product_name.clone(),
+        product_name: l.product_name.to_string(),
         variant: l.variant.clone(),
         quantity,
     }
@@ -100,8 +100,8 @@ fn track(waybill: &str, kind: TrackingKind) -> Action {
             kind,
             at: t0() + TimeDelta::hours(5),
             event_id: "E1".into(),
-            location: String::new(),
-            description: String::new(),
+            location: Default::default(),
+            description: Default::default(),
         },
     }
 }

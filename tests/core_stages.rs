@@ -127,7 +127,7 @@ fn scan(order: &Order, line: LineId, quantity: u32) -> ScannedItem {
     let l = order.line(line).unwrap();
     ScannedItem {
         sku: l.sku.as_str().to_owned(),
-        product_name: l.product_name.clone(),
+        product_name: l.product_name.to_string(),
         variant: l.variant.clone(),
         quantity,
     }
@@ -165,7 +165,7 @@ fn update(kind: TrackingKind, at: DateTime<Utc>, id: &str) -> TrackingUpdate {
         at,
         event_id: id.into(),
         location: "Hangzhou".into(),
-        description: format!("carrier says {}", kind.describe()),
+        description: format!("carrier says {}", kind.describe()).into(),
     }
 }
 

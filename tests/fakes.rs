@@ -64,9 +64,9 @@ fn address(country: &str, province: &str) -> Address {
         country: country.into(),
         province: province.into(),
         city: "Somewhere".into(),
-        district: String::new(),
+        district: Default::default(),
         street: vec!["1 Road".into()],
-        postal_code: String::new(),
+        postal_code: Default::default(),
     }
 }
 

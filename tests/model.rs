@@ -152,7 +152,7 @@ static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
             .map(|l| CatLine {
                 id: l.id.0,
                 sku: l.sku.as_str().to_owned(),
-                name: l.product_name.clone(),
+                name: l.product_name.to_string(),
                 variant: l.variant.clone(),
                 quantity: l.quantity,
                 payable: l.payable.minor,
@@ -636,7 +636,7 @@ impl Model {
                     tracking: p
                         .tracking
                         .iter()
-                        .map(|t| MTrack { at: minutes_of(t.at), kind: t.kind, event: t.event_id.clone() })
+                        .map(|t| MTrack { at: minutes_of(t.at), kind: t.kind, event: t.event_id.to_string() })
                         .collect(),
                     delivered_at: p.delivered_at.map(minutes_of),
                     case: p.case.map(|c| c.0),
@@ -658,7 +658,7 @@ impl Model {
                     return_tracking: c
                         .return_tracking
                         .iter()
-                        .map(|t| MTrack { at: minutes_of(t.at), kind: t.kind, event: t.event_id.clone() })
+                        .map(|t| MTrack { at: minutes_of(t.at), kind: t.kind, event: t.event_id.to_string() })
                         .collect(),
                     refund: c.refund.map(|r| r.0),
                     replacement: c.replacement.map(|p| p.0),
@@ -1455,7 +1455,7 @@ impl Model {
                 return;
             };
             let position = c.return_tracking.partition_point(|t| t.at <= at);
-            c.return_tracking.insert(position, MTrack { at, kind: update.kind, event: update.event_id.clone() });
+            c.return_tracking.insert(position, MTrack { at, kind: update.kind, event: update.event_id.to_string() });
             let id = c.id;
             self.answered(id);
             return;
@@ -1464,7 +1464,7 @@ impl Model {
         let mut parcel = self.packages[index].clone();
         let at = minutes_of(update.at);
         let position = parcel.tracking.partition_point(|t| t.at <= at);
-        parcel.tracking.insert(position, MTrack { at, kind: update.kind, event: update.event_id.clone() });
+        parcel.tracking.insert(position, MTrack { at, kind: update.kind, event: update.event_id.to_string() });
         let (state, delivered_at) =
             if final_state(before) { (before, parcel.delivered_at) } else { fold_tracking(&parcel.tracking) };
         parcel.state = state;
@@ -1578,7 +1578,7 @@ fn update(kind: TrackingKind, at: i64, event_id: String) -> TrackingUpdate {
     TrackingUpdate {
         kind,
         at: instant(at),
-        event_id,
+        event_id: event_id.into(),
         location: "Hangzhou hub".into(),
         description: kind.describe().into(),
     }

@@ -381,7 +381,7 @@ async fn the_engine_runs_a_whole_order_on_sqlite() {
         .iter()
         .map(|l| ScannedItem {
             sku: l.sku.to_string(),
-            product_name: l.product_name.clone(),
+            product_name: l.product_name.to_string(),
             variant: l.variant.clone(),
             quantity: l.quantity,
         })

@@ -380,7 +380,7 @@ fn variant_limits_are_enforced() {
     let mut f = cn_form();
     f.lines[0].variant = (0..11).map(|i| (format!("k{i}"), "v".to_owned())).collect();
     f.lines[1].variant = variant(&[("size", &"L".repeat(41))]);
-    f.lines[2].variant = BTreeMap::from([("k".repeat(41), "v".to_owned())]);
+    f.lines[2].variant = Variant::from([("k".repeat(41), "v".to_owned())]);
     assert_eq!(
         pairs(&err(&f)),
         expect(&[
@@ -664,7 +664,7 @@ fn any_line() -> impl Strategy<Value = LineForm> {
         .prop_map(|(sku, product_name, variant, quantity, unit_price)| LineForm {
             sku,
             product_name,
-            variant,
+            variant: variant.into(),
             quantity,
             unit_price,
         })

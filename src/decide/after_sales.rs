@@ -19,6 +19,7 @@ use crate::event::Change;
 use crate::ids::{CaseId, LineId, PackageId};
 use crate::money::Money;
 use crate::order::{Case, CaseKind, CaseLine, CaseRequest, CaseState, DeadlineKind, LineRefund, Order, TrackingUpdate};
+use crate::text::Trim;
 
 const MAX_CASE_TEXT: usize = 2_000;
 const MAX_EVIDENCE: usize = 10;
@@ -43,8 +44,8 @@ impl Workflow {
                 expect(order, *case, kind, |c| {
                     matches!(c.state, CaseState::Requested | CaseState::Inspected { passed: false, .. })
                 })?;
-                out.emit(Change::CaseRejected { case: *case, reason: reason.trim().to_owned() });
-                tell_buyer(order, out, *case, "rejected", reason.trim().to_owned());
+                out.emit(Change::CaseRejected { case: *case, reason: reason.trimmed().to_owned() });
+                tell_buyer(order, out, *case, "rejected", reason.trimmed().to_owned());
             }
             Action::WithdrawCase { case } => {
                 expect(order, *case, kind, |c| c.state == CaseState::Requested)?;
@@ -53,10 +54,10 @@ impl Workflow {
             Action::RecordReturnParcel { case, waybill } => {
                 required("waybill", waybill)?;
                 expect(order, *case, kind, |c| c.state == CaseState::AwaitingReturn)?;
-                if order.waybills().any(|w| w == waybill.trim()) {
+                if order.waybills().any(|w| w == waybill.trimmed()) {
                     return Err(invalid("waybill", "this waybill is already used by this order"));
                 }
-                out.emit(Change::ReturnParcelRecorded { case: *case, waybill: waybill.trim().to_owned() });
+                out.emit(Change::ReturnParcelRecorded { case: *case, waybill: waybill.trimmed().to_owned() });
             }
             Action::ReceiveReturn { case } => {
                 expect(order, *case, kind, |c| c.state == CaseState::AwaitingReturn)?;
@@ -68,13 +69,13 @@ impl Workflow {
                 if !passed {
                     required("note", note)?;
                 }
-                out.emit(Change::ReturnInspected { case: *case, passed: *passed, note: note.trim().to_owned() });
+                out.emit(Change::ReturnInspected { case: *case, passed: *passed, note: note.trimmed().to_owned() });
                 if *passed {
                     let items = stock_items(case_units(order, c));
                     out.effect(Effect::ReturnToStock { case: *case, items });
                 }
                 let state = if *passed { "inspection_passed" } else { "inspection_failed" };
-                tell_buyer(order, out, *case, state, note.trim().to_owned());
+                tell_buyer(order, out, *case, state, note.trimmed().to_owned());
             }
             Action::RefundCase { case, manual_reference } => {
                 let c = expect(order, *case, kind, |c| match c.request.kind {
@@ -109,8 +110,8 @@ impl Workflow {
                     c.request.kind == CaseKind::WarrantyRepair
                         && matches!(c.state, CaseState::Inspected { passed: true, .. })
                 })?;
-                out.emit(Change::RepairReturned { case: *case, waybill: waybill.trim().to_owned() });
-                tell_buyer(order, out, *case, "repaired_and_returned", format!("waybill {}", waybill.trim()));
+                out.emit(Change::RepairReturned { case: *case, waybill: waybill.trimmed().to_owned() });
+                tell_buyer(order, out, *case, "repaired_and_returned", format!("waybill {}", waybill.trimmed()));
             }
             Action::AssignCase { case, assignee } => {
                 expect(order, *case, kind, |c| {
@@ -123,9 +124,9 @@ impl Workflow {
             Action::ResolveCase { case, resolution } => {
                 required("resolution", resolution)?;
                 expect(order, *case, kind, |c| matches!(c.state, CaseState::InProgress { .. }))?;
-                out.emit(Change::CaseResolved { case: *case, resolution: resolution.trim().to_owned() });
+                out.emit(Change::CaseResolved { case: *case, resolution: resolution.trimmed().to_owned() });
                 out.set_deadline(DeadlineKind::CaseFollowUp(*case), Some(after(out.now, self.config.follow_up_after)));
-                tell_buyer(order, out, *case, "resolved", resolution.trim().to_owned());
+                tell_buyer(order, out, *case, "resolved", resolution.trimmed().to_owned());
             }
             Action::CloseCase { case } => {
                 expect(order, *case, kind, |c| {
@@ -148,7 +149,11 @@ impl Workflow {
                 let c = expect(order, *case, kind, |c| {
                     c.follow_up_score.is_none() && matches!(c.state, CaseState::Closed | CaseState::Resolved { .. })
                 })?;
-                out.emit(Change::CaseFollowUpRecorded { case: *case, score: *score, notes: notes.trim().to_owned() });
+                out.emit(Change::CaseFollowUpRecorded {
+                    case: *case,
+                    score: *score,
+                    notes: notes.trimmed().to_owned(),
+                });
                 if matches!(c.state, CaseState::Resolved { .. }) {
                     // A complaint closes after its follow-up.
                     out.emit(Change::CaseClosed { case: *case });
@@ -214,9 +219,9 @@ impl Workflow {
         let normalized = CaseRequest {
             kind,
             lines: lines.into_iter().map(|(line, quantity)| CaseLine { line, quantity }).collect(),
-            reason_code: request.reason_code.trim().to_owned(),
-            text: request.text.trim().to_owned(),
-            evidence: request.evidence.iter().map(|e| e.trim().to_owned()).collect(),
+            reason_code: request.reason_code.trimmed().to_owned(),
+            text: request.text.trimmed().to_owned(),
+            evidence: request.evidence.iter().map(|e| e.trimmed().to_owned()).collect(),
         };
         out.emit(Change::CaseOpened { case: Box::new(Case::open(id, normalized, out.now)) });
         out.set_deadline(DeadlineKind::CaseSla(id), Some(after(out.now, self.config.case_answer_within)));
@@ -333,7 +338,7 @@ pub(super) fn return_tracking(
     let case = order
         .cases
         .iter()
-        .find(|c| c.return_waybill.as_deref() == Some(waybill.trim()))
+        .find(|c| c.return_waybill.as_deref() == Some(waybill.trimmed()))
         .ok_or_else(|| Error::UnknownWaybill(waybill.into()))?;
     out.emit(Change::ReturnTrackingRecorded { case: case.id, update: update.clone() });
     Ok(())

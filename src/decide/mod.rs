@@ -21,6 +21,7 @@ use crate::order::{
 };
 use crate::order_number::OrderNumber;
 use crate::placement::PlaceOrderForm;
+use crate::text::Trim;
 use crate::transitions;
 use crate::validation::Validator;
 
@@ -120,7 +121,7 @@ impl Workflow {
     pub fn place(&self, actor: &Actor, form: &PlaceOrderForm, new: NewOrder, ctx: &Ctx) -> Result<Decision, Error> {
         let allowed = transitions::permission(CommandKind::Place);
         match actor {
-            Actor::Buyer { customer } if customer.as_str() != form.customer.trim() => {
+            Actor::Buyer { customer } if customer.as_str() != form.customer.trimmed() => {
                 return Err(Error::NotYourOrder);
             }
             Actor::Buyer { .. } => {}
@@ -199,7 +200,7 @@ impl Workflow {
                 if !order.review.awaits_decision() {
                     return Err(Error::IllegalTransition { command: kind, status });
                 }
-                out.emit(Change::ReviewApproved { note: note.trim().to_owned() });
+                out.emit(Change::ReviewApproved { note: note.trimmed().to_owned() });
             }
             Action::Hold { reasons, note } => {
                 if reasons.is_empty() {
@@ -208,16 +209,16 @@ impl Workflow {
                 if reasons.iter().any(HoldReason::needs_buyer) {
                     out.notify_buyer(order, NotificationKind::NeedsBuyerContact { reasons: reasons.clone() });
                 }
-                out.emit(Change::ReviewHeld { reasons: reasons.clone(), note: note.trim().to_owned() });
+                out.emit(Change::ReviewHeld { reasons: reasons.clone(), note: note.trimmed().to_owned() });
             }
             Action::ResolveHold { contact_note } => {
                 required("contact_note", contact_note)?;
-                out.emit(Change::HoldResolved { contact_note: contact_note.trim().to_owned() });
+                out.emit(Change::HoldResolved { contact_note: contact_note.trimmed().to_owned() });
             }
             Action::Reject { reason } => {
                 required("reason", reason)?;
-                out.emit(Change::ReviewRejected { reason: reason.trim().to_owned() });
-                wind_down(order, &mut out, reason.trim())?;
+                out.emit(Change::ReviewRejected { reason: reason.trimmed().to_owned() });
+                wind_down(order, &mut out, reason.trimmed())?;
             }
             Action::CapturePayment { txn_id, amount } => self.capture(order, &mut out, txn_id, *amount)?,
             Action::RecordPaymentAnomaly { txn_id, amount, reason } => {
@@ -287,14 +288,14 @@ impl Workflow {
                 }
                 out.emit(Change::ShipmentBooked {
                     package: *package,
-                    carrier: carrier.trim().to_owned(),
-                    service: service.trim().to_owned(),
+                    carrier: carrier.trimmed().to_owned(),
+                    service: service.trimmed().to_owned(),
                     reason: reason.clone(),
                 });
                 out.effect(Effect::CreateShipment {
                     package: *package,
-                    carrier: carrier.trim().to_owned(),
-                    service: service.trim().to_owned(),
+                    carrier: carrier.trimmed().to_owned(),
+                    service: service.trimmed().to_owned(),
                     items: parcel.items.clone(),
                     address: order.shipping_address.clone(),
                 });
@@ -314,8 +315,8 @@ impl Workflow {
             Action::ConfirmReceipt => self.complete(order, &mut out, false),
             Action::Cancel { reason } => {
                 required("reason", reason)?;
-                out.emit(Change::OrderCancelled { reason: reason.trim().to_owned() });
-                wind_down(order, &mut out, reason.trim())?;
+                out.emit(Change::OrderCancelled { reason: reason.trimmed().to_owned() });
+                wind_down(order, &mut out, reason.trimmed())?;
             }
             Action::FireDeadline { kind: deadline } => match deadline {
                 DeadlineKind::PayBy => {
@@ -339,7 +340,7 @@ impl Workflow {
                 if !(1..=5).contains(score) {
                     return Err(invalid("score", "satisfaction score must be between 1 and 5"));
                 }
-                out.emit(Change::FollowUpRecorded { score: *score, notes: notes.trim().to_owned() });
+                out.emit(Change::FollowUpRecorded { score: *score, notes: notes.trimmed().to_owned() });
             }
             // After-sales commands and case deadlines were decided by `decide_case` above.
             _ => {}
@@ -406,7 +407,7 @@ impl Workflow {
         if parcel.state != PackageState::Booked {
             return Err(Error::PackageState { package, state: parcel.state, command: CommandKind::RecordWaybill });
         }
-        let waybill = waybill.trim();
+        let waybill = waybill.trimmed();
         if order.fulfillment.package_by_waybill(waybill).is_some() {
             return Err(invalid("waybill", "another package of this order already has this waybill"));
         }
@@ -438,7 +439,7 @@ impl Workflow {
         waybill: &str,
         update: &TrackingUpdate,
     ) -> Result<(), Error> {
-        let Some(parcel) = order.fulfillment.package_by_waybill(waybill.trim()) else {
+        let Some(parcel) = order.fulfillment.package_by_waybill(waybill.trimmed()) else {
             return after_sales::return_tracking(order, out, waybill, update);
         };
         let updated = parcel.preview(update);
@@ -449,7 +450,7 @@ impl Workflow {
                 NotificationKind::TrackingUpdate {
                     package: parcel.id,
                     tracking: update.kind,
-                    description: update.description.clone(),
+                    description: update.description.to_string(),
                 },
             );
         }
@@ -705,17 +706,17 @@ fn already_applied(order: &Order, action: &Action) -> bool {
             order.payment.knows_txn(txn_id)
         }
         Action::RecordWaybill { package, waybill } => {
-            order.fulfillment.package(*package).is_some_and(|p| p.waybill.as_deref() == Some(waybill.trim()))
+            order.fulfillment.package(*package).is_some_and(|p| p.waybill.as_deref() == Some(waybill.trimmed()))
         }
         Action::RecordTracking { waybill, update } => {
-            order.fulfillment.package_by_waybill(waybill.trim()).is_some_and(|p| p.knows(update))
+            order.fulfillment.package_by_waybill(waybill.trimmed()).is_some_and(|p| p.knows(update))
                 || order.cases.iter().any(|c| {
-                    c.return_waybill.as_deref() == Some(waybill.trim())
+                    c.return_waybill.as_deref() == Some(waybill.trimmed())
                         && c.return_tracking.iter().any(|t| t.same_event(update))
                 })
         }
         Action::RecordReturnParcel { case, waybill } => {
-            order.case(*case).is_some_and(|c| c.return_waybill.as_deref() == Some(waybill.trim()))
+            order.case(*case).is_some_and(|c| c.return_waybill.as_deref() == Some(waybill.trimmed()))
         }
         Action::CompleteRefund { refund, .. } => {
             order.payment.refunds.iter().any(|r| r.id == *refund && matches!(r.status, RefundStatus::Completed { .. }))
@@ -757,7 +758,7 @@ fn invalid(field: &'static str, rule: &str) -> Error {
 }
 
 fn required(field: &'static str, value: &str) -> Result<(), Error> {
-    let len = value.trim().chars().count();
+    let len = value.trimmed().chars().count();
     if len == 0 {
         Err(invalid(field, "is required"))
     } else if len > 500 {
@@ -921,7 +922,7 @@ fn request_refund(
             amount: total,
             lines: parts,
             shipping,
-            reason: reason.trim().to_owned(),
+            reason: reason.trimmed().to_owned(),
             method,
             status,
             requested_at: out.now,
@@ -973,7 +974,7 @@ fn compare_scan(
     let mut seen: BTreeMap<LineId, u32> = BTreeMap::new();
     for scan in scanned {
         let mut same_sku =
-            order.lines.iter().filter(|l| expected.contains_key(&l.id) && l.sku.as_str() == scan.sku.trim());
+            order.lines.iter().filter(|l| expected.contains_key(&l.id) && l.sku.as_str() == scan.sku.trimmed());
         if same_sku.clone().next().is_none() {
             problems.push(PackProblem::Unexpected { sku: scan.sku.clone(), quantity: scan.quantity });
             continue;
@@ -982,10 +983,10 @@ fn compare_scan(
             problems.push(PackProblem::WrongVariant { sku: scan.sku.clone(), scanned: scan.variant.clone() });
             continue;
         };
-        if line.product_name != scan.product_name.trim() {
+        if line.product_name != scan.product_name.trimmed() {
             problems.push(PackProblem::WrongProduct {
                 sku: scan.sku.clone(),
-                expected: line.product_name.clone(),
+                expected: line.product_name.to_string(),
                 scanned: scan.product_name.clone(),
             });
             continue;

@@ -29,7 +29,8 @@ impl<A: Ports> Engine<A> {
         if notification.status == PaymentStatus::Succeeded {
             let order = self.order(id).await?;
             let provider = order.payment.provider().unwrap_or("unknown").to_owned();
-            self.apply_payment_on(id, Some(order), &notification, Actor::PaymentProvider { provider }).await?;
+            self.apply_payment_on(id, Some(order), &notification, Actor::PaymentProvider { provider: provider.into() })
+                .await?;
         }
         Ok(payments.reply(true))
     }
@@ -101,7 +102,8 @@ impl<A: Ports> Engine<A> {
                 .and_then(|p| p.carrier.clone())
                 .unwrap_or_else(|| "unknown".into());
             let action = Action::RecordTracking { waybill, update: push.update };
-            let outcome = self.execute_loaded(order, Command::new(Actor::Carrier { carrier }, action)).await?;
+            let outcome =
+                self.execute_loaded(order, Command::new(Actor::Carrier { carrier: carrier.into() }, action)).await?;
             if !outcome.already_applied {
                 applied += 1;
             }

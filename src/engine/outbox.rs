@@ -127,7 +127,7 @@ impl<A: Ports> Engine<A> {
                         // Paid after all: record it; the core refunds money for a cancelled order.
                         if let Some(paid) = payments.query_payment(&order.number).await? {
                             if paid.status == PaymentStatus::Succeeded {
-                                let actor = Actor::PaymentProvider { provider: provider.clone() };
+                                let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
                                 self.apply_payment(item.order_id, &paid, actor).await?;
                             }
                         }

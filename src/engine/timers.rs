@@ -74,7 +74,7 @@ impl<A: Ports> Engine<A> {
         let order = self.order(id).await?;
         let Some(provider) = order.payment.provider().map(str::to_owned) else { return Ok(None) };
         let payments = self.adapters.payments();
-        let actor = Actor::PaymentProvider { provider };
+        let actor = Actor::PaymentProvider { provider: provider.into() };
         if let Some(paid) = payments.query_payment(&order.number).await? {
             if paid.status == PaymentStatus::Succeeded {
                 self.apply_payment(id, &paid, actor).await?;

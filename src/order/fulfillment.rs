@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{LineId, PackageId, Sku};
 use crate::placement::Variant;
+use crate::text::Text;
 
 /// One entry of a pick list: what to take from the shelf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,7 +20,7 @@ pub struct PickItem {
     /// SKU to pick.
     pub sku: Sku,
     /// Product name, to check by eye.
-    pub product_name: String,
+    pub product_name: Text,
     /// Variant, to check by eye.
     pub variant: Variant,
     /// Units to pick.
@@ -54,7 +55,7 @@ impl ScannedItem {
     pub fn of(line: &crate::placement::Line, quantity: u32) -> ScannedItem {
         ScannedItem {
             sku: line.sku.to_string(),
-            product_name: line.product_name.clone(),
+            product_name: line.product_name.to_string(),
             variant: line.variant.clone(),
             quantity,
         }
@@ -168,7 +169,8 @@ impl TrackingKind {
     }
 }
 
-/// One tracking update of a package.
+/// One tracking update of a package. Kept both in its event and in the order's package, so
+/// its texts are shared ([`Text`]) rather than copied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingUpdate {
     /// Normalized kind.
@@ -177,13 +179,13 @@ pub struct TrackingUpdate {
     pub at: DateTime<Utc>,
     /// The carrier's event id, if it has one (the deduplication key; otherwise kind + time).
     #[serde(default)]
-    pub event_id: String,
+    pub event_id: Text,
     /// Where.
     #[serde(default)]
-    pub location: String,
+    pub location: Text,
     /// The carrier's words.
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
 }
 
 impl TrackingUpdate {

@@ -329,9 +329,9 @@ impl FakeCarrier {
                     waybill: p.waybill.clone(),
                     kind: p.update.kind,
                     at: p.update.at,
-                    event_id: p.update.event_id.clone(),
-                    location: p.update.location.clone(),
-                    description: p.update.description.clone(),
+                    event_id: p.update.event_id.to_string(),
+                    location: p.update.location.to_string(),
+                    description: p.update.description.to_string(),
                 })
                 .collect(),
         };
@@ -354,9 +354,9 @@ impl FakeCarrier {
         TrackingUpdate {
             kind,
             at,
-            event_id: event_id.to_owned(),
-            location: String::new(),
-            description: default_description(kind).to_owned(),
+            event_id: event_id.into(),
+            location: Default::default(),
+            description: default_description(kind).into(),
         }
     }
 
@@ -534,9 +534,9 @@ impl Logistics for FakeCarrier {
                 update: TrackingUpdate {
                     kind: e.kind,
                     at: e.at,
-                    event_id: e.event_id,
-                    location: e.location,
-                    description: e.description,
+                    event_id: e.event_id.into(),
+                    location: e.location.into(),
+                    description: e.description.into(),
                 },
             })
             .collect())
