@@ -14,6 +14,8 @@ use std::fmt;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+mod fingerprint;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
@@ -26,6 +28,7 @@ use crate::ports::inventory::{Inventory, InventoryError};
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
+use fingerprint::{FingerprintMap, FingerprintSet, Fingerprinter};
 
 /// The message of injected failures.
 const INJECTED: &str = "injected failure";
@@ -88,9 +91,16 @@ struct StoreInner {
     by_customer: BTreeSet<(CustomerId, OrderId)>,
     /// Each order's earliest deadline.
     deadlines: BTreeSet<(DateTime<Utc>, OrderId, DeadlineKind)>,
-    /// Outbox rows in insertion order.
+    /// Outbox rows not delivered yet (pending, leased or dead), in insertion order. A delivered
+    /// row is dropped: only its key's fingerprint stays, in `delivered`, so that an entry with
+    /// the same key is still never added again. Keeping every row ever committed took about
+    /// ten rows of a few hundred bytes each per order, most of what the store held.
     outbox: BTreeMap<u64, OutboxRow>,
-    outbox_keys: HashMap<String, u64>,
+    /// The rows of `outbox` by their key's fingerprint.
+    outbox_keys: FingerprintMap<u64>,
+    /// Fingerprints of the keys of delivered rows.
+    delivered: FingerprintSet,
+    fingerprints: Fingerprinter,
     /// Rows neither done nor dead.
     outbox_open: BTreeSet<u64>,
     /// Dead rows.
@@ -116,6 +126,8 @@ struct OutboxRow {
     available_at: DateTime<Utc>,
     lease_until: Option<DateTime<Utc>>,
     attempts: u32,
+    /// Completed while dead: it stays a dead letter, as in the durable stores, but marked done
+    /// (live rows that are completed are dropped instead).
     done: bool,
     dead: bool,
     last_error: Option<String>,
@@ -274,12 +286,13 @@ impl StoreInner {
             self.dedupe.insert(key.clone(), id);
         }
         for entry in commit.outbox {
-            if self.outbox_keys.contains_key(&entry.key) {
+            let fingerprint = self.fingerprints.of(&entry.key);
+            if self.outbox_keys.contains_key(&fingerprint) || self.delivered.contains(&fingerprint) {
                 continue;
             }
             let seq = self.next_outbox;
             self.next_outbox = self.next_outbox.wrapping_add(1);
-            self.outbox_keys.insert(entry.key.clone(), seq);
+            self.outbox_keys.insert(fingerprint, seq);
             self.outbox_open.insert(seq);
             self.outbox.insert(
                 seq,
@@ -386,19 +399,32 @@ impl StoreInner {
         claimed
     }
 
+    /// The sequence number of the undelivered row with this key.
+    fn outbox_seq(&self, key: &str) -> Option<u64> {
+        self.outbox_keys.get(&self.fingerprints.of(key)).copied()
+    }
+
     fn complete_outbox(&mut self, key: &str) {
-        let Some(seq) = self.outbox_keys.get(key).copied() else {
+        let fingerprint = self.fingerprints.of(key);
+        let Some(seq) = self.outbox_keys.get(&fingerprint).copied() else {
             return;
         };
-        if let Some(row) = self.outbox.get_mut(&seq) {
-            row.done = true;
-            row.lease_until = None;
-        }
         self.outbox_open.remove(&seq);
+        match self.outbox.get_mut(&seq) {
+            Some(row) if row.dead => {
+                row.done = true;
+                row.lease_until = None;
+            }
+            _ => {
+                self.outbox.remove(&seq);
+                self.outbox_keys.remove(&fingerprint);
+                self.delivered.insert(fingerprint);
+            }
+        }
     }
 
     fn fail_outbox(&mut self, key: &str, now: DateTime<Utc>, retry_at: Option<DateTime<Utc>>, error: &str) {
-        let Some(seq) = self.outbox_keys.get(key).copied() else {
+        let Some(seq) = self.outbox_seq(key) else {
             return;
         };
         let Some(row) = self.outbox.get_mut(&seq) else {
@@ -437,7 +463,7 @@ impl StoreInner {
     }
 
     fn requeue_dead(&mut self, key: &str, now: DateTime<Utc>) -> bool {
-        let Some(seq) = self.outbox_keys.get(key).copied() else {
+        let Some(seq) = self.outbox_seq(key) else {
             return false;
         };
         let Some(row) = self.outbox.get_mut(&seq).filter(|row| row.dead) else {
