@@ -15,6 +15,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod fingerprint;
+mod history;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
@@ -29,6 +30,7 @@ use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
 use fingerprint::{FingerprintMap, FingerprintSet, Fingerprinter};
+use history::History;
 
 /// The message of injected failures.
 const INJECTED: &str = "injected failure";
@@ -108,12 +110,14 @@ struct StoreInner {
     next_outbox: u64,
     /// How many of the next writes fail.
     failing_writes: usize,
+    /// The commit's events, encoded before anything is written (reused between commits).
+    encoded: Vec<u8>,
 }
 
 /// One stored order and the index keys it currently holds.
 struct Record {
     order: Order,
-    events: Vec<Event>,
+    events: History,
     status: OrderStatus,
     deadline: Option<(DateTime<Utc>, DeadlineKind)>,
     waybills: Vec<String>,
@@ -194,6 +198,7 @@ impl StoreInner {
         }
         self.check_dedupe_keys(&commit)?;
         check_sequence(&commit)?;
+        History::encode(commit.events, &mut self.encoded)?;
         self.write(commit);
         Ok(())
     }
@@ -215,6 +220,7 @@ impl StoreInner {
         }
         self.check_dedupe_keys(&commit)?;
         check_sequence(&commit)?;
+        History::encode(commit.events, &mut self.encoded)?;
         self.write(commit);
         Ok(())
     }
@@ -252,7 +258,7 @@ impl StoreInner {
                     self.by_customer.remove(&(record.order.customer.clone(), id));
                     self.by_customer.insert((order.customer.clone(), id));
                 }
-                record.events.extend_from_slice(commit.events);
+                record.events.push(&self.encoded);
                 // The new snapshot is normally the stored one with the new events applied: do that
                 // in place (a few fields change) instead of copying the whole order and dropping
                 // the old copy. A caller's snapshot that differs is still stored as given.
@@ -270,7 +276,9 @@ impl StoreInner {
             None => {
                 self.by_number.insert(order.number, id);
                 self.by_customer.insert((order.customer.clone(), id));
-                Record { order: order.clone(), events: commit.events.to_vec(), status, deadline, waybills }
+                let mut events = History::default();
+                events.push(&self.encoded);
+                Record { order: order.clone(), events, status, deadline, waybills }
             }
         };
         self.by_status.insert((status, id));
@@ -514,7 +522,7 @@ impl OrderStore for MemoryStore {
     }
 
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
-        Ok(lock(&self.inner).orders.get(&id).map(|r| r.events.clone()).unwrap_or_default())
+        lock(&self.inner).orders.get(&id).map_or(Ok(Vec::new()), |r| r.events.decode())
     }
 
     async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
