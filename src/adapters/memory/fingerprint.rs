@@ -1,13 +1,14 @@
-//! 128-bit fingerprints of outbox keys, so the store can remember every key it ever delivered
-//! in 16 bytes instead of the key's text (about 60 bytes plus a `String` and its allocation).
+//! 128-bit fingerprints of outbox and dedupe keys, so the store can remember every key it has
+//! seen in 16 bytes instead of the key's text (up to 60 bytes or so, plus a `String` and its
+//! allocation).
 //!
 //! A fingerprint is two SipHash-1-3 values of the key under one random 128-bit key chosen per
 //! store, each over the key prefixed with a different domain byte. SipHash is a keyed
 //! pseudorandom function, so on distinct inputs its values behave as independent random
 //! numbers, and nobody outside the process knows the key to aim for a collision: among `n`
 //! keys two share a fingerprint with probability below `n² / 2¹²⁹` (about 10⁻²⁶ for a
-//! billion keys). A collision would only make the store think an outbox entry was already
-//! delivered.
+//! billion keys). A collision would make the store think an outbox entry was already
+//! delivered, or a dedupe key already used.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};

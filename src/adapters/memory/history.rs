@@ -45,8 +45,9 @@ impl History {
         let mut rest: &[u8] = &self.bytes;
         let mut events = Vec::new();
         while !rest.is_empty() {
-            let event: Event = rmp_serde::from_read(&mut rest)
-                .map_err(|e| StoreError::Corrupt(format!("stored event {} cannot be decoded: {e}", events.len() + 1)))?;
+            let event: Event = rmp_serde::from_read(&mut rest).map_err(|e| {
+                StoreError::Corrupt(format!("stored event {} cannot be decoded: {e}", events.len() + 1))
+            })?;
             events.push(event);
         }
         Ok(events)
