@@ -201,6 +201,11 @@ fn main() -> Result<(), BoxError> {
         let events = shop.engine.events(first).await?;
         let json = serde_json::to_vec(&events)?.len();
         let order_json = serde_json::to_vec(&shop.engine.order(first).await?)?.len();
+        // As the store keeps it: each event as MessagePack, back to back.
+        let mut packed = Vec::new();
+        for event in &events {
+            rmp_serde::encode::write(&mut packed, event)?;
+        }
         // Where the bytes go: deep copies of one order's history and snapshot, measured as the
         // heap they take (text ids are shared with the store's copy, so they count as nothing).
         let heap = live_bytes();
@@ -240,16 +245,20 @@ fn main() -> Result<(), BoxError> {
             println!("  first dead letter: {key}: {error}");
         }
         println!(
-            "  for reference, one order's history as JSON: {json} bytes; the order itself as JSON: {order_json} bytes"
+            "  for reference, one order's history as JSON: {json} bytes, as MessagePack (as the store keeps it): {} \
+             bytes; the order itself as JSON: {order_json} bytes",
+            packed.len()
         );
         println!(
-            "  one order in memory: history {} (in a vector of exactly {} events of {} bytes), snapshot {} \
-             ({} bytes inline); the rest of the store's share is outbox rows and index entries",
+            "  one order as values: history {} (in a vector of exactly {} events of {} bytes), snapshot {} \
+             ({} bytes inline); the store keeps the history encoded and the snapshot of only the {} most \
+             recently used orders",
             kib(history_bytes as f64),
             events.len(),
             std::mem::size_of::<orderflow::Event>(),
             kib(snapshot_bytes as f64),
             std::mem::size_of::<orderflow::Order>(),
+            orderflow::adapters::memory::HOT_ORDERS,
         );
         Ok::<(), BoxError>(())
     })

@@ -9,10 +9,13 @@
 //! Both can be told to fail the next few calls with an "unavailable" error, to test how a host
 //! or the engine copes with a backend that is down.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
+mod fingerprint;
+mod history;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
@@ -26,6 +29,8 @@ use crate::ports::inventory::{Inventory, InventoryError};
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
+use fingerprint::{FingerprintMap, FingerprintSet, Fingerprinter};
+use history::History;
 
 /// The message of injected failures.
 const INJECTED: &str = "injected failure";
@@ -35,6 +40,9 @@ const INJECTED: &str = "injected failure";
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// How many orders keep their snapshot decoded, by default (see [`MemoryStore::with_hot_orders`]).
+pub const HOT_ORDERS: usize = 1024;
 
 /// The lowest possible order id, for range scans.
 const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
@@ -53,6 +61,12 @@ const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 ///
 /// Outbox entries are available as soon as they are committed.
 ///
+/// To hold many orders in little memory, a stored order keeps its history encoded, and only
+/// the orders used most recently (up to [`HOT_ORDERS`] by default) keep their snapshot as a
+/// value; the others rebuild it from their history when they are loaded or changed again, so
+/// loading an order in flight stays a copy. Delivered outbox entries are dropped (their keys
+/// are remembered).
+///
 /// ```
 /// use orderflow::MemoryStore;
 ///
@@ -64,6 +78,15 @@ const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<StoreInner>,
+}
+
+/// How many orders keep their snapshot decoded.
+struct HotLimit(usize);
+
+impl Default for HotLimit {
+    fn default() -> HotLimit {
+        HotLimit(HOT_ORDERS)
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -83,14 +106,23 @@ struct StoreInner {
     orders: BTreeMap<OrderId, Record>,
     by_number: HashMap<OrderNumber, OrderId>,
     by_waybill: HashMap<String, OrderId>,
-    dedupe: HashMap<String, OrderId>,
+    /// Dedupe keys (idempotency keys, provider ids) by fingerprint: a few per order, each 16
+    /// bytes instead of its text, its `String` and its allocation.
+    dedupe: FingerprintMap<OrderId>,
     by_status: BTreeSet<(OrderStatus, OrderId)>,
     by_customer: BTreeSet<(CustomerId, OrderId)>,
     /// Each order's earliest deadline.
     deadlines: BTreeSet<(DateTime<Utc>, OrderId, DeadlineKind)>,
-    /// Outbox rows in insertion order.
+    /// Outbox rows not delivered yet (pending, leased or dead), in insertion order. A delivered
+    /// row is dropped: only its key's fingerprint stays, in `delivered`, so that an entry with
+    /// the same key is still never added again. Keeping every row ever committed took about
+    /// ten rows of a few hundred bytes each per order, most of what the store held.
     outbox: BTreeMap<u64, OutboxRow>,
-    outbox_keys: HashMap<String, u64>,
+    /// The rows of `outbox` by their key's fingerprint.
+    outbox_keys: FingerprintMap<u64>,
+    /// Fingerprints of the keys of delivered rows.
+    delivered: FingerprintSet,
+    fingerprints: Fingerprinter,
     /// Rows neither done nor dead.
     outbox_open: BTreeSet<u64>,
     /// Dead rows.
@@ -98,13 +130,32 @@ struct StoreInner {
     next_outbox: u64,
     /// How many of the next writes fail.
     failing_writes: usize,
+    /// The commit's events, encoded before anything is written (reused between commits).
+    encoded: Vec<u8>,
+    /// The orders whose snapshot is decoded and may be dropped, oldest first: a clock, where a
+    /// record used since the hand last passed (`touched`) gets a second chance.
+    hot: VecDeque<OrderId>,
+    hot_limit: HotLimit,
 }
 
 /// One stored order and the index keys it currently holds.
+///
+/// An order's snapshot is the fold of its history (`Order::from_events`) unless a commit
+/// stored a snapshot that is not (the contract lets a caller store what it likes). A folded
+/// snapshot is dropped when the order goes cold and rebuilt from the history when needed: a
+/// cold order holds its encoded history, its summary and its index keys, not the 4 KiB or so
+/// of a decoded `Order`. A snapshot that is not the fold is kept for good.
 struct Record {
-    order: Order,
-    events: Vec<Event>,
-    status: OrderStatus,
+    /// The snapshot, while the order is hot or when it is not the fold of the history.
+    order: Option<Box<Order>>,
+    /// The snapshot is exactly the fold of the history.
+    folded: bool,
+    /// Loaded or changed since the clock hand last passed.
+    touched: bool,
+    events: History,
+    /// What listings show and filter on, so they never rebuild a cold order.
+    summary: OrderSummary,
+    version: u64,
     deadline: Option<(DateTime<Utc>, DeadlineKind)>,
     waybills: Vec<String>,
 }
@@ -116,6 +167,8 @@ struct OutboxRow {
     available_at: DateTime<Utc>,
     lease_until: Option<DateTime<Utc>>,
     attempts: u32,
+    /// Completed while dead: it stays a dead letter, as in the durable stores, but marked done
+    /// (live rows that are completed are dropped instead).
     done: bool,
     dead: bool,
     last_error: Option<String>,
@@ -127,6 +180,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// An empty store that keeps the snapshots of at most `n` orders decoded (the most recently
+    /// used ones): more is faster for hosts with many orders in flight at once, less holds
+    /// less memory. `0` rebuilds every order from its history on every load and change.
+    pub fn with_hot_orders(n: usize) -> MemoryStore {
+        let store = MemoryStore::default();
+        lock(&store.inner).hot_limit = HotLimit(n);
+        store
     }
 
     /// Makes the next `n` calls of `create` or `append` fail with
@@ -166,7 +228,7 @@ impl StoreInner {
         self.take_injected_failure()?;
         let id = commit.order.id;
         if let Some(existing) = self.orders.get(&id) {
-            return Err(StoreError::Conflict { expected: commit.expected_version, actual: existing.order.version });
+            return Err(StoreError::Conflict { expected: commit.expected_version, actual: existing.version });
         }
         if commit.expected_version != 0 {
             return Err(StoreError::Corrupt(format!(
@@ -182,6 +244,7 @@ impl StoreInner {
         }
         self.check_dedupe_keys(&commit)?;
         check_sequence(&commit)?;
+        History::encode(commit.events, &mut self.encoded)?;
         self.write(commit);
         Ok(())
     }
@@ -192,17 +255,19 @@ impl StoreInner {
         let Some(stored) = self.orders.get(&id) else {
             return Err(StoreError::NotFound(id));
         };
-        if stored.order.version != commit.expected_version {
-            return Err(StoreError::Conflict { expected: commit.expected_version, actual: stored.order.version });
+        if stored.version != commit.expected_version {
+            return Err(StoreError::Conflict { expected: commit.expected_version, actual: stored.version });
         }
-        if stored.order.number != commit.order.number {
+        if stored.summary.number != commit.order.number {
             return Err(StoreError::Corrupt(format!(
                 "order {id} cannot change its number from {} to {}",
-                stored.order.number, commit.order.number
+                stored.summary.number, commit.order.number
             )));
         }
         self.check_dedupe_keys(&commit)?;
         check_sequence(&commit)?;
+        History::encode(commit.events, &mut self.encoded)?;
+        self.make_hot(id)?;
         self.write(commit);
         Ok(())
     }
@@ -210,7 +275,7 @@ impl StoreInner {
     fn check_dedupe_keys(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
         let mut seen: HashSet<&str> = HashSet::with_capacity(commit.dedupe_keys.len());
         for key in commit.dedupe_keys {
-            if self.dedupe.contains_key(key) || !seen.insert(key.as_str()) {
+            if self.dedupe.contains_key(&self.fingerprints.of(key)) || !seen.insert(key.as_str()) {
                 return Err(StoreError::DuplicateKey(key.clone()));
             }
         }
@@ -227,7 +292,7 @@ impl StoreInner {
 
         let record = match self.orders.remove(&id) {
             Some(mut record) => {
-                self.by_status.remove(&(record.status, id));
+                self.by_status.remove(&(record.summary.status, id));
                 if let Some((at, kind)) = record.deadline {
                     self.deadlines.remove(&(at, id, kind));
                 }
@@ -236,21 +301,36 @@ impl StoreInner {
                         self.by_waybill.remove(waybill);
                     }
                 }
-                if record.order.customer != order.customer {
-                    self.by_customer.remove(&(record.order.customer.clone(), id));
+                if record.summary.customer != order.customer {
+                    self.by_customer.remove(&(record.summary.customer.clone(), id));
                     self.by_customer.insert((order.customer.clone(), id));
                 }
-                record.events.extend_from_slice(commit.events);
+                record.events.push(&self.encoded);
                 // The new snapshot is normally the stored one with the new events applied: do that
                 // in place (a few fields change) instead of copying the whole order and dropping
-                // the old copy. A caller's snapshot that differs is still stored as given.
-                for event in commit.events {
-                    crate::decide::evolve(&mut record.order, event);
-                }
-                if record.order != *order {
-                    record.order = order.clone();
-                }
-                record.status = status;
+                // the old copy. A caller's snapshot that differs is still stored as given, and
+                // kept for good (it is no longer the fold of the history).
+                let folded = match record.order.as_deref_mut() {
+                    Some(stored) => {
+                        for event in commit.events {
+                            crate::decide::evolve(stored, event);
+                        }
+                        let same = *stored == *order;
+                        if !same {
+                            *stored = order.clone();
+                        }
+                        same
+                    }
+                    // Not reached: `append` made the order hot.
+                    None => {
+                        record.order = Some(Box::new(order.clone()));
+                        false
+                    }
+                };
+                record.folded &= folded;
+                record.touched = true;
+                record.summary = OrderSummary::of(order);
+                record.version = order.version;
                 record.deadline = deadline;
                 record.waybills = waybills;
                 record
@@ -258,7 +338,25 @@ impl StoreInner {
             None => {
                 self.by_number.insert(order.number, id);
                 self.by_customer.insert((order.customer.clone(), id));
-                Record { order: order.clone(), events: commit.events.to_vec(), status, deadline, waybills }
+                let mut events = History::default();
+                events.push(&self.encoded);
+                // The engine's snapshot of a new order is the fold of its events; building it
+                // here costs about what copying it does, and tells whether it may be dropped.
+                let rebuilt = Order::from_events(commit.events).ok().filter(|rebuilt| rebuilt == order);
+                let folded = rebuilt.is_some();
+                if folded {
+                    self.hot.push_back(id);
+                }
+                Record {
+                    order: Some(Box::new(rebuilt.unwrap_or_else(|| order.clone()))),
+                    folded,
+                    touched: false,
+                    events,
+                    summary: OrderSummary::of(order),
+                    version: order.version,
+                    deadline,
+                    waybills,
+                }
             }
         };
         self.by_status.insert((status, id));
@@ -269,17 +367,19 @@ impl StoreInner {
             self.by_waybill.insert(waybill.clone(), id);
         }
         self.orders.insert(id, record);
+        self.evict();
 
         for key in commit.dedupe_keys {
-            self.dedupe.insert(key.clone(), id);
+            self.dedupe.insert(self.fingerprints.of(key), id);
         }
         for entry in commit.outbox {
-            if self.outbox_keys.contains_key(&entry.key) {
+            let fingerprint = self.fingerprints.of(&entry.key);
+            if self.outbox_keys.contains_key(&fingerprint) || self.delivered.contains(&fingerprint) {
                 continue;
             }
             let seq = self.next_outbox;
             self.next_outbox = self.next_outbox.wrapping_add(1);
-            self.outbox_keys.insert(entry.key.clone(), seq);
+            self.outbox_keys.insert(fingerprint, seq);
             self.outbox_open.insert(seq);
             self.outbox.insert(
                 seq,
@@ -330,26 +430,71 @@ impl StoreInner {
         let mut items = Vec::with_capacity(limit.min(64));
         let mut more = false;
         for record in candidates {
-            let placed_at = record.order.placed_at;
-            if filter.placed_from.is_some_and(|t| placed_at < t)
-                || filter.placed_before.is_some_and(|t| placed_at >= t)
-                || filter.status.is_some_and(|s| s != record.status)
-                || filter.customer.as_ref().is_some_and(|c| *c != record.order.customer)
+            let summary = &record.summary;
+            if filter.placed_from.is_some_and(|t| summary.placed_at < t)
+                || filter.placed_before.is_some_and(|t| summary.placed_at >= t)
+                || filter.status.is_some_and(|s| s != summary.status)
+                || filter.customer.as_ref().is_some_and(|c| *c != summary.customer)
+                || !filter.matches(summary)
             {
-                continue;
-            }
-            let summary = OrderSummary::of(&record.order);
-            if !filter.matches(&summary) {
                 continue;
             }
             if items.len() >= limit {
                 more = true;
                 break;
             }
-            items.push(summary);
+            items.push(summary.clone());
         }
         let next = if more { items.last().map(|s| s.id) } else { None };
         OrderPage { items, next }
+    }
+
+    /// A copy of the order's snapshot, rebuilt from its history if the order is cold.
+    fn load(&mut self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let Some(record) = self.orders.get_mut(&id) else {
+            return Ok(None);
+        };
+        record.touched = true;
+        if let Some(order) = &record.order {
+            return Ok(Some(Order::clone(order)));
+        }
+        let order = record.rebuild(id)?;
+        let copy = order.clone();
+        record.order = Some(Box::new(order));
+        self.hot.push_back(id);
+        self.evict();
+        Ok(Some(copy))
+    }
+
+    /// Rebuilds the snapshot of a cold order, before it is changed.
+    fn make_hot(&mut self, id: OrderId) -> Result<(), StoreError> {
+        let Some(record) = self.orders.get_mut(&id) else {
+            return Ok(());
+        };
+        record.touched = true;
+        if record.order.is_none() {
+            record.order = Some(Box::new(record.rebuild(id)?));
+            self.hot.push_back(id);
+        }
+        Ok(())
+    }
+
+    /// Drops the snapshots of the least recently used orders beyond the limit.
+    fn evict(&mut self) {
+        while self.hot.len() > self.hot_limit.0 {
+            let Some(id) = self.hot.pop_front() else {
+                break;
+            };
+            let Some(record) = self.orders.get_mut(&id) else {
+                continue;
+            };
+            if record.touched && record.folded {
+                record.touched = false;
+                self.hot.push_back(id);
+            } else if record.folded {
+                record.order = None;
+            }
+        }
     }
 
     fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Vec<DueDeadline> {
@@ -386,19 +531,32 @@ impl StoreInner {
         claimed
     }
 
+    /// The sequence number of the undelivered row with this key.
+    fn outbox_seq(&self, key: &str) -> Option<u64> {
+        self.outbox_keys.get(&self.fingerprints.of(key)).copied()
+    }
+
     fn complete_outbox(&mut self, key: &str) {
-        let Some(seq) = self.outbox_keys.get(key).copied() else {
+        let fingerprint = self.fingerprints.of(key);
+        let Some(seq) = self.outbox_keys.get(&fingerprint).copied() else {
             return;
         };
-        if let Some(row) = self.outbox.get_mut(&seq) {
-            row.done = true;
-            row.lease_until = None;
-        }
         self.outbox_open.remove(&seq);
+        match self.outbox.get_mut(&seq) {
+            Some(row) if row.dead => {
+                row.done = true;
+                row.lease_until = None;
+            }
+            _ => {
+                self.outbox.remove(&seq);
+                self.outbox_keys.remove(&fingerprint);
+                self.delivered.insert(fingerprint);
+            }
+        }
     }
 
     fn fail_outbox(&mut self, key: &str, now: DateTime<Utc>, retry_at: Option<DateTime<Utc>>, error: &str) {
-        let Some(seq) = self.outbox_keys.get(key).copied() else {
+        let Some(seq) = self.outbox_seq(key) else {
             return;
         };
         let Some(row) = self.outbox.get_mut(&seq) else {
@@ -437,7 +595,7 @@ impl StoreInner {
     }
 
     fn requeue_dead(&mut self, key: &str, now: DateTime<Utc>) -> bool {
-        let Some(seq) = self.outbox_keys.get(key).copied() else {
+        let Some(seq) = self.outbox_seq(key) else {
             return false;
         };
         let Some(row) = self.outbox.get_mut(&seq).filter(|row| row.dead) else {
@@ -450,6 +608,14 @@ impl StoreInner {
         self.outbox_dead.remove(&seq);
         self.outbox_open.insert(seq);
         true
+    }
+}
+
+impl Record {
+    /// The snapshot, as the fold of the history.
+    fn rebuild(&self, id: OrderId) -> Result<Order, StoreError> {
+        Order::from_events(&self.events.decode()?)
+            .map_err(|e| StoreError::Corrupt(format!("order {id}: the stored history does not replay: {e}")))
     }
 }
 
@@ -484,11 +650,11 @@ impl OrderStore for MemoryStore {
     }
 
     async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        Ok(lock(&self.inner).orders.get(&id).map(|r| r.order.clone()))
+        lock(&self.inner).load(id)
     }
 
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
-        Ok(lock(&self.inner).orders.get(&id).map(|r| r.events.clone()).unwrap_or_default())
+        lock(&self.inner).orders.get(&id).map_or(Ok(Vec::new()), |r| r.events.decode())
     }
 
     async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
@@ -500,7 +666,8 @@ impl OrderStore for MemoryStore {
     }
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
-        Ok(lock(&self.inner).dedupe.get(key).copied())
+        let inner = lock(&self.inner);
+        Ok(inner.dedupe.get(&inner.fingerprints.of(key)).copied())
     }
 
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
@@ -735,5 +902,42 @@ impl Inventory for MemoryInventory {
     /// Raises the on-hand units, once per key.
     async fn restock(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
         lock(&self.inner).restock(key, items)
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::conformance::{self, sample_order};
+    use crate::testing::t0;
+
+    /// The whole contract holds when every order goes cold after each call (its snapshot
+    /// rebuilt from the encoded history every time) and when only one order stays hot.
+    #[tokio::test]
+    async fn conformance_with_cold_orders() {
+        conformance::run_all(|| MemoryStore::with_hot_orders(0)).await;
+        conformance::run_all(|| MemoryStore::with_hot_orders(1)).await;
+    }
+
+    /// A snapshot that is not the fold of its events is stored as given and survives the order
+    /// going cold (it is never dropped), while a folded one is rebuilt equal.
+    #[tokio::test]
+    async fn a_snapshot_that_is_not_the_fold_is_kept_when_cold() {
+        let store = MemoryStore::with_hot_orders(0);
+        let (mut odd, odd_events) = sample_order("alice", 1, t0());
+        odd.placed_at += TimeDelta::seconds(1);
+        let (plain, plain_events) = sample_order("bob", 2, t0());
+        for (order, events) in [(&odd, &odd_events), (&plain, &plain_events)] {
+            let commit = Commit { order, expected_version: 0, events, outbox: &[], dedupe_keys: &[] };
+            store.create(commit).await.unwrap_or_else(|e| panic!("create: {e}"));
+        }
+        for (order, events) in [(&odd, &odd_events), (&plain, &plain_events)] {
+            assert_eq!(store.load(order.id).await.ok().flatten().as_ref(), Some(order));
+            assert_eq!(store.events(order.id).await.ok().as_ref(), Some(events));
+        }
+        let inner = lock(&store.inner);
+        let held = |id: OrderId| inner.orders.get(&id).map(|r| r.order.is_some());
+        assert_eq!(held(odd.id), Some(true), "the odd snapshot is kept");
+        assert_eq!(held(plain.id), Some(false), "the folded snapshot is dropped when cold");
     }
 }

@@ -1,0 +1,56 @@
+//! An order's history kept encoded, as MessagePack, instead of as a vector of [`Event`]s.
+//!
+//! A stored order's fifteen or so events took about 6 KiB as values (160 bytes inline each,
+//! plus the heap of their drafts, lines, strings and ids) and are read back only for timelines
+//! and audits, never by the engine's commands. Encoded they take about a third of that (1.7 KiB).
+//! Each commit encodes only its own new events (into a reused buffer, then appended with an
+//! exact reservation, so the history carries no spare capacity). The price is time: encoding a
+//! lifecycle's fifteen events costs about 74k instructions (two thirds of it chrono formatting
+//! timestamps as text), which makes `engine_lifecycle` about 5 % slower than keeping values.
+//!
+//! MessagePack rather than a smaller binary format (postcard, bincode): the event types use
+//! internally tagged enums (`#[serde(tag = ...)]`), which only self-describing formats can
+//! read back; `rmp_serde`'s default writes structs as arrays, without field names. Reads
+//! decode the whole history and return exactly the events written (the conformance suite
+//! checks it).
+
+use crate::event::Event;
+use crate::ports::store::StoreError;
+
+/// The encoded events of one order, back to back.
+#[derive(Default)]
+pub(super) struct History {
+    bytes: Vec<u8>,
+}
+
+impl History {
+    /// Encodes `events` into `buf` (cleared first), ready for [`History::push`]. Done before
+    /// anything is written, so a commit that cannot be encoded changes nothing.
+    pub(super) fn encode(events: &[Event], buf: &mut Vec<u8>) -> Result<(), StoreError> {
+        buf.clear();
+        for event in events {
+            rmp_serde::encode::write(buf, event)
+                .map_err(|e| StoreError::Corrupt(format!("event {} cannot be encoded: {e}", event.seq)))?;
+        }
+        Ok(())
+    }
+
+    /// Appends events encoded by [`History::encode`].
+    pub(super) fn push(&mut self, encoded: &[u8]) {
+        self.bytes.reserve_exact(encoded.len());
+        self.bytes.extend_from_slice(encoded);
+    }
+
+    /// Every event, in order.
+    pub(super) fn decode(&self) -> Result<Vec<Event>, StoreError> {
+        let mut rest: &[u8] = &self.bytes;
+        let mut events = Vec::new();
+        while !rest.is_empty() {
+            let event: Event = rmp_serde::from_read(&mut rest).map_err(|e| {
+                StoreError::Corrupt(format!("stored event {} cannot be decoded: {e}", events.len() + 1))
+            })?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+}
