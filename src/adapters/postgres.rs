@@ -438,7 +438,7 @@ impl PgStore {
         let order = commit.order;
         let row = OrderRow::of(order)?;
         let client = self.client().await?;
-        if let Err(invalid) = check_sequence(&commit) {
+        if let Err(invalid) = commit.check_sequence() {
             // A caller's bug; a stale commit is still a conflict first, as in the memory store.
             return Err(self.refused(&client, &commit, create).await?.unwrap_or(invalid));
         }
@@ -661,28 +661,6 @@ fn check_new(commit: &Commit<'_>) -> Result<(), StoreError> {
     }
     if commit.events.is_empty() {
         return Err(StoreError::Corrupt("a new order needs at least its order_placed event".into()));
-    }
-    Ok(())
-}
-
-/// The commit's events must continue the order's history and end at the snapshot's version.
-fn check_sequence(commit: &Commit<'_>) -> Result<(), StoreError> {
-    let id = commit.order.id;
-    let mut expected = commit.expected_version;
-    for event in commit.events {
-        expected = expected.saturating_add(1);
-        if event.seq != expected {
-            return Err(StoreError::Corrupt(format!(
-                "order {id}: event out of sequence: expected seq {expected}, found {}",
-                event.seq
-            )));
-        }
-    }
-    if commit.order.version != expected {
-        return Err(StoreError::Corrupt(format!(
-            "order {id}: snapshot version {} does not match the last event's seq {expected}",
-            commit.order.version
-        )));
     }
     Ok(())
 }

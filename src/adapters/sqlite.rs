@@ -417,27 +417,6 @@ fn sql_limit(limit: usize) -> i64 {
 // Writes
 // ---------------------------------------------------------------------------------------------
 
-/// The commit's events must continue the order's history and end at the snapshot's version.
-fn check_sequence(commit: &Commit<'_>) -> Result<(), StoreError> {
-    let mut expected = commit.expected_version;
-    for event in commit.events {
-        expected = expected.saturating_add(1);
-        if event.seq != expected {
-            return Err(StoreError::Corrupt(format!(
-                "order {}: event out of sequence: expected seq {expected}, found {}",
-                commit.order.id, event.seq
-            )));
-        }
-    }
-    if commit.order.version != expected {
-        return Err(StoreError::Corrupt(format!(
-            "order {}: snapshot version {} does not match the last event's seq {expected}",
-            commit.order.id, commit.order.version
-        )));
-    }
-    Ok(())
-}
-
 /// Everything a commit writes, encoded before the connection is locked: the serialisation is
 /// done once (not again when a busy database makes the call retry) and outside the lock.
 struct Rows {
@@ -580,7 +559,7 @@ fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
         return Err(StoreError::DuplicateOrderNumber(commit.order.number).into());
     }
     insert_dedupe_keys(&tx, &rows.id, commit.dedupe_keys)?;
-    check_sequence(commit)?;
+    commit.check_sequence()?;
     let inserted = tx
         .prepare_cached(
             "INSERT INTO orders (id, number, customer, status, placed_at, placed_at_ns, next_deadline_at,
@@ -657,7 +636,7 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
     )?
     .execute(params![rows.id, rows.customer, rows.placed_at.0, rows.placed_at.1])?;
     insert_dedupe_keys(&tx, &rows.id, commit.dedupe_keys)?;
-    check_sequence(commit)?;
+    commit.check_sequence()?;
     write_rest(&tx, commit, rows)?;
     tx.commit()?;
     Ok(())

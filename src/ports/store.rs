@@ -85,6 +85,32 @@ pub struct Commit<'a> {
     pub dedupe_keys: &'a [String],
 }
 
+impl Commit<'_> {
+    /// Checks that the events continue the order's history (sequence numbers one after
+    /// another from `expected_version + 1`) and end at the snapshot's version: a caller's bug
+    /// otherwise, refused by every store as [`StoreError::Corrupt`] before anything is written.
+    pub fn check_sequence(&self) -> Result<(), StoreError> {
+        let id = self.order.id;
+        let mut expected = self.expected_version;
+        for event in self.events {
+            expected = expected.saturating_add(1);
+            if event.seq != expected {
+                return Err(StoreError::Corrupt(format!(
+                    "order {id}: event out of sequence: expected seq {expected}, found {}",
+                    event.seq
+                )));
+            }
+        }
+        if self.order.version != expected {
+            return Err(StoreError::Corrupt(format!(
+                "order {id}: snapshot version {} does not match the last event's seq {expected}",
+                self.order.version
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A deadline that is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DueDeadline {

@@ -243,7 +243,7 @@ impl StoreInner {
             return Err(StoreError::DuplicateOrderNumber(commit.order.number));
         }
         self.check_dedupe_keys(&commit)?;
-        check_sequence(&commit)?;
+        commit.check_sequence()?;
         History::encode(commit.events, &mut self.encoded)?;
         self.write(commit);
         Ok(())
@@ -265,7 +265,7 @@ impl StoreInner {
             )));
         }
         self.check_dedupe_keys(&commit)?;
-        check_sequence(&commit)?;
+        commit.check_sequence()?;
         History::encode(commit.events, &mut self.encoded)?;
         self.make_hot(id)?;
         self.write(commit);
@@ -617,27 +617,6 @@ impl Record {
         Order::from_events(&self.events.decode()?)
             .map_err(|e| StoreError::Corrupt(format!("order {id}: the stored history does not replay: {e}")))
     }
-}
-
-/// The commit's events must continue the order's history and end at the snapshot's version.
-fn check_sequence(commit: &Commit<'_>) -> Result<(), StoreError> {
-    let mut expected = commit.expected_version;
-    for event in commit.events {
-        expected = expected.saturating_add(1);
-        if event.seq != expected {
-            return Err(StoreError::Corrupt(format!(
-                "order {}: event out of sequence: expected seq {expected}, found {}",
-                commit.order.id, event.seq
-            )));
-        }
-    }
-    if commit.order.version != expected {
-        return Err(StoreError::Corrupt(format!(
-            "order {}: snapshot version {} does not match the last event's seq {expected}",
-            commit.order.id, commit.order.version
-        )));
-    }
-    Ok(())
 }
 
 impl OrderStore for MemoryStore {
