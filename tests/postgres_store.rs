@@ -241,32 +241,47 @@ type PgEngine = Engine<
     >,
 >;
 
+/// Several engines ("instances") on one schema, sharing the fakes, the stock and a clock.
+struct Instances {
+    engines: Vec<Arc<PgEngine>>,
+    gateway: Arc<FakeGateway>,
+    notifier: Arc<RecordingNotifier>,
+    clock: Arc<FixedClock>,
+}
+
+impl Instances {
+    async fn start(db: &TestDb, schema: &str, count: usize) -> Instances {
+        let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
+        let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+        let inventory = Arc::new(MemoryInventory::new());
+        for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+            inventory.set_stock(&Sku::new(s).unwrap(), 1_000);
+        }
+        let notifier = Arc::new(RecordingNotifier::new());
+        let clock = Arc::new(FixedClock::new(t0()));
+        let mut engines = Vec::new();
+        for _ in 0..count {
+            let adapters = Adapters {
+                store: Arc::new(db.store(schema).await),
+                payments: gateway.clone(),
+                logistics: carrier.clone(),
+                inventory: inventory.clone(),
+                notifier: notifier.clone(),
+                clock: clock.clone(),
+            };
+            engines.push(Arc::new(Engine::new(Workflow::default(), adapters)));
+        }
+        Instances { engines, gateway, notifier, clock }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_several_engines_fire_each_deadline_once_and_deliver_every_effect() {
     const ORDERS: usize = 30;
     const ENGINES: usize = 3;
     let Some(db) = TestDb::new() else { return };
     let schema = db.fresh_schema();
-    let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
-    let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
-    let inventory = Arc::new(MemoryInventory::new());
-    for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
-        inventory.set_stock(&Sku::new(s).unwrap(), 1_000);
-    }
-    let notifier = Arc::new(RecordingNotifier::new());
-    let clock = Arc::new(FixedClock::new(t0()));
-    let mut engines: Vec<Arc<PgEngine>> = Vec::new();
-    for _ in 0..ENGINES {
-        let adapters = Adapters {
-            store: Arc::new(db.store(&schema).await),
-            payments: gateway.clone(),
-            logistics: carrier.clone(),
-            inventory: inventory.clone(),
-            notifier: notifier.clone(),
-            clock: clock.clone(),
-        };
-        engines.push(Arc::new(Engine::new(Workflow::default(), adapters)));
-    }
+    let Instances { engines, gateway, notifier, clock } = Instances::start(&db, &schema, ENGINES).await;
 
     // Orders placed on every engine; every third one paid.
     let mut unpaid = Vec::new();
@@ -589,25 +604,7 @@ async fn postgres_loads_see_other_instances_writes_past_the_copies() {
 async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
     let Some(db) = TestDb::new() else { return };
     let schema = db.fresh_schema();
-    let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
-    let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
-    let inventory = Arc::new(MemoryInventory::new());
-    for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
-        inventory.set_stock(&Sku::new(s).unwrap(), 100);
-    }
-    let clock = Arc::new(FixedClock::new(t0()));
-    let mut engines = Vec::new();
-    for _ in 0..2 {
-        let adapters = Adapters {
-            store: Arc::new(db.store(&schema).await),
-            payments: gateway.clone(),
-            logistics: carrier.clone(),
-            inventory: inventory.clone(),
-            notifier: Arc::new(RecordingNotifier::new()),
-            clock: clock.clone(),
-        };
-        engines.push(Engine::new(Workflow::default(), adapters));
-    }
+    let Instances { engines, gateway, clock, .. } = Instances::start(&db, &schema, 2).await;
     let (a, b) = (&engines[0], &engines[1]);
     // A places the order and keeps its copy (awaiting payment); B records the payment.
     let placed = a.place(&buyer("alice"), &sample_form("alice"), None).await.unwrap();

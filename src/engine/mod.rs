@@ -451,8 +451,8 @@ impl<A: Ports> Engine<A> {
             // read on the first try; a stale one only costs a fresh load.
             let loaded = loaded.or_else(|| self.adapters.store().recent_copy(id).map(Box::new));
             if let Some(order) = loaded {
-                if let Some(outcome) = Box::pin(self.try_loaded(*order, &command, &dedupe)).await {
-                    return Ok(outcome);
+                if let Some(answer) = Box::pin(self.try_loaded(*order, &command, &dedupe)).await {
+                    return answer;
                 }
             }
             let mut attempts = 0;
@@ -505,22 +505,26 @@ impl<A: Ports> Engine<A> {
     }
 
     /// The first try of [`Engine::execute_loaded`], or of any command on a store that keeps
-    /// recent copies ([`OrderStore::recent_copy`]): decides on that snapshot and commits. `None` when that did not commit (whatever the reason); the caller then goes
+    /// recent copies ([`OrderStore::recent_copy`]): decides on that snapshot and commits.
+    /// `None` when that did not commit and the request is not a repeat; the caller then goes
     /// the ordinary way, so a refusal or a conflict is answered from a fresh load.
-    async fn try_loaded(&self, order: Order, command: &Command, dedupe: &[String]) -> Option<Outcome> {
+    async fn try_loaded(
+        &self,
+        order: Order,
+        command: &Command,
+        dedupe: &[String],
+    ) -> Option<Result<Outcome, EngineError>> {
+        let id = order.id;
         let decision = self.workflow.decide(&order, command, &Ctx::at(self.now())).ok()?;
         if decision.is_empty() || decision.effects.iter().any(Effect::before_commit) {
             // Reservations are made on the ordinary path only, which checks a keyed request
             // was not applied before (reserving again and undoing would free its stock).
             return None;
         }
-        let reserved = self.reserve(&order, &decision).await.ok()?;
         match self.commit(order, decision, dedupe).await {
-            Ok(outcome) => Some(outcome),
-            Err(_) => {
-                self.compensate(reserved).await;
-                None
-            }
+            Ok(outcome) => Some(Ok(outcome)),
+            Err(StoreError::DuplicateKey(_)) => Some(self.unchanged(id).await),
+            Err(_) => None,
         }
     }
 
