@@ -3,8 +3,8 @@
 //! A stored order's fifteen or so events took about 6 KiB as values (160 bytes inline each,
 //! plus the heap of their drafts, lines, strings and ids) and are read back only for timelines
 //! and audits, never by the engine's commands. Encoded they take about a third of that (1.7 KiB).
-//! Each commit encodes only its own new events (into a reused buffer, then appended with an
-//! exact reservation, so the history carries no spare capacity). The price is time: encoding a
+//! Each commit encodes only its own new events (into a reused buffer, then appended); a
+//! history's spare capacity is given back when its order goes cold. The price is time: encoding a
 //! lifecycle's fifteen events costs about 74k instructions (two thirds of it chrono formatting
 //! timestamps as text), which makes `engine_lifecycle` about 5 % slower than keeping values.
 //!
@@ -35,10 +35,16 @@ impl History {
         Ok(())
     }
 
-    /// Appends events encoded by [`History::encode`].
+    /// Appends events encoded by [`History::encode`]. The buffer grows by doubling, as a
+    /// vector does: growing it exactly reallocated and copied the whole history on every commit.
     pub(super) fn push(&mut self, encoded: &[u8]) {
-        self.bytes.reserve_exact(encoded.len());
         self.bytes.extend_from_slice(encoded);
+    }
+
+    /// Gives back the spare capacity, when the order goes cold: only the few hot orders,
+    /// which are still changing, carry any.
+    pub(super) fn shrink(&mut self) {
+        self.bytes.shrink_to_fit();
     }
 
     /// Every event, in order.

@@ -493,6 +493,7 @@ impl StoreInner {
                 self.hot.push_back(id);
             } else if record.folded {
                 record.order = None;
+                record.events.shrink();
             }
         }
     }
