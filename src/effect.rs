@@ -93,6 +93,7 @@ pub enum Effect {
         /// Which.
         kind: DeadlineKind,
         /// When.
+        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
 }
@@ -156,6 +157,7 @@ pub enum NotificationKind {
     /// Order placed: the number and the estimated ship time.
     Placed {
         /// Estimated ship time.
+        #[serde(with = "crate::timestamp")]
         estimated_ship_by: DateTime<Utc>,
         /// Total due.
         total: Money,

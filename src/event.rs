@@ -24,6 +24,7 @@ pub struct Event {
     /// Position in the order's history, from 1; equals the order's version after applying it.
     pub seq: u64,
     /// When it was decided.
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// Who caused it.
     pub actor: Actor,
@@ -44,8 +45,10 @@ pub enum Change {
         /// The validated form.
         draft: Box<OrderDraft>,
         /// Online only: pay by then or the order is cancelled.
+        #[serde(default, with = "crate::timestamp::option")]
         pay_by: Option<DateTime<Utc>>,
         /// Estimated ship time told to the buyer.
+        #[serde(with = "crate::timestamp")]
         ship_by: DateTime<Utc>,
     },
     /// Review passed (stage 2).
@@ -167,6 +170,7 @@ pub enum Change {
         /// Which.
         kind: DeadlineKind,
         /// When it falls due; `None` clears it.
+        #[serde(default, with = "crate::timestamp::option")]
         at: Option<DateTime<Utc>>,
     },
     /// An after-sales case was opened.

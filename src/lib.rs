@@ -79,6 +79,7 @@ pub mod ports;
 pub mod testing;
 pub mod text;
 pub mod timeline;
+mod timestamp;
 pub mod transitions;
 pub mod validation;
 

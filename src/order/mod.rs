@@ -180,6 +180,7 @@ impl fmt::Display for OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Completion {
     /// When.
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// True when the system confirmed receipt because the buyer did nothing.
     pub automatic: bool,
@@ -189,6 +190,7 @@ pub struct Completion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancellation {
     /// When.
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// Who.
     pub by: ActorKind,
@@ -200,6 +202,7 @@ pub struct Cancellation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     /// When it fell due.
+    #[serde(with = "crate::timestamp")]
     pub due_at: DateTime<Utc>,
     /// Satisfaction score 1–5, once recorded.
     pub score: Option<u8>,
@@ -217,6 +220,7 @@ pub struct Order {
     /// The buyer.
     pub customer: CustomerId,
     /// When it was placed.
+    #[serde(with = "crate::timestamp")]
     pub placed_at: DateTime<Utc>,
     /// Currency of every amount.
     pub currency: Currency,

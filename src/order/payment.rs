@@ -19,6 +19,7 @@ pub struct Capture {
     /// Amount captured.
     pub amount: Money,
     /// When it was recorded.
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -33,6 +34,7 @@ pub struct Anomaly {
     /// Why it was not applied.
     pub reason: String,
     /// When it was recorded.
+    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -94,6 +96,7 @@ pub struct Refund {
     /// Where it stands.
     pub status: RefundStatus,
     /// When it was requested.
+    #[serde(with = "crate::timestamp")]
     pub requested_at: DateTime<Utc>,
     /// The after-sales case it pays, if any.
     #[serde(default)]
