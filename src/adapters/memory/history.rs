@@ -15,14 +15,119 @@
 //! decode the whole history and return exactly the events written (the conformance suite
 //! checks it).
 
+use std::sync::LazyLock;
+
 use crate::event::Event;
 use crate::ports::store::StoreError;
 
-/// The encoded events of one order, back to back.
+/// The encoded events of one order, back to back: first a packed part (the events it held
+/// when its order last went cold, LZ4-compressed), then the events added since, as written.
+///
+/// Both parts share one allocation. Packing happens when the order goes cold, so the commits
+/// of an order in flight only append, and a cold order's history costs about 60 % of its
+/// MessagePack size.
 #[derive(Default)]
 pub(super) struct History {
     bytes: Vec<u8>,
+    /// How many of `bytes`, from the start, are packed.
+    packed: u32,
+    /// The length of the packed part once unpacked.
+    unpacked: u32,
 }
+
+/// Words that every order's history repeats (MessagePack writes them as strings: event
+/// types, actors, roles, deadline and tracking kinds, payment methods, currencies), each as
+/// MessagePack writes it, length byte included. LZ4 refers to them instead of storing them:
+/// a lifecycle's history packs to about 850 bytes with them, about 1,000 without.
+/// Changing the list makes histories packed before unreadable, which an in-memory store
+/// never has to read.
+const WORDS: &[&str] = &[
+    // Event types (`Change`, all of them; a test checks).
+    "order_placed",
+    "review_approved",
+    "review_held",
+    "hold_resolved",
+    "review_rejected",
+    "payment_captured",
+    "payment_anomaly_recorded",
+    "refund_requested",
+    "refund_completed",
+    "refund_failed",
+    "pick_list_issued",
+    "package_packed",
+    "shipment_booked",
+    "package_shipped",
+    "tracking_recorded",
+    "cod_collected",
+    "receipt_confirmed",
+    "order_cancelled",
+    "after_sales_window_closed",
+    "follow_up_due",
+    "deadline_set",
+    "case_opened",
+    "case_approved",
+    "case_rejected",
+    "case_withdrawn",
+    "return_parcel_recorded",
+    "return_tracking_recorded",
+    "return_received",
+    "return_inspected",
+    "replacement_packed",
+    "repair_returned",
+    "case_assigned",
+    "case_resolved",
+    "case_closed",
+    "case_escalated",
+    "case_follow_up_due",
+    "case_follow_up_recorded",
+    "follow_up_recorded",
+    // Actors and roles.
+    "buyer",
+    "staff",
+    "system",
+    "payment_provider",
+    "carrier",
+    "admin",
+    "customer_service",
+    "reviewer",
+    "warehouse",
+    "automatic review",
+    // Deadlines, tracking, payment.
+    "pay_by",
+    "auto_confirm",
+    "after_sales_window",
+    "follow_up",
+    "case_sla",
+    "case_follow_up",
+    "picked_up",
+    "in_transit",
+    "out_for_delivery",
+    "delivered",
+    "exception",
+    "refused_at_door",
+    "returned_to_sender",
+    "online",
+    "cash_on_delivery",
+    "gateway",
+    "manual",
+    // Currencies.
+    "CNY",
+    "USD",
+    "EUR",
+    "GBP",
+    "JPY",
+    "HKD",
+];
+
+/// [`WORDS`] as MessagePack strings, back to back: the LZ4 dictionary.
+static DICTIONARY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut dictionary = Vec::new();
+    for word in WORDS {
+        // Infallible: writing to a vector.
+        let _ = rmp_serde::encode::write(&mut dictionary, word);
+    }
+    dictionary
+});
 
 impl History {
     /// Encodes `events` into `buf` (cleared first), ready for [`History::push`]. Done before
@@ -42,15 +147,55 @@ impl History {
         self.bytes.extend_from_slice(encoded);
     }
 
-    /// Gives back the spare capacity, when the order goes cold: only the few hot orders,
-    /// which are still changing, carry any.
-    pub(super) fn shrink(&mut self) {
+    /// Packs the whole history and gives back the spare capacity, when the order goes cold.
+    /// Keeps it as it is if packing would not make it smaller (or the packed part cannot be
+    /// read, which `decode` then reports).
+    pub(super) fn pack(&mut self) {
+        let Ok(plain) = self.plain() else {
+            return;
+        };
+        if let Ok(unpacked) = u32::try_from(plain.len()) {
+            let packed = lz4_flex::block::compress_with_dict(&plain, &DICTIONARY);
+            if let Ok(packed_len) = u32::try_from(packed.len()) {
+                if packed.len() < self.bytes.len() {
+                    self.bytes = packed;
+                    self.packed = packed_len;
+                    self.unpacked = unpacked;
+                }
+            }
+        }
         self.bytes.shrink_to_fit();
+    }
+
+    /// The whole history as MessagePack (unpacking the packed part).
+    fn plain(&self) -> Result<Vec<u8>, StoreError> {
+        let split = usize::try_from(self.packed).unwrap_or(usize::MAX);
+        let (Some(packed), Some(tail)) = (self.bytes.get(..split), self.bytes.get(split..)) else {
+            return Err(StoreError::Corrupt("stored history is shorter than its packed part".into()));
+        };
+        let mut plain = if packed.is_empty() {
+            Vec::with_capacity(tail.len())
+        } else {
+            let unpacked = usize::try_from(self.unpacked).unwrap_or(usize::MAX);
+            // LZ4 expands at most about 255 times: a larger claim is damage, not worth allocating.
+            if unpacked / 255 > packed.len().saturating_add(16) {
+                return Err(StoreError::Corrupt("stored history claims an impossible unpacked length".into()));
+            }
+            let plain = lz4_flex::block::decompress_with_dict(packed, unpacked, &DICTIONARY)
+                .map_err(|e| StoreError::Corrupt(format!("stored history cannot be unpacked: {e}")))?;
+            if plain.len() != unpacked {
+                return Err(StoreError::Corrupt("stored history unpacks to the wrong length".into()));
+            }
+            plain
+        };
+        plain.extend_from_slice(tail);
+        Ok(plain)
     }
 
     /// Every event, in order.
     pub(super) fn decode(&self) -> Result<Vec<Event>, StoreError> {
-        let mut rest: &[u8] = &self.bytes;
+        let plain = self.plain()?;
+        let mut rest: &[u8] = &plain;
         let mut events = Vec::new();
         while !rest.is_empty() {
             let event: Event = rmp_serde::from_read(&mut rest).map_err(|e| {
@@ -59,5 +204,77 @@ impl History {
             events.push(event);
         }
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::conformance::sample_order;
+    use crate::testing::t0;
+
+    fn history_of(events: &[Event]) -> History {
+        let mut buf = Vec::new();
+        let mut history = History::default();
+        for event in events {
+            History::encode(std::slice::from_ref(event), &mut buf).unwrap_or_else(|e| panic!("encode: {e}"));
+            history.push(&buf);
+        }
+        history
+    }
+
+    #[test]
+    fn every_event_type_is_a_dictionary_word() {
+        // serde names every variant it expects when it meets an unknown one.
+        let error = serde_json::from_str::<crate::event::Change>(r#"{"type":"?"}"#).err().map(|e| e.to_string());
+        let message = error.unwrap_or_default();
+        let names: Vec<&str> = message.split('`').skip(3).step_by(2).collect();
+        assert!(names.len() > 30, "variants read from {message:?}");
+        for name in names {
+            assert!(WORDS.contains(&name), "{name} is not in WORDS");
+        }
+    }
+
+    #[test]
+    fn a_history_reads_back_the_same_packed_repacked_and_grown() {
+        let (_, events) = sample_order("alice", 1, t0());
+        let (first, rest) = events.split_at(1);
+        let mut history = history_of(first);
+        history.pack();
+        assert_eq!(history.decode().ok().as_deref(), Some(first));
+        let mut buf = Vec::new();
+        History::encode(rest, &mut buf).unwrap_or_else(|e| panic!("encode: {e}"));
+        history.push(&buf);
+        assert_eq!(history.decode().ok().as_deref(), Some(&events[..]));
+        history.pack();
+        assert_eq!(history.decode().ok().as_deref(), Some(&events[..]));
+        history.pack(); // packing twice changes nothing
+        assert_eq!(history.decode().ok().as_deref(), Some(&events[..]));
+    }
+
+    #[test]
+    fn packing_makes_a_history_smaller() {
+        let (_, events) = sample_order("alice", 1, t0());
+        let mut history = history_of(&events);
+        let plain = history.bytes.len();
+        history.pack();
+        assert!(history.packed > 0 && history.bytes.len() < plain, "{} -> {}", plain, history.bytes.len());
+        assert_eq!(history.bytes.capacity(), history.bytes.len());
+    }
+
+    #[test]
+    fn a_damaged_packed_part_is_reported_not_a_panic() {
+        let (_, events) = sample_order("alice", 1, t0());
+        let mut history = history_of(&events);
+        history.pack();
+        for byte in history.bytes.iter_mut().skip(4).step_by(7) {
+            *byte ^= 0x5a;
+        }
+        // Damaged bytes may still unpack to something; what matters is an answer, not a panic.
+        assert!(matches!(history.decode(), Err(StoreError::Corrupt(_)) | Ok(_)));
+        history.unpacked = u32::MAX;
+        assert!(matches!(history.decode(), Err(StoreError::Corrupt(_))));
+        history.packed = u32::MAX;
+        assert!(matches!(history.decode(), Err(StoreError::Corrupt(_))));
     }
 }
