@@ -245,7 +245,7 @@ fn main() -> Result<(), BoxError> {
             println!("  first dead letter: {key}: {error}");
         }
         println!(
-            "  for reference, one order's history as JSON: {json} bytes, as MessagePack (as the store keeps it): {} \
+            "  for reference, one order's history as JSON: {json} bytes, as MessagePack (as the store writes it; packed with LZ4 once the order goes cold): {} \
              bytes; the order itself as JSON: {order_json} bytes",
             packed.len()
         );
