@@ -168,14 +168,7 @@ mod tests {
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     #[serde(tag = "type")]
     enum Tagged {
-        Variant {
-            #[serde(with = "super")]
-            at: DateTime<Utc>,
-            #[serde(default, with = "super::option")]
-            maybe: Option<DateTime<Utc>>,
-            #[serde(with = "super::keyed")]
-            pairs: Vec<(u8, DateTime<Utc>)>,
-        },
+        Variant(Compact),
     }
 
     fn samples() -> Vec<DateTime<Utc>> {
@@ -215,7 +208,7 @@ mod tests {
         if back != value {
             return Err(format!("{at:?}: MessagePack gave {back:?}"));
         }
-        let tagged = Tagged::Variant { at, maybe: Some(at), pairs: vec![(1, at)] };
+        let tagged = Tagged::Variant(Compact { at, maybe: Some(at), pairs: vec![(1, at)] });
         let packed = rmp_serde::to_vec(&tagged).map_err(|e| e.to_string())?;
         let back: Tagged = rmp_serde::from_slice(&packed).map_err(|e| e.to_string())?;
         if back != tagged {

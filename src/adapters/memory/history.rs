@@ -15,6 +15,7 @@
 //! decode the whole history and return exactly the events written (the conformance suite
 //! checks it).
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use crate::event::Event;
@@ -148,48 +149,53 @@ impl History {
     }
 
     /// Packs the whole history and gives back the spare capacity, when the order goes cold.
-    /// Keeps it as it is if packing would not make it smaller (or the packed part cannot be
-    /// read, which `decode` then reports).
+    /// A history with nothing added since it was last packed (an order only read while hot)
+    /// is left as it is, as is one that packing would not make smaller (or whose packed part
+    /// cannot be read, which `decode` then reports).
     pub(super) fn pack(&mut self) {
-        let Ok(plain) = self.plain() else {
-            return;
-        };
-        if let Ok(unpacked) = u32::try_from(plain.len()) {
-            let packed = lz4_flex::block::compress_with_dict(&plain, &DICTIONARY);
-            if let Ok(packed_len) = u32::try_from(packed.len()) {
-                if packed.len() < self.bytes.len() {
-                    self.bytes = packed;
-                    self.packed = packed_len;
-                    self.unpacked = unpacked;
-                }
+        let nothing_new = usize::try_from(self.packed).is_ok_and(|packed| packed == self.bytes.len());
+        if !nothing_new {
+            if let Some((bytes, packed, unpacked)) = self.packed_copy() {
+                self.packed = packed;
+                self.unpacked = unpacked;
+                self.bytes = bytes;
             }
         }
         self.bytes.shrink_to_fit();
     }
 
-    /// The whole history as MessagePack (unpacking the packed part).
-    fn plain(&self) -> Result<Vec<u8>, StoreError> {
+    /// The whole history packed, with its packed and unpacked lengths, when that is smaller
+    /// than now.
+    fn packed_copy(&self) -> Option<(Vec<u8>, u32, u32)> {
+        let plain = self.plain().ok()?;
+        let unpacked = u32::try_from(plain.len()).ok()?;
+        let packed = lz4_flex::block::compress_with_dict(&plain, &DICTIONARY);
+        let packed_len = u32::try_from(packed.len()).ok()?;
+        (packed.len() < self.bytes.len()).then_some((packed, packed_len, unpacked))
+    }
+
+    /// The whole history as MessagePack: the packed part unpacked, then the rest (borrowed
+    /// when nothing is packed).
+    fn plain(&self) -> Result<Cow<'_, [u8]>, StoreError> {
         let split = usize::try_from(self.packed).unwrap_or(usize::MAX);
         let (Some(packed), Some(tail)) = (self.bytes.get(..split), self.bytes.get(split..)) else {
             return Err(StoreError::Corrupt("stored history is shorter than its packed part".into()));
         };
-        let mut plain = if packed.is_empty() {
-            Vec::with_capacity(tail.len())
-        } else {
-            let unpacked = usize::try_from(self.unpacked).unwrap_or(usize::MAX);
-            // LZ4 expands at most about 255 times: a larger claim is damage, not worth allocating.
-            if unpacked / 255 > packed.len().saturating_add(16) {
-                return Err(StoreError::Corrupt("stored history claims an impossible unpacked length".into()));
-            }
-            let plain = lz4_flex::block::decompress_with_dict(packed, unpacked, &DICTIONARY)
-                .map_err(|e| StoreError::Corrupt(format!("stored history cannot be unpacked: {e}")))?;
-            if plain.len() != unpacked {
-                return Err(StoreError::Corrupt("stored history unpacks to the wrong length".into()));
-            }
-            plain
-        };
+        if packed.is_empty() {
+            return Ok(Cow::Borrowed(tail));
+        }
+        let unpacked = usize::try_from(self.unpacked).unwrap_or(usize::MAX);
+        // LZ4 expands at most about 255 times: a larger claim is damage, not worth allocating.
+        if unpacked / 255 > packed.len().saturating_add(16) {
+            return Err(StoreError::Corrupt("stored history claims an impossible unpacked length".into()));
+        }
+        let mut plain = lz4_flex::block::decompress_with_dict(packed, unpacked, &DICTIONARY)
+            .map_err(|e| StoreError::Corrupt(format!("stored history cannot be unpacked: {e}")))?;
+        if plain.len() != unpacked {
+            return Err(StoreError::Corrupt("stored history unpacks to the wrong length".into()));
+        }
         plain.extend_from_slice(tail);
-        Ok(plain)
+        Ok(Cow::Owned(plain))
     }
 
     /// Every event, in order.
