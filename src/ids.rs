@@ -158,9 +158,23 @@ local_id!(
 );
 
 /// The internal, globally unique id of an order (UUID v7).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct OrderId(Uuid);
+
+/// The UUID's byte order, compared as one big-endian integer: the stores' B-trees compare ids
+/// on every lookup, and `Uuid`'s own ordering compares the bytes with a `memcmp` call.
+impl Ord for OrderId {
+    fn cmp(&self, other: &OrderId) -> std::cmp::Ordering {
+        self.0.as_u128().cmp(&other.0.as_u128())
+    }
+}
+
+impl PartialOrd for OrderId {
+    fn partial_cmp(&self, other: &OrderId) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl OrderId {
     /// A fresh time-ordered id. Call this outside the pure core and pass it in `Ctx`.
@@ -201,6 +215,14 @@ impl fmt::Debug for OrderId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn order_ids_order_as_their_uuids(a: [u8; 16], b: [u8; 16]) {
+            let (x, y) = (Uuid::from_bytes(a), Uuid::from_bytes(b));
+            proptest::prop_assert_eq!(OrderId(x).cmp(&OrderId(y)), x.cmp(&y));
+        }
+    }
 
     #[test]
     fn text_ids_are_checked() {

@@ -151,27 +151,29 @@ impl History {
     /// Packs the whole history and gives back the spare capacity, when the order goes cold.
     /// A history with nothing added since it was last packed (an order only read while hot)
     /// is left as it is, as is one that packing would not make smaller (or whose packed part
-    /// cannot be read, which `decode` then reports).
-    pub(super) fn pack(&mut self) {
+    /// cannot be read, which `decode` then reports). `scratch` is LZ4's output buffer, kept
+    /// by the caller between calls so that packing allocates only the result.
+    pub(super) fn pack(&mut self, scratch: &mut Vec<u8>) {
         let nothing_new = usize::try_from(self.packed).is_ok_and(|packed| packed == self.bytes.len());
         if !nothing_new {
-            if let Some((bytes, packed, unpacked)) = self.packed_copy() {
+            if let Some((packed, unpacked)) = self.pack_into(scratch) {
                 self.packed = packed;
                 self.unpacked = unpacked;
-                self.bytes = bytes;
+                self.bytes = scratch.clone();
             }
         }
         self.bytes.shrink_to_fit();
     }
 
-    /// The whole history packed, with its packed and unpacked lengths, when that is smaller
-    /// than now.
-    fn packed_copy(&self) -> Option<(Vec<u8>, u32, u32)> {
+    /// Packs the whole history into `scratch`, and returns its packed and unpacked lengths
+    /// when that is smaller than now.
+    fn pack_into(&self, scratch: &mut Vec<u8>) -> Option<(u32, u32)> {
         let plain = self.plain().ok()?;
         let unpacked = u32::try_from(plain.len()).ok()?;
-        let packed = lz4_flex::block::compress_with_dict(&plain, &DICTIONARY);
-        let packed_len = u32::try_from(packed.len()).ok()?;
-        (packed.len() < self.bytes.len()).then_some((packed, packed_len, unpacked))
+        scratch.resize(lz4_flex::block::get_maximum_output_size(plain.len()), 0);
+        let packed_len = lz4_flex::block::compress_into_with_dict(&plain, scratch, &DICTIONARY).ok()?;
+        scratch.truncate(packed_len);
+        (packed_len < self.bytes.len()).then_some((u32::try_from(packed_len).ok()?, unpacked))
     }
 
     /// The whole history as MessagePack: the packed part unpacked, then the rest (borrowed
@@ -246,15 +248,15 @@ mod tests {
         let (_, events) = sample_order("alice", 1, t0());
         let (first, rest) = events.split_at(1);
         let mut history = history_of(first);
-        history.pack();
+        history.pack(&mut Vec::new());
         assert_eq!(history.decode().ok().as_deref(), Some(first));
         let mut buf = Vec::new();
         History::encode(rest, &mut buf).unwrap_or_else(|e| panic!("encode: {e}"));
         history.push(&buf);
         assert_eq!(history.decode().ok().as_deref(), Some(&events[..]));
-        history.pack();
+        history.pack(&mut Vec::new());
         assert_eq!(history.decode().ok().as_deref(), Some(&events[..]));
-        history.pack(); // packing twice changes nothing
+        history.pack(&mut Vec::new()); // packing twice changes nothing
         assert_eq!(history.decode().ok().as_deref(), Some(&events[..]));
     }
 
@@ -263,7 +265,7 @@ mod tests {
         let (_, events) = sample_order("alice", 1, t0());
         let mut history = history_of(&events);
         let plain = history.bytes.len();
-        history.pack();
+        history.pack(&mut Vec::new());
         assert!(history.packed > 0 && history.bytes.len() < plain, "{} -> {}", plain, history.bytes.len());
         assert_eq!(history.bytes.capacity(), history.bytes.len());
     }
@@ -272,7 +274,7 @@ mod tests {
     fn a_damaged_packed_part_is_reported_not_a_panic() {
         let (_, events) = sample_order("alice", 1, t0());
         let mut history = history_of(&events);
-        history.pack();
+        history.pack(&mut Vec::new());
         for byte in history.bytes.iter_mut().skip(4).step_by(7) {
             *byte ^= 0x5a;
         }

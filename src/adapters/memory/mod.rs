@@ -138,6 +138,8 @@ struct StoreInner {
     /// record used since the hand last passed (`touched`) gets a second chance.
     hot: VecDeque<OrderId>,
     hot_limit: HotLimit,
+    /// LZ4's output buffer when a history is packed (reused between orders).
+    packing: Vec<u8>,
 }
 
 /// One stored order and the index keys it currently holds.
@@ -285,22 +287,39 @@ impl StoreInner {
     }
 
     /// Writes a validated commit: events, snapshot, indexes, outbox and dedupe keys.
+    ///
+    /// A stored order's record is changed where it stands in the B-tree, and an index is
+    /// touched only when its key changes: most commits change the status, some the deadline,
+    /// few the waybills or the customer.
     fn write(&mut self, commit: Commit<'_>) {
         let order = commit.order;
         let id = order.id;
         let status = order.status();
         let deadline = order.next_deadline();
-        let waybills: Vec<String> = order.waybills().map(str::to_owned).collect();
 
-        let record = match self.orders.remove(&id) {
-            Some(mut record) => {
-                self.by_status.remove(&(record.summary.status, id));
-                if let Some((at, kind)) = record.deadline {
-                    self.deadlines.remove(&(at, id, kind));
+        match self.orders.get_mut(&id) {
+            Some(record) => {
+                if record.summary.status != status {
+                    self.by_status.remove(&(record.summary.status, id));
+                    self.by_status.insert((status, id));
                 }
-                for waybill in &record.waybills {
-                    if self.by_waybill.get(waybill) == Some(&id) {
-                        self.by_waybill.remove(waybill);
+                if record.deadline != deadline {
+                    if let Some((at, kind)) = record.deadline {
+                        self.deadlines.remove(&(at, id, kind));
+                    }
+                    if let Some((at, kind)) = deadline {
+                        self.deadlines.insert((at, id, kind));
+                    }
+                }
+                if !record.waybills.iter().map(String::as_str).eq(order.waybills()) {
+                    for waybill in &record.waybills {
+                        if self.by_waybill.get(waybill) == Some(&id) {
+                            self.by_waybill.remove(waybill);
+                        }
+                    }
+                    record.waybills = order.waybills().map(str::to_owned).collect();
+                    for waybill in &record.waybills {
+                        self.by_waybill.insert(waybill.clone(), id);
                     }
                 }
                 if record.summary.customer != order.customer {
@@ -334,12 +353,18 @@ impl StoreInner {
                 record.summary = OrderSummary::of(order);
                 record.version = order.version;
                 record.deadline = deadline;
-                record.waybills = waybills;
-                record
             }
             None => {
                 self.by_number.insert(order.number, id);
                 self.by_customer.insert((order.customer.clone(), id));
+                self.by_status.insert((status, id));
+                if let Some((at, kind)) = deadline {
+                    self.deadlines.insert((at, id, kind));
+                }
+                let waybills: Vec<String> = order.waybills().map(str::to_owned).collect();
+                for waybill in &waybills {
+                    self.by_waybill.insert(waybill.clone(), id);
+                }
                 let mut events = History::default();
                 events.push(&self.encoded);
                 // The engine's snapshot of a new order is the fold of its events; building it
@@ -349,7 +374,7 @@ impl StoreInner {
                 if folded {
                     self.hot.push_back(id);
                 }
-                Box::new(Record {
+                let record = Record {
                     order: Some(Box::new(rebuilt.unwrap_or_else(|| order.clone()))),
                     folded,
                     touched: false,
@@ -358,17 +383,10 @@ impl StoreInner {
                     version: order.version,
                     deadline,
                     waybills,
-                })
+                };
+                self.orders.insert(id, Box::new(record));
             }
-        };
-        self.by_status.insert((status, id));
-        if let Some((at, kind)) = deadline {
-            self.deadlines.insert((at, id, kind));
         }
-        for waybill in &record.waybills {
-            self.by_waybill.insert(waybill.clone(), id);
-        }
-        self.orders.insert(id, record);
         self.evict();
 
         for key in commit.dedupe_keys {
@@ -495,7 +513,7 @@ impl StoreInner {
                 self.hot.push_back(id);
             } else if record.folded {
                 record.order = None;
-                record.events.pack();
+                record.events.pack(&mut self.packing);
             }
         }
     }
