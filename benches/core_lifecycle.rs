@@ -459,7 +459,7 @@ mod baseline {
                 if !is_warehouse(actor) {
                     return Err(Refused("forbidden"));
                 }
-                for line in &order.lines {
+                for line in order.lines.iter() {
                     let want: u32 = items.iter().filter(|(id, _)| *id == line.id).map(|(_, q)| q).sum();
                     let got: u32 = scanned
                         .iter()

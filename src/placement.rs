@@ -5,6 +5,8 @@
 //! empty SKU must reach validation, so it can be reported together with every other problem
 //! instead of failing on the first one during parsing.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
@@ -139,10 +141,11 @@ pub struct OrderDraft {
     pub customer: CustomerId,
     /// Currency of every amount of the order.
     pub currency: Currency,
-    /// Lines, numbered from 1; duplicates already merged.
-    pub lines: Vec<Line>,
-    /// Validated shipping address.
-    pub shipping_address: Address,
+    /// Lines, numbered from 1; duplicates already merged. Shared with the orders built from
+    /// this draft.
+    pub lines: Arc<[Line]>,
+    /// Validated shipping address (shared like `lines`).
+    pub shipping_address: Arc<Address>,
     /// How the buyer pays.
     pub payment: PaymentMethod,
     /// Totals.

@@ -1206,8 +1206,8 @@ impl Validator {
         Ok(OrderDraft {
             customer,
             currency,
-            lines,
-            shipping_address,
+            lines: lines.into(),
+            shipping_address: shipping_address.into(),
             payment,
             totals: Totals { subtotal, shipping_fee: form.shipping_fee, discount: form.discount, total },
             buyer_note: form.buyer_note.trimmed().to_owned(),

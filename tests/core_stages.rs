@@ -953,7 +953,7 @@ fn stage5_booking_records_carrier_service_and_reason_and_creates_the_shipment() 
             carrier: "SF".into(),
             service: "express".into(),
             items: o.fulfillment.package(P1).unwrap().items.clone(),
-            address: o.shipping_address.clone(),
+            address: (*o.shipping_address).clone(),
         }]
     );
     let p = o.fulfillment.package(P1).unwrap();

@@ -2353,7 +2353,7 @@ fn check_case_refund(order: &Order, refund: &orderflow::order::Refund, what: &st
 /// the units delivered by the order's own parcels (shipped once receipt is confirmed).
 fn check_cases(sut: &Sut) {
     let order = &sut.order;
-    for line in &order.lines {
+    for line in order.lines.iter() {
         let received: u32 = if order.completion.is_some() {
             order.fulfillment.shipped_quantity(line.id)
         } else {
@@ -2431,7 +2431,7 @@ fn check_money(sut: &Sut) {
     let counting: Vec<_> = payment.refunds.iter().filter(|r| r.counts()).collect();
     let refunded: i64 = counting.iter().map(|r| r.amount.minor).sum();
     assert!(refunded <= received, "refunds that count ({refunded}) exceed money received ({received})");
-    for line in &order.lines {
+    for line in order.lines.iter() {
         let for_line: i64 =
             counting.iter().flat_map(|r| &r.lines).filter(|l| l.line == line.id).map(|l| l.amount.minor).sum();
         assert!(
@@ -2485,7 +2485,7 @@ fn check_quantities(sut: &Sut) {
             }
         }
     }
-    for line in &order.lines {
+    for line in order.lines.iter() {
         let packed = order.fulfillment.packed_quantity(line.id);
         let shipped = order.fulfillment.shipped_quantity(line.id);
         let in_history = packed_in_history.get(&line.id).copied().unwrap_or(0);

@@ -297,7 +297,7 @@ impl Workflow {
                     carrier: carrier.trimmed().to_owned(),
                     service: service.trimmed().to_owned(),
                     items: parcel.items.clone(),
-                    address: order.shipping_address.clone(),
+                    address: crate::address::Address::clone(&order.shipping_address),
                 });
             }
             Action::RecordWaybill { package, waybill } => self.record_waybill(order, &mut out, *package, waybill)?,
@@ -838,7 +838,7 @@ fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error
 fn allocate_refund(order: &Order, amount: Money) -> Result<(Vec<LineRefund>, Money), Error> {
     let mut left = amount;
     let mut lines = Vec::new();
-    for line in &order.lines {
+    for line in order.lines.iter() {
         let open = line.payable.checked_sub(order.payment.refunded_for_line(line.id)?)?;
         let take = open.min(left)?;
         if take.is_positive() {

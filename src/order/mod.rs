@@ -11,6 +11,7 @@ pub mod payment;
 pub mod review;
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -224,10 +225,11 @@ pub struct Order {
     pub placed_at: DateTime<Utc>,
     /// Currency of every amount.
     pub currency: Currency,
-    /// Lines, numbered from 1.
-    pub lines: Vec<Line>,
-    /// Where to ship.
-    pub shipping_address: Address,
+    /// Lines, numbered from 1. Shared: they never change after placement, so every copy of
+    /// the order (and its `order_placed` event) holds the same ones.
+    pub lines: Arc<[Line]>,
+    /// Where to ship (shared like `lines`).
+    pub shipping_address: Arc<Address>,
     /// Totals.
     pub totals: Totals,
     /// The buyer's note.

@@ -434,7 +434,7 @@ impl Driver {
             self.check_payments(&order).await;
             self.check_replay(&order).await;
             let live = order.cancellation.is_none();
-            for line in &order.lines {
+            for line in order.lines.iter() {
                 let out = u64::from(order.fulfillment.shipped_quantity(line.id));
                 *shipped.entry(line.sku.to_string()).or_default() += out;
                 if live {
@@ -482,7 +482,7 @@ impl Driver {
         if refunded.minor > received.minor {
             self.violation(INVARIANTS[0], Some(order.id), format!("refunded {refunded} > received {received}"));
         }
-        for line in &order.lines {
+        for line in order.lines.iter() {
             if ledger.refunded_for_line(line.id).map(|r| r.minor > line.payable.minor).unwrap_or(true) {
                 self.violation(INVARIANTS[0], Some(order.id), format!("line {} refunded above what was paid", line.id));
             }
