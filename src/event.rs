@@ -12,6 +12,7 @@ use crate::money::Money;
 use crate::order::{Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
 use crate::order_number::OrderNumber;
 use crate::placement::OrderDraft;
+use crate::text::Text;
 
 /// Schema version written into every new event.
 pub const EVENT_SCHEMA_VERSION: u16 = 1;
@@ -125,18 +126,18 @@ pub enum Change {
         /// Which parcel.
         package: PackageId,
         /// Carrier.
-        carrier: String,
+        carrier: Text,
         /// Service level.
-        service: String,
+        service: Text,
         /// Why this carrier.
-        reason: String,
+        reason: Text,
     },
     /// The carrier took the parcel under a waybill.
     PackageShipped {
         /// Which parcel.
         package: PackageId,
         /// Waybill number.
-        waybill: String,
+        waybill: Text,
     },
     /// A tracking update (stage 6).
     TrackingRecorded {

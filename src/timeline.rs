@@ -137,7 +137,7 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
                 )
             }),
             Change::ShipmentBooked { package, carrier, service, reason } => {
-                carriers.insert(*package, carrier.clone());
+                carriers.insert(*package, carrier.to_string());
                 staff.then(|| entry("Carrier chosen", format!("{package}: {carrier} {service} ({reason})")))
             }
             Change::PackageShipped { package, waybill } => {

@@ -632,7 +632,7 @@ impl Model {
                     id: p.id.0,
                     items: p.items.iter().map(|i| (i.line.0, i.quantity)).collect(),
                     state: p.state,
-                    waybill: p.waybill.clone(),
+                    waybill: p.waybill.as_deref().map(str::to_owned),
                     tracking: p
                         .tracking
                         .iter()

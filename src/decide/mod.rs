@@ -288,9 +288,9 @@ impl Workflow {
                 }
                 out.emit(Change::ShipmentBooked {
                     package: *package,
-                    carrier: carrier.trimmed().to_owned(),
-                    service: service.trimmed().to_owned(),
-                    reason: reason.clone(),
+                    carrier: carrier.trimmed().into(),
+                    service: service.trimmed().into(),
+                    reason: reason.as_str().into(),
                 });
                 out.effect(Effect::CreateShipment {
                     package: *package,
@@ -411,13 +411,13 @@ impl Workflow {
         if order.fulfillment.package_by_waybill(waybill).is_some() {
             return Err(invalid("waybill", "another package of this order already has this waybill"));
         }
-        out.emit(Change::PackageShipped { package, waybill: waybill.to_owned() });
+        out.emit(Change::PackageShipped { package, waybill: waybill.into() });
         out.effect(Effect::CommitStock { package, items: stock_of_package(order, parcel) });
         out.notify_buyer(
             order,
             NotificationKind::Shipped {
                 package,
-                carrier: parcel.carrier.clone().unwrap_or_default(),
+                carrier: parcel.carrier.as_deref().unwrap_or_default().to_owned(),
                 waybill: waybill.to_owned(),
             },
         );

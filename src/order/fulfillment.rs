@@ -268,14 +268,15 @@ pub struct Package {
     pub items: Vec<PackageItem>,
     /// Where it stands.
     pub state: PackageState,
-    /// Carrier chosen at booking.
-    pub carrier: Option<String>,
+    /// Carrier chosen at booking. (These texts are shared, so a copy of the order does not
+    /// copy them.)
+    pub carrier: Option<Text>,
     /// Service level chosen at booking.
-    pub service: Option<String>,
+    pub service: Option<Text>,
     /// Why that carrier (from the carrier selector).
-    pub selection_reason: Option<String>,
+    pub selection_reason: Option<Text>,
     /// Waybill (tracking) number, once shipped.
-    pub waybill: Option<String>,
+    pub waybill: Option<Text>,
     /// Tracking updates in time order.
     pub tracking: Vec<TrackingUpdate>,
     /// When it was packed.

@@ -122,7 +122,7 @@ impl Shop {
     /// The waybill of a shipped parcel.
     pub async fn waybill(&self, id: OrderId, package: PackageId) -> String {
         let order = self.engine.order(id).await.unwrap();
-        order.fulfillment.package(package).unwrap().waybill.clone().unwrap()
+        order.fulfillment.package(package).unwrap().waybill.clone().unwrap().into()
     }
 
     /// The carrier's signed Delivered push for `waybill`, handled.

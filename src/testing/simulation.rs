@@ -379,7 +379,7 @@ impl Driver {
         }
         self.settle().await;
         let order = self.shop.engine.order(id).await.ok()?;
-        order.fulfillment.package(PackageId(1)).and_then(|p| p.waybill.clone())
+        order.fulfillment.package(PackageId(1)).and_then(|p| p.waybill.as_deref().map(str::to_owned))
     }
 
     /// Records terminal statuses and checks they never change.
