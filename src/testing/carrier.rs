@@ -2,12 +2,14 @@
 //! creation, and scripted, signed tracking pushes; [`MultiCarrier`]: several carriers behind
 //! one [`Logistics`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::gateway::{SignatureProblem, SigningKey, check_message, lock, sign_message};
 use crate::address::Address;
@@ -112,25 +114,106 @@ pub struct ShipmentRecord {
     pub waybill: String,
 }
 
-/// The JSON body of a tracking push, as the fake carrier sends it.
+/// The JSON body of a tracking push, as the fake carrier sends it. Texts borrow from the
+/// pushes written or the body read (owned only when the JSON escapes something), which spares
+/// a copy of each; the JSON is the same as with `String`s.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct WirePush {
-    push_id: String,
-    carrier: String,
-    events: Vec<WireEvent>,
+struct WirePush<'a> {
+    #[serde(borrow)]
+    push_id: Cow<'a, str>,
+    #[serde(borrow)]
+    carrier: Cow<'a, str>,
+    #[serde(borrow)]
+    events: Vec<WireEvent<'a>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct WireEvent {
-    waybill: String,
+struct WireEvent<'a> {
+    #[serde(borrow)]
+    waybill: Cow<'a, str>,
     kind: TrackingKind,
+    #[serde(serialize_with = "write_at", deserialize_with = "read_at")]
     at: DateTime<Utc>,
-    #[serde(default)]
-    event_id: String,
-    #[serde(default)]
-    location: String,
-    #[serde(default)]
-    description: String,
+    #[serde(default, borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    location: Cow<'a, str>,
+    #[serde(default, borrow)]
+    description: Cow<'a, str>,
+}
+
+/// `at` as a whole second between years 0 and 9999 in chrono's RFC 3339 form
+/// (`2026-11-30T09:00:00Z`), written without chrono's general formatter; `None` otherwise.
+fn whole_second_rfc3339(at: &DateTime<Utc>) -> Option<[u8; 20]> {
+    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9_999)?;
+    if at.nanosecond() != 0 {
+        return None;
+    }
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let digits = [
+        (0, year / 100),
+        (2, year % 100),
+        (5, at.month()),
+        (8, at.day()),
+        (11, at.hour()),
+        (14, at.minute()),
+        (17, at.second()),
+    ];
+    for (at, value) in digits {
+        let tens = u8::try_from(value / 10).ok()?;
+        let ones = u8::try_from(value % 10).ok()?;
+        *out.get_mut(at)? = b'0' + tens;
+        *out.get_mut(at + 1)? = b'0' + ones;
+    }
+    Some(out)
+}
+
+/// Writes `at` exactly as chrono does (an RFC 3339 string), taking a short cut for the whole
+/// seconds that pushes carry: chrono's formatter was a fifth of writing a push.
+fn write_at<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    match whole_second_rfc3339(at).as_ref().map(|text| std::str::from_utf8(text)) {
+        Some(Ok(text)) => serializer.serialize_str(text),
+        _ => at.serialize(serializer),
+    }
+}
+
+/// `text` when it is exactly `YYYY-MM-DDTHH:MM:SSZ` naming a valid time; chrono reads all
+/// such strings to the same instant.
+fn parse_whole_second(text: &str) -> Option<DateTime<Utc>> {
+    let bytes: &[u8; 20] = text.as_bytes().try_into().ok()?;
+    let number = |from: usize, to: usize| -> Option<u32> {
+        bytes.get(from..to)?.iter().try_fold(0u32, |n, b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')];
+    if !separators.iter().all(|(at, sep)| bytes.get(*at) == Some(sep)) {
+        return None;
+    }
+    let year = i32::try_from(number(0, 4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(5, 7)?, number(8, 10)?)?;
+    Some(date.and_hms_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?)?.and_utc())
+}
+
+/// Reads `at` exactly as chrono does (same values, same errors), taking a short cut for the
+/// whole seconds that pushes carry.
+fn read_at<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    struct AtVisitor;
+
+    impl Visitor<'_> for AtVisitor {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 formatted date and time string")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<DateTime<Utc>, E> {
+            match parse_whole_second(text) {
+                Some(at) => Ok(at),
+                None => DateTime::<Utc>::deserialize(de::value::StrDeserializer::<E>::new(text)),
+            }
+        }
+    }
+
+    deserializer.deserialize_str(AtVisitor)
 }
 
 #[derive(Debug, Default)]
@@ -321,27 +404,36 @@ impl FakeCarrier {
             format!("{}-PUSH{:08}", self.waybill_prefix, state.next_push)
         };
         let wire = WirePush {
-            push_id,
-            carrier: self.name.clone(),
+            push_id: Cow::Owned(push_id),
+            carrier: Cow::Borrowed(&self.name),
             events: pushes
                 .iter()
                 .map(|p| WireEvent {
-                    waybill: p.waybill.clone(),
+                    waybill: Cow::Borrowed(&p.waybill),
                     kind: p.update.kind,
                     at: p.update.at,
-                    event_id: p.update.event_id.to_string(),
-                    location: p.update.location.to_string(),
-                    description: p.update.description.to_string(),
+                    event_id: Cow::Borrowed(&p.update.event_id),
+                    location: Cow::Borrowed(&p.update.location),
+                    description: Cow::Borrowed(&p.update.description),
                 })
                 .collect(),
         };
-        serde_json::to_vec(&wire).unwrap_or_default()
+        // Room for a typical push, so the body is not grown several times while written.
+        let mut body = Vec::with_capacity(128 + 192 * pushes.len());
+        match serde_json::to_writer(&mut body, &wire) {
+            Ok(()) => body,
+            Err(_) => Vec::new(),
+        }
     }
 
     fn record(&self, pushes: &[TrackingPush]) {
         let mut state = lock(&self.state);
         for push in pushes {
-            let history = state.tracking.entry(push.waybill.clone()).or_default();
+            // Looked up before inserting: the waybill is only copied the first time.
+            let history = match state.tracking.get_mut(&push.waybill) {
+                Some(history) => history,
+                None => state.tracking.entry(push.waybill.clone()).or_default(),
+            };
             if !history.iter().any(|u| u.same_event(&push.update)) {
                 history.push(push.update.clone());
                 history.sort_by_key(|u| u.at);
@@ -530,13 +622,13 @@ impl Logistics for FakeCarrier {
             .events
             .into_iter()
             .map(|e| TrackingPush {
-                waybill: e.waybill,
+                waybill: e.waybill.into_owned(),
                 update: TrackingUpdate {
                     kind: e.kind,
                     at: e.at,
-                    event_id: e.event_id.into(),
-                    location: e.location.into(),
-                    description: e.description.into(),
+                    event_id: e.event_id.as_ref().into(),
+                    location: e.location.as_ref().into(),
+                    description: e.description.as_ref().into(),
                 },
             })
             .collect())
@@ -665,5 +757,100 @@ impl Logistics for MultiCarrier {
             }
         }
         Err(unavailable.or(last).unwrap_or_else(|| LogisticsError::Rejected("no carrier knows this waybill".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Ours {
+        #[serde(serialize_with = "write_at", deserialize_with = "read_at")]
+        at: DateTime<Utc>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Chronos {
+        at: DateTime<Utc>,
+    }
+
+    /// Same JSON as chrono writes, and read back as chrono reads it.
+    fn same_as_chrono(at: DateTime<Utc>) {
+        let ours = serde_json::to_string(&Ours { at }).unwrap_or_else(|e| panic!("{e}"));
+        let chronos = serde_json::to_string(&Chronos { at }).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ours, chronos);
+        let read = serde_json::from_str::<Ours>(&ours).map(|o| o.at).map_err(|e| e.to_string());
+        assert_eq!(read, Ok(at));
+    }
+
+    /// The same value or the same error as chrono, for any text.
+    fn reads_as_chrono(text: &str) {
+        let json = serde_json::to_string(&text).unwrap_or_else(|e| panic!("{e}"));
+        let ours = serde_json::from_str::<Ours>(&format!("{{\"at\":{json}}}")).map(|o| o.at).map_err(|e| e.to_string());
+        let chronos =
+            serde_json::from_str::<Chronos>(&format!("{{\"at\":{json}}}")).map(|o| o.at).map_err(|e| e.to_string());
+        assert_eq!(ours, chronos, "{text:?}");
+    }
+
+    #[test]
+    fn edge_times_are_written_and_read_as_chrono_does() {
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_000_000_000))
+            .map(|t| t.and_utc());
+        let samples = [
+            DateTime::from_timestamp(0, 0),
+            DateTime::from_timestamp(1_780_000_000, 0),
+            DateTime::from_timestamp(1_780_000_000, 5_000_000),
+            DateTime::from_timestamp(-62_167_219_200, 0), // 0000-01-01
+            DateTime::from_timestamp(-62_167_219_201, 0), // year -1
+            DateTime::from_timestamp(253_402_300_799, 0), // 9999-12-31T23:59:59
+            DateTime::from_timestamp(253_402_300_800, 0), // year 10000
+            Some(DateTime::<Utc>::MIN_UTC),
+            Some(DateTime::<Utc>::MAX_UTC),
+            leap,
+        ];
+        for at in samples.into_iter().flatten() {
+            same_as_chrono(at);
+        }
+        for text in [
+            "2026-11-30T09:00:00Z",
+            "2026-11-30t09:00:00z",
+            "2026-11-30 09:00:00Z",
+            "2026-02-30T09:00:00Z",
+            "2026-11-30T24:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2026-11-30T09:00:00+00:00",
+            "2026-11-30T09:00:0xZ",
+            "+2026-11-30T09:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "",
+            "not a time",
+        ] {
+            reads_as_chrono(text);
+        }
+        let not_a_string = serde_json::from_str::<Ours>(r#"{"at":5}"#).map(|o| o.at).map_err(|e| e.to_string());
+        let chronos = serde_json::from_str::<Chronos>(r#"{"at":5}"#).map(|o| o.at).map_err(|e| e.to_string());
+        assert_eq!(not_a_string, chronos);
+    }
+
+    proptest! {
+        #[test]
+        fn any_time_is_written_and_read_as_chrono_does(
+            secs in -62_167_219_200i64..253_402_300_800,
+            nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000],
+        ) {
+            if let Some(at) = DateTime::from_timestamp(secs, nanos) {
+                same_as_chrono(at);
+            }
+        }
+
+        #[test]
+        fn any_near_miss_reads_as_chrono_does(
+            text in "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}[Zz]?",
+        ) {
+            reads_as_chrono(&text);
+        }
     }
 }

@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -100,7 +101,13 @@ fn hex_encode(bytes: &[u8]) -> String {
     out
 }
 
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
+/// Length in bytes of an HMAC-SHA256 tag.
+const MAC_LEN: usize = 32;
+
+/// Decodes `text` (non-empty, even length, hex digits of either case) into a tag on the stack
+/// instead of a fresh `Vec`: `Some(Some(tag))` when it is a tag's length, `Some(None)` for hex
+/// of another length (which can never match), `None` when it is not hex.
+fn hex_decode(text: &str) -> Option<Option<[u8; MAC_LEN]>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -113,13 +120,18 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
     if bytes.is_empty() || bytes.len() % 2 != 0 {
         return None;
     }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some((nibble(*hi)? << 4) | nibble(*lo)?),
-            _ => None,
-        })
-        .collect()
+    let mut tag = [0u8; MAC_LEN];
+    let mut out = tag.iter_mut();
+    for pair in bytes.chunks_exact(2) {
+        let byte = match pair {
+            [hi, lo] => (nibble(*hi)? << 4) | nibble(*lo)?,
+            _ => return None,
+        };
+        if let Some(slot) = out.next() {
+            *slot = byte;
+        }
+    }
+    Some((bytes.len() == 2 * MAC_LEN).then_some(tag))
 }
 
 /// Signs `body` at `timestamp` with `key` (or its forged twin): the message a provider would
@@ -158,6 +170,7 @@ pub(crate) fn check_message(
             return Err(SignatureProblem::Stale);
         }
     }
+    let signature = signature.ok_or(SignatureProblem::Invalid)?;
     let mac = mac_over(&key.right, ts_text, &raw.body).ok_or(SignatureProblem::Invalid)?;
     mac.verify_slice(&signature).map_err(|_| SignatureProblem::Invalid)
 }
@@ -170,12 +183,16 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 // The gateway.
 // ---------------------------------------------------------------------------------------------
 
-/// The JSON body of a notification, as the fake provider sends it.
+/// The JSON body of a notification, as the fake provider sends it. The ids borrow from the
+/// notification written or the body read (owned only when the JSON escapes something), which
+/// spares a copy of each; the JSON is the same as with `String`s.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct WireNotification {
-    notification_id: String,
+struct WireNotification<'a> {
+    #[serde(borrow)]
+    notification_id: Cow<'a, str>,
     order_number: OrderNumber,
-    txn_id: String,
+    #[serde(borrow)]
+    txn_id: Cow<'a, str>,
     amount_minor: i64,
     currency: Currency,
     status: PaymentStatus,
@@ -299,14 +316,19 @@ impl FakeGateway {
             format!("{}-N{:08}", self.provider, state.next_notification)
         };
         let wire = WireNotification {
-            notification_id: id,
+            notification_id: Cow::Owned(id),
             order_number: notification.order_number,
-            txn_id: notification.txn_id.clone(),
+            txn_id: Cow::Borrowed(&notification.txn_id),
             amount_minor: notification.amount.minor,
             currency: notification.amount.currency,
             status: notification.status,
         };
-        serde_json::to_vec(&wire).unwrap_or_default()
+        // Room for a typical notification, so the body is not grown while written.
+        let mut body = Vec::with_capacity(256);
+        match serde_json::to_writer(&mut body, &wire) {
+            Ok(()) => body,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// The provider's notification of `notification`, signed at `timestamp`. Each call gets a
@@ -507,7 +529,7 @@ impl PaymentGateway for FakeGateway {
         })?;
         Ok(PaymentNotification {
             order_number: wire.order_number,
-            txn_id: wire.txn_id,
+            txn_id: wire.txn_id.into_owned(),
             amount: Money::new(wire.amount_minor, wire.currency),
             status: wire.status,
         })
@@ -582,5 +604,60 @@ impl PaymentGateway for FakeGateway {
             return Err(GatewayError::Unavailable("timeout".into()));
         }
         Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_sorts_out_what_is_not_a_tag() {
+        let tag: [u8; MAC_LEN] = std::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let text = hex_encode(&tag);
+        assert_eq!(text.len(), 2 * MAC_LEN);
+        assert_eq!(hex_decode(&text), Some(Some(tag)));
+        assert_eq!(hex_decode(&text.to_uppercase()), Some(Some(tag)));
+        // Hex, but not a tag's length: read, and can never match.
+        assert_eq!(hex_decode("00"), Some(None));
+        assert_eq!(hex_decode(&format!("{text}00")), Some(None));
+        assert_eq!(hex_decode(&text[2..]), Some(None));
+        // Not hex.
+        assert_eq!(hex_decode(""), None);
+        assert_eq!(hex_decode("0"), None);
+        assert_eq!(hex_decode(&text[1..]), None);
+        assert_eq!(hex_decode(&format!("{text}0g")), None);
+        assert_eq!(hex_decode(&format!("g{}", &text[1..])), None);
+        assert_eq!(hex_decode("é0"), None);
+    }
+
+    #[test]
+    fn signatures_of_the_wrong_length_are_invalid_not_malformed() {
+        let key = SigningKey::new(b"secret");
+        let now = DateTime::<Utc>::from_timestamp(1_780_000_000, 0).unwrap_or_default();
+        let raw = sign_message(&key, false, now, b"{}".to_vec());
+        assert_eq!(check_message(&key, &raw, now, Some(DEFAULT_TOLERANCE)), Ok(()));
+        let with_signature = |signature: &str| RawMessage {
+            headers: raw
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), if k == SIGNATURE_HEADER { signature.to_owned() } else { v.clone() }))
+                .collect(),
+            body: raw.body.clone(),
+        };
+        let good = raw.header(SIGNATURE_HEADER).unwrap_or_default().to_owned();
+        for wrong in ["00", &good[2..], &format!("{good}00")] {
+            assert_eq!(check_message(&key, &with_signature(wrong), now, None), Err(SignatureProblem::Invalid));
+        }
+        // Staleness is told before a bad length, malformed hex before staleness.
+        let later = now + TimeDelta::hours(1);
+        assert_eq!(
+            check_message(&key, &with_signature("00"), later, Some(DEFAULT_TOLERANCE)),
+            Err(SignatureProblem::Stale)
+        );
+        assert_eq!(
+            check_message(&key, &with_signature("0"), later, Some(DEFAULT_TOLERANCE)),
+            Err(SignatureProblem::Malformed("X-Signature is not hex"))
+        );
     }
 }
