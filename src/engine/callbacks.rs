@@ -102,8 +102,7 @@ impl<A: Ports> Engine<A> {
                 .and_then(|p| p.carrier.clone())
                 .unwrap_or_else(|| "unknown".into());
             let action = Action::RecordTracking { waybill, update: push.update };
-            let outcome =
-                self.execute_loaded(order, Command::new(Actor::Carrier { carrier: carrier.into() }, action)).await?;
+            let outcome = self.execute_loaded(order, Command::new(Actor::Carrier { carrier }, action)).await?;
             if !outcome.already_applied {
                 applied += 1;
             }
