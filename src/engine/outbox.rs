@@ -128,7 +128,8 @@ impl<A: Ports> Engine<A> {
                         if let Some(paid) = payments.query_payment(&order.number).await? {
                             if paid.status == PaymentStatus::Succeeded {
                                 let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
-                                self.apply_payment(item.order_id, &paid, actor).await?;
+                                // Boxed, as in `follow_up`.
+                                Box::pin(self.apply_payment(item.order_id, &paid, actor)).await?;
                             }
                         }
                         Ok(())
@@ -176,7 +177,9 @@ impl<A: Ports> Engine<A> {
 
     /// Records what an external call answered as a system command on the order.
     async fn follow_up(&self, item: &OutboxItem, action: Action) -> Result<(), EngineError> {
-        match self.execute(item.order_id, Command::new(Actor::System, action)).await {
+        // Boxed: a command's future is kilobytes, and inline it would make every delivery's
+        // future (and so every notification's) that large, copied each time one is started.
+        match Box::pin(self.execute(item.order_id, Command::new(Actor::System, action))).await {
             Ok(_) => Ok(()),
             // The order already moved on (e.g. recorded by a concurrent delivery): done.
             Err(EngineError::Rejected(refusal)) => {

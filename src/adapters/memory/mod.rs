@@ -119,7 +119,9 @@ struct StoreInner {
     /// row is dropped: only its key's fingerprint stays, in `delivered`, so that an entry with
     /// the same key is still never added again. Keeping every row ever committed took about
     /// ten rows of a few hundred bytes each per order, most of what the store held.
-    outbox: BTreeMap<u64, OutboxRow>,
+    /// Boxed: a row is over 300 bytes, and a B-tree shifts the values of a node on every
+    /// insert and remove (rows are removed from the front as they are delivered).
+    outbox: BTreeMap<u64, Box<OutboxRow>>,
     /// The rows of `outbox` by their key's fingerprint.
     outbox_keys: FingerprintMap<u64>,
     /// Fingerprints of the keys of delivered rows.
@@ -403,7 +405,7 @@ impl StoreInner {
             self.outbox_open.insert(seq);
             self.outbox.insert(
                 seq,
-                OutboxRow {
+                Box::new(OutboxRow {
                     key: entry.key.clone(),
                     order_id: id,
                     effect: entry.effect.clone(),
@@ -414,7 +416,7 @@ impl StoreInner {
                     dead: false,
                     last_error: None,
                     failed_at: None,
-                },
+                }),
             );
         }
     }
