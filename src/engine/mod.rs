@@ -677,13 +677,15 @@ impl<A: Ports> Engine<A> {
 /// fired by `run_due`).
 fn outbox_entries(order: &Order, events: &[Event], effects: Vec<Effect>) -> Vec<OutboxEntry> {
     let seq = events.first().map(|e| e.seq).unwrap_or(order.version);
-    let id = order.id.to_string();
+    // The id's text as `Display` writes it (lower-case hyphenated), without the formatter.
+    let mut text = uuid::Uuid::encode_buffer();
+    let id = order.id.as_uuid().hyphenated().encode_lower(&mut text);
     // Sized up front: collecting through a filter starts at four rows, over 1 KiB, which
     // costs more than the few rows themselves.
     let mut rows = Vec::with_capacity(effects.len());
     for (i, effect) in effects.into_iter().enumerate() {
         if !effect.before_commit() && !matches!(effect, Effect::Schedule { .. }) {
-            rows.push(OutboxEntry { key: effect.key(&id, seq, i), effect });
+            rows.push(OutboxEntry { key: effect.key(id, seq, i), effect });
         }
     }
     rows
