@@ -251,8 +251,7 @@ impl StoreInner {
         self.check_dedupe_keys(&commit)?;
         commit.check_sequence()?;
         History::encode(commit.events, &mut self.encoded)?;
-        self.write(commit);
-        Ok(())
+        self.write(commit)
     }
 
     fn append(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
@@ -273,9 +272,7 @@ impl StoreInner {
         self.check_dedupe_keys(&commit)?;
         commit.check_sequence()?;
         History::encode(commit.events, &mut self.encoded)?;
-        self.make_hot(id)?;
-        self.write(commit);
-        Ok(())
+        self.write(commit)
     }
 
     fn check_dedupe_keys(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
@@ -292,8 +289,9 @@ impl StoreInner {
     ///
     /// A stored order's record is changed where it stands in the B-tree, and an index is
     /// touched only when its key changes: most commits change the status, some the deadline,
-    /// few the waybills or the customer.
-    fn write(&mut self, commit: Commit<'_>) {
+    /// few the waybills or the customer. A cold order's snapshot is rebuilt first, so a
+    /// history that cannot be read refuses the commit before anything is changed.
+    fn write(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
         let order = commit.order;
         let id = order.id;
         let status = order.status();
@@ -301,6 +299,11 @@ impl StoreInner {
 
         match self.orders.get_mut(&id) {
             Some(record) => {
+                record.touched = true;
+                if record.order.is_none() {
+                    record.order = Some(Box::new(record.rebuild(id)?));
+                    self.hot.push_back(id);
+                }
                 if record.summary.status != status {
                     self.by_status.remove(&(record.summary.status, id));
                     self.by_status.insert((status, id));
@@ -344,14 +347,13 @@ impl StoreInner {
                         }
                         same
                     }
-                    // Not reached: `append` made the order hot.
+                    // Not reached: rebuilt above.
                     None => {
                         record.order = Some(Box::new(order.clone()));
                         false
                     }
                 };
                 record.folded &= folded;
-                record.touched = true;
                 record.summary = OrderSummary::of(order);
                 record.version = order.version;
                 record.deadline = deadline;
@@ -419,6 +421,7 @@ impl StoreInner {
                 }),
             );
         }
+        Ok(())
     }
 
     fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> OrderPage {
@@ -486,19 +489,6 @@ impl StoreInner {
         self.hot.push_back(id);
         self.evict();
         Ok(Some(copy))
-    }
-
-    /// Rebuilds the snapshot of a cold order, before it is changed.
-    fn make_hot(&mut self, id: OrderId) -> Result<(), StoreError> {
-        let Some(record) = self.orders.get_mut(&id) else {
-            return Ok(());
-        };
-        record.touched = true;
-        if record.order.is_none() {
-            record.order = Some(Box::new(record.rebuild(id)?));
-            self.hot.push_back(id);
-        }
-        Ok(())
     }
 
     /// Drops the snapshots of the least recently used orders beyond the limit.
