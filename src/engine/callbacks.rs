@@ -27,7 +27,9 @@ impl<A: Ports> Engine<A> {
         let id =
             self.adapters.store().find_by_number(&notification.order_number).await?.ok_or(EngineError::NotFound)?;
         if notification.status == PaymentStatus::Succeeded {
-            let order = self.order(id).await?;
+            // Boxed: held by value, the order would take its 600 bytes in this future and in
+            // `apply_payment_on`'s (see `Engine::commit`).
+            let order = Box::new(self.order(id).await?);
             let provider = order.payment.provider().unwrap_or("unknown").to_owned();
             self.apply_payment_on(id, Some(order), &notification, Actor::PaymentProvider { provider: provider.into() })
                 .await?;
@@ -50,7 +52,7 @@ impl<A: Ports> Engine<A> {
     async fn apply_payment_on(
         &self,
         id: OrderId,
-        loaded: Option<crate::order::Order>,
+        loaded: Option<Box<crate::order::Order>>,
         payment: &PaymentNotification,
         actor: Actor,
     ) -> Result<(), EngineError> {
@@ -58,7 +60,7 @@ impl<A: Ports> Engine<A> {
             actor.clone(),
             Action::CapturePayment { txn_id: payment.txn_id.clone(), amount: payment.amount },
         );
-        match self.execute_keyed(id, capture, None, loaded.map(Box::new)).await {
+        match self.execute_keyed(id, capture, None, loaded).await {
             Ok(_) => Ok(()),
             Err(EngineError::Rejected(
                 refusal

@@ -421,8 +421,15 @@ impl<A: Ports> Engine<A> {
     /// since), to save loading it again. The snapshot is only used for a first try: if that
     /// does not commit (a refusal, nothing to do, a conflict), everything happens as in
     /// `execute`, from a fresh load.
-    pub(crate) async fn execute_loaded(&self, order: Order, command: Command) -> Result<Outcome, EngineError> {
-        self.execute_keyed(order.id, command, None, Some(Box::new(order))).await
+    ///
+    /// Not an `async fn`: the order is boxed before the future is made, so the future does
+    /// not hold it by value.
+    pub(crate) fn execute_loaded(
+        &self,
+        order: Order,
+        command: Command,
+    ) -> impl Future<Output = Result<Outcome, EngineError>> + Send + '_ {
+        self.execute_keyed(order.id, command, None, Some(Box::new(order)))
     }
 
     /// [`Engine::execute`] with an idempotency key: a repeated request with the same key is
@@ -451,29 +458,30 @@ impl<A: Ports> Engine<A> {
             // read on the first try; a stale one only costs a fresh load.
             let loaded = loaded.or_else(|| self.adapters.store().recent_copy(id).map(Box::new));
             if let Some(order) = loaded {
-                if let Some(answer) = Box::pin(self.try_loaded(*order, &command, &dedupe)).await {
+                if let Some(answer) = Box::pin(self.try_loaded(order, &command, &dedupe)).await {
                     return answer;
                 }
             }
             let mut attempts = 0;
             loop {
                 attempts += 1;
-                let order = self.order(id).await?;
+                // Boxed for `commit` (see there); it also keeps this future small.
+                let order = Box::new(self.order(id).await?);
                 tracing::Span::current().record("order_number", tracing::field::display(&order.number));
                 let decision = match self.workflow.decide(&order, &command, &Ctx::at(self.now())) {
                     Ok(decision) => decision,
-                    Err(_) if self.applied_before(&dedupe).await? => return Ok(Outcome::unchanged(order)),
+                    Err(_) if self.applied_before(&dedupe).await? => return Ok(Outcome::unchanged(*order)),
                     Err(e) => {
                         tracing::info!(error = %e, "command refused");
                         return Err(e.into());
                     }
                 };
                 if decision.is_empty() {
-                    return Ok(Outcome::unchanged(order));
+                    return Ok(Outcome::unchanged(*order));
                 }
                 if decision.effects.iter().any(Effect::before_commit) && self.applied_before(&dedupe).await? {
                     // Reserving again and then undoing would release the first request's stock.
-                    return Ok(Outcome::unchanged(order));
+                    return Ok(Outcome::unchanged(*order));
                 }
                 let reserved = self.reserve(&order, &decision).await?;
                 let committed = self.commit(order, decision, &dedupe).await;
@@ -510,7 +518,7 @@ impl<A: Ports> Engine<A> {
     /// the ordinary way, so a refusal or a conflict is answered from a fresh load.
     async fn try_loaded(
         &self,
-        order: Order,
+        order: Box<Order>,
         command: &Command,
         dedupe: &[String],
     ) -> Option<Result<Outcome, EngineError>> {
@@ -556,9 +564,12 @@ impl<A: Ports> Engine<A> {
 
     /// Applies the decision to the loaded order (which it takes: on failure the caller loads
     /// a fresh one anyway) and appends it, with the effects as outbox rows.
-    async fn commit(&self, order: Order, decision: Decision, dedupe: &[String]) -> Result<Outcome, StoreError> {
-        let expected_version = order.version;
-        let mut next = order;
+    ///
+    /// The order comes boxed: an `async fn` keeps its arguments and its own copies of them in
+    /// its future, so an order passed by value would take its 600 bytes twice there, and again
+    /// in every future that awaits this one; a future is copied whole when it starts.
+    async fn commit(&self, mut next: Box<Order>, decision: Decision, dedupe: &[String]) -> Result<Outcome, StoreError> {
+        let expected_version = next.version;
         let Decision { events, effects } = decision;
         for event in &events {
             evolve(&mut next, event);
@@ -567,7 +578,7 @@ impl<A: Ports> Engine<A> {
         let commit = Commit { order: &next, expected_version, events: &events, outbox: &outbox, dedupe_keys: dedupe };
         self.adapters.store().append(commit).await?;
         tracing::info!(status = %next.status(), events = events.len(), "command applied");
-        Ok(Outcome { order: next, events, already_applied: false })
+        Ok(Outcome { order: *next, events, already_applied: false })
     }
 
     /// The order with this id.
