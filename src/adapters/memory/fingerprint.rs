@@ -36,9 +36,10 @@ impl Fingerprinter {
 }
 
 /// Hashes a fingerprint by taking its low 64 bits: they are already uniformly random, so
-/// hashing them again would only cost time.
-#[derive(Default)]
-pub(super) struct PassThrough(u64);
+/// hashing them again would only cost time. (Also used for other keys that are already
+/// well-mixed hashes, such as the recording notifier's.)
+#[derive(Debug, Default)]
+pub(crate) struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -50,6 +51,10 @@ impl Hasher for PassThrough {
         for &b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 
     fn write_u128(&mut self, n: u128) {
