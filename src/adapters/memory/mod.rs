@@ -300,10 +300,16 @@ impl StoreInner {
         match self.orders.get_mut(&id) {
             Some(record) => {
                 record.touched = true;
-                if record.order.is_none() {
-                    record.order = Some(Box::new(record.rebuild(id)?));
-                    self.hot.push_back(id);
-                }
+                // Taken out while the indexes change, put back below; a cold one is rebuilt
+                // first, so a history that cannot be read refuses before anything changes.
+                let mut stored = match record.order.take() {
+                    Some(stored) => stored,
+                    None => {
+                        let rebuilt = Box::new(record.rebuild(id)?);
+                        self.hot.push_back(id);
+                        rebuilt
+                    }
+                };
                 if record.summary.status != status {
                     self.by_status.remove(&(record.summary.status, id));
                     self.by_status.insert((status, id));
@@ -336,23 +342,14 @@ impl StoreInner {
                 // in place (a few fields change) instead of copying the whole order and dropping
                 // the old copy. A caller's snapshot that differs is still stored as given, and
                 // kept for good (it is no longer the fold of the history).
-                let folded = match record.order.as_deref_mut() {
-                    Some(stored) => {
-                        for event in commit.events {
-                            crate::decide::evolve(stored, event);
-                        }
-                        let same = *stored == *order;
-                        if !same {
-                            *stored = order.clone();
-                        }
-                        same
-                    }
-                    // Not reached: rebuilt above.
-                    None => {
-                        record.order = Some(Box::new(order.clone()));
-                        false
-                    }
-                };
+                for event in commit.events {
+                    crate::decide::evolve(&mut stored, event);
+                }
+                let folded = *stored == *order;
+                if !folded {
+                    *stored = order.clone();
+                }
+                record.order = Some(stored);
                 record.folded &= folded;
                 record.summary = OrderSummary::of(order);
                 record.version = order.version;
