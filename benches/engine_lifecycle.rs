@@ -54,7 +54,11 @@ struct Shop {
 
 impl Shop {
     fn new() -> Shop {
-        let store = Arc::new(MemoryStore::new());
+        Shop::with_store(MemoryStore::new())
+    }
+
+    fn with_store(store: MemoryStore) -> Shop {
+        let store = Arc::new(store);
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
         let inventory = Arc::new(MemoryInventory::new());
@@ -210,17 +214,27 @@ fn cpu_check() {
 
 criterion_group!(benches, engine_lifecycle);
 
-/// `ORDERFLOW_PROFILE=N`: runs N lifecycles in one shop and nothing else, for
-/// `valgrind --tool=callgrind`; instruction counts per lifecycle are the difference between two
-/// runs with different N, divided by the difference in N.
+/// Snapshots the profiling shop keeps decoded: few, so that after [`PROFILE_WARM_UP`]
+/// lifecycles every counted one makes room for itself, as each does in the timed shop of
+/// 20,000 orders (1,024 decoded).
+const PROFILE_HOT: usize = 16;
+
+/// Lifecycles run before the counted ones, in every profiling run.
+const PROFILE_WARM_UP: u64 = 2 * PROFILE_HOT as u64;
+
+/// `ORDERFLOW_PROFILE=N`: runs [`PROFILE_WARM_UP`] + N lifecycles in one shop and nothing
+/// else, for `valgrind --tool=callgrind`; instruction counts per lifecycle are the difference
+/// between two runs with different N, divided by the difference in N. The counted lifecycles
+/// are in the steady state of the timed bench: each one's placement sends an older order cold
+/// (its history packed, its snapshot dropped).
 fn profile() -> bool {
     let Ok(n) = std::env::var("ORDERFLOW_PROFILE") else {
         return false;
     };
     let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=N with a number N");
     let rt = runtime();
-    let shop = Shop::new();
-    for _ in 0..n {
+    let shop = Shop::with_store(MemoryStore::with_hot_orders(PROFILE_HOT));
+    for _ in 0..PROFILE_WARM_UP + n {
         if let Err(e) = rt.block_on(shop.lifecycle()) {
             panic!("lifecycle failed: {e}");
         }
