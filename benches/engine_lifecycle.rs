@@ -17,6 +17,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cpu_time::Blocks;
+
 use chrono::TimeDelta;
 use criterion::{Criterion, Throughput, criterion_group};
 use orderflow::engine::{Adapters, Engine};
@@ -162,31 +164,38 @@ fn engine_lifecycle(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine_lifecycle");
     group.throughput(Throughput::Elements(1));
     group.bench_function("memory_store_with_fakes", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut elapsed = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let shop = Shop::new();
-                    let n = left.min(CHUNK);
-                    let start = Instant::now();
-                    for _ in 0..n {
-                        match shop.lifecycle().await {
-                            Ok(status) => {
-                                black_box(status);
-                            }
-                            Err(e) => panic!("lifecycle failed: {e}"),
-                        }
-                    }
-                    elapsed += start.elapsed();
-                    left -= n;
-                    drop(shop); // outside the timing
-                }
-                elapsed
-            })
-        });
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new)))
+    });
+    // The same with every order's snapshot kept decoded (no history packed, no snapshot
+    // dropped): what the memory target's packing costs the default store per lifecycle.
+    group.bench_function("memory_store_all_decoded", |b| {
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, || MemoryStore::with_hot_orders(CHUNK as usize))))
     });
     group.finish();
+}
+
+/// Times `iters` lifecycles, on a new shop (from `store`) every [`CHUNK`] of them; building
+/// and dropping the shops is outside the timing.
+async fn timed_lifecycles(iters: u64, store: impl Fn() -> MemoryStore) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let shop = Shop::with_store(store());
+        let n = left.min(CHUNK);
+        let start = Instant::now();
+        for _ in 0..n {
+            match shop.lifecycle().await {
+                Ok(status) => {
+                    black_box(status);
+                }
+                Err(e) => panic!("lifecycle failed: {e}"),
+            }
+        }
+        elapsed += start.elapsed();
+        left -= n;
+        drop(shop); // outside the timing
+    }
+    elapsed
 }
 
 /// Under `cargo bench` only (not in test mode): CPU time per lifecycle, printed once.
@@ -210,6 +219,43 @@ fn cpu_check() {
             1e6 / us
         );
     }
+}
+
+/// Lifecycles per block of the paired check.
+const BLOCK: usize = 200;
+
+/// Under `cargo bench` only: the default store and one that keeps every snapshot decoded, in
+/// alternating blocks of [`BLOCK`] lifecycles for about `seconds`. The difference is what the
+/// memory target's packing (a history packed and a snapshot dropped per lifecycle, in the
+/// steady state) costs this bench.
+fn paired_check(seconds: f64) {
+    let rt = runtime();
+    let stores: [fn() -> MemoryStore; 2] = [MemoryStore::new, || MemoryStore::with_hot_orders(CHUNK as usize)];
+    let mut shops = stores.map(|store| (Shop::with_store(store()), 0u64));
+    let mut blocks = [Blocks::new(BLOCK), Blocks::new(BLOCK)];
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        for ((shop, in_shop), (blocks, store)) in shops.iter_mut().zip(blocks.iter_mut().zip(stores)) {
+            if *in_shop >= CHUNK {
+                *shop = Shop::with_store(store());
+                *in_shop = 0;
+            }
+            blocks.time(|| {
+                for _ in 0..BLOCK {
+                    if let Err(e) = rt.block_on(shop.lifecycle()) {
+                        panic!("lifecycle failed: {e}");
+                    }
+                }
+            });
+            *in_shop += BLOCK as u64;
+        }
+    }
+    let rounds = blocks[0].count();
+    let [(default_wall, default_cpu), (decoded_wall, decoded_cpu)] = blocks.each_mut().map(|b| b.per_run());
+    println!("paired check, {rounds} rounds of {BLOCK} lifecycles each (µs per lifecycle):");
+    println!("  default MemoryStore (1,024 decoded): wall median {default_wall:.1}, cpu {default_cpu:.1}");
+    println!("  every snapshot kept decoded:         wall median {decoded_wall:.1}, cpu {decoded_cpu:.1}");
+    println!("  default / all decoded: wall {:.3}, cpu {:.3}", default_wall / decoded_wall, default_cpu / decoded_cpu);
 }
 
 criterion_group!(benches, engine_lifecycle);
@@ -249,6 +295,7 @@ fn main() {
     benches();
     if std::env::args().any(|a| a == "--bench") {
         cpu_check();
+        paired_check(20.0);
     }
     Criterion::default().configure_from_args().final_summary();
 }

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::TempDb;
+use common::cpu_time::Blocks;
 use criterion::{Criterion, Throughput, criterion_group};
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
@@ -445,33 +446,6 @@ fn assert_same_rows(rt: &tokio::runtime::Runtime, engine: &EngineSide, raw: &Raw
 /// Block size of the paired check.
 const BLOCK: usize = 20;
 
-/// Wall and CPU time of blocks of one variant.
-#[derive(Default)]
-struct Blocks {
-    wall: Vec<f64>,
-    cpu_ns: u64,
-    runs: u64,
-}
-
-impl Blocks {
-    /// Times `f` (one block of [`BLOCK`] lifecycles).
-    fn time(&mut self, f: impl FnOnce()) {
-        let cpu = common::thread_cpu_ns();
-        let start = Instant::now();
-        f();
-        self.wall.push(start.elapsed().as_secs_f64() / BLOCK as f64);
-        self.cpu_ns += common::thread_cpu_ns().zip(cpu).map_or(0, |(after, before)| after.saturating_sub(before));
-        self.runs += BLOCK as u64;
-    }
-
-    /// Median wall time and mean CPU time per lifecycle, in µs.
-    fn per_lifecycle(&mut self) -> (f64, f64) {
-        self.wall.sort_by(f64::total_cmp);
-        let median = self.wall.get(self.wall.len() / 2).copied().unwrap_or(f64::NAN);
-        (median * 1e6, self.cpu_ns as f64 / 1e3 / self.runs.max(1) as f64)
-    }
-}
-
 /// Under `cargo bench` only: the three variants in alternating blocks of [`BLOCK`] lifecycles
 /// for about `seconds`; prints the median wall time and the CPU time per lifecycle of each, and
 /// the ratios.
@@ -480,7 +454,7 @@ fn paired_check(seconds: f64) {
     let mut engine = EngineSide::new();
     let mut raw = Raw::new("vs-raw-paired-raw");
     let mut writes_only = Raw::new("vs-raw-paired-writes");
-    let (mut e, mut r, mut w) = (Blocks::default(), Blocks::default(), Blocks::default());
+    let (mut e, mut r, mut w) = (Blocks::new(BLOCK), Blocks::new(BLOCK), Blocks::new(BLOCK));
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < seconds {
         e.time(|| {
@@ -500,8 +474,8 @@ fn paired_check(seconds: f64) {
             }
         });
     }
-    let blocks = e.wall.len();
-    let ((e_wall, e_cpu), (r_wall, r_cpu), (w_wall, w_cpu)) = (e.per_lifecycle(), r.per_lifecycle(), w.per_lifecycle());
+    let blocks = e.count();
+    let ((e_wall, e_cpu), (r_wall, r_cpu), (w_wall, w_cpu)) = (e.per_run(), r.per_run(), w.per_run());
     println!("paired check, {blocks} rounds of {BLOCK} lifecycles each (µs per lifecycle):");
     println!("  engine on SqliteStore: wall median {e_wall:.1}, cpu {e_cpu:.1}");
     println!("  raw rusqlite:          wall median {r_wall:.1}, cpu {r_cpu:.1}");

@@ -1,6 +1,10 @@
 //! CPU time per run, a cross-check printed by the timing benches next to criterion's wall-clock
 //! medians: other processes on a busy machine inflate wall time (they take the CPU away) but
-//! not this thread's CPU time. Shared by the benches through `#[path]`.
+//! not this thread's CPU time. Shared by the benches through `#[path]` (and `common`).
+// Each bench uses a part of this module.
+#![allow(dead_code)]
+
+use std::time::Instant;
 
 /// This thread's CPU time (user + system) in seconds, from `/proc/thread-self/stat` (10 ms
 /// ticks); `None` where it cannot be read.
@@ -28,4 +32,53 @@ pub fn cpu_time_per_run(wall: f64, mut f: impl FnMut()) -> Option<(u64, f64)> {
     }
     let cpu = thread_cpu_seconds()? - cpu0;
     Some((runs, cpu * 1e6 / runs as f64))
+}
+
+/// CPU time this thread has run so far, in nanoseconds (`/proc/thread-self/schedstat`, Linux);
+/// `None` where it cannot be read. Unlike wall time it does not count time spent waiting for
+/// a CPU that other processes hold, nor waiting for the disk.
+pub fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Wall and CPU time of the blocks of one variant in a paired check, where variants run in
+/// alternating blocks so that the machine's swings (on this VM, by half within minutes) fall
+/// on all of them alike.
+pub struct Blocks {
+    /// Runs per block.
+    size: usize,
+    /// Wall seconds per run, one entry per block.
+    wall: Vec<f64>,
+    cpu_ns: u64,
+    runs: u64,
+}
+
+impl Blocks {
+    /// No blocks yet, of `size` runs each.
+    pub fn new(size: usize) -> Blocks {
+        Blocks { size: size.max(1), wall: Vec::new(), cpu_ns: 0, runs: 0 }
+    }
+
+    /// Times `f`, which does one block of runs.
+    pub fn time(&mut self, f: impl FnOnce()) {
+        let cpu = thread_cpu_ns();
+        let start = Instant::now();
+        f();
+        self.wall.push(start.elapsed().as_secs_f64() / self.size as f64);
+        self.cpu_ns += thread_cpu_ns().zip(cpu).map_or(0, |(after, before)| after.saturating_sub(before));
+        self.runs += self.size as u64;
+    }
+
+    /// Blocks timed so far.
+    pub fn count(&self) -> usize {
+        self.wall.len()
+    }
+
+    /// Median wall time and mean CPU time per run, in µs.
+    pub fn per_run(&mut self) -> (f64, f64) {
+        self.wall.sort_by(f64::total_cmp);
+        let median = self.wall.get(self.wall.len() / 2).copied().unwrap_or(f64::NAN);
+        (median * 1e6, self.cpu_ns as f64 / 1e3 / self.runs.max(1) as f64)
+    }
 }
