@@ -197,8 +197,9 @@ impl MemoryStore {
     }
 
     /// An empty store that keeps the snapshots of at most `n` orders decoded (the most recently
-    /// used ones; once `n` are, an order whose main flow ends goes cold first): more is faster for hosts with many orders in flight at once, less holds
-    /// less memory. `0` rebuilds every order from its history on every load and change.
+    /// used ones; once `n` are, an order whose main flow ends goes cold first): more is faster
+    /// for hosts with many orders in flight at once, less holds less memory. `0` rebuilds
+    /// every order from its history on every load and change.
     pub fn with_hot_orders(n: usize) -> MemoryStore {
         let store = MemoryStore::default();
         lock(&store.inner).hot_limit = HotLimit(n);
@@ -311,7 +312,7 @@ impl StoreInner {
         match self.orders.get_mut(&id) {
             Some(record) => {
                 record.touched = true;
-                let finished = finishing_goes_cold && !record.summary.status.is_terminal();
+                let cold_now = finishing_goes_cold && !record.summary.status.is_terminal();
                 // Taken out while the indexes change, put back below; a cold one is rebuilt
                 // first, so a history that cannot be read refuses before anything changes.
                 let mut stored = match record.order.take() {
@@ -368,7 +369,7 @@ impl StoreInner {
                 record.summary = OrderSummary::of(order);
                 record.version = order.version;
                 record.deadline = deadline;
-                if finished && record.folded {
+                if cold_now && record.folded {
                     record.go_cold(&mut self.packing);
                 } else {
                     record.order = Some(stored);
@@ -391,8 +392,8 @@ impl StoreInner {
                 // here costs about what copying it does, and tells whether it may be dropped.
                 let rebuilt = Order::from_events(commit.events).ok().filter(|rebuilt| rebuilt == order);
                 let folded = rebuilt.is_some();
-                let finished = finishing_goes_cold && folded;
-                let queued = folded && !finished;
+                let cold_now = finishing_goes_cold && folded;
+                let queued = folded && !cold_now;
                 if queued {
                     self.hot.push_back(id);
                 }
@@ -407,7 +408,7 @@ impl StoreInner {
                     deadline,
                     waybills,
                 };
-                if finished {
+                if cold_now {
                     record.go_cold(&mut self.packing);
                 }
                 self.orders.insert(id, Box::new(record));
