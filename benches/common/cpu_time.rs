@@ -6,23 +6,12 @@
 
 use std::time::Instant;
 
-/// This thread's CPU time (user + system) in seconds, from `/proc/thread-self/stat` (10 ms
-/// ticks); `None` where it cannot be read.
-pub fn thread_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
-}
-
 /// Runs `f` for about `wall` seconds and returns (runs, CPU microseconds per run): a
 /// cross-check of the wall-clock medians that other processes on a busy machine cannot
 /// inflate (they take the CPU away, which wall time counts and thread CPU time does not).
 pub fn cpu_time_per_run(wall: f64, mut f: impl FnMut()) -> Option<(u64, f64)> {
-    let start = std::time::Instant::now();
-    let cpu0 = thread_cpu_seconds()?;
+    let start = Instant::now();
+    let cpu0 = thread_cpu_ns()?;
     let mut runs = 0u64;
     while start.elapsed().as_secs_f64() < wall {
         for _ in 0..100 {
@@ -30,8 +19,8 @@ pub fn cpu_time_per_run(wall: f64, mut f: impl FnMut()) -> Option<(u64, f64)> {
         }
         runs += 100;
     }
-    let cpu = thread_cpu_seconds()? - cpu0;
-    Some((runs, cpu * 1e6 / runs as f64))
+    let cpu_ns = thread_cpu_ns()?.saturating_sub(cpu0);
+    Some((runs, cpu_ns as f64 / 1e3 / runs as f64))
 }
 
 /// CPU time this thread has run so far, in nanoseconds (`/proc/thread-self/schedstat`, Linux);

@@ -319,10 +319,7 @@ impl StoreInner {
                     Some(stored) => stored,
                     None => {
                         let rebuilt = Box::new(record.rebuild(id)?);
-                        if !record.queued {
-                            record.queued = true;
-                            self.hot.push_back(id);
-                        }
+                        record.enqueue(&mut self.hot, id);
                         rebuilt
                     }
                 };
@@ -392,24 +389,21 @@ impl StoreInner {
                 // here costs about what copying it does, and tells whether it may be dropped.
                 let rebuilt = Order::from_events(commit.events).ok().filter(|rebuilt| rebuilt == order);
                 let folded = rebuilt.is_some();
-                let cold_now = finishing_goes_cold && folded;
-                let queued = folded && !cold_now;
-                if queued {
-                    self.hot.push_back(id);
-                }
                 let mut record = Record {
                     order: Some(Box::new(rebuilt.unwrap_or_else(|| order.clone()))),
                     folded,
                     touched: false,
-                    queued,
+                    queued: false,
                     events,
                     summary: OrderSummary::of(order),
                     version: order.version,
                     deadline,
                     waybills,
                 };
-                if cold_now {
+                if finishing_goes_cold && folded {
                     record.go_cold(&mut self.packing);
+                } else if folded {
+                    record.enqueue(&mut self.hot, id);
                 }
                 self.orders.insert(id, Box::new(record));
             }
@@ -509,10 +503,7 @@ impl StoreInner {
         let order = record.rebuild(id)?;
         let copy = order.clone();
         record.order = Some(Box::new(order));
-        if !record.queued {
-            record.queued = true;
-            self.hot.push_back(id);
-        }
+        record.enqueue(&mut self.hot, id);
         self.evict();
         Ok(Some(copy))
     }
@@ -660,6 +651,15 @@ impl Record {
     fn rebuild(&self, id: OrderId) -> Result<Order, StoreError> {
         Order::from_events(&self.events.decode()?)
             .map_err(|e| StoreError::Corrupt(format!("order {id}: the stored history does not replay: {e}")))
+    }
+
+    /// Gives the order (`id`, whose snapshot was just decoded) its entry in the clock, unless
+    /// it still has one.
+    fn enqueue(&mut self, hot: &mut VecDeque<OrderId>, id: OrderId) {
+        if !self.queued {
+            self.queued = true;
+            hot.push_back(id);
+        }
     }
 
     /// Drops the (folded) snapshot and packs the history. Called when the clock hand evicts
