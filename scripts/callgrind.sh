@@ -14,16 +14,7 @@ cd "$(dirname "$0")/.."
 n="${1:-200}"
 out=target/callgrind
 mkdir -p "$out"
-# Debug info for function names; the same profile otherwise (cargo bench's release settings).
-export CARGO_PROFILE_BENCH_DEBUG=true
-bin() {
-    cargo bench --all-features --bench "$1" --no-run --message-format=json 2>/dev/null |
-        python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
-        print(m["executable"])' "$1"
-}
+bin() { bash scripts/bench-bin.sh "$1"; }
 count() { # bin spec file
     ORDERFLOW_PROFILE="$2" valgrind --tool=callgrind --callgrind-out-file="$3" "$1" 2>&1 |
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
