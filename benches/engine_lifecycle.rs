@@ -4,6 +4,12 @@
 //! notifications sent) → three signed tracking pushes (the third is `Delivered`) → confirm
 //! receipt → outbox drained.
 //!
+//! Three functions: that lifecycle on the default store (`memory_store_with_fakes`, the target),
+//! on a store that keeps every snapshot decoded (`memory_store_all_decoded`: what the memory
+//! target's packing costs), and with the payment and tracking sent as the provider's and the
+//! carrier's commands instead of signed webhooks (`memory_store_commands_only`: the engine
+//! without the fakes' signing and their adapters' checks).
+//!
 //! Runs on a tokio current-thread runtime, so it uses one core. Orders pile up in the store as
 //! they would in a shop; every [`CHUNK`] lifecycles the shop is rebuilt (outside the timing) so
 //! a long measurement does not keep growing the heap.
@@ -22,8 +28,10 @@ use cpu_time::Blocks;
 use chrono::TimeDelta;
 use criterion::{Criterion, Throughput, criterion_group};
 use orderflow::engine::{Adapters, Engine};
-use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
-use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0, warehouse};
+use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
+use orderflow::testing::{
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, provider, sample_form, t0, warehouse,
+};
 use orderflow::{
     Action, Actor, Command, MemoryInventory, MemoryStore, OrderStatus, PackageId, PlaceOrderForm, Sku, Workflow,
 };
@@ -93,6 +101,11 @@ impl Shop {
 
     /// One full lifecycle; returns the final status.
     async fn lifecycle(&self) -> Result<OrderStatus, BoxError> {
+        self.lifecycle_with(Callbacks::Signed).await
+    }
+
+    /// One full lifecycle, the payment and the tracking arriving as `callbacks` says.
+    async fn lifecycle_with(&self, callbacks: Callbacks) -> Result<OrderStatus, BoxError> {
         let engine = &self.engine;
         self.clock.set(t0());
 
@@ -105,8 +118,16 @@ impl Shop {
         // 3. The buyer starts paying; the provider's signed notification arrives.
         black_box(engine.start_payment(&self.buyer, id).await?);
         self.clock.advance(TimeDelta::minutes(3));
-        let notification = self.gateway.notify_paid(&number, total, self.clock.now());
-        engine.handle_payment_notification(&notification).await?;
+        match callbacks {
+            Callbacks::Signed => {
+                let notification = self.gateway.notify_paid(&number, total, self.clock.now());
+                engine.handle_payment_notification(&notification).await?;
+            }
+            Callbacks::Commands => {
+                let capture = Action::CapturePayment { txn_id: format!("TXN-{number}"), amount: total };
+                engine.execute(id, Command::new(provider(), capture)).await?;
+            }
+        }
 
         // 4. Pick and pack everything in one parcel.
         engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
@@ -138,8 +159,23 @@ impl Shop {
             (44, TrackingKind::Delivered, "E3"),
         ] {
             self.clock.advance(TimeDelta::hours(hours));
-            let push = self.carrier.push(&waybill, kind, self.clock.now(), event);
-            engine.handle_tracking_push(&push).await?;
+            match callbacks {
+                Callbacks::Signed => {
+                    let push = self.carrier.push(&waybill, kind, self.clock.now(), event);
+                    engine.handle_tracking_push(&push).await?;
+                }
+                Callbacks::Commands => {
+                    let update = TrackingUpdate {
+                        kind,
+                        at: self.clock.now(),
+                        event_id: event.into(),
+                        location: "Hangzhou".into(),
+                        description: kind.describe().into(),
+                    };
+                    let record = Action::RecordTracking { waybill: waybill.to_string(), update };
+                    engine.execute(id, Command::new(carrier("SF"), record)).await?;
+                }
+            }
         }
 
         // 7. The buyer confirms receipt; the remaining notifications go out.
@@ -150,6 +186,16 @@ impl Shop {
     }
 }
 
+/// How the payment and the tracking updates reach the engine.
+#[derive(Clone, Copy)]
+enum Callbacks {
+    /// As the fakes' signed webhooks: signed by the fake, checked and read by its adapter.
+    Signed,
+    /// As commands from the provider and the carrier: what a host that checks its webhooks
+    /// itself sends, and the engine's own share of the lifecycle.
+    Commands,
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
 }
@@ -157,26 +203,35 @@ fn runtime() -> tokio::runtime::Runtime {
 fn engine_lifecycle(c: &mut Criterion) {
     let rt = runtime();
 
-    // Sanity, outside the timing: the lifecycle completes the order.
-    let status = rt.block_on(Shop::new().lifecycle()).unwrap_or_else(|e| panic!("lifecycle failed: {e}"));
-    assert_eq!(status, OrderStatus::Completed);
+    // Sanity, outside the timing: both kinds of lifecycle complete their orders, in one shop.
+    let shop = Shop::new();
+    for callbacks in [Callbacks::Signed, Callbacks::Commands, Callbacks::Signed] {
+        let status = rt.block_on(shop.lifecycle_with(callbacks)).unwrap_or_else(|e| panic!("lifecycle failed: {e}"));
+        assert_eq!(status, OrderStatus::Completed);
+    }
 
     let mut group = c.benchmark_group("engine_lifecycle");
     group.throughput(Throughput::Elements(1));
     group.bench_function("memory_store_with_fakes", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new)))
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new, Callbacks::Signed)))
     });
     // The same with every order's snapshot kept decoded (no history packed, no snapshot
     // dropped): what the memory target's packing costs the default store per lifecycle.
+    let all_decoded = || MemoryStore::with_hot_orders(CHUNK as usize);
     group.bench_function("memory_store_all_decoded", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, || MemoryStore::with_hot_orders(CHUNK as usize))))
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, all_decoded, Callbacks::Signed)))
+    });
+    // The same with the payment and the tracking as commands instead of signed webhooks:
+    // without the fakes' signing and their adapters' checks.
+    group.bench_function("memory_store_commands_only", |b| {
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new, Callbacks::Commands)))
     });
     group.finish();
 }
 
 /// Times `iters` lifecycles, on a new shop (from `store`) every [`CHUNK`] of them; building
 /// and dropping the shops is outside the timing.
-async fn timed_lifecycles(iters: u64, store: impl Fn() -> MemoryStore) -> Duration {
+async fn timed_lifecycles(iters: u64, store: impl Fn() -> MemoryStore, callbacks: Callbacks) -> Duration {
     let mut elapsed = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
@@ -184,7 +239,7 @@ async fn timed_lifecycles(iters: u64, store: impl Fn() -> MemoryStore) -> Durati
         let n = left.min(CHUNK);
         let start = Instant::now();
         for _ in 0..n {
-            match shop.lifecycle().await {
+            match shop.lifecycle_with(callbacks).await {
                 Ok(status) => {
                     black_box(status);
                 }
