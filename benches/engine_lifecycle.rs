@@ -33,7 +33,7 @@ use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, provider, sample_form, t0, warehouse,
 };
 use orderflow::{
-    Action, Actor, Command, MemoryInventory, MemoryStore, OrderStatus, PackageId, PlaceOrderForm, Sku, Workflow,
+    Action, Actor, Command, MemoryInventory, MemoryStore, Order, OrderStatus, PackageId, PlaceOrderForm, Sku, Workflow,
 };
 
 type ShopEngine = Engine<
@@ -99,13 +99,14 @@ impl Shop {
         }
     }
 
-    /// One full lifecycle; returns the final status.
-    async fn lifecycle(&self) -> Result<OrderStatus, BoxError> {
+    /// One full lifecycle; returns the finished order.
+    async fn lifecycle(&self) -> Result<Order, BoxError> {
         self.lifecycle_with(Callbacks::Signed).await
     }
 
-    /// One full lifecycle, the payment and the tracking arriving as `callbacks` says.
-    async fn lifecycle_with(&self, callbacks: Callbacks) -> Result<OrderStatus, BoxError> {
+    /// One full lifecycle, the payment and the tracking arriving as `callbacks` says; returns
+    /// the finished order.
+    async fn lifecycle_with(&self, callbacks: Callbacks) -> Result<Order, BoxError> {
         let engine = &self.engine;
         self.clock.set(t0());
 
@@ -115,7 +116,8 @@ impl Shop {
         let number = placed.order.number;
         let total = placed.order.totals.total;
 
-        // 3. The buyer starts paying; the provider's signed notification arrives.
+        // 3. The buyer starts paying; the provider's signed notification arrives (or its
+        //    capture, as a command).
         black_box(engine.start_payment(&self.buyer, id).await?);
         self.clock.advance(TimeDelta::minutes(3));
         match callbacks {
@@ -152,7 +154,7 @@ impl Shop {
         let shipped = engine.order(id).await?;
         let waybill = shipped.fulfillment.package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
 
-        // 6. Three signed tracking pushes.
+        // 6. Three tracking updates: signed pushes (or the carrier's commands).
         for (hours, kind, event) in [
             (5, TrackingKind::PickedUp, "E1"),
             (26, TrackingKind::InTransit, "E2"),
@@ -182,7 +184,7 @@ impl Shop {
         self.clock.advance(TimeDelta::days(1));
         let done = engine.execute(id, Command::new(self.buyer.clone(), Action::ConfirmReceipt)).await?;
         engine.drain_outbox().await?;
-        Ok(done.order.status())
+        Ok(done.order)
     }
 }
 
@@ -203,11 +205,15 @@ fn runtime() -> tokio::runtime::Runtime {
 fn engine_lifecycle(c: &mut Criterion) {
     let rt = runtime();
 
-    // Sanity, outside the timing: both kinds of lifecycle complete their orders, in one shop.
+    // Sanity, outside the timing: both kinds of lifecycle pay, deliver and complete their
+    // orders, one after the other in one shop.
     let shop = Shop::new();
     for callbacks in [Callbacks::Signed, Callbacks::Commands, Callbacks::Signed] {
-        let status = rt.block_on(shop.lifecycle_with(callbacks)).unwrap_or_else(|e| panic!("lifecycle failed: {e}"));
-        assert_eq!(status, OrderStatus::Completed);
+        let order = rt.block_on(shop.lifecycle_with(callbacks)).unwrap_or_else(|e| panic!("lifecycle failed: {e}"));
+        assert_eq!(order.status(), OrderStatus::Completed);
+        assert_eq!(order.payment.received().ok(), Some(order.totals.total), "paid in full");
+        let tracking = order.fulfillment.package(PackageId(1)).map(|p| p.tracking.len());
+        assert_eq!(tracking, Some(3), "three tracking updates recorded");
     }
 
     let mut group = c.benchmark_group("engine_lifecycle");
@@ -240,8 +246,8 @@ async fn timed_lifecycles(iters: u64, store: impl Fn() -> MemoryStore, callbacks
         let start = Instant::now();
         for _ in 0..n {
             match shop.lifecycle_with(callbacks).await {
-                Ok(status) => {
-                    black_box(status);
+                Ok(order) => {
+                    black_box(order);
                 }
                 Err(e) => panic!("lifecycle failed: {e}"),
             }
