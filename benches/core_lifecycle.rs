@@ -747,7 +747,7 @@ fn main() {
         return;
     }
     benches();
-    if std::env::args().any(|a| a == "--bench") {
+    if cpu_time::cross_checks_wanted() {
         cpu_check();
     }
     Criterion::default().configure_from_args().final_summary();

@@ -52,6 +52,11 @@ const CHUNK: u64 = 20_000;
 
 type BoxError = Box<dyn std::error::Error>;
 
+/// A store that keeps every order of a shop decoded: nothing is packed or dropped.
+fn all_decoded_store() -> MemoryStore {
+    MemoryStore::with_hot_orders(CHUNK as usize)
+}
+
 struct Shop {
     engine: ShopEngine,
     gateway: Arc<FakeGateway>,
@@ -223,9 +228,8 @@ fn engine_lifecycle(c: &mut Criterion) {
     });
     // The same with every order's snapshot kept decoded (no history packed, no snapshot
     // dropped): what the memory target's packing costs the default store per lifecycle.
-    let all_decoded = || MemoryStore::with_hot_orders(CHUNK as usize);
     group.bench_function("memory_store_all_decoded", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, all_decoded, Callbacks::Signed)))
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, all_decoded_store, Callbacks::Signed)))
     });
     // The same with the payment and the tracking as commands instead of signed webhooks:
     // without the fakes' signing and their adapters' checks.
@@ -291,7 +295,7 @@ const BLOCK: usize = 200;
 /// steady state) costs this bench.
 fn paired_check(seconds: f64) {
     let rt = runtime();
-    let stores: [fn() -> MemoryStore; 2] = [MemoryStore::new, || MemoryStore::with_hot_orders(CHUNK as usize)];
+    let stores: [fn() -> MemoryStore; 2] = [MemoryStore::new, all_decoded_store];
     let mut shops = stores.map(|store| (Shop::with_store(store()), 0u64));
     let mut blocks = [Blocks::new(BLOCK), Blocks::new(BLOCK)];
     let start = Instant::now();
@@ -354,9 +358,7 @@ fn main() {
         return;
     }
     benches();
-    // Not under `--profile-time`, so a profiler samples only the function it was pointed at.
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--profile-time") {
+    if cpu_time::cross_checks_wanted() {
         cpu_check();
         paired_check(20.0);
     }

@@ -493,7 +493,7 @@ criterion_group!(benches, sqlite_vs_raw);
 
 fn main() {
     benches();
-    if common::full_run() {
+    if common::cpu_time::cross_checks_wanted() {
         paired_check(30.0);
     }
     Criterion::default().configure_from_args().final_summary();

@@ -6,6 +6,19 @@
 
 use std::time::Instant;
 
+/// True when a timing bench should run its cross-checks after criterion's runs: under
+/// `cargo bench` (criterion's `--bench` flag), not when `cargo test --benches` runs each
+/// benchmark once, and not under `--profile-time`, so that a profiler samples only the
+/// function it was pointed at.
+pub fn cross_checks_wanted() -> bool {
+    let (mut bench, mut profiling) = (false, false);
+    for arg in std::env::args() {
+        bench |= arg == "--bench";
+        profiling |= arg == "--profile-time";
+    }
+    bench && !profiling
+}
+
 /// Runs `f` for about `wall` seconds and returns (runs, CPU microseconds per run): a
 /// cross-check of the wall-clock medians that other processes on a busy machine cannot
 /// inflate (they take the CPU away, which wall time counts and thread CPU time does not).
