@@ -1,4 +1,4 @@
-//! Every stage of SPEC.md through the engine, on the memory store with faithful fakes.
+//! Every stage of order processing (README, "What the workflow covers") through the engine, on the memory store with faithful fakes.
 
 mod common;
 
@@ -84,6 +84,7 @@ async fn cash_on_delivery_collects_at_the_door() {
 async fn unpaid_orders_are_cancelled_after_the_deadline_and_release_stock() {
     let shop = Shop::new();
     let id = shop.place("carol").await.order.id;
+    shop.engine.start_payment(&buyer("carol"), id).await.unwrap();
     shop.clock.advance(TimeDelta::minutes(29));
     assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 0);
     shop.clock.advance(TimeDelta::minutes(2));
@@ -213,4 +214,102 @@ async fn a_repeated_keyed_command_that_could_apply_again_is_stored_once() {
     assert_eq!(count_events(&shop, id, "case_assigned").await, 1);
     assert!(!shop.engine.execute_idempotent(id, assign(), "assign-2").await.unwrap().already_applied);
     assert_eq!(count_events(&shop, id, "case_assigned").await, 2);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_belongs_to_its_buyer_and_never_returns_another_buyers_order() {
+    let shop = Shop::new();
+    let alice = shop.engine.place(&buyer("alice"), &sample_form("alice"), Some("checkout-1")).await.unwrap();
+    // Bob sends the same key (the README's own example): he gets his own new order.
+    let bob = shop.engine.place(&buyer("bob"), &sample_form("bob"), Some("checkout-1")).await.unwrap();
+    assert!(!bob.already_applied, "another buyer's key is a different key");
+    assert_ne!(bob.order.id, alice.order.id);
+    assert_eq!(bob.order.customer.as_str(), "bob");
+    // Customer service placing for alice with that key is another actor too.
+    let by_staff = shop.engine.place(&customer_service(), &sample_form("alice"), Some("checkout-1")).await.unwrap();
+    assert!(!by_staff.already_applied);
+    assert_eq!(shop.store.order_count(), 3);
+    // Alice's own retry still finds her order.
+    let again = shop.engine.place(&buyer("alice"), &sample_form("alice"), Some("checkout-1")).await.unwrap();
+    assert!(again.already_applied);
+    assert_eq!(again.order.id, alice.order.id);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_a_different_form_is_refused_and_changes_nothing() {
+    let shop = Shop::new();
+    let first = shop.engine.place(&buyer("alice"), &sample_form("alice"), Some("k-1")).await.unwrap();
+    let mut other = sample_form("alice");
+    other.buyer_note = "leave it at the door".into();
+    let reused = shop.engine.place(&buyer("alice"), &other, Some("k-1")).await;
+    assert_eq!(reused.unwrap_err(), EngineError::IdempotencyKeyReused);
+    assert_eq!(shop.store.order_count(), 1);
+    assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 2), "nothing more reserved");
+    assert_eq!(shop.engine.order(first.order.id).await.unwrap().version, first.order.version);
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_bounded_and_must_not_be_blank() {
+    let shop = Shop::new();
+    let form = sample_form("alice");
+    let longest = "k".repeat(orderflow::engine::MAX_IDEMPOTENCY_KEY_BYTES);
+    let id = shop.engine.place(&buyer("alice"), &form, Some(&longest)).await.unwrap().order.id;
+    for bad in [String::new(), format!("{longest}k"), "tab\tkey".into()] {
+        let refused = shop.engine.place(&buyer("alice"), &form, Some(&bad)).await;
+        assert!(
+            matches!(refused, Err(EngineError::Rejected(Error::InvalidField { field: "idempotency_key", .. }))),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    assert_eq!(shop.store.order_count(), 1);
+    let cancel = || Command::new(buyer("alice"), Action::Cancel { reason: "no".into() });
+    let refused = shop.engine.execute_idempotent(id, cancel(), &"x".repeat(256)).await;
+    assert!(matches!(refused, Err(EngineError::Rejected(Error::InvalidField { field: "idempotency_key", .. }))));
+    assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::AwaitingPayment);
+}
+
+#[tokio::test]
+async fn command_keys_are_scoped_to_the_actor_and_bound_to_the_action() {
+    let shop = Shop::new();
+    let id = shop.paid_order("bob").await;
+    let complaint = Action::OpenCase {
+        request: CaseRequest {
+            kind: CaseKind::Complaint,
+            lines: Vec::new(),
+            reason_code: "late".into(),
+            text: "the courier was rude".into(),
+            evidence: Vec::new(),
+        },
+    };
+    let case = shop.run(id, buyer("bob"), complaint).await.order.cases.last().map(|c| c.id).unwrap();
+    let assign = |staff: &str, to: &str| {
+        Command::new(
+            orderflow::testing::staff(staff, &[orderflow::Role::CustomerService]),
+            Action::AssignCase { case, assignee: StaffId::new(to).unwrap() },
+        )
+    };
+    assert!(!shop.engine.execute_idempotent(id, assign("li", "chen"), "k").await.unwrap().already_applied);
+    // Another staff member's equal key is their own key: the command is applied.
+    assert!(!shop.engine.execute_idempotent(id, assign("wu", "chen"), "k").await.unwrap().already_applied);
+    assert_eq!(count_events(&shop, id, "case_assigned").await, 2);
+    // The same staff member and key with another action is refused, and nothing is stored.
+    let reused = shop.engine.execute_idempotent(id, assign("li", "zhao"), "k").await;
+    assert_eq!(reused.unwrap_err(), EngineError::IdempotencyKeyReused);
+    assert_eq!(count_events(&shop, id, "case_assigned").await, 2);
+}
+
+#[tokio::test]
+async fn an_unpaid_order_whose_payment_was_never_opened_is_cancelled_and_its_stock_released() {
+    let shop = Shop::new();
+    let placed = shop.place("carol").await;
+    // The buyer never opened the payment page: the provider has no such payment, and says so
+    // when asked to close it (WeChat Pay ORDER_NOT_EXIST, Alipay ACQ.TRADE_NOT_EXIST).
+    assert_eq!(shop.gateway.payment(&placed.order.number), None);
+    shop.clock.advance(TimeDelta::minutes(31));
+    let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!((report.fired, report.failed), (1, 0));
+    shop.engine.drain_outbox().await.unwrap();
+    assert_eq!(shop.engine.order(placed.order.id).await.unwrap().status(), OrderStatus::Cancelled);
+    assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0));
+    assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap(), Default::default(), "nothing left to fire");
 }

@@ -7,6 +7,7 @@
 //! of engines may share one store.
 
 mod callbacks;
+mod idempotency;
 mod outbox;
 mod timers;
 
@@ -15,6 +16,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::Instrument;
 
+pub use idempotency::MAX_IDEMPOTENCY_KEY_BYTES;
+use idempotency::RequestKey;
 pub use outbox::DispatchReport;
 pub use timers::DueReport;
 
@@ -70,6 +73,10 @@ pub enum EngineError {
     /// No carrier quote was acceptable to the selector.
     #[error("no carrier can take this parcel")]
     NoCarrier,
+    /// This actor already used the idempotency key for a different request; nothing was done.
+    /// Send a new key for a new request (a retry must repeat the first request exactly).
+    #[error("this idempotency key was already used for a different request; use a new key")]
+    IdempotencyKeyReused,
     /// The store failed; retry later.
     #[error(transparent)]
     Store(StoreError),
@@ -97,7 +104,8 @@ impl EngineError {
             EngineError::Rejected(_)
             | EngineError::NotFound
             | EngineError::UnknownWaybill(_)
-            | EngineError::NoCarrier => false,
+            | EngineError::NoCarrier
+            | EngineError::IdempotencyKeyReused => false,
         }
     }
 }
@@ -255,8 +263,8 @@ type Weigher = Arc<dyn Fn(&Sku) -> u32 + Send + Sync>;
 /// }
 /// let engine = Engine::new(Workflow::default(), Adapters {
 ///     store: MemoryStore::default(),
-///     payments: FakeGateway::new("secret", "alipay"),
-///     logistics: FakeCarrier::new("SF", "Zhejiang"),
+///     payments: FakeGateway::new("alipay", "provider-secret"),
+///     logistics: FakeCarrier::new("SF", "carrier-secret"),
 ///     inventory,
 ///     notifier: RecordingNotifier::default(),
 ///     clock: SystemClock,
@@ -349,12 +357,12 @@ impl<A: Ports> Engine<A> {
     ) -> Result<Outcome, EngineError> {
         let span = tracing::info_span!("orderflow.place", actor = %actor.kind(), order_id = tracing::field::Empty, order_number = tracing::field::Empty);
         async {
-            let dedupe: Vec<String> = idempotency_key.map(|k| format!("place/{k}")).into_iter().collect();
-            if let Some(key) = dedupe.first() {
-                if let Some(id) = self.adapters.store().find_by_key(key).await? {
+            let key = idempotency_key.map(|k| RequestKey::new("place", actor, k, form)).transpose()?;
+            if let Some(key) = &key
+                && let Some(id) = key.seen(self.adapters.store()).await? {
                     return self.unchanged(id).await;
                 }
-            }
+            let dedupe = key.as_ref().map(RequestKey::rows).unwrap_or_default();
             let now = self.now();
             let id = OrderId::new_v7();
             tracing::Span::current().record("order_id", tracing::field::display(id));
@@ -378,7 +386,7 @@ impl<A: Ports> Engine<A> {
                 let order = Order::from_events(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let outbox = outbox_entries(&order, &events, effects);
                 let commit =
-                    Commit { order: &order, expected_version: 0, events: &events, outbox: &outbox, dedupe_keys: &dedupe };
+                    Commit { order: &order, expected_version: 0, events: &events, outbox: &outbox, dedupe_keys: dedupe };
                 match self.adapters.store().create(commit).await {
                     Ok(()) => {
                         tracing::Span::current().record("order_number", tracing::field::display(&number));
@@ -393,8 +401,9 @@ impl<A: Ports> Engine<A> {
                                 tracing::error!(error = %release, "could not release the reservation of an order that failed to store");
                             }
                         }
-                        if let (StoreError::DuplicateKey(_), Some(key)) = (&e, dedupe.first()) {
-                            if let Some(existing) = self.adapters.store().find_by_key(key).await? {
+                        if let (StoreError::DuplicateKey(_), Some(key)) = (&e, &key) {
+                            // The same request, committed meanwhile by a concurrent retry.
+                            if let Some(existing) = key.seen(self.adapters.store()).await? {
                                 return self.unchanged(existing).await;
                             }
                         }
@@ -434,15 +443,21 @@ impl<A: Ports> Engine<A> {
 
     /// [`Engine::execute`] with an idempotency key: a repeated request with the same key is
     /// answered as already applied, without deciding again.
+    ///
+    /// The key belongs to the command's actor and this order: another actor's equal key is a
+    /// different key. The same actor sending the same key with a different action is refused
+    /// with [`EngineError::IdempotencyKeyReused`]; a key that is empty, longer than
+    /// [`MAX_IDEMPOTENCY_KEY_BYTES`] or holds control characters is refused as invalid input.
     pub async fn execute_idempotent(&self, id: OrderId, command: Command, key: &str) -> Result<Outcome, EngineError> {
-        self.execute_keyed(id, command, Some(format!("cmd/{id}/{key}")), None).await
+        let key = RequestKey::new(&format!("cmd/{id}"), &command.actor, key, &command.action)?;
+        self.execute_keyed(id, command, Some(key), None).await
     }
 
     async fn execute_keyed(
         &self,
         id: OrderId,
         command: Command,
-        key: Option<String>,
+        key: Option<RequestKey>,
         // Boxed, as is the first try below: inline, they would more than double the size of
         // every `execute` future, and a future is copied each time it is moved.
         loaded: Option<Box<Order>>,
@@ -453,14 +468,14 @@ impl<A: Ports> Engine<A> {
             // A repeated keyed request is usually caught without a look-up of its own: the key
             // is written with the commit, so the store refuses it there (`DuplicateKey`); only a
             // refusal, or a decision that reserves stock before committing, looks the key up.
-            let dedupe: Vec<String> = key.into_iter().collect();
+            let dedupe = key.as_ref().map(RequestKey::rows).unwrap_or_default();
             // Without a caller's copy, the store's own recent copy (if it keeps one) saves a
             // read on the first try; a stale one only costs a fresh load.
             let loaded = loaded.or_else(|| self.adapters.store().recent_copy(id).map(Box::new));
-            if let Some(order) = loaded {
-                if let Some(answer) = Box::pin(self.try_loaded(order, &command, &dedupe)).await {
-                    return answer;
-                }
+            if let Some(order) = loaded
+                && let Some(answer) = Box::pin(self.try_loaded(order, &command, key.as_ref())).await
+            {
+                return answer;
             }
             let mut attempts = 0;
             loop {
@@ -470,7 +485,7 @@ impl<A: Ports> Engine<A> {
                 tracing::Span::current().record("order_number", tracing::field::display(&order.number));
                 let decision = match self.workflow.decide(&order, &command, &Ctx::at(self.now())) {
                     Ok(decision) => decision,
-                    Err(_) if self.applied_before(&dedupe).await? => return Ok(Outcome::unchanged(*order)),
+                    Err(_) if self.applied_before(key.as_ref()).await? => return Ok(Outcome::unchanged(*order)),
                     Err(e) => {
                         tracing::info!(error = %e, "command refused");
                         return Err(e.into());
@@ -479,12 +494,12 @@ impl<A: Ports> Engine<A> {
                 if decision.is_empty() {
                     return Ok(Outcome::unchanged(*order));
                 }
-                if decision.effects.iter().any(Effect::before_commit) && self.applied_before(&dedupe).await? {
+                if decision.effects.iter().any(Effect::before_commit) && self.applied_before(key.as_ref()).await? {
                     // Reserving again and then undoing would release the first request's stock.
                     return Ok(Outcome::unchanged(*order));
                 }
                 let reserved = self.reserve(&order, &decision).await?;
-                let committed = self.commit(order, decision, &dedupe).await;
+                let committed = self.commit(order, decision, dedupe).await;
                 if committed.is_err() {
                     self.compensate(reserved).await;
                 }
@@ -495,7 +510,7 @@ impl<A: Ports> Engine<A> {
                         continue;
                     }
                     Err(StoreError::Conflict { .. }) => return Err(EngineError::Conflict { attempts }),
-                    Err(StoreError::DuplicateKey(_)) => return self.unchanged(id).await,
+                    Err(StoreError::DuplicateKey(_)) => return self.repeated(id, key.as_ref()).await,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -504,12 +519,21 @@ impl<A: Ports> Engine<A> {
         .await
     }
 
-    /// True when a request with this dedupe key (if any) was committed before.
-    async fn applied_before(&self, dedupe: &[String]) -> Result<bool, StoreError> {
-        match dedupe.first() {
-            Some(key) => Ok(self.adapters.store().find_by_key(key).await?.is_some()),
+    /// True when this keyed request (if keyed) was committed before; the key's reuse for
+    /// another request is an error.
+    async fn applied_before(&self, key: Option<&RequestKey>) -> Result<bool, EngineError> {
+        match key {
+            Some(key) => Ok(key.seen(self.adapters.store()).await?.is_some()),
             None => Ok(false),
         }
+    }
+
+    /// The answer to a commit refused for a dedupe key that was already recorded: the order as
+    /// it is (the work was done before), unless the actor reused the request's key for another
+    /// request.
+    async fn repeated(&self, id: OrderId, key: Option<&RequestKey>) -> Result<Outcome, EngineError> {
+        self.applied_before(key).await?;
+        self.unchanged(id).await
     }
 
     /// The first try of [`Engine::execute_loaded`], or of any command on a store that keeps
@@ -520,9 +544,10 @@ impl<A: Ports> Engine<A> {
         &self,
         order: Box<Order>,
         command: &Command,
-        dedupe: &[String],
+        key: Option<&RequestKey>,
     ) -> Option<Result<Outcome, EngineError>> {
         let id = order.id;
+        let dedupe = key.map(RequestKey::rows).unwrap_or_default();
         let decision = self.workflow.decide(&order, command, &Ctx::at(self.now())).ok()?;
         if decision.is_empty() || decision.effects.iter().any(Effect::before_commit) {
             // Reservations are made on the ordinary path only, which checks a keyed request
@@ -531,7 +556,7 @@ impl<A: Ports> Engine<A> {
         }
         match self.commit(order, decision, dedupe).await {
             Ok(outcome) => Some(Ok(outcome)),
-            Err(StoreError::DuplicateKey(_)) => Some(self.unchanged(id).await),
+            Err(StoreError::DuplicateKey(_)) => Some(self.repeated(id, key).await),
             Err(_) => None,
         }
     }

@@ -1,0 +1,112 @@
+//! Idempotency keys of requests (placements and keyed commands): scoped to the actor who sent
+//! them, bounded in length, and bound to the request they first came with.
+//!
+//! A key is recorded as two dedupe keys in the same commit as the request's events:
+//! - the *scope* row, `{kind}/{actor}/{key}`: "this actor used this key";
+//! - the *request* row, `{kind}={fingerprint}/{actor}/{key}`: "... for this exact request".
+//!
+//! A repeat finds both rows and is answered with the first outcome; the same key with another
+//! request finds only the scope row and is refused ([`EngineError::IdempotencyKeyReused`], as
+//! payment APIs such as Stripe do); another actor's key finds neither. The actor part is
+//! length-prefixed, so no choice of ids and keys makes two actors' rows equal.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::EngineError;
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::ids::OrderId;
+use crate::ports::OrderStore;
+
+/// The longest idempotency key accepted, in bytes (as the common payment APIs allow).
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// A checked idempotency key, as the two dedupe keys it is stored as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RequestKey {
+    /// `[scope row, request row]`, written with the commit.
+    rows: [String; 2],
+}
+
+impl RequestKey {
+    /// Checks `key` (1 to [`MAX_IDEMPOTENCY_KEY_BYTES`] bytes, no control characters) and binds
+    /// it to `actor`, the kind of request (`place`, or a command on one order) and the request
+    /// itself (`request`, fingerprinted through its JSON form).
+    pub(crate) fn new(kind: &str, actor: &Actor, key: &str, request: &impl Serialize) -> Result<RequestKey, Error> {
+        if key.is_empty() {
+            return Err(invalid("an idempotency key must not be empty"));
+        }
+        if key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+            return Err(invalid(format!(
+                "an idempotency key must be at most {MAX_IDEMPOTENCY_KEY_BYTES} bytes, this one has {}",
+                key.len()
+            )));
+        }
+        if key.chars().any(char::is_control) {
+            return Err(invalid("an idempotency key must not contain control characters"));
+        }
+        let scope = actor_scope(actor);
+        let fingerprint = fingerprint(request);
+        Ok(RequestKey { rows: [format!("{kind}/{scope}/{key}"), format!("{kind}={fingerprint}/{scope}/{key}")] })
+    }
+
+    /// The dedupe keys to write with the commit.
+    pub(crate) fn rows(&self) -> &[String] {
+        &self.rows
+    }
+
+    /// What the store knows of this key: `Some(order)` when this exact request was committed
+    /// before (answer with that order), `None` when the key is new, and
+    /// [`EngineError::IdempotencyKeyReused`] when the actor used it for another request.
+    pub(crate) async fn seen(&self, store: &impl OrderStore) -> Result<Option<OrderId>, EngineError> {
+        let [scope, request] = &self.rows;
+        if store.find_by_key(scope).await?.is_none() {
+            return Ok(None);
+        }
+        match store.find_by_key(request).await? {
+            Some(id) => Ok(Some(id)),
+            None => Err(EngineError::IdempotencyKeyReused),
+        }
+    }
+}
+
+/// Who the key belongs to, length-prefixed so that no id can end inside another's.
+fn actor_scope(actor: &Actor) -> String {
+    let (kind, id) = match actor {
+        Actor::Buyer { customer } => ("buyer", customer.to_string()),
+        Actor::Staff { id, .. } => ("staff", id.to_string()),
+        Actor::System => ("system", String::new()),
+        Actor::PaymentProvider { provider } => ("provider", provider.to_string()),
+        Actor::Carrier { carrier } => ("carrier", carrier.to_string()),
+    };
+    format!("{kind}:{}:{id}", id.len())
+}
+
+/// The first 128 bits of the SHA-256 of the request's JSON form, in hex. The forms and commands
+/// serialise deterministically (structs in field order, maps sorted).
+fn fingerprint(request: &impl Serialize) -> String {
+    // Serialising plain data to a Vec cannot fail; an error would only make every key differ.
+    let json = serde_json::to_vec(request).unwrap_or_default();
+    let digest = Sha256::digest(&json);
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn invalid(rule: impl Into<String>) -> Error {
+    Error::InvalidField { field: "idempotency_key", rule: rule.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_bound_to_its_request() {
+        let form = |note: &str| serde_json::json!({ "note": note });
+        let actor = Actor::System;
+        let a = RequestKey::new("place", &actor, "k", &form("a")).unwrap();
+        let b = RequestKey::new("place", &actor, "k", &form("b")).unwrap();
+        assert_eq!(a.rows[0], b.rows[0]);
+        assert_ne!(a.rows[1], b.rows[1]);
+    }
+}
