@@ -5,8 +5,9 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use orderflow::order::TrackingKind;
 use orderflow::ports::{
-    Clock, GatewayError, Logistics, LogisticsError, Notifier, NotifyError, Parcel, PaymentGateway, PaymentNotification,
-    PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundRequest, ShipmentRequest, TrackingPush,
+    Clock, CloseOutcome, GatewayError, Logistics, LogisticsError, Notifier, NotifyError, Parcel, PaymentGateway,
+    PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundRequest, ShipmentRequest,
+    TrackingPush,
 };
 use orderflow::testing::carrier::{ServiceRate, Zone};
 use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, t0};
@@ -267,9 +268,21 @@ async fn close_after_paid_is_rejected_and_close_before_is_fine() {
     gw.mark_paid(&number(1), cny(100));
     assert_eq!(gw.close_payment(&number(1)).await, Err(GatewayError::Rejected("already paid".into())));
 
-    assert_eq!(gw.close_payment(&number(2)).await, Ok(()));
-    assert_eq!(gw.payment(&number(2)).map(|p| p.status), Some(PaymentStatus::Closed));
-    assert_eq!(gw.query_payment(&number(2)).await, Ok(None));
+    // A payment the buyer never opened is unknown to the provider: nothing to close.
+    assert_eq!(gw.close_payment(&number(2)).await, Ok(CloseOutcome::NothingToClose));
+    assert_eq!(gw.payment(&number(2)), None);
+
+    let request = PaymentRequest {
+        order_id: OrderId::new_v7(),
+        order_number: number(3),
+        amount: cny(100),
+        provider: "alipay".into(),
+        description: "order 3".into(),
+    };
+    gw.create_payment(&request).await.unwrap();
+    assert_eq!(gw.close_payment(&number(3)).await, Ok(CloseOutcome::Closed));
+    assert_eq!(gw.payment(&number(3)).map(|p| p.status), Some(PaymentStatus::Closed));
+    assert_eq!(gw.query_payment(&number(3)).await, Ok(None));
 }
 
 #[tokio::test]

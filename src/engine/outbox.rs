@@ -25,8 +25,8 @@ use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::effect::Effect;
 use crate::ports::{
-    Clock, DeadLetter, GatewayError, Inventory, Logistics, Notifier, OrderStore, OutboxItem, PaymentGateway,
-    PaymentStatus, RefundRequest, ShipmentRequest,
+    Clock, CloseOutcome, DeadLetter, GatewayError, Inventory, Logistics, Notifier, OrderStore, OutboxItem,
+    PaymentGateway, PaymentStatus, RefundRequest, ShipmentRequest,
 };
 
 /// What [`Engine::dispatch_outbox`] did.
@@ -122,15 +122,15 @@ impl<A: Ports> Engine<A> {
                 let order = self.order(item.order_id).await?;
                 let payments = self.adapters.payments();
                 match payments.close_payment(&order.number).await {
-                    Ok(()) => Ok(()),
+                    Ok(CloseOutcome::Closed | CloseOutcome::NothingToClose) => Ok(()),
                     Err(GatewayError::Rejected(_)) => {
                         // Paid after all: record it; the core refunds money for a cancelled order.
-                        if let Some(paid) = payments.query_payment(&order.number).await? {
-                            if paid.status == PaymentStatus::Succeeded {
-                                let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
-                                // Boxed, as in `follow_up`.
-                                Box::pin(self.apply_payment(item.order_id, &paid, actor)).await?;
-                            }
+                        if let Some(paid) = payments.query_payment(&order.number).await?
+                            && paid.status == PaymentStatus::Succeeded
+                        {
+                            let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
+                            // Boxed, as in `follow_up`.
+                            Box::pin(self.apply_payment(item.order_id, &paid, actor)).await?;
                         }
                         Ok(())
                     }

@@ -10,7 +10,7 @@ use crate::command::{Action, Command};
 use crate::error::Error;
 use crate::ids::OrderId;
 use crate::order::DeadlineKind;
-use crate::ports::{DueDeadline, GatewayError, OrderStore, PaymentGateway, PaymentStatus};
+use crate::ports::{CloseOutcome, DueDeadline, GatewayError, OrderStore, PaymentGateway, PaymentStatus};
 
 /// What [`Engine::run_due`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,10 +53,10 @@ impl<A: Ports> Engine<A> {
     }
 
     async fn fire(&self, deadline: DueDeadline) -> Result<FireOutcome, EngineError> {
-        if deadline.kind == DeadlineKind::PayBy {
-            if let Some(outcome) = self.settle_before_cancel(deadline.order_id).await? {
-                return Ok(outcome);
-            }
+        if deadline.kind == DeadlineKind::PayBy
+            && let Some(outcome) = self.settle_before_cancel(deadline.order_id).await?
+        {
+            return Ok(outcome);
         }
         let command = Command::new(Actor::System, Action::FireDeadline { kind: deadline.kind });
         match self.execute(deadline.order_id, command).await {
@@ -75,14 +75,15 @@ impl<A: Ports> Engine<A> {
         let Some(provider) = order.payment.provider().map(str::to_owned) else { return Ok(None) };
         let payments = self.adapters.payments();
         let actor = Actor::PaymentProvider { provider: provider.into() };
-        if let Some(paid) = payments.query_payment(&order.number).await? {
-            if paid.status == PaymentStatus::Succeeded {
-                self.apply_payment(id, &paid, actor).await?;
-                return Ok(self.order(id).await?.payment.gate_open().then_some(FireOutcome::FoundPaid));
-            }
+        if let Some(paid) = payments.query_payment(&order.number).await?
+            && paid.status == PaymentStatus::Succeeded
+        {
+            self.apply_payment(id, &paid, actor).await?;
+            return Ok(self.order(id).await?.payment.gate_open().then_some(FireOutcome::FoundPaid));
         }
         match payments.close_payment(&order.number).await {
-            Ok(()) => Ok(None),
+            // Closed, or never opened at the provider: either way it cannot be paid any more.
+            Ok(CloseOutcome::Closed | CloseOutcome::NothingToClose) => Ok(None),
             Err(GatewayError::Rejected(reason)) => {
                 // The provider will not close it: most likely paid in the meantime. Look again.
                 match payments.query_payment(&order.number).await? {

@@ -3,7 +3,7 @@
 //! Every method returns `impl Future<Output = Result<..>> + Send`, so implementors simply write
 //! `async fn`, and the library needs no async runtime. Each port has a `Dyn*` twin with boxed
 //! futures and a blanket implementation, for hosts that choose adapters at runtime:
-//! `Box<dyn DynOrderStore>` (or `Arc<..>`) is itself an [`OrderStore`].
+//! `Arc<dyn DynOrderStore>` is itself an [`OrderStore`] (and likewise for every port).
 
 pub mod clock;
 pub mod inventory;
@@ -23,7 +23,7 @@ pub use logistics::{
 };
 pub use notifier::{DynNotifier, Notifier, NotifyError};
 pub use payment::{
-    DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
+    CloseOutcome, DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
     PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply,
 };
 pub use store::{

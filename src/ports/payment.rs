@@ -122,6 +122,18 @@ pub struct RefundReceipt {
     pub reference: String,
 }
 
+/// What closing an unpaid payment found at the provider (see
+/// [`PaymentGateway::close_payment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseOutcome {
+    /// The provider closed the payment: it can no longer be paid.
+    Closed,
+    /// The provider has no such payment (it was never opened): there is nothing to close, and
+    /// nothing can be paid.
+    NothingToClose,
+}
+
 /// What to answer the provider's webhook call so that it stops (or keeps) retrying.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookReply {
@@ -178,7 +190,16 @@ pub trait PaymentGateway: Send + Sync {
         order_number: &OrderNumber,
     ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send;
     /// Closes the unpaid payment so it can no longer be paid.
-    fn close_payment(&self, order_number: &OrderNumber) -> impl Future<Output = Result<(), GatewayError>> + Send;
+    ///
+    /// Answer [`CloseOutcome::NothingToClose`] when the provider has no payment for the order
+    /// (the buyer never opened the payment page: WeChat Pay's `ORDER_NOT_EXIST`, Alipay's
+    /// `ACQ.TRADE_NOT_EXIST`): nothing can be paid, so the engine goes on as if it was closed.
+    /// Answer [`GatewayError::Rejected`] only when the provider will not close it (most often
+    /// because it was paid meanwhile: the engine then queries it and records the payment).
+    fn close_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<CloseOutcome, GatewayError>> + Send;
     /// Refunds, idempotently by `request.key`.
     fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send;
     /// The answer to a webhook that was handled (`true`, also for duplicates) or must be
@@ -208,7 +229,10 @@ pub trait DynPaymentGateway: Send + Sync {
         &'a self,
         order_number: &'a OrderNumber,
     ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>>;
-    fn close_payment_dyn<'a>(&'a self, order_number: &'a OrderNumber) -> BoxFuture<'a, Result<(), GatewayError>>;
+    fn close_payment_dyn<'a>(
+        &'a self,
+        order_number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<CloseOutcome, GatewayError>>;
     fn refund_dyn<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>>;
     fn reply_dyn(&self, handled: bool) -> WebhookReply;
 }
@@ -233,7 +257,10 @@ impl<T: PaymentGateway> DynPaymentGateway for T {
     ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>> {
         Box::pin(self.query_payment(order_number))
     }
-    fn close_payment_dyn<'a>(&'a self, order_number: &'a OrderNumber) -> BoxFuture<'a, Result<(), GatewayError>> {
+    fn close_payment_dyn<'a>(
+        &'a self,
+        order_number: &'a OrderNumber,
+    ) -> BoxFuture<'a, Result<CloseOutcome, GatewayError>> {
         Box::pin(self.close_payment(order_number))
     }
     fn refund_dyn<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>> {
@@ -258,7 +285,7 @@ impl<'d> PaymentGateway for dyn DynPaymentGateway + 'd {
     async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
         self.query_payment_dyn(order_number).await
     }
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<(), GatewayError> {
+    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
         self.close_payment_dyn(order_number).await
     }
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
@@ -289,7 +316,10 @@ impl<T: PaymentGateway + ?Sized> PaymentGateway for Arc<T> {
     ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send {
         (**self).query_payment(order_number)
     }
-    fn close_payment(&self, order_number: &OrderNumber) -> impl Future<Output = Result<(), GatewayError>> + Send {
+    fn close_payment(
+        &self,
+        order_number: &OrderNumber,
+    ) -> impl Future<Output = Result<CloseOutcome, GatewayError>> + Send {
         (**self).close_payment(order_number)
     }
     fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {

@@ -37,8 +37,8 @@ use sha2::Sha256;
 use crate::money::{Currency, Money};
 use crate::order_number::OrderNumber;
 use crate::ports::payment::{
-    GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage,
-    RefundReceipt, RefundRequest,
+    CloseOutcome, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus,
+    RawMessage, RefundReceipt, RefundRequest,
 };
 
 /// Name of the header carrying the signed unix timestamp (seconds).
@@ -117,7 +117,7 @@ fn hex_decode(text: &str) -> Option<Option<[u8; MAC_LEN]>> {
         }
     }
     let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() % 2 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(2) {
         return None;
     }
     let mut tag = [0u8; MAC_LEN];
@@ -165,10 +165,10 @@ pub(crate) fn check_message(
     let signed_at = DateTime::<Utc>::from_timestamp(seconds, 0)
         .ok_or(SignatureProblem::Malformed("X-Timestamp is out of range"))?;
     let signature = hex_decode(sig_text).ok_or(SignatureProblem::Malformed("X-Signature is not hex"))?;
-    if let Some(tolerance) = tolerance {
-        if now.signed_duration_since(signed_at).abs() > tolerance {
-            return Err(SignatureProblem::Stale);
-        }
+    if let Some(tolerance) = tolerance
+        && now.signed_duration_since(signed_at).abs() > tolerance
+    {
+        return Err(SignatureProblem::Stale);
     }
     let signature = signature.ok_or(SignatureProblem::Invalid)?;
     let mac = mac_over(&key.right, ts_text, &raw.body).ok_or(SignatureProblem::Invalid)?;
@@ -550,19 +550,18 @@ impl PaymentGateway for FakeGateway {
         }))
     }
 
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<(), GatewayError> {
+    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
         let mut state = lock(&self.state);
         self.enter(&mut state)?;
-        let record = state.payments.entry(*order_number).or_insert_with(|| PaymentRecord {
-            requested: None,
-            status: PaymentStatus::Pending,
-            transactions: Vec::new(),
-        });
+        // As the real providers do: a payment never started is unknown there.
+        let Some(record) = state.payments.get_mut(order_number) else {
+            return Ok(CloseOutcome::NothingToClose);
+        };
         if record.status == PaymentStatus::Succeeded || !record.transactions.is_empty() {
             return Err(GatewayError::Rejected("already paid".into()));
         }
         record.status = PaymentStatus::Closed;
-        Ok(())
+        Ok(CloseOutcome::Closed)
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
