@@ -99,6 +99,13 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Customer service: send back a payment that was received but never applied (a payment
+    /// anomaly held for staff, see [`crate::UnappliedPayments::HoldForStaff`]), through the
+    /// provider that reported it.
+    RefundUnappliedPayment {
+        /// The provider transaction of the unapplied payment.
+        txn_id: String,
+    },
     /// Warehouse: start picking; issues the pick list of everything not yet packed.
     IssuePickList,
     /// Warehouse: pack a parcel, verified against what was scanned.
@@ -273,6 +280,7 @@ pub enum CommandKind {
     RequestRefund,
     CompleteRefund,
     FailRefund,
+    RefundUnappliedPayment,
     IssuePickList,
     Pack,
     BookShipment,
@@ -318,6 +326,7 @@ impl CommandKind {
             CommandKind::RequestRefund => "request_refund",
             CommandKind::CompleteRefund => "complete_refund",
             CommandKind::FailRefund => "fail_refund",
+            CommandKind::RefundUnappliedPayment => "refund_unapplied_payment",
             CommandKind::IssuePickList => "issue_pick_list",
             CommandKind::Pack => "pack",
             CommandKind::BookShipment => "book_shipment",
@@ -370,6 +379,7 @@ impl Action {
             Action::RequestRefund { .. } => CommandKind::RequestRefund,
             Action::CompleteRefund { .. } => CommandKind::CompleteRefund,
             Action::FailRefund { .. } => CommandKind::FailRefund,
+            Action::RefundUnappliedPayment { .. } => CommandKind::RefundUnappliedPayment,
             Action::IssuePickList => CommandKind::IssuePickList,
             Action::Pack { .. } => CommandKind::Pack,
             Action::BookShipment { .. } => CommandKind::BookShipment,

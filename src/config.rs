@@ -1,4 +1,5 @@
-//! Workflow settings: deadlines and limits. Every duration has a default from SPEC.md.
+//! Workflow settings: deadlines and limits. Every duration has the default the common order
+//! systems use (30-minute payment window, 10-day automatic confirmation, 7-day returns...).
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,25 @@ pub struct WorkflowConfig {
     pub case_answer_within: TimeDelta,
     /// When a refund for returned goods includes the shipping fee.
     pub shipping_refund: ShippingRefund,
+    /// Whether a payment may settle part of what is owed (default false). Wallet providers
+    /// (WeChat Pay, Alipay) take one payment of the exact amount per order, so by default a
+    /// payment that does not settle the whole outstanding amount is not applied: it is a
+    /// payment anomaly, handled as `unapplied_payments` says.
+    pub partial_captures: bool,
+    /// What happens to money received that could not be applied (wrong amount, currency or
+    /// order state): sent back automatically (the default) or held for staff.
+    pub unapplied_payments: UnappliedPayments,
+}
+
+/// What the workflow does with a verified payment it cannot apply to the order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnappliedPayments {
+    /// Refund it through the outbox at once, as a payment for a cancelled order is.
+    #[default]
+    Refund,
+    /// Keep it on record for customer service, who refund it with
+    /// [`crate::Action::RefundUnappliedPayment`]; staff are notified either way.
+    HoldForStaff,
 }
 
 /// Whether after-sales refunds pay back the shipping fee.
@@ -67,6 +87,8 @@ impl Default for WorkflowConfig {
             extended_warranties: BTreeMap::new(),
             case_answer_within: TimeDelta::hours(48),
             shipping_refund: ShippingRefund::WhenEverythingIsRefunded,
+            partial_captures: false,
+            unapplied_payments: UnappliedPayments::Refund,
         }
     }
 }

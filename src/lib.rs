@@ -87,7 +87,7 @@ pub use actor::{Actor, ActorKind, Role};
 pub use adapters::memory::{MemoryInventory, MemoryStore};
 pub use address::Address;
 pub use command::{Action, Command, CommandKind};
-pub use config::WorkflowConfig;
+pub use config::{UnappliedPayments, WorkflowConfig};
 pub use decide::{Ctx, Decision, NewOrder, ReplayError, Workflow, evolve};
 pub use effect::{Audience, Effect, Notification, NotificationKind, StockItem};
 pub use error::Error;

@@ -102,7 +102,12 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
             Change::RefundRequested { refund } => {
                 let done = matches!(refund.status, RefundStatus::Completed { .. });
                 let title = if done { "Refunded" } else { "Refund requested" };
-                Some(entry(title, format!("{} ({})", refund.amount, refund.reason)))
+                // Why a payment could not be applied is for staff; the buyer learns it goes back.
+                let reason = match &refund.unapplied_txn {
+                    Some(_) if !staff => "a payment that did not match the order is being returned",
+                    _ => refund.reason.as_str(),
+                };
+                Some(entry(title, format!("{} ({reason})", refund.amount)))
             }
             Change::RefundCompleted { refund, reference } => Some(entry(
                 "Refund completed",
@@ -229,6 +234,9 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
         };
         out.extend(item);
     }
+    // In the order things happened: a tracking entry carries the carrier's time, and scans are
+    // pushed late and out of order. Stable, so entries of equal time keep the history's order.
+    out.sort_by_key(|entry| entry.at);
     out
 }
 

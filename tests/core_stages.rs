@@ -1,4 +1,4 @@
-//! The eight stages of SPEC.md, one group of unit tests per stage, driven through the pure core
+//! The eight stages of order processing (README, "What the workflow covers"), one group of unit tests per stage, driven through the pure core
 //! (`Scenario` or `Workflow` directly): events with the right actor, effects, status, deadlines.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -183,6 +183,11 @@ fn fire(kind: DeadlineKind) -> Action {
 
 fn no_auto_approve() -> Workflow {
     Workflow::new(WorkflowConfig { auto_approve: false, ..Default::default() })
+}
+
+/// A workflow that takes payments in parts (off by default).
+fn partial_captures() -> Workflow {
+    Workflow::new(WorkflowConfig { partial_captures: true, ..Default::default() })
 }
 
 fn placed_with(workflow: Workflow, form: &orderflow::PlaceOrderForm) -> Scenario {
@@ -530,7 +535,8 @@ fn stage2_reject_releases_stock_closes_the_unpaid_payment_and_notifies() {
 
 #[test]
 fn stage2_reject_refunds_what_was_paid() {
-    let mut s = placed_with(no_auto_approve(), &sample_form("alice"));
+    let paid_in_parts = WorkflowConfig { auto_approve: false, partial_captures: true, ..Default::default() };
+    let mut s = placed_with(Workflow::new(paid_in_parts), &sample_form("alice"));
     s.when(provider(), capture("ALI-1", cny(10_000))).unwrap();
     let d = s.when(reviewer(), Action::Reject { reason: "suspected fraud".into() }).unwrap();
     assert_eq!(names(&d), vec!["review_rejected", "refund_requested"]);
@@ -595,7 +601,7 @@ fn stage3_full_capture_marks_the_order_paid() {
 
 #[test]
 fn stage3_two_partial_captures_sum_to_the_total() {
-    let mut s = Scenario::placed(sample_form("alice"));
+    let mut s = placed_with(partial_captures(), &sample_form("alice"));
     let d = s.when(provider(), capture("ALI-1", cny(10_000))).unwrap();
     assert!(told_alice(&d).is_empty(), "not paid in full yet");
     assert_eq!(s.order().payment.state(), PaymentState::PartiallyPaid);
@@ -613,7 +619,7 @@ fn stage3_two_partial_captures_sum_to_the_total() {
 
 #[test]
 fn stage3_capture_above_outstanding_is_refused() {
-    let mut s = Scenario::placed(sample_form("alice"));
+    let mut s = placed_with(partial_captures(), &sample_form("alice"));
     s.when(provider(), capture("ALI-1", cny(10_000))).unwrap();
     let before = s.order().clone();
     let err = s.when(provider(), capture("ALI-2", cny(17_001))).unwrap_err();
@@ -1380,7 +1386,7 @@ fn stage8_cancelling_a_paid_order_refunds_what_was_captured() {
     assert_eq!(s.order().payment.state(), PaymentState::Refunded);
 
     // Partially paid: close the rest and refund the part.
-    let mut s = Scenario::placed(sample_form("alice"));
+    let mut s = placed_with(partial_captures(), &sample_form("alice"));
     s.when(provider(), capture("ALI-1", cny(5_000))).unwrap();
     let d = s.when(customer_service(), Action::Cancel { reason: "buyer called".into() }).unwrap();
     assert!(d.effects.contains(&Effect::ClosePayment { provider: "alipay".into() }));
@@ -1615,4 +1621,140 @@ fn events_and_effects_round_trip_through_json() {
     let order_json = serde_json::to_string(s.order()).unwrap();
     let order: Order = serde_json::from_str(&order_json).unwrap();
     assert_eq!(&order, s.order());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defects found by an outside user (issue 18)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn stage3_by_default_a_payment_must_settle_the_whole_amount() {
+    let mut s = Scenario::placed(sample_form("alice"));
+    let before = s.order().clone();
+    let err = s.when(provider(), capture("ALI-1", cny(26_999))).unwrap_err();
+    assert_eq!(err, Error::PaymentMismatch { expected: cny(27_000), received: cny(26_999) });
+    assert_eq!(s.order(), &before, "refused: nothing changed");
+}
+
+/// The refund a decision requested, if any.
+fn requested_refund(d: &Decision) -> Option<&orderflow::order::Refund> {
+    d.events.iter().find_map(|e| match &e.change {
+        Change::RefundRequested { refund } => Some(refund.as_ref()),
+        _ => None,
+    })
+}
+
+fn anomaly(txn: &str, amount: Money) -> Action {
+    Action::RecordPaymentAnomaly { txn_id: txn.into(), amount, reason: "does not settle the order".into() }
+}
+
+#[test]
+fn stage3_an_unapplied_payment_is_sent_back_and_the_exact_payment_then_pays_the_order() {
+    let mut s = Scenario::placed(sample_form("alice"));
+    let d = s.when(provider(), anomaly("ALI-SHORT", cny(26_999))).unwrap();
+    let refund = requested_refund(&d).expect("sent back at once");
+    assert_eq!((refund.amount, refund.unapplied_txn.as_deref()), (cny(26_999), Some("ALI-SHORT")));
+    assert_eq!(d.events.last().map(|e| &e.actor), Some(&Actor::System));
+    assert!(d.effects.iter().any(|e| matches!(e,
+        Effect::Refund { amount, provider, .. } if *amount == cny(26_999) && provider == "alipay")));
+    // The money was never received, so neither the ledger nor the gates move.
+    let ledger = &s.order().payment;
+    assert_eq!((ledger.received().unwrap(), ledger.refunded().unwrap()), (cny(0), cny(0)));
+    assert_eq!(ledger.state(), PaymentState::Unpaid);
+    assert_eq!(ledger.unapplied().count(), 0, "nothing held");
+    let id = refund.id;
+    s.when(provider(), Action::CompleteRefund { refund: id, reference: "R-1".into() }).unwrap();
+    // The buyer pays the exact amount: the order is paid.
+    s.when(provider(), capture("ALI-2", cny(27_000))).unwrap();
+    assert_eq!(s.order().payment.state(), PaymentState::Paid);
+    assert_eq!(s.order().payment.refundable().unwrap(), cny(27_000));
+    assert_eq!(s.order().status(), OrderStatus::ReadyToShip);
+}
+
+#[test]
+fn stage3_unapplied_payments_can_be_held_for_staff_who_send_them_back_once() {
+    let held = Workflow::new(WorkflowConfig {
+        unapplied_payments: orderflow::UnappliedPayments::HoldForStaff,
+        ..Default::default()
+    });
+    let mut s = placed_with(held, &sample_form("alice"));
+    let d = s.when(provider(), anomaly("ALI-USD", Money::new(3_900, Currency::USD))).unwrap();
+    assert!(requested_refund(&d).is_none(), "held");
+    assert!(d.effects.iter().any(|e| matches!(e, Effect::Notify(n) if n.audience == Audience::CustomerService)));
+    assert_eq!(s.order().payment.unapplied().map(|a| a.txn_id.as_str()).collect::<Vec<_>>(), ["ALI-USD"]);
+    // Only customer service may send it back.
+    let refund = || Action::RefundUnappliedPayment { txn_id: "ALI-USD".into() };
+    let before = s.order().clone();
+    assert!(matches!(s.when(alice(), refund()), Err(Error::NotYourOrder | Error::Forbidden { .. })));
+    assert_eq!(s.order(), &before);
+    let d = s.when(customer_service(), refund()).unwrap();
+    let sent = requested_refund(&d).expect("refund requested");
+    assert_eq!(sent.amount, Money::new(3_900, Currency::USD));
+    assert!(d.effects.iter().any(|e| matches!(e, Effect::Refund { provider, .. } if provider == "alipay")));
+    assert_eq!(s.order().payment.unapplied().count(), 0);
+    assert_eq!(s.order().payment.refunded().unwrap(), cny(0), "not counted against money received");
+    // Twice is refused; an unknown transaction too.
+    let before = s.order().clone();
+    assert!(matches!(s.when(customer_service(), refund()), Err(Error::InvalidField { field: "txn_id", .. })));
+    let unknown = Action::RefundUnappliedPayment { txn_id: "NOPE".into() };
+    assert!(matches!(s.when(customer_service(), unknown), Err(Error::InvalidField { field: "txn_id", .. })));
+    assert_eq!(s.order(), &before);
+}
+
+#[test]
+fn stage7_a_cod_order_refused_at_the_door_owes_nothing() {
+    let mut s = cod_shipped();
+    assert_eq!(s.order().payment.state(), PaymentState::CodDue);
+    let at = s.now;
+    track(&mut s, "SF1", TrackingKind::RefusedAtDoor, at, "E1").unwrap();
+    assert_eq!(s.order().payment.state(), PaymentState::CodDue, "the parcel is still out");
+    track(&mut s, "SF1", TrackingKind::ReturnedToSender, at + hours(30), "E2").unwrap();
+    assert_eq!(s.order().status(), OrderStatus::ReturnedToSender);
+    assert_eq!(s.order().payment.state(), PaymentState::CodVoid);
+    // Replaying the history gives the same.
+    assert_eq!(Order::from_events(s.history()).unwrap().payment.state(), PaymentState::CodVoid);
+}
+
+#[test]
+fn stage7_a_cod_order_cancelled_or_rejected_before_collection_owes_nothing() {
+    let mut s = Scenario::placed(sample_cod_form("alice"));
+    s.when(alice(), Action::Cancel { reason: "changed my mind".into() }).unwrap();
+    assert_eq!(s.order().payment.state(), PaymentState::CodVoid);
+    let mut s = placed_with(no_auto_approve(), &sample_cod_form("alice"));
+    s.when(reviewer(), Action::Reject { reason: "address does not exist".into() }).unwrap();
+    assert_eq!(s.order().payment.state(), PaymentState::CodVoid);
+    assert!(!PaymentState::CodVoid.opens_fulfilment());
+}
+
+#[test]
+fn timelines_show_tracking_in_the_order_it_happened_not_as_it_arrived() {
+    let mut s = shipped();
+    let base = s.now;
+    // Delivered is pushed first, the earlier in-transit scan after it.
+    s.advance(hours(10));
+    track(&mut s, "SF1", TrackingKind::Delivered, base + hours(9), "E2").unwrap();
+    s.advance(minutes(1));
+    track(&mut s, "SF1", TrackingKind::InTransit, base + hours(2), "E1").unwrap();
+    for timeline in [buyer_timeline(s.history()), staff_view(s.history())] {
+        let times: Vec<_> = timeline.iter().map(|e| e.at).collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(times, sorted, "in time order: {timeline:#?}");
+        let tracking: Vec<&str> =
+            timeline.iter().filter(|e| e.title == "Tracking update").map(|e| e.detail.as_str()).collect();
+        assert!(tracking.first().is_some_and(|d| d.contains("in transit")), "{tracking:?}");
+        assert!(tracking.last().is_some_and(|d| d.contains("delivered")), "{tracking:?}");
+    }
+}
+
+#[test]
+fn timelines_keep_the_history_order_for_equal_times() {
+    let s = shipped();
+    // Placement's events share one time (placed, deadline notes): they stay in sequence.
+    let timeline = staff_view(s.history());
+    let seqs: Vec<u64> = timeline.iter().filter(|e| e.at == timeline[0].at).map(|e| e.seq).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    assert_eq!(seqs, sorted);
+    assert!(seqs.len() > 1, "{timeline:#?}");
 }

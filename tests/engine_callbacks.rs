@@ -5,7 +5,7 @@ mod common;
 use chrono::TimeDelta;
 use common::Shop;
 use orderflow::engine::EngineError;
-use orderflow::order::TrackingKind;
+use orderflow::order::{RefundStatus, TrackingKind};
 use orderflow::ports::{GatewayError, LogisticsError, PaymentNotification, PaymentStatus};
 use orderflow::{Currency, Money, OrderNumber, OrderStatus};
 
@@ -54,14 +54,41 @@ async fn right_signature_wrong_amount_or_currency_is_an_anomaly_not_a_payment() 
         assert_eq!(reply.status, 200, "the provider is answered so it stops retrying");
     }
     let order = shop.engine.order(placed.order.id).await.unwrap();
-    // The short payment is a legitimate partial capture; USD and the overpayment are anomalies.
-    assert_eq!(order.payment.captures.len(), 1);
-    assert_eq!(order.payment.anomalies.len(), 2);
+    // A wallet payment settles the order exactly: short, USD and too much are all anomalies.
+    assert_eq!(order.payment.captures.len(), 0);
+    assert_eq!(order.payment.anomalies.len(), 3);
     assert_eq!(order.status(), OrderStatus::AwaitingPayment);
     // Replaying an anomaly does not record it twice.
     let raw = shop.gateway.sign(&notification(&placed.order.number, "T-usd", usd), shop.clock.now());
     shop.engine.handle_payment_notification(&raw).await.unwrap();
-    assert_eq!(shop.engine.order(placed.order.id).await.unwrap().payment.anomalies.len(), 2);
+    assert_eq!(shop.engine.order(placed.order.id).await.unwrap().payment.anomalies.len(), 3);
+}
+
+#[tokio::test]
+async fn an_underpayment_is_sent_back_and_the_correct_payment_then_pays_the_order() {
+    let shop = Shop::new();
+    let placed = shop.place("cat").await;
+    let number = placed.order.number;
+    let total = placed.order.totals.total;
+    shop.engine.start_payment(&orderflow::testing::buyer("cat"), placed.order.id).await.unwrap();
+    let short = Money::new(total.minor - 1, total.currency);
+    let raw = shop.gateway.notify_paid(&number, short, shop.clock.now());
+    assert_eq!(shop.engine.handle_payment_notification(&raw).await.unwrap().status, 200);
+    shop.engine.drain_outbox().await.unwrap();
+    // The money that was not applied went back through the provider, exactly once.
+    assert_eq!(shop.gateway.refunded_total(&number), Some(short));
+    let order = shop.engine.order(placed.order.id).await.unwrap();
+    assert_eq!(order.payment.anomalies.len(), 1);
+    assert!(matches!(order.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    assert_eq!(order.status(), OrderStatus::AwaitingPayment);
+    // The buyer pays again, the right amount: paid, nothing stuck.
+    let raw = shop.gateway.notify_paid(&number, total, shop.clock.now());
+    shop.engine.handle_payment_notification(&raw).await.unwrap();
+    shop.engine.drain_outbox().await.unwrap();
+    let order = shop.engine.order(placed.order.id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::ReadyToShip);
+    assert_eq!(order.payment.received().unwrap(), total);
+    assert_eq!(shop.gateway.refunded_total(&number), Some(short), "the full payment is kept");
 }
 
 #[tokio::test]

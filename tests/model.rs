@@ -92,9 +92,14 @@ const WARRANTY: i64 = 30 * DAY;
 /// Default answer SLA of a case (`case_answer_within`), restated.
 const CASE_ANSWER_WITHIN: i64 = 48 * HOUR;
 
+/// The model's workflow: a warranty SKU, payments in parts, and unapplied payments held for
+/// staff (the model keeps every capture and anomaly; the default exact-payment rule and the
+/// automatic return of unapplied money have their own tests in `core_stages.rs`).
 fn config_with_warranty() -> WorkflowConfig {
     WorkflowConfig {
         warranties: BTreeMap::from([(WARRANTY_SKU.to_owned(), TimeDelta::minutes(WARRANTY))]),
+        partial_captures: true,
+        unapplied_payments: orderflow::UnappliedPayments::HoldForStaff,
         ..WorkflowConfig::default()
     }
 }
@@ -240,7 +245,9 @@ impl Who {
             | CommandKind::RecordPaymentAnomaly
             | CommandKind::CompleteRefund
             | CommandKind::FailRefund => matches!(self, Provider | System),
-            CommandKind::RequestRefund | CommandKind::RecordFollowUp => matches!(self, CustomerService | Admin),
+            CommandKind::RequestRefund | CommandKind::RecordFollowUp | CommandKind::RefundUnappliedPayment => {
+                matches!(self, CustomerService | Admin)
+            }
             CommandKind::IssuePickList | CommandKind::Pack | CommandKind::BookShipment => {
                 matches!(self, Warehouse | Admin)
             }
@@ -298,7 +305,8 @@ fn allows(kind: CommandKind, status: OrderStatus) -> bool {
         CommandKind::RecordPaymentAnomaly
         | CommandKind::RequestRefund
         | CommandKind::CompleteRefund
-        | CommandKind::FailRefund => true,
+        | CommandKind::FailRefund
+        | CommandKind::RefundUnappliedPayment => true,
         CommandKind::IssuePickList => matches!(status, ReadyToShip | InFulfilment | PartiallyShipped),
         CommandKind::Pack => matches!(status, InFulfilment | PartiallyShipped),
         // Also from delivered/completed: the replacement parcel of an exchange.
@@ -1021,6 +1029,9 @@ impl Model {
                     && (self.cancelled || amount.minor <= self.outstanding())
             }
             Action::RecordPaymentAnomaly { txn_id, .. } => required(txn_id),
+            // Not generated: the model holds unapplied payments and keeps no record of their
+            // refunds (tested on its own in core_stages.rs).
+            Action::RefundUnappliedPayment { .. } => false,
             Action::RequestRefund { lines, shipping, reason, manual_reference } => {
                 self.refund_ok(lines, *shipping, reason, manual_reference.as_deref())
             }
@@ -1235,6 +1246,7 @@ impl Model {
                 }
             }
             Action::RecordPaymentAnomaly { txn_id, .. } => self.anomalies.push(txn_id.clone()),
+            Action::RefundUnappliedPayment { .. } => {}
             Action::RequestRefund { lines, shipping, .. } => {
                 let merged = Model::merged_refund_lines(lines).unwrap_or_default();
                 let id = self.next_refund_id();
@@ -2258,10 +2270,10 @@ impl Sut {
             }
         }
         let status_after = self.order.status();
-        if Machine::<CHECKS>::checks(TERMINAL) {
-            if let Some(terminal) = self.terminal {
-                assert_eq!(status_after, terminal, "{what} changed the terminal status {terminal} to {status_after}");
-            }
+        if Machine::<CHECKS>::checks(TERMINAL)
+            && let Some(terminal) = self.terminal
+        {
+            assert_eq!(status_after, terminal, "{what} changed the terminal status {terminal} to {status_after}");
         }
         if self.terminal.is_none() && status_after.is_terminal() {
             self.terminal = Some(status_after);

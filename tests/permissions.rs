@@ -29,6 +29,7 @@ fn action_for(kind: CommandKind, money: Money) -> Option<Action> {
         },
         CommandKind::CompleteRefund => Action::CompleteRefund { refund: RefundId(1), reference: "R".into() },
         CommandKind::FailRefund => Action::FailRefund { refund: RefundId(1), reason: "x".into() },
+        CommandKind::RefundUnappliedPayment => Action::RefundUnappliedPayment { txn_id: "T".into() },
         CommandKind::IssuePickList => Action::IssuePickList,
         CommandKind::Pack => Action::Pack { items: vec![], scanned: vec![] },
         CommandKind::BookShipment => Action::BookShipment {

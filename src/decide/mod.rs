@@ -2,6 +2,9 @@
 //! `evolve` applies one event. Neither reads a clock, makes an id or does I/O.
 
 mod after_sales;
+mod texts;
+
+pub use texts::{MAX_ID_CHARS, MAX_ITEMS, MAX_TEXT_CHARS};
 
 use std::collections::BTreeMap;
 
@@ -9,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::actor::Actor;
 use crate::command::{Action, Command, CommandKind};
-use crate::config::WorkflowConfig;
+use crate::config::{UnappliedPayments, WorkflowConfig};
 use crate::effect::{Audience, Effect, Notification, NotificationKind, StockItem};
 use crate::error::Error;
 use crate::event::{Change, EVENT_SCHEMA_VERSION, Event};
@@ -178,6 +181,7 @@ impl Workflow {
     pub fn decide(&self, order: &Order, command: &Command, ctx: &Ctx) -> Result<Decision, Error> {
         let kind = command.action.kind();
         authorize(order, &command.actor, kind)?;
+        texts::check(&command.action)?;
         if already_applied(order, &command.action) {
             return Ok(Decision::default());
         }
@@ -233,6 +237,30 @@ impl Workflow {
                     &order.number,
                     NotificationKind::PaymentAnomaly { txn_id: txn_id.clone(), reason: reason.clone() },
                 );
+                // Money that was not applied is never kept: it goes back unless staff hold it.
+                let provider = match &command.actor {
+                    Actor::PaymentProvider { provider } => Some(provider.to_string()),
+                    _ => order.payment.provider().map(str::to_owned),
+                };
+                if let (UnappliedPayments::Refund, Some(provider)) = (self.config.unapplied_payments, provider)
+                    && amount.is_positive()
+                {
+                    let why = format!("payment not applied to the order: {reason}");
+                    send_back(order, &mut out, *amount, &why, provider, Some(txn_id.clone()));
+                }
+            }
+            Action::RefundUnappliedPayment { txn_id } => {
+                required("txn_id", txn_id)?;
+                let Some(anomaly) = order.payment.unapplied().find(|a| a.txn_id == txn_id.trimmed()) else {
+                    return Err(invalid("txn_id", "no payment with this transaction id is held unapplied"));
+                };
+                let provider = match (anomaly.provider.as_str(), order.payment.provider()) {
+                    ("", Some(provider)) => provider.to_owned(),
+                    (provider, _) => provider.to_owned(),
+                };
+                required("provider", &provider)?;
+                let why = format!("payment not applied to the order: {}", anomaly.reason);
+                send_back(order, &mut out, anomaly.amount, &why, provider, Some(anomaly.txn_id.clone()));
             }
             Action::RequestRefund { lines, shipping, reason, manual_reference } => {
                 request_refund(order, &mut out, lines, *shipping, reason, manual_reference.as_deref(), None)?;
@@ -362,24 +390,7 @@ impl Workflow {
             out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount });
             let reason = "payment arrived after the order was cancelled";
             let provider = order.payment.provider().unwrap_or_default().to_owned();
-            let id = RefundId(next_id(order.payment.refunds.iter().map(|r| r.id.0)));
-            out.emit_as(
-                Actor::System,
-                Change::RefundRequested {
-                    refund: Box::new(Refund {
-                        id,
-                        amount,
-                        lines: Vec::new(),
-                        shipping: Money::zero(order.currency),
-                        reason: reason.into(),
-                        method: RefundMethod::Gateway,
-                        status: RefundStatus::Pending,
-                        requested_at: out.now,
-                        case: None,
-                    }),
-                },
-            );
-            out.effect(Effect::Refund { refund: id, amount, provider });
+            send_back(order, out, amount, reason, provider, None);
             out.notify_to(
                 Audience::CustomerService,
                 &order.number,
@@ -387,7 +398,8 @@ impl Workflow {
             );
             return Ok(());
         }
-        if amount.minor > outstanding.minor {
+        // One payment settles the order unless partial captures are allowed; never more.
+        if amount.minor > outstanding.minor || (!self.config.partial_captures && amount != outstanding) {
             return Err(Error::PaymentMismatch { expected: outstanding, received: amount });
         }
         out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount });
@@ -530,7 +542,16 @@ pub fn evolve(order: &mut Order, event: &Event) {
         Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
             push_kept(
                 &mut order.payment.anomalies,
-                crate::order::Anomaly { txn_id: txn_id.clone(), amount: *amount, reason: reason.clone(), at: now },
+                crate::order::Anomaly {
+                    txn_id: txn_id.clone(),
+                    amount: *amount,
+                    reason: reason.clone(),
+                    at: now,
+                    provider: match &event.actor {
+                        Actor::PaymentProvider { provider } => provider.to_string(),
+                        _ => String::new(),
+                    },
+                },
             );
         }
         Change::RefundRequested { refund } => push_kept(&mut order.payment.refunds, refund.as_ref().clone()),
@@ -572,10 +593,13 @@ pub fn evolve(order: &mut Order, event: &Event) {
             }
         }
         Change::TrackingRecorded { package, update } => {
-            if let Some(p) = order.fulfillment.package_mut(*package) {
-                if !p.knows(update) {
-                    p.record(update.clone());
-                }
+            if let Some(p) = order.fulfillment.package_mut(*package)
+                && !p.knows(update)
+            {
+                p.record(update.clone());
+            }
+            if order.status() == OrderStatus::ReturnedToSender {
+                void_uncollected_cod(order);
             }
         }
         Change::CodCollected { amount } => order.payment.cod_collected = Some(*amount),
@@ -625,7 +649,16 @@ pub fn evolve(order: &mut Order, event: &Event) {
 fn cancel(order: &mut Order, event: &Event, reason: &str) {
     order.cancellation =
         Some(crate::order::Cancellation { at: event.at, by: event.actor.kind(), reason: reason.to_owned() });
+    void_uncollected_cod(order);
     order.deadlines = crate::order::Deadlines { ship_by: order.deadlines.ship_by, ..Default::default() };
+}
+
+/// Cash on delivery that was not collected is no longer owed once the order ends without
+/// delivery (cancelled, rejected, or every parcel back at the sender).
+fn void_uncollected_cod(order: &mut Order) {
+    if order.payment.method.is_cod() && order.payment.cod_collected.is_none() {
+        order.payment.cod_void = true;
+    }
 }
 
 /// Collects events and effects of one decision, numbering events after the order's version.
@@ -824,6 +857,7 @@ fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error
                     status: RefundStatus::Pending,
                     requested_at: out.now,
                     case: None,
+                    unapplied_txn: None,
                 }),
             });
             out.effect(Effect::Refund { refund: id, amount: refundable, provider: provider.to_owned() });
@@ -831,6 +865,39 @@ fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error
     }
     out.notify_buyer(order, NotificationKind::Cancelled { reason: reason.to_owned() });
     Ok(())
+}
+
+/// Sends `amount` back through the gateway as a refund not allocated to lines: a payment for
+/// a cancelled order (`unapplied_txn` `None`: it was captured) or a payment that was never
+/// applied (`Some`: its transaction id). Decided by the system, whoever reported the money.
+fn send_back(
+    order: &Order,
+    out: &mut Out<'_>,
+    amount: Money,
+    reason: &str,
+    provider: String,
+    unapplied_txn: Option<String>,
+) -> RefundId {
+    let id = RefundId(next_id(order.payment.refunds.iter().map(|r| r.id.0)));
+    out.emit_as(
+        Actor::System,
+        Change::RefundRequested {
+            refund: Box::new(Refund {
+                id,
+                amount,
+                lines: Vec::new(),
+                shipping: Money::zero(amount.currency),
+                reason: reason.into(),
+                method: RefundMethod::Gateway,
+                status: RefundStatus::Pending,
+                requested_at: out.now,
+                case: None,
+                unapplied_txn,
+            }),
+        },
+    );
+    out.effect(Effect::Refund { refund: id, amount, provider });
+    id
 }
 
 /// Splits a refund of `amount` over what is still refundable per line, then shipping; whatever
@@ -927,6 +994,7 @@ fn request_refund(
             status,
             requested_at: out.now,
             case,
+            unapplied_txn: None,
         }),
     });
     if manual {

@@ -36,6 +36,9 @@ pub struct Anomaly {
     /// When it was recorded.
     #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
+    /// The provider that reported it (empty when recorded by the system), to send it back.
+    #[serde(default)]
+    pub provider: String,
 }
 
 /// The part of a refund that pays back one line.
@@ -101,11 +104,22 @@ pub struct Refund {
     /// The after-sales case it pays, if any.
     #[serde(default)]
     pub case: Option<CaseId>,
+    /// The provider transaction of a payment that was never applied (a payment [`Anomaly`])
+    /// this refund sends back. Such money was never counted as received, so neither is its
+    /// refund.
+    #[serde(default)]
+    pub unapplied_txn: Option<String>,
 }
 
 impl Refund {
-    /// True unless the refund failed: pending and completed refunds both count.
+    /// True when the refund counts against the money received: it pays back received money
+    /// and did not fail (pending and completed refunds both count).
     pub fn counts(&self) -> bool {
+        self.unapplied_txn.is_none() && self.is_live()
+    }
+
+    /// True unless the refund failed.
+    pub fn is_live(&self) -> bool {
         !matches!(self.status, RefundStatus::Failed { .. })
     }
 }
@@ -124,6 +138,9 @@ pub enum PaymentState {
     CodDue,
     /// Cash on delivery, collected at the door.
     CodCollected,
+    /// Cash on delivery, and nothing is owed any more: the order was cancelled, or every
+    /// parcel came back (refused at the door), before the cash was collected.
+    CodVoid,
     /// Some of what was received went back.
     PartiallyRefunded,
     /// Everything received went back.
@@ -136,6 +153,7 @@ impl PaymentState {
         match self {
             PaymentState::Paid | PaymentState::CodDue | PaymentState::CodCollected => true,
             PaymentState::Unpaid
+            | PaymentState::CodVoid
             | PaymentState::PartiallyPaid
             | PaymentState::PartiallyRefunded
             | PaymentState::Refunded => false,
@@ -158,6 +176,10 @@ pub struct PaymentLedger {
     pub refunds: Vec<Refund>,
     /// Payments that could not be applied.
     pub anomalies: Vec<Anomaly>,
+    /// Cash on delivery only: nothing is owed any more, as the order was cancelled or every
+    /// parcel came back before the cash was collected.
+    #[serde(default)]
+    pub cod_void: bool,
 }
 
 impl PaymentLedger {
@@ -170,6 +192,7 @@ impl PaymentLedger {
             cod_collected: None,
             refunds: Vec::new(),
             anomalies: Vec::new(),
+            cod_void: false,
         }
     }
 
@@ -231,6 +254,7 @@ impl PaymentLedger {
         }
         match self.method {
             PaymentMethod::CashOnDelivery if self.cod_collected.is_some() => PaymentState::CodCollected,
+            PaymentMethod::CashOnDelivery if self.cod_void => PaymentState::CodVoid,
             PaymentMethod::CashOnDelivery => PaymentState::CodDue,
             PaymentMethod::Online { .. } if received == 0 => PaymentState::Unpaid,
             PaymentMethod::Online { .. } if received < self.total.minor => PaymentState::PartiallyPaid,
@@ -245,6 +269,17 @@ impl PaymentLedger {
             PaymentMethod::CashOnDelivery => true,
             PaymentMethod::Online { .. } => self.outstanding().map(|o| o.minor <= 0).unwrap_or(false),
         }
+    }
+
+    /// Payments received but never applied (anomalies) that are not being sent back: money
+    /// held for staff to refund ([`crate::Action::RefundUnappliedPayment`]).
+    pub fn unapplied(&self) -> impl Iterator<Item = &Anomaly> {
+        self.anomalies.iter().filter(|a| a.amount.is_positive() && !self.returning(&a.txn_id))
+    }
+
+    /// True when a refund (pending or completed) sends back the unapplied payment `txn_id`.
+    pub fn returning(&self, txn_id: &str) -> bool {
+        self.refunds.iter().any(|r| r.is_live() && r.unapplied_txn.as_deref() == Some(txn_id))
     }
 
     /// The provider name for online payments.
