@@ -147,9 +147,27 @@ impl Trim for str {
         let visible = |b: &u8| b.is_ascii_graphic();
         match (self.as_bytes().first(), self.as_bytes().last()) {
             (Some(first), Some(last)) if visible(first) && visible(last) => self,
-            _ => self.trim(),
+            _ => self.trim_matches(|c: char| c.is_whitespace() || is_invisible(c)),
         }
     }
+}
+
+/// Characters that show nothing and are not Unicode whitespace: zero-width spaces and
+/// joiners, word joiner and invisible operators, byte-order mark, soft hyphen, and the
+/// direction marks and embeddings. A value made only of them (and whitespace) is blank.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Variant (specification) attributes of a product, e.g. `colour = red`, `size = XL`: a map
@@ -295,10 +313,21 @@ mod tests {
     }
 
     #[test]
-    fn trimmed_is_trim() {
+    fn trimmed_is_trim_for_whitespace() {
         for s in ["", " ", "a", " a", "a ", "\u{a0}a\u{3000}", "\ta b\n", "é", " é ", "a\u{85}", "\x1fa"] {
             assert_eq!(s.trimmed(), s.trim(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn trimmed_drops_invisible_characters_at_both_ends_only() {
+        for blank in
+            ["\u{200B}", "\u{200C}\u{200D}", "\u{2060}", "\u{FEFF}", " \u{200B}\u{3000}\u{FEFF} ", "\u{AD}\u{202E}"]
+        {
+            assert_eq!(blank.trimmed(), "", "{blank:?}");
+        }
+        assert_eq!("\u{200B}Li Lei\u{FEFF}".trimmed(), "Li Lei");
+        assert_eq!("a\u{200D}b".trimmed(), "a\u{200D}b", "inside a value they stay");
     }
 
     #[test]

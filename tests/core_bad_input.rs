@@ -139,9 +139,12 @@ fn unreviewed_paid() -> Scenario {
     s
 }
 
-/// 100.00 of 270.00 captured.
+/// 100.00 of 270.00 captured, in a shop that takes payments in parts.
 fn partially_paid() -> Scenario {
-    let mut s = placed();
+    let mut s = placed_with(
+        Workflow::new(WorkflowConfig { partial_captures: true, ..Default::default() }),
+        &sample_form("alice"),
+    );
     ok(&mut s, provider(), capture("ALI-1", cny(10_000)));
     s
 }
@@ -435,6 +438,29 @@ fn place_rows() -> Vec<PlaceRow> {
             |e| matches!(e, Error::Invalid(v) if v.has("lines[1].sku", Required)),
         ),
         row(
+            "invisible-only recipient, city, street, product name and customer",
+            form(|f| {
+                f.shipping_address.recipient = "\u{200B}\u{200C}".into();
+                f.shipping_address.city = "\u{2060}\u{3000}".into();
+                f.shipping_address.street = vec!["\u{FEFF}".into()];
+                f.lines[0].product_name = " \u{200D} ".into();
+            }),
+            |e| {
+                matches!(e, Error::Invalid(v)
+                if v.has("shipping_address.recipient", Required)
+                    && v.has("shipping_address.city", Required)
+                    && v.has("shipping_address.street", Required)
+                    && v.has("lines[0].product_name", Required))
+            },
+        ),
+        PlaceRow {
+            name: "invisible-only customer, placed by customer service",
+            workflow: Workflow::default,
+            actor: customer_service(),
+            form: form(|f| f.customer = "\u{200B}\u{2060}".into()),
+            expect: |e| matches!(e, Error::Invalid(v) if v.has("customer", Required)),
+        },
+        row(
             "over-long product name",
             form(|f| f.lines[0].product_name = "n".repeat(201)),
             |e| matches!(e, Error::Invalid(v) if v.has("lines[0].product_name", TooLong)),
@@ -506,10 +532,10 @@ fn bad_placement_forms_are_refused_with_every_problem_named() {
                 if !(row.expect)(&err) {
                     failures.push(format!("{}: unexpected error {err:?}", row.name));
                 }
-                if let Error::Invalid(v) = &err {
-                    if v.is_empty() || v.iter().any(|v| v.message.is_empty() || v.field.is_empty()) {
-                        failures.push(format!("{}: undescriptive violations {v:?}", row.name));
-                    }
+                if let Error::Invalid(v) = &err
+                    && (v.is_empty() || v.iter().any(|v| v.message.is_empty() || v.field.is_empty()))
+                {
+                    failures.push(format!("{}: undescriptive violations {v:?}", row.name));
                 }
                 assert!(!err.to_string().is_empty());
             }
@@ -568,6 +594,16 @@ fn payment_rows() -> Vec<Row> {
             capture("T2", usd(27_000)),
             |e| matches!(e, Error::PaymentMismatch { received, .. } if received.currency == Currency::USD),
         ),
+        row(
+            "capture short of the total (one exact payment by default)",
+            placed,
+            provider(),
+            capture("T2", cny(26_999)),
+            |e| {
+                matches!(e, Error::PaymentMismatch { expected, received }
+                if *expected == cny(27_000) && *received == cny(26_999))
+            },
+        ),
         row("capture of zero", placed, provider(), capture("T2", cny(0)), |e| {
             matches!(e, Error::InvalidField { field: "amount", .. })
         }),
@@ -601,6 +637,20 @@ fn payment_rows() -> Vec<Row> {
             )
         }),
         row(
+            "refund of an unknown unapplied payment",
+            placed,
+            customer_service(),
+            Action::RefundUnappliedPayment { txn_id: "T404".into() },
+            |e| matches!(e, Error::InvalidField { field: "txn_id", .. }),
+        ),
+        row(
+            "anomaly with a reason of 2,001 characters",
+            placed,
+            provider(),
+            Action::RecordPaymentAnomaly { txn_id: "T3".into(), amount: cny(1), reason: "r".repeat(2_001) },
+            |e| matches!(e, Error::InvalidField { field: "reason", .. }),
+        ),
+        row(
             "anomaly without a transaction id",
             placed,
             provider(),
@@ -611,7 +661,46 @@ fn payment_rows() -> Vec<Row> {
 }
 
 fn review_rows() -> Vec<Row> {
+    let long = || "n".repeat(2_001);
     vec![
+        row("approve with a note of 2,001 characters", unreviewed, reviewer(), Action::Approve { note: long() }, |e| {
+            matches!(e, Error::InvalidField { field: "note", .. })
+        }),
+        row(
+            "hold with a note of 2,001 characters",
+            unreviewed,
+            reviewer(),
+            Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: long() },
+            |e| matches!(e, Error::InvalidField { field: "note", .. }),
+        ),
+        row(
+            "hold with a custom reason of 2,001 characters",
+            unreviewed,
+            reviewer(),
+            Action::Hold { reasons: vec![HoldReason::Custom { text: long() }], note: String::new() },
+            |e| matches!(e, Error::InvalidField { field: "reasons", .. }),
+        ),
+        row(
+            "reject with a reason of 2,001 characters",
+            unreviewed,
+            reviewer(),
+            Action::Reject { reason: long() },
+            |e| matches!(e, Error::InvalidField { field: "reason", .. }),
+        ),
+        row(
+            "reject with an invisible-only reason",
+            unreviewed,
+            reviewer(),
+            Action::Reject { reason: "\u{200B}\u{FEFF}".into() },
+            |e| matches!(e, Error::InvalidField { field: "reason", .. }),
+        ),
+        row(
+            "resolve a hold with a note of 2,001 characters",
+            on_hold,
+            customer_service(),
+            Action::ResolveHold { contact_note: long() },
+            |e| matches!(e, Error::InvalidField { field: "contact_note", .. }),
+        ),
         row("approve while on hold", on_hold, reviewer(), Action::Approve { note: String::new() }, |e| {
             matches!(e, Error::IllegalTransition { command: CommandKind::Approve, status: OrderStatus::OnHold })
         }),
@@ -1118,6 +1207,17 @@ fn wrong_actor_rows() -> Vec<Row> {
                 matches!(
                     e,
                     Error::Forbidden { actor: ActorKind::Staff, command: CommandKind::RecordPaymentAnomaly, .. }
+                )
+            },
+        ),
+        forbidden(
+            "warehouse refunding an unapplied payment",
+            warehouse(),
+            Action::RefundUnappliedPayment { txn_id: "T9".into() },
+            |e| {
+                matches!(
+                    e,
+                    Error::Forbidden { actor: ActorKind::Staff, command: CommandKind::RefundUnappliedPayment, .. }
                 )
             },
         ),

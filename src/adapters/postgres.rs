@@ -595,10 +595,10 @@ impl Recent {
         self.written.push_back((order.id, order.version));
         self.orders.insert(order.id, order);
         while self.written.len() > self.capacity {
-            if let Some((id, version)) = self.written.pop_front() {
-                if self.orders.get(&id).is_some_and(|o| o.version == version) {
-                    self.orders.remove(&id);
-                }
+            if let Some((id, version)) = self.written.pop_front()
+                && self.orders.get(&id).is_some_and(|o| o.version == version)
+            {
+                self.orders.remove(&id);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! deduplication keys, written together.
 //!
 //! The contract every implementation keeps (and the conformance suite in
-//! `tests/store_conformance.rs` checks):
+//! `orderflow::testing::conformance` checks, feature `testing`):
 //! - [`OrderStore::append`] writes the events, the new snapshot, the outbox entries and the
 //!   dedupe keys in one transaction, only if the stored version still equals
 //!   `expected_version`; otherwise it changes nothing and returns [`StoreError::Conflict`].

@@ -331,11 +331,9 @@ impl Driver {
             }
         }
         self.shop.clock.advance(TimeDelta::hours(41));
-        if cod {
-            if let Ok(order) = self.shop.engine.order(id).await {
-                let collect = Action::RecordCodCollected { amount: order.totals.total };
-                self.run(id, Actor::Carrier { carrier: "SF".into() }, collect).await;
-            }
+        if cod && let Ok(order) = self.shop.engine.order(id).await {
+            let collect = Action::RecordCodCollected { amount: order.totals.total };
+            self.run(id, Actor::Carrier { carrier: "SF".into() }, collect).await;
         }
         if self.rng.chance(60) {
             self.run(id, buyer(customer), Action::ConfirmReceipt).await;

@@ -155,12 +155,10 @@ impl History {
     /// by the caller between calls so that packing allocates only the result.
     pub(super) fn pack(&mut self, scratch: &mut Vec<u8>) {
         let nothing_new = usize::try_from(self.packed).is_ok_and(|packed| packed == self.bytes.len());
-        if !nothing_new {
-            if let Some((packed, unpacked)) = self.pack_into(scratch) {
-                self.packed = packed;
-                self.unpacked = unpacked;
-                self.bytes = scratch.clone();
-            }
+        if !nothing_new && let Some((packed, unpacked)) = self.pack_into(scratch) {
+            self.packed = packed;
+            self.unpacked = unpacked;
+            self.bytes = scratch.clone();
         }
         self.bytes.shrink_to_fit();
     }
