@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use orderflow::adapters::postgres::{PgOptions, PgStore};
-use orderflow::engine::{Adapters, Engine, Ports};
+use orderflow::engine::{Adapters, Engine, Ports, RequestKey};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
 use orderflow::ports::{OrderStore, SystemClock};
 use orderflow::testing::{
@@ -159,6 +159,19 @@ impl Script {
         }
     }
 
+    /// The dedupe keys the engine writes for transition `step`, with `{id}` where the raw
+    /// side puts the order's id (the raw side's placement key is the id, as its orders have no
+    /// client key).
+    fn dedupe_keys(&self, step: usize, serial: u64) -> Result<Vec<String>, BoxError> {
+        let key = if step == 0 {
+            RequestKey::new("place", &self.buyer, "{id}", &self.form)?
+        } else {
+            let (command, key) = self.command(step, serial);
+            RequestKey::new("cmd/{id}", &command.actor, key, &command.action)?
+        };
+        Ok(key.rows().to_vec())
+    }
+
     /// Runs transition `step` of the order `id` (number `serial`) on `engine`; returns the
     /// order's id (new at step 0).
     async fn run<S: OrderStore>(
@@ -196,8 +209,8 @@ struct RecordedCommit {
     /// Outbox keys with the order id replaced by `{id}`.
     outbox_keys: Vec<String>,
     effects: Vec<Value>,
-    /// Dedupe key with the order id (or the placement key) replaced by `{id}`.
-    dedupe_key: String,
+    /// Dedupe keys with the order id (or the placement key) replaced by `{id}`.
+    dedupe_keys: Vec<String>,
     /// True when this transition recorded the waybill.
     waybill: bool,
 }
@@ -239,11 +252,7 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
             bodies: new.iter().map(json).collect(),
             outbox_keys: claimed.iter().map(|item| item.key.replace(&id_text, "{id}")).collect(),
             effects: claimed.iter().map(|item| json(&item.effect)).collect(),
-            dedupe_key: if step == 0 {
-                "place/{id}".to_owned()
-            } else {
-                format!("cmd/{{id}}/{}", script.command(step, serial).1)
-            },
+            dedupe_keys: script.dedupe_keys(step, serial)?,
             waybill: order.waybills().count() > waybills,
         });
         version = order.version;
@@ -327,8 +336,9 @@ impl RawClient {
                  SELECT k, $1, e FROM unnest($2::text[], $3::jsonb[]) AS t(k, e)"
             ))
             .await?;
-        let insert_dedupe =
-            client.prepare(&format!("INSERT INTO {s}.dedupe_keys (key, order_id) VALUES ($1, $2)")).await?;
+        let insert_dedupe = client
+            .prepare(&format!("INSERT INTO {s}.dedupe_keys (key, order_id) SELECT unnest($1::text[]), $2"))
+            .await?;
         let insert_waybill =
             client.prepare(&format!("INSERT INTO {s}.waybills (waybill, order_id) VALUES ($1, $2)")).await?;
         Ok(RawClient {
@@ -388,8 +398,8 @@ impl RawClient {
             let keys: Vec<String> = commit.outbox_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
             tx.execute(&self.insert_outbox, &[&id, &keys, &commit.effects]).await?;
         }
-        let key = commit.dedupe_key.replace("{id}", &id_text);
-        tx.execute(&self.insert_dedupe, &[&key, &id]).await?;
+        let keys: Vec<String> = commit.dedupe_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
+        tx.execute(&self.insert_dedupe, &[&keys, &id]).await?;
         if commit.waybill {
             tx.execute(&self.insert_waybill, &[&format!("RAWSF{:012}", cursor.serial), &id]).await?;
         }

@@ -40,7 +40,7 @@ use common::cpu_time::Blocks;
 use criterion::{Criterion, Throughput, criterion_group};
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
-use orderflow::engine::{Adapters, Engine};
+use orderflow::engine::{Adapters, Engine, RequestKey};
 use orderflow::order::TrackingKind;
 use orderflow::ports::OrderStore;
 use orderflow::testing::{
@@ -175,19 +175,13 @@ struct Rows {
     snapshot: String,
     events: Vec<(i64, String)>,
     outbox: Vec<(String, String)>,
-    dedupe: Option<String>,
+    dedupe: Vec<String>,
     new_waybills: Vec<String>,
 }
 
 impl Rows {
     /// The rows of `decision`, taken on version `expected`, that led to `order`.
-    fn of(
-        order: &Order,
-        expected: u64,
-        decision: &Decision,
-        dedupe: Option<String>,
-        new_waybills: Vec<String>,
-    ) -> Rows {
+    fn of(order: &Order, expected: u64, decision: &Decision, dedupe: Vec<String>, new_waybills: Vec<String>) -> Rows {
         let id = order.id.to_string();
         let first_seq = decision.events.first().map_or(order.version, |e| e.seq);
         let mut outbox = Vec::new();
@@ -276,7 +270,7 @@ fn write(conn: &mut Connection, rows: &Rows) -> rusqlite::Result<()> {
             insert.execute(params![key, rows.id, effect, min_at])?;
         }
     }
-    if let Some(key) = &rows.dedupe {
+    for key in &rows.dedupe {
         tx.prepare_cached("INSERT INTO dedupe_keys (key, order_id) VALUES (?1, ?2)")?.execute(params![key, rows.id])?;
     }
     for waybill in &rows.new_waybills {
@@ -311,6 +305,12 @@ impl Raw {
     }
 
     /// Placement decided on the core, the order built from its events.
+    /// The dedupe keys the engine writes for the placement's idempotency key.
+    fn place_keys(&self) -> Vec<String> {
+        let key = RequestKey::new("place", &self.buyer, &idempotency_key(self.n), &self.form);
+        key.unwrap_or_else(|e| panic!("{e}")).rows().to_vec()
+    }
+
     fn place(&mut self) -> (Order, Decision) {
         self.n += 1;
         let number = OrderNumber::from_value(self.n).unwrap_or_else(|e| panic!("{e}"));
@@ -330,7 +330,7 @@ impl Raw {
             evolve(order, event);
         }
         let new_waybills = order.waybills().skip(before).map(str::to_owned).collect();
-        Rows::of(order, expected, &decision, None, new_waybills)
+        Rows::of(order, expected, &decision, Vec::new(), new_waybills)
     }
 
     fn load(&self, id: &str) -> Order {
@@ -345,7 +345,7 @@ impl Raw {
     /// The lifecycle as a host would write it: load, decide, write, per transition.
     fn lifecycle(&mut self) -> OrderStatus {
         let (placed, decision) = self.place();
-        let rows = Rows::of(&placed, 0, &decision, Some(format!("place/{}", idempotency_key(self.n))), Vec::new());
+        let rows = Rows::of(&placed, 0, &decision, self.place_keys(), Vec::new());
         write(&mut self.conn, &rows).unwrap_or_else(|e| panic!("{e}"));
         let mut status = placed.status();
         for (at, command) in steps(&placed, self.n) {
@@ -360,8 +360,7 @@ impl Raw {
     /// The rows of one lifecycle, decided in memory (for the writes-only variant).
     fn lifecycle_rows(&mut self) -> Vec<Rows> {
         let (mut order, decision) = self.place();
-        let mut all =
-            vec![Rows::of(&order, 0, &decision, Some(format!("place/{}", idempotency_key(self.n))), Vec::new())];
+        let mut all = vec![Rows::of(&order, 0, &decision, self.place_keys(), Vec::new())];
         for (at, command) in steps(&order.clone(), self.n) {
             all.push(self.transition(&mut order, at, &command));
         }

@@ -22,9 +22,10 @@ use crate::ports::OrderStore;
 /// The longest idempotency key accepted, in bytes (as the common payment APIs allow).
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
-/// A checked idempotency key, as the two dedupe keys it is stored as.
+/// A checked idempotency key, as the two dedupe keys it is stored as (public for hosts and
+/// benchmarks that write the same rows as the engine).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RequestKey {
+pub struct RequestKey {
     /// `[scope row, request row]`, written with the commit.
     rows: [String; 2],
 }
@@ -33,7 +34,10 @@ impl RequestKey {
     /// Checks `key` (1 to [`MAX_IDEMPOTENCY_KEY_BYTES`] bytes, no control characters) and binds
     /// it to `actor`, the kind of request (`place`, or a command on one order) and the request
     /// itself (`request`, fingerprinted through its JSON form).
-    pub(crate) fn new(kind: &str, actor: &Actor, key: &str, request: &impl Serialize) -> Result<RequestKey, Error> {
+    ///
+    /// # Errors
+    /// [`Error::InvalidField`] for `idempotency_key` when the key breaks a rule.
+    pub fn new(kind: &str, actor: &Actor, key: &str, request: &impl Serialize) -> Result<RequestKey, Error> {
         if key.is_empty() {
             return Err(invalid("an idempotency key must not be empty"));
         }
@@ -52,7 +56,7 @@ impl RequestKey {
     }
 
     /// The dedupe keys to write with the commit.
-    pub(crate) fn rows(&self) -> &[String] {
+    pub fn rows(&self) -> &[String] {
         &self.rows
     }
 

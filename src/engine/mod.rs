@@ -16,8 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::Instrument;
 
-pub use idempotency::MAX_IDEMPOTENCY_KEY_BYTES;
-use idempotency::RequestKey;
+pub use idempotency::{MAX_IDEMPOTENCY_KEY_BYTES, RequestKey};
 pub use outbox::DispatchReport;
 pub use timers::DueReport;
 
