@@ -191,9 +191,8 @@ async fn a_repeated_keyed_command_that_would_be_refused_now_answers_as_applied()
     assert!(matches!(other, Err(EngineError::Rejected(Error::IllegalTransition { .. }))), "{other:?}");
 }
 
-#[tokio::test]
-async fn a_repeated_keyed_command_that_could_apply_again_is_stored_once() {
-    let shop = Shop::new();
+/// Bob's paid order with a complaint case open.
+async fn complaint_case(shop: &Shop) -> (OrderId, orderflow::CaseId) {
     let id = shop.paid_order("bob").await;
     let complaint = Action::OpenCase {
         request: CaseRequest {
@@ -205,6 +204,13 @@ async fn a_repeated_keyed_command_that_could_apply_again_is_stored_once() {
         },
     };
     let case = shop.run(id, buyer("bob"), complaint).await.order.cases.last().map(|c| c.id).unwrap();
+    (id, case)
+}
+
+#[tokio::test]
+async fn a_repeated_keyed_command_that_could_apply_again_is_stored_once() {
+    let shop = Shop::new();
+    let (id, case) = complaint_case(&shop).await;
     let assign =
         || Command::new(customer_service(), Action::AssignCase { case, assignee: StaffId::new("chen").unwrap() });
     assert!(!shop.engine.execute_idempotent(id, assign(), "assign-1").await.unwrap().already_applied);
@@ -271,17 +277,7 @@ async fn idempotency_keys_are_bounded_and_must_not_be_blank() {
 #[tokio::test]
 async fn command_keys_are_scoped_to_the_actor_and_bound_to_the_action() {
     let shop = Shop::new();
-    let id = shop.paid_order("bob").await;
-    let complaint = Action::OpenCase {
-        request: CaseRequest {
-            kind: CaseKind::Complaint,
-            lines: Vec::new(),
-            reason_code: "late".into(),
-            text: "the courier was rude".into(),
-            evidence: Vec::new(),
-        },
-    };
-    let case = shop.run(id, buyer("bob"), complaint).await.order.cases.last().map(|c| c.id).unwrap();
+    let (id, case) = complaint_case(&shop).await;
     let assign = |staff: &str, to: &str| {
         Command::new(
             orderflow::testing::staff(staff, &[orderflow::Role::CustomerService]),
