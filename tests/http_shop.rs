@@ -1,10 +1,13 @@
 //! The `http_shop` example's server driven over real HTTP on 127.0.0.1 (port 0): a whole order,
 //! webhook security (forged, stale, tampered, replayed, concurrent duplicates, wrong amount),
-//! authorization, validation errors, illegal transitions and graceful shutdown.
+//! authorization, validation errors, illegal transitions, graceful shutdown, the limits that
+//! keep one client from taking the server down (timeouts, body size, connection and in-flight
+//! caps, over raw TCP where a well-behaved client cannot show them).
 
 #[path = "../examples/http_shop/server.rs"]
 mod server;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -15,6 +18,9 @@ use orderflow::{Currency, Money, OrderNumber};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::{AppState, Running, ShopOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 struct Harness {
     running: Running,
@@ -521,4 +527,246 @@ async fn orders_outlive_a_restart_on_the_sqlite_store() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits: one client cannot take the server down
+// ---------------------------------------------------------------------------------------------
+
+/// How long a test waits for something that should happen much sooner.
+const BOUND: Duration = Duration::from_secs(5);
+
+/// A short timeout the tests set, and the least time they accept before it fires.
+const SHORT: Duration = Duration::from_millis(300);
+const NOT_BEFORE: Duration = Duration::from_millis(250);
+
+/// A raw connection from `from` (an address of the loopback range, port 0).
+async fn connect_from(from: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{from}:0").parse().unwrap())?;
+    socket.connect(to).await
+}
+
+/// Reads until the server closes the connection (or resets it); `None` if it is still open
+/// after `bound`.
+async fn closed_within(stream: &mut TcpStream, bound: Duration) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    match tokio::time::timeout(bound, stream.read_to_end(&mut data)).await {
+        Ok(_) => Some(data),
+        Err(_) => None,
+    }
+}
+
+/// Reads one HTTP response (head and a `content-length` body) within `bound`.
+async fn read_response(stream: &mut TcpStream, bound: Duration) -> String {
+    let mut data = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&data).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if data.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before a whole response: {text:?}");
+            data.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(bound, read).await.expect("a response in time")
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_and_changes_nothing() {
+    let h = start(ShopOptions { max_body_bytes: 8 * 1024, ..ShopOptions::default() }).await;
+    // Within the limit, an order is placed as usual.
+    let (id, number, total) = h.place("alice-token", "alice").await;
+
+    // A valid order padded past the limit, a webhook and a command.
+    let mut form = serde_json::to_string(&sample_form("alice")).unwrap();
+    form.push_str(&" ".repeat(8 * 1024));
+    let padded = h.http.post(h.url("/orders")).bearer_auth("alice-token").header("content-type", "application/json");
+    let raw = h.state.gateway.notify_paid(&number, total, Utc::now());
+    let mut big_webhook = raw.body.clone();
+    big_webhook.extend(std::iter::repeat_n(b' ', 8 * 1024));
+    let signed_big = h.state.gateway.sign_body(big_webhook, Utc::now());
+    for (what, answer) in [
+        ("order", h.send(padded.body(form.clone())).await),
+        ("payment webhook", h.webhook("/webhooks/payment", &signed_big).await),
+        (
+            "command",
+            h.post("alice-token", &format!("/orders/{id}/cancel"), json!({"reason": "x".repeat(9 * 1024)})).await,
+        ),
+    ] {
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{what}: {}", answer.text);
+        assert_eq!(answer.body["error"], "payload_too_large", "{what}");
+    }
+    // The same without a content-length (chunked).
+    let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+    let head = "POST /orders HTTP/1.1\r\nHost: shop\r\nAuthorization: Bearer alice-token\r\n\
+                Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let chunked = format!("{head}{:x}\r\n{form}\r\n0\r\n\r\n", form.len());
+    conn.write_all(chunked.as_bytes()).await.unwrap();
+    let answer = read_response(&mut conn, BOUND).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""error":"payload_too_large""#), "{answer}");
+    let order = h.order("service-token", &id).await;
+    assert_eq!(order["status"], "awaiting_payment");
+    assert!(order["captures"].as_array().unwrap().is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_sending_half_a_request_head_is_disconnected_after_the_header_timeout() {
+    let h = start(ShopOptions { header_read_timeout: SHORT, ..ShopOptions::default() }).await;
+    let began = Instant::now();
+    let mut half = TcpStream::connect(h.running.addr).await.unwrap();
+    half.write_all(b"POST /orders HTTP/1.1\r\nHost: shop\r\nAuthorization: Bea").await.unwrap();
+    let mut silent = TcpStream::connect(h.running.addr).await.unwrap();
+    assert!(closed_within(&mut half, BOUND).await.is_some(), "half a head: still open after {BOUND:?}");
+    assert!(closed_within(&mut silent, BOUND).await.is_some(), "nothing sent: still open after {BOUND:?}");
+    assert!(began.elapsed() >= NOT_BEFORE, "closed before the timeout: {:?}", began.elapsed());
+    // The server goes on serving.
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    assert_eq!(h.order("alice-token", &id).await["status"], "awaiting_payment");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
+    let h = start(ShopOptions { idle_timeout: SHORT, ..ShopOptions::default() }).await;
+    let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+    conn.write_all(b"GET /orders/none HTTP/1.1\r\nHost: shop\r\n\r\n").await.unwrap();
+    let answer = read_response(&mut conn, BOUND).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let answered = Instant::now();
+    // Kept alive (header timeout 10 s), then closed when idle for the idle timeout.
+    let rest = closed_within(&mut conn, BOUND).await.expect("closed when idle");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(answered.elapsed() >= NOT_BEFORE, "closed before the idle timeout: {:?}", answered.elapsed());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_is_408() {
+    let h = start(ShopOptions { body_timeout: SHORT, ..ShopOptions::default() }).await;
+    let began = Instant::now();
+    let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+    conn.write_all(b"POST /webhooks/payment HTTP/1.1\r\nHost: shop\r\nContent-Length: 100\r\n\r\n{\"notif")
+        .await
+        .unwrap();
+    let answer = read_response(&mut conn, BOUND).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
+    assert!(began.elapsed() >= NOT_BEFORE, "answered before the timeout: {:?}", began.elapsed());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_half_open_connections_from_one_client_do_not_take_the_server_down() {
+    const CAP: usize = 50;
+    const HELD: usize = 300;
+    let h = start(ShopOptions { max_connections_per_client: CAP, ..ShopOptions::default() }).await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+
+    // One client (127.0.0.2) opens 300 connections and sends half a request head on each.
+    let mut held = Vec::new();
+    for _ in 0..HELD {
+        let mut conn = connect_from("127.0.0.2", h.running.addr).await.unwrap();
+        // The server may already have closed a connection over the cap.
+        let _ = conn.write_all(b"GET /orders HTTP/1.1\r\nHost: shop\r\nX-Slow: ").await;
+        held.push(conn);
+    }
+    // Everybody else is still served, at once.
+    let answer = tokio::time::timeout(BOUND, h.get("alice-token", &format!("/orders/{id}"))).await.unwrap();
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+
+    // The server kept the client's first 50 connections (until the header timeout) and closed
+    // the others at once.
+    let checks = held.into_iter().map(|mut conn| {
+        tokio::spawn(async move { (closed_within(&mut conn, Duration::from_millis(1_500)).await, conn) })
+    });
+    let mut closed = 0;
+    let mut still_open = Vec::new();
+    for check in checks.collect::<Vec<_>>() {
+        let (ended, conn) = check.await.unwrap();
+        match ended {
+            Some(answer) => {
+                closed += 1;
+                let answer = String::from_utf8_lossy(&answer);
+                assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 503"), "{answer}");
+            }
+            None => still_open.push(conn),
+        }
+    }
+    assert_eq!((closed, still_open.len()), (HELD - CAP, CAP));
+    drop(still_open);
+    h.stop().await;
+}
+
+/// Sends `GET path` as alice on a fresh connection until the answer has `status`, for at most
+/// [`BOUND`] (a connection refused over the cap may be closed before it is answered).
+async fn until_status(h: &Harness, path: &str, status: StatusCode) -> Answer {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(BOUND).build().unwrap();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        if let Ok(res) = http.get(h.url(path)).bearer_auth("alice-token").send().await {
+            let (got, text) = (res.status(), res.text().await.unwrap_or_default());
+            if got == status || Instant::now() > deadline {
+                let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+                return Answer { status: got, body, text };
+            }
+        }
+        assert!(Instant::now() < deadline, "no answer {status} within {BOUND:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_in_flight_cap_are_503_at_once() {
+    let h = start(ShopOptions { max_in_flight: 2, ..ShopOptions::default() }).await;
+    // Two requests in flight: their heads are in, their bodies never come.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+        conn.write_all(b"POST /webhooks/payment HTTP/1.1\r\nHost: shop\r\nContent-Length: 100\r\n\r\n").await.unwrap();
+        stalled.push(conn);
+    }
+    // A third request is answered 503 at once (asked again until the two are in flight).
+    let overloaded = until_status(&h, "/orders/none", StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(overloaded.status, StatusCode::SERVICE_UNAVAILABLE, "{}", overloaded.text);
+    assert_eq!(overloaded.body["error"], "overloaded");
+    // Once they are gone, requests are served again.
+    drop(stalled);
+    let served = until_status(&h, "/orders/none", StatusCode::NOT_FOUND).await;
+    assert_eq!(served.status, StatusCode::NOT_FOUND, "{}", served.text);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_answered_503_and_closed() {
+    let h = start(ShopOptions { max_connections: 4, ..ShopOptions::default() }).await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(TcpStream::connect(h.running.addr).await.unwrap());
+    }
+    let mut fifth = TcpStream::connect(h.running.addr).await.unwrap();
+    let refused = closed_within(&mut fifth, BOUND).await.expect("the fifth connection is closed");
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("too many connections"), "{refused}");
+    // The four are still open (the header timeout is 10 s); once they are closed, requests
+    // are served again.
+    for conn in &mut open {
+        assert!(closed_within(conn, Duration::from_millis(100)).await.is_none());
+    }
+    drop(open);
+    let served = until_status(&h, "/orders/none", StatusCode::NOT_FOUND).await;
+    assert_eq!(served.status, StatusCode::NOT_FOUND, "{}", served.text);
+    h.stop().await;
 }

@@ -48,6 +48,7 @@ async fn main() -> std::io::Result<()> {
         dev_endpoints: true,
         manual_review: false,
         stock: 100,
+        ..ShopOptions::default()
     };
     let store: Arc<dyn DynOrderStore> = match store_choice().map_err(std::io::Error::other)? {
         StoreChoice::Sqlite(path) => {
