@@ -770,3 +770,60 @@ async fn connections_over_the_cap_are_answered_503_and_closed() {
     assert_eq!(served.status, StatusCode::NOT_FOUND, "{}", served.text);
     h.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tracking pushes: the timestamp tolerance
+// ---------------------------------------------------------------------------------------------
+
+impl Harness {
+    /// Alice's order, paid, packed and shipped; returns (id, waybill).
+    async fn shipped(&self) -> (String, String) {
+        let (id, number, total) = self.place("alice-token", "alice").await;
+        let raw = self.state.gateway.notify_paid(&number, total, Utc::now());
+        assert_eq!(self.webhook("/webhooks/payment", &raw).await.status, StatusCode::OK);
+        let picked = self.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
+        assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
+        let scanned: Vec<Value> = picked.body["pick_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
+            .collect();
+        let packed =
+            self.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
+        assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
+        let package = packed.body["package"].as_u64().unwrap();
+        let shipped = self.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
+        assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
+        (id, shipped.body["package"]["waybill"].as_str().unwrap().to_owned())
+    }
+}
+
+#[tokio::test]
+async fn tracking_pushes_signed_a_day_ago_or_a_year_ahead_are_401_and_change_nothing() {
+    let h = shop().await;
+    let (id, waybill) = h.shipped().await;
+    let before = h.order("service-token", &id).await;
+    assert_eq!(before["status"], "shipped");
+
+    let now = Utc::now();
+    for (what, signed_at) in [("a day ago", now - TimeDelta::days(1)), ("a year ahead", now + TimeDelta::days(365))] {
+        let push = h.state.carrier.push(&waybill, TrackingKind::Delivered, signed_at, &format!("E-{what}"));
+        let answer = h.webhook("/webhooks/tracking", &push).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}: {}", answer.text);
+        assert_eq!(answer.body["error"], "unauthorized", "{what}");
+    }
+    let after = h.order("service-token", &id).await;
+    assert_eq!(after["status"], "shipped");
+    assert_eq!(after["packages"], before["packages"], "the tracking is unchanged");
+
+    // Signed now: applied.
+    let push = h.state.carrier.push(&waybill, TrackingKind::Delivered, now, "E-now");
+    let answer = h.webhook("/webhooks/tracking", &push).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.body["applied"], 1);
+    let delivered = h.order("service-token", &id).await;
+    assert_eq!(delivered["status"], "delivered");
+    assert_eq!(delivered["packages"][0]["tracking"].as_array().unwrap().len(), 1);
+    h.stop().await;
+}

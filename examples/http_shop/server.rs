@@ -26,8 +26,8 @@
 //! `POST /webhooks/payment` and `POST /webhooks/tracking` take no bearer token: they are
 //! authenticated by their signature (`X-Timestamp`, `X-Signature`: HMAC-SHA256 over
 //! `"{timestamp}.{body}"`), verified by the gateway and carrier adapters. A forged signature or a
-//! stale timestamp is answered 401 and changes nothing; a redelivered notification is answered
-//! as success without being applied twice.
+//! timestamp more than 5 minutes from now (either way) is answered 401 and changes nothing; a
+//! redelivered notification is answered as success without being applied twice.
 //!
 //! # Errors
 //!
@@ -856,8 +856,9 @@ impl From<EngineError> for ApiError {
                 format!("payment provider refused: {why}"),
             ),
             EngineError::Payment(_) => unavailable("payment provider"),
+            // The port has one variant for a bad signature and a stale timestamp.
             EngineError::Logistics(LogisticsError::InvalidSignature) => {
-                ApiError::unauthorized("tracking push signature is invalid")
+                ApiError::unauthorized("tracking push signature is invalid or its timestamp is outside the tolerance")
             }
             EngineError::Logistics(LogisticsError::Malformed(_)) => ApiError::bad_request("tracking push is malformed"),
             EngineError::Logistics(LogisticsError::NoService(_) | LogisticsError::Rejected(_))
