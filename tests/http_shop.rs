@@ -2,8 +2,10 @@
 //! webhook security (forged, stale, tampered, replayed, concurrent duplicates, wrong amount),
 //! authorization, validation errors, illegal transitions, graceful shutdown, the limits that
 //! keep one client from taking the server down (timeouts, body size, connection and in-flight
-//! caps, over raw TCP where a well-behaved client cannot show them).
+//! caps, over raw TCP where a well-behaved client cannot show them) and the command line.
 
+#[path = "../examples/http_shop/cli.rs"]
+mod cli;
 #[path = "../examples/http_shop/server.rs"]
 mod server;
 
@@ -826,4 +828,65 @@ async fn tracking_pushes_signed_a_day_ago_or_a_year_ahead_are_401_and_change_not
     assert_eq!(delivered["status"], "delivered");
     assert_eq!(delivered["packages"][0]["tracking"].as_array().unwrap().len(), 1);
     h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line: dev endpoints, stock
+// ---------------------------------------------------------------------------------------------
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|a| (*a).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn dev_routes_are_404_and_change_nothing_unless_started_with_dev() {
+    assert!(!ShopOptions::default().dev_endpoints);
+    let plain = cli::parse(args(&["--memory"])).unwrap();
+    assert!(!plain.options.dev_endpoints);
+
+    let h = start(plain.options).await;
+    let (id, number, _) = h.place("alice-token", "alice").await;
+    for (path, body) in [
+        (format!("/dev/simulate-payment/{id}"), json!({})),
+        (format!("/dev/simulate-payment/{id}"), json!({"amount_minor": 1})),
+        (format!("/dev/simulate-tracking/{id}"), json!({"kind": "delivered"})),
+    ] {
+        for token in ["alice-token", "admin-token"] {
+            let answer = h.post(token, &path, body.clone()).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path} as {token}: {}", answer.text);
+            assert_eq!(answer.body["error"], "not_found");
+        }
+    }
+    let order = h.order("service-token", &id).await;
+    assert_eq!((&order["status"], &order["payment_state"]), (&json!("awaiting_payment"), &json!("unpaid")));
+    assert!(order["captures"].as_array().unwrap().is_empty());
+    assert!(h.state.gateway.payment(&number).is_none(), "the fake provider was not asked to pay");
+    h.stop().await;
+
+    // With --dev the same request pays (so the 404 above was the switch, not a wrong path).
+    let dev = cli::parse(args(&["--memory", "--dev"])).unwrap();
+    assert!(dev.options.dev_endpoints);
+    let h = start(dev.options).await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    let paid = h.post("alice-token", &format!("/dev/simulate-payment/{id}"), json!({})).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+    assert_eq!(paid.body["order"]["payment_state"], "paid");
+    h.stop().await;
+}
+
+#[test]
+fn the_command_line_sets_the_store_and_the_stock() {
+    let default = cli::parse(args(&[])).unwrap();
+    assert_eq!(default.store, cli::StoreChoice::Sqlite("http_shop.db".into()));
+    assert_eq!(default.options.stock, 1_000_000);
+    assert!(!default.options.dev_endpoints && !default.help);
+    let chosen = cli::parse(args(&["--db", "x.db", "--stock", "25", "--dev"])).unwrap();
+    assert_eq!(chosen.store, cli::StoreChoice::Sqlite("x.db".into()));
+    assert_eq!(chosen.options.stock, 25);
+    assert!(chosen.options.dev_endpoints);
+    assert!(cli::parse(args(&["--help"])).unwrap().help);
+    for bad in [&["--stock"][..], &["--stock", "-1"], &["--stock", "lots"], &["--db"], &["--prod"]] {
+        assert!(cli::parse(args(bad)).is_err(), "{bad:?}");
+    }
+    assert!(cli::USAGE.contains("--dev") && cli::USAGE.contains("--stock"));
 }

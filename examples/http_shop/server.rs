@@ -48,10 +48,10 @@
 //!
 //! # Dev aids
 //!
-//! With [`ShopOptions::dev_endpoints`] on (the example turns it on, a production host never
-//! should), `POST /dev/simulate-payment/{id}` and `POST /dev/simulate-tracking/{id}` make the fake
-//! provider and carrier send their signed callbacks to the engine, so a whole order can be tried
-//! with curl alone.
+//! With [`ShopOptions::dev_endpoints`] on (off by default; the example turns it on only when
+//! started with `--dev`, a production host never should), `POST /dev/simulate-payment/{id}`
+//! and `POST /dev/simulate-tracking/{id}` make the fake provider and carrier send their signed
+//! callbacks to the engine, so a whole order can be tried with curl alone. Off, they are 404.
 
 // This file is compiled into both the example and the test; each uses a different part of it.
 #![allow(dead_code)]
@@ -166,11 +166,12 @@ impl Authenticator for StaticTokens {
 pub struct ShopOptions {
     /// How often the background worker fires due deadlines and delivers the outbox.
     pub tick: Duration,
-    /// Serve the `/dev/...` helpers that make the fake provider and carrier call back. Demo only.
+    /// Serve the `/dev/...` helpers that make the fake provider and carrier call back. Demo
+    /// only: with them any buyer can mark their own order paid. Default off.
     pub dev_endpoints: bool,
     /// Every order waits for a reviewer (otherwise the workflow approves ordinary orders itself).
     pub manual_review: bool,
-    /// Units in stock of every demo SKU.
+    /// Units in stock of every demo SKU. Default 1,000,000.
     pub stock: u32,
     /// A connection whose request head (request line and headers) is not all in this long
     /// after it opened, or after the first byte of a later request, is closed. Default 10 s.
@@ -199,7 +200,7 @@ impl Default for ShopOptions {
             tick: Duration::from_secs(1),
             dev_endpoints: false,
             manual_review: false,
-            stock: 100,
+            stock: 1_000_000,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(15),
