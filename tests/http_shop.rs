@@ -19,7 +19,7 @@ use orderflow::testing::sample_form;
 use orderflow::{Currency, Money, OrderNumber};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use server::{AppState, Running, ShopOptions};
+use server::{AppState, Authenticator, Running, ShopOptions, StaticTokens};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -889,4 +889,39 @@ fn the_command_line_sets_the_store_and_the_stock() {
         assert!(cli::parse(args(bad)).is_err(), "{bad:?}");
     }
     assert!(cli::USAGE.contains("--dev") && cli::USAGE.contains("--stock"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bearer tokens: compared exactly
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn padded_truncated_or_extended_tokens_are_401() {
+    let h = shop().await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    let path = format!("/orders/{id}");
+    assert_eq!(h.get("alice-token", &path).await.status, StatusCode::OK);
+    for header in [
+        "Bearer  alice-token",
+        "Bearer \talice-token",
+        "Bearer alice-toke",
+        "Bearer alice-tokenX",
+        "Bearer alice-token-2",
+        "Bearer alice",
+        "Bearer ALICE-TOKEN",
+        "Bearer ",
+    ] {
+        let answer = h.send(h.http.get(h.url(&path)).header("authorization", header)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{header:?}: {}", answer.text);
+        assert_eq!(answer.body["error"], "unauthorized");
+    }
+    // Spaces at either end are not trimmed off a token either (over HTTP, whitespace around a
+    // header value is dropped by the HTTP parser before the server sees it).
+    let tokens = StaticTokens::demo();
+    assert!(tokens.authenticate("alice-token").is_some());
+    for token in [" alice-token", "alice-token ", " alice-token ", "alice-token\n", "", "alice-token\0"] {
+        assert!(tokens.authenticate(token).is_none(), "{token:?}");
+    }
+    assert!(!format!("{tokens:?}").contains("alice-token"), "the tokens are not printed");
+    h.stop().await;
 }

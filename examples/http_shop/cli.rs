@@ -15,7 +15,7 @@ usage: http_shop [--db PATH | --memory] [--dev] [--stock N]
               with which any buyer can mark their own order paid: never in production
   --stock N   units in stock of every demo SKU (default: 1000000)
 
-The port is PORT from the environment (default 3000).";
+The port is PORT from the environment (default 3000); RUST_LOG sets the log filter (default info).";
 
 /// Where orders are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! [--stock N]` (listens on 127.0.0.1:3000, or `PORT`; the database defaults to `http_shop.db` in
 //! the current folder; `--dev` serves the `/dev/...` demo helpers, off by default; `--stock`
 //! sets the units of every SKU, default 1,000,000; `--help` says all that), then try the curl
-//! commands it prints. The routes, the token
+//! commands it prints. Logs go to stderr (`RUST_LOG`, default `info`). The routes, the token
 //! table, the limits and the error format are described in `examples/http_shop/server.rs`.
 //! Stop with Ctrl-C: requests in flight finish first.
 
@@ -21,9 +21,14 @@ use orderflow::adapters::memory::MemoryStore;
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::ports::{DynOrderStore, SystemClock};
 use server::AppState;
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Refused webhooks, outbox failures and refused connections are logged; RUST_LOG=debug for more.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
     let cli = match cli::parse(std::env::args().skip(1)) {
         Ok(cli) => cli,
         Err(problem) => {

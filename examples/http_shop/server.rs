@@ -4,8 +4,9 @@
 //! # Authentication
 //!
 //! Every `/orders` route wants `Authorization: Bearer <token>`. The token is turned into an
-//! [`Actor`] by an [`Authenticator`]; a missing or unknown token is answered 401. The demo uses
-//! [`StaticTokens::demo`], a fixed table (`alice-token`, `bob-token`, `reviewer-token`,
+//! [`Actor`] by an [`Authenticator`]; a missing or unknown token is answered 401. The token is
+//! what follows `Bearer ` exactly, untrimmed. The demo uses [`StaticTokens::demo`], a fixed
+//! table compared in constant time (`alice-token`, `bob-token`, `reviewer-token`,
 //! `warehouse-token`, `service-token`, `admin-token`). A host plugs in its own by implementing
 //! [`Authenticator`], or simply by passing a closure — any `Fn(&str) -> Option<Actor>` is one:
 //!
@@ -86,6 +87,7 @@ use orderflow::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot, watch};
@@ -126,14 +128,24 @@ where
     }
 }
 
-/// A fixed token table.
-#[derive(Debug, Clone, Default)]
-pub struct StaticTokens(HashMap<String, Actor>);
+/// A fixed token table. A token is compared byte for byte (no trimming, no case folding) and in
+/// constant time with every token of the table, so the time taken tells nothing about how much
+/// of a token was right or which one matched (only whether the lengths differ).
+#[derive(Clone, Default)]
+pub struct StaticTokens(Vec<(String, Actor)>);
+
+impl std::fmt::Debug for StaticTokens {
+    /// Never prints the tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticTokens").field("tokens", &self.0.len()).finish_non_exhaustive()
+    }
+}
 
 impl StaticTokens {
-    /// Adds `token` for `actor`.
+    /// Adds `token` for `actor` (replacing the actor of a token already in the table).
     pub fn with(mut self, token: &str, actor: Actor) -> StaticTokens {
-        self.0.insert(token.to_owned(), actor);
+        self.0.retain(|(known, _)| known != token);
+        self.0.push((token.to_owned(), actor));
         self
     }
 
@@ -156,7 +168,19 @@ impl StaticTokens {
 
 impl Authenticator for StaticTokens {
     fn authenticate(&self, token: &str) -> Option<Actor> {
-        self.0.get(token).cloned()
+        // Every token is compared, with no early exit; the index of the match is picked without
+        // a branch on the comparison.
+        let mut found = subtle::Choice::from(0);
+        let mut index = 0u64;
+        for (i, (known, _)) in self.0.iter().enumerate() {
+            let same = known.as_bytes().ct_eq(token.as_bytes());
+            index = u64::conditional_select(&index, &u64::try_from(i).unwrap_or(u64::MAX), same);
+            found |= same;
+        }
+        if !bool::from(found) {
+            return None;
+        }
+        self.0.get(usize::try_from(index).ok()?).map(|(_, actor)| actor.clone())
     }
 }
 
@@ -893,7 +917,6 @@ impl FromRequestParts<AppState> for Caller {
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
             .ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <token>"))?;
         state.auth.authenticate(token).map(Caller).ok_or_else(|| ApiError::unauthorized("unknown token"))
     }
