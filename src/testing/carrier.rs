@@ -245,7 +245,7 @@ struct CarrierState {
 ///   Verification answers [`LogisticsError::Malformed`] for bad headers or body and
 ///   [`LogisticsError::InvalidSignature`] for a bad signature and for a signed timestamp
 ///   further than the tolerance from "now": by default the payment gateway's
-///   [`DEFAULT_TOLERANCE`](super::gateway::DEFAULT_TOLERANCE) of 5 minutes, changed with
+///   [`DEFAULT_TOLERANCE`] of 5 minutes, changed with
 ///   [`with_tolerance`](Self::with_tolerance), turned off (for replaying old recordings) with
 ///   [`without_tolerance`](Self::without_tolerance).
 /// * [`fail_next`](Self::fail_next) makes the next calls fail with `Unavailable`.
@@ -362,7 +362,7 @@ impl FakeCarrier {
 
     /// Rejects pushes whose signed timestamp is further than `tolerance` from "now" (as
     /// [`LogisticsError::InvalidSignature`]: the port has no separate variant); negative values
-    /// count as zero. The default is [`DEFAULT_TOLERANCE`](super::gateway::DEFAULT_TOLERANCE),
+    /// count as zero. The default is [`DEFAULT_TOLERANCE`],
     /// the same 5 minutes as the fake payment gateway's.
     #[must_use]
     pub fn with_tolerance(mut self, tolerance: TimeDelta) -> FakeCarrier {
