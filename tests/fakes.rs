@@ -469,7 +469,7 @@ async fn tracking_push_round_trips_and_queries_report_it() {
     let verified = carrier.verify_tracking_push(&raw_many, at(302)).await.unwrap();
     assert_eq!(verified, later.to_vec());
 
-    // Replayed push: verifies again (no tolerance by default), history holds it once.
+    // The same update pushed again: the history holds it once.
     carrier.push(&waybill, TrackingKind::PickedUp, at(60), "E1");
     let history = carrier.query_tracking(&waybill).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|u| u.kind).collect();
@@ -500,10 +500,20 @@ async fn forged_tampered_or_malformed_pushes_are_refused() {
         assert!(matches!(err, LogisticsError::Malformed(_)), "{err:?}");
         assert!(!err.to_string().contains(CARRIER_SECRET));
     }
-    // With a tolerance, an old push is refused.
-    let strict = FakeCarrier::new("sf", CARRIER_SECRET).with_tolerance(TimeDelta::minutes(5));
-    assert_eq!(strict.verify_tracking_push(&raw, at(10)).await, Err(LogisticsError::InvalidSignature));
-    assert!(strict.verify_tracking_push(&raw, at(1)).await.is_ok());
+    // By default a push signed more than 5 minutes from now, either way, is refused, like the
+    // gateway's notifications; the tolerance can be widened or, for old recordings, turned off.
+    assert_eq!(carrier.tolerance(), Some(orderflow::testing::gateway::DEFAULT_TOLERANCE));
+    for now in [at(-6), at(6), at(24 * 60), at(-365 * 24 * 60)] {
+        assert_eq!(carrier.verify_tracking_push(&raw, now).await, Err(LogisticsError::InvalidSignature), "{now}");
+    }
+    for now in [at(-5), at(1), at(5)] {
+        assert!(carrier.verify_tracking_push(&raw, now).await.is_ok(), "{now}");
+    }
+    let lenient = FakeCarrier::new("sf", CARRIER_SECRET).with_tolerance(TimeDelta::minutes(15));
+    assert!(lenient.verify_tracking_push(&raw, at(10)).await.is_ok());
+    let recordings = FakeCarrier::new("sf", CARRIER_SECRET).without_tolerance();
+    assert_eq!(recordings.tolerance(), None);
+    assert!(recordings.verify_tracking_push(&raw, at(365 * 24 * 60)).await.is_ok());
     assert!(!format!("{carrier:?}").contains(CARRIER_SECRET));
 }
 

@@ -1,10 +1,15 @@
 //! The `http_shop` example's server driven over real HTTP on 127.0.0.1 (port 0): a whole order,
 //! webhook security (forged, stale, tampered, replayed, concurrent duplicates, wrong amount),
-//! authorization, validation errors, illegal transitions and graceful shutdown.
+//! authorization, validation errors, illegal transitions, graceful shutdown, the limits that
+//! keep one client from taking the server down (timeouts, body size, connection and in-flight
+//! caps, over raw TCP where a well-behaved client cannot show them) and the command line.
 
+#[path = "../examples/http_shop/cli.rs"]
+mod cli;
 #[path = "../examples/http_shop/server.rs"]
 mod server;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -14,7 +19,10 @@ use orderflow::testing::sample_form;
 use orderflow::{Currency, Money, OrderNumber};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use server::{AppState, Running, ShopOptions};
+use server::{AppState, Authenticator, Running, ShopOptions, StaticTokens};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 struct Harness {
     running: Running,
@@ -521,4 +529,399 @@ async fn orders_outlive_a_restart_on_the_sqlite_store() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits: one client cannot take the server down
+// ---------------------------------------------------------------------------------------------
+
+/// How long a test waits for something that should happen much sooner.
+const BOUND: Duration = Duration::from_secs(5);
+
+/// A short timeout the tests set, and the least time they accept before it fires.
+const SHORT: Duration = Duration::from_millis(300);
+const NOT_BEFORE: Duration = Duration::from_millis(250);
+
+/// A raw connection from `from` (an address of the loopback range, port 0).
+async fn connect_from(from: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{from}:0").parse().unwrap())?;
+    socket.connect(to).await
+}
+
+/// Reads until the server closes the connection (or resets it); `None` if it is still open
+/// after `bound`.
+async fn closed_within(stream: &mut TcpStream, bound: Duration) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    match tokio::time::timeout(bound, stream.read_to_end(&mut data)).await {
+        Ok(_) => Some(data),
+        Err(_) => None,
+    }
+}
+
+/// Reads one HTTP response (head and a `content-length` body) within `bound`.
+async fn read_response(stream: &mut TcpStream, bound: Duration) -> String {
+    let mut data = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&data).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if data.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before a whole response: {text:?}");
+            data.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(bound, read).await.expect("a response in time")
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_and_changes_nothing() {
+    let h = start(ShopOptions { max_body_bytes: 8 * 1024, ..ShopOptions::default() }).await;
+    // Within the limit, an order is placed as usual.
+    let (id, number, total) = h.place("alice-token", "alice").await;
+
+    // A valid order padded past the limit, a webhook and a command.
+    let mut form = serde_json::to_string(&sample_form("alice")).unwrap();
+    form.push_str(&" ".repeat(8 * 1024));
+    let padded = h.http.post(h.url("/orders")).bearer_auth("alice-token").header("content-type", "application/json");
+    let raw = h.state.gateway.notify_paid(&number, total, Utc::now());
+    let mut big_webhook = raw.body.clone();
+    big_webhook.extend(std::iter::repeat_n(b' ', 8 * 1024));
+    let signed_big = h.state.gateway.sign_body(big_webhook, Utc::now());
+    for (what, answer) in [
+        ("order", h.send(padded.body(form.clone())).await),
+        ("payment webhook", h.webhook("/webhooks/payment", &signed_big).await),
+        (
+            "command",
+            h.post("alice-token", &format!("/orders/{id}/cancel"), json!({"reason": "x".repeat(9 * 1024)})).await,
+        ),
+    ] {
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{what}: {}", answer.text);
+        assert_eq!(answer.body["error"], "payload_too_large", "{what}");
+    }
+    // The same without a content-length (chunked).
+    let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+    let head = "POST /orders HTTP/1.1\r\nHost: shop\r\nAuthorization: Bearer alice-token\r\n\
+                Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let chunked = format!("{head}{:x}\r\n{form}\r\n0\r\n\r\n", form.len());
+    conn.write_all(chunked.as_bytes()).await.unwrap();
+    let answer = read_response(&mut conn, BOUND).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""error":"payload_too_large""#), "{answer}");
+    let order = h.order("service-token", &id).await;
+    assert_eq!(order["status"], "awaiting_payment");
+    assert!(order["captures"].as_array().unwrap().is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_sending_half_a_request_head_is_disconnected_after_the_header_timeout() {
+    let h = start(ShopOptions { header_read_timeout: SHORT, ..ShopOptions::default() }).await;
+    let began = Instant::now();
+    let mut half = TcpStream::connect(h.running.addr).await.unwrap();
+    half.write_all(b"POST /orders HTTP/1.1\r\nHost: shop\r\nAuthorization: Bea").await.unwrap();
+    let mut silent = TcpStream::connect(h.running.addr).await.unwrap();
+    assert!(closed_within(&mut half, BOUND).await.is_some(), "half a head: still open after {BOUND:?}");
+    assert!(closed_within(&mut silent, BOUND).await.is_some(), "nothing sent: still open after {BOUND:?}");
+    assert!(began.elapsed() >= NOT_BEFORE, "closed before the timeout: {:?}", began.elapsed());
+    // The server goes on serving.
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    assert_eq!(h.order("alice-token", &id).await["status"], "awaiting_payment");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
+    let h = start(ShopOptions { idle_timeout: SHORT, ..ShopOptions::default() }).await;
+    let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+    conn.write_all(b"GET /orders/none HTTP/1.1\r\nHost: shop\r\n\r\n").await.unwrap();
+    let answer = read_response(&mut conn, BOUND).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let answered = Instant::now();
+    // Kept alive (header timeout 10 s), then closed when idle for the idle timeout.
+    let rest = closed_within(&mut conn, BOUND).await.expect("closed when idle");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(answered.elapsed() >= NOT_BEFORE, "closed before the idle timeout: {:?}", answered.elapsed());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_is_408() {
+    let h = start(ShopOptions { body_timeout: SHORT, ..ShopOptions::default() }).await;
+    let began = Instant::now();
+    let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+    conn.write_all(b"POST /webhooks/payment HTTP/1.1\r\nHost: shop\r\nContent-Length: 100\r\n\r\n{\"notif")
+        .await
+        .unwrap();
+    let answer = read_response(&mut conn, BOUND).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
+    assert!(began.elapsed() >= NOT_BEFORE, "answered before the timeout: {:?}", began.elapsed());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_half_open_connections_from_one_client_do_not_take_the_server_down() {
+    const CAP: usize = 50;
+    const HELD: usize = 300;
+    let h = start(ShopOptions { max_connections_per_client: CAP, ..ShopOptions::default() }).await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+
+    // One client (127.0.0.2) opens 300 connections and sends half a request head on each.
+    let mut held = Vec::new();
+    for _ in 0..HELD {
+        let mut conn = connect_from("127.0.0.2", h.running.addr).await.unwrap();
+        // The server may already have closed a connection over the cap.
+        let _ = conn.write_all(b"GET /orders HTTP/1.1\r\nHost: shop\r\nX-Slow: ").await;
+        held.push(conn);
+    }
+    // Everybody else is still served, at once.
+    let answer = tokio::time::timeout(BOUND, h.get("alice-token", &format!("/orders/{id}"))).await.unwrap();
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+
+    // The server kept the client's first 50 connections (until the header timeout) and closed
+    // the others at once.
+    let checks = held.into_iter().map(|mut conn| {
+        tokio::spawn(async move { (closed_within(&mut conn, Duration::from_millis(1_500)).await, conn) })
+    });
+    let mut closed = 0;
+    let mut still_open = Vec::new();
+    for check in checks.collect::<Vec<_>>() {
+        let (ended, conn) = check.await.unwrap();
+        match ended {
+            Some(answer) => {
+                closed += 1;
+                let answer = String::from_utf8_lossy(&answer);
+                assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 503"), "{answer}");
+            }
+            None => still_open.push(conn),
+        }
+    }
+    assert_eq!((closed, still_open.len()), (HELD - CAP, CAP));
+    drop(still_open);
+    h.stop().await;
+}
+
+/// Sends `GET path` as alice on a fresh connection until the answer has `status`, for at most
+/// [`BOUND`] (a connection refused over the cap may be closed before it is answered).
+async fn until_status(h: &Harness, path: &str, status: StatusCode) -> Answer {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(BOUND).build().unwrap();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        if let Ok(res) = http.get(h.url(path)).bearer_auth("alice-token").send().await {
+            let (got, text) = (res.status(), res.text().await.unwrap_or_default());
+            if got == status || Instant::now() > deadline {
+                let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+                return Answer { status: got, body, text };
+            }
+        }
+        assert!(Instant::now() < deadline, "no answer {status} within {BOUND:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_in_flight_cap_are_503_at_once() {
+    let h = start(ShopOptions { max_in_flight: 2, ..ShopOptions::default() }).await;
+    // Two requests in flight: their heads are in, their bodies never come.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut conn = TcpStream::connect(h.running.addr).await.unwrap();
+        conn.write_all(b"POST /webhooks/payment HTTP/1.1\r\nHost: shop\r\nContent-Length: 100\r\n\r\n").await.unwrap();
+        stalled.push(conn);
+    }
+    // A third request is answered 503 at once (asked again until the two are in flight).
+    let overloaded = until_status(&h, "/orders/none", StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(overloaded.status, StatusCode::SERVICE_UNAVAILABLE, "{}", overloaded.text);
+    assert_eq!(overloaded.body["error"], "overloaded");
+    // Once they are gone, requests are served again.
+    drop(stalled);
+    let served = until_status(&h, "/orders/none", StatusCode::NOT_FOUND).await;
+    assert_eq!(served.status, StatusCode::NOT_FOUND, "{}", served.text);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_answered_503_and_closed() {
+    let h = start(ShopOptions { max_connections: 4, ..ShopOptions::default() }).await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(TcpStream::connect(h.running.addr).await.unwrap());
+    }
+    let mut fifth = TcpStream::connect(h.running.addr).await.unwrap();
+    let refused = closed_within(&mut fifth, BOUND).await.expect("the fifth connection is closed");
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("too many connections"), "{refused}");
+    // The four are still open (the header timeout is 10 s); once they are closed, requests
+    // are served again.
+    for conn in &mut open {
+        assert!(closed_within(conn, Duration::from_millis(100)).await.is_none());
+    }
+    drop(open);
+    let served = until_status(&h, "/orders/none", StatusCode::NOT_FOUND).await;
+    assert_eq!(served.status, StatusCode::NOT_FOUND, "{}", served.text);
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracking pushes: the timestamp tolerance
+// ---------------------------------------------------------------------------------------------
+
+impl Harness {
+    /// Alice's order, paid, packed and shipped; returns (id, waybill).
+    async fn shipped(&self) -> (String, String) {
+        let (id, number, total) = self.place("alice-token", "alice").await;
+        let raw = self.state.gateway.notify_paid(&number, total, Utc::now());
+        assert_eq!(self.webhook("/webhooks/payment", &raw).await.status, StatusCode::OK);
+        let picked = self.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
+        assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
+        let scanned: Vec<Value> = picked.body["pick_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
+            .collect();
+        let packed =
+            self.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
+        assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
+        let package = packed.body["package"].as_u64().unwrap();
+        let shipped = self.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
+        assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
+        (id, shipped.body["package"]["waybill"].as_str().unwrap().to_owned())
+    }
+}
+
+#[tokio::test]
+async fn tracking_pushes_signed_a_day_ago_or_a_year_ahead_are_401_and_change_nothing() {
+    let h = shop().await;
+    let (id, waybill) = h.shipped().await;
+    let before = h.order("service-token", &id).await;
+    assert_eq!(before["status"], "shipped");
+
+    let now = Utc::now();
+    for (what, signed_at) in [("a day ago", now - TimeDelta::days(1)), ("a year ahead", now + TimeDelta::days(365))] {
+        let push = h.state.carrier.push(&waybill, TrackingKind::Delivered, signed_at, &format!("E-{what}"));
+        let answer = h.webhook("/webhooks/tracking", &push).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}: {}", answer.text);
+        assert_eq!(answer.body["error"], "unauthorized", "{what}");
+    }
+    let after = h.order("service-token", &id).await;
+    assert_eq!(after["status"], "shipped");
+    assert_eq!(after["packages"], before["packages"], "the tracking is unchanged");
+
+    // Signed now: applied.
+    let push = h.state.carrier.push(&waybill, TrackingKind::Delivered, now, "E-now");
+    let answer = h.webhook("/webhooks/tracking", &push).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.body["applied"], 1);
+    let delivered = h.order("service-token", &id).await;
+    assert_eq!(delivered["status"], "delivered");
+    assert_eq!(delivered["packages"][0]["tracking"].as_array().unwrap().len(), 1);
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line: dev endpoints, stock
+// ---------------------------------------------------------------------------------------------
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|a| (*a).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn dev_routes_are_404_and_change_nothing_unless_started_with_dev() {
+    assert!(!ShopOptions::default().dev_endpoints);
+    let plain = cli::parse(args(&["--memory"])).unwrap();
+    assert!(!plain.options.dev_endpoints);
+
+    let h = start(plain.options).await;
+    let (id, number, _) = h.place("alice-token", "alice").await;
+    for (path, body) in [
+        (format!("/dev/simulate-payment/{id}"), json!({})),
+        (format!("/dev/simulate-payment/{id}"), json!({"amount_minor": 1})),
+        (format!("/dev/simulate-tracking/{id}"), json!({"kind": "delivered"})),
+    ] {
+        for token in ["alice-token", "admin-token"] {
+            let answer = h.post(token, &path, body.clone()).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path} as {token}: {}", answer.text);
+            assert_eq!(answer.body["error"], "not_found");
+        }
+    }
+    let order = h.order("service-token", &id).await;
+    assert_eq!((&order["status"], &order["payment_state"]), (&json!("awaiting_payment"), &json!("unpaid")));
+    assert!(order["captures"].as_array().unwrap().is_empty());
+    assert!(h.state.gateway.payment(&number).is_none(), "the fake provider was not asked to pay");
+    h.stop().await;
+
+    // With --dev the same request pays (so the 404 above was the switch, not a wrong path).
+    let dev = cli::parse(args(&["--memory", "--dev"])).unwrap();
+    assert!(dev.options.dev_endpoints);
+    let h = start(dev.options).await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    let paid = h.post("alice-token", &format!("/dev/simulate-payment/{id}"), json!({})).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+    assert_eq!(paid.body["order"]["payment_state"], "paid");
+    h.stop().await;
+}
+
+#[test]
+fn the_command_line_sets_the_store_and_the_stock() {
+    let default = cli::parse(args(&[])).unwrap();
+    assert_eq!(default.store, cli::StoreChoice::Sqlite("http_shop.db".into()));
+    assert_eq!(default.options.stock, 1_000_000);
+    assert!(!default.options.dev_endpoints && !default.help);
+    let chosen = cli::parse(args(&["--db", "x.db", "--stock", "25", "--dev"])).unwrap();
+    assert_eq!(chosen.store, cli::StoreChoice::Sqlite("x.db".into()));
+    assert_eq!(chosen.options.stock, 25);
+    assert!(chosen.options.dev_endpoints);
+    assert!(cli::parse(args(&["--help"])).unwrap().help);
+    for bad in [&["--stock"][..], &["--stock", "-1"], &["--stock", "lots"], &["--db"], &["--prod"]] {
+        assert!(cli::parse(args(bad)).is_err(), "{bad:?}");
+    }
+    assert!(cli::USAGE.contains("--dev") && cli::USAGE.contains("--stock"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bearer tokens: compared exactly
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn padded_truncated_or_extended_tokens_are_401() {
+    let h = shop().await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    let path = format!("/orders/{id}");
+    assert_eq!(h.get("alice-token", &path).await.status, StatusCode::OK);
+    for header in [
+        "Bearer  alice-token",
+        "Bearer \talice-token",
+        "Bearer alice-toke",
+        "Bearer alice-tokenX",
+        "Bearer alice-token-2",
+        "Bearer alice",
+        "Bearer ALICE-TOKEN",
+        "Bearer ",
+    ] {
+        let answer = h.send(h.http.get(h.url(&path)).header("authorization", header)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{header:?}: {}", answer.text);
+        assert_eq!(answer.body["error"], "unauthorized");
+    }
+    // Spaces at either end are not trimmed off a token either (over HTTP, whitespace around a
+    // header value is dropped by the HTTP parser before the server sees it).
+    let tokens = StaticTokens::demo();
+    assert!(tokens.authenticate("alice-token").is_some());
+    for token in [" alice-token", "alice-token ", " alice-token ", "alice-token\n", "", "alice-token\0"] {
+        assert!(tokens.authenticate(token).is_none(), "{token:?}");
+    }
+    assert!(!format!("{tokens:?}").contains("alice-token"), "the tokens are not printed");
+    h.stop().await;
 }

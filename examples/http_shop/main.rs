@@ -3,64 +3,61 @@
 //! memory store) with the fake (signing) payment provider and carrier, and a background worker
 //! firing deadlines and delivering the outbox.
 //!
-//! `cargo run --features sqlite-bundled --example http_shop [-- --db PATH | --memory]` (listens
-//! on 127.0.0.1:3000, or `PORT`; the database defaults to `http_shop.db` in the current folder),
-//! then try the curl commands it prints. The routes, the token table and the error format are described in
-//! `examples/http_shop/server.rs`. Stop with Ctrl-C: requests in flight finish first.
+//! `cargo run --features sqlite-bundled --example http_shop [-- --db PATH | --memory] [--dev]
+//! [--stock N]` (listens on 127.0.0.1:3000, or `PORT`; the database defaults to `http_shop.db` in
+//! the current folder; `--dev` serves the `/dev/...` demo helpers, off by default; `--stock`
+//! sets the units of every SKU, default 1,000,000; `--help` says all that), then try the curl
+//! commands it prints. Logs go to stderr (`RUST_LOG`, default `info`). The routes, the token
+//! table, the limits and the error format are described in `examples/http_shop/server.rs`.
+//! Stop with Ctrl-C: requests in flight finish first.
 
+mod cli;
 mod server;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use cli::StoreChoice;
 use orderflow::adapters::memory::MemoryStore;
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::ports::{DynOrderStore, SystemClock};
-use server::{AppState, ShopOptions};
-
-/// Where orders are kept, from the command line.
-enum StoreChoice {
-    Sqlite(String),
-    Memory,
-}
-
-fn store_choice() -> Result<StoreChoice, String> {
-    let mut args = std::env::args().skip(1);
-    let mut choice = StoreChoice::Sqlite("http_shop.db".to_owned());
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--memory" => choice = StoreChoice::Memory,
-            "--db" => choice = StoreChoice::Sqlite(args.next().ok_or("--db needs a file path")?),
-            other => return Err(format!("unknown argument {other:?} (use --db PATH or --memory)")),
-        }
-    }
-    Ok(choice)
-}
+use server::AppState;
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Refused webhooks, outbox failures and refused connections are logged; RUST_LOG=debug for more.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let cli = match cli::parse(std::env::args().skip(1)) {
+        Ok(cli) => cli,
+        Err(problem) => {
+            eprintln!("{problem}");
+            std::process::exit(2);
+        }
+    };
+    if cli.help {
+        println!("{}", cli::USAGE);
+        return Ok(());
+    }
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let options = ShopOptions {
-        tick: Duration::from_millis(500),
-        // Demo aids: /dev/simulate-payment and /dev/simulate-tracking. Never in production.
-        dev_endpoints: true,
-        manual_review: false,
-        stock: 100,
-    };
-    let store: Arc<dyn DynOrderStore> = match store_choice().map_err(std::io::Error::other)? {
+    let store: Arc<dyn DynOrderStore> = match &cli.store {
         StoreChoice::Sqlite(path) => {
             println!("orders are kept in {path}");
-            Arc::new(SqliteStore::open(&path).map_err(std::io::Error::other)?)
+            Arc::new(SqliteStore::open(path).map_err(std::io::Error::other)?)
         }
         StoreChoice::Memory => {
             println!("orders are kept in memory (gone when the server stops)");
             Arc::new(MemoryStore::new())
         }
     };
+    let options = cli.options;
+    let dev = options.dev_endpoints;
+    println!("{} units in stock of every SKU", options.stock);
     let state = AppState::demo_on(options, store, Arc::new(SystemClock));
-    print_help(&url);
+    print_help(&url, dev);
     server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
         println!("\nshutting down: finishing requests in flight...");
@@ -70,9 +67,15 @@ async fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-fn print_help(url: &str) {
+fn print_help(url: &str, dev: bool) {
+    let dev = if dev {
+        "Dev endpoints are on (--dev): never in production."
+    } else {
+        "Dev endpoints are off: start with --dev for the /dev/... lines below (demo only)."
+    };
     println!(
         r#"orderflow HTTP shop listening on {url}
+{dev}
 
 Tokens: alice-token, bob-token (buyers), reviewer-token, warehouse-token, service-token, admin-token.
 
@@ -88,7 +91,7 @@ curl -s -X POST {url}/orders -H 'Authorization: Bearer alice-token' -H 'Content-
   "shipping_fee": {{"minor": 800, "currency": "CNY"}}, "discount": {{"minor": 0, "currency": "CNY"}}}}'
 ID=<its "id">; NUMBER=<its "number">
 
-# 2. pay: start the payment, then (demo only) make the fake provider send its signed notification
+# 2. pay: start the payment, then (demo only, needs --dev) make the fake provider send its signed notification
 curl -s -X POST {url}/orders/$ID/payment -H 'Authorization: Bearer alice-token'
 curl -s -X POST {url}/dev/simulate-payment/$ID -H 'Authorization: Bearer alice-token'
 
@@ -104,7 +107,7 @@ curl -s -X POST {url}/orders/$ID/packages -H 'Authorization: Bearer warehouse-to
   -d '{{"scanned": [{{"sku": "TEA-OOLONG", "product_name": "Oolong tea 250g", "quantity": 2}}]}}'
 curl -s -X POST {url}/orders/$ID/packages/1/ship -H 'Authorization: Bearer warehouse-token'
 
-# 4. (demo only) the carrier pushes "delivered"; alice confirms and reads her timeline
+# 4. (demo only, needs --dev) the carrier pushes "delivered"; alice confirms and reads her timeline
 curl -s -X POST {url}/dev/simulate-tracking/$ID -H 'Authorization: Bearer warehouse-token' \
   -H 'Content-Type: application/json' -d '{{"kind": "delivered"}}'
 curl -s -X POST {url}/orders/$ID/confirm -H 'Authorization: Bearer alice-token'

@@ -4,8 +4,9 @@
 //! # Authentication
 //!
 //! Every `/orders` route wants `Authorization: Bearer <token>`. The token is turned into an
-//! [`Actor`] by an [`Authenticator`]; a missing or unknown token is answered 401. The demo uses
-//! [`StaticTokens::demo`], a fixed table (`alice-token`, `bob-token`, `reviewer-token`,
+//! [`Actor`] by an [`Authenticator`]; a missing or unknown token is answered 401. The token is
+//! what follows `Bearer ` exactly, untrimmed. The demo uses [`StaticTokens::demo`], a fixed
+//! table compared in constant time (`alice-token`, `bob-token`, `reviewer-token`,
 //! `warehouse-token`, `service-token`, `admin-token`). A host plugs in its own by implementing
 //! [`Authenticator`], or simply by passing a closure — any `Fn(&str) -> Option<Actor>` is one:
 //!
@@ -26,39 +27,52 @@
 //! `POST /webhooks/payment` and `POST /webhooks/tracking` take no bearer token: they are
 //! authenticated by their signature (`X-Timestamp`, `X-Signature`: HMAC-SHA256 over
 //! `"{timestamp}.{body}"`), verified by the gateway and carrier adapters. A forged signature or a
-//! stale timestamp is answered 401 and changes nothing; a redelivered notification is answered
-//! as success without being applied twice.
+//! timestamp more than 5 minutes from now (either way) is answered 401 and changes nothing; a
+//! redelivered notification is answered as success without being applied twice.
 //!
 //! # Errors
 //!
 //! Every error is JSON: `{"error": code, "message": text, "violations": [...]}` (violations only
 //! for invalid input). 400 invalid input (every violation listed), 401 bad token, signature or
-//! timestamp, 403 role not allowed, 404 not found (also another buyer's order), 409 concurrent
-//! change, 422 illegal transition or other refusal by the workflow, 503 a backend to retry
-//! later. Error bodies never contain secrets, signatures or payment payloads.
+//! timestamp, 403 role not allowed, 404 not found (also another buyer's order), 408 request body
+//! too slow, 409 concurrent change, 413 request body too large, 422 illegal transition or other
+//! refusal by the workflow, 503 a backend to retry later, a request too slow or over the
+//! limits below. Error bodies never contain secrets, signatures or payment payloads.
+//!
+//! # Limits
+//!
+//! [`serve`] speaks HTTP/1.1 with the limits of [`ShopOptions`], so that one client cannot
+//! take the server down: a header-read timeout (10 s), an idle keep-alive timeout (60 s), a
+//! body timeout (15 s, 408), a request timeout (30 s, 503), a body size limit (64 KiB, 413), at
+//! most 1,024 connections and 64 from one IP address (more are answered 503 and closed) and at
+//! most 256 requests in flight (more are answered 503 at once).
 //!
 //! # Dev aids
 //!
-//! With [`ShopOptions::dev_endpoints`] on (the example turns it on, a production host never
-//! should), `POST /dev/simulate-payment/{id}` and `POST /dev/simulate-tracking/{id}` make the fake
-//! provider and carrier send their signed callbacks to the engine, so a whole order can be tried
-//! with curl alone.
+//! With [`ShopOptions::dev_endpoints`] on (off by default; the example turns it on only when
+//! started with `--dev`, a production host never should), `POST /dev/simulate-payment/{id}`
+//! and `POST /dev/simulate-tracking/{id}` make the fake provider and carrier send their signed
+//! callbacks to the engine, so a whole order can be tried with curl alone. Off, they are 404.
 
 // This file is compiled into both the example and the test; each uses a different part of it.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{BoxError, Json, Router};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use orderflow::engine::{Adapters, Engine, EngineError, Outcome};
 use orderflow::order::{CaseRequest, HoldReason, PackageItem, ScannedItem, TrackingKind};
 use orderflow::ports::{
@@ -73,9 +87,14 @@ use orderflow::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::{ServiceBuilder, ServiceExt};
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -109,14 +128,24 @@ where
     }
 }
 
-/// A fixed token table.
-#[derive(Debug, Clone, Default)]
-pub struct StaticTokens(HashMap<String, Actor>);
+/// A fixed token table. A token is compared byte for byte (no trimming, no case folding) and in
+/// constant time with every token of the table, so the time taken tells nothing about how much
+/// of a token was right or which one matched (only whether the lengths differ).
+#[derive(Clone, Default)]
+pub struct StaticTokens(Vec<(String, Actor)>);
+
+impl std::fmt::Debug for StaticTokens {
+    /// Never prints the tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticTokens").field("tokens", &self.0.len()).finish_non_exhaustive()
+    }
+}
 
 impl StaticTokens {
-    /// Adds `token` for `actor`.
+    /// Adds `token` for `actor` (replacing the actor of a token already in the table).
     pub fn with(mut self, token: &str, actor: Actor) -> StaticTokens {
-        self.0.insert(token.to_owned(), actor);
+        self.0.retain(|(known, _)| known != token);
+        self.0.push((token.to_owned(), actor));
         self
     }
 
@@ -139,26 +168,72 @@ impl StaticTokens {
 
 impl Authenticator for StaticTokens {
     fn authenticate(&self, token: &str) -> Option<Actor> {
-        self.0.get(token).cloned()
+        // Every token is compared, with no early exit; the index of the match is picked without
+        // a branch on the comparison.
+        let mut found = subtle::Choice::from(0);
+        let mut index = 0u64;
+        for (i, (known, _)) in self.0.iter().enumerate() {
+            let same = known.as_bytes().ct_eq(token.as_bytes());
+            index = u64::conditional_select(&index, &u64::try_from(i).unwrap_or(u64::MAX), same);
+            found |= same;
+        }
+        if !bool::from(found) {
+            return None;
+        }
+        self.0.get(usize::try_from(index).ok()?).map(|(_, actor)| actor.clone())
     }
 }
 
-/// How the server runs.
+/// How the server runs. The defaults are the production ones: no dev endpoints, and the limits
+/// below.
 #[derive(Debug, Clone)]
 pub struct ShopOptions {
     /// How often the background worker fires due deadlines and delivers the outbox.
     pub tick: Duration,
-    /// Serve the `/dev/...` helpers that make the fake provider and carrier call back. Demo only.
+    /// Serve the `/dev/...` helpers that make the fake provider and carrier call back. Demo
+    /// only: with them any buyer can mark their own order paid. Default off.
     pub dev_endpoints: bool,
     /// Every order waits for a reviewer (otherwise the workflow approves ordinary orders itself).
     pub manual_review: bool,
-    /// Units in stock of every demo SKU.
+    /// Units in stock of every demo SKU. Default 1,000,000.
     pub stock: u32,
+    /// A connection whose request head (request line and headers) is not all in this long
+    /// after it opened, or after the first byte of a later request, is closed. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection waiting this long for its next request is closed. Default 60 s.
+    pub idle_timeout: Duration,
+    /// A request body not all in this long after the request head is answered 408. Default 15 s.
+    pub body_timeout: Duration,
+    /// A request not answered this long after its head came in is answered 503. Default 30 s.
+    pub request_timeout: Duration,
+    /// A larger request body is answered 413. Default 64 KiB.
+    pub max_body_bytes: usize,
+    /// Connections open at once; one more is answered 503 and closed. Default 1,024.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address; one more is answered 503 and closed.
+    /// Default 64. Behind a reverse proxy every connection comes from the proxy: raise it to
+    /// `max_connections` there and limit clients in the proxy.
+    pub max_connections_per_client: usize,
+    /// Requests handled at once; one more is answered 503 at once. Default 256.
+    pub max_in_flight: usize,
 }
 
 impl Default for ShopOptions {
     fn default() -> Self {
-        ShopOptions { tick: Duration::from_secs(1), dev_endpoints: false, manual_review: false, stock: 100 }
+        ShopOptions {
+            tick: Duration::from_secs(1),
+            dev_endpoints: false,
+            manual_review: false,
+            stock: 1_000_000,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 64 * 1024,
+            max_connections: 1024,
+            max_connections_per_client: 64,
+            max_in_flight: 256,
+        }
     }
 }
 
@@ -232,8 +307,12 @@ impl AppState {
 // Serving
 // ---------------------------------------------------------------------------------------------
 
-/// The routes.
+/// The routes, with the request limits of [`ShopOptions`]: bodies larger than
+/// `max_body_bytes` are answered 413, a body that does not arrive within `body_timeout` 408, a
+/// request not answered within `request_timeout` 503, and a request arriving while
+/// `max_in_flight` are being handled 503 at once (all with the JSON error body).
 pub fn app(state: AppState) -> Router {
+    let options = state.options.clone();
     let mut router = Router::new()
         .route("/orders", post(place))
         .route("/orders/{id}", get(show))
@@ -255,25 +334,362 @@ pub fn app(state: AppState) -> Router {
             .route("/dev/simulate-payment/{id}", post(dev_simulate_payment))
             .route("/dev/simulate-tracking/{id}", post(dev_simulate_tracking));
     }
-    router.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") }).with_state(state)
+    router
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        // Layered on each route, so the in-flight limit is a global one shared by all routes.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(refused_by_limits))
+                .timeout(options.request_timeout)
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(options.max_in_flight.max(1))),
+        )
+        .with_state(state)
+}
+
+/// The answer when a request timed out or found no room.
+async fn refused_by_limits(error: BoxError) -> ApiError {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long; retry later")
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many requests in flight; retry later")
+    } else {
+        tracing::error!(error = %error, "request failed in a middleware");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the request could not be handled")
+    }
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, with the background worker
-/// (due deadlines, outbox delivery every `options.tick`). On shutdown, requests in flight are
-/// finished, then the worker is stopped; the function returns when both are done.
+/// (due deadlines, outbox delivery every `options.tick`) and the connection limits of
+/// [`ShopOptions`]: at most `max_connections` open connections and `max_connections_per_client`
+/// from one IP address (more are answered 503 and closed at once), a connection closed when
+/// its request head is not in within `header_read_timeout` or when it waits longer than
+/// `idle_timeout` for its next request. On shutdown the port is closed, requests in flight are
+/// finished and connections waiting for a request are closed, then the worker is stopped; the
+/// function returns when all that is done.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let options = state.options.clone();
     let (stop_worker, stopped) = watch::channel(false);
     let worker = tokio::spawn(background_worker(state.clone(), stopped));
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let router = app(state);
+    // Every connection holds one of these permits; shutdown waits until all are back.
+    let max_connections = options.max_connections.clamp(1, MAX_CONNECTIONS);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let clients = Arc::new(Clients::default());
+    let (stop_connections, connections_stop) = watch::channel(false);
+    let mut refusals = Refusals::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Per-connection errors (the client gave up) need nothing; others (out of
+                    // file descriptors...) get a pause rather than a busy loop.
+                    if !is_connection_error(&e) {
+                        tracing::error!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refusals.refuse(&stream, peer.ip(), "all connections in use");
+            continue;
+        };
+        let Some(client) = clients.enter(peer.ip(), options.max_connections_per_client) else {
+            refusals.refuse(&stream, peer.ip(), "too many connections from this client");
+            continue;
+        };
+        let connection = Connection { options: options.clone(), _slot: slot, _client: client };
+        tokio::spawn(connection.serve(stream, router.clone(), connections_stop.clone()));
+    }
+    drop(listener);
+    let _ = stop_connections.send(true);
+    let _ = slots.acquire_many(u32::try_from(max_connections).unwrap_or(u32::MAX)).await;
     let _ = stop_worker.send(true);
     if let Err(e) = worker.await {
         tracing::error!(error = %e, "background worker panicked");
     }
-    served
+    Ok(())
+}
+
+/// The most connections [`serve`] keeps open, whatever `max_connections` says.
+const MAX_CONNECTIONS: usize = 1 << 20;
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset, Interrupted};
+    matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted)
+}
+
+/// Connections refused over the limits, logged at most once a second (a flood of them must not
+/// become a flood of log lines).
+#[derive(Default)]
+struct Refusals {
+    since_logged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Refusals {
+    /// Answers a connection over the limits with a 503 (if its send buffer takes it at once);
+    /// the caller then drops, so closes, it.
+    fn refuse(&mut self, stream: &tokio::net::TcpStream, peer: IpAddr, why: &str) {
+        let body = r#"{"error":"unavailable","message":"too many connections; retry later"}"#;
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             retry-after: 1\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.try_write(answer.as_bytes());
+        self.since_logged += 1;
+        if self.logged_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            tracing::warn!(%peer, refused = self.since_logged, "connection refused: {why}");
+            self.since_logged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+    }
+}
+
+/// Open connections per client IP address.
+#[derive(Default)]
+struct Clients(std::sync::Mutex<HashMap<IpAddr, usize>>);
+
+/// One open connection of a client, counted in [`Clients`] until dropped.
+struct ClientSlot {
+    clients: Arc<Clients>,
+    ip: IpAddr,
+}
+
+impl Clients {
+    fn enter(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let ip = ip.to_canonical();
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_insert(0);
+        if *count >= max {
+            if *count == 0 {
+                open.remove(&ip);
+            }
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot { clients: self.clone(), ip })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.clients.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Where a connection is, for its timeouts: reading a request head (since when), handling
+/// requests (how many), or idle between requests (since when).
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Head(Instant),
+    Busy(usize),
+    Idle(Instant),
+}
+
+/// A connection's [`Phase`], moved by the bytes it reads and the requests it handles.
+struct Activity {
+    phase: std::sync::Mutex<Phase>,
+    changed: Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { phase: std::sync::Mutex::new(Phase::Head(Instant::now())), changed: Notify::new() }
+    }
+
+    fn update(&self, next: impl FnOnce(Phase) -> Phase) {
+        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
+        *phase = next(*phase);
+        drop(phase);
+        self.changed.notify_one();
+    }
+
+    fn phase(&self) -> Phase {
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Bytes came in: on an idle connection, the next request head has started.
+    fn read_some(&self) {
+        if matches!(self.phase(), Phase::Idle(_)) {
+            self.update(|phase| if let Phase::Idle(_) = phase { Phase::Head(Instant::now()) } else { phase });
+        }
+    }
+
+    /// A request head was read: the request is handled until the guard is dropped.
+    fn request(self: &Arc<Self>) -> InFlight {
+        self.update(|phase| match phase {
+            Phase::Busy(n) => Phase::Busy(n + 1),
+            _ => Phase::Busy(1),
+        });
+        InFlight(self.clone())
+    }
+
+    /// When the connection is to be closed if nothing happens, given the timeouts.
+    fn deadline(&self, options: &ShopOptions) -> Option<Instant> {
+        match self.phase() {
+            Phase::Head(since) => since.checked_add(options.header_read_timeout),
+            Phase::Idle(since) => since.checked_add(options.idle_timeout),
+            Phase::Busy(_) => None,
+        }
+    }
+}
+
+/// A request being handled on a connection.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.update(|phase| match phase {
+            Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
+            _ => Phase::Idle(Instant::now()),
+        });
+    }
+}
+
+/// A connection's socket, telling its [`Activity`] when bytes come in.
+struct Watched {
+    stream: tokio::net::TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut this.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.read_some();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+/// An accepted connection and the slots it holds while open.
+struct Connection {
+    options: ShopOptions,
+    _slot: OwnedSemaphorePermit,
+    _client: ClientSlot,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 on `stream` until the client closes it, a timeout closes it, or
+    /// shutdown (after the request in flight, if any).
+    ///
+    /// The header-read and idle timeouts are kept here rather than by hyper: hyper's
+    /// `header_read_timeout` also runs while a kept-alive connection waits for its next
+    /// request, which would make the two one.
+    async fn serve(self, stream: tokio::net::TcpStream, router: Router, mut stop: watch::Receiver<bool>) {
+        let _ = stream.set_nodelay(true);
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Watched { stream, activity: activity.clone() });
+        let service = {
+            let activity = activity.clone();
+            hyper::service::service_fn(move |request: Request<Incoming>| {
+                let in_flight = activity.request();
+                let answer = router.clone().oneshot(request);
+                async move {
+                    let answer = answer.await;
+                    drop(in_flight);
+                    answer
+                }
+            })
+        };
+        let connection =
+            hyper::server::conn::http1::Builder::new().header_read_timeout(None).serve_connection(io, service);
+        let mut connection = std::pin::pin!(connection);
+        let mut stopping = false;
+        loop {
+            let deadline = activity.deadline(&self.options);
+            tokio::select! {
+                served = connection.as_mut() => {
+                    if let Err(e) = served {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = activity.changed.notified() => {}
+                () = sleep_until(deadline) => {
+                    if activity.deadline(&self.options).is_some_and(|d| d <= Instant::now()) {
+                        tracing::debug!(phase = ?activity.phase(), "connection closed: timed out");
+                        return;
+                    }
+                }
+                _ = stop.changed(), if !stopping => {
+                    stopping = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+            // Shutting down, a request not started yet is not waited for.
+            if stopping && matches!(activity.phase(), Phase::Head(_)) {
+                return;
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A server running in the background (for tests and embedding).
@@ -465,8 +881,9 @@ impl From<EngineError> for ApiError {
                 format!("payment provider refused: {why}"),
             ),
             EngineError::Payment(_) => unavailable("payment provider"),
+            // The port has one variant for a bad signature and a stale timestamp.
             EngineError::Logistics(LogisticsError::InvalidSignature) => {
-                ApiError::unauthorized("tracking push signature is invalid")
+                ApiError::unauthorized("tracking push signature is invalid or its timestamp is outside the tolerance")
             }
             EngineError::Logistics(LogisticsError::Malformed(_)) => ApiError::bad_request("tracking push is malformed"),
             EngineError::Logistics(LogisticsError::NoService(_) | LogisticsError::Rejected(_))
@@ -500,9 +917,35 @@ impl FromRequestParts<AppState> for Caller {
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
             .ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <token>"))?;
         state.auth.authenticate(token).map(Caller).ok_or_else(|| ApiError::unauthorized("unknown token"))
+    }
+}
+
+/// The request body as bytes, within the limits of [`ShopOptions`]: larger than
+/// `max_body_bytes` is answered 413, not all in within `body_timeout` 408, both in the API's
+/// error format.
+struct RawBody(Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let options = &state.options;
+        match tokio::time::timeout(options.body_timeout, Bytes::from_request(req, state)).await {
+            Ok(Ok(bytes)) => Ok(RawBody(bytes)),
+            Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than {} bytes", options.max_body_bytes),
+            )),
+            Ok(Err(rejection)) => Err(ApiError::bad_request(rejection.body_text())),
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the request body did not arrive within {} ms", options.body_timeout.as_millis()),
+            )),
+        }
     }
 }
 
@@ -516,11 +959,11 @@ impl<T: serde::de::DeserializeOwned> Body<T> {
     }
 }
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         Body::parse(&bytes).map(Body)
     }
 }
@@ -871,13 +1314,21 @@ fn raw_message(headers: &HeaderMap, body: Bytes) -> RawMessage {
     }
 }
 
-async fn payment_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn payment_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
     let reply = state.engine.handle_payment_notification(&raw_message(&headers, body)).await?;
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     Ok((status, reply.body).into_response())
 }
 
-async fn tracking_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+async fn tracking_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
     let applied = state.engine.handle_tracking_push(&raw_message(&headers, body)).await?;
     Ok(Json(json!({ "applied": applied })))
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::gateway::{SignatureProblem, SigningKey, check_message, lock, sign_message};
+use super::gateway::{DEFAULT_TOLERANCE, SignatureProblem, SigningKey, check_message, lock, sign_message};
 use crate::address::Address;
 use crate::ids::PackageId;
 use crate::money::{Currency, Money};
@@ -243,9 +243,11 @@ struct CarrierState {
 ///   and signed like the payment gateway's notifications (`X-Timestamp`, `X-Signature` =
 ///   hex HMAC-SHA256 of `"{timestamp}.{body}"` under the carrier's own secret).
 ///   Verification answers [`LogisticsError::Malformed`] for bad headers or body and
-///   [`LogisticsError::InvalidSignature`] for a bad signature (and, when a tolerance is set
-///   with [`with_tolerance`](Self::with_tolerance), for a stale timestamp). Without a
-///   tolerance replays are accepted: tracking updates are deduplicated by event id anyway.
+///   [`LogisticsError::InvalidSignature`] for a bad signature and for a signed timestamp
+///   further than the tolerance from "now": by default the payment gateway's
+///   [`DEFAULT_TOLERANCE`] of 5 minutes, changed with
+///   [`with_tolerance`](Self::with_tolerance), turned off (for replaying old recordings) with
+///   [`without_tolerance`](Self::without_tolerance).
 /// * [`fail_next`](Self::fail_next) makes the next calls fail with `Unavailable`.
 pub struct FakeCarrier {
     name: String,
@@ -270,6 +272,7 @@ impl fmt::Debug for FakeCarrier {
             .field("country", &self.country)
             .field("province", &self.province)
             .field("rates", &self.rates)
+            .field("tolerance", &self.tolerance)
             .finish_non_exhaustive()
     }
 }
@@ -305,7 +308,7 @@ impl FakeCarrier {
             currency: Currency::CNY,
             rates: vec![ServiceRate::standard(), ServiceRate::express()],
             max_weight_grams: 30_000,
-            tolerance: None,
+            tolerance: Some(DEFAULT_TOLERANCE),
             state: Mutex::new(CarrierState::default()),
         }
     }
@@ -358,11 +361,28 @@ impl FakeCarrier {
     }
 
     /// Rejects pushes whose signed timestamp is further than `tolerance` from "now" (as
-    /// [`LogisticsError::InvalidSignature`]: the port has no separate variant).
+    /// [`LogisticsError::InvalidSignature`]: the port has no separate variant); negative values
+    /// count as zero. The default is [`DEFAULT_TOLERANCE`],
+    /// the same 5 minutes as the fake payment gateway's.
     #[must_use]
     pub fn with_tolerance(mut self, tolerance: TimeDelta) -> FakeCarrier {
         self.tolerance = Some(tolerance.max(TimeDelta::zero()));
         self
+    }
+
+    /// Accepts pushes signed at any time: only for replaying old recorded pushes in tests. A
+    /// push replayed days later is then applied (its updates are still deduplicated by event
+    /// id), so a real carrier adapter should always check the timestamp.
+    #[must_use]
+    pub fn without_tolerance(mut self) -> FakeCarrier {
+        self.tolerance = None;
+        self
+    }
+
+    /// The timestamp tolerance, `None` when turned off with
+    /// [`without_tolerance`](Self::without_tolerance).
+    pub fn tolerance(&self) -> Option<TimeDelta> {
+        self.tolerance
     }
 
     /// The carrier's name (what quotes and shipments carry).

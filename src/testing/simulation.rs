@@ -25,9 +25,9 @@ use crate::command::{Action, Command};
 use crate::engine::{Engine, EngineSettings};
 use crate::ids::{LineId, OrderId, PackageId};
 use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, TrackingKind};
-use crate::ports::{GatewayError, PaymentStatus};
+use crate::ports::{GatewayError, PaymentStatus, TrackingPush};
 use crate::testing::shop::{SKUS, Shop, sku};
-use crate::testing::{buyer, customer_service, sample_cod_form, sample_form};
+use crate::testing::{FakeCarrier, buyer, customer_service, sample_cod_form, sample_form};
 
 /// The invariants checked, by name.
 pub const INVARIANTS: [&str; 7] = [
@@ -324,7 +324,10 @@ impl Driver {
             pushes.reverse();
         }
         for (kind, at, event) in pushes {
-            let raw = self.shop.carrier.push(&waybill, kind, at, &format!("{waybill}-{event}"));
+            // Each update carries its own time, but the push is signed now: the carrier refuses
+            // a signature further than its 5-minute tolerance from the shop's clock.
+            let update = FakeCarrier::update(kind, at, &format!("{waybill}-{event}"));
+            let raw = self.shop.carrier.push_many(&[TrackingPush { waybill: waybill.clone(), update }], now);
             let copies = if self.fault("tracking push duplicated", 10) { 2 } else { 1 };
             for _ in 0..copies {
                 let _ = self.shop.engine.handle_tracking_push(&raw).await;
