@@ -30,7 +30,7 @@ use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
 use orderflow::order::TrackingKind;
 use orderflow::ports::{Commit, OrderFilter, OrderStore};
-use orderflow::testing::{FakeCarrier, buyer, carrier, provider, sample_form, t0, warehouse};
+use orderflow::testing::{FakeCarrier, buyer, carrier, pack_remaining, provider, sample_form, t0, warehouse};
 use orderflow::{
     Action, Command, Ctx, Event, MemoryStore, NewOrder, Order, OrderId, OrderNumber, OrderStatus, PackageId, Workflow,
     evolve,
@@ -92,7 +92,7 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
                     service: "standard".into(),
                     reason: "cheapest".into(),
                 };
-                steps.push((minutes(90), Command::new(warehouse(), order.pack_remaining())));
+                steps.push((minutes(90), Command::new(warehouse(), pack_remaining(&order))));
                 steps.push((minutes(100), Command::new(warehouse(), book)));
                 let record = Action::RecordWaybill { package, waybill: waybill.clone() };
                 steps.push((minutes(110), Command::new(carrier("SF"), record)));

@@ -44,7 +44,8 @@ use orderflow::engine::{Adapters, Engine, RequestKey};
 use orderflow::order::TrackingKind;
 use orderflow::ports::OrderStore;
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, provider, sample_form, t0, warehouse,
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, pack_remaining, provider, sample_form, t0,
+    warehouse,
 };
 use orderflow::{
     Action, Actor, Command, Ctx, Decision, Effect, MemoryInventory, NewOrder, Order, OrderId, OrderNumber, OrderStatus,
@@ -64,7 +65,7 @@ fn steps(placed: &Order, n: u64) -> Vec<(DateTime<Utc>, Command)> {
     let mut steps = vec![
         (at(3), Command::new(provider(), Action::CapturePayment { txn_id: format!("ALI-{n}"), amount: total })),
         (at(60), Command::new(warehouse(), Action::IssuePickList)),
-        (at(90), Command::new(warehouse(), placed.pack_remaining())),
+        (at(90), Command::new(warehouse(), pack_remaining(placed))),
         (
             at(100),
             Command::new(

@@ -10,7 +10,9 @@ use orderflow::effect::StockItem;
 use orderflow::engine::{Adapters, Engine};
 use orderflow::ports::{CarrierRule, CarrierSelector, Cheapest, Fastest, Logistics, Parcel, RuleBased};
 use orderflow::testing::{FakeCarrier, MultiCarrier};
-use orderflow::testing::{FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0, warehouse};
+use orderflow::testing::{
+    FakeGateway, FixedClock, RecordingNotifier, buyer, pack_remaining, sample_form, t0, warehouse,
+};
 use orderflow::{Action, Command, MemoryInventory, MemoryStore, PackageId};
 use orderflow::{Sku, Workflow};
 
@@ -93,7 +95,7 @@ async fn main() {
     engine.handle_payment_notification(&pay).await.ok();
     engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.ok();
     let Ok(order) = engine.order(id).await else { return };
-    let pack = order.pack_remaining();
+    let pack = pack_remaining(&order);
     engine.execute(id, Command::new(warehouse(), pack)).await.ok();
     if let Ok(booked) = engine.ship(&warehouse(), id, PackageId(1)).await {
         for event in booked.events {

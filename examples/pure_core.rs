@@ -4,7 +4,7 @@
 
 use chrono::TimeDelta;
 use orderflow::order::{TrackingKind, TrackingUpdate};
-use orderflow::testing::{Scenario, buyer, carrier, provider, sample_form, warehouse};
+use orderflow::testing::{Scenario, buyer, carrier, pack_remaining, provider, sample_form, warehouse};
 use orderflow::{Action, LineId, PackageId, buyer_timeline};
 
 fn main() -> Result<(), orderflow::Error> {
@@ -19,7 +19,7 @@ fn main() -> Result<(), orderflow::Error> {
 
     // 4. Pick and pack, verified against what was scanned.
     s.when(warehouse(), Action::IssuePickList)?;
-    let pack = s.order().pack_remaining();
+    let pack = pack_remaining(s.order());
     s.when(warehouse(), pack)?;
 
     // 5. Carrier chosen, shipment created, waybill recorded.

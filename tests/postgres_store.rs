@@ -17,7 +17,8 @@ use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine};
 use orderflow::ports::{Commit, OrderStore, OutboxEntry, StoreError};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, provider, sample_form, t0,
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
+    t0,
 };
 use orderflow::{
     Action, Change, Command, Ctx, Effect, Event, MemoryInventory, Order, OrderId, OrderStatus, Sku, Workflow, evolve,
@@ -622,7 +623,7 @@ async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
 
     // B's copy is now stale the other way: a command it could decide on its copy conflicts at
     // commit and is decided again, so the history has no gap and no duplicate.
-    let pack = picked.order.pack_remaining();
+    let pack = pack_remaining(&picked.order);
     let packed = b.execute(id, Command::new(warehouse, pack)).await.unwrap();
     assert_eq!(packed.order.version, picked.order.version + packed.events.len() as u64);
     let history = a.events(id).await.unwrap();

@@ -12,7 +12,8 @@ use orderflow::engine::{Adapters, Engine};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
 use orderflow::ports::{Commit, OrderFilter, OrderStore, OutboxEntry, StoreError};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, provider, sample_form, t0, warehouse,
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
+    t0, warehouse,
 };
 use orderflow::{Action, Command, Ctx, MemoryInventory, Order, OrderStatus, Sku, Workflow, evolve};
 
@@ -181,7 +182,7 @@ async fn the_waybill_and_customer_columns_follow_the_snapshot() {
     let shipping = [
         Command::new(provider(), Action::CapturePayment { txn_id: "T-1".into(), amount: order.totals.total }),
         Command::new(warehouse(), Action::IssuePickList),
-        Command::new(warehouse(), order.pack_remaining()),
+        Command::new(warehouse(), pack_remaining(&order)),
         Command::new(warehouse(), book),
         Command::new(orderflow::testing::carrier("SF"), waybill),
     ];

@@ -10,7 +10,8 @@ use orderflow::engine::{Adapters, Engine};
 use orderflow::order::TrackingKind;
 use orderflow::ports::{OrderStore, PaymentSession};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, customer_service, reviewer, sample_form, warehouse,
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, customer_service, pack_remaining, reviewer,
+    sample_form, warehouse,
 };
 use orderflow::{Action, Command, MemoryInventory, PackageId, Sku, Workflow, WorkflowConfig};
 
@@ -93,7 +94,7 @@ impl<S: OrderStore> DemoShop<S> {
 
         // 4. Pick and pack, checked item by item against the order.
         engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await?;
-        let pack = engine.order(id).await?.pack_remaining();
+        let pack = pack_remaining(&engine.order(id).await?);
         engine.execute(id, Command::new(warehouse(), pack)).await?;
         println!("4. packed: {}", engine.order(id).await?.status());
 

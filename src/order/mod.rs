@@ -324,17 +324,6 @@ impl Order {
             .chain(self.cases.iter().filter_map(|c| c.return_waybill.as_deref()))
     }
 
-    /// Every unit not yet packed, as one parcel's contents and the scans that match it:
-    /// the usual `Pack` of a single-parcel order.
-    pub fn pack_remaining(&self) -> crate::command::Action {
-        let remaining: Vec<(&Line, u32)> =
-            self.lines.iter().map(|l| (l, self.remaining_to_pack(l))).filter(|(_, q)| *q > 0).collect();
-        crate::command::Action::Pack {
-            items: remaining.iter().map(|(l, quantity)| PackageItem { line: l.id, quantity: *quantity }).collect(),
-            scanned: remaining.iter().map(|(l, quantity)| ScannedItem::of(l, *quantity)).collect(),
-        }
-    }
-
     /// The earliest pending deadline (what stores index).
     pub fn next_deadline(&self) -> Option<(DateTime<Utc>, DeadlineKind)> {
         self.deadlines.next()

@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{buyer, customer_service, provider, sample_cod_form, sample_form, t0, warehouse};
+use super::{buyer, customer_service, pack_remaining, provider, sample_cod_form, sample_form, t0, warehouse};
 use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::decide::{Ctx, Decision, NewOrder, Workflow, after, evolve};
@@ -795,7 +795,7 @@ async fn ship<S: OrderStore>(
         ok(check, "append payment", store.append(paid.commit(&[])).await);
         order = paid.order;
     }
-    let pack = order.pack_remaining();
+    let pack = pack_remaining(&order);
     let package = PackageId(1);
     let actions = [
         (warehouse(), Action::IssuePickList),

@@ -26,9 +26,9 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::ids::{CustomerId, OrderId, StaffId};
 use crate::money::{Currency, Money};
-use crate::order::Order;
+use crate::order::{Order, PackageItem, ScannedItem};
 use crate::order_number::{OrderNumberGenerator, TimeOrderedNumbers};
-use crate::placement::{AddressForm, LineForm, PaymentMethod, PlaceOrderForm, Variant};
+use crate::placement::{AddressForm, Line, LineForm, PaymentMethod, PlaceOrderForm, Variant};
 
 /// A fixed instant used by the examples and tests: 2026-11-30 09:00 UTC.
 pub fn t0() -> DateTime<Utc> {
@@ -90,11 +90,15 @@ pub fn sample_cod_form(customer: &str) -> PlaceOrderForm {
     PlaceOrderForm { payment: PaymentMethod::CashOnDelivery, ..sample_form(customer) }
 }
 
-/// Staff with every role but admin, for tests.
+/// A staff member with `roles`, for tests.
+///
+/// # Panics
+/// When `id` is not a valid [`StaffId`]: a test that meant a staff member never silently acts
+/// as someone else.
 pub fn staff(id: &str, roles: &[Role]) -> Actor {
     match StaffId::new(id) {
         Ok(id) => Actor::staff(id, roles.iter().copied()),
-        Err(_) => Actor::System,
+        Err(e) => panic!("testing::staff({id:?}): not a staff id: {e}"),
     }
 }
 
@@ -114,10 +118,25 @@ pub fn customer_service() -> Actor {
 }
 
 /// The buyer `customer`.
+///
+/// # Panics
+/// When `customer` is not a valid [`CustomerId`]: a test that meant a buyer never silently
+/// acts as the system.
 pub fn buyer(customer: &str) -> Actor {
     match CustomerId::new(customer) {
         Ok(id) => Actor::buyer(id),
-        Err(_) => Actor::System,
+        Err(e) => panic!("testing::buyer({customer:?}): not a customer id: {e}"),
+    }
+}
+
+/// The `Pack` of every unit of `order` not packed yet, with the scans that match it: the usual
+/// pack of a single-parcel order, for tests and demonstrations.
+pub fn pack_remaining(order: &Order) -> Action {
+    let remaining: Vec<(&Line, u32)> =
+        order.lines.iter().map(|l| (l, order.remaining_to_pack(l))).filter(|(_, q)| *q > 0).collect();
+    Action::Pack {
+        items: remaining.iter().map(|(l, quantity)| PackageItem { line: l.id, quantity: *quantity }).collect(),
+        scanned: remaining.iter().map(|(l, quantity)| ScannedItem::of(l, *quantity)).collect(),
     }
 }
 

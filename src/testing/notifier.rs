@@ -1,51 +1,22 @@
 //! [`RecordingNotifier`]: a notifier that records what it was asked to send, drops
 //! redelivered keys, and fails on demand.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
-use std::sync::Mutex;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use super::gateway::lock;
-use crate::adapters::memory::fingerprint::PassThrough;
 use crate::effect::Notification;
 use crate::ports::notifier::{Notifier, NotifyError};
 
 #[derive(Debug, Default)]
 struct NotifierState {
-    sent: Vec<(String, Notification)>,
-    /// Hashes keys for the index below (std's keyed SipHash, as a `HashSet` would).
-    hasher: RandomState,
-    /// Position in `sent` of the first key with each hash: every key is stored once,
-    /// in `sent`, and a long run's index holds two words per key instead of a second copy.
-    by_hash: HashMap<u64, usize, BuildHasherDefault<PassThrough>>,
-    /// Positions of later keys whose hash an earlier, different key already had (keeps the
-    /// deduplication exact; practically always empty).
-    collided: HashMap<u64, Vec<usize>, BuildHasherDefault<PassThrough>>,
+    /// What was sent, oldest first; each key's text is shared with `keys`.
+    sent: Vec<(Arc<str>, Notification)>,
+    /// Every key sent, for deduplication.
+    keys: HashSet<Arc<str>>,
     duplicates_dropped: usize,
     fail_next: usize,
     calls: usize,
-}
-
-impl NotifierState {
-    /// True when `key` (whose hash is `hash`) was already recorded.
-    fn seen(&self, key: &str, hash: u64) -> bool {
-        let is_key = |i: &usize| self.sent.get(*i).is_some_and(|(k, _)| k == key);
-        self.by_hash.get(&hash).is_some_and(is_key)
-            || self.collided.get(&hash).is_some_and(|later| later.iter().any(is_key))
-    }
-
-    /// Records `key` (not [`seen`](Self::seen) before) with `notification`.
-    fn record(&mut self, key: &str, hash: u64, notification: &Notification) {
-        let at = self.sent.len();
-        match self.by_hash.entry(hash) {
-            Entry::Vacant(first) => {
-                first.insert(at);
-            }
-            Entry::Occupied(_) => self.collided.entry(hash).or_default().push(at),
-        }
-        self.sent.push((key.to_owned(), notification.clone()));
-    }
 }
 
 /// Records every notification sent, deduplicated by key like a notifier that remembers what
@@ -77,7 +48,7 @@ impl RecordingNotifier {
 
     /// Every `(key, notification)` sent, oldest first, each key once.
     pub fn sent(&self) -> Vec<(String, Notification)> {
-        lock(&self.state).sent.clone()
+        lock(&self.state).sent.iter().map(|(k, n)| (k.to_string(), n.clone())).collect()
     }
 
     /// The notifications sent, oldest first.
@@ -109,44 +80,13 @@ impl Notifier for RecordingNotifier {
             state.fail_next -= 1;
             return Err(NotifyError::Unavailable("channel is down".into()));
         }
-        let hash = state.hasher.hash_one(key);
-        if state.seen(key, hash) {
+        if state.keys.contains(key) {
             state.duplicates_dropped += 1;
         } else {
-            state.record(key, hash, notification);
+            let key: Arc<str> = key.into();
+            state.keys.insert(key.clone());
+            state.sent.push((key, notification.clone()));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::effect::{Audience, NotificationKind};
-    use crate::order_number::OrderNumber;
-
-    fn notification(n: u64) -> Notification {
-        Notification {
-            audience: Audience::CustomerService,
-            order_number: OrderNumber::from_value(n).unwrap_or_else(|e| panic!("{e}")),
-            kind: NotificationKind::Delivered,
-        }
-    }
-
-    /// Keys sharing a hash stay apart: deduplication compares the keys themselves.
-    #[test]
-    fn colliding_hashes_still_compare_keys() {
-        let mut state = NotifierState::default();
-        for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
-            assert!(!state.seen(key, 7), "{key}");
-            state.record(key, 7, &notification(i as u64 + 1));
-        }
-        for key in ["a", "b", "c"] {
-            assert!(state.seen(key, 7), "{key}");
-            assert!(!state.seen(key, 8), "{key}");
-        }
-        assert!(!state.seen("d", 7));
-        let keys: Vec<&str> = state.sent.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["a", "b", "c"]);
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::engine::{Adapters, Engine, Outcome};
 use crate::order::TrackingKind;
-use crate::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0, warehouse};
+use crate::testing::{
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, pack_remaining, sample_form, t0, warehouse,
+};
 use crate::{Action, Actor, Command, MemoryInventory, MemoryStore, OrderId, PackageId, PlaceOrderForm, Sku, Workflow};
 
 /// The engine type of a [`Shop`].
@@ -111,7 +113,7 @@ impl Shop {
     pub async fn ship_all(&self, id: OrderId) -> String {
         self.run(id, warehouse(), Action::IssuePickList).await;
         let order = self.engine.order(id).await.unwrap();
-        let pack = order.pack_remaining();
+        let pack = pack_remaining(&order);
         let packed = self.run(id, warehouse(), pack).await;
         let package = packed.order.fulfillment.packages.last().unwrap().id;
         self.engine.ship(&warehouse(), id, package).await.unwrap();

@@ -36,10 +36,9 @@ impl Fingerprinter {
 }
 
 /// Hashes a fingerprint by taking its low 64 bits: they are already uniformly random, so
-/// hashing them again would only cost time. (Also used for other keys that are already
-/// well-mixed hashes, such as the recording notifier's.)
+/// hashing them again would only cost time.
 #[derive(Debug, Default)]
-pub(crate) struct PassThrough(u64);
+pub(super) struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {

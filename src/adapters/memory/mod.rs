@@ -14,7 +14,7 @@ use std::fmt;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub(crate) mod fingerprint;
+mod fingerprint;
 mod history;
 
 use chrono::{DateTime, TimeDelta, Utc};
