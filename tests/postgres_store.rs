@@ -95,7 +95,7 @@ async fn postgres_conformance_run_all() {
     // Once with copies of the orders written (the default) and once reading every load.
     for cached_orders in [1024, 0] {
         let mut stores = Vec::new();
-        for _ in 0..11 {
+        for _ in 0..12 {
             let schema = db.fresh_schema();
             let options = PgOptions::new(db.url.clone()).schema(&schema).pool_size(8).cached_orders(cached_orders);
             stores.push(PgStore::connect(options).await.unwrap());

@@ -75,7 +75,7 @@ async fn conformance_on_a_file() {
     })
     .await;
     let dbs = dbs.into_inner().unwrap();
-    assert_eq!(dbs.len(), 11);
+    assert_eq!(dbs.len(), 12);
     for db in &dbs {
         assert!(db.path().exists());
     }

@@ -69,6 +69,11 @@ async fn conformance_concurrent_creates() {
     conformance::concurrent_creates(&MemoryStore::new()).await;
 }
 
+#[tokio::test]
+async fn conformance_run_due_fires_every_due_deadline() {
+    conformance::run_due_fires_every_due_deadline(MemoryStore::new()).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // MemoryStore specifics
 // ---------------------------------------------------------------------------------------------

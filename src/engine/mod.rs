@@ -219,7 +219,8 @@ pub struct EngineSettings {
     pub backoff_base: TimeDelta,
     /// Longest retry delay: how often an outage is polled once the delay stops doubling.
     pub backoff_max: TimeDelta,
-    /// Deadlines fired per round of [`Engine::run_due`].
+    /// Due deadlines asked for per round of [`Engine::run_due`] (it runs as many rounds as it
+    /// takes; at least 1).
     pub due_batch: usize,
 }
 

@@ -17,6 +17,10 @@
 //! # });
 //! ```
 //!
+//! One check, [`run_due_fires_every_due_deadline`], runs an [`Engine`](crate::engine::Engine)
+//! (with the test fakes) over the store, since what it checks is how the engine's timers and
+//! the store's deadline index work together; it takes the store by value.
+//!
 //! The suite needs no async runtime of its own: concurrent calls are polled together in the
 //! caller's task, so a store whose calls really wait (a database pool) is exercised
 //! concurrently. Stores that are plain data behind a lock may additionally be raced from
@@ -25,18 +29,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{buyer, customer_service, provider, sample_cod_form, sample_form, t0, warehouse};
+use super::{
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, customer_service, provider, sample_cod_form,
+    sample_form, t0, warehouse,
+};
 use crate::actor::Actor;
+use crate::adapters::memory::MemoryInventory;
 use crate::command::{Action, Command};
 use crate::decide::{Ctx, Decision, NewOrder, Workflow, after, evolve};
 use crate::effect::Effect;
+use crate::engine::{Adapters, DueReport, Engine, EngineSettings};
 use crate::event::Event;
 use crate::ids::{CustomerId, OrderId, PackageId};
-use crate::order::{DeadlineKind, Order, OrderStatus};
+use crate::order::{CaseKind, CaseRequest, DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem,
@@ -59,6 +69,7 @@ pub async fn run_all<S: OrderStore, F: Fn() -> S>(make: F) {
     dead_letters_and_requeue(&make()).await;
     concurrent_appends(&make()).await;
     concurrent_creates(&make()).await;
+    run_due_fires_every_due_deadline(make()).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -680,6 +691,85 @@ pub async fn concurrent_creates<S: OrderStore>(store: &S) {
     }
 }
 
+/// The engine over the store under test: one [`Engine::run_due`] call fires every deadline
+/// due at its `now`, though the store lists only each order's earliest. Completed orders each
+/// have three deadlines due (the answer SLA of the buyer's complaint, the follow-up and the
+/// after-sales window). With the default settings, one call fires the six deadlines of two
+/// such orders; with batches of one deadline, one call fires the nine of three more (more
+/// rounds than a fixed cap of eight would allow) and leaves an order whose deadline is not
+/// due alone; a second call finds nothing to do.
+///
+/// Unlike the store-only checks it takes the store by value: the engines own it.
+///
+/// [`Engine::run_due`]: crate::engine::Engine::run_due
+pub async fn run_due_fires_every_due_deadline<S: OrderStore>(store: S) {
+    const CHECK: &str = "run_due_fires_every_due_deadline";
+    let wf = Workflow::default();
+    let store = Arc::new(store);
+    let engine_at = |now: DateTime<Utc>, settings: EngineSettings| {
+        let adapters = Adapters {
+            store: Arc::clone(&store),
+            payments: FakeGateway::new("alipay", b"provider-secret"),
+            logistics: FakeCarrier::new("SF", b"carrier-secret"),
+            inventory: MemoryInventory::new(),
+            notifier: RecordingNotifier::new(),
+            clock: FixedClock::new(now),
+        };
+        Engine::new(Workflow::default(), adapters).with_settings(settings)
+    };
+    let batches_of_one = EngineSettings { due_batch: 1, ..EngineSettings::default() };
+    let mut number = 20;
+    let mut start = t0();
+    for (customers, settings) in
+        [(&["ann", "bob"][..], EngineSettings::default()), (&["cyd", "dan", "eve"], batches_of_one)]
+    {
+        let mut completed = Vec::new();
+        for customer in customers {
+            number += 1;
+            completed.push(completed_with_three_deadlines(CHECK, &wf, &*store, customer, number, start).await);
+        }
+        let now = completed
+            .iter()
+            .flat_map(|o| o.deadlines.all().map(|(at, _)| at))
+            .max()
+            .unwrap_or_else(|| panic!("{CHECK}: test setup: no deadline"));
+        // Placed long after `now` (and after the next round's): its pay-by deadline is not due.
+        number += 1;
+        let later = place("fay", number, after(far_future(), TimeDelta::minutes(number as i64)), false);
+        ok(CHECK, "create", store.create(later.commit(&[])).await);
+        let listed = ok(CHECK, "due_deadlines", store.due_deadlines(now, 100).await);
+        assert_eq!(listed.len(), completed.len(), "{CHECK}: test setup: one deadline listed per completed order");
+
+        let engine = engine_at(now, settings.clone());
+        let report = engine.run_due(now).await.unwrap_or_else(|e| panic!("{CHECK}: run_due: {e}"));
+        let due = 3 * completed.len();
+        assert_eq!(
+            (report.fired, report.found_paid, report.failed),
+            (due, 0, 0),
+            "{CHECK}: one run_due call must fire all {due} due deadlines (due_batch {}): {report:?}",
+            settings.due_batch
+        );
+        for before in &completed {
+            let order = ok(CHECK, "load", store.load(before.id).await)
+                .unwrap_or_else(|| panic!("{CHECK}: order {} is gone", before.id));
+            assert_eq!(order.deadlines.next(), None, "{CHECK}: every deadline of order {} must be fired", order.id);
+            let events = ok(CHECK, "events", store.events(order.id).await);
+            let added = events.len().saturating_sub(before.version as usize);
+            assert_eq!(added, 3, "{CHECK}: one event per fired deadline of order {}", order.id);
+        }
+        assert_eq!(
+            ok(CHECK, "load", store.load(later.order.id).await).as_ref(),
+            Some(&later.order),
+            "{CHECK}: an order whose deadline is not due must be left alone"
+        );
+        let listed = ok(CHECK, "due_deadlines", store.due_deadlines(now, 100).await);
+        assert!(listed.is_empty(), "{CHECK}: nothing may stay due, got {listed:?}");
+        let again = engine.run_due(now).await.unwrap_or_else(|e| panic!("{CHECK}: run_due again: {e}"));
+        assert_eq!(again, DueReport::default(), "{CHECK}: a second call finds nothing to do");
+        start = after(now, TimeDelta::hours(1));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Building genuine orders
 // ---------------------------------------------------------------------------------------------
@@ -817,6 +907,39 @@ async fn ship<S: OrderStore>(
         order = step.order;
     }
     order
+}
+
+/// A paid order placed at `at`, shipped, confirmed received by its buyer and with a complaint
+/// open, all stored: its follow-up, after-sales window and the complaint's answer SLA are
+/// pending.
+async fn completed_with_three_deadlines<S: OrderStore>(
+    check: &str,
+    wf: &Workflow,
+    store: &S,
+    customer: &str,
+    number: u64,
+    at: DateTime<Utc>,
+) -> Order {
+    let placed = place(customer, number, at, false);
+    ok(check, "create", store.create(placed.commit(&[])).await);
+    let shipped =
+        ship(check, wf, store, &placed.order, &format!("WB-DUE-{number}"), after(at, TimeDelta::minutes(10))).await;
+    let confirmed = decide(wf, &shipped, buyer(customer), Action::ConfirmReceipt, after(at, TimeDelta::minutes(20)));
+    ok(check, "append the receipt", store.append(confirmed.commit(&[])).await);
+    let complaint = Action::OpenCase {
+        request: CaseRequest {
+            kind: CaseKind::Complaint,
+            lines: Vec::new(),
+            reason_code: "late".into(),
+            text: "the parcel came late".into(),
+            evidence: Vec::new(),
+        },
+    };
+    let opened = decide(wf, &confirmed.order, buyer(customer), complaint, after(at, TimeDelta::minutes(30)));
+    ok(check, "append the complaint", store.append(opened.commit(&[])).await);
+    let pending: Vec<_> = opened.order.deadlines.all().collect();
+    assert_eq!(pending.len(), 3, "{check}: test setup: three deadlines pending, got {pending:?}");
+    opened.order
 }
 
 // ---------------------------------------------------------------------------------------------
