@@ -339,8 +339,9 @@ impl RawClient {
         let insert_dedupe = client
             .prepare(&format!("INSERT INTO {s}.dedupe_keys (key, order_id) SELECT unnest($1::text[]), $2"))
             .await?;
-        let insert_waybill =
-            client.prepare(&format!("INSERT INTO {s}.waybills (waybill, order_id) VALUES ($1, $2)")).await?;
+        let insert_waybill = client
+            .prepare(&format!("INSERT INTO {s}.waybills (carrier, waybill, order_id) VALUES ('SF', $1, $2)"))
+            .await?;
         Ok(RawClient {
             client,
             insert_order,

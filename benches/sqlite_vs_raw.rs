@@ -177,12 +177,19 @@ struct Rows {
     events: Vec<(i64, String)>,
     outbox: Vec<(String, String)>,
     dedupe: Vec<String>,
-    new_waybills: Vec<String>,
+    /// `(carrier, waybill)`.
+    new_waybills: Vec<(String, String)>,
 }
 
 impl Rows {
     /// The rows of `decision`, taken on version `expected`, that led to `order`.
-    fn of(order: &Order, expected: u64, decision: &Decision, dedupe: Vec<String>, new_waybills: Vec<String>) -> Rows {
+    fn of(
+        order: &Order,
+        expected: u64,
+        decision: &Decision,
+        dedupe: Vec<String>,
+        new_waybills: Vec<(String, String)>,
+    ) -> Rows {
         let id = order.id.to_string();
         let first_seq = decision.events.first().map_or(order.version, |e| e.seq);
         let mut outbox = Vec::new();
@@ -274,9 +281,9 @@ fn write(conn: &mut Connection, rows: &Rows) -> rusqlite::Result<()> {
     for key in &rows.dedupe {
         tx.prepare_cached("INSERT INTO dedupe_keys (key, order_id) VALUES (?1, ?2)")?.execute(params![key, rows.id])?;
     }
-    for waybill in &rows.new_waybills {
-        tx.prepare_cached("INSERT INTO waybills (waybill, order_id) VALUES (?1, ?2)")?
-            .execute(params![waybill, rows.id])?;
+    for (carrier, waybill) in &rows.new_waybills {
+        tx.prepare_cached("INSERT INTO waybills (carrier, waybill, order_id) VALUES (?1, ?2, ?3)")?
+            .execute(params![carrier, waybill, rows.id])?;
     }
     tx.commit()
 }
@@ -326,11 +333,15 @@ impl Raw {
     fn transition(&self, order: &mut Order, at: DateTime<Utc>, command: &Command) -> Rows {
         let decision = self.workflow.decide(order, command, &Ctx::at(at)).unwrap_or_else(|e| panic!("{e}"));
         let expected = order.version;
-        let before = order.waybills().count();
+        let before = order.carrier_waybills().count();
         for event in &decision.events {
             evolve(order, event);
         }
-        let new_waybills = order.waybills().skip(before).map(str::to_owned).collect();
+        let new_waybills = order
+            .carrier_waybills()
+            .skip(before)
+            .map(|(carrier, waybill)| (carrier.to_owned(), waybill.to_owned()))
+            .collect();
         Rows::of(order, expected, &decision, Vec::new(), new_waybills)
     }
 
@@ -430,7 +441,7 @@ fn assert_same_rows(rt: &tokio::runtime::Runtime, engine: &EngineSide, raw: &Raw
         "SELECT COUNT(*) || ' ' || SUM(seq) FROM events",
         "SELECT COUNT(*) || ' ' || SUM(length(effect)) FROM outbox",
         "SELECT COUNT(*) || ' ' || group_concat(key) FROM dedupe_keys",
-        "SELECT COUNT(*) || ' ' || group_concat(waybill) FROM waybills",
+        "SELECT COUNT(*) || ' ' || group_concat(carrier || ':' || waybill) FROM waybills",
     ] {
         assert_eq!(query(&engine_conn, sql), query(&raw.conn, sql), "{sql}");
     }

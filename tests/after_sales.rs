@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use common::{Shop, sku};
 use orderflow::engine::EngineError;
-use orderflow::order::{CaseKind, CaseLine, CaseRequest, CaseState, ScannedItem};
+use orderflow::order::{CaseKind, CaseLine, CaseRequest, CaseState, ScannedItem, TrackingKind, UNKNOWN_CARRIER};
+use orderflow::ports::OrderStore;
 use orderflow::testing::{buyer, customer_service, sample_cod_form, warehouse};
 use orderflow::{Action, CaseId, Command, Error, LineId, OrderId, OrderStatus, StaffId, Workflow, WorkflowConfig};
 
@@ -340,4 +341,32 @@ async fn after_sales_cash_on_delivery_refunds_need_a_transfer_reference() {
     shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: reference }).await;
     let order = shop.engine.order(id).await.unwrap();
     assert!(matches!(order.payment.refunds[0].method, orderflow::order::RefundMethod::Manual { .. }));
+}
+
+#[tokio::test]
+async fn after_sales_a_return_parcels_tracking_push_reaches_its_order_and_its_waybill_is_its_own() {
+    let shop = Shop::new();
+    let id = completed_order(&shop, "pia").await;
+    let case = open(&shop, id, "pia", request(CaseKind::ReturnAndRefund, &[(2, 1)])).await.unwrap();
+    shop.run(id, customer_service(), Action::ApproveCase { case }).await;
+    shop.run(id, buyer("pia"), Action::RecordReturnParcel { case, waybill: "RET-0001".into() }).await;
+    // The buyer named no carrier: the waybill is indexed under the unknown carrier, and a push
+    // from any carrier with no parcel of that number finds it there.
+    let store = &shop.engine.adapters().store;
+    assert_eq!(store.find_by_waybill(UNKNOWN_CARRIER, "RET-0001").await.unwrap(), Some(id));
+    let raw = shop.carrier.push("RET-0001", TrackingKind::InTransit, shop.clock.now(), "R1");
+    assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1);
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.case(case).unwrap().return_tracking.len(), 1);
+
+    // Another buyer's return parcel under the same number is refused, and changes nothing.
+    let other = completed_order(&shop, "quin").await;
+    let other_case = open(&shop, other, "quin", request(CaseKind::ReturnAndRefund, &[(2, 1)])).await.unwrap();
+    shop.run(other, customer_service(), Action::ApproveCase { case: other_case }).await;
+    let before = shop.engine.order(other).await.unwrap();
+    let taken = Action::RecordReturnParcel { case: other_case, waybill: "RET-0001".into() };
+    let err = shop.engine.execute(other, Command::new(buyer("quin"), taken)).await.unwrap_err();
+    assert_eq!(err, EngineError::WaybillTaken { carrier: UNKNOWN_CARRIER.into(), waybill: "RET-0001".into() });
+    assert_eq!(shop.engine.order(other).await.unwrap(), before);
+    assert_eq!(store.find_by_waybill(UNKNOWN_CARRIER, "RET-0001").await.unwrap(), Some(id));
 }

@@ -2,12 +2,21 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use chrono::TimeDelta;
-use common::Shop;
-use orderflow::engine::EngineError;
+use common::{SKUS, Shop, sku};
+use orderflow::engine::{Adapters, Engine, EngineError, EngineSettings};
 use orderflow::order::{RefundStatus, TrackingKind};
-use orderflow::ports::{GatewayError, LogisticsError, PaymentNotification, PaymentStatus};
-use orderflow::{Currency, Money, OrderNumber, OrderStatus};
+use orderflow::ports::{GatewayError, LogisticsError, OrderStore, PaymentNotification, PaymentStatus};
+use orderflow::testing::{
+    FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, buyer, carrier, pack_remaining, sample_form,
+    t0, warehouse,
+};
+use orderflow::{
+    Action, Command, Currency, MemoryInventory, MemoryStore, Money, OrderId, OrderNumber, OrderStatus, PackageId,
+    Workflow,
+};
 
 fn notification(number: &OrderNumber, txn: &str, amount: Money) -> PaymentNotification {
     PaymentNotification { order_number: *number, txn_id: txn.into(), amount, status: PaymentStatus::Succeeded }
@@ -127,4 +136,156 @@ async fn another_buyers_order_is_not_found() {
         Err(EngineError::NotFound)
     ));
     assert!(shop.engine.order_for(&orderflow::testing::buyer("eli"), id).await.is_ok());
+}
+
+/// The adapters of [`TwoCarriers`].
+type TwoCarriersPorts = Adapters<
+    Arc<MemoryStore>,
+    Arc<FakeGateway>,
+    MultiCarrier,
+    Arc<MemoryInventory>,
+    Arc<RecordingNotifier>,
+    Arc<FixedClock>,
+>;
+
+/// A shop whose logistics is fake carriers SF, YT and ZTO, all numbering their waybills
+/// `WB00000001`, `WB00000002`, ...: the same numbers, different parcels.
+struct TwoCarriers {
+    engine: Engine<TwoCarriersPorts>,
+    gateway: Arc<FakeGateway>,
+    sf: Arc<FakeCarrier>,
+    yt: Arc<FakeCarrier>,
+    /// A third carrier, with no parcel of these orders.
+    zto: Arc<FakeCarrier>,
+    clock: Arc<FixedClock>,
+}
+
+impl TwoCarriers {
+    fn new() -> TwoCarriers {
+        let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
+        let sf = Arc::new(FakeCarrier::new("SF", b"sf-secret").with_waybill_prefix("WB"));
+        let yt = Arc::new(FakeCarrier::new("YT", b"yt-secret").with_waybill_prefix("WB"));
+        let zto = Arc::new(FakeCarrier::new("ZTO", b"zto-secret").with_waybill_prefix("WB"));
+        let inventory = Arc::new(MemoryInventory::new());
+        for s in SKUS {
+            inventory.set_stock(&sku(s), 100);
+        }
+        let clock = Arc::new(FixedClock::new(t0()));
+        let adapters = Adapters {
+            store: Arc::new(MemoryStore::new()),
+            payments: gateway.clone(),
+            logistics: MultiCarrier::new().with_fake(sf.clone()).with_fake(yt.clone()).with_fake(zto.clone()),
+            inventory,
+            notifier: Arc::new(RecordingNotifier::new()),
+            clock: clock.clone(),
+        };
+        TwoCarriers { engine: Engine::new(Workflow::default(), adapters), gateway, sf, yt, zto, clock }
+    }
+
+    /// A paid order, packed and booked with `carrier`, its shipment created: its waybill.
+    async fn shipped_with(&self, customer: &str, carrier: &str) -> (OrderId, String) {
+        let engine = &self.engine;
+        let id = engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap().order.id;
+        let order = engine.order(id).await.unwrap();
+        let raw = self.gateway.notify_paid(&order.number, order.totals.total, self.clock.now());
+        engine.handle_payment_notification(&raw).await.unwrap();
+        engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
+        let pack = pack_remaining(&engine.order(id).await.unwrap());
+        engine.execute(id, Command::new(warehouse(), pack)).await.unwrap();
+        let package = PackageId(1);
+        let book = Action::BookShipment {
+            package,
+            carrier: carrier.into(),
+            service: "standard".into(),
+            reason: "test".into(),
+        };
+        engine.execute(id, Command::new(warehouse(), book)).await.unwrap();
+        engine.drain_outbox().await.unwrap();
+        let order = engine.order(id).await.unwrap();
+        assert_eq!(order.status(), OrderStatus::Shipped, "shipped with {carrier}");
+        (id, order.fulfillment.package(package).unwrap().waybill.clone().unwrap().into())
+    }
+}
+
+#[tokio::test]
+async fn a_tracking_push_reaches_the_order_of_its_carriers_waybill() {
+    let shop = TwoCarriers::new();
+    let (with_sf, sf_waybill) = shop.shipped_with("ann", "SF").await;
+    let (with_yt, yt_waybill) = shop.shipped_with("bob", "YT").await;
+    assert_eq!(sf_waybill, yt_waybill, "test setup: both carriers gave the same number");
+    let store = &shop.engine.adapters().store;
+    assert_eq!(store.find_by_waybill("SF", &sf_waybill).await.unwrap(), Some(with_sf));
+    assert_eq!(store.find_by_waybill("YT", &yt_waybill).await.unwrap(), Some(with_yt));
+
+    // YT delivers its parcel: bob's order, not ann's, though ann's SF parcel has the number.
+    let raw = shop.yt.push(&yt_waybill, TrackingKind::Delivered, shop.clock.now(), "YT-D1");
+    assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1);
+    assert_eq!(shop.engine.order(with_yt).await.unwrap().status(), OrderStatus::Delivered);
+    assert_eq!(shop.engine.order(with_sf).await.unwrap().status(), OrderStatus::Shipped);
+    // SF's push for the same number is ann's.
+    let raw = shop.sf.push(&sf_waybill, TrackingKind::InTransit, shop.clock.now(), "SF-T1");
+    assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1);
+    let ann = shop.engine.order(with_sf).await.unwrap();
+    assert_eq!(ann.fulfillment.packages[0].tracking.len(), 1);
+    let bob = shop.engine.order(with_yt).await.unwrap();
+    assert_eq!(bob.fulfillment.packages[0].tracking.len(), 1, "bob's parcel got only YT's update");
+    // A third carrier's push for the number is nobody's.
+    let raw = shop.zto.push(&sf_waybill, TrackingKind::InTransit, shop.clock.now(), "ZTO-T1");
+    assert!(
+        matches!(shop.engine.handle_tracking_push(&raw).await, Err(EngineError::UnknownWaybill(w)) if w == sf_waybill)
+    );
+}
+
+#[tokio::test]
+async fn recording_a_waybill_another_order_has_is_refused_and_changes_nothing() {
+    let shop = Shop::new();
+    let first = shop.paid_order("cal").await;
+    let waybill = shop.ship_all(first).await;
+    let second = shop.paid_order("dee").await;
+    shop.run(second, warehouse(), Action::IssuePickList).await;
+    let pack = pack_remaining(&shop.engine.order(second).await.unwrap());
+    shop.run(second, warehouse(), pack).await;
+    let package = PackageId(1);
+    let book =
+        Action::BookShipment { package, carrier: "SF".into(), service: "standard".into(), reason: "test".into() };
+    shop.run(second, warehouse(), book).await;
+    let before = (shop.engine.order(second).await.unwrap(), shop.engine.events(second).await.unwrap());
+    let first_before = shop.engine.order(first).await.unwrap();
+
+    let taken = Command::new(carrier("SF"), Action::RecordWaybill { package, waybill: waybill.clone() });
+    let err = shop.engine.execute(second, taken).await.unwrap_err();
+    assert_eq!(err, EngineError::WaybillTaken { carrier: "SF".into(), waybill: waybill.clone() });
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("already recorded on another order"), "{err}");
+    assert_eq!((shop.engine.order(second).await.unwrap(), shop.engine.events(second).await.unwrap()), before);
+    assert_eq!(shop.engine.order(first).await.unwrap(), first_before);
+    assert_eq!(shop.store.find_by_waybill("SF", &waybill).await.unwrap(), Some(first));
+    // Tracking still reaches the first order.
+    shop.deliver(&waybill).await;
+    assert_eq!(shop.engine.order(first).await.unwrap().status(), OrderStatus::Delivered);
+    assert_eq!(shop.engine.order(second).await.unwrap().status(), before.0.status());
+}
+
+#[tokio::test]
+async fn a_carrier_that_hands_out_a_waybill_again_leaves_the_shipment_a_dead_letter() {
+    let shop = Shop::new();
+    let first = shop.paid_order("eve").await;
+    let waybill = shop.ship_all(first).await;
+    // The carrier restarts its counter (as the HTTP example's demo carrier does on a restart).
+    let forgetful = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+    let adapters = Adapters { logistics: forgetful, ..shop.engine.adapters().clone() };
+    let settings = EngineSettings { max_delivery_attempts: 1, ..EngineSettings::default() };
+    let engine = Engine::new(Workflow::default(), adapters).with_settings(settings);
+    let second = shop.paid_order("fin").await;
+    engine.execute(second, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
+    let pack = pack_remaining(&engine.order(second).await.unwrap());
+    engine.execute(second, Command::new(warehouse(), pack)).await.unwrap();
+    engine.ship(&warehouse(), second, PackageId(1)).await.unwrap();
+    let report = engine.drain_outbox().await.unwrap();
+    assert_eq!(report.dead, 1, "{report:?}");
+    let dead = engine.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].last_error.contains(&format!("waybill {waybill:?} of carrier \"SF\"")), "{}", dead[0].last_error);
+    assert_eq!(shop.engine.order(second).await.unwrap().status(), OrderStatus::InFulfilment);
+    assert_eq!(shop.store.find_by_waybill("SF", &waybill).await.unwrap(), Some(first));
 }

@@ -6,7 +6,7 @@ use chrono::TimeDelta;
 use common::{Shop, sku};
 use orderflow::engine::EngineError;
 use orderflow::order::{CaseKind, CaseRequest, RefundStatus, TrackingKind};
-use orderflow::ports::PaymentStatus;
+use orderflow::ports::{GatewayError, PaymentStatus};
 use orderflow::testing::{buyer, carrier, customer_service, reviewer, sample_cod_form, sample_form};
 use orderflow::{
     Action, Change, Command, Error, NotificationKind, OrderId, OrderStatus, StaffId, Workflow, WorkflowConfig,
@@ -308,4 +308,51 @@ async fn an_unpaid_order_whose_payment_was_never_opened_is_cancelled_and_its_sto
     assert_eq!(shop.engine.order(placed.order.id).await.unwrap().status(), OrderStatus::Cancelled);
     assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0));
     assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap(), Default::default(), "nothing left to fire");
+}
+
+/// A delivered order, confirmed received by its buyer: its follow-up and after-sales window
+/// are pending.
+async fn completed_order(shop: &Shop, customer: &str) -> OrderId {
+    let id = shop.paid_order(customer).await;
+    let waybill = shop.ship_all(id).await;
+    shop.deliver(&waybill).await;
+    shop.run(id, buyer(customer), Action::ConfirmReceipt).await;
+    id
+}
+
+#[tokio::test]
+async fn one_run_due_call_fires_a_completed_orders_follow_up_and_after_sales_window() {
+    let shop = Shop::new();
+    let id = completed_order(&shop, "ivy").await;
+    shop.clock.advance(TimeDelta::days(7) + TimeDelta::minutes(1));
+    let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!((report.fired, report.found_paid, report.failed), (2, 0, 0), "{report:?}");
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.deadlines.next(), None);
+    assert_eq!(count_events(&shop, id, "follow_up_due").await, 1);
+    assert_eq!(count_events(&shop, id, "after_sales_window_closed").await, 1);
+    assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 0);
+}
+
+#[tokio::test]
+async fn a_deadline_that_fails_is_tried_once_per_call_and_retried_on_the_next() {
+    let shop = Shop::new();
+    let unpaid = shop.place("jon").await.order.id;
+    let completed = completed_order(&shop, "kim").await;
+    shop.clock.advance(TimeDelta::days(7) + TimeDelta::minutes(1));
+    // The gateway is down for good: the unpaid order cannot be checked before cancelling.
+    shop.gateway.fail_next(1_000, GatewayError::Unavailable("down".into()));
+    let calls = shop.gateway.calls();
+    let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!((report.fired, report.found_paid, report.failed), (2, 0, 1), "{report:?}");
+    assert_eq!(shop.gateway.calls() - calls, 1, "the failing deadline is tried once in a call");
+    assert_eq!(shop.engine.order(completed).await.unwrap().deadlines.next(), None);
+    assert_eq!(shop.engine.order(unpaid).await.unwrap().status(), OrderStatus::AwaitingPayment);
+    // The next call tries it again; once the gateway is back, it fires.
+    let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!((report.fired, report.failed), (0, 1), "{report:?}");
+    shop.gateway.heal();
+    let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!((report.fired, report.failed), (1, 0), "{report:?}");
+    assert_eq!(shop.engine.order(unpaid).await.unwrap().status(), OrderStatus::Cancelled);
 }

@@ -456,15 +456,18 @@ async fn tracking_push_round_trips_and_queries_report_it() {
     let pushes = carrier.verify_tracking_push(&raw, at(61)).await.unwrap();
     assert_eq!(pushes.len(), 1);
     assert_eq!(pushes[0].waybill, waybill);
+    assert_eq!(pushes[0].carrier, carrier.name(), "a push names its carrier");
     assert_eq!(pushes[0].update.kind, TrackingKind::PickedUp);
     assert_eq!(pushes[0].update.event_id, "E1");
     assert_eq!(pushes[0].update.at, at(60));
 
     // Several updates in one push, sent out of order.
-    let later = [
-        TrackingPush { waybill: waybill.clone(), update: FakeCarrier::update(TrackingKind::Delivered, at(300), "E3") },
-        TrackingPush { waybill: waybill.clone(), update: FakeCarrier::update(TrackingKind::InTransit, at(120), "E2") },
-    ];
+    let push = |kind, at, event_id| TrackingPush {
+        carrier: carrier.name().to_owned(),
+        waybill: waybill.clone(),
+        update: FakeCarrier::update(kind, at, event_id),
+    };
+    let later = [push(TrackingKind::Delivered, at(300), "E3"), push(TrackingKind::InTransit, at(120), "E2")];
     let raw_many = carrier.push_many(&later, at(301));
     let verified = carrier.verify_tracking_push(&raw_many, at(302)).await.unwrap();
     assert_eq!(verified, later.to_vec());

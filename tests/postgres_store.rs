@@ -96,7 +96,7 @@ async fn postgres_conformance_run_all() {
     // Once with copies of the orders written (the default) and once reading every load.
     for cached_orders in [1024, 0] {
         let mut stores = Vec::new();
-        for _ in 0..11 {
+        for _ in 0..13 {
             let schema = db.fresh_schema();
             let options = PgOptions::new(db.url.clone()).schema(&schema).pool_size(8).cached_orders(cached_orders);
             stores.push(PgStore::connect(options).await.unwrap());
@@ -127,7 +127,7 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 2, "one row per migration");
+    assert_eq!(versions, 3, "one row per migration");
     assert!(
         PgStore::connect(PgOptions::new(db.url.clone()).schema("Bad; DROP")).await.is_err(),
         "a schema name that needs quoting is refused"
@@ -136,7 +136,7 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
 }
 
 #[tokio::test]
-async fn postgres_upgrade_to_migration_2_keeps_dead_letters_requeueable() {
+async fn postgres_upgrade_from_migration_1_keeps_dead_letters_requeueable() {
     let Some(db) = TestDb::new() else { return };
     let schema = db.fresh_schema();
     let (order, events) = conformance::sample_order("alice", 1, t0());
@@ -149,7 +149,10 @@ async fn postgres_upgrade_to_migration_2_keeps_dead_letters_requeueable() {
         .batch_execute(&format!(
             "ALTER TABLE \"{schema}\".outbox DROP COLUMN failed_at;
              DROP INDEX \"{schema}\".outbox_dead;
-             DELETE FROM \"{schema}\".schema_version WHERE version = 2;
+             DROP TABLE \"{schema}\".waybills;
+             CREATE TABLE \"{schema}\".waybills (waybill text PRIMARY KEY, order_id uuid NOT NULL);
+             CREATE INDEX waybills_order ON \"{schema}\".waybills (order_id);
+             DELETE FROM \"{schema}\".schema_version WHERE version >= 2;
              UPDATE \"{schema}\".outbox SET dead = true, attempts = 12, last_error = 'down' WHERE key = 'k';"
         ))
         .await
@@ -164,6 +167,85 @@ async fn postgres_upgrade_to_migration_2_keeps_dead_letters_requeueable() {
     assert!(store.requeue_dead("k", t0()).await.unwrap());
     let claimed = store.claim_outbox(t0(), TimeDelta::seconds(30), 10).await.unwrap();
     assert_eq!(claimed.iter().map(|i| (i.key.as_str(), i.attempts)).collect::<Vec<_>>(), vec![("k", 1)]);
+    db.drop_all().await;
+}
+
+/// Ships every line of `order` in one parcel with `carrier` under `waybill`, commit by commit.
+async fn ship(store: &PgStore, mut order: Order, carrier: &str, waybill: &str) -> Order {
+    let package = orderflow::PackageId(1);
+    let book =
+        Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
+    let shipping = [
+        Command::new(provider(), Action::CapturePayment { txn_id: format!("T-{waybill}"), amount: order.totals.total }),
+        Command::new(orderflow::testing::warehouse(), Action::IssuePickList),
+        Command::new(orderflow::testing::warehouse(), pack_remaining(&order)),
+        Command::new(orderflow::testing::warehouse(), book),
+        Command::new(orderflow::testing::carrier(carrier), Action::RecordWaybill { package, waybill: waybill.into() }),
+    ];
+    for command in shipping {
+        let decision = Workflow::default().decide(&order, &command, &Ctx::at(t0())).unwrap();
+        let mut next = order.clone();
+        for e in &decision.events {
+            evolve(&mut next, e);
+        }
+        store.append(commit(&next, order.version, &decision.events, &[])).await.unwrap();
+        order = next;
+    }
+    order
+}
+
+#[tokio::test]
+async fn postgres_upgrade_to_migration_3_keys_waybills_by_carrier() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let store = db.store(&schema).await;
+    let mut ids = Vec::new();
+    for (n, carrier, waybill) in [(1, "SF", "WB-1"), (2, "YT", "WB-1"), (3, "SF", "WB-7"), (4, "SF", "WB-8")] {
+        let (order, events) = conformance::sample_order("alice", n, t0());
+        store.create(commit(&order, 0, &events, &[])).await.unwrap();
+        ids.push(ship(&store, order, carrier, waybill).await.id);
+    }
+    drop(store);
+    // Back to the tables of migration 2: waybills keyed by number alone, each held by the order
+    // written last. Order 4's snapshot is made to reuse order 3's SF waybill, which that version
+    // let it take over; order 1 lost WB-1 to order 2 (another carrier's parcel, same number).
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "DROP TABLE \"{schema}\".waybills;
+             CREATE TABLE \"{schema}\".waybills (waybill text PRIMARY KEY, order_id uuid NOT NULL);
+             CREATE INDEX waybills_order ON \"{schema}\".waybills (order_id);
+             DELETE FROM \"{schema}\".schema_version WHERE version = 3;
+             UPDATE \"{schema}\".orders SET snapshot = replace(snapshot::text, '\"WB-8\"', '\"WB-7\"')::jsonb
+                 WHERE id = '{}';
+             INSERT INTO \"{schema}\".waybills VALUES ('WB-1', '{}'), ('WB-7', '{}');",
+            ids[3], ids[1], ids[3]
+        ))
+        .await
+        .unwrap();
+
+    let store = db.store(&schema).await;
+    let expected = [
+        ("SF", "WB-1", Some(ids[0])),
+        ("YT", "WB-1", Some(ids[1])),
+        // Claimed by two snapshots: it stays with the order the old index named.
+        ("SF", "WB-7", Some(ids[3])),
+        ("SF", "WB-8", None),
+    ];
+    for (carrier, waybill, owner) in expected {
+        assert_eq!(store.find_by_waybill(carrier, waybill).await.unwrap(), owner, "{carrier} {waybill}");
+    }
+    let count = |sql: String| {
+        let client = &client;
+        async move { client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count(format!("SELECT count(*) FROM \"{schema}\".waybills")).await, 3);
+    assert_eq!(
+        count(format!("SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}' AND tablename = 'waybills_v2'"))
+            .await,
+        0,
+        "the old table is dropped"
+    );
     db.drop_all().await;
 }
 

@@ -76,7 +76,7 @@ async fn conformance_on_a_file() {
     })
     .await;
     let dbs = dbs.into_inner().unwrap();
-    assert_eq!(dbs.len(), 11);
+    assert_eq!(dbs.len(), 13);
     for db in &dbs {
         assert!(db.path().exists());
     }
@@ -191,7 +191,7 @@ async fn the_waybill_and_customer_columns_follow_the_snapshot() {
         store.append(commit(&next, order.version, &events, &[])).await.unwrap();
         order = next;
     }
-    assert_eq!(store.find_by_waybill("WB-1").await.unwrap(), Some(order.id));
+    assert_eq!(store.find_by_waybill("SF", "WB-1").await.unwrap(), Some(order.id));
 
     // Snapshots edited by hand (the store trusts the snapshot it is given), each on a new event.
     let edit = |order: &Order, change: &dyn Fn(&mut Order)| {
@@ -201,14 +201,19 @@ async fn the_waybill_and_customer_columns_follow_the_snapshot() {
     };
     let (next, events) = edit(&order, &|o| o.fulfillment.packages[0].waybill = Some("WB-2".into()));
     store.append(commit(&next, order.version, &events, &[])).await.unwrap();
-    assert_eq!(store.find_by_waybill("WB-1").await.unwrap(), None, "a waybill the order no longer has");
-    assert_eq!(store.find_by_waybill("WB-2").await.unwrap(), Some(order.id));
+    assert_eq!(store.find_by_waybill("SF", "WB-1").await.unwrap(), None, "a waybill the order no longer has");
+    assert_eq!(store.find_by_waybill("SF", "WB-2").await.unwrap(), Some(order.id));
+    let (next1, events) = edit(&next, &|o| o.fulfillment.packages[0].carrier = Some("YT".into()));
+    store.append(commit(&next1, next.version, &events, &[])).await.unwrap();
+    assert_eq!(store.find_by_waybill("SF", "WB-2").await.unwrap(), None, "the waybill is another carrier's now");
+    assert_eq!(store.find_by_waybill("YT", "WB-2").await.unwrap(), Some(order.id));
+    let next = next1;
     let (next2, events) = edit(&next, &|o| {
         o.fulfillment.packages[0].waybill = None;
         o.customer = orderflow::CustomerId::new("bob").unwrap();
     });
     store.append(commit(&next2, next.version, &events, &[])).await.unwrap();
-    assert_eq!(store.find_by_waybill("WB-2").await.unwrap(), None);
+    assert_eq!(store.find_by_waybill("YT", "WB-2").await.unwrap(), None);
     let of = |customer: &str| OrderFilter {
         customer: Some(orderflow::CustomerId::new(customer).unwrap()),
         ..Default::default()
@@ -234,6 +239,82 @@ async fn an_append_that_changes_the_number_is_refused_and_writes_nothing() {
     assert_eq!(err, StoreError::Conflict { expected: order.version - 1, actual: order.version });
     assert_eq!(store.load(order.id).await.unwrap(), Some(order.clone()));
     assert_eq!(store.events(order.id).await.unwrap().len() as u64, order.version);
+}
+
+/// Ships every line of `order` in one parcel with `carrier` under `waybill`, commit by commit.
+async fn ship(store: &SqliteStore, mut order: Order, carrier: &str, waybill: &str) -> Order {
+    let package = orderflow::PackageId(1);
+    let book =
+        Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
+    let shipping = [
+        Command::new(provider(), Action::CapturePayment { txn_id: format!("T-{waybill}"), amount: order.totals.total }),
+        Command::new(warehouse(), Action::IssuePickList),
+        Command::new(warehouse(), pack_remaining(&order)),
+        Command::new(warehouse(), book),
+        Command::new(orderflow::testing::carrier(carrier), Action::RecordWaybill { package, waybill: waybill.into() }),
+    ];
+    for command in shipping {
+        let (next, events) = step(&order, command);
+        store.append(commit(&next, order.version, &events, &[])).await.unwrap();
+        order = next;
+    }
+    order
+}
+
+#[tokio::test]
+async fn a_version_2_file_gets_its_waybills_keyed_by_carrier() {
+    let db = TempDb::new("waybills-v2");
+    let store = db.open();
+    let mut ids = Vec::new();
+    for (n, carrier, waybill) in [(1, "SF", "WB-1"), (2, "YT", "WB-1"), (3, "SF", "WB-7"), (4, "SF", "WB-8")] {
+        let (order, events) = conformance::sample_order("alice", n, t0());
+        store.create(commit(&order, 0, &events, &[])).await.unwrap();
+        ids.push(ship(&store, order, carrier, waybill).await.id);
+    }
+    drop(store);
+    // Back to schema version 2: waybills keyed by number alone, each held by the order written
+    // last. Order 4's snapshot is made to reuse order 3's SF waybill, which version 2 let it
+    // take over; order 1 lost WB-1 to order 2 (another carrier's parcel with the same number).
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(
+            "DROP TABLE waybills;
+             CREATE TABLE waybills (waybill TEXT PRIMARY KEY NOT NULL, order_id TEXT NOT NULL) WITHOUT ROWID;
+             CREATE INDEX waybills_by_order ON waybills (order_id);",
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE orders SET snapshot = replace(snapshot, '\"WB-8\"', '\"WB-7\"') WHERE id = ?1",
+            [ids[3].to_string()],
+        )
+        .unwrap();
+        for (waybill, id) in [("WB-1", ids[1]), ("WB-7", ids[3])] {
+            conn.execute("INSERT INTO waybills (waybill, order_id) VALUES (?1, ?2)", [waybill, &id.to_string()])
+                .unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+    }
+
+    let store = db.open();
+    let expected = [
+        ("SF", "WB-1", Some(ids[0])),
+        ("YT", "WB-1", Some(ids[1])),
+        // Claimed by two snapshots: it stays with the order the old index named.
+        ("SF", "WB-7", Some(ids[3])),
+        ("SF", "WB-8", None),
+    ];
+    for (carrier, waybill, owner) in expected {
+        assert_eq!(store.find_by_waybill(carrier, waybill).await.unwrap(), owner, "{carrier} {waybill}");
+    }
+    drop(store);
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    assert_eq!(version, orderflow::adapters::sqlite::SCHEMA_VERSION);
+    let old_tables: i64 =
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'waybills_v2'", [], |row| row.get(0)).unwrap();
+    assert_eq!(old_tables, 0, "the old table is dropped");
+    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM waybills", [], |row| row.get(0)).unwrap();
+    assert_eq!(rows, 3);
 }
 
 #[test]
@@ -394,7 +475,7 @@ async fn the_engine_runs_a_whole_order_on_sqlite() {
     let order = engine.order(id).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Shipped);
     let waybill = order.fulfillment.package(package).unwrap().waybill.clone().unwrap();
-    assert_eq!(store.find_by_waybill(&waybill).await.unwrap(), Some(id));
+    assert_eq!(store.find_by_waybill("SF", &waybill).await.unwrap(), Some(id));
 
     clock.advance(TimeDelta::hours(30));
     let raw = carrier.push(&waybill, TrackingKind::Delivered, clock.now(), "D-1");

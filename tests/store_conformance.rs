@@ -40,6 +40,11 @@ async fn conformance_lookups() {
 }
 
 #[tokio::test]
+async fn conformance_waybills_are_unique_per_carrier() {
+    conformance::waybills_are_unique_per_carrier(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn conformance_list_filters_and_pages() {
     conformance::list_filters_and_pages(&MemoryStore::new()).await;
 }
@@ -67,6 +72,11 @@ async fn conformance_concurrent_appends() {
 #[tokio::test]
 async fn conformance_concurrent_creates() {
     conformance::concurrent_creates(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_run_due_fires_every_due_deadline() {
+    conformance::run_due_fires_every_due_deadline(MemoryStore::new()).await;
 }
 
 // ---------------------------------------------------------------------------------------------

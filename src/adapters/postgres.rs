@@ -16,7 +16,8 @@
 //! - `outbox`: effects to deliver, keyed by their dedupe key, with a lease, a retry time, an
 //!   attempt count, the last error and when it happened, plus partial indexes over the rows
 //!   still open and over the dead letters;
-//! - `dedupe_keys` and `waybills`: the lookups.
+//! - `dedupe_keys` and `waybills`: the lookups, the waybills keyed by `(carrier, waybill)`
+//!   (migration 3 added the carrier, filling it in from the order snapshots).
 //!
 //! # Several instances
 //!
@@ -26,7 +27,8 @@
 //!   (`UPDATE orders ... WHERE id = $1 AND version = $2`): of several writers that decided on
 //!   the same version exactly one commits, the others get [`StoreError::Conflict`] and nothing
 //!   of theirs is written;
-//! - dedupe keys and order numbers are unique constraints, checked in the same transaction;
+//! - dedupe keys, order numbers and `(carrier, waybill)` pairs are unique constraints, checked
+//!   in the same transaction;
 //! - outbox items are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` and leased in the same
 //!   statement, so two instances claiming at once get different items; an item whose lease ran
 //!   out (its instance died or hung) is claimable again, so delivery is at least once, and the
@@ -67,7 +69,7 @@ use crate::effect::Effect;
 use crate::event::Event;
 use crate::ids::{CustomerId, OrderId};
 use crate::money::Money;
-use crate::order::{DeadlineKind, Order, OrderStatus};
+use crate::order::{DeadlineKind, Order, OrderStatus, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
@@ -133,7 +135,25 @@ CREATE INDEX IF NOT EXISTS waybills_order ON {s}.waybills (order_id);
 ALTER TABLE {s}.outbox ADD COLUMN IF NOT EXISTS failed_at timestamptz;
 CREATE INDEX IF NOT EXISTS outbox_dead ON {s}.outbox (seq) WHERE dead;
 "#,
+    // Waybills keyed by carrier and waybill (numbers are unique per carrier only). The old
+    // table stays as `waybills_v2` while `rebuild_waybills` fills the new one from the order
+    // snapshots, then is dropped.
+    r#"
+ALTER TABLE {s}.waybills RENAME TO waybills_v2;
+ALTER TABLE {s}.waybills_v2 RENAME CONSTRAINT waybills_pkey TO waybills_v2_pkey;
+ALTER INDEX {s}.waybills_order RENAME TO waybills_v2_order;
+CREATE TABLE {s}.waybills (
+    carrier  text NOT NULL,
+    waybill  text NOT NULL,
+    order_id uuid NOT NULL,
+    CONSTRAINT waybills_pkey PRIMARY KEY (carrier, waybill)
+);
+CREATE INDEX waybills_order ON {s}.waybills (order_id);
+"#,
 ];
+
+/// The migration after which [`PgStore::rebuild_waybills`] runs.
+const WAYBILLS_BY_CARRIER: i32 = 3;
 
 /// A commit is one statement: its head writes the order row and returns it as `o`, and
 /// [`commit_rows`] writes every other row from `o`, so a compare-and-set that finds another
@@ -156,14 +176,13 @@ const UPDATE_ORDER: &str = "WITH o AS (
     RETURNING id
 )";
 
-/// What a commit does to the order's waybills.
+/// What a commit does to the order's waybills, its `(carrier, waybill)` pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WaybillRows {
     /// Nothing: the order has none and had none (before shipping).
     Leave = 0,
-    /// The order keeps every waybill it had (and may have new ones): each is recorded for it,
-    /// its row rewritten only if another order took it since (it comes back: as in the other
-    /// stores, the order written last has it).
+    /// The order keeps every waybill it had (and may have new ones): each one it has no row
+    /// for yet is inserted, and one another order has fails the statement (`waybills_pkey`).
     Keep = 1,
     /// They changed, or what they were is not known here: replace the order's rows.
     Replace = 2,
@@ -193,22 +212,28 @@ impl Statements {
 
 /// The rest of a commit's statement, after its head: dedupe keys (a recorded one fails the
 /// statement), events, outbox rows (in commit order; an existing key is kept) and the order's
-/// waybills (see [`WaybillRows`]). Parameters from
+/// waybills (see [`WaybillRows`]; another order's fails the statement). Parameters from
 /// `$first`: dedupe keys, event seqs, event bodies, outbox keys, effects and, unless
-/// [`WaybillRows::Leave`], the waybills. The statement returns how many order rows it wrote,
-/// 0 or 1.
+/// [`WaybillRows::Leave`], the waybills' carriers and numbers. The statement returns how many
+/// order rows it wrote, 0 or 1.
 fn commit_rows(first: usize, waybills: WaybillRows) -> String {
-    let [keys, seqs, bodies, outbox_keys, effects, list] = [0, 1, 2, 3, 4, 5].map(|i| first + i);
+    let [keys, seqs, bodies, outbox_keys, effects, carriers, numbers] = [0, 1, 2, 3, 4, 5, 6].map(|i| first + i);
+    let list = format!("unnest(${carriers}::text[], ${numbers}::text[]) AS t(c, w)");
     let stale = format!(
         ", stale_waybills AS (
-    DELETE FROM {{s}}.waybills AS w USING o WHERE w.order_id = o.id AND NOT (w.waybill = ANY(${list}::text[]))
+    DELETE FROM {{s}}.waybills AS x USING o WHERE x.order_id = o.id
+        AND NOT EXISTS (SELECT 1 FROM {list} WHERE t.c = x.carrier AND t.w = x.waybill)
 )"
     );
-    // Only the unique index is consulted (no join with the table, whose plan could scan it).
+    // The order's rows are looked up by the primary key (not by a join with the table, whose
+    // plan could scan it). A pair another order has fails the insert: a unique violation of
+    // `waybills_pkey`, which refuses the whole statement.
     let recorded = format!(
         ", new_waybills AS (
-    INSERT INTO {{s}}.waybills AS w (waybill, order_id) SELECT t.w, o.id FROM o, unnest(${list}::text[]) AS t(w)
-    ON CONFLICT (waybill) DO UPDATE SET order_id = EXCLUDED.order_id WHERE w.order_id <> EXCLUDED.order_id
+    INSERT INTO {{s}}.waybills (carrier, waybill, order_id) SELECT t.c, t.w, o.id FROM o, {list}
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {{s}}.waybills AS x WHERE x.carrier = t.c AND x.waybill = t.w AND x.order_id = o.id
+    )
 )"
     );
     let waybills = match waybills {
@@ -404,12 +429,82 @@ impl PgStore {
                 continue;
             }
             tx.batch_execute(&self.sql(migration)).await.map_err(db)?;
+            if version == WAYBILLS_BY_CARRIER {
+                self.rebuild_waybills(&tx).await?;
+            }
             tx.execute(&self.sql("INSERT INTO {s}.schema_version (version) VALUES ($1)"), &[&version])
                 .await
                 .map_err(db)?;
             tracing::info!(schema = %self.schema, version, "orderflow schema migrated");
         }
         tx.commit().await.map_err(db)
+    }
+
+    /// Fills the waybill table of migration 3 from the order snapshots, then drops the old
+    /// table, `waybills_v2`, which knew no carriers.
+    ///
+    /// Every order whose snapshot names a waybill gets its `(carrier, waybill)` pairs. Where
+    /// two orders have the same pair (the old index gave a reused waybill to the order written
+    /// last), the order the old index pointed to keeps it, so lookups answer as before, and
+    /// the other loses it (logged). An order whose snapshot cannot be read keeps its old rows,
+    /// under [`UNKNOWN_CARRIER`] (logged).
+    async fn rebuild_waybills(&self, tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+        const PAGE: i64 = 500;
+        let old_rows = tx.query(&self.sql("SELECT waybill, order_id FROM {s}.waybills_v2"), &[]).await.map_err(db)?;
+        let old: HashSet<(String, Uuid)> = old_rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        // Only the orders in the old index and those whose snapshot names a waybill (`jsonb`
+        // prints `"waybill": "..."` or `"return_waybill": "..."`, `null` when there is none).
+        let page = self.sql(
+            r#"SELECT id, snapshot FROM {s}.orders
+               WHERE id > $1 AND (id IN (SELECT order_id FROM {s}.waybills_v2) OR snapshot::text LIKE '%waybill": "%')
+               ORDER BY id LIMIT $2"#,
+        );
+        let mut pairs: Vec<(String, String, Uuid)> = Vec::new();
+        let mut after = Uuid::nil();
+        loop {
+            let rows = tx.query(&page, &[&after, &PAGE]).await.map_err(db)?;
+            let Some(last) = rows.last() else { break };
+            after = last.get(0);
+            for row in &rows {
+                let id: Uuid = row.get(0);
+                match row.try_get::<_, Json<Order>>(1) {
+                    Ok(Json(order)) => {
+                        pairs.extend(order.carrier_waybills().map(|(c, w)| (c.to_owned(), w.to_owned(), id)));
+                    }
+                    Err(_) => {
+                        tracing::warn!(order_id = %id, "postgres store: migrating waybills: snapshot unreadable, its waybills kept without carrier");
+                        pairs.extend(
+                            old.iter()
+                                .filter(|(_, owner)| *owner == id)
+                                .map(|(w, _)| (UNKNOWN_CARRIER.to_owned(), w.clone(), id)),
+                        );
+                    }
+                }
+            }
+            if i64::try_from(rows.len()).unwrap_or(i64::MAX) < PAGE {
+                break;
+            }
+        }
+        // The old index's choice first, so it wins any pair claimed twice.
+        let (kept, others): (Vec<_>, Vec<_>) =
+            pairs.into_iter().partition(|(_, w, id)| old.contains(&(w.clone(), *id)));
+        let insert = self.sql(
+            "INSERT INTO {s}.waybills (carrier, waybill, order_id)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])
+             ON CONFLICT (carrier, waybill) DO NOTHING",
+        );
+        let mut dropped = 0u64;
+        for group in [kept, others] {
+            let carriers: Vec<&str> = group.iter().map(|(c, _, _)| c.as_str()).collect();
+            let numbers: Vec<&str> = group.iter().map(|(_, w, _)| w.as_str()).collect();
+            let ids: Vec<Uuid> = group.iter().map(|(_, _, id)| *id).collect();
+            let inserted = tx.execute(&insert, &[&carriers, &numbers, &ids]).await.map_err(db)?;
+            dropped += (group.len() as u64).saturating_sub(inserted);
+        }
+        if dropped > 0 {
+            tracing::warn!(schema = %self.schema, dropped, "postgres store: migrating waybills: waybills recorded on two orders stay with the order the old index named");
+        }
+        tx.batch_execute(&self.sql("DROP TABLE {s}.waybills_v2;")).await.map_err(db)
     }
 
     /// `template` with `{s}` replaced by the quoted schema.
@@ -449,10 +544,10 @@ impl PgStore {
         let bodies: Vec<Json<&Event>> = commit.events.iter().map(Json).collect();
         let outbox_keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
         let effects: Vec<Json<&Effect>> = commit.outbox.iter().map(|e| Json(&e.effect)).collect();
-        let mut waybills: Vec<&str> = Vec::new();
-        for waybill in order.waybills() {
-            if !waybills.contains(&waybill) {
-                waybills.push(waybill);
+        let mut waybills: Vec<(&str, &str)> = Vec::new();
+        for pair in order.carrier_waybills() {
+            if !waybills.contains(&pair) {
+                waybills.push(pair);
             }
         }
         // What the order's waybills were, from the copy of the version this commit is based on.
@@ -461,11 +556,12 @@ impl PgStore {
         } else {
             let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id);
             match copy.filter(|copy| copy.version == commit.expected_version) {
-                Some(copy) if copy.waybills().next().is_none() && waybills.is_empty() => WaybillRows::Leave,
-                Some(copy) if copy.waybills().all(|w| waybills.contains(&w)) => WaybillRows::Keep,
+                Some(copy) if copy.carrier_waybills().next().is_none() && waybills.is_empty() => WaybillRows::Leave,
+                Some(copy) if copy.carrier_waybills().all(|pair| waybills.contains(&pair)) => WaybillRows::Keep,
                 _ => WaybillRows::Replace,
             }
         };
+        let (carriers, numbers): (Vec<&str>, Vec<&str>) = waybills.iter().copied().unzip();
         let mut params = row.params();
         let sql = if create {
             &self.statements.create[waybill_rows as usize]
@@ -475,7 +571,8 @@ impl PgStore {
         };
         params.extend::<[&(dyn ToSql + Sync); 5]>([&keys, &seqs, &bodies, &outbox_keys, &effects]);
         if waybill_rows != WaybillRows::Leave {
-            params.push(&waybills);
+            params.push(&carriers);
+            params.push(&numbers);
         }
         let written = client.query_one(&client.prepare_cached(sql).await.map_err(db)?, &params).await;
         let unique_violation = match written {
@@ -502,6 +599,14 @@ impl PgStore {
             "orders_number_unique" => Err(StoreError::DuplicateOrderNumber(order.number)),
             "dedupe_keys_pkey" => {
                 Err(self.duplicate_key(&client, &keys).await?.unwrap_or_else(|| db(unique_violation)))
+            }
+            "waybills_pkey" => {
+                // A recorded dedupe key is reported first, as by the other stores.
+                let refusal = match self.duplicate_key(&client, &keys).await? {
+                    Some(duplicate) => Some(duplicate),
+                    None => self.taken_waybill(&client, order.id, &carriers, &numbers).await?,
+                };
+                Err(refusal.unwrap_or_else(|| db(unique_violation)))
             }
             "events_pkey" if !create => {
                 Err(StoreError::Conflict { expected: commit.expected_version, actual: commit.order.version })
@@ -552,6 +657,24 @@ impl PgStore {
             .iter()
             .find(|key| recorded.contains(**key) || !seen.insert(**key))
             .map(|key| StoreError::DuplicateKey((*key).to_owned())))
+    }
+
+    /// The first of the pairs (`carriers[i]`, `numbers[i]`) that another order than `id` has.
+    async fn taken_waybill(
+        &self,
+        client: &Object,
+        id: OrderId,
+        carriers: &[&str],
+        numbers: &[&str],
+    ) -> Result<Option<StoreError>, StoreError> {
+        let sql = self.sql(
+            "SELECT t.c, t.w FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(c, w, n)
+             JOIN {s}.waybills AS x ON x.carrier = t.c AND x.waybill = t.w
+             WHERE x.order_id <> $3 ORDER BY t.n LIMIT 1",
+        );
+        let statement = client.prepare_cached(&sql).await.map_err(db)?;
+        let row = client.query_opt(&statement, &[&carriers, &numbers, &id.as_uuid()]).await.map_err(db)?;
+        Ok(row.map(|r| StoreError::WaybillTaken { carrier: r.get(0), waybill: r.get(1) }))
     }
 
     /// The stored version and number of an order, read outside any transaction.
@@ -768,8 +891,12 @@ impl OrderStore for PgStore {
         self.find_one("SELECT id FROM {s}.orders WHERE number = $1", &number.as_str()).await
     }
 
-    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
-        self.find_one("SELECT order_id FROM {s}.waybills WHERE waybill = $1", &waybill).await
+    async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        let client = self.client().await?;
+        let sql = self.sql("SELECT order_id FROM {s}.waybills WHERE carrier = $1 AND waybill = $2");
+        let statement = client.prepare_cached(&sql).await.map_err(db)?;
+        let row = client.query_opt(&statement, &[&carrier, &waybill]).await.map_err(db)?;
+        Ok(row.map(|r| OrderId::from_uuid(r.get::<_, Uuid>(0))))
     }
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {

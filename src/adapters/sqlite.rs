@@ -42,6 +42,7 @@
 //! # });
 //! ```
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -53,14 +54,14 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 use crate::effect::Effect;
 use crate::event::Event;
 use crate::ids::OrderId;
-use crate::order::{DeadlineKind, Order};
+use crate::order::{DeadlineKind, Order, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long SQLite itself waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -139,11 +140,27 @@ ALTER TABLE outbox ADD COLUMN failed_ns INTEGER;
 CREATE INDEX outbox_dead ON outbox (seq) WHERE dead = 1;
 ";
 
+/// Version 3: waybills keyed by carrier and waybill (numbers are unique per carrier only). The
+/// old table is kept as `waybills_v2` while [`rebuild_waybills`] fills the new one from the
+/// order snapshots, then dropped.
+const SCHEMA_V3: &str = "
+DROP INDEX waybills_by_order;
+ALTER TABLE waybills RENAME TO waybills_v2;
+CREATE TABLE waybills (
+    carrier TEXT NOT NULL,
+    waybill TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    PRIMARY KEY (carrier, waybill)
+) WITHOUT ROWID;
+CREATE INDEX waybills_by_order ON waybills (order_id);
+";
+
 /// An [`OrderStore`] on a single SQLite database file.
 ///
 /// It keeps the whole store contract (the conformance suite in
 /// `orderflow::testing::conformance` runs against it): compare-and-set appends, unique order
-/// numbers and dedupe keys, all-or-nothing commits, a leased outbox in insertion order.
+/// numbers, dedupe keys and `(carrier, waybill)` pairs, all-or-nothing commits, a leased outbox
+/// in insertion order.
 ///
 /// # Durability and concurrency
 ///
@@ -292,10 +309,13 @@ impl SqliteStore {
                     "the database has schema version {version}; this build knows up to {SCHEMA_VERSION}"
                 )));
             }
-            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2)] {
+            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3)] {
                 if version <= from {
                     tx.execute_batch(migration)?;
                 }
+            }
+            if version <= 2 {
+                rebuild_waybills(&tx)?;
             }
             if version != SCHEMA_VERSION {
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -510,24 +530,106 @@ fn write_rest(tx: &Transaction<'_>, commit: &Commit<'_>, rows: &Rows) -> Result<
     write_waybills(tx, commit.order, id)
 }
 
-/// Brings the waybill index in line with the order's waybills. Only the differences are
-/// written: most commits change no waybill, and rewriting unchanged rows would dirty pages.
+/// Brings the waybill index in line with the order's `(carrier, waybill)` pairs. Only the
+/// differences are written: most commits change no waybill, and rewriting unchanged rows would
+/// dirty pages. A pair another order has refuses the commit ([`StoreError::WaybillTaken`]; the
+/// caller's transaction is rolled back).
 fn write_waybills(tx: &Transaction<'_>, order: &Order, id: &str) -> Result<(), Fail> {
-    let stored: Vec<String> = {
-        let mut stmt = tx.prepare_cached("SELECT waybill FROM waybills WHERE order_id = ?1")?;
-        let rows = stmt.query_map(params![id], |row| row.get(0))?;
+    let stored: Vec<(String, String)> = {
+        let mut stmt = tx.prepare_cached("SELECT carrier, waybill FROM waybills WHERE order_id = ?1")?;
+        let rows = stmt.query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    for gone in stored.iter().filter(|w| !order.waybills().any(|current| current == w.as_str())) {
-        tx.prepare_cached("DELETE FROM waybills WHERE waybill = ?1 AND order_id = ?2")?.execute(params![gone, id])?;
+    let is_stored = |carrier: &str, waybill: &str| stored.iter().any(|(c, w)| c == carrier && w == waybill);
+    for (carrier, waybill) in stored.iter().filter(|(c, w)| !order.carrier_waybills().any(|p| p == (c, w))) {
+        tx.prepare_cached("DELETE FROM waybills WHERE carrier = ?1 AND waybill = ?2 AND order_id = ?3")?
+            .execute(params![carrier, waybill, id])?;
     }
-    for new in order.waybills().filter(|w| !stored.iter().any(|s| s == w)) {
-        tx.prepare_cached(
-            "INSERT INTO waybills (waybill, order_id) VALUES (?1, ?2)
-             ON CONFLICT (waybill) DO UPDATE SET order_id = excluded.order_id",
-        )?
-        .execute(params![new, id])?;
+    for (carrier, waybill) in order.carrier_waybills().filter(|(c, w)| !is_stored(c, w)) {
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO waybills (carrier, waybill, order_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (carrier, waybill) DO NOTHING",
+            )?
+            .execute(params![carrier, waybill, id])?;
+        if inserted == 0 {
+            let owner: Option<String> = tx
+                .prepare_cached("SELECT order_id FROM waybills WHERE carrier = ?1 AND waybill = ?2")?
+                .query_row(params![carrier, waybill], |row| row.get(0))
+                .optional()?;
+            // Listed twice by the order itself: already written above.
+            if owner.as_deref() != Some(id) {
+                return Err(
+                    StoreError::WaybillTaken { carrier: carrier.to_owned(), waybill: waybill.to_owned() }.into()
+                );
+            }
+        }
     }
+    Ok(())
+}
+
+/// Fills the version 3 waybill table from the order snapshots (schema migration from version
+/// 2 or older), then drops the old table, `waybills_v2`, which knew no carriers.
+///
+/// Every order whose snapshot names a waybill gets its `(carrier, waybill)` pairs. Where two
+/// orders have the same pair (the old index gave a reused waybill to the order written last),
+/// the order the old index pointed to keeps it, so lookups answer as before, and the other
+/// loses it (logged). An order whose snapshot cannot be read keeps its old rows, under
+/// [`UNKNOWN_CARRIER`] (logged).
+fn rebuild_waybills(tx: &Transaction<'_>) -> Result<(), Fail> {
+    let old: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT waybill, order_id FROM waybills_v2")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let old_owners: HashSet<(&str, &str)> = old.iter().map(|(w, id)| (w.as_str(), id.as_str())).collect();
+    let mut pairs: Vec<(String, String, String)> = Vec::new();
+    {
+        // Only the orders in the old index and those whose snapshot names a waybill (written
+        // `"waybill":"..."` or `"return_waybill":"..."`, `null` when there is none) are decoded.
+        let mut stmt = tx.prepare(
+            "SELECT id, snapshot FROM orders
+             WHERE id IN (SELECT order_id FROM waybills_v2) OR snapshot LIKE '%waybill\":\"%'",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (id, snapshot) = row?;
+            match serde_json::from_str::<Order>(&snapshot) {
+                Ok(order) => {
+                    pairs.extend(order.carrier_waybills().map(|(c, w)| (c.to_owned(), w.to_owned(), id.clone())))
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = %id, error = %e, "sqlite store: migrating waybills: snapshot unreadable, its waybills kept without carrier");
+                    pairs.extend(
+                        old.iter()
+                            .filter(|(_, owner)| *owner == id)
+                            .map(|(w, _)| (UNKNOWN_CARRIER.to_owned(), w.clone(), id.clone())),
+                    );
+                }
+            }
+        }
+    }
+    // The old index's choice first, so it wins any pair claimed twice.
+    pairs.sort_by_key(|(_, w, id)| !old_owners.contains(&(w.as_str(), id.as_str())));
+    let mut dropped = 0usize;
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO waybills (carrier, waybill, order_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (carrier, waybill) DO NOTHING",
+        )?;
+        for (carrier, waybill, id) in &pairs {
+            if insert.execute(params![carrier, waybill, id])? == 0 {
+                dropped += 1;
+            }
+        }
+    }
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "sqlite store: migrating waybills: waybills recorded on two orders stay with the order the old index named"
+        );
+    }
+    tx.execute_batch("DROP TABLE waybills_v2;")?;
     Ok(())
 }
 
@@ -924,8 +1026,14 @@ impl OrderStore for SqliteStore {
         self.run(|conn| find_id(conn, "SELECT id FROM orders WHERE number = ?1", &number))
     }
 
-    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
-        self.run(|conn| find_id(conn, "SELECT order_id FROM waybills WHERE waybill = ?1", waybill))
+    async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        self.run(|conn| {
+            let id: Option<String> = conn
+                .prepare_cached("SELECT order_id FROM waybills WHERE carrier = ?1 AND waybill = ?2")?
+                .query_row(params![carrier, waybill], |row| row.get(0))
+                .optional()?;
+            id.as_deref().map(parse_id).transpose()
+        })
     }
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {

@@ -5,6 +5,7 @@ use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::error::Error;
 use crate::ids::OrderId;
+use crate::order::UNKNOWN_CARRIER;
 use crate::ports::{
     Clock, Logistics, OrderStore, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage, WebhookReply,
 };
@@ -81,6 +82,11 @@ impl<A: Ports> Engine<A> {
     /// Stage 6: a carrier's tracking push. Verifies it through the logistics adapter, finds
     /// each waybill's order and records the update once (duplicates are ignored, late ones
     /// are placed in time order). Returns how many updates were new.
+    ///
+    /// Waybill numbers are unique per carrier only: an update is for the order that has its
+    /// waybill under the push's carrier, or else (a buyer's return parcel, whose carrier the
+    /// order does not know) under [`UNKNOWN_CARRIER`]; [`EngineError::UnknownWaybill`] when
+    /// neither.
     pub async fn handle_tracking_push(&self, raw: &RawMessage) -> Result<usize, EngineError> {
         let pushes =
             self.adapters.logistics().verify_tracking_push(raw, self.adapters.clock().now()).await.inspect_err(
@@ -91,18 +97,15 @@ impl<A: Ports> Engine<A> {
         let mut applied = 0;
         for push in pushes {
             let waybill = push.waybill.trim().to_owned();
-            let id = self
-                .adapters
-                .store()
-                .find_by_waybill(&waybill)
-                .await?
-                .ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
+            let carrier = push.carrier.trim();
+            let store = self.adapters.store();
+            let mut found = store.find_by_waybill(carrier, &waybill).await?;
+            if found.is_none() && carrier != UNKNOWN_CARRIER {
+                found = store.find_by_waybill(UNKNOWN_CARRIER, &waybill).await?;
+            }
+            let id = found.ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
             let order = self.order(id).await?;
-            let carrier = order
-                .fulfillment
-                .package_by_waybill(&waybill)
-                .and_then(|p| p.carrier.clone())
-                .unwrap_or_else(|| "unknown".into());
+            let carrier = if carrier.is_empty() { "unknown".into() } else { carrier.into() };
             let action = Action::RecordTracking { waybill, update: push.update };
             let outcome = self.execute_loaded(order, Command::new(Actor::Carrier { carrier }, action)).await?;
             if !outcome.already_applied {

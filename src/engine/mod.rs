@@ -69,6 +69,19 @@ pub enum EngineError {
     /// A tracking push named a waybill no order has.
     #[error("no order has waybill {0:?}")]
     UnknownWaybill(String),
+    /// The waybill being recorded (a parcel's, or a return parcel's) is already another
+    /// order's under the same carrier. Nothing was changed: the waybill stays with the order
+    /// that has it. Check the number with the carrier (or the buyer); a carrier that hands out
+    /// numbers again (say, a test carrier whose counter restarted) needs fixing there.
+    #[error(
+        "waybill {waybill:?} of carrier {carrier:?} is already recorded on another order; nothing was changed: check the waybill number with the carrier"
+    )]
+    WaybillTaken {
+        /// The carrier ([`crate::order::UNKNOWN_CARRIER`] for a return parcel's waybill).
+        carrier: String,
+        /// The waybill.
+        waybill: String,
+    },
     /// No carrier quote was acceptable to the selector.
     #[error("no carrier can take this parcel")]
     NoCarrier,
@@ -85,6 +98,7 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => EngineError::NotFound,
+            StoreError::WaybillTaken { carrier, waybill } => EngineError::WaybillTaken { carrier, waybill },
             other => EngineError::Store(other),
         }
     }
@@ -103,6 +117,7 @@ impl EngineError {
             EngineError::Rejected(_)
             | EngineError::NotFound
             | EngineError::UnknownWaybill(_)
+            | EngineError::WaybillTaken { .. }
             | EngineError::NoCarrier
             | EngineError::IdempotencyKeyReused => false,
         }
@@ -226,7 +241,8 @@ pub struct EngineSettings {
     pub backoff_base: TimeDelta,
     /// Longest retry delay: how often an outage is polled once the delay stops doubling.
     pub backoff_max: TimeDelta,
-    /// Deadlines fired per round of [`Engine::run_due`].
+    /// Due deadlines asked for per round of [`Engine::run_due`] (it runs as many rounds as it
+    /// takes; at least 1).
     pub due_batch: usize,
 }
 

@@ -2,6 +2,8 @@
 //! follow-ups). Firing is idempotent: a fired deadline is cleared by the event it causes, and an
 //! engine that loses the race to another finds nothing left to do.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::{Engine, EngineError, Ports};
@@ -24,28 +26,63 @@ pub struct DueReport {
 }
 
 impl<A: Ports> Engine<A> {
-    /// Fires every deadline due at `now`. Before cancelling an unpaid order it asks the gateway:
-    /// a payment that did succeed is recorded, not cancelled; otherwise the payment is closed at
-    /// the provider first, so it cannot succeed after the cancellation.
+    /// Fires every deadline due at `now`, in one call.
+    ///
+    /// Stores index only each order's earliest deadline, so firing one can make the order's
+    /// next deadline due as well (a completed order's follow-up and after-sales window, a
+    /// case's answer SLA). This call therefore asks the store for due deadlines again after
+    /// each round that fired something, `due_batch` new ones at a time, and stops when a round
+    /// fires nothing and the store has no further due deadline to show. When it returns `Ok`,
+    /// every deadline at or before `now` has been fired, except:
+    /// - deadlines whose firing failed (the store or the gateway down, a refusal): each is
+    ///   counted once in [`DueReport::failed`], not tried again in this call, and stays due,
+    ///   so the next call retries it; the same order's later deadlines wait behind it, since
+    ///   the store lists only an order's earliest;
+    /// - deadlines the engine's clock says are not due yet (firing is decided at the clock's
+    ///   time: pass the clock's `now`);
+    /// - deadlines that other instances add or move while the call runs.
+    ///
+    /// Every listed deadline is tried at most once per call, so deadlines that keep failing
+    /// cannot make it loop; apart from that the number of rounds has no cap (every round
+    /// but the last fires at least one deadline or reaches a deadline not tried yet).
+    ///
+    /// Before cancelling an unpaid order it asks the gateway: a payment that did succeed is
+    /// recorded, not cancelled; otherwise the payment is closed at the provider first, so it
+    /// cannot succeed after the cancellation.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`] when the store cannot list the due deadlines; what was fired
+    /// before stays fired.
     pub async fn run_due(&self, now: DateTime<Utc>) -> Result<DueReport, EngineError> {
         let mut report = DueReport::default();
-        // A few rounds: firing one deadline can make the order's next one due as well.
-        for _ in 0..8 {
-            let due = self.adapters.store().due_deadlines(now, self.settings.due_batch).await?;
+        // Every deadline tried in this call, whatever came of it: one that failed or had
+        // nothing to do is still listed as due, and must not be tried again or fill a batch.
+        let mut tried: HashSet<(OrderId, DeadlineKind, DateTime<Utc>)> = HashSet::new();
+        loop {
+            // Room for the deadlines tried already, which the store may list again.
+            let limit = self.settings.due_batch.max(1).saturating_add(tried.len());
+            let due = self.adapters.store().due_deadlines(now, limit).await?;
+            let listed_all = due.len() < limit;
+            let fresh: Vec<DueDeadline> =
+                due.into_iter().filter(|d| tried.insert((d.order_id, d.kind, d.due_at))).collect();
+            if fresh.is_empty() {
+                break;
+            }
             let before = report.fired + report.found_paid;
-            let round = due.len();
-            for deadline in due {
+            for deadline in fresh {
                 match self.fire(deadline).await {
                     Ok(FireOutcome::Fired) => report.fired += 1,
                     Ok(FireOutcome::FoundPaid) => report.found_paid += 1,
                     Ok(FireOutcome::Nothing) => {}
                     Err(e) => {
-                        tracing::warn!(order_id = %deadline.order_id, kind = %deadline.kind, error = %e, "deadline not handled");
+                        tracing::warn!(order_id = %deadline.order_id, kind = %deadline.kind, error = %e, "deadline not handled; retried on the next call");
                         report.failed += 1;
                     }
                 }
             }
-            if round < self.settings.due_batch || report.fired + report.found_paid == before {
+            // Nothing changed and nothing is left unseen: done. (Something fired: the orders
+            // concerned may have their next deadline due too, so look again.)
+            if report.fired + report.found_paid == before && listed_all {
                 break;
             }
         }

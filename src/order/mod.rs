@@ -31,6 +31,13 @@ pub use fulfillment::{
 pub use payment::{Anomaly, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus};
 pub use review::{HoldAbove, HoldReason, ReviewRule, ReviewState, Verdict};
 
+/// The carrier under which [`Order::carrier_waybills`] lists a waybill whose carrier the order
+/// does not know: the buyer's return parcels (the buyer names only the waybill), or a parcel
+/// with a waybill but no carrier (never made by the workflow). Stores index such a waybill
+/// under this carrier, and the engine looks a tracking push's waybill up under it when no
+/// order has the waybill under the push's own carrier.
+pub const UNKNOWN_CARRIER: &str = "";
+
 /// Adds `item` to one of an order's own lists, growing it by exactly one slot. An order is
 /// kept (by stores, for its whole life) far longer than it is changed, and a small vector grown
 /// by doubling holds up to four slots for one item: over an order's packages, tracking and
@@ -322,6 +329,17 @@ impl Order {
             .iter()
             .filter_map(|p| p.waybill.as_deref())
             .chain(self.cases.iter().filter_map(|c| c.return_waybill.as_deref()))
+    }
+
+    /// Every waybill of the order with its carrier, as `(carrier, waybill)`: how stores index
+    /// them, since waybill numbers are unique per carrier only. A parcel's carrier is the one
+    /// it was booked with; a return parcel's is [`UNKNOWN_CARRIER`].
+    pub fn carrier_waybills(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fulfillment
+            .packages
+            .iter()
+            .filter_map(|p| p.waybill.as_deref().map(|w| (p.carrier.as_deref().unwrap_or(UNKNOWN_CARRIER), w)))
+            .chain(self.cases.iter().filter_map(|c| c.return_waybill.as_deref().map(|w| (UNKNOWN_CARRIER, w))))
     }
 
     /// The earliest pending deadline (what stores index).

@@ -79,6 +79,10 @@ pub struct Shipment {
 /// One verified tracking update for a waybill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingPush {
+    /// The carrier whose waybill it is, named as in its quotes and shipments (the carrier that
+    /// sent the push, or the one an aggregator says it relays). Waybill numbers are unique per
+    /// carrier only, so the engine finds the order by carrier and waybill.
+    pub carrier: String,
     /// Waybill.
     pub waybill: String,
     /// The update.
@@ -115,7 +119,7 @@ pub trait Logistics: Send + Sync {
         &self,
         request: &ShipmentRequest,
     ) -> impl Future<Output = Result<Shipment, LogisticsError>> + Send;
-    /// Verifies and parses a carrier's tracking push.
+    /// Verifies and parses a carrier's tracking push; each update names its carrier.
     fn verify_tracking_push(
         &self,
         raw: &RawMessage,

@@ -8,6 +8,10 @@
 //!   `expected_version`; otherwise it changes nothing and returns [`StoreError::Conflict`].
 //! - Order numbers are unique ([`StoreError::DuplicateOrderNumber`]); so are dedupe keys
 //!   ([`StoreError::DuplicateKey`], and the whole commit is refused).
+//! - Waybills are indexed by `(carrier, waybill)` from [`Order::carrier_waybills`] and found
+//!   with [`OrderStore::find_by_waybill`]. A pair belongs to one order: a commit whose order
+//!   lists a pair another order has is refused whole with [`StoreError::WaybillTaken`]. The
+//!   same number under two carriers is two parcels and may belong to two orders.
 //! - Outbox items are claimed with a lease: a claimed item is not handed out again until the
 //!   lease ends or it is failed; completed items are never handed out again.
 //! - An item failed without a retry time is a dead letter: never claimed, listed by
@@ -204,6 +208,15 @@ pub enum StoreError {
     /// A dedupe key was already recorded: the work was done before; nothing was written.
     #[error("already processed (dedupe key {0})")]
     DuplicateKey(String),
+    /// Another order already has this carrier's waybill (waybill numbers are unique per
+    /// carrier): nothing was written. The waybill stays with the order that recorded it first.
+    #[error("waybill {waybill:?} of carrier {carrier:?} is already recorded on another order; nothing was written")]
+    WaybillTaken {
+        /// The carrier ([`crate::order::UNKNOWN_CARRIER`] for a return parcel's waybill).
+        carrier: String,
+        /// The waybill.
+        waybill: String,
+    },
     /// No order with this id.
     #[error("order {0} not found")]
     NotFound(OrderId),
@@ -227,8 +240,15 @@ pub trait OrderStore: Send + Sync {
     fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
     /// The order with this number.
     fn find_by_number(&self, number: &OrderNumber) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
-    /// The order one of whose packages carries this waybill.
-    fn find_by_waybill(&self, waybill: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
+    /// The order that has this waybill of this carrier (see [`Order::carrier_waybills`]; a
+    /// return parcel's waybill is found under [`crate::order::UNKNOWN_CARRIER`]). Waybill
+    /// numbers are unique per carrier only: the same number under another carrier is another
+    /// parcel, possibly of another order.
+    fn find_by_waybill(
+        &self,
+        carrier: &str,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
     /// The order that recorded this dedupe key.
     fn find_by_key(&self, key: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
     /// Orders matching `filter`, after the id `after`, at most `limit`.
@@ -288,7 +308,11 @@ pub trait DynOrderStore: Send + Sync {
     fn load_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Option<Order>, StoreError>>;
     fn events_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
     fn find_by_number_dyn<'a>(&'a self, number: &'a OrderNumber) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
-    fn find_by_waybill_dyn<'a>(&'a self, waybill: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
+    fn find_by_waybill_dyn<'a>(
+        &'a self,
+        carrier: &'a str,
+        waybill: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
     fn find_by_key_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
     fn list_dyn<'a>(
         &'a self,
@@ -336,8 +360,12 @@ impl<T: OrderStore> DynOrderStore for T {
     fn find_by_number_dyn<'a>(&'a self, number: &'a OrderNumber) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
         Box::pin(self.find_by_number(number))
     }
-    fn find_by_waybill_dyn<'a>(&'a self, waybill: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
-        Box::pin(self.find_by_waybill(waybill))
+    fn find_by_waybill_dyn<'a>(
+        &'a self,
+        carrier: &'a str,
+        waybill: &'a str,
+    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
+        Box::pin(self.find_by_waybill(carrier, waybill))
     }
     fn find_by_key_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
         Box::pin(self.find_by_key(key))
@@ -404,8 +432,8 @@ impl<'d> OrderStore for dyn DynOrderStore + 'd {
     async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
         self.find_by_number_dyn(number).await
     }
-    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
-        self.find_by_waybill_dyn(waybill).await
+    async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        self.find_by_waybill_dyn(carrier, waybill).await
     }
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
         self.find_by_key_dyn(key).await
@@ -463,8 +491,12 @@ impl<T: OrderStore + ?Sized> OrderStore for Arc<T> {
     fn find_by_number(&self, number: &OrderNumber) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
         (**self).find_by_number(number)
     }
-    fn find_by_waybill(&self, waybill: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
-        (**self).find_by_waybill(waybill)
+    fn find_by_waybill(
+        &self,
+        carrier: &str,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
+        (**self).find_by_waybill(carrier, waybill)
     }
     fn find_by_key(&self, key: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
         (**self).find_by_key(key)

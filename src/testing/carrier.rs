@@ -477,13 +477,17 @@ impl FakeCarrier {
     /// redelivery, send the same [`RawMessage`] again.
     pub fn push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
         self.push_many(
-            &[TrackingPush { waybill: waybill.to_owned(), update: FakeCarrier::update(kind, at, event_id) }],
+            &[TrackingPush {
+                carrier: self.name.clone(),
+                waybill: waybill.to_owned(),
+                update: FakeCarrier::update(kind, at, event_id),
+            }],
             at,
         )
     }
 
     /// One signed push carrying several updates, sent at `sent_at`; they join their waybills'
-    /// histories.
+    /// histories. The push is this carrier's whatever carrier the updates name.
     pub fn push_many(&self, pushes: &[TrackingPush], sent_at: DateTime<Utc>) -> RawMessage {
         self.record(pushes);
         sign_message(&self.key, false, sent_at, self.body_of(pushes))
@@ -498,7 +502,11 @@ impl FakeCarrier {
     /// A push signed with a wrong key (nothing is recorded): verification must answer
     /// [`LogisticsError::InvalidSignature`].
     pub fn forge_push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
-        let pushes = [TrackingPush { waybill: waybill.to_owned(), update: FakeCarrier::update(kind, at, event_id) }];
+        let pushes = [TrackingPush {
+            carrier: self.name.clone(),
+            waybill: waybill.to_owned(),
+            update: FakeCarrier::update(kind, at, event_id),
+        }];
         sign_message(&self.key, true, at, self.body_of(&pushes))
     }
 
@@ -642,6 +650,7 @@ impl Logistics for FakeCarrier {
             .events
             .into_iter()
             .map(|e| TrackingPush {
+                carrier: self.name.clone(),
                 waybill: e.waybill.into_owned(),
                 update: TrackingUpdate {
                     kind: e.kind,

@@ -17,6 +17,10 @@
 //! # });
 //! ```
 //!
+//! One check, [`run_due_fires_every_due_deadline`], runs an [`Engine`]
+//! (with the test fakes) over the store, since what it checks is how the engine's timers and
+//! the store's deadline index work together; it takes the store by value.
+//!
 //! The suite needs no async runtime of its own: concurrent calls are polled together in the
 //! caller's task, so a store whose calls really wait (a database pool) is exercised
 //! concurrently. Stores that are plain data behind a lock may additionally be raced from
@@ -25,18 +29,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{buyer, customer_service, pack_remaining, provider, sample_cod_form, sample_form, t0, warehouse};
+use super::{
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, customer_service, pack_remaining, provider,
+    sample_cod_form, sample_form, t0, warehouse,
+};
 use crate::actor::Actor;
+use crate::adapters::memory::MemoryInventory;
 use crate::command::{Action, Command};
 use crate::decide::{Ctx, Decision, NewOrder, Workflow, after, evolve};
 use crate::effect::Effect;
+use crate::engine::{Adapters, DueReport, Engine, EngineSettings};
 use crate::event::Event;
 use crate::ids::{CustomerId, OrderId, PackageId};
-use crate::order::{DeadlineKind, Order, OrderStatus};
+use crate::order::{CaseKind, CaseRequest, DeadlineKind, Order, OrderStatus, TrackingKind, TrackingUpdate};
 use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem,
@@ -53,12 +63,14 @@ pub async fn run_all<S: OrderStore, F: Fn() -> S>(make: F) {
     append_compare_and_set(&make()).await;
     dedupe_keys_are_atomic(&make()).await;
     lookups(&make()).await;
+    waybills_are_unique_per_carrier(&make()).await;
     list_filters_and_pages(&make()).await;
     due_deadlines(&make()).await;
     outbox_leases(&make()).await;
     dead_letters_and_requeue(&make()).await;
     concurrent_appends(&make()).await;
     concurrent_creates(&make()).await;
+    run_due_fires_every_due_deadline(make()).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,8 +281,8 @@ pub async fn dedupe_keys_are_atomic<S: OrderStore>(store: &S) {
     assert_stored(CHECK, store, &b.order, &b.events).await;
 }
 
-/// `find_by_number`, `find_by_waybill` (indexed from the packages' waybills as they are
-/// recorded) and `find_by_key`.
+/// `find_by_number`, `find_by_waybill` (indexed by carrier and waybill from the packages'
+/// waybills as they are recorded) and `find_by_key`.
 pub async fn lookups<S: OrderStore>(store: &S) {
     const CHECK: &str = "lookups";
     let wf = Workflow::default();
@@ -281,7 +293,7 @@ pub async fn lookups<S: OrderStore>(store: &S) {
     ok(CHECK, "create b", store.create(b.commit(&[])).await);
 
     assert_eq!(
-        ok(CHECK, "find_by_waybill", store.find_by_waybill("WB-A-1").await),
+        ok(CHECK, "find_by_waybill", store.find_by_waybill("SF", "WB-A-1").await),
         None,
         "{CHECK}: no waybill is known before shipping"
     );
@@ -291,9 +303,14 @@ pub async fn lookups<S: OrderStore>(store: &S) {
 
     for (order, waybill) in [(&a_shipped, "WB-A-1"), (&b_shipped, "WB-B-1")] {
         assert_eq!(
-            ok(CHECK, "find_by_waybill", store.find_by_waybill(waybill).await),
+            ok(CHECK, "find_by_waybill", store.find_by_waybill("SF", waybill).await),
             Some(order.id),
-            "{CHECK}: find_by_waybill({waybill:?}) must find the order whose package carries it"
+            "{CHECK}: find_by_waybill(\"SF\", {waybill:?}) must find the order whose package carries it"
+        );
+        assert_eq!(
+            ok(CHECK, "find_by_waybill", store.find_by_waybill("YT", waybill).await),
+            None,
+            "{CHECK}: find_by_waybill(\"YT\", {waybill:?}): the waybill is SF's, not YT's"
         );
         assert_eq!(
             ok(CHECK, "find_by_number", store.find_by_number(&order.number).await),
@@ -302,7 +319,11 @@ pub async fn lookups<S: OrderStore>(store: &S) {
             order.number
         );
     }
-    assert_eq!(ok(CHECK, "find_by_waybill", store.find_by_waybill("WB-NONE").await), None, "{CHECK}: unknown waybill");
+    assert_eq!(
+        ok(CHECK, "find_by_waybill", store.find_by_waybill("SF", "WB-NONE").await),
+        None,
+        "{CHECK}: unknown waybill"
+    );
     assert_eq!(
         ok(CHECK, "find_by_number", store.find_by_number(&order_number(999)).await),
         None,
@@ -316,6 +337,98 @@ pub async fn lookups<S: OrderStore>(store: &S) {
     assert_eq!(ok(CHECK, "find_by_key", store.find_by_key("place/none").await), None, "{CHECK}: unknown key");
     let loaded = ok(CHECK, "load", store.load(a.order.id).await);
     assert_eq!(loaded.as_ref(), Some(&a_shipped), "{CHECK}: the snapshot must follow every append");
+}
+
+/// Waybill numbers are unique per carrier: a commit recording a waybill that another order has
+/// under the same carrier is refused whole with `WaybillTaken { carrier, waybill }` (no
+/// snapshot, event, outbox row or dedupe key of it is written, and the waybill stays with the
+/// first order); the same commit with another waybill then goes through. The same number under
+/// another carrier is another parcel: both orders have it, each found under its own carrier.
+pub async fn waybills_are_unique_per_carrier<S: OrderStore>(store: &S) {
+    const CHECK: &str = "waybills_are_unique_per_carrier";
+    let wf = Workflow::default();
+    let a = place("alice", 31, t0(), false);
+    let b = place("bob", 32, minutes(1), false);
+    let c = place("cyd", 33, minutes(2), false);
+    for step in [&a, &b, &c] {
+        ok(CHECK, "create", store.create(step.commit(&[])).await);
+    }
+    let a_shipped = ship(CHECK, &wf, store, &a.order, "WB-1", minutes(10)).await;
+
+    // b is booked with SF, and SF's answer repeats a's waybill.
+    let b_booked = ship_with(CHECK, &wf, store, &b.order, "SF", None, minutes(20)).await;
+    let b_history = ok(CHECK, "events", store.events(b.order.id).await);
+    let package = PackageId(1);
+    let taken =
+        decide(&wf, &b_booked, Actor::System, Action::RecordWaybill { package, waybill: "WB-1".into() }, minutes(21));
+    let taken_keys = vec!["cmd/taken".to_owned()];
+    match store.append(taken.commit(&taken_keys)).await {
+        Err(StoreError::WaybillTaken { carrier, waybill }) => {
+            assert_eq!((carrier.as_str(), waybill.as_str()), ("SF", "WB-1"), "{CHECK}: WaybillTaken must name the pair")
+        }
+        other => panic!("{CHECK}: another order's waybill of the same carrier must give WaybillTaken, got {other:?}"),
+    }
+    assert_stored(CHECK, store, &b_booked, &b_history).await;
+    assert_eq!(
+        ok(CHECK, "find_by_waybill", store.find_by_waybill("SF", "WB-1").await),
+        Some(a.order.id),
+        "{CHECK}: the waybill must stay with the order that recorded it first"
+    );
+    assert_eq!(
+        ok(CHECK, "find_by_key", store.find_by_key("cmd/taken").await),
+        None,
+        "{CHECK}: a refused commit must not record its dedupe keys"
+    );
+    assert_stored(CHECK, store, &a_shipped, &ok(CHECK, "events", store.events(a.order.id).await)).await;
+    let claimed = claim(CHECK, store, far_future(), TimeDelta::days(1), 10_000).await;
+    let refused = keys_of(&[&taken]);
+    assert!(
+        claimed.iter().all(|item| !refused.contains(&item.key)),
+        "{CHECK}: the outbox must not hold the refused commit's entries {refused:?}"
+    );
+
+    // The same commit with b's real waybill goes through (nothing was half-written).
+    let b_shipped =
+        decide(&wf, &b_booked, Actor::System, Action::RecordWaybill { package, waybill: "WB-2".into() }, minutes(22));
+    ok(CHECK, "append another waybill", store.append(b_shipped.commit(&taken_keys)).await);
+    let mut b_history = b_history;
+    b_history.extend(b_shipped.events.iter().cloned());
+    assert_stored(CHECK, store, &b_shipped.order, &b_history).await;
+    let claimed = claim(CHECK, store, far_future(), TimeDelta::days(1), 10_000).await;
+    let keys: BTreeSet<String> = claimed.iter().map(|item| item.key.clone()).collect();
+    assert_eq!(keys, keys_of(&[&b_shipped]), "{CHECK}: the outbox must hold the accepted commit's entries");
+
+    // The same number with another carrier is c's own parcel.
+    let c_shipped = ship_with(CHECK, &wf, store, &c.order, "YT", Some("WB-1"), minutes(30)).await;
+    let expected = [
+        ("SF", "WB-1", Some(a.order.id)),
+        ("SF", "WB-2", Some(b.order.id)),
+        ("YT", "WB-1", Some(c.order.id)),
+        ("YT", "WB-2", None),
+    ];
+    for (carrier, waybill, owner) in expected {
+        assert_eq!(
+            ok(CHECK, "find_by_waybill", store.find_by_waybill(carrier, waybill).await),
+            owner,
+            "{CHECK}: find_by_waybill({carrier:?}, {waybill:?})"
+        );
+    }
+    assert_eq!(ok(CHECK, "load", store.load(c.order.id).await).as_ref(), Some(&c_shipped), "{CHECK}: c is stored");
+
+    // Later commits of an order keep its waybills (they are its own, not taken).
+    let a_tracked = decide(
+        &wf,
+        &a_shipped,
+        Actor::System,
+        Action::RecordTracking { waybill: "WB-1".into(), update: tracking(TrackingKind::InTransit, minutes(40)) },
+        minutes(40),
+    );
+    ok(CHECK, "append to an order with a waybill", store.append(a_tracked.commit(&[])).await);
+    assert_eq!(
+        ok(CHECK, "find_by_waybill", store.find_by_waybill("SF", "WB-1").await),
+        Some(a.order.id),
+        "{CHECK}: a's waybill stays a's"
+    );
 }
 
 /// `list` in order-id order with status, customer and placed-between filters, paged with the
@@ -680,6 +793,83 @@ pub async fn concurrent_creates<S: OrderStore>(store: &S) {
     }
 }
 
+/// The engine over the store under test: one [`Engine::run_due`] call fires every deadline
+/// due at its `now`, though the store lists only each order's earliest. Completed orders each
+/// have three deadlines due (the answer SLA of the buyer's complaint, the follow-up and the
+/// after-sales window). With the default settings, one call fires the six deadlines of two
+/// such orders; with batches of one deadline, one call fires the nine of three more (more
+/// rounds than a fixed cap of eight would allow) and leaves an order whose deadline is not
+/// due alone; a second call finds nothing to do.
+///
+/// Unlike the store-only checks it takes the store by value: the engines own it.
+pub async fn run_due_fires_every_due_deadline<S: OrderStore>(store: S) {
+    const CHECK: &str = "run_due_fires_every_due_deadline";
+    let wf = Workflow::default();
+    let store = Arc::new(store);
+    let engine_at = |now: DateTime<Utc>, settings: EngineSettings| {
+        let adapters = Adapters {
+            store: Arc::clone(&store),
+            payments: FakeGateway::new("alipay", b"provider-secret"),
+            logistics: FakeCarrier::new("SF", b"carrier-secret"),
+            inventory: MemoryInventory::new(),
+            notifier: RecordingNotifier::new(),
+            clock: FixedClock::new(now),
+        };
+        Engine::new(Workflow::default(), adapters).with_settings(settings)
+    };
+    let batches_of_one = EngineSettings { due_batch: 1, ..EngineSettings::default() };
+    let mut number = 20;
+    let mut start = t0();
+    for (customers, settings) in
+        [(&["ann", "bob"][..], EngineSettings::default()), (&["cyd", "dan", "eve"], batches_of_one)]
+    {
+        let mut completed = Vec::new();
+        for customer in customers {
+            number += 1;
+            completed.push(completed_with_three_deadlines(CHECK, &wf, &*store, customer, number, start).await);
+        }
+        let now = completed
+            .iter()
+            .flat_map(|o| o.deadlines.all().map(|(at, _)| at))
+            .max()
+            .unwrap_or_else(|| panic!("{CHECK}: test setup: no deadline"));
+        // Placed long after `now` (and after the next round's): its pay-by deadline is not due.
+        number += 1;
+        let later = place("fay", number, after(far_future(), TimeDelta::minutes(number as i64)), false);
+        ok(CHECK, "create", store.create(later.commit(&[])).await);
+        let listed = ok(CHECK, "due_deadlines", store.due_deadlines(now, 100).await);
+        assert_eq!(listed.len(), completed.len(), "{CHECK}: test setup: one deadline listed per completed order");
+
+        let engine = engine_at(now, settings.clone());
+        let report = engine.run_due(now).await.unwrap_or_else(|e| panic!("{CHECK}: run_due: {e}"));
+        let due = 3 * completed.len();
+        assert_eq!(
+            (report.fired, report.found_paid, report.failed),
+            (due, 0, 0),
+            "{CHECK}: one run_due call must fire all {due} due deadlines (due_batch {}): {report:?}",
+            settings.due_batch
+        );
+        for before in &completed {
+            let order = ok(CHECK, "load", store.load(before.id).await)
+                .unwrap_or_else(|| panic!("{CHECK}: order {} is gone", before.id));
+            assert_eq!(order.deadlines.next(), None, "{CHECK}: every deadline of order {} must be fired", order.id);
+            let events = ok(CHECK, "events", store.events(order.id).await);
+            let added = events.len().saturating_sub(before.version as usize);
+            assert_eq!(added, 3, "{CHECK}: one event per fired deadline of order {}", order.id);
+        }
+        assert_eq!(
+            ok(CHECK, "load", store.load(later.order.id).await).as_ref(),
+            Some(&later.order),
+            "{CHECK}: an order whose deadline is not due must be left alone"
+        );
+        let listed = ok(CHECK, "due_deadlines", store.due_deadlines(now, 100).await);
+        assert!(listed.is_empty(), "{CHECK}: nothing may stay due, got {listed:?}");
+        let again = engine.run_due(now).await.unwrap_or_else(|e| panic!("{CHECK}: run_due again: {e}"));
+        assert_eq!(again, DueReport::default(), "{CHECK}: a second call finds nothing to do");
+        start = after(now, TimeDelta::hours(1));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Building genuine orders
 // ---------------------------------------------------------------------------------------------
@@ -780,7 +970,7 @@ fn outbox_of(order: &Order, decision: &Decision) -> Vec<OutboxEntry> {
 }
 
 /// Picks, packs, books and ships every line of a paid order in one parcel under `waybill`,
-/// appending each step; returns the shipped order.
+/// with carrier SF, appending each step; returns the shipped order.
 async fn ship<S: OrderStore>(
     check: &str,
     wf: &Workflow,
@@ -789,34 +979,94 @@ async fn ship<S: OrderStore>(
     waybill: &str,
     at: DateTime<Utc>,
 ) -> Order {
+    ship_with(check, wf, store, paid_or_not, "SF", Some(waybill), at).await
+}
+
+/// Pays (if needed), picks, packs and books every line of an order in one parcel (package 1)
+/// with `carrier`, and records `waybill` if given, appending each step; returns the order.
+async fn ship_with<S: OrderStore>(
+    check: &str,
+    wf: &Workflow,
+    store: &S,
+    paid_or_not: &Order,
+    carrier: &str,
+    waybill: Option<&str>,
+    at: DateTime<Utc>,
+) -> Order {
     let mut order = paid_or_not.clone();
     if !order.payment.gate_open() {
-        let paid = pay(wf, &order, &format!("T-{waybill}"), at);
+        let paid = pay(wf, &order, &format!("T-{}", order.number), at);
         ok(check, "append payment", store.append(paid.commit(&[])).await);
         order = paid.order;
     }
     let pack = pack_remaining(&order);
     let package = PackageId(1);
-    let actions = [
+    let mut actions = vec![
         (warehouse(), Action::IssuePickList),
         (warehouse(), pack),
         (
             warehouse(),
             Action::BookShipment {
                 package,
-                carrier: "SF".into(),
+                carrier: carrier.into(),
                 service: "standard".into(),
                 reason: "conformance".into(),
             },
         ),
-        (Actor::System, Action::RecordWaybill { package, waybill: waybill.into() }),
     ];
+    if let Some(waybill) = waybill {
+        actions.push((Actor::System, Action::RecordWaybill { package, waybill: waybill.into() }));
+    }
     for (actor, action) in actions {
         let step = decide(wf, &order, actor, action, at);
         ok(check, "append a shipping step", store.append(step.commit(&[])).await);
         order = step.order;
     }
     order
+}
+
+/// A tracking update of `kind` at `at`.
+fn tracking(kind: TrackingKind, at: DateTime<Utc>) -> TrackingUpdate {
+    TrackingUpdate {
+        kind,
+        at,
+        event_id: format!("{kind:?}-{}", at.timestamp()).as_str().into(),
+        location: Default::default(),
+        description: Default::default(),
+    }
+}
+
+/// A paid order placed at `at`, shipped, confirmed received by its buyer and with a complaint
+/// open, all stored: its follow-up, after-sales window and the complaint's answer SLA are
+/// pending.
+async fn completed_with_three_deadlines<S: OrderStore>(
+    check: &str,
+    wf: &Workflow,
+    store: &S,
+    customer: &str,
+    number: u64,
+    at: DateTime<Utc>,
+) -> Order {
+    let placed = place(customer, number, at, false);
+    ok(check, "create", store.create(placed.commit(&[])).await);
+    let shipped =
+        ship(check, wf, store, &placed.order, &format!("WB-DUE-{number}"), after(at, TimeDelta::minutes(10))).await;
+    let confirmed = decide(wf, &shipped, buyer(customer), Action::ConfirmReceipt, after(at, TimeDelta::minutes(20)));
+    ok(check, "append the receipt", store.append(confirmed.commit(&[])).await);
+    let complaint = Action::OpenCase {
+        request: CaseRequest {
+            kind: CaseKind::Complaint,
+            lines: Vec::new(),
+            reason_code: "late".into(),
+            text: "the parcel came late".into(),
+            evidence: Vec::new(),
+        },
+    };
+    let opened = decide(wf, &confirmed.order, buyer(customer), complaint, after(at, TimeDelta::minutes(30)));
+    ok(check, "append the complaint", store.append(opened.commit(&[])).await);
+    let pending: Vec<_> = opened.order.deadlines.all().collect();
+    assert_eq!(pending.len(), 3, "{check}: test setup: three deadlines pending, got {pending:?}");
+    opened.order
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,9 +55,10 @@ const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 ///
 /// It keeps the same contract as the durable stores (the store conformance suite in
 /// `orderflow::testing::conformance` runs against it): compare-and-set appends, unique order
-/// numbers and dedupe keys, all-or-nothing commits, a leased outbox. Lookups use indexes: by
-/// number, by waybill, by dedupe key, by status, by customer and by earliest deadline, so
-/// listing with a status or customer filter and finding due deadlines do not scan every order.
+/// numbers, dedupe keys and `(carrier, waybill)` pairs, all-or-nothing commits, a leased
+/// outbox. Lookups use indexes: by number, by carrier and waybill, by dedupe key, by status,
+/// by customer and by earliest deadline, so listing with a status or customer filter and
+/// finding due deadlines do not scan every order.
 ///
 /// Outbox entries are available as soon as they are committed.
 ///
@@ -109,7 +110,9 @@ struct StoreInner {
     /// about 170 bytes, so boxing saves about 80 bytes an order.
     orders: BTreeMap<OrderId, Box<Record>>,
     by_number: HashMap<OrderNumber, OrderId>,
-    by_waybill: HashMap<String, OrderId>,
+    /// Waybills by carrier, then by number (numbers are unique per carrier only): carriers are
+    /// few, and a lookup needs no key of its own.
+    by_waybill: WaybillIndex,
     /// Dedupe keys (idempotency keys, provider ids) by fingerprint: a few per order, each 16
     /// bytes instead of its text, its `String` and its allocation.
     dedupe: FingerprintMap<OrderId>,
@@ -171,7 +174,8 @@ struct Record {
     summary: OrderSummary,
     version: u64,
     deadline: Option<(DateTime<Utc>, DeadlineKind)>,
-    waybills: Vec<String>,
+    /// `(carrier, waybill)`, as [`Order::carrier_waybills`] lists them.
+    waybills: Vec<(String, String)>,
 }
 
 struct OutboxRow {
@@ -258,6 +262,7 @@ impl StoreInner {
             return Err(StoreError::DuplicateOrderNumber(commit.order.number));
         }
         self.check_dedupe_keys(&commit)?;
+        self.check_waybills(&commit)?;
         commit.check_sequence()?;
         History::encode(commit.events, &mut self.encoded)?;
         self.write(commit)
@@ -279,9 +284,26 @@ impl StoreInner {
             )));
         }
         self.check_dedupe_keys(&commit)?;
+        self.check_waybills(&commit)?;
         commit.check_sequence()?;
         History::encode(commit.events, &mut self.encoded)?;
         self.write(commit)
+    }
+
+    /// The order that has this carrier's waybill.
+    fn waybill_owner(&self, carrier: &str, waybill: &str) -> Option<OrderId> {
+        self.by_waybill.get(carrier).and_then(|numbers| numbers.get(waybill)).copied()
+    }
+
+    /// Refuses a commit whose order lists a waybill another order has under the same carrier.
+    fn check_waybills(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
+        let id = commit.order.id;
+        for (carrier, waybill) in commit.order.carrier_waybills() {
+            if self.waybill_owner(carrier, waybill).is_some_and(|owner| owner != id) {
+                return Err(StoreError::WaybillTaken { carrier: carrier.to_owned(), waybill: waybill.to_owned() });
+            }
+        }
+        Ok(())
     }
 
     fn check_dedupe_keys(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
@@ -335,16 +357,10 @@ impl StoreInner {
                         self.deadlines.insert((at, id, kind));
                     }
                 }
-                if !record.waybills.iter().map(String::as_str).eq(order.waybills()) {
-                    for waybill in &record.waybills {
-                        if self.by_waybill.get(waybill) == Some(&id) {
-                            self.by_waybill.remove(waybill);
-                        }
-                    }
-                    record.waybills = order.waybills().map(str::to_owned).collect();
-                    for waybill in &record.waybills {
-                        self.by_waybill.insert(waybill.clone(), id);
-                    }
+                if !record.waybills.iter().map(|(c, w)| (c.as_str(), w.as_str())).eq(order.carrier_waybills()) {
+                    unindex_waybills(&mut self.by_waybill, id, &record.waybills);
+                    record.waybills = owned_waybills(order);
+                    index_waybills(&mut self.by_waybill, id, &record.waybills);
                 }
                 if record.summary.customer != order.customer {
                     self.by_customer.remove(&(record.summary.customer.clone(), id));
@@ -379,10 +395,8 @@ impl StoreInner {
                 if let Some((at, kind)) = deadline {
                     self.deadlines.insert((at, id, kind));
                 }
-                let waybills: Vec<String> = order.waybills().map(str::to_owned).collect();
-                for waybill in &waybills {
-                    self.by_waybill.insert(waybill.clone(), id);
-                }
+                let waybills = owned_waybills(order);
+                index_waybills(&mut self.by_waybill, id, &waybills);
                 let mut events = History::default();
                 events.push(&self.encoded);
                 // The engine's snapshot of a new order is the fold of its events; building it
@@ -646,6 +660,39 @@ impl StoreInner {
     }
 }
 
+/// Orders by carrier, then by waybill.
+type WaybillIndex = HashMap<String, HashMap<String, OrderId>>;
+
+/// Indexes `waybills` for `id` (checked free beforehand by `check_waybills`).
+fn index_waybills(index: &mut WaybillIndex, id: OrderId, waybills: &[(String, String)]) {
+    for (carrier, waybill) in waybills {
+        let numbers = match index.get_mut(carrier.as_str()) {
+            Some(numbers) => numbers,
+            None => index.entry(carrier.clone()).or_default(),
+        };
+        numbers.insert(waybill.clone(), id);
+    }
+}
+
+/// Drops `id`'s entries for `waybills` (entries of other orders stay).
+fn unindex_waybills(index: &mut WaybillIndex, id: OrderId, waybills: &[(String, String)]) {
+    for (carrier, waybill) in waybills {
+        if let Some(numbers) = index.get_mut(carrier.as_str()) {
+            if numbers.get(waybill.as_str()) == Some(&id) {
+                numbers.remove(waybill.as_str());
+            }
+            if numbers.is_empty() {
+                index.remove(carrier.as_str());
+            }
+        }
+    }
+}
+
+/// The order's `(carrier, waybill)` pairs, owned.
+fn owned_waybills(order: &Order) -> Vec<(String, String)> {
+    order.carrier_waybills().map(|(carrier, waybill)| (carrier.to_owned(), waybill.to_owned())).collect()
+}
+
 impl Record {
     /// The snapshot, as the fold of the history.
     fn rebuild(&self, id: OrderId) -> Result<Order, StoreError> {
@@ -695,8 +742,8 @@ impl OrderStore for MemoryStore {
         Ok(lock(&self.inner).by_number.get(number).copied())
     }
 
-    async fn find_by_waybill(&self, waybill: &str) -> Result<Option<OrderId>, StoreError> {
-        Ok(lock(&self.inner).by_waybill.get(waybill).copied())
+    async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        Ok(lock(&self.inner).waybill_owner(carrier, waybill))
     }
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
