@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use orderflow::address::Address;
+use orderflow::carrier_choice::{CarrierRule, CarrierSelector, Cheapest, Fastest, RuleBased};
 use orderflow::effect::StockItem;
 use orderflow::engine::{Adapters, Engine};
-use orderflow::ports::{CarrierRule, CarrierSelector, Cheapest, Fastest, Logistics, Parcel, RuleBased};
+use orderflow::ports::{Logistics, Parcel};
 use orderflow::testing::{FakeCarrier, MultiCarrier};
 use orderflow::testing::{
     FakeGateway, FixedClock, RecordingNotifier, buyer, pack_remaining, sample_form, t0, warehouse,

@@ -62,6 +62,7 @@
 pub mod actor;
 pub mod adapters;
 pub mod address;
+pub mod carrier_choice;
 pub mod command;
 pub mod config;
 pub mod decide;

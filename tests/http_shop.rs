@@ -925,3 +925,38 @@ async fn padded_truncated_or_extended_tokens_are_401() {
     assert!(!format!("{tokens:?}").contains("alice-token"), "the tokens are not printed");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_buyers_idempotency_key_never_returns_their_order() {
+    let h = shop().await;
+    let place = |token: &'static str, customer: &str, key: &'static str| {
+        let form = serde_json::to_value(sample_form(customer)).unwrap();
+        h.http.post(h.url("/orders")).bearer_auth(token).header("Idempotency-Key", key).json(&form)
+    };
+    let alice = h.send(place("alice-token", "alice", "checkout-1")).await;
+    assert_eq!(alice.status, StatusCode::CREATED, "{}", alice.text);
+    // Bob sends the same key: he gets a new order of his own, nothing of Alice's.
+    let bob = h.send(place("bob-token", "bob", "checkout-1")).await;
+    assert_eq!(bob.status, StatusCode::CREATED, "{}", bob.text);
+    assert_ne!(bob.body["order"]["id"], alice.body["order"]["id"]);
+    assert_eq!(bob.body["order"]["customer"], "bob");
+    assert!(!bob.text.contains(alice.body["order"]["id"].as_str().unwrap()));
+    // Alice reusing her key for another cart is refused, and nothing is placed.
+    let mut other = sample_form("alice");
+    other.buyer_note = "a different cart".into();
+    let reused = h
+        .send(
+            h.http
+                .post(h.url("/orders"))
+                .bearer_auth("alice-token")
+                .header("Idempotency-Key", "checkout-1")
+                .json(&serde_json::to_value(other).unwrap()),
+        )
+        .await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reused.text);
+    assert_eq!(reused.body["error"], "idempotency_key_reused");
+    let alice_id = orderflow::CustomerId::new("alice").unwrap();
+    let filter = orderflow::ports::OrderFilter { customer: Some(alice_id), ..Default::default() };
+    let hers = h.state.engine.list(&filter, None, 10).await.unwrap();
+    assert_eq!(hers.items.len(), 1, "nothing placed by the refused request");
+}

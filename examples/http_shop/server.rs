@@ -273,7 +273,11 @@ impl AppState {
     /// the fake provider and the fake carrier live in memory and start afresh each run.
     pub fn demo_on(options: ShopOptions, store: Arc<dyn DynOrderStore>, clock: Arc<dyn Clock>) -> AppState {
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
-        let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+        // Waybills numbered afresh each run would collide with those of orders a SQLite file
+        // kept from an earlier run (and be refused as taken): each run numbers under its own
+        // start time.
+        let prefix = format!("SF{}-", clock.now().format("%y%m%d%H%M%S"));
+        let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret").with_waybill_prefix(prefix));
         let notifier = Arc::new(RecordingNotifier::new());
         let inventory = Arc::new(MemoryInventory::new());
         for sku in DEMO_SKUS {
@@ -890,6 +894,10 @@ impl From<EngineError> for ApiError {
             | EngineError::NoCarrier => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_carrier", e.to_string()),
             EngineError::Logistics(_) => unavailable("carrier"),
             EngineError::UnknownWaybill(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown_waybill", e.to_string()),
+            EngineError::WaybillTaken { .. } => ApiError::new(StatusCode::CONFLICT, "waybill_taken", e.to_string()),
+            EngineError::IdempotencyKeyReused => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string())
+            }
             e if e.is_retryable() => unavailable("a backend"),
             e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
         }

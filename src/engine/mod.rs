@@ -21,6 +21,7 @@ pub use outbox::DispatchReport;
 pub use timers::DueReport;
 
 use crate::actor::Actor;
+use crate::carrier_choice::{CarrierSelector, Cheapest};
 use crate::command::Command;
 use crate::decide::{Ctx, Decision, NewOrder, Workflow, evolve};
 use crate::effect::{Effect, StockItem};
@@ -31,9 +32,8 @@ use crate::order::{Order, PackageState};
 use crate::order_number::{OrderNumberGenerator, TimeOrderedNumbers};
 use crate::placement::PlaceOrderForm;
 use crate::ports::{
-    CarrierSelector, Cheapest, Clock, Commit, GatewayError, Inventory, InventoryError, Logistics, LogisticsError,
-    Notifier, OrderFilter, OrderPage, OrderStore, OutboxEntry, Parcel, PaymentGateway, PaymentRequest, PaymentSession,
-    Quote, StoreError,
+    Clock, Commit, GatewayError, Inventory, InventoryError, Logistics, LogisticsError, Notifier, OrderFilter,
+    OrderPage, OrderStore, OutboxEntry, Parcel, PaymentGateway, PaymentRequest, PaymentSession, Quote, StoreError,
 };
 use crate::timeline::{TimelineEntry, buyer_timeline, staff_view};
 

@@ -17,10 +17,7 @@ use std::pin::Pin;
 
 pub use clock::{Clock, SystemClock};
 pub use inventory::{DynInventory, Inventory, InventoryError};
-pub use logistics::{
-    CarrierRule, CarrierSelector, Cheapest, DynLogistics, Fastest, Logistics, LogisticsError, Parcel, Quote, RuleBased,
-    Selection, Shipment, ShipmentRequest, TrackingPush,
-};
+pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
 pub use notifier::{DynNotifier, Notifier, NotifyError};
 pub use payment::{
     CloseOutcome, DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
