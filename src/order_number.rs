@@ -45,6 +45,9 @@ pub const SYMBOLS: usize = DATA_SYMBOLS + 1;
 /// Length of the canonical text (`XXXX-XXXX-XXC`).
 pub const CANONICAL_LEN: usize = SYMBOLS + 2;
 
+/// Length of an order's reference at a payment provider ([`OrderNumber::provider_reference`]).
+pub const PROVIDER_REFERENCE_LEN: usize = DATA_SYMBOLS;
+
 /// Largest value an order number can hold (2^50 - 1: 10 symbols of 5 bits).
 pub const MAX_VALUE: u64 = (1 << (5 * DATA_SYMBOLS)) - 1;
 
@@ -143,6 +146,35 @@ impl OrderNumber {
     pub fn as_str(&self) -> &str {
         // Always ASCII by construction; the fallback is unreachable but keeps us panic-free.
         std::str::from_utf8(&self.text).unwrap_or("")
+    }
+
+    /// The order's reference at a payment provider (the `out_trade_no` of WeChat Pay and of
+    /// Alipay): the ten data symbols, without hyphens or check symbol, e.g. `014D2PF2DB` for
+    /// `014D-2PF2-DBA`. Only digits and upper-case letters, always ten of them, so every
+    /// provider accepts it (WeChat Pay: 6 to 32 of letters, digits, `_-|*`; Alipay: up to 64
+    /// letters, digits and `_`), unlike the canonical text, whose hyphens Alipay refuses and
+    /// whose check symbol can be one of `*~$=` that WeChat Pay refuses.
+    /// [`OrderNumber::from_provider_reference`] maps it back exactly.
+    pub fn provider_reference(&self) -> String {
+        self.text.iter().filter(|&&b| b != b'-').take(DATA_SYMBOLS).map(|&b| char::from(b)).collect()
+    }
+
+    /// The number whose [`provider_reference`](Self::provider_reference) `reference` is.
+    /// Strict, as it reads what a provider sends back: exactly ten data symbols in upper case.
+    pub fn from_provider_reference(reference: &str) -> Result<OrderNumber, OrderNumberError> {
+        let found = reference.chars().count();
+        if found != DATA_SYMBOLS {
+            return Err(OrderNumberError::WrongLength { found, expected: DATA_SYMBOLS });
+        }
+        let mut value = 0u64;
+        for (index, character) in reference.chars().enumerate() {
+            let symbol = u8::try_from(character)
+                .ok()
+                .and_then(|byte| ALPHABET.iter().take(32).position(|&s| s == byte))
+                .ok_or(OrderNumberError::InvalidCharacter { character, position: index.saturating_add(1) })?;
+            value = (value << 5) | symbol as u64;
+        }
+        OrderNumber::from_value(value)
     }
 
     /// Reads a number as a person typed it: case-insensitive, hyphens and whitespace ignored,

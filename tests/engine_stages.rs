@@ -356,3 +356,20 @@ async fn a_deadline_that_fails_is_tried_once_per_call_and_retried_on_the_next() 
     assert_eq!((report.fired, report.failed), (1, 0), "{report:?}");
     assert_eq!(shop.engine.order(unpaid).await.unwrap().status(), OrderStatus::Cancelled);
 }
+
+#[tokio::test]
+async fn the_payment_description_is_provider_safe_by_default_and_the_hosts_to_choose() {
+    let shop = Shop::new();
+    let placed = shop.place("ann").await.order;
+    shop.engine.start_payment(&buyer("ann"), placed.id).await.unwrap();
+    let record = shop.gateway.payment(&placed.number).unwrap();
+    assert_eq!(record.description, placed.number.provider_reference());
+
+    let mut shop = Shop::new();
+    let adapters = shop.engine.adapters().clone();
+    shop.engine = orderflow::engine::Engine::new(Workflow::default(), adapters)
+        .with_payment_description(|order| format!("茶叶小铺 {}", order.lines[0].product_name));
+    let placed = shop.place("ann").await.order;
+    shop.engine.start_payment(&buyer("ann"), placed.id).await.unwrap();
+    assert_eq!(shop.gateway.payment(&placed.number).unwrap().description, "茶叶小铺 Oolong tea 250g");
+}

@@ -79,3 +79,78 @@ fn every_node_is_disjoint_from_every_other() {
     }
     assert!(TimeOrderedNumbers::with_node(TimeOrderedNumbers::MAX_NODE + 1).is_err());
 }
+
+// Provider references: what WeChat Pay and Alipay are sent instead of the canonical text.
+
+use orderflow::RefundId;
+use orderflow::order_number::{MAX_VALUE, PROVIDER_REFERENCE_LEN};
+use orderflow::ports::{parse_refund_reference, refund_reference};
+use proptest::prelude::*;
+
+/// WeChat Pay `out_trade_no`: 6 to 32 of letters, digits, `_ - | *`.
+fn wechat_trade_no_ok(s: &str) -> bool {
+    (6..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
+}
+
+/// WeChat Pay `out_refund_no`: 1 to 64 of letters, digits, `_ - | * @`.
+fn wechat_refund_no_ok(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*@".contains(&b))
+}
+
+/// Alipay `out_trade_no` and `out_request_no`: up to 64 of letters, digits and `_`.
+fn alipay_no_ok(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn check_value(value: u64, refund: u32) {
+    let number = OrderNumber::from_value(value).unwrap();
+    let reference = number.provider_reference();
+    assert_eq!(reference.len(), PROVIDER_REFERENCE_LEN);
+    assert!(wechat_trade_no_ok(&reference) && alipay_no_ok(&reference), "{reference}");
+    assert_eq!(OrderNumber::from_provider_reference(&reference), Ok(number));
+    let refund_ref = refund_reference(&number, RefundId(refund));
+    assert!(wechat_refund_no_ok(&refund_ref) && alipay_no_ok(&refund_ref), "{refund_ref}");
+    assert_eq!(parse_refund_reference(&refund_ref), Some((number, RefundId(refund))));
+}
+
+#[test]
+fn provider_references_fit_both_providers_and_map_back_at_the_edges() {
+    for value in [0, 1, 31, 32, 36, 37, 1 << 25, MAX_VALUE - 1, MAX_VALUE] {
+        for refund in [0, 1, 9, 10, u32::MAX] {
+            check_value(value, refund);
+        }
+    }
+    // The canonical text is not provider-safe: Alipay refuses its hyphens, WeChat Pay the
+    // check symbols `~ $ =` (here 33 mod 37 gives `~`).
+    let canonical = OrderNumber::from_value(33).unwrap();
+    assert!(!alipay_no_ok(canonical.as_str()) && !wechat_trade_no_ok(canonical.as_str()), "{canonical}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+    #[test]
+    fn provider_references_fit_both_providers_and_map_back(value in 0..=MAX_VALUE, refund in any::<u32>()) {
+        check_value(value, refund);
+    }
+
+    #[test]
+    fn references_that_are_not_ours_are_refused(text in "\\PC{0,24}") {
+        if let Ok(number) = OrderNumber::from_provider_reference(&text) {
+            prop_assert_eq!(number.provider_reference(), text.clone());
+        }
+        if let Some((number, refund)) = parse_refund_reference(&text) {
+            prop_assert_eq!(refund_reference(&number, refund), text);
+        }
+    }
+}
+
+#[test]
+fn malformed_references_are_refused() {
+    for bad in ["", "014D2PF2D", "014D2PF2DBB", "014d2pf2db", "014D-2PF2-", "014D2PF2D~", "014D2PF2DI"] {
+        assert!(OrderNumber::from_provider_reference(bad).is_err(), "{bad:?}");
+    }
+    for bad in ["014D2PF2DB", "014D2PF2DBR", "014D2PF2DBR01", "014D2PF2DBR+1", "014D2PF2DBX1", "014D2PF2DBR1 "] {
+        assert_eq!(parse_refund_reference(bad), None, "{bad:?}");
+    }
+}

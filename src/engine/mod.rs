@@ -262,6 +262,7 @@ impl Default for EngineSettings {
 }
 
 type Weigher = Arc<dyn Fn(&Sku) -> u32 + Send + Sync>;
+type Describer = Arc<dyn Fn(&Order) -> String + Send + Sync>;
 
 /// The workflow engine over a bundle of adapters.
 ///
@@ -297,6 +298,7 @@ pub struct Engine<A: Ports> {
     numbers: Box<dyn OrderNumberGenerator>,
     selector: Box<dyn CarrierSelector>,
     weigher: Weigher,
+    describe_payment: Describer,
     settings: EngineSettings,
 }
 
@@ -319,6 +321,7 @@ impl<A: Ports> Engine<A> {
             numbers: Box::new(TimeOrderedNumbers::default()),
             selector: Box::new(Cheapest),
             weigher: Arc::new(|_| 500),
+            describe_payment: Arc::new(|order| order.number.provider_reference()),
             settings: EngineSettings::default(),
         }
     }
@@ -332,6 +335,16 @@ impl<A: Ports> Engine<A> {
     /// Uses another carrier-selection policy.
     pub fn with_carrier_selector(mut self, selector: impl CarrierSelector + 'static) -> Self {
         self.selector = Box::new(selector);
+        self
+    }
+
+    /// Sets what the payment provider shows the buyer for an order (WeChat Pay `description`,
+    /// Alipay `subject`), e.g. the shop's name and the first product, in the buyer's language.
+    /// By default it is the order's [provider reference](crate::OrderNumber::provider_reference),
+    /// which every provider accepts. Keep it within the providers' limits (127 bytes for WeChat
+    /// Pay, 256 characters for Alipay, no `/ = &`).
+    pub fn with_payment_description(mut self, describe: impl Fn(&Order) -> String + Send + Sync + 'static) -> Self {
+        self.describe_payment = Arc::new(describe);
         self
     }
 
@@ -675,7 +688,7 @@ impl<A: Ports> Engine<A> {
                     order_number: order.number,
                     amount: outstanding,
                     provider,
-                    description: format!("order {}", order.number),
+                    description: (self.describe_payment)(&order),
                 };
                 Ok(self.adapters.payments().create_payment(&request).await?)
             }

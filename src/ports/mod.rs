@@ -21,7 +21,7 @@ pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Ship
 pub use notifier::{DynNotifier, Notifier, NotifyError};
 pub use payment::{
     CloseOutcome, DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
-    PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply,
+    PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply, parse_refund_reference, refund_reference,
 };
 pub use store::{
     Commit, DeadLetter, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::BoxFuture;
 use crate::ids::{OrderId, RefundId};
 use crate::money::Money;
-use crate::order_number::OrderNumber;
+use crate::order_number::{OrderNumber, PROVIDER_REFERENCE_LEN};
 
 /// Raw bytes of a callback as they came over the wire, with their headers.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -52,8 +52,17 @@ pub struct PaymentRequest {
     pub amount: Money,
     /// Provider chosen by the buyer.
     pub provider: String,
-    /// Shown to the buyer by the provider.
+    /// Shown to the buyer by the provider; the host chooses it
+    /// ([`crate::engine::Engine::with_payment_description`]).
     pub description: String,
+}
+
+impl PaymentRequest {
+    /// The order's reference at the provider (`out_trade_no`): see
+    /// [`OrderNumber::provider_reference`].
+    pub fn provider_reference(&self) -> String {
+        self.order_number.provider_reference()
+    }
 }
 
 /// What the buyer needs to pay.
@@ -113,6 +122,35 @@ pub struct RefundRequest {
     pub amount: Money,
     /// Provider.
     pub provider: String,
+}
+
+impl RefundRequest {
+    /// The refund's reference at the provider (WeChat Pay `out_refund_no`, Alipay
+    /// `out_request_no`): see [`refund_reference`].
+    pub fn provider_reference(&self) -> String {
+        refund_reference(&self.order_number, self.refund)
+    }
+}
+
+/// A refund's reference at a payment provider: the order's
+/// [provider reference](OrderNumber::provider_reference), `R`, and the refund's number within
+/// the order, e.g. `014D2PF2DBR2`. Letters and digits only, at most 21 characters, so both
+/// WeChat Pay (`out_refund_no`: 1 to 64 of letters, digits, `_-|*@`) and Alipay
+/// (`out_request_no`: up to 64) accept it; the same refund always gets the same reference, so
+/// a retried call cannot refund twice. [`parse_refund_reference`] reads it back.
+pub fn refund_reference(order: &OrderNumber, refund: RefundId) -> String {
+    format!("{}R{}", order.provider_reference(), refund.0)
+}
+
+/// The order and refund a [`refund_reference`] names (as a provider's refund notification
+/// sends it back); `None` for anything else.
+pub fn parse_refund_reference(reference: &str) -> Option<(OrderNumber, RefundId)> {
+    // The order part is fixed-length (and may itself hold an `R`).
+    let number = OrderNumber::from_provider_reference(reference.get(..PROVIDER_REFERENCE_LEN)?).ok()?;
+    let digits = reference.get(PROVIDER_REFERENCE_LEN..)?.strip_prefix('R')?;
+    let refund = digits.parse::<u32>().ok()?;
+    // Canonical digits only (no sign, no leading zero), so one refund has one reference.
+    (refund.to_string() == digits).then_some((number, RefundId(refund)))
 }
 
 /// The provider's confirmation of a refund.

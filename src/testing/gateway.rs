@@ -204,6 +204,8 @@ pub struct PaymentRecord {
     /// The amount asked for by the last `create_payment` (`None` if the payment was only
     /// scripted with [`FakeGateway::mark_paid`]).
     pub requested: Option<Money>,
+    /// What the last `create_payment` asked the provider to show the buyer.
+    pub description: String,
     /// Status at the provider.
     pub status: PaymentStatus,
     /// Successful transactions, oldest first: `(txn_id, amount)`.
@@ -375,6 +377,7 @@ impl FakeGateway {
         let txn_id = format!("{}-T{:010}", self.provider, state.next_txn);
         let record = state.payments.entry(*order_number).or_insert_with(|| PaymentRecord {
             requested: None,
+            description: String::new(),
             status: PaymentStatus::Pending,
             transactions: Vec::new(),
         });
@@ -495,6 +498,7 @@ impl PaymentGateway for FakeGateway {
         }
         let record = state.payments.entry(request.order_number).or_insert_with(|| PaymentRecord {
             requested: None,
+            description: String::new(),
             status: PaymentStatus::Pending,
             transactions: Vec::new(),
         });
@@ -503,6 +507,7 @@ impl PaymentGateway for FakeGateway {
             PaymentStatus::Closed => Err(GatewayError::Rejected("payment closed".into())),
             PaymentStatus::Pending | PaymentStatus::Failed => {
                 record.requested = Some(request.amount);
+                record.description.clone_from(&request.description);
                 record.status = PaymentStatus::Pending;
                 Ok(self.session(request))
             }
