@@ -1,5 +1,5 @@
 //! The HTTP shop backend: an axum router over an orderflow [`Engine`], shared by the
-//! `http_shop` example (`examples/http_shop/main.rs`) and its test (`tests/http_shop.rs`).
+//! `http_shop` example (`examples/http_shop/main.rs`) and its test (`tests/http/main.rs`).
 //!
 //! # Authentication
 //!

@@ -1,6 +1,6 @@
 //! Entry points for coverage-guided fuzzing of everything that parses outside bytes. Each one
 //! must never panic, whatever the input. The fuzz targets under `fuzz/fuzz_targets/` call them,
-//! and `tests/fuzz_corpus.rs` replays every saved corpus file through them as an ordinary test,
+//! and `tests/workflow/fuzz_corpus.rs` replays every saved corpus file through them as an ordinary test,
 //! so a crash once found stays fixed.
 
 use chrono::TimeZone;

@@ -523,7 +523,8 @@ async fn postgres_concurrent_claims_never_hand_out_an_item_twice() {
 const WORKER_ENV: &str = "ORDERFLOW_PG_WORKER";
 /// Set in a child process: the schema to work in.
 const SCHEMA_ENV: &str = "ORDERFLOW_PG_SCHEMA";
-const PROCESS_TEST: &str = "postgres_separate_processes_share_the_outbox_and_take_over_a_dead_ones_lease";
+const PROCESS_TEST: &str =
+    "postgres_store::postgres_separate_processes_share_the_outbox_and_take_over_a_dead_ones_lease";
 
 /// The child's side: `crash` claims five items for 30 s and exits without completing them;
 /// `claim` claims and completes items until none is left, printing `CLAIMED <key>` for each.

@@ -17,7 +17,7 @@ use orderflow::testing::{
 };
 use orderflow::{Action, Command, Ctx, MemoryInventory, Order, OrderStatus, Sku, Workflow, evolve};
 
-#[path = "common/temp_db.rs"]
+#[path = "../common/temp_db.rs"]
 mod temp_db;
 
 use temp_db::TempDb;
@@ -520,7 +520,7 @@ fn spawn_child(db: &TempDb, mode: &str, tag: &str, order: &str, count: u64) -> s
 fn child_command(db: &TempDb, mode: &str, tag: &str, order: &str, count: u64) -> std::process::Command {
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
     command
-        .args(["child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["sqlite_store::child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_DB, db.path())
         .env(CHILD_MODE, mode)
         .env(CHILD_TAG, tag)

@@ -4,9 +4,9 @@
 //! keep one client from taking the server down (timeouts, body size, connection and in-flight
 //! caps, over raw TCP where a well-behaved client cannot show them) and the command line.
 
-#[path = "../examples/http_shop/cli.rs"]
+#[path = "../../examples/http_shop/cli.rs"]
 mod cli;
-#[path = "../examples/http_shop/server.rs"]
+#[path = "../../examples/http_shop/server.rs"]
 mod server;
 
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! Bad input at the ports: forged, replayed, mismatched and unknown callbacks.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! After-sales through the engine: every path, windows, money and unit limits, races, SLA.
 //! `cargo test after_sales` selects these.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Every stage of order processing (README, "What the workflow covers") through the engine, on the memory store with faithful fakes.
 
-mod common;
+use crate::common;
 
 use chrono::TimeDelta;
 use common::{Shop, sku};

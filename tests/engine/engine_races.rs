@@ -1,6 +1,6 @@
 //! Races with real threads: one wins, the others get a clear answer, nothing is corrupted.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Adapter failures at each call leave the order consistent; retries converge; nothing is
 //! half-applied.
 
-mod common;
+use crate::common;
 
 use chrono::TimeDelta;
 use common::{Shop, sku};

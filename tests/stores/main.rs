@@ -1,0 +1,8 @@
+//! The order stores: the conformance suite on every store, bad stored input, SQLite (several processes, crashes) and PostgreSQL (several engines and processes).
+//!
+//! One test binary per area (fewer links, a faster suite); each file below is one module.
+
+mod postgres_store;
+mod sqlite_store;
+mod store_bad_input;
+mod store_conformance;
