@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Runs a command with a PostgreSQL server at hand: `scripts/with-postgres.sh CMD [ARGS...]`.
 #
-# With DATABASE_URL set, it just runs CMD. Otherwise it starts a throwaway PostgreSQL 15 server
+# With DATABASE_URL set, it just runs CMD. Otherwise it starts a throwaway PostgreSQL server
 # in a fresh temporary directory, on 127.0.0.1 and a free port, with trust authentication on
 # loopback only, creates the database `orderflow`, exports
 # DATABASE_URL=postgres://postgres@127.0.0.1:PORT/orderflow, runs CMD, and always stops the
 # server and removes the directory, whatever CMD did. CMD's exit status is the script's.
 #
 # PostgreSQL refuses to run as root: the server runs as the `postgres` system user, or as a
-# system user `orderflow-pg` created for it when there is none. The server binaries are looked
-# for in PG_BIN, then /usr/lib/postgresql/15/bin (Debian's postgresql-15 package, installed
-# with apt-get when missing and running as root).
+# system user `orderflow-pg` created for it when there is none.
+#
+# The server binaries (initdb, pg_ctl, createdb) of any PostgreSQL 13 or newer are looked for,
+# first found wins: in PG_BIN; on PATH; in `pg_config --bindir`; in /usr/lib/postgresql/*/bin
+# (Debian, Ubuntu), /usr/pgsql-*/bin (RHEL, Fedora), /opt/homebrew/opt/postgresql@*/bin and
+# /usr/local/opt/postgresql@*/bin (Homebrew), newest version first. Nothing is installed
+# unless asked: with ORDERFLOW_INSTALL_POSTGRES=1 (CI sets it) and none found, it installs
+# Debian's `postgresql` package with apt-get when running as root. Otherwise it says what is
+# missing and how to get it, and exits 1.
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -24,18 +30,64 @@ fi
 
 log() { echo "with-postgres: $*" >&2; }
 
-PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-if [[ ! -x "$PG_BIN/initdb" ]]; then
-    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
-        log "installing postgresql-15"
+MIN_MAJOR=13
+
+# The major version of the server binaries in directory $1 (empty when there are none).
+major_in() {
+    local dir="$1" version
+    [[ -x "$dir/initdb" && -x "$dir/pg_ctl" && -x "$dir/createdb" ]] || return 0
+    version="$("$dir/initdb" --version 2>/dev/null | sed -n 's/^initdb (PostgreSQL) \([0-9][0-9]*\).*/\1/p')"
+    echo "$version"
+}
+
+# Every directory worth trying, in order of preference.
+candidates() {
+    [[ -n "${PG_BIN:-}" ]] && echo "$PG_BIN"
+    command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)"
+    command -v pg_config >/dev/null 2>&1 && pg_config --bindir 2>/dev/null
+    local glob
+    for glob in /usr/lib/postgresql/*/bin /usr/pgsql-*/bin /opt/homebrew/opt/postgresql@*/bin \
+        /usr/local/opt/postgresql@*/bin; do
+        # Newest first: sort by the version number in the path.
+        compgen -G "$glob" >/dev/null && printf '%s\n' $glob | sort -t/ -k4 -V -r
+    done
+    return 0
+}
+
+find_pg_bin() {
+    local dir major
+    while read -r dir; do
+        [[ -n "$dir" ]] || continue
+        major="$(major_in "$dir")"
+        if [[ -n "$major" && "$major" -ge $MIN_MAJOR ]]; then
+            echo "$dir"
+            return 0
+        elif [[ -n "$major" ]]; then
+            log "skipping PostgreSQL $major in $dir (needs $MIN_MAJOR or newer)"
+        fi
+    done < <(candidates)
+    return 1
+}
+
+if ! PG_BIN="$(find_pg_bin)"; then
+    if [[ "${ORDERFLOW_INSTALL_POSTGRES:-0}" == "1" && "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
+        log "no PostgreSQL $MIN_MAJOR+ found; installing Debian's postgresql (ORDERFLOW_INSTALL_POSTGRES=1)"
         DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
+        PG_BIN="$(find_pg_bin)" || true
     fi
-    if [[ ! -x "$PG_BIN/initdb" ]]; then
-        log "no PostgreSQL server binaries in $PG_BIN (set PG_BIN, or DATABASE_URL to use a running server)"
+    if [[ -z "${PG_BIN:-}" ]]; then
+        log "no PostgreSQL server binaries (initdb, pg_ctl, createdb) of version $MIN_MAJOR or newer found"
+        log "looked in: PG_BIN, PATH, pg_config --bindir, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, Homebrew"
+        log "to fix, one of:"
+        log "  - install the server: apt-get install postgresql | dnf install postgresql-server |"
+        log "    brew install postgresql@16 (or run with ORDERFLOW_INSTALL_POSTGRES=1 as root on Debian)"
+        log "  - point PG_BIN at a directory holding initdb, pg_ctl and createdb"
+        log "  - set DATABASE_URL to a database of a running server (it is used as is)"
         exit 1
     fi
 fi
+log "using PostgreSQL $(major_in "$PG_BIN") from $PG_BIN"
 
 # Who runs the server.
 if [[ "$(id -u)" -eq 0 ]]; then
