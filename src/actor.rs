@@ -151,6 +151,43 @@ impl Allowed {
     pub const NOBODY: Allowed =
         Allowed { owner: false, roles: &[], system: false, payment_provider: false, carrier: false };
 
+    // Builders for the permission table, so each row reads as the parties it names:
+    // `Allowed::staff(&[Role::Reviewer]).and_system()`.
+
+    /// The buyer who owns the order.
+    pub(crate) const OWNER: Allowed = Allowed { owner: true, ..Allowed::NOBODY };
+
+    /// The engine (timers, reconciliation).
+    pub(crate) const SYSTEM: Allowed = Allowed { system: true, ..Allowed::NOBODY };
+
+    /// A verified carrier.
+    pub(crate) const CARRIER: Allowed = Allowed { carrier: true, ..Allowed::NOBODY };
+
+    /// Staff holding any of `roles`.
+    pub(crate) const fn staff(roles: &'static [Role]) -> Allowed {
+        Allowed { roles, ..Allowed::NOBODY }
+    }
+
+    /// These parties, and staff holding any of `roles`.
+    pub(crate) const fn and_staff(self, roles: &'static [Role]) -> Allowed {
+        Allowed { roles, ..self }
+    }
+
+    /// These parties, and the engine.
+    pub(crate) const fn and_system(self) -> Allowed {
+        Allowed { system: true, ..self }
+    }
+
+    /// These parties, and a verified payment provider.
+    pub(crate) const fn and_payment_provider(self) -> Allowed {
+        Allowed { payment_provider: true, ..self }
+    }
+
+    /// These parties, and a verified carrier.
+    pub(crate) const fn and_carrier(self) -> Allowed {
+        Allowed { carrier: true, ..self }
+    }
+
     /// Whether `actor` passes this row for an order owned by `owner`.
     pub fn permits(&self, actor: &Actor, owner: &CustomerId) -> bool {
         match actor {

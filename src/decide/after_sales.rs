@@ -1,4 +1,5 @@
-//! Deciding after-sales commands: one case sub-machine per request, linked to the order.
+//! After-sales: one case sub-machine per request (refund, return, exchange, warranty repair,
+//! complaint), linked to the order.
 //!
 //! Money and quantities are bounded by the order: a case can claim at most the units delivered
 //! minus those held by other cases, and its refund per line at most what was paid for the line
@@ -8,184 +9,186 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Out, after, compare_scan, invalid, next_id, request_refund, required, stock_items};
+use super::fulfillment::compare_scan;
+use super::payment::{refund_requested, request_refund};
+use super::shared::{Out, invalid, next_id, required, stock_items};
 use crate::actor::Actor;
-use crate::command::{Action, CommandKind};
+use crate::command::CommandKind;
 use crate::config::ShippingRefund;
-use crate::decide::Workflow;
+use crate::decide::{Workflow, after};
 use crate::effect::{Audience, Effect, NotificationKind};
 use crate::error::Error;
 use crate::event::Change;
-use crate::ids::{CaseId, LineId, PackageId};
+use crate::ids::{CaseId, LineId, PackageId, StaffId};
 use crate::money::Money;
-use crate::order::{Case, CaseKind, CaseLine, CaseRequest, CaseState, DeadlineKind, LineRefund, Order, TrackingUpdate};
+use crate::order::{
+    Case, CaseKind, CaseLine, CaseRequest, CaseState, DeadlineKind, LineRefund, Order, PackageItem, Refund,
+    ScannedItem, TrackingUpdate,
+};
 use crate::text::Trim;
 
 const MAX_CASE_TEXT: usize = 2_000;
 const MAX_EVIDENCE: usize = 10;
 
-impl Workflow {
-    /// Decides an after-sales command (or a case deadline). Returns `Ok(false)` when `action`
-    /// is not an after-sales command.
-    pub(super) fn decide_case(&self, order: &Order, out: &mut Out<'_>, action: &Action) -> Result<bool, Error> {
-        let kind = action.kind();
-        match action {
-            Action::OpenCase { request } => self.open_case(order, out, request)?,
-            Action::ApproveCase { case } => {
-                let c = expect(order, *case, kind, |c| {
-                    c.state == CaseState::Requested && c.request.kind != CaseKind::Complaint
-                })?;
-                out.emit(Change::CaseApproved { case: *case });
-                let next = if c.request.kind.returns_goods() { "awaiting_return" } else { "approved" };
-                tell_buyer(order, out, *case, next, "your request was accepted".into());
-            }
-            Action::RejectCase { case, reason } => {
-                required("reason", reason)?;
-                expect(order, *case, kind, |c| {
-                    matches!(c.state, CaseState::Requested | CaseState::Inspected { passed: false, .. })
-                })?;
-                out.emit(Change::CaseRejected { case: *case, reason: reason.trimmed().to_owned() });
-                tell_buyer(order, out, *case, "rejected", reason.trimmed().to_owned());
-            }
-            Action::WithdrawCase { case } => {
-                expect(order, *case, kind, |c| c.state == CaseState::Requested)?;
-                out.emit(Change::CaseWithdrawn { case: *case });
-            }
-            Action::RecordReturnParcel { case, waybill } => {
-                required("waybill", waybill)?;
-                expect(order, *case, kind, |c| c.state == CaseState::AwaitingReturn)?;
-                if order.waybills().any(|w| w == waybill.trimmed()) {
-                    return Err(invalid("waybill", "this waybill is already used by this order"));
-                }
-                out.emit(Change::ReturnParcelRecorded { case: *case, waybill: waybill.trimmed().to_owned() });
-            }
-            Action::ReceiveReturn { case } => {
-                expect(order, *case, kind, |c| c.state == CaseState::AwaitingReturn)?;
-                out.emit(Change::ReturnReceived { case: *case });
-                tell_buyer(order, out, *case, "received", "your parcel arrived at our warehouse".into());
-            }
-            Action::InspectReturn { case, passed, note } => {
-                let c = expect(order, *case, kind, |c| c.state == CaseState::Received)?;
-                if !passed {
-                    required("note", note)?;
-                }
-                out.emit(Change::ReturnInspected { case: *case, passed: *passed, note: note.trimmed().to_owned() });
-                if *passed {
-                    let items = stock_items(case_units(order, c));
-                    out.effect(Effect::ReturnToStock { case: *case, items });
-                }
-                let state = if *passed { "inspection_passed" } else { "inspection_failed" };
-                tell_buyer(order, out, *case, state, note.trimmed().to_owned());
-            }
-            Action::RefundCase { case, manual_reference } => {
-                let c = expect(order, *case, kind, |c| match c.request.kind {
-                    CaseKind::RefundOnly => c.state == CaseState::Approved,
-                    CaseKind::ReturnAndRefund => matches!(c.state, CaseState::Inspected { passed: true, .. }),
-                    CaseKind::Exchange | CaseKind::WarrantyRepair | CaseKind::Complaint => false,
-                })?;
-                let (lines, shipping) = self.case_refund(order, c)?;
-                let reason = format!("after-sales case {case} ({})", c.request.reason_code);
-                request_refund(order, out, &lines, shipping, &reason, manual_reference.as_deref(), Some(*case))?;
-            }
-            Action::PackReplacement { case, scanned } => {
-                let c = expect(order, *case, kind, |c| {
-                    c.request.kind == CaseKind::Exchange
-                        && c.replacement.is_none()
-                        && matches!(c.state, CaseState::Inspected { passed: true, .. })
-                })?;
-                let mut expected: BTreeMap<LineId, u32> = BTreeMap::new();
-                for part in &c.request.lines {
-                    let sum = expected.entry(part.line).or_insert(0);
-                    *sum = sum.saturating_add(part.quantity);
-                }
-                let items = compare_scan(order, expected, scanned, Vec::new())?;
-                let package = PackageId(next_id(order.fulfillment.packages.iter().map(|p| p.id.0)));
-                let stock = stock_items(items.iter().filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))));
-                out.emit(Change::ReplacementPacked { case: *case, package, items });
-                out.effect(Effect::ReserveStock { items: stock, case: Some(*case) });
-            }
-            Action::RecordRepairReturned { case, waybill } => {
-                required("waybill", waybill)?;
-                expect(order, *case, kind, |c| {
-                    c.request.kind == CaseKind::WarrantyRepair
-                        && matches!(c.state, CaseState::Inspected { passed: true, .. })
-                })?;
-                out.emit(Change::RepairReturned { case: *case, waybill: waybill.trimmed().to_owned() });
-                tell_buyer(order, out, *case, "repaired_and_returned", format!("waybill {}", waybill.trimmed()));
-            }
-            Action::AssignCase { case, assignee } => {
-                expect(order, *case, kind, |c| {
-                    c.request.kind == CaseKind::Complaint
-                        && matches!(c.state, CaseState::Requested | CaseState::InProgress { .. })
-                })?;
-                out.emit(Change::CaseAssigned { case: *case, assignee: assignee.clone() });
-                tell_buyer(order, out, *case, "in_progress", "someone is looking into it".into());
-            }
-            Action::ResolveCase { case, resolution } => {
-                required("resolution", resolution)?;
-                expect(order, *case, kind, |c| matches!(c.state, CaseState::InProgress { .. }))?;
-                out.emit(Change::CaseResolved { case: *case, resolution: resolution.trimmed().to_owned() });
-                out.set_deadline(DeadlineKind::CaseFollowUp(*case), Some(after(out.now, self.config.follow_up_after)));
-                tell_buyer(order, out, *case, "resolved", resolution.trimmed().to_owned());
-            }
-            Action::CloseCase { case } => {
-                expect(order, *case, kind, |c| {
-                    matches!(
-                        c.state,
-                        CaseState::Refunded
-                            | CaseState::ReplacementShipped
-                            | CaseState::RepairedAndReturned
-                            | CaseState::Inspected { passed: false, .. }
-                    )
-                })?;
-                out.emit(Change::CaseClosed { case: *case });
-                out.set_deadline(DeadlineKind::CaseFollowUp(*case), Some(after(out.now, self.config.follow_up_after)));
-                tell_buyer(order, out, *case, "closed", String::new());
-            }
-            Action::RecordCaseFollowUp { case, score, notes } => {
-                if !(1..=5).contains(score) {
-                    return Err(invalid("score", "satisfaction score must be between 1 and 5"));
-                }
-                let c = expect(order, *case, kind, |c| {
-                    c.follow_up_score.is_none() && matches!(c.state, CaseState::Closed | CaseState::Resolved { .. })
-                })?;
-                out.emit(Change::CaseFollowUpRecorded {
-                    case: *case,
-                    score: *score,
-                    notes: notes.trimmed().to_owned(),
-                });
-                if matches!(c.state, CaseState::Resolved { .. }) {
-                    // A complaint closes after its follow-up.
-                    out.emit(Change::CaseClosed { case: *case });
-                }
-            }
-            Action::FireDeadline { kind: DeadlineKind::CaseSla(case) } => {
-                let still_waiting = order.case(*case).is_some_and(|c| c.state == CaseState::Requested);
-                if still_waiting {
-                    out.emit_as(Actor::System, Change::CaseEscalated { case: *case });
-                    out.notify_to(
-                        Audience::CustomerService,
-                        &order.number,
-                        NotificationKind::CaseEscalated { case: *case },
-                    );
-                } else {
-                    out.set_deadline(DeadlineKind::CaseSla(*case), None);
-                }
-            }
-            Action::FireDeadline { kind: DeadlineKind::CaseFollowUp(case) } => {
-                out.emit_as(Actor::System, Change::CaseFollowUpDue { case: *case });
-                out.notify_to(
-                    Audience::CustomerService,
-                    &order.number,
-                    NotificationKind::FollowUpDue { customer: order.customer.clone() },
-                );
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
+// Deciding.
 
-    fn open_case(&self, order: &Order, out: &mut Out<'_>, request: &CaseRequest) -> Result<(), Error> {
+pub(super) fn approve_case(order: &Order, out: &mut Out<'_>, case: CaseId) -> Result<(), Error> {
+    let c = expect(order, case, CommandKind::ApproveCase, |c| {
+        c.state == CaseState::Requested && c.request.kind != CaseKind::Complaint
+    })?;
+    out.emit(Change::CaseApproved { case });
+    let next = if c.request.kind.returns_goods() { "awaiting_return" } else { "approved" };
+    tell_buyer(order, out, case, next, "your request was accepted".into());
+    Ok(())
+}
+
+pub(super) fn reject_case(order: &Order, out: &mut Out<'_>, case: CaseId, reason: &str) -> Result<(), Error> {
+    required("reason", reason)?;
+    expect(order, case, CommandKind::RejectCase, |c| {
+        matches!(c.state, CaseState::Requested | CaseState::Inspected { passed: false, .. })
+    })?;
+    out.emit(Change::CaseRejected { case, reason: reason.trimmed().to_owned() });
+    tell_buyer(order, out, case, "rejected", reason.trimmed().to_owned());
+    Ok(())
+}
+
+pub(super) fn withdraw_case(order: &Order, out: &mut Out<'_>, case: CaseId) -> Result<(), Error> {
+    expect(order, case, CommandKind::WithdrawCase, |c| c.state == CaseState::Requested)?;
+    out.emit(Change::CaseWithdrawn { case });
+    Ok(())
+}
+
+pub(super) fn record_return_parcel(order: &Order, out: &mut Out<'_>, case: CaseId, waybill: &str) -> Result<(), Error> {
+    required("waybill", waybill)?;
+    expect(order, case, CommandKind::RecordReturnParcel, |c| c.state == CaseState::AwaitingReturn)?;
+    if order.waybills().any(|w| w == waybill.trimmed()) {
+        return Err(invalid("waybill", "this waybill is already used by this order"));
+    }
+    out.emit(Change::ReturnParcelRecorded { case, waybill: waybill.trimmed().to_owned() });
+    Ok(())
+}
+
+pub(super) fn receive_return(order: &Order, out: &mut Out<'_>, case: CaseId) -> Result<(), Error> {
+    expect(order, case, CommandKind::ReceiveReturn, |c| c.state == CaseState::AwaitingReturn)?;
+    out.emit(Change::ReturnReceived { case });
+    tell_buyer(order, out, case, "received", "your parcel arrived at our warehouse".into());
+    Ok(())
+}
+
+pub(super) fn inspect_return(
+    order: &Order,
+    out: &mut Out<'_>,
+    case: CaseId,
+    passed: bool,
+    note: &str,
+) -> Result<(), Error> {
+    let c = expect(order, case, CommandKind::InspectReturn, |c| c.state == CaseState::Received)?;
+    if !passed {
+        required("note", note)?;
+    }
+    out.emit(Change::ReturnInspected { case, passed, note: note.trimmed().to_owned() });
+    if passed {
+        let items = stock_items(case_units(order, c));
+        out.effect(Effect::ReturnToStock { case, items });
+    }
+    let state = if passed { "inspection_passed" } else { "inspection_failed" };
+    tell_buyer(order, out, case, state, note.trimmed().to_owned());
+    Ok(())
+}
+
+pub(super) fn pack_replacement(
+    order: &Order,
+    out: &mut Out<'_>,
+    case: CaseId,
+    scanned: &[ScannedItem],
+) -> Result<(), Error> {
+    let c = expect(order, case, CommandKind::PackReplacement, |c| {
+        c.request.kind == CaseKind::Exchange
+            && c.replacement.is_none()
+            && matches!(c.state, CaseState::Inspected { passed: true, .. })
+    })?;
+    let mut expected: BTreeMap<LineId, u32> = BTreeMap::new();
+    for part in &c.request.lines {
+        let sum = expected.entry(part.line).or_insert(0);
+        *sum = sum.saturating_add(part.quantity);
+    }
+    let items = compare_scan(order, expected, scanned, Vec::new())?;
+    let package = PackageId(next_id(order.fulfillment.packages.iter().map(|p| p.id.0)));
+    let stock = stock_items(items.iter().filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))));
+    out.emit(Change::ReplacementPacked { case, package, items });
+    out.effect(Effect::ReserveStock { items: stock, case: Some(case) });
+    Ok(())
+}
+
+pub(super) fn record_repair_returned(
+    order: &Order,
+    out: &mut Out<'_>,
+    case: CaseId,
+    waybill: &str,
+) -> Result<(), Error> {
+    required("waybill", waybill)?;
+    expect(order, case, CommandKind::RecordRepairReturned, |c| {
+        c.request.kind == CaseKind::WarrantyRepair && matches!(c.state, CaseState::Inspected { passed: true, .. })
+    })?;
+    out.emit(Change::RepairReturned { case, waybill: waybill.trimmed().to_owned() });
+    tell_buyer(order, out, case, "repaired_and_returned", format!("waybill {}", waybill.trimmed()));
+    Ok(())
+}
+
+pub(super) fn assign_case(order: &Order, out: &mut Out<'_>, case: CaseId, assignee: &StaffId) -> Result<(), Error> {
+    expect(order, case, CommandKind::AssignCase, |c| {
+        c.request.kind == CaseKind::Complaint && matches!(c.state, CaseState::Requested | CaseState::InProgress { .. })
+    })?;
+    out.emit(Change::CaseAssigned { case, assignee: assignee.clone() });
+    tell_buyer(order, out, case, "in_progress", "someone is looking into it".into());
+    Ok(())
+}
+
+pub(super) fn record_case_follow_up(
+    order: &Order,
+    out: &mut Out<'_>,
+    case: CaseId,
+    score: u8,
+    notes: &str,
+) -> Result<(), Error> {
+    if !(1..=5).contains(&score) {
+        return Err(invalid("score", "satisfaction score must be between 1 and 5"));
+    }
+    let c = expect(order, case, CommandKind::RecordCaseFollowUp, |c| {
+        c.follow_up_score.is_none() && matches!(c.state, CaseState::Closed | CaseState::Resolved { .. })
+    })?;
+    out.emit(Change::CaseFollowUpRecorded { case, score, notes: notes.trimmed().to_owned() });
+    if matches!(c.state, CaseState::Resolved { .. }) {
+        // A complaint closes after its follow-up.
+        out.emit(Change::CaseClosed { case });
+    }
+    Ok(())
+}
+
+/// The case's answer deadline fired: a request still unanswered is escalated to customer
+/// service; otherwise the deadline is cleared.
+pub(super) fn escalate_case(order: &Order, out: &mut Out<'_>, case: CaseId) {
+    let still_waiting = order.case(case).is_some_and(|c| c.state == CaseState::Requested);
+    if still_waiting {
+        out.emit_as(Actor::System, Change::CaseEscalated { case });
+        out.notify_to(Audience::CustomerService, &order.number, NotificationKind::CaseEscalated { case });
+    } else {
+        out.set_deadline(DeadlineKind::CaseSla(case), None);
+    }
+}
+
+/// The case's follow-up deadline fired: customer service is asked to contact the buyer.
+pub(super) fn fire_case_follow_up(order: &Order, out: &mut Out<'_>, case: CaseId) {
+    out.emit_as(Actor::System, Change::CaseFollowUpDue { case });
+    out.notify_to(
+        Audience::CustomerService,
+        &order.number,
+        NotificationKind::FollowUpDue { customer: order.customer.clone() },
+    );
+}
+
+impl Workflow {
+    pub(super) fn open_case(&self, order: &Order, out: &mut Out<'_>, request: &CaseRequest) -> Result<(), Error> {
         required("reason_code", &request.reason_code)?;
         if request.text.chars().count() > MAX_CASE_TEXT {
             return Err(invalid("text", "must be at most 2000 characters"));
@@ -267,6 +270,24 @@ impl Workflow {
         Ok(())
     }
 
+    pub(super) fn refund_case(
+        &self,
+        order: &Order,
+        out: &mut Out<'_>,
+        case: CaseId,
+        manual_reference: Option<&str>,
+    ) -> Result<(), Error> {
+        let c = expect(order, case, CommandKind::RefundCase, |c| match c.request.kind {
+            CaseKind::RefundOnly => c.state == CaseState::Approved,
+            CaseKind::ReturnAndRefund => matches!(c.state, CaseState::Inspected { passed: true, .. }),
+            CaseKind::Exchange | CaseKind::WarrantyRepair | CaseKind::Complaint => false,
+        })?;
+        let (lines, shipping) = self.case_refund(order, c)?;
+        let reason = format!("after-sales case {case} ({})", c.request.reason_code);
+        request_refund(order, out, &lines, shipping, &reason, manual_reference, Some(case))?;
+        Ok(())
+    }
+
     /// The refund a case pays: for each case line, its share of what was paid for the line
     /// (`payable × units / ordered`), capped by what is still refundable for the line; shipping
     /// by the configured rule.
@@ -299,6 +320,37 @@ impl Workflow {
             ShippingRefund::WhenEverythingIsRefunded => Money::zero(order.currency),
         };
         Ok((parts, shipping))
+    }
+
+    pub(super) fn resolve_case(
+        &self,
+        order: &Order,
+        out: &mut Out<'_>,
+        case: CaseId,
+        resolution: &str,
+    ) -> Result<(), Error> {
+        required("resolution", resolution)?;
+        expect(order, case, CommandKind::ResolveCase, |c| matches!(c.state, CaseState::InProgress { .. }))?;
+        out.emit(Change::CaseResolved { case, resolution: resolution.trimmed().to_owned() });
+        out.set_deadline(DeadlineKind::CaseFollowUp(case), Some(after(out.now, self.config.follow_up_after)));
+        tell_buyer(order, out, case, "resolved", resolution.trimmed().to_owned());
+        Ok(())
+    }
+
+    pub(super) fn close_case(&self, order: &Order, out: &mut Out<'_>, case: CaseId) -> Result<(), Error> {
+        expect(order, case, CommandKind::CloseCase, |c| {
+            matches!(
+                c.state,
+                CaseState::Refunded
+                    | CaseState::ReplacementShipped
+                    | CaseState::RepairedAndReturned
+                    | CaseState::Inspected { passed: false, .. }
+            )
+        })?;
+        out.emit(Change::CaseClosed { case });
+        out.set_deadline(DeadlineKind::CaseFollowUp(case), Some(after(out.now, self.config.follow_up_after)));
+        tell_buyer(order, out, case, "closed", String::new());
+        Ok(())
     }
 }
 
@@ -344,62 +396,110 @@ pub(super) fn return_tracking(
     Ok(())
 }
 
-/// Applies an after-sales event; `false` when the event is not one.
-pub(super) fn evolve_case(order: &mut Order, change: &Change, at: DateTime<Utc>) -> bool {
-    let Some(id) = change.case() else { return false };
-    if let Change::CaseOpened { case } = change {
-        crate::order::push_kept(&mut order.cases, case.as_ref().clone());
-        return true;
-    }
-    if let Change::ReplacementPacked { package, items, .. } = change {
-        let mut parcel = crate::order::Package::packed(*package, items.clone(), at);
-        parcel.case = Some(id);
-        crate::order::push_kept(&mut order.fulfillment.packages, parcel);
-    }
-    let Some(case) = order.cases.iter_mut().find(|c| c.id == id) else { return true };
-    let mut answered = true;
-    match change {
-        Change::CaseApproved { .. } => {
-            case.state =
-                if case.request.kind.returns_goods() { CaseState::AwaitingReturn } else { CaseState::Approved };
+// Applying its events (`evolve`).
+
+pub(super) fn case_opened(order: &mut Order, case: &Case) {
+    crate::order::push_kept(&mut order.cases, case.clone());
+}
+
+pub(super) fn case_approved(order: &mut Order, id: CaseId) {
+    answer(order, id, |case| {
+        case.state = if case.request.kind.returns_goods() { CaseState::AwaitingReturn } else { CaseState::Approved };
+    });
+}
+
+pub(super) fn case_rejected(order: &mut Order, id: CaseId, reason: &str) {
+    answer(order, id, |case| case.state = CaseState::Rejected { reason: reason.to_owned() });
+}
+
+pub(super) fn case_withdrawn(order: &mut Order, id: CaseId) {
+    answer(order, id, |case| case.state = CaseState::Withdrawn);
+}
+
+pub(super) fn return_parcel_recorded(order: &mut Order, id: CaseId, waybill: &str) {
+    answer(order, id, |case| case.return_waybill = Some(waybill.to_owned()));
+}
+
+pub(super) fn return_tracking_recorded(order: &mut Order, id: CaseId, update: &TrackingUpdate) {
+    answer(order, id, |case| {
+        if !case.return_tracking.iter().any(|t| t.same_event(update)) {
+            let i = case.return_tracking.partition_point(|t| t.at <= update.at);
+            crate::order::insert_kept(&mut case.return_tracking, i, update.clone());
         }
-        Change::CaseRejected { reason, .. } => case.state = CaseState::Rejected { reason: reason.clone() },
-        Change::CaseWithdrawn { .. } => case.state = CaseState::Withdrawn,
-        Change::ReturnParcelRecorded { waybill, .. } => case.return_waybill = Some(waybill.clone()),
-        Change::ReturnTrackingRecorded { update, .. } => {
-            if !case.return_tracking.iter().any(|t| t.same_event(update)) {
-                let i = case.return_tracking.partition_point(|t| t.at <= update.at);
-                crate::order::insert_kept(&mut case.return_tracking, i, update.clone());
-            }
-        }
-        Change::ReturnReceived { .. } => case.state = CaseState::Received,
-        Change::ReturnInspected { passed, note, .. } => {
-            case.state = CaseState::Inspected { passed: *passed, note: note.clone() }
-        }
-        Change::ReplacementPacked { package, .. } => case.replacement = Some(*package),
-        Change::RepairReturned { waybill, .. } => {
-            case.state = CaseState::RepairedAndReturned;
-            case.repair_waybill = Some(waybill.clone());
-        }
-        Change::CaseAssigned { assignee, .. } => case.state = CaseState::InProgress { assignee: assignee.clone() },
-        Change::CaseResolved { resolution, .. } => case.state = CaseState::Resolved { resolution: resolution.clone() },
-        Change::CaseClosed { .. } => case.state = CaseState::Closed,
-        Change::CaseEscalated { .. } => case.escalated = true,
-        Change::CaseFollowUpRecorded { score, .. } => case.follow_up_score = Some(*score),
-        Change::RefundRequested { refund } => {
-            case.state = CaseState::Refunded;
-            case.refund = Some(refund.id);
-            answered = false;
-        }
-        _ => answered = false,
-    }
-    // Any answer stops the SLA clock; a fired follow-up is cleared.
-    if answered || matches!(change, Change::CaseEscalated { .. }) {
-        order.deadlines.set(DeadlineKind::CaseSla(id), None);
-    }
-    if matches!(change, Change::CaseFollowUpDue { .. } | Change::CaseFollowUpRecorded { .. }) {
+    });
+}
+
+pub(super) fn return_received(order: &mut Order, id: CaseId) {
+    answer(order, id, |case| case.state = CaseState::Received);
+}
+
+pub(super) fn return_inspected(order: &mut Order, id: CaseId, passed: bool, note: &str) {
+    answer(order, id, |case| case.state = CaseState::Inspected { passed, note: note.to_owned() });
+}
+
+/// The replacement parcel joins the order's packages (marked as the case's), even before its
+/// case is found.
+pub(super) fn replacement_packed(
+    order: &mut Order,
+    id: CaseId,
+    package: PackageId,
+    items: &[PackageItem],
+    at: DateTime<Utc>,
+) {
+    let mut parcel = crate::order::Package::packed(package, items.to_vec(), at);
+    parcel.case = Some(id);
+    crate::order::push_kept(&mut order.fulfillment.packages, parcel);
+    answer(order, id, |case| case.replacement = Some(package));
+}
+
+pub(super) fn repair_returned(order: &mut Order, id: CaseId, waybill: &str) {
+    answer(order, id, |case| {
+        case.state = CaseState::RepairedAndReturned;
+        case.repair_waybill = Some(waybill.to_owned());
+    });
+}
+
+pub(super) fn case_assigned(order: &mut Order, id: CaseId, assignee: &StaffId) {
+    answer(order, id, |case| case.state = CaseState::InProgress { assignee: assignee.clone() });
+}
+
+pub(super) fn case_resolved(order: &mut Order, id: CaseId, resolution: &str) {
+    answer(order, id, |case| case.state = CaseState::Resolved { resolution: resolution.to_owned() });
+}
+
+pub(super) fn case_closed(order: &mut Order, id: CaseId) {
+    answer(order, id, |case| case.state = CaseState::Closed);
+}
+
+pub(super) fn case_escalated(order: &mut Order, id: CaseId) {
+    answer(order, id, |case| case.escalated = true);
+}
+
+/// A fired follow-up is cleared (it is not an answer: the SLA clock is not touched).
+pub(super) fn case_follow_up_due(order: &mut Order, id: CaseId) {
+    if order.case(id).is_some() {
         order.deadlines.set(DeadlineKind::CaseFollowUp(id), None);
     }
-    // Refund events are also money events: the caller applies them to the ledger too.
-    !matches!(change, Change::RefundRequested { .. } | Change::DeadlineSet { .. })
+}
+
+pub(super) fn case_follow_up_recorded(order: &mut Order, id: CaseId, score: u8) {
+    answer(order, id, |case| case.follow_up_score = Some(score));
+    case_follow_up_due(order, id);
+}
+
+/// A case's refund is a case event and a money event: the case is refunded, and the refund goes
+/// to the ledger like any other (neither, for a case the order does not have).
+pub(super) fn case_refund_requested(order: &mut Order, id: CaseId, refund: &Refund) {
+    let Some(case) = order.cases.iter_mut().find(|c| c.id == id) else { return };
+    case.state = CaseState::Refunded;
+    case.refund = Some(refund.id);
+    refund_requested(order, refund);
+}
+
+/// Applies an answer to case `id` (an event for a case the order does not have changes
+/// nothing). Any answer stops the case's SLA clock.
+fn answer(order: &mut Order, id: CaseId, apply: impl FnOnce(&mut Case)) {
+    let Some(case) = order.cases.iter_mut().find(|c| c.id == id) else { return };
+    apply(case);
+    order.deadlines.set(DeadlineKind::CaseSla(id), None);
 }

@@ -1,0 +1,107 @@
+//! What every sub-machine's decisions use: the decision being built (`Out`), field errors,
+//! fresh sub-ids, and the stock an effect names.
+
+use chrono::{DateTime, Utc};
+
+use crate::actor::Actor;
+use crate::decide::Decision;
+use crate::effect::{Audience, Effect, Notification, NotificationKind, StockItem};
+use crate::error::Error;
+use crate::event::{Change, EVENT_SCHEMA_VERSION, Event};
+use crate::order::{DeadlineKind, Order, Package};
+use crate::order_number::OrderNumber;
+use crate::text::Trim;
+
+/// Collects events and effects of one decision, numbering events after the order's version.
+/// Borrows the command's actor: each event gets its own copy, and nothing more is cloned.
+pub(super) struct Out<'a> {
+    version: u64,
+    pub(super) actor: &'a Actor,
+    pub(super) now: DateTime<Utc>,
+    events: Vec<Event>,
+    effects: Vec<Effect>,
+}
+
+impl<'a> Out<'a> {
+    pub(super) fn new(version: u64, actor: &'a Actor, now: DateTime<Utc>) -> Out<'a> {
+        Out { version, actor, now, events: Vec::with_capacity(2), effects: Vec::new() }
+    }
+
+    /// Adds an effect. The first one makes room for three, what almost every decision needs:
+    /// a vector grown from empty starts at four slots, and four effects take over 1 KiB, past
+    /// the allocator's per-thread cache, which made every placement measurably slower.
+    pub(super) fn effect(&mut self, effect: Effect) {
+        if self.effects.capacity() == 0 {
+            self.effects.reserve_exact(3);
+        }
+        self.effects.push(effect);
+    }
+
+    pub(super) fn emit(&mut self, change: Change) {
+        let actor = self.actor.clone();
+        self.emit_as(actor, change);
+    }
+
+    pub(super) fn emit_as(&mut self, actor: Actor, change: Change) {
+        let seq = self.version + self.events.len() as u64 + 1;
+        self.events.push(Event { v: EVENT_SCHEMA_VERSION, seq, at: self.now, actor, change });
+    }
+
+    pub(super) fn set_deadline(&mut self, kind: DeadlineKind, at: Option<DateTime<Utc>>) {
+        self.emit_as(Actor::System, Change::DeadlineSet { kind, at });
+        if let Some(at) = at {
+            self.effect(Effect::Schedule { kind, at });
+        }
+    }
+
+    pub(super) fn notify_to(&mut self, audience: Audience, number: &OrderNumber, kind: NotificationKind) {
+        self.effect(Effect::Notify(Notification { audience, order_number: *number, kind }));
+    }
+
+    pub(super) fn notify_buyer(&mut self, order: &Order, kind: NotificationKind) {
+        self.notify_to(Audience::Buyer { customer: order.customer.clone() }, &order.number, kind);
+    }
+
+    pub(super) fn finish(self) -> Decision {
+        Decision { events: self.events, effects: self.effects }
+    }
+}
+
+pub(super) fn invalid(field: &'static str, rule: &str) -> Error {
+    Error::InvalidField { field, rule: rule.to_owned() }
+}
+
+pub(super) fn required(field: &'static str, value: &str) -> Result<(), Error> {
+    let len = value.trimmed().chars().count();
+    if len == 0 {
+        Err(invalid(field, "is required"))
+    } else if len > 500 {
+        Err(invalid(field, "must be at most 500 characters"))
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn next_id(existing: impl Iterator<Item = u32>) -> u32 {
+    existing.max().unwrap_or(0).saturating_add(1)
+}
+
+/// Units per SKU, sorted by SKU, without zeros (lines of the same SKU added up).
+pub(super) fn stock_items<'a>(lines: impl Iterator<Item = (&'a crate::placement::Line, u32)>) -> Vec<StockItem> {
+    let mut items: Vec<StockItem> =
+        lines.map(|(line, quantity)| StockItem { sku: line.sku.clone(), quantity }).collect();
+    items.sort_by(|a, b| a.sku.cmp(&b.sku));
+    items.dedup_by(|later, kept| {
+        let same = later.sku == kept.sku;
+        if same {
+            kept.quantity = kept.quantity.saturating_add(later.quantity);
+        }
+        same
+    });
+    items.retain(|i| i.quantity > 0);
+    items
+}
+
+pub(crate) fn stock_of_package(order: &Order, parcel: &Package) -> Vec<StockItem> {
+    stock_items(parcel.items.iter().filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))))
+}
