@@ -108,9 +108,12 @@ static DEFAULT_FORMAT: CountryFormat = CountryFormat::DEFAULT;
 pub static COUNTRY_FORMATS: &[CountryFormat] = &[
     CountryFormat {
         country: "CN",
-        phone_rule: "11 digits starting with 1, optionally prefixed by +86",
+        phone_rule: "a mobile number of 11 digits starting with 1, or a landline of 10 to 12 digits \
+                     starting with its area code 0, optionally prefixed by +86",
         phone: cn_phone,
-        postal_code_required: true,
+        // Chinese checkouts (Taobao, JD, WeChat's address book) do not ask for one; couriers
+        // route by province, city and district. Refusing an address without one loses orders.
+        postal_code_required: false,
         postal_code_rule: "6 digits",
         postal_code: |c| shape(c) == "999999",
     },
@@ -177,9 +180,22 @@ fn digits(s: &str, separators: &[char]) -> Option<String> {
     Some(out)
 }
 
+/// A mobile number (11 digits from `1`) or a landline with its area code (`0571-88888888`: 10
+/// to 12 digits from `0`); after `+86` the landline's leading `0` is left out.
 fn cn_phone(phone: &str) -> bool {
-    let rest = phone.strip_prefix("+86").unwrap_or(phone);
-    digits(rest, &[' ', '-']).is_some_and(|d| d.len() == 11 && d.starts_with('1'))
+    let (international, rest) = match phone.strip_prefix("+86") {
+        Some(rest) => (true, rest),
+        None => (false, phone),
+    };
+    digits(rest, &[' ', '-']).is_some_and(|d| {
+        let mobile = d.len() == 11 && d.starts_with('1');
+        let landline = if international {
+            (9..=11).contains(&d.len()) && !d.starts_with(['0', '1'])
+        } else {
+            (10..=12).contains(&d.len()) && d.starts_with('0')
+        };
+        mobile || landline
+    })
 }
 
 fn us_phone(phone: &str) -> bool {
@@ -236,13 +252,24 @@ mod tests {
     #[test]
     fn china() {
         let f = CountryFormat::for_country("CN");
-        for ok in ["13800138000", "+8613800138000", "+86 138 0013 8000", "138-0013-8000"] {
+        for ok in
+            ["13800138000", "+8613800138000", "+86 138 0013 8000", "138-0013-8000", "0571-88888888", "010-12345678"]
+        {
             assert!(f.accepts_phone(ok), "{ok}");
         }
-        for bad in ["23800138000", "1380013800", "+1 13800138000", "１３８００１３８０００", ""] {
+        assert!(f.accepts_phone("+86 571 88888888"), "a landline after +86 drops its 0");
+        for bad in [
+            "23800138000",
+            "1380013800",
+            "+1 13800138000",
+            "１３８００１３８０００",
+            "",
+            "0571-8888",
+            "+86 0571 88888888",
+        ] {
             assert!(!f.accepts_phone(bad), "{bad}");
         }
-        assert!(f.postal_code_required);
+        assert!(!f.postal_code_required, "Chinese checkouts do not ask for a postal code");
         assert!(f.accepts_postal_code("310000"));
         assert!(!f.accepts_postal_code("31000"));
         assert!(!f.accepts_postal_code("31000a"));

@@ -1758,3 +1758,13 @@ fn timelines_keep_the_history_order_for_equal_times() {
     assert_eq!(seqs, sorted);
     assert!(seqs.len() > 1, "{timeline:#?}");
 }
+
+#[test]
+fn stage1_a_chinese_address_needs_no_postal_code_and_may_give_a_landline() {
+    let mut form = sample_form("alice");
+    form.shipping_address.postal_code.clear();
+    form.shipping_address.phone = "0571-88888888".into();
+    let s = Scenario::placed(form);
+    assert_eq!(s.order().shipping_address.postal_code.as_str(), "");
+    assert_eq!(s.order().status(), OrderStatus::AwaitingPayment);
+}

@@ -408,7 +408,7 @@ fn a_form_with_many_problems_reports_each_at_its_field() {
     f.shipping_fee = cny(-5);
     f.discount = cny(-1);
     f.shipping_address.phone = "12345".into();
-    f.shipping_address.postal_code = String::new();
+    f.shipping_address.postal_code = "3100".into();
     f.shipping_address.city = String::new();
     f.shipping_address.street = vec!["x".repeat(121)];
     f.buyer_note = "n".repeat(501);
@@ -428,7 +428,7 @@ fn a_form_with_many_problems_reports_each_at_its_field() {
             ("shipping_fee", OutOfRange),
             ("discount", OutOfRange),
             ("shipping_address.phone", BadFormat),
-            ("shipping_address.postal_code", Required),
+            ("shipping_address.postal_code", BadFormat),
             ("shipping_address.city", Required),
             ("shipping_address.street[0]", TooLong),
             ("buyer_note", TooLong),
@@ -557,11 +557,13 @@ fn phone_and_postal_code_follow_the_country() {
     let phone = || ("shipping_address.phone".to_owned(), BadFormat);
     let postal = |code| ("shipping_address.postal_code".to_owned(), code);
 
-    // China: 11 digits starting with 1, optional +86; 6-digit postal code required.
+    // China: a mobile (11 digits from 1) or a landline with its area code, optional +86; a
+    // postal code is optional, as Chinese checkouts do not ask for one, but has 6 digits.
     assert_eq!(address_problems("CN", "13800138000", "310000"), []);
     assert_eq!(address_problems("cn", "+8613800138000", "310000"), []);
-    assert_eq!(address_problems("CN", "010-12345678", "310000"), [phone()]);
-    assert_eq!(address_problems("CN", "13800138000", ""), [postal(Required)]);
+    assert_eq!(address_problems("CN", "010-12345678", "310000"), []);
+    assert_eq!(address_problems("CN", "010-1234", "310000"), [phone()]);
+    assert_eq!(address_problems("CN", "13800138000", ""), []);
     assert_eq!(address_problems("CN", "13800138000", "31000"), [postal(BadFormat)]);
 
     // United States: 10 digits, optional +1; ZIP or ZIP+4 required.
@@ -600,7 +602,11 @@ fn country_specific_messages_name_the_rule() {
     f.shipping_address.phone = "12345".into();
     let v = err(&f);
     let m = &v.iter().next().unwrap().message;
-    assert_eq!(m, "phone number in CN must be 11 digits starting with 1, optionally prefixed by +86");
+    assert_eq!(
+        m,
+        "phone number in CN must be a mobile number of 11 digits starting with 1, or a landline of 10 \
+         to 12 digits starting with its area code 0, optionally prefixed by +86"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
