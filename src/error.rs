@@ -153,3 +153,39 @@ pub enum Error {
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
+
+impl Error {
+    /// A stable, machine-readable code for this refusal (snake_case, unique across the crate's
+    /// errors), for hosts to map and clients to branch on; the message is for people. The
+    /// codes are listed in `docs/ERRORS.md`. A code never changes once published.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid_form",
+            Error::InvalidField { .. } => "invalid_field",
+            Error::Forbidden { .. } => "forbidden",
+            Error::NotYourOrder => "not_your_order",
+            Error::IllegalTransition { .. } => "illegal_transition",
+            Error::NotReadyToFulfil { .. } => "not_ready_to_fulfil",
+            Error::PackMismatch { .. } => "pack_mismatch",
+            Error::PaymentMismatch { .. } => "payment_mismatch",
+            Error::RefundExceedsRefundable { .. } => "refund_exceeds_refundable",
+            Error::AlreadyShipped => "already_shipped",
+            Error::NotShippedYet => "not_shipped_yet",
+            Error::UnknownLine(_) => "unknown_line",
+            Error::UnknownPackage(_) => "unknown_package",
+            Error::UnknownWaybill(_) => "unknown_waybill",
+            Error::UnknownRefund(_) => "unknown_refund",
+            Error::PackageState { .. } => "package_state",
+            Error::NotDue { .. } => "not_due",
+            Error::UnknownCase(_) => "unknown_case",
+            Error::CaseState { .. } => "case_state",
+            Error::OutsideWindow { .. } => "outside_window",
+            Error::TooManyUnits { .. } => "too_many_units",
+            Error::Money(e) => match e {
+                MoneyError::CurrencyMismatch { .. } => "money_currency_mismatch",
+                MoneyError::Overflow => "money_overflow",
+                MoneyError::InvalidCurrency(_) => "money_invalid_currency",
+            },
+        }
+    }
+}

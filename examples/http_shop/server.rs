@@ -32,12 +32,14 @@
 //!
 //! # Errors
 //!
-//! Every error is JSON: `{"error": code, "message": text, "violations": [...]}` (violations only
-//! for invalid input). 400 invalid input (every violation listed), 401 bad token, signature or
-//! timestamp, 403 role not allowed, 404 not found (also another buyer's order), 408 request body
-//! too slow, 409 concurrent change, 413 request body too large, 422 illegal transition or other
-//! refusal by the workflow, 503 a backend to retry later, a request too slow or over the
-//! limits below. Error bodies never contain secrets, signatures or payment payloads.
+//! Every error is JSON: `{"error": kind, "code": code, "message": text, "violations": [...]}`.
+//! `error` is the kind of failure in HTTP terms (`invalid`, `not_found`, `conflict`,
+//! `unavailable`, ...); `code` is the library's stable code (`EngineError::code`, listed in
+//! `docs/ERRORS.md`), present when the library refused; violations only for invalid input.
+//! 400 invalid input (every violation listed), 401 bad token, signature or timestamp, 403 role
+//! not allowed, 404 not found (also another buyer's order), 408 request body too slow, 409
+//! concurrent change, 413 request body too large, 422 illegal transition or other refusal by
+//! the workflow, 503 a backend to retry later, a request too slow or over the limits below. Error bodies never contain secrets, signatures or payment payloads.
 //!
 //! # Limits
 //!
@@ -758,19 +760,28 @@ async fn background_worker(state: AppState, mut stop: watch::Receiver<bool>) {
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-/// An error answer: `{"error": code, "message": ..., "violations": [...]}`.
+/// An error answer: `{"error": kind, "code": code, "message": ..., "violations": [...]}`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    /// The kind of failure in HTTP terms: the body's `error`.
+    error: &'static str,
+    /// The library's code of the error, when the library refused: the body's `code`.
+    code: Option<&'static str>,
     message: String,
     violations: Option<Violations>,
     details: Option<Value>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), violations: None, details: None }
+    fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, error, code: None, message: message.into(), violations: None, details: None }
+    }
+
+    /// Adds the library's code of the error.
+    fn with_code(mut self, code: &'static str) -> ApiError {
+        self.code = Some(code);
+        self
     }
 
     fn unauthorized(message: &str) -> ApiError {
@@ -778,7 +789,7 @@ impl ApiError {
     }
 
     fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "order not found")
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "order not found").with_code(EngineError::NotFound.code())
     }
 
     fn bad_request(message: impl Into<String>) -> ApiError {
@@ -793,7 +804,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.code, "message": self.message });
+        let mut body = json!({ "error": self.error, "message": self.message });
+        if let Some(code) = self.code {
+            body["code"] = json!(code);
+        }
         if let Some(violations) = self.violations {
             body["violations"] = json!(violations);
         }
@@ -806,47 +820,31 @@ impl IntoResponse for ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
-        let message = e.to_string();
-        let (status, code) = match &e {
-            Error::Invalid(violations) => {
-                let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid", message);
-                error.violations = Some(violations.clone());
-                return error;
-            }
-            Error::InvalidField { field, rule } => {
-                let mut violations = Violations::new();
-                violations.push(Violation::new(*field, ViolationCode::Custom, rule.clone()));
-                let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid", message);
-                error.violations = Some(violations);
-                return error;
-            }
+        let (status, kind) = match &e {
+            Error::Invalid(_) | Error::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid"),
             Error::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             // Another buyer's order: the same answer as a missing one.
             Error::NotYourOrder => return ApiError::not_found(),
             Error::UnknownPackage(_) | Error::UnknownCase(_) | Error::UnknownRefund(_) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
-            Error::IllegalTransition { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "illegal_transition"),
-            Error::NotReadyToFulfil { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_ready_to_fulfil"),
-            Error::PackMismatch { problems } => {
-                let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "pack_mismatch", message);
-                error.details = Some(json!({ "problems": problems }));
-                return error;
-            }
-            Error::PaymentMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "payment_mismatch"),
-            Error::RefundExceedsRefundable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_refundable"),
-            Error::AlreadyShipped => (StatusCode::UNPROCESSABLE_ENTITY, "already_shipped"),
-            Error::NotShippedYet => (StatusCode::UNPROCESSABLE_ENTITY, "not_shipped_yet"),
-            Error::PackageState { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "package_state"),
-            Error::CaseState { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "case_state"),
-            Error::OutsideWindow { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "outside_window"),
-            Error::TooManyUnits { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_units"),
-            Error::NotDue { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_due"),
             Error::UnknownLine(_) | Error::UnknownWaybill(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"),
             Error::Money(_) => (StatusCode::UNPROCESSABLE_ENTITY, "amount"),
-            _ => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+            // Every other refusal of the workflow: its kind is its code.
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, e.code()),
         };
-        ApiError::new(status, code, message)
+        let mut error = ApiError::new(status, kind, e.to_string()).with_code(e.code());
+        match e {
+            Error::Invalid(violations) => error.violations = Some(violations),
+            Error::InvalidField { field, rule } => {
+                let mut violations = Violations::new();
+                violations.push(Violation::new(field, ViolationCode::Custom, rule));
+                error.violations = Some(violations);
+            }
+            Error::PackMismatch { problems } => error.details = Some(json!({ "problems": problems })),
+            _ => {}
+        }
+        error
     }
 }
 
@@ -855,9 +853,10 @@ impl From<EngineError> for ApiError {
         let unavailable = |what: &str| {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("{what} unavailable; retry later"))
         };
-        match e {
-            EngineError::Rejected(e) => e.into(),
-            EngineError::NotFound => ApiError::not_found(),
+        let code = e.code();
+        let error = match e {
+            EngineError::Rejected(e) => return e.into(),
+            EngineError::NotFound => return ApiError::not_found(),
             EngineError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             EngineError::Store(StoreError::Unavailable(_)) => unavailable("storage"),
             EngineError::Store(
@@ -900,7 +899,8 @@ impl From<EngineError> for ApiError {
             }
             e if e.is_retryable() => unavailable("a backend"),
             e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
-        }
+        };
+        error.with_code(code)
     }
 }
 
@@ -1064,6 +1064,7 @@ async fn place(
         // Placing for somebody else is a permission problem, not a missing order.
         EngineError::Rejected(Error::NotYourOrder) => {
             ApiError::new(StatusCode::FORBIDDEN, "forbidden", "a buyer may only place orders for themselves")
+                .with_code(e.code())
         }
         e => e.into(),
     })?;

@@ -105,6 +105,26 @@ impl From<StoreError> for EngineError {
 }
 
 impl EngineError {
+    /// A stable, machine-readable code (snake_case, unique across the crate's errors): the
+    /// core's [`Error::code`] for [`EngineError::Rejected`], the port error's code for a port
+    /// failure, and the engine's own otherwise. The codes are listed in `docs/ERRORS.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Rejected(e) => e.code(),
+            EngineError::NotFound => "order_not_found",
+            EngineError::Conflict { .. } => "conflict",
+            EngineError::Inventory(e) => e.code(),
+            EngineError::Payment(e) => e.code(),
+            EngineError::Logistics(e) => e.code(),
+            EngineError::Notifier(e) => e.code(),
+            EngineError::UnknownWaybill(_) => "no_order_for_waybill",
+            EngineError::WaybillTaken { .. } => "waybill_taken",
+            EngineError::NoCarrier => "no_carrier",
+            EngineError::IdempotencyKeyReused => "idempotency_key_reused",
+            EngineError::Store(e) => e.code(),
+        }
+    }
+
     /// True when the same request may succeed later (conflicts, outages).
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -27,6 +27,17 @@ pub enum InventoryError {
     Unavailable(String),
 }
 
+impl InventoryError {
+    /// A stable, machine-readable code (snake_case, unique across the crate's errors), listed
+    /// in `docs/ERRORS.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InventoryError::OutOfStock { .. } => "out_of_stock",
+            InventoryError::Unavailable(_) => "inventory_unavailable",
+        }
+    }
+}
+
 /// The shop's stock.
 pub trait Inventory: Send + Sync {
     /// Reserves every item or none.

@@ -101,6 +101,20 @@ pub enum LogisticsError {
     Unavailable(String),
 }
 
+impl LogisticsError {
+    /// A stable, machine-readable code (snake_case, unique across the crate's errors), listed
+    /// in `docs/ERRORS.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LogisticsError::InvalidSignature => "carrier_invalid_signature",
+            LogisticsError::Malformed(_) => "carrier_malformed",
+            LogisticsError::NoService(_) => "carrier_no_service",
+            LogisticsError::Rejected(_) => "carrier_rejected",
+            LogisticsError::Unavailable(_) => "carrier_unavailable",
+        }
+    }
+}
+
 /// Carriers.
 pub trait Logistics: Send + Sync {
     /// Offers for sending `parcel` to `to` (one per carrier and service).

@@ -15,6 +15,16 @@ pub enum NotifyError {
     Unavailable(String),
 }
 
+impl NotifyError {
+    /// A stable, machine-readable code (snake_case, unique across the crate's errors), listed
+    /// in `docs/ERRORS.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NotifyError::Unavailable(_) => "notifier_unavailable",
+        }
+    }
+}
+
 /// Sends notifications. `key` is stable across redeliveries: a notifier that can deduplicate
 /// should drop a key it has already sent.
 pub trait Notifier: Send + Sync {

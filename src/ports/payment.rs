@@ -203,6 +203,18 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// A stable, machine-readable code (snake_case, unique across the crate's errors), listed
+    /// in `docs/ERRORS.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::InvalidSignature => "payment_invalid_signature",
+            GatewayError::StaleTimestamp => "payment_stale_timestamp",
+            GatewayError::Malformed(_) => "payment_malformed",
+            GatewayError::Rejected(_) => "payment_rejected",
+            GatewayError::Unavailable(_) => "payment_unavailable",
+        }
+    }
+
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, GatewayError::Unavailable(_))

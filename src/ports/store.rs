@@ -228,6 +228,22 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+impl StoreError {
+    /// A stable, machine-readable code (snake_case, unique across the crate's errors), listed
+    /// in `docs/ERRORS.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Conflict { .. } => "store_conflict",
+            StoreError::DuplicateOrderNumber(_) => "store_duplicate_order_number",
+            StoreError::DuplicateKey(_) => "store_duplicate_key",
+            StoreError::WaybillTaken { .. } => "store_waybill_taken",
+            StoreError::NotFound(_) => "store_not_found",
+            StoreError::Corrupt(_) => "store_corrupt",
+            StoreError::Unavailable(_) => "store_unavailable",
+        }
+    }
+}
+
 /// Durable storage for orders.
 pub trait OrderStore: Send + Sync {
     /// Stores a new order (expected version 0). Fails on a taken number or dedupe key.

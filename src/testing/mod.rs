@@ -2,6 +2,7 @@
 //! exported so hosts can test their own rules and integrations with it.
 
 pub mod conformance;
+pub mod errors;
 pub mod fuzzing;
 
 pub mod carrier;

@@ -456,6 +456,25 @@ async fn illegal_transitions_are_422() {
 }
 
 #[tokio::test]
+async fn error_bodies_carry_the_librarys_code_beside_the_kind() {
+    let h = shop().await;
+    let (id, _, _) = h.place("alice-token", "alice").await;
+    let mut form = serde_json::to_value(sample_form("alice")).unwrap();
+    form["lines"][0]["quantity"] = json!(0);
+    let invalid = h.post("alice-token", "/orders", form).await;
+    assert_eq!((&invalid.body["error"], &invalid.body["code"]), (&json!("invalid"), &json!("invalid_form")));
+    let early = h.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
+    assert_eq!(early.body["code"], "not_ready_to_fulfil");
+    // Another buyer's order answers the code of a missing one, so ids cannot be probed.
+    let other = h.get("bob-token", &format!("/orders/{id}")).await;
+    assert_eq!((&other.body["error"], &other.body["code"]), (&json!("not_found"), &json!("order_not_found")));
+    // Errors of the server itself (no route, no token) have no library code.
+    assert!(h.get("alice-token", "/no-such-route").await.body.get("code").is_none());
+    assert!(h.send(h.http.get(h.url(&format!("/orders/{id}")))).await.body.get("code").is_none());
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn graceful_shutdown_finishes_and_closes_the_port() {
     let h = shop().await;
     let (id, _, _) = h.place("alice-token", "alice").await;

@@ -5,6 +5,7 @@
 mod core_bad_input;
 mod core_stages;
 mod diagram;
+mod error_codes;
 mod fuzz_corpus;
 mod model;
 mod order_number;
