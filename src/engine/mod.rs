@@ -407,34 +407,34 @@ impl<A: Ports> Engine<A> {
         async {
             let key = idempotency_key.map(|k| RequestKey::new("place", actor, k, form)).transpose()?;
             if let Some(key) = &key
-                && let Some(id) = key.seen(self.adapters.store()).await? {
-                    return self.unchanged(id).await;
-                }
+                && let Some(id) = key.seen(self.adapters.store()).await?
+            {
+                return self.unchanged(id).await;
+            }
             let dedupe = key.as_ref().map(RequestKey::rows).unwrap_or_default();
             let now = self.now();
             let id = OrderId::new_v7();
             tracing::Span::current().record("order_id", tracing::field::display(id));
-            let mut reserved: Option<(String, Vec<crate::effect::StockItem>)> = None;
+            // Reserved once, before the first try; a retry with another number keeps it.
+            let mut reserved = None;
             let mut attempts = 0;
             loop {
                 attempts += 1;
                 let number = self.numbers.next_number(now);
-                let decision =
-                    self.workflow.place(actor, form, NewOrder { id, number }, &Ctx::at(now))?;
+                let decision = self.workflow.place(actor, form, NewOrder { id, number }, &Ctx::at(now))?;
                 if reserved.is_none() {
-                    for effect in decision.effects.iter().filter(|e| e.before_commit()) {
-                        if let Effect::ReserveStock { items, .. } = effect {
-                            let key = effect.key(&id.to_string(), 1, 0);
-                            self.adapters.inventory().reserve(&key, items).await?;
-                            reserved = Some((format!("{id}/release"), items.clone()));
-                        }
-                    }
+                    reserved = Some(self.reserve(id, 1, &decision).await?);
                 }
                 let Decision { events, effects } = decision;
                 let order = Order::from_events(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let outbox = outbox_entries(&order, &events, effects);
-                let commit =
-                    Commit { order: &order, expected_version: 0, events: &events, outbox: &outbox, dedupe_keys: dedupe };
+                let commit = Commit {
+                    order: &order,
+                    expected_version: 0,
+                    events: &events,
+                    outbox: &outbox,
+                    dedupe_keys: dedupe,
+                };
                 match self.adapters.store().create(commit).await {
                     Ok(()) => {
                         tracing::Span::current().record("order_number", tracing::field::display(&number));
@@ -443,12 +443,8 @@ impl<A: Ports> Engine<A> {
                     }
                     Err(StoreError::DuplicateOrderNumber(_)) if attempts < self.settings.conflict_retries => continue,
                     Err(e) => {
-                        if let Some((key, items)) = &reserved {
-                            // Compensation: the order does not exist, so neither may its reservation.
-                            if let Err(release) = self.adapters.inventory().release(key, items).await {
-                                tracing::error!(error = %release, "could not release the reservation of an order that failed to store");
-                            }
-                        }
+                        // The order does not exist, so neither may its reservation.
+                        self.compensate(reserved.take().unwrap_or_default()).await;
                         if let (StoreError::DuplicateKey(_), Some(key)) = (&e, &key) {
                             // The same request, committed meanwhile by a concurrent retry.
                             if let Some(existing) = key.seen(self.adapters.store()).await? {
@@ -546,7 +542,7 @@ impl<A: Ports> Engine<A> {
                     // Reserving again and then undoing would release the first request's stock.
                     return Ok(Outcome::unchanged(*order));
                 }
-                let reserved = self.reserve(&order, &decision).await?;
+                let reserved = self.reserve(order.id, 0, &decision).await?;
                 let committed = self.commit(order, decision, dedupe).await;
                 if committed.is_err() {
                     self.compensate(reserved).await;
@@ -609,13 +605,20 @@ impl<A: Ports> Engine<A> {
         }
     }
 
-    /// Runs the decision's before-commit effects (stock reservations). Keys are stable, so a
-    /// retried decision does not reserve twice.
-    async fn reserve(&self, order: &Order, decision: &Decision) -> Result<Vec<(String, Vec<StockItem>)>, EngineError> {
+    /// Runs the decision's before-commit effects (stock reservations), for placement (at
+    /// sequence one) and later commands alike. Keys are stable, so a retried decision does not
+    /// reserve twice; what was reserved is given back with [`Engine::compensate`] when the
+    /// decision is not stored.
+    async fn reserve(
+        &self,
+        id: OrderId,
+        seq: u64,
+        decision: &Decision,
+    ) -> Result<Vec<(String, Vec<StockItem>)>, EngineError> {
         let mut reserved = Vec::new();
         for effect in decision.effects.iter().filter(|e| e.before_commit()) {
             if let Effect::ReserveStock { items, .. } = effect {
-                let key = effect.key(&order.id.to_string(), 0, 0);
+                let key = effect.key(&id.to_string(), seq, 0);
                 if let Err(e) = self.adapters.inventory().reserve(&key, items).await {
                     self.compensate(reserved).await;
                     return Err(e.into());
