@@ -399,7 +399,7 @@ pub(super) fn return_tracking(
 // Applying its events (`evolve`).
 
 pub(super) fn case_opened(order: &mut Order, case: &Case) {
-    crate::order::push_kept(&mut order.cases, case.clone());
+    order.cases.push(case.clone());
 }
 
 pub(super) fn case_approved(order: &mut Order, id: CaseId) {
@@ -424,7 +424,7 @@ pub(super) fn return_tracking_recorded(order: &mut Order, id: CaseId, update: &T
     answer(order, id, |case| {
         if !case.return_tracking.iter().any(|t| t.same_event(update)) {
             let i = case.return_tracking.partition_point(|t| t.at <= update.at);
-            crate::order::insert_kept(&mut case.return_tracking, i, update.clone());
+            case.return_tracking.insert(i, update.clone());
         }
     });
 }
@@ -448,7 +448,7 @@ pub(super) fn replacement_packed(
 ) {
     let mut parcel = crate::order::Package::packed(package, items.to_vec(), at);
     parcel.case = Some(id);
-    crate::order::push_kept(&mut order.fulfillment.packages, parcel);
+    order.fulfillment.packages.push(parcel);
     answer(order, id, |case| case.replacement = Some(package));
 }
 

@@ -8,7 +8,7 @@ use crate::decide::{Workflow, after};
 use crate::effect::{Audience, NotificationKind};
 use crate::error::Error;
 use crate::event::Change;
-use crate::order::{DeadlineKind, Order, push_kept};
+use crate::order::{DeadlineKind, Order};
 use crate::text::Trim;
 
 // Deciding.
@@ -59,7 +59,7 @@ pub(super) fn after_sales_window_closed(order: &mut Order) {
 
 pub(super) fn follow_up_due(order: &mut Order, now: DateTime<Utc>) {
     order.deadlines.follow_up_at = None;
-    push_kept(&mut order.follow_ups, crate::order::FollowUp { due_at: now, score: None, notes: String::new() });
+    order.follow_ups.push(crate::order::FollowUp { due_at: now, score: None, notes: String::new() });
 }
 
 /// A recorded follow-up answers the latest one still open (or stands alone if none is).
@@ -69,9 +69,8 @@ pub(super) fn follow_up_recorded(order: &mut Order, score: u8, notes: &str, now:
             f.score = Some(score);
             f.notes = notes.to_owned();
         }
-        None => push_kept(
-            &mut order.follow_ups,
-            crate::order::FollowUp { due_at: now, score: Some(score), notes: notes.to_owned() },
-        ),
+        None => {
+            order.follow_ups.push(crate::order::FollowUp { due_at: now, score: Some(score), notes: notes.to_owned() })
+        }
     }
 }

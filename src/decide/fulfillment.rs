@@ -16,7 +16,7 @@ use crate::event::Change;
 use crate::ids::{LineId, PackageId};
 use crate::order::{
     DeadlineKind, Order, OrderStatus, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem,
-    TrackingUpdate, push_kept,
+    TrackingUpdate,
 };
 use crate::text::{Text, Trim};
 
@@ -269,7 +269,7 @@ pub(super) fn pick_list_issued(order: &mut Order, items: &[PickItem], now: DateT
 }
 
 pub(super) fn package_packed(order: &mut Order, package: PackageId, items: &[PackageItem], now: DateTime<Utc>) {
-    push_kept(&mut order.fulfillment.packages, Package::packed(package, items.to_vec(), now));
+    order.fulfillment.packages.push(Package::packed(package, items.to_vec(), now));
 }
 
 pub(super) fn shipment_booked(order: &mut Order, package: PackageId, carrier: &Text, service: &Text, reason: &Text) {

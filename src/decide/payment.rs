@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::event::Change;
 use crate::ids::{CaseId, LineId, RefundId};
 use crate::money::Money;
-use crate::order::{LineRefund, Order, Refund, RefundMethod, RefundStatus, push_kept};
+use crate::order::{LineRefund, Order, Refund, RefundMethod, RefundStatus};
 use crate::placement::PaymentMethod;
 use crate::text::Trim;
 
@@ -285,7 +285,7 @@ fn find_refund(order: &Order, id: RefundId) -> Result<&Refund, Error> {
 
 pub(super) fn payment_captured(order: &mut Order, txn_id: &str, amount: Money, now: DateTime<Utc>) {
     let capture = crate::order::Capture { txn_id: txn_id.to_owned(), amount, at: now };
-    push_kept(&mut order.payment.captures, capture);
+    order.payment.captures.push(capture);
     if order.payment.gate_open() {
         order.deadlines.pay_by = None;
     }
@@ -299,23 +299,20 @@ pub(super) fn payment_anomaly_recorded(
     reason: &str,
     now: DateTime<Utc>,
 ) {
-    push_kept(
-        &mut order.payment.anomalies,
-        crate::order::Anomaly {
-            txn_id: txn_id.to_owned(),
-            amount,
-            reason: reason.to_owned(),
-            at: now,
-            provider: match actor {
-                Actor::PaymentProvider { provider } => provider.to_string(),
-                _ => String::new(),
-            },
+    order.payment.anomalies.push(crate::order::Anomaly {
+        txn_id: txn_id.to_owned(),
+        amount,
+        reason: reason.to_owned(),
+        at: now,
+        provider: match actor {
+            Actor::PaymentProvider { provider } => provider.to_string(),
+            _ => String::new(),
         },
-    );
+    });
 }
 
 pub(super) fn refund_requested(order: &mut Order, refund: &Refund) {
-    push_kept(&mut order.payment.refunds, refund.clone());
+    order.payment.refunds.push(refund.clone());
 }
 
 pub(super) fn refund_completed(order: &mut Order, refund: RefundId, reference: &str) {

@@ -24,16 +24,11 @@ pub(super) struct Out<'a> {
 
 impl<'a> Out<'a> {
     pub(super) fn new(version: u64, actor: &'a Actor, now: DateTime<Utc>) -> Out<'a> {
-        Out { version, actor, now, events: Vec::with_capacity(2), effects: Vec::new() }
+        Out { version, actor, now, events: Vec::new(), effects: Vec::new() }
     }
 
-    /// Adds an effect. The first one makes room for three, what almost every decision needs:
-    /// a vector grown from empty starts at four slots, and four effects take over 1 KiB, past
-    /// the allocator's per-thread cache, which made every placement measurably slower.
+    /// Adds an effect.
     pub(super) fn effect(&mut self, effect: Effect) {
-        if self.effects.capacity() == 0 {
-            self.effects.reserve_exact(3);
-        }
         self.effects.push(effect);
     }
 

@@ -327,7 +327,7 @@ impl Package {
     /// final state (delivered, returned) keeps it: a late, older scan joins the history only.
     pub fn record(&mut self, update: TrackingUpdate) {
         let at = self.tracking.partition_point(|t| t.at <= update.at);
-        super::insert_kept(&mut self.tracking, at, update);
+        self.tracking.insert(at, update);
         if self.state.is_terminal() {
             return;
         }

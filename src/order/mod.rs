@@ -38,21 +38,6 @@ pub use review::{HoldAbove, HoldReason, ReviewRule, ReviewState, Verdict};
 /// order has the waybill under the push's own carrier.
 pub const UNKNOWN_CARRIER: &str = "";
 
-/// Adds `item` to one of an order's own lists, growing it by exactly one slot. An order is
-/// kept (by stores, for its whole life) far longer than it is changed, and a small vector grown
-/// by doubling holds up to four slots for one item: over an order's packages, tracking and
-/// captures that was about a kilobyte of empty slots per stored order.
-pub(crate) fn push_kept<T>(list: &mut Vec<T>, item: T) {
-    list.reserve_exact(1);
-    list.push(item);
-}
-
-/// [`push_kept`] at position `at` (clamped to the end).
-pub(crate) fn insert_kept<T>(list: &mut Vec<T>, at: usize, item: T) {
-    list.reserve_exact(1);
-    list.insert(at.min(list.len()), item);
-}
-
 /// The summary status of an order, derived from its sub-machines by [`Order::status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
