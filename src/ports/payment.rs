@@ -200,6 +200,11 @@ pub enum GatewayError {
     /// The provider could not be reached or timed out; retry later with the same key.
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
+    /// The provider refused for now because of its rate limits (WeChat Pay's
+    /// `FREQUENCY_LIMITED`, e.g. one refund per order per minute); retry later with the same
+    /// key. Not a failure of the request itself.
+    #[error("payment provider rate limit: {0}")]
+    RateLimited(String),
 }
 
 impl GatewayError {
@@ -212,12 +217,13 @@ impl GatewayError {
             GatewayError::Malformed(_) => "payment_malformed",
             GatewayError::Rejected(_) => "payment_rejected",
             GatewayError::Unavailable(_) => "payment_unavailable",
+            GatewayError::RateLimited(_) => "payment_rate_limited",
         }
     }
 
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, GatewayError::Unavailable(_))
+        matches!(self, GatewayError::Unavailable(_) | GatewayError::RateLimited(_))
     }
 }
 

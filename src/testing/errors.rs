@@ -61,6 +61,7 @@ pub fn every_engine_error() -> Vec<EngineError> {
         EngineError::Payment(GatewayError::Malformed("no amount".into())),
         EngineError::Payment(GatewayError::Rejected("refund above paid".into())),
         EngineError::Payment(GatewayError::Unavailable("timeout".into())),
+        EngineError::Payment(GatewayError::RateLimited("FREQUENCY_LIMITED".into())),
         EngineError::Logistics(LogisticsError::InvalidSignature),
         EngineError::Logistics(LogisticsError::Malformed("no waybill".into())),
         EngineError::Logistics(LogisticsError::NoService("island".into())),

@@ -187,3 +187,24 @@ async fn carrier_down_at_shipment_creation_retries_to_one_waybill() {
     assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::Shipped);
     assert_eq!(shop.carrier.shipments().len(), 1);
 }
+
+#[tokio::test]
+async fn a_refund_refused_for_the_providers_rate_limit_is_retried_not_failed() {
+    let shop = Shop::new();
+    let id = shop.paid_order("gil").await;
+    let order = shop.engine.order(id).await.unwrap();
+    shop.engine.drain_outbox().await.unwrap();
+    // WeChat Pay takes one refund per order per minute and answers FREQUENCY_LIMITED.
+    shop.gateway.fail_next(1, GatewayError::RateLimited("FREQUENCY_LIMITED".into()));
+    shop.run(id, customer_service(), Action::Cancel { reason: "duplicate order".into() }).await;
+    let first = shop.engine.dispatch_outbox().await.unwrap();
+    assert_eq!(first.retrying, 1, "{first:?}");
+    let pending = shop.engine.order(id).await.unwrap();
+    assert!(matches!(pending.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Pending)));
+    shop.clock.advance(TimeDelta::minutes(1));
+    shop.engine.drain_outbox().await.unwrap();
+    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    let after = shop.engine.order(id).await.unwrap();
+    assert!(matches!(after.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    assert!(EngineError::Payment(GatewayError::RateLimited(String::new())).is_retryable());
+}
