@@ -129,9 +129,11 @@ pub enum PackProblem {
     Empty,
 }
 
-/// Normalized kinds of carrier tracking events.
+/// Normalized kinds of carrier tracking events. New kinds will come as carriers report more:
+/// hosts matching on it keep a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TrackingKind {
     /// The carrier has the parcel.
     PickedUp,
@@ -147,6 +149,15 @@ pub enum TrackingKind {
     RefusedAtDoor,
     /// The parcel came back to the shop.
     ReturnedToSender,
+    /// Waiting for the recipient at a parcel locker or pickup station (the last mile, as out
+    /// for delivery).
+    AwaitingCollection,
+    /// In customs.
+    Customs,
+    /// Sent on to another address or handed to another carrier.
+    Rerouted,
+    /// On its way back to the shop (not refused at the door, or not said so).
+    Returning,
 }
 
 impl TrackingKind {
@@ -160,6 +171,10 @@ impl TrackingKind {
             TrackingKind::Exception => "delivery problem",
             TrackingKind::RefusedAtDoor => "refused at the door",
             TrackingKind::ReturnedToSender => "returned to sender",
+            TrackingKind::AwaitingCollection => "ready to collect at a parcel locker or pickup station",
+            TrackingKind::Customs => "in customs",
+            TrackingKind::Rerouted => "re-routed",
+            TrackingKind::Returning => "on its way back to the sender",
         }
     }
 
@@ -218,7 +233,7 @@ pub enum PackageState {
     Delivered,
     /// The carrier reports a problem.
     Exception,
-    /// Refused at the door; on its way back.
+    /// Refused at the door, or otherwise on its way back to the shop.
     RefusedAtDoor,
     /// Back at the shop (final).
     ReturnedToSender,
@@ -249,11 +264,13 @@ impl PackageState {
             return self;
         }
         match kind {
-            TrackingKind::PickedUp | TrackingKind::InTransit => PackageState::InTransit,
-            TrackingKind::OutForDelivery => PackageState::OutForDelivery,
+            TrackingKind::PickedUp | TrackingKind::InTransit | TrackingKind::Customs | TrackingKind::Rerouted => {
+                PackageState::InTransit
+            }
+            TrackingKind::OutForDelivery | TrackingKind::AwaitingCollection => PackageState::OutForDelivery,
             TrackingKind::Delivered => PackageState::Delivered,
             TrackingKind::Exception => PackageState::Exception,
-            TrackingKind::RefusedAtDoor => PackageState::RefusedAtDoor,
+            TrackingKind::RefusedAtDoor | TrackingKind::Returning => PackageState::RefusedAtDoor,
             TrackingKind::ReturnedToSender => PackageState::ReturnedToSender,
         }
     }

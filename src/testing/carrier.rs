@@ -290,6 +290,10 @@ fn default_description(kind: TrackingKind) -> &'static str {
         TrackingKind::Exception => "Delivery exception",
         TrackingKind::RefusedAtDoor => "Refused by the recipient",
         TrackingKind::ReturnedToSender => "Returned to sender",
+        TrackingKind::AwaitingCollection => "Ready for collection at the parcel locker",
+        TrackingKind::Customs => "Customs clearance",
+        TrackingKind::Rerouted => "Forwarded",
+        TrackingKind::Returning => "Returning to sender",
     }
 }
 

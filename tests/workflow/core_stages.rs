@@ -1768,3 +1768,30 @@ fn stage1_a_chinese_address_needs_no_postal_code_and_may_give_a_landline() {
     assert_eq!(s.order().shipping_address.postal_code.as_str(), "");
     assert_eq!(s.order().status(), OrderStatus::AwaitingPayment);
 }
+
+#[test]
+fn stage6_lockers_customs_re_routing_and_returns_are_tracked() {
+    let mut s = shipped();
+    let base = s.now;
+    track(&mut s, "SF1", TrackingKind::Customs, base + hours(3), "E1").unwrap();
+    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::InTransit);
+    track(&mut s, "SF1", TrackingKind::Rerouted, base + hours(5), "E2").unwrap();
+    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::InTransit);
+    let d = track(&mut s, "SF1", TrackingKind::AwaitingCollection, base + hours(9), "E3").unwrap();
+    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::OutForDelivery);
+    assert!(
+        told_alice(&d)
+            .iter()
+            .any(|k| matches!(k, NotificationKind::TrackingUpdate { tracking: TrackingKind::AwaitingCollection, .. }))
+    );
+    let timeline = buyer_timeline(s.history());
+    assert!(timeline.iter().any(|e| e.detail.contains("parcel locker or pickup station")), "{timeline:#?}");
+    assert_eq!(s.order().status(), OrderStatus::Shipped, "not delivered until collected");
+
+    // Not collected: the carrier sends it back.
+    let d = track(&mut s, "SF1", TrackingKind::Returning, base + hours(80), "E4").unwrap();
+    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::RefusedAtDoor);
+    assert!(!d.effects.iter().any(|e| matches!(e, Effect::Restock { .. })), "not back yet");
+    track(&mut s, "SF1", TrackingKind::ReturnedToSender, base + hours(120), "E5").unwrap();
+    assert_eq!(s.order().status(), OrderStatus::ReturnedToSender);
+}

@@ -311,12 +311,15 @@ pub(super) fn fold_tracking(tracking: &[MTrack]) -> (PackageState, Option<i64>) 
     for t in tracking {
         if !final_state(state) {
             state = match t.kind {
-                TrackingKind::PickedUp | TrackingKind::InTransit => PackageState::InTransit,
-                TrackingKind::OutForDelivery => PackageState::OutForDelivery,
+                TrackingKind::PickedUp | TrackingKind::InTransit | TrackingKind::Customs | TrackingKind::Rerouted => {
+                    PackageState::InTransit
+                }
+                TrackingKind::OutForDelivery | TrackingKind::AwaitingCollection => PackageState::OutForDelivery,
                 TrackingKind::Delivered => PackageState::Delivered,
                 TrackingKind::Exception => PackageState::Exception,
-                TrackingKind::RefusedAtDoor => PackageState::RefusedAtDoor,
+                TrackingKind::RefusedAtDoor | TrackingKind::Returning => PackageState::RefusedAtDoor,
                 TrackingKind::ReturnedToSender => PackageState::ReturnedToSender,
+                _ => unreachable!("a tracking kind the model does not know: {:?}", t.kind),
             };
         }
         if state == PackageState::Delivered && delivered_at.is_none() {

@@ -349,6 +349,10 @@ pub(super) fn tracking_step(s: &Model) -> BoxedStrategy<Step> {
         1 => Just(TrackingKind::PickedUp),
         1 => Just(TrackingKind::OutForDelivery),
         1 => Just(TrackingKind::Exception),
+        1 => Just(TrackingKind::AwaitingCollection),
+        1 => Just(TrackingKind::Customs),
+        1 => Just(TrackingKind::Rerouted),
+        1 => Just(TrackingKind::Returning),
     ];
     let now = s.now;
     let event = pick_one(EVENT_IDS.iter().map(|e| (*e).to_owned()).collect());
