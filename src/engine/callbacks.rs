@@ -7,7 +7,8 @@ use crate::error::Error;
 use crate::ids::OrderId;
 use crate::order::UNKNOWN_CARRIER;
 use crate::ports::{
-    Clock, Logistics, OrderStore, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage, WebhookReply,
+    Clock, Logistics, OrderStore, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage, TrackingPush,
+    WebhookReply,
 };
 
 impl<A: Ports> Engine<A> {
@@ -85,8 +86,13 @@ impl<A: Ports> Engine<A> {
     ///
     /// Waybill numbers are unique per carrier only: an update is for the order that has its
     /// waybill under the push's carrier, or else (a buyer's return parcel, whose carrier the
-    /// order does not know) under [`UNKNOWN_CARRIER`]; [`EngineError::UnknownWaybill`] when
-    /// neither.
+    /// order does not know) under [`UNKNOWN_CARRIER`].
+    ///
+    /// Every update of a batch is tried, whatever happens to the others. A waybill no order
+    /// has is logged and skipped, unless no waybill of the push is known
+    /// ([`EngineError::UnknownWaybill`], answer 404). Any other failure is returned after the
+    /// rest were recorded, so the carrier sends the push again and the recorded updates are
+    /// recognised as duplicates.
     pub async fn handle_tracking_push(&self, raw: &RawMessage) -> Result<usize, EngineError> {
         let pushes =
             self.adapters.logistics().verify_tracking_push(raw, self.adapters.clock().now()).await.inspect_err(
@@ -94,24 +100,48 @@ impl<A: Ports> Engine<A> {
                     tracing::warn!(error = %e, "tracking push refused");
                 },
             )?;
-        let mut applied = 0;
+        // One waybill's trouble does not hold back the others of a batch.
+        let (mut applied, mut known) = (0, 0);
+        let (mut unknown, mut failed) = (None, None);
         for push in pushes {
-            let waybill = push.waybill.trim().to_owned();
-            let carrier = push.carrier.trim();
-            let store = self.adapters.store();
-            let mut found = store.find_by_waybill(carrier, &waybill).await?;
-            if found.is_none() && carrier != UNKNOWN_CARRIER {
-                found = store.find_by_waybill(UNKNOWN_CARRIER, &waybill).await?;
-            }
-            let id = found.ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
-            let order = self.order(id).await?;
-            let carrier = if carrier.is_empty() { "unknown".into() } else { carrier.into() };
-            let action = Action::RecordTracking { waybill, update: push.update };
-            let outcome = self.execute_loaded(order, Command::new(Actor::Carrier { carrier }, action)).await?;
-            if !outcome.already_applied {
-                applied += 1;
+            match self.apply_tracking(push).await {
+                Ok(new) => {
+                    known += 1;
+                    applied += usize::from(new);
+                }
+                Err(EngineError::UnknownWaybill(waybill)) => {
+                    tracing::warn!(waybill = %waybill, "tracking push for a waybill no order has");
+                    unknown.get_or_insert(waybill);
+                }
+                Err(e) => {
+                    known += 1;
+                    failed.get_or_insert(e);
+                }
             }
         }
-        Ok(applied)
+        match (failed, unknown) {
+            // Asked again, the applied updates are recognised as duplicates.
+            (Some(e), _) => Err(e),
+            (None, Some(waybill)) if known == 0 => Err(EngineError::UnknownWaybill(waybill)),
+            _ => Ok(applied),
+        }
+    }
+
+    /// Records one verified tracking update on the order whose waybill it is; `true` when it
+    /// was new.
+    async fn apply_tracking(&self, push: TrackingPush) -> Result<bool, EngineError> {
+        let waybill = push.waybill.trim().to_owned();
+        let carrier = push.carrier.trim();
+        let store = self.adapters.store();
+        let mut found = store.find_by_waybill(carrier, &waybill).await?;
+        if found.is_none() && carrier != UNKNOWN_CARRIER {
+            found = store.find_by_waybill(UNKNOWN_CARRIER, &waybill).await?;
+        }
+        let id = found.ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
+        let order = self.order(id).await?;
+        let carrier = if carrier.is_empty() { "unknown".into() } else { carrier.into() };
+        let action = Action::RecordTracking { waybill, update: push.update };
+        let outcome = self.execute_loaded(order, Command::new(Actor::Carrier { carrier }, action)).await?;
+        Ok(!outcome.already_applied)
     }
 }

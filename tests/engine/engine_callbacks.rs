@@ -289,3 +289,24 @@ async fn a_carrier_that_hands_out_a_waybill_again_leaves_the_shipment_a_dead_let
     assert_eq!(shop.engine.order(second).await.unwrap().status(), OrderStatus::InFulfilment);
     assert_eq!(shop.store.find_by_waybill("SF", &waybill).await.unwrap(), Some(first));
 }
+
+#[tokio::test]
+async fn one_unknown_waybill_in_a_batch_does_not_hold_back_the_others() {
+    let shop = Shop::new();
+    let id = shop.paid_order("cy").await;
+    let waybill = shop.ship_all(id).await;
+    let push = |waybill: &str, event: &str| orderflow::ports::TrackingPush {
+        carrier: shop.carrier.name().to_owned(),
+        waybill: waybill.to_owned(),
+        update: FakeCarrier::update(TrackingKind::InTransit, shop.clock.now(), event),
+    };
+    let raw = shop.carrier.push_many(&[push("SF-NOBODY-1", "E1"), push(&waybill, "E2")], shop.clock.now());
+    assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1, "the known waybill is recorded");
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.fulfillment.packages[0].tracking.len(), 1);
+    // The same push again: nothing new, and still no error for the unknown one.
+    assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 0);
+    // A push of unknown waybills only is refused as before.
+    let raw = shop.carrier.push_many(&[push("SF-NOBODY-1", "E3")], shop.clock.now());
+    assert!(matches!(shop.engine.handle_tracking_push(&raw).await, Err(EngineError::UnknownWaybill(_))));
+}
