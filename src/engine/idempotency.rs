@@ -51,7 +51,7 @@ impl RequestKey {
             return Err(invalid("an idempotency key must not contain control characters"));
         }
         let scope = actor_scope(actor);
-        let fingerprint = fingerprint(request);
+        let fingerprint = fingerprint(request)?;
         Ok(RequestKey { rows: [format!("{kind}/{scope}/{key}"), format!("{kind}={fingerprint}/{scope}/{key}")] })
     }
 
@@ -89,11 +89,11 @@ fn actor_scope(actor: &Actor) -> String {
 
 /// The first 128 bits of the SHA-256 of the request's JSON form, in hex. The forms and commands
 /// serialise deterministically (structs in field order, maps sorted).
-fn fingerprint(request: &impl Serialize) -> String {
-    // Serialising plain data to a Vec cannot fail; an error would only make every key differ.
-    let json = serde_json::to_vec(request).unwrap_or_default();
+fn fingerprint(request: &impl Serialize) -> Result<String, Error> {
+    // Plain data always serialises; were it not to, refusing beats a fingerprint shared by all.
+    let json = serde_json::to_vec(request).map_err(|e| invalid(format!("the request cannot be fingerprinted: {e}")))?;
     let digest = Sha256::digest(&json);
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
 
 fn invalid(rule: impl Into<String>) -> Error {
