@@ -303,7 +303,8 @@ pub(super) fn tracking_recorded(order: &mut Order, package: PackageId, update: &
     {
         p.record(update.clone());
     }
-    if order.status() == OrderStatus::ReturnedToSender {
+    // Only a cash-on-delivery order owes anything at the door; the status is derived only then.
+    if order.payment.method.is_cod() && order.status() == OrderStatus::ReturnedToSender {
         void_uncollected_cod(order);
     }
 }

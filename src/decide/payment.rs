@@ -70,10 +70,7 @@ impl Workflow {
             NotificationKind::PaymentAnomaly { txn_id: txn_id.to_owned(), reason: reason.to_owned() },
         );
         // Money that was not applied is never kept: it goes back unless staff hold it.
-        let provider = match out.actor {
-            Actor::PaymentProvider { provider } => Some(provider.to_string()),
-            _ => order.payment.provider().map(str::to_owned),
-        };
+        let provider = return_provider(reported_by(out.actor), order);
         if let (UnappliedPayments::Refund, Some(provider)) = (self.config.unapplied_payments, provider)
             && amount.is_positive()
         {
@@ -89,11 +86,9 @@ pub(super) fn refund_unapplied_payment(order: &Order, out: &mut Out<'_>, txn_id:
     let Some(anomaly) = order.payment.unapplied().find(|a| a.txn_id == txn_id.trimmed()) else {
         return Err(invalid("txn_id", "no payment with this transaction id is held unapplied"));
     };
-    let provider = match (anomaly.provider.as_str(), order.payment.provider()) {
-        ("", Some(provider)) => provider.to_owned(),
-        (provider, _) => provider.to_owned(),
+    let Some(provider) = return_provider(&anomaly.provider, order) else {
+        return Err(invalid("provider", "no provider is known to send this payment back through"));
     };
-    required("provider", &provider)?;
     let why = format!("payment not applied to the order: {}", anomaly.reason);
     send_back(order, out, anomaly.amount, &why, provider, Some(anomaly.txn_id.clone()));
     Ok(())
@@ -304,11 +299,24 @@ pub(super) fn payment_anomaly_recorded(
         amount,
         reason: reason.to_owned(),
         at: now,
-        provider: match actor {
-            Actor::PaymentProvider { provider } => provider.to_string(),
-            _ => String::new(),
-        },
+        provider: reported_by(actor).to_owned(),
     });
+}
+
+/// The provider that reported a payment (empty when the system or staff recorded it).
+fn reported_by(actor: &Actor) -> &str {
+    match actor {
+        Actor::PaymentProvider { provider } => provider,
+        _ => "",
+    }
+}
+
+/// Through whom unapplied money goes back: the provider that reported it, else the order's.
+fn return_provider(reported_by: &str, order: &Order) -> Option<String> {
+    match reported_by {
+        "" => order.payment.provider().map(str::to_owned),
+        provider => Some(provider.to_owned()),
+    }
 }
 
 pub(super) fn refund_requested(order: &mut Order, refund: &Refund) {
