@@ -223,7 +223,6 @@ struct CarrierState {
     /// shipment ever made (which made long runs quadratic).
     shipment_by_key: HashMap<String, usize>,
     tracking: HashMap<String, Vec<TrackingUpdate>>,
-    fail_next: usize,
     calls: usize,
     shipment_calls: usize,
     next_waybill: u64,
@@ -248,7 +247,7 @@ struct CarrierState {
 ///   [`DEFAULT_TOLERANCE`] of 5 minutes, changed with
 ///   [`with_tolerance`](Self::with_tolerance), turned off (for replaying old recordings) with
 ///   [`without_tolerance`](Self::without_tolerance).
-/// * [`fail_next`](Self::fail_next) makes the next calls fail with `Unavailable`.
+/// * To make it fail, wrap it in [`Failing`](super::Failing).
 pub struct FakeCarrier {
     name: String,
     key: SigningKey,
@@ -409,18 +408,6 @@ impl FakeCarrier {
 
     // -- scripting --------------------------------------------------------------------------
 
-    /// The next `n` calls (of any [`Logistics`] method) fail with `Unavailable`.
-    pub fn fail_next(&self, n: usize) {
-        let mut state = lock(&self.state);
-        state.fail_next = state.fail_next.saturating_add(n);
-    }
-
-    /// Cancels the failures still queued by `fail_next`.
-    pub fn heal(&self) {
-        let mut state = lock(&self.state);
-        state.fail_next = 0;
-    }
-
     fn body_of(&self, pushes: &[TrackingPush]) -> Vec<u8> {
         let push_id = {
             let mut state = lock(&self.state);
@@ -544,7 +531,7 @@ impl FakeCarrier {
         lock(&self.state).shipments.clone()
     }
 
-    /// How many times `create_shipment` was called (retries and failures included).
+    /// How many times `create_shipment` was called (retries included).
     pub fn shipment_calls(&self) -> usize {
         lock(&self.state).shipment_calls
     }
@@ -554,20 +541,14 @@ impl FakeCarrier {
         lock(&self.state).calls
     }
 
-    fn enter(&self) -> Result<(), LogisticsError> {
-        let mut state = lock(&self.state);
-        state.calls += 1;
-        if state.fail_next > 0 {
-            state.fail_next -= 1;
-            return Err(LogisticsError::Unavailable(format!("{} is not answering", self.name)));
-        }
-        Ok(())
+    fn count_call(&self) {
+        lock(&self.state).calls += 1;
     }
 }
 
 impl Logistics for FakeCarrier {
     async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
-        self.enter()?;
+        self.count_call();
         let zone = self
             .zone(to)
             .ok_or_else(|| LogisticsError::NoService(format!("{} ships only within {}", self.name, self.country)))?;
@@ -594,11 +575,9 @@ impl Logistics for FakeCarrier {
     }
 
     async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
-        {
-            lock(&self.state).shipment_calls += 1;
-        }
-        self.enter()?;
+        self.count_call();
         let mut state = lock(&self.state);
+        state.shipment_calls += 1;
         if let Some(done) = state.shipment_by_key.get(&request.key).and_then(|i| state.shipments.get(*i)) {
             return Ok(Shipment { carrier: self.name.clone(), waybill: done.waybill.clone() });
         }
@@ -631,7 +610,7 @@ impl Logistics for FakeCarrier {
         raw: &RawMessage,
         now: DateTime<Utc>,
     ) -> Result<Vec<TrackingPush>, LogisticsError> {
-        self.enter()?;
+        self.count_call();
         check_message(&self.key, raw, now, self.tolerance).map_err(|p| match p {
             SignatureProblem::Malformed(why) => LogisticsError::Malformed(why.to_owned()),
             SignatureProblem::Stale | SignatureProblem::Invalid => LogisticsError::InvalidSignature,
@@ -668,7 +647,7 @@ impl Logistics for FakeCarrier {
     }
 
     async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
-        self.enter()?;
+        self.count_call();
         lock(&self.state)
             .tracking
             .get(waybill)

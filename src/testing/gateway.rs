@@ -239,8 +239,6 @@ struct GatewayState {
     refunds: Vec<RefundRecord>,
     refund_calls: usize,
     calls: usize,
-    fail_next: Vec<GatewayError>,
-    timeouts_after_success: usize,
     next_txn: u64,
     next_notification: u64,
 }
@@ -259,8 +257,8 @@ struct GatewayState {
 ///   `close_payment` refuses a paid payment with `Rejected("already paid")` (closing an
 ///   unknown one just records it closed); `create_payment` refuses paid or closed payments;
 ///   `refund` refuses amounts beyond what was paid, and never refunds a key twice.
-/// * Failures on demand: [`fail_next`](Self::fail_next) and
-///   [`timeout_after_success_next`](Self::timeout_after_success_next).
+/// * To make it fail (before a call, or after a refund was made: a timeout), wrap it in
+///   [`Failing`](super::Failing).
 ///
 /// Every method takes `&self`; share it with `Arc`.
 pub struct FakeGateway {
@@ -393,29 +391,6 @@ impl FakeGateway {
         self.sign(&notification, now)
     }
 
-    /// The next `n` calls (of any [`PaymentGateway`] method) fail with `error`, without doing
-    /// anything.
-    pub fn fail_next(&self, n: usize, error: GatewayError) {
-        let mut state = lock(&self.state);
-        state.fail_next.extend(std::iter::repeat_n(error, n));
-    }
-
-    /// The next `n` successful refunds are made and recorded, then answered with
-    /// `Unavailable("timeout")`: a call that timed out after doing its work. A retry with the
-    /// same key gets the recorded receipt.
-    pub fn timeout_after_success_next(&self, n: usize) {
-        let mut state = lock(&self.state);
-        state.timeouts_after_success = state.timeouts_after_success.saturating_add(n);
-    }
-
-    /// Cancels every failure still queued by `fail_next` and `timeout_after_success_next`:
-    /// the provider is healthy again.
-    pub fn heal(&self) {
-        let mut state = lock(&self.state);
-        state.fail_next.clear();
-        state.timeouts_after_success = 0;
-    }
-
     // -- inspection -------------------------------------------------------------------------
 
     /// The fake's record of `order_number`'s payment.
@@ -447,7 +422,7 @@ impl FakeGateway {
         refunded_total(&state.refunds, order_number)
     }
 
-    /// How many times `refund` was called (retries and failures included).
+    /// How many times `refund` was called (retries included).
     pub fn refund_calls(&self) -> usize {
         lock(&self.state).refund_calls
     }
@@ -458,12 +433,6 @@ impl FakeGateway {
     }
 
     // -- internals --------------------------------------------------------------------------
-
-    /// Counts the call and pops an injected failure, if any.
-    fn enter(&self, state: &mut GatewayState) -> Result<(), GatewayError> {
-        state.calls += 1;
-        if state.fail_next.is_empty() { Ok(()) } else { Err(state.fail_next.remove(0)) }
-    }
 
     fn session(&self, request: &PaymentRequest) -> PaymentSession {
         PaymentSession::QrCode {
@@ -492,7 +461,7 @@ fn to_gateway_error(problem: SignatureProblem) -> GatewayError {
 impl PaymentGateway for FakeGateway {
     async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
         let mut state = lock(&self.state);
-        self.enter(&mut state)?;
+        state.calls += 1;
         if request.amount.minor <= 0 {
             return Err(GatewayError::Rejected("amount must be positive".into()));
         }
@@ -519,10 +488,7 @@ impl PaymentGateway for FakeGateway {
         raw: &RawMessage,
         now: DateTime<Utc>,
     ) -> Result<PaymentNotification, GatewayError> {
-        {
-            let mut state = lock(&self.state);
-            self.enter(&mut state)?;
-        }
+        lock(&self.state).calls += 1;
         check_message(&self.key, raw, now, Some(self.tolerance)).map_err(to_gateway_error)?;
         let wire: WireNotification = serde_json::from_slice(&raw.body).map_err(|e| {
             GatewayError::Malformed(format!(
@@ -542,7 +508,7 @@ impl PaymentGateway for FakeGateway {
 
     async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
         let mut state = lock(&self.state);
-        self.enter(&mut state)?;
+        state.calls += 1;
         let Some(record) = state.payments.get(order_number) else {
             return Ok(None);
         };
@@ -557,7 +523,7 @@ impl PaymentGateway for FakeGateway {
 
     async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
         let mut state = lock(&self.state);
-        self.enter(&mut state)?;
+        state.calls += 1;
         // As the real providers do: a payment never started is unknown there.
         let Some(record) = state.payments.get_mut(order_number) else {
             return Ok(CloseOutcome::NothingToClose);
@@ -572,7 +538,7 @@ impl PaymentGateway for FakeGateway {
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
         let mut state = lock(&self.state);
         state.refund_calls += 1;
-        self.enter(&mut state)?;
+        state.calls += 1;
         let receipt = if let Some(done) = state.refunds.iter().find(|r| r.key == request.key) {
             done.receipt.clone()
         } else {
@@ -603,10 +569,6 @@ impl PaymentGateway for FakeGateway {
             });
             receipt
         };
-        if state.timeouts_after_success > 0 {
-            state.timeouts_after_success -= 1;
-            return Err(GatewayError::Unavailable("timeout".into()));
-        }
         Ok(receipt)
     }
 }

@@ -7,6 +7,7 @@ pub mod fuzzing;
 
 pub mod carrier;
 pub mod clock;
+pub mod failing;
 pub mod gateway;
 pub mod notifier;
 pub mod shop;
@@ -14,6 +15,7 @@ pub mod simulation;
 
 pub use carrier::{FakeCarrier, MultiCarrier};
 pub use clock::FixedClock;
+pub use failing::{COMMITS, Failing, Failure, FailureSwitch, Fault, FromFault};
 pub use gateway::FakeGateway;
 pub use notifier::RecordingNotifier;
 

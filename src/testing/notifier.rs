@@ -1,5 +1,5 @@
-//! [`RecordingNotifier`]: a notifier that records what it was asked to send, drops
-//! redelivered keys, and fails on demand.
+//! [`RecordingNotifier`]: a notifier that records what it was asked to send and drops
+//! redelivered keys (wrap it in [`Failing`](super::Failing) to make it fail).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -15,14 +15,12 @@ struct NotifierState {
     /// Every key sent, for deduplication.
     keys: HashSet<Arc<str>>,
     duplicates_dropped: usize,
-    fail_next: usize,
     calls: usize,
 }
 
 /// Records every notification sent, deduplicated by key like a notifier that remembers what
 /// it sent: a redelivered key is acknowledged but not recorded again (see
-/// [`duplicates_dropped`](Self::duplicates_dropped)). [`fail_next`](Self::fail_next) makes the
-/// next calls fail with `Unavailable` (nothing recorded, so a redelivery is sent).
+/// [`duplicates_dropped`](Self::duplicates_dropped)).
 #[derive(Debug, Default)]
 pub struct RecordingNotifier {
     state: Mutex<NotifierState>,
@@ -32,18 +30,6 @@ impl RecordingNotifier {
     /// An empty recorder.
     pub fn new() -> RecordingNotifier {
         RecordingNotifier::default()
-    }
-
-    /// The next `n` calls fail with [`NotifyError::Unavailable`].
-    pub fn fail_next(&self, n: usize) {
-        let mut state = lock(&self.state);
-        state.fail_next = state.fail_next.saturating_add(n);
-    }
-
-    /// Cancels the failures still queued by `fail_next`.
-    pub fn heal(&self) {
-        let mut state = lock(&self.state);
-        state.fail_next = 0;
     }
 
     /// Every `(key, notification)` sent, oldest first, each key once.
@@ -66,7 +52,7 @@ impl RecordingNotifier {
         lock(&self.state).duplicates_dropped
     }
 
-    /// How many times `send` was called (duplicates and failures included).
+    /// How many times `send` reached this notifier (duplicates included).
     pub fn calls(&self) -> usize {
         lock(&self.state).calls
     }
@@ -76,10 +62,6 @@ impl Notifier for RecordingNotifier {
     async fn send(&self, key: &str, notification: &Notification) -> Result<(), NotifyError> {
         let mut state = lock(&self.state);
         state.calls += 1;
-        if state.fail_next > 0 {
-            state.fail_next -= 1;
-            return Err(NotifyError::Unavailable("channel is down".into()));
-        }
         if state.keys.contains(key) {
             state.duplicates_dropped += 1;
         } else {

@@ -1,24 +1,26 @@
 //! A whole test shop: the engine on the memory store with the fakes, every adapter kept as an
-//! `Arc` so tests and examples can script it and look inside. Its helpers panic when a step
-//! fails: they are for tests and demonstrations.
+//! `Arc` so tests and examples can script it and look inside, and each behind a [`Failing`]
+//! wrapper whose switch is in [`Shop::faults`]. Its helpers panic when a step fails: they are
+//! for tests and demonstrations.
 
 use std::sync::Arc;
 
 use crate::engine::{Adapters, Engine, Outcome};
 use crate::order::TrackingKind;
 use crate::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, pack_remaining, sample_form, t0, warehouse,
+    Failing, FailureSwitch, FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, pack_remaining,
+    sample_form, t0, warehouse,
 };
 use crate::{Action, Actor, Command, MemoryInventory, MemoryStore, OrderId, PackageId, PlaceOrderForm, Sku, Workflow};
 
 /// The engine type of a [`Shop`].
 pub type ShopEngine = Engine<
     Adapters<
-        Arc<MemoryStore>,
-        Arc<FakeGateway>,
-        Arc<FakeCarrier>,
-        Arc<MemoryInventory>,
-        Arc<RecordingNotifier>,
+        Failing<Arc<MemoryStore>>,
+        Failing<Arc<FakeGateway>>,
+        Failing<Arc<FakeCarrier>>,
+        Failing<Arc<MemoryInventory>>,
+        Failing<Arc<RecordingNotifier>>,
         Arc<FixedClock>,
     >,
 >;
@@ -40,6 +42,23 @@ pub struct Shop {
     pub notifier: Arc<RecordingNotifier>,
     /// The clock.
     pub clock: Arc<FixedClock>,
+    /// The switches that make the adapters fail.
+    pub faults: Faults,
+}
+
+/// One [`FailureSwitch`] per adapter of a [`Shop`].
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// The store's.
+    pub store: FailureSwitch,
+    /// The gateway's.
+    pub gateway: FailureSwitch,
+    /// The carrier's.
+    pub carrier: FailureSwitch,
+    /// The inventory's.
+    pub inventory: FailureSwitch,
+    /// The notifier's.
+    pub notifier: FailureSwitch,
 }
 
 /// The SKUs of [`sample_form`], stocked by [`Shop::new`].
@@ -68,16 +87,16 @@ impl Shop {
         }
         let notifier = Arc::new(RecordingNotifier::new());
         let clock = Arc::new(FixedClock::new(t0()));
-        let adapters = Adapters { store, payments: gateway, logistics: carrier, inventory, notifier, clock };
-        Shop {
-            store: adapters.store.clone(),
-            gateway: adapters.payments.clone(),
-            carrier: adapters.logistics.clone(),
-            inventory: adapters.inventory.clone(),
-            notifier: adapters.notifier.clone(),
-            clock: adapters.clock.clone(),
-            engine: Engine::new(workflow, adapters),
-        }
+        let faults = Faults::default();
+        let adapters = Adapters {
+            store: Failing::with_switch(store.clone(), faults.store.clone()),
+            payments: Failing::with_switch(gateway.clone(), faults.gateway.clone()),
+            logistics: Failing::with_switch(carrier.clone(), faults.carrier.clone()),
+            inventory: Failing::with_switch(inventory.clone(), faults.inventory.clone()),
+            notifier: Failing::with_switch(notifier.clone(), faults.notifier.clone()),
+            clock: clock.clone(),
+        };
+        Shop { engine: Engine::new(workflow, adapters), store, gateway, carrier, inventory, notifier, clock, faults }
     }
 
     /// Simulates a crash: the engine is dropped and a new one is built on the same adapters

@@ -25,9 +25,11 @@ use crate::command::{Action, Command};
 use crate::engine::{Engine, EngineSettings};
 use crate::ids::{LineId, OrderId, PackageId};
 use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, TrackingKind};
-use crate::ports::{GatewayError, PaymentStatus, TrackingPush};
+use crate::ports::{PaymentStatus, TrackingPush};
 use crate::testing::shop::{SKUS, Shop, sku};
-use crate::testing::{FakeCarrier, buyer, customer_service, pack_remaining, sample_cod_form, sample_form};
+use crate::testing::{
+    COMMITS, FakeCarrier, Failure, Fault, buyer, customer_service, pack_remaining, sample_cod_form, sample_form,
+};
 
 /// The invariants checked, by name.
 pub const INVARIANTS: [&str; 7] = [
@@ -194,24 +196,30 @@ impl Driver {
             self.restart();
         }
         if self.fault("notifier failure", 10) {
-            self.shop.notifier.fail_next(1);
+            self.shop.faults.notifier.fail_next(1);
         }
         if self.fault("gateway outage", 5) {
-            self.shop.gateway.fail_next(1, GatewayError::Unavailable("simulated outage".into()));
+            self.shop.faults.gateway.inject(Failure::next(1).with(Fault::Unavailable("simulated outage".into())));
         }
         if self.fault("refund timeout after success", 3) {
-            self.shop.gateway.timeout_after_success_next(1);
+            self.shop.faults.gateway.inject(Failure::timeouts_after_success(1).of(&["refund"]));
         }
         if self.fault("carrier outage", 5) {
-            self.shop.carrier.fail_next(1);
+            self.shop.faults.carrier.fail_next(1);
         }
+    }
+
+    /// The next commit fails; at most one is pending, as a store outage is one failed write.
+    fn fail_next_commit(&self) {
+        self.shop.faults.store.heal();
+        self.shop.faults.store.inject(Failure::next(1).of(COMMITS));
     }
 
     /// Runs a command, retrying what a real caller would retry (store outages, conflicts).
     async fn run(&mut self, id: OrderId, actor: Actor, action: Action) -> bool {
         self.before_step();
         if self.fault("store write failure", 5) {
-            self.shop.store.fail_next_writes(1);
+            self.fail_next_commit();
         }
         for _ in 0..3 {
             match self.shop.engine.execute(id, Command::new(actor.clone(), action.clone())).await {
@@ -265,7 +273,7 @@ impl Driver {
         self.before_step();
         let placed = loop {
             if self.fault("store write failure at placement", 3) {
-                self.shop.store.fail_next_writes(1);
+                self.fail_next_commit();
             }
             match self.shop.engine.place(&buyer(customer), &form, Some(customer)).await {
                 Ok(placed) => break placed,
@@ -410,9 +418,9 @@ impl Driver {
     async fn check_batch(&mut self, ids: &[OrderId]) {
         // Faults off while the last effects drain, as a provider eventually comes back.
         self.faults = false;
-        self.shop.gateway.heal();
-        self.shop.carrier.heal();
-        self.shop.notifier.heal();
+        self.shop.faults.gateway.heal();
+        self.shop.faults.carrier.heal();
+        self.shop.faults.notifier.heal();
         // Time goes on: every pending pay-by deadline of the batch passes.
         self.shop.clock.advance(TimeDelta::hours(1));
         self.settle().await;

@@ -6,8 +6,8 @@
 //! behind one [`Mutex`]; every method takes the lock once, does its work without awaiting and
 //! releases it, so a commit is atomic and no lock is ever held across an `.await`.
 //!
-//! Both can be told to fail the next few calls with an "unavailable" error, to test how a host
-//! or the engine copes with a backend that is down.
+//! To test how a host copes with a backend that is down, wrap either in
+//! `testing::Failing` (feature `testing`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -31,9 +31,6 @@ use crate::ports::store::{
 };
 use fingerprint::{FingerprintMap, FingerprintSet, Fingerprinter};
 use history::History;
-
-/// The message of injected failures.
-const INJECTED: &str = "injected failure";
 
 /// Locks `mutex`, going on with the data if another thread panicked while holding it (every
 /// change is validated before anything is written, so the data is never half-updated).
@@ -76,7 +73,6 @@ const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 /// let store = MemoryStore::new();
 /// assert_eq!(store.order_count(), 0);
 /// assert_eq!(store.outbox_pending(), 0);
-/// store.fail_next_writes(1); // the next create or append fails with `StoreError::Unavailable`
 /// ```
 #[derive(Default)]
 pub struct MemoryStore {
@@ -98,7 +94,6 @@ impl fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("orders", &inner.orders.len())
             .field("outbox_pending", &inner.outbox_open.len())
-            .field("failing_writes", &inner.failing_writes)
             .finish_non_exhaustive()
     }
 }
@@ -137,8 +132,6 @@ struct StoreInner {
     /// Dead rows.
     outbox_dead: BTreeSet<u64>,
     next_outbox: u64,
-    /// How many of the next writes fail.
-    failing_writes: usize,
     /// The commit's events, encoded before anything is written (reused between commits).
     encoded: Vec<u8>,
     /// The orders whose snapshot is decoded and may be dropped, oldest first: a clock, where a
@@ -210,13 +203,6 @@ impl MemoryStore {
         store
     }
 
-    /// Makes the next `n` calls of `create` or `append` fail with
-    /// [`StoreError::Unavailable`] without writing anything (failure injection for tests).
-    /// Replaces any count set before; `0` turns injection off.
-    pub fn fail_next_writes(&self, n: usize) {
-        lock(&self.inner).failing_writes = n;
-    }
-
     /// Number of orders stored.
     pub fn order_count(&self) -> usize {
         lock(&self.inner).orders.len()
@@ -235,16 +221,7 @@ impl MemoryStore {
 }
 
 impl StoreInner {
-    fn take_injected_failure(&mut self) -> Result<(), StoreError> {
-        if self.failing_writes > 0 {
-            self.failing_writes -= 1;
-            return Err(StoreError::Unavailable(INJECTED.into()));
-        }
-        Ok(())
-    }
-
     fn create(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
-        self.take_injected_failure()?;
         let id = commit.order.id;
         if let Some(existing) = self.orders.get(&id) {
             return Err(StoreError::Conflict { expected: commit.expected_version, actual: existing.version });
@@ -269,7 +246,6 @@ impl StoreInner {
     }
 
     fn append(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
-        self.take_injected_failure()?;
         let id = commit.order.id;
         let Some(stored) = self.orders.get(&id) else {
             return Err(StoreError::NotFound(id));
@@ -822,7 +798,6 @@ impl fmt::Debug for MemoryInventory {
         let inner = lock(&self.inner);
         f.debug_struct("MemoryInventory")
             .field("skus", &inner.levels.len())
-            .field("failing_calls", &inner.failing_calls)
             .finish_non_exhaustive()
     }
 }
@@ -834,7 +809,6 @@ struct InventoryInner {
     released_keys: HashSet<String>,
     committed_keys: HashSet<String>,
     restocked_keys: HashSet<String>,
-    failing_calls: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -885,26 +859,10 @@ impl MemoryInventory {
     pub fn available(&self, sku: &Sku) -> u32 {
         lock(&self.inner).levels.get(sku).map_or(0, Level::available)
     }
-
-    /// Makes the next `n` calls of `reserve`, `release`, `commit` or `restock` fail with
-    /// [`InventoryError::Unavailable`] without changing anything (failure injection for
-    /// tests). Replaces any count set before; `0` turns injection off.
-    pub fn fail_next_calls(&self, n: usize) {
-        lock(&self.inner).failing_calls = n;
-    }
 }
 
 impl InventoryInner {
-    fn take_injected_failure(&mut self) -> Result<(), InventoryError> {
-        if self.failing_calls > 0 {
-            self.failing_calls -= 1;
-            return Err(InventoryError::Unavailable(INJECTED.into()));
-        }
-        Ok(())
-    }
-
     fn reserve(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.take_injected_failure()?;
         if self.reserved_keys.contains(key) {
             return Ok(());
         }
@@ -924,7 +882,6 @@ impl InventoryInner {
     }
 
     fn release(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.take_injected_failure()?;
         if !self.released_keys.insert(key.to_owned()) {
             return Ok(());
         }
@@ -937,7 +894,6 @@ impl InventoryInner {
     }
 
     fn commit(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.take_injected_failure()?;
         if !self.committed_keys.insert(key.to_owned()) {
             return Ok(());
         }
@@ -951,7 +907,6 @@ impl InventoryInner {
     }
 
     fn restock(&mut self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.take_injected_failure()?;
         if !self.restocked_keys.insert(key.to_owned()) {
             return Ok(());
         }

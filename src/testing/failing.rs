@@ -1,0 +1,390 @@
+//! [`Failing`]: a wrapper that makes any port fail on demand, steered by a shared
+//! [`FailureSwitch`], so no fake or store carries its own failure injection.
+//!
+//! The wrapper forwards every call to the port inside unless a planned [`Failure`] applies to
+//! it; then the call answers the port's own transient error ([`Fault`] turned into
+//! `StoreError::Unavailable`, `GatewayError::Unavailable` or `RateLimited`, ...). A failure
+//! planned "after the call" lets the call do its work and loses its answer: a timeout after
+//! success. The test keeps a handle on the port inside (wrap an `Arc`) and a clone of the
+//! switch, so it can both script the fake and break it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use orderflow::ports::{Inventory, InventoryError};
+//! use orderflow::testing::{Failing, Failure};
+//! use orderflow::{MemoryInventory, Sku, StockItem};
+//!
+//! # block_on(async {
+//! let inventory = Arc::new(MemoryInventory::new());
+//! inventory.set_stock(&Sku::new("TEA").unwrap(), 1);
+//! let failing = Failing::new(inventory.clone());
+//! failing.switch().inject(Failure::next(1).of(&["reserve"]));
+//! let items = [StockItem { sku: Sku::new("TEA").unwrap(), quantity: 1 }];
+//! assert!(matches!(failing.reserve("k", &items).await, Err(InventoryError::Unavailable(_))));
+//! assert_eq!(failing.switch().calls(), 1);
+//! assert!(failing.reserve("k", &items).await.is_ok()); // failed once; the stock is there
+//! # });
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::gateway::lock;
+use crate::address::Address;
+use crate::effect::StockItem;
+use crate::effect::Notification;
+use crate::event::Event;
+use crate::ids::OrderId;
+use crate::order::{Order, TrackingUpdate};
+use crate::order_number::OrderNumber;
+use crate::ports::inventory::{Inventory, InventoryError};
+use crate::ports::logistics::{Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
+use crate::ports::notifier::{Notifier, NotifyError};
+use crate::ports::payment::{
+    CloseOutcome, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, RawMessage,
+    RefundReceipt, RefundRequest, WebhookReply,
+};
+use crate::ports::store::{
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OutboxItem, StoreError,
+};
+
+/// The store calls that commit an order (`create`, `append`): what a failed write hits.
+pub const COMMITS: &[&str] = &["create", "append"];
+
+/// What an injected failure answers, turned into the port's own error by [`FromFault`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The port is down or timed out (every port's `Unavailable`).
+    Unavailable(String),
+    /// The provider asks to slow down (`GatewayError::RateLimited`; `Unavailable` elsewhere).
+    RateLimited(String),
+}
+
+/// A port error an injected [`Fault`] can become.
+pub trait FromFault {
+    /// The error for `fault`.
+    fn from_fault(fault: Fault) -> Self;
+}
+
+impl Fault {
+    fn into_message(self) -> String {
+        match self {
+            Fault::Unavailable(m) | Fault::RateLimited(m) => m,
+        }
+    }
+}
+
+impl FromFault for StoreError {
+    fn from_fault(fault: Fault) -> Self {
+        StoreError::Unavailable(fault.into_message())
+    }
+}
+
+impl FromFault for GatewayError {
+    fn from_fault(fault: Fault) -> Self {
+        match fault {
+            Fault::Unavailable(m) => GatewayError::Unavailable(m),
+            Fault::RateLimited(m) => GatewayError::RateLimited(m),
+        }
+    }
+}
+
+impl FromFault for LogisticsError {
+    fn from_fault(fault: Fault) -> Self {
+        LogisticsError::Unavailable(fault.into_message())
+    }
+}
+
+impl FromFault for InventoryError {
+    fn from_fault(fault: Fault) -> Self {
+        InventoryError::Unavailable(fault.into_message())
+    }
+}
+
+impl FromFault for NotifyError {
+    fn from_fault(fault: Fault) -> Self {
+        NotifyError::Unavailable(fault.into_message())
+    }
+}
+
+/// One planned failure: how many calls, which ones, what they answer, and whether the call is
+/// made first (its answer lost) or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    times: usize,
+    only: Option<&'static [&'static str]>,
+    fault: Fault,
+    after_the_call: bool,
+}
+
+impl Failure {
+    /// The next `times` calls (of any method) fail with `Unavailable("injected failure")`
+    /// without reaching the port.
+    pub fn next(times: usize) -> Failure {
+        Failure { times, only: None, fault: Fault::Unavailable("injected failure".into()), after_the_call: false }
+    }
+
+    /// Every call fails until [`FailureSwitch::heal`]: an outage.
+    pub fn until_healed() -> Failure {
+        Failure::next(usize::MAX)
+    }
+
+    /// The next `times` successful calls do their work, then answer `Unavailable("timeout")`:
+    /// a call that timed out after it was done, so a retry must find the work done.
+    pub fn timeouts_after_success(times: usize) -> Failure {
+        Failure { after_the_call: true, ..Failure::next(times) }.with(Fault::Unavailable("timeout".into()))
+    }
+
+    /// Only calls of these methods (by their trait method name, e.g. [`COMMITS`]) count.
+    #[must_use]
+    pub fn of(mut self, methods: &'static [&'static str]) -> Failure {
+        self.only = Some(methods);
+        self
+    }
+
+    /// Answer `fault` instead.
+    #[must_use]
+    pub fn with(mut self, fault: Fault) -> Failure {
+        self.fault = fault;
+        self
+    }
+
+    fn applies(&self, method: &str, after_the_call: bool) -> bool {
+        self.after_the_call == after_the_call && self.only.is_none_or(|only| only.contains(&method))
+    }
+}
+
+#[derive(Debug, Default)]
+struct SwitchState {
+    planned: Mutex<Vec<Failure>>,
+    calls: AtomicUsize,
+    injected: AtomicUsize,
+}
+
+/// The shared control of one or more [`Failing`] wrappers; a clone steers the same wrappers.
+#[derive(Debug, Clone, Default)]
+pub struct FailureSwitch {
+    state: Arc<SwitchState>,
+}
+
+impl FailureSwitch {
+    /// A switch with nothing planned.
+    pub fn new() -> FailureSwitch {
+        FailureSwitch::default()
+    }
+
+    /// Plans `failure`, after the ones already planned.
+    pub fn inject(&self, failure: Failure) {
+        if failure.times > 0 {
+            lock(&self.state.planned).push(failure);
+        }
+    }
+
+    /// The next `n` calls fail with `Unavailable` without reaching the port.
+    pub fn fail_next(&self, n: usize) {
+        self.inject(Failure::next(n));
+    }
+
+    /// Cancels every planned failure: the port is healthy again.
+    pub fn heal(&self) {
+        lock(&self.state.planned).clear();
+    }
+
+    /// Calls made through the wrappers, failed ones included.
+    pub fn calls(&self) -> usize {
+        self.state.calls.load(Ordering::Relaxed)
+    }
+
+    /// Calls answered with an injected failure.
+    pub fn injected(&self) -> usize {
+        self.state.injected.load(Ordering::Relaxed)
+    }
+
+    /// The fault due for a call of `method` at this point, if any, used up.
+    fn take(&self, method: &str, after_the_call: bool) -> Option<Fault> {
+        let mut planned = lock(&self.state.planned);
+        let at = planned.iter().position(|f| f.applies(method, after_the_call))?;
+        let failure = planned.get_mut(at)?;
+        failure.times -= 1;
+        let fault = failure.fault.clone();
+        if failure.times == 0 {
+            planned.remove(at);
+        }
+        self.state.injected.fetch_add(1, Ordering::Relaxed);
+        Some(fault)
+    }
+}
+
+/// A port that fails when its [`FailureSwitch`] says so, and otherwise is `P`.
+#[derive(Debug, Clone, Default)]
+pub struct Failing<P> {
+    inner: P,
+    switch: FailureSwitch,
+}
+
+impl<P> Failing<P> {
+    /// `inner` with a new switch.
+    pub fn new(inner: P) -> Failing<P> {
+        Failing::with_switch(inner, FailureSwitch::new())
+    }
+
+    /// `inner` steered by `switch` (shared with other wrappers).
+    pub fn with_switch(inner: P, switch: FailureSwitch) -> Failing<P> {
+        Failing { inner, switch }
+    }
+
+    /// The switch (a clone steers this wrapper).
+    pub fn switch(&self) -> &FailureSwitch {
+        &self.switch
+    }
+
+    /// The port inside.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// The one path of every call: fail before it, or make it and maybe lose its answer.
+    async fn call<T, E: FromFault, F: Future<Output = Result<T, E>>>(
+        &self,
+        method: &'static str,
+        call: impl FnOnce() -> F,
+    ) -> Result<T, E> {
+        self.switch.state.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(fault) = self.switch.take(method, false) {
+            return Err(E::from_fault(fault));
+        }
+        let answer = call().await?;
+        match self.switch.take(method, true) {
+            Some(fault) => Err(E::from_fault(fault)),
+            None => Ok(answer),
+        }
+    }
+}
+
+impl<P: OrderStore> OrderStore for Failing<P> {
+    async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.call("create", || self.inner.create(commit)).await
+    }
+    async fn append(&self, commit: Commit<'_>) -> Result<(), StoreError> {
+        self.call("append", || self.inner.append(commit)).await
+    }
+    async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.call("load", || self.inner.load(id)).await
+    }
+    async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
+        self.call("events", || self.inner.events(id)).await
+    }
+    async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
+        self.call("find_by_number", || self.inner.find_by_number(number)).await
+    }
+    async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
+        self.call("find_by_waybill", || self.inner.find_by_waybill(carrier, waybill)).await
+    }
+    async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
+        self.call("find_by_key", || self.inner.find_by_key(key)).await
+    }
+    async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
+        self.call("list", || self.inner.list(filter, after, limit)).await
+    }
+    async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
+        self.call("due_deadlines", || self.inner.due_deadlines(now, limit)).await
+    }
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.call("claim_outbox", || self.inner.claim_outbox(now, lease, limit)).await
+    }
+    async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
+        self.call("complete_outbox", || self.inner.complete_outbox(key)).await
+    }
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.call("fail_outbox", || self.inner.fail_outbox(key, now, retry_at, error)).await
+    }
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.call("dead_letters", || self.inner.dead_letters(limit)).await
+    }
+    async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.call("requeue_dead", || self.inner.requeue_dead(key, now)).await
+    }
+    /// Never fails: a copy in memory asks no backend.
+    fn recent_copy(&self, id: OrderId) -> Option<Order> {
+        self.inner.recent_copy(id)
+    }
+}
+
+impl<P: PaymentGateway> PaymentGateway for Failing<P> {
+    async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
+        self.call("create_payment", || self.inner.create_payment(request)).await
+    }
+    async fn verify_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentNotification, GatewayError> {
+        self.call("verify_notification", || self.inner.verify_notification(raw, now)).await
+    }
+    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+        self.call("query_payment", || self.inner.query_payment(order_number)).await
+    }
+    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
+        self.call("close_payment", || self.inner.close_payment(order_number)).await
+    }
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
+        self.call("refund", || self.inner.refund(request)).await
+    }
+    /// Never fails: the answer to a webhook is made here, not asked of the provider.
+    fn reply(&self, handled: bool) -> WebhookReply {
+        self.inner.reply(handled)
+    }
+}
+
+impl<P: Logistics> Logistics for Failing<P> {
+    async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
+        self.call("quote", || self.inner.quote(parcel, to)).await
+    }
+    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
+        self.call("create_shipment", || self.inner.create_shipment(request)).await
+    }
+    async fn verify_tracking_push(&self, raw: &RawMessage, now: DateTime<Utc>) -> Result<Vec<TrackingPush>, LogisticsError> {
+        self.call("verify_tracking_push", || self.inner.verify_tracking_push(raw, now)).await
+    }
+    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
+        self.call("query_tracking", || self.inner.query_tracking(waybill)).await
+    }
+}
+
+impl<P: Inventory> Inventory for Failing<P> {
+    async fn reserve(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.call("reserve", || self.inner.reserve(key, items)).await
+    }
+    async fn release(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.call("release", || self.inner.release(key, items)).await
+    }
+    async fn commit(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.call("commit", || self.inner.commit(key, items)).await
+    }
+    async fn restock(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
+        self.call("restock", || self.inner.restock(key, items)).await
+    }
+}
+
+impl<P: Notifier> Notifier for Failing<P> {
+    async fn send(&self, key: &str, notification: &Notification) -> Result<(), NotifyError> {
+        self.call("send", || self.inner.send(key, notification)).await
+    }
+}
