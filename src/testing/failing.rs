@@ -37,8 +37,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::gateway::lock;
 use crate::address::Address;
-use crate::effect::StockItem;
 use crate::effect::Notification;
+use crate::effect::StockItem;
 use crate::event::Event;
 use crate::ids::OrderId;
 use crate::order::{Order, TrackingUpdate};
@@ -360,7 +360,11 @@ impl<P: Logistics> Logistics for Failing<P> {
     async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
         self.call("create_shipment", || self.inner.create_shipment(request)).await
     }
-    async fn verify_tracking_push(&self, raw: &RawMessage, now: DateTime<Utc>) -> Result<Vec<TrackingPush>, LogisticsError> {
+    async fn verify_tracking_push(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TrackingPush>, LogisticsError> {
         self.call("verify_tracking_push", || self.inner.verify_tracking_push(raw, now)).await
     }
     async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {

@@ -28,7 +28,7 @@ use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, Tracking
 use crate::ports::{PaymentStatus, TrackingPush};
 use crate::testing::shop::{SKUS, Shop, sku};
 use crate::testing::{
-    COMMITS, FakeCarrier, Failure, Fault, buyer, customer_service, pack_remaining, sample_cod_form, sample_form,
+    COMMITS, Failure, FakeCarrier, Fault, buyer, customer_service, pack_remaining, sample_cod_form, sample_form,
 };
 
 /// The invariants checked, by name.

@@ -10,7 +10,7 @@ use common::{Shop, sku};
 use orderflow::engine::EngineError;
 use orderflow::order::{CaseKind, CaseLine, CaseRequest, CaseState, ScannedItem, TrackingKind, UNKNOWN_CARRIER};
 use orderflow::ports::OrderStore;
-use orderflow::testing::{buyer, customer_service, sample_cod_form, warehouse};
+use orderflow::testing::{Failure, buyer, customer_service, sample_cod_form, warehouse};
 use orderflow::{Action, CaseId, Command, Error, LineId, OrderId, OrderStatus, StaffId, Workflow, WorkflowConfig};
 
 fn request(kind: CaseKind, lines: &[(u32, u32)]) -> Action {
@@ -282,7 +282,7 @@ async fn after_sales_refund_gateway_timeout_is_retried_with_the_same_key() {
     shop.engine.drain_outbox().await.unwrap();
     let case = open(&shop, id, "kai", request(CaseKind::RefundOnly, &[(2, 1)])).await.unwrap();
     shop.run(id, customer_service(), Action::ApproveCase { case }).await;
-    shop.gateway.timeout_after_success_next(1);
+    shop.faults.gateway.inject(Failure::timeouts_after_success(1).of(&["refund"]));
     shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: None }).await;
     assert_eq!(shop.engine.dispatch_outbox().await.unwrap().retrying, 1);
     shop.clock.advance(TimeDelta::minutes(1));

@@ -10,8 +10,8 @@ use orderflow::engine::{Adapters, Engine, EngineError, EngineSettings};
 use orderflow::order::{RefundStatus, TrackingKind};
 use orderflow::ports::{GatewayError, LogisticsError, OrderStore, PaymentNotification, PaymentStatus};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, buyer, carrier, pack_remaining, sample_form,
-    t0, warehouse,
+    Failing, FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, buyer, carrier, pack_remaining,
+    sample_form, t0, warehouse,
 };
 use orderflow::{
     Action, Command, Currency, MemoryInventory, MemoryStore, Money, OrderId, OrderNumber, OrderStatus, PackageId,
@@ -273,7 +273,7 @@ async fn a_carrier_that_hands_out_a_waybill_again_leaves_the_shipment_a_dead_let
     let waybill = shop.ship_all(first).await;
     // The carrier restarts its counter (as the HTTP example's demo carrier does on a restart).
     let forgetful = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
-    let adapters = Adapters { logistics: forgetful, ..shop.engine.adapters().clone() };
+    let adapters = Adapters { logistics: Failing::new(forgetful), ..shop.engine.adapters().clone() };
     let settings = EngineSettings { max_delivery_attempts: 1, ..EngineSettings::default() };
     let engine = Engine::new(Workflow::default(), adapters).with_settings(settings);
     let second = shop.paid_order("fin").await;

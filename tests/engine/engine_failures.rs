@@ -8,7 +8,7 @@ use common::{Shop, sku};
 use orderflow::engine::{DispatchReport, EngineError, EngineSettings};
 use orderflow::order::RefundStatus;
 use orderflow::ports::{GatewayError, InventoryError, StoreError};
-use orderflow::testing::{buyer, customer_service, pack_remaining, sample_form};
+use orderflow::testing::{COMMITS, Failure, Fault, buyer, customer_service, pack_remaining, sample_form};
 use orderflow::{Action, OrderStatus};
 
 #[tokio::test]
@@ -26,7 +26,7 @@ async fn out_of_stock_refuses_the_order_and_stores_nothing() {
 #[tokio::test]
 async fn a_store_failure_at_placement_releases_the_reservation() {
     let shop = Shop::new();
-    shop.store.fail_next_writes(1);
+    shop.faults.store.inject(Failure::next(1).of(COMMITS));
     let err = shop.engine.place(&buyer("ann"), &sample_form("ann"), None).await.unwrap_err();
     assert!(matches!(err, EngineError::Store(StoreError::Unavailable(_))));
     assert!(err.is_retryable());
@@ -43,7 +43,7 @@ async fn a_store_failure_mid_append_changes_nothing() {
     let id = shop.place("bea").await.order.id;
     let before = shop.engine.events(id).await.unwrap();
     let pending = shop.store.outbox_pending();
-    shop.store.fail_next_writes(1);
+    shop.faults.store.inject(Failure::next(1).of(COMMITS));
     let err = shop
         .engine
         .execute(id, orderflow::Command::new(buyer("bea"), Action::Cancel { reason: "oops".into() }))
@@ -58,7 +58,7 @@ async fn a_store_failure_mid_append_changes_nothing() {
 #[tokio::test]
 async fn inventory_down_at_placement_is_a_retryable_error() {
     let shop = Shop::new();
-    shop.inventory.fail_next_calls(1);
+    shop.faults.inventory.fail_next(1);
     let err = shop.engine.place(&buyer("cy"), &sample_form("cy"), None).await.unwrap_err();
     assert!(err.is_retryable());
     assert_eq!(shop.store.order_count(), 0);
@@ -67,7 +67,7 @@ async fn inventory_down_at_placement_is_a_retryable_error() {
 #[tokio::test]
 async fn a_failing_notifier_never_blocks_a_transition_and_is_retried() {
     let shop = Shop::new();
-    shop.notifier.fail_next(3);
+    shop.faults.notifier.fail_next(3);
     let id = shop.paid_order("dee").await;
     assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::ReadyToShip);
     let first = shop.engine.dispatch_outbox().await.unwrap();
@@ -88,7 +88,7 @@ async fn a_refund_that_times_out_after_succeeding_is_retried_with_the_same_key_a
     let id = shop.paid_order("eve").await;
     let order = shop.engine.order(id).await.unwrap();
     shop.engine.drain_outbox().await.unwrap();
-    shop.gateway.timeout_after_success_next(1);
+    shop.faults.gateway.inject(Failure::timeouts_after_success(1).of(&["refund"]));
     shop.run(id, customer_service(), Action::Cancel { reason: "duplicate order".into() }).await;
     let first = shop.engine.dispatch_outbox().await.unwrap();
     assert_eq!(first.retrying, 1);
@@ -108,7 +108,7 @@ async fn gateway_down_during_refund_converges_once_it_is_back() {
     let shop = Shop::new();
     let id = shop.paid_order("fox").await;
     shop.engine.drain_outbox().await.unwrap();
-    shop.gateway.fail_next(2, GatewayError::Unavailable("maintenance".into()));
+    shop.faults.gateway.inject(Failure::next(2).with(Fault::Unavailable("maintenance".into())));
     shop.run(id, buyer("fox"), Action::Cancel { reason: "too slow".into() }).await;
     for _ in 0..5 {
         shop.engine.dispatch_outbox().await.unwrap();
@@ -127,7 +127,7 @@ async fn a_refund_given_up_after_repeated_timeouts_is_requeued_after_the_outage_
     shop.engine.drain_outbox().await.unwrap();
     // The refund is made at the first call, then every answer times out, for longer than the
     // outbox keeps trying.
-    shop.gateway.timeout_after_success_next(1_000);
+    shop.faults.gateway.inject(Failure::timeouts_after_success(1_000).of(&["refund"]));
     shop.run(id, customer_service(), Action::Cancel { reason: "duplicate order".into() }).await;
     let mut died_at = None;
     for _ in 0..100 {
@@ -151,7 +151,7 @@ async fn a_refund_given_up_after_repeated_timeouts_is_requeued_after_the_outage_
     assert_eq!(refund_status(&shop.engine.order(id).await.unwrap()), Some(RefundStatus::Pending));
 
     // Nothing picks a dead letter up by itself, not even once the gateway is back.
-    shop.gateway.heal();
+    shop.faults.gateway.heal();
     shop.clock.advance(TimeDelta::days(7));
     assert_eq!(shop.engine.drain_outbox().await.unwrap(), DispatchReport::default());
 
@@ -179,7 +179,7 @@ async fn carrier_down_at_shipment_creation_retries_to_one_waybill() {
     shop.run(id, orderflow::testing::warehouse(), pack).await;
     shop.engine.ship(&orderflow::testing::warehouse(), id, orderflow::PackageId(1)).await.unwrap();
     // The carrier is down when the shipment is created from the outbox; a later round succeeds.
-    shop.carrier.fail_next(1);
+    shop.faults.carrier.fail_next(1);
     shop.engine.drain_outbox().await.unwrap();
     assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::InFulfilment);
     shop.clock.advance(TimeDelta::minutes(1));
@@ -195,7 +195,7 @@ async fn a_refund_refused_for_the_providers_rate_limit_is_retried_not_failed() {
     let order = shop.engine.order(id).await.unwrap();
     shop.engine.drain_outbox().await.unwrap();
     // WeChat Pay takes one refund per order per minute and answers FREQUENCY_LIMITED.
-    shop.gateway.fail_next(1, GatewayError::RateLimited("FREQUENCY_LIMITED".into()));
+    shop.faults.gateway.inject(Failure::next(1).with(Fault::RateLimited("FREQUENCY_LIMITED".into())));
     shop.run(id, customer_service(), Action::Cancel { reason: "duplicate order".into() }).await;
     let first = shop.engine.dispatch_outbox().await.unwrap();
     assert_eq!(first.retrying, 1, "{first:?}");

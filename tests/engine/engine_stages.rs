@@ -6,8 +6,8 @@ use chrono::TimeDelta;
 use common::{Shop, sku};
 use orderflow::engine::EngineError;
 use orderflow::order::{CaseKind, CaseRequest, RefundStatus, TrackingKind};
-use orderflow::ports::{GatewayError, PaymentStatus};
-use orderflow::testing::{buyer, carrier, customer_service, reviewer, sample_cod_form, sample_form};
+use orderflow::ports::PaymentStatus;
+use orderflow::testing::{Failure, Fault, buyer, carrier, customer_service, reviewer, sample_cod_form, sample_form};
 use orderflow::{
     Action, Change, Command, Error, NotificationKind, OrderId, OrderStatus, StaffId, Workflow, WorkflowConfig,
 };
@@ -341,17 +341,17 @@ async fn a_deadline_that_fails_is_tried_once_per_call_and_retried_on_the_next() 
     let completed = completed_order(&shop, "kim").await;
     shop.clock.advance(TimeDelta::days(7) + TimeDelta::minutes(1));
     // The gateway is down for good: the unpaid order cannot be checked before cancelling.
-    shop.gateway.fail_next(1_000, GatewayError::Unavailable("down".into()));
-    let calls = shop.gateway.calls();
+    shop.faults.gateway.inject(Failure::next(1_000).with(Fault::Unavailable("down".into())));
+    let calls = shop.faults.gateway.calls();
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!((report.fired, report.found_paid, report.failed), (2, 0, 1), "{report:?}");
-    assert_eq!(shop.gateway.calls() - calls, 1, "the failing deadline is tried once in a call");
+    assert_eq!(shop.faults.gateway.calls() - calls, 1, "the failing deadline is tried once in a call");
     assert_eq!(shop.engine.order(completed).await.unwrap().deadlines.next(), None);
     assert_eq!(shop.engine.order(unpaid).await.unwrap().status(), OrderStatus::AwaitingPayment);
     // The next call tries it again; once the gateway is back, it fires.
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!((report.fired, report.failed), (0, 1), "{report:?}");
-    shop.gateway.heal();
+    shop.faults.gateway.heal();
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!((report.fired, report.failed), (1, 0), "{report:?}");
     assert_eq!(shop.engine.order(unpaid).await.unwrap().status(), OrderStatus::Cancelled);

@@ -10,7 +10,9 @@ use orderflow::ports::{
     TrackingPush,
 };
 use orderflow::testing::carrier::{ServiceRate, Zone};
-use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, t0};
+use orderflow::testing::{
+    Failing, Failure, FailureSwitch, FakeCarrier, FakeGateway, Fault, FixedClock, MultiCarrier, RecordingNotifier, t0,
+};
 use orderflow::{
     Address, Audience, Currency, Money, Notification, NotificationKind, OrderId, OrderNumber, PackageId, RefundId,
 };
@@ -311,18 +313,19 @@ async fn refunds_are_idempotent_by_key() {
 
 #[tokio::test]
 async fn timeout_after_success_then_retry_refunds_once() {
-    let gw = gateway();
+    let gw = Arc::new(gateway());
     gw.mark_paid(&number(1), cny(10_000));
-    gw.timeout_after_success_next(1);
+    let failing = Failing::new(Arc::clone(&gw));
+    failing.switch().inject(Failure::timeouts_after_success(1).of(&["refund"]));
 
     let request = refund_request("order-1/refund/R1", 1, 4_000);
-    let timed_out = gw.refund(&request).await;
+    let timed_out = failing.refund(&request).await;
     assert_eq!(timed_out, Err(GatewayError::Unavailable("timeout".into())));
     assert!(timed_out.unwrap_err().is_transient());
     // The money went back anyway.
     assert_eq!(gw.refunded_total(&number(1)), Some(cny(4_000)));
 
-    let retried = gw.refund(&request).await.unwrap();
+    let retried = failing.refund(&request).await.unwrap();
     assert_eq!(gw.refunds().len(), 1);
     assert_eq!(gw.refunds()[0].receipt, retried);
     assert_eq!(gw.refunded_total(&number(1)), Some(cny(4_000)));
@@ -331,15 +334,18 @@ async fn timeout_after_success_then_retry_refunds_once() {
 
 #[tokio::test]
 async fn fail_next_fails_any_call_without_side_effects() {
-    let gw = gateway();
+    let gw = Arc::new(gateway());
     gw.mark_paid(&number(1), cny(10_000));
-    gw.fail_next(2, GatewayError::Unavailable("down".into()));
-    assert_eq!(gw.refund(&refund_request("k", 1, 100)).await, Err(GatewayError::Unavailable("down".into())));
-    assert_eq!(gw.query_payment(&number(1)).await, Err(GatewayError::Unavailable("down".into())));
+    let failing = Failing::new(Arc::clone(&gw));
+    failing.switch().inject(Failure::next(2).with(Fault::Unavailable("down".into())));
+    assert_eq!(failing.refund(&refund_request("k", 1, 100)).await, Err(GatewayError::Unavailable("down".into())));
+    assert_eq!(failing.query_payment(&number(1)).await, Err(GatewayError::Unavailable("down".into())));
     assert_eq!(gw.refunded_total(&number(1)), None);
-    assert!(gw.refund(&refund_request("k", 1, 100)).await.is_ok());
+    assert!(failing.refund(&refund_request("k", 1, 100)).await.is_ok());
     assert_eq!(gw.refunded_total(&number(1)), Some(cny(100)));
-    assert_eq!(gw.refund_calls(), 2);
+    // Three calls, two failed without reaching the provider.
+    assert_eq!((failing.switch().calls(), failing.switch().injected()), (3, 2));
+    assert_eq!(gw.refund_calls(), 1);
 }
 
 #[tokio::test]
@@ -410,7 +416,7 @@ async fn configured_origin_changes_zones() {
 
 #[tokio::test]
 async fn create_shipment_is_idempotent_by_key() {
-    let carrier = sf();
+    let carrier = Arc::new(sf());
     let a = carrier.create_shipment(&shipment("o1/shipment/P1", "sf", "standard")).await.unwrap();
     let again = carrier.create_shipment(&shipment("o1/shipment/P1", "sf", "standard")).await.unwrap();
     let b = carrier.create_shipment(&shipment("o1/shipment/P2", "sf", "express")).await.unwrap();
@@ -432,13 +438,14 @@ async fn create_shipment_is_idempotent_by_key() {
     ));
 
     // A failed call does nothing; the retry gets a waybill.
-    carrier.fail_next(1);
+    let failing = Failing::new(Arc::clone(&carrier));
+    failing.switch().fail_next(1);
     assert!(matches!(
-        carrier.create_shipment(&shipment("o2/shipment/P1", "sf", "standard")).await,
+        failing.create_shipment(&shipment("o2/shipment/P1", "sf", "standard")).await,
         Err(LogisticsError::Unavailable(_))
     ));
     assert_eq!(carrier.shipments().len(), 2);
-    let c = carrier.create_shipment(&shipment("o2/shipment/P1", "sf", "standard")).await.unwrap();
+    let c = failing.create_shipment(&shipment("o2/shipment/P1", "sf", "standard")).await.unwrap();
     assert_eq!(c.waybill, "SF00000003");
 
     let custom = FakeCarrier::new("zto", CARRIER_SECRET).with_waybill_prefix("ZT");
@@ -526,7 +533,10 @@ async fn multi_carrier_combines_and_dispatches() {
     let yto = Arc::new(
         FakeCarrier::new("yto", "yto-secret").with_rates(vec![ServiceRate::standard()]).with_max_weight_grams(5_000),
     );
-    let multi = MultiCarrier::new().with_fake(Arc::clone(&sf)).with_fake(Arc::clone(&yto));
+    let sf_down = FailureSwitch::new();
+    let multi = MultiCarrier::new()
+        .with("sf", Arc::new(Failing::with_switch(Arc::clone(&sf), sf_down.clone())))
+        .with_fake(Arc::clone(&yto));
     assert_eq!(multi.names(), ["sf", "yto"]);
 
     let quotes = multi.quote(&parcel(800), &address("CN", "Jiangsu")).await.unwrap();
@@ -536,7 +546,7 @@ async fn multi_carrier_combines_and_dispatches() {
     let heavy = multi.quote(&parcel(10_000), &address("CN", "Jiangsu")).await.unwrap();
     assert!(heavy.iter().all(|q| q.carrier == "sf"));
     // One carrier down: the others still quote.
-    sf.fail_next(1);
+    sf_down.fail_next(1);
     let partial = multi.quote(&parcel(800), &address("CN", "Jiangsu")).await.unwrap();
     assert!(partial.iter().all(|q| q.carrier == "yto"));
     // Nobody serves it.
@@ -585,26 +595,29 @@ fn note(kind: NotificationKind) -> Notification {
 
 #[tokio::test]
 async fn recording_notifier_deduplicates_by_key_and_fails_on_demand() {
-    let notifier = RecordingNotifier::new();
+    let recorder = Arc::new(RecordingNotifier::new());
+    let notifier = Failing::new(Arc::clone(&recorder));
     notifier.send("o1/notify/1/placed", &note(NotificationKind::Delivered)).await.unwrap();
     notifier.send("o1/notify/1/placed", &note(NotificationKind::Delivered)).await.unwrap();
     notifier.send("o1/notify/2/completed", &note(NotificationKind::Completed)).await.unwrap();
-    assert_eq!(notifier.sent().len(), 2);
-    assert_eq!(notifier.duplicates_dropped(), 1);
-    assert_eq!(notifier.kinds(), ["delivered", "completed"]);
-    assert_eq!(notifier.sent()[1].0, "o1/notify/2/completed");
+    assert_eq!(recorder.sent().len(), 2);
+    assert_eq!(recorder.duplicates_dropped(), 1);
+    assert_eq!(recorder.kinds(), ["delivered", "completed"]);
+    assert_eq!(recorder.sent()[1].0, "o1/notify/2/completed");
 
-    notifier.fail_next(1);
+    notifier.switch().fail_next(1);
     assert!(matches!(
         notifier.send("o1/notify/3/completed", &note(NotificationKind::Completed)).await,
         Err(NotifyError::Unavailable(_))
     ));
-    assert_eq!(notifier.sent().len(), 2);
+    assert_eq!(recorder.sent().len(), 2);
     // The redelivery after a failure is sent.
     notifier.send("o1/notify/3/completed", &note(NotificationKind::Completed)).await.unwrap();
-    assert_eq!(notifier.sent().len(), 3);
-    assert_eq!(notifier.notifications().len(), 3);
-    assert_eq!(notifier.calls(), 5);
+    assert_eq!(recorder.sent().len(), 3);
+    assert_eq!(recorder.notifications().len(), 3);
+    // Five sends, the failed one never reached the recorder.
+    assert_eq!(notifier.switch().calls(), 5);
+    assert_eq!(recorder.calls(), 4);
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! `MemoryInventory`: all-or-none reservations, idempotent keys, release/commit/restock
-//! arithmetic, stock that never goes negative, failure injection and a reservation race.
+//! arithmetic, stock that never goes negative, failures injected around it and a reservation
+//! race.
 
 use std::sync::Arc;
 
 use orderflow::ports::{Inventory, InventoryError};
+use orderflow::testing::Failing;
 use orderflow::{MemoryInventory, Sku, StockItem};
 
 fn sku(s: &str) -> Sku {
@@ -141,14 +143,15 @@ async fn stock_never_goes_negative() {
 
 #[tokio::test]
 async fn injected_failures_change_nothing() {
-    let inv = inventory(&[("TEA", 5)]);
-    inv.fail_next_calls(2);
-    assert!(matches!(inv.reserve("o1/reserve", &[item("TEA", 1)]).await, Err(InventoryError::Unavailable(_))));
-    assert!(matches!(inv.restock("o1/restock/P1", &[item("TEA", 1)]).await, Err(InventoryError::Unavailable(_))));
+    let inv = Arc::new(inventory(&[("TEA", 5)]));
+    let failing = Failing::new(inv.clone());
+    failing.switch().fail_next(2);
+    assert!(matches!(failing.reserve("o1/reserve", &[item("TEA", 1)]).await, Err(InventoryError::Unavailable(_))));
+    assert!(matches!(failing.restock("o1/restock/P1", &[item("TEA", 1)]).await, Err(InventoryError::Unavailable(_))));
     assert_eq!(inv.stock(&sku("TEA")), (5, 0));
     // The keys were not used up by the failed calls.
-    inv.reserve("o1/reserve", &[item("TEA", 1)]).await.unwrap();
-    inv.restock("o1/restock/P1", &[item("TEA", 1)]).await.unwrap();
+    failing.reserve("o1/reserve", &[item("TEA", 1)]).await.unwrap();
+    failing.restock("o1/restock/P1", &[item("TEA", 1)]).await.unwrap();
     assert_eq!(inv.stock(&sku("TEA")), (6, 1));
 }
 

@@ -1,12 +1,12 @@
 //! The store conformance suite against `MemoryStore`, plus checks of what only the memory store
-//! offers (failure injection, dead letters) and a multi-threaded append race.
+//! offers (dead letters), failures injected around it and a multi-threaded append race.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use orderflow::decide::after;
 use orderflow::ports::{Commit, OrderStore, OutboxEntry, StoreError};
-use orderflow::testing::{conformance, provider, t0};
+use orderflow::testing::{COMMITS, Failing, Failure, conformance, provider, t0};
 use orderflow::{Action, Command, Ctx, MemoryStore, Order, Workflow, evolve};
 
 #[tokio::test]
@@ -109,22 +109,24 @@ fn pay(order: &Order, txn: &str) -> (Order, Vec<orderflow::Event>) {
 #[tokio::test]
 async fn memory_store_injected_failures_write_nothing() {
     let (order, events) = placed(1);
-    let store = MemoryStore::new();
-    store.fail_next_writes(2);
+    let store = Arc::new(MemoryStore::new());
+    let failing = Failing::new(store.clone());
+    failing.switch().inject(Failure::next(2).of(COMMITS));
     for _ in 0..2 {
-        let err = store.create(commit(&order, 0, &events, &[])).await.unwrap_err();
+        let err = failing.create(commit(&order, 0, &events, &[])).await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     }
     assert_eq!(store.order_count(), 0);
-    store.create(commit(&order, 0, &events, &[])).await.unwrap();
+    failing.create(commit(&order, 0, &events, &[])).await.unwrap();
     assert_eq!(store.order_count(), 1);
 
     let (paid, paid_events) = pay(&order, "T-1");
-    store.fail_next_writes(1);
-    let err = store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap_err();
+    failing.switch().inject(Failure::next(1).of(COMMITS));
+    let err = failing.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)));
-    assert_eq!(store.load(order.id).await.unwrap().unwrap(), order);
-    store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
+    // Only commits fail: the read goes through.
+    assert_eq!(failing.load(order.id).await.unwrap().unwrap(), order);
+    failing.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
     assert_eq!(store.load(order.id).await.unwrap().unwrap(), paid);
 }
 
