@@ -134,8 +134,7 @@ impl<'de> Deserialize<'de> for Text {
 }
 
 /// [`str::trim`] with a shortcut for the usual case, text that starts and ends with a visible
-/// ASCII character (nothing to trim): validation and packing trim every field, and the full
-/// Unicode scan of both ends costs about 50 instructions a call.
+/// ASCII character (nothing to trim): validation and packing trim every field.
 pub(crate) trait Trim {
     /// The text without leading and trailing whitespace, exactly as [`str::trim`].
     fn trimmed(&self) -> &str;

@@ -29,8 +29,8 @@ impl<A: Ports> Engine<A> {
         let id =
             self.adapters.store().find_by_number(&notification.order_number).await?.ok_or(EngineError::NotFound)?;
         if notification.status == PaymentStatus::Succeeded {
-            // Boxed: held by value, the order would take its 600 bytes in this future and in
-            // `apply_payment_on`'s (see `Engine::commit`).
+            // Boxed, as `Engine::commit` explains: by value it would sit in this future and in
+            // `apply_payment_on`'s.
             let order = Box::new(self.order(id).await?);
             let provider = order.payment.provider().unwrap_or("unknown").to_owned();
             self.apply_payment_on(id, Some(order), &notification, Actor::PaymentProvider { provider: provider.into() })

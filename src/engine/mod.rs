@@ -641,9 +641,8 @@ impl<A: Ports> Engine<A> {
     /// Applies the decision to the loaded order (which it takes: on failure the caller loads
     /// a fresh one anyway) and appends it, with the effects as outbox rows.
     ///
-    /// The order comes boxed: an `async fn` keeps its arguments and its own copies of them in
-    /// its future, so an order passed by value would take its 600 bytes twice there, and again
-    /// in every future that awaits this one; a future is copied whole when it starts.
+    /// The order comes boxed: an `async fn` keeps its arguments in its future, so an order
+    /// passed by value would make this future and every future awaiting it an order larger.
     async fn commit(&self, mut next: Box<Order>, decision: Decision, dedupe: &[String]) -> Result<Outcome, StoreError> {
         let expected_version = next.version;
         let Decision { events, effects } = decision;
@@ -767,8 +766,7 @@ fn outbox_entries(order: &Order, events: &[Event], effects: Vec<Effect>) -> Vec<
     // The id's text as `Display` writes it (lower-case hyphenated), without the formatter.
     let mut text = uuid::Uuid::encode_buffer();
     let id = order.id.as_uuid().hyphenated().encode_lower(&mut text);
-    // Sized up front: collecting through a filter starts at four rows, over 1 KiB, which
-    // costs more than the few rows themselves.
+    // Sized up front: collecting through a filter reserves more rows than a commit has.
     let mut rows = Vec::with_capacity(effects.len());
     for (i, effect) in effects.into_iter().enumerate() {
         if !effect.before_commit() && !matches!(effect, Effect::Schedule { .. }) {
