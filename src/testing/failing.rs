@@ -267,60 +267,34 @@ impl<P> Failing<P> {
     }
 }
 
+/// The methods of a port impl, each one [`Failing::call`] named after itself.
+macro_rules! failing_methods {
+    ($($method:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {$(
+        async fn $method(&self, $($arg: $ty),*) -> $out {
+            self.call(stringify!($method), || self.inner.$method($($arg),*)).await
+        }
+    )*};
+}
+
 impl<P: OrderStore> OrderStore for Failing<P> {
-    async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
-        self.call("create", || self.inner.create(commit)).await
+    failing_methods! {
+        create(commit: Commit<'_>) -> Result<(), StoreError>;
+        append(commit: Commit<'_>) -> Result<(), StoreError>;
+        load(id: OrderId) -> Result<Option<Order>, StoreError>;
+        events(id: OrderId) -> Result<Vec<Event>, StoreError>;
+        find_by_number(number: &OrderNumber) -> Result<Option<OrderId>, StoreError>;
+        find_by_waybill(carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError>;
+        find_by_key(key: &str) -> Result<Option<OrderId>, StoreError>;
+        list(filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError>;
+        due_deadlines(now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError>;
+        claim_outbox(now: DateTime<Utc>, lease: TimeDelta, limit: usize) -> Result<Vec<OutboxItem>, StoreError>;
+        complete_outbox(key: &str) -> Result<(), StoreError>;
+        fail_outbox(key: &str, now: DateTime<Utc>, retry_at: Option<DateTime<Utc>>, error: &str)
+            -> Result<(), StoreError>;
+        dead_letters(limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+        requeue_dead(key: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
     }
-    async fn append(&self, commit: Commit<'_>) -> Result<(), StoreError> {
-        self.call("append", || self.inner.append(commit)).await
-    }
-    async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        self.call("load", || self.inner.load(id)).await
-    }
-    async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
-        self.call("events", || self.inner.events(id)).await
-    }
-    async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
-        self.call("find_by_number", || self.inner.find_by_number(number)).await
-    }
-    async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
-        self.call("find_by_waybill", || self.inner.find_by_waybill(carrier, waybill)).await
-    }
-    async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
-        self.call("find_by_key", || self.inner.find_by_key(key)).await
-    }
-    async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
-        self.call("list", || self.inner.list(filter, after, limit)).await
-    }
-    async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
-        self.call("due_deadlines", || self.inner.due_deadlines(now, limit)).await
-    }
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: TimeDelta,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.call("claim_outbox", || self.inner.claim_outbox(now, lease, limit)).await
-    }
-    async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
-        self.call("complete_outbox", || self.inner.complete_outbox(key)).await
-    }
-    async fn fail_outbox(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        self.call("fail_outbox", || self.inner.fail_outbox(key, now, retry_at, error)).await
-    }
-    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.call("dead_letters", || self.inner.dead_letters(limit)).await
-    }
-    async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.call("requeue_dead", || self.inner.requeue_dead(key, now)).await
-    }
+
     /// Never fails: a copy in memory asks no backend.
     fn recent_copy(&self, id: OrderId) -> Option<Order> {
         self.inner.recent_copy(id)
@@ -328,25 +302,14 @@ impl<P: OrderStore> OrderStore for Failing<P> {
 }
 
 impl<P: PaymentGateway> PaymentGateway for Failing<P> {
-    async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
-        self.call("create_payment", || self.inner.create_payment(request)).await
+    failing_methods! {
+        create_payment(request: &PaymentRequest) -> Result<PaymentSession, GatewayError>;
+        verify_notification(raw: &RawMessage, now: DateTime<Utc>) -> Result<PaymentNotification, GatewayError>;
+        query_payment(order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError>;
+        close_payment(order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError>;
+        refund(request: &RefundRequest) -> Result<RefundReceipt, GatewayError>;
     }
-    async fn verify_notification(
-        &self,
-        raw: &RawMessage,
-        now: DateTime<Utc>,
-    ) -> Result<PaymentNotification, GatewayError> {
-        self.call("verify_notification", || self.inner.verify_notification(raw, now)).await
-    }
-    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
-        self.call("query_payment", || self.inner.query_payment(order_number)).await
-    }
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
-        self.call("close_payment", || self.inner.close_payment(order_number)).await
-    }
-    async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
-        self.call("refund", || self.inner.refund(request)).await
-    }
+
     /// Never fails: the answer to a webhook is made here, not asked of the provider.
     fn reply(&self, handled: bool) -> WebhookReply {
         self.inner.reply(handled)
@@ -354,41 +317,61 @@ impl<P: PaymentGateway> PaymentGateway for Failing<P> {
 }
 
 impl<P: Logistics> Logistics for Failing<P> {
-    async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
-        self.call("quote", || self.inner.quote(parcel, to)).await
-    }
-    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
-        self.call("create_shipment", || self.inner.create_shipment(request)).await
-    }
-    async fn verify_tracking_push(
-        &self,
-        raw: &RawMessage,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TrackingPush>, LogisticsError> {
-        self.call("verify_tracking_push", || self.inner.verify_tracking_push(raw, now)).await
-    }
-    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
-        self.call("query_tracking", || self.inner.query_tracking(waybill)).await
+    failing_methods! {
+        quote(parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError>;
+        create_shipment(request: &ShipmentRequest) -> Result<Shipment, LogisticsError>;
+        verify_tracking_push(raw: &RawMessage, now: DateTime<Utc>) -> Result<Vec<TrackingPush>, LogisticsError>;
+        query_tracking(waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError>;
     }
 }
 
 impl<P: Inventory> Inventory for Failing<P> {
-    async fn reserve(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.call("reserve", || self.inner.reserve(key, items)).await
-    }
-    async fn release(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.call("release", || self.inner.release(key, items)).await
-    }
-    async fn commit(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.call("commit", || self.inner.commit(key, items)).await
-    }
-    async fn restock(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.call("restock", || self.inner.restock(key, items)).await
+    failing_methods! {
+        reserve(key: &str, items: &[StockItem]) -> Result<(), InventoryError>;
+        release(key: &str, items: &[StockItem]) -> Result<(), InventoryError>;
+        commit(key: &str, items: &[StockItem]) -> Result<(), InventoryError>;
+        restock(key: &str, items: &[StockItem]) -> Result<(), InventoryError>;
     }
 }
 
 impl<P: Notifier> Notifier for Failing<P> {
-    async fn send(&self, key: &str, notification: &Notification) -> Result<(), NotifyError> {
-        self.call("send", || self.inner.send(key, notification)).await
+    failing_methods! {
+        send(key: &str, notification: &Notification) -> Result<(), NotifyError>;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_used_up_in_order_and_only_by_the_calls_they_name() {
+        let switch = FailureSwitch::new();
+        switch.inject(Failure::next(1).of(COMMITS));
+        switch.inject(Failure::next(1).with(Fault::RateLimited("slow down".into())));
+        switch.inject(Failure::timeouts_after_success(1));
+        // A read skips the commit's failure and takes the next one.
+        assert_eq!(switch.take("load", false), Some(Fault::RateLimited("slow down".into())));
+        assert_eq!(switch.take("load", false), None);
+        assert_eq!(switch.take("append", false), Some(Fault::Unavailable("injected failure".into())));
+        assert_eq!(switch.take("append", false), None);
+        // The timeout waits for a call that was made.
+        assert_eq!(switch.take("append", true), Some(Fault::Unavailable("timeout".into())));
+        assert_eq!(switch.take("append", true), None);
+        assert_eq!(switch.injected(), 3);
+    }
+
+    #[test]
+    fn an_outage_lasts_until_healed() {
+        let switch = FailureSwitch::new();
+        switch.inject(Failure::until_healed());
+        for _ in 0..1_000 {
+            assert!(switch.take("send", false).is_some());
+        }
+        switch.heal();
+        assert_eq!(switch.take("send", false), None);
+        // Nothing planned for zero calls.
+        switch.fail_next(0);
+        assert_eq!(switch.take("send", false), None);
     }
 }
