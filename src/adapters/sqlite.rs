@@ -59,9 +59,10 @@ use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
+use crate::stored::{EVENT_VERSION, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long SQLite itself waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -153,6 +154,15 @@ CREATE TABLE waybills (
     PRIMARY KEY (carrier, waybill)
 ) WITHOUT ROWID;
 CREATE INDEX waybills_by_order ON waybills (order_id);
+";
+
+/// Version 4: the stored form's schema version next to each event and snapshot (see
+/// [`crate::stored`]), and each event's type. Rows written before are version 1.
+const SCHEMA_V4: &str = "
+ALTER TABLE events ADD COLUMN event_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE orders ADD COLUMN snapshot_version INTEGER NOT NULL DEFAULT 1;
+UPDATE events SET event_type = coalesce(json_extract(body, '$.change.type'), '');
 ";
 
 /// An [`OrderStore`] on a single SQLite database file.
@@ -309,7 +319,7 @@ impl SqliteStore {
                     "the database has schema version {version}; this build knows up to {SCHEMA_VERSION}"
                 )));
             }
-            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3)] {
+            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3), (3, SCHEMA_V4)] {
                 if version <= from {
                     tx.execute_batch(migration)?;
                 }
@@ -450,8 +460,8 @@ struct Rows {
     version: i64,
     expected: i64,
     snapshot: String,
-    /// `(seq, body)` of each event.
-    events: Vec<(i64, String)>,
+    /// `(seq, event type, body)` of each event, in [`EVENT_VERSION`].
+    events: Vec<(i64, &'static str, String)>,
     /// `(key, effect)` of each outbox entry.
     outbox: Vec<(String, String)>,
 }
@@ -471,11 +481,14 @@ impl Rows {
                 deadline_kind: deadline.map(|(_, kind)| to_json("deadline kind", &kind)).transpose()?,
                 version: to_i64("version", order.version)?,
                 expected: to_i64("expected version", commit.expected_version)?,
-                snapshot: to_json("order snapshot", order)?,
+                snapshot: StoredSnapshot::encode(order).to_json()?,
                 events: commit
                     .events
                     .iter()
-                    .map(|e| Ok((to_i64("seq", e.seq)?, to_json("event", e)?)))
+                    .map(|e| {
+                        let stored = StoredEvent::encode(e);
+                        Ok((to_i64("seq", e.seq)?, stored.event_type, stored.to_json()?))
+                    })
                     .collect::<Result<_, Fail>>()?,
                 outbox: commit
                     .outbox
@@ -506,9 +519,11 @@ fn insert_dedupe_keys(tx: &Transaction<'_>, id: &str, keys: &[String]) -> Result
 fn write_rest(tx: &Transaction<'_>, commit: &Commit<'_>, rows: &Rows) -> Result<(), Fail> {
     let id = &rows.id;
     {
-        let mut stmt = tx.prepare_cached("INSERT INTO events (order_id, seq, body) VALUES (?1, ?2, ?3)")?;
-        for (seq, body) in &rows.events {
-            match stmt.execute(params![id, seq, body]) {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO events (order_id, seq, event_type, schema_version, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (seq, event_type, body) in &rows.events {
+            match stmt.execute(params![id, seq, event_type, EVENT_VERSION, body]) {
                 Ok(_) => {}
                 Err(e) if is_constraint(&e) => {
                     return Err(corrupt(format!("order {id}: event {seq} is already stored")));
@@ -594,7 +609,8 @@ fn rebuild_waybills(tx: &Transaction<'_>) -> Result<(), Fail> {
         let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
         for row in rows {
             let (id, snapshot) = row?;
-            match serde_json::from_str::<Order>(&snapshot) {
+            // Snapshots older than schema version 4 are all of stored version 1.
+            match StoredSnapshot::decode(snapshot.as_str(), 1, &id) {
                 Ok(order) => {
                     pairs.extend(order.carrier_waybills().map(|(c, w)| (c.to_owned(), w.to_owned(), id.clone())))
                 }
@@ -665,8 +681,8 @@ fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
     let inserted = tx
         .prepare_cached(
             "INSERT INTO orders (id, number, customer, status, placed_at, placed_at_ns, next_deadline_at,
-                 next_deadline_ns, next_deadline_kind, version, snapshot)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 next_deadline_ns, next_deadline_kind, version, snapshot, snapshot_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
         .execute(params![
             rows.id,
@@ -680,6 +696,7 @@ fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
             rows.deadline_kind,
             rows.version,
             rows.snapshot,
+            SNAPSHOT_VERSION,
         ]);
     match inserted {
         Ok(_) => {}
@@ -700,7 +717,7 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
     let updated = tx
         .prepare_cached(
             "UPDATE orders SET status = ?3, next_deadline_at = ?4, next_deadline_ns = ?5, next_deadline_kind = ?6,
-                 version = ?7, snapshot = ?8
+                 version = ?7, snapshot = ?8, snapshot_version = ?10
              WHERE id = ?1 AND version = ?2 AND number = ?9",
         )?
         .execute(params![
@@ -713,6 +730,7 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
             rows.version,
             rows.snapshot,
             rows.number,
+            SNAPSHOT_VERSION,
         ])?;
     if updated == 0 {
         let stored: Option<(i64, String)> = tx
@@ -749,12 +767,12 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
 // ---------------------------------------------------------------------------------------------
 
 fn load(conn: &Connection, id: OrderId) -> Result<Option<Order>, Fail> {
-    let row: Option<(String, i64)> = conn
-        .prepare_cached("SELECT snapshot, version FROM orders WHERE id = ?1")?
-        .query_row(params![id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
+    let row: Option<(String, i64, u16)> = conn
+        .prepare_cached("SELECT snapshot, version, snapshot_version FROM orders WHERE id = ?1")?
+        .query_row(params![id.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?;
-    let Some((snapshot, version)) = row else { return Ok(None) };
-    let order: Order = from_json("order snapshot", &snapshot)?;
+    let Some((snapshot, version, schema_version)) = row else { return Ok(None) };
+    let order = StoredSnapshot::decode(snapshot.as_str(), schema_version, id)?;
     if order.id != id || i64::try_from(order.version).ok() != Some(version) {
         return Err(corrupt(format!(
             "order {id}: the snapshot (order {}, version {}) does not match its row (version {version})",
@@ -765,12 +783,15 @@ fn load(conn: &Connection, id: OrderId) -> Result<Option<Order>, Fail> {
 }
 
 fn events(conn: &Connection, id: OrderId) -> Result<Vec<Event>, Fail> {
-    let mut stmt = conn.prepare_cached("SELECT seq, body FROM events WHERE order_id = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map(params![id.to_string()], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, body, schema_version FROM events WHERE order_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map(params![id.to_string()], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, u16>(2)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, body) = row?;
-        let event: Event = from_json("event", &body)?;
+        let (seq, body, schema_version) = row?;
+        let event = StoredEvent::decode(body.as_str(), schema_version, id, seq)?;
         if i64::try_from(event.seq).ok() != Some(seq) {
             return Err(corrupt(format!("order {id}: event stored at seq {seq} says seq {}", event.seq)));
         }
@@ -785,7 +806,7 @@ fn find_id(conn: &Connection, sql: &str, value: &str) -> Result<Option<OrderId>,
 }
 
 fn list(conn: &Connection, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, Fail> {
-    let mut sql = String::from("SELECT snapshot FROM orders WHERE 1 = 1");
+    let mut sql = String::from("SELECT snapshot, snapshot_version, id FROM orders WHERE 1 = 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, value: rusqlite::types::Value| {
         args.push(value);
@@ -817,11 +838,14 @@ fn list(conn: &Connection, filter: &OrderFilter, after: Option<OrderId>, limit: 
     sql.push_str(" ORDER BY id");
 
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| row.get::<_, String>(0))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, u16>(1)?, row.get::<_, String>(2)?))
+    })?;
     let mut items = Vec::with_capacity(limit.min(64));
     let mut more = false;
     for row in rows {
-        let order: Order = from_json("order snapshot", &row?)?;
+        let (snapshot, schema_version, id) = row?;
+        let order = StoredSnapshot::decode(snapshot.as_str(), schema_version, id)?;
         let summary = OrderSummary::of(&order);
         if !filter.matches(&summary) {
             // The indexed columns disagree with the snapshot (e.g. written by an older build
