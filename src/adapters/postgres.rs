@@ -74,6 +74,7 @@ use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
+use crate::stored::{EVENT_VERSION, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
 /// The schema used when none is given.
 pub const DEFAULT_SCHEMA: &str = "orderflow";
@@ -150,6 +151,14 @@ CREATE TABLE {s}.waybills (
 );
 CREATE INDEX waybills_order ON {s}.waybills (order_id);
 "#,
+    // The stored form's schema version next to each event and snapshot (see `crate::stored`),
+    // and each event's type. Rows written before are version 1.
+    r#"
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS event_type text NOT NULL DEFAULT '';
+ALTER TABLE {s}.events ADD COLUMN IF NOT EXISTS schema_version smallint NOT NULL DEFAULT 1;
+ALTER TABLE {s}.orders ADD COLUMN IF NOT EXISTS snapshot_version smallint NOT NULL DEFAULT 1;
+UPDATE {s}.events SET event_type = coalesce(body->'change'->>'type', '') WHERE event_type = '';
+"#,
 ];
 
 /// The migration after which [`PgStore::rebuild_waybills`] runs.
@@ -163,15 +172,15 @@ const WAYBILLS_BY_CARRIER: i32 = 3;
 /// The head of a create: `$1..$9` as in [`OrderRow::params`].
 const CREATE_ORDER: &str = "WITH o AS (
     INSERT INTO {s}.orders (id, number, customer, status, placed_at, next_deadline_at, next_deadline_kind, version,
-        snapshot)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        snapshot, snapshot_version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {snapshot_version})
     RETURNING id
 )";
 
 /// The head of an append: the compare-and-set, `$10` being the expected version.
 const UPDATE_ORDER: &str = "WITH o AS (
     UPDATE {s}.orders SET customer = $3, status = $4, placed_at = $5, next_deadline_at = $6, next_deadline_kind = $7,
-        version = $8, snapshot = $9
+        version = $8, snapshot = $9, snapshot_version = {snapshot_version}
     WHERE id = $1 AND number = $2 AND version = $10
     RETURNING id
 )";
@@ -200,12 +209,19 @@ struct Statements {
 
 impl Statements {
     fn new(schema: &str) -> Statements {
-        let sql = |text: String| text.replace("{s}", schema);
+        let sql = |text: String| {
+            text.replace("{s}", schema)
+                .replace("{snapshot_version}", &SNAPSHOT_VERSION.to_string())
+                .replace("{event_version}", &EVENT_VERSION.to_string())
+        };
         let rows = [WaybillRows::Leave, WaybillRows::Keep, WaybillRows::Replace];
         Statements {
             create: rows.map(|w| sql(format!("{CREATE_ORDER}{}", commit_rows(10, w)))),
             append: rows.map(|w| sql(format!("{UPDATE_ORDER}{}", commit_rows(11, w)))),
-            load: sql("SELECT CASE WHEN version = $2 THEN NULL ELSE snapshot END FROM {s}.orders WHERE id = $1".into()),
+            load: sql(
+                "SELECT CASE WHEN version = $2 THEN NULL ELSE snapshot END, snapshot_version FROM {s}.orders WHERE id = $1"
+                    .into(),
+            ),
         }
     }
 }
@@ -213,11 +229,12 @@ impl Statements {
 /// The rest of a commit's statement, after its head: dedupe keys (a recorded one fails the
 /// statement), events, outbox rows (in commit order; an existing key is kept) and the order's
 /// waybills (see [`WaybillRows`]; another order's fails the statement). Parameters from
-/// `$first`: dedupe keys, event seqs, event bodies, outbox keys, effects and, unless
+/// `$first`: dedupe keys, event seqs, event bodies, event types, outbox keys, effects and, unless
 /// [`WaybillRows::Leave`], the waybills' carriers and numbers. The statement returns how many
 /// order rows it wrote, 0 or 1.
 fn commit_rows(first: usize, waybills: WaybillRows) -> String {
-    let [keys, seqs, bodies, outbox_keys, effects, carriers, numbers] = [0, 1, 2, 3, 4, 5, 6].map(|i| first + i);
+    let [keys, seqs, bodies, types, outbox_keys, effects, carriers, numbers] =
+        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| first + i);
     let list = format!("unnest(${carriers}::text[], ${numbers}::text[]) AS t(c, w)");
     let stale = format!(
         ", stale_waybills AS (
@@ -245,8 +262,9 @@ fn commit_rows(first: usize, waybills: WaybillRows) -> String {
         ", new_keys AS (
     INSERT INTO {{s}}.dedupe_keys (key, order_id) SELECT t.k, o.id FROM o, unnest(${keys}::text[]) AS t(k)
 ), new_events AS (
-    INSERT INTO {{s}}.events (order_id, seq, body)
-    SELECT o.id, t.seq, t.body FROM o, unnest(${seqs}::bigint[], ${bodies}::jsonb[]) AS t(seq, body)
+    INSERT INTO {{s}}.events (order_id, seq, body, event_type, schema_version)
+    SELECT o.id, t.seq, t.body, t.type, {{event_version}}
+    FROM o, unnest(${seqs}::bigint[], ${bodies}::jsonb[], ${types}::text[]) AS t(seq, body, type)
 ), new_outbox AS (
     INSERT INTO {{s}}.outbox (key, order_id, effect)
     SELECT t.k, o.id, t.e FROM o, unnest(${outbox_keys}::text[], ${effects}::jsonb[]) WITH ORDINALITY AS t(k, e, n)
@@ -467,8 +485,10 @@ impl PgStore {
             after = last.get(0);
             for row in &rows {
                 let id: Uuid = row.get(0);
-                match row.try_get::<_, Json<Order>>(1) {
-                    Ok(Json(order)) => {
+                // Snapshots written before migration 4 are all of stored version 1.
+                let order = row.try_get::<_, Value>(1).map_err(db).and_then(|json| StoredSnapshot::decode(json, 1, id));
+                match order {
+                    Ok(order) => {
                         pairs.extend(order.carrier_waybills().map(|(c, w)| (c.to_owned(), w.to_owned(), id)));
                     }
                     Err(_) => {
@@ -541,7 +561,9 @@ impl PgStore {
         let keys: Vec<&str> = commit.dedupe_keys.iter().map(String::as_str).collect();
         let seqs: Vec<i64> = commit.events.iter().map(|e| to_i64(e.seq)).collect::<Result<_, _>>()?;
         // Serialized straight into the request, as binary `jsonb` (no `Value` in between).
-        let bodies: Vec<Json<&Event>> = commit.events.iter().map(Json).collect();
+        let stored: Vec<StoredEvent<'_>> = commit.events.iter().map(StoredEvent::encode).collect();
+        let bodies: Vec<Json<&Event>> = stored.iter().map(|e| Json(e.payload)).collect();
+        let types: Vec<&str> = stored.iter().map(|e| e.event_type).collect();
         let outbox_keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
         let effects: Vec<Json<&Effect>> = commit.outbox.iter().map(|e| Json(&e.effect)).collect();
         let mut waybills: Vec<(&str, &str)> = Vec::new();
@@ -569,7 +591,7 @@ impl PgStore {
             params.push(&expected);
             &self.statements.append[waybill_rows as usize]
         };
-        params.extend::<[&(dyn ToSql + Sync); 5]>([&keys, &seqs, &bodies, &outbox_keys, &effects]);
+        params.extend::<[&(dyn ToSql + Sync); 6]>([&keys, &seqs, &bodies, &types, &outbox_keys, &effects]);
         if waybill_rows != WaybillRows::Leave {
             params.push(&carriers);
             params.push(&numbers);
@@ -737,7 +759,8 @@ struct OrderRow<'a> {
     deadline_at: Option<DateTime<Utc>>,
     deadline_kind: Option<Value>,
     version: i64,
-    /// Serialized straight into the request, as binary `jsonb` (no `Value` in between).
+    /// Serialized straight into the request, as binary `jsonb` (no `Value` in between), in
+    /// [`SNAPSHOT_VERSION`].
     snapshot: Json<&'a Order>,
 }
 
@@ -753,7 +776,7 @@ impl OrderRow<'_> {
             deadline_at: deadline.map(|(at, _)| at),
             deadline_kind: deadline.map(|(_, kind)| to_json(&kind)).transpose()?,
             version: to_i64(order.version)?,
-            snapshot: Json(order),
+            snapshot: Json(StoredSnapshot::encode(order).payload),
         })
     }
 
@@ -857,7 +880,18 @@ impl OrderStore for PgStore {
         let row = client.query_opt(&statement, &[&id.as_uuid(), &copy_version]).await.map_err(db)?;
         drop(client);
         let Some(row) = row else { return Ok(None) };
-        // Decoded straight into the order (not through a `Value`).
+        let schema_version = row.try_get::<_, i16>(1).map_err(db)?;
+        if i16::try_from(SNAPSHOT_VERSION).ok() != Some(schema_version) {
+            let snapshot = row.try_get::<_, Option<Value>>(0).map_err(db)?;
+            return match (snapshot, copy) {
+                (Some(json), _) => {
+                    StoredSnapshot::decode(json, u16::try_from(schema_version).unwrap_or(0), id).map(Some)
+                }
+                (None, Some(copy)) => Ok(Some(Order::clone(&copy))),
+                (None, None) => Err(StoreError::Corrupt(format!("order {id} has no snapshot"))),
+            };
+        }
+        // The current version: decoded straight into the order (not through a `Value`).
         match (row.try_get::<_, Option<Json<Order>>>(0), copy) {
             (Ok(Some(Json(order))), _) => Ok(Some(order)),
             (Ok(None), Some(copy)) => Ok(Some(Order::clone(&copy))),
@@ -876,13 +910,15 @@ impl OrderStore for PgStore {
 
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
         let client = self.client().await?;
-        let sql = self.sql("SELECT seq, body FROM {s}.events WHERE order_id = $1 ORDER BY seq");
+        let sql = self.sql("SELECT seq, body, schema_version FROM {s}.events WHERE order_id = $1 ORDER BY seq");
         let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&id.as_uuid()]).await.map_err(db)?;
         drop(client);
         rows.into_iter()
             .map(|r| {
-                let seq: i64 = r.get(0);
-                from_json(r.get(1), &format_args!("event {seq} of order {id}"))
+                let seq: i64 = r.try_get(0).map_err(db)?;
+                let schema_version: i16 = r.try_get(2).map_err(db)?;
+                let body: Value = r.try_get(1).map_err(db)?;
+                StoredEvent::decode(body, u16::try_from(schema_version).unwrap_or(0), id, seq)
             })
             .collect()
     }

@@ -127,7 +127,7 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 3, "one row per migration");
+    assert_eq!(versions, 4, "one row per migration");
     assert!(
         PgStore::connect(PgOptions::new(db.url.clone()).schema("Bad; DROP")).await.is_err(),
         "a schema name that needs quoting is refused"
@@ -215,7 +215,7 @@ async fn postgres_upgrade_to_migration_3_keys_waybills_by_carrier() {
             "DROP TABLE \"{schema}\".waybills;
              CREATE TABLE \"{schema}\".waybills (waybill text PRIMARY KEY, order_id uuid NOT NULL);
              CREATE INDEX waybills_order ON \"{schema}\".waybills (order_id);
-             DELETE FROM \"{schema}\".schema_version WHERE version = 3;
+             DELETE FROM \"{schema}\".schema_version WHERE version >= 3;
              UPDATE \"{schema}\".orders SET snapshot = replace(snapshot::text, '\"WB-8\"', '\"WB-7\"')::jsonb
                  WHERE id = '{}';
              INSERT INTO \"{schema}\".waybills VALUES ('WB-1', '{}'), ('WB-7', '{}');",
@@ -713,5 +713,88 @@ async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
     let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=packed.order.version).collect::<Vec<_>>());
     assert_eq!(a.order(id).await.unwrap(), packed.order);
+    db.drop_all().await;
+}
+
+/// The history and snapshot of one order exactly as the build before the stored codec wrote
+/// them (stored version 1, `v` inside each event).
+const V1_EVENTS: &str = include_str!("../../src/stored/fixtures/v1_events.jsonl");
+const V1_SNAPSHOT: &str = include_str!("../../src/stored/fixtures/v1_snapshot.json");
+
+/// A database of migration 3 holding rows the previous build wrote is upgraded: its events and
+/// snapshot read through the upcasters, and the order can go on.
+#[tokio::test]
+async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
+    let Some(db) = TestDb::new() else { return };
+    let events: Vec<Event> = V1_EVENTS
+        .lines()
+        .map(|line| {
+            let mut json: serde_json::Value = serde_json::from_str(line).unwrap();
+            json.as_object_mut().unwrap().remove("v");
+            serde_json::from_value(json).unwrap()
+        })
+        .collect();
+    let order = Order::from_events(&events).unwrap();
+    let schema = db.fresh_schema();
+    drop(db.store(&schema).await);
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE \"{schema}\".events DROP COLUMN event_type, DROP COLUMN schema_version;
+             ALTER TABLE \"{schema}\".orders DROP COLUMN snapshot_version;
+             DELETE FROM \"{schema}\".schema_version WHERE version = 4;"
+        ))
+        .await
+        .unwrap();
+    let status = serde_json::to_value(order.status()).unwrap();
+    client
+        .execute(
+            &format!(
+                "INSERT INTO \"{schema}\".orders (id, number, customer, status, placed_at, version, snapshot)
+                 VALUES ($1, $2, $3, $4, $5, 6, $6::text::jsonb)"
+            ),
+            &[
+                &order.id.as_uuid(),
+                &order.number.as_str(),
+                &order.customer.as_str(),
+                &status.as_str().unwrap(),
+                &order.placed_at,
+                &V1_SNAPSHOT.trim(),
+            ],
+        )
+        .await
+        .unwrap();
+    for (seq, body) in V1_EVENTS.lines().enumerate() {
+        client
+            .execute(
+                &format!("INSERT INTO \"{schema}\".events (order_id, seq, body) VALUES ($1, $2, $3::text::jsonb)"),
+                &[&order.id.as_uuid(), &(seq as i64 + 1), &body],
+            )
+            .await
+            .unwrap();
+    }
+
+    let store = db.store(&schema).await;
+    assert_eq!(store.load(order.id).await.unwrap().as_ref(), Some(&order));
+    assert_eq!(store.events(order.id).await.unwrap(), events);
+    // The order goes on in the current version next to its old rows.
+    let completed = Action::CompleteRefund { refund: order.payment.refunds[0].id, reference: "R1".into() };
+    let decision = Workflow::default().decide(&order, &Command::new(provider(), completed), &Ctx::at(t0())).unwrap();
+    let mut next = order.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    store.append(commit(&next, order.version, &decision.events, &[])).await.unwrap();
+    let other = db.store(&schema).await;
+    assert_eq!(other.load(order.id).await.unwrap(), Some(next));
+    assert_eq!(other.events(order.id).await.unwrap(), [events.clone(), decision.events].concat());
+    let types: Vec<String> = client
+        .query(&format!("SELECT event_type FROM \"{schema}\".events ORDER BY seq"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(types[..events.len()], events.iter().map(|e| e.change.name()).collect::<Vec<_>>());
     db.drop_all().await;
 }
