@@ -74,7 +74,7 @@ use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
-use crate::stored::{EVENT_VERSION, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
+use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
 /// The schema used when none is given.
 pub const DEFAULT_SCHEMA: &str = "orderflow";
@@ -566,12 +566,7 @@ impl PgStore {
         let types: Vec<&str> = stored.iter().map(|e| e.event_type).collect();
         let outbox_keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
         let effects: Vec<Json<&Effect>> = commit.outbox.iter().map(|e| Json(&e.effect)).collect();
-        let mut waybills: Vec<(&str, &str)> = Vec::new();
-        for pair in order.carrier_waybills() {
-            if !waybills.contains(&pair) {
-                waybills.push(pair);
-            }
-        }
+        let waybills = &row.index.waybills;
         // What the order's waybills were, from the copy of the version this commit is based on.
         let waybill_rows = if create {
             if waybills.is_empty() { WaybillRows::Leave } else { WaybillRows::Keep }
@@ -762,21 +757,25 @@ struct OrderRow<'a> {
     /// Serialized straight into the request, as binary `jsonb` (no `Value` in between), in
     /// [`SNAPSHOT_VERSION`].
     snapshot: Json<&'a Order>,
+    /// The index columns the row's were taken from, and the waybills.
+    index: IndexColumns<'a>,
 }
 
 impl OrderRow<'_> {
     fn of(order: &Order) -> Result<OrderRow<'_>, StoreError> {
-        let deadline = order.next_deadline();
+        let index = IndexColumns::of(order);
+        let deadline = index.deadline;
         Ok(OrderRow {
             id: order.id.as_uuid(),
-            number: order.number.as_str().to_owned(),
-            customer: order.customer.as_str().to_owned(),
-            status: status_text(order.status())?,
-            placed_at: order.placed_at,
+            number: index.summary.number.as_str().to_owned(),
+            customer: index.summary.customer.as_str().to_owned(),
+            status: status_text(index.summary.status)?,
+            placed_at: index.summary.placed_at,
             deadline_at: deadline.map(|(at, _)| at),
             deadline_kind: deadline.map(|(_, kind)| to_json(&kind)).transpose()?,
             version: to_i64(order.version)?,
             snapshot: Json(StoredSnapshot::encode(order).payload),
+            index,
         })
     }
 

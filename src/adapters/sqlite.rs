@@ -59,7 +59,7 @@ use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
-use crate::stored::{EVENT_VERSION, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
+use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -464,19 +464,23 @@ struct Rows {
     events: Vec<(i64, &'static str, String)>,
     /// `(key, effect)` of each outbox entry.
     outbox: Vec<(String, String)>,
+    /// The order's `(carrier, waybill)` pairs.
+    waybills: Vec<(String, String)>,
 }
 
 impl Rows {
     fn of(commit: &Commit<'_>) -> Result<Rows, StoreError> {
         let order = commit.order;
-        let deadline = order.next_deadline();
+        let index = IndexColumns::of(order);
+        let deadline = index.deadline;
         let encode = || -> Result<Rows, Fail> {
             Ok(Rows {
                 id: order.id.to_string(),
-                number: order.number.to_string(),
-                customer: order.customer.as_str().to_owned(),
-                status: order.status().as_str(),
-                placed_at: split(order.placed_at),
+                number: index.summary.number.to_string(),
+                customer: index.summary.customer.as_str().to_owned(),
+                status: index.summary.status.as_str(),
+                placed_at: split(index.summary.placed_at),
+                waybills: index.owned_waybills(),
                 deadline_at: deadline.map(|(at, _)| split(at)),
                 deadline_kind: deadline.map(|(_, kind)| to_json("deadline kind", &kind)).transpose()?,
                 version: to_i64("version", order.version)?,
@@ -516,7 +520,7 @@ fn insert_dedupe_keys(tx: &Transaction<'_>, id: &str, keys: &[String]) -> Result
 
 /// Writes the events, the outbox rows (skipping existing keys) and the changes to the waybill
 /// index.
-fn write_rest(tx: &Transaction<'_>, commit: &Commit<'_>, rows: &Rows) -> Result<(), Fail> {
+fn write_rest(tx: &Transaction<'_>, rows: &Rows) -> Result<(), Fail> {
     let id = &rows.id;
     {
         let mut stmt = tx.prepare_cached(
@@ -542,25 +546,25 @@ fn write_rest(tx: &Transaction<'_>, commit: &Commit<'_>, rows: &Rows) -> Result<
             stmt.execute(params![key, id, effect, min_at, min_ns])?;
         }
     }
-    write_waybills(tx, commit.order, id)
+    write_waybills(tx, &rows.waybills, id)
 }
 
 /// Brings the waybill index in line with the order's `(carrier, waybill)` pairs. Only the
 /// differences are written: most commits change no waybill, and rewriting unchanged rows would
 /// dirty pages. A pair another order has refuses the commit ([`StoreError::WaybillTaken`]; the
 /// caller's transaction is rolled back).
-fn write_waybills(tx: &Transaction<'_>, order: &Order, id: &str) -> Result<(), Fail> {
+fn write_waybills(tx: &Transaction<'_>, waybills: &[(String, String)], id: &str) -> Result<(), Fail> {
     let stored: Vec<(String, String)> = {
         let mut stmt = tx.prepare_cached("SELECT carrier, waybill FROM waybills WHERE order_id = ?1")?;
         let rows = stmt.query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
     let is_stored = |carrier: &str, waybill: &str| stored.iter().any(|(c, w)| c == carrier && w == waybill);
-    for (carrier, waybill) in stored.iter().filter(|(c, w)| !order.carrier_waybills().any(|p| p == (c, w))) {
+    for (carrier, waybill) in stored.iter().filter(|&pair| !waybills.contains(pair)) {
         tx.prepare_cached("DELETE FROM waybills WHERE carrier = ?1 AND waybill = ?2 AND order_id = ?3")?
             .execute(params![carrier, waybill, id])?;
     }
-    for (carrier, waybill) in order.carrier_waybills().filter(|(c, w)| !is_stored(c, w)) {
+    for (carrier, waybill) in waybills.iter().filter(|(c, w)| !is_stored(c, w)) {
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO waybills (carrier, waybill, order_id) VALUES (?1, ?2, ?3)
@@ -704,7 +708,7 @@ fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
         Err(e) if is_constraint(&e) => return Err(StoreError::DuplicateOrderNumber(commit.order.number).into()),
         Err(e) => return Err(e.into()),
     }
-    write_rest(&tx, commit, rows)?;
+    write_rest(&tx, rows)?;
     tx.commit()?;
     Ok(())
 }
@@ -757,7 +761,7 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
     .execute(params![rows.id, rows.customer, rows.placed_at.0, rows.placed_at.1])?;
     insert_dedupe_keys(&tx, &rows.id, commit.dedupe_keys)?;
     commit.check_sequence()?;
-    write_rest(&tx, commit, rows)?;
+    write_rest(&tx, rows)?;
     tx.commit()?;
     Ok(())
 }

@@ -14,10 +14,13 @@
 //!   missing.
 //! * 2: the current form: no `v`, every field present.
 //!
+//! [`IndexColumns`] are the columns every store indexes an order by, computed in one place.
+//!
 //! To change the stored form: raise [`EVENT_VERSION`] (or [`SNAPSHOT_VERSION`]) and add one
 //! step to [`upcast`], keyed on the version it upgrades from.
 
 mod event;
+mod index;
 mod snapshot;
 pub mod upcast;
 
@@ -27,6 +30,7 @@ use serde_json::Value;
 use crate::ports::store::StoreError;
 
 pub use event::StoredEvent;
+pub use index::IndexColumns;
 pub use snapshot::StoredSnapshot;
 
 /// The schema version of the events this build writes.

@@ -31,6 +31,7 @@ use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
+use crate::stored::IndexColumns;
 use fingerprint::{FingerprintMap, FingerprintSet, Fingerprinter};
 use history::History;
 
@@ -327,8 +328,9 @@ impl StoreInner {
     fn write(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
         let order = commit.order;
         let id = order.id;
-        let status = order.status();
-        let deadline = order.next_deadline();
+        let index = IndexColumns::of(order);
+        let status = index.summary.status;
+        let deadline = index.deadline;
         // Room is short: an order whose main flow ends with this commit goes cold now, ahead
         // of the orders still in flight (see `Record::go_cold`).
         let finishing_goes_cold = status.is_terminal() && self.hot.len() >= self.hot_limit.0;
@@ -359,9 +361,9 @@ impl StoreInner {
                         self.deadlines.insert((at, id, kind));
                     }
                 }
-                if !record.waybills.iter().map(|(c, w)| (c.as_str(), w.as_str())).eq(order.carrier_waybills()) {
+                if !record.waybills.iter().map(|(c, w)| (c.as_str(), w.as_str())).eq(index.waybills.iter().copied()) {
                     unindex_waybills(&mut self.by_waybill, id, &record.waybills);
-                    record.waybills = owned_waybills(order);
+                    record.waybills = index.owned_waybills();
                     index_waybills(&mut self.by_waybill, id, &record.waybills);
                 }
                 if record.summary.customer != order.customer {
@@ -381,7 +383,7 @@ impl StoreInner {
                     *stored = order.clone();
                 }
                 record.folded &= folded;
-                record.summary = OrderSummary::of(order);
+                record.summary = index.summary;
                 record.version = order.version;
                 record.deadline = deadline;
                 if cold_now && record.folded {
@@ -397,7 +399,7 @@ impl StoreInner {
                 if let Some((at, kind)) = deadline {
                     self.deadlines.insert((at, id, kind));
                 }
-                let waybills = owned_waybills(order);
+                let waybills = index.owned_waybills();
                 index_waybills(&mut self.by_waybill, id, &waybills);
                 let mut events = History::default();
                 events.push(&self.encoded);
@@ -411,7 +413,7 @@ impl StoreInner {
                     touched: false,
                     queued: false,
                     events,
-                    summary: OrderSummary::of(order),
+                    summary: index.summary,
                     version: order.version,
                     deadline,
                     waybills,
@@ -688,11 +690,6 @@ fn unindex_waybills(index: &mut WaybillIndex, id: OrderId, waybills: &[(String, 
             }
         }
     }
-}
-
-/// The order's `(carrier, waybill)` pairs, owned.
-fn owned_waybills(order: &Order) -> Vec<(String, String)> {
-    order.carrier_waybills().map(|(carrier, waybill)| (carrier.to_owned(), waybill.to_owned())).collect()
 }
 
 impl Record {
