@@ -7,6 +7,8 @@
 //! (`CI` set) and are skipped with a message elsewhere.
 #![cfg(feature = "postgres")]
 
+use crate::v1_rows::{V1_EVENTS, V1_SNAPSHOT, v1_history};
+
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -716,25 +718,12 @@ async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
     db.drop_all().await;
 }
 
-/// The history and snapshot of one order exactly as the build before the stored codec wrote
-/// them (stored version 1, `v` inside each event).
-const V1_EVENTS: &str = include_str!("../../src/stored/fixtures/v1_events.jsonl");
-const V1_SNAPSHOT: &str = include_str!("../../src/stored/fixtures/v1_snapshot.json");
-
 /// A database of migration 3 holding rows the previous build wrote is upgraded: its events and
 /// snapshot read through the upcasters, and the order can go on.
 #[tokio::test]
 async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
     let Some(db) = TestDb::new() else { return };
-    let events: Vec<Event> = V1_EVENTS
-        .lines()
-        .map(|line| {
-            let mut json: serde_json::Value = serde_json::from_str(line).unwrap();
-            json.as_object_mut().unwrap().remove("v");
-            serde_json::from_value(json).unwrap()
-        })
-        .collect();
-    let order = Order::from_events(&events).unwrap();
+    let (events, order) = v1_history();
     let schema = db.fresh_schema();
     drop(db.store(&schema).await);
     let client = db.client().await;

@@ -2,6 +2,8 @@
 //! two handles on one file racing, and the engine running a whole order on SQLite.
 #![cfg(feature = "sqlite")]
 
+use crate::v1_rows::{V1_EVENTS, V1_SNAPSHOT, v1_history};
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -696,24 +698,11 @@ async fn a_writer_killed_mid_stream_leaves_only_whole_commits() {
     store.create(commit(&order, 0, &events, &[])).await.unwrap();
 }
 
-/// The history and snapshot of one order exactly as the build before the stored codec wrote
-/// them (stored version 1, `v` inside each event).
-const V1_EVENTS: &str = include_str!("../../src/stored/fixtures/v1_events.jsonl");
-const V1_SNAPSHOT: &str = include_str!("../../src/stored/fixtures/v1_snapshot.json");
-
 /// A schema version 3 file holding rows the previous build wrote is upgraded: its events and
 /// snapshot read through the upcasters, and the order can go on.
 #[tokio::test]
 async fn a_version_3_file_with_version_1_rows_reads_and_goes_on() {
-    let events: Vec<orderflow::Event> = V1_EVENTS
-        .lines()
-        .map(|line| {
-            let mut json: serde_json::Value = serde_json::from_str(line).unwrap();
-            json.as_object_mut().unwrap().remove("v");
-            serde_json::from_value(json).unwrap()
-        })
-        .collect();
-    let order = Order::from_events(&events).unwrap();
+    let (events, order) = v1_history();
     let db = TempDb::new("rows-v1");
     drop(db.open());
     {
