@@ -95,7 +95,6 @@ pub enum Effect {
         /// Which.
         kind: DeadlineKind,
         /// When.
-        #[serde(with = "crate::timestamp")]
         at: DateTime<Utc>,
     },
 }
@@ -181,7 +180,6 @@ pub enum NotificationKind {
     /// Order placed: the number and the estimated ship time.
     Placed {
         /// Estimated ship time.
-        #[serde(with = "crate::timestamp")]
         estimated_ship_by: DateTime<Utc>,
         /// Total due.
         total: Money,

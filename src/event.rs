@@ -1,7 +1,8 @@
 //! Events: the facts an order is made of. They are the audit trail (who, when, why) and the
 //! source of both timelines; an order is exactly the fold of its events ([`crate::evolve`]).
 //!
-//! Serialized as JSON objects with a schema version `v`, so stored history can be upgraded.
+//! Plain serde: how events are stored (and their schema version) is the stores' business, see
+//! `crate::stored`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,18 +15,12 @@ use crate::order_number::OrderNumber;
 use crate::placement::OrderDraft;
 use crate::text::Text;
 
-/// Schema version written into every new event.
-pub const EVENT_SCHEMA_VERSION: u16 = 1;
-
 /// One recorded fact about an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
-    /// Schema version of this event.
-    pub v: u16,
     /// Position in the order's history, from 1; equals the order's version after applying it.
     pub seq: u64,
     /// When it was decided.
-    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// Who caused it.
     pub actor: Actor,
@@ -46,10 +41,8 @@ pub enum Change {
         /// The validated form.
         draft: Box<OrderDraft>,
         /// Online only: pay by then or the order is cancelled.
-        #[serde(default, with = "crate::timestamp::option")]
         pay_by: Option<DateTime<Utc>>,
         /// Estimated ship time told to the buyer.
-        #[serde(with = "crate::timestamp")]
         ship_by: DateTime<Utc>,
     },
     /// Review passed (stage 2).
@@ -171,7 +164,6 @@ pub enum Change {
         /// Which.
         kind: DeadlineKind,
         /// When it falls due; `None` clears it.
-        #[serde(default, with = "crate::timestamp::option")]
         at: Option<DateTime<Utc>>,
     },
     /// An after-sales case was opened.

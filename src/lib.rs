@@ -76,11 +76,11 @@ pub mod order;
 pub mod order_number;
 pub mod placement;
 pub mod ports;
+pub mod stored;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;
 pub mod timeline;
-mod timestamp;
 pub mod transitions;
 pub mod validation;
 
@@ -92,7 +92,7 @@ pub use config::{UnappliedPayments, WorkflowConfig};
 pub use decide::{Ctx, Decision, NewOrder, ReplayError, Workflow, evolve};
 pub use effect::{Audience, Effect, Notification, NotificationKind, StockItem};
 pub use error::Error;
-pub use event::{Change, EVENT_SCHEMA_VERSION, Event};
+pub use event::{Change, Event};
 pub use ids::{CaseId, CustomerId, LineId, OrderId, PackageId, RefundId, Sku, StaffId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{Order, OrderStatus};

@@ -17,7 +17,6 @@ pub struct TimelineEntry {
     /// Event sequence number.
     pub seq: u64,
     /// When.
-    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// Who (staff view only; the buyer's timeline leaves it out).
     pub actor: Option<String>,

@@ -7,7 +7,7 @@ use crate::actor::Actor;
 use crate::decide::Decision;
 use crate::effect::{Audience, Effect, Notification, NotificationKind, StockItem};
 use crate::error::Error;
-use crate::event::{Change, EVENT_SCHEMA_VERSION, Event};
+use crate::event::{Change, Event};
 use crate::order::{DeadlineKind, Order, Package};
 use crate::order_number::OrderNumber;
 use crate::text::Trim;
@@ -39,7 +39,7 @@ impl<'a> Out<'a> {
 
     pub(super) fn emit_as(&mut self, actor: Actor, change: Change) {
         let seq = self.version + self.events.len() as u64 + 1;
-        self.events.push(Event { v: EVENT_SCHEMA_VERSION, seq, at: self.now, actor, change });
+        self.events.push(Event { seq, at: self.now, actor, change });
     }
 
     pub(super) fn set_deadline(&mut self, kind: DeadlineKind, at: Option<DateTime<Utc>>) {

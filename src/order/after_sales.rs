@@ -197,7 +197,6 @@ pub struct Case {
     /// Where it stands.
     pub state: CaseState,
     /// When it was opened.
-    #[serde(with = "crate::timestamp")]
     pub opened_at: DateTime<Utc>,
     /// True once the answer SLA passed while it was still requested.
     pub escalated: bool,

@@ -46,22 +46,16 @@ impl fmt::Display for DeadlineKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadlines {
     /// Online orders only: cancel if not paid by then.
-    #[serde(default, with = "crate::timestamp::option")]
     pub pay_by: Option<DateTime<Utc>>,
     /// Estimated ship time told to the buyer at placement (informational, never fired).
-    #[serde(default, with = "crate::timestamp::option")]
     pub ship_by: Option<DateTime<Utc>>,
     /// Confirm receipt for the buyer at this time.
-    #[serde(default, with = "crate::timestamp::option")]
     pub auto_confirm_at: Option<DateTime<Utc>>,
     /// After-sales requests (other than complaints and warranty) close at this time.
-    #[serde(default, with = "crate::timestamp::option")]
     pub after_sales_until: Option<DateTime<Utc>>,
     /// A follow-up visit is due at this time.
-    #[serde(default, with = "crate::timestamp::option")]
     pub follow_up_at: Option<DateTime<Utc>>,
     /// Deadlines of after-sales cases (SLA, follow-up).
-    #[serde(default, with = "crate::timestamp::keyed")]
     pub cases: Vec<(DeadlineKind, DateTime<Utc>)>,
 }
 

@@ -191,7 +191,6 @@ pub struct TrackingUpdate {
     /// Normalized kind.
     pub kind: TrackingKind,
     /// When it happened, by the carrier's clock.
-    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// The carrier's event id, if it has one (the deduplication key; otherwise kind + time).
     #[serde(default)]
@@ -297,16 +296,12 @@ pub struct Package {
     /// Tracking updates in time order.
     pub tracking: Vec<TrackingUpdate>,
     /// When it was packed.
-    #[serde(with = "crate::timestamp")]
     pub packed_at: DateTime<Utc>,
     /// When it shipped.
-    #[serde(default, with = "crate::timestamp::option")]
     pub shipped_at: Option<DateTime<Utc>>,
     /// When it was delivered (the carrier's time).
-    #[serde(default, with = "crate::timestamp::option")]
     pub delivered_at: Option<DateTime<Utc>>,
     /// Set for the replacement parcel of an exchange: it does not count as the order's goods.
-    #[serde(default)]
     pub case: Option<crate::ids::CaseId>,
 }
 
@@ -402,7 +397,6 @@ pub struct Fulfillment {
     /// The latest pick list issued (empty before picking starts).
     pub pick_list: Vec<PickItem>,
     /// When picking started.
-    #[serde(default, with = "crate::timestamp::option")]
     pub picking_started: Option<DateTime<Utc>>,
     /// Packages, in the order they were packed.
     pub packages: Vec<Package>,

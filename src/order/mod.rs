@@ -173,7 +173,6 @@ impl fmt::Display for OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Completion {
     /// When.
-    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// True when the system confirmed receipt because the buyer did nothing.
     pub automatic: bool,
@@ -183,7 +182,6 @@ pub struct Completion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancellation {
     /// When.
-    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// Who.
     pub by: ActorKind,
@@ -195,7 +193,6 @@ pub struct Cancellation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     /// When it fell due.
-    #[serde(with = "crate::timestamp")]
     pub due_at: DateTime<Utc>,
     /// Satisfaction score 1–5, once recorded.
     pub score: Option<u8>,
@@ -213,7 +210,6 @@ pub struct Order {
     /// The buyer.
     pub customer: CustomerId,
     /// When it was placed.
-    #[serde(with = "crate::timestamp")]
     pub placed_at: DateTime<Utc>,
     /// Currency of every amount.
     pub currency: Currency,
@@ -241,7 +237,6 @@ pub struct Order {
     /// Follow-up visits.
     pub follow_ups: Vec<FollowUp>,
     /// After-sales cases, in the order they were opened.
-    #[serde(default)]
     pub cases: Vec<Case>,
     /// Number of events applied: the version compared on append.
     pub version: u64,

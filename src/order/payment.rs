@@ -19,7 +19,6 @@ pub struct Capture {
     /// Amount captured.
     pub amount: Money,
     /// When it was recorded.
-    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
 }
 
@@ -34,10 +33,8 @@ pub struct Anomaly {
     /// Why it was not applied.
     pub reason: String,
     /// When it was recorded.
-    #[serde(with = "crate::timestamp")]
     pub at: DateTime<Utc>,
     /// The provider that reported it (empty when recorded by the system), to send it back.
-    #[serde(default)]
     pub provider: String,
 }
 
@@ -99,15 +96,12 @@ pub struct Refund {
     /// Where it stands.
     pub status: RefundStatus,
     /// When it was requested.
-    #[serde(with = "crate::timestamp")]
     pub requested_at: DateTime<Utc>,
     /// The after-sales case it pays, if any.
-    #[serde(default)]
     pub case: Option<CaseId>,
     /// The provider transaction of a payment that was never applied (a payment [`Anomaly`])
     /// this refund sends back. Such money was never counted as received, so neither is its
     /// refund.
-    #[serde(default)]
     pub unapplied_txn: Option<String>,
 }
 
@@ -178,7 +172,6 @@ pub struct PaymentLedger {
     pub anomalies: Vec<Anomaly>,
     /// Cash on delivery only: nothing is owed any more, as the order was cancelled or every
     /// parcel came back before the cash was collected.
-    #[serde(default)]
     pub cod_void: bool,
 }
 

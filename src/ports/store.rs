@@ -161,7 +161,6 @@ pub struct OrderSummary {
     /// Summary status.
     pub status: OrderStatus,
     /// Placed at.
-    #[serde(with = "crate::timestamp")]
     pub placed_at: DateTime<Utc>,
     /// Total.
     pub total: Money,

@@ -6,3 +6,4 @@ mod postgres_store;
 mod sqlite_store;
 mod store_bad_input;
 mod store_conformance;
+mod v1_rows;

@@ -7,6 +7,8 @@
 //! (`CI` set) and are skipped with a message elsewhere.
 #![cfg(feature = "postgres")]
 
+use crate::v1_rows::{V1_EVENTS, V1_SNAPSHOT, v1_history};
+
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -127,7 +129,7 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 3, "one row per migration");
+    assert_eq!(versions, 4, "one row per migration");
     assert!(
         PgStore::connect(PgOptions::new(db.url.clone()).schema("Bad; DROP")).await.is_err(),
         "a schema name that needs quoting is refused"
@@ -215,7 +217,7 @@ async fn postgres_upgrade_to_migration_3_keys_waybills_by_carrier() {
             "DROP TABLE \"{schema}\".waybills;
              CREATE TABLE \"{schema}\".waybills (waybill text PRIMARY KEY, order_id uuid NOT NULL);
              CREATE INDEX waybills_order ON \"{schema}\".waybills (order_id);
-             DELETE FROM \"{schema}\".schema_version WHERE version = 3;
+             DELETE FROM \"{schema}\".schema_version WHERE version >= 3;
              UPDATE \"{schema}\".orders SET snapshot = replace(snapshot::text, '\"WB-8\"', '\"WB-7\"')::jsonb
                  WHERE id = '{}';
              INSERT INTO \"{schema}\".waybills VALUES ('WB-1', '{}'), ('WB-7', '{}');",
@@ -713,5 +715,75 @@ async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
     let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=packed.order.version).collect::<Vec<_>>());
     assert_eq!(a.order(id).await.unwrap(), packed.order);
+    db.drop_all().await;
+}
+
+/// A database of migration 3 holding rows the previous build wrote is upgraded: its events and
+/// snapshot read through the upcasters, and the order can go on.
+#[tokio::test]
+async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
+    let Some(db) = TestDb::new() else { return };
+    let (events, order) = v1_history();
+    let schema = db.fresh_schema();
+    drop(db.store(&schema).await);
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE \"{schema}\".events DROP COLUMN event_type, DROP COLUMN schema_version;
+             ALTER TABLE \"{schema}\".orders DROP COLUMN snapshot_version;
+             DELETE FROM \"{schema}\".schema_version WHERE version = 4;"
+        ))
+        .await
+        .unwrap();
+    let status = serde_json::to_value(order.status()).unwrap();
+    client
+        .execute(
+            &format!(
+                "INSERT INTO \"{schema}\".orders (id, number, customer, status, placed_at, version, snapshot)
+                 VALUES ($1, $2, $3, $4, $5, 6, $6::text::jsonb)"
+            ),
+            &[
+                &order.id.as_uuid(),
+                &order.number.as_str(),
+                &order.customer.as_str(),
+                &status.as_str().unwrap(),
+                &order.placed_at,
+                &V1_SNAPSHOT.trim(),
+            ],
+        )
+        .await
+        .unwrap();
+    for (seq, body) in V1_EVENTS.lines().enumerate() {
+        client
+            .execute(
+                &format!("INSERT INTO \"{schema}\".events (order_id, seq, body) VALUES ($1, $2, $3::text::jsonb)"),
+                &[&order.id.as_uuid(), &(seq as i64 + 1), &body],
+            )
+            .await
+            .unwrap();
+    }
+
+    let store = db.store(&schema).await;
+    assert_eq!(store.load(order.id).await.unwrap().as_ref(), Some(&order));
+    assert_eq!(store.events(order.id).await.unwrap(), events);
+    // The order goes on in the current version next to its old rows.
+    let completed = Action::CompleteRefund { refund: order.payment.refunds[0].id, reference: "R1".into() };
+    let decision = Workflow::default().decide(&order, &Command::new(provider(), completed), &Ctx::at(t0())).unwrap();
+    let mut next = order.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    store.append(commit(&next, order.version, &decision.events, &[])).await.unwrap();
+    let other = db.store(&schema).await;
+    assert_eq!(other.load(order.id).await.unwrap(), Some(next));
+    assert_eq!(other.events(order.id).await.unwrap(), [events.clone(), decision.events].concat());
+    let types: Vec<String> = client
+        .query(&format!("SELECT event_type FROM \"{schema}\".events ORDER BY seq"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(types[..events.len()], events.iter().map(|e| e.change.name()).collect::<Vec<_>>());
     db.drop_all().await;
 }

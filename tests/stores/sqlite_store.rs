@@ -2,6 +2,8 @@
 //! two handles on one file racing, and the engine running a whole order on SQLite.
 #![cfg(feature = "sqlite")]
 
+use crate::v1_rows::{V1_EVENTS, V1_SNAPSHOT, v1_history};
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -278,7 +280,10 @@ async fn a_version_2_file_gets_its_waybills_keyed_by_carrier() {
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
         conn.execute_batch(
-            "DROP TABLE waybills;
+            "ALTER TABLE events DROP COLUMN event_type;
+             ALTER TABLE events DROP COLUMN schema_version;
+             ALTER TABLE orders DROP COLUMN snapshot_version;
+             DROP TABLE waybills;
              CREATE TABLE waybills (waybill TEXT PRIMARY KEY NOT NULL, order_id TEXT NOT NULL) WITHOUT ROWID;
              CREATE INDEX waybills_by_order ON waybills (order_id);",
         )
@@ -691,4 +696,65 @@ async fn a_writer_killed_mid_stream_leaves_only_whole_commits() {
     // The file takes new writes after the crashes.
     let (order, events) = conformance::sample_order("after", 1, t0());
     store.create(commit(&order, 0, &events, &[])).await.unwrap();
+}
+
+/// A schema version 3 file holding rows the previous build wrote is upgraded: its events and
+/// snapshot read through the upcasters, and the order can go on.
+#[tokio::test]
+async fn a_version_3_file_with_version_1_rows_reads_and_goes_on() {
+    let (events, order) = v1_history();
+    let db = TempDb::new("rows-v1");
+    drop(db.open());
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE events DROP COLUMN event_type;
+             ALTER TABLE events DROP COLUMN schema_version;
+             ALTER TABLE orders DROP COLUMN snapshot_version;",
+        )
+        .unwrap();
+        let micros = order.placed_at.timestamp_micros();
+        conn.execute(
+            "INSERT INTO orders (id, number, customer, status, placed_at, placed_at_ns, version, snapshot)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, 6, ?6)",
+            rusqlite::params![
+                order.id.to_string(),
+                order.number.to_string(),
+                order.customer.as_str(),
+                order.status().as_str(),
+                micros,
+                V1_SNAPSHOT.trim()
+            ],
+        )
+        .unwrap();
+        for (seq, body) in V1_EVENTS.lines().enumerate() {
+            conn.execute(
+                "INSERT INTO events (order_id, seq, body) VALUES (?1, ?2, ?3)",
+                rusqlite::params![order.id.to_string(), seq + 1, body],
+            )
+            .unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let store = db.open();
+    assert_eq!(store.load(order.id).await.unwrap().as_ref(), Some(&order));
+    assert_eq!(store.events(order.id).await.unwrap(), events);
+    let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    // The order goes on in the current version next to its old rows.
+    let completed = Action::CompleteRefund { refund: order.payment.refunds[0].id, reference: "R1".into() };
+    let (next, more) = step(&order, Command::new(provider(), completed));
+    store.append(commit(&next, order.version, &more, &[])).await.unwrap();
+    assert_eq!(store.load(order.id).await.unwrap(), Some(next));
+    assert_eq!(store.events(order.id).await.unwrap(), [events.clone(), more].concat());
+    drop(store);
+    let conn = rusqlite::Connection::open(db.path()).unwrap();
+    let types: Vec<String> = conn
+        .prepare("SELECT event_type FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(types[..events.len()], events.iter().map(|e| e.change.name()).collect::<Vec<_>>());
 }

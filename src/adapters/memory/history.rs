@@ -3,11 +3,9 @@
 //! A stored order's fifteen or so events took about 6 KiB as values (160 bytes inline each,
 //! plus the heap of their drafts, lines, strings and ids) and are read back only for timelines
 //! and audits, never by the engine's commands. Encoded they take under a quarter of that
-//! (1.4 KiB; timestamps are integers in MessagePack, see `crate::timestamp`). Each commit
+//! (timestamps are chrono's RFC 3339 strings: the domain's serde is plain). Each commit
 //! encodes only its own new events (into a reused buffer, then appended); a history's spare
-//! capacity is given back when its order goes cold. The price is time: encoding a
-//! lifecycle's fifteen events cost about 74k instructions when chrono still formatted every
-//! timestamp as text (two thirds of it), about 5 % of `engine_lifecycle`.
+//! capacity is given back when its order goes cold. The price is time: see BENCHMARKS.md.
 //!
 //! MessagePack rather than a smaller binary format (postcard, bincode): the event types use
 //! internally tagged enums (`#[serde(tag = ...)]`), which only self-describing formats can

@@ -6,6 +6,10 @@
 //! transaction, so it is written whole or not at all, and compare-and-set on the version is
 //! done by the database.
 //!
+//! The SQL lives in `sql/`, one statement (or one schema migration, `schema_v*.sql`) per file,
+//! included at build time. Events and snapshots are written and read through the stored codec
+//! ([`crate::stored`]), which records their schema version next to them.
+//!
 //! The feature `sqlite` links the system's `libsqlite3`; `sqlite-bundled` compiles SQLite into
 //! the crate instead, for hosts without the library.
 //!
@@ -59,9 +63,10 @@ use crate::order_number::OrderNumber;
 use crate::ports::store::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
 };
+use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long SQLite itself waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,82 +83,20 @@ const BUSY_BACKOFF: Duration = Duration::from_millis(20);
 /// Timestamps are stored as integer microseconds since the Unix epoch (`*_at`, sortable and
 /// comparable in SQL) plus the nanoseconds below the microsecond (`*_ns`, 0..=999), so that
 /// they round-trip exactly and compare exactly.
-const SCHEMA_V1: &str = "
-CREATE TABLE orders (
-    id TEXT PRIMARY KEY NOT NULL,
-    number TEXT NOT NULL UNIQUE,
-    customer TEXT NOT NULL,
-    status TEXT NOT NULL,
-    placed_at INTEGER NOT NULL,
-    placed_at_ns INTEGER NOT NULL,
-    next_deadline_at INTEGER,
-    next_deadline_ns INTEGER,
-    next_deadline_kind TEXT,
-    version INTEGER NOT NULL,
-    snapshot TEXT NOT NULL
-);
-CREATE INDEX orders_by_customer ON orders (customer, id);
-CREATE INDEX orders_by_status ON orders (status, id);
-CREATE INDEX orders_by_deadline ON orders (next_deadline_at, next_deadline_ns, id)
-    WHERE next_deadline_at IS NOT NULL;
-
-CREATE TABLE events (
-    order_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (order_id, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    order_id TEXT NOT NULL,
-    effect TEXT NOT NULL,
-    available_at INTEGER NOT NULL,
-    available_ns INTEGER NOT NULL,
-    lease_until INTEGER,
-    lease_ns INTEGER,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    done INTEGER NOT NULL DEFAULT 0,
-    dead INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE INDEX outbox_open ON outbox (seq) WHERE done = 0 AND dead = 0;
-
-CREATE TABLE dedupe_keys (
-    key TEXT PRIMARY KEY NOT NULL,
-    order_id TEXT NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE waybills (
-    waybill TEXT PRIMARY KEY NOT NULL,
-    order_id TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX waybills_by_order ON waybills (order_id);
-";
+const SCHEMA_V1: &str = include_str!("sql/schema_v1.sql");
 
 /// Version 2: when an outbox item last failed (for a dead letter: when it was given up), and an
 /// index over the dead letters.
-const SCHEMA_V2: &str = "
-ALTER TABLE outbox ADD COLUMN failed_at INTEGER;
-ALTER TABLE outbox ADD COLUMN failed_ns INTEGER;
-CREATE INDEX outbox_dead ON outbox (seq) WHERE dead = 1;
-";
+const SCHEMA_V2: &str = include_str!("sql/schema_v2.sql");
 
 /// Version 3: waybills keyed by carrier and waybill (numbers are unique per carrier only). The
 /// old table is kept as `waybills_v2` while [`rebuild_waybills`] fills the new one from the
 /// order snapshots, then dropped.
-const SCHEMA_V3: &str = "
-DROP INDEX waybills_by_order;
-ALTER TABLE waybills RENAME TO waybills_v2;
-CREATE TABLE waybills (
-    carrier TEXT NOT NULL,
-    waybill TEXT NOT NULL,
-    order_id TEXT NOT NULL,
-    PRIMARY KEY (carrier, waybill)
-) WITHOUT ROWID;
-CREATE INDEX waybills_by_order ON waybills (order_id);
-";
+const SCHEMA_V3: &str = include_str!("sql/schema_v3.sql");
+
+/// Version 4: the stored form's schema version next to each event and snapshot (see
+/// [`crate::stored`]), and each event's type. Rows written before are version 1.
+const SCHEMA_V4: &str = include_str!("sql/schema_v4.sql");
 
 /// An [`OrderStore`] on a single SQLite database file.
 ///
@@ -309,7 +252,7 @@ impl SqliteStore {
                     "the database has schema version {version}; this build knows up to {SCHEMA_VERSION}"
                 )));
             }
-            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3)] {
+            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3), (3, SCHEMA_V4)] {
                 if version <= from {
                     tx.execute_batch(migration)?;
                 }
@@ -356,7 +299,7 @@ impl SqliteStore {
     /// As any store call.
     pub fn order_count(&self) -> Result<u64, StoreError> {
         self.run(|conn| {
-            let n: i64 = conn.query_row("SELECT COUNT(*) FROM orders", [], |row| row.get(0))?;
+            let n: i64 = conn.query_row(include_str!("sql/count_orders.sql"), [], |row| row.get(0))?;
             u64::try_from(n).map_err(|_| corrupt("negative count"))
         })
     }
@@ -367,8 +310,7 @@ impl SqliteStore {
     /// As any store call.
     pub fn outbox_pending(&self) -> Result<u64, StoreError> {
         self.run(|conn| {
-            let n: i64 =
-                conn.query_row("SELECT COUNT(*) FROM outbox WHERE done = 0 AND dead = 0", [], |row| row.get(0))?;
+            let n: i64 = conn.query_row(include_str!("sql/count_outbox_pending.sql"), [], |row| row.get(0))?;
             u64::try_from(n).map_err(|_| corrupt("negative count"))
         })
     }
@@ -380,8 +322,7 @@ impl SqliteStore {
     /// As any store call.
     pub fn outbox_dead(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.run(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT key, COALESCE(last_error, '') FROM outbox WHERE dead = 1 ORDER BY seq")?;
+            let mut stmt = conn.prepare_cached(include_str!("sql/list_dead_keys.sql"))?;
             let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -450,32 +391,39 @@ struct Rows {
     version: i64,
     expected: i64,
     snapshot: String,
-    /// `(seq, body)` of each event.
-    events: Vec<(i64, String)>,
+    /// `(seq, event type, body)` of each event, in [`EVENT_VERSION`].
+    events: Vec<(i64, &'static str, String)>,
     /// `(key, effect)` of each outbox entry.
     outbox: Vec<(String, String)>,
+    /// The order's `(carrier, waybill)` pairs.
+    waybills: Vec<(String, String)>,
 }
 
 impl Rows {
     fn of(commit: &Commit<'_>) -> Result<Rows, StoreError> {
         let order = commit.order;
-        let deadline = order.next_deadline();
+        let index = IndexColumns::of(order);
+        let deadline = index.deadline;
         let encode = || -> Result<Rows, Fail> {
             Ok(Rows {
                 id: order.id.to_string(),
-                number: order.number.to_string(),
-                customer: order.customer.as_str().to_owned(),
-                status: order.status().as_str(),
-                placed_at: split(order.placed_at),
+                number: index.summary.number.to_string(),
+                customer: index.summary.customer.as_str().to_owned(),
+                status: index.summary.status.as_str(),
+                placed_at: split(index.summary.placed_at),
+                waybills: index.owned_waybills(),
                 deadline_at: deadline.map(|(at, _)| split(at)),
                 deadline_kind: deadline.map(|(_, kind)| to_json("deadline kind", &kind)).transpose()?,
                 version: to_i64("version", order.version)?,
                 expected: to_i64("expected version", commit.expected_version)?,
-                snapshot: to_json("order snapshot", order)?,
+                snapshot: StoredSnapshot::encode(order).to_json()?,
                 events: commit
                     .events
                     .iter()
-                    .map(|e| Ok((to_i64("seq", e.seq)?, to_json("event", e)?)))
+                    .map(|e| {
+                        let stored = StoredEvent::encode(e);
+                        Ok((to_i64("seq", e.seq)?, stored.event_type, stored.to_json()?))
+                    })
                     .collect::<Result<_, Fail>>()?,
                 outbox: commit
                     .outbox
@@ -490,7 +438,7 @@ impl Rows {
 
 /// Records the dedupe keys; the first one already taken (or repeated) refuses the commit.
 fn insert_dedupe_keys(tx: &Transaction<'_>, id: &str, keys: &[String]) -> Result<(), Fail> {
-    let mut stmt = tx.prepare_cached("INSERT INTO dedupe_keys (key, order_id) VALUES (?1, ?2)")?;
+    let mut stmt = tx.prepare_cached(include_str!("sql/insert_dedupe_key.sql"))?;
     for key in keys {
         match stmt.execute(params![key, id]) {
             Ok(_) => {}
@@ -503,12 +451,12 @@ fn insert_dedupe_keys(tx: &Transaction<'_>, id: &str, keys: &[String]) -> Result
 
 /// Writes the events, the outbox rows (skipping existing keys) and the changes to the waybill
 /// index.
-fn write_rest(tx: &Transaction<'_>, commit: &Commit<'_>, rows: &Rows) -> Result<(), Fail> {
+fn write_rest(tx: &Transaction<'_>, rows: &Rows) -> Result<(), Fail> {
     let id = &rows.id;
     {
-        let mut stmt = tx.prepare_cached("INSERT INTO events (order_id, seq, body) VALUES (?1, ?2, ?3)")?;
-        for (seq, body) in &rows.events {
-            match stmt.execute(params![id, seq, body]) {
+        let mut stmt = tx.prepare_cached(include_str!("sql/insert_event.sql"))?;
+        for (seq, event_type, body) in &rows.events {
+            match stmt.execute(params![id, seq, event_type, EVENT_VERSION, body]) {
                 Ok(_) => {}
                 Err(e) if is_constraint(&e) => {
                     return Err(corrupt(format!("order {id}: event {seq} is already stored")));
@@ -519,42 +467,34 @@ fn write_rest(tx: &Transaction<'_>, commit: &Commit<'_>, rows: &Rows) -> Result<
     }
     {
         let (min_at, min_ns) = split(DateTime::<Utc>::MIN_UTC);
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO outbox (key, order_id, effect, available_at, available_ns) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (key) DO NOTHING",
-        )?;
+        let mut stmt = tx.prepare_cached(include_str!("sql/insert_outbox.sql"))?;
         for (key, effect) in &rows.outbox {
             stmt.execute(params![key, id, effect, min_at, min_ns])?;
         }
     }
-    write_waybills(tx, commit.order, id)
+    write_waybills(tx, &rows.waybills, id)
 }
 
 /// Brings the waybill index in line with the order's `(carrier, waybill)` pairs. Only the
 /// differences are written: most commits change no waybill, and rewriting unchanged rows would
 /// dirty pages. A pair another order has refuses the commit ([`StoreError::WaybillTaken`]; the
 /// caller's transaction is rolled back).
-fn write_waybills(tx: &Transaction<'_>, order: &Order, id: &str) -> Result<(), Fail> {
+fn write_waybills(tx: &Transaction<'_>, waybills: &[(String, String)], id: &str) -> Result<(), Fail> {
     let stored: Vec<(String, String)> = {
-        let mut stmt = tx.prepare_cached("SELECT carrier, waybill FROM waybills WHERE order_id = ?1")?;
+        let mut stmt = tx.prepare_cached(include_str!("sql/select_order_waybills.sql"))?;
         let rows = stmt.query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
     let is_stored = |carrier: &str, waybill: &str| stored.iter().any(|(c, w)| c == carrier && w == waybill);
-    for (carrier, waybill) in stored.iter().filter(|(c, w)| !order.carrier_waybills().any(|p| p == (c, w))) {
-        tx.prepare_cached("DELETE FROM waybills WHERE carrier = ?1 AND waybill = ?2 AND order_id = ?3")?
-            .execute(params![carrier, waybill, id])?;
+    for (carrier, waybill) in stored.iter().filter(|&pair| !waybills.contains(pair)) {
+        tx.prepare_cached(include_str!("sql/delete_waybill.sql"))?.execute(params![carrier, waybill, id])?;
     }
-    for (carrier, waybill) in order.carrier_waybills().filter(|(c, w)| !is_stored(c, w)) {
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO waybills (carrier, waybill, order_id) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (carrier, waybill) DO NOTHING",
-            )?
-            .execute(params![carrier, waybill, id])?;
+    for (carrier, waybill) in waybills.iter().filter(|(c, w)| !is_stored(c, w)) {
+        let inserted =
+            tx.prepare_cached(include_str!("sql/insert_waybill.sql"))?.execute(params![carrier, waybill, id])?;
         if inserted == 0 {
             let owner: Option<String> = tx
-                .prepare_cached("SELECT order_id FROM waybills WHERE carrier = ?1 AND waybill = ?2")?
+                .prepare_cached(include_str!("sql/find_by_waybill.sql"))?
                 .query_row(params![carrier, waybill], |row| row.get(0))
                 .optional()?;
             // Listed twice by the order itself: already written above.
@@ -578,7 +518,7 @@ fn write_waybills(tx: &Transaction<'_>, order: &Order, id: &str) -> Result<(), F
 /// [`UNKNOWN_CARRIER`] (logged).
 fn rebuild_waybills(tx: &Transaction<'_>) -> Result<(), Fail> {
     let old: Vec<(String, String)> = {
-        let mut stmt = tx.prepare("SELECT waybill, order_id FROM waybills_v2")?;
+        let mut stmt = tx.prepare(include_str!("sql/migrate_old_waybills.sql"))?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
@@ -587,14 +527,12 @@ fn rebuild_waybills(tx: &Transaction<'_>) -> Result<(), Fail> {
     {
         // Only the orders in the old index and those whose snapshot names a waybill (written
         // `"waybill":"..."` or `"return_waybill":"..."`, `null` when there is none) are decoded.
-        let mut stmt = tx.prepare(
-            "SELECT id, snapshot FROM orders
-             WHERE id IN (SELECT order_id FROM waybills_v2) OR snapshot LIKE '%waybill\":\"%'",
-        )?;
+        let mut stmt = tx.prepare(include_str!("sql/migrate_snapshots_with_waybills.sql"))?;
         let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
         for row in rows {
             let (id, snapshot) = row?;
-            match serde_json::from_str::<Order>(&snapshot) {
+            // Snapshots older than schema version 4 are all of stored version 1.
+            match StoredSnapshot::decode(snapshot.as_str(), 1, &id) {
                 Ok(order) => {
                     pairs.extend(order.carrier_waybills().map(|(c, w)| (c.to_owned(), w.to_owned(), id.clone())))
                 }
@@ -613,10 +551,7 @@ fn rebuild_waybills(tx: &Transaction<'_>) -> Result<(), Fail> {
     pairs.sort_by_key(|(_, w, id)| !old_owners.contains(&(w.as_str(), id.as_str())));
     let mut dropped = 0usize;
     {
-        let mut insert = tx.prepare(
-            "INSERT INTO waybills (carrier, waybill, order_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT (carrier, waybill) DO NOTHING",
-        )?;
+        let mut insert = tx.prepare(include_str!("sql/insert_waybill.sql"))?;
         for (carrier, waybill, id) in &pairs {
             if insert.execute(params![carrier, waybill, id])? == 0 {
                 dropped += 1;
@@ -629,14 +564,14 @@ fn rebuild_waybills(tx: &Transaction<'_>) -> Result<(), Fail> {
             "sqlite store: migrating waybills: waybills recorded on two orders stay with the order the old index named"
         );
     }
-    tx.execute_batch("DROP TABLE waybills_v2;")?;
+    tx.execute_batch(include_str!("sql/migrate_drop_old_waybills.sql"))?;
     Ok(())
 }
 
 fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(), Fail> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let existing: Option<i64> = tx
-        .prepare_cached("SELECT version FROM orders WHERE id = ?1")?
+        .prepare_cached(include_str!("sql/select_version.sql"))?
         .query_row(params![rows.id], |row| row.get(0))
         .optional()?;
     if let Some(actual) = existing {
@@ -654,7 +589,7 @@ fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
         return Err(corrupt("a new order needs at least its order_placed event"));
     }
     let taken: Option<String> = tx
-        .prepare_cached("SELECT id FROM orders WHERE number = ?1")?
+        .prepare_cached(include_str!("sql/find_by_number.sql"))?
         .query_row(params![rows.number], |row| row.get(0))
         .optional()?;
     if taken.is_some() {
@@ -662,32 +597,27 @@ fn create(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
     }
     insert_dedupe_keys(&tx, &rows.id, commit.dedupe_keys)?;
     commit.check_sequence()?;
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO orders (id, number, customer, status, placed_at, placed_at_ns, next_deadline_at,
-                 next_deadline_ns, next_deadline_kind, version, snapshot)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(params![
-            rows.id,
-            rows.number,
-            rows.customer,
-            rows.status,
-            rows.placed_at.0,
-            rows.placed_at.1,
-            rows.deadline_at.map(|d| d.0),
-            rows.deadline_at.map(|d| d.1),
-            rows.deadline_kind,
-            rows.version,
-            rows.snapshot,
-        ]);
+    let inserted = tx.prepare_cached(include_str!("sql/insert_order.sql"))?.execute(params![
+        rows.id,
+        rows.number,
+        rows.customer,
+        rows.status,
+        rows.placed_at.0,
+        rows.placed_at.1,
+        rows.deadline_at.map(|d| d.0),
+        rows.deadline_at.map(|d| d.1),
+        rows.deadline_kind,
+        rows.version,
+        rows.snapshot,
+        SNAPSHOT_VERSION,
+    ]);
     match inserted {
         Ok(_) => {}
         // Checked above under the write lock; kept as the database's own guarantee.
         Err(e) if is_constraint(&e) => return Err(StoreError::DuplicateOrderNumber(commit.order.number).into()),
         Err(e) => return Err(e.into()),
     }
-    write_rest(&tx, commit, rows)?;
+    write_rest(&tx, rows)?;
     tx.commit()?;
     Ok(())
 }
@@ -697,26 +627,21 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
     // Only the columns a transition changes are set: setting an indexed column rewrites its
     // index entry even when the value stays the same. The number is compared in the same
     // statement; why nothing matched is looked up only then.
-    let updated = tx
-        .prepare_cached(
-            "UPDATE orders SET status = ?3, next_deadline_at = ?4, next_deadline_ns = ?5, next_deadline_kind = ?6,
-                 version = ?7, snapshot = ?8
-             WHERE id = ?1 AND version = ?2 AND number = ?9",
-        )?
-        .execute(params![
-            rows.id,
-            rows.expected,
-            rows.status,
-            rows.deadline_at.map(|d| d.0),
-            rows.deadline_at.map(|d| d.1),
-            rows.deadline_kind,
-            rows.version,
-            rows.snapshot,
-            rows.number,
-        ])?;
+    let updated = tx.prepare_cached(include_str!("sql/update_order.sql"))?.execute(params![
+        rows.id,
+        rows.expected,
+        rows.status,
+        rows.deadline_at.map(|d| d.0),
+        rows.deadline_at.map(|d| d.1),
+        rows.deadline_kind,
+        rows.version,
+        rows.snapshot,
+        rows.number,
+        SNAPSHOT_VERSION,
+    ])?;
     if updated == 0 {
         let stored: Option<(i64, String)> = tx
-            .prepare_cached("SELECT version, number FROM orders WHERE id = ?1")?
+            .prepare_cached(include_str!("sql/select_version_and_number.sql"))?
             .query_row(params![rows.id], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         return Err(match stored {
@@ -732,14 +657,15 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
     }
     // Customer and placement time do not change in the workflow; a snapshot that says
     // otherwise is followed, and an unchanged row is not touched.
-    tx.prepare_cached(
-        "UPDATE orders SET customer = ?2, placed_at = ?3, placed_at_ns = ?4
-         WHERE id = ?1 AND (customer IS NOT ?2 OR placed_at IS NOT ?3 OR placed_at_ns IS NOT ?4)",
-    )?
-    .execute(params![rows.id, rows.customer, rows.placed_at.0, rows.placed_at.1])?;
+    tx.prepare_cached(include_str!("sql/update_order_customer.sql"))?.execute(params![
+        rows.id,
+        rows.customer,
+        rows.placed_at.0,
+        rows.placed_at.1
+    ])?;
     insert_dedupe_keys(&tx, &rows.id, commit.dedupe_keys)?;
     commit.check_sequence()?;
-    write_rest(&tx, commit, rows)?;
+    write_rest(&tx, rows)?;
     tx.commit()?;
     Ok(())
 }
@@ -749,12 +675,12 @@ fn append(conn: &mut Connection, commit: &Commit<'_>, rows: &Rows) -> Result<(),
 // ---------------------------------------------------------------------------------------------
 
 fn load(conn: &Connection, id: OrderId) -> Result<Option<Order>, Fail> {
-    let row: Option<(String, i64)> = conn
-        .prepare_cached("SELECT snapshot, version FROM orders WHERE id = ?1")?
-        .query_row(params![id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
+    let row: Option<(String, i64, u16)> = conn
+        .prepare_cached(include_str!("sql/load_snapshot.sql"))?
+        .query_row(params![id.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?;
-    let Some((snapshot, version)) = row else { return Ok(None) };
-    let order: Order = from_json("order snapshot", &snapshot)?;
+    let Some((snapshot, version, schema_version)) = row else { return Ok(None) };
+    let order = StoredSnapshot::decode(snapshot.as_str(), schema_version, id)?;
     if order.id != id || i64::try_from(order.version).ok() != Some(version) {
         return Err(corrupt(format!(
             "order {id}: the snapshot (order {}, version {}) does not match its row (version {version})",
@@ -765,12 +691,14 @@ fn load(conn: &Connection, id: OrderId) -> Result<Option<Order>, Fail> {
 }
 
 fn events(conn: &Connection, id: OrderId) -> Result<Vec<Event>, Fail> {
-    let mut stmt = conn.prepare_cached("SELECT seq, body FROM events WHERE order_id = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map(params![id.to_string()], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+    let mut stmt = conn.prepare_cached(include_str!("sql/load_events.sql"))?;
+    let rows = stmt.query_map(params![id.to_string()], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, u16>(2)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, body) = row?;
-        let event: Event = from_json("event", &body)?;
+        let (seq, body, schema_version) = row?;
+        let event = StoredEvent::decode(body.as_str(), schema_version, id, seq)?;
         if i64::try_from(event.seq).ok() != Some(seq) {
             return Err(corrupt(format!("order {id}: event stored at seq {seq} says seq {}", event.seq)));
         }
@@ -785,7 +713,8 @@ fn find_id(conn: &Connection, sql: &str, value: &str) -> Result<Option<OrderId>,
 }
 
 fn list(conn: &Connection, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, Fail> {
-    let mut sql = String::from("SELECT snapshot FROM orders WHERE 1 = 1");
+    // The filter's conditions are appended to this query.
+    let mut sql = String::from(include_str!("sql/list_orders.sql").trim_end());
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, value: rusqlite::types::Value| {
         args.push(value);
@@ -817,11 +746,14 @@ fn list(conn: &Connection, filter: &OrderFilter, after: Option<OrderId>, limit: 
     sql.push_str(" ORDER BY id");
 
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| row.get::<_, String>(0))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, u16>(1)?, row.get::<_, String>(2)?))
+    })?;
     let mut items = Vec::with_capacity(limit.min(64));
     let mut more = false;
     for row in rows {
-        let order: Order = from_json("order snapshot", &row?)?;
+        let (snapshot, schema_version, id) = row?;
+        let order = StoredSnapshot::decode(snapshot.as_str(), schema_version, id)?;
         let summary = OrderSummary::of(&order);
         if !filter.matches(&summary) {
             // The indexed columns disagree with the snapshot (e.g. written by an older build
@@ -841,13 +773,7 @@ fn list(conn: &Connection, filter: &OrderFilter, after: Option<OrderId>, limit: 
 
 fn due_deadlines(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, Fail> {
     let (us, ns) = split(now);
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, next_deadline_at, next_deadline_ns, next_deadline_kind FROM orders
-         WHERE next_deadline_at IS NOT NULL
-           AND (next_deadline_at < ?1 OR (next_deadline_at = ?1 AND next_deadline_ns <= ?2))
-         ORDER BY next_deadline_at, next_deadline_ns, id
-         LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(include_str!("sql/due_deadlines.sql"))?;
     let rows = stmt.query_map(params![us, ns, sql_limit(limit)], |row| {
         Ok((
             row.get::<_, String>(0)?,
@@ -879,14 +805,7 @@ fn claim_outbox(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut claimed = Vec::new();
     {
-        let mut select = tx.prepare_cached(
-            "SELECT seq, key, order_id, effect, attempts FROM outbox
-             WHERE done = 0 AND dead = 0
-               AND (available_at < ?1 OR (available_at = ?1 AND available_ns <= ?2))
-               AND (lease_until IS NULL OR lease_until < ?1 OR (lease_until = ?1 AND lease_ns <= ?2))
-             ORDER BY seq
-             LIMIT ?3",
-        )?;
+        let mut select = tx.prepare_cached(include_str!("sql/claim_outbox.sql"))?;
         let rows = select.query_map(params![now_us, now_ns, sql_limit(limit)], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
@@ -896,8 +815,7 @@ fn claim_outbox(
                 row.get::<_, i64>(4)?,
             ))
         })?;
-        let mut update =
-            tx.prepare_cached("UPDATE outbox SET lease_until = ?2, lease_ns = ?3, attempts = ?4 WHERE seq = ?1")?;
+        let mut update = tx.prepare_cached(include_str!("sql/lease_outbox.sql"))?;
         for row in rows {
             let (seq, key, order_id, effect, attempts) = row?;
             let order_id = parse_id(&order_id)?;
@@ -915,8 +833,7 @@ fn claim_outbox(
 
 fn complete_outbox(conn: &mut Connection, key: &str) -> Result<(), Fail> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.prepare_cached("UPDATE outbox SET done = 1, lease_until = NULL, lease_ns = NULL WHERE key = ?1")?
-        .execute(params![key])?;
+    tx.prepare_cached(include_str!("sql/complete_outbox.sql"))?.execute(params![key])?;
     tx.commit()?;
     Ok(())
 }
@@ -933,20 +850,11 @@ fn fail_outbox(
     match retry_at {
         Some(at) => {
             let (us, ns) = split(at);
-            tx.prepare_cached(
-                "UPDATE outbox SET lease_until = NULL, lease_ns = NULL, last_error = ?2, available_at = ?3,
-                     available_ns = ?4, failed_at = ?5, failed_ns = ?6
-                 WHERE key = ?1 AND done = 0 AND dead = 0",
-            )?
-            .execute(params![key, error, us, ns, now_us, now_ns])?;
+            tx.prepare_cached(include_str!("sql/retry_outbox.sql"))?
+                .execute(params![key, error, us, ns, now_us, now_ns])?;
         }
         None => {
-            tx.prepare_cached(
-                "UPDATE outbox SET lease_until = NULL, lease_ns = NULL, last_error = ?2, dead = 1, failed_at = ?3,
-                     failed_ns = ?4
-                 WHERE key = ?1 AND done = 0 AND dead = 0",
-            )?
-            .execute(params![key, error, now_us, now_ns])?;
+            tx.prepare_cached(include_str!("sql/bury_outbox.sql"))?.execute(params![key, error, now_us, now_ns])?;
         }
     }
     tx.commit()?;
@@ -954,12 +862,7 @@ fn fail_outbox(
 }
 
 fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<DeadLetter>, Fail> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT key, order_id, effect, attempts, COALESCE(last_error, ''), failed_at, failed_ns FROM outbox
-         WHERE dead = 1
-         ORDER BY seq
-         LIMIT ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(include_str!("sql/dead_letters.sql"))?;
     let rows = stmt.query_map(params![sql_limit(limit)], |row| {
         Ok((
             row.get::<_, String>(0)?,
@@ -991,13 +894,7 @@ fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<DeadLetter>, Fail
 fn requeue_dead(conn: &mut Connection, key: &str, now: DateTime<Utc>) -> Result<bool, Fail> {
     let (us, ns) = split(now);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx
-        .prepare_cached(
-            "UPDATE outbox SET dead = 0, attempts = 0, available_at = ?2, available_ns = ?3, lease_until = NULL,
-                 lease_ns = NULL
-             WHERE key = ?1 AND dead = 1",
-        )?
-        .execute(params![key, us, ns])?;
+    let changed = tx.prepare_cached(include_str!("sql/requeue_dead.sql"))?.execute(params![key, us, ns])?;
     tx.commit()?;
     Ok(changed == 1)
 }
@@ -1023,13 +920,13 @@ impl OrderStore for SqliteStore {
 
     async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
         let number = number.to_string();
-        self.run(|conn| find_id(conn, "SELECT id FROM orders WHERE number = ?1", &number))
+        self.run(|conn| find_id(conn, include_str!("sql/find_by_number.sql"), &number))
     }
 
     async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
         self.run(|conn| {
             let id: Option<String> = conn
-                .prepare_cached("SELECT order_id FROM waybills WHERE carrier = ?1 AND waybill = ?2")?
+                .prepare_cached(include_str!("sql/find_by_waybill.sql"))?
                 .query_row(params![carrier, waybill], |row| row.get(0))
                 .optional()?;
             id.as_deref().map(parse_id).transpose()
@@ -1037,7 +934,7 @@ impl OrderStore for SqliteStore {
     }
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
-        self.run(|conn| find_id(conn, "SELECT order_id FROM dedupe_keys WHERE key = ?1", key))
+        self.run(|conn| find_id(conn, include_str!("sql/find_by_key.sql"), key))
     }
 
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {

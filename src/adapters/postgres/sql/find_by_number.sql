@@ -1,0 +1,1 @@
+SELECT id FROM {s}.orders WHERE number = $1

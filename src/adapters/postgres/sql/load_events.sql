@@ -1,0 +1,1 @@
+SELECT seq, body, schema_version FROM {s}.events WHERE order_id = $1 ORDER BY seq

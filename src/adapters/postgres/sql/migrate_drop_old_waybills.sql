@@ -1,0 +1,1 @@
+DROP TABLE {s}.waybills_v2;

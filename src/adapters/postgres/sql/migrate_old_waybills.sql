@@ -1,0 +1,1 @@
+SELECT waybill, order_id FROM {s}.waybills_v2

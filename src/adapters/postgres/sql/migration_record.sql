@@ -1,0 +1,1 @@
+INSERT INTO {s}.schema_version (version) VALUES ($1)

@@ -1,0 +1,1 @@
+SELECT 1 FROM {s}.orders WHERE number = $1

@@ -1,0 +1,1 @@
+SELECT version, number FROM {s}.orders WHERE id = $1

@@ -1,0 +1,6 @@
+WITH o AS (
+    UPDATE {s}.orders SET customer = $3, status = $4, placed_at = $5, next_deadline_at = $6, next_deadline_kind = $7,
+        version = $8, snapshot = $9, snapshot_version = {snapshot_version}
+    WHERE id = $1 AND number = $2 AND version = $10
+    RETURNING id
+)

@@ -1,0 +1,1 @@
+SELECT order_id FROM dedupe_keys WHERE key = ?1

@@ -1,0 +1,2 @@
+INSERT INTO outbox (key, order_id, effect, available_at, available_ns) VALUES (?1, ?2, ?3, ?4, ?5)
+    ON CONFLICT (key) DO NOTHING

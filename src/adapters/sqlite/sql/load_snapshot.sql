@@ -1,0 +1,1 @@
+SELECT snapshot, version, snapshot_version FROM orders WHERE id = ?1

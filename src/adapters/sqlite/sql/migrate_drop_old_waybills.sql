@@ -1,0 +1,1 @@
+DROP TABLE waybills_v2;

@@ -1,0 +1,1 @@
+SELECT waybill, order_id FROM waybills_v2

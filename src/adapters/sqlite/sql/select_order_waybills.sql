@@ -1,0 +1,1 @@
+SELECT carrier, waybill FROM waybills WHERE order_id = ?1

@@ -1,0 +1,1 @@
+SELECT version FROM orders WHERE id = ?1

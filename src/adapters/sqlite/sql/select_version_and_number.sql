@@ -1,0 +1,1 @@
+SELECT version, number FROM orders WHERE id = ?1

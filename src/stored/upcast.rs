@@ -1,0 +1,91 @@
+//! Upcasters: one function per step, keyed on the schema version it upgrades from.
+//!
+//! A step takes the JSON of version `n` and leaves the JSON of version `n + 1`. Reading a row
+//! of version `n` runs the steps `n`, `n + 1`, … up to the current version, in that order,
+//! then deserialises. To add version 3: raise the version in `crate::stored`, write
+//! `event_v2_to_v3` (and/or `snapshot_v2_to_v3`) and add it to the list below.
+
+use serde_json::{Map, Value};
+
+/// One upgrade step: the JSON of the version it is keyed on becomes the next version's, or the
+/// reason it cannot.
+pub type Step = fn(&mut Value) -> Result<(), String>;
+
+/// The steps of one stored kind, each with the version it upgrades from.
+pub type Steps = &'static [(u16, Step)];
+
+/// The event steps.
+pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2)];
+
+/// The snapshot steps.
+pub const SNAPSHOT_STEPS: Steps = &[(1, snapshot_v1_to_v2)];
+
+/// Runs the steps from `from` up to `to`, in version order; a missing step is an error.
+pub fn run(steps: Steps, from: u16, to: u16, value: &mut Value) -> Result<(), String> {
+    for version in from..to {
+        let step = steps
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, step)| step)
+            .ok_or_else(|| format!("no upcaster from schema version {version}"))?;
+        step(value).map_err(|e| format!("upgrading from schema version {version}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Version 1 → 2 of an event: the event's own `v` goes (the version is the stored form's), and
+/// a refund gets the fields added after it was first written.
+pub fn event_v1_to_v2(event: &mut Value) -> Result<(), String> {
+    let event = object(event, "the event")?;
+    event.remove("v");
+    if let Some(refund) = event.get_mut("change").and_then(|c| c.get_mut("refund")).and_then(Value::as_object_mut) {
+        refund_v1_to_v2(refund);
+    }
+    Ok(())
+}
+
+/// Version 1 → 2 of a snapshot: the fields added to the order after it was first written get
+/// their defaults.
+pub fn snapshot_v1_to_v2(order: &mut Value) -> Result<(), String> {
+    let order = object(order, "the snapshot")?;
+    fill(order, "cases", Value::Array(Vec::new()));
+    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
+        fill(payment, "cod_void", Value::Bool(false));
+        for refund in objects(payment, "refunds") {
+            refund_v1_to_v2(refund);
+        }
+        for anomaly in objects(payment, "anomalies") {
+            fill(anomaly, "provider", Value::String(String::new()));
+        }
+    }
+    if let Some(fulfillment) = order.get_mut("fulfillment").and_then(Value::as_object_mut) {
+        for package in objects(fulfillment, "packages") {
+            fill(package, "case", Value::Null);
+        }
+    }
+    if let Some(deadlines) = order.get_mut("deadlines").and_then(Value::as_object_mut) {
+        fill(deadlines, "cases", Value::Array(Vec::new()));
+    }
+    Ok(())
+}
+
+/// A version 1 refund: no case, no unapplied payment, unless it says so.
+fn refund_v1_to_v2(refund: &mut Map<String, Value>) {
+    fill(refund, "case", Value::Null);
+    fill(refund, "unapplied_txn", Value::Null);
+}
+
+/// `value` as an object, or why not.
+fn object<'a>(value: &'a mut Value, what: &str) -> Result<&'a mut Map<String, Value>, String> {
+    value.as_object_mut().ok_or_else(|| format!("{what} is not a JSON object"))
+}
+
+/// The objects of the array `key` of `parent` (none when it is missing).
+fn objects<'a>(parent: &'a mut Map<String, Value>, key: &str) -> impl Iterator<Item = &'a mut Map<String, Value>> {
+    parent.get_mut(key).and_then(Value::as_array_mut).into_iter().flatten().filter_map(Value::as_object_mut)
+}
+
+/// Sets `key` to `default` when it is missing.
+fn fill(object: &mut Map<String, Value>, key: &str, default: Value) {
+    object.entry(key).or_insert(default);
+}
