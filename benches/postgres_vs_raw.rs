@@ -31,7 +31,7 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::engine::{Adapters, Engine, Ports, RequestKey};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
-use orderflow::ports::{OrderStore, SystemClock};
+use orderflow::ports::{OrderRepository, SystemClock, WorkQueue};
 use orderflow::testing::{
     FakeCarrier, FakeGateway, RecordingNotifier, buyer, carrier, provider, sample_form, warehouse,
 };
@@ -63,7 +63,7 @@ type PgEngine = Arc<BenchEngine<Arc<PgStore>>>;
 /// The raw side's connections, one per worker.
 type RawClients = [Arc<tokio::sync::Mutex<RawClient>>];
 
-fn engine<S: OrderStore>(store: S) -> BenchEngine<S> {
+fn engine<S: OrderRepository + WorkQueue>(store: S) -> BenchEngine<S> {
     let inventory = Arc::new(MemoryInventory::new());
     for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
         inventory.set_stock(&Sku::new(sku).unwrap_or_else(|e| panic!("{e}")), u32::MAX);
@@ -174,7 +174,7 @@ impl Script {
 
     /// Runs transition `step` of the order `id` (number `serial`) on `engine`; returns the
     /// order's id (new at step 0).
-    async fn run<S: OrderStore>(
+    async fn run<S: OrderRepository + WorkQueue>(
         &self,
         engine: &BenchEngine<S>,
         step: usize,

@@ -29,7 +29,7 @@ use criterion::{BenchmarkId, Criterion};
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
 use orderflow::order::TrackingKind;
-use orderflow::ports::{Commit, OrderFilter, OrderStore};
+use orderflow::ports::{Commit, OrderFilter, OrderRepository, WorkQueue};
 use orderflow::testing::{FakeCarrier, buyer, carrier, pack_remaining, provider, sample_form, t0, warehouse};
 use orderflow::{
     Action, Command, Ctx, Event, MemoryStore, NewOrder, Order, OrderId, OrderNumber, OrderStatus, PackageId, Workflow,
@@ -152,7 +152,14 @@ fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemorySt
 }
 
 /// Benchmarks the reads on one store of `n` orders.
-fn reads<S: OrderStore>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, store: &S, n: u64, deep: OrderId) {
+fn reads<S: OrderRepository + WorkQueue>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    store: &S,
+    n: u64,
+    deep: OrderId,
+) {
     let ready = OrderFilter { status: Some(OrderStatus::ReadyToShip), ..OrderFilter::default() };
     let early = after(t0(), TimeDelta::hours(2));
     let late = placed_at(n);

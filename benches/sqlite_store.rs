@@ -13,7 +13,7 @@ use chrono::TimeDelta;
 use common::TempDb;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use orderflow::adapters::sqlite::SqliteStore;
-use orderflow::ports::{Commit, OrderStore, OutboxEntry};
+use orderflow::ports::{Commit, OrderRepository, OutboxEntry, WorkQueue};
 use orderflow::testing::{conformance, provider, t0};
 use orderflow::{Action, Command, Ctx, Effect, Event, MemoryStore, Order, Workflow, evolve};
 
@@ -32,7 +32,7 @@ fn anomaly(wf: &Workflow, base: &Order, n: u64) -> (Order, Vec<Event>) {
     (next, decision.events)
 }
 
-fn bench_store<S: OrderStore>(c: &mut Criterion, name: &str, store: &S) {
+fn bench_store<S: OrderRepository + WorkQueue>(c: &mut Criterion, name: &str, store: &S) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("{e}"));
     let wf = Workflow::default();
     let number = Cell::new(1_000_u64);

@@ -42,7 +42,7 @@ use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine, RequestKey};
 use orderflow::order::TrackingKind;
-use orderflow::ports::OrderStore;
+use orderflow::ports::OrderRepository;
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, pack_remaining, provider, sample_form, t0,
     warehouse,

@@ -12,7 +12,7 @@ mod walkthrough;
 use std::sync::Arc;
 
 use orderflow::adapters::sqlite::SqliteStore;
-use orderflow::ports::{OrderFilter, OrderStore};
+use orderflow::ports::{OrderFilter, OrderRepository};
 use orderflow::testing::t0;
 use walkthrough::{DemoShop, Error};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use orderflow::engine::{Adapters, Engine};
 use orderflow::order::TrackingKind;
-use orderflow::ports::{OrderStore, PaymentSession};
+use orderflow::ports::{OrderRepository, PaymentSession, WorkQueue};
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, customer_service, pack_remaining, reviewer,
     sample_form, warehouse,
@@ -24,7 +24,7 @@ type DemoAdapters<S> =
 
 /// A shop on store `S` with the signed fakes, in-memory stock and a steppable clock (so the
 /// demonstration can jump over days).
-pub struct DemoShop<S: OrderStore> {
+pub struct DemoShop<S: OrderRepository + WorkQueue> {
     engine: Engine<DemoAdapters<S>>,
     gateway: Arc<FakeGateway>,
     carrier: Arc<FakeCarrier>,
@@ -32,7 +32,7 @@ pub struct DemoShop<S: OrderStore> {
     clock: Arc<FixedClock>,
 }
 
-impl<S: OrderStore> DemoShop<S> {
+impl<S: OrderRepository + WorkQueue> DemoShop<S> {
     /// A shop whose clock starts at `start`, with 20 of each sample SKU in stock. Every order
     /// is reviewed by a person in this shop.
     pub fn new(store: S, start: DateTime<Utc>) -> Result<DemoShop<S>, Error> {

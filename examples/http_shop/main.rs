@@ -43,14 +43,14 @@ async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let store: Arc<dyn DynOrderStore> = match &cli.store {
+    let store: DynOrderStore = match &cli.store {
         StoreChoice::Sqlite(path) => {
             println!("orders are kept in {path}");
-            Arc::new(SqliteStore::open(path).map_err(std::io::Error::other)?)
+            DynOrderStore::new(SqliteStore::open(path).map_err(std::io::Error::other)?)
         }
         StoreChoice::Memory => {
             println!("orders are kept in memory (gone when the server stops)");
-            Arc::new(MemoryStore::new())
+            DynOrderStore::new(MemoryStore::new())
         }
     };
     let options = cli.options;

@@ -103,10 +103,10 @@ use tower::{ServiceBuilder, ServiceExt};
 // ---------------------------------------------------------------------------------------------
 
 /// The engine this server runs on. The store is chosen at start-up (a SQLite file, or memory),
-/// so it is a trait object; the fakes stand in for the payment provider and the carrier.
+/// so it is a `DynOrderStore`; the fakes stand in for the payment provider and the carrier.
 pub type ShopEngine = Engine<
     Adapters<
-        Arc<dyn DynOrderStore>,
+        DynOrderStore,
         Arc<FakeGateway>,
         Arc<FakeCarrier>,
         Arc<MemoryInventory>,
@@ -268,12 +268,12 @@ impl AppState {
 
     /// [`AppState::demo`] on another clock (tests use a steppable one to make deadlines due).
     pub fn demo_with_clock(options: ShopOptions, clock: Arc<dyn Clock>) -> AppState {
-        AppState::demo_on(options, Arc::new(MemoryStore::new()), clock)
+        AppState::demo_on(options, DynOrderStore::new(MemoryStore::new()), clock)
     }
 
     /// The demo shop on `store` (e.g. a `SqliteStore`, so orders outlive the process). Stock,
     /// the fake provider and the fake carrier live in memory and start afresh each run.
-    pub fn demo_on(options: ShopOptions, store: Arc<dyn DynOrderStore>, clock: Arc<dyn Clock>) -> AppState {
+    pub fn demo_on(options: ShopOptions, store: DynOrderStore, clock: Arc<dyn Clock>) -> AppState {
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         // Waybills numbered afresh each run would collide with those of orders a SQLite file
         // kept from an earlier run (and be refused as taken): each run numbers under its own

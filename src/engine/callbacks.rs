@@ -5,9 +5,9 @@ use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::error::Error;
 use crate::ids::OrderId;
-use crate::order::UNKNOWN_CARRIER;
+use crate::order::{Order, UNKNOWN_CARRIER};
 use crate::ports::{
-    Clock, Logistics, OrderStore, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage, TrackingPush,
+    Clock, Logistics, OrderRepository, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage, TrackingPush,
     WebhookReply,
 };
 
@@ -26,15 +26,11 @@ impl<A: Ports> Engine<A> {
         let notification = payments.verify_notification(raw, self.adapters.clock().now()).await.inspect_err(|e| {
             tracing::warn!(error = %e, "payment notification refused");
         })?;
-        let id =
-            self.adapters.store().find_by_number(&notification.order_number).await?.ok_or(EngineError::NotFound)?;
+        let id = self.orders().find_by_number(&notification.order_number).await?.ok_or(EngineError::NotFound)?;
         if notification.status == PaymentStatus::Succeeded {
-            // Boxed, as `Engine::commit` explains: by value it would sit in this future and in
-            // `apply_payment_on`'s.
-            let order = Box::new(self.order(id).await?);
-            let provider = order.payment.provider().unwrap_or("unknown").to_owned();
-            self.apply_payment_on(id, Some(order), &notification, Actor::PaymentProvider { provider: provider.into() })
-                .await?;
+            // Recorded under the order's own provider, named from the order the command loads.
+            let capture = capture(&notification, Actor::PaymentProvider { provider: "unknown".into() });
+            self.record_payment(id, capture, &notification, Some(provider_of)).await?;
         }
         Ok(payments.reply(true))
     }
@@ -46,23 +42,20 @@ impl<A: Ports> Engine<A> {
         payment: &PaymentNotification,
         actor: Actor,
     ) -> Result<(), EngineError> {
-        self.apply_payment_on(id, None, payment, actor).await
+        self.record_payment(id, capture(payment, actor), payment, None).await
     }
 
-    /// [`Engine::apply_payment`], deciding first on `loaded` when the caller has just loaded
-    /// the order (see `execute_loaded`).
-    async fn apply_payment_on(
+    /// [`Engine::apply_payment`], with the actor named from the loaded order when `actor_of`
+    /// is given.
+    async fn record_payment(
         &self,
         id: OrderId,
-        loaded: Option<Box<crate::order::Order>>,
+        capture: Command,
         payment: &PaymentNotification,
-        actor: Actor,
+        actor_of: Option<fn(&Order) -> Actor>,
     ) -> Result<(), EngineError> {
-        let capture = Command::new(
-            actor.clone(),
-            Action::CapturePayment { txn_id: payment.txn_id.clone(), amount: payment.amount },
-        );
-        match self.execute_keyed(id, capture, None, loaded).await {
+        let actor = capture.actor.clone();
+        match self.run(id, capture, None, actor_of).await {
             Ok(_) => Ok(()),
             Err(EngineError::Rejected(
                 refusal
@@ -74,7 +67,7 @@ impl<A: Ports> Engine<A> {
                     amount: payment.amount,
                     reason: refusal.to_string(),
                 };
-                self.execute(id, Command::new(actor, anomaly)).await.map(|_| ())
+                self.run(id, Command::new(actor, anomaly), None, actor_of).await.map(|_| ())
             }
             Err(e) => Err(e),
         }
@@ -132,16 +125,25 @@ impl<A: Ports> Engine<A> {
     async fn apply_tracking(&self, push: TrackingPush) -> Result<bool, EngineError> {
         let waybill = push.waybill.trim().to_owned();
         let carrier = push.carrier.trim();
-        let store = self.adapters.store();
+        let store = self.orders();
         let mut found = store.find_by_waybill(carrier, &waybill).await?;
         if found.is_none() && carrier != UNKNOWN_CARRIER {
             found = store.find_by_waybill(UNKNOWN_CARRIER, &waybill).await?;
         }
         let id = found.ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
-        let order = self.order(id).await?;
         let carrier = if carrier.is_empty() { "unknown".into() } else { carrier.into() };
         let action = Action::RecordTracking { waybill, update: push.update };
-        let outcome = self.execute_loaded(order, Command::new(Actor::Carrier { carrier }, action)).await?;
+        let outcome = self.execute(id, Command::new(Actor::Carrier { carrier }, action)).await?;
         Ok(!outcome.already_applied)
     }
+}
+
+/// The capture a verified payment asks for, by `actor`.
+fn capture(payment: &PaymentNotification, actor: Actor) -> Command {
+    Command::new(actor, Action::CapturePayment { txn_id: payment.txn_id.clone(), amount: payment.amount })
+}
+
+/// The payment provider an order is paid through, as the actor of its payment records.
+fn provider_of(order: &Order) -> Actor {
+    Actor::PaymentProvider { provider: order.payment.provider().unwrap_or("unknown").into() }
 }

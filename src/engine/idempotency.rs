@@ -17,7 +17,7 @@ use super::EngineError;
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::ids::OrderId;
-use crate::ports::OrderStore;
+use crate::ports::OrderRepository;
 
 /// The longest idempotency key accepted, in bytes (as the common payment APIs allow).
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
@@ -63,7 +63,7 @@ impl RequestKey {
     /// What the store knows of this key: `Some(order)` when this exact request was committed
     /// before (answer with that order), `None` when the key is new, and
     /// [`EngineError::IdempotencyKeyReused`] when the actor used it for another request.
-    pub(crate) async fn seen(&self, store: &impl OrderStore) -> Result<Option<OrderId>, EngineError> {
+    pub(crate) async fn seen(&self, store: &(impl OrderRepository + ?Sized)) -> Result<Option<OrderId>, EngineError> {
         let [scope, request] = &self.rows;
         if store.find_by_key(scope).await?.is_none() {
             return Ok(None);

@@ -3,8 +3,10 @@
 //! [`Engine::handle_tracking_push`]), timers ([`Engine::run_due`]) and effect delivery
 //! ([`Engine::dispatch_outbox`]).
 //!
-//! The engine holds no order state of its own: every command reloads the order, so any number
-//! of engines may share one store.
+//! Every command takes one path (`Engine::run`): load, decide, reserve stock if the decision
+//! asks, commit with compare-and-set, and on a conflict load and decide again. The engine holds
+//! no order state of its own, so any number of engines may share one store; a store that keeps
+//! copies does so inside its `load` (see [`OrderRepository`]).
 
 mod callbacks;
 mod idempotency;
@@ -33,7 +35,8 @@ use crate::order_number::{OrderNumberGenerator, TimeOrderedNumbers};
 use crate::placement::PlaceOrderForm;
 use crate::ports::{
     Clock, Commit, GatewayError, Inventory, InventoryError, Logistics, LogisticsError, Notifier, OrderFilter,
-    OrderPage, OrderStore, OutboxEntry, Parcel, PaymentGateway, PaymentRequest, PaymentSession, Quote, StoreError,
+    OrderPage, OrderRepository, OrderStore, OutboxEntry, Parcel, PaymentGateway, PaymentRequest, PaymentSession, Quote,
+    StoreError,
 };
 use crate::timeline::{TimelineEntry, buyer_timeline, staff_view};
 
@@ -394,6 +397,16 @@ impl<A: Ports> Engine<A> {
         self.adapters.clock().now()
     }
 
+    /// The store's order repository.
+    fn orders(&self) -> &<A::Store as OrderStore>::Orders {
+        self.adapters.store().orders()
+    }
+
+    /// The store's deadlines and outbox.
+    fn queue(&self) -> &<A::Store as OrderStore>::Queue {
+        self.adapters.store().queue()
+    }
+
     /// Stage 1: places an order. Validates, reserves stock (all lines or none), stores the order
     /// with its first events and outbox rows. With an idempotency key, a repeated request
     /// returns the order the first one created. If storing fails, the reservation is released.
@@ -407,7 +420,7 @@ impl<A: Ports> Engine<A> {
         async {
             let key = idempotency_key.map(|k| RequestKey::new("place", actor, k, form)).transpose()?;
             if let Some(key) = &key
-                && let Some(id) = key.seen(self.adapters.store()).await?
+                && let Some(id) = key.seen(self.orders()).await?
             {
                 return self.unchanged(id).await;
             }
@@ -435,7 +448,7 @@ impl<A: Ports> Engine<A> {
                     outbox: &outbox,
                     dedupe_keys: dedupe,
                 };
-                match self.adapters.store().create(commit).await {
+                match self.orders().create(commit).await {
                     Ok(()) => {
                         tracing::Span::current().record("order_number", tracing::field::display(&number));
                         tracing::info!(status = %order.status(), "order placed");
@@ -447,7 +460,7 @@ impl<A: Ports> Engine<A> {
                         self.compensate(reserved.take().unwrap_or_default()).await;
                         if let (StoreError::DuplicateKey(_), Some(key)) = (&e, &key) {
                             // The same request, committed meanwhile by a concurrent retry.
-                            if let Some(existing) = key.seen(self.adapters.store()).await? {
+                            if let Some(existing) = key.seen(self.orders()).await? {
                                 return self.unchanged(existing).await;
                             }
                         }
@@ -467,22 +480,7 @@ impl<A: Ports> Engine<A> {
     /// Runs a command on an order: load, decide, append with compare-and-set; on a version
     /// conflict it reloads and decides again (a bounded number of times).
     pub async fn execute(&self, id: OrderId, command: Command) -> Result<Outcome, EngineError> {
-        self.execute_keyed(id, command, None, None).await
-    }
-
-    /// [`Engine::execute`] on an order the caller has just loaded (and not awaited anything
-    /// since), to save loading it again. The snapshot is only used for a first try: if that
-    /// does not commit (a refusal, nothing to do, a conflict), everything happens as in
-    /// `execute`, from a fresh load.
-    ///
-    /// Not an `async fn`: the order is boxed before the future is made, so the future does
-    /// not hold it by value.
-    pub(crate) fn execute_loaded(
-        &self,
-        order: Order,
-        command: Command,
-    ) -> impl Future<Output = Result<Outcome, EngineError>> + Send + '_ {
-        self.execute_keyed(order.id, command, None, Some(Box::new(order)))
+        self.run(id, command, None, None).await
     }
 
     /// [`Engine::execute`] with an idempotency key: a repeated request with the same key is
@@ -494,17 +492,23 @@ impl<A: Ports> Engine<A> {
     /// [`MAX_IDEMPOTENCY_KEY_BYTES`] or holds control characters is refused as invalid input.
     pub async fn execute_idempotent(&self, id: OrderId, command: Command, key: &str) -> Result<Outcome, EngineError> {
         let key = RequestKey::new(&format!("cmd/{id}"), &command.actor, key, &command.action)?;
-        self.execute_keyed(id, command, Some(key), None).await
+        self.run(id, command, Some(key), None).await
     }
 
-    async fn execute_keyed(
+    /// The one path of every command: load → decide → reserve → commit → on a conflict, again.
+    /// `actor_of` names the actor from the loaded order when the caller cannot (a payment is
+    /// recorded under the order's provider), so no caller loads the order before.
+    ///
+    /// A store may answer the command's load from a copy it keeps
+    /// ([`OrderRepository::load_for_command`]): a stale one is refused by the commit's
+    /// compare-and-set, and an answer that is not a commit (a refusal, nothing to do) is given
+    /// only once a second load found the same version, so it never rests on a copy alone.
+    async fn run(
         &self,
         id: OrderId,
-        command: Command,
+        mut command: Command,
         key: Option<RequestKey>,
-        // Boxed, as is the first try below: inline, they would more than double the size of
-        // every `execute` future, and a future is copied each time it is moved.
-        loaded: Option<Box<Order>>,
+        actor_of: Option<fn(&Order) -> Actor>,
     ) -> Result<Outcome, EngineError> {
         let kind = command.action.kind();
         let span = tracing::info_span!("orderflow.command", order_id = %id, order_number = tracing::field::Empty, command = %kind, actor = %command.actor.kind());
@@ -513,35 +517,35 @@ impl<A: Ports> Engine<A> {
             // is written with the commit, so the store refuses it there (`DuplicateKey`); only a
             // refusal, or a decision that reserves stock before committing, looks the key up.
             let dedupe = key.as_ref().map(RequestKey::rows).unwrap_or_default();
-            // Without a caller's copy, the store's own recent copy (if it keeps one) saves a
-            // read on the first try; a stale one only costs a fresh load.
-            let loaded = loaded.or_else(|| self.adapters.store().recent_copy(id).map(Box::new));
-            if let Some(order) = loaded
-                && let Some(answer) = Box::pin(self.try_loaded(order, &command, key.as_ref())).await
-            {
-                return answer;
-            }
+            // The version a refusal or an empty decision was last reached on, if any.
+            let mut unconfirmed = None;
             let mut attempts = 0;
             loop {
-                attempts += 1;
                 // Boxed for `commit` (see there); it also keeps this future small.
-                let order = Box::new(self.order(id).await?);
+                let order = Box::new(self.orders().load_for_command(id).await?.ok_or(EngineError::NotFound)?);
                 tracing::Span::current().record("order_number", tracing::field::display(&order.number));
+                if let Some(actor_of) = actor_of {
+                    command.actor = actor_of(&order);
+                }
+                let confirmed = unconfirmed == Some(order.version);
                 let decision = match self.workflow.decide(&order, &command, &Ctx::at(self.now())) {
-                    Ok(decision) => decision,
+                    Ok(decision) if !decision.is_empty() => decision,
+                    _ if !confirmed => {
+                        unconfirmed = Some(order.version);
+                        continue;
+                    }
+                    Ok(_) => return Ok(Outcome::unchanged(*order)),
                     Err(_) if self.applied_before(key.as_ref()).await? => return Ok(Outcome::unchanged(*order)),
                     Err(e) => {
                         tracing::info!(error = %e, "command refused");
                         return Err(e.into());
                     }
                 };
-                if decision.is_empty() {
-                    return Ok(Outcome::unchanged(*order));
-                }
                 if decision.effects.iter().any(Effect::before_commit) && self.applied_before(key.as_ref()).await? {
                     // Reserving again and then undoing would release the first request's stock.
                     return Ok(Outcome::unchanged(*order));
                 }
+                attempts += 1;
                 let reserved = self.reserve(order.id, 0, &decision).await?;
                 let committed = self.commit(order, decision, dedupe).await;
                 if committed.is_err() {
@@ -551,7 +555,6 @@ impl<A: Ports> Engine<A> {
                     Ok(outcome) => return Ok(outcome),
                     Err(StoreError::Conflict { .. }) if attempts <= self.settings.conflict_retries => {
                         tracing::debug!(attempts, "version conflict, retrying");
-                        continue;
                     }
                     Err(StoreError::Conflict { .. }) => return Err(EngineError::Conflict { attempts }),
                     Err(StoreError::DuplicateKey(_)) => return self.repeated(id, key.as_ref()).await,
@@ -567,7 +570,7 @@ impl<A: Ports> Engine<A> {
     /// another request is an error.
     async fn applied_before(&self, key: Option<&RequestKey>) -> Result<bool, EngineError> {
         match key {
-            Some(key) => Ok(key.seen(self.adapters.store()).await?.is_some()),
+            Some(key) => Ok(key.seen(self.orders()).await?.is_some()),
             None => Ok(false),
         }
     }
@@ -578,31 +581,6 @@ impl<A: Ports> Engine<A> {
     async fn repeated(&self, id: OrderId, key: Option<&RequestKey>) -> Result<Outcome, EngineError> {
         self.applied_before(key).await?;
         self.unchanged(id).await
-    }
-
-    /// The first try of [`Engine::execute_loaded`], or of any command on a store that keeps
-    /// recent copies ([`OrderStore::recent_copy`]): decides on that snapshot and commits.
-    /// `None` when that did not commit and the request is not a repeat; the caller then goes
-    /// the ordinary way, so a refusal or a conflict is answered from a fresh load.
-    async fn try_loaded(
-        &self,
-        order: Box<Order>,
-        command: &Command,
-        key: Option<&RequestKey>,
-    ) -> Option<Result<Outcome, EngineError>> {
-        let id = order.id;
-        let dedupe = key.map(RequestKey::rows).unwrap_or_default();
-        let decision = self.workflow.decide(&order, command, &Ctx::at(self.now())).ok()?;
-        if decision.is_empty() || decision.effects.iter().any(Effect::before_commit) {
-            // Reservations are made on the ordinary path only, which checks a keyed request
-            // was not applied before (reserving again and undoing would free its stock).
-            return None;
-        }
-        match self.commit(order, decision, dedupe).await {
-            Ok(outcome) => Some(Ok(outcome)),
-            Err(StoreError::DuplicateKey(_)) => Some(self.repeated(id, key).await),
-            Err(_) => None,
-        }
     }
 
     /// Runs the decision's before-commit effects (stock reservations), for placement (at
@@ -651,14 +629,14 @@ impl<A: Ports> Engine<A> {
         }
         let outbox = outbox_entries(&next, &events, effects);
         let commit = Commit { order: &next, expected_version, events: &events, outbox: &outbox, dedupe_keys: dedupe };
-        self.adapters.store().append(commit).await?;
+        self.orders().append(commit).await?;
         tracing::info!(status = %next.status(), events = events.len(), "command applied");
         Ok(Outcome { order: *next, events, already_applied: false })
     }
 
     /// The order with this id.
     pub async fn order(&self, id: OrderId) -> Result<Order, EngineError> {
-        self.adapters.store().load(id).await?.ok_or(EngineError::NotFound)
+        self.orders().load(id).await?.ok_or(EngineError::NotFound)
     }
 
     /// The order as `actor` may see it: a buyer sees only their own orders; anyone else's is
@@ -673,7 +651,7 @@ impl<A: Ports> Engine<A> {
 
     /// The order's full event history.
     pub async fn events(&self, id: OrderId) -> Result<Vec<Event>, EngineError> {
-        Ok(self.adapters.store().events(id).await?)
+        Ok(self.orders().events(id).await?)
     }
 
     /// The buyer-facing timeline of an order.
@@ -693,7 +671,7 @@ impl<A: Ports> Engine<A> {
         after: Option<OrderId>,
         limit: usize,
     ) -> Result<OrderPage, EngineError> {
-        Ok(self.adapters.store().list(filter, after, limit).await?)
+        Ok(self.orders().list(filter, after, limit).await?)
     }
 
     /// Stage 3, buyer side: starts the online payment of the outstanding amount and returns
@@ -754,7 +732,7 @@ impl<A: Ports> Engine<A> {
             service: choice.quote.service,
             reason: choice.reason,
         };
-        self.execute_loaded(order, Command::new(actor.clone(), action)).await
+        self.execute(id, Command::new(actor.clone(), action)).await
     }
 }
 

@@ -25,8 +25,8 @@ use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::effect::Effect;
 use crate::ports::{
-    Clock, CloseOutcome, DeadLetter, GatewayError, Inventory, Logistics, Notifier, OrderStore, OutboxItem,
-    PaymentGateway, PaymentStatus, RefundRequest, ShipmentRequest,
+    Clock, CloseOutcome, DeadLetter, GatewayError, Inventory, Logistics, Notifier, OutboxItem, PaymentGateway,
+    PaymentStatus, RefundRequest, ShipmentRequest, WorkQueue,
 };
 
 /// What [`Engine::dispatch_outbox`] did.
@@ -49,7 +49,7 @@ impl<A: Ports> Engine<A> {
     /// defaults) it becomes a dead letter: see [`Engine::dead_letters`].
     pub async fn dispatch_outbox(&self) -> Result<DispatchReport, EngineError> {
         let now = self.adapters.clock().now();
-        let store = self.adapters.store();
+        let store = self.queue();
         let items = store.claim_outbox(now, self.settings.outbox_lease, self.settings.outbox_batch).await?;
         let mut report = DispatchReport::default();
         for item in items {
@@ -93,7 +93,7 @@ impl<A: Ports> Engine<A> {
     /// failed. Each one is an effect that never happened (a refund not paid, a message not
     /// sent); watch this list and requeue what can go out again.
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, EngineError> {
-        Ok(self.adapters.store().dead_letters(limit).await?)
+        Ok(self.queue().dead_letters(limit).await?)
     }
 
     /// Sends the dead letter `key` out again: it becomes due now with its attempts reset, and
@@ -102,7 +102,7 @@ impl<A: Ports> Engine<A> {
     /// not do it twice. False when there is no dead letter with this key (unknown, still
     /// pending, delivered, or already requeued): calling it twice is harmless.
     pub async fn requeue_dead_letter(&self, key: &str) -> Result<bool, EngineError> {
-        let requeued = self.adapters.store().requeue_dead(key, self.adapters.clock().now()).await?;
+        let requeued = self.queue().requeue_dead(key, self.adapters.clock().now()).await?;
         if requeued {
             tracing::info!(key, "dead letter requeued");
         }

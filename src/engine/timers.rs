@@ -12,7 +12,7 @@ use crate::command::{Action, Command};
 use crate::error::Error;
 use crate::ids::OrderId;
 use crate::order::DeadlineKind;
-use crate::ports::{CloseOutcome, DueDeadline, GatewayError, OrderStore, PaymentGateway, PaymentStatus};
+use crate::ports::{CloseOutcome, DueDeadline, GatewayError, PaymentGateway, PaymentStatus, WorkQueue};
 
 /// What [`Engine::run_due`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl<A: Ports> Engine<A> {
         loop {
             // Room for the deadlines tried already, which the store may list again.
             let limit = self.settings.due_batch.max(1).saturating_add(tried.len());
-            let due = self.adapters.store().due_deadlines(now, limit).await?;
+            let due = self.queue().due_deadlines(now, limit).await?;
             let listed_all = due.len() < limit;
             let fresh: Vec<DueDeadline> =
                 due.into_iter().filter(|d| tried.insert((d.order_id, d.kind, d.due_at))).collect();

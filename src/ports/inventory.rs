@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::BoxFuture;
 use crate::effect::StockItem;
 use crate::ids::Sku;
 
@@ -39,6 +38,7 @@ impl InventoryError {
 }
 
 /// The shop's stock.
+#[dynosaur::dynosaur(pub DynInventory = dyn(box) Inventory)]
 pub trait Inventory: Send + Sync {
     /// Reserves every item or none.
     fn reserve(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send;
@@ -48,45 +48,6 @@ pub trait Inventory: Send + Sync {
     fn commit(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send;
     /// Units came back and can be sold again.
     fn restock(&self, key: &str, items: &[StockItem]) -> impl Future<Output = Result<(), InventoryError>> + Send;
-}
-
-/// Object-safe twin of [`Inventory`].
-#[allow(missing_docs)]
-pub trait DynInventory: Send + Sync {
-    fn reserve_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
-    fn release_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
-    fn commit_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
-    fn restock_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>>;
-}
-
-impl<T: Inventory> DynInventory for T {
-    fn reserve_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
-        Box::pin(self.reserve(key, items))
-    }
-    fn release_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
-        Box::pin(self.release(key, items))
-    }
-    fn commit_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
-        Box::pin(self.commit(key, items))
-    }
-    fn restock_dyn<'a>(&'a self, key: &'a str, items: &'a [StockItem]) -> BoxFuture<'a, Result<(), InventoryError>> {
-        Box::pin(self.restock(key, items))
-    }
-}
-
-impl<'d> Inventory for dyn DynInventory + 'd {
-    async fn reserve(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.reserve_dyn(key, items).await
-    }
-    async fn release(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.release_dyn(key, items).await
-    }
-    async fn commit(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.commit_dyn(key, items).await
-    }
-    async fn restock(&self, key: &str, items: &[StockItem]) -> Result<(), InventoryError> {
-        self.restock_dyn(key, items).await
-    }
 }
 
 impl<T: Inventory + ?Sized> Inventory for Arc<T> {

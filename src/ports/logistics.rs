@@ -7,7 +7,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::BoxFuture;
 use super::payment::RawMessage;
 use crate::address::Address;
 use crate::effect::StockItem;
@@ -116,6 +115,7 @@ impl LogisticsError {
 }
 
 /// Carriers.
+#[dynosaur::dynosaur(pub DynLogistics = dyn(box) Logistics)]
 pub trait Logistics: Send + Sync {
     /// Offers for sending `parcel` to `to` (one per carrier and service).
     fn quote(&self, parcel: &Parcel, to: &Address) -> impl Future<Output = Result<Vec<Quote>, LogisticsError>> + Send;
@@ -133,75 +133,6 @@ pub trait Logistics: Send + Sync {
     /// Fetches the tracking history of a waybill.
     fn query_tracking(&self, waybill: &str)
     -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send;
-}
-
-/// Object-safe twin of [`Logistics`].
-#[allow(missing_docs)]
-pub trait DynLogistics: Send + Sync {
-    fn quote_dyn<'a>(
-        &'a self,
-        parcel: &'a Parcel,
-        to: &'a Address,
-    ) -> BoxFuture<'a, Result<Vec<Quote>, LogisticsError>>;
-    fn create_shipment_dyn<'a>(
-        &'a self,
-        request: &'a ShipmentRequest,
-    ) -> BoxFuture<'a, Result<Shipment, LogisticsError>>;
-    fn verify_tracking_push_dyn<'a>(
-        &'a self,
-        raw: &'a RawMessage,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<TrackingPush>, LogisticsError>>;
-    fn query_tracking_dyn<'a>(&'a self, waybill: &'a str)
-    -> BoxFuture<'a, Result<Vec<TrackingUpdate>, LogisticsError>>;
-}
-
-impl<T: Logistics> DynLogistics for T {
-    fn quote_dyn<'a>(
-        &'a self,
-        parcel: &'a Parcel,
-        to: &'a Address,
-    ) -> BoxFuture<'a, Result<Vec<Quote>, LogisticsError>> {
-        Box::pin(self.quote(parcel, to))
-    }
-    fn create_shipment_dyn<'a>(
-        &'a self,
-        request: &'a ShipmentRequest,
-    ) -> BoxFuture<'a, Result<Shipment, LogisticsError>> {
-        Box::pin(self.create_shipment(request))
-    }
-    fn verify_tracking_push_dyn<'a>(
-        &'a self,
-        raw: &'a RawMessage,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<TrackingPush>, LogisticsError>> {
-        Box::pin(self.verify_tracking_push(raw, now))
-    }
-    fn query_tracking_dyn<'a>(
-        &'a self,
-        waybill: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<TrackingUpdate>, LogisticsError>> {
-        Box::pin(self.query_tracking(waybill))
-    }
-}
-
-impl<'d> Logistics for dyn DynLogistics + 'd {
-    async fn quote(&self, parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError> {
-        self.quote_dyn(parcel, to).await
-    }
-    async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
-        self.create_shipment_dyn(request).await
-    }
-    async fn verify_tracking_push(
-        &self,
-        raw: &RawMessage,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TrackingPush>, LogisticsError> {
-        self.verify_tracking_push_dyn(raw, now).await
-    }
-    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
-        self.query_tracking_dyn(waybill).await
-    }
 }
 
 impl<T: Logistics + ?Sized> Logistics for Arc<T> {

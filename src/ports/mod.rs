@@ -1,19 +1,20 @@
 //! Ports: the traits a host implements to connect orderflow to its world.
 //!
 //! Every method returns `impl Future<Output = Result<..>> + Send`, so implementors simply write
-//! `async fn`, and the library needs no async runtime. Each port has a `Dyn*` twin with boxed
-//! futures and a blanket implementation, for hosts that choose adapters at runtime:
-//! `Arc<dyn DynOrderStore>` is itself an [`OrderStore`] (and likewise for every port).
+//! `async fn`, and the library needs no async runtime. For hosts that choose adapters at
+//! runtime, the `dynosaur` crate generates each port's `Dyn*` type (boxed futures, no
+//! hand-written forwarding): `Box<DynPaymentGateway<'static>>` (`DynPaymentGateway::new_box`)
+//! and `Arc<DynPaymentGateway<'static>>` (`DynPaymentGateway::new_arc`) are ports like any
+//! other, and likewise for every port; [`DynOrderStore`] holds both halves of a store.
 
 pub mod clock;
 pub mod inventory;
 pub mod logistics;
 pub mod notifier;
 pub mod payment;
+pub mod queue;
+pub mod repository;
 pub mod store;
-
-use std::future::Future;
-use std::pin::Pin;
 
 pub use clock::{Clock, SystemClock};
 pub use inventory::{DynInventory, Inventory, InventoryError};
@@ -23,10 +24,9 @@ pub use payment::{
     CloseOutcome, DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
     PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply, parse_refund_reference, refund_reference,
 };
+pub use queue::{DynWorkQueue, WorkQueue};
+pub use repository::{DynOrderRepository, OrderRepository};
 pub use store::{
     Commit, DeadLetter, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry,
     OutboxItem, StoreError,
 };
-
-/// A boxed, sendable future: what the `Dyn*` twins return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

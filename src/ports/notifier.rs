@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::BoxFuture;
 use crate::effect::Notification;
 
 /// Why a notification was not sent. The outbox retries it later; the order is not affected.
@@ -27,27 +26,10 @@ impl NotifyError {
 
 /// Sends notifications. `key` is stable across redeliveries: a notifier that can deduplicate
 /// should drop a key it has already sent.
+#[dynosaur::dynosaur(pub DynNotifier = dyn(box) Notifier)]
 pub trait Notifier: Send + Sync {
     /// Sends one notification.
     fn send(&self, key: &str, notification: &Notification) -> impl Future<Output = Result<(), NotifyError>> + Send;
-}
-
-/// Object-safe twin of [`Notifier`].
-pub trait DynNotifier: Send + Sync {
-    /// Sends one notification.
-    fn send_dyn<'a>(&'a self, key: &'a str, notification: &'a Notification) -> BoxFuture<'a, Result<(), NotifyError>>;
-}
-
-impl<T: Notifier> DynNotifier for T {
-    fn send_dyn<'a>(&'a self, key: &'a str, notification: &'a Notification) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.send(key, notification))
-    }
-}
-
-impl<'d> Notifier for dyn DynNotifier + 'd {
-    async fn send(&self, key: &str, notification: &Notification) -> Result<(), NotifyError> {
-        self.send_dyn(key, notification).await
-    }
 }
 
 impl<T: Notifier + ?Sized> Notifier for Arc<T> {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::BoxFuture;
 use crate::ids::{OrderId, RefundId};
 use crate::money::Money;
 use crate::order_number::{OrderNumber, PROVIDER_REFERENCE_LEN};
@@ -228,6 +227,7 @@ impl GatewayError {
 }
 
 /// A payment provider.
+#[dynosaur::dynosaur(pub DynPaymentGateway = dyn(box) PaymentGateway)]
 pub trait PaymentGateway: Send + Sync {
     /// Starts a payment; returns what the buyer needs.
     fn create_payment(
@@ -266,89 +266,6 @@ pub trait PaymentGateway: Send + Sync {
         } else {
             WebhookReply { status: 500, body: "retry".into() }
         }
-    }
-}
-
-/// Object-safe twin of [`PaymentGateway`].
-#[allow(missing_docs)]
-pub trait DynPaymentGateway: Send + Sync {
-    fn create_payment_dyn<'a>(
-        &'a self,
-        request: &'a PaymentRequest,
-    ) -> BoxFuture<'a, Result<PaymentSession, GatewayError>>;
-    fn verify_notification_dyn<'a>(
-        &'a self,
-        raw: &'a RawMessage,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<PaymentNotification, GatewayError>>;
-    fn query_payment_dyn<'a>(
-        &'a self,
-        order_number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>>;
-    fn close_payment_dyn<'a>(
-        &'a self,
-        order_number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<CloseOutcome, GatewayError>>;
-    fn refund_dyn<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>>;
-    fn reply_dyn(&self, handled: bool) -> WebhookReply;
-}
-
-impl<T: PaymentGateway> DynPaymentGateway for T {
-    fn create_payment_dyn<'a>(
-        &'a self,
-        request: &'a PaymentRequest,
-    ) -> BoxFuture<'a, Result<PaymentSession, GatewayError>> {
-        Box::pin(self.create_payment(request))
-    }
-    fn verify_notification_dyn<'a>(
-        &'a self,
-        raw: &'a RawMessage,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<PaymentNotification, GatewayError>> {
-        Box::pin(self.verify_notification(raw, now))
-    }
-    fn query_payment_dyn<'a>(
-        &'a self,
-        order_number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<Option<PaymentNotification>, GatewayError>> {
-        Box::pin(self.query_payment(order_number))
-    }
-    fn close_payment_dyn<'a>(
-        &'a self,
-        order_number: &'a OrderNumber,
-    ) -> BoxFuture<'a, Result<CloseOutcome, GatewayError>> {
-        Box::pin(self.close_payment(order_number))
-    }
-    fn refund_dyn<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<RefundReceipt, GatewayError>> {
-        Box::pin(self.refund(request))
-    }
-    fn reply_dyn(&self, handled: bool) -> WebhookReply {
-        self.reply(handled)
-    }
-}
-
-impl<'d> PaymentGateway for dyn DynPaymentGateway + 'd {
-    async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
-        self.create_payment_dyn(request).await
-    }
-    async fn verify_notification(
-        &self,
-        raw: &RawMessage,
-        now: DateTime<Utc>,
-    ) -> Result<PaymentNotification, GatewayError> {
-        self.verify_notification_dyn(raw, now).await
-    }
-    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
-        self.query_payment_dyn(order_number).await
-    }
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
-        self.close_payment_dyn(order_number).await
-    }
-    async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
-        self.refund_dyn(request).await
-    }
-    fn reply(&self, handled: bool) -> WebhookReply {
-        self.reply_dyn(handled)
     }
 }
 

@@ -1,30 +1,15 @@
-//! The order store port: orders (snapshot + version), their events, the outbox and the
-//! deduplication keys, written together.
-//!
-//! The contract every implementation keeps (and the conformance suite in
-//! `orderflow::testing::conformance` checks, feature `testing`):
-//! - [`OrderStore::append`] writes the events, the new snapshot, the outbox entries and the
-//!   dedupe keys in one transaction, only if the stored version still equals
-//!   `expected_version`; otherwise it changes nothing and returns [`StoreError::Conflict`].
-//! - Order numbers are unique ([`StoreError::DuplicateOrderNumber`]); so are dedupe keys
-//!   ([`StoreError::DuplicateKey`], and the whole commit is refused).
-//! - Waybills are indexed by `(carrier, waybill)` from [`Order::carrier_waybills`] and found
-//!   with [`OrderStore::find_by_waybill`]. A pair belongs to one order: a commit whose order
-//!   lists a pair another order has is refused whole with [`StoreError::WaybillTaken`]. The
-//!   same number under two carriers is two parcels and may belong to two orders.
-//! - Outbox items are claimed with a lease: a claimed item is not handed out again until the
-//!   lease ends or it is failed; completed items are never handed out again.
-//! - An item failed without a retry time is a dead letter: never claimed, listed by
-//!   [`OrderStore::dead_letters`], and back to pending (attempts reset) only through
-//!   [`OrderStore::requeue_dead`].
+//! The store port: one backend holding the [`OrderRepository`] (orders, events) and the
+//! [`WorkQueue`] (deadlines, outbox) together, because a commit writes an order's events and
+//! its outbox rows in one transaction. Here are the types both halves share, and
+//! [`OrderStore`], the pair as one port of the engine.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::BoxFuture;
+use super::queue::{DynWorkQueue, WorkQueue};
+use super::repository::{DynOrderRepository, OrderRepository};
 use crate::effect::Effect;
 use crate::event::Event;
 use crate::ids::{CustomerId, OrderId};
@@ -55,7 +40,7 @@ pub struct OutboxItem {
 }
 
 /// An outbox item given up after its last failed attempt, kept for an operator to inspect and
-/// requeue once the cause is fixed (see [`OrderStore::requeue_dead`]).
+/// requeue once the cause is fixed (see [`WorkQueue::requeue_dead`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     /// Unique key (the receiving side deduplicates on it, so a requeued item is not done twice).
@@ -243,321 +228,64 @@ impl StoreError {
     }
 }
 
-/// Durable storage for orders.
+/// A store: its order repository and its work queue, from one backend (a commit writes an
+/// order's events and its outbox rows together). Every type that is both is one; engine parts
+/// that need only one half (the outbox dispatcher, the timers) ask for that half.
 pub trait OrderStore: Send + Sync {
-    /// Stores a new order (expected version 0). Fails on a taken number or dedupe key.
-    fn create(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Appends to an existing order with compare-and-set on its version.
-    fn append(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The current snapshot (its `version` included).
-    fn load(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
-    /// The order's full history, in sequence.
-    fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
-    /// The order with this number.
-    fn find_by_number(&self, number: &OrderNumber) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
-    /// The order that has this waybill of this carrier (see [`Order::carrier_waybills`]; a
-    /// return parcel's waybill is found under [`crate::order::UNKNOWN_CARRIER`]). Waybill
-    /// numbers are unique per carrier only: the same number under another carrier is another
-    /// parcel, possibly of another order.
-    fn find_by_waybill(
-        &self,
-        carrier: &str,
-        waybill: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
-    /// The order that recorded this dedupe key.
-    fn find_by_key(&self, key: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send;
-    /// Orders matching `filter`, after the id `after`, at most `limit`.
-    fn list(
-        &self,
-        filter: &OrderFilter,
-        after: Option<OrderId>,
-        limit: usize,
-    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send;
-    /// Orders whose earliest deadline is at or before `now`, earliest first.
-    fn due_deadlines(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send;
-    /// Claims up to `limit` deliverable outbox items for `lease`.
-    fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: TimeDelta,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
-    /// Marks an item delivered.
-    fn complete_outbox(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records that the attempt made at `now` failed with `error`, and gives the item back for
-    /// another try at `retry_at`, or gives up on it (`None`: dead letter). Unknown, completed
-    /// and dead items are left as they are.
-    fn fail_outbox(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-        error: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Up to `limit` dead letters, oldest entry first (in the order they were added).
-    fn dead_letters(&self, limit: usize) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
-    /// Moves the dead letter `key` back to pending, due at `now`, with its attempts reset, so it
-    /// is delivered again under the same key. False (and nothing changed) when no dead item has
-    /// this key: unknown, pending, completed, or already requeued.
-    fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// A copy of the order that this handle keeps in memory (say, of its last write), without
-    /// asking the backend; `None` (the default) for stores that keep none. It may be stale,
-    /// since another instance may have written since: the engine only decides a first,
-    /// optimistic try on it, which the compare-and-set of the commit refuses if it was stale,
-    /// and anything but a commit is decided again on a fresh [`OrderStore::load`].
-    fn recent_copy(&self, id: OrderId) -> Option<Order> {
-        let _ = id;
-        None
+    /// The orders and their histories.
+    type Orders: OrderRepository + ?Sized;
+    /// The deadlines and the outbox.
+    type Queue: WorkQueue + ?Sized;
+    /// The orders and their histories.
+    fn orders(&self) -> &Self::Orders;
+    /// The deadlines and the outbox.
+    fn queue(&self) -> &Self::Queue;
+}
+
+impl<T: OrderRepository + WorkQueue> OrderStore for T {
+    type Orders = T;
+    type Queue = T;
+    fn orders(&self) -> &T {
+        self
+    }
+    fn queue(&self) -> &T {
+        self
     }
 }
 
-/// Object-safe twin of [`OrderStore`].
-#[allow(missing_docs)]
-pub trait DynOrderStore: Send + Sync {
-    fn create_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn append_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn load_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Option<Order>, StoreError>>;
-    fn events_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
-    fn find_by_number_dyn<'a>(&'a self, number: &'a OrderNumber) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
-    fn find_by_waybill_dyn<'a>(
-        &'a self,
-        carrier: &'a str,
-        waybill: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
-    fn find_by_key_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>>;
-    fn list_dyn<'a>(
-        &'a self,
-        filter: &'a OrderFilter,
-        after: Option<OrderId>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<OrderPage, StoreError>>;
-    fn due_deadlines_dyn(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<DueDeadline>, StoreError>>;
-    fn claim_outbox_dyn(
-        &self,
-        now: DateTime<Utc>,
-        lease: TimeDelta,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreError>>;
-    fn complete_outbox_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn fail_outbox_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        now: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-        error: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn dead_letters_dyn(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>>;
-    fn requeue_dead_dyn<'a>(&'a self, key: &'a str, now: DateTime<Utc>) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn recent_copy_dyn(&self, id: OrderId) -> Option<Order>;
+/// A store chosen at runtime (`DynOrderStore::new(store)`): both halves of one backend behind
+/// dynamic dispatch. Cheap to clone (two reference counts).
+#[derive(Clone)]
+pub struct DynOrderStore {
+    orders: Arc<DynOrderRepository<'static>>,
+    queue: Arc<DynWorkQueue<'static>>,
 }
 
-impl<T: OrderStore> DynOrderStore for T {
-    fn create_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.create(commit))
+impl DynOrderStore {
+    /// Both halves of `store`, behind dynamic dispatch.
+    pub fn new<S: OrderRepository + WorkQueue + 'static>(store: S) -> DynOrderStore {
+        DynOrderStore::from_arc(Arc::new(store))
     }
-    fn append_dyn<'a>(&'a self, commit: Commit<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.append(commit))
-    }
-    fn load_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Option<Order>, StoreError>> {
-        Box::pin(self.load(id))
-    }
-    fn events_dyn(&self, id: OrderId) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
-        Box::pin(self.events(id))
-    }
-    fn find_by_number_dyn<'a>(&'a self, number: &'a OrderNumber) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
-        Box::pin(self.find_by_number(number))
-    }
-    fn find_by_waybill_dyn<'a>(
-        &'a self,
-        carrier: &'a str,
-        waybill: &'a str,
-    ) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
-        Box::pin(self.find_by_waybill(carrier, waybill))
-    }
-    fn find_by_key_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OrderId>, StoreError>> {
-        Box::pin(self.find_by_key(key))
-    }
-    fn list_dyn<'a>(
-        &'a self,
-        filter: &'a OrderFilter,
-        after: Option<OrderId>,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<OrderPage, StoreError>> {
-        Box::pin(self.list(filter, after, limit))
-    }
-    fn due_deadlines_dyn(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<DueDeadline>, StoreError>> {
-        Box::pin(self.due_deadlines(now, limit))
-    }
-    fn claim_outbox_dyn(
-        &self,
-        now: DateTime<Utc>,
-        lease: TimeDelta,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<OutboxItem>, StoreError>> {
-        Box::pin(self.claim_outbox(now, lease, limit))
-    }
-    fn complete_outbox_dyn<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.complete_outbox(key))
-    }
-    fn fail_outbox_dyn<'a>(
-        &'a self,
-        key: &'a str,
-        now: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-        error: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.fail_outbox(key, now, retry_at, error))
-    }
-    fn dead_letters_dyn(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
-        Box::pin(self.dead_letters(limit))
-    }
-    fn requeue_dead_dyn<'a>(&'a self, key: &'a str, now: DateTime<Utc>) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.requeue_dead(key, now))
-    }
-    fn recent_copy_dyn(&self, id: OrderId) -> Option<Order> {
-        self.recent_copy(id)
+
+    /// Both halves of a shared `store` (the caller may keep its own handle).
+    pub fn from_arc<S: OrderRepository + WorkQueue + 'static>(store: Arc<S>) -> DynOrderStore {
+        DynOrderStore { orders: DynOrderRepository::new_arc(Arc::clone(&store)), queue: DynWorkQueue::new_arc(store) }
     }
 }
 
-impl<'d> OrderStore for dyn DynOrderStore + 'd {
-    async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
-        self.create_dyn(commit).await
-    }
-    async fn append(&self, commit: Commit<'_>) -> Result<(), StoreError> {
-        self.append_dyn(commit).await
-    }
-    async fn load(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        self.load_dyn(id).await
-    }
-    async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
-        self.events_dyn(id).await
-    }
-    async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
-        self.find_by_number_dyn(number).await
-    }
-    async fn find_by_waybill(&self, carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError> {
-        self.find_by_waybill_dyn(carrier, waybill).await
-    }
-    async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
-        self.find_by_key_dyn(key).await
-    }
-    async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
-        self.list_dyn(filter, after, limit).await
-    }
-    async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
-        self.due_deadlines_dyn(now, limit).await
-    }
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: TimeDelta,
-        limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.claim_outbox_dyn(now, lease, limit).await
-    }
-    async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
-        self.complete_outbox_dyn(key).await
-    }
-    async fn fail_outbox(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        self.fail_outbox_dyn(key, now, retry_at, error).await
-    }
-    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.dead_letters_dyn(limit).await
-    }
-    async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.requeue_dead_dyn(key, now).await
-    }
-    fn recent_copy(&self, id: OrderId) -> Option<Order> {
-        self.recent_copy_dyn(id)
+impl std::fmt::Debug for DynOrderStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynOrderStore").finish_non_exhaustive()
     }
 }
 
-impl<T: OrderStore + ?Sized> OrderStore for Arc<T> {
-    fn create(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).create(commit)
+impl OrderStore for DynOrderStore {
+    type Orders = DynOrderRepository<'static>;
+    type Queue = DynWorkQueue<'static>;
+    fn orders(&self) -> &Self::Orders {
+        &self.orders
     }
-    fn append(&self, commit: Commit<'_>) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).append(commit)
-    }
-    fn load(&self, id: OrderId) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send {
-        (**self).load(id)
-    }
-    fn events(&self, id: OrderId) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send {
-        (**self).events(id)
-    }
-    fn find_by_number(&self, number: &OrderNumber) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
-        (**self).find_by_number(number)
-    }
-    fn find_by_waybill(
-        &self,
-        carrier: &str,
-        waybill: &str,
-    ) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
-        (**self).find_by_waybill(carrier, waybill)
-    }
-    fn find_by_key(&self, key: &str) -> impl Future<Output = Result<Option<OrderId>, StoreError>> + Send {
-        (**self).find_by_key(key)
-    }
-    fn list(
-        &self,
-        filter: &OrderFilter,
-        after: Option<OrderId>,
-        limit: usize,
-    ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send {
-        (**self).list(filter, after, limit)
-    }
-    fn due_deadlines(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<DueDeadline>, StoreError>> + Send {
-        (**self).due_deadlines(now, limit)
-    }
-    fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        lease: TimeDelta,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send {
-        (**self).claim_outbox(now, lease, limit)
-    }
-    fn complete_outbox(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).complete_outbox(key)
-    }
-    fn fail_outbox(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-        error: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).fail_outbox(key, now, retry_at, error)
-    }
-    fn dead_letters(&self, limit: usize) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send {
-        (**self).dead_letters(limit)
-    }
-    fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        (**self).requeue_dead(key, now)
-    }
-    fn recent_copy(&self, id: OrderId) -> Option<Order> {
-        (**self).recent_copy(id)
+    fn queue(&self) -> &Self::Queue {
+        &self.queue
     }
 }

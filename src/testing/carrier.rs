@@ -660,7 +660,7 @@ impl Logistics for FakeCarrier {
 /// shipments dispatched by `request.carrier`, pushes and queries tried on each.
 #[derive(Default)]
 pub struct MultiCarrier {
-    carriers: Vec<(String, Arc<dyn DynLogistics>)>,
+    carriers: Vec<(String, Arc<DynLogistics<'static>>)>,
 }
 
 impl fmt::Debug for MultiCarrier {
@@ -677,8 +677,8 @@ impl MultiCarrier {
 
     /// Adds `carrier` under `name` (the name shipment requests use).
     #[must_use]
-    pub fn with(mut self, name: impl Into<String>, carrier: Arc<dyn DynLogistics>) -> MultiCarrier {
-        self.carriers.push((name.into(), carrier));
+    pub fn with(mut self, name: impl Into<String>, carrier: impl Logistics + 'static) -> MultiCarrier {
+        self.carriers.push((name.into(), DynLogistics::new_arc(carrier)));
         self
     }
 
@@ -704,7 +704,7 @@ impl Logistics for MultiCarrier {
         let mut failure = None;
         let mut no_service = None;
         for (_, carrier) in &self.carriers {
-            match carrier.quote_dyn(parcel, to).await {
+            match carrier.quote(parcel, to).await {
                 Ok(q) => quotes.extend(q),
                 Err(e @ LogisticsError::NoService(_)) => {
                     no_service.get_or_insert(e);
@@ -730,7 +730,7 @@ impl Logistics for MultiCarrier {
             .find(|(name, _)| *name == request.carrier)
             .map(|(_, c)| c)
             .ok_or_else(|| LogisticsError::Rejected(format!("no carrier named {:?}", request.carrier)))?;
-        carrier.create_shipment_dyn(request).await
+        carrier.create_shipment(request).await
     }
 
     /// The first carrier whose signature verifies parses the push. A malformed message is
@@ -743,7 +743,7 @@ impl Logistics for MultiCarrier {
     ) -> Result<Vec<TrackingPush>, LogisticsError> {
         let mut unavailable = None;
         for (_, carrier) in &self.carriers {
-            match carrier.verify_tracking_push_dyn(raw, now).await {
+            match carrier.verify_tracking_push(raw, now).await {
                 Ok(pushes) => return Ok(pushes),
                 Err(LogisticsError::InvalidSignature) => {}
                 Err(e @ LogisticsError::Unavailable(_)) => {
@@ -760,7 +760,7 @@ impl Logistics for MultiCarrier {
         let mut last = None;
         let mut unavailable = None;
         for (_, carrier) in &self.carriers {
-            match carrier.query_tracking_dyn(waybill).await {
+            match carrier.query_tracking(waybill).await {
                 Ok(updates) => return Ok(updates),
                 Err(e @ LogisticsError::Unavailable(_)) => {
                     unavailable.get_or_insert(e);

@@ -1,4 +1,4 @@
-//! The store conformance suite: the [`OrderStore`] contract as executable checks, shared by
+//! The store conformance suite: the [`OrderRepository`] and [`WorkQueue`] contracts as executable checks, shared by
 //! every store implementation (the built-in [`crate::MemoryStore`], SQLite, PostgreSQL, or a
 //! host's own).
 //!
@@ -48,16 +48,16 @@ use crate::event::Event;
 use crate::ids::{CustomerId, OrderId, PackageId};
 use crate::order::{CaseKind, CaseRequest, DeadlineKind, Order, OrderStatus, TrackingKind, TrackingUpdate};
 use crate::order_number::OrderNumber;
-use crate::ports::store::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry, OutboxItem,
-    StoreError,
+use crate::ports::{
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OrderSummary, OutboxEntry, OutboxItem,
+    StoreError, WorkQueue,
 };
 
 /// Runs every check, each on a fresh store from `make` (which must return an empty store).
 ///
 /// # Panics
 /// On the first contract violation, naming the check and the rule.
-pub async fn run_all<S: OrderStore, F: Fn() -> S>(make: F) {
+pub async fn run_all<S: OrderRepository + WorkQueue, F: Fn() -> S>(make: F) {
     create_and_load(&make()).await;
     duplicate_number_refused(&make()).await;
     append_compare_and_set(&make()).await;
@@ -80,7 +80,7 @@ pub async fn run_all<S: OrderStore, F: Fn() -> S>(make: F) {
 /// A created order loads back unchanged (snapshot, version, events), for online and
 /// cash-on-delivery orders; an unknown id loads as `None`; creating the same order twice is
 /// refused without changing it.
-pub async fn create_and_load<S: OrderStore>(store: &S) {
+pub async fn create_and_load<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "create_and_load";
     let placed = place("alice", 1, t0(), false);
     let keys = vec!["place/req-1".to_owned()];
@@ -121,7 +121,7 @@ pub async fn create_and_load<S: OrderStore>(store: &S) {
 
 /// A taken order number is refused with `DuplicateOrderNumber`, and nothing of the refused
 /// commit is written: no snapshot, events, dedupe keys, outbox rows or deadlines.
-pub async fn duplicate_number_refused<S: OrderStore>(store: &S) {
+pub async fn duplicate_number_refused<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "duplicate_number_refused";
     let first = place("alice", 7, t0(), false);
     ok(CHECK, "create the first order", store.create(first.commit(&[])).await);
@@ -158,7 +158,7 @@ pub async fn duplicate_number_refused<S: OrderStore>(store: &S) {
 /// `append` is a compare-and-set on the version: the right version appends; a stale (or
 /// future) version gives `Conflict { expected, actual }` and writes nothing (events, snapshot,
 /// outbox, dedupe keys); an unknown order gives `NotFound`.
-pub async fn append_compare_and_set<S: OrderStore>(store: &S) {
+pub async fn append_compare_and_set<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "append_compare_and_set";
     let wf = Workflow::default();
     let placed = place("alice", 1, t0(), false);
@@ -219,7 +219,7 @@ pub async fn append_compare_and_set<S: OrderStore>(store: &S) {
 /// Dedupe keys are unique across the store: a commit carrying a recorded key is refused with
 /// `DuplicateKey(key)` as a whole (none of its keys, events or outbox rows are written), on
 /// create and on append, whichever order recorded the key.
-pub async fn dedupe_keys_are_atomic<S: OrderStore>(store: &S) {
+pub async fn dedupe_keys_are_atomic<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "dedupe_keys_are_atomic";
     let wf = Workflow::default();
     let a = place("alice", 1, t0(), false);
@@ -283,7 +283,7 @@ pub async fn dedupe_keys_are_atomic<S: OrderStore>(store: &S) {
 
 /// `find_by_number`, `find_by_waybill` (indexed by carrier and waybill from the packages'
 /// waybills as they are recorded) and `find_by_key`.
-pub async fn lookups<S: OrderStore>(store: &S) {
+pub async fn lookups<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "lookups";
     let wf = Workflow::default();
     let a = place("alice", 11, t0(), false);
@@ -344,7 +344,7 @@ pub async fn lookups<S: OrderStore>(store: &S) {
 /// snapshot, event, outbox row or dedupe key of it is written, and the waybill stays with the
 /// first order); the same commit with another waybill then goes through. The same number under
 /// another carrier is another parcel: both orders have it, each found under its own carrier.
-pub async fn waybills_are_unique_per_carrier<S: OrderStore>(store: &S) {
+pub async fn waybills_are_unique_per_carrier<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "waybills_are_unique_per_carrier";
     let wf = Workflow::default();
     let a = place("alice", 31, t0(), false);
@@ -435,7 +435,7 @@ pub async fn waybills_are_unique_per_carrier<S: OrderStore>(store: &S) {
 /// `after` cursor: every page holds at most `limit` items, a page with a `next` cursor is
 /// full, and following the cursors yields exactly the matching orders, without duplicates or
 /// gaps, whatever the page size.
-pub async fn list_filters_and_pages<S: OrderStore>(store: &S) {
+pub async fn list_filters_and_pages<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "list_filters_and_pages";
     let wf = Workflow::default();
     let customers = ["ann", "bob", "cyd"];
@@ -502,7 +502,7 @@ pub async fn list_filters_and_pages<S: OrderStore>(store: &S) {
 
 /// `due_deadlines` returns exactly the orders whose earliest deadline is at or before `now`,
 /// earliest first, at most `limit`, and follows commits that set, move or clear a deadline.
-pub async fn due_deadlines<S: OrderStore>(store: &S) {
+pub async fn due_deadlines<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "due_deadlines";
     let wf = Workflow::default();
     let mut orders: BTreeMap<OrderId, Order> = BTreeMap::new();
@@ -574,7 +574,7 @@ pub async fn due_deadlines<S: OrderStore>(store: &S) {
 /// is not handed out again before its lease ends and is afterwards; completed items never come
 /// back; failed items come back at their retry time; dead ones never; an entry whose key
 /// exists is not added again (nor revived).
-pub async fn outbox_leases<S: OrderStore>(store: &S) {
+pub async fn outbox_leases<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "outbox_leases";
     let wf = Workflow::default();
     let mut placed = place("alice", 1, t0(), false);
@@ -656,7 +656,7 @@ pub async fn outbox_leases<S: OrderStore>(store: &S) {
 /// failure report does not change it. `requeue_dead` makes it due at once with its attempts
 /// reset, so it is claimed and completed like any item; it answers false for unknown, pending,
 /// completed and already requeued keys, and a requeued item that fails for good is listed again.
-pub async fn dead_letters_and_requeue<S: OrderStore>(store: &S) {
+pub async fn dead_letters_and_requeue<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "dead_letters_and_requeue";
     let mut placed = place("alice", 1, t0(), false);
     let notice = placed
@@ -748,7 +748,7 @@ pub async fn dead_letters_and_requeue<S: OrderStore>(store: &S) {
 
 /// Many appends of the same expected version at once: exactly one wins, every other gets
 /// `Conflict`, and the stored history is the winner's.
-pub async fn concurrent_appends<S: OrderStore>(store: &S) {
+pub async fn concurrent_appends<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "concurrent_appends";
     const WRITERS: usize = 16;
     let wf = Workflow::default();
@@ -777,7 +777,7 @@ pub async fn concurrent_appends<S: OrderStore>(store: &S) {
 
 /// Many creates of different orders with the same number at once: exactly one is stored, every
 /// other gets `DuplicateOrderNumber` and leaves nothing behind.
-pub async fn concurrent_creates<S: OrderStore>(store: &S) {
+pub async fn concurrent_creates<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "concurrent_creates";
     const WRITERS: usize = 8;
     let steps: Vec<Step> = (0..WRITERS).map(|i| place(&format!("buyer{i}"), 42, minutes(i as i64), false)).collect();
@@ -802,7 +802,7 @@ pub async fn concurrent_creates<S: OrderStore>(store: &S) {
 /// due alone; a second call finds nothing to do.
 ///
 /// Unlike the store-only checks it takes the store by value: the engines own it.
-pub async fn run_due_fires_every_due_deadline<S: OrderStore>(store: S) {
+pub async fn run_due_fires_every_due_deadline<S: OrderRepository + WorkQueue>(store: S) {
     const CHECK: &str = "run_due_fires_every_due_deadline";
     let wf = Workflow::default();
     let store = Arc::new(store);
@@ -971,7 +971,7 @@ fn outbox_of(order: &Order, decision: &Decision) -> Vec<OutboxEntry> {
 
 /// Picks, packs, books and ships every line of a paid order in one parcel under `waybill`,
 /// with carrier SF, appending each step; returns the shipped order.
-async fn ship<S: OrderStore>(
+async fn ship<S: OrderRepository + WorkQueue>(
     check: &str,
     wf: &Workflow,
     store: &S,
@@ -984,7 +984,7 @@ async fn ship<S: OrderStore>(
 
 /// Pays (if needed), picks, packs and books every line of an order in one parcel (package 1)
 /// with `carrier`, and records `waybill` if given, appending each step; returns the order.
-async fn ship_with<S: OrderStore>(
+async fn ship_with<S: OrderRepository + WorkQueue>(
     check: &str,
     wf: &Workflow,
     store: &S,
@@ -1039,7 +1039,7 @@ fn tracking(kind: TrackingKind, at: DateTime<Utc>) -> TrackingUpdate {
 /// A paid order placed at `at`, shipped, confirmed received by its buyer and with a complaint
 /// open, all stored: its follow-up, after-sales window and the complaint's answer SLA are
 /// pending.
-async fn completed_with_three_deadlines<S: OrderStore>(
+async fn completed_with_three_deadlines<S: OrderRepository + WorkQueue>(
     check: &str,
     wf: &Workflow,
     store: &S,
@@ -1077,14 +1077,14 @@ fn ok<T>(check: &str, what: &str, result: Result<T, StoreError>) -> T {
     result.unwrap_or_else(|e| panic!("{check}: {what}: unexpected store error: {e:?}"))
 }
 
-async fn assert_stored<S: OrderStore>(check: &str, store: &S, order: &Order, events: &[Event]) {
+async fn assert_stored<S: OrderRepository + WorkQueue>(check: &str, store: &S, order: &Order, events: &[Event]) {
     let loaded = ok(check, "load", store.load(order.id).await);
     assert_eq!(loaded.as_ref(), Some(order), "{check}: load must return the last committed snapshot");
     let stored = ok(check, "events", store.events(order.id).await);
     assert_eq!(stored, events, "{check}: events must return the full history in sequence");
 }
 
-async fn assert_absent<S: OrderStore>(check: &str, store: &S, step: &Step) {
+async fn assert_absent<S: OrderRepository + WorkQueue>(check: &str, store: &S, step: &Step) {
     assert_eq!(
         ok(check, "load", store.load(step.order.id).await),
         None,
@@ -1102,14 +1102,14 @@ fn keys_of(steps: &[&Step]) -> BTreeSet<String> {
 }
 
 /// Claims everything (for good) and compares the keys.
-async fn assert_outbox_keys<S: OrderStore>(check: &str, store: &S, expected: BTreeSet<String>) {
+async fn assert_outbox_keys<S: OrderRepository + WorkQueue>(check: &str, store: &S, expected: BTreeSet<String>) {
     let claimed = ok(check, "claim_outbox", store.claim_outbox(far_future(), TimeDelta::days(1), 10_000).await);
     let keys: BTreeSet<String> = claimed.iter().map(|i| i.key.clone()).collect();
     assert_eq!(keys.len(), claimed.len(), "{check}: an outbox key was handed out twice in one claim");
     assert_eq!(keys, expected, "{check}: the outbox must hold exactly the entries of successful commits");
 }
 
-async fn claim<S: OrderStore>(
+async fn claim<S: OrderRepository + WorkQueue>(
     check: &str,
     store: &S,
     now: DateTime<Utc>,
@@ -1129,7 +1129,7 @@ fn order_of<'a>(check: &str, orders: &'a BTreeMap<OrderId, Order>, id: OrderId) 
 }
 
 /// Compares `due_deadlines(now, limit)` with what the snapshots say is due.
-async fn expect_due<S: OrderStore>(
+async fn expect_due<S: OrderRepository + WorkQueue>(
     check: &str,
     store: &S,
     orders: &BTreeMap<OrderId, Order>,
@@ -1149,7 +1149,7 @@ async fn expect_due<S: OrderStore>(
 }
 
 /// Follows `next` cursors from `after` to the end, checking every page.
-async fn collect_pages<S: OrderStore>(
+async fn collect_pages<S: OrderRepository + WorkQueue>(
     check: &str,
     store: &S,
     filter: &OrderFilter,

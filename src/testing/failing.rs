@@ -50,8 +50,8 @@ use crate::ports::payment::{
     CloseOutcome, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, RawMessage,
     RefundReceipt, RefundRequest, WebhookReply,
 };
-use crate::ports::store::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OutboxItem, StoreError,
+use crate::ports::{
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OutboxItem, StoreError, WorkQueue,
 };
 
 /// The store calls that commit an order (`create`, `append`): what a failed write hits.
@@ -276,16 +276,22 @@ macro_rules! failing_methods {
     )*};
 }
 
-impl<P: OrderStore> OrderStore for Failing<P> {
+impl<P: OrderRepository> OrderRepository for Failing<P> {
     failing_methods! {
         create(commit: Commit<'_>) -> Result<(), StoreError>;
         append(commit: Commit<'_>) -> Result<(), StoreError>;
         load(id: OrderId) -> Result<Option<Order>, StoreError>;
+        load_for_command(id: OrderId) -> Result<Option<Order>, StoreError>;
         events(id: OrderId) -> Result<Vec<Event>, StoreError>;
         find_by_number(number: &OrderNumber) -> Result<Option<OrderId>, StoreError>;
         find_by_waybill(carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError>;
         find_by_key(key: &str) -> Result<Option<OrderId>, StoreError>;
         list(filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError>;
+    }
+}
+
+impl<P: WorkQueue> WorkQueue for Failing<P> {
+    failing_methods! {
         due_deadlines(now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError>;
         claim_outbox(now: DateTime<Utc>, lease: TimeDelta, limit: usize) -> Result<Vec<OutboxItem>, StoreError>;
         complete_outbox(key: &str) -> Result<(), StoreError>;
@@ -293,11 +299,6 @@ impl<P: OrderStore> OrderStore for Failing<P> {
             -> Result<(), StoreError>;
         dead_letters(limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
         requeue_dead(key: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
-    }
-
-    /// Never fails: a copy in memory asks no backend.
-    fn recent_copy(&self, id: OrderId) -> Option<Order> {
-        self.inner.recent_copy(id)
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use common::{Shop, sku};
 use orderflow::engine::EngineError;
 use orderflow::order::{CaseKind, CaseLine, CaseRequest, CaseState, ScannedItem, TrackingKind, UNKNOWN_CARRIER};
-use orderflow::ports::OrderStore;
+use orderflow::ports::OrderRepository;
 use orderflow::testing::{Failure, buyer, customer_service, sample_cod_form, warehouse};
 use orderflow::{Action, CaseId, Command, Error, LineId, OrderId, OrderStatus, StaffId, Workflow, WorkflowConfig};
 

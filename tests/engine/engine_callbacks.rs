@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use common::{SKUS, Shop, sku};
 use orderflow::engine::{Adapters, Engine, EngineError, EngineSettings};
 use orderflow::order::{RefundStatus, TrackingKind};
-use orderflow::ports::{GatewayError, LogisticsError, OrderStore, PaymentNotification, PaymentStatus};
+use orderflow::ports::{GatewayError, LogisticsError, OrderRepository, PaymentNotification, PaymentStatus};
 use orderflow::testing::{
     Failing, FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, buyer, carrier, pack_remaining,
     sample_form, t0, warehouse,

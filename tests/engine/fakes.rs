@@ -350,7 +350,7 @@ async fn fail_next_fails_any_call_without_side_effects() {
 
 #[tokio::test]
 async fn gateway_works_behind_dyn() {
-    let gw: Arc<dyn orderflow::ports::DynPaymentGateway> = Arc::new(gateway());
+    let gw: Arc<orderflow::ports::DynPaymentGateway<'static>> = orderflow::ports::DynPaymentGateway::new_arc(gateway());
     let fake = gateway();
     let raw = fake.notify_paid(&number(3), cny(1), t0());
     assert!(gw.verify_notification(&raw, t0()).await.is_ok());
@@ -581,7 +581,7 @@ async fn multi_carrier_combines_and_dispatches() {
     assert!(multi.query_tracking("NOPE").await.is_err());
 
     // Any Logistics behind dyn works too.
-    let dynamic: Arc<dyn orderflow::ports::DynLogistics> = Arc::new(multi);
+    let dynamic: Arc<orderflow::ports::DynLogistics<'static>> = orderflow::ports::DynLogistics::new_arc(multi);
     assert_eq!(dynamic.quote(&parcel(800), &address("CN", "Jiangsu")).await.unwrap().len(), 3);
 }
 

@@ -518,11 +518,11 @@ async fn orders_outlive_a_restart_on_the_sqlite_store() {
     use std::sync::Arc;
 
     use orderflow::adapters::sqlite::SqliteStore;
-    use orderflow::ports::SystemClock;
+    use orderflow::ports::{DynOrderStore, SystemClock};
 
     let path = std::env::temp_dir().join(format!("orderflow-http-shop-{}.sqlite", uuid::Uuid::now_v7()));
     let open = || -> AppState {
-        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let store = DynOrderStore::new(SqliteStore::open(&path).unwrap());
         AppState::demo_on(ShopOptions::default(), store, Arc::new(SystemClock))
     };
 

@@ -17,7 +17,7 @@ use chrono::TimeDelta;
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine};
-use orderflow::ports::{Commit, OrderStore, OutboxEntry, StoreError};
+use orderflow::ports::{Commit, OrderRepository, OutboxEntry, StoreError, WorkQueue};
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
     t0,
@@ -695,7 +695,7 @@ async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
     // A places the order and keeps its copy (awaiting payment); B records the payment.
     let placed = a.place(&buyer("alice"), &sample_form("alice"), None).await.unwrap();
     let id = placed.order.id;
-    assert_eq!(a.adapters().store.recent_copy(id).map(|o| o.version), Some(placed.order.version));
+    assert_eq!(a.adapters().store.copy_version(id), Some(placed.order.version));
     let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, clock.now());
     b.handle_payment_notification(&raw).await.unwrap();
 

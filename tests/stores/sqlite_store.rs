@@ -12,7 +12,7 @@ use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
-use orderflow::ports::{Commit, OrderFilter, OrderStore, OutboxEntry, StoreError};
+use orderflow::ports::{Commit, OrderFilter, OrderRepository, OutboxEntry, StoreError, WorkQueue};
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
     t0, warehouse,

@@ -1,7 +1,7 @@
 //! The stores' part of the bad-input catalogue: every refused write, with its error variant,
 //! and nothing written.
 
-use orderflow::ports::{Commit, OrderStore, StoreError};
+use orderflow::ports::{Commit, OrderRepository, StoreError};
 use orderflow::testing::conformance::sample_order;
 use orderflow::testing::t0;
 use orderflow::{MemoryStore, Order, OrderId};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use orderflow::decide::after;
-use orderflow::ports::{Commit, OrderStore, OutboxEntry, StoreError};
+use orderflow::ports::{Commit, OrderRepository, OutboxEntry, StoreError, WorkQueue};
 use orderflow::testing::{COMMITS, Failing, Failure, conformance, provider, t0};
 use orderflow::{Action, Command, Ctx, MemoryStore, Order, Workflow, evolve};
 

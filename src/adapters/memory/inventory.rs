@@ -32,9 +32,7 @@ pub struct MemoryInventory {
 impl fmt::Debug for MemoryInventory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = lock(&self.inner);
-        f.debug_struct("MemoryInventory")
-            .field("skus", &inner.levels.len())
-            .finish_non_exhaustive()
+        f.debug_struct("MemoryInventory").field("skus", &inner.levels.len()).finish_non_exhaustive()
     }
 }
 

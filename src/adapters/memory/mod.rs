@@ -1,4 +1,4 @@
-//! In-memory adapters: [`MemoryStore`] (an [`OrderStore`]) and [`MemoryInventory`] (an
+//! In-memory adapters: [`MemoryStore`] (an [`OrderStore`](crate::ports::OrderStore)) and [`MemoryInventory`] (an
 //! [`Inventory`]).
 //!
 //! Both are complete implementations of their port's contract, safe to share between threads
@@ -28,8 +28,9 @@ use crate::event::Event;
 use crate::ids::{CustomerId, OrderId};
 use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
-use crate::ports::store::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+use crate::ports::{
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OrderSummary, OutboxItem, StoreError,
+    WorkQueue,
 };
 use crate::stored::IndexColumns;
 use fingerprint::{FingerprintMap, FingerprintSet, Fingerprinter};
@@ -51,7 +52,7 @@ const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 // MemoryStore
 // ---------------------------------------------------------------------------------------------
 
-/// An [`OrderStore`] kept in memory.
+/// An [`OrderStore`](crate::ports::OrderStore) kept in memory.
 ///
 /// It keeps the same contract as the durable stores (the store conformance suite in
 /// `orderflow::testing::conformance` runs against it): compare-and-set appends, unique order
@@ -696,7 +697,7 @@ impl Record {
     }
 }
 
-impl OrderStore for MemoryStore {
+impl OrderRepository for MemoryStore {
     async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         lock(&self.inner).create(commit)
     }
@@ -729,7 +730,9 @@ impl OrderStore for MemoryStore {
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
         Ok(lock(&self.inner).list(filter, after, limit))
     }
+}
 
+impl WorkQueue for MemoryStore {
     async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
         Ok(lock(&self.inner).due_deadlines(now, limit))
     }

@@ -1,4 +1,4 @@
-//! [`PgStore`]: an [`OrderStore`] on PostgreSQL (feature `postgres`), shared by several
+//! [`PgStore`]: an [`OrderStore`](crate::ports::OrderStore) on PostgreSQL (feature `postgres`), shared by several
 //! application instances.
 //!
 //! # Tables
@@ -39,10 +39,27 @@
 //!   statement, so two instances claiming at once get different items; an item whose lease ran
 //!   out (its instance died or hung) is claimable again, so delivery is at least once, and the
 //!   receiving side deduplicates by the item's key;
-//! - [`OrderStore::due_deadlines`] is a plain read: two instances may both see the same due
+//! - [`WorkQueue::due_deadlines`](crate::ports::WorkQueue::due_deadlines) is a plain read: two instances may both see the same due
 //!   deadline, but firing it is a command on the order, itself a compare-and-set, and the event
 //!   it causes clears or moves the deadline, so the loser finds nothing to do and the deadline
 //!   fires once.
+//!
+//! # Copies of recent writes
+//!
+//! A store keeps a copy of each order it wrote last ([`PgOptions::cached_orders`]), so that
+//! a command, which loads the order it changes, need not read it back: the first
+//! [`load_for_command`](OrderRepository::load_for_command) after this store's own write of an
+//! order answers from the copy without asking the database ([`PgOptions::copy_first`]).
+//! Every other load asks the database, which sends the snapshot only when its version is not
+//! the copy's, so [`load`](OrderRepository::load) always sees other instances' writes. An
+//! append that conflicts or fails drops the copy, so the engine's retry reads the database.
+//!
+//! What may be stale, across instances only: that one command's load after a write may miss
+//! another instance's later write. Commands stay correct all the same: a decision on a stale
+//! copy is refused by the commit's compare-and-set (then decided again on a fresh load), and
+//! the engine gives an answer that is not a commit (a refusal, nothing to do) only once a
+//! second load, which asks the database, found the same version. Turn
+//! [`PgOptions::copy_first`] off to have every load ask the database.
 //!
 //! # Errors
 //!
@@ -77,8 +94,9 @@ use crate::ids::{CustomerId, OrderId};
 use crate::money::Money;
 use crate::order::{DeadlineKind, Order, OrderStatus, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
-use crate::ports::store::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+use crate::ports::{
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OrderSummary, OutboxItem, StoreError,
+    WorkQueue,
 };
 use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
@@ -219,6 +237,11 @@ pub struct PgOptions {
     /// version is the copy's the snapshot is neither sent nor decoded. Each copy costs about
     /// as much memory as the order's snapshot.
     pub cached_orders: usize,
+    /// Whether the first command's load after this store's own write of an order answers from
+    /// its copy without asking the database (see the [module documentation](self)): saves a
+    /// round trip per command; off, every load asks the database (and still skips sending a
+    /// snapshot equal to the copy).
+    pub copy_first: bool,
 }
 
 impl PgOptions {
@@ -231,6 +254,7 @@ impl PgOptions {
             pool_size: 16,
             timeout: Duration::from_secs(30),
             cached_orders: 1024,
+            copy_first: true,
         }
     }
 
@@ -252,9 +276,15 @@ impl PgOptions {
         self.cached_orders = orders;
         self
     }
+
+    /// Sets [`PgOptions::copy_first`].
+    pub fn copy_first(mut self, on: bool) -> PgOptions {
+        self.copy_first = on;
+        self
+    }
 }
 
-/// An [`OrderStore`] on PostgreSQL, for several instances sharing one database (see the
+/// An [`OrderStore`](crate::ports::OrderStore) on PostgreSQL, for several instances sharing one database (see the
 /// [module documentation](self)).
 ///
 /// It holds a pool of connections ([deadpool-postgres](deadpool_postgres)) rather than one
@@ -305,6 +335,12 @@ fn valid_schema(name: &str) -> bool {
 }
 
 impl PgStore {
+    /// The version of the copy this store keeps of an order, if it keeps one (see the
+    /// [module documentation](self)): for diagnostics and tests.
+    pub fn copy_version(&self, id: OrderId) -> Option<u64> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(id).map(|order| order.version)
+    }
+
     /// Connects, creates the schema and its tables when missing (or upgrades them), and
     /// returns the store.
     ///
@@ -337,7 +373,7 @@ impl PgStore {
             statements: Statements::new(&quoted),
             quoted,
             schema: options.schema,
-            recent: Mutex::new(Recent::new(options.cached_orders)),
+            recent: Mutex::new(Recent::new(options.cached_orders, options.copy_first)),
         };
         store.migrate().await?;
         Ok(store)
@@ -497,6 +533,10 @@ impl PgStore {
             params.push(&numbers);
         }
         let written = client.query_one(&client.prepare_cached(sql).await.map_err(db)?, &params).await;
+        if !matches!(&written, Ok(row) if row.get::<_, i64>(0) == 1) {
+            // The retry's load must read the database.
+            self.recent.lock().unwrap_or_else(PoisonError::into_inner).forget(order.id);
+        }
         let unique_violation = match written {
             Ok(row) if row.get::<_, i64>(0) == 1 => {
                 drop(client);
@@ -613,31 +653,47 @@ impl PgStore {
 
 /// Copies of the orders a store wrote last, each at the version it wrote, oldest first out.
 struct Recent {
-    orders: HashMap<OrderId, Arc<Order>>,
+    /// Each copy, and whether a load may still answer from it without asking the database.
+    orders: HashMap<OrderId, (Arc<Order>, bool)>,
     /// Writes in order; an order written again has an older entry here that no longer evicts
     /// it.
     written: VecDeque<(OrderId, u64)>,
     capacity: usize,
+    /// [`PgOptions::copy_first`].
+    copy_first: bool,
 }
 
 impl Recent {
-    fn new(capacity: usize) -> Recent {
-        Recent { orders: HashMap::new(), written: VecDeque::new(), capacity }
+    fn new(capacity: usize, copy_first: bool) -> Recent {
+        Recent { orders: HashMap::new(), written: VecDeque::new(), capacity, copy_first }
     }
 
     fn get(&self, id: OrderId) -> Option<Arc<Order>> {
-        self.orders.get(&id).cloned()
+        self.orders.get(&id).map(|(order, _)| Arc::clone(order))
+    }
+
+    /// The copy a command's load may answer from without asking the database: only for the
+    /// first such load after the write, so a copy another instance made stale is served at
+    /// most once.
+    fn serve(&mut self, id: OrderId) -> Option<Arc<Order>> {
+        let (order, unasked) = self.orders.get_mut(&id)?;
+        std::mem::take(unasked).then(|| Arc::clone(order))
+    }
+
+    /// Drops the copy of an order whose append conflicted or failed.
+    fn forget(&mut self, id: OrderId) {
+        self.orders.remove(&id);
     }
 
     fn put(&mut self, order: Arc<Order>) {
-        if self.capacity == 0 {
+        if self.capacity == 0 || self.orders.get(&order.id).is_some_and(|(kept, _)| kept.version > order.version) {
             return;
         }
         self.written.push_back((order.id, order.version));
-        self.orders.insert(order.id, order);
+        self.orders.insert(order.id, (order, self.copy_first));
         while self.written.len() > self.capacity {
             if let Some((id, version)) = self.written.pop_front()
-                && self.orders.get(&id).is_some_and(|o| o.version == version)
+                && self.orders.get(&id).is_some_and(|(o, _)| o.version == version)
             {
                 self.orders.remove(&id);
             }
@@ -762,7 +818,7 @@ fn to_u64(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative version {n} stored")))
 }
 
-impl OrderStore for PgStore {
+impl OrderRepository for PgStore {
     async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         self.write(commit, true).await
     }
@@ -803,9 +859,14 @@ impl OrderStore for PgStore {
         }
     }
 
-    fn recent_copy(&self, id: OrderId) -> Option<Order> {
-        let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(id);
-        copy.map(|order| Order::clone(&order))
+    /// The copy of this store's last write of the order, the first time after that write;
+    /// otherwise [`OrderRepository::load`] (see the module documentation).
+    async fn load_for_command(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let unasked = self.recent.lock().unwrap_or_else(PoisonError::into_inner).serve(id);
+        match unasked {
+            Some(copy) => Ok(Some(Order::clone(&copy))),
+            None => self.load(id).await,
+        }
     }
 
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
@@ -903,7 +964,9 @@ impl OrderStore for PgStore {
         let next = if more { items.last().map(|s| s.id) } else { None };
         Ok(OrderPage { items, next })
     }
+}
 
+impl WorkQueue for PgStore {
     async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let client = self.client().await?;

@@ -1,4 +1,4 @@
-//! A durable [`OrderStore`] on one SQLite file: [`SqliteStore`] (feature `sqlite`).
+//! A durable [`OrderStore`](crate::ports::OrderStore) on one SQLite file: [`SqliteStore`] (feature `sqlite`).
 //!
 //! Everything an order needs lives in one database file: the snapshots with their indexed
 //! columns (number, customer, status, placement time, earliest deadline), the event history,
@@ -15,7 +15,7 @@
 //!
 //! # Calling it from async code
 //!
-//! The methods are `async` to fit the [`OrderStore`] port, but SQLite is a blocking library:
+//! The methods are `async` to fit the [`OrderStore`](crate::ports::OrderStore) port, but SQLite is a blocking library:
 //! a call runs its statements on the calling thread and returns without ever awaiting (one
 //! connection per handle, behind a mutex that is never held across an `.await`). Calls are
 //! short, on a shared 2-core VM about 20 µs for a load and 0.2–0.4 ms for a commit
@@ -35,7 +35,7 @@
 //! use std::sync::Arc;
 //!
 //! use orderflow::adapters::sqlite::SqliteStore;
-//! use orderflow::ports::OrderStore;
+//! use orderflow::ports::OrderRepository;
 //! use orderflow::OrderId;
 //!
 //! let store = Arc::new(SqliteStore::open_in_memory().unwrap());
@@ -60,8 +60,9 @@ use crate::event::Event;
 use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
-use crate::ports::store::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxItem, StoreError,
+use crate::ports::{
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OrderSummary, OutboxItem, StoreError,
+    WorkQueue,
 };
 use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
@@ -98,7 +99,7 @@ const SCHEMA_V3: &str = include_str!("sql/schema_v3.sql");
 /// [`crate::stored`]), and each event's type. Rows written before are version 1.
 const SCHEMA_V4: &str = include_str!("sql/schema_v4.sql");
 
-/// An [`OrderStore`] on a single SQLite database file.
+/// An [`OrderStore`](crate::ports::OrderStore) on a single SQLite database file.
 ///
 /// It keeps the whole store contract (the conformance suite in
 /// `orderflow::testing::conformance` runs against it): compare-and-set appends, unique order
@@ -899,7 +900,7 @@ fn requeue_dead(conn: &mut Connection, key: &str, now: DateTime<Utc>) -> Result<
     Ok(changed == 1)
 }
 
-impl OrderStore for SqliteStore {
+impl OrderRepository for SqliteStore {
     async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         let rows = Rows::of(&commit)?;
         self.run(|conn| create(conn, &commit, &rows))
@@ -940,7 +941,9 @@ impl OrderStore for SqliteStore {
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
         self.run(|conn| list(conn, filter, after, limit))
     }
+}
 
+impl WorkQueue for SqliteStore {
     async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
         self.run(|conn| due_deadlines(conn, now, limit))
     }
