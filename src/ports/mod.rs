@@ -20,8 +20,9 @@ pub use inventory::{DynInventory, Inventory, InventoryError};
 pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
 pub use notifier::{DynNotifier, Notifier, NotifyError};
 pub use payment::{
-    CloseOutcome, DynPaymentGateway, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
-    PaymentStatus, RawMessage, RefundReceipt, RefundRequest, WebhookReply, parse_refund_reference, refund_reference,
+    AppParameters, Checkout, CloseOutcome, DynPaymentGateway, GatewayError, JsapiParameters, PaymentGateway,
+    PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundReceipt, RefundRequest,
+    WebhookReply, parse_refund_reference, refund_reference,
 };
 pub use store::{
     Commit, DeadLetter, DueDeadline, DynOrderStore, OrderFilter, OrderPage, OrderStore, OrderSummary, OutboxEntry,
