@@ -15,3 +15,8 @@ pub mod sqlite;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+
+pub mod http;
+
+#[cfg(feature = "wechatpay")]
+pub mod wechatpay;
