@@ -19,7 +19,7 @@ fn is_out_refund_no(text: &str) -> bool {
 fn order_and_refund_references_fit_wechat_pay_over_a_large_range_of_numbers() {
     // Every value near both ends, and 200,000 spread over the whole range (an odd stride, so
     // every check symbol, `*~$=U` included, is met).
-    let stride = MAX_VALUE / 200_000 | 1;
+    let stride = (MAX_VALUE / 200_000) | 1;
     let values = (0..5_000).chain((MAX_VALUE - 5_000)..=MAX_VALUE).chain((0..200_000).map(|i| i * stride));
     let mut seen_awkward_check = false;
     for value in values {

@@ -227,8 +227,10 @@ fn notifications_verify_and_each_fault_is_refused_with_its_own_error() {
     // Ciphertext altered (and the envelope signed again, so only decryption can catch it).
     let mut envelope: Value = serde_json::from_str(&body).unwrap();
     let ciphertext = envelope["resource"]["ciphertext"].as_str().unwrap().to_owned();
-    let flipped =
-        if ciphertext.starts_with('A') { format!("B{}", &ciphertext[1..]) } else { format!("A{}", &ciphertext[1..]) };
+    let flipped = match ciphertext.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", ciphertext.get(1..).unwrap()),
+    };
     envelope["resource"]["ciphertext"] = flipped.into();
     let resigned = signed(&envelope.to_string(), SERIAL_A, &a.key, now.timestamp());
     check(&resigned).unwrap();
