@@ -120,11 +120,11 @@ pub fn session(
     Ok(match checkout {
         Checkout::Jsapi { .. } => {
             let prepay_id = created.prepay_id.ok_or_else(|| missing("prepay_id"))?;
-            PaymentSession::Jsapi(sign::jsapi_parameters(config, &prepay_id, timestamp, nonce_str)?)
+            PaymentSession::Jsapi(sign::Prepay { config, prepay_id: &prepay_id, timestamp, nonce_str }.jsapi()?)
         }
         Checkout::App => {
             let prepay_id = created.prepay_id.ok_or_else(|| missing("prepay_id"))?;
-            PaymentSession::App(sign::app_parameters(config, &prepay_id, timestamp, nonce_str)?)
+            PaymentSession::App(sign::Prepay { config, prepay_id: &prepay_id, timestamp, nonce_str }.app()?)
         }
         Checkout::H5 { .. } => PaymentSession::Redirect { url: created.h5_url.ok_or_else(|| missing("h5_url"))? },
         Checkout::Native => PaymentSession::QrCode { payload: created.code_url.ok_or_else(|| missing("code_url"))? },

@@ -105,44 +105,52 @@ impl Authorization {
     }
 }
 
-/// The signed parameters for `wx.requestPayment` (JSAPI, mini-program): the signature covers
-/// `appId\ntimeStamp\nnonceStr\npackage\n`.
-pub fn jsapi_parameters(
-    config: &WechatPayConfig,
-    prepay_id: &str,
-    timestamp: i64,
-    nonce_str: String,
-) -> Result<JsapiParameters, WechatPayError> {
-    let time_stamp = timestamp.to_string();
-    let package = format!("prepay_id={prepay_id}");
-    let pay_sign = sign(&config.merchant_key, &message(&[&config.app_id, &time_stamp, &nonce_str, &package]))?;
-    Ok(JsapiParameters {
-        app_id: config.app_id.clone(),
-        time_stamp,
-        nonce_str,
-        package,
-        sign_type: "RSA".into(),
-        pay_sign,
-    })
+/// A prepay id handed to the buyer's WeChat client, with the time and nonce its signature
+/// covers. Both clients check RSA-SHA256 over `appid\ntimestamp\nnonce\n<last>\n`.
+#[derive(Debug, Clone)]
+pub struct Prepay<'a> {
+    /// The merchant's configuration (app id, key).
+    pub config: &'a WechatPayConfig,
+    /// The prepay id from the create call.
+    pub prepay_id: &'a str,
+    /// Seconds since the epoch.
+    pub timestamp: i64,
+    /// Random string.
+    pub nonce_str: String,
 }
 
-/// The signed parameters for the app SDK: the signature covers
-/// `appid\ntimestamp\nnoncestr\nprepayid\n`.
-pub fn app_parameters(
-    config: &WechatPayConfig,
-    prepay_id: &str,
-    timestamp: i64,
-    nonce_str: String,
-) -> Result<AppParameters, WechatPayError> {
-    let timestamp = timestamp.to_string();
-    let sign = sign(&config.merchant_key, &message(&[&config.app_id, &timestamp, &nonce_str, prepay_id]))?;
-    Ok(AppParameters {
-        appid: config.app_id.clone(),
-        partnerid: config.mch_id.clone(),
-        prepayid: prepay_id.to_owned(),
-        package: "Sign=WXPay".into(),
-        noncestr: nonce_str,
-        timestamp,
-        sign,
-    })
+impl Prepay<'_> {
+    fn sign_with(&self, last: &str) -> Result<String, WechatPayError> {
+        let timestamp = self.timestamp.to_string();
+        sign(&self.config.merchant_key, &message(&[&self.config.app_id, &timestamp, &self.nonce_str, last]))
+    }
+
+    /// The parameters for `wx.requestPayment` (JSAPI, mini-program); the last signed line is
+    /// `prepay_id=...`.
+    pub fn jsapi(self) -> Result<JsapiParameters, WechatPayError> {
+        let package = format!("prepay_id={}", self.prepay_id);
+        let pay_sign = self.sign_with(&package)?;
+        Ok(JsapiParameters {
+            app_id: self.config.app_id.clone(),
+            time_stamp: self.timestamp.to_string(),
+            nonce_str: self.nonce_str,
+            package,
+            sign_type: "RSA".into(),
+            pay_sign,
+        })
+    }
+
+    /// The parameters for the app SDK; the last signed line is the prepay id.
+    pub fn app(self) -> Result<AppParameters, WechatPayError> {
+        let sign = self.sign_with(self.prepay_id)?;
+        Ok(AppParameters {
+            appid: self.config.app_id.clone(),
+            partnerid: self.config.mch_id.clone(),
+            prepayid: self.prepay_id.to_owned(),
+            package: "Sign=WXPay".into(),
+            noncestr: self.nonce_str,
+            timestamp: self.timestamp.to_string(),
+            sign,
+        })
+    }
 }

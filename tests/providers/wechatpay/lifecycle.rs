@@ -13,12 +13,8 @@ use orderflow::order::RefundStatus;
 use orderflow::ports::{
     Checkout, Clock, CloseOutcome, GatewayError, PaymentGateway, PaymentSession, PaymentStatus, RefundRequest,
 };
-use orderflow::testing::shop::{SKUS, sku};
-use orderflow::testing::{FakeCarrier, FixedClock, RecordingNotifier, buyer, customer_service, sample_form};
-use orderflow::{
-    Action, Command, Currency, MemoryInventory, MemoryStore, Money, OrderId, OrderNumber, OrderStatus, RefundId,
-    Workflow,
-};
+use orderflow::testing::{FixedClock, buyer, customer_service, sample_form};
+use orderflow::{Action, Command, Currency, Money, OrderId, OrderNumber, OrderStatus, RefundId};
 use rsa::pkcs8::DecodePublicKey;
 
 use super::emulator::Emulator;
@@ -50,19 +46,7 @@ async fn world() -> World {
     let transport = ReqwestTransport::new(Duration::from_secs(10)).unwrap();
     let gateway =
         Arc::new(WechatPayGateway::new(config().with_base_url(base_url), transport).with_clock(clock.clone()));
-    let inventory = Arc::new(MemoryInventory::new());
-    for s in SKUS {
-        inventory.set_stock(&sku(s), 100);
-    }
-    let adapters = Adapters {
-        store: Arc::new(MemoryStore::new()),
-        payments: gateway.clone(),
-        logistics: Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
-        inventory,
-        notifier: Arc::new(RecordingNotifier::new()),
-        clock: clock.clone(),
-    };
-    World { engine: Engine::new(Workflow::default(), adapters), gateway, emulator, clock }
+    World { engine: engine(gateway.clone(), clock.clone()), gateway, emulator, clock }
 }
 
 impl World {

@@ -9,13 +9,12 @@ use orderflow::adapters::wechatpay::sign::{self, Authorization};
 use orderflow::adapters::wechatpay::{
     ApiV3Key, MerchantKey, PlatformKeys, WechatPayError, WechatPayGateway, api, notification, verify,
 };
-use orderflow::engine::{Adapters, Engine, EngineError};
+use orderflow::engine::EngineError;
 use orderflow::ports::{
     Checkout, Clock, GatewayError, PaymentGateway, PaymentRequest, PaymentSession, PaymentStatus, RawMessage,
 };
-use orderflow::testing::shop::{SKUS, sku};
-use orderflow::testing::{FakeCarrier, RecordingNotifier, buyer, sample_form};
-use orderflow::{Currency, MemoryInventory, MemoryStore, Money, OrderId, OrderNumber, OrderStatus, Workflow};
+use orderflow::testing::{buyer, sample_form};
+use orderflow::{Currency, Money, OrderId, OrderNumber, OrderStatus};
 use rsa::pkcs8::DecodePublicKey;
 use serde_json::Value;
 
@@ -267,19 +266,7 @@ async fn through_the_engine_refused_notifications_change_nothing() {
     let emulator = Emulator::new(clock.clone());
     let gateway = Arc::new(WechatPayGateway::new(config(), NoNetwork).with_clock(clock.clone()));
     gateway.platform_keys().insert_certificate_pem(SERIAL_A, PLATFORM_A_CERT).unwrap();
-    let inventory = Arc::new(MemoryInventory::new());
-    for s in SKUS {
-        inventory.set_stock(&sku(s), 100);
-    }
-    let adapters = Adapters {
-        store: Arc::new(MemoryStore::new()),
-        payments: gateway.clone(),
-        logistics: Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
-        inventory,
-        notifier: Arc::new(RecordingNotifier::new()),
-        clock: clock.clone(),
-    };
-    let engine = Engine::new(Workflow::default(), adapters);
+    let engine = engine(gateway.clone(), clock.clone());
     let placed = engine.place(&buyer("ada"), &sample_form("ada"), None).await.unwrap();
     let order = placed.order;
     let reference = order.number.provider_reference();
