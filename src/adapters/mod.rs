@@ -7,6 +7,9 @@
 //! `sqlite` (feature `sqlite`, or `sqlite-bundled` to compile SQLite in) holds
 //! `SqliteStore`, a durable store on one SQLite file. `postgres` (feature `postgres`) holds
 //! `PgStore`, a store several app instances share.
+//!
+//! [`http`] holds the transport port the payment providers' adapters call their APIs through;
+//! `wechatpay` (feature `wechatpay`) holds `WechatPayGateway`, the WeChat Pay API v3 gateway.
 
 pub mod memory;
 
@@ -15,3 +18,8 @@ pub mod sqlite;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+
+pub mod http;
+
+#[cfg(feature = "wechatpay")]
+pub mod wechatpay;

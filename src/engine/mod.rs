@@ -677,19 +677,27 @@ impl<A: Ports> Engine<A> {
     /// Stage 3, buyer side: starts the online payment of the outstanding amount and returns
     /// what the buyer needs (a redirect or QR payload).
     pub async fn start_payment(&self, actor: &Actor, id: OrderId) -> Result<PaymentSession, EngineError> {
+        self.start_payment_in(actor, id, crate::ports::Checkout::default()).await
+    }
+
+    /// [`Engine::start_payment`] in the buyer's `checkout` (e.g. WeChat JSAPI with the payer's
+    /// openid); the provider is told to stop accepting it at the order's pay-by deadline.
+    pub async fn start_payment_in(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        checkout: crate::ports::Checkout,
+    ) -> Result<PaymentSession, EngineError> {
         let order = self.order_for(actor, id).await?;
         let status = order.status();
         let outstanding = order.payment.outstanding().map_err(Error::from)?;
         let provider = order.payment.provider().map(str::to_owned);
         match provider {
             Some(provider) if order.cancellation.is_none() && outstanding.is_positive() => {
-                let request = PaymentRequest {
-                    order_id: order.id,
-                    order_number: order.number,
-                    amount: outstanding,
-                    provider,
-                    description: (self.describe_payment)(&order),
-                };
+                let request =
+                    PaymentRequest::new(order.id, order.number, outstanding, provider, (self.describe_payment)(&order))
+                        .with_checkout(checkout)
+                        .with_expiry(order.deadlines.get(crate::order::DeadlineKind::PayBy));
                 Ok(self.adapters.payments().create_payment(&request).await?)
             }
             _ => Err(Error::IllegalTransition { command: crate::command::CommandKind::CapturePayment, status }.into()),

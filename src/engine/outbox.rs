@@ -139,13 +139,15 @@ impl<A: Ports> Engine<A> {
             }
             Effect::Refund { refund, amount, provider } => {
                 let order = self.order(item.order_id).await?;
-                let request = RefundRequest {
-                    key: key.to_owned(),
-                    order_number: order.number,
-                    refund: *refund,
-                    amount: *amount,
-                    provider: provider.clone(),
-                };
+                let mut request = RefundRequest::new(key, order.number, *refund, *amount, provider.clone());
+                request.reason = order
+                    .payment
+                    .refunds
+                    .iter()
+                    .find(|r| r.id == *refund)
+                    .map(|r| r.reason.clone())
+                    .unwrap_or_default();
+                request.paid_total = order.payment.received().ok();
                 let action = match self.adapters.payments().refund(&request).await {
                     Ok(receipt) => Action::CompleteRefund { refund: *refund, reference: receipt.reference },
                     Err(GatewayError::Rejected(reason)) => Action::FailRefund { refund: *refund, reason },

@@ -40,8 +40,10 @@ impl fmt::Debug for RawMessage {
     }
 }
 
-/// What the engine asks the gateway to charge.
+/// What the engine asks the gateway to charge. Build it with [`PaymentRequest::new`]: fields
+/// are added as providers need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PaymentRequest {
     /// Order id.
     pub order_id: OrderId,
@@ -54,14 +56,113 @@ pub struct PaymentRequest {
     /// Shown to the buyer by the provider; the host chooses it
     /// ([`crate::engine::Engine::with_payment_description`]).
     pub description: String,
+    /// Which checkout the buyer pays in (WeChat JSAPI, app, H5, QR code, ...).
+    pub checkout: Checkout,
+    /// When the provider should stop accepting the payment (WeChat Pay `time_expire`); `None`:
+    /// the provider's default.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl PaymentRequest {
+    /// A request for the provider's default checkout ([`Checkout::Native`]) and no expiry.
+    pub fn new(
+        order_id: OrderId,
+        order_number: OrderNumber,
+        amount: Money,
+        provider: impl Into<String>,
+        description: impl Into<String>,
+    ) -> PaymentRequest {
+        PaymentRequest {
+            order_id,
+            order_number,
+            amount,
+            provider: provider.into(),
+            description: description.into(),
+            checkout: Checkout::default(),
+            expires_at: None,
+        }
+    }
+
+    /// The same request in `checkout`.
+    pub fn with_checkout(mut self, checkout: Checkout) -> PaymentRequest {
+        self.checkout = checkout;
+        self
+    }
+
+    /// The same request, payable until `expires_at`.
+    pub fn with_expiry(mut self, expires_at: Option<DateTime<Utc>>) -> PaymentRequest {
+        self.expires_at = expires_at;
+        self
+    }
+
     /// The order's reference at the provider (`out_trade_no`): see
     /// [`OrderNumber::provider_reference`].
     pub fn provider_reference(&self) -> String {
         self.order_number.provider_reference()
     }
+}
+
+/// Where the buyer pays, which decides what the provider is asked to open and what
+/// [`PaymentSession`] comes back. More kinds come with more providers (Alipay page, wap, app).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Checkout {
+    /// A QR code the buyer scans (WeChat Pay Native): the default, as it works from any page.
+    #[default]
+    Native,
+    /// Inside WeChat (official-account page or mini-program, WeChat Pay JSAPI): the buyer's
+    /// `openid` under the merchant's app id. Answered by [`PaymentSession::Jsapi`].
+    Jsapi {
+        /// The payer's openid.
+        openid: String,
+    },
+    /// In the shop's own mobile app (WeChat Pay App). Answered by [`PaymentSession::App`].
+    App,
+    /// A mobile browser outside WeChat (WeChat Pay H5). Answered by
+    /// [`PaymentSession::Redirect`].
+    H5 {
+        /// The buyer's IP address, which the provider requires and checks.
+        client_ip: String,
+    },
+}
+
+/// The signed parameters of WeChat's `wx.requestPayment` (JSAPI and mini-program), named as
+/// the page passes them on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsapiParameters {
+    /// The app id the openid belongs to.
+    pub app_id: String,
+    /// Seconds since the epoch, as text.
+    pub time_stamp: String,
+    /// Random string.
+    pub nonce_str: String,
+    /// `prepay_id=...`.
+    pub package: String,
+    /// `RSA`.
+    pub sign_type: String,
+    /// The merchant's signature over the four values above.
+    pub pay_sign: String,
+}
+
+/// The signed parameters of WeChat's app SDK (`PayReq`), named as the SDK takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppParameters {
+    /// App id.
+    pub appid: String,
+    /// Merchant id.
+    pub partnerid: String,
+    /// The prepay id.
+    pub prepayid: String,
+    /// `Sign=WXPay`.
+    pub package: String,
+    /// Random string.
+    pub noncestr: String,
+    /// Seconds since the epoch, as text.
+    pub timestamp: String,
+    /// The merchant's signature.
+    pub sign: String,
 }
 
 /// What the buyer needs to pay.
@@ -78,6 +179,10 @@ pub enum PaymentSession {
         /// Payload.
         payload: String,
     },
+    /// Call `wx.requestPayment` with these (WeChat JSAPI and mini-program).
+    Jsapi(JsapiParameters),
+    /// Hand these to the provider's app SDK.
+    App(AppParameters),
 }
 
 /// A payment's status at the provider.
@@ -94,8 +199,10 @@ pub enum PaymentStatus {
     Closed,
 }
 
-/// A verified, parsed payment notification (or query result).
+/// A verified, parsed payment notification (or query result). Build it with
+/// [`PaymentNotification::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PaymentNotification {
     /// The order number the provider was given.
     pub order_number: OrderNumber,
@@ -105,11 +212,38 @@ pub struct PaymentNotification {
     pub amount: Money,
     /// Status.
     pub status: PaymentStatus,
+    /// When the provider says the payment succeeded (not when we heard of it), for
+    /// reconciliation; `None` when the provider does not say.
+    #[serde(default)]
+    pub succeeded_at: Option<DateTime<Utc>>,
+    /// What the payer paid, when the provider reports it apart from the order amount (WeChat
+    /// Pay `payer_total`: lower when a provider coupon paid part).
+    #[serde(default)]
+    pub payer_total: Option<Money>,
+    /// Which provider sent it (e.g. `wechatpay`); `None` when the gateway does not say.
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+impl PaymentNotification {
+    /// A notification with no provider time, payer total or provider name.
+    pub fn new(order_number: OrderNumber, txn_id: impl Into<String>, amount: Money, status: PaymentStatus) -> Self {
+        PaymentNotification {
+            order_number,
+            txn_id: txn_id.into(),
+            amount,
+            status,
+            succeeded_at: None,
+            payer_total: None,
+            provider: None,
+        }
+    }
 }
 
 /// A refund to make. `key` is the idempotency key: a retried call with the same key must
-/// never refund twice.
+/// never refund twice. Build it with [`RefundRequest::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefundRequest {
     /// Idempotency key.
     pub key: String,
@@ -121,9 +255,33 @@ pub struct RefundRequest {
     pub amount: Money,
     /// Provider.
     pub provider: String,
+    /// Why (shown to the buyer by some providers); may be empty.
+    pub reason: String,
+    /// What the buyer paid for the order, which WeChat Pay wants with every refund; `None`:
+    /// the refund amount.
+    pub paid_total: Option<Money>,
 }
 
 impl RefundRequest {
+    /// A refund with no reason and no paid total.
+    pub fn new(
+        key: impl Into<String>,
+        order_number: OrderNumber,
+        refund: RefundId,
+        amount: Money,
+        provider: impl Into<String>,
+    ) -> RefundRequest {
+        RefundRequest {
+            key: key.into(),
+            order_number,
+            refund,
+            amount,
+            provider: provider.into(),
+            reason: String::new(),
+            paid_total: None,
+        }
+    }
+
     /// The refund's reference at the provider (WeChat Pay `out_refund_no`, Alipay
     /// `out_request_no`): see [`refund_reference`].
     pub fn provider_reference(&self) -> String {
@@ -152,11 +310,27 @@ pub fn parse_refund_reference(reference: &str) -> Option<(OrderNumber, RefundId)
     (refund.to_string() == digits).then_some((number, RefundId(refund)))
 }
 
-/// The provider's confirmation of a refund.
+/// The provider's confirmation of a refund. Build it with [`RefundReceipt::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefundReceipt {
     /// Provider's refund reference.
     pub reference: String,
+    /// Whether the money has gone back or the provider is still processing it (WeChat Pay
+    /// `PROCESSING`: the refund is accepted and its result comes later).
+    pub pending: bool,
+}
+
+impl RefundReceipt {
+    /// A completed refund.
+    pub fn new(reference: impl Into<String>) -> RefundReceipt {
+        RefundReceipt { reference: reference.into(), pending: false }
+    }
+
+    /// An accepted refund whose result comes later.
+    pub fn pending(reference: impl Into<String>) -> RefundReceipt {
+        RefundReceipt { reference: reference.into(), pending: true }
+    }
 }
 
 /// What closing an unpaid payment found at the provider (see

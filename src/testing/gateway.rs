@@ -381,7 +381,7 @@ impl FakeGateway {
         });
         record.status = PaymentStatus::Succeeded;
         record.transactions.push((txn_id.clone(), amount));
-        PaymentNotification { order_number: *order_number, txn_id, amount, status: PaymentStatus::Succeeded }
+        PaymentNotification::new(*order_number, txn_id, amount, PaymentStatus::Succeeded)
     }
 
     /// [`mark_paid`](Self::mark_paid), then the signed `Succeeded` notification for it, sent
@@ -498,12 +498,12 @@ impl PaymentGateway for FakeGateway {
                 e.column()
             ))
         })?;
-        Ok(PaymentNotification {
-            order_number: wire.order_number,
-            txn_id: wire.txn_id.into_owned(),
-            amount: Money::new(wire.amount_minor, wire.currency),
-            status: wire.status,
-        })
+        Ok(PaymentNotification::new(
+            wire.order_number,
+            wire.txn_id.into_owned(),
+            Money::new(wire.amount_minor, wire.currency),
+            wire.status,
+        ))
     }
 
     async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
@@ -513,11 +513,8 @@ impl PaymentGateway for FakeGateway {
             return Ok(None);
         };
         // What a query reports: the latest successful transaction, if any.
-        Ok(record.transactions.last().map(|(txn_id, amount)| PaymentNotification {
-            order_number: *order_number,
-            txn_id: txn_id.clone(),
-            amount: *amount,
-            status: PaymentStatus::Succeeded,
+        Ok(record.transactions.last().map(|(txn_id, amount)| {
+            PaymentNotification::new(*order_number, txn_id.clone(), *amount, PaymentStatus::Succeeded)
         }))
     }
 
@@ -560,7 +557,7 @@ impl PaymentGateway for FakeGateway {
             if after > paid.minor {
                 return Err(GatewayError::Rejected("refund exceeds the paid amount".into()));
             }
-            let receipt = RefundReceipt { reference: format!("{}-RF{:08}", self.provider, state.refunds.len() + 1) };
+            let receipt = RefundReceipt::new(format!("{}-RF{:08}", self.provider, state.refunds.len() + 1));
             state.refunds.push(RefundRecord {
                 key: request.key.clone(),
                 order_number: request.order_number,

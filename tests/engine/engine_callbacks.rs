@@ -19,7 +19,7 @@ use orderflow::{
 };
 
 fn notification(number: &OrderNumber, txn: &str, amount: Money) -> PaymentNotification {
-    PaymentNotification { order_number: *number, txn_id: txn.into(), amount, status: PaymentStatus::Succeeded }
+    PaymentNotification::new(*number, txn, amount, PaymentStatus::Succeeded)
 }
 
 #[tokio::test]

@@ -33,22 +33,11 @@ fn gateway() -> FakeGateway {
 }
 
 fn paid(n: u64, minor: i64) -> PaymentNotification {
-    PaymentNotification {
-        order_number: number(n),
-        txn_id: "TXN-1".into(),
-        amount: cny(minor),
-        status: PaymentStatus::Succeeded,
-    }
+    PaymentNotification::new(number(n), "TXN-1", cny(minor), PaymentStatus::Succeeded)
 }
 
 fn refund_request(key: &str, n: u64, minor: i64) -> RefundRequest {
-    RefundRequest {
-        key: key.into(),
-        order_number: number(n),
-        refund: RefundId(1),
-        amount: cny(minor),
-        provider: "alipay".into(),
-    }
+    RefundRequest::new(key, number(n), RefundId(1), cny(minor), "alipay")
 }
 
 fn with_header(raw: &RawMessage, name: &str, value: Option<&str>) -> RawMessage {
@@ -231,13 +220,7 @@ async fn notification_body_is_the_documented_json() {
 #[tokio::test]
 async fn create_payment_returns_a_qr_code_and_is_recorded() {
     let gw = gateway();
-    let request = PaymentRequest {
-        order_id: OrderId::new_v7(),
-        order_number: number(7),
-        amount: cny(27_000),
-        provider: "alipay".into(),
-        description: "tea".into(),
-    };
+    let request = PaymentRequest::new(OrderId::new_v7(), number(7), cny(27_000), "alipay", "tea");
     let session = gw.create_payment(&request).await.unwrap();
     assert!(matches!(&session, PaymentSession::QrCode { payload } if payload.contains("27000")));
     assert_eq!(gw.created_payments(), vec![(number(7), cny(27_000))]);
@@ -274,13 +257,7 @@ async fn close_after_paid_is_rejected_and_close_before_is_fine() {
     assert_eq!(gw.close_payment(&number(2)).await, Ok(CloseOutcome::NothingToClose));
     assert_eq!(gw.payment(&number(2)), None);
 
-    let request = PaymentRequest {
-        order_id: OrderId::new_v7(),
-        order_number: number(3),
-        amount: cny(100),
-        provider: "alipay".into(),
-        description: "order 3".into(),
-    };
+    let request = PaymentRequest::new(OrderId::new_v7(), number(3), cny(100), "alipay", "order 3");
     gw.create_payment(&request).await.unwrap();
     assert_eq!(gw.close_payment(&number(3)).await, Ok(CloseOutcome::Closed));
     assert_eq!(gw.payment(&number(3)).map(|p| p.status), Some(PaymentStatus::Closed));

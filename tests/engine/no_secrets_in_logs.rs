@@ -51,12 +51,12 @@ fn forged_replayed_and_mismatched_callbacks_leave_no_secret_in_errors_or_logs() 
     runtime.block_on(async {
         let shop = Shop::new();
         let placed = shop.place("zoe").await;
-        let n = PaymentNotification {
-            order_number: placed.order.number,
-            txn_id: "TXN-SECRET-PAYLOAD".into(),
-            amount: orderflow::Money::new(1, placed.order.totals.total.currency),
-            status: orderflow::ports::PaymentStatus::Succeeded,
-        };
+        let n = PaymentNotification::new(
+            placed.order.number,
+            "TXN-SECRET-PAYLOAD",
+            orderflow::Money::new(1, placed.order.totals.total.currency),
+            orderflow::ports::PaymentStatus::Succeeded,
+        );
         let signed = shop.gateway.sign(&n, shop.clock.now());
         let forged = shop.gateway.forge(&n, shop.clock.now());
         let tampered = shop.gateway.tamper(&signed);

@@ -106,7 +106,7 @@ impl Harness {
 }
 
 fn paid_notification(number: OrderNumber, amount: Money, txn: &str) -> PaymentNotification {
-    PaymentNotification { order_number: number, txn_id: txn.into(), amount, status: PaymentStatus::Succeeded }
+    PaymentNotification::new(number, txn, amount, PaymentStatus::Succeeded)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

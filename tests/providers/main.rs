@@ -1,0 +1,5 @@
+//! Provider adapters against the providers' documented formats, offline: sans-IO checks with
+//! keys shipped as fixtures, and whole lifecycles through the engine against loopback
+//! emulators of the providers' APIs.
+
+mod wechatpay;
