@@ -47,10 +47,10 @@ impl CoreLifecycle {
         // Place once to learn the lines and total the commands refer to.
         let placed = workflow.place(&buyer, &form, new.clone(), &placed_at).expect("sample form accepted");
         let order = Order::from_placed(&placed.events[0]).expect("first event is order_placed");
-        let total = order.totals.total;
-        let items = order.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
+        let total = order.totals().total;
+        let items = order.lines().iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
         let scanned = order
-            .lines
+            .lines()
             .iter()
             .map(|l| ScannedItem {
                 sku: l.sku.to_string(),
@@ -684,7 +684,7 @@ fn lifecycle(c: &mut Criterion) {
     assert_eq!(order.status(), OrderStatus::Completed);
     let (base_order, base_events, _) = base.run();
     assert_eq!(base_order.status, baseline::Status::Completed);
-    assert_eq!(base_order.total, order.totals.total.minor);
+    assert_eq!(base_order.total, order.totals().total.minor);
     assert_eq!(base_events.len(), history.len(), "the baseline records as many events as the core");
 
     let mut group = c.benchmark_group("core_lifecycle");

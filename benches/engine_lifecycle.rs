@@ -117,9 +117,9 @@ impl Shop {
 
         // 1–2. Placed and approved by the automatic review.
         let placed = engine.place(&self.buyer, &self.form, None).await?;
-        let id = placed.order.id;
-        let number = placed.order.number;
-        let total = placed.order.totals.total;
+        let id = placed.order.id();
+        let number = placed.order.number();
+        let total = placed.order.totals().total;
 
         // 3. The buyer starts paying; the provider's signed notification arrives (or its
         //    capture, as a command).
@@ -138,7 +138,7 @@ impl Shop {
 
         // 4. Pick and pack everything in one parcel.
         engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
-        let lines = &placed.order.lines;
+        let lines = &placed.order.lines();
         let items = lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
         let scanned = lines
             .iter()
@@ -157,7 +157,7 @@ impl Shop {
         engine.ship(&self.warehouse, id, package).await?;
         engine.drain_outbox().await?;
         let shipped = engine.order(id).await?;
-        let waybill = shipped.fulfillment.package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
+        let waybill = shipped.fulfilment().package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
 
         // 6. Three tracking updates: signed pushes (or the carrier's commands).
         for (hours, kind, event) in [
@@ -216,8 +216,8 @@ fn engine_lifecycle(c: &mut Criterion) {
     for callbacks in [Callbacks::Signed, Callbacks::Commands, Callbacks::Signed] {
         let order = rt.block_on(shop.lifecycle_with(callbacks)).unwrap_or_else(|e| panic!("lifecycle failed: {e}"));
         assert_eq!(order.status(), OrderStatus::Completed);
-        assert_eq!(order.payment.received().ok(), Some(order.totals.total), "paid in full");
-        let tracking = order.fulfillment.package(PackageId(1)).map(|p| p.tracking.len());
+        assert_eq!(order.payment().received().ok(), Some(order.totals().total), "paid in full");
+        let tracking = order.fulfilment().package(PackageId(1)).map(|p| p.tracking.len());
         assert_eq!(tracking, Some(3), "three tracking updates recorded");
     }
 

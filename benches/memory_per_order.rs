@@ -143,15 +143,15 @@ impl Shop {
         let engine = &self.engine;
         self.clock.set(t0());
         let placed = engine.place(&self.buyer, &self.form, None).await?;
-        let id = placed.order.id;
-        let number = placed.order.number;
-        let total = placed.order.totals.total;
+        let id = placed.order.id();
+        let number = placed.order.number();
+        let total = placed.order.totals().total;
         engine.start_payment(&self.buyer, id).await?;
         self.clock.advance(TimeDelta::minutes(3));
         let notification = self.gateway.notify_paid(&number, total, self.clock.now());
         engine.handle_payment_notification(&notification).await?;
         engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
-        let lines = &placed.order.lines;
+        let lines = &placed.order.lines();
         let items = lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
         let scanned = lines
             .iter()
@@ -167,7 +167,7 @@ impl Shop {
         engine.ship(&self.warehouse, id, package).await?;
         engine.drain_outbox().await?;
         let shipped = engine.order(id).await?;
-        let waybill = shipped.fulfillment.package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
+        let waybill = shipped.fulfilment().package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
         for (hours, kind, event) in [
             (5, TrackingKind::PickedUp, "E1"),
             (26, TrackingKind::InTransit, "E2"),

@@ -96,10 +96,10 @@ impl Script {
         Script {
             buyer: buyer("alice"),
             form: sample_form("alice"),
-            total: placed.totals.total,
-            items: placed.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect(),
+            total: placed.totals().total,
+            items: placed.lines().iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect(),
             scanned: placed
-                .lines
+                .lines()
                 .iter()
                 .map(|l| ScannedItem {
                     sku: l.sku.to_string(),
@@ -230,7 +230,7 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
     let mut recorded = Vec::with_capacity(STEPS);
     for step in 0..STEPS {
         let order = script.run(&engine, step, id, serial).await?;
-        id = order.id;
+        id = order.id();
         let events = store.events(id).await?;
         let new: Vec<_> = events.iter().filter(|e| e.seq > version).collect();
         let claimed = store.claim_outbox(Utc::now() + TimeDelta::days(365), TimeDelta::seconds(1), 1000).await?;
@@ -241,10 +241,10 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
         let deadline = order.next_deadline();
         recorded.push(RecordedCommit {
             expected: i64::try_from(version)?,
-            version: i64::try_from(order.version)?,
-            customer: order.customer.as_str().to_owned(),
+            version: i64::try_from(order.version())?,
+            customer: order.customer().as_str().to_owned(),
             status: json(&order.status()).as_str().unwrap_or_default().to_owned(),
-            placed_at: order.placed_at,
+            placed_at: order.placed_at(),
             deadline_at: deadline.map(|(at, _)| at),
             deadline_kind: deadline.map(|(_, kind)| json(&kind)),
             snapshot: json(&order),
@@ -255,7 +255,7 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
             dedupe_keys: script.dedupe_keys(step, serial)?,
             waybill: order.waybills().count() > waybills,
         });
-        version = order.version;
+        version = order.version();
         waybills = order.waybills().count();
     }
     Ok(recorded)
@@ -427,7 +427,7 @@ async fn run_engine(
                     let id = OrderId::from_uuid(cursor.id);
                     let order = script.run(&engine, cursor.step, id, cursor.serial).await;
                     let order = order.unwrap_or_else(|e| panic!("engine transition failed: {e}"));
-                    cursor.id = order.id.as_uuid();
+                    cursor.id = order.id().as_uuid();
                     cursor.step += 1;
                     progress.put(worker, cursor);
                     cursor = progress.take(worker);

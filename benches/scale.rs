@@ -75,7 +75,7 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
     let waybill = format!("W{i:010}");
     let minutes = |m: i64| after(at, TimeDelta::minutes(m));
     let mut steps: Vec<(DateTime<Utc>, Command)> = Vec::new();
-    let pay = Action::CapturePayment { txn_id: format!("T{i}"), amount: order.totals.total };
+    let pay = Action::CapturePayment { txn_id: format!("T{i}"), amount: order.totals().total };
     match i % 10 {
         0 | 1 => {}
         5 => steps
@@ -125,7 +125,7 @@ fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemorySt
     for i in 0..n {
         let (order, events) = order(&wf, i);
         if i >= n / 3 && deep.is_none() && order.status() == OrderStatus::ReadyToShip {
-            deep = Some(order.id);
+            deep = Some(order.id());
         }
         let commit = Commit { order: &order, expected_version: 0, events: &events, outbox: &[], dedupe_keys: &[] };
         rt.block_on(async {

@@ -23,7 +23,7 @@ fn commit<'a>(order: &'a Order, expected: u64, events: &'a [Event], outbox: &'a 
 
 fn anomaly(wf: &Workflow, base: &Order, n: u64) -> (Order, Vec<Event>) {
     let action =
-        Action::RecordPaymentAnomaly { txn_id: format!("A-{n}"), amount: base.totals.total, reason: "bench".into() };
+        Action::RecordPaymentAnomaly { txn_id: format!("A-{n}"), amount: base.totals().total, reason: "bench".into() };
     let decision = wf.decide(base, &Command::new(provider(), action), &Ctx::at(t0())).unwrap_or_else(|e| panic!("{e}"));
     let mut next = base.clone();
     for e in &decision.events {
@@ -60,7 +60,7 @@ fn bench_store<S: OrderRepository + WorkQueue>(c: &mut Criterion, name: &str, st
         let effect = Effect::ClosePayment { provider: "alipay".into() };
         let outbox: Vec<OutboxEntry> =
             outbox_key.into_iter().map(|key| OutboxEntry { key, effect: effect.clone() }).collect();
-        (order.version, next, events, outbox)
+        (order.version(), next, events, outbox)
     };
     c.bench_function(&format!("{name}/decide_and_append"), |b| {
         b.iter_batched(
@@ -75,7 +75,7 @@ fn bench_store<S: OrderRepository + WorkQueue>(c: &mut Criterion, name: &str, st
     let (order, events) = conformance::sample_order("bench", 1, t0());
     rt.block_on(store.create(commit(&order, 0, &events, &[]))).unwrap_or_else(|e| panic!("{e}"));
     c.bench_function(&format!("{name}/load"), |b| {
-        b.iter(|| black_box(rt.block_on(store.load(order.id)).unwrap_or_else(|e| panic!("{e}"))))
+        b.iter(|| black_box(rt.block_on(store.load(order.id())).unwrap_or_else(|e| panic!("{e}"))))
     });
 
     c.bench_function(&format!("{name}/outbox_append_claim_complete"), |b| {

@@ -24,7 +24,7 @@ fn ask(kind: CaseKind, line: u32, quantity: u32, reason: &str, text: &str) -> Ac
 
 async fn open(shop: &Shop, id: OrderId, action: Action) -> CaseId {
     let outcome = shop.run(id, buyer("alice"), action).await;
-    outcome.order.cases.last().map(|c| c.id).unwrap_or(CaseId(0))
+    outcome.order.cases().last().map(|c| c.id).unwrap_or(CaseId(0))
 }
 
 /// Approved, parcel sent back by the buyer, received and inspected (passed).
@@ -48,7 +48,7 @@ async fn main() {
     let waybill = shop.ship_all(id).await;
     shop.deliver(&waybill).await;
     shop.run(id, buyer("alice"), Action::ConfirmReceipt).await;
-    let number = shop.engine.order(id).await.map(|o| o.number.to_string()).unwrap_or_default();
+    let number = shop.engine.order(id).await.map(|o| o.number().to_string()).unwrap_or_default();
     println!("order {number} delivered and confirmed\n");
 
     // 1. Return and refund: one tasting cup arrived chipped.
@@ -104,6 +104,6 @@ async fn main() {
         println!();
     }
     if let Ok(order) = shop.engine.order(id).await {
-        println!("refunded in total: {}", order.payment.refunded().map(|m| m.to_string()).unwrap_or_default());
+        println!("refunded in total: {}", order.payment().refunded().map(|m| m.to_string()).unwrap_or_default());
     }
 }

@@ -91,8 +91,8 @@ async fn main() {
     .with_carrier_selector(Fastest)
     .with_weights(|_| 400);
     let Ok(placed) = engine.place(&buyer("alice"), &sample_form("alice"), None).await else { return };
-    let id = placed.order.id;
-    let pay = gateway.notify_paid(&placed.order.number, placed.order.totals.total, t0());
+    let id = placed.order.id();
+    let pay = gateway.notify_paid(&placed.order.number(), placed.order.totals().total, t0());
     engine.handle_payment_notification(&pay).await.ok();
     engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.ok();
     let Ok(order) = engine.order(id).await else { return };

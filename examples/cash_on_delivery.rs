@@ -12,14 +12,14 @@ use orderflow::{Action, buyer_timeline};
 async fn main() {
     let shop = Shop::new();
     let placed = shop.place_form("bob", sample_cod_form("bob")).await;
-    let id = placed.order.id;
-    let total = placed.order.totals.total;
+    let id = placed.order.id();
+    let total = placed.order.totals().total;
     println!(
         "placed {} ({}): {} due at the door, no pay-by deadline: {:?}",
-        placed.order.number,
+        placed.order.number(),
         placed.order.status(),
         total,
-        placed.order.deadlines.pay_by
+        placed.order.deadlines().pay_by
     );
 
     // Approved automatically, and cash on delivery opens the payment gate: straight to the warehouse.
@@ -36,8 +36,8 @@ async fn main() {
         println!(
             "status {}, payment {:?}, collected {:?}\n",
             order.status(),
-            order.payment.state(),
-            order.payment.cod_collected
+            order.payment().state(),
+            order.payment().cod_collected
         );
         for entry in buyer_timeline(&shop.engine.events(id).await.unwrap_or_default()) {
             println!("  {entry}");

@@ -10,8 +10,8 @@ use orderflow::{Action, LineId, PackageId, buyer_timeline};
 fn main() -> Result<(), orderflow::Error> {
     // 1. Placed (and auto-reviewed: stage 2 rules approve it).
     let mut s = Scenario::placed(sample_form("alice"));
-    let total = s.order().totals.total;
-    println!("placed order {} for {total}, status {}", s.order().number, s.order().status());
+    let total = s.order().totals().total;
+    println!("placed order {} for {total}, status {}", s.order().number(), s.order().status());
 
     // 3. The provider's verified notification.
     s.advance(TimeDelta::minutes(3));
@@ -48,7 +48,7 @@ fn main() -> Result<(), orderflow::Error> {
         "final status {}, line {} shipped {}",
         s.order().status(),
         LineId(1),
-        s.order().fulfillment.shipped_quantity(LineId(1))
+        s.order().fulfilment().shipped_quantity(LineId(1))
     );
     println!("\nbuyer timeline:");
     for entry in buyer_timeline(s.history()) {

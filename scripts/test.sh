@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 exec bash scripts/with-postgres.sh bash -c '
 set -euo pipefail
+# Every locked package, other platforms too: the docs test reads `cargo metadata --offline`.
+cargo fetch --locked
 cargo test --locked --all-features --all-targets
 cargo test --locked --all-features --doc
 '

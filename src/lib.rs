@@ -44,12 +44,12 @@
 //! let placed = workflow.place(&Actor::buyer(alice), &form, new, &ctx).unwrap();
 //! let mut order = Order::from_events(&placed.events).unwrap();
 //! assert_eq!(order.status(), OrderStatus::AwaitingPayment);
-//! assert_eq!(order.totals.total, Money::new(10_400, Currency::CNY));
+//! assert_eq!(order.totals().total, Money::new(10_400, Currency::CNY));
 //!
 //! // The provider's verified notification:
 //! let pay = Command::new(
 //!     Actor::PaymentProvider { provider: "alipay".into() },
-//!     Action::CapturePayment { txn_id: "T-1".into(), amount: order.totals.total },
+//!     Action::CapturePayment { txn_id: "T-1".into(), amount: order.totals().total },
 //! );
 //! for event in workflow.decide(&order, &pay, &ctx).unwrap().events {
 //!     evolve(&mut order, &event);

@@ -67,9 +67,9 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
         // 1. Order placed: unique number, estimated ship time, message to the buyer.
         let alice = buyer("alice");
         let placed = engine.place(&alice, &sample_form("alice"), checkout_key).await?;
-        let id = placed.order.id;
-        let number = placed.order.number;
-        println!("1. placed order {number}: {} ({})", placed.order.totals.total, placed.order.status());
+        let id = placed.order.id();
+        let number = placed.order.number();
+        println!("1. placed order {number}: {} ({})", placed.order.totals().total, placed.order.status());
 
         // 2. Review: stock and address checked by a reviewer.
         let approve = Action::Approve { note: "stock and address checked".into() };
@@ -81,7 +81,7 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
             println!("3. buyer scans {payload}");
         }
         clock.advance(TimeDelta::minutes(4));
-        let notification = gateway.notify_paid(&number, placed.order.totals.total, clock.now());
+        let notification = gateway.notify_paid(&number, placed.order.totals().total, clock.now());
         let reply = engine.handle_payment_notification(&notification).await?;
         let again = engine.handle_payment_notification(&notification).await?;
         println!(
@@ -102,7 +102,7 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
         engine.ship(&warehouse(), id, PackageId(1)).await?;
         engine.drain_outbox().await?;
         let order = engine.order(id).await?;
-        let parcel = order.fulfillment.package(PackageId(1)).ok_or("no parcel")?;
+        let parcel = order.fulfilment().package(PackageId(1)).ok_or("no parcel")?;
         let waybill = parcel.waybill.clone().ok_or("no waybill")?;
         println!(
             "5. shipped with {} ({}), waybill {waybill}",

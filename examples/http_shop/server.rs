@@ -1020,19 +1020,19 @@ impl OrderView {
     fn of(order: &Order, actor: &Actor) -> OrderView {
         let staff = matches!(actor, Actor::Staff { .. });
         OrderView {
-            id: order.id,
-            number: order.number.to_string(),
+            id: order.id(),
+            number: order.number().to_string(),
             status: order.status(),
-            customer: order.customer.to_string(),
-            totals: json!(order.totals),
-            outstanding: order.payment.outstanding().ok(),
-            payment_state: json!(order.payment.state()),
-            captures: json!(order.payment.captures),
-            anomalies: staff.then(|| json!(order.payment.anomalies)),
-            lines: json!(order.lines),
-            pick_list: json!(order.fulfillment.pick_list),
-            packages: json!(order.fulfillment.packages),
-            cases: json!(order.cases),
+            customer: order.customer().to_string(),
+            totals: json!(order.totals()),
+            outstanding: order.payment().outstanding().ok(),
+            payment_state: json!(order.payment().state()),
+            captures: json!(order.payment().captures),
+            anomalies: staff.then(|| json!(order.payment().anomalies)),
+            lines: json!(order.lines()),
+            pick_list: json!(order.fulfilment().pick_list),
+            packages: json!(order.fulfilment().packages),
+            cases: json!(order.cases()),
         }
     }
 }
@@ -1124,7 +1124,7 @@ async fn open_case(
     Body(request): Body<CaseRequest>,
 ) -> ApiResult<Response> {
     let outcome = run(&state, &actor, &id, Action::OpenCase { request }).await?;
-    let case = outcome.order.cases.last().map(|c| c.id);
+    let case = outcome.order.cases().last().map(|c| c.id);
     Ok((StatusCode::CREATED, Json(json!({ "case": case, "order": OrderView::of(&outcome.order, &actor) })))
         .into_response())
 }
@@ -1192,9 +1192,9 @@ async fn pick_list(
     let outcome = run(&state, &actor, &id, Action::IssuePickList).await?;
     let order = &outcome.order;
     Ok(Json(json!({
-        "order_number": order.number.to_string(),
-        "picking_started": order.fulfillment.picking_started,
-        "pick_list": order.fulfillment.pick_list,
+        "order_number": order.number().to_string(),
+        "picking_started": order.fulfilment().picking_started,
+        "pick_list": order.fulfilment().pick_list,
     })))
 }
 
@@ -1216,17 +1216,17 @@ async fn pack(
     let order = state.engine.order_for(&actor, order_id(&id)?).await?;
     let items = request.items.unwrap_or_else(|| {
         order
-            .lines
+            .lines()
             .iter()
             .map(|l| PackageItem {
                 line: l.id,
-                quantity: l.quantity.saturating_sub(order.fulfillment.packed_quantity(l.id)),
+                quantity: l.quantity.saturating_sub(order.fulfilment().packed_quantity(l.id)),
             })
             .filter(|i| i.quantity > 0)
             .collect()
     });
     let outcome = run(&state, &actor, &id, Action::Pack { items, scanned: request.scanned }).await?;
-    let package = outcome.order.fulfillment.packages.last().map(|p| p.id);
+    let package = outcome.order.fulfilment().packages.last().map(|p| p.id);
     Ok((StatusCode::CREATED, Json(json!({ "package": package, "order": OrderView::of(&outcome.order, &actor) })))
         .into_response())
 }
@@ -1245,7 +1245,7 @@ async fn ship(
         tracing::warn!(error = %e, "outbox delivery after booking failed; the worker retries");
     }
     let order = state.engine.order(order_id).await?;
-    let parcel = order.fulfillment.package(PackageId(package));
+    let parcel = order.fulfilment().package(PackageId(package));
     Ok(Json(json!({ "package": parcel, "order": OrderView::of(&order, &actor) })))
 }
 
@@ -1362,12 +1362,12 @@ async fn dev_simulate_payment(
     Body(body): Body<SimulatedPayment>,
 ) -> ApiResult<Response> {
     let order = state.engine.order_for(&actor, order_id(&id)?).await?;
-    let outstanding = order.payment.outstanding().map_err(Error::from)?;
+    let outstanding = order.payment().outstanding().map_err(Error::from)?;
     let amount = orderflow::Money::new(body.amount_minor.unwrap_or(outstanding.minor), outstanding.currency);
     let now = state.engine.adapters().clock.now();
-    let raw = state.gateway.notify_paid(&order.number, amount, now);
+    let raw = state.gateway.notify_paid(&order.number(), amount, now);
     let reply = state.engine.handle_payment_notification(&raw).await?;
-    let order = state.engine.order(order.id).await?;
+    let order = state.engine.order(order.id()).await?;
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     Ok((status, Json(json!({ "provider_reply": reply.body, "order": OrderView::of(&order, &actor) }))).into_response())
 }
@@ -1387,11 +1387,11 @@ async fn dev_simulate_tracking(
     let order = state.engine.order_for(&actor, order_id(&id)?).await?;
     let now = state.engine.adapters().clock.now();
     let mut applied = 0;
-    for waybill in order.fulfillment.packages.iter().filter_map(|p| p.waybill.as_deref()) {
+    for waybill in order.fulfilment().packages.iter().filter_map(|p| p.waybill.as_deref()) {
         let event_id = format!("{waybill}-{:?}-{}", body.kind, now.timestamp_millis());
         let raw = state.carrier.push(waybill, body.kind, now, &event_id);
         applied += state.engine.handle_tracking_push(&raw).await?;
     }
-    let order = state.engine.order(order.id).await?;
+    let order = state.engine.order(order.id()).await?;
     Ok(Json(json!({ "applied": applied, "order": OrderView::of(&order, &actor) })))
 }

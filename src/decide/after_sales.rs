@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::fulfillment::compare_scan;
+use super::fulfilment::compare_scan;
 use super::payment::{refund_requested, request_refund};
 use super::shared::{Out, invalid, next_id, required, stock_items};
 use crate::actor::Actor;
@@ -113,7 +113,7 @@ pub(super) fn pack_replacement(
         *sum = sum.saturating_add(part.quantity);
     }
     let items = compare_scan(order, expected, scanned, Vec::new())?;
-    let package = PackageId(next_id(order.fulfillment.packages.iter().map(|p| p.id.0)));
+    let package = PackageId(next_id(order.fulfilment.packages.iter().map(|p| p.id.0)));
     let stock = stock_items(items.iter().filter_map(|i| order.line(i.line).map(|l| (l, i.quantity))));
     out.emit(Change::ReplacementPacked { case, package, items });
     out.effect(Effect::ReserveStock { items: stock, case: Some(case) });
@@ -235,7 +235,7 @@ impl Workflow {
     /// Is `line` still inside the window that applies to `kind` at `now`?
     fn check_window(&self, order: &Order, kind: CaseKind, line: LineId, now: DateTime<Utc>) -> Result<(), Error> {
         let sku = order.line(line).map(|l| l.sku.as_str().to_owned()).unwrap_or_default();
-        let delivered_at = order.fulfillment.order_packages().filter_map(|p| p.delivered_at).max();
+        let delivered_at = order.fulfilment.order_packages().filter_map(|p| p.delivered_at).max();
         let received = order.completion.as_ref().map(|c| c.at).or(delivered_at);
         let Some(received) = received else {
             return Err(Error::OutsideWindow { kind, why: "the goods have not been delivered yet".into() });
@@ -358,9 +358,9 @@ impl Workflow {
 /// minus the units held by other cases.
 pub(super) fn claimable_units(order: &Order, line: LineId) -> u32 {
     let received = if order.completion.is_some() {
-        order.fulfillment.shipped_quantity(line)
+        order.fulfilment.shipped_quantity(line)
     } else {
-        order.fulfillment.delivered_quantity(line)
+        order.fulfilment.delivered_quantity(line)
     };
     let held: u32 = order.cases.iter().filter(|c| c.holds_units()).map(|c| c.quantity_of(line)).sum();
     received.saturating_sub(held)
@@ -448,7 +448,7 @@ pub(super) fn replacement_packed(
 ) {
     let mut parcel = crate::order::Package::packed(package, items.to_vec(), at);
     parcel.case = Some(id);
-    order.fulfillment.packages.push(parcel);
+    order.fulfilment.packages.push(parcel);
     answer(order, id, |case| case.replacement = Some(package));
 }
 

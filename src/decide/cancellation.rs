@@ -27,8 +27,7 @@ pub(super) fn cancel_unpaid(order: &Order, out: &mut Out<'_>) -> Result<(), Erro
 
 /// Cancellation and rejection: release stock, close or refund the payment, tell the buyer.
 pub(super) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
-    let unshipped =
-        order.lines.iter().map(|l| (l, l.quantity.saturating_sub(order.fulfillment.shipped_quantity(l.id))));
+    let unshipped = order.lines.iter().map(|l| (l, l.quantity.saturating_sub(order.fulfilment.shipped_quantity(l.id))));
     out.effect(Effect::ReleaseStock { items: stock_items(unshipped) });
     if let Some(provider) = order.payment.provider() {
         if order.payment.outstanding()?.is_positive() {

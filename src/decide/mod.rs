@@ -13,7 +13,7 @@ mod after_sales;
 mod cancellation;
 mod completion;
 mod deadlines;
-mod fulfillment;
+mod fulfilment;
 mod payment;
 mod placement;
 mod review;
@@ -166,10 +166,10 @@ impl Workflow {
             }
             Action::FailRefund { refund, reason } => payment::fail_refund(order, &mut out, *refund, reason)?,
             Action::RecordCodCollected { amount } => payment::record_cod_collected(order, &mut out, *amount)?,
-            Action::IssuePickList => fulfillment::issue_pick_list(order, &mut out)?,
-            Action::Pack { items, scanned } => fulfillment::pack(order, &mut out, items, scanned)?,
+            Action::IssuePickList => fulfilment::issue_pick_list(order, &mut out)?,
+            Action::Pack { items, scanned } => fulfilment::pack(order, &mut out, items, scanned)?,
             Action::BookShipment { package, carrier, service, reason } => {
-                fulfillment::book_shipment(order, &mut out, status, *package, carrier, service, reason)?
+                fulfilment::book_shipment(order, &mut out, status, *package, carrier, service, reason)?
             }
             Action::RecordWaybill { package, waybill } => self.record_waybill(order, &mut out, *package, waybill)?,
             Action::RecordTracking { waybill, update } => self.record_tracking(order, &mut out, waybill, update)?,
@@ -241,13 +241,13 @@ pub fn evolve(order: &mut Order, event: &Event) {
         Change::RefundCompleted { refund, reference } => payment::refund_completed(order, *refund, reference),
         Change::RefundFailed { refund, reason } => payment::refund_failed(order, *refund, reason),
         Change::CodCollected { amount } => payment::cod_collected(order, *amount),
-        Change::PickListIssued { items } => fulfillment::pick_list_issued(order, items, now),
-        Change::PackagePacked { package, items } => fulfillment::package_packed(order, *package, items, now),
+        Change::PickListIssued { items } => fulfilment::pick_list_issued(order, items, now),
+        Change::PackagePacked { package, items } => fulfilment::package_packed(order, *package, items, now),
         Change::ShipmentBooked { package, carrier, service, reason } => {
-            fulfillment::shipment_booked(order, *package, carrier, service, reason)
+            fulfilment::shipment_booked(order, *package, carrier, service, reason)
         }
-        Change::PackageShipped { package, waybill } => fulfillment::package_shipped(order, *package, waybill, now),
-        Change::TrackingRecorded { package, update } => fulfillment::tracking_recorded(order, *package, update),
+        Change::PackageShipped { package, waybill } => fulfilment::package_shipped(order, *package, waybill, now),
+        Change::TrackingRecorded { package, update } => fulfilment::tracking_recorded(order, *package, update),
         Change::ReceiptConfirmed { automatic } => completion::receipt_confirmed(order, *automatic, now),
         Change::AfterSalesWindowClosed => completion::after_sales_window_closed(order),
         Change::FollowUpDue => completion::follow_up_due(order, now),
@@ -298,10 +298,10 @@ fn already_applied(order: &Order, action: &Action) -> bool {
             order.payment.knows_txn(txn_id)
         }
         Action::RecordWaybill { package, waybill } => {
-            order.fulfillment.package(*package).is_some_and(|p| p.waybill.as_deref() == Some(waybill.trimmed()))
+            order.fulfilment.package(*package).is_some_and(|p| p.waybill.as_deref() == Some(waybill.trimmed()))
         }
         Action::RecordTracking { waybill, update } => {
-            order.fulfillment.package_by_waybill(waybill.trimmed()).is_some_and(|p| p.knows(update))
+            order.fulfilment.package_by_waybill(waybill.trimmed()).is_some_and(|p| p.knows(update))
                 || order.cases.iter().any(|c| {
                     c.return_waybill.as_deref() == Some(waybill.trimmed())
                         && c.return_tracking.iter().any(|t| t.same_event(update))
@@ -329,7 +329,7 @@ fn precheck(order: &Order, action: &Action, now: DateTime<Utc>) -> Result<(), Er
         {
             Err(Error::NotReadyToFulfil { approved: order.review.is_approved(), paid: order.payment.gate_open() })
         }
-        Action::Cancel { .. } if order.cancellation.is_none() && order.fulfillment.any_booked() => {
+        Action::Cancel { .. } if order.cancellation.is_none() && order.fulfilment.any_booked() => {
             Err(Error::AlreadyShipped)
         }
         Action::ConfirmReceipt

@@ -96,7 +96,7 @@ impl Order {
             buyer_note: draft.buyer_note,
             review: crate::order::ReviewState::Pending,
             payment: crate::order::PaymentLedger::new(draft.payment, draft.totals.total),
-            fulfillment: Default::default(),
+            fulfilment: Default::default(),
             completion: None,
             cancellation: None,
             deadlines: crate::order::Deadlines { pay_by: *pay_by, ship_by: Some(*ship_by), ..Default::default() },

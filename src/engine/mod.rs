@@ -707,7 +707,7 @@ impl<A: Ports> Engine<A> {
     /// Carrier quotes for a packed parcel.
     pub async fn quotes(&self, id: OrderId, package: PackageId) -> Result<(Order, Parcel, Vec<Quote>), EngineError> {
         let order = self.order(id).await?;
-        let parcel = order.fulfillment.package(package).ok_or(Error::UnknownPackage(package))?;
+        let parcel = order.fulfilment.package(package).ok_or(Error::UnknownPackage(package))?;
         let items = crate::decide::stock_of_package(&order, parcel);
         let weight_grams = items
             .iter()
@@ -723,7 +723,7 @@ impl<A: Ports> Engine<A> {
     /// the carrier from the outbox, and its waybill recorded when the carrier answers.
     pub async fn ship(&self, actor: &Actor, id: OrderId, package: PackageId) -> Result<Outcome, EngineError> {
         let (order, parcel, quotes) = self.quotes(id, package).await?;
-        if order.fulfillment.package(package).is_some_and(|p| p.state != PackageState::Packed) {
+        if order.fulfilment.package(package).is_some_and(|p| p.state != PackageState::Packed) {
             // Let the core explain (already booked, ...).
             let action = crate::command::Action::BookShipment {
                 package,

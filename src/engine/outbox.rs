@@ -158,8 +158,7 @@ impl<A: Ports> Engine<A> {
             }
             Effect::CreateShipment { package, carrier, service, address, .. } => {
                 let order = self.order(item.order_id).await?;
-                let parcel =
-                    order.fulfillment.package(*package).ok_or(crate::error::Error::UnknownPackage(*package))?;
+                let parcel = order.fulfilment.package(*package).ok_or(crate::error::Error::UnknownPackage(*package))?;
                 let request = ShipmentRequest {
                     key: key.to_owned(),
                     order_number: order.number,

@@ -6,7 +6,7 @@
 
 pub mod after_sales;
 pub mod deadlines;
-pub mod fulfillment;
+pub mod fulfilment;
 pub mod payment;
 pub mod review;
 
@@ -25,8 +25,8 @@ use crate::placement::{Line, Totals};
 
 pub use after_sales::{Case, CaseKind, CaseLine, CaseRequest, CaseState};
 pub use deadlines::{DeadlineKind, Deadlines};
-pub use fulfillment::{
-    Fulfillment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
+pub use fulfilment::{
+    Fulfilment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
 };
 pub use payment::{Anomaly, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus};
 pub use review::{HoldAbove, HoldReason, ReviewRule, ReviewState, Verdict};
@@ -201,45 +201,142 @@ pub struct FollowUp {
 }
 
 /// An order: the fold of its events.
+///
+/// Its fields are read through getters and never written from outside the crate: an order
+/// changes only by applying events (`evolve`), so every copy is the fold of a history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     /// Internal id.
-    pub id: OrderId,
+    pub(crate) id: OrderId,
     /// The number the buyer is told.
-    pub number: OrderNumber,
+    pub(crate) number: OrderNumber,
     /// The buyer.
-    pub customer: CustomerId,
+    pub(crate) customer: CustomerId,
     /// When it was placed.
-    pub placed_at: DateTime<Utc>,
+    pub(crate) placed_at: DateTime<Utc>,
     /// Currency of every amount.
-    pub currency: Currency,
+    pub(crate) currency: Currency,
     /// Lines, numbered from 1. Shared: they never change after placement, so every copy of
     /// the order (and its `order_placed` event) holds the same ones.
-    pub lines: Arc<[Line]>,
+    pub(crate) lines: Arc<[Line]>,
     /// Where to ship (shared like `lines`).
-    pub shipping_address: Arc<Address>,
+    pub(crate) shipping_address: Arc<Address>,
     /// Totals.
-    pub totals: Totals,
+    pub(crate) totals: Totals,
     /// The buyer's note.
-    pub buyer_note: String,
+    pub(crate) buyer_note: String,
     /// Review sub-machine.
-    pub review: ReviewState,
+    pub(crate) review: ReviewState,
     /// Payment ledger.
-    pub payment: PaymentLedger,
+    pub(crate) payment: PaymentLedger,
     /// Fulfilment sub-machine.
-    pub fulfillment: Fulfillment,
+    pub(crate) fulfilment: Fulfilment,
     /// Set once receipt is confirmed.
-    pub completion: Option<Completion>,
+    pub(crate) completion: Option<Completion>,
     /// Set once cancelled or rejected.
-    pub cancellation: Option<Cancellation>,
+    pub(crate) cancellation: Option<Cancellation>,
     /// Deadlines.
-    pub deadlines: Deadlines,
+    pub(crate) deadlines: Deadlines,
     /// Follow-up visits.
-    pub follow_ups: Vec<FollowUp>,
+    pub(crate) follow_ups: Vec<FollowUp>,
     /// After-sales cases, in the order they were opened.
-    pub cases: Vec<Case>,
+    pub(crate) cases: Vec<Case>,
     /// Number of events applied: the version compared on append.
-    pub version: u64,
+    pub(crate) version: u64,
+}
+
+/// Read access: what an order is, field by field.
+impl Order {
+    /// Internal id.
+    pub fn id(&self) -> OrderId {
+        self.id
+    }
+
+    /// The number the buyer is told.
+    pub fn number(&self) -> OrderNumber {
+        self.number
+    }
+
+    /// The buyer.
+    pub fn customer(&self) -> &CustomerId {
+        &self.customer
+    }
+
+    /// When it was placed.
+    pub fn placed_at(&self) -> DateTime<Utc> {
+        self.placed_at
+    }
+
+    /// Currency of every amount.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Lines, numbered from 1. Shared: they never change after placement, so every copy of
+    /// the order (and its `order_placed` event) holds the same ones.
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    /// Where to ship (shared like `lines`).
+    pub fn shipping_address(&self) -> &Address {
+        &self.shipping_address
+    }
+
+    /// Totals.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// The buyer's note.
+    pub fn buyer_note(&self) -> &str {
+        &self.buyer_note
+    }
+
+    /// Review sub-machine.
+    pub fn review(&self) -> &ReviewState {
+        &self.review
+    }
+
+    /// Payment ledger.
+    pub fn payment(&self) -> &PaymentLedger {
+        &self.payment
+    }
+
+    /// Fulfilment sub-machine.
+    pub fn fulfilment(&self) -> &Fulfilment {
+        &self.fulfilment
+    }
+
+    /// Set once receipt is confirmed.
+    pub fn completion(&self) -> Option<&Completion> {
+        self.completion.as_ref()
+    }
+
+    /// Set once cancelled or rejected.
+    pub fn cancellation(&self) -> Option<&Cancellation> {
+        self.cancellation.as_ref()
+    }
+
+    /// Deadlines.
+    pub fn deadlines(&self) -> &Deadlines {
+        &self.deadlines
+    }
+
+    /// Follow-up visits.
+    pub fn follow_ups(&self) -> &[FollowUp] {
+        &self.follow_ups
+    }
+
+    /// After-sales cases, in the order they were opened.
+    pub fn cases(&self) -> &[Case] {
+        &self.cases
+    }
+
+    /// Number of events applied: the version compared on append.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 impl Order {
@@ -252,17 +349,17 @@ impl Order {
             return OrderStatus::Completed;
         }
         if self.all_lines_shipped() {
-            let mut packages = self.fulfillment.order_packages();
+            let mut packages = self.fulfilment.order_packages();
             if packages.all(|p| p.state == PackageState::ReturnedToSender) {
                 return OrderStatus::ReturnedToSender;
             }
-            let mut shipped = self.fulfillment.order_packages().filter(|p| p.state.has_shipped());
+            let mut shipped = self.fulfilment.order_packages().filter(|p| p.state.has_shipped());
             if shipped.all(|p| p.state == PackageState::Delivered) {
                 return OrderStatus::Delivered;
             }
             return OrderStatus::Shipped;
         }
-        if self.fulfillment.any_shipped() {
+        if self.fulfilment.any_shipped() {
             return OrderStatus::PartiallyShipped;
         }
         if self.review.is_on_hold() {
@@ -274,7 +371,7 @@ impl Order {
         if !self.review.is_approved() {
             return OrderStatus::UnderReview;
         }
-        if self.fulfillment.picking_started.is_some() { OrderStatus::InFulfilment } else { OrderStatus::ReadyToShip }
+        if self.fulfilment.picking_started.is_some() { OrderStatus::InFulfilment } else { OrderStatus::ReadyToShip }
     }
 
     /// The join of the two gates of stage 4: review approved AND (paid OR cash on delivery).
@@ -289,12 +386,12 @@ impl Order {
 
     /// Units of `line` not yet packed into any package.
     pub fn remaining_to_pack(&self, line: &Line) -> u32 {
-        line.quantity.saturating_sub(self.fulfillment.packed_quantity(line.id))
+        line.quantity.saturating_sub(self.fulfilment.packed_quantity(line.id))
     }
 
     /// True when every unit of every line is in a package that has shipped.
     pub fn all_lines_shipped(&self) -> bool {
-        self.lines.iter().all(|l| self.fulfillment.shipped_quantity(l.id) >= l.quantity)
+        self.lines.iter().all(|l| self.fulfilment.shipped_quantity(l.id) >= l.quantity)
     }
 
     /// The case with this id.
@@ -304,7 +401,7 @@ impl Order {
 
     /// Every waybill of the order: its parcels, and the buyer's return parcels of its cases.
     pub fn waybills(&self) -> impl Iterator<Item = &str> {
-        self.fulfillment
+        self.fulfilment
             .packages
             .iter()
             .filter_map(|p| p.waybill.as_deref())
@@ -315,7 +412,7 @@ impl Order {
     /// them, since waybill numbers are unique per carrier only. A parcel's carrier is the one
     /// it was booked with; a return parcel's is [`UNKNOWN_CARRIER`].
     pub fn carrier_waybills(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fulfillment
+        self.fulfilment
             .packages
             .iter()
             .filter_map(|p| p.waybill.as_deref().map(|w| (p.carrier.as_deref().unwrap_or(UNKNOWN_CARRIER), w)))

@@ -58,8 +58,12 @@ pub fn snapshot_v1_to_v2(order: &mut Value) -> Result<(), String> {
             fill(anomaly, "provider", Value::String(String::new()));
         }
     }
-    if let Some(fulfillment) = order.get_mut("fulfillment").and_then(Value::as_object_mut) {
-        for package in objects(fulfillment, "packages") {
+    // One spelling in the public API: version 1 wrote the British and American spellings both.
+    if let Some(fulfilment) = order.remove("fulfillment") {
+        order.insert("fulfilment".to_owned(), fulfilment);
+    }
+    if let Some(fulfilment) = order.get_mut("fulfilment").and_then(Value::as_object_mut) {
+        for package in objects(fulfilment, "packages") {
             fill(package, "case", Value::Null);
         }
     }

@@ -143,6 +143,16 @@ pub fn pack_remaining(order: &Order) -> Action {
     }
 }
 
+/// A copy of `order` with its stored form edited by `edit`: for store tests that need a
+/// snapshot no history produces (a store trusts the snapshot a commit hands it). An order's
+/// fields cannot be written from outside the crate, so the edit goes through the JSON a store
+/// would hold. Panics when the edited JSON is no order (the calling test's bug).
+pub fn edited(order: &Order, edit: impl FnOnce(&mut serde_json::Value)) -> Order {
+    let mut json = serde_json::to_value(order).unwrap_or_else(|e| panic!("an order serialises: {e}"));
+    edit(&mut json);
+    serde_json::from_value(json).unwrap_or_else(|e| panic!("the edited JSON is no order: {e}"))
+}
+
 /// The payment provider `alipay`.
 pub fn provider() -> Actor {
     Actor::PaymentProvider { provider: "alipay".into() }

@@ -134,7 +134,7 @@ impl Shop {
         let order = self.engine.order(id).await.unwrap();
         let pack = pack_remaining(&order);
         let packed = self.run(id, warehouse(), pack).await;
-        let package = packed.order.fulfillment.packages.last().unwrap().id;
+        let package = packed.order.fulfilment.packages.last().unwrap().id;
         self.engine.ship(&warehouse(), id, package).await.unwrap();
         self.engine.drain_outbox().await.unwrap();
         self.waybill(id, package).await
@@ -143,7 +143,7 @@ impl Shop {
     /// The waybill of a shipped parcel.
     pub async fn waybill(&self, id: OrderId, package: PackageId) -> String {
         let order = self.engine.order(id).await.unwrap();
-        order.fulfillment.package(package).unwrap().waybill.clone().unwrap().into()
+        order.fulfilment.package(package).unwrap().waybill.clone().unwrap().into()
     }
 
     /// The carrier's signed Delivered push for `waybill`, handled.

@@ -391,7 +391,7 @@ impl Driver {
         }
         self.settle().await;
         let order = self.shop.engine.order(id).await.ok()?;
-        order.fulfillment.package(PackageId(1)).and_then(|p| p.waybill.as_deref().map(str::to_owned))
+        order.fulfilment.package(PackageId(1)).and_then(|p| p.waybill.as_deref().map(str::to_owned))
     }
 
     /// Records terminal statuses and checks they never change.
@@ -447,7 +447,7 @@ impl Driver {
             self.check_replay(&order).await;
             let live = order.cancellation.is_none();
             for line in order.lines.iter() {
-                let out = u64::from(order.fulfillment.shipped_quantity(line.id));
+                let out = u64::from(order.fulfilment.shipped_quantity(line.id));
                 *shipped.entry(line.sku.to_string()).or_default() += out;
                 if live {
                     *reserved.entry(line.sku.to_string()).or_default() +=

@@ -42,7 +42,7 @@ async fn completed_order(shop: &Shop, customer: &str) -> OrderId {
 
 async fn open(shop: &Shop, id: OrderId, customer: &str, action: Action) -> Result<CaseId, EngineError> {
     let outcome = shop.engine.execute(id, Command::new(buyer(customer), action)).await?;
-    Ok(outcome.order.cases.last().map(|c| c.id).unwrap())
+    Ok(outcome.order.cases().last().map(|c| c.id).unwrap())
 }
 
 async fn case_state(shop: &Shop, id: OrderId, case: CaseId) -> CaseState {
@@ -58,7 +58,7 @@ async fn receive_and_inspect(shop: &Shop, id: OrderId, case: CaseId, passed: boo
 }
 
 async fn buyer_of(shop: &Shop, id: OrderId) -> orderflow::Actor {
-    orderflow::Actor::buyer(shop.engine.order(id).await.unwrap().customer)
+    orderflow::Actor::buyer(shop.engine.order(id).await.unwrap().customer().clone())
 }
 
 #[tokio::test]
@@ -71,8 +71,8 @@ async fn after_sales_return_and_refund_goes_back_to_stock_and_refunds_the_line()
     shop.engine.drain_outbox().await.unwrap();
     let order = shop.engine.order(id).await.unwrap();
     let line = order.line(LineId(2)).unwrap().clone();
-    assert_eq!(order.payment.refunded_for_line(line.id).unwrap(), line.payable);
-    assert_eq!(shop.gateway.refunded_total(&order.number), Some(line.payable));
+    assert_eq!(order.payment().refunded_for_line(line.id).unwrap(), line.payable);
+    assert_eq!(shop.gateway.refunded_total(&order.number()), Some(line.payable));
     assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0), "the returned mug is back on the shelf");
     shop.run(id, customer_service(), Action::CloseCase { case }).await;
     assert_eq!(case_state(&shop, id, case).await, CaseState::Closed);
@@ -133,7 +133,7 @@ async fn after_sales_exchange_ships_a_verified_replacement() {
     let order = shop.engine.order(id).await.unwrap();
     assert_eq!(order.case(case).unwrap().state, CaseState::ReplacementShipped);
     assert_eq!(order.status(), OrderStatus::Completed, "the order's own status does not move");
-    assert_eq!(order.fulfillment.shipped_quantity(LineId(2)), 1, "a replacement is not the order's goods");
+    assert_eq!(order.fulfilment().shipped_quantity(LineId(2)), 1, "a replacement is not the order's goods");
     shop.run(id, customer_service(), Action::CloseCase { case }).await;
 }
 
@@ -177,7 +177,7 @@ async fn after_sales_refund_only_pays_without_a_return() {
     let order = shop.engine.order(id).await.unwrap();
     let line = order.line(LineId(3)).unwrap();
     let expected = line.payable.minor / i64::from(line.quantity);
-    assert_eq!(order.payment.refunded_for_line(LineId(3)).unwrap().minor, expected);
+    assert_eq!(order.payment().refunded_for_line(LineId(3)).unwrap().minor, expected);
 }
 
 #[tokio::test]
@@ -214,8 +214,11 @@ async fn after_sales_cannot_claim_more_units_than_delivered_or_refund_twice() {
     // Nor by hand above what is left for the line.
     let order = shop.engine.order(id).await.unwrap();
     let over = Action::RequestRefund {
-        lines: vec![orderflow::order::LineRefund { line: LineId(1), amount: orderflow::Money::new(1, order.currency) }],
-        shipping: orderflow::Money::zero(order.currency),
+        lines: vec![orderflow::order::LineRefund {
+            line: LineId(1),
+            amount: orderflow::Money::new(1, order.currency()),
+        }],
+        shipping: orderflow::Money::zero(order.currency()),
         reason: "goodwill".into(),
         manual_reference: None,
     };
@@ -241,7 +244,7 @@ async fn after_sales_racing_requests_never_exceed_what_was_delivered() {
         }
     }
     assert_eq!(ok, 1);
-    assert_eq!(shop.engine.order(id).await.unwrap().cases.len(), 1);
+    assert_eq!(shop.engine.order(id).await.unwrap().cases().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -263,7 +266,7 @@ async fn after_sales_two_staff_approving_refunds_for_the_same_line_refund_once()
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
     shop.engine.drain_outbox().await.unwrap();
     let order = shop.engine.order(id).await.unwrap();
-    assert_eq!(order.payment.refunds.len(), 1);
+    assert_eq!(order.payment().refunds.len(), 1);
     assert_eq!(shop.gateway.refunds().len(), 1);
 }
 
@@ -289,7 +292,7 @@ async fn after_sales_refund_gateway_timeout_is_retried_with_the_same_key() {
     shop.engine.drain_outbox().await.unwrap();
     assert_eq!(shop.gateway.refunds().len(), 1);
     let order = shop.engine.order(id).await.unwrap();
-    assert!(matches!(order.payment.refunds[0].status, orderflow::order::RefundStatus::Completed { .. }));
+    assert!(matches!(order.payment().refunds[0].status, orderflow::order::RefundStatus::Completed { .. }));
 }
 
 #[tokio::test]
@@ -325,10 +328,10 @@ async fn after_sales_unanswered_requests_escalate_after_the_sla() {
 async fn after_sales_cash_on_delivery_refunds_need_a_transfer_reference() {
     let shop = Shop::new();
     let placed = shop.place_form("nia", sample_cod_form("nia")).await;
-    let id = placed.order.id;
+    let id = placed.order.id();
     let waybill = shop.ship_all(id).await;
     shop.deliver(&waybill).await;
-    shop.run(id, orderflow::testing::carrier("SF"), Action::RecordCodCollected { amount: placed.order.totals.total })
+    shop.run(id, orderflow::testing::carrier("SF"), Action::RecordCodCollected { amount: placed.order.totals().total })
         .await;
     let case = open(&shop, id, "nia", request(CaseKind::RefundOnly, &[(3, 1)])).await.unwrap();
     shop.run(id, customer_service(), Action::ApproveCase { case }).await;
@@ -340,7 +343,7 @@ async fn after_sales_cash_on_delivery_refunds_need_a_transfer_reference() {
     let reference = Some("BANK-20261201-0042".into());
     shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: reference }).await;
     let order = shop.engine.order(id).await.unwrap();
-    assert!(matches!(order.payment.refunds[0].method, orderflow::order::RefundMethod::Manual { .. }));
+    assert!(matches!(order.payment().refunds[0].method, orderflow::order::RefundMethod::Manual { .. }));
 }
 
 #[tokio::test]

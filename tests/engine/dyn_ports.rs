@@ -43,22 +43,22 @@ async fn the_engine_runs_on_boxed_adapters_chosen_at_runtime() {
         async move { engine.place(&buyer("ann"), &sample_form("ann"), None).await }
     });
     let placed = placing.await.unwrap().unwrap();
-    let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, t0());
+    let raw = gateway.notify_paid(&placed.order.number(), placed.order.totals().total, t0());
     engine.handle_payment_notification(&raw).await.unwrap();
     engine.drain_outbox().await.unwrap();
-    assert_eq!(engine.order(placed.order.id).await.unwrap().status(), OrderStatus::ReadyToShip);
+    assert_eq!(engine.order(placed.order.id()).await.unwrap().status(), OrderStatus::ReadyToShip);
     assert_eq!(inventory.stock(&Sku::new("TEA-OOLONG").unwrap()), (5, 2));
     assert_eq!(notifier.kinds(), vec!["placed", "paid"]);
 
     // Shipped and tracked: the waybill is found through the boxed store, by carrier.
-    let id = placed.order.id;
+    let id = placed.order.id();
     engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
     let pack = pack_remaining(&engine.order(id).await.unwrap());
     engine.execute(id, Command::new(warehouse(), pack)).await.unwrap();
     engine.ship(&warehouse(), id, PackageId(1)).await.unwrap();
     engine.drain_outbox().await.unwrap();
     let order = engine.order(id).await.unwrap();
-    let waybill = order.fulfillment.packages[0].waybill.clone().unwrap();
+    let waybill = order.fulfilment().packages[0].waybill.clone().unwrap();
     assert_eq!(engine.adapters().store.orders().find_by_waybill("SF", &waybill).await.unwrap(), Some(id));
     let raw = carrier.push(&waybill, TrackingKind::Delivered, t0(), "D1");
     assert_eq!(engine.handle_tracking_push(&raw).await.unwrap(), 1);

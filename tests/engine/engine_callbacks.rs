@@ -26,7 +26,7 @@ fn notification(number: &OrderNumber, txn: &str, amount: Money) -> PaymentNotifi
 async fn a_forged_notification_is_refused_and_changes_nothing() {
     let shop = Shop::new();
     let placed = shop.place("ada").await;
-    let n = notification(&placed.order.number, "T1", placed.order.totals.total);
+    let n = notification(&placed.order.number(), "T1", placed.order.totals().total);
     let forged = shop.gateway.forge(&n, shop.clock.now());
     let err = shop.engine.handle_payment_notification(&forged).await.unwrap_err();
     assert!(matches!(err, EngineError::Payment(GatewayError::InvalidSignature)));
@@ -35,68 +35,69 @@ async fn a_forged_notification_is_refused_and_changes_nothing() {
         shop.engine.handle_payment_notification(&tampered).await,
         Err(EngineError::Payment(GatewayError::InvalidSignature))
     ));
-    assert_eq!(shop.engine.order(placed.order.id).await.unwrap(), placed.order);
+    assert_eq!(shop.engine.order(placed.order.id()).await.unwrap(), placed.order);
 }
 
 #[tokio::test]
 async fn a_notification_replayed_outside_the_tolerance_is_refused() {
     let shop = Shop::new();
     let placed = shop.place("bo").await;
-    let raw = shop.gateway.sign(&notification(&placed.order.number, "T1", placed.order.totals.total), shop.clock.now());
+    let raw =
+        shop.gateway.sign(&notification(&placed.order.number(), "T1", placed.order.totals().total), shop.clock.now());
     shop.clock.advance(TimeDelta::minutes(6));
     let err = shop.engine.handle_payment_notification(&raw).await.unwrap_err();
     assert!(matches!(err, EngineError::Payment(GatewayError::StaleTimestamp)));
-    assert_eq!(shop.engine.order(placed.order.id).await.unwrap().status(), OrderStatus::AwaitingPayment);
+    assert_eq!(shop.engine.order(placed.order.id()).await.unwrap().status(), OrderStatus::AwaitingPayment);
 }
 
 #[tokio::test]
 async fn right_signature_wrong_amount_or_currency_is_an_anomaly_not_a_payment() {
     let shop = Shop::new();
     let placed = shop.place("cat").await;
-    let total = placed.order.totals.total;
+    let total = placed.order.totals().total;
     let short = Money::new(total.minor - 1, total.currency);
     let usd = Money::new(total.minor, Currency::USD);
     let too_much = Money::new(total.minor + 100, total.currency);
     for (txn, amount) in [("T-short", short), ("T-usd", usd), ("T-much", too_much)] {
-        let raw = shop.gateway.sign(&notification(&placed.order.number, txn, amount), shop.clock.now());
+        let raw = shop.gateway.sign(&notification(&placed.order.number(), txn, amount), shop.clock.now());
         let reply = shop.engine.handle_payment_notification(&raw).await.unwrap();
         assert_eq!(reply.status, 200, "the provider is answered so it stops retrying");
     }
-    let order = shop.engine.order(placed.order.id).await.unwrap();
+    let order = shop.engine.order(placed.order.id()).await.unwrap();
     // A wallet payment settles the order exactly: short, USD and too much are all anomalies.
-    assert_eq!(order.payment.captures.len(), 0);
-    assert_eq!(order.payment.anomalies.len(), 3);
+    assert_eq!(order.payment().captures.len(), 0);
+    assert_eq!(order.payment().anomalies.len(), 3);
     assert_eq!(order.status(), OrderStatus::AwaitingPayment);
     // Replaying an anomaly does not record it twice.
-    let raw = shop.gateway.sign(&notification(&placed.order.number, "T-usd", usd), shop.clock.now());
+    let raw = shop.gateway.sign(&notification(&placed.order.number(), "T-usd", usd), shop.clock.now());
     shop.engine.handle_payment_notification(&raw).await.unwrap();
-    assert_eq!(shop.engine.order(placed.order.id).await.unwrap().payment.anomalies.len(), 3);
+    assert_eq!(shop.engine.order(placed.order.id()).await.unwrap().payment().anomalies.len(), 3);
 }
 
 #[tokio::test]
 async fn an_underpayment_is_sent_back_and_the_correct_payment_then_pays_the_order() {
     let shop = Shop::new();
     let placed = shop.place("cat").await;
-    let number = placed.order.number;
-    let total = placed.order.totals.total;
-    shop.engine.start_payment(&orderflow::testing::buyer("cat"), placed.order.id).await.unwrap();
+    let number = placed.order.number();
+    let total = placed.order.totals().total;
+    shop.engine.start_payment(&orderflow::testing::buyer("cat"), placed.order.id()).await.unwrap();
     let short = Money::new(total.minor - 1, total.currency);
     let raw = shop.gateway.notify_paid(&number, short, shop.clock.now());
     assert_eq!(shop.engine.handle_payment_notification(&raw).await.unwrap().status, 200);
     shop.engine.drain_outbox().await.unwrap();
     // The money that was not applied went back through the provider, exactly once.
     assert_eq!(shop.gateway.refunded_total(&number), Some(short));
-    let order = shop.engine.order(placed.order.id).await.unwrap();
-    assert_eq!(order.payment.anomalies.len(), 1);
-    assert!(matches!(order.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    let order = shop.engine.order(placed.order.id()).await.unwrap();
+    assert_eq!(order.payment().anomalies.len(), 1);
+    assert!(matches!(order.payment().refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
     assert_eq!(order.status(), OrderStatus::AwaitingPayment);
     // The buyer pays again, the right amount: paid, nothing stuck.
     let raw = shop.gateway.notify_paid(&number, total, shop.clock.now());
     shop.engine.handle_payment_notification(&raw).await.unwrap();
     shop.engine.drain_outbox().await.unwrap();
-    let order = shop.engine.order(placed.order.id).await.unwrap();
+    let order = shop.engine.order(placed.order.id()).await.unwrap();
     assert_eq!(order.status(), OrderStatus::ReadyToShip);
-    assert_eq!(order.payment.received().unwrap(), total);
+    assert_eq!(order.payment().received().unwrap(), total);
     assert_eq!(shop.gateway.refunded_total(&number), Some(short), "the full payment is kept");
 }
 
@@ -130,7 +131,7 @@ async fn a_tracking_push_for_an_unknown_waybill_or_forged_is_refused() {
 #[tokio::test]
 async fn another_buyers_order_is_not_found() {
     let shop = Shop::new();
-    let id = shop.place("eli").await.order.id;
+    let id = shop.place("eli").await.order.id();
     assert!(matches!(
         shop.engine.order_for(&orderflow::testing::buyer("mallory"), id).await,
         Err(EngineError::NotFound)
@@ -185,9 +186,9 @@ impl TwoCarriers {
     /// A paid order, packed and booked with `carrier`, its shipment created: its waybill.
     async fn shipped_with(&self, customer: &str, carrier: &str) -> (OrderId, String) {
         let engine = &self.engine;
-        let id = engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap().order.id;
+        let id = engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap().order.id();
         let order = engine.order(id).await.unwrap();
-        let raw = self.gateway.notify_paid(&order.number, order.totals.total, self.clock.now());
+        let raw = self.gateway.notify_paid(&order.number(), order.totals().total, self.clock.now());
         engine.handle_payment_notification(&raw).await.unwrap();
         engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
         let pack = pack_remaining(&engine.order(id).await.unwrap());
@@ -203,7 +204,7 @@ impl TwoCarriers {
         engine.drain_outbox().await.unwrap();
         let order = engine.order(id).await.unwrap();
         assert_eq!(order.status(), OrderStatus::Shipped, "shipped with {carrier}");
-        (id, order.fulfillment.package(package).unwrap().waybill.clone().unwrap().into())
+        (id, order.fulfilment().package(package).unwrap().waybill.clone().unwrap().into())
     }
 }
 
@@ -226,9 +227,9 @@ async fn a_tracking_push_reaches_the_order_of_its_carriers_waybill() {
     let raw = shop.sf.push(&sf_waybill, TrackingKind::InTransit, shop.clock.now(), "SF-T1");
     assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1);
     let ann = shop.engine.order(with_sf).await.unwrap();
-    assert_eq!(ann.fulfillment.packages[0].tracking.len(), 1);
+    assert_eq!(ann.fulfilment().packages[0].tracking.len(), 1);
     let bob = shop.engine.order(with_yt).await.unwrap();
-    assert_eq!(bob.fulfillment.packages[0].tracking.len(), 1, "bob's parcel got only YT's update");
+    assert_eq!(bob.fulfilment().packages[0].tracking.len(), 1, "bob's parcel got only YT's update");
     // A third carrier's push for the number is nobody's.
     let raw = shop.zto.push(&sf_waybill, TrackingKind::InTransit, shop.clock.now(), "ZTO-T1");
     assert!(
@@ -303,7 +304,7 @@ async fn one_unknown_waybill_in_a_batch_does_not_hold_back_the_others() {
     let raw = shop.carrier.push_many(&[push("SF-NOBODY-1", "E1"), push(&waybill, "E2")], shop.clock.now());
     assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1, "the known waybill is recorded");
     let order = shop.engine.order(id).await.unwrap();
-    assert_eq!(order.fulfillment.packages[0].tracking.len(), 1);
+    assert_eq!(order.fulfilment().packages[0].tracking.len(), 1);
     // The same push again: nothing new, and still no error for the unknown one.
     assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 0);
     // A push of unknown waybills only is refused as before.

@@ -40,7 +40,7 @@ async fn a_store_failure_at_placement_releases_the_reservation() {
 #[tokio::test]
 async fn a_store_failure_mid_append_changes_nothing() {
     let shop = Shop::new();
-    let id = shop.place("bea").await.order.id;
+    let id = shop.place("bea").await.order.id();
     let before = shop.engine.events(id).await.unwrap();
     let pending = shop.store.outbox_pending();
     shop.faults.store.inject(Failure::next(1).of(COMMITS));
@@ -94,11 +94,11 @@ async fn a_refund_that_times_out_after_succeeding_is_retried_with_the_same_key_a
     assert_eq!(first.retrying, 1);
     shop.clock.advance(TimeDelta::minutes(1));
     shop.engine.drain_outbox().await.unwrap();
-    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert_eq!(shop.gateway.refunded_total(&order.number()), Some(order.totals().total));
     assert_eq!(shop.gateway.refunds().len(), 1);
     let after = shop.engine.order(id).await.unwrap();
     assert!(matches!(
-        after.payment.refunds.first().map(|r| &r.status),
+        after.payment().refunds.first().map(|r| &r.status),
         Some(orderflow::order::RefundStatus::Completed { .. })
     ));
 }
@@ -115,7 +115,7 @@ async fn gateway_down_during_refund_converges_once_it_is_back() {
         shop.clock.advance(TimeDelta::minutes(1));
     }
     let order = shop.engine.order(id).await.unwrap();
-    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert_eq!(shop.gateway.refunded_total(&order.number()), Some(order.totals().total));
     assert_eq!(shop.store.outbox_pending(), 0);
 }
 
@@ -141,13 +141,13 @@ async fn a_refund_given_up_after_repeated_timeouts_is_requeued_after_the_outage_
     let dead = shop.engine.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     let letter = &dead[0];
-    assert!(matches!(letter.effect, orderflow::Effect::Refund { amount, .. } if amount == order.totals.total));
+    assert!(matches!(letter.effect, orderflow::Effect::Refund { amount, .. } if amount == order.totals().total));
     assert_eq!(letter.order_id, id);
     assert_eq!(letter.attempts, EngineSettings::default().max_refund_attempts);
     assert_eq!(letter.last_error, "payment provider unavailable: timeout");
     assert_eq!(letter.died_at, died_at);
     assert_eq!(shop.gateway.refunds().len(), 1, "made once, at the first call");
-    let refund_status = |o: &orderflow::Order| o.payment.refunds.first().map(|r| r.status.clone());
+    let refund_status = |o: &orderflow::Order| o.payment().refunds.first().map(|r| r.status.clone());
     assert_eq!(refund_status(&shop.engine.order(id).await.unwrap()), Some(RefundStatus::Pending));
 
     // Nothing picks a dead letter up by itself, not even once the gateway is back.
@@ -164,7 +164,7 @@ async fn a_refund_given_up_after_repeated_timeouts_is_requeued_after_the_outage_
     assert!(report.delivered >= 1 && report.retrying == 0 && report.dead == 0, "{report:?}");
     assert!(matches!(refund_status(&shop.engine.order(id).await.unwrap()), Some(RefundStatus::Completed { .. })));
     assert_eq!(shop.gateway.refunds().len(), 1);
-    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert_eq!(shop.gateway.refunded_total(&order.number()), Some(order.totals().total));
     assert!(shop.engine.dead_letters(10).await.unwrap().is_empty());
     assert_eq!(shop.store.outbox_pending(), 0);
 }
@@ -200,11 +200,11 @@ async fn a_refund_refused_for_the_providers_rate_limit_is_retried_not_failed() {
     let first = shop.engine.dispatch_outbox().await.unwrap();
     assert_eq!(first.retrying, 1, "{first:?}");
     let pending = shop.engine.order(id).await.unwrap();
-    assert!(matches!(pending.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Pending)));
+    assert!(matches!(pending.payment().refunds.first().map(|r| &r.status), Some(RefundStatus::Pending)));
     shop.clock.advance(TimeDelta::minutes(1));
     shop.engine.drain_outbox().await.unwrap();
-    assert_eq!(shop.gateway.refunded_total(&order.number), Some(order.totals.total));
+    assert_eq!(shop.gateway.refunded_total(&order.number()), Some(order.totals().total));
     let after = shop.engine.order(id).await.unwrap();
-    assert!(matches!(after.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    assert!(matches!(after.payment().refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
     assert!(EngineError::Payment(GatewayError::RateLimited(String::new())).is_retryable());
 }

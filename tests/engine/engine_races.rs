@@ -41,7 +41,7 @@ async fn fifty_buyers_for_the_last_unit_one_gets_it() {
 async fn the_same_payment_notification_ten_times_at_once_captures_once() {
     let shop = Arc::new(Shop::new());
     let placed = shop.place("ivy").await;
-    let raw = Arc::new(shop.gateway.notify_paid(&placed.order.number, placed.order.totals.total, shop.clock.now()));
+    let raw = Arc::new(shop.gateway.notify_paid(&placed.order.number(), placed.order.totals().total, shop.clock.now()));
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let (shop, raw) = (shop.clone(), raw.clone());
@@ -50,8 +50,8 @@ async fn the_same_payment_notification_ten_times_at_once_captures_once() {
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap().status, 200);
     }
-    let order = shop.engine.order(placed.order.id).await.unwrap();
-    assert_eq!(order.payment.captures.len(), 1);
+    let order = shop.engine.order(placed.order.id()).await.unwrap();
+    assert_eq!(order.payment().captures.len(), 1);
     assert_eq!(order.status(), OrderStatus::ReadyToShip);
 }
 
@@ -61,7 +61,7 @@ async fn staff_approval_racing_the_buyers_cancellation_has_one_winner() {
         let manual = Workflow::new(WorkflowConfig { auto_approve: false, ..Default::default() });
         let shop = Arc::new(Shop::with_workflow(manual, 100));
         let customer = format!("jo{round}");
-        let id = shop.place(&customer).await.order.id;
+        let id = shop.place(&customer).await.order.id();
         let s1 = shop.clone();
         let approve = tokio::spawn(async move {
             s1.engine.execute(id, Command::new(reviewer(), Action::Reject { reason: "address".into() })).await
@@ -98,7 +98,7 @@ async fn a_payment_racing_the_unpaid_cancellation_is_never_kept_on_a_cancelled_o
         let s1 = shop.clone();
         let timer = tokio::spawn(async move { s1.engine.run_due(s1.clock.now()).await });
         let s2 = shop.clone();
-        let (number, total) = (placed.order.number, placed.order.totals.total);
+        let (number, total) = (placed.order.number(), placed.order.totals().total);
         // The buyer pays at the provider at the same moment the timer fires.
         let webhook = tokio::spawn(async move {
             let raw = s2.gateway.notify_paid(&number, total, s2.clock.now());
@@ -107,13 +107,13 @@ async fn a_payment_racing_the_unpaid_cancellation_is_never_kept_on_a_cancelled_o
         let _ = timer.await.unwrap();
         let _ = webhook.await.unwrap();
         shop.engine.drain_outbox().await.unwrap();
-        let order = shop.engine.order(placed.order.id).await.unwrap();
-        let captured = order.payment.received().unwrap();
+        let order = shop.engine.order(placed.order.id()).await.unwrap();
+        let captured = order.payment().received().unwrap();
         if order.status() == OrderStatus::Cancelled {
-            assert_eq!(order.payment.refunded().unwrap(), captured, "cancelled orders keep no money");
+            assert_eq!(order.payment().refunded().unwrap(), captured, "cancelled orders keep no money");
         } else {
             assert_eq!(order.status(), OrderStatus::ReadyToShip);
-            assert_eq!(captured, order.totals.total);
+            assert_eq!(captured, order.totals().total);
         }
     }
 }
@@ -147,7 +147,7 @@ async fn concurrent_refund_requests_never_exceed_what_was_captured() {
     let shop = Arc::new(Shop::new());
     let id = shop.paid_order("max").await;
     let order = shop.engine.order(id).await.unwrap();
-    let line = order.lines.first().unwrap().clone();
+    let line = order.lines().first().unwrap().clone();
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let shop = shop.clone();
@@ -163,7 +163,7 @@ async fn concurrent_refund_requests_never_exceed_what_was_captured() {
     let ok = futures_count(tasks).await;
     assert_eq!(ok, 1);
     let order = shop.engine.order(id).await.unwrap();
-    assert_eq!(order.payment.refunded_for_line(line.id).unwrap(), line.payable);
+    assert_eq!(order.payment().refunded_for_line(line.id).unwrap(), line.payable);
 }
 
 async fn futures_count(tasks: Vec<tokio::task::JoinHandle<Result<orderflow::engine::Outcome, EngineError>>>) -> usize {

@@ -17,12 +17,12 @@ async fn an_online_order_goes_through_all_eight_stages() {
     let shop = Shop::with_workflow(Workflow::new(WorkflowConfig { auto_approve: false, ..Default::default() }), 10);
     // 1. placed: stock reserved, buyer told the number and the estimated ship time.
     let placed = shop.place("alice").await;
-    let id = placed.order.id;
+    let id = placed.order.id();
     assert_eq!(placed.order.status(), OrderStatus::AwaitingPayment);
     assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (10, 2));
     shop.engine.drain_outbox().await.unwrap();
     let first = shop.notifier.notifications().into_iter().next().unwrap();
-    assert_eq!(first.order_number, placed.order.number);
+    assert_eq!(first.order_number, placed.order.number());
     assert!(matches!(first.kind, NotificationKind::Placed { estimated_ship_by, .. }
         if estimated_ship_by == shop.clock.now() + TimeDelta::hours(48)));
     // 2. review by a person.
@@ -42,7 +42,7 @@ async fn an_online_order_goes_through_all_eight_stages() {
     shop.deliver(&waybill).await;
     let order = shop.engine.order(id).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Delivered);
-    assert_eq!(order.deadlines.auto_confirm_at, Some(shop.clock.now() + TimeDelta::days(10)));
+    assert_eq!(order.deadlines().auto_confirm_at, Some(shop.clock.now() + TimeDelta::days(10)));
     // 7. confirmed by the buyer.
     shop.run(id, buyer("alice"), Action::ConfirmReceipt).await;
     // 8. follow-up falls due and is recorded.
@@ -58,7 +58,7 @@ async fn an_online_order_goes_through_all_eight_stages() {
     }
     let order = shop.engine.order(id).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Completed);
-    assert_eq!(order.follow_ups.first().and_then(|f| f.score), Some(4));
+    assert_eq!(order.follow_ups().first().and_then(|f| f.score), Some(4));
     assert_eq!(orderflow::Order::from_events(&shop.engine.events(id).await.unwrap()).unwrap(), order);
     let timeline = shop.engine.buyer_timeline(id).await.unwrap();
     assert!(timeline.iter().any(|e| e.detail.contains(&waybill)));
@@ -68,22 +68,22 @@ async fn an_online_order_goes_through_all_eight_stages() {
 async fn cash_on_delivery_collects_at_the_door() {
     let shop = Shop::new();
     let placed = shop.place_form("bob", sample_cod_form("bob")).await;
-    let id = placed.order.id;
+    let id = placed.order.id();
     assert_eq!(placed.order.status(), OrderStatus::ReadyToShip);
-    assert_eq!(placed.order.deadlines.pay_by, None);
+    assert_eq!(placed.order.deadlines().pay_by, None);
     let waybill = shop.ship_all(id).await;
     shop.deliver(&waybill).await;
-    let total = placed.order.totals.total;
+    let total = placed.order.totals().total;
     shop.run(id, carrier("SF"), Action::RecordCodCollected { amount: total }).await;
     let order = shop.engine.order(id).await.unwrap();
-    assert_eq!(order.payment.cod_collected, Some(total));
-    assert_eq!(order.payment.received().unwrap(), total);
+    assert_eq!(order.payment().cod_collected, Some(total));
+    assert_eq!(order.payment().received().unwrap(), total);
 }
 
 #[tokio::test]
 async fn unpaid_orders_are_cancelled_after_the_deadline_and_release_stock() {
     let shop = Shop::new();
-    let id = shop.place("carol").await.order.id;
+    let id = shop.place("carol").await.order.id();
     shop.engine.start_payment(&buyer("carol"), id).await.unwrap();
     shop.clock.advance(TimeDelta::minutes(29));
     assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 0);
@@ -93,7 +93,7 @@ async fn unpaid_orders_are_cancelled_after_the_deadline_and_release_stock() {
     let order = shop.engine.order(id).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Cancelled);
     assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0));
-    assert_eq!(shop.gateway.payment(&order.number).map(|p| p.status), Some(PaymentStatus::Closed));
+    assert_eq!(shop.gateway.payment(&order.number()).map(|p| p.status), Some(PaymentStatus::Closed));
     // Firing again finds nothing.
     assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 0);
 }
@@ -102,13 +102,13 @@ async fn unpaid_orders_are_cancelled_after_the_deadline_and_release_stock() {
 async fn a_paid_order_whose_notification_was_lost_is_recorded_not_cancelled() {
     let shop = Shop::new();
     let placed = shop.place("dave").await;
-    shop.gateway.mark_paid(&placed.order.number, placed.order.totals.total);
+    shop.gateway.mark_paid(&placed.order.number(), placed.order.totals().total);
     shop.clock.advance(TimeDelta::minutes(31));
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!(report.found_paid, 1);
-    let order = shop.engine.order(placed.order.id).await.unwrap();
+    let order = shop.engine.order(placed.order.id()).await.unwrap();
     assert_eq!(order.status(), OrderStatus::ReadyToShip);
-    assert_eq!(order.payment.captures.len(), 1);
+    assert_eq!(order.payment().captures.len(), 1);
 }
 
 #[tokio::test]
@@ -124,35 +124,35 @@ async fn delivered_orders_are_confirmed_automatically_after_ten_days() {
     shop.engine.run_due(shop.clock.now()).await.unwrap();
     let order = shop.engine.order(id).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Completed);
-    assert!(order.completion.as_ref().is_some_and(|c| c.automatic));
+    assert!(order.completion().as_ref().is_some_and(|c| c.automatic));
 }
 
 #[tokio::test]
 async fn a_payment_for_a_cancelled_order_is_recorded_and_refunded() {
     let shop = Shop::new();
     let placed = shop.place("fay").await;
-    let id = placed.order.id;
+    let id = placed.order.id();
     shop.run(id, buyer("fay"), Action::Cancel { reason: "changed my mind".into() }).await;
-    let raw = shop.gateway.notify_paid(&placed.order.number, placed.order.totals.total, shop.clock.now());
+    let raw = shop.gateway.notify_paid(&placed.order.number(), placed.order.totals().total, shop.clock.now());
     let reply = shop.engine.handle_payment_notification(&raw).await.unwrap();
     assert_eq!(reply.status, 200);
     shop.engine.drain_outbox().await.unwrap();
     let order = shop.engine.order(id).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Cancelled);
-    assert_eq!(order.payment.captures.len(), 1);
-    assert!(matches!(order.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
-    assert_eq!(shop.gateway.refunded_total(&placed.order.number), Some(placed.order.totals.total));
+    assert_eq!(order.payment().captures.len(), 1);
+    assert!(matches!(order.payment().refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    assert_eq!(shop.gateway.refunded_total(&placed.order.number()), Some(placed.order.totals().total));
 }
 
 #[tokio::test]
 async fn cancelling_a_paid_order_refunds_it_through_the_gateway() {
     let shop = Shop::new();
     let id = shop.paid_order("gus").await;
-    let number = shop.engine.order(id).await.unwrap().number;
+    let number = shop.engine.order(id).await.unwrap().number();
     shop.run(id, customer_service(), Action::Cancel { reason: "out of season".into() }).await;
     shop.engine.drain_outbox().await.unwrap();
     let order = shop.engine.order(id).await.unwrap();
-    assert_eq!(shop.gateway.refunded_total(&number), Some(order.totals.total));
+    assert_eq!(shop.gateway.refunded_total(&number), Some(order.totals().total));
     assert!(shop.engine.events(id).await.unwrap().iter().any(|e| matches!(e.change, Change::RefundCompleted { .. })));
     assert_eq!(shop.inventory.stock(&sku("CUP-SET")), (100, 0));
 }
@@ -164,7 +164,7 @@ async fn placement_with_the_same_idempotency_key_returns_the_first_order() {
     let first = shop.engine.place(&buyer("hal"), &form, Some("req-1")).await.unwrap();
     let second = shop.engine.place(&buyer("hal"), &form, Some("req-1")).await.unwrap();
     assert!(second.already_applied);
-    assert_eq!(first.order.id, second.order.id);
+    assert_eq!(first.order.id(), second.order.id());
     assert_eq!(shop.store.order_count(), 1);
     assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 2));
 }
@@ -178,14 +178,14 @@ async fn count_events(shop: &Shop, id: OrderId, kind: &str) -> usize {
 async fn a_repeated_keyed_command_that_would_be_refused_now_answers_as_applied() {
     let shop =
         Shop::with_workflow(Workflow::new(WorkflowConfig { auto_approve: false, ..WorkflowConfig::default() }), 100);
-    let id = shop.place("ada").await.order.id;
+    let id = shop.place("ada").await.order.id();
     let approve = || Command::new(reviewer(), Action::Approve { note: "checked".into() });
     let first = shop.engine.execute_idempotent(id, approve(), "req-1").await.unwrap();
     assert!(!first.already_applied);
     let again = shop.engine.execute_idempotent(id, approve(), "req-1").await.unwrap();
     assert!(again.already_applied, "the retry of a request that went through is not an error");
     assert!(again.events.is_empty());
-    assert_eq!(again.order.version, first.order.version);
+    assert_eq!(again.order.version(), first.order.version());
     // The same command under another key is a new request, refused in the order's new state.
     let other = shop.engine.execute_idempotent(id, approve(), "req-2").await;
     assert!(matches!(other, Err(EngineError::Rejected(Error::IllegalTransition { .. }))), "{other:?}");
@@ -203,7 +203,7 @@ async fn complaint_case(shop: &Shop) -> (OrderId, orderflow::CaseId) {
             evidence: Vec::new(),
         },
     };
-    let case = shop.run(id, buyer("bob"), complaint).await.order.cases.last().map(|c| c.id).unwrap();
+    let case = shop.run(id, buyer("bob"), complaint).await.order.cases().last().map(|c| c.id).unwrap();
     (id, case)
 }
 
@@ -229,8 +229,8 @@ async fn an_idempotency_key_belongs_to_its_buyer_and_never_returns_another_buyer
     // Bob sends the same key (the README's own example): he gets his own new order.
     let bob = shop.engine.place(&buyer("bob"), &sample_form("bob"), Some("checkout-1")).await.unwrap();
     assert!(!bob.already_applied, "another buyer's key is a different key");
-    assert_ne!(bob.order.id, alice.order.id);
-    assert_eq!(bob.order.customer.as_str(), "bob");
+    assert_ne!(bob.order.id(), alice.order.id());
+    assert_eq!(bob.order.customer().as_str(), "bob");
     // Customer service placing for alice with that key is another actor too.
     let by_staff = shop.engine.place(&customer_service(), &sample_form("alice"), Some("checkout-1")).await.unwrap();
     assert!(!by_staff.already_applied);
@@ -238,7 +238,7 @@ async fn an_idempotency_key_belongs_to_its_buyer_and_never_returns_another_buyer
     // Alice's own retry still finds her order.
     let again = shop.engine.place(&buyer("alice"), &sample_form("alice"), Some("checkout-1")).await.unwrap();
     assert!(again.already_applied);
-    assert_eq!(again.order.id, alice.order.id);
+    assert_eq!(again.order.id(), alice.order.id());
 }
 
 #[tokio::test]
@@ -251,7 +251,7 @@ async fn an_idempotency_key_reused_for_a_different_form_is_refused_and_changes_n
     assert_eq!(reused.unwrap_err(), EngineError::IdempotencyKeyReused);
     assert_eq!(shop.store.order_count(), 1);
     assert_eq!(shop.inventory.stock(&sku("TEA-OOLONG")), (100, 2), "nothing more reserved");
-    assert_eq!(shop.engine.order(first.order.id).await.unwrap().version, first.order.version);
+    assert_eq!(shop.engine.order(first.order.id()).await.unwrap().version(), first.order.version());
 }
 
 #[tokio::test]
@@ -259,7 +259,7 @@ async fn idempotency_keys_are_bounded_and_must_not_be_blank() {
     let shop = Shop::new();
     let form = sample_form("alice");
     let longest = "k".repeat(orderflow::engine::MAX_IDEMPOTENCY_KEY_BYTES);
-    let id = shop.engine.place(&buyer("alice"), &form, Some(&longest)).await.unwrap().order.id;
+    let id = shop.engine.place(&buyer("alice"), &form, Some(&longest)).await.unwrap().order.id();
     for bad in [String::new(), format!("{longest}k"), "tab\tkey".into()] {
         let refused = shop.engine.place(&buyer("alice"), &form, Some(&bad)).await;
         assert!(
@@ -300,12 +300,12 @@ async fn an_unpaid_order_whose_payment_was_never_opened_is_cancelled_and_its_sto
     let placed = shop.place("carol").await;
     // The buyer never opened the payment page: the provider has no such payment, and says so
     // when asked to close it (WeChat Pay ORDER_NOT_EXIST, Alipay ACQ.TRADE_NOT_EXIST).
-    assert_eq!(shop.gateway.payment(&placed.order.number), None);
+    assert_eq!(shop.gateway.payment(&placed.order.number()), None);
     shop.clock.advance(TimeDelta::minutes(31));
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!((report.fired, report.failed), (1, 0));
     shop.engine.drain_outbox().await.unwrap();
-    assert_eq!(shop.engine.order(placed.order.id).await.unwrap().status(), OrderStatus::Cancelled);
+    assert_eq!(shop.engine.order(placed.order.id()).await.unwrap().status(), OrderStatus::Cancelled);
     assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0));
     assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap(), Default::default(), "nothing left to fire");
 }
@@ -328,7 +328,7 @@ async fn one_run_due_call_fires_a_completed_orders_follow_up_and_after_sales_win
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!((report.fired, report.found_paid, report.failed), (2, 0, 0), "{report:?}");
     let order = shop.engine.order(id).await.unwrap();
-    assert_eq!(order.deadlines.next(), None);
+    assert_eq!(order.deadlines().next(), None);
     assert_eq!(count_events(&shop, id, "follow_up_due").await, 1);
     assert_eq!(count_events(&shop, id, "after_sales_window_closed").await, 1);
     assert_eq!(shop.engine.run_due(shop.clock.now()).await.unwrap().fired, 0);
@@ -337,7 +337,7 @@ async fn one_run_due_call_fires_a_completed_orders_follow_up_and_after_sales_win
 #[tokio::test]
 async fn a_deadline_that_fails_is_tried_once_per_call_and_retried_on_the_next() {
     let shop = Shop::new();
-    let unpaid = shop.place("jon").await.order.id;
+    let unpaid = shop.place("jon").await.order.id();
     let completed = completed_order(&shop, "kim").await;
     shop.clock.advance(TimeDelta::days(7) + TimeDelta::minutes(1));
     // The gateway is down for good: the unpaid order cannot be checked before cancelling.
@@ -346,7 +346,7 @@ async fn a_deadline_that_fails_is_tried_once_per_call_and_retried_on_the_next() 
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!((report.fired, report.found_paid, report.failed), (2, 0, 1), "{report:?}");
     assert_eq!(shop.faults.gateway.calls() - calls, 1, "the failing deadline is tried once in a call");
-    assert_eq!(shop.engine.order(completed).await.unwrap().deadlines.next(), None);
+    assert_eq!(shop.engine.order(completed).await.unwrap().deadlines().next(), None);
     assert_eq!(shop.engine.order(unpaid).await.unwrap().status(), OrderStatus::AwaitingPayment);
     // The next call tries it again; once the gateway is back, it fires.
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
@@ -361,15 +361,15 @@ async fn a_deadline_that_fails_is_tried_once_per_call_and_retried_on_the_next() 
 async fn the_payment_description_is_provider_safe_by_default_and_the_hosts_to_choose() {
     let shop = Shop::new();
     let placed = shop.place("ann").await.order;
-    shop.engine.start_payment(&buyer("ann"), placed.id).await.unwrap();
-    let record = shop.gateway.payment(&placed.number).unwrap();
-    assert_eq!(record.description, placed.number.provider_reference());
+    shop.engine.start_payment(&buyer("ann"), placed.id()).await.unwrap();
+    let record = shop.gateway.payment(&placed.number()).unwrap();
+    assert_eq!(record.description, placed.number().provider_reference());
 
     let mut shop = Shop::new();
     let adapters = shop.engine.adapters().clone();
     shop.engine = orderflow::engine::Engine::new(Workflow::default(), adapters)
-        .with_payment_description(|order| format!("茶叶小铺 {}", order.lines[0].product_name));
+        .with_payment_description(|order| format!("茶叶小铺 {}", order.lines()[0].product_name));
     let placed = shop.place("ann").await.order;
-    shop.engine.start_payment(&buyer("ann"), placed.id).await.unwrap();
-    assert_eq!(shop.gateway.payment(&placed.number).unwrap().description, "茶叶小铺 Oolong tea 250g");
+    shop.engine.start_payment(&buyer("ann"), placed.id()).await.unwrap();
+    assert_eq!(shop.gateway.payment(&placed.number()).unwrap().description, "茶叶小铺 Oolong tea 250g");
 }

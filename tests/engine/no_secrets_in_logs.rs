@@ -52,9 +52,9 @@ fn forged_replayed_and_mismatched_callbacks_leave_no_secret_in_errors_or_logs() 
         let shop = Shop::new();
         let placed = shop.place("zoe").await;
         let n = PaymentNotification::new(
-            placed.order.number,
+            placed.order.number(),
             "TXN-SECRET-PAYLOAD",
-            orderflow::Money::new(1, placed.order.totals.total.currency),
+            orderflow::Money::new(1, placed.order.totals().total.currency),
             orderflow::ports::PaymentStatus::Succeeded,
         );
         let signed = shop.gateway.sign(&n, shop.clock.now());

@@ -82,7 +82,7 @@ fn commit<'a>(order: &'a Order, expected: u64, events: &'a [Event], outbox: &'a 
 }
 
 fn pay(order: &Order, txn: &str) -> (Order, Vec<Event>) {
-    let action = Action::CapturePayment { txn_id: txn.into(), amount: order.totals.total };
+    let action = Action::CapturePayment { txn_id: txn.into(), amount: order.totals().total };
     let decision = Workflow::default().decide(order, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
     let mut next = order.clone();
     for e in &decision.events {
@@ -120,7 +120,7 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
     // Several instances starting at once share the migration.
     let (a, b, c) = tokio::join!(db.store(&schema), db.store(&schema), db.store(&schema));
     for store in [&a, &b, &c] {
-        assert_eq!(store.load(order.id).await.unwrap().as_ref(), Some(&order));
+        assert_eq!(store.load(order.id()).await.unwrap().as_ref(), Some(&order));
     }
     let versions: i64 = db
         .client()
@@ -178,7 +178,10 @@ async fn ship(store: &PgStore, mut order: Order, carrier: &str, waybill: &str) -
     let book =
         Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
     let shipping = [
-        Command::new(provider(), Action::CapturePayment { txn_id: format!("T-{waybill}"), amount: order.totals.total }),
+        Command::new(
+            provider(),
+            Action::CapturePayment { txn_id: format!("T-{waybill}"), amount: order.totals().total },
+        ),
         Command::new(orderflow::testing::warehouse(), Action::IssuePickList),
         Command::new(orderflow::testing::warehouse(), pack_remaining(&order)),
         Command::new(orderflow::testing::warehouse(), book),
@@ -190,7 +193,7 @@ async fn ship(store: &PgStore, mut order: Order, carrier: &str, waybill: &str) -
         for e in &decision.events {
             evolve(&mut next, e);
         }
-        store.append(commit(&next, order.version, &decision.events, &[])).await.unwrap();
+        store.append(commit(&next, order.version(), &decision.events, &[])).await.unwrap();
         order = next;
     }
     order
@@ -205,7 +208,7 @@ async fn postgres_upgrade_to_migration_3_keys_waybills_by_carrier() {
     for (n, carrier, waybill) in [(1, "SF", "WB-1"), (2, "YT", "WB-1"), (3, "SF", "WB-7"), (4, "SF", "WB-8")] {
         let (order, events) = conformance::sample_order("alice", n, t0());
         store.create(commit(&order, 0, &events, &[])).await.unwrap();
-        ids.push(ship(&store, order, carrier, waybill).await.id);
+        ids.push(ship(&store, order, carrier, waybill).await.id());
     }
     drop(store);
     // Back to the tables of migration 2: waybills keyed by number alone, each held by the order
@@ -283,14 +286,14 @@ async fn postgres_concurrent_appends_from_two_stores_have_one_winner_per_version
             tasks.push(tokio::spawn(async move {
                 let (paid, events) = pay(&base, &format!("T-{o}-{i}"));
                 let outbox = [OutboxEntry {
-                    key: format!("{}/race/{i}", base.id),
+                    key: format!("{}/race/{i}", base.id()),
                     effect: Effect::ClosePayment { provider: "alipay".into() },
                 }];
-                (base.id, store.append(commit(&paid, base.version, &events, &outbox)).await)
+                (base.id(), store.append(commit(&paid, base.version(), &events, &outbox)).await)
             }));
         }
     }
-    let version = bases[0].version;
+    let version = bases[0].version();
     let mut wins: HashMap<OrderId, usize> = HashMap::new();
     for task in tasks {
         let (id, result) = task.await.unwrap();
@@ -301,11 +304,11 @@ async fn postgres_concurrent_appends_from_two_stores_have_one_winner_per_version
         }
     }
     for base in &bases {
-        assert_eq!(wins.get(&base.id), Some(&1), "exactly one append wins on order {}", base.id);
-        let events = stores[1].events(base.id).await.unwrap();
-        assert_eq!(events.len() as u64, base.version + 1);
-        let loaded = stores[1].load(base.id).await.unwrap().unwrap();
-        assert_eq!(loaded.version, base.version + 1);
+        assert_eq!(wins.get(&base.id()), Some(&1), "exactly one append wins on order {}", base.id());
+        let events = stores[1].events(base.id()).await.unwrap();
+        assert_eq!(events.len() as u64, base.version() + 1);
+        let loaded = stores[1].load(base.id()).await.unwrap().unwrap();
+        assert_eq!(loaded.version(), base.version() + 1);
         assert_eq!(loaded.status(), OrderStatus::ReadyToShip);
     }
     // Only the winners' outbox entries exist: one per order.
@@ -376,11 +379,11 @@ async fn postgres_several_engines_fire_each_deadline_once_and_deliver_every_effe
         let customer = format!("buyer{i}");
         let placed = engine.place(&buyer(&customer), &sample_form(&customer), None).await.unwrap();
         if i % 3 == 0 {
-            let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, clock.now());
+            let raw = gateway.notify_paid(&placed.order.number(), placed.order.totals().total, clock.now());
             engine.handle_payment_notification(&raw).await.unwrap();
-            paid.push(placed.order.id);
+            paid.push(placed.order.id());
         } else {
-            unpaid.push(placed.order.id);
+            unpaid.push(placed.order.id());
         }
     }
 
@@ -476,7 +479,7 @@ async fn postgres_expired_lease_is_taken_over_by_another_instance() {
         [("k1", 2), ("k2", 2), ("k3", 2)]
     );
     for item in &claimed_b {
-        assert_eq!(item.order_id, order.id);
+        assert_eq!(item.order_id, order.id());
         b.complete_outbox(&item.key).await.unwrap();
     }
     assert!(b.claim_outbox(at(3600), lease, 10).await.unwrap().is_empty(), "completed items never come back");
@@ -630,39 +633,38 @@ async fn postgres_refused_commits_write_nothing_and_say_why() {
 
     let mut skipping = paid_events.clone();
     skipping[0].seq += 1;
-    let err = store.append(with_rows(&paid, order.version, &skipping)).await.unwrap_err();
+    let err = store.append(with_rows(&paid, order.version(), &skipping)).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    let err = store.append(with_rows(&paid, order.version - 1, &skipping)).await.unwrap_err();
+    let err = store.append(with_rows(&paid, order.version() - 1, &skipping)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
 
     // Decided on a version the store never had: the compare-and-set fails, nothing collides.
-    let mut ahead = paid.clone();
-    ahead.version += 5;
+    let ahead = orderflow::testing::edited(&paid, |json| json["version"] = (paid.version() + 5).into());
     let mut ahead_events = paid_events.clone();
     for event in &mut ahead_events {
         event.seq += 5;
     }
-    let err = store.append(with_rows(&ahead, order.version + 5, &ahead_events)).await.unwrap_err();
-    assert_eq!(err, StoreError::Conflict { expected: order.version + 5, actual: order.version });
+    let err = store.append(with_rows(&ahead, order.version() + 5, &ahead_events)).await.unwrap_err();
+    assert_eq!(err, StoreError::Conflict { expected: order.version() + 5, actual: order.version() });
 
-    let mut renumbered = paid.clone();
-    renumbered.number = conformance::sample_order("alice", 2, t0()).0.number;
-    let err = store.append(with_rows(&renumbered, order.version, &paid_events)).await.unwrap_err();
+    let other_number = serde_json::to_value(conformance::sample_order("alice", 2, t0()).0.number()).unwrap();
+    let renumbered = orderflow::testing::edited(&paid, |json| json["number"] = other_number);
+    let err = store.append(with_rows(&renumbered, order.version(), &paid_events)).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 
     let twice = vec!["k/1".to_owned(), "k/2".to_owned(), "k/1".to_owned()];
-    let repeated = Commit { dedupe_keys: &twice, ..commit(&paid, order.version, &paid_events, &outbox) };
+    let repeated = Commit { dedupe_keys: &twice, ..commit(&paid, order.version(), &paid_events, &outbox) };
     assert_eq!(store.append(repeated).await.unwrap_err(), StoreError::DuplicateKey("k/1".into()));
 
-    assert_eq!(store.load(order.id).await.unwrap(), Some(order.clone()));
-    assert_eq!(store.events(order.id).await.unwrap(), events);
+    assert_eq!(store.load(order.id()).await.unwrap(), Some(order.clone()));
+    assert_eq!(store.events(order.id()).await.unwrap(), events);
     for key in ["k/1", "k/2"] {
         assert_eq!(store.find_by_key(key).await.unwrap(), None, "{key}");
     }
     let claimed = store.claim_outbox(after(t0(), TimeDelta::days(1)), TimeDelta::minutes(1), 100).await.unwrap();
     assert!(claimed.iter().all(|item| item.key != "refused/1"), "{claimed:?}");
-    store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
-    assert_eq!(store.load(order.id).await.unwrap(), Some(paid));
+    store.append(commit(&paid, order.version(), &paid_events, &[])).await.unwrap();
+    assert_eq!(store.load(order.id()).await.unwrap(), Some(paid));
     db.drop_all().await;
 }
 
@@ -676,13 +678,13 @@ async fn postgres_loads_see_other_instances_writes_past_the_copies() {
     let b = PgStore::connect(PgOptions::new(db.url.clone()).schema(&schema).cached_orders(0)).await.unwrap();
     let (order, events) = conformance::sample_order("alice", 1, t0());
     a.create(commit(&order, 0, &events, &[])).await.unwrap();
-    assert_eq!(a.load(order.id).await.unwrap(), Some(order.clone()));
-    assert_eq!(b.load(order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(a.load(order.id()).await.unwrap(), Some(order.clone()));
+    assert_eq!(b.load(order.id()).await.unwrap(), Some(order.clone()));
 
     let (paid, paid_events) = pay(&order, "T-1");
-    b.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
-    assert_eq!(a.load(order.id).await.unwrap(), Some(paid.clone()));
-    assert_eq!(b.load(order.id).await.unwrap(), Some(paid));
+    b.append(commit(&paid, order.version(), &paid_events, &[])).await.unwrap();
+    assert_eq!(a.load(order.id()).await.unwrap(), Some(paid.clone()));
+    assert_eq!(b.load(order.id()).await.unwrap(), Some(paid));
     db.drop_all().await;
 }
 
@@ -694,9 +696,9 @@ async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
     let (a, b) = (&engines[0], &engines[1]);
     // A places the order and keeps its copy (awaiting payment); B records the payment.
     let placed = a.place(&buyer("alice"), &sample_form("alice"), None).await.unwrap();
-    let id = placed.order.id;
-    assert_eq!(a.adapters().store.copy_version(id), Some(placed.order.version));
-    let raw = gateway.notify_paid(&placed.order.number, placed.order.totals.total, clock.now());
+    let id = placed.order.id();
+    assert_eq!(a.adapters().store.copy_version(id), Some(placed.order.version()));
+    let raw = gateway.notify_paid(&placed.order.number(), placed.order.totals().total, clock.now());
     b.handle_payment_notification(&raw).await.unwrap();
 
     // On A's stale copy the pick list would be refused (not paid yet): A decides again on the
@@ -710,10 +712,10 @@ async fn postgres_an_instance_with_a_stale_copy_decides_on_the_stored_order() {
     // commit and is decided again, so the history has no gap and no duplicate.
     let pack = pack_remaining(&picked.order);
     let packed = b.execute(id, Command::new(warehouse, pack)).await.unwrap();
-    assert_eq!(packed.order.version, picked.order.version + packed.events.len() as u64);
+    assert_eq!(packed.order.version(), picked.order.version() + packed.events.len() as u64);
     let history = a.events(id).await.unwrap();
     let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=packed.order.version).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=packed.order.version()).collect::<Vec<_>>());
     assert_eq!(a.order(id).await.unwrap(), packed.order);
     db.drop_all().await;
 }
@@ -743,11 +745,11 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
                  VALUES ($1, $2, $3, $4, $5, 6, $6::text::jsonb)"
             ),
             &[
-                &order.id.as_uuid(),
-                &order.number.as_str(),
-                &order.customer.as_str(),
+                &order.id().as_uuid(),
+                &order.number().as_str(),
+                &order.customer().as_str(),
                 &status.as_str().unwrap(),
-                &order.placed_at,
+                &order.placed_at(),
                 &V1_SNAPSHOT.trim(),
             ],
         )
@@ -757,26 +759,26 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
         client
             .execute(
                 &format!("INSERT INTO \"{schema}\".events (order_id, seq, body) VALUES ($1, $2, $3::text::jsonb)"),
-                &[&order.id.as_uuid(), &(seq as i64 + 1), &body],
+                &[&order.id().as_uuid(), &(seq as i64 + 1), &body],
             )
             .await
             .unwrap();
     }
 
     let store = db.store(&schema).await;
-    assert_eq!(store.load(order.id).await.unwrap().as_ref(), Some(&order));
-    assert_eq!(store.events(order.id).await.unwrap(), events);
+    assert_eq!(store.load(order.id()).await.unwrap().as_ref(), Some(&order));
+    assert_eq!(store.events(order.id()).await.unwrap(), events);
     // The order goes on in the current version next to its old rows.
-    let completed = Action::CompleteRefund { refund: order.payment.refunds[0].id, reference: "R1".into() };
+    let completed = Action::CompleteRefund { refund: order.payment().refunds[0].id, reference: "R1".into() };
     let decision = Workflow::default().decide(&order, &Command::new(provider(), completed), &Ctx::at(t0())).unwrap();
     let mut next = order.clone();
     for e in &decision.events {
         evolve(&mut next, e);
     }
-    store.append(commit(&next, order.version, &decision.events, &[])).await.unwrap();
+    store.append(commit(&next, order.version(), &decision.events, &[])).await.unwrap();
     let other = db.store(&schema).await;
-    assert_eq!(other.load(order.id).await.unwrap(), Some(next));
-    assert_eq!(other.events(order.id).await.unwrap(), [events.clone(), decision.events].concat());
+    assert_eq!(other.load(order.id()).await.unwrap(), Some(next));
+    assert_eq!(other.events(order.id()).await.unwrap(), [events.clone(), decision.events].concat());
     let types: Vec<String> = client
         .query(&format!("SELECT event_type FROM \"{schema}\".events ORDER BY seq"), &[])
         .await

@@ -29,10 +29,9 @@ async fn refused_store_writes_name_their_reason_and_write_nothing() {
         .unwrap();
     let (other, other_events) = sample_order("bob", 1, t0());
     let stale = |o: &Order| {
-        let mut next = o.clone();
-        next.version += 1;
+        let next = orderflow::testing::edited(o, |json| json["version"] = (o.version() + 1).into());
         let mut event = orderflow::testing::conformance::sample_order("x", 9, t0()).1.remove(0);
-        event.seq = o.version + 1;
+        event.seq = o.version() + 1;
         (next, 0, vec![event], Vec::new())
     };
     let rows: Vec<Row> = vec![
@@ -48,7 +47,7 @@ async fn refused_store_writes_name_their_reason_and_write_nothing() {
         let err = result.expect_err(name);
         assert!(expect(&err), "{name}: got {err:?}");
         assert_eq!(store.order_count(), 1, "{name}: something was written");
-        assert_eq!(store.events(order.id).await.unwrap(), events, "{name}: history changed");
+        assert_eq!(store.events(order.id()).await.unwrap(), events, "{name}: history changed");
     }
 
     // A reused dedupe key refuses the whole commit.
@@ -59,7 +58,8 @@ async fn refused_store_writes_name_their_reason_and_write_nothing() {
     assert_eq!(store.order_count(), 1);
 
     // Appending to an order that does not exist.
-    let ghost = Order { id: OrderId::new_v7(), ..third.clone() };
+    let ghost =
+        orderflow::testing::edited(&third, |json| json["id"] = serde_json::to_value(OrderId::new_v7()).unwrap());
     let commit = Commit { order: &ghost, expected_version: 1, events: &[], outbox: &[], dedupe_keys: &[] };
     assert!(matches!(store.append(commit).await, Err(StoreError::NotFound(_))));
 }

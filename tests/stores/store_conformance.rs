@@ -97,7 +97,7 @@ fn commit<'a>(
 }
 
 fn pay(order: &Order, txn: &str) -> (Order, Vec<orderflow::Event>) {
-    let action = Action::CapturePayment { txn_id: txn.into(), amount: order.totals.total };
+    let action = Action::CapturePayment { txn_id: txn.into(), amount: order.totals().total };
     let decision = Workflow::default().decide(order, &Command::new(provider(), action), &Ctx::at(t0())).unwrap();
     let mut next = order.clone();
     for e in &decision.events {
@@ -122,12 +122,12 @@ async fn memory_store_injected_failures_write_nothing() {
 
     let (paid, paid_events) = pay(&order, "T-1");
     failing.switch().inject(Failure::next(1).of(COMMITS));
-    let err = failing.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap_err();
+    let err = failing.append(commit(&paid, order.version(), &paid_events, &[])).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)));
     // Only commits fail: the read goes through.
-    assert_eq!(failing.load(order.id).await.unwrap().unwrap(), order);
-    failing.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap();
-    assert_eq!(store.load(order.id).await.unwrap().unwrap(), paid);
+    assert_eq!(failing.load(order.id()).await.unwrap().unwrap(), order);
+    failing.append(commit(&paid, order.version(), &paid_events, &[])).await.unwrap();
+    assert_eq!(store.load(order.id()).await.unwrap().unwrap(), paid);
 }
 
 #[tokio::test]
@@ -137,10 +137,10 @@ async fn memory_store_refuses_events_out_of_sequence() {
     store.create(commit(&order, 0, &events, &[])).await.unwrap();
     let (paid, mut paid_events) = pay(&order, "T-1");
     paid_events[0].seq += 1;
-    let err = store.append(commit(&paid, order.version, &paid_events, &[])).await.unwrap_err();
+    let err = store.append(commit(&paid, order.version(), &paid_events, &[])).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    assert_eq!(store.events(order.id).await.unwrap(), events);
-    assert_eq!(store.load(order.id).await.unwrap().unwrap(), order);
+    assert_eq!(store.events(order.id()).await.unwrap(), events);
+    assert_eq!(store.load(order.id()).await.unwrap().unwrap(), order);
 }
 
 #[tokio::test]
@@ -185,7 +185,7 @@ async fn conformance_append_race_across_threads() {
         let base = Arc::clone(&base);
         tasks.push(tokio::spawn(async move {
             let (paid, paid_events) = pay(&base, &format!("T-{i}"));
-            store.append(commit(&paid, base.version, &paid_events, &[])).await
+            store.append(commit(&paid, base.version(), &paid_events, &[])).await
         }));
     }
     let mut wins = 0;
@@ -193,11 +193,11 @@ async fn conformance_append_race_across_threads() {
         match task.await.unwrap() {
             Ok(()) => wins += 1,
             Err(StoreError::Conflict { expected, actual }) => {
-                assert_eq!((expected, actual), (base.version, base.version + 1));
+                assert_eq!((expected, actual), (base.version(), base.version() + 1));
             }
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
     assert_eq!(wins, 1);
-    assert_eq!(store.events(base.id).await.unwrap().len() as u64, base.version + 1);
+    assert_eq!(store.events(base.id()).await.unwrap().len() as u64, base.version() + 1);
 }

@@ -142,7 +142,7 @@ fn pack(order: &Order, parts: &[(LineId, u32)]) -> Action {
 }
 
 fn pack_everything(order: &Order) -> Action {
-    let parts: Vec<(LineId, u32)> = order.lines.iter().map(|l| (l.id, l.quantity)).collect();
+    let parts: Vec<(LineId, u32)> = order.lines().iter().map(|l| (l.id, l.quantity)).collect();
     pack(order, &parts)
 }
 
@@ -200,7 +200,7 @@ fn placed_with(workflow: Workflow, form: &orderflow::PlaceOrderForm) -> Scenario
 fn paid() -> Scenario {
     let mut s = Scenario::placed(sample_form("alice"));
     s.advance(minutes(3));
-    let total = s.order().totals.total;
+    let total = s.order().totals().total;
     s.when(provider(), capture("ALI-1", total)).unwrap();
     s
 }
@@ -284,8 +284,8 @@ fn stage1_placed_event_and_message_carry_the_order_number_and_estimated_ship_tim
             NotificationKind::Placed { estimated_ship_by: t0() + hours(48), total: cny(27_000) }
         );
         let order = Order::from_events(&d.events).unwrap();
-        assert_eq!(order.number, *number);
-        assert_eq!(order.deadlines.ship_by, Some(t0() + hours(48)));
+        assert_eq!(order.number(), *number);
+        assert_eq!(order.deadlines().ship_by, Some(t0() + hours(48)));
         placed.push((id, *number));
     }
     assert_ne!(placed[0].0, placed[1].0, "order ids are unique");
@@ -296,7 +296,7 @@ fn stage1_placed_event_and_message_carry_the_order_number_and_estimated_ship_tim
 fn stage1_estimated_ship_time_follows_the_configuration() {
     let workflow = Workflow::new(WorkflowConfig { ship_within: hours(24), ..Default::default() });
     let s = placed_with(workflow, &sample_form("alice"));
-    assert_eq!(s.order().deadlines.ship_by, Some(t0() + hours(24)));
+    assert_eq!(s.order().deadlines().ship_by, Some(t0() + hours(24)));
     let placed = s.effects().iter().find_map(|e| match e {
         Effect::Notify(Notification { kind: NotificationKind::Placed { estimated_ship_by, .. }, .. }) => {
             Some(*estimated_ship_by)
@@ -338,8 +338,8 @@ fn stage1_reserve_stock_lists_every_sku_with_summed_quantities() {
         })
         .unwrap();
     assert_eq!(items, vec![("CUP-SET".into(), 6), ("MUG-CLAY".into(), 1), ("TEA-OOLONG".into(), 5)]);
-    assert_eq!(s.order().lines.len(), 4, "different variants stay separate lines, duplicates merge");
-    assert_eq!(s.order().lines[2].quantity, 6);
+    assert_eq!(s.order().lines().len(), 4, "different variants stay separate lines, duplicates merge");
+    assert_eq!(s.order().lines()[2].quantity, 6);
 }
 
 #[test]
@@ -348,7 +348,7 @@ fn stage1_online_orders_get_a_30_minute_pay_by_deadline_cod_orders_none() {
     let d = s.place(&alice(), &sample_form("alice")).unwrap();
     let Change::OrderPlaced { pay_by, .. } = &d.events[0].change else { panic!("not placed") };
     assert_eq!(*pay_by, Some(t0() + minutes(30)));
-    assert_eq!(s.order().deadlines.pay_by, Some(t0() + minutes(30)));
+    assert_eq!(s.order().deadlines().pay_by, Some(t0() + minutes(30)));
     assert_eq!(scheduled(&d), vec![(DeadlineKind::PayBy, t0() + minutes(30))]);
     assert_eq!(s.order().status(), OrderStatus::AwaitingPayment);
 
@@ -356,7 +356,7 @@ fn stage1_online_orders_get_a_30_minute_pay_by_deadline_cod_orders_none() {
     let d = s.place(&alice(), &sample_cod_form("alice")).unwrap();
     let Change::OrderPlaced { pay_by, .. } = &d.events[0].change else { panic!("not placed") };
     assert_eq!(*pay_by, None);
-    assert_eq!(s.order().deadlines.pay_by, None);
+    assert_eq!(s.order().deadlines().pay_by, None);
     assert!(scheduled(&d).is_empty(), "no deadline for cash on delivery: {:?}", scheduled(&d));
 }
 
@@ -365,21 +365,21 @@ fn stage1_totals_and_per_line_discount_allocation() {
     let s = Scenario::placed(sample_form("alice"));
     let o = s.order();
     // 2×49.00 + 1×129.00 + 3×15.00 = 272.00; + 8.00 shipping − 10.00 discount = 270.00
-    assert_eq!(o.totals.subtotal, cny(27_200));
-    assert_eq!(o.totals.shipping_fee, cny(800));
-    assert_eq!(o.totals.discount, cny(1_000));
-    assert_eq!(o.totals.total, cny(27_000));
-    assert_eq!(o.payment.total, cny(27_000));
-    let line_totals: Vec<i64> = o.lines.iter().map(|l| l.line_total.minor).collect();
+    assert_eq!(o.totals().subtotal, cny(27_200));
+    assert_eq!(o.totals().shipping_fee, cny(800));
+    assert_eq!(o.totals().discount, cny(1_000));
+    assert_eq!(o.totals().total, cny(27_000));
+    assert_eq!(o.payment().total, cny(27_000));
+    let line_totals: Vec<i64> = o.lines().iter().map(|l| l.line_total.minor).collect();
     assert_eq!(line_totals, vec![9_800, 12_900, 4_500]);
     // 10.00 split in proportion to 98 : 129 : 45, largest remainder: 3.60 / 4.74 / 1.66.
-    let discounts: Vec<i64> = o.lines.iter().map(|l| l.discount.minor).collect();
+    let discounts: Vec<i64> = o.lines().iter().map(|l| l.discount.minor).collect();
     assert_eq!(discounts, vec![360, 474, 166]);
     assert_eq!(discounts.iter().sum::<i64>(), 1_000);
-    let payable: Vec<i64> = o.lines.iter().map(|l| l.payable.minor).collect();
+    let payable: Vec<i64> = o.lines().iter().map(|l| l.payable.minor).collect();
     assert_eq!(payable, vec![9_440, 12_426, 4_334]);
-    assert_eq!(payable.iter().sum::<i64>() + o.totals.shipping_fee.minor, o.totals.total.minor);
-    assert_eq!(o.lines.iter().map(|l| l.id).collect::<Vec<_>>(), vec![L1, L2, L3]);
+    assert_eq!(payable.iter().sum::<i64>() + o.totals().shipping_fee.minor, o.totals().total.minor);
+    assert_eq!(o.lines().iter().map(|l| l.id).collect::<Vec<_>>(), vec![L1, L2, L3]);
 
     // Three equal lines and 1.00 off: 0.34 / 0.33 / 0.33.
     let mut form = sample_form("alice");
@@ -389,9 +389,9 @@ fn stage1_totals_and_per_line_discount_allocation() {
     }
     form.discount = cny(100);
     let s = Scenario::placed(form);
-    let discounts: Vec<i64> = s.order().lines.iter().map(|l| l.discount.minor).collect();
+    let discounts: Vec<i64> = s.order().lines().iter().map(|l| l.discount.minor).collect();
     assert_eq!(discounts, vec![34, 33, 33]);
-    assert_eq!(s.order().totals.total, cny(300 - 100 + 800));
+    assert_eq!(s.order().totals().total, cny(300 - 100 + 800));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ fn stage2_orders_are_approved_automatically_by_default() {
     let approved = &s.history()[1];
     assert_eq!(approved.change, Change::ReviewApproved { note: "automatic review".into() });
     assert_eq!(approved.actor, Actor::System);
-    assert_eq!(s.order().review, ReviewState::Approved);
+    assert_eq!(*s.order().review(), ReviewState::Approved);
     assert_eq!(s.order().status(), OrderStatus::AwaitingPayment, "approved, waiting for the money");
 }
 
@@ -412,8 +412,8 @@ fn stage2_orders_are_approved_automatically_by_default() {
 fn stage2_without_auto_approve_the_order_waits_for_a_reviewer() {
     let mut s = placed_with(no_auto_approve(), &sample_form("alice"));
     assert_eq!(s.history().len(), 1, "only the placement: {:?}", s.history());
-    assert_eq!(s.order().review, ReviewState::Pending);
-    let total = s.order().totals.total;
+    assert_eq!(*s.order().review(), ReviewState::Pending);
+    let total = s.order().totals().total;
     s.when(provider(), capture("ALI-1", total)).unwrap();
     assert_eq!(s.order().status(), OrderStatus::UnderReview);
     let d = s.when(reviewer(), Action::Approve { note: " address checked ".into() }).unwrap();
@@ -439,13 +439,13 @@ fn stage2_hold_above_limit_holds_high_value_orders() {
         !told_alice(&d).iter().any(|k| matches!(k, NotificationKind::NeedsBuyerContact { .. })),
         "a high-value hold is internal; the buyer is not contacted"
     );
-    assert_eq!(s.order().review, ReviewState::OnHold { reasons: vec![HoldReason::HighValue] });
+    assert_eq!(*s.order().review(), ReviewState::OnHold { reasons: vec![HoldReason::HighValue] });
     assert_eq!(s.order().status(), OrderStatus::OnHold);
 
     // At the limit exactly: approved automatically.
     let workflow = Workflow::default().with_review_rule(HoldAbove { limit: cny(27_000) });
     let s = placed_with(workflow, &sample_form("alice"));
-    assert_eq!(s.order().review, ReviewState::Approved);
+    assert_eq!(*s.order().review(), ReviewState::Approved);
 }
 
 #[test]
@@ -470,9 +470,9 @@ fn stage2_hold_needing_buyer_contact_notifies_the_buyer() {
     let told = notifications(&d);
     assert_eq!(told.len(), 1);
     assert_eq!(told[0].audience, Audience::Buyer { customer: alice_id() });
-    assert_eq!(told[0].order_number, s.order().number);
+    assert_eq!(told[0].order_number, s.order().number());
     assert_eq!(told[0].kind, NotificationKind::NeedsBuyerContact { reasons: reasons.clone() });
-    assert_eq!(s.order().review, ReviewState::OnHold { reasons });
+    assert_eq!(*s.order().review(), ReviewState::OnHold { reasons });
     assert_eq!(s.order().status(), OrderStatus::OnHold);
 
     // A hold that needs no buyer (stock only) tells nobody.
@@ -508,13 +508,13 @@ fn stage2_resolving_a_hold_needs_a_contact_note_then_a_reviewer_approves() {
         s.when(customer_service(), Action::ResolveHold { contact_note: "called Li Lei, street fixed".into() }).unwrap();
     assert_eq!(d.events[0].change, Change::HoldResolved { contact_note: "called Li Lei, street fixed".into() });
     assert_eq!(d.events[0].actor, customer_service());
-    assert_eq!(s.order().review, ReviewState::HoldResolved { contact_note: "called Li Lei, street fixed".into() });
+    assert_eq!(*s.order().review(), ReviewState::HoldResolved { contact_note: "called Li Lei, street fixed".into() });
     assert_eq!(s.order().status(), OrderStatus::AwaitingPayment);
 
     let d = s.when(reviewer(), Action::Approve { note: "ok now".into() }).unwrap();
     assert_eq!(names(&d), vec!["review_approved"]);
-    assert_eq!(s.order().review, ReviewState::Approved);
-    let total = s.order().totals.total;
+    assert_eq!(*s.order().review(), ReviewState::Approved);
+    let total = s.order().totals().total;
     s.when(provider(), capture("ALI-1", total)).unwrap();
     assert_eq!(s.order().status(), OrderStatus::ReadyToShip);
 }
@@ -530,7 +530,7 @@ fn stage2_reject_releases_stock_closes_the_unpaid_payment_and_notifies() {
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::Refund { .. })), "nothing was paid");
     assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: "address does not exist".into() }]);
     assert_eq!(s.order().status(), OrderStatus::Rejected);
-    assert_eq!(s.order().deadlines.pay_by, None, "the pay-by deadline goes with the order");
+    assert_eq!(s.order().deadlines().pay_by, None, "the pay-by deadline goes with the order");
 }
 
 #[test]
@@ -547,7 +547,7 @@ fn stage2_reject_refunds_what_was_paid() {
         provider: "alipay".into()
     }));
     assert_eq!(release_of(&d), Some(all_sample_stock()));
-    assert_eq!(s.order().payment.refundable().unwrap(), cny(0));
+    assert_eq!(s.order().payment().refundable().unwrap(), cny(0));
     assert_eq!(s.order().status(), OrderStatus::Rejected);
 
     // Fully paid and held: refund everything, nothing to close.
@@ -567,12 +567,12 @@ fn stage2_reject_refunds_what_was_paid() {
 fn stage2_a_hold_blocks_fulfilment_only_payment_is_still_captured() {
     let mut s = Scenario::placed(sample_form("alice"));
     s.when(reviewer(), Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() }).unwrap();
-    let total = s.order().totals.total;
+    let total = s.order().totals().total;
     let d = s.when(provider(), capture("ALI-1", total)).unwrap();
     assert_eq!(names(&d), vec!["payment_captured"]);
     assert!(told_alice(&d).contains(&&NotificationKind::Paid { amount: total }));
-    assert_eq!(s.order().payment.state(), PaymentState::Paid);
-    assert_eq!(s.order().deadlines.pay_by, None);
+    assert_eq!(s.order().payment().state(), PaymentState::Paid);
+    assert_eq!(s.order().deadlines().pay_by, None);
     assert_eq!(s.order().status(), OrderStatus::OnHold);
     let err = s.when(warehouse(), Action::IssuePickList).unwrap_err();
     assert!(matches!(err, Error::NotReadyToFulfil { approved: false, paid: true }), "{err:?}");
@@ -586,16 +586,16 @@ fn stage2_a_hold_blocks_fulfilment_only_payment_is_still_captured() {
 fn stage3_full_capture_marks_the_order_paid() {
     let mut s = Scenario::placed(sample_form("alice"));
     s.advance(minutes(5));
-    let total = s.order().totals.total;
+    let total = s.order().totals().total;
     let d = s.when(provider(), capture("ALI-1", total)).unwrap();
     assert_eq!(d.events.len(), 1);
     assert_eq!(d.events[0].change, Change::PaymentCaptured { txn_id: "ALI-1".into(), amount: total });
     assert_eq!(d.events[0].actor, provider());
     assert_eq!(d.events[0].at, t0() + minutes(5));
     assert_eq!(told_alice(&d), vec![&NotificationKind::Paid { amount: total }]);
-    assert_eq!(notifications(&d)[0].order_number, s.order().number);
-    assert_eq!(s.order().payment.state(), PaymentState::Paid);
-    assert_eq!(s.order().deadlines.pay_by, None, "pay-by cleared");
+    assert_eq!(notifications(&d)[0].order_number, s.order().number());
+    assert_eq!(s.order().payment().state(), PaymentState::Paid);
+    assert_eq!(s.order().deadlines().pay_by, None, "pay-by cleared");
     assert_eq!(s.order().status(), OrderStatus::ReadyToShip);
 }
 
@@ -604,16 +604,16 @@ fn stage3_two_partial_captures_sum_to_the_total() {
     let mut s = placed_with(partial_captures(), &sample_form("alice"));
     let d = s.when(provider(), capture("ALI-1", cny(10_000))).unwrap();
     assert!(told_alice(&d).is_empty(), "not paid in full yet");
-    assert_eq!(s.order().payment.state(), PaymentState::PartiallyPaid);
-    assert_eq!(s.order().payment.outstanding().unwrap(), cny(17_000));
-    assert_eq!(s.order().deadlines.pay_by, Some(t0() + minutes(30)), "still due");
+    assert_eq!(s.order().payment().state(), PaymentState::PartiallyPaid);
+    assert_eq!(s.order().payment().outstanding().unwrap(), cny(17_000));
+    assert_eq!(s.order().deadlines().pay_by, Some(t0() + minutes(30)), "still due");
     assert_eq!(s.order().status(), OrderStatus::AwaitingPayment);
 
     let d = s.when(provider(), capture("ALI-2", cny(17_000))).unwrap();
     assert_eq!(told_alice(&d), vec![&NotificationKind::Paid { amount: cny(27_000) }]);
-    assert_eq!(s.order().payment.received().unwrap(), cny(27_000));
-    assert_eq!(s.order().payment.state(), PaymentState::Paid);
-    assert_eq!(s.order().deadlines.pay_by, None);
+    assert_eq!(s.order().payment().received().unwrap(), cny(27_000));
+    assert_eq!(s.order().payment().state(), PaymentState::Paid);
+    assert_eq!(s.order().deadlines().pay_by, None);
     assert_eq!(s.order().status(), OrderStatus::ReadyToShip);
 }
 
@@ -631,17 +631,17 @@ fn stage3_capture_above_outstanding_is_refused() {
 fn stage3_duplicate_transaction_is_an_empty_decision() {
     let mut s = paid();
     let len = s.history().len();
-    let total = s.order().totals.total;
+    let total = s.order().totals().total;
     let d = s.when(provider(), capture("ALI-1", total)).unwrap();
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(s.history().len(), len);
-    assert_eq!(s.order().payment.captures.len(), 1);
+    assert_eq!(s.order().payment().captures.len(), 1);
 }
 
 #[test]
 fn stage3_cash_on_delivery_skips_payment() {
     let s = Scenario::placed(sample_cod_form("alice"));
-    assert_eq!(s.order().payment.state(), PaymentState::CodDue);
+    assert_eq!(s.order().payment().state(), PaymentState::CodDue);
     assert_eq!(s.order().status(), OrderStatus::ReadyToShip, "approved and COD: straight to the warehouse");
 
     let mut s = placed_with(no_auto_approve(), &sample_cod_form("alice"));
@@ -677,8 +677,8 @@ fn stage3_capture_after_cancellation_is_recorded_and_refunded() {
     );
     let o = s.order();
     assert_eq!(o.status(), OrderStatus::Cancelled);
-    assert_eq!(o.payment.received().unwrap(), cny(27_000));
-    assert_eq!(o.payment.refundable().unwrap(), cny(0));
+    assert_eq!(o.payment().received().unwrap(), cny(27_000));
+    assert_eq!(o.payment().refundable().unwrap(), cny(0));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -700,7 +700,7 @@ fn stage4_pick_list_needs_approval_and_payment() {
     for (workflow, form, pay, expected) in cases {
         let mut s = placed_with(workflow, &form);
         if pay {
-            let total = s.order().totals.total;
+            let total = s.order().totals().total;
             s.when(provider(), capture("ALI-1", total)).unwrap();
         }
         let before = s.order().clone();
@@ -729,29 +729,29 @@ fn stage4_pick_list_lists_remaining_lines_with_name_variant_and_quantity() {
     let expected = vec![
         PickItem {
             line: L1,
-            sku: s.order().lines[0].sku.clone(),
+            sku: s.order().lines()[0].sku.clone(),
             product_name: "Oolong tea 250g".into(),
             variant: variant(&[("grade", "premium")]),
             quantity: 2,
         },
         PickItem {
             line: L2,
-            sku: s.order().lines[1].sku.clone(),
+            sku: s.order().lines()[1].sku.clone(),
             product_name: "Clay tea mug".into(),
             variant: variant(&[("colour", "red"), ("size", "L")]),
             quantity: 1,
         },
         PickItem {
             line: L3,
-            sku: s.order().lines[2].sku.clone(),
+            sku: s.order().lines()[2].sku.clone(),
             product_name: "Tasting cup".into(),
             variant: Variant::new(),
             quantity: 3,
         },
     ];
     assert_eq!(items, &expected);
-    assert_eq!(s.order().fulfillment.pick_list, expected);
-    assert_eq!(s.order().fulfillment.picking_started, Some(s.now));
+    assert_eq!(s.order().fulfilment().pick_list, expected);
+    assert_eq!(s.order().fulfilment().picking_started, Some(s.now));
 
     // After packing the tea and one cup, the next pick list holds only what is left.
     let first = pack(s.order(), &[(L1, 2), (L3, 1)]);
@@ -786,7 +786,7 @@ fn stage4_pack_with_correct_scan_emits_package_packed() {
             ],
         }
     );
-    let p = s.order().fulfillment.package(P1).unwrap();
+    let p = s.order().fulfilment().package(P1).unwrap();
     assert_eq!(p.state, PackageState::Packed);
     assert_eq!(p.packed_at, s.now);
     assert_eq!(s.order().status(), OrderStatus::InFulfilment);
@@ -803,20 +803,20 @@ fn stage4_pack_mismatch_lists_every_problem_at_once() {
         ScannedItem { product_name: "Tasting glass".into(), ..scan(&o, L3, 3) },
         ScannedItem { sku: "PEN-01".into(), product_name: "Pen".into(), variant: Variant::new(), quantity: 1 },
     ];
-    let items = o.lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
+    let items = o.lines().iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
     let len = s.history().len();
     let err = s.when(warehouse(), Action::Pack { items, scanned }).unwrap_err();
     let Error::PackMismatch { problems } = &err else { panic!("{err:?}") };
     let expected = [
-        PackProblem::TooMany { line: L1, sku: o.lines[0].sku.clone(), expected: 2, scanned: 3 },
+        PackProblem::TooMany { line: L1, sku: o.lines()[0].sku.clone(), expected: 2, scanned: 3 },
         PackProblem::WrongVariant { sku: "MUG-CLAY".into(), scanned: wrong_variant },
-        PackProblem::Missing { line: L2, sku: o.lines[1].sku.clone(), expected: 1, scanned: 0 },
+        PackProblem::Missing { line: L2, sku: o.lines()[1].sku.clone(), expected: 1, scanned: 0 },
         PackProblem::WrongProduct {
             sku: "CUP-SET".into(),
             expected: "Tasting cup".into(),
             scanned: "Tasting glass".into(),
         },
-        PackProblem::Missing { line: L3, sku: o.lines[2].sku.clone(), expected: 3, scanned: 0 },
+        PackProblem::Missing { line: L3, sku: o.lines()[2].sku.clone(), expected: 3, scanned: 0 },
         PackProblem::Unexpected { sku: "PEN-01".into(), quantity: 1 },
     ];
     for problem in &expected {
@@ -853,13 +853,13 @@ fn stage4_pack_mismatch_each_kind_alone() {
             "too few",
             items(L3, 3),
             vec![scan(&o, L3, 2)],
-            PackProblem::Missing { line: L3, sku: o.lines[2].sku.clone(), expected: 3, scanned: 2 },
+            PackProblem::Missing { line: L3, sku: o.lines()[2].sku.clone(), expected: 3, scanned: 2 },
         ),
         (
             "too many",
             items(L3, 2),
             vec![scan(&o, L3, 3)],
-            PackProblem::TooMany { line: L3, sku: o.lines[2].sku.clone(), expected: 2, scanned: 3 },
+            PackProblem::TooMany { line: L3, sku: o.lines()[2].sku.clone(), expected: 2, scanned: 3 },
         ),
         (
             "unexpected SKU (an order SKU that is not in this package)",
@@ -895,10 +895,10 @@ fn stage4_split_packing_into_two_packages() {
             items: vec![PackageItem { line: L2, quantity: 1 }, PackageItem { line: L3, quantity: 2 }],
         }
     );
-    let f = &s.order().fulfillment;
+    let f = &s.order().fulfilment();
     assert_eq!(f.packages.len(), 2);
     assert_eq!((f.packed_quantity(L1), f.packed_quantity(L2), f.packed_quantity(L3)), (2, 1, 3));
-    assert!(s.order().lines.iter().all(|l| s.order().remaining_to_pack(l) == 0));
+    assert!(s.order().lines().iter().all(|l| s.order().remaining_to_pack(l) == 0));
 }
 
 #[test]
@@ -958,11 +958,11 @@ fn stage5_booking_records_carrier_service_and_reason_and_creates_the_shipment() 
             package: P1,
             carrier: "SF".into(),
             service: "express".into(),
-            items: o.fulfillment.package(P1).unwrap().items.clone(),
-            address: (*o.shipping_address).clone(),
+            items: o.fulfilment().package(P1).unwrap().items.clone(),
+            address: (*o.shipping_address()).clone(),
         }]
     );
-    let p = o.fulfillment.package(P1).unwrap();
+    let p = o.fulfilment().package(P1).unwrap();
     assert_eq!(p.state, PackageState::Booked);
     assert_eq!(p.carrier.as_deref(), Some("SF"));
     assert_eq!(p.service.as_deref(), Some("express"));
@@ -991,7 +991,7 @@ fn stage5_waybill_ships_the_package_commits_stock_and_tells_the_buyer() {
         told_alice(&d),
         vec![&NotificationKind::Shipped { package: P1, carrier: "SF".into(), waybill: "SF1".into() }]
     );
-    let p = s.order().fulfillment.package(P1).unwrap();
+    let p = s.order().fulfilment().package(P1).unwrap();
     assert_eq!((p.state, p.waybill.as_deref(), p.shipped_at), (PackageState::Shipped, Some("SF1"), Some(now)));
     assert_eq!(s.order().status(), OrderStatus::Shipped);
 
@@ -1036,7 +1036,7 @@ fn stage5_partial_shipment_then_shipped_and_auto_confirm_after_the_last_package(
     let d = s.when(carrier("SF"), waybill(P1, "SF1")).unwrap();
     assert!(deadline_events(&d).is_empty(), "no auto-confirm while goods are still in the warehouse");
     assert_eq!(s.order().status(), OrderStatus::PartiallyShipped);
-    assert_eq!(s.order().deadlines.auto_confirm_at, None);
+    assert_eq!(s.order().deadlines().auto_confirm_at, None);
     let commit = d.effects.iter().find_map(|e| match e {
         Effect::CommitStock { items, .. } => Some(stock(items)),
         _ => None,
@@ -1055,7 +1055,7 @@ fn stage5_partial_shipment_then_shipped_and_auto_confirm_after_the_last_package(
         waybill: "YT2".into()
     }));
     assert_eq!(s.order().status(), OrderStatus::Shipped);
-    assert_eq!(s.order().deadlines.auto_confirm_at, Some(now + days(20)));
+    assert_eq!(s.order().deadlines().auto_confirm_at, Some(now + days(20)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1087,7 +1087,7 @@ fn stage6_updates_are_kept_in_time_order_and_the_buyer_hears_of_each_newest_one(
             .iter()
             .any(|k| matches!(k, NotificationKind::TrackingUpdate { tracking: TrackingKind::OutForDelivery, .. }))
     );
-    let p = s.order().fulfillment.package(P1).unwrap();
+    let p = s.order().fulfilment().package(P1).unwrap();
     let kinds: Vec<TrackingKind> = p.tracking.iter().map(|t| t.kind).collect();
     assert_eq!(kinds, vec![TrackingKind::PickedUp, TrackingKind::InTransit, TrackingKind::OutForDelivery]);
     assert_eq!(p.state, PackageState::OutForDelivery);
@@ -1106,7 +1106,7 @@ fn stage6_duplicate_updates_are_ignored() {
     let d = track(&mut s, "SF1", TrackingKind::InTransit, at + hours(1), "E1").unwrap();
     assert!(d.is_empty(), "{d:?}");
     assert_eq!(s.history().len(), len);
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().tracking.len(), 1);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().tracking.len(), 1);
 }
 
 #[test]
@@ -1116,31 +1116,31 @@ fn stage6_a_late_in_transit_does_not_undo_delivered() {
     s.advance(hours(40));
     track(&mut s, "SF1", TrackingKind::Delivered, base + hours(40), "E9").unwrap();
     assert_eq!(s.order().status(), OrderStatus::Delivered);
-    let deadline = s.order().deadlines.auto_confirm_at;
+    let deadline = s.order().deadlines().auto_confirm_at;
     // Late news from before the delivery, and a confused scan after it.
     track(&mut s, "SF1", TrackingKind::InTransit, base + hours(20), "E5").unwrap();
     track(&mut s, "SF1", TrackingKind::InTransit, base + hours(50), "E6").unwrap();
-    let p = s.order().fulfillment.package(P1).unwrap();
+    let p = s.order().fulfilment().package(P1).unwrap();
     assert_eq!(p.state, PackageState::Delivered);
     assert_eq!(p.delivered_at, Some(base + hours(40)));
     assert_eq!(p.tracking.len(), 3);
     assert_eq!(s.order().status(), OrderStatus::Delivered);
-    assert_eq!(s.order().deadlines.auto_confirm_at, deadline, "the delivery deadline stays");
+    assert_eq!(s.order().deadlines().auto_confirm_at, deadline, "the delivery deadline stays");
 }
 
 #[test]
 fn stage6_order_is_delivered_only_when_every_package_is() {
     let mut s = split_shipped();
-    let shipped_deadline = s.order().deadlines.auto_confirm_at;
+    let shipped_deadline = s.order().deadlines().auto_confirm_at;
     assert!(shipped_deadline.is_some());
     s.advance(hours(30));
     let now = s.now;
     let d = track(&mut s, "SF1", TrackingKind::Delivered, now, "SF-E1").unwrap();
     assert!(!told_alice(&d).contains(&&NotificationKind::Delivered));
     assert!(deadline_events(&d).is_empty());
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::Delivered);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().state, PackageState::Delivered);
     assert_eq!(s.order().status(), OrderStatus::Shipped, "P2 is still on its way");
-    assert_eq!(s.order().deadlines.auto_confirm_at, shipped_deadline);
+    assert_eq!(s.order().deadlines().auto_confirm_at, shipped_deadline);
 
     s.advance(hours(10));
     let now = s.now;
@@ -1153,20 +1153,20 @@ fn stage6_order_is_delivered_only_when_every_package_is() {
     assert!(told_alice(&d).contains(&&NotificationKind::Delivered));
     assert_eq!(deadline_events(&d), vec![(DeadlineKind::AutoConfirm, Some(now + days(10)), Actor::System)]);
     assert_eq!(s.order().status(), OrderStatus::Delivered);
-    assert_eq!(s.order().deadlines.auto_confirm_at, Some(now + days(10)), "delivery + 10 days");
+    assert_eq!(s.order().deadlines().auto_confirm_at, Some(now + days(10)), "delivery + 10 days");
 }
 
 #[test]
 fn stage6_delivery_moves_auto_confirm_to_delivery_plus_ten_days() {
     let mut s = shipped();
-    assert_eq!(s.order().deadlines.auto_confirm_at, Some(s.now + days(20)));
+    assert_eq!(s.order().deadlines().auto_confirm_at, Some(s.now + days(20)));
     s.advance(hours(36));
     let delivered = s.now;
     let d = track(&mut s, "SF1", TrackingKind::Delivered, delivered, "E1").unwrap();
     assert_eq!(told_alice(&d).len(), 2, "the tracking change and the delivery: {:?}", told_alice(&d));
     assert!(told_alice(&d).contains(&&NotificationKind::Delivered));
     assert_eq!(scheduled(&d), vec![(DeadlineKind::AutoConfirm, delivered + days(10))]);
-    assert_eq!(s.order().deadlines.auto_confirm_at, Some(delivered + days(10)));
+    assert_eq!(s.order().deadlines().auto_confirm_at, Some(delivered + days(10)));
 }
 
 #[test]
@@ -1205,10 +1205,10 @@ fn stage7_buyer_confirms_receipt_after_shipping() {
     assert_eq!(told_alice(&d), vec![&NotificationKind::Completed]);
     let o = s.order();
     assert_eq!(o.status(), OrderStatus::Completed);
-    assert_eq!(o.completion.as_ref().map(|c| (c.at, c.automatic)), Some((now, false)));
-    assert_eq!(o.deadlines.auto_confirm_at, None);
-    assert_eq!(o.deadlines.after_sales_until, Some(now + days(7)));
-    assert_eq!(o.deadlines.follow_up_at, Some(now + days(3)));
+    assert_eq!(o.completion().as_ref().map(|c| (c.at, c.automatic)), Some((now, false)));
+    assert_eq!(o.deadlines().auto_confirm_at, None);
+    assert_eq!(o.deadlines().after_sales_until, Some(now + days(7)));
+    assert_eq!(o.deadlines().follow_up_at, Some(now + days(3)));
 }
 
 #[test]
@@ -1236,7 +1236,7 @@ fn stage7_confirming_before_shipping_or_for_another_buyer_is_refused() {
 #[test]
 fn stage7_auto_confirm_fires_only_once_due_by_the_system() {
     let mut s = shipped();
-    let due = s.order().deadlines.auto_confirm_at.unwrap();
+    let due = s.order().deadlines().auto_confirm_at.unwrap();
     assert_eq!(due, s.now + days(20));
     s.now = due - minutes(1);
     let before = s.order().clone();
@@ -1249,8 +1249,8 @@ fn stage7_auto_confirm_fires_only_once_due_by_the_system() {
     assert_eq!(d.events[0].change, Change::ReceiptConfirmed { automatic: true });
     assert_eq!(d.events[0].actor, Actor::System);
     assert_eq!(s.order().status(), OrderStatus::Completed);
-    assert_eq!(s.order().completion.as_ref().map(|c| c.automatic), Some(true));
-    assert_eq!(s.order().deadlines.auto_confirm_at, None);
+    assert_eq!(s.order().completion().as_ref().map(|c| c.automatic), Some(true));
+    assert_eq!(s.order().deadlines().auto_confirm_at, None);
 
     // Firing again finds nothing due, and the buyer can no longer confirm.
     let err = s.when(Actor::System, fire(DeadlineKind::AutoConfirm)).unwrap_err();
@@ -1267,7 +1267,7 @@ fn stage7_manual_then_automatic_confirmation_confirms_once() {
     let err = s.when(Actor::System, fire(DeadlineKind::AutoConfirm)).unwrap_err();
     assert_eq!(err, Error::NotDue { kind: DeadlineKind::AutoConfirm, due: None });
     assert_eq!(s.history().len(), len);
-    assert_eq!(s.order().completion.as_ref().map(|c| c.automatic), Some(false));
+    assert_eq!(s.order().completion().as_ref().map(|c| c.automatic), Some(false));
     let confirmations = s.history().iter().filter(|e| matches!(e.change, Change::ReceiptConfirmed { .. })).count();
     assert_eq!(confirmations, 1);
 }
@@ -1279,7 +1279,7 @@ fn stage7_manual_then_automatic_confirmation_confirms_once() {
 #[test]
 fn stage8_follow_up_falls_due_and_customer_service_is_told() {
     let mut s = completed();
-    let due = s.order().deadlines.follow_up_at.unwrap();
+    let due = s.order().deadlines().follow_up_at.unwrap();
     s.now = due - minutes(1);
     assert_eq!(
         s.when(Actor::System, fire(DeadlineKind::FollowUp)).unwrap_err(),
@@ -1290,10 +1290,10 @@ fn stage8_follow_up_falls_due_and_customer_service_is_told() {
     assert_eq!(names(&d), vec!["follow_up_due"]);
     assert_eq!(d.events[0].actor, Actor::System);
     assert_eq!(told_service(&d), vec![&NotificationKind::FollowUpDue { customer: alice_id() }]);
-    assert_eq!(notifications(&d)[0].order_number, s.order().number);
-    assert_eq!(s.order().deadlines.follow_up_at, None);
-    assert_eq!(s.order().follow_ups.len(), 1);
-    assert_eq!(s.order().follow_ups[0].score, None);
+    assert_eq!(notifications(&d)[0].order_number, s.order().number());
+    assert_eq!(s.order().deadlines().follow_up_at, None);
+    assert_eq!(s.order().follow_ups().len(), 1);
+    assert_eq!(s.order().follow_ups()[0].score, None);
 }
 
 #[test]
@@ -1310,7 +1310,7 @@ fn stage8_follow_up_scores_are_one_to_five_and_land_in_the_timeline() {
     let d = s.when(customer_service(), Action::RecordFollowUp { score: 5, notes: " loves the mug ".into() }).unwrap();
     assert_eq!(d.events[0].change, Change::FollowUpRecorded { score: 5, notes: "loves the mug".into() });
     assert_eq!(d.events[0].actor, customer_service());
-    assert_eq!(s.order().follow_ups[0].score, Some(5));
+    assert_eq!(s.order().follow_ups()[0].score, Some(5));
     let staff = staff_view(s.history());
     let last = staff.last().unwrap();
     assert_eq!(last.title, "Follow-up recorded");
@@ -1325,7 +1325,7 @@ fn stage8_follow_up_scores_are_one_to_five_and_land_in_the_timeline() {
 #[test]
 fn stage8_after_sales_window_closes_when_due() {
     let mut s = completed();
-    let until = s.order().deadlines.after_sales_until.unwrap();
+    let until = s.order().deadlines().after_sales_until.unwrap();
     s.now = until - minutes(1);
     assert!(matches!(
         s.when(Actor::System, fire(DeadlineKind::AfterSalesWindow)).unwrap_err(),
@@ -1336,7 +1336,7 @@ fn stage8_after_sales_window_closes_when_due() {
     assert_eq!(d.events.len(), 1);
     assert_eq!(d.events[0].change, Change::AfterSalesWindowClosed);
     assert_eq!(d.events[0].actor, Actor::System);
-    assert_eq!(s.order().deadlines.after_sales_until, None);
+    assert_eq!(s.order().deadlines().after_sales_until, None);
     assert_eq!(s.order().status(), OrderStatus::Completed);
 }
 
@@ -1354,8 +1354,8 @@ fn stage8_buyer_cancels_an_unpaid_order() {
     assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: "ordered twice".into() }]);
     let o = s.order();
     assert_eq!(o.status(), OrderStatus::Cancelled);
-    assert_eq!(o.deadlines.pay_by, None);
-    assert_eq!(o.cancellation.as_ref().map(|c| c.by), Some(orderflow::ActorKind::Buyer));
+    assert_eq!(o.deadlines().pay_by, None);
+    assert_eq!(o.cancellation().as_ref().map(|c| c.by), Some(orderflow::ActorKind::Buyer));
 }
 
 #[test]
@@ -1383,7 +1383,7 @@ fn stage8_cancelling_a_paid_order_refunds_what_was_captured() {
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::ClosePayment { .. })), "nothing left to pay");
     assert_eq!(release_of(&d), Some(all_sample_stock()));
     assert!(told_alice(&d).contains(&&NotificationKind::Cancelled { reason: "found it cheaper".into() }));
-    assert_eq!(s.order().payment.state(), PaymentState::Refunded);
+    assert_eq!(s.order().payment().state(), PaymentState::Refunded);
 
     // Partially paid: close the rest and refund the part.
     let mut s = placed_with(partial_captures(), &sample_form("alice"));
@@ -1440,7 +1440,7 @@ fn stage8_unpaid_orders_are_cancelled_automatically_after_30_minutes() {
     assert!(d.effects.contains(&Effect::ClosePayment { provider: "alipay".into() }));
     assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: "not paid in time".into() }]);
     assert_eq!(s.order().status(), OrderStatus::Cancelled);
-    assert_eq!(s.order().cancellation.as_ref().map(|c| c.by), Some(orderflow::ActorKind::System));
+    assert_eq!(s.order().cancellation().as_ref().map(|c| c.by), Some(orderflow::ActorKind::System));
     let err = s.when(Actor::System, fire(DeadlineKind::PayBy)).unwrap_err();
     assert_eq!(err, Error::NotDue { kind: DeadlineKind::PayBy, due: None });
 
@@ -1462,7 +1462,7 @@ fn stage8_cod_refused_at_the_door_and_returned_is_restocked() {
         vec![(DeadlineKind::AutoConfirm, None, Actor::System)],
         "refused goods are not auto-confirmed"
     );
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::RefusedAtDoor);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().state, PackageState::RefusedAtDoor);
 
     let d = track(&mut s, "SF1", TrackingKind::ReturnedToSender, base + hours(80), "E2").unwrap();
     let restock = d.effects.iter().find_map(|e| match e {
@@ -1471,9 +1471,9 @@ fn stage8_cod_refused_at_the_door_and_returned_is_restocked() {
     });
     assert_eq!(restock, Some((P1, all_sample_stock())));
     assert_eq!(deadline_events(&d), vec![]);
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::ReturnedToSender);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().state, PackageState::ReturnedToSender);
     assert_eq!(s.order().status(), OrderStatus::ReturnedToSender);
-    assert_eq!(s.order().deadlines.auto_confirm_at, None);
+    assert_eq!(s.order().deadlines().auto_confirm_at, None);
 }
 
 #[test]
@@ -1482,7 +1482,7 @@ fn stage8_a_parcel_refused_at_the_door_is_not_confirmed_automatically() {
     // The auto-confirm deadline set at shipping must not complete the order as if received.
     let mut s = cod_shipped();
     let base = s.now;
-    let due = s.order().deadlines.auto_confirm_at.unwrap();
+    let due = s.order().deadlines().auto_confirm_at.unwrap();
     track(&mut s, "SF1", TrackingKind::RefusedAtDoor, base + hours(30), "E1").unwrap();
     s.now = due;
     if let Ok(d) = s.when(Actor::System, fire(DeadlineKind::AutoConfirm)) {
@@ -1493,7 +1493,7 @@ fn stage8_a_parcel_refused_at_the_door_is_not_confirmed_automatically() {
         );
     }
     assert_ne!(s.order().status(), OrderStatus::Completed);
-    assert_eq!(s.order().completion, None);
+    assert_eq!(s.order().completion(), None);
 }
 
 #[test]
@@ -1508,8 +1508,8 @@ fn stage8_cod_cash_collected_must_equal_the_total() {
     assert_eq!(d.events[0].change, Change::CodCollected { amount: cny(27_000) });
     assert_eq!(d.events[0].actor, carrier("SF"));
     assert_eq!(told_alice(&d), vec![&NotificationKind::Paid { amount: cny(27_000) }]);
-    assert_eq!(s.order().payment.cod_collected, Some(cny(27_000)));
-    assert_eq!(s.order().payment.state(), PaymentState::CodCollected);
+    assert_eq!(s.order().payment().cod_collected, Some(cny(27_000)));
+    assert_eq!(s.order().payment().state(), PaymentState::CodCollected);
     // Reported twice: applied once.
     let d = s.when(carrier("SF"), Action::RecordCodCollected { amount: cny(27_000) }).unwrap();
     assert!(d.is_empty(), "{d:?}");
@@ -1537,7 +1537,7 @@ fn eventful() -> Scenario {
     s.when(customer_service(), Action::ResolveHold { contact_note: "called buyer".into() }).unwrap();
     s.when(reviewer(), Action::Approve { note: "fine".into() }).unwrap();
     s.advance(minutes(2));
-    let total = s.order().totals.total;
+    let total = s.order().totals().total;
     s.when(provider(), capture("ALI-1", total)).unwrap();
     let mut s = ship_everything(s);
     let base = s.now;
@@ -1581,7 +1581,7 @@ fn buyer_timeline_hides_internal_steps() {
         assert!(!text.contains(secret), "{secret:?} leaks into the buyer timeline:\n{text}");
     }
     let placed = &mine[0];
-    assert!(placed.detail.contains(&s.order().number.to_string()), "{placed:?}");
+    assert!(placed.detail.contains(&s.order().number().to_string()), "{placed:?}");
     let shipped = mine.iter().find(|e| e.title == "Shipped").unwrap();
     assert!(shipped.detail.contains("SF") && shipped.detail.contains("SF1"), "{shipped:?}");
 }
@@ -1658,7 +1658,7 @@ fn stage3_an_unapplied_payment_is_sent_back_and_the_exact_payment_then_pays_the_
     assert!(d.effects.iter().any(|e| matches!(e,
         Effect::Refund { amount, provider, .. } if *amount == cny(26_999) && provider == "alipay")));
     // The money was never received, so neither the ledger nor the gates move.
-    let ledger = &s.order().payment;
+    let ledger = &s.order().payment();
     assert_eq!((ledger.received().unwrap(), ledger.refunded().unwrap()), (cny(0), cny(0)));
     assert_eq!(ledger.state(), PaymentState::Unpaid);
     assert_eq!(ledger.unapplied().count(), 0, "nothing held");
@@ -1666,8 +1666,8 @@ fn stage3_an_unapplied_payment_is_sent_back_and_the_exact_payment_then_pays_the_
     s.when(provider(), Action::CompleteRefund { refund: id, reference: "R-1".into() }).unwrap();
     // The buyer pays the exact amount: the order is paid.
     s.when(provider(), capture("ALI-2", cny(27_000))).unwrap();
-    assert_eq!(s.order().payment.state(), PaymentState::Paid);
-    assert_eq!(s.order().payment.refundable().unwrap(), cny(27_000));
+    assert_eq!(s.order().payment().state(), PaymentState::Paid);
+    assert_eq!(s.order().payment().refundable().unwrap(), cny(27_000));
     assert_eq!(s.order().status(), OrderStatus::ReadyToShip);
 }
 
@@ -1681,7 +1681,7 @@ fn stage3_unapplied_payments_can_be_held_for_staff_who_send_them_back_once() {
     let d = s.when(provider(), anomaly("ALI-USD", Money::new(3_900, Currency::USD))).unwrap();
     assert!(requested_refund(&d).is_none(), "held");
     assert!(d.effects.iter().any(|e| matches!(e, Effect::Notify(n) if n.audience == Audience::CustomerService)));
-    assert_eq!(s.order().payment.unapplied().map(|a| a.txn_id.as_str()).collect::<Vec<_>>(), ["ALI-USD"]);
+    assert_eq!(s.order().payment().unapplied().map(|a| a.txn_id.as_str()).collect::<Vec<_>>(), ["ALI-USD"]);
     // Only customer service may send it back.
     let refund = || Action::RefundUnappliedPayment { txn_id: "ALI-USD".into() };
     let before = s.order().clone();
@@ -1691,8 +1691,8 @@ fn stage3_unapplied_payments_can_be_held_for_staff_who_send_them_back_once() {
     let sent = requested_refund(&d).expect("refund requested");
     assert_eq!(sent.amount, Money::new(3_900, Currency::USD));
     assert!(d.effects.iter().any(|e| matches!(e, Effect::Refund { provider, .. } if provider == "alipay")));
-    assert_eq!(s.order().payment.unapplied().count(), 0);
-    assert_eq!(s.order().payment.refunded().unwrap(), cny(0), "not counted against money received");
+    assert_eq!(s.order().payment().unapplied().count(), 0);
+    assert_eq!(s.order().payment().refunded().unwrap(), cny(0), "not counted against money received");
     // Twice is refused; an unknown transaction too.
     let before = s.order().clone();
     assert!(matches!(s.when(customer_service(), refund()), Err(Error::InvalidField { field: "txn_id", .. })));
@@ -1704,25 +1704,25 @@ fn stage3_unapplied_payments_can_be_held_for_staff_who_send_them_back_once() {
 #[test]
 fn stage7_a_cod_order_refused_at_the_door_owes_nothing() {
     let mut s = cod_shipped();
-    assert_eq!(s.order().payment.state(), PaymentState::CodDue);
+    assert_eq!(s.order().payment().state(), PaymentState::CodDue);
     let at = s.now;
     track(&mut s, "SF1", TrackingKind::RefusedAtDoor, at, "E1").unwrap();
-    assert_eq!(s.order().payment.state(), PaymentState::CodDue, "the parcel is still out");
+    assert_eq!(s.order().payment().state(), PaymentState::CodDue, "the parcel is still out");
     track(&mut s, "SF1", TrackingKind::ReturnedToSender, at + hours(30), "E2").unwrap();
     assert_eq!(s.order().status(), OrderStatus::ReturnedToSender);
-    assert_eq!(s.order().payment.state(), PaymentState::CodVoid);
+    assert_eq!(s.order().payment().state(), PaymentState::CodVoid);
     // Replaying the history gives the same.
-    assert_eq!(Order::from_events(s.history()).unwrap().payment.state(), PaymentState::CodVoid);
+    assert_eq!(Order::from_events(s.history()).unwrap().payment().state(), PaymentState::CodVoid);
 }
 
 #[test]
 fn stage7_a_cod_order_cancelled_or_rejected_before_collection_owes_nothing() {
     let mut s = Scenario::placed(sample_cod_form("alice"));
     s.when(alice(), Action::Cancel { reason: "changed my mind".into() }).unwrap();
-    assert_eq!(s.order().payment.state(), PaymentState::CodVoid);
+    assert_eq!(s.order().payment().state(), PaymentState::CodVoid);
     let mut s = placed_with(no_auto_approve(), &sample_cod_form("alice"));
     s.when(reviewer(), Action::Reject { reason: "address does not exist".into() }).unwrap();
-    assert_eq!(s.order().payment.state(), PaymentState::CodVoid);
+    assert_eq!(s.order().payment().state(), PaymentState::CodVoid);
     assert!(!PaymentState::CodVoid.opens_fulfilment());
 }
 
@@ -1765,7 +1765,7 @@ fn stage1_a_chinese_address_needs_no_postal_code_and_may_give_a_landline() {
     form.shipping_address.postal_code.clear();
     form.shipping_address.phone = "0571-88888888".into();
     let s = Scenario::placed(form);
-    assert_eq!(s.order().shipping_address.postal_code.as_str(), "");
+    assert_eq!(s.order().shipping_address().postal_code.as_str(), "");
     assert_eq!(s.order().status(), OrderStatus::AwaitingPayment);
 }
 
@@ -1774,11 +1774,11 @@ fn stage6_lockers_customs_re_routing_and_returns_are_tracked() {
     let mut s = shipped();
     let base = s.now;
     track(&mut s, "SF1", TrackingKind::Customs, base + hours(3), "E1").unwrap();
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::InTransit);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().state, PackageState::InTransit);
     track(&mut s, "SF1", TrackingKind::Rerouted, base + hours(5), "E2").unwrap();
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::InTransit);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().state, PackageState::InTransit);
     let d = track(&mut s, "SF1", TrackingKind::AwaitingCollection, base + hours(9), "E3").unwrap();
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::OutForDelivery);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().state, PackageState::OutForDelivery);
     assert!(
         told_alice(&d)
             .iter()
@@ -1790,7 +1790,7 @@ fn stage6_lockers_customs_re_routing_and_returns_are_tracked() {
 
     // Not collected: the carrier sends it back.
     let d = track(&mut s, "SF1", TrackingKind::Returning, base + hours(80), "E4").unwrap();
-    assert_eq!(s.order().fulfillment.package(P1).unwrap().state, PackageState::RefusedAtDoor);
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().state, PackageState::RefusedAtDoor);
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::Restock { .. })), "not back yet");
     track(&mut s, "SF1", TrackingKind::ReturnedToSender, base + hours(120), "E5").unwrap();
     assert_eq!(s.order().status(), OrderStatus::ReturnedToSender);

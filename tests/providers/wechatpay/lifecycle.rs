@@ -52,7 +52,7 @@ async fn world() -> World {
 impl World {
     async fn place(&self, customer: &str) -> (OrderId, OrderNumber, Money) {
         let placed = self.engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap();
-        (placed.order.id, placed.order.number, placed.order.totals.total)
+        (placed.order.id(), placed.order.number(), placed.order.totals().total)
     }
 }
 
@@ -89,7 +89,7 @@ async fn jsapi_payment_notification_and_refund_run_through_the_engine() {
     assert_eq!(w.engine.handle_payment_notification(&raw).await.unwrap().status, 204, "a duplicate is answered too");
     let paid = w.engine.order(id).await.unwrap();
     assert_ne!(paid.status(), OrderStatus::AwaitingPayment);
-    assert_eq!(paid.payment.received().unwrap(), total);
+    assert_eq!(paid.payment().received().unwrap(), total);
 
     // Cancelled after payment: the refund goes out with out_refund_no and the original total.
     w.engine.drain_outbox().await.unwrap();
@@ -110,7 +110,7 @@ async fn jsapi_payment_notification_and_refund_run_through_the_engine() {
     assert_eq!(refund_no, &orderflow::ports::refund_reference(&number, RefundId(1)));
     assert_eq!(record.refund, total.minor);
     let after = w.engine.order(id).await.unwrap();
-    assert!(matches!(after.payment.refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    assert!(matches!(after.payment().refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
 
     // The same refund asked again (a retry) is the same refund at WeChat.
     let mut again = RefundRequest::new("k", number, RefundId(1), total, "wechatpay");
@@ -135,7 +135,7 @@ async fn a_lost_notification_is_recovered_by_the_query_before_the_unpaid_order_i
     w.engine.run_due(w.clock.now()).await.unwrap();
     let order = w.engine.order(id).await.unwrap();
     assert_ne!(order.status(), OrderStatus::Cancelled);
-    assert_eq!(order.payment.received().unwrap(), total);
+    assert_eq!(order.payment().received().unwrap(), total);
 }
 
 #[tokio::test]
@@ -196,7 +196,7 @@ async fn a_platform_certificate_rotation_is_followed_by_one_download() {
     assert_eq!(w.gateway.platform_keys().serials(), vec![SERIAL_A.to_owned(), SERIAL_B.to_owned()]);
     let downloads = w.emulator.calls().iter().filter(|c| c.as_str() == "GET /v3/certificates").count();
     assert_eq!(downloads, 2, "one download at start, one for the rotation");
-    assert_eq!(w.engine.order(id).await.unwrap().payment.received().unwrap(), total);
+    assert_eq!(w.engine.order(id).await.unwrap().payment().received().unwrap(), total);
     // Answers signed with the new key verify without another download.
     assert!(w.gateway.query_payment(&number).await.unwrap().is_some());
     assert_eq!(w.emulator.calls().iter().filter(|c| c.as_str() == "GET /v3/certificates").count(), 2);

@@ -269,11 +269,11 @@ async fn through_the_engine_refused_notifications_change_nothing() {
     let engine = engine(gateway.clone(), clock.clone());
     let placed = engine.place(&buyer("ada"), &sample_form("ada"), None).await.unwrap();
     let order = placed.order;
-    let reference = order.number.provider_reference();
-    let request = PaymentRequest::new(order.id, order.number, order.totals.total, "wechatpay", "x");
+    let reference = order.number().provider_reference();
+    let request = PaymentRequest::new(order.id(), order.number(), order.totals().total, "wechatpay", "x");
     let call = api::create(&config(), &request).unwrap();
     emulator.open(&call.path, &call.body);
-    emulator.pay(&reference, order.totals.total.minor);
+    emulator.pay(&reference, order.totals().total.minor);
     let good = emulator.notification(&reference);
     let body = String::from_utf8(good.body.clone()).unwrap();
     let [a, b] = platforms();
@@ -288,7 +288,7 @@ async fn through_the_engine_refused_notifications_change_nothing() {
     for (raw, expected) in refusals {
         let refused = engine.handle_payment_notification(&raw).await.unwrap_err();
         assert!(matches!(&refused, EngineError::Payment(e) if *e == expected), "{refused:?}");
-        assert_eq!(engine.order(order.id).await.unwrap(), order);
+        assert_eq!(engine.order(order.id()).await.unwrap(), order);
     }
     // Unknown serial: one refresh is tried (no network here), and nothing changes.
     let unknown = engine.handle_payment_notification(&signed(&body, "FFFF", &a.key, now)).await.unwrap_err();
@@ -302,28 +302,28 @@ async fn through_the_engine_refused_notifications_change_nothing() {
         let refused = engine.handle_payment_notification(&wrong).await.unwrap_err();
         assert!(matches!(refused, EngineError::Payment(GatewayError::Malformed(_))), "{refused:?}");
     }
-    assert_eq!(engine.order(order.id).await.unwrap(), order);
+    assert_eq!(engine.order(order.id()).await.unwrap(), order);
 
     // An order nobody placed.
     let stranger = emulator.notification_for(APP_ID, MCH_ID, &reference, |t| {
         t["out_trade_no"] = OrderNumber::from_value(7).unwrap().provider_reference().into();
     });
     assert!(matches!(engine.handle_payment_notification(&stranger).await, Err(EngineError::NotFound)));
-    assert_eq!(engine.order(order.id).await.unwrap(), order);
+    assert_eq!(engine.order(order.id()).await.unwrap(), order);
 
     // Right signature, wrong amount: recorded for staff as an anomaly, never a payment.
     let short = emulator.notification_for(APP_ID, MCH_ID, &reference, |t| {
-        t["amount"]["total"] = (order.totals.total.minor - 1).into();
+        t["amount"]["total"] = (order.totals().total.minor - 1).into();
         t["transaction_id"] = "4200000000000000000000000001".into();
     });
     engine.handle_payment_notification(&short).await.unwrap();
-    let after = engine.order(order.id).await.unwrap();
+    let after = engine.order(order.id()).await.unwrap();
     assert_eq!(after.status(), OrderStatus::AwaitingPayment);
-    assert_eq!(after.payment.anomalies.len(), 1);
+    assert_eq!(after.payment().anomalies.len(), 1);
 
     // And the genuine one pays the order, answered 204.
     let reply = engine.handle_payment_notification(&good).await.unwrap();
     assert_eq!(reply.status, 204);
-    assert_ne!(engine.order(order.id).await.unwrap().status(), OrderStatus::AwaitingPayment);
-    assert!(gateway.query_payment(&order.number).await.is_err(), "no network: the query cannot be made");
+    assert_ne!(engine.order(order.id()).await.unwrap().status(), OrderStatus::AwaitingPayment);
+    assert!(gateway.query_payment(&order.number()).await.is_err(), "no network: the query cannot be made");
 }

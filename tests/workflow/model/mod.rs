@@ -152,7 +152,7 @@ pub(super) static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
     let order = Order::from_events(&events).expect("placement replays");
     Catalogue {
         lines: order
-            .lines
+            .lines()
             .iter()
             .map(|l| CatLine {
                 id: l.id.0,
@@ -163,8 +163,8 @@ pub(super) static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
                 payable: l.payable.minor,
             })
             .collect(),
-        total: order.totals.total.minor,
-        shipping_fee: order.totals.shipping_fee.minor,
+        total: order.totals().total.minor,
+        shipping_fee: order.totals().shipping_fee.minor,
     }
 });
 

@@ -126,7 +126,7 @@ impl Sut {
         }
 
         if Machine::<CHECKS>::checks(CASES) {
-            for case in &self.order.cases {
+            for case in self.order.cases() {
                 if let Some(closed) = self.closed_cases.get(&case.id.0) {
                     assert_eq!(&case.state, closed, "{what} changed case {} out of its terminal state", case.id);
                 }
@@ -189,7 +189,7 @@ pub(super) fn check_authorization(
 /// Before a package ships: the review approved it (and the history says so) and the money
 /// is in (fully captured) or the order is cash on delivery.
 pub(super) fn check_ship_gates(order: &Order, history: &[Event], package: PackageId, what: &str) {
-    let replacement = order.fulfillment.packages.iter().find(|p| p.id == package).and_then(|p| p.case);
+    let replacement = order.fulfilment().packages.iter().find(|p| p.id == package).and_then(|p| p.case);
     if let Some(case) = replacement {
         let status = order.status();
         assert!(
@@ -205,13 +205,13 @@ pub(super) fn check_ship_gates(order: &Order, history: &[Event], package: Packag
     }
     let approved_in_history = history.iter().any(|e| matches!(e.change, Change::ReviewApproved { .. }));
     assert!(approved_in_history, "{what}: package {package} shipped without a review_approved event before it");
-    assert!(order.review.is_approved(), "{what}: package {package} shipped while the review is {:?}", order.review);
-    assert!(order.cancellation.is_none(), "{what}: package {package} shipped on a cancelled order");
-    let captured: i64 = order.payment.captures.iter().map(|c| c.amount.minor).sum();
+    assert!(order.review().is_approved(), "{what}: package {package} shipped while the review is {:?}", order.review());
+    assert!(order.cancellation().is_none(), "{what}: package {package} shipped on a cancelled order");
+    let captured: i64 = order.payment().captures.iter().map(|c| c.amount.minor).sum();
     assert!(
-        order.payment.method.is_cod() || captured >= order.totals.total.minor,
+        order.payment().method.is_cod() || captured >= order.totals().total.minor,
         "{what}: package {package} shipped with {captured} of {} captured",
-        order.totals.total.minor
+        order.totals().total.minor
     );
 }
 
@@ -219,7 +219,7 @@ pub(super) fn check_ship_gates(order: &Order, history: &[Event], package: Packag
 pub(super) fn check_case_refund(order: &Order, refund: &orderflow::order::Refund, what: &str) {
     for part in &refund.lines {
         let line = order.line(part.line).expect("a case refunds the order's lines");
-        let others = order.payment.refunded_for_line(part.line).expect("money adds up");
+        let others = order.payment().refunded_for_line(part.line).expect("money adds up");
         assert!(
             part.amount.minor <= line.payable.minor - others.minor,
             "{what}: case refund {} pays line {} {}, more than its payable {} minus other refunds {}",
@@ -236,12 +236,12 @@ pub(super) fn check_case_refund(order: &Order, refund: &orderflow::order::Refund
 /// the units delivered by the order's own parcels (shipped once receipt is confirmed).
 pub(super) fn check_cases(sut: &Sut) {
     let order = &sut.order;
-    for line in order.lines.iter() {
-        let received: u32 = if order.completion.is_some() {
-            order.fulfillment.shipped_quantity(line.id)
+    for line in order.lines().iter() {
+        let received: u32 = if order.completion().is_some() {
+            order.fulfilment().shipped_quantity(line.id)
         } else {
             order
-                .fulfillment
+                .fulfilment()
                 .packages
                 .iter()
                 .filter(|p| p.case.is_none() || LIBRARY_BUG_REPLACEMENT_COUNTS_AS_DELIVERED)
@@ -249,10 +249,10 @@ pub(super) fn check_cases(sut: &Sut) {
                 .map(|p| p.quantity_of(line.id))
                 .sum()
         };
-        let held: u32 = order.cases.iter().filter(|c| c.holds_units()).map(|c| c.quantity_of(line.id)).sum();
+        let held: u32 = order.cases().iter().filter(|c| c.holds_units()).map(|c| c.quantity_of(line.id)).sum();
         assert!(held <= received, "line {}: cases hold {held} unit(s), only {received} received", line.id);
     }
-    for p in order.fulfillment.packages.iter().filter(|p| p.case.is_some()) {
+    for p in order.fulfilment().packages.iter().filter(|p| p.case.is_some()) {
         let case = p.case.and_then(|c| order.case(c)).expect("a replacement parcel belongs to a case");
         assert_eq!(
             case.request.kind,
@@ -297,8 +297,8 @@ pub(super) fn assert_model_matches(predicted: &Model, observed: &Model, what: &s
 
 pub(super) fn check_money(sut: &Sut) {
     let order = &sut.order;
-    let payment = &order.payment;
-    let currency = order.currency;
+    let payment = &order.payment();
+    let currency = order.currency();
     let all_amounts = payment
         .captures
         .iter()
@@ -314,7 +314,7 @@ pub(super) fn check_money(sut: &Sut) {
     let counting: Vec<_> = payment.refunds.iter().filter(|r| r.counts()).collect();
     let refunded: i64 = counting.iter().map(|r| r.amount.minor).sum();
     assert!(refunded <= received, "refunds that count ({refunded}) exceed money received ({received})");
-    for line in order.lines.iter() {
+    for line in order.lines().iter() {
         let for_line: i64 =
             counting.iter().flat_map(|r| &r.lines).filter(|l| l.line == line.id).map(|l| l.amount.minor).sum();
         assert!(
@@ -326,9 +326,9 @@ pub(super) fn check_money(sut: &Sut) {
     }
     let shipping: i64 = counting.iter().map(|r| r.shipping.minor).sum();
     assert!(
-        shipping <= order.totals.shipping_fee.minor,
+        shipping <= order.totals().shipping_fee.minor,
         "shipping refunded {shipping}, more than the fee {}",
-        order.totals.shipping_fee.minor
+        order.totals().shipping_fee.minor
     );
     for r in &payment.refunds {
         let parts: i64 = r.lines.iter().map(|l| l.amount.minor).sum::<i64>() + r.shipping.minor;
@@ -352,9 +352,9 @@ pub(super) fn check_money(sut: &Sut) {
         }
     }
     assert!(
-        live_captures <= order.totals.total.minor,
+        live_captures <= order.totals().total.minor,
         "captured {live_captures} on a live order, more than its total {}",
-        order.totals.total.minor
+        order.totals().total.minor
     );
 }
 
@@ -368,23 +368,23 @@ pub(super) fn check_quantities(sut: &Sut) {
             }
         }
     }
-    for line in order.lines.iter() {
-        let packed = order.fulfillment.packed_quantity(line.id);
-        let shipped = order.fulfillment.shipped_quantity(line.id);
+    for line in order.lines().iter() {
+        let packed = order.fulfilment().packed_quantity(line.id);
+        let shipped = order.fulfilment().shipped_quantity(line.id);
         let in_history = packed_in_history.get(&line.id).copied().unwrap_or(0);
         assert!(packed <= line.quantity, "line {} packed {packed} of {} units", line.id, line.quantity);
         assert!(in_history <= line.quantity, "line {} packed {in_history} of {} units", line.id, line.quantity);
         assert!(shipped <= packed, "line {} shipped {shipped} but packed {packed}", line.id);
     }
-    let ids: BTreeSet<_> = order.fulfillment.packages.iter().map(|p| p.id).collect();
-    assert_eq!(ids.len(), order.fulfillment.packages.len(), "two packages share an id");
-    for p in &order.fulfillment.packages {
+    let ids: BTreeSet<_> = order.fulfilment().packages.iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), order.fulfilment().packages.len(), "two packages share an id");
+    for p in &order.fulfilment().packages {
         assert!(p.items.iter().all(|i| i.quantity > 0), "package {} holds an empty item", p.id);
     }
 }
 
 pub(super) fn check_shipped_packages_were_checked(sut: &Sut) {
-    for p in &sut.order.fulfillment.packages {
+    for p in &sut.order.fulfilment().packages {
         if p.state.has_shipped() {
             assert!(sut.shipped_checked.contains(&p.id.0), "package {} is {:?} but never shipped", p.id, p.state);
         }
@@ -395,7 +395,7 @@ pub(super) fn check_replay(sut: &Sut) {
     for (i, event) in sut.history.iter().enumerate() {
         assert_eq!(event.seq, i as u64 + 1, "event seqs must run 1..=n");
     }
-    assert_eq!(sut.order.version, sut.history.len() as u64, "the order's version is not its event count");
+    assert_eq!(sut.order.version(), sut.history.len() as u64, "the order's version is not its event count");
     let replayed = Order::from_events(&sut.history).expect("the history replays");
     assert_eq!(replayed, sut.order, "replaying the history does not give the live order");
 }
@@ -542,7 +542,7 @@ pub(super) fn the_models_transition_table_matches_the_librarys() {
 /// Alice's online order, paid, packed in one parcel and shipped under waybill SF100 at `t0`.
 pub(super) fn shipped_in_one_parcel() -> Scenario {
     let mut s = Scenario::placed(sample_form("alice"));
-    let total = s.order().totals.total;
+    let total = s.order().totals().total;
     s.when(provider(), Action::CapturePayment { txn_id: "T1".into(), amount: total }).expect("paid");
     s.when(warehouse(), Action::IssuePickList).expect("picking");
     let (items, scanned) = pack_everything(&Model::initial(false, Start::AutoApproved));
@@ -586,13 +586,13 @@ pub(super) fn a_late_delivered_scan_does_not_reopen_an_order_returned_to_sender(
     s.advance(TimeDelta::days(3));
     scan(&mut s, TrackingKind::ReturnedToSender, 2 * DAY, "ev-back").expect("recorded");
     assert_eq!(s.order().status(), OrderStatus::ReturnedToSender);
-    assert_eq!(s.order().deadlines.auto_confirm_at, None);
+    assert_eq!(s.order().deadlines().auto_confirm_at, None);
 
     let late = scan(&mut s, TrackingKind::Delivered, DAY, "ev-delivered");
     let order = s.order();
     assert_eq!(order.status(), OrderStatus::ReturnedToSender, "terminal status changed by {late:?}");
-    assert_eq!(order.fulfillment.packages[0].state, PackageState::ReturnedToSender);
-    assert_eq!(order.deadlines.auto_confirm_at, None, "a returned order must not be confirmed for the buyer");
+    assert_eq!(order.fulfilment().packages[0].state, PackageState::ReturnedToSender);
+    assert_eq!(order.deadlines().auto_confirm_at, None, "a returned order must not be confirmed for the buyer");
 }
 
 /// Found by `refusals_change_nothing_and_acceptances_follow_the_transition_table`: the parcel
@@ -614,14 +614,14 @@ pub(super) fn a_late_returned_scan_does_not_undo_a_delivery() {
         "record_tracking moved the order from delivered to {} ({late:?})",
         order.status()
     );
-    assert_eq!(order.fulfillment.packages[0].state, PackageState::Delivered, "a delivered parcel changed");
+    assert_eq!(order.fulfilment().packages[0].state, PackageState::Delivered, "a delivered parcel changed");
     assert_eq!(restocks(&s), restocked_before, "restocking goods the buyer received");
 }
 
 #[test]
 pub(super) fn a_payment_arriving_after_cancellation_is_refunded_in_full() {
     let mut s = Scenario::placed(sample_form("alice"));
-    let total = s.order().totals.total;
+    let total = s.order().totals().total;
     s.when(buyer("alice"), Action::Cancel { reason: "changed my mind".into() }).expect("cancelled");
     let late = s.when(provider(), Action::CapturePayment { txn_id: "T1".into(), amount: total }).expect("recorded");
     assert!(matches!(
@@ -629,7 +629,7 @@ pub(super) fn a_payment_arriving_after_cancellation_is_refunded_in_full() {
         Change::RefundRequested { refund } if refund.amount == total && refund.status == RefundStatus::Pending
     ));
     assert_eq!(s.order().status(), OrderStatus::Cancelled);
-    assert_eq!(s.order().payment.refundable().expect("money adds up"), cny(0));
+    assert_eq!(s.order().payment().refundable().expect("money adds up"), cny(0));
     // The same notification again is a no-op, even though it would not fit any more.
     let again = s.when(provider(), Action::CapturePayment { txn_id: "T1".into(), amount: total });
     assert_eq!(again, Ok(orderflow::Decision::default()));
@@ -660,7 +660,7 @@ pub(super) fn split_shipments_never_pack_a_unit_twice() {
     s.when(warehouse(), one()).expect("second unit");
     let third = s.when(warehouse(), one());
     assert!(matches!(third, Err(Error::PackMismatch { .. })), "{third:?}");
-    assert_eq!(s.order().fulfillment.packed_quantity(LineId(tea.id)), tea.quantity);
+    assert_eq!(s.order().fulfilment().packed_quantity(LineId(tea.id)), tea.quantity);
 }
 
 /// Alice's order, delivered (scan at `t0` + 1 day, recorded at `t0` + 2 days), with tea unit 1
@@ -673,7 +673,7 @@ pub(super) fn with_a_shipped_replacement() -> (Scenario, CaseId) {
     let tea = &cat().lines[0];
     let open = Action::OpenCase { request: request(CaseKind::Exchange, vec![(tea.id, 1)], "wrong_size".into()) };
     s.when(buyer("alice"), open).expect("opened");
-    let case = s.order().cases[0].id;
+    let case = s.order().cases()[0].id;
     s.when(customer_service(), Action::ApproveCase { case }).expect("approved");
     s.when(buyer("alice"), Action::RecordReturnParcel { case, waybill: "RT100".into() }).expect("sent back");
     s.when(warehouse(), Action::ReceiveReturn { case }).expect("received");
@@ -705,11 +705,11 @@ pub(super) fn deliver_replacement(s: &mut Scenario) {
 #[test]
 pub(super) fn a_delivered_replacement_parcel_does_not_restart_auto_confirm() {
     let (mut s, _) = with_a_shipped_replacement();
-    let auto_confirm = s.order().deadlines.auto_confirm_at;
+    let auto_confirm = s.order().deadlines().auto_confirm_at;
     assert!(auto_confirm.is_some());
     deliver_replacement(&mut s);
     assert_eq!(s.order().status(), OrderStatus::Delivered);
-    assert_eq!(s.order().deadlines.auto_confirm_at, auto_confirm, "the replacement moved the order's auto-confirm");
+    assert_eq!(s.order().deadlines().auto_confirm_at, auto_confirm, "the replacement moved the order's auto-confirm");
 }
 
 /// The replacement parcel must not add claimable units: alice received 2 tea units, one is

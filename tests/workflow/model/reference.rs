@@ -354,7 +354,7 @@ pub(super) fn slot(kind: DeadlineKind) -> Option<usize> {
 pub(super) const LIBRARY_BUG_REPLACEMENT_RESTARTS_AUTO_CONFIRM: bool = false;
 
 /// Known library bug, mirrored likewise: before receipt is confirmed, a delivered replacement
-/// parcel counts as delivered units of the order (`Fulfillment::delivered_quantity` reads every
+/// parcel counts as delivered units of the order (`Fulfilment::delivered_quantity` reads every
 /// parcel), so cases can claim more units than the order's parcels delivered. Set to `false`
 /// to assert the specified bound; `a_delivered_replacement_parcel_adds_no_claimable_units`
 /// asserts it.
@@ -430,24 +430,24 @@ impl Model {
     /// The model as read off a real order (fields the order does not hold come from `like`).
     pub(super) fn observe(order: &Order, like: &Model) -> Model {
         Model {
-            cod: order.payment.method.is_cod(),
+            cod: order.payment().method.is_cod(),
             start: like.start,
             now: like.now,
-            review: match &order.review {
+            review: match &order.review() {
                 ReviewState::Pending => Review::Pending,
                 ReviewState::OnHold { .. } => Review::OnHold,
                 ReviewState::HoldResolved { .. } => Review::Resolved,
                 ReviewState::Approved => Review::Approved,
                 ReviewState::Rejected { .. } => Review::Rejected,
             },
-            cancelled: order.cancellation.is_some(),
-            completed: order.completion.is_some(),
-            completed_at: order.completion.as_ref().map(|c| minutes_of(c.at)),
-            captures: order.payment.captures.iter().map(|c| (c.txn_id.clone(), c.amount.minor)).collect(),
-            anomalies: order.payment.anomalies.iter().map(|a| a.txn_id.clone()).collect(),
-            cod_collected: order.payment.cod_collected.map(|m| m.minor),
+            cancelled: order.cancellation().is_some(),
+            completed: order.completion().is_some(),
+            completed_at: order.completion().as_ref().map(|c| minutes_of(c.at)),
+            captures: order.payment().captures.iter().map(|c| (c.txn_id.clone(), c.amount.minor)).collect(),
+            anomalies: order.payment().anomalies.iter().map(|a| a.txn_id.clone()).collect(),
+            cod_collected: order.payment().cod_collected.map(|m| m.minor),
             refunds: order
-                .payment
+                .payment()
                 .refunds
                 .iter()
                 .map(|r| MRefund {
@@ -464,9 +464,9 @@ impl Model {
                     case: r.case.map(|c| c.0),
                 })
                 .collect(),
-            picking_started: order.fulfillment.picking_started.is_some(),
+            picking_started: order.fulfilment().picking_started.is_some(),
             packages: order
-                .fulfillment
+                .fulfilment()
                 .packages
                 .iter()
                 .map(|p| MPackage {
@@ -483,11 +483,11 @@ impl Model {
                     case: p.case.map(|c| c.0),
                 })
                 .collect(),
-            deadlines: DEADLINE_KINDS.map(|k| order.deadlines.get(k).map(minutes_of)),
-            case_deadlines: order.deadlines.cases.iter().map(|(k, at)| (*k, minutes_of(*at))).collect(),
-            follow_ups: order.follow_ups.iter().map(|f| f.score).collect(),
+            deadlines: DEADLINE_KINDS.map(|k| order.deadlines().get(k).map(minutes_of)),
+            case_deadlines: order.deadlines().cases.iter().map(|(k, at)| (*k, minutes_of(*at))).collect(),
+            follow_ups: order.follow_ups().iter().map(|f| f.score).collect(),
             cases: order
-                .cases
+                .cases()
                 .iter()
                 .map(|c| MCase {
                     id: c.id.0,

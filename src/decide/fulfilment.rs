@@ -51,7 +51,7 @@ pub(super) fn pack(
     scanned: &[ScannedItem],
 ) -> Result<(), Error> {
     let items = verify_pack(order, items, scanned)?;
-    let id = PackageId(next_id(order.fulfillment.packages.iter().map(|p| p.id.0)));
+    let id = PackageId(next_id(order.fulfilment.packages.iter().map(|p| p.id.0)));
     out.emit(Change::PackagePacked { package: id, items });
     Ok(())
 }
@@ -108,7 +108,7 @@ impl Workflow {
             return Err(Error::PackageState { package, state: parcel.state, command: CommandKind::RecordWaybill });
         }
         let waybill = waybill.trimmed();
-        if order.fulfillment.package_by_waybill(waybill).is_some() {
+        if order.fulfilment.package_by_waybill(waybill).is_some() {
             return Err(invalid("waybill", "another package of this order already has this waybill"));
         }
         out.emit(Change::PackageShipped { package, waybill: waybill.into() });
@@ -125,7 +125,7 @@ impl Workflow {
             && order
                 .lines
                 .iter()
-                .all(|l| order.fulfillment.shipped_quantity(l.id) + parcel.quantity_of(l.id) >= l.quantity);
+                .all(|l| order.fulfilment.shipped_quantity(l.id) + parcel.quantity_of(l.id) >= l.quantity);
         if last_to_ship {
             out.set_deadline(DeadlineKind::AutoConfirm, Some(after(out.now, self.config.auto_confirm_after_shipping)));
         }
@@ -139,7 +139,7 @@ impl Workflow {
         waybill: &str,
         update: &TrackingUpdate,
     ) -> Result<(), Error> {
-        let Some(parcel) = order.fulfillment.package_by_waybill(waybill.trimmed()) else {
+        let Some(parcel) = order.fulfilment.package_by_waybill(waybill.trimmed()) else {
             return after_sales::return_tracking(order, out, waybill, update);
         };
         let updated = parcel.preview(update);
@@ -161,7 +161,7 @@ impl Workflow {
             return Ok(());
         }
         let others_delivered = order
-            .fulfillment
+            .fulfilment
             .order_packages()
             .filter(|p| p.id != parcel.id && p.state.has_shipped())
             .all(|p| p.state == PackageState::Delivered);
@@ -184,7 +184,7 @@ impl Workflow {
 }
 
 fn find_package(order: &Order, id: PackageId) -> Result<&Package, Error> {
-    order.fulfillment.package(id).ok_or(Error::UnknownPackage(id))
+    order.fulfilment.package(id).ok_or(Error::UnknownPackage(id))
 }
 
 /// Checks a parcel against what was scanned: every difference is reported at once.
@@ -264,16 +264,16 @@ pub(super) fn compare_scan(
 // Applying its events (`evolve`).
 
 pub(super) fn pick_list_issued(order: &mut Order, items: &[PickItem], now: DateTime<Utc>) {
-    order.fulfillment.pick_list = items.to_vec();
-    order.fulfillment.picking_started.get_or_insert(now);
+    order.fulfilment.pick_list = items.to_vec();
+    order.fulfilment.picking_started.get_or_insert(now);
 }
 
 pub(super) fn package_packed(order: &mut Order, package: PackageId, items: &[PackageItem], now: DateTime<Utc>) {
-    order.fulfillment.packages.push(Package::packed(package, items.to_vec(), now));
+    order.fulfilment.packages.push(Package::packed(package, items.to_vec(), now));
 }
 
 pub(super) fn shipment_booked(order: &mut Order, package: PackageId, carrier: &Text, service: &Text, reason: &Text) {
-    if let Some(p) = order.fulfillment.package_mut(package) {
+    if let Some(p) = order.fulfilment.package_mut(package) {
         p.state = PackageState::Booked;
         p.carrier = Some(carrier.clone());
         p.service = Some(service.clone());
@@ -284,7 +284,7 @@ pub(super) fn shipment_booked(order: &mut Order, package: PackageId, carrier: &T
 /// A case's replacement parcel that ships moves its case on too.
 pub(super) fn package_shipped(order: &mut Order, package: PackageId, waybill: &Text, now: DateTime<Utc>) {
     let mut replacement_for = None;
-    if let Some(p) = order.fulfillment.package_mut(package) {
+    if let Some(p) = order.fulfilment.package_mut(package) {
         p.state = PackageState::Shipped;
         p.waybill = Some(waybill.clone());
         p.shipped_at = Some(now);
@@ -298,7 +298,7 @@ pub(super) fn package_shipped(order: &mut Order, package: PackageId, waybill: &T
 /// A tracking event is recorded once; a parcel back at the sender may end what cash on
 /// delivery was owed.
 pub(super) fn tracking_recorded(order: &mut Order, package: PackageId, update: &TrackingUpdate) {
-    if let Some(p) = order.fulfillment.package_mut(package)
+    if let Some(p) = order.fulfilment.package_mut(package)
         && !p.knows(update)
     {
         p.record(update.clone());

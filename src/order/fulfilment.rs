@@ -393,7 +393,7 @@ pub(crate) struct Preview {
 
 /// The fulfilment sub-machine of an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fulfillment {
+pub struct Fulfilment {
     /// The latest pick list issued (empty before picking starts).
     pub pick_list: Vec<PickItem>,
     /// When picking started.
@@ -402,7 +402,7 @@ pub struct Fulfillment {
     pub packages: Vec<Package>,
 }
 
-impl Fulfillment {
+impl Fulfilment {
     /// The order's own parcels (replacement parcels of exchanges left out).
     pub fn order_packages(&self) -> impl Iterator<Item = &Package> {
         self.packages.iter().filter(|p| p.case.is_none())
