@@ -12,21 +12,21 @@ use crate::text::Trim;
 
 // Deciding.
 
-pub(super) fn cancel(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
+pub(crate) fn cancel(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
     required("reason", reason)?;
     out.emit(Change::OrderCancelled { reason: reason.trimmed().to_owned() });
     wind_down(order, out, reason.trimmed())
 }
 
 /// The pay-by deadline fired on an unpaid order.
-pub(super) fn cancel_unpaid(order: &Order, out: &mut Out<'_>) -> Result<(), Error> {
+pub(crate) fn cancel_unpaid(order: &Order, out: &mut Out<'_>) -> Result<(), Error> {
     let reason = "not paid in time";
     out.emit(Change::OrderCancelled { reason: reason.into() });
     wind_down(order, out, reason)
 }
 
 /// Cancellation and rejection: release stock, close or refund the payment, tell the buyer.
-pub(super) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
+pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
     let unshipped = order.lines.iter().map(|l| (l, l.quantity.saturating_sub(order.fulfilment.shipped_quantity(l.id))));
     out.effect(Effect::ReleaseStock { items: stock_items(unshipped) });
     if let Some(provider) = order.payment.provider() {
@@ -62,7 +62,7 @@ pub(super) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Resul
 
 /// The order ends: who ended it and why, cash on delivery no longer owed, and no deadline left
 /// but the ship-by estimate. Also what a rejection does.
-pub(super) fn order_cancelled(order: &mut Order, event: &Event, reason: &str) {
+pub(crate) fn order_cancelled(order: &mut Order, event: &Event, reason: &str) {
     order.cancellation =
         Some(crate::order::Cancellation { at: event.at, by: event.actor.kind(), reason: reason.to_owned() });
     void_uncollected_cod(order);

@@ -15,7 +15,7 @@ use crate::text::Trim;
 
 impl Workflow {
     /// Receipt confirmed: by the buyer (`automatic` false) or by the auto-confirm deadline.
-    pub(super) fn complete(&self, order: &Order, out: &mut Out<'_>, automatic: bool) {
+    pub(crate) fn complete(&self, order: &Order, out: &mut Out<'_>, automatic: bool) {
         out.emit(Change::ReceiptConfirmed { automatic });
         out.notify_buyer(order, NotificationKind::Completed);
         out.set_deadline(DeadlineKind::AfterSalesWindow, Some(after(out.now, self.config.after_sales_window)));
@@ -24,12 +24,12 @@ impl Workflow {
 }
 
 /// The after-sales window deadline fired.
-pub(super) fn close_after_sales(out: &mut Out<'_>) {
+pub(crate) fn close_after_sales(out: &mut Out<'_>) {
     out.emit(Change::AfterSalesWindowClosed);
 }
 
 /// The follow-up deadline fired: customer service is asked to contact the buyer.
-pub(super) fn fire_follow_up(order: &Order, out: &mut Out<'_>) {
+pub(crate) fn fire_follow_up(order: &Order, out: &mut Out<'_>) {
     out.emit(Change::FollowUpDue);
     out.notify_to(
         Audience::CustomerService,
@@ -38,7 +38,7 @@ pub(super) fn fire_follow_up(order: &Order, out: &mut Out<'_>) {
     );
 }
 
-pub(super) fn record_follow_up(out: &mut Out<'_>, score: u8, notes: &str) -> Result<(), Error> {
+pub(crate) fn record_follow_up(out: &mut Out<'_>, score: u8, notes: &str) -> Result<(), Error> {
     if !(1..=5).contains(&score) {
         return Err(invalid("score", "satisfaction score must be between 1 and 5"));
     }
@@ -48,22 +48,22 @@ pub(super) fn record_follow_up(out: &mut Out<'_>, score: u8, notes: &str) -> Res
 
 // Applying its events (`evolve`).
 
-pub(super) fn receipt_confirmed(order: &mut Order, automatic: bool, now: DateTime<Utc>) {
+pub(crate) fn receipt_confirmed(order: &mut Order, automatic: bool, now: DateTime<Utc>) {
     order.completion = Some(crate::order::Completion { at: now, automatic });
     order.deadlines.auto_confirm_at = None;
 }
 
-pub(super) fn after_sales_window_closed(order: &mut Order) {
+pub(crate) fn after_sales_window_closed(order: &mut Order) {
     order.deadlines.after_sales_until = None;
 }
 
-pub(super) fn follow_up_due(order: &mut Order, now: DateTime<Utc>) {
+pub(crate) fn follow_up_due(order: &mut Order, now: DateTime<Utc>) {
     order.deadlines.follow_up_at = None;
     order.follow_ups.push(crate::order::FollowUp { due_at: now, score: None, notes: String::new() });
 }
 
 /// A recorded follow-up answers the latest one still open (or stands alone if none is).
-pub(super) fn follow_up_recorded(order: &mut Order, score: u8, notes: &str, now: DateTime<Utc>) {
+pub(crate) fn follow_up_recorded(order: &mut Order, score: u8, notes: &str, now: DateTime<Utc>) {
     match order.follow_ups.iter_mut().rev().find(|f| f.score.is_none()) {
         Some(f) => {
             f.score = Some(score);

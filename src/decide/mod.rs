@@ -9,16 +9,13 @@
 //! matches that hand each command and each event to the machine that owns it: a new command
 //! or event does not compile until it has an owner.
 
-mod after_sales;
-mod cancellation;
-mod completion;
-mod deadlines;
-mod fulfilment;
-mod payment;
+pub(crate) mod cancellation;
+pub(crate) mod completion;
 mod placement;
-mod review;
-mod shared;
+pub(crate) mod shared;
 mod texts;
+
+use crate::order::{after_sales, deadlines, fulfilment, payment, review};
 
 pub(crate) use shared::stock_of_package;
 pub use texts::{MAX_ID_CHARS, MAX_ITEMS, MAX_TEXT_CHARS};
@@ -85,9 +82,9 @@ impl Decision {
 /// The workflow's rules: configuration, placement validation and automatic review.
 /// See the crate documentation for a runnable example.
 pub struct Workflow {
-    config: WorkflowConfig,
-    validator: Validator,
-    review_rules: Vec<Box<dyn ReviewRule>>,
+    pub(crate) config: WorkflowConfig,
+    pub(crate) validator: Validator,
+    pub(crate) review_rules: Vec<Box<dyn ReviewRule>>,
 }
 
 impl Default for Workflow {

@@ -14,59 +14,59 @@ use crate::text::Trim;
 
 /// Collects events and effects of one decision, numbering events after the order's version.
 /// Borrows the command's actor: each event gets its own copy, and nothing more is cloned.
-pub(super) struct Out<'a> {
+pub(crate) struct Out<'a> {
     version: u64,
-    pub(super) actor: &'a Actor,
-    pub(super) now: DateTime<Utc>,
+    pub(crate) actor: &'a Actor,
+    pub(crate) now: DateTime<Utc>,
     events: Vec<Event>,
     effects: Vec<Effect>,
 }
 
 impl<'a> Out<'a> {
-    pub(super) fn new(version: u64, actor: &'a Actor, now: DateTime<Utc>) -> Out<'a> {
+    pub(crate) fn new(version: u64, actor: &'a Actor, now: DateTime<Utc>) -> Out<'a> {
         Out { version, actor, now, events: Vec::new(), effects: Vec::new() }
     }
 
     /// Adds an effect.
-    pub(super) fn effect(&mut self, effect: Effect) {
+    pub(crate) fn effect(&mut self, effect: Effect) {
         self.effects.push(effect);
     }
 
-    pub(super) fn emit(&mut self, change: Change) {
+    pub(crate) fn emit(&mut self, change: Change) {
         let actor = self.actor.clone();
         self.emit_as(actor, change);
     }
 
-    pub(super) fn emit_as(&mut self, actor: Actor, change: Change) {
+    pub(crate) fn emit_as(&mut self, actor: Actor, change: Change) {
         let seq = self.version + self.events.len() as u64 + 1;
         self.events.push(Event { seq, at: self.now, actor, change });
     }
 
-    pub(super) fn set_deadline(&mut self, kind: DeadlineKind, at: Option<DateTime<Utc>>) {
+    pub(crate) fn set_deadline(&mut self, kind: DeadlineKind, at: Option<DateTime<Utc>>) {
         self.emit_as(Actor::System, Change::DeadlineSet { kind, at });
         if let Some(at) = at {
             self.effect(Effect::Schedule { kind, at });
         }
     }
 
-    pub(super) fn notify_to(&mut self, audience: Audience, number: &OrderNumber, kind: NotificationKind) {
+    pub(crate) fn notify_to(&mut self, audience: Audience, number: &OrderNumber, kind: NotificationKind) {
         self.effect(Effect::Notify(Notification { audience, order_number: *number, kind }));
     }
 
-    pub(super) fn notify_buyer(&mut self, order: &Order, kind: NotificationKind) {
+    pub(crate) fn notify_buyer(&mut self, order: &Order, kind: NotificationKind) {
         self.notify_to(Audience::Buyer { customer: order.customer.clone() }, &order.number, kind);
     }
 
-    pub(super) fn finish(self) -> Decision {
+    pub(crate) fn finish(self) -> Decision {
         Decision { events: self.events, effects: self.effects }
     }
 }
 
-pub(super) fn invalid(field: &'static str, rule: &str) -> Error {
+pub(crate) fn invalid(field: &'static str, rule: &str) -> Error {
     Error::InvalidField { field, rule: rule.to_owned() }
 }
 
-pub(super) fn required(field: &'static str, value: &str) -> Result<(), Error> {
+pub(crate) fn required(field: &'static str, value: &str) -> Result<(), Error> {
     let len = value.trimmed().chars().count();
     if len == 0 {
         Err(invalid(field, "is required"))
@@ -77,12 +77,12 @@ pub(super) fn required(field: &'static str, value: &str) -> Result<(), Error> {
     }
 }
 
-pub(super) fn next_id(existing: impl Iterator<Item = u32>) -> u32 {
+pub(crate) fn next_id(existing: impl Iterator<Item = u32>) -> u32 {
     existing.max().unwrap_or(0).saturating_add(1)
 }
 
 /// Units per SKU, sorted by SKU, without zeros (lines of the same SKU added up).
-pub(super) fn stock_items<'a>(lines: impl Iterator<Item = (&'a crate::placement::Line, u32)>) -> Vec<StockItem> {
+pub(crate) fn stock_items<'a>(lines: impl Iterator<Item = (&'a crate::placement::Line, u32)>) -> Vec<StockItem> {
     let mut items: Vec<StockItem> =
         lines.map(|(line, quantity)| StockItem { sku: line.sku.clone(), quantity }).collect();
     items.sort_by(|a, b| a.sku.cmp(&b.sku));

@@ -3,13 +3,18 @@
 //!
 //! A fired deadline is cleared by the event it causes, so firing twice is harmless: the second
 //! attempt finds nothing due.
+//!
+//! This file holds the whole machine: its states first, then the commands that change them
+//! (`decide`) and how its events apply (`evolve`).
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::decide::shared::Out;
 use crate::ids::CaseId;
+use crate::order::Order;
 
 /// Which deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -113,4 +118,30 @@ impl Deadlines {
         due.sort();
         due.into_iter().map(|(_, k)| k).collect()
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transitions: the commands of this machine (decide) and how its events apply (evolve).
+//
+// Deadlines: the order's timers (pay-by, auto-confirm, after-sales window, follow-up) and each
+// case's (answer SLA, follow-up). What a due deadline does is decided by the sub-machine it
+// belongs to; here is what is common to all of them: lapsing, and being set or cleared.
+// ---------------------------------------------------------------------------------------------
+
+/// The timer fired but the order has moved on (the transition table refuses the deadline's
+/// command now): the deadline lapses, recorded, instead of failing at every run.
+pub(crate) fn lapse(out: &mut Out<'_>, kind: DeadlineKind) {
+    out.set_deadline(kind, None);
+}
+
+// Applying its events (`evolve`).
+
+/// A case's deadline belongs to its case: for a case the order does not have, nothing is set.
+pub(crate) fn deadline_set(order: &mut Order, kind: DeadlineKind, at: Option<DateTime<Utc>>) {
+    if let DeadlineKind::CaseSla(case) | DeadlineKind::CaseFollowUp(case) = kind
+        && order.case(case).is_none()
+    {
+        return;
+    }
+    order.deadlines.set(kind, at);
 }
