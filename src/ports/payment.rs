@@ -125,6 +125,9 @@ pub enum Checkout {
         /// The buyer's IP address, which the provider requires and checks.
         client_ip: String,
     },
+    /// A desktop browser sent to the provider's payment page (Alipay `alipay.trade.page.pay`).
+    /// Answered by [`PaymentSession::Redirect`].
+    Page,
 }
 
 /// The signed parameters of WeChat's `wx.requestPayment` (JSAPI and mini-program), named as
@@ -183,6 +186,11 @@ pub enum PaymentSession {
     Jsapi(JsapiParameters),
     /// Hand these to the provider's app SDK.
     App(AppParameters),
+    /// Hand this signed order string to the provider's app SDK (Alipay's `orderStr`).
+    AppOrder {
+        /// The order string.
+        order_string: String,
+    },
 }
 
 /// A payment's status at the provider.
