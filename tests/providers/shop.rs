@@ -8,8 +8,8 @@ use orderflow::engine::{Adapters, Engine};
 use orderflow::order_number::MAX_VALUE;
 use orderflow::ports::PaymentGateway;
 use orderflow::testing::shop::{SKUS, sku};
-use orderflow::testing::{FakeCarrier, FixedClock, RecordingNotifier, t0};
-use orderflow::{MemoryInventory, MemoryStore, OrderNumber, Workflow};
+use orderflow::testing::{FakeCarrier, FixedClock, RecordingNotifier, buyer, sample_form, t0};
+use orderflow::{MemoryInventory, MemoryStore, Money, OrderId, OrderNumber, Workflow};
 
 pub fn clock() -> Arc<FixedClock> {
     Arc::new(FixedClock::new(t0()))
@@ -35,6 +35,26 @@ pub fn engine<G: PaymentGateway>(gateway: Arc<G>, clock: Arc<FixedClock>) -> Sho
         clock,
     };
     Engine::new(Workflow::default(), adapters)
+}
+
+/// A shop paying through gateway `G`, whose provider is emulated by `E`, on a shared clock.
+pub struct World<G: PaymentGateway, E> {
+    pub engine: ShopEngine<G>,
+    pub gateway: Arc<G>,
+    pub emulator: Arc<E>,
+    pub clock: Arc<FixedClock>,
+}
+
+impl<G: PaymentGateway, E> World<G, E> {
+    pub fn new(gateway: Arc<G>, emulator: Arc<E>, clock: Arc<FixedClock>) -> Self {
+        World { engine: engine(gateway.clone(), clock.clone()), gateway, emulator, clock }
+    }
+
+    /// A sample order of `customer`: its id, number and total.
+    pub async fn place(&self, customer: &str) -> (OrderId, OrderNumber, Money) {
+        let placed = self.engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap();
+        (placed.order.id(), placed.order.number(), placed.order.totals().total)
+    }
 }
 
 /// Serves `app` on a loopback port; returns `http://127.0.0.1:<port>`.

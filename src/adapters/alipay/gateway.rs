@@ -70,49 +70,19 @@ impl<T: HttpTransport> AlipayGateway<T> {
         }
         api::read_answer(&self.config, call.method, &response.message.body)
     }
-
-    async fn create(&self, request: &PaymentRequest) -> Result<PaymentSession, AlipayError> {
-        let call = api::create(request)?;
-        if call.method != api::PRECREATE {
-            let params = api::signed_params(&self.config, &call, self.clock.now())?;
-            return api::local_session(&self.config, &params)
-                .ok_or_else(|| AlipayError::Unsupported(format!("method {}", call.method)));
-        }
-        let created: api::Precreated = self.call(&call).await?;
-        Ok(PaymentSession::QrCode { payload: created.qr_code })
-    }
-
-    async fn query(&self, order: &OrderNumber) -> Result<Option<PaymentNotification>, AlipayError> {
-        match self.call::<api::Trade>(&api::query(order)).await {
-            Ok(trade) => {
-                let paid = trade.notification()?;
-                if paid.order_number != *order {
-                    return Err(AlipayError::Malformed("query answered for another order".into()));
-                }
-                Ok(Some(paid).filter(|paid| paid.status == PaymentStatus::Succeeded))
-            }
-            Err(e) if e.sub_code() == Some(TRADE_NOT_EXIST) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn close(&self, order: &OrderNumber) -> Result<CloseOutcome, AlipayError> {
-        match self.call::<serde_json::Value>(&api::close(order)).await {
-            Ok(_) => Ok(CloseOutcome::Closed),
-            Err(e) if e.sub_code() == Some(TRADE_NOT_EXIST) => Ok(CloseOutcome::NothingToClose),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn make_refund(&self, request: &RefundRequest) -> Result<RefundReceipt, AlipayError> {
-        let answer: api::Refunded = self.call(&api::refund(request)?).await?;
-        Ok(api::refund_receipt(request, &answer))
-    }
 }
 
 impl<T: HttpTransport> PaymentGateway for AlipayGateway<T> {
     async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
-        Ok(self.create(request).await?)
+        let call = api::create(request)?;
+        if call.method != api::PRECREATE {
+            // Page, wap and app payments are signed here and opened by the buyer.
+            let params = api::signed_params(&self.config, &call, self.clock.now())?;
+            let session = api::local_session(&self.config, &params);
+            return Ok(session.ok_or_else(|| AlipayError::Unsupported(format!("method {}", call.method)))?);
+        }
+        let created: api::Precreated = self.call(&call).await?;
+        Ok(PaymentSession::QrCode { payload: created.qr_code })
     }
 
     async fn verify_notification(
@@ -124,15 +94,29 @@ impl<T: HttpTransport> PaymentGateway for AlipayGateway<T> {
     }
 
     async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
-        Ok(self.query(order_number).await?)
+        let trade: api::Trade = match self.call(&api::query(order_number)).await {
+            Ok(trade) => trade,
+            Err(e) if e.sub_code() == Some(TRADE_NOT_EXIST) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let paid = trade.notification()?;
+        if paid.order_number != *order_number {
+            return Err(AlipayError::Malformed("query answered for another order".into()).into());
+        }
+        Ok(Some(paid).filter(|paid| paid.status == PaymentStatus::Succeeded))
     }
 
     async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
-        Ok(self.close(order_number).await?)
+        match self.call::<serde_json::Value>(&api::close(order_number)).await {
+            Ok(_) => Ok(CloseOutcome::Closed),
+            Err(e) if e.sub_code() == Some(TRADE_NOT_EXIST) => Ok(CloseOutcome::NothingToClose),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
-        Ok(self.make_refund(request).await?)
+        let answer: api::Refunded = self.call(&api::refund(request)?).await?;
+        Ok(api::refund_receipt(request, &answer))
     }
 
     async fn verify_refund_notification(

@@ -14,21 +14,16 @@ use orderflow::ports::{
     Checkout, Clock, CloseOutcome, GatewayError, PaymentGateway, PaymentSession, PaymentStatus, RefundRequest,
     refund_reference,
 };
-use orderflow::testing::{FixedClock, buyer, customer_service, sample_form};
-use orderflow::{Action, Command, Currency, Money, OrderId, OrderNumber, OrderStatus, RefundId};
+use orderflow::testing::{buyer, customer_service};
+use orderflow::{Action, Command, Currency, Money, OrderStatus, RefundId};
 
 use super::config;
 use super::emulator::Emulator;
-use crate::shop::{ShopEngine, clock, engine};
+use crate::shop::clock;
 
 type Gateway = AlipayGateway<ReqwestTransport>;
 
-struct World {
-    engine: ShopEngine<Gateway>,
-    gateway: Arc<Gateway>,
-    emulator: Arc<Emulator>,
-    clock: Arc<FixedClock>,
-}
+type World = crate::shop::World<Gateway, Emulator>;
 
 async fn world() -> World {
     let clock = clock();
@@ -37,14 +32,7 @@ async fn world() -> World {
     let transport = ReqwestTransport::new(Duration::from_secs(10)).unwrap();
     let gateway =
         Arc::new(AlipayGateway::new(config().with_gateway_url(gateway_url), transport).with_clock(clock.clone()));
-    World { engine: engine(gateway.clone(), clock.clone()), gateway, emulator, clock }
-}
-
-impl World {
-    async fn place(&self, customer: &str) -> (OrderId, OrderNumber, Money) {
-        let placed = self.engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap();
-        (placed.order.id(), placed.order.number(), placed.order.totals().total)
-    }
+    World::new(gateway, emulator, clock)
 }
 
 #[tokio::test]

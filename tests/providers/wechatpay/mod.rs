@@ -7,8 +7,6 @@ mod verification;
 
 pub use super::shop::{clock, engine};
 use orderflow::adapters::wechatpay::{ApiV3Key, MerchantKey, WechatPayConfig};
-pub use orderflow::testing::{FakeCarrier, RecordingNotifier};
-pub use orderflow::{MemoryInventory, MemoryStore};
 
 pub const MCH_ID: &str = "1900009191";
 pub const APP_ID: &str = "wxd678efh567hg6787";
