@@ -94,7 +94,7 @@ pub use effect::{Audience, Effect, Notification, NotificationKind, StockItem};
 pub use error::Error;
 pub use event::{Change, Event};
 pub use ids::{CaseId, CustomerId, LineId, OrderId, PackageId, RefundId, Sku, StaffId};
-pub use money::{Currency, Money, MoneyError};
+pub use money::{Currency, DecimalError, Money, MoneyError};
 pub use order::{Order, OrderStatus};
 pub use order_number::OrderNumber;
 pub use placement::{AddressForm, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm};

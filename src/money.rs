@@ -27,6 +27,22 @@ pub enum MoneyError {
     InvalidCurrency(String),
 }
 
+/// Why a decimal amount (`"88.88"`) was refused by [`Money::parse_decimal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecimalError {
+    /// Not plain digits with an optional point and fraction: a sign, a space, an exponent, an
+    /// empty part or another character.
+    #[error("amount is not a plain decimal number")]
+    Syntax,
+    /// More fraction digits than the currency's minor unit has (`1.005` yuan).
+    #[error("amount has more decimals than the currency's minor unit ({0})")]
+    TooManyDecimals(u32),
+    /// The amount does not fit in 64-bit minor units.
+    #[error("amount does not fit in 64-bit minor units")]
+    Overflow,
+}
+
 /// An ISO 4217 alphabetic currency code such as `CNY` or `USD`.
 ///
 /// Only the shape is checked (three upper-case ASCII letters), so hosts can use codes this
@@ -181,6 +197,55 @@ impl Money {
         if self.minor < 0 { Money::zero(self.currency) } else { self }
     }
 
+    /// Reads a non-negative decimal amount in major units (`"88.88"` yuan is 8888 fen), as
+    /// payment providers write them: digits, then optionally a point and at most as many
+    /// digits as the currency's minor unit has (`"1.5"` is 150 fen). Exact, with no float;
+    /// signs, spaces, exponents and overflow are refused.
+    ///
+    /// ```
+    /// use orderflow::{Currency, Money};
+    /// assert_eq!(Money::parse_decimal("88.88", Currency::CNY), Ok(Money::new(8888, Currency::CNY)));
+    /// assert!(Money::parse_decimal("1.005", Currency::CNY).is_err());
+    /// ```
+    pub fn parse_decimal(text: &str, currency: Currency) -> Result<Money, DecimalError> {
+        let exponent = currency.exponent();
+        let (whole, fraction) = match text.split_once('.') {
+            Some((whole, fraction)) if !fraction.is_empty() => (whole, fraction),
+            Some(_) => return Err(DecimalError::Syntax),
+            None => (text, ""),
+        };
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) {
+            return Err(DecimalError::Syntax);
+        }
+        let places = u32::try_from(fraction.len()).map_err(|_| DecimalError::TooManyDecimals(exponent))?;
+        if places > exponent {
+            return Err(DecimalError::TooManyDecimals(exponent));
+        }
+        let mut minor: i64 = 0;
+        let padding = std::iter::repeat_n(b'0', usize::try_from(exponent - places).unwrap_or(0));
+        for digit in whole.bytes().chain(fraction.bytes()).chain(padding) {
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(i64::from(digit - b'0')))
+                .ok_or(DecimalError::Overflow)?;
+        }
+        Ok(Money::new(minor, currency))
+    }
+
+    /// The amount in major units with exactly the currency's decimals (`"88.88"`, `"-0.05"`,
+    /// `"1200"` yen), as providers expect it; [`Money::parse_decimal`] reads it back.
+    pub fn to_decimal_string(&self) -> String {
+        let exp = self.currency.exponent();
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let abs = self.minor.unsigned_abs();
+        if exp == 0 {
+            return format!("{sign}{abs}");
+        }
+        let scale = 10u64.pow(exp);
+        format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = exp as usize)
+    }
+
     /// The smaller of two amounts of the same currency.
     pub fn min(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
@@ -190,14 +255,7 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let exp = self.currency.exponent();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        let abs = self.minor.unsigned_abs();
-        if exp == 0 {
-            return write!(f, "{sign}{abs} {}", self.currency);
-        }
-        let scale = 10u64.pow(exp);
-        write!(f, "{sign}{}.{:0width$} {}", abs / scale, abs % scale, self.currency, width = exp as usize)
+        write!(f, "{} {}", self.to_decimal_string(), self.currency)
     }
 }
 
@@ -246,7 +304,32 @@ mod tests {
         assert!(Currency::parse("ÄBC").is_err());
     }
 
+    #[test]
+    fn decimals_are_parsed_exactly_and_junk_is_refused() {
+        let cny = |minor| Ok(Money::new(minor, Currency::CNY));
+        assert_eq!(Money::parse_decimal("0.01", Currency::CNY), cny(1));
+        assert_eq!(Money::parse_decimal("100000000.00", Currency::CNY), cny(10_000_000_000));
+        assert_eq!(Money::parse_decimal("1.5", Currency::CNY), cny(150));
+        assert_eq!(Money::parse_decimal("7", Currency::CNY), cny(700));
+        assert_eq!(Money::parse_decimal("1200", Currency::JPY), Ok(Money::new(1200, Currency::JPY)));
+        assert_eq!(Money::parse_decimal("1.005", Currency::CNY), Err(DecimalError::TooManyDecimals(2)));
+        assert_eq!(Money::parse_decimal("1.0", Currency::JPY), Err(DecimalError::TooManyDecimals(0)));
+        for junk in ["", ".5", "5.", "-1.00", "+1.00", " 1.00", "1,00", "1e3", "1.0.0", "NaN", "１.00"] {
+            assert_eq!(Money::parse_decimal(junk, Currency::CNY), Err(DecimalError::Syntax), "{junk:?}");
+        }
+        assert_eq!(Money::parse_decimal("92233720368547758.08", Currency::CNY), Err(DecimalError::Overflow));
+        assert_eq!(Money::parse_decimal("92233720368547758.07", Currency::CNY), cny(i64::MAX));
+        assert_eq!(Money::new(8888, Currency::CNY).to_decimal_string(), "88.88");
+        assert_eq!(Money::new(-5, Currency::USD).to_decimal_string(), "-0.05");
+    }
+
     proptest! {
+        #[test]
+        fn decimal_string_round_trips(minor in 0i64..=i64::MAX) {
+            let money = Money::new(minor, Currency::CNY);
+            prop_assert_eq!(Money::parse_decimal(&money.to_decimal_string(), Currency::CNY), Ok(money));
+        }
+
         #[test]
         fn add_then_sub_is_identity(a in -1_000_000_000i64..1_000_000_000, b in -1_000_000_000i64..1_000_000_000) {
             let x = Money::new(a, Currency::CNY);

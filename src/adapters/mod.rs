@@ -9,7 +9,9 @@
 //! `PgStore`, a store several app instances share.
 //!
 //! [`http`] holds the transport port the payment providers' adapters call their APIs through;
-//! `wechatpay` (feature `wechatpay`) holds `WechatPayGateway`, the WeChat Pay API v3 gateway.
+//! `wechatpay` (feature `wechatpay`) holds `WechatPayGateway`, the WeChat Pay API v3 gateway;
+//! `alipay` (feature `alipay`) holds `AlipayGateway`, the Alipay open-platform (RSA2) gateway.
+//! Both sign with `rsa_sha256`.
 
 pub mod memory;
 
@@ -21,5 +23,11 @@ pub mod postgres;
 
 pub mod http;
 
+#[cfg(any(feature = "wechatpay", feature = "alipay"))]
+pub mod rsa_sha256;
+
 #[cfg(feature = "wechatpay")]
 pub mod wechatpay;
+
+#[cfg(feature = "alipay")]
+pub mod alipay;

@@ -22,8 +22,8 @@ pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Ship
 pub use notifier::{DynNotifier, Notifier, NotifyError};
 pub use payment::{
     AppParameters, Checkout, CloseOutcome, DynPaymentGateway, GatewayError, JsapiParameters, PaymentGateway,
-    PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundReceipt, RefundRequest,
-    WebhookReply, parse_refund_reference, refund_reference,
+    PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundNotification, RefundReceipt,
+    RefundRequest, RefundStatus, WebhookReply, parse_refund_reference, refund_reference,
 };
 pub use queue::{DynWorkQueue, WorkQueue};
 pub use repository::{DynOrderRepository, OrderRepository};

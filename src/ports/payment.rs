@@ -125,6 +125,9 @@ pub enum Checkout {
         /// The buyer's IP address, which the provider requires and checks.
         client_ip: String,
     },
+    /// A desktop browser sent to the provider's payment page (Alipay `alipay.trade.page.pay`).
+    /// Answered by [`PaymentSession::Redirect`].
+    Page,
 }
 
 /// The signed parameters of WeChat's `wx.requestPayment` (JSAPI and mini-program), named as
@@ -183,6 +186,11 @@ pub enum PaymentSession {
     Jsapi(JsapiParameters),
     /// Hand these to the provider's app SDK.
     App(AppParameters),
+    /// Hand this signed order string to the provider's app SDK (Alipay's `orderStr`).
+    AppOrder {
+        /// The order string.
+        order_string: String,
+    },
 }
 
 /// A payment's status at the provider.
@@ -333,6 +341,65 @@ impl RefundReceipt {
     }
 }
 
+/// A refund's outcome at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RefundStatus {
+    /// The money went back to the buyer (WeChat Pay `REFUND.SUCCESS`).
+    Succeeded,
+    /// Accepted, still being processed (WeChat Pay `PROCESSING`).
+    Pending,
+    /// The provider could not send the money back (WeChat Pay `REFUND.ABNORMAL` or `CLOSED`):
+    /// customer service must refund another way.
+    Failed,
+}
+
+/// A verified, parsed refund notification (or refund query result). Build it with
+/// [`RefundNotification::new`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RefundNotification {
+    /// The order number the provider was given.
+    pub order_number: OrderNumber,
+    /// Which refund of the order (read back from the refund reference, see
+    /// [`super::parse_refund_reference`]).
+    pub refund: RefundId,
+    /// The provider's refund id.
+    pub provider_refund_id: String,
+    /// The amount refunded.
+    pub amount: Money,
+    /// Outcome.
+    pub status: RefundStatus,
+    /// When the provider says the money went back; `None` when it does not say.
+    #[serde(default)]
+    pub succeeded_at: Option<DateTime<Utc>>,
+    /// Which provider sent it (e.g. `wechatpay`); `None` when the gateway does not say.
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+impl RefundNotification {
+    /// A notification with no provider time or provider name.
+    pub fn new(
+        order_number: OrderNumber,
+        refund: RefundId,
+        provider_refund_id: impl Into<String>,
+        amount: Money,
+        status: RefundStatus,
+    ) -> Self {
+        RefundNotification {
+            order_number,
+            refund,
+            provider_refund_id: provider_refund_id.into(),
+            amount,
+            status,
+            succeeded_at: None,
+            provider: None,
+        }
+    }
+}
+
 /// What closing an unpaid payment found at the provider (see
 /// [`PaymentGateway::close_payment`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,6 +499,17 @@ pub trait PaymentGateway: Send + Sync {
     ) -> impl Future<Output = Result<CloseOutcome, GatewayError>> + Send;
     /// Refunds, idempotently by `request.key`.
     fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send;
+    /// Verifies and parses a raw refund notification (WeChat Pay `REFUND.SUCCESS` /
+    /// `REFUND.ABNORMAL`, Alipay's refund notify): the outcome of a refund answered as pending.
+    /// The default refuses: a gateway whose refunds are always answered at once sends none.
+    fn verify_refund_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<RefundNotification, GatewayError>> + Send {
+        let _ = (raw, now);
+        std::future::ready(Err(GatewayError::Rejected("this gateway sends no refund notifications".into())))
+    }
     /// The answer to a webhook that was handled (`true`, also for duplicates) or must be
     /// retried by the provider (`false`).
     fn reply(&self, handled: bool) -> WebhookReply {
@@ -471,6 +549,13 @@ impl<T: PaymentGateway + ?Sized> PaymentGateway for Arc<T> {
     }
     fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {
         (**self).refund(request)
+    }
+    fn verify_refund_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<RefundNotification, GatewayError>> + Send {
+        (**self).verify_refund_notification(raw, now)
     }
     fn reply(&self, handled: bool) -> WebhookReply {
         (**self).reply(handled)

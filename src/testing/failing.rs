@@ -48,7 +48,7 @@ use crate::ports::logistics::{Logistics, LogisticsError, Parcel, Quote, Shipment
 use crate::ports::notifier::{Notifier, NotifyError};
 use crate::ports::payment::{
     CloseOutcome, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, RawMessage,
-    RefundReceipt, RefundRequest, WebhookReply,
+    RefundNotification, RefundReceipt, RefundRequest, WebhookReply,
 };
 use crate::ports::{
     Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OutboxItem, StoreError, WorkQueue,
@@ -309,6 +309,7 @@ impl<P: PaymentGateway> PaymentGateway for Failing<P> {
         query_payment(order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError>;
         close_payment(order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError>;
         refund(request: &RefundRequest) -> Result<RefundReceipt, GatewayError>;
+        verify_refund_notification(raw: &RawMessage, now: DateTime<Utc>) -> Result<RefundNotification, GatewayError>;
     }
 
     /// Never fails: the answer to a webhook is made here, not asked of the provider.

@@ -79,7 +79,7 @@ pub fn create(config: &WechatPayConfig, request: &PaymentRequest) -> Result<ApiR
         fields.insert("time_expire".into(), beijing(expires_at).into());
     }
     let kind = match &request.checkout {
-        Checkout::Native => "native",
+        Checkout::Native | Checkout::Page => "native",
         Checkout::App => "app",
         Checkout::Jsapi { openid } => {
             if let Some(fields) = body.as_object_mut() {
@@ -127,7 +127,9 @@ pub fn session(
             PaymentSession::App(sign::Prepay { config, prepay_id: &prepay_id, timestamp, nonce_str }.app()?)
         }
         Checkout::H5 { .. } => PaymentSession::Redirect { url: created.h5_url.ok_or_else(|| missing("h5_url"))? },
-        Checkout::Native => PaymentSession::QrCode { payload: created.code_url.ok_or_else(|| missing("code_url"))? },
+        Checkout::Native | Checkout::Page => {
+            PaymentSession::QrCode { payload: created.code_url.ok_or_else(|| missing("code_url"))? }
+        }
     })
 }
 

@@ -2,11 +2,9 @@
 
 use std::fmt;
 
-use chrono::TimeDelta;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
-
 use super::WechatPayError;
+use crate::adapters::rsa_sha256::RsaPrivateKey;
+use chrono::TimeDelta;
 
 /// WeChat Pay's production API.
 pub const PRODUCTION_BASE_URL: &str = "https://api.mch.weixin.qq.com";
@@ -16,16 +14,15 @@ pub const DEFAULT_TOLERANCE: TimeDelta = TimeDelta::minutes(5);
 
 /// The merchant's API private key (`apiclient_key.pem`), which signs every request.
 #[derive(Clone)]
-pub struct MerchantKey(pub(crate) rsa::PrivateKey);
+pub struct MerchantKey(pub(crate) RsaPrivateKey);
 
 impl MerchantKey {
     /// Reads a PEM key: PKCS#8 (`BEGIN PRIVATE KEY`, as the merchant platform issues it) or
     /// PKCS#1 (`BEGIN RSA PRIVATE KEY`).
     pub fn from_pem(pem: &str) -> Result<MerchantKey, WechatPayError> {
-        rsa::PrivateKey::from_pkcs8_pem(pem)
-            .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(pem))
+        RsaPrivateKey::from_text(pem)
             .map(MerchantKey)
-            .map_err(|_| WechatPayError::InvalidKey("merchant private key is not an RSA PEM key".into()))
+            .ok_or_else(|| WechatPayError::InvalidKey("merchant private key is not an RSA PEM key".into()))
     }
 }
 

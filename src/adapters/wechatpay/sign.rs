@@ -5,10 +5,6 @@
 //! base64-encoded. A request signs `METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n`, where URL is the
 //! path with its query and BODY is empty for a `GET`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use rsa::sha2::Sha256;
-
 use super::WechatPayError;
 use super::config::{MerchantKey, WechatPayConfig};
 use crate::ports::{AppParameters, JsapiParameters};
@@ -23,8 +19,7 @@ pub fn message(parts: &[&str]) -> String {
 
 /// Signs `message` with `key`: base64 of RSA-SHA256 (PKCS#1 v1.5).
 pub fn sign(key: &MerchantKey, message: &str) -> Result<String, WechatPayError> {
-    let signature = key.0.pkcs1v15_sign::<Sha256>(message.as_bytes()).map_err(|_| WechatPayError::Signing)?;
-    Ok(STANDARD.encode(signature))
+    key.0.sign(message.as_bytes()).ok_or(WechatPayError::Signing)
 }
 
 /// A fresh random nonce: 32 upper-case hexadecimal characters.

@@ -6,13 +6,11 @@
 //! timestamp is within the tolerance of now (a replay is refused) and its signature verifies
 //! with the platform key of that serial.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, Utc};
-use rsa::sha2::Sha256;
 
 use super::WechatPayError;
 use super::platform_certs::PlatformKeys;
+use crate::adapters::rsa_sha256;
 use crate::ports::RawMessage;
 
 /// Header: seconds since the epoch of the signature.
@@ -70,8 +68,7 @@ pub fn check_timestamp(timestamp: &str, now: DateTime<Utc>, tolerance: TimeDelta
 
 /// Checks a base64 RSA-SHA256 `signature` of `message` with `key`.
 pub fn verify_signature(key: &rsa::PublicKey, message: &[u8], signature: &str) -> Result<(), WechatPayError> {
-    let signature = STANDARD.decode(signature).map_err(|_| WechatPayError::WrongSignature)?;
-    key.pkcs1v15_verify::<Sha256>(message, &signature).map_err(|_| WechatPayError::WrongSignature)
+    if rsa_sha256::verify(key, message, signature) { Ok(()) } else { Err(WechatPayError::WrongSignature) }
 }
 
 /// Verifies a signed message from WeChat Pay: headers present, timestamp within `tolerance`,

@@ -8,36 +8,19 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use orderflow::adapters::http::ReqwestTransport;
 use orderflow::adapters::wechatpay::WechatPayGateway;
-use orderflow::engine::{Adapters, Engine};
 use orderflow::order::RefundStatus;
 use orderflow::ports::{
     Checkout, Clock, CloseOutcome, GatewayError, PaymentGateway, PaymentSession, PaymentStatus, RefundRequest,
 };
-use orderflow::testing::{FixedClock, buyer, customer_service, sample_form};
-use orderflow::{Action, Command, Currency, Money, OrderId, OrderNumber, OrderStatus, RefundId};
+use orderflow::testing::{buyer, customer_service};
+use orderflow::{Action, Command, Currency, Money, OrderStatus, RefundId};
 use rsa::pkcs8::DecodePublicKey;
 
 use super::emulator::Emulator;
 use super::*;
 
 type Gateway = WechatPayGateway<ReqwestTransport>;
-type WxEngine = Engine<
-    Adapters<
-        Arc<MemoryStore>,
-        Arc<Gateway>,
-        Arc<FakeCarrier>,
-        Arc<MemoryInventory>,
-        Arc<RecordingNotifier>,
-        Arc<FixedClock>,
-    >,
->;
-
-struct World {
-    engine: WxEngine,
-    gateway: Arc<Gateway>,
-    emulator: Arc<Emulator>,
-    clock: Arc<FixedClock>,
-}
+type World = crate::shop::World<Gateway, Emulator>;
 
 async fn world() -> World {
     let clock = clock();
@@ -46,14 +29,7 @@ async fn world() -> World {
     let transport = ReqwestTransport::new(Duration::from_secs(10)).unwrap();
     let gateway =
         Arc::new(WechatPayGateway::new(config().with_base_url(base_url), transport).with_clock(clock.clone()));
-    World { engine: engine(gateway.clone(), clock.clone()), gateway, emulator, clock }
-}
-
-impl World {
-    async fn place(&self, customer: &str) -> (OrderId, OrderNumber, Money) {
-        let placed = self.engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap();
-        (placed.order.id(), placed.order.number(), placed.order.totals().total)
-    }
+    World::new(gateway, emulator, clock)
 }
 
 #[tokio::test]

@@ -5,13 +5,8 @@ mod lifecycle;
 mod references;
 mod verification;
 
-use std::sync::Arc;
-
-use orderflow::adapters::wechatpay::{ApiV3Key, MerchantKey, WechatPayConfig, WechatPayGateway};
-use orderflow::engine::{Adapters, Engine};
-use orderflow::testing::shop::{SKUS, sku};
-use orderflow::testing::{FakeCarrier, FixedClock, RecordingNotifier, t0};
-use orderflow::{MemoryInventory, MemoryStore, Workflow};
+pub use super::shop::{clock, engine};
+use orderflow::adapters::wechatpay::{ApiV3Key, MerchantKey, WechatPayConfig};
 
 pub const MCH_ID: &str = "1900009191";
 pub const APP_ID: &str = "wxd678efh567hg6787";
@@ -38,41 +33,4 @@ pub fn config() -> WechatPayConfig {
         ApiV3Key::new(API_V3_KEY).unwrap(),
         NOTIFY_URL,
     )
-}
-
-pub fn clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new(t0()))
-}
-
-/// The engine of a shop paid through WeChat Pay over transport `T`.
-#[allow(type_alias_bounds)]
-pub type ShopEngine<T> = Engine<
-    Adapters<
-        Arc<MemoryStore>,
-        Arc<WechatPayGateway<T>>,
-        Arc<FakeCarrier>,
-        Arc<MemoryInventory>,
-        Arc<RecordingNotifier>,
-        Arc<FixedClock>,
-    >,
->;
-
-/// The engine on the memory store, every sample SKU stocked, paying through `gateway`.
-pub fn engine<T: orderflow::adapters::http::HttpTransport>(
-    gateway: Arc<WechatPayGateway<T>>,
-    clock: Arc<FixedClock>,
-) -> ShopEngine<T> {
-    let inventory = Arc::new(MemoryInventory::new());
-    for s in SKUS {
-        inventory.set_stock(&sku(s), 100);
-    }
-    let adapters = Adapters {
-        store: Arc::new(MemoryStore::new()),
-        payments: gateway,
-        logistics: Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
-        inventory,
-        notifier: Arc::new(RecordingNotifier::new()),
-        clock,
-    };
-    Engine::new(Workflow::default(), adapters)
 }

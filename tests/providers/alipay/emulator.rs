@@ -1,0 +1,356 @@
+//! A loopback emulator of Alipay's gateway as documented: one URL, dispatching on `method`;
+//! it checks the app's RSA2 signature on every call, signs every answer over its
+//! `*_response` text with the Alipay key, answers the documented codes when told, and sends
+//! notifications signed like Alipay (without `sign` and `sign_type` in the content).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use chrono::TimeDelta;
+use orderflow::adapters::alipay::api::beijing;
+use orderflow::adapters::alipay::sign::{self, Params};
+use orderflow::adapters::rsa_sha256::{self, RsaPrivateKey};
+use orderflow::ports::{Clock, RawMessage};
+use orderflow::testing::FixedClock;
+use serde_json::{Value, json};
+
+use super::{ALIPAY_KEY, APP_ID, APP_PUBLIC_KEY, SELLER_ID};
+
+/// A trade the emulator knows.
+#[derive(Debug, Clone)]
+pub struct Trade {
+    pub method: String,
+    pub total: i64,
+    pub buyer_pay: i64,
+    pub status: &'static str,
+    pub trade_no: String,
+    pub paid_at: Option<String>,
+    pub refunded: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Refund {
+    pub out_trade_no: String,
+    pub amount: i64,
+}
+
+#[derive(Default)]
+struct State {
+    trades: BTreeMap<String, Trade>,
+    refunds: BTreeMap<String, Refund>,
+    failures: VecDeque<(&'static str, &'static str)>,
+    calls: Vec<String>,
+    next: u64,
+}
+
+pub struct Emulator {
+    clock: Arc<FixedClock>,
+    app: rsa::PublicKey,
+    key: RsaPrivateKey,
+    state: Mutex<State>,
+}
+
+/// Letters, digits and `_`, at most 64: Alipay's `out_trade_no` and `out_request_no`.
+pub fn is_alipay_no(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Yuan with at most two decimals, as Alipay checks it (no float): fen.
+fn fen(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || fraction.len() > 2 || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let fraction = format!("{fraction:0<2}");
+    let fen = whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(fraction.parse::<i64>().ok()?)?;
+    (1..=10_000_000_000).contains(&fen).then_some(fen)
+}
+
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+impl Emulator {
+    pub fn new(clock: Arc<FixedClock>) -> Emulator {
+        Emulator {
+            clock,
+            app: rsa_sha256::public_key_from_text(APP_PUBLIC_KEY).unwrap(),
+            key: RsaPrivateKey::from_text(ALIPAY_KEY).unwrap(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Serves the gateway on a loopback port; returns its URL.
+    pub async fn serve(self: &Arc<Self>) -> String {
+        let emulator = self.clone();
+        let app = axum::Router::new().route(
+            "/gateway.do",
+            axum::routing::post(move |body: Bytes| {
+                let emulator = emulator.clone();
+                async move { emulator.handle(&body) }
+            }),
+        );
+        format!("{}/gateway.do", crate::shop::serve(app).await)
+    }
+
+    /// Answers one form-urlencoded call with the signed JSON envelope.
+    pub fn handle(&self, body: &[u8]) -> String {
+        let params = sign::parse_form(body).unwrap_or_default();
+        let method = params.get("method").cloned().unwrap_or_default();
+        let mut state = self.state.lock().unwrap();
+        state.calls.push(method.clone());
+        let answer = match self.check_app(&params) {
+            Err(sub_code) => error("40002", sub_code),
+            Ok(biz) => match state.failures.pop_front() {
+                Some((code, sub_code)) => error(code, sub_code),
+                None => self.route(&mut state, &method, &biz),
+            },
+        };
+        self.envelope(&method, &answer)
+    }
+
+    /// `{"<method>_response": ..., "sign": ...}`, signed over the exact response text.
+    pub fn envelope(&self, method: &str, answer: &Value) -> String {
+        let text = answer.to_string();
+        let signature = self.key.sign(text.as_bytes()).unwrap();
+        format!(r#"{{"{}_response":{text},"sign":"{signature}"}}"#, method.replace('.', "_"))
+    }
+
+    /// Alipay's checks of a request: app id, common parameters, RSA2 signature over all
+    /// parameters but `sign`; returns `biz_content`.
+    fn check_app(&self, params: &Params) -> Result<Value, &'static str> {
+        let get = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        if get("app_id") != APP_ID {
+            return Err("isv.invalid-app-id");
+        }
+        if get("sign_type") != "RSA2" || get("charset") != "utf-8" || get("format") != "JSON" || get("version") != "1.0"
+        {
+            return Err("isv.invalid-parameter");
+        }
+        let sent = chrono::NaiveDateTime::parse_from_str(get("timestamp"), "%Y-%m-%d %H:%M:%S")
+            .map_err(|_| "isv.invalid-timestamp")?;
+        let now = chrono::NaiveDateTime::parse_from_str(&beijing(self.clock.now()), "%Y-%m-%d %H:%M:%S").unwrap();
+        if (now - sent).abs() > TimeDelta::minutes(15) {
+            return Err("isv.invalid-timestamp");
+        }
+        sign::verify_params(&self.app, params, sign::REQUEST_UNSIGNED).map_err(|_| "isv.invalid-signature")?;
+        serde_json::from_str(get("biz_content")).map_err(|_| "isv.invalid-parameter")
+    }
+
+    fn route(&self, state: &mut State, method: &str, biz: &Value) -> Value {
+        let out_trade_no = biz["out_trade_no"].as_str().unwrap_or_default().to_owned();
+        if !is_alipay_no(&out_trade_no) {
+            return error("40002", "isv.invalid-parameter");
+        }
+        match method {
+            "alipay.trade.precreate" | "alipay.trade.page.pay" | "alipay.trade.wap.pay" | "alipay.trade.app.pay" => {
+                let subject = biz["subject"].as_str().unwrap_or_default();
+                let Some(total) = biz["total_amount"].as_str().and_then(fen) else {
+                    return error("40002", "isv.invalid-parameter");
+                };
+                if subject.is_empty() || subject.contains(['/', '=', '&']) {
+                    return error("40002", "isv.invalid-parameter");
+                }
+                match state.trades.get(&out_trade_no).map(|t| t.status) {
+                    Some("TRADE_SUCCESS" | "TRADE_FINISHED") => return error("40004", "ACQ.TRADE_HAS_SUCCESS"),
+                    Some("TRADE_CLOSED") => return error("40004", "ACQ.TRADE_HAS_CLOSE"),
+                    _ => {}
+                }
+                state.next += 1;
+                let trade_no = format!("2026120522001{:015}", state.next);
+                state.trades.insert(
+                    out_trade_no.clone(),
+                    Trade {
+                        method: method.into(),
+                        total,
+                        buyer_pay: total,
+                        status: "WAIT_BUYER_PAY",
+                        trade_no,
+                        paid_at: None,
+                        refunded: 0,
+                    },
+                );
+                ok(
+                    json!({ "out_trade_no": out_trade_no, "qr_code": format!("https://qr.alipay.com/bax0{:06}", state.next) }),
+                )
+            }
+            "alipay.trade.query" => match state.trades.get(&out_trade_no) {
+                None => error("40004", "ACQ.TRADE_NOT_EXIST"),
+                Some(trade) => {
+                    let mut answer = json!({
+                        "out_trade_no": out_trade_no,
+                        "trade_no": trade.trade_no,
+                        "trade_status": trade.status,
+                        "total_amount": yuan(trade.total),
+                        "buyer_logon_id": "159****5620",
+                    });
+                    if let Some(at) = &trade.paid_at {
+                        answer["buyer_pay_amount"] = yuan(trade.buyer_pay).into();
+                        answer["send_pay_date"] = at.as_str().into();
+                    }
+                    ok(answer)
+                }
+            },
+            "alipay.trade.close" => match state.trades.get_mut(&out_trade_no) {
+                None => error("40004", "ACQ.TRADE_NOT_EXIST"),
+                Some(trade) if trade.status != "WAIT_BUYER_PAY" => error("40004", "ACQ.TRADE_STATUS_ERROR"),
+                Some(trade) => {
+                    trade.status = "TRADE_CLOSED";
+                    ok(json!({ "out_trade_no": out_trade_no, "trade_no": trade.trade_no }))
+                }
+            },
+            "alipay.trade.refund" => {
+                let out_request_no = biz["out_request_no"].as_str().unwrap_or_default().to_owned();
+                let Some(amount) = biz["refund_amount"].as_str().and_then(fen) else {
+                    return error("40002", "isv.invalid-parameter");
+                };
+                if !is_alipay_no(&out_request_no) {
+                    return error("40002", "isv.invalid-parameter");
+                }
+                let Some(trade) = state.trades.get(&out_trade_no).cloned() else {
+                    return error("40004", "ACQ.TRADE_NOT_EXIST");
+                };
+                let answer = |fund_change: &str, refunded: i64| {
+                    ok(json!({
+                        "out_trade_no": out_trade_no,
+                        "trade_no": trade.trade_no,
+                        "fund_change": fund_change,
+                        "refund_fee": yuan(refunded),
+                        "buyer_logon_id": "159****5620",
+                    }))
+                };
+                if state.refunds.contains_key(&out_request_no) {
+                    return answer("N", trade.refunded);
+                }
+                if trade.paid_at.is_none() || trade.status == "TRADE_CLOSED" && trade.refunded == 0 {
+                    return error("40004", "ACQ.TRADE_STATUS_ERROR");
+                }
+                if trade.refunded + amount > trade.total {
+                    return error("40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL");
+                }
+                state.refunds.insert(out_request_no, Refund { out_trade_no: out_trade_no.clone(), amount });
+                let refunded = trade.refunded + amount;
+                if let Some(trade) = state.trades.get_mut(&out_trade_no) {
+                    trade.refunded = refunded;
+                    if refunded == trade.total {
+                        trade.status = "TRADE_CLOSED";
+                    }
+                }
+                answer("Y", refunded)
+            }
+            _ => error("40004", "isv.invalid-method"),
+        }
+    }
+
+    /// The buyer's browser opens a page or wap payment URL (or the app SDK sends its order
+    /// string): the emulator checks it as a call and opens the trade.
+    pub fn open(&self, order_string: &str) -> Value {
+        let query = order_string.split_once('?').map_or(order_string, |(_, q)| q);
+        let envelope: Value = serde_json::from_str(&self.handle(query.as_bytes())).unwrap();
+        envelope.as_object().unwrap().iter().find(|(k, _)| k.ends_with("_response")).unwrap().1.clone()
+    }
+
+    /// The buyer pays `out_trade_no` (`buyer_pay` fen, less than the total when a coupon paid
+    /// part); no notification is sent.
+    pub fn pay(&self, out_trade_no: &str, buyer_pay: i64) {
+        let mut state = self.state.lock().unwrap();
+        let trade = state.trades.get_mut(out_trade_no).expect("the trade was opened at the emulator");
+        trade.status = "TRADE_SUCCESS";
+        trade.buyer_pay = buyer_pay;
+        trade.paid_at = Some(beijing(self.clock.now()));
+    }
+
+    /// The parameters of the notification for `out_trade_no`, unsigned.
+    pub fn notification_params(&self, out_trade_no: &str) -> Params {
+        let state = self.state.lock().unwrap();
+        let trade = &state.trades[out_trade_no];
+        let mut params = Params::new();
+        let now = beijing(self.clock.now());
+        for (name, value) in [
+            ("notify_time", now.as_str()),
+            ("notify_type", "trade_status_sync"),
+            ("notify_id", "ac05099524730693a8b330c5ecf72da9786"),
+            ("app_id", APP_ID),
+            ("charset", "utf-8"),
+            ("version", "1.0"),
+            ("sign_type", "RSA2"),
+            ("trade_no", trade.trade_no.as_str()),
+            ("out_trade_no", out_trade_no),
+            ("trade_status", trade.status),
+            ("seller_id", SELLER_ID),
+            ("buyer_id", "2088102116773037"),
+            ("subject", "订单 order"),
+            ("gmt_create", now.as_str()),
+            ("gmt_payment", trade.paid_at.as_deref().unwrap_or_default()),
+        ] {
+            params.insert(name.into(), value.into());
+        }
+        params.insert("total_amount".into(), yuan(trade.total));
+        params.insert("buyer_pay_amount".into(), yuan(trade.buyer_pay));
+        params.insert("receipt_amount".into(), yuan(trade.buyer_pay));
+        params
+    }
+
+    /// The refund notification for the refund `out_request_no`, unsigned.
+    pub fn refund_params(&self, out_request_no: &str) -> Params {
+        let refund = self.state.lock().unwrap().refunds[out_request_no].clone();
+        let mut params = self.notification_params(&refund.out_trade_no);
+        let refunded = self.state.lock().unwrap().trades[&refund.out_trade_no].refunded;
+        params.insert("out_biz_no".into(), out_request_no.into());
+        params.insert("refund_fee".into(), yuan(refunded));
+        params.insert("gmt_refund".into(), format!("{}.000", beijing(self.clock.now())));
+        params
+    }
+
+    /// `params` signed as Alipay signs a notification, as the form body it posts.
+    pub fn signed(&self, mut params: Params) -> RawMessage {
+        let signature = self.key.sign(sign::content(&params, sign::NOTIFY_UNSIGNED).as_bytes()).unwrap();
+        params.insert("sign".into(), signature);
+        RawMessage {
+            headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded; charset=utf-8".into())],
+            body: sign::encode_form(&params).into_bytes(),
+        }
+    }
+
+    /// The payment notification for `out_trade_no`, as Alipay sends it.
+    pub fn notification(&self, out_trade_no: &str) -> RawMessage {
+        self.signed(self.notification_params(out_trade_no))
+    }
+
+    /// The next calls (after the signature check) answer `code` with `sub_code`.
+    pub fn fail_next(&self, code: &'static str, sub_code: &'static str) {
+        self.state.lock().unwrap().failures.push_back((code, sub_code));
+    }
+
+    /// Every method called so far.
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// What the emulator knows of `out_trade_no`.
+    pub fn trade(&self, out_trade_no: &str) -> Option<Trade> {
+        self.state.lock().unwrap().trades.get(out_trade_no).cloned()
+    }
+
+    /// Every refund, by `out_request_no`.
+    pub fn refunds(&self) -> BTreeMap<String, Refund> {
+        self.state.lock().unwrap().refunds.clone()
+    }
+}
+
+fn ok(mut answer: Value) -> Value {
+    answer["code"] = "10000".into();
+    answer["msg"] = "Success".into();
+    answer
+}
+
+fn error(code: &str, sub_code: &str) -> Value {
+    let msg = match code {
+        "20000" => "Service Currently Unavailable",
+        "40002" => "Invalid Arguments",
+        _ => "Business Failed",
+    };
+    json!({ "code": code, "msg": msg, "sub_code": sub_code, "sub_msg": "emulated" })
+}

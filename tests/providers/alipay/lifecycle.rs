@@ -1,0 +1,148 @@
+//! Whole lifecycles through the engine against the loopback emulator, over
+//! `ReqwestTransport`: place, QR code, notification, cancel, refund; a lost notification
+//! found by the query; closing a trade that was never opened; the documented error codes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use orderflow::adapters::alipay::AlipayGateway;
+use orderflow::adapters::http::ReqwestTransport;
+use orderflow::engine::EngineError;
+use orderflow::order::RefundStatus;
+use orderflow::ports::{
+    Checkout, Clock, CloseOutcome, GatewayError, PaymentGateway, PaymentSession, PaymentStatus, RefundRequest,
+    refund_reference,
+};
+use orderflow::testing::{buyer, customer_service};
+use orderflow::{Action, Command, Currency, Money, OrderStatus, RefundId};
+
+use super::config;
+use super::emulator::Emulator;
+use crate::shop::clock;
+
+type Gateway = AlipayGateway<ReqwestTransport>;
+
+type World = crate::shop::World<Gateway, Emulator>;
+
+async fn world() -> World {
+    let clock = clock();
+    let emulator = Arc::new(Emulator::new(clock.clone()));
+    let gateway_url = emulator.serve().await;
+    let transport = ReqwestTransport::new(Duration::from_secs(10)).unwrap();
+    let gateway =
+        Arc::new(AlipayGateway::new(config().with_gateway_url(gateway_url), transport).with_clock(clock.clone()));
+    World::new(gateway, emulator, clock)
+}
+
+#[tokio::test]
+async fn qr_payment_notification_and_refund_run_through_the_engine() {
+    let w = world().await;
+    let (id, number, total) = w.place("ada").await;
+    let reference = number.provider_reference();
+
+    // The buyer scans a QR code (alipay.trade.precreate).
+    let session = w.engine.start_payment(&buyer("ada"), id).await.unwrap();
+    assert!(matches!(&session, PaymentSession::QrCode { payload } if payload.starts_with("https://qr.alipay.com/")));
+    assert_eq!(w.emulator.calls(), vec!["alipay.trade.precreate".to_owned()]);
+    let opened = w.emulator.trade(&reference).unwrap();
+    assert_eq!((opened.total, opened.method.as_str()), (total.minor, "alipay.trade.precreate"));
+
+    // Alipay notifies; the engine records the payment once and answers `success`.
+    w.emulator.pay(&reference, total.minor);
+    let raw = w.emulator.notification(&reference);
+    assert_eq!(w.engine.handle_payment_notification(&raw).await.unwrap().body, "success");
+    assert_eq!(w.engine.handle_payment_notification(&raw).await.unwrap().body, "success", "a duplicate too");
+    let paid = w.engine.order(id).await.unwrap();
+    assert_ne!(paid.status(), OrderStatus::AwaitingPayment);
+    assert_eq!(paid.payment().received().unwrap(), total);
+
+    // Cancelled after payment: the refund goes out with out_request_no. Alipay's rate limit is
+    // retried, not failed.
+    w.engine.drain_outbox().await.unwrap();
+    w.engine
+        .execute(id, Command::new(customer_service(), Action::Cancel { reason: "out of stock".into() }))
+        .await
+        .unwrap();
+    w.emulator.fail_next("40004", "ACQ.TRADE_REFUND_FREQUENCY_LIMITED");
+    let first = w.engine.dispatch_outbox().await.unwrap();
+    assert_eq!(first.retrying, 1);
+    assert!(w.emulator.refunds().is_empty());
+    w.clock.advance(TimeDelta::minutes(1));
+    w.engine.drain_outbox().await.unwrap();
+    let refunds = w.emulator.refunds();
+    let out_request_no = refund_reference(&number, RefundId(1));
+    assert_eq!(refunds.keys().collect::<Vec<_>>(), vec![&out_request_no]);
+    assert_eq!(refunds[&out_request_no].amount, total.minor);
+    let after = w.engine.order(id).await.unwrap();
+    assert!(matches!(after.payment().refunds.first().map(|r| &r.status), Some(RefundStatus::Completed { .. })));
+    assert_eq!(w.emulator.trade(&reference).unwrap().status, "TRADE_CLOSED", "refunded in full");
+
+    // The same refund asked again is the same refund at Alipay: no money moves.
+    let again = RefundRequest::new("k", number, RefundId(1), total, "alipay");
+    let receipt = w.gateway.refund(&again).await.unwrap();
+    assert_eq!((receipt.reference.as_str(), receipt.pending), (out_request_no.as_str(), true));
+    assert_eq!(w.emulator.refunds().len(), 1);
+
+    // Alipay's refund notification is read by the refund entry point.
+    let notice = w.emulator.signed(w.emulator.refund_params(&out_request_no));
+    let refunded = w.gateway.verify_refund_notification(&notice, w.clock.now()).await.unwrap();
+    assert_eq!((refunded.order_number, refunded.refund, refunded.amount), (number, RefundId(1), total));
+}
+
+#[tokio::test]
+async fn a_lost_notification_is_recovered_by_the_query_before_the_unpaid_order_is_cancelled() {
+    let w = world().await;
+    let (id, number, total) = w.place("bo").await;
+    w.engine.start_payment(&buyer("bo"), id).await.unwrap();
+    assert_eq!(w.gateway.query_payment(&number).await, Ok(None), "waiting for the buyer");
+    // Paid with a coupon, but the notification never arrives.
+    w.emulator.pay(&number.provider_reference(), total.minor - 100);
+    let queried = w.gateway.query_payment(&number).await.unwrap().unwrap();
+    assert_eq!((queried.status, queried.amount), (PaymentStatus::Succeeded, total));
+    assert_eq!(queried.payer_total, Some(Money::new(total.minor - 100, Currency::CNY)));
+    assert_eq!(queried.succeeded_at, Some(w.clock.now()));
+    w.clock.advance(TimeDelta::hours(2));
+    w.engine.run_due(w.clock.now()).await.unwrap();
+    let order = w.engine.order(id).await.unwrap();
+    assert_ne!(order.status(), OrderStatus::Cancelled);
+    assert_eq!(order.payment().received().unwrap(), total);
+}
+
+#[tokio::test]
+async fn an_unpaid_trade_is_closed_and_one_never_opened_has_nothing_to_close() {
+    let w = world().await;
+    let (id, number, _) = w.place("cy").await;
+    let (_, never_opened, _) = w.place("di").await;
+    assert_eq!(w.gateway.close_payment(&never_opened).await, Ok(CloseOutcome::NothingToClose));
+    assert_eq!(w.gateway.query_payment(&never_opened).await, Ok(None));
+    w.engine.start_payment_in(&buyer("cy"), id, Checkout::Native).await.unwrap();
+    w.clock.advance(TimeDelta::hours(2));
+    w.engine.run_due(w.clock.now()).await.unwrap();
+    w.engine.drain_outbox().await.unwrap();
+    assert_eq!(w.engine.order(id).await.unwrap().status(), OrderStatus::Cancelled);
+    assert_eq!(w.emulator.trade(&number.provider_reference()).unwrap().status, "TRADE_CLOSED");
+    assert!(w.emulator.calls().contains(&"alipay.trade.close".to_owned()));
+}
+
+#[tokio::test]
+async fn documented_error_codes_are_retryable_rate_limited_or_rejected() {
+    let w = world().await;
+    let (id, number, total) = w.place("ed").await;
+    w.emulator.fail_next("40004", "ACQ.SYSTEM_ERROR");
+    let down = w.engine.start_payment(&buyer("ed"), id).await.unwrap_err();
+    assert!(matches!(down, EngineError::Payment(GatewayError::Unavailable(_))), "{down:?}");
+    w.emulator.fail_next("20000", "isp.unknow-error");
+    assert!(matches!(w.gateway.query_payment(&number).await, Err(GatewayError::Unavailable(_))));
+    w.emulator.fail_next("20000", "isp.rate-limit");
+    assert!(matches!(w.gateway.query_payment(&number).await, Err(GatewayError::RateLimited(_))));
+    w.engine.start_payment(&buyer("ed"), id).await.unwrap();
+    w.emulator.pay(&number.provider_reference(), total.minor);
+    let paid_close = w.gateway.close_payment(&number).await;
+    assert!(matches!(paid_close, Err(GatewayError::Rejected(m)) if m.contains("ACQ.TRADE_STATUS_ERROR")));
+    let again = w.engine.start_payment(&buyer("ed"), id).await;
+    assert!(again.is_err(), "a paid trade cannot be opened again");
+    let too_much = RefundRequest::new("k", number, RefundId(1), Money::new(total.minor + 1, Currency::CNY), "alipay");
+    assert!(matches!(w.gateway.refund(&too_much).await, Err(GatewayError::Rejected(_))));
+    assert!(w.emulator.refunds().is_empty());
+}
