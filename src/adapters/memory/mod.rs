@@ -444,8 +444,6 @@ impl<K: Keep> StoreInner<K> {
         OrderPage { items, next }
     }
 
-    /// A copy of the order's snapshot, rebuilt from its history if the order is cold.
-
     /// A copy of the order's snapshot.
     fn load(&mut self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let Some(record) = self.orders.get_mut(&id) else {
