@@ -4,9 +4,9 @@
 //! notifications sent) → three signed tracking pushes (the third is `Delivered`) → confirm
 //! receipt → outbox drained.
 //!
-//! Three functions: that lifecycle on the default store (`memory_store_with_fakes`, the target),
-//! on a store that keeps every snapshot decoded (`memory_store_all_decoded`: what the memory
-//! target's packing costs), and with the payment and tracking sent as the provider's and the
+//! Three functions: that lifecycle on the default (plain) store (`memory_store_with_fakes`, the
+//! target), on the packed store (`memory_store_packed`, feature `packed-memory`: what packing
+//! costs), and with the payment and tracking sent as the provider's and the
 //! carrier's commands instead of signed webhooks (`memory_store_commands_only`: the engine
 //! without the fakes' signing and their adapters' checks).
 //!
@@ -23,10 +23,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "packed-memory")]
 use cpu_time::Blocks;
 
 use chrono::TimeDelta;
 use criterion::{Criterion, Throughput, criterion_group};
+use orderflow::adapters::memory::{Plain, RecordKeeping};
 use orderflow::engine::{Adapters, Engine};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
 use orderflow::testing::{
@@ -36,9 +38,9 @@ use orderflow::{
     Action, Actor, Command, MemoryInventory, MemoryStore, Order, OrderStatus, PackageId, PlaceOrderForm, Sku, Workflow,
 };
 
-type ShopEngine = Engine<
+type ShopEngine<K> = Engine<
     Adapters<
-        Arc<MemoryStore>,
+        Arc<MemoryStore<K>>,
         Arc<FakeGateway>,
         Arc<FakeCarrier>,
         Arc<MemoryInventory>,
@@ -52,13 +54,8 @@ const CHUNK: u64 = 20_000;
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// A store that keeps every order of a shop decoded: nothing is packed or dropped.
-fn all_decoded_store() -> MemoryStore {
-    MemoryStore::with_hot_orders(CHUNK as usize)
-}
-
-struct Shop {
-    engine: ShopEngine,
+struct Shop<K: RecordKeeping = Plain> {
+    engine: ShopEngine<K>,
     gateway: Arc<FakeGateway>,
     carrier: Arc<FakeCarrier>,
     clock: Arc<FixedClock>,
@@ -71,8 +68,10 @@ impl Shop {
     fn new() -> Shop {
         Shop::with_store(MemoryStore::new())
     }
+}
 
-    fn with_store(store: MemoryStore) -> Shop {
+impl<K: RecordKeeping> Shop<K> {
+    fn with_store(store: MemoryStore<K>) -> Shop<K> {
         let store = Arc::new(store);
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
@@ -226,10 +225,11 @@ fn engine_lifecycle(c: &mut Criterion) {
     group.bench_function("memory_store_with_fakes", |b| {
         b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new, Callbacks::Signed)))
     });
-    // The same with every order's snapshot kept decoded (no history packed, no snapshot
-    // dropped): what the memory target's packing costs the default store per lifecycle.
-    group.bench_function("memory_store_all_decoded", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, all_decoded_store, Callbacks::Signed)))
+    // The same on the packed store (histories encoded, cold orders packed): what packing
+    // costs per lifecycle.
+    #[cfg(feature = "packed-memory")]
+    group.bench_function("memory_store_packed", |b| {
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::packed, Callbacks::Signed)))
     });
     // The same with the payment and the tracking as commands instead of signed webhooks:
     // without the fakes' signing and their adapters' checks.
@@ -241,7 +241,11 @@ fn engine_lifecycle(c: &mut Criterion) {
 
 /// Times `iters` lifecycles, on a new shop (from `store`) every [`CHUNK`] of them; building
 /// and dropping the shops is outside the timing.
-async fn timed_lifecycles(iters: u64, store: impl Fn() -> MemoryStore, callbacks: Callbacks) -> Duration {
+async fn timed_lifecycles<K: RecordKeeping>(
+    iters: u64,
+    store: impl Fn() -> MemoryStore<K>,
+    callbacks: Callbacks,
+) -> Duration {
     let mut elapsed = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
@@ -287,40 +291,45 @@ fn cpu_check() {
 }
 
 /// Lifecycles per block of the paired check.
+#[cfg(feature = "packed-memory")]
 const BLOCK: usize = 200;
 
-/// Under `cargo bench` only: the default store and one that keeps every snapshot decoded, in
-/// alternating blocks of [`BLOCK`] lifecycles for about `seconds`. The difference is what the
-/// memory target's packing (a history packed and a snapshot dropped per lifecycle, in the
-/// steady state) costs this bench.
+/// Under `cargo bench` only, with `packed-memory`: the plain store and the packed one, in
+/// alternating blocks of [`BLOCK`] lifecycles for about `seconds`. The difference is what
+/// packing (histories encoded, and per lifecycle in the steady state an order sent cold) costs
+/// this bench.
+#[cfg(feature = "packed-memory")]
 fn paired_check(seconds: f64) {
     let rt = runtime();
-    let stores: [fn() -> MemoryStore; 2] = [MemoryStore::new, all_decoded_store];
-    let mut shops = stores.map(|store| (Shop::with_store(store()), 0u64));
+    let (mut plain, mut packed) = (Shop::new(), Shop::with_store(MemoryStore::packed()));
+    let mut in_shop = 0u64;
     let mut blocks = [Blocks::new(BLOCK), Blocks::new(BLOCK)];
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < seconds {
-        for ((shop, in_shop), (blocks, store)) in shops.iter_mut().zip(blocks.iter_mut().zip(stores)) {
-            if *in_shop >= CHUNK {
-                *shop = Shop::with_store(store());
-                *in_shop = 0;
-            }
-            blocks.time(|| {
-                for _ in 0..BLOCK {
-                    if let Err(e) = rt.block_on(shop.lifecycle()) {
-                        panic!("lifecycle failed: {e}");
-                    }
-                }
-            });
-            *in_shop += BLOCK as u64;
+        if in_shop >= CHUNK {
+            (plain, packed) = (Shop::new(), Shop::with_store(MemoryStore::packed()));
+            in_shop = 0;
         }
+        blocks[0].time(|| run_block(&rt, &plain));
+        blocks[1].time(|| run_block(&rt, &packed));
+        in_shop += BLOCK as u64;
     }
     let rounds = blocks[0].count();
-    let [(default_wall, default_cpu), (decoded_wall, decoded_cpu)] = blocks.each_mut().map(|b| b.per_run());
+    let [(plain_wall, plain_cpu), (packed_wall, packed_cpu)] = blocks.each_mut().map(|b| b.per_run());
     println!("paired check, {rounds} rounds of {BLOCK} lifecycles each (µs per lifecycle):");
-    println!("  default MemoryStore (1,024 decoded): wall median {default_wall:.1}, cpu {default_cpu:.1}");
-    println!("  every snapshot kept decoded:         wall median {decoded_wall:.1}, cpu {decoded_cpu:.1}");
-    println!("  default / all decoded: wall {:.3}, cpu {:.3}", default_wall / decoded_wall, default_cpu / decoded_cpu);
+    println!("  plain MemoryStore:                wall median {plain_wall:.1}, cpu {plain_cpu:.1}");
+    println!("  packed MemoryStore (1,024 hot):   wall median {packed_wall:.1}, cpu {packed_cpu:.1}");
+    println!("  packed / plain: wall {:.3}, cpu {:.3}", packed_wall / plain_wall, packed_cpu / plain_cpu);
+}
+
+/// Runs [`BLOCK`] lifecycles in `shop`.
+#[cfg(feature = "packed-memory")]
+fn run_block<K: RecordKeeping>(rt: &tokio::runtime::Runtime, shop: &Shop<K>) {
+    for _ in 0..BLOCK {
+        if let Err(e) = rt.block_on(shop.lifecycle()) {
+            panic!("lifecycle failed: {e}");
+        }
+    }
 }
 
 criterion_group!(benches, engine_lifecycle);
@@ -344,7 +353,10 @@ fn profile() -> bool {
     };
     let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=N with a number N");
     let rt = runtime();
+    #[cfg(feature = "packed-memory")]
     let shop = Shop::with_store(MemoryStore::with_hot_orders(PROFILE_HOT));
+    #[cfg(not(feature = "packed-memory"))]
+    let shop = Shop::new();
     for _ in 0..PROFILE_WARM_UP + n {
         if let Err(e) = rt.block_on(shop.lifecycle()) {
             panic!("lifecycle failed: {e}");
@@ -360,6 +372,7 @@ fn main() {
     benches();
     if cpu_time::cross_checks_wanted() {
         cpu_check();
+        #[cfg(feature = "packed-memory")]
         paired_check(20.0);
     }
     Criterion::default().configure_from_args().final_summary();

@@ -1,4 +1,5 @@
-//! Memory per order in the `MemoryStore`: runs N full lifecycles through the engine (three
+//! Memory per order in the `MemoryStore`, plain and (feature `packed-memory`) packed: runs N
+//! full lifecycles through the engine (three
 //! lines, full event history, outbox rows), then estimates bytes per order two ways:
 //!
 //! * the growth of the process's resident set (`/proc/self/statm`), as the issue asks;
@@ -6,7 +7,9 @@
 //!   separate the store from the fakes (the fakes keep their own records of every payment,
 //!   shipment and notification): after the run everything but the store is dropped.
 //!
-//! N is 100,000 under `cargo bench`, 1,000 in test mode (`cargo test --benches`).
+//! N is 100,000 under `cargo bench`, 1,000 in test mode (`cargo test --benches`). Each kind of
+//! store runs in turn in this process, so the later run's RSS growth can be low where it reuses
+//! pages the earlier run freed; `ORDERFLOW_STORE=plain` or `packed` runs only one.
 //!
 //! `cargo bench --all-features --bench memory_per_order`
 
@@ -15,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use chrono::TimeDelta;
+use orderflow::adapters::memory::RecordKeeping;
 use orderflow::engine::{Adapters, Engine};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
 use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0, warehouse};
@@ -80,9 +84,9 @@ fn rss_bytes() -> isize {
     pages * 4096
 }
 
-type ShopEngine = Engine<
+type ShopEngine<K> = Engine<
     Adapters<
-        Arc<MemoryStore>,
+        Arc<MemoryStore<K>>,
         Arc<FakeGateway>,
         Arc<FakeCarrier>,
         Arc<MemoryInventory>,
@@ -93,9 +97,9 @@ type ShopEngine = Engine<
 
 type BoxError = Box<dyn std::error::Error>;
 
-struct Shop {
-    engine: ShopEngine,
-    store: Arc<MemoryStore>,
+struct Shop<K: RecordKeeping> {
+    engine: ShopEngine<K>,
+    store: Arc<MemoryStore<K>>,
     gateway: Arc<FakeGateway>,
     carrier: Arc<FakeCarrier>,
     clock: Arc<FixedClock>,
@@ -104,9 +108,9 @@ struct Shop {
     form: PlaceOrderForm,
 }
 
-impl Shop {
-    fn new() -> Shop {
-        let store = Arc::new(MemoryStore::new());
+impl<K: RecordKeeping> Shop<K> {
+    fn new(store: MemoryStore<K>) -> Shop<K> {
+        let store = Arc::new(store);
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
         let inventory = Arc::new(MemoryInventory::new());
@@ -191,21 +195,39 @@ fn kib(bytes: f64) -> String {
 fn main() -> Result<(), BoxError> {
     let full = std::env::args().any(|a| a == "--bench");
     let n: usize = if full { 100_000 } else { 1_000 };
+    let only = std::env::var("ORDERFLOW_STORE").ok();
+    let wanted = |kind: &str| only.as_deref().is_none_or(|only| only == kind);
+    if wanted("plain") {
+        measure("plain", MemoryStore::new(), n)?;
+    }
+    #[cfg(feature = "packed-memory")]
+    if wanted("packed") {
+        measure("packed", MemoryStore::packed(), n)?;
+    }
+    Ok(())
+}
+
+/// Runs `n` lifecycles on `store` and prints what they hold.
+fn measure<K: RecordKeeping>(kind: &str, store: MemoryStore<K>, n: usize) -> Result<(), BoxError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 
     rt.block_on(async {
-        let shop = Shop::new();
+        let shop = Shop::new(store);
         // Warm up the runtime, tracing's callsites and the allocator's arenas.
         let (first, status) = shop.lifecycle().await?;
         assert_eq!(status, OrderStatus::Completed);
         let events = shop.engine.events(first).await?;
         let json = serde_json::to_vec(&events)?.len();
         let order_json = serde_json::to_vec(&shop.engine.order(first).await?)?.len();
-        // As the store keeps it: each event as MessagePack, back to back.
-        let mut packed = Vec::new();
-        for event in &events {
-            rmp_serde::encode::write(&mut packed, event)?;
-        }
+        // As the packed store keeps it: each event as MessagePack, back to back.
+        #[cfg(feature = "packed-memory")]
+        let packed = {
+            let mut packed = Vec::new();
+            for event in &events {
+                rmp_serde::encode::write(&mut packed, event)?;
+            }
+            packed.len()
+        };
         // Where the bytes go: deep copies of one order's history and snapshot, measured as the
         // heap they take (text ids are shared with the store's copy, so they count as nothing).
         let heap = live_bytes();
@@ -234,7 +256,7 @@ fn main() -> Result<(), BoxError> {
         let heap3 = live_bytes();
 
         let per = |bytes: isize| bytes as f64 / n as f64;
-        println!("memory_per_order: {n} orders, 3 lines each, {} events each, full history", events.len());
+        println!("memory_per_order, {kind} store: {n} orders, 3 lines each, {} events each, full history", events.len());
         println!("  RSS growth / order (store + fakes + inventory keys): {}", kib(per(rss1 - rss0)));
         println!("  live heap growth / order (store + fakes + inventory keys): {}", kib(per(heap1 - heap0)));
         // The store also holds the warm-up order.
@@ -244,21 +266,19 @@ fn main() -> Result<(), BoxError> {
         if let Some((key, error)) = dead.first() {
             println!("  first dead letter: {key}: {error}");
         }
+        println!("  for reference, one order's history as JSON: {json} bytes; the order itself as JSON: {order_json} bytes");
+        #[cfg(feature = "packed-memory")]
         println!(
-            "  for reference, one order's history as JSON: {json} bytes, as MessagePack (as the store writes it; packed with LZ4 once the order goes cold): {} \
-             bytes; the order itself as JSON: {order_json} bytes",
-            packed.len()
+            "  one order's history as MessagePack (as the packed store writes it; packed with LZ4 once the order goes cold): {packed} bytes"
         );
         println!(
-            "  one order as values: history {} (in a vector of exactly {} events of {} bytes), snapshot {} \
-             ({} bytes inline); the store keeps the history encoded and the snapshot of only the {} most \
-             recently used orders",
+            "  one order as values (as the plain store keeps it): history {} (in a vector of exactly {} events of {} bytes), \
+             snapshot {} ({} bytes inline)",
             kib(history_bytes as f64),
             events.len(),
             std::mem::size_of::<orderflow::Event>(),
             kib(snapshot_bytes as f64),
             std::mem::size_of::<orderflow::Order>(),
-            orderflow::adapters::memory::HOT_ORDERS,
         );
         Ok::<(), BoxError>(())
     })

@@ -1,5 +1,6 @@
-//! The store conformance suite against `MemoryStore`, plus checks of what only the memory store
-//! offers (dead letters), failures injected around it and a multi-threaded append race.
+//! The store conformance suite against `MemoryStore` (plain and, with `packed-memory`, packed),
+//! plus checks of what only the memory store offers (dead letters), failures injected around it
+//! and a multi-threaded append race.
 
 use std::sync::Arc;
 
@@ -12,6 +13,15 @@ use orderflow::{Action, Command, Ctx, MemoryStore, Order, Workflow, evolve};
 #[tokio::test]
 async fn conformance_run_all() {
     conformance::run_all(MemoryStore::new).await;
+}
+
+/// The packed store keeps the same contract, with the default number of decoded snapshots and
+/// with every order packed after each call.
+#[cfg(feature = "packed-memory")]
+#[tokio::test]
+async fn conformance_run_all_packed() {
+    conformance::run_all(MemoryStore::packed).await;
+    conformance::run_all(|| MemoryStore::with_hot_orders(0)).await;
 }
 
 #[tokio::test]

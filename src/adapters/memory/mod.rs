@@ -6,19 +6,29 @@
 //! behind one [`Mutex`]; every method takes the lock once, does its work without awaiting and
 //! releases it, so a commit is atomic and no lock is ever held across an `.await`.
 //!
+//! The store's indexes, outbox and commit checks are here, shared by its two ways of keeping
+//! orders ([`RecordKeeping`]): [`Plain`] (`plain.rs`, the default) and, with the feature
+//! `packed-memory`, `Packed` (`packed/`: MessagePack, LZ4, fingerprints, hot and cold orders).
+//! Neither replays events: a record holds the snapshot each commit hands over.
+//!
 //! To test how a host copes with a backend that is down, wrap either in
 //! `testing::Failing` (feature `testing`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-mod fingerprint;
-mod history;
 mod inventory;
+mod keeping;
+#[cfg(feature = "packed-memory")]
+mod packed;
+mod plain;
 
 pub use inventory::MemoryInventory;
+#[cfg(feature = "packed-memory")]
+pub use packed::{HOT_ORDERS, Packed};
+pub use plain::Plain;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
@@ -29,12 +39,10 @@ use crate::ids::{CustomerId, OrderId};
 use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OrderSummary, OutboxItem, StoreError,
-    WorkQueue,
+    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OutboxItem, StoreError, WorkQueue,
 };
 use crate::stored::IndexColumns;
-use fingerprint::{FingerprintMap, FingerprintSet, Fingerprinter};
-use history::History;
+use keeping::{Keep, Orders, Record};
 
 /// Locks `mutex`, going on with the data if another thread panicked while holding it (every
 /// change is validated before anything is written, so the data is never half-updated).
@@ -42,15 +50,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// How many orders keep their snapshot decoded, by default (see [`MemoryStore::with_hot_orders`]).
-pub const HOT_ORDERS: usize = 1024;
-
 /// The lowest possible order id, for range scans.
 const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 
 // ---------------------------------------------------------------------------------------------
 // MemoryStore
 // ---------------------------------------------------------------------------------------------
+
+/// How a [`MemoryStore`] keeps each order's snapshot and history: [`Plain`] values (the
+/// default), or `Packed` encodings (feature `packed-memory`). Sealed: the store's indexes and
+/// outbox are the same for both, and only this crate's kinds exist.
+pub trait RecordKeeping: Keep {}
+
+impl RecordKeeping for Plain {}
+
+#[cfg(feature = "packed-memory")]
+impl RecordKeeping for Packed {}
 
 /// An [`OrderStore`](crate::ports::OrderStore) kept in memory.
 ///
@@ -61,15 +76,14 @@ const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 /// by customer and by earliest deadline, so listing with a status or customer filter and
 /// finding due deadlines do not scan every order.
 ///
-/// Outbox entries are available as soon as they are committed.
+/// It is a plain store of events and snapshots: each order keeps the snapshot its last commit
+/// handed over and its events, and no event is ever replayed. `K` says how they are kept:
+/// [`Plain`] (from [`MemoryStore::new`]) keeps them as values; `Packed` (feature
+/// `packed-memory`, from `MemoryStore::packed` or `MemoryStore::with_hot_orders`) keeps them
+/// encoded and packed, to hold many orders in little memory.
 ///
-/// To hold many orders in little memory, a stored order keeps its history encoded, and only
-/// the orders used most recently (up to [`HOT_ORDERS`] by default) keep their snapshot as a
-/// value; the others rebuild it from their history when they are loaded or changed again, so
-/// loading an order in flight stays a copy. When that many are decoded, an order whose main
-/// flow ends (completed, cancelled, rejected, returned to sender) goes cold with that commit,
-/// ahead of the orders still in flight. Delivered outbox entries are dropped (their keys are
-/// remembered).
+/// Outbox entries are available as soon as they are committed. Delivered outbox entries are
+/// dropped (their keys are remembered).
 ///
 /// ```
 /// use orderflow::MemoryStore;
@@ -78,21 +92,11 @@ const MIN_ID: OrderId = OrderId::from_uuid(Uuid::nil());
 /// assert_eq!(store.order_count(), 0);
 /// assert_eq!(store.outbox_pending(), 0);
 /// ```
-#[derive(Default)]
-pub struct MemoryStore {
-    inner: Mutex<StoreInner>,
+pub struct MemoryStore<K: RecordKeeping = Plain> {
+    inner: Mutex<StoreInner<K>>,
 }
 
-/// How many orders keep their snapshot decoded.
-struct HotLimit(usize);
-
-impl Default for HotLimit {
-    fn default() -> HotLimit {
-        HotLimit(HOT_ORDERS)
-    }
-}
-
-impl fmt::Debug for MemoryStore {
+impl<K: RecordKeeping> fmt::Debug for MemoryStore<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = lock(&self.inner);
         f.debug_struct("MemoryStore")
@@ -102,77 +106,61 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-#[derive(Default)]
-struct StoreInner {
+/// A map keyed by outbox or dedupe keys, as `K` remembers them.
+type KeyMap<K, V> = HashMap<<K as Keep>::Key, V, <K as Keep>::KeyHasher>;
+
+struct StoreInner<K: Keep> {
     /// Every order, by id (ids are time-ordered, so this is also the listing order).
-    /// Boxed: a B-tree node holds eleven values and is often not full, and a record is
-    /// about 170 bytes, so boxing saves about 80 bytes an order.
-    orders: BTreeMap<OrderId, Box<Record>>,
+    orders: Orders<K::Kept>,
     by_number: HashMap<OrderNumber, OrderId>,
     /// Waybills by carrier, then by number (numbers are unique per carrier only): carriers are
     /// few, and a lookup needs no key of its own.
     by_waybill: WaybillIndex,
-    /// Dedupe keys (idempotency keys, provider ids) by fingerprint: a few per order, each 16
-    /// bytes instead of its text, its `String` and its allocation.
-    dedupe: FingerprintMap<OrderId>,
+    /// Dedupe keys (idempotency keys, provider ids).
+    dedupe: KeyMap<K, OrderId>,
     by_status: BTreeSet<(OrderStatus, OrderId)>,
     by_customer: BTreeSet<(CustomerId, OrderId)>,
     /// Each order's earliest deadline.
     deadlines: BTreeSet<(DateTime<Utc>, OrderId, DeadlineKind)>,
     /// Outbox rows not delivered yet (pending, leased or dead), in insertion order. A delivered
-    /// row is dropped: only its key's fingerprint stays, in `delivered`, so that an entry with
-    /// the same key is still never added again. Keeping every row ever committed took about
-    /// ten rows of a few hundred bytes each per order, most of what the store held.
+    /// row is dropped: only its key stays, in `delivered`, so that an entry with the same key
+    /// is still never added again. Keeping every row ever committed took about ten rows of a
+    /// few hundred bytes each per order, most of what the store held.
     /// Boxed: a row is over 300 bytes, and a B-tree shifts the values of a node on every
     /// insert and remove (rows are removed from the front as they are delivered).
     outbox: BTreeMap<u64, Box<OutboxRow>>,
-    /// The rows of `outbox` by their key's fingerprint.
-    outbox_keys: FingerprintMap<u64>,
-    /// Fingerprints of the keys of delivered rows.
-    delivered: FingerprintSet,
-    fingerprints: Fingerprinter,
+    /// The rows of `outbox` by their key.
+    outbox_keys: KeyMap<K, u64>,
+    /// The keys of delivered rows.
+    delivered: HashSet<K::Key, K::KeyHasher>,
     /// Rows neither done nor dead.
     outbox_open: BTreeSet<u64>,
     /// Dead rows.
     outbox_dead: BTreeSet<u64>,
     next_outbox: u64,
-    /// The commit's events, encoded before anything is written (reused between commits).
-    encoded: Vec<u8>,
-    /// The orders whose snapshot is decoded and may be dropped, oldest first: a clock, where a
-    /// record used since the hand last passed (`touched`) gets a second chance. An order that
-    /// went cold when its main flow ended keeps its entry until the hand reaches it (and may
-    /// be decoded again meanwhile), so the count here is never below the number of decoded
-    /// snapshots it limits.
-    hot: VecDeque<OrderId>,
-    hot_limit: HotLimit,
-    /// LZ4's output buffer when a history is packed (reused between orders).
-    packing: Vec<u8>,
+    /// How records hold snapshots and histories.
+    keeping: K,
 }
 
-/// One stored order and the index keys it currently holds.
-///
-/// An order's snapshot is the fold of its history (`Order::from_events`) unless a commit
-/// stored a snapshot that is not (the contract lets a caller store what it likes). A folded
-/// snapshot is dropped when the order goes cold and rebuilt from the history when needed: a
-/// cold order holds its encoded history, its summary and its index keys, not the 4 KiB or so
-/// of a decoded `Order`. A snapshot that is not the fold is kept for good.
-struct Record {
-    /// The snapshot, while the order is hot or when it is not the fold of the history.
-    order: Option<Box<Order>>,
-    /// The snapshot is exactly the fold of the history.
-    folded: bool,
-    /// Loaded or changed since the clock hand last passed.
-    touched: bool,
-    /// Has its entry in the clock (`StoreInner::hot`): one at most, kept by an order that
-    /// went cold when its main flow ended, until the hand reaches it.
-    queued: bool,
-    events: History,
-    /// What listings show and filter on, so they never rebuild a cold order.
-    summary: OrderSummary,
-    version: u64,
-    deadline: Option<(DateTime<Utc>, DeadlineKind)>,
-    /// `(carrier, waybill)`, as [`Order::carrier_waybills`] lists them.
-    waybills: Vec<(String, String)>,
+impl<K: Keep> StoreInner<K> {
+    fn new(keeping: K) -> StoreInner<K> {
+        StoreInner {
+            orders: Orders::new(),
+            by_number: HashMap::new(),
+            by_waybill: WaybillIndex::new(),
+            dedupe: KeyMap::<K, OrderId>::default(),
+            by_status: BTreeSet::new(),
+            by_customer: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
+            outbox: BTreeMap::new(),
+            outbox_keys: KeyMap::<K, u64>::default(),
+            delivered: HashSet::default(),
+            outbox_open: BTreeSet::new(),
+            outbox_dead: BTreeSet::new(),
+            next_outbox: 0,
+            keeping,
+        }
+    }
 }
 
 struct OutboxRow {
@@ -192,19 +180,39 @@ struct OutboxRow {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store that keeps orders as values ([`Plain`]).
     pub fn new() -> MemoryStore {
-        MemoryStore::default()
+        MemoryStore::with_keeping(Plain)
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore::new()
+    }
+}
+
+#[cfg(feature = "packed-memory")]
+impl MemoryStore<Packed> {
+    /// An empty store that keeps orders packed, with the snapshots of the [`HOT_ORDERS`] most
+    /// recently used ones decoded.
+    pub fn packed() -> MemoryStore<Packed> {
+        MemoryStore::with_keeping(Packed::default())
     }
 
-    /// An empty store that keeps the snapshots of at most `n` orders decoded (the most recently
-    /// used ones; once `n` are, an order whose main flow ends goes cold first): more is faster
-    /// for hosts with many orders in flight at once, less holds less memory. `0` rebuilds
-    /// every order from its history on every load and change.
-    pub fn with_hot_orders(n: usize) -> MemoryStore {
-        let store = MemoryStore::default();
-        lock(&store.inner).hot_limit = HotLimit(n);
-        store
+    /// An empty packed store that keeps the snapshots of at most `n` orders decoded (the most
+    /// recently used ones; once `n` are, an order whose main flow ends goes cold first): more
+    /// is faster for hosts with many orders in flight at once, less holds less memory. `0`
+    /// decodes the snapshot on every load.
+    pub fn with_hot_orders(n: usize) -> MemoryStore<Packed> {
+        MemoryStore::with_keeping(Packed::with_hot_orders(n))
+    }
+}
+
+impl<K: RecordKeeping> MemoryStore<K> {
+    /// An empty store keeping orders as `keeping` says.
+    fn with_keeping(keeping: K) -> MemoryStore<K> {
+        MemoryStore { inner: Mutex::new(StoreInner::new(keeping)) }
     }
 
     /// Number of orders stored.
@@ -224,7 +232,7 @@ impl MemoryStore {
     }
 }
 
-impl StoreInner {
+impl<K: Keep> StoreInner<K> {
     fn create(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
         let id = commit.order.id;
         if let Some(existing) = self.orders.get(&id) {
@@ -245,8 +253,9 @@ impl StoreInner {
         self.check_dedupe_keys(&commit)?;
         self.check_waybills(&commit)?;
         commit.check_sequence()?;
-        History::encode(commit.events, &mut self.encoded)?;
-        self.write(commit)
+        self.keeping.prepare(commit.events)?;
+        self.write(commit);
+        Ok(())
     }
 
     fn append(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
@@ -266,8 +275,9 @@ impl StoreInner {
         self.check_dedupe_keys(&commit)?;
         self.check_waybills(&commit)?;
         commit.check_sequence()?;
-        History::encode(commit.events, &mut self.encoded)?;
-        self.write(commit)
+        self.keeping.prepare(commit.events)?;
+        self.write(commit);
+        Ok(())
     }
 
     /// The order that has this carrier's waybill.
@@ -289,43 +299,28 @@ impl StoreInner {
     fn check_dedupe_keys(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
         let mut seen: HashSet<&str> = HashSet::with_capacity(commit.dedupe_keys.len());
         for key in commit.dedupe_keys {
-            if self.dedupe.contains_key(&self.fingerprints.of(key)) || !seen.insert(key.as_str()) {
+            if self.dedupe.contains_key(&self.keeping.key(key)) || !seen.insert(key.as_str()) {
                 return Err(StoreError::DuplicateKey(key.clone()));
             }
         }
         Ok(())
     }
 
-    /// Writes a validated commit: events, snapshot, indexes, outbox and dedupe keys.
+    /// Writes a validated and prepared commit: events, snapshot, indexes, outbox and dedupe
+    /// keys.
     ///
     /// A stored order's record is changed where it stands in the B-tree, and an index is
     /// touched only when its key changes: most commits change the status, some the deadline,
-    /// few the waybills or the customer. A cold order's snapshot is rebuilt first, so a
-    /// history that cannot be read refuses the commit before anything is changed.
-    fn write(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
+    /// few the waybills or the customer.
+    fn write(&mut self, commit: Commit<'_>) {
         let order = commit.order;
         let id = order.id;
         let index = IndexColumns::of(order);
         let status = index.summary.status;
         let deadline = index.deadline;
-        // Room is short: an order whose main flow ends with this commit goes cold now, ahead
-        // of the orders still in flight (see `Record::go_cold`).
-        let finishing_goes_cold = status.is_terminal() && self.hot.len() >= self.hot_limit.0;
 
         match self.orders.get_mut(&id) {
             Some(record) => {
-                record.touched = true;
-                let cold_now = finishing_goes_cold && !record.summary.status.is_terminal();
-                // Taken out while the indexes change, put back below; a cold one is rebuilt
-                // first, so a history that cannot be read refuses before anything changes.
-                let mut stored = match record.order.take() {
-                    Some(stored) => stored,
-                    None => {
-                        let rebuilt = Box::new(record.rebuild(id)?);
-                        record.enqueue(&mut self.hot, id);
-                        rebuilt
-                    }
-                };
                 if record.summary.status != status {
                     self.by_status.remove(&(record.summary.status, id));
                     self.by_status.insert((status, id));
@@ -347,27 +342,11 @@ impl StoreInner {
                     self.by_customer.remove(&(record.summary.customer.clone(), id));
                     self.by_customer.insert((order.customer.clone(), id));
                 }
-                record.events.push(&self.encoded);
-                // The new snapshot is normally the stored one with the new events applied: do that
-                // in place (a few fields change) instead of copying the whole order and dropping
-                // the old copy. A caller's snapshot that differs is still stored as given, and
-                // kept for good (it is no longer the fold of the history).
-                for event in commit.events {
-                    crate::decide::evolve(&mut stored, event);
-                }
-                let folded = *stored == *order;
-                if !folded {
-                    *stored = order.clone();
-                }
-                record.folded &= folded;
+                let finishing = status.is_terminal() && !record.summary.status.is_terminal();
+                self.keeping.keep_next(id, &mut record.kept, order, commit.events, finishing);
                 record.summary = index.summary;
                 record.version = order.version;
                 record.deadline = deadline;
-                if cold_now && record.folded {
-                    record.go_cold(&mut self.packing);
-                } else {
-                    record.order = Some(stored);
-                }
             }
             None => {
                 self.by_number.insert(order.number, id);
@@ -378,44 +357,24 @@ impl StoreInner {
                 }
                 let waybills = index.owned_waybills();
                 index_waybills(&mut self.by_waybill, id, &waybills);
-                let mut events = History::default();
-                events.push(&self.encoded);
-                // The engine's snapshot of a new order is the fold of its events; building it
-                // here costs about what copying it does, and tells whether it may be dropped.
-                let rebuilt = Order::from_events(commit.events).ok().filter(|rebuilt| rebuilt == order);
-                let folded = rebuilt.is_some();
-                let mut record = Record {
-                    order: Some(Box::new(rebuilt.unwrap_or_else(|| order.clone()))),
-                    folded,
-                    touched: false,
-                    queued: false,
-                    events,
-                    summary: index.summary,
-                    version: order.version,
-                    deadline,
-                    waybills,
-                };
-                if finishing_goes_cold && folded {
-                    record.go_cold(&mut self.packing);
-                } else if folded {
-                    record.enqueue(&mut self.hot, id);
-                }
+                let kept = self.keeping.keep_new(id, order, commit.events, status.is_terminal());
+                let record = Record { kept, summary: index.summary, version: order.version, deadline, waybills };
                 self.orders.insert(id, Box::new(record));
             }
         }
-        self.evict();
+        self.keeping.settle(&mut self.orders);
 
         for key in commit.dedupe_keys {
-            self.dedupe.insert(self.fingerprints.of(key), id);
+            self.dedupe.insert(self.keeping.key(key), id);
         }
         for entry in commit.outbox {
-            let fingerprint = self.fingerprints.of(&entry.key);
-            if self.outbox_keys.contains_key(&fingerprint) || self.delivered.contains(&fingerprint) {
+            let key = self.keeping.key(&entry.key);
+            if self.outbox_keys.contains_key(&key) || self.delivered.contains(&key) {
                 continue;
             }
             let seq = self.next_outbox;
             self.next_outbox = self.next_outbox.wrapping_add(1);
-            self.outbox_keys.insert(fingerprint, seq);
+            self.outbox_keys.insert(key, seq);
             self.outbox_open.insert(seq);
             self.outbox.insert(
                 seq,
@@ -433,11 +392,10 @@ impl StoreInner {
                 }),
             );
         }
-        Ok(())
     }
 
     fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> OrderPage {
-        let candidates: Box<dyn Iterator<Item = &Record> + '_> = if let Some(status) = filter.status {
+        let candidates: Box<dyn Iterator<Item = &Record<K::Kept>> + '_> = if let Some(status) = filter.status {
             let from = match after {
                 Some(after) => Bound::Excluded((status, after)),
                 None => Bound::Included((status, MIN_ID)),
@@ -486,44 +444,14 @@ impl StoreInner {
         OrderPage { items, next }
     }
 
-    /// A copy of the order's snapshot, rebuilt from its history if the order is cold.
+    /// A copy of the order's snapshot.
     fn load(&mut self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let Some(record) = self.orders.get_mut(&id) else {
             return Ok(None);
         };
-        record.touched = true;
-        if let Some(order) = &record.order {
-            return Ok(Some(Order::clone(order)));
-        }
-        let order = record.rebuild(id)?;
-        let copy = order.clone();
-        record.order = Some(Box::new(order));
-        record.enqueue(&mut self.hot, id);
-        self.evict();
-        Ok(Some(copy))
-    }
-
-    /// Drops the snapshots of the least recently used orders beyond the limit.
-    fn evict(&mut self) {
-        while self.hot.len() > self.hot_limit.0 {
-            let Some(id) = self.hot.pop_front() else {
-                break;
-            };
-            let Some(record) = self.orders.get_mut(&id) else {
-                continue;
-            };
-            if record.order.is_none() || !record.folded {
-                // Went cold when its main flow ended (see `Record::go_cold`), or holds a
-                // snapshot that is never dropped.
-                record.queued = false;
-            } else if record.touched {
-                record.touched = false;
-                self.hot.push_back(id);
-            } else {
-                record.queued = false;
-                record.go_cold(&mut self.packing);
-            }
-        }
+        let order = self.keeping.load(id, &mut record.kept)?;
+        self.keeping.settle(&mut self.orders);
+        Ok(Some(order))
     }
 
     fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Vec<DueDeadline> {
@@ -563,12 +491,12 @@ impl StoreInner {
 
     /// The sequence number of the undelivered row with this key.
     fn outbox_seq(&self, key: &str) -> Option<u64> {
-        self.outbox_keys.get(&self.fingerprints.of(key)).copied()
+        self.outbox_keys.get(&self.keeping.key(key)).copied()
     }
 
     fn complete_outbox(&mut self, key: &str) {
-        let fingerprint = self.fingerprints.of(key);
-        let Some(seq) = self.outbox_keys.get(&fingerprint).copied() else {
+        let key = self.keeping.key(key);
+        let Some(seq) = self.outbox_keys.get(&key).copied() else {
             return;
         };
         self.outbox_open.remove(&seq);
@@ -579,8 +507,8 @@ impl StoreInner {
             }
             _ => {
                 self.outbox.remove(&seq);
-                self.outbox_keys.remove(&fingerprint);
-                self.delivered.insert(fingerprint);
+                self.outbox_keys.remove(&key);
+                self.delivered.insert(key);
             }
         }
     }
@@ -669,35 +597,7 @@ fn unindex_waybills(index: &mut WaybillIndex, id: OrderId, waybills: &[(String, 
     }
 }
 
-impl Record {
-    /// The snapshot, as the fold of the history.
-    fn rebuild(&self, id: OrderId) -> Result<Order, StoreError> {
-        Order::from_events(&self.events.decode()?)
-            .map_err(|e| StoreError::Corrupt(format!("order {id}: the stored history does not replay: {e}")))
-    }
-
-    /// Gives the order (`id`, whose snapshot was just decoded) its entry in the clock, unless
-    /// it still has one.
-    fn enqueue(&mut self, hot: &mut VecDeque<OrderId>, id: OrderId) {
-        if !self.queued {
-            self.queued = true;
-            hot.push_back(id);
-        }
-    }
-
-    /// Drops the (folded) snapshot and packs the history. Called when the clock hand evicts
-    /// the order and, while the decoded snapshots are at their limit, by the commit that ends
-    /// the order's main flow (a terminal status). Such an order is seldom read again, and
-    /// packing it then, while its history and snapshot are still in the CPU's cache, costs a
-    /// fraction of evicting an order a thousand orders later, when both have to come back
-    /// from memory (the `engine_lifecycle` bench's paired check measures the difference).
-    fn go_cold(&mut self, packing: &mut Vec<u8>) {
-        self.order = None;
-        self.events.pack(packing);
-    }
-}
-
-impl OrderRepository for MemoryStore {
+impl<K: RecordKeeping> OrderRepository for MemoryStore<K> {
     async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         lock(&self.inner).create(commit)
     }
@@ -711,7 +611,8 @@ impl OrderRepository for MemoryStore {
     }
 
     async fn events(&self, id: OrderId) -> Result<Vec<Event>, StoreError> {
-        lock(&self.inner).orders.get(&id).map_or(Ok(Vec::new()), |r| r.events.decode())
+        let inner = lock(&self.inner);
+        inner.orders.get(&id).map_or(Ok(Vec::new()), |r| inner.keeping.events(&r.kept))
     }
 
     async fn find_by_number(&self, number: &OrderNumber) -> Result<Option<OrderId>, StoreError> {
@@ -724,7 +625,7 @@ impl OrderRepository for MemoryStore {
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
         let inner = lock(&self.inner);
-        Ok(inner.dedupe.get(&inner.fingerprints.of(key)).copied())
+        Ok(inner.dedupe.get(&inner.keeping.key(key)).copied())
     }
 
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
@@ -732,7 +633,7 @@ impl OrderRepository for MemoryStore {
     }
 }
 
-impl WorkQueue for MemoryStore {
+impl<K: RecordKeeping> WorkQueue for MemoryStore<K> {
     async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
         Ok(lock(&self.inner).due_deadlines(now, limit))
     }
@@ -776,21 +677,28 @@ mod tests {
     use super::*;
     use crate::testing::conformance::{self, sample_order};
     use crate::testing::t0;
+    #[cfg(feature = "packed-memory")]
     use crate::{Action, Actor, Command, Ctx, Workflow};
 
-    /// The whole contract holds when every order goes cold after each call (its snapshot
-    /// rebuilt from the encoded history every time) and when only one order stays hot.
+    #[tokio::test]
+    async fn conformance_plain() {
+        conformance::run_all(MemoryStore::new).await;
+    }
+
+    /// The whole contract holds when packed, with every order going cold after each call (its
+    /// snapshot decoded from its packed form every time), when only one order stays hot and
+    /// with the default.
+    #[cfg(feature = "packed-memory")]
     #[tokio::test]
     async fn conformance_with_cold_orders() {
+        conformance::run_all(MemoryStore::packed).await;
         conformance::run_all(|| MemoryStore::with_hot_orders(0)).await;
         conformance::run_all(|| MemoryStore::with_hot_orders(1)).await;
     }
 
-    /// A snapshot that is not the fold of its events is stored as given and survives the order
-    /// going cold (it is never dropped), while a folded one is rebuilt equal.
-    #[tokio::test]
-    async fn a_snapshot_that_is_not_the_fold_is_kept_when_cold() {
-        let store = MemoryStore::with_hot_orders(0);
+    /// Stores a snapshot that is not the fold of its events (the contract lets a caller store
+    /// what it likes) and one that is; both load back as given, with their events.
+    async fn snapshots_are_stored_as_given<K: RecordKeeping>(store: &MemoryStore<K>) -> (Order, Order) {
         let (mut odd, odd_events) = sample_order("alice", 1, t0());
         odd.placed_at += TimeDelta::seconds(1);
         let (plain, plain_events) = sample_order("bob", 2, t0());
@@ -802,19 +710,35 @@ mod tests {
             assert_eq!(store.load(order.id).await.ok().flatten().as_ref(), Some(order));
             assert_eq!(store.events(order.id).await.ok().as_ref(), Some(events));
         }
-        let inner = lock(&store.inner);
-        let held = |id: OrderId| inner.orders.get(&id).map(|r| r.order.is_some());
-        assert_eq!(held(odd.id), Some(true), "the odd snapshot is kept");
-        assert_eq!(held(plain.id), Some(false), "the folded snapshot is dropped when cold");
+        (odd, plain)
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_that_is_not_the_fold_is_kept_as_given() {
+        snapshots_are_stored_as_given(&MemoryStore::new()).await;
+    }
+
+    /// A packed store keeps a snapshot that is not the fold as given through the order going
+    /// cold: cold snapshots are packed, never rebuilt from events.
+    #[cfg(feature = "packed-memory")]
+    #[tokio::test]
+    async fn a_snapshot_that_is_not_the_fold_is_kept_when_cold() {
+        let store = MemoryStore::with_hot_orders(0);
+        let (odd, plain) = snapshots_are_stored_as_given(&store).await;
+        assert_eq!(decoded(&store, odd.id), Some(false), "the odd snapshot is packed when cold");
+        assert_eq!(decoded(&store, plain.id), Some(false), "the folded snapshot is packed when cold");
+        assert_eq!(store.load(odd.id).await.ok().flatten().as_ref(), Some(&odd));
     }
 
     /// Whether the store holds `id`'s snapshot decoded.
-    fn decoded(store: &MemoryStore, id: OrderId) -> Option<bool> {
-        lock(&store.inner).orders.get(&id).map(|r| r.order.is_some())
+    #[cfg(feature = "packed-memory")]
+    fn decoded(store: &MemoryStore<Packed>, id: OrderId) -> Option<bool> {
+        lock(&store.inner).orders.get(&id).map(|r| r.kept.is_decoded())
     }
 
     /// Places a sample order for `customer`.
-    async fn place(store: &MemoryStore, customer: &str, number: u64) -> Order {
+    #[cfg(feature = "packed-memory")]
+    async fn place(store: &MemoryStore<Packed>, customer: &str, number: u64) -> Order {
         let (placed, events) = sample_order(customer, number, t0());
         let commit = Commit { order: &placed, expected_version: 0, events: &events, outbox: &[], dedupe_keys: &[] };
         store.create(commit).await.unwrap_or_else(|e| panic!("create: {e}"));
@@ -822,7 +746,8 @@ mod tests {
     }
 
     /// The buyer cancels `placed` (a terminal status); returns the cancelled order.
-    async fn cancel(store: &MemoryStore, placed: &Order) -> Order {
+    #[cfg(feature = "packed-memory")]
+    async fn cancel(store: &MemoryStore<Packed>, placed: &Order) -> Order {
         let command = Command::new(
             Actor::Buyer { customer: placed.customer.clone() },
             Action::Cancel { reason: "changed my mind".into() },
@@ -849,6 +774,7 @@ mod tests {
     /// Once the decoded snapshots are at their limit, the commit that ends an order's main
     /// flow sends it cold (packed while in cache, ahead of orders in flight); below the limit
     /// it stays decoded. Either way it loads back equal, and a load decodes it again.
+    #[cfg(feature = "packed-memory")]
     #[tokio::test]
     async fn a_finished_order_goes_cold_first_when_room_is_short() {
         let full = MemoryStore::with_hot_orders(1);

@@ -10,11 +10,10 @@
 //! billion keys). A collision would make the store think an outbox entry was already
 //! delivered, or a dedupe key already used.
 
-use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 /// A fingerprint of an outbox key.
-pub(super) type Fingerprint = u128;
+pub type Fingerprint = u128;
 
 /// Makes fingerprints: one random SipHash key per store.
 #[derive(Default)]
@@ -38,7 +37,7 @@ impl Fingerprinter {
 /// Hashes a fingerprint by taking its low 64 bits: they are already uniformly random, so
 /// hashing them again would only cost time.
 #[derive(Debug, Default)]
-pub(super) struct PassThrough(u64);
+pub struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -62,11 +61,8 @@ impl Hasher for PassThrough {
     }
 }
 
-/// A set of fingerprints.
-pub(super) type FingerprintSet = HashSet<Fingerprint, BuildHasherDefault<PassThrough>>;
-
-/// A map keyed by fingerprints.
-pub(super) type FingerprintMap<V> = HashMap<Fingerprint, V, BuildHasherDefault<PassThrough>>;
+/// How sets and maps of fingerprints hash them.
+pub type Hashing = BuildHasherDefault<PassThrough>;
 
 #[cfg(test)]
 mod tests {
@@ -76,7 +72,7 @@ mod tests {
     fn equal_keys_share_a_fingerprint_and_different_keys_do_not() {
         let f = Fingerprinter::default();
         assert_eq!(f.of("a/notify/1.0/placed"), f.of("a/notify/1.0/placed"));
-        let mut seen = FingerprintSet::default();
+        let mut seen = std::collections::HashSet::<Fingerprint, Hashing>::default();
         for i in 0..10_000 {
             assert!(seen.insert(f.of(&format!("order/notify/{i}.0/placed"))));
         }

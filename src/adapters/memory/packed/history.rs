@@ -118,7 +118,7 @@ const WORDS: &[&str] = &[
     "HKD",
 ];
 
-/// [`WORDS`] as MessagePack strings, back to back: the LZ4 dictionary.
+/// [`WORDS`] as MessagePack strings, back to back: the LZ4 dictionary (for snapshots too).
 static DICTIONARY: LazyLock<Vec<u8>> = LazyLock::new(|| {
     let mut dictionary = Vec::new();
     for word in WORDS {
@@ -127,6 +127,31 @@ static DICTIONARY: LazyLock<Vec<u8>> = LazyLock::new(|| {
     }
     dictionary
 });
+
+/// LZ4-compresses `plain` with the [`DICTIONARY`] into `scratch` (resized to fit); returns the
+/// compressed length, or `None` when LZ4 refuses.
+pub(super) fn compress(plain: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
+    scratch.resize(lz4_flex::block::get_maximum_output_size(plain.len()), 0);
+    let packed_len = lz4_flex::block::compress_into_with_dict(plain, scratch, &DICTIONARY).ok()?;
+    scratch.truncate(packed_len);
+    Some(packed_len)
+}
+
+/// Reverses [`compress`]: `packed` unpacks to exactly `unpacked` bytes, or the stored `what`
+/// (history, snapshot) is reported damaged.
+pub(super) fn decompress(packed: &[u8], unpacked: u32, what: &str) -> Result<Vec<u8>, StoreError> {
+    let unpacked = usize::try_from(unpacked).unwrap_or(usize::MAX);
+    // LZ4 expands at most about 255 times: a larger claim is damage, not worth allocating.
+    if unpacked / 255 > packed.len().saturating_add(16) {
+        return Err(StoreError::Corrupt(format!("stored {what} claims an impossible unpacked length")));
+    }
+    let plain = lz4_flex::block::decompress_with_dict(packed, unpacked, &DICTIONARY)
+        .map_err(|e| StoreError::Corrupt(format!("stored {what} cannot be unpacked: {e}")))?;
+    if plain.len() != unpacked {
+        return Err(StoreError::Corrupt(format!("stored {what} unpacks to the wrong length")));
+    }
+    Ok(plain)
+}
 
 impl History {
     /// Encodes `events` into `buf` (cleared first), ready for [`History::push`]. Done before
@@ -166,9 +191,7 @@ impl History {
     fn pack_into(&self, scratch: &mut Vec<u8>) -> Option<(u32, u32)> {
         let plain = self.plain().ok()?;
         let unpacked = u32::try_from(plain.len()).ok()?;
-        scratch.resize(lz4_flex::block::get_maximum_output_size(plain.len()), 0);
-        let packed_len = lz4_flex::block::compress_into_with_dict(&plain, scratch, &DICTIONARY).ok()?;
-        scratch.truncate(packed_len);
+        let packed_len = compress(&plain, scratch)?;
         (packed_len < self.bytes.len()).then_some((u32::try_from(packed_len).ok()?, unpacked))
     }
 
@@ -182,16 +205,7 @@ impl History {
         if packed.is_empty() {
             return Ok(Cow::Borrowed(tail));
         }
-        let unpacked = usize::try_from(self.unpacked).unwrap_or(usize::MAX);
-        // LZ4 expands at most about 255 times: a larger claim is damage, not worth allocating.
-        if unpacked / 255 > packed.len().saturating_add(16) {
-            return Err(StoreError::Corrupt("stored history claims an impossible unpacked length".into()));
-        }
-        let mut plain = lz4_flex::block::decompress_with_dict(packed, unpacked, &DICTIONARY)
-            .map_err(|e| StoreError::Corrupt(format!("stored history cannot be unpacked: {e}")))?;
-        if plain.len() != unpacked {
-            return Err(StoreError::Corrupt("stored history unpacks to the wrong length".into()));
-        }
+        let mut plain = decompress(packed, self.unpacked, "history")?;
         plain.extend_from_slice(tail);
         Ok(Cow::Owned(plain))
     }
