@@ -506,7 +506,11 @@ impl PaymentGateway for FakeGateway {
         ))
     }
 
-    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+    async fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+        _provider: &str,
+    ) -> Result<Option<PaymentNotification>, GatewayError> {
         let mut state = lock(&self.state);
         state.calls += 1;
         let Some(record) = state.payments.get(order_number) else {
@@ -518,7 +522,7 @@ impl PaymentGateway for FakeGateway {
         }))
     }
 
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
+    async fn close_payment(&self, order_number: &OrderNumber, _provider: &str) -> Result<CloseOutcome, GatewayError> {
         let mut state = lock(&self.state);
         state.calls += 1;
         // As the real providers do: a payment never started is unknown there.

@@ -203,11 +203,15 @@ impl<T: HttpTransport> PaymentGateway for WechatPayGateway<T> {
         Ok(notification::payment(&self.config, &raw.body)?)
     }
 
-    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+    async fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+        _provider: &str,
+    ) -> Result<Option<PaymentNotification>, GatewayError> {
         Ok(self.query(order_number).await?)
     }
 
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
+    async fn close_payment(&self, order_number: &OrderNumber, _provider: &str) -> Result<CloseOutcome, GatewayError> {
         Ok(self.close(order_number).await?)
     }
 

@@ -128,7 +128,7 @@ async fn a_lost_notification_is_recovered_by_the_query_before_the_unpaid_order_i
     assert!(matches!(&session, PaymentSession::QrCode { payload } if payload.starts_with("weixin://wxpay/bizpayurl")));
     // Paid, but the notification never arrives.
     w.emulator.pay(&number.provider_reference(), total.minor - 100);
-    let queried = w.gateway.query_payment(&number).await.unwrap().unwrap();
+    let queried = w.gateway.query_payment(&number, "wechatpay").await.unwrap().unwrap();
     assert_eq!((queried.status, queried.amount), (PaymentStatus::Succeeded, total));
     assert_eq!(queried.payer_total, Some(Money::new(total.minor - 100, Currency::CNY)));
     w.clock.advance(TimeDelta::hours(2));
@@ -143,10 +143,10 @@ async fn an_unpaid_order_is_closed_and_one_never_opened_has_nothing_to_close() {
     let w = world().await;
     let (id, number, _) = w.place("cy").await;
     let (_, never_opened, _) = w.place("di").await;
-    assert_eq!(w.gateway.close_payment(&never_opened).await, Ok(CloseOutcome::NothingToClose));
-    assert_eq!(w.gateway.query_payment(&never_opened).await, Ok(None));
+    assert_eq!(w.gateway.close_payment(&never_opened, "wechatpay").await, Ok(CloseOutcome::NothingToClose));
+    assert_eq!(w.gateway.query_payment(&never_opened, "wechatpay").await, Ok(None));
     w.engine.start_payment_in(&buyer("cy"), id, Checkout::H5 { client_ip: "203.0.113.9".into() }).await.unwrap();
-    assert_eq!(w.gateway.query_payment(&number).await, Ok(None), "opened but not paid");
+    assert_eq!(w.gateway.query_payment(&number, "wechatpay").await, Ok(None), "opened but not paid");
     w.clock.advance(TimeDelta::hours(2));
     w.engine.run_due(w.clock.now()).await.unwrap();
     w.engine.drain_outbox().await.unwrap();
@@ -167,10 +167,10 @@ async fn documented_error_codes_are_retryable_rate_limited_or_rejected() {
     let session = w.engine.start_payment_in(&buyer("ed"), id, Checkout::App).await.unwrap();
     assert!(matches!(session, PaymentSession::App(ref p) if p.partnerid == MCH_ID && p.package == "Sign=WXPay"));
     w.emulator.fail_next(429, "FREQUENCY_LIMITED");
-    assert!(matches!(w.gateway.query_payment(&number).await, Err(GatewayError::RateLimited(_))));
+    assert!(matches!(w.gateway.query_payment(&number, "wechatpay").await, Err(GatewayError::RateLimited(_))));
     w.emulator.pay(&number.provider_reference(), total.minor);
     assert!(
-        matches!(w.gateway.close_payment(&number).await, Err(GatewayError::Rejected(m)) if m.contains("ORDERPAID"))
+        matches!(w.gateway.close_payment(&number, "wechatpay").await, Err(GatewayError::Rejected(m)) if m.contains("ORDERPAID"))
     );
     w.emulator.refunds_processing(true);
     let mut refund = RefundRequest::new("k1", number, RefundId(1), Money::new(100, Currency::CNY), "wechatpay");
@@ -198,6 +198,6 @@ async fn a_platform_certificate_rotation_is_followed_by_one_download() {
     assert_eq!(downloads, 2, "one download at start, one for the rotation");
     assert_eq!(w.engine.order(id).await.unwrap().payment().received().unwrap(), total);
     // Answers signed with the new key verify without another download.
-    assert!(w.gateway.query_payment(&number).await.unwrap().is_some());
+    assert!(w.gateway.query_payment(&number, "wechatpay").await.unwrap().is_some());
     assert_eq!(w.emulator.calls().iter().filter(|c| c.as_str() == "GET /v3/certificates").count(), 2);
 }
