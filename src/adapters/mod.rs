@@ -10,6 +10,7 @@
 //!
 //! [`http`] holds the transport port the payment providers' adapters call their APIs through;
 //! `wechatpay` (feature `wechatpay`) holds `WechatPayGateway`, the WeChat Pay API v3 gateway.
+//! [`router`] holds [`router::PaymentRouter`], one gateway over several providers.
 
 pub mod memory;
 
@@ -20,6 +21,8 @@ pub mod sqlite;
 pub mod postgres;
 
 pub mod http;
+
+pub mod router;
 
 #[cfg(feature = "wechatpay")]
 pub mod wechatpay;

@@ -161,7 +161,7 @@ impl<A: Ports> Engine<A> {
             let page = self.orders().list(filter, next, limit.max(1)).await?;
             ids.extend(page.items.iter().map(|summary| summary.id));
             match page.next {
-                Some(after) => next = Some(after),
+                Some(cursor) => next = Some(cursor),
                 None => return Ok(ids),
             }
         }
