@@ -108,7 +108,8 @@ pub struct RefundRecord {
 }
 
 impl RefundRecord {
-    /// The refund as the query API answers it and a notification's resource holds it.
+    /// The refund as the query API answers it (a notification's resource names `status`
+    /// `refund_status`).
     fn json(&self, out_refund_no: &str) -> Value {
         json!({
             "mchid": MCH_ID,
@@ -116,7 +117,6 @@ impl RefundRecord {
             "transaction_id": "4200000000000000000000000001",
             "out_refund_no": out_refund_no,
             "refund_id": self.refund_id,
-            "refund_status": self.status,
             "status": self.status,
             "success_time": self.success_time,
             "user_received_account": "支付用户零钱",
@@ -404,7 +404,10 @@ impl Emulator {
         let state = self.state.lock().unwrap();
         let refund = &state.refunds[out_refund_no];
         let mut resource = refund.json(out_refund_no);
-        resource.as_object_mut().unwrap().remove("status");
+        // A notification names the status `refund_status`, the query answer `status`.
+        let fields = resource.as_object_mut().unwrap();
+        let status = fields.remove("status").unwrap();
+        fields.insert("refund_status".into(), status);
         edit(&mut resource);
         let nonce = &sign::nonce().unwrap()[..12];
         let mut sealed = encrypt(&self.api_v3_key, nonce, "refund", resource.to_string().as_bytes()).unwrap();
