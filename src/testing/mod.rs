@@ -170,7 +170,7 @@ pub fn carrier(name: &str) -> Actor {
 /// use orderflow::{Action, OrderStatus};
 ///
 /// let mut s = Scenario::placed(sample_form("alice"));
-/// let total = s.order().totals.total;
+/// let total = s.order().totals().total;
 /// s.when(provider(), Action::CapturePayment { txn_id: "T1".into(), amount: total }).unwrap();
 /// assert_eq!(s.order().status(), OrderStatus::ReadyToShip);
 /// assert_eq!(s.history().len(), 3); // placed, auto-approved, paid
