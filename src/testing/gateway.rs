@@ -466,6 +466,12 @@ impl FakeGateway {
         Some(sign_message(&self.key, false, now, serde_json::to_vec(&wire).unwrap_or_default()))
     }
 
+    /// Counts a verification call and checks the message's signature and timestamp.
+    fn check(&self, raw: &RawMessage, now: DateTime<Utc>) -> Result<(), GatewayError> {
+        lock(&self.state).calls += 1;
+        check_message(&self.key, raw, now, Some(self.tolerance)).map_err(to_gateway_error)
+    }
+
     fn refund_report(&self, record: &RefundRecord) -> RefundNotification {
         let mut report = RefundNotification::new(
             record.order_number,
@@ -575,8 +581,7 @@ impl PaymentGateway for FakeGateway {
         raw: &RawMessage,
         now: DateTime<Utc>,
     ) -> Result<PaymentNotification, GatewayError> {
-        lock(&self.state).calls += 1;
-        check_message(&self.key, raw, now, Some(self.tolerance)).map_err(to_gateway_error)?;
+        self.check(raw, now)?;
         let wire: WireNotification = serde_json::from_slice(&raw.body).map_err(|e| {
             GatewayError::Malformed(format!(
                 "body is not a notification ({:?} error at line {}, column {})",
@@ -672,8 +677,7 @@ impl PaymentGateway for FakeGateway {
         raw: &RawMessage,
         now: DateTime<Utc>,
     ) -> Result<RefundNotification, GatewayError> {
-        lock(&self.state).calls += 1;
-        check_message(&self.key, raw, now, Some(self.tolerance)).map_err(to_gateway_error)?;
+        self.check(raw, now)?;
         let wire: WireRefund = serde_json::from_slice(&raw.body)
             .map_err(|_| GatewayError::Malformed("body is not a refund notification".into()))?;
         let mut report = RefundNotification::new(
