@@ -12,6 +12,7 @@
 //! `wechatpay` (feature `wechatpay`) holds `WechatPayGateway`, the WeChat Pay API v3 gateway;
 //! `alipay` (feature `alipay`) holds `AlipayGateway`, the Alipay open-platform (RSA2) gateway.
 //! Both sign with `rsa_sha256`.
+//! [`router`] holds [`router::PaymentRouter`], one gateway over several providers.
 
 pub mod memory;
 
@@ -23,6 +24,7 @@ pub mod postgres;
 
 pub mod http;
 
+pub mod router;
 #[cfg(any(feature = "wechatpay", feature = "alipay"))]
 pub mod rsa_sha256;
 

@@ -32,7 +32,7 @@ impl<A: Ports> Engine<A> {
             let capture = capture(&notification, Actor::PaymentProvider { provider: "unknown".into() });
             self.record_payment(id, capture, &notification, Some(provider_of)).await?;
         }
-        Ok(payments.reply(true))
+        Ok(payments.reply_to(raw, true))
     }
 
     /// Records a verified successful payment: a capture, or an anomaly when it cannot be applied.
@@ -144,6 +144,6 @@ fn capture(payment: &PaymentNotification, actor: Actor) -> Command {
 }
 
 /// The payment provider an order is paid through, as the actor of its payment records.
-fn provider_of(order: &Order) -> Actor {
+pub(super) fn provider_of(order: &Order) -> Actor {
     Actor::PaymentProvider { provider: order.payment.provider().unwrap_or("unknown").into() }
 }

@@ -1,7 +1,8 @@
 //! The engine: load → authorize → decide → reserve stock → append events and outbox rows
 //! atomically → retry on conflict. Plus the webhooks ([`Engine::handle_payment_notification`],
-//! [`Engine::handle_tracking_push`]), timers ([`Engine::run_due`]) and effect delivery
-//! ([`Engine::dispatch_outbox`]).
+//! [`Engine::handle_tracking_push`], [`Engine::handle_refund_notification`]), timers
+//! ([`Engine::run_due`]), reconciliation with the payment providers
+//! ([`Engine::reconcile_payments`]) and effect delivery ([`Engine::dispatch_outbox`]).
 //!
 //! Every command takes one path (`Engine::run`): load, decide, reserve stock if the decision
 //! asks, commit with compare-and-set, and on a conflict load and decide again. The engine holds
@@ -11,6 +12,7 @@
 mod callbacks;
 mod idempotency;
 mod outbox;
+mod settlement;
 mod timers;
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use tracing::Instrument;
 
 pub use idempotency::{MAX_IDEMPOTENCY_KEY_BYTES, RequestKey};
 pub use outbox::DispatchReport;
+pub use settlement::ReconcileReport;
 pub use timers::DueReport;
 
 use crate::actor::Actor;
@@ -267,6 +270,15 @@ pub struct EngineSettings {
     /// Due deadlines asked for per round of [`Engine::run_due`] (it runs as many rounds as it
     /// takes; at least 1).
     pub due_batch: usize,
+    /// How long after placement an unpaid order is asked about at its provider by
+    /// [`Engine::reconcile_payments`] (its notification may have been lost).
+    pub reconcile_payments_after: TimeDelta,
+    /// How long a refund the provider answered as pending waits for its notification before
+    /// [`Engine::reconcile_payments`] asks the provider.
+    pub reconcile_refunds_after: TimeDelta,
+    /// How far back (by placement) [`Engine::reconcile_payments`] looks for pending refunds:
+    /// every order placed since is read (see the cost in its docs).
+    pub refund_reconcile_window: TimeDelta,
 }
 
 impl Default for EngineSettings {
@@ -280,6 +292,9 @@ impl Default for EngineSettings {
             backoff_base: TimeDelta::seconds(1),
             backoff_max: TimeDelta::hours(1),
             due_batch: 100,
+            reconcile_payments_after: TimeDelta::minutes(5),
+            reconcile_refunds_after: TimeDelta::minutes(30),
+            refund_reconcile_window: TimeDelta::days(30),
         }
     }
 }

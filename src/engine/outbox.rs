@@ -121,11 +121,11 @@ impl<A: Ports> Engine<A> {
             Effect::ClosePayment { provider } => {
                 let order = self.order(item.order_id).await?;
                 let payments = self.adapters.payments();
-                match payments.close_payment(&order.number).await {
+                match payments.close_payment(&order.number, provider).await {
                     Ok(CloseOutcome::Closed | CloseOutcome::NothingToClose) => Ok(()),
                     Err(GatewayError::Rejected(_)) => {
                         // Paid after all: record it; the core refunds money for a cancelled order.
-                        if let Some(paid) = payments.query_payment(&order.number).await?
+                        if let Some(paid) = payments.query_payment(&order.number, provider).await?
                             && paid.status == PaymentStatus::Succeeded
                         {
                             let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
@@ -149,6 +149,12 @@ impl<A: Ports> Engine<A> {
                     .unwrap_or_default();
                 request.paid_total = order.payment.received().ok();
                 let action = match self.adapters.payments().refund(&request).await {
+                    Ok(receipt) if receipt.pending => {
+                        // Accepted; it stays pending on the order until its notification
+                        // (`handle_refund_notification`) or a query (`reconcile_payments`).
+                        tracing::info!(key, "refund accepted by the provider, outcome pending");
+                        return Ok(());
+                    }
                     Ok(receipt) => Action::CompleteRefund { refund: *refund, reference: receipt.reference },
                     Err(GatewayError::Rejected(reason)) => Action::FailRefund { refund: *refund, reason },
                     // Timed out or down: retried later with the same key, so never paid twice.

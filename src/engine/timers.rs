@@ -111,19 +111,19 @@ impl<A: Ports> Engine<A> {
         let order = self.order(id).await?;
         let Some(provider) = order.payment.provider().map(str::to_owned) else { return Ok(None) };
         let payments = self.adapters.payments();
-        let actor = Actor::PaymentProvider { provider: provider.into() };
-        if let Some(paid) = payments.query_payment(&order.number).await?
+        let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
+        if let Some(paid) = payments.query_payment(&order.number, &provider).await?
             && paid.status == PaymentStatus::Succeeded
         {
             self.apply_payment(id, &paid, actor).await?;
             return Ok(self.order(id).await?.payment.gate_open().then_some(FireOutcome::FoundPaid));
         }
-        match payments.close_payment(&order.number).await {
+        match payments.close_payment(&order.number, &provider).await {
             // Closed, or never opened at the provider: either way it cannot be paid any more.
             Ok(CloseOutcome::Closed | CloseOutcome::NothingToClose) => Ok(None),
             Err(GatewayError::Rejected(reason)) => {
                 // The provider will not close it: most likely paid in the meantime. Look again.
-                match payments.query_payment(&order.number).await? {
+                match payments.query_payment(&order.number, &provider).await? {
                     Some(paid) if paid.status == PaymentStatus::Succeeded => {
                         self.apply_payment(id, &paid, actor).await?;
                         Ok(Some(FireOutcome::FoundPaid))

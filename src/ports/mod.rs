@@ -21,9 +21,9 @@ pub use inventory::{DynInventory, Inventory, InventoryError};
 pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
 pub use notifier::{DynNotifier, Notifier, NotifyError};
 pub use payment::{
-    AppParameters, Checkout, CloseOutcome, DynPaymentGateway, GatewayError, JsapiParameters, PaymentGateway,
-    PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundNotification, RefundReceipt,
-    RefundRequest, RefundStatus, WebhookReply, parse_refund_reference, refund_reference,
+    AppParameters, Checkout, CloseOutcome, DynPaymentGateway, GatewayError, JsapiParameters, PROVIDER_HEADER,
+    PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundNotification,
+    RefundReceipt, RefundRequest, RefundStatus, WebhookReply, parse_refund_reference, refund_reference,
 };
 pub use queue::{DynWorkQueue, WorkQueue};
 pub use repository::{DynOrderRepository, OrderRepository};

@@ -30,6 +30,24 @@ impl RawMessage {
     }
 }
 
+/// The header naming the provider a webhook came from, set by the host from the webhook's
+/// URL with [`RawMessage::routed_to`] and read by
+/// [`PaymentRouter`](crate::adapters::router::PaymentRouter).
+pub const PROVIDER_HEADER: &str = "x-orderflow-provider";
+
+impl RawMessage {
+    /// The same message marked as coming from `provider` (any such mark it had is replaced, so
+    /// a sender cannot choose it): how the host tells a
+    /// [`PaymentRouter`](crate::adapters::router::PaymentRouter) which provider's webhook URL
+    /// was called. The chosen provider still verifies the signature.
+    #[must_use]
+    pub fn routed_to(mut self, provider: &str) -> RawMessage {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(PROVIDER_HEADER));
+        self.headers.push((PROVIDER_HEADER.to_owned(), provider.to_owned()));
+        self
+    }
+}
+
 impl fmt::Debug for RawMessage {
     /// Never prints the body or header values: they may carry signatures and payment data.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -481,10 +499,14 @@ pub trait PaymentGateway: Send + Sync {
         raw: &RawMessage,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<PaymentNotification, GatewayError>> + Send;
-    /// What the provider knows about the order's payment (`None`: never paid or unknown).
+    /// What `provider` knows about the order's payment (`None`: never paid or unknown). The
+    /// provider is the one the payment was opened with ([`PaymentRequest::provider`]), so a
+    /// gateway for several providers ([`crate::adapters::router::PaymentRouter`]) asks the
+    /// right one; a gateway for one provider may ignore it.
     fn query_payment(
         &self,
         order_number: &OrderNumber,
+        provider: &str,
     ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send;
     /// Closes the unpaid payment so it can no longer be paid.
     ///
@@ -493,9 +515,11 @@ pub trait PaymentGateway: Send + Sync {
     /// `ACQ.TRADE_NOT_EXIST`): nothing can be paid, so the engine goes on as if it was closed.
     /// Answer [`GatewayError::Rejected`] only when the provider will not close it (most often
     /// because it was paid meanwhile: the engine then queries it and records the payment).
+    /// `provider` as for [`PaymentGateway::query_payment`].
     fn close_payment(
         &self,
         order_number: &OrderNumber,
+        provider: &str,
     ) -> impl Future<Output = Result<CloseOutcome, GatewayError>> + Send;
     /// Refunds, idempotently by `request.key`.
     fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send;
@@ -510,6 +534,19 @@ pub trait PaymentGateway: Send + Sync {
         let _ = (raw, now);
         std::future::ready(Err(GatewayError::Rejected("this gateway sends no refund notifications".into())))
     }
+    /// What `provider` knows about refund `refund` of the order (`None`: unknown there), for a
+    /// refund answered as pending whose notification may have been lost
+    /// ([`crate::engine::Engine::reconcile_payments`]). The default knows nothing: a gateway
+    /// whose refunds are always answered at once has none pending.
+    fn query_refund(
+        &self,
+        order_number: &OrderNumber,
+        refund: RefundId,
+        provider: &str,
+    ) -> impl Future<Output = Result<Option<RefundNotification>, GatewayError>> + Send {
+        let _ = (order_number, refund, provider);
+        std::future::ready(Ok(None))
+    }
     /// The answer to a webhook that was handled (`true`, also for duplicates) or must be
     /// retried by the provider (`false`).
     fn reply(&self, handled: bool) -> WebhookReply {
@@ -518,6 +555,12 @@ pub trait PaymentGateway: Send + Sync {
         } else {
             WebhookReply { status: 500, body: "retry".into() }
         }
+    }
+    /// [`PaymentGateway::reply`] for the webhook `raw`: a gateway for several providers answers
+    /// in the format of the provider `raw` came from.
+    fn reply_to(&self, raw: &RawMessage, handled: bool) -> WebhookReply {
+        let _ = raw;
+        self.reply(handled)
     }
 }
 
@@ -538,14 +581,16 @@ impl<T: PaymentGateway + ?Sized> PaymentGateway for Arc<T> {
     fn query_payment(
         &self,
         order_number: &OrderNumber,
+        provider: &str,
     ) -> impl Future<Output = Result<Option<PaymentNotification>, GatewayError>> + Send {
-        (**self).query_payment(order_number)
+        (**self).query_payment(order_number, provider)
     }
     fn close_payment(
         &self,
         order_number: &OrderNumber,
+        provider: &str,
     ) -> impl Future<Output = Result<CloseOutcome, GatewayError>> + Send {
-        (**self).close_payment(order_number)
+        (**self).close_payment(order_number, provider)
     }
     fn refund(&self, request: &RefundRequest) -> impl Future<Output = Result<RefundReceipt, GatewayError>> + Send {
         (**self).refund(request)
@@ -557,7 +602,18 @@ impl<T: PaymentGateway + ?Sized> PaymentGateway for Arc<T> {
     ) -> impl Future<Output = Result<RefundNotification, GatewayError>> + Send {
         (**self).verify_refund_notification(raw, now)
     }
+    fn query_refund(
+        &self,
+        order_number: &OrderNumber,
+        refund: RefundId,
+        provider: &str,
+    ) -> impl Future<Output = Result<Option<RefundNotification>, GatewayError>> + Send {
+        (**self).query_refund(order_number, refund, provider)
+    }
     fn reply(&self, handled: bool) -> WebhookReply {
         (**self).reply(handled)
+    }
+    fn reply_to(&self, raw: &RawMessage, handled: bool) -> WebhookReply {
+        (**self).reply_to(raw, handled)
     }
 }

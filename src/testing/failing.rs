@@ -40,7 +40,7 @@ use crate::address::Address;
 use crate::effect::Notification;
 use crate::effect::StockItem;
 use crate::event::Event;
-use crate::ids::OrderId;
+use crate::ids::{OrderId, RefundId};
 use crate::order::{Order, TrackingUpdate};
 use crate::order_number::OrderNumber;
 use crate::ports::inventory::{Inventory, InventoryError};
@@ -306,15 +306,22 @@ impl<P: PaymentGateway> PaymentGateway for Failing<P> {
     failing_methods! {
         create_payment(request: &PaymentRequest) -> Result<PaymentSession, GatewayError>;
         verify_notification(raw: &RawMessage, now: DateTime<Utc>) -> Result<PaymentNotification, GatewayError>;
-        query_payment(order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError>;
-        close_payment(order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError>;
+        query_payment(order_number: &OrderNumber, provider: &str) -> Result<Option<PaymentNotification>, GatewayError>;
+        close_payment(order_number: &OrderNumber, provider: &str) -> Result<CloseOutcome, GatewayError>;
         refund(request: &RefundRequest) -> Result<RefundReceipt, GatewayError>;
         verify_refund_notification(raw: &RawMessage, now: DateTime<Utc>) -> Result<RefundNotification, GatewayError>;
+        query_refund(order_number: &OrderNumber, refund: RefundId, provider: &str)
+            -> Result<Option<RefundNotification>, GatewayError>;
     }
 
     /// Never fails: the answer to a webhook is made here, not asked of the provider.
     fn reply(&self, handled: bool) -> WebhookReply {
         self.inner.reply(handled)
+    }
+
+    /// Never fails, as [`PaymentGateway::reply`].
+    fn reply_to(&self, raw: &RawMessage, handled: bool) -> WebhookReply {
+        self.inner.reply_to(raw, handled)
     }
 }
 

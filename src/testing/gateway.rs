@@ -34,11 +34,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::ids::RefundId;
 use crate::money::{Currency, Money};
 use crate::order_number::OrderNumber;
 use crate::ports::payment::{
     CloseOutcome, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus,
-    RawMessage, RefundReceipt, RefundRequest,
+    RawMessage, RefundNotification, RefundReceipt, RefundRequest, RefundStatus,
 };
 
 /// Name of the header carrying the signed unix timestamp (seconds).
@@ -220,6 +221,19 @@ impl PaymentRecord {
     }
 }
 
+/// A refund notification on the wire: told from a payment notification by its `refund`
+/// field, which a payment notification lacks (and the reverse for `txn_id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WireRefund {
+    notification_id: String,
+    order_number: OrderNumber,
+    refund: u32,
+    refund_id: String,
+    amount_minor: i64,
+    currency: Currency,
+    status: RefundStatus,
+}
+
 /// One refund the fake made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRecord {
@@ -231,6 +245,11 @@ pub struct RefundRecord {
     pub amount: Money,
     /// The receipt returned (also to every retry with the same key).
     pub receipt: RefundReceipt,
+    /// Which refund of the order.
+    pub refund: RefundId,
+    /// Where it stands: [`RefundStatus::Pending`] while the fake answers refunds as pending
+    /// ([`FakeGateway::answer_refunds_pending`]) until [`FakeGateway::settle_refund`].
+    pub status: RefundStatus,
 }
 
 #[derive(Debug, Default)]
@@ -238,6 +257,7 @@ struct GatewayState {
     payments: HashMap<OrderNumber, PaymentRecord>,
     refunds: Vec<RefundRecord>,
     refund_calls: usize,
+    refunds_pending: bool,
     calls: usize,
     next_txn: u64,
     next_notification: u64,
@@ -257,6 +277,11 @@ struct GatewayState {
 ///   `close_payment` refuses a paid payment with `Rejected("already paid")` (closing an
 ///   unknown one just records it closed); `create_payment` refuses paid or closed payments;
 ///   `refund` refuses amounts beyond what was paid, and never refunds a key twice.
+/// * Refunds are completed at once, or answered pending after
+///   [`answer_refunds_pending`](Self::answer_refunds_pending) until
+///   [`settle_refund`](Self::settle_refund) decides them (`query_refund` reports them) or
+///   [`notify_refund`](Self::notify_refund) also signs the refund notification, a JSON body
+///   with `refund` and `refund_id` where a payment notification has `txn_id`.
 /// * To make it fail (before a call, or after a refund was made: a timeout), wrap it in
 ///   [`Failing`](super::Failing).
 ///
@@ -391,6 +416,74 @@ impl FakeGateway {
         self.sign(&notification, now)
     }
 
+    /// From now on, answer new refunds as pending ([`RefundReceipt::pending`], as WeChat Pay's
+    /// `PROCESSING`) until [`settle_refund`](Self::settle_refund) decides them; `false`:
+    /// completed at once (the default).
+    pub fn answer_refunds_pending(&self, pending: bool) {
+        lock(&self.state).refunds_pending = pending;
+    }
+
+    /// Decides refund `refund` of `order_number` (made before by `refund`) as `status`,
+    /// without sending anything (a lost refund notification: `query_refund` reports it), and
+    /// returns the provider's report of it; `None` when no such refund was made.
+    pub fn settle_refund(
+        &self,
+        order_number: &OrderNumber,
+        refund: RefundId,
+        status: RefundStatus,
+    ) -> Option<RefundNotification> {
+        let mut state = lock(&self.state);
+        let record = state.refunds.iter_mut().find(|r| r.order_number == *order_number && r.refund == refund)?;
+        record.status = status;
+        record.receipt.pending = status == RefundStatus::Pending;
+        Some(self.refund_report(record))
+    }
+
+    /// [`settle_refund`](Self::settle_refund), then the signed refund notification for it,
+    /// sent at `now`; `None` when no such refund was made.
+    pub fn notify_refund(
+        &self,
+        order_number: &OrderNumber,
+        refund: RefundId,
+        status: RefundStatus,
+        now: DateTime<Utc>,
+    ) -> Option<RawMessage> {
+        let report = self.settle_refund(order_number, refund, status)?;
+        let id = {
+            let mut state = lock(&self.state);
+            state.next_notification += 1;
+            format!("{}-N{:08}", self.provider, state.next_notification)
+        };
+        let wire = WireRefund {
+            notification_id: id,
+            order_number: report.order_number,
+            refund: report.refund.0,
+            refund_id: report.provider_refund_id,
+            amount_minor: report.amount.minor,
+            currency: report.amount.currency,
+            status: report.status,
+        };
+        Some(sign_message(&self.key, false, now, serde_json::to_vec(&wire).unwrap_or_default()))
+    }
+
+    /// Counts a verification call and checks the message's signature and timestamp.
+    fn check(&self, raw: &RawMessage, now: DateTime<Utc>) -> Result<(), GatewayError> {
+        lock(&self.state).calls += 1;
+        check_message(&self.key, raw, now, Some(self.tolerance)).map_err(to_gateway_error)
+    }
+
+    fn refund_report(&self, record: &RefundRecord) -> RefundNotification {
+        let mut report = RefundNotification::new(
+            record.order_number,
+            record.refund,
+            record.receipt.reference.clone(),
+            record.amount,
+            record.status,
+        );
+        report.provider = Some(self.provider.clone());
+        report
+    }
+
     // -- inspection -------------------------------------------------------------------------
 
     /// The fake's record of `order_number`'s payment.
@@ -488,8 +581,7 @@ impl PaymentGateway for FakeGateway {
         raw: &RawMessage,
         now: DateTime<Utc>,
     ) -> Result<PaymentNotification, GatewayError> {
-        lock(&self.state).calls += 1;
-        check_message(&self.key, raw, now, Some(self.tolerance)).map_err(to_gateway_error)?;
+        self.check(raw, now)?;
         let wire: WireNotification = serde_json::from_slice(&raw.body).map_err(|e| {
             GatewayError::Malformed(format!(
                 "body is not a notification ({:?} error at line {}, column {})",
@@ -506,7 +598,11 @@ impl PaymentGateway for FakeGateway {
         ))
     }
 
-    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+    async fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+        _provider: &str,
+    ) -> Result<Option<PaymentNotification>, GatewayError> {
         let mut state = lock(&self.state);
         state.calls += 1;
         let Some(record) = state.payments.get(order_number) else {
@@ -518,7 +614,7 @@ impl PaymentGateway for FakeGateway {
         }))
     }
 
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
+    async fn close_payment(&self, order_number: &OrderNumber, _provider: &str) -> Result<CloseOutcome, GatewayError> {
         let mut state = lock(&self.state);
         state.calls += 1;
         // As the real providers do: a payment never started is unknown there.
@@ -557,16 +653,54 @@ impl PaymentGateway for FakeGateway {
             if after > paid.minor {
                 return Err(GatewayError::Rejected("refund exceeds the paid amount".into()));
             }
-            let receipt = RefundReceipt::new(format!("{}-RF{:08}", self.provider, state.refunds.len() + 1));
+            let reference = format!("{}-RF{:08}", self.provider, state.refunds.len() + 1);
+            let (receipt, status) = if state.refunds_pending {
+                (RefundReceipt::pending(reference), RefundStatus::Pending)
+            } else {
+                (RefundReceipt::new(reference), RefundStatus::Succeeded)
+            };
             state.refunds.push(RefundRecord {
                 key: request.key.clone(),
                 order_number: request.order_number,
                 amount: request.amount,
                 receipt: receipt.clone(),
+                refund: request.refund,
+                status,
             });
             receipt
         };
         Ok(receipt)
+    }
+
+    async fn verify_refund_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> Result<RefundNotification, GatewayError> {
+        self.check(raw, now)?;
+        let wire: WireRefund = serde_json::from_slice(&raw.body)
+            .map_err(|_| GatewayError::Malformed("body is not a refund notification".into()))?;
+        let mut report = RefundNotification::new(
+            wire.order_number,
+            RefundId(wire.refund),
+            wire.refund_id,
+            Money::new(wire.amount_minor, wire.currency),
+            wire.status,
+        );
+        report.provider = Some(self.provider.clone());
+        Ok(report)
+    }
+
+    async fn query_refund(
+        &self,
+        order_number: &OrderNumber,
+        refund: RefundId,
+        _provider: &str,
+    ) -> Result<Option<RefundNotification>, GatewayError> {
+        let mut state = lock(&self.state);
+        state.calls += 1;
+        let found = state.refunds.iter().find(|r| r.order_number == *order_number && r.refund == refund);
+        Ok(found.map(|record| self.refund_report(record)))
     }
 }
 

@@ -224,7 +224,7 @@ async fn create_payment_returns_a_qr_code_and_is_recorded() {
     let session = gw.create_payment(&request).await.unwrap();
     assert!(matches!(&session, PaymentSession::QrCode { payload } if payload.contains("27000")));
     assert_eq!(gw.created_payments(), vec![(number(7), cny(27_000))]);
-    assert_eq!(gw.query_payment(&number(7)).await, Ok(None));
+    assert_eq!(gw.query_payment(&number(7), "alipay").await, Ok(None));
 
     gw.notify_paid(&number(7), cny(27_000), t0());
     assert_eq!(gw.create_payment(&request).await, Err(GatewayError::Rejected("already paid".into())));
@@ -233,35 +233,35 @@ async fn create_payment_returns_a_qr_code_and_is_recorded() {
 #[tokio::test]
 async fn notify_paid_and_mark_paid_are_what_query_reports() {
     let gw = gateway();
-    assert_eq!(gw.query_payment(&number(1)).await, Ok(None));
+    assert_eq!(gw.query_payment(&number(1), "alipay").await, Ok(None));
 
     let raw = gw.notify_paid(&number(1), cny(10_400), t0());
     let verified = gw.verify_notification(&raw, t0()).await.unwrap();
     assert_eq!(verified.status, PaymentStatus::Succeeded);
     assert_eq!(verified.amount, cny(10_400));
-    assert_eq!(gw.query_payment(&number(1)).await, Ok(Some(verified.clone())));
+    assert_eq!(gw.query_payment(&number(1), "alipay").await, Ok(Some(verified.clone())));
 
     // Paid, but the notification was lost: only a query finds it.
     let lost = gw.mark_paid(&number(2), cny(5_000));
     assert_ne!(lost.txn_id, verified.txn_id);
-    assert_eq!(gw.query_payment(&number(2)).await, Ok(Some(lost)));
+    assert_eq!(gw.query_payment(&number(2), "alipay").await, Ok(Some(lost)));
 }
 
 #[tokio::test]
 async fn close_after_paid_is_rejected_and_close_before_is_fine() {
     let gw = gateway();
     gw.mark_paid(&number(1), cny(100));
-    assert_eq!(gw.close_payment(&number(1)).await, Err(GatewayError::Rejected("already paid".into())));
+    assert_eq!(gw.close_payment(&number(1), "alipay").await, Err(GatewayError::Rejected("already paid".into())));
 
     // A payment the buyer never opened is unknown to the provider: nothing to close.
-    assert_eq!(gw.close_payment(&number(2)).await, Ok(CloseOutcome::NothingToClose));
+    assert_eq!(gw.close_payment(&number(2), "alipay").await, Ok(CloseOutcome::NothingToClose));
     assert_eq!(gw.payment(&number(2)), None);
 
     let request = PaymentRequest::new(OrderId::new_v7(), number(3), cny(100), "alipay", "order 3");
     gw.create_payment(&request).await.unwrap();
-    assert_eq!(gw.close_payment(&number(3)).await, Ok(CloseOutcome::Closed));
+    assert_eq!(gw.close_payment(&number(3), "alipay").await, Ok(CloseOutcome::Closed));
     assert_eq!(gw.payment(&number(3)).map(|p| p.status), Some(PaymentStatus::Closed));
-    assert_eq!(gw.query_payment(&number(3)).await, Ok(None));
+    assert_eq!(gw.query_payment(&number(3), "alipay").await, Ok(None));
 }
 
 #[tokio::test]
@@ -316,7 +316,7 @@ async fn fail_next_fails_any_call_without_side_effects() {
     let failing = Failing::new(Arc::clone(&gw));
     failing.switch().inject(Failure::next(2).with(Fault::Unavailable("down".into())));
     assert_eq!(failing.refund(&refund_request("k", 1, 100)).await, Err(GatewayError::Unavailable("down".into())));
-    assert_eq!(failing.query_payment(&number(1)).await, Err(GatewayError::Unavailable("down".into())));
+    assert_eq!(failing.query_payment(&number(1), "alipay").await, Err(GatewayError::Unavailable("down".into())));
     assert_eq!(gw.refunded_total(&number(1)), None);
     assert!(failing.refund(&refund_request("k", 1, 100)).await.is_ok());
     assert_eq!(gw.refunded_total(&number(1)), Some(cny(100)));

@@ -14,4 +14,5 @@ mod engine_stages;
 mod fakes;
 mod memory_inventory;
 mod no_secrets_in_logs;
+mod settlement;
 mod simulation;

@@ -93,7 +93,11 @@ impl<T: HttpTransport> PaymentGateway for AlipayGateway<T> {
         Ok(notify::payment(&self.config, &raw.body)?)
     }
 
-    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+    async fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+        _provider: &str,
+    ) -> Result<Option<PaymentNotification>, GatewayError> {
         let trade: api::Trade = match self.call(&api::query(order_number)).await {
             Ok(trade) => trade,
             Err(e) if e.sub_code() == Some(TRADE_NOT_EXIST) => return Ok(None),
@@ -106,7 +110,7 @@ impl<T: HttpTransport> PaymentGateway for AlipayGateway<T> {
         Ok(Some(paid).filter(|paid| paid.status == PaymentStatus::Succeeded))
     }
 
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
+    async fn close_payment(&self, order_number: &OrderNumber, _provider: &str) -> Result<CloseOutcome, GatewayError> {
         match self.call::<serde_json::Value>(&api::close(order_number)).await {
             Ok(_) => Ok(CloseOutcome::Closed),
             Err(e) if e.sub_code() == Some(TRADE_NOT_EXIST) => Ok(CloseOutcome::NothingToClose),

@@ -13,10 +13,12 @@ use serde_json::{Value, json};
 use super::WechatPayError;
 use super::config::WechatPayConfig;
 use super::sign;
+use crate::ids::RefundId;
 use crate::money::{Currency, Money};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Checkout, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RefundReceipt, RefundRequest,
+    Checkout, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RefundNotification, RefundReceipt,
+    RefundRequest, RefundStatus, parse_refund_reference, refund_reference,
 };
 
 /// The provider name the adapter reports in notifications.
@@ -187,6 +189,91 @@ pub fn refund_receipt(body: &[u8]) -> Result<RefundReceipt, WechatPayError> {
     }
 }
 
+/// `GET /v3/refund/domestic/refunds/{out_refund_no}`: where refund `refund` of the order
+/// stands.
+pub fn refund_query(order: &OrderNumber, refund: RefundId) -> ApiRequest {
+    ApiRequest::get(format!("/v3/refund/domestic/refunds/{}", refund_reference(order, refund)))
+}
+
+/// A refund as queried (`status`) or notified (the decrypted `resource` of `REFUND.SUCCESS`,
+/// `REFUND.ABNORMAL`, `REFUND.CLOSED`: `refund_status`, and the merchant id).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundResource {
+    /// Merchant id (notifications only).
+    #[serde(default)]
+    pub mchid: Option<String>,
+    /// The order's provider reference.
+    pub out_trade_no: String,
+    /// The refund's provider reference.
+    pub out_refund_no: String,
+    /// WeChat's refund id.
+    pub refund_id: String,
+    /// `SUCCESS`, `CLOSED`, `PROCESSING`, `ABNORMAL`.
+    #[serde(alias = "status")]
+    pub refund_status: String,
+    /// When the money went back.
+    #[serde(default)]
+    pub success_time: Option<String>,
+    /// Amounts, in fen.
+    pub amount: RefundAmount,
+}
+
+/// The amounts of a [`RefundResource`], in fen.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundAmount {
+    /// The order amount.
+    pub total: i64,
+    /// The refund amount.
+    pub refund: i64,
+    /// What the payer paid.
+    #[serde(default)]
+    pub payer_total: Option<i64>,
+    /// What goes back to the payer (less than `refund` when a coupon paid part).
+    #[serde(default)]
+    pub payer_refund: Option<i64>,
+}
+
+impl RefundResource {
+    /// The refund outcome it reports, after checking it is for this merchant (when it says)
+    /// and names one of our refunds of the order it names.
+    pub fn into_notification(self, config: &WechatPayConfig) -> Result<RefundNotification, WechatPayError> {
+        if self.mchid.as_ref().is_some_and(|mchid| *mchid != config.mch_id) {
+            return Err(WechatPayError::WrongMerchant("merchant id"));
+        }
+        let (order_number, refund) = parse_refund_reference(&self.out_refund_no)
+            .ok_or_else(|| WechatPayError::Malformed("out_refund_no is not a refund reference".into()))?;
+        if order_number.provider_reference() != self.out_trade_no {
+            return Err(WechatPayError::Malformed("out_refund_no is not a refund of out_trade_no".into()));
+        }
+        let status = match self.refund_status.as_str() {
+            "SUCCESS" => RefundStatus::Succeeded,
+            "PROCESSING" => RefundStatus::Pending,
+            "CLOSED" | "ABNORMAL" => RefundStatus::Failed,
+            other => return Err(WechatPayError::Malformed(format!("unknown refund_status {other}"))),
+        };
+        let mut notification = RefundNotification::new(
+            order_number,
+            refund,
+            self.refund_id,
+            Money::new(self.amount.refund, Currency::CNY),
+            status,
+        );
+        notification.succeeded_at = success_time(self.success_time)?;
+        notification.provider = Some(PROVIDER.into());
+        Ok(notification)
+    }
+}
+
+/// A provider time (`success_time`), read as RFC 3339.
+fn success_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, WechatPayError> {
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| WechatPayError::Malformed("success_time is not RFC 3339".into()))
+    })
+    .transpose()
+}
+
 /// A transaction as queried or notified (the decrypted `resource` of `TRANSACTION.SUCCESS`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Transaction {
@@ -244,14 +331,7 @@ impl Transaction {
         let (Some(txn_id), Some(amount)) = (self.transaction_id, self.amount) else { return Ok(None) };
         let currency = Currency::parse(amount.currency.as_deref().unwrap_or("CNY"))
             .map_err(|_| WechatPayError::Malformed("unknown currency".into()))?;
-        let succeeded_at = match self.success_time {
-            Some(text) => Some(
-                DateTime::parse_from_rfc3339(&text)
-                    .map_err(|_| WechatPayError::Malformed("success_time is not RFC 3339".into()))?
-                    .with_timezone(&Utc),
-            ),
-            None => None,
-        };
+        let succeeded_at = success_time(self.success_time)?;
         let mut notification =
             PaymentNotification::new(order_number, txn_id, Money::new(amount.total, currency), status);
         notification.succeeded_at = succeeded_at;

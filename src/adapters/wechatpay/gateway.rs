@@ -11,10 +11,11 @@ use super::sign::{self, Authorization};
 use super::verify::{self, SignatureHeaders};
 use super::{WechatPayError, notification};
 use crate::adapters::http::{HttpRequest, HttpTransport};
+use crate::ids::RefundId;
 use crate::order_number::OrderNumber;
 use crate::ports::{
     Clock, CloseOutcome, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, RawMessage,
-    RefundReceipt, RefundRequest, SystemClock, WebhookReply,
+    RefundNotification, RefundReceipt, RefundRequest, SystemClock, WebhookReply,
 };
 
 /// The shortest time between two certificate downloads caused by unknown serials, so forged
@@ -183,6 +184,23 @@ impl<T: HttpTransport> WechatPayGateway<T> {
         }
     }
 
+    async fn query_refund_status(
+        &self,
+        order: &OrderNumber,
+        refund: RefundId,
+    ) -> Result<Option<RefundNotification>, WechatPayError> {
+        match self.call(&api::refund_query(order, refund)).await {
+            Ok(answer) => {
+                let resource: api::RefundResource = api::parse(&answer.body, "refund")?;
+                Ok(Some(resource.into_notification(&self.config)?))
+            }
+            Err(WechatPayError::Api { code, .. }) if code == "RESOURCE_NOT_EXISTS" || code == "ORDER_NOT_EXIST" => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn make_refund(&self, request: &RefundRequest) -> Result<RefundReceipt, WechatPayError> {
         let answer = self.call(&api::refund(&self.config, request)?).await?;
         api::refund_receipt(&answer.body)
@@ -203,16 +221,38 @@ impl<T: HttpTransport> PaymentGateway for WechatPayGateway<T> {
         Ok(notification::payment(&self.config, &raw.body)?)
     }
 
-    async fn query_payment(&self, order_number: &OrderNumber) -> Result<Option<PaymentNotification>, GatewayError> {
+    async fn query_payment(
+        &self,
+        order_number: &OrderNumber,
+        _provider: &str,
+    ) -> Result<Option<PaymentNotification>, GatewayError> {
         Ok(self.query(order_number).await?)
     }
 
-    async fn close_payment(&self, order_number: &OrderNumber) -> Result<CloseOutcome, GatewayError> {
+    async fn close_payment(&self, order_number: &OrderNumber, _provider: &str) -> Result<CloseOutcome, GatewayError> {
         Ok(self.close(order_number).await?)
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundReceipt, GatewayError> {
         Ok(self.make_refund(request).await?)
+    }
+
+    async fn verify_refund_notification(
+        &self,
+        raw: &RawMessage,
+        now: DateTime<Utc>,
+    ) -> Result<RefundNotification, GatewayError> {
+        self.verify(raw, now).await?;
+        Ok(notification::refund(&self.config, &raw.body)?)
+    }
+
+    async fn query_refund(
+        &self,
+        order_number: &OrderNumber,
+        refund: RefundId,
+        _provider: &str,
+    ) -> Result<Option<RefundNotification>, GatewayError> {
+        Ok(self.query_refund_status(order_number, refund).await?)
     }
 
     fn reply(&self, handled: bool) -> WebhookReply {

@@ -31,6 +31,11 @@
 //!   [`GatewayError::Rejected`]; closing an order WeChat does not have (`ORDER_NOT_EXIST`) is
 //!   [`CloseOutcome::NothingToClose`](crate::ports::CloseOutcome::NothingToClose). A refund
 //!   answered `PROCESSING` is a pending [`RefundReceipt`](crate::ports::RefundReceipt).
+//! - Refund outcomes: `REFUND.SUCCESS`, `REFUND.ABNORMAL` and `REFUND.CLOSED` notifications
+//!   (same envelope, signature and encryption as payments) are read by
+//!   `verify_refund_notification`, and `GET /v3/refund/domestic/refunds/{out_refund_no}` by
+//!   `query_refund` (`RESOURCE_NOT_EXISTS`: no such refund); the merchant id must be ours and
+//!   `out_refund_no` one of our refund references of the `out_trade_no` it names.
 //! - Notifications are answered 204 when handled, and 500 with `{"code":"FAIL",...}` to be
 //!   sent again.
 //!

@@ -1,4 +1,5 @@
-//! Payment notifications (`TRANSACTION.SUCCESS`) and the answer WeChat Pay expects.
+//! Payment notifications (`TRANSACTION.SUCCESS`), refund notifications (`REFUND.SUCCESS`,
+//! `REFUND.ABNORMAL`, `REFUND.CLOSED`) and the answer WeChat Pay expects.
 //!
 //! A notification is a signed JSON envelope whose `resource` is the transaction, encrypted
 //! with the APIv3 key. It is accepted only after [`verify`](super::verify::verify) and when
@@ -8,10 +9,10 @@
 use serde::Deserialize;
 
 use super::WechatPayError;
-use super::api::{Transaction, parse};
+use super::api::{RefundResource, Transaction, parse};
 use super::config::WechatPayConfig;
 use super::decrypt::{EncryptedResource, decrypt};
-use crate::ports::{PaymentNotification, WebhookReply};
+use crate::ports::{PaymentNotification, RefundNotification, WebhookReply};
 
 /// The event of a successful payment.
 pub const TRANSACTION_SUCCESS: &str = "TRANSACTION.SUCCESS";
@@ -39,6 +40,22 @@ pub fn payment(config: &WechatPayConfig, body: &[u8]) -> Result<PaymentNotificat
     transaction
         .into_notification(config)?
         .ok_or_else(|| WechatPayError::Malformed("payment notification without a transaction".into()))
+}
+
+/// The events of a refund's outcome: done, failed (the buyer's account cannot take it:
+/// refund another way), closed.
+pub const REFUND_EVENTS: [&str; 3] = ["REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED"];
+
+/// The refund outcome a verified notification body reports: decrypted, for this merchant,
+/// and one of our refund references.
+pub fn refund(config: &WechatPayConfig, body: &[u8]) -> Result<RefundNotification, WechatPayError> {
+    let envelope: Envelope = parse(body, "notification")?;
+    if !REFUND_EVENTS.contains(&envelope.event_type.as_str()) {
+        return Err(WechatPayError::Malformed(format!("event {} is not a refund outcome", envelope.event_type)));
+    }
+    let plaintext = decrypt(&config.api_v3_key, &envelope.resource)?;
+    let resource: RefundResource = parse(&plaintext, "refund")?;
+    resource.into_notification(config)
 }
 
 /// The answer to a notification: 204 when handled (also a duplicate), else 500 with

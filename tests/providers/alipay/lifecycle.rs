@@ -95,10 +95,10 @@ async fn a_lost_notification_is_recovered_by_the_query_before_the_unpaid_order_i
     let w = world().await;
     let (id, number, total) = w.place("bo").await;
     w.engine.start_payment(&buyer("bo"), id).await.unwrap();
-    assert_eq!(w.gateway.query_payment(&number).await, Ok(None), "waiting for the buyer");
+    assert_eq!(w.gateway.query_payment(&number, "alipay").await, Ok(None), "waiting for the buyer");
     // Paid with a coupon, but the notification never arrives.
     w.emulator.pay(&number.provider_reference(), total.minor - 100);
-    let queried = w.gateway.query_payment(&number).await.unwrap().unwrap();
+    let queried = w.gateway.query_payment(&number, "alipay").await.unwrap().unwrap();
     assert_eq!((queried.status, queried.amount), (PaymentStatus::Succeeded, total));
     assert_eq!(queried.payer_total, Some(Money::new(total.minor - 100, Currency::CNY)));
     assert_eq!(queried.succeeded_at, Some(w.clock.now()));
@@ -114,8 +114,8 @@ async fn an_unpaid_trade_is_closed_and_one_never_opened_has_nothing_to_close() {
     let w = world().await;
     let (id, number, _) = w.place("cy").await;
     let (_, never_opened, _) = w.place("di").await;
-    assert_eq!(w.gateway.close_payment(&never_opened).await, Ok(CloseOutcome::NothingToClose));
-    assert_eq!(w.gateway.query_payment(&never_opened).await, Ok(None));
+    assert_eq!(w.gateway.close_payment(&never_opened, "alipay").await, Ok(CloseOutcome::NothingToClose));
+    assert_eq!(w.gateway.query_payment(&never_opened, "alipay").await, Ok(None));
     w.engine.start_payment_in(&buyer("cy"), id, Checkout::Native).await.unwrap();
     w.clock.advance(TimeDelta::hours(2));
     w.engine.run_due(w.clock.now()).await.unwrap();
@@ -133,12 +133,12 @@ async fn documented_error_codes_are_retryable_rate_limited_or_rejected() {
     let down = w.engine.start_payment(&buyer("ed"), id).await.unwrap_err();
     assert!(matches!(down, EngineError::Payment(GatewayError::Unavailable(_))), "{down:?}");
     w.emulator.fail_next("20000", "isp.unknow-error");
-    assert!(matches!(w.gateway.query_payment(&number).await, Err(GatewayError::Unavailable(_))));
+    assert!(matches!(w.gateway.query_payment(&number, "alipay").await, Err(GatewayError::Unavailable(_))));
     w.emulator.fail_next("20000", "isp.rate-limit");
-    assert!(matches!(w.gateway.query_payment(&number).await, Err(GatewayError::RateLimited(_))));
+    assert!(matches!(w.gateway.query_payment(&number, "alipay").await, Err(GatewayError::RateLimited(_))));
     w.engine.start_payment(&buyer("ed"), id).await.unwrap();
     w.emulator.pay(&number.provider_reference(), total.minor);
-    let paid_close = w.gateway.close_payment(&number).await;
+    let paid_close = w.gateway.close_payment(&number, "alipay").await;
     assert!(matches!(paid_close, Err(GatewayError::Rejected(m)) if m.contains("ACQ.TRADE_STATUS_ERROR")));
     let again = w.engine.start_payment(&buyer("ed"), id).await;
     assert!(again.is_err(), "a paid trade cannot be opened again");

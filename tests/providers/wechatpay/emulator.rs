@@ -99,6 +99,29 @@ pub struct RefundRecord {
     pub out_trade_no: String,
     pub refund_id: String,
     pub refund: i64,
+    /// The order total, in fen.
+    pub total: i64,
+    /// `SUCCESS`, `PROCESSING`, `ABNORMAL` or `CLOSED`.
+    pub status: String,
+    pub success_time: Option<String>,
+}
+
+impl RefundRecord {
+    /// The refund as the query API answers it (a notification's resource names `status`
+    /// `refund_status`).
+    fn json(&self, out_refund_no: &str) -> Value {
+        json!({
+            "mchid": MCH_ID,
+            "out_trade_no": self.out_trade_no,
+            "transaction_id": "4200000000000000000000000001",
+            "out_refund_no": out_refund_no,
+            "refund_id": self.refund_id,
+            "status": self.status,
+            "success_time": self.success_time,
+            "user_received_account": "支付用户零钱",
+            "amount": { "total": self.total, "refund": self.refund, "payer_total": self.total, "payer_refund": self.refund },
+        })
+    }
 }
 
 #[derive(Default)]
@@ -309,7 +332,7 @@ impl Emulator {
             if let Some(existing) = state.refunds.get(&out_refund_no) {
                 return (
                     200,
-                    json!({ "refund_id": existing.refund_id, "out_refund_no": out_refund_no, "status": status })
+                    json!({ "refund_id": existing.refund_id, "out_refund_no": out_refund_no, "status": existing.status })
                         .to_string(),
                 );
             }
@@ -329,7 +352,14 @@ impl Emulator {
             let refund_id = format!("50300{:020}", state.next);
             state.refunds.insert(
                 out_refund_no.clone(),
-                RefundRecord { out_trade_no: out_trade_no.clone(), refund_id: refund_id.clone(), refund },
+                RefundRecord {
+                    out_trade_no: out_trade_no.clone(),
+                    refund_id: refund_id.clone(),
+                    refund,
+                    total: tx.total,
+                    status: status.into(),
+                    success_time: (status == "SUCCESS").then(|| beijing(self.clock.now())),
+                },
             );
             if let Some(tx) = state.orders.get_mut(&out_trade_no) {
                 tx.state = "REFUND";
@@ -346,7 +376,48 @@ impl Emulator {
             });
             return (200, answer.to_string());
         }
+        if let Some(out_refund_no) = path.strip_prefix("/v3/refund/domestic/refunds/").filter(|_| method == "GET") {
+            return match state.refunds.get(out_refund_no) {
+                None => error(404, "RESOURCE_NOT_EXISTS"),
+                Some(refund) => (200, refund.json(out_refund_no).to_string()),
+            };
+        }
         error(404, "RESOURCE_NOT_EXISTS")
+    }
+
+    /// The bank settles refund `out_refund_no` as `status` (`SUCCESS`, `ABNORMAL`, `CLOSED`);
+    /// no notification is sent.
+    pub fn settle_refund(&self, out_refund_no: &str, status: &str) {
+        let mut state = self.state.lock().unwrap();
+        let refund = state.refunds.get_mut(out_refund_no).expect("the refund was made at the emulator");
+        refund.status = status.into();
+        refund.success_time = (status == "SUCCESS").then(|| beijing(self.clock.now()));
+    }
+
+    /// The `REFUND.<status>` notification for `out_refund_no` as it stands, as WeChat Pay
+    /// sends it, the resource changed by `edit` before it is encrypted.
+    pub fn refund_notification(&self, out_refund_no: &str, edit: impl FnOnce(&mut Value)) -> RawMessage {
+        let state = self.state.lock().unwrap();
+        let refund = &state.refunds[out_refund_no];
+        let mut resource = refund.json(out_refund_no);
+        // A notification names the status `refund_status`, the query answer `status`.
+        let fields = resource.as_object_mut().unwrap();
+        let status = fields.remove("status").unwrap();
+        fields.insert("refund_status".into(), status);
+        edit(&mut resource);
+        let nonce = &sign::nonce().unwrap()[..12];
+        let mut sealed = encrypt(&self.api_v3_key, nonce, "refund", resource.to_string().as_bytes()).unwrap();
+        sealed.original_type = Some("refund".into());
+        let envelope = json!({
+            "id": format!("EV-{}", sign::nonce().unwrap()),
+            "create_time": beijing(self.clock.now()),
+            "resource_type": "encrypt-resource",
+            "event_type": format!("REFUND.{}", refund.status),
+            "summary": "退款成功",
+            "resource": sealed,
+        });
+        let platform = &self.platforms[state.signer];
+        signed(&envelope.to_string(), platform.serial, &platform.key, self.clock.now().timestamp())
     }
 
     /// Opens a payment as a create call would, without the HTTP round trip (for sans-IO tests).

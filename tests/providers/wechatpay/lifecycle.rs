@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use orderflow::OrderId;
 use orderflow::adapters::http::ReqwestTransport;
 use orderflow::adapters::wechatpay::WechatPayGateway;
+use orderflow::engine::EngineError;
 use orderflow::order::RefundStatus;
 use orderflow::ports::{
     Checkout, Clock, CloseOutcome, GatewayError, PaymentGateway, PaymentSession, PaymentStatus, RefundRequest,
@@ -104,7 +106,7 @@ async fn a_lost_notification_is_recovered_by_the_query_before_the_unpaid_order_i
     assert!(matches!(&session, PaymentSession::QrCode { payload } if payload.starts_with("weixin://wxpay/bizpayurl")));
     // Paid, but the notification never arrives.
     w.emulator.pay(&number.provider_reference(), total.minor - 100);
-    let queried = w.gateway.query_payment(&number).await.unwrap().unwrap();
+    let queried = w.gateway.query_payment(&number, "wechatpay").await.unwrap().unwrap();
     assert_eq!((queried.status, queried.amount), (PaymentStatus::Succeeded, total));
     assert_eq!(queried.payer_total, Some(Money::new(total.minor - 100, Currency::CNY)));
     w.clock.advance(TimeDelta::hours(2));
@@ -119,10 +121,10 @@ async fn an_unpaid_order_is_closed_and_one_never_opened_has_nothing_to_close() {
     let w = world().await;
     let (id, number, _) = w.place("cy").await;
     let (_, never_opened, _) = w.place("di").await;
-    assert_eq!(w.gateway.close_payment(&never_opened).await, Ok(CloseOutcome::NothingToClose));
-    assert_eq!(w.gateway.query_payment(&never_opened).await, Ok(None));
+    assert_eq!(w.gateway.close_payment(&never_opened, "wechatpay").await, Ok(CloseOutcome::NothingToClose));
+    assert_eq!(w.gateway.query_payment(&never_opened, "wechatpay").await, Ok(None));
     w.engine.start_payment_in(&buyer("cy"), id, Checkout::H5 { client_ip: "203.0.113.9".into() }).await.unwrap();
-    assert_eq!(w.gateway.query_payment(&number).await, Ok(None), "opened but not paid");
+    assert_eq!(w.gateway.query_payment(&number, "wechatpay").await, Ok(None), "opened but not paid");
     w.clock.advance(TimeDelta::hours(2));
     w.engine.run_due(w.clock.now()).await.unwrap();
     w.engine.drain_outbox().await.unwrap();
@@ -143,10 +145,10 @@ async fn documented_error_codes_are_retryable_rate_limited_or_rejected() {
     let session = w.engine.start_payment_in(&buyer("ed"), id, Checkout::App).await.unwrap();
     assert!(matches!(session, PaymentSession::App(ref p) if p.partnerid == MCH_ID && p.package == "Sign=WXPay"));
     w.emulator.fail_next(429, "FREQUENCY_LIMITED");
-    assert!(matches!(w.gateway.query_payment(&number).await, Err(GatewayError::RateLimited(_))));
+    assert!(matches!(w.gateway.query_payment(&number, "wechatpay").await, Err(GatewayError::RateLimited(_))));
     w.emulator.pay(&number.provider_reference(), total.minor);
     assert!(
-        matches!(w.gateway.close_payment(&number).await, Err(GatewayError::Rejected(m)) if m.contains("ORDERPAID"))
+        matches!(w.gateway.close_payment(&number, "wechatpay").await, Err(GatewayError::Rejected(m)) if m.contains("ORDERPAID"))
     );
     w.emulator.refunds_processing(true);
     let mut refund = RefundRequest::new("k1", number, RefundId(1), Money::new(100, Currency::CNY), "wechatpay");
@@ -174,6 +176,98 @@ async fn a_platform_certificate_rotation_is_followed_by_one_download() {
     assert_eq!(downloads, 2, "one download at start, one for the rotation");
     assert_eq!(w.engine.order(id).await.unwrap().payment().received().unwrap(), total);
     // Answers signed with the new key verify without another download.
-    assert!(w.gateway.query_payment(&number).await.unwrap().is_some());
+    assert!(w.gateway.query_payment(&number, "wechatpay").await.unwrap().is_some());
     assert_eq!(w.emulator.calls().iter().filter(|c| c.as_str() == "GET /v3/certificates").count(), 2);
+}
+
+impl World {
+    /// A paid order cancelled by customer service, its refund answered `PROCESSING`: pending on
+    /// the order. Returns the order and the refund's `out_refund_no`.
+    async fn refund_processing(&self, customer: &str) -> (OrderId, String) {
+        let (id, number, total) = self.place(customer).await;
+        self.engine.start_payment(&buyer(customer), id).await.unwrap();
+        self.emulator.pay(&number.provider_reference(), total.minor);
+        self.engine
+            .handle_payment_notification(&self.emulator.notification(&number.provider_reference()))
+            .await
+            .unwrap();
+        self.engine.drain_outbox().await.unwrap();
+        self.emulator.refunds_processing(true);
+        let cancel = Action::Cancel { reason: "out of stock".into() };
+        self.engine.execute(id, Command::new(customer_service(), cancel)).await.unwrap();
+        self.engine.drain_outbox().await.unwrap();
+        let refund_no = orderflow::ports::refund_reference(&number, RefundId(1));
+        assert_eq!(self.emulator.refunds()[&refund_no].status, "PROCESSING");
+        assert_eq!(self.refund_status(id).await, RefundStatus::Pending, "accepted, not done");
+        (id, refund_no)
+    }
+
+    async fn refund_status(&self, id: OrderId) -> RefundStatus {
+        self.engine.order(id).await.unwrap().payment().refunds[0].status.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_processing_refund_is_completed_by_its_refund_success_notification_once() {
+    let w = world().await;
+    let (id, refund_no) = w.refund_processing("eo").await;
+    w.emulator.settle_refund(&refund_no, "SUCCESS");
+    let raw = w.emulator.refund_notification(&refund_no, |_| {});
+    // A payment notification's entry point does not take it, nor the reverse.
+    assert!(w.engine.handle_payment_notification(&raw).await.is_err());
+    assert_eq!(w.engine.handle_refund_notification(&raw).await.unwrap().status, 204);
+    let refund_id = w.emulator.refunds()[&refund_no].refund_id.clone();
+    assert_eq!(w.refund_status(id).await, RefundStatus::Completed { reference: refund_id });
+    let events = w.engine.events(id).await.unwrap().len();
+    assert_eq!(w.engine.handle_refund_notification(&raw).await.unwrap().status, 204, "a duplicate is answered too");
+    assert_eq!(w.engine.events(id).await.unwrap().len(), events);
+}
+
+#[tokio::test]
+async fn refund_notifications_that_are_tampered_or_for_another_merchant_change_nothing() {
+    let w = world().await;
+    let (id, refund_no) = w.refund_processing("fu").await;
+    w.emulator.settle_refund(&refund_no, "SUCCESS");
+    let raw = w.emulator.refund_notification(&refund_no, |_| {});
+    let mut tampered = raw.clone();
+    let at = tampered.body.len() / 2;
+    tampered.body[at] ^= 1;
+    assert!(matches!(w.engine.handle_refund_notification(&tampered).await, Err(EngineError::Payment(_))));
+    let foreign = w.emulator.refund_notification(&refund_no, |r| r["mchid"] = "1230000109".into());
+    assert!(matches!(w.engine.handle_refund_notification(&foreign).await, Err(EngineError::Payment(_))));
+    let not_ours = w.emulator.refund_notification(&refund_no, |r| r["out_refund_no"] = "RF-by-hand".into());
+    assert!(matches!(w.engine.handle_refund_notification(&not_ours).await, Err(EngineError::Payment(_))));
+    assert_eq!(w.refund_status(id).await, RefundStatus::Pending);
+}
+
+#[tokio::test]
+async fn an_abnormal_refund_is_recorded_failed() {
+    let w = world().await;
+    let (id, refund_no) = w.refund_processing("gi").await;
+    w.emulator.settle_refund(&refund_no, "ABNORMAL");
+    let raw = w.emulator.refund_notification(&refund_no, |_| {});
+    assert_eq!(w.engine.handle_refund_notification(&raw).await.unwrap().status, 204);
+    assert!(matches!(w.refund_status(id).await, RefundStatus::Failed { .. }));
+}
+
+#[tokio::test]
+async fn reconciliation_settles_a_refund_and_a_payment_whose_notifications_were_lost() {
+    let w = world().await;
+    let (refunded, refund_no) = w.refund_processing("ha").await;
+    let (unpaid, number, total) = w.place("io").await;
+    w.engine.start_payment(&buyer("io"), unpaid).await.unwrap();
+    w.emulator.pay(&number.provider_reference(), total.minor);
+    w.emulator.settle_refund(&refund_no, "SUCCESS");
+    // Minutes later, long before the unpaid deadline: both found by asking WeChat Pay.
+    w.clock.advance(TimeDelta::minutes(40));
+    let report = w.engine.reconcile_payments(w.clock.now(), 10).await.unwrap();
+    assert_eq!(
+        (report.payments_checked, report.found_paid, report.refunds_checked, report.refunds_settled, report.failed),
+        (1, 1, 1, 1, 0)
+    );
+    assert!(matches!(w.refund_status(refunded).await, RefundStatus::Completed { .. }));
+    let paid = w.engine.order(unpaid).await.unwrap();
+    assert_eq!(paid.payment().received().unwrap(), total);
+    assert!(w.emulator.calls().contains(&format!("GET /v3/refund/domestic/refunds/{refund_no}")));
+    assert_eq!(w.gateway.query_refund(&number, RefundId(1), "wechatpay").await, Ok(None), "no such refund");
 }

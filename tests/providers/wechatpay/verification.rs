@@ -325,5 +325,5 @@ async fn through_the_engine_refused_notifications_change_nothing() {
     let reply = engine.handle_payment_notification(&good).await.unwrap();
     assert_eq!(reply.status, 204);
     assert_ne!(engine.order(order.id()).await.unwrap().status(), OrderStatus::AwaitingPayment);
-    assert!(gateway.query_payment(&order.number()).await.is_err(), "no network: the query cannot be made");
+    assert!(gateway.query_payment(&order.number(), "wechatpay").await.is_err(), "no network: the query cannot be made");
 }
