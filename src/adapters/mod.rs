@@ -9,7 +9,9 @@
 //! `PgStore`, a store several app instances share.
 //!
 //! [`http`] holds the transport port the payment providers' adapters call their APIs through;
-//! `wechatpay` (feature `wechatpay`) holds `WechatPayGateway`, the WeChat Pay API v3 gateway.
+//! `wechatpay` (feature `wechatpay`) holds `WechatPayGateway`, the WeChat Pay API v3 gateway;
+//! `kuaidi100` (feature `kuaidi100`) holds `Kuaidi100`, tracking through Kuaidi100, which
+//! [`WithTracking`] pairs with the adapter that books shipments.
 
 pub mod memory;
 
@@ -23,3 +25,9 @@ pub mod http;
 
 #[cfg(feature = "wechatpay")]
 pub mod wechatpay;
+
+#[cfg(feature = "kuaidi100")]
+pub mod kuaidi100;
+
+mod tracking;
+pub use tracking::WithTracking;

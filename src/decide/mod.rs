@@ -20,6 +20,7 @@ mod review;
 mod shared;
 mod texts;
 
+pub(crate) use fulfilment::polled_packages;
 pub(crate) use shared::stock_of_package;
 pub use texts::{MAX_ID_CHARS, MAX_ITEMS, MAX_TEXT_CHARS};
 
@@ -187,6 +188,7 @@ impl Workflow {
             Action::FireDeadline { kind: DeadlineKind::CaseFollowUp(case) } => {
                 after_sales::fire_case_follow_up(order, &mut out, *case)
             }
+            Action::FireDeadline { kind: DeadlineKind::TrackingPoll } => self.tracking_polled(order, &mut out),
             Action::OpenCase { request } => self.open_case(order, &mut out, request)?,
             Action::ApproveCase { case } => after_sales::approve_case(order, &mut out, *case)?,
             Action::RejectCase { case, reason } => after_sales::reject_case(order, &mut out, *case, reason)?,

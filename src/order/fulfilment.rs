@@ -158,6 +158,9 @@ pub enum TrackingKind {
     Rerouted,
     /// On its way back to the shop (not refused at the door, or not said so).
     Returning,
+    /// The carrier has the booking and has yet to collect the parcel (the package keeps its
+    /// state: it left the shop's hands when the waybill was recorded).
+    AwaitingPickup,
 }
 
 impl TrackingKind {
@@ -175,6 +178,7 @@ impl TrackingKind {
             TrackingKind::Customs => "in customs",
             TrackingKind::Rerouted => "re-routed",
             TrackingKind::Returning => "on its way back to the sender",
+            TrackingKind::AwaitingPickup => "waiting for the carrier to collect it",
         }
     }
 
@@ -271,6 +275,7 @@ impl PackageState {
             TrackingKind::Exception => PackageState::Exception,
             TrackingKind::RefusedAtDoor | TrackingKind::Returning => PackageState::RefusedAtDoor,
             TrackingKind::ReturnedToSender => PackageState::ReturnedToSender,
+            TrackingKind::AwaitingPickup => self,
         }
     }
 }

@@ -296,10 +296,9 @@ async fn one_unknown_waybill_in_a_batch_does_not_hold_back_the_others() {
     let shop = Shop::new();
     let id = shop.paid_order("cy").await;
     let waybill = shop.ship_all(id).await;
-    let push = |waybill: &str, event: &str| orderflow::ports::TrackingPush {
-        carrier: shop.carrier.name().to_owned(),
-        waybill: waybill.to_owned(),
-        update: FakeCarrier::update(TrackingKind::InTransit, shop.clock.now(), event),
+    let push = |waybill: &str, event: &str| {
+        let update = FakeCarrier::update(TrackingKind::InTransit, shop.clock.now(), event);
+        orderflow::ports::TrackingPush::new(shop.carrier.name(), waybill, update)
     };
     let raw = shop.carrier.push_many(&[push("SF-NOBODY-1", "E1"), push(&waybill, "E2")], shop.clock.now());
     assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1, "the known waybill is recorded");

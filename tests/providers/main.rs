@@ -2,4 +2,6 @@
 //! keys shipped as fixtures, and whole lifecycles through the engine against loopback
 //! emulators of the providers' APIs.
 
+mod kuaidi100;
+mod loopback;
 mod wechatpay;

@@ -4,7 +4,6 @@
 //! told, and sends notifications signed and encrypted like WeChat Pay.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -138,15 +137,8 @@ impl Emulator {
 
     /// Serves on a loopback port; returns the base URL.
     pub async fn serve(self: &Arc<Self>) -> String {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-        let address = listener.local_addr().unwrap();
         let emulator = self.clone();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let emulator = emulator.clone();
-            async move { emulator.http(method, uri, headers, body) }
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{address}")
+        crate::loopback::serve(move |method, uri, headers, body| emulator.http(method, uri, headers, body)).await
     }
 
     fn http(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
