@@ -52,6 +52,9 @@ impl<A: Ports> Engine<A> {
     /// recorded, not cancelled; otherwise the payment is closed at the provider first, so it
     /// cannot succeed after the cancellation.
     ///
+    /// Before firing a tracking poll (`WorkflowConfig::poll_tracking_after`) it asks the
+    /// carrier about the order's parcels in flight and records what is new.
+    ///
     /// # Errors
     /// [`EngineError::Store`] when the store cannot list the due deadlines; what was fired
     /// before stays fired.
