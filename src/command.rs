@@ -395,6 +395,8 @@ impl Action {
                 DeadlineKind::FollowUp => CommandKind::FollowUpDue,
                 DeadlineKind::CaseSla(_) => CommandKind::EscalateCase,
                 DeadlineKind::CaseFollowUp(_) => CommandKind::CaseFollowUpDue,
+                // Polling records tracking: allowed where tracking is.
+                DeadlineKind::TrackingPoll => CommandKind::RecordTracking,
             },
             Action::RecordFollowUp { .. } => CommandKind::RecordFollowUp,
             Action::OpenCase { .. } => CommandKind::OpenCase,

@@ -47,6 +47,10 @@ pub struct WorkflowConfig {
     /// What happens to money received that could not be applied (wrong amount, currency or
     /// order state): sent back automatically (the default) or held for staff.
     pub unapplied_payments: UnappliedPayments,
+    /// Polling fallback for lost tracking pushes: when set, a parcel in flight with no tracking
+    /// event for this long is asked about (`Logistics::query_tracking`, by `Engine::run_due`),
+    /// and again every time as long after. `None` (the default): never polled.
+    pub poll_tracking_after: Option<TimeDelta>,
 }
 
 /// What the workflow does with a verified payment it cannot apply to the order.
@@ -89,6 +93,7 @@ impl Default for WorkflowConfig {
             shipping_refund: ShippingRefund::WhenEverythingIsRefunded,
             partial_captures: false,
             unapplied_payments: UnappliedPayments::Refund,
+            poll_tracking_after: None,
         }
     }
 }

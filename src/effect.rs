@@ -88,6 +88,16 @@ pub enum Effect {
         /// Destination.
         address: Address,
     },
+    /// Ask the tracking service to push updates about a recorded waybill
+    /// (`Logistics::subscribe_tracking`).
+    SubscribeTracking {
+        /// Which parcel.
+        package: PackageId,
+        /// Carrier, as booked.
+        carrier: String,
+        /// Waybill.
+        waybill: String,
+    },
     /// Tell someone something.
     Notify(Notification),
     /// A deadline was set (stored on the order; hosts with their own scheduler may use it).
@@ -120,6 +130,7 @@ impl Effect {
             Effect::ClosePayment { .. } => key.push_str("/close-payment"),
             Effect::Refund { refund, .. } => _ = write!(key, "/refund/{refund}"),
             Effect::CreateShipment { package, .. } => _ = write!(key, "/shipment/{package}"),
+            Effect::SubscribeTracking { package, .. } => _ = write!(key, "/subscribe-tracking/{package}"),
             Effect::Notify(n) => {
                 key.push_str("/notify/");
                 push_decimal(&mut key, seq);

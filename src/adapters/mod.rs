@@ -13,6 +13,8 @@
 //! `alipay` (feature `alipay`) holds `AlipayGateway`, the Alipay open-platform (RSA2) gateway.
 //! Both sign with `rsa_sha256`.
 //! [`router`] holds [`router::PaymentRouter`], one gateway over several providers.
+//! `kuaidi100` (feature `kuaidi100`) holds `Kuaidi100`, tracking through Kuaidi100, which
+//! [`WithTracking`] pairs with the adapter that books shipments.
 
 pub mod memory;
 
@@ -33,3 +35,8 @@ pub mod wechatpay;
 
 #[cfg(feature = "alipay")]
 pub mod alipay;
+#[cfg(feature = "kuaidi100")]
+pub mod kuaidi100;
+
+mod tracking;
+pub use tracking::WithTracking;

@@ -15,6 +15,7 @@ mod placement;
 pub(crate) mod shared;
 mod texts;
 
+pub(crate) use crate::order::fulfilment::polled_packages;
 use crate::order::{after_sales, deadlines, fulfilment, payment, review};
 
 pub(crate) use shared::stock_of_package;
@@ -184,6 +185,7 @@ impl Workflow {
             Action::FireDeadline { kind: DeadlineKind::CaseFollowUp(case) } => {
                 after_sales::fire_case_follow_up(order, &mut out, *case)
             }
+            Action::FireDeadline { kind: DeadlineKind::TrackingPoll } => self.tracking_polled(order, &mut out),
             Action::OpenCase { request } => self.open_case(order, &mut out, request)?,
             Action::ApproveCase { case } => after_sales::approve_case(order, &mut out, *case)?,
             Action::RejectCase { case, reason } => after_sales::reject_case(order, &mut out, *case, reason)?,

@@ -131,8 +131,23 @@ impl<A: Ports> Engine<A> {
             found = store.find_by_waybill(UNKNOWN_CARRIER, &waybill).await?;
         }
         let id = found.ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
+        if let Some(corrected) = push.corrected_carrier.as_deref().filter(|c| *c != carrier) {
+            tracing::warn!(waybill = %waybill, carrier, corrected, "the tracking service corrected the waybill's carrier");
+        }
+        self.record_tracking_on(id, carrier, waybill, push.update).await
+    }
+
+    /// Records `update` of `carrier`'s `waybill` on order `id`, as the carrier; `true` when it
+    /// was new.
+    pub(super) async fn record_tracking_on(
+        &self,
+        id: OrderId,
+        carrier: &str,
+        waybill: String,
+        update: crate::order::TrackingUpdate,
+    ) -> Result<bool, EngineError> {
         let carrier = if carrier.is_empty() { "unknown".into() } else { carrier.into() };
-        let action = Action::RecordTracking { waybill, update: push.update };
+        let action = Action::RecordTracking { waybill, update };
         let outcome = self.execute(id, Command::new(Actor::Carrier { carrier }, action)).await?;
         Ok(!outcome.already_applied)
     }

@@ -177,6 +177,9 @@ impl<A: Ports> Engine<A> {
                 let shipment = self.adapters.logistics().create_shipment(&request).await?;
                 self.follow_up(item, Action::RecordWaybill { package: *package, waybill: shipment.waybill }).await
             }
+            Effect::SubscribeTracking { carrier, waybill, .. } => {
+                Ok(self.adapters.logistics().subscribe_tracking(carrier, waybill).await?)
+            }
             // Reservations run before commit and deadlines live on the order: nothing to deliver.
             Effect::ReserveStock { .. } | Effect::Schedule { .. } => Ok(()),
         }

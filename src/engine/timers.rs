@@ -12,7 +12,9 @@ use crate::command::{Action, Command};
 use crate::error::Error;
 use crate::ids::OrderId;
 use crate::order::DeadlineKind;
-use crate::ports::{CloseOutcome, DueDeadline, GatewayError, PaymentGateway, PaymentStatus, WorkQueue};
+use crate::ports::{
+    CloseOutcome, DueDeadline, GatewayError, Logistics, LogisticsError, PaymentGateway, PaymentStatus, WorkQueue,
+};
 
 /// What [`Engine::run_due`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +51,9 @@ impl<A: Ports> Engine<A> {
     /// Before cancelling an unpaid order it asks the gateway: a payment that did succeed is
     /// recorded, not cancelled; otherwise the payment is closed at the provider first, so it
     /// cannot succeed after the cancellation.
+    ///
+    /// Before firing a tracking poll (`WorkflowConfig::poll_tracking_after`) it asks the
+    /// carrier about the order's parcels in flight and records what is new.
     ///
     /// # Errors
     /// [`EngineError::Store`] when the store cannot list the due deadlines; what was fired
@@ -90,6 +95,9 @@ impl<A: Ports> Engine<A> {
     }
 
     async fn fire(&self, deadline: DueDeadline) -> Result<FireOutcome, EngineError> {
+        if deadline.kind == DeadlineKind::TrackingPoll {
+            self.poll_tracking(deadline.order_id).await?;
+        }
         if deadline.kind == DeadlineKind::PayBy
             && let Some(outcome) = self.settle_before_cancel(deadline.order_id).await?
         {
@@ -103,6 +111,39 @@ impl<A: Ports> Engine<A> {
             Err(EngineError::Rejected(Error::NotDue { .. })) => Ok(FireOutcome::Nothing),
             Err(e) => Err(e),
         }
+    }
+
+    /// The polling fallback for lost tracking pushes: asks the carrier for the history of each
+    /// parcel of order `id` still in flight and records what is new (the core drops what it
+    /// has). The deadline's own firing follows: a new event has moved it on already, otherwise
+    /// it is set again for later.
+    ///
+    /// A carrier that cannot be reached is an error (the deadline stays due and is tried on
+    /// the next call); a waybill the carrier refuses is logged and the others are still asked.
+    async fn poll_tracking(&self, id: OrderId) -> Result<(), EngineError> {
+        let order = self.order(id).await?;
+        let logistics = self.adapters.logistics();
+        let mut unavailable = None;
+        for parcel in crate::decide::polled_packages(&order) {
+            let (Some(carrier), Some(waybill)) = (parcel.carrier.as_deref(), parcel.waybill.as_deref()) else {
+                continue;
+            };
+            let history = match logistics.query_tracking(carrier, waybill).await {
+                Ok(history) => history,
+                Err(e @ LogisticsError::Unavailable(_)) => {
+                    unavailable.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(order_id = %id, waybill, error = %e, "tracking poll refused; asked again later");
+                    continue;
+                }
+            };
+            for update in history {
+                self.record_tracking_on(id, carrier, waybill.to_owned(), update).await?;
+            }
+        }
+        unavailable.map_or(Ok(()), |e| Err(e.into()))
     }
 
     /// Asks the provider before an unpaid order is cancelled. `Some` when the order turned out

@@ -32,6 +32,9 @@ pub enum DeadlineKind {
     CaseSla(CaseId),
     /// Customer service should visit the buyer about a case.
     CaseFollowUp(CaseId),
+    /// A parcel in flight has had no tracking event for `WorkflowConfig::poll_tracking_after`:
+    /// ask the carrier (set only when that option is on).
+    TrackingPoll,
 }
 
 impl fmt::Display for DeadlineKind {
@@ -41,6 +44,7 @@ impl fmt::Display for DeadlineKind {
             DeadlineKind::AutoConfirm => "auto-confirm",
             DeadlineKind::AfterSalesWindow => "after-sales window",
             DeadlineKind::FollowUp => "follow-up",
+            DeadlineKind::TrackingPoll => "tracking poll",
             DeadlineKind::CaseSla(case) => return write!(f, "answer SLA of case {case}"),
             DeadlineKind::CaseFollowUp(case) => return write!(f, "follow-up of case {case}"),
         })
@@ -62,6 +66,9 @@ pub struct Deadlines {
     pub follow_up_at: Option<DateTime<Utc>>,
     /// Deadlines of after-sales cases (SLA, follow-up).
     pub cases: Vec<(DeadlineKind, DateTime<Utc>)>,
+    /// Ask the carrier about the parcels in flight at this time (moved by every tracking
+    /// event; the upcaster gives snapshots from before it existed none).
+    pub tracking_poll_at: Option<DateTime<Utc>>,
 }
 
 impl Deadlines {
@@ -72,6 +79,7 @@ impl Deadlines {
             DeadlineKind::AutoConfirm => self.auto_confirm_at,
             DeadlineKind::AfterSalesWindow => self.after_sales_until,
             DeadlineKind::FollowUp => self.follow_up_at,
+            DeadlineKind::TrackingPoll => self.tracking_poll_at,
             DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => {
                 self.cases.iter().find(|(k, _)| *k == kind).map(|(_, at)| *at)
             }
@@ -85,6 +93,7 @@ impl Deadlines {
             DeadlineKind::AutoConfirm => self.auto_confirm_at = at,
             DeadlineKind::AfterSalesWindow => self.after_sales_until = at,
             DeadlineKind::FollowUp => self.follow_up_at = at,
+            DeadlineKind::TrackingPoll => self.tracking_poll_at = at,
             DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => {
                 self.cases.retain(|(k, _)| *k != kind);
                 if let Some(at) = at {
@@ -101,6 +110,7 @@ impl Deadlines {
             (self.auto_confirm_at, DeadlineKind::AutoConfirm),
             (self.after_sales_until, DeadlineKind::AfterSalesWindow),
             (self.follow_up_at, DeadlineKind::FollowUp),
+            (self.tracking_poll_at, DeadlineKind::TrackingPoll),
         ]
         .into_iter()
         .filter_map(|(at, kind)| at.map(|at| (at, kind)))

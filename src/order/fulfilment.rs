@@ -172,6 +172,9 @@ pub enum TrackingKind {
     Rerouted,
     /// On its way back to the shop (not refused at the door, or not said so).
     Returning,
+    /// The carrier has the booking and has yet to collect the parcel (the package keeps its
+    /// state: it left the shop's hands when the waybill was recorded).
+    AwaitingPickup,
 }
 
 impl TrackingKind {
@@ -189,6 +192,7 @@ impl TrackingKind {
             TrackingKind::Customs => "in customs",
             TrackingKind::Rerouted => "re-routed",
             TrackingKind::Returning => "on its way back to the sender",
+            TrackingKind::AwaitingPickup => "waiting for the carrier to collect it",
         }
     }
 
@@ -285,6 +289,7 @@ impl PackageState {
             TrackingKind::Exception => PackageState::Exception,
             TrackingKind::RefusedAtDoor | TrackingKind::Returning => PackageState::RefusedAtDoor,
             TrackingKind::ReturnedToSender => PackageState::ReturnedToSender,
+            TrackingKind::AwaitingPickup => self,
         }
     }
 }
@@ -563,6 +568,15 @@ impl Workflow {
         }
         out.emit(Change::PackageShipped { package, waybill: waybill.into() });
         out.effect(Effect::CommitStock { package, items: stock_of_package(order, parcel) });
+        // A waybill entered by hand is known to no tracking service until it is told.
+        out.effect(Effect::SubscribeTracking {
+            package,
+            carrier: parcel.carrier.as_deref().unwrap_or_default().to_owned(),
+            waybill: waybill.to_owned(),
+        });
+        if let Some(quiet) = self.config.poll_tracking_after {
+            out.set_deadline(DeadlineKind::TrackingPoll, Some(after(out.now, quiet)));
+        }
         out.notify_buyer(
             order,
             NotificationKind::Shipped {
@@ -607,6 +621,7 @@ impl Workflow {
         if updated.state == PackageState::ReturnedToSender && parcel.state != PackageState::ReturnedToSender {
             out.effect(Effect::Restock { package: parcel.id, items: stock_of_package(order, parcel) });
         }
+        self.move_tracking_poll(order, out, parcel.id, updated.state);
         if order.completion.is_some() || order.cancellation.is_some() {
             return Ok(());
         }
@@ -631,6 +646,41 @@ impl Workflow {
         }
         Ok(())
     }
+}
+
+impl Workflow {
+    /// A tracking event moves the polling deadline on, or clears it once no parcel is in
+    /// flight (`changed` is the package the event is for, now in `state`).
+    fn move_tracking_poll(&self, order: &Order, out: &mut Out<'_>, changed: PackageId, state: PackageState) {
+        let Some(quiet) = self.config.poll_tracking_after else { return };
+        if order.deadlines.tracking_poll_at.is_none() {
+            return;
+        }
+        let in_flight = order
+            .fulfilment
+            .packages
+            .iter()
+            .map(|p| if p.id == changed { state } else { p.state })
+            .any(|s| s.has_shipped() && !s.is_terminal());
+        out.set_deadline(DeadlineKind::TrackingPoll, in_flight.then(|| after(out.now, quiet)));
+    }
+
+    /// The polling deadline fired (the engine asked the carrier first): poll again later while
+    /// a parcel is in flight and the order is open.
+    pub(crate) fn tracking_polled(&self, order: &Order, out: &mut Out<'_>) {
+        let open = order.completion.is_none() && order.cancellation.is_none();
+        let next = self
+            .config
+            .poll_tracking_after
+            .filter(|_| open && polled_packages(order).next().is_some())
+            .map(|quiet| after(out.now, quiet));
+        out.set_deadline(DeadlineKind::TrackingPoll, next);
+    }
+}
+
+/// The packages a tracking poll asks about: shipped, not yet delivered or back at the shop.
+pub(crate) fn polled_packages(order: &Order) -> impl Iterator<Item = &Package> {
+    order.fulfilment.packages.iter().filter(|p| p.state.has_shipped() && !p.state.is_terminal() && p.waybill.is_some())
 }
 
 fn find_package(order: &Order, id: PackageId) -> Result<&Package, Error> {

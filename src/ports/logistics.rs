@@ -77,6 +77,19 @@ pub struct TrackingPush {
     pub waybill: String,
     /// The update.
     pub update: TrackingUpdate,
+    /// The carrier the tracking service found the waybill really belongs to, when it differs
+    /// from `carrier` (an aggregator such as Kuaidi100 corrects a wrong carrier code). The
+    /// order is still found under `carrier`, the code it was recorded and subscribed with;
+    /// this tells the host to fix its records.
+    #[serde(default)]
+    pub corrected_carrier: Option<String>,
+}
+
+impl TrackingPush {
+    /// A push for `waybill` of `carrier`, with no carrier correction.
+    pub fn new(carrier: impl Into<String>, waybill: impl Into<String>, update: TrackingUpdate) -> TrackingPush {
+        TrackingPush { carrier: carrier.into(), waybill: waybill.into(), update, corrected_carrier: None }
+    }
 }
 
 /// Why a logistics call failed.
@@ -98,6 +111,10 @@ pub enum LogisticsError {
     /// The carrier could not be reached; retry later with the same key.
     #[error("carrier unavailable: {0}")]
     Unavailable(String),
+    /// This adapter does not offer the call (a tracking-only service asked to book a
+    /// shipment): pair it with one that does (`adapters::WithTracking`).
+    #[error("not supported by this logistics adapter: {0}")]
+    NotSupported(&'static str),
 }
 
 impl LogisticsError {
@@ -110,6 +127,7 @@ impl LogisticsError {
             LogisticsError::NoService(_) => "carrier_no_service",
             LogisticsError::Rejected(_) => "carrier_rejected",
             LogisticsError::Unavailable(_) => "carrier_unavailable",
+            LogisticsError::NotSupported(_) => "carrier_not_supported",
         }
     }
 }
@@ -130,9 +148,27 @@ pub trait Logistics: Send + Sync {
         raw: &RawMessage,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<TrackingPush>, LogisticsError>> + Send;
-    /// Fetches the tracking history of a waybill.
-    fn query_tracking(&self, waybill: &str)
-    -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send;
+    /// Fetches the tracking history of `carrier`'s `waybill` (the carrier as named in its
+    /// quotes and shipments: waybills are unique per carrier only, and a tracking aggregator
+    /// needs the carrier to ask).
+    fn query_tracking(
+        &self,
+        carrier: &str,
+        waybill: &str,
+    ) -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send;
+    /// Asks for pushes about `carrier`'s `waybill` (a tracking aggregator must be told which
+    /// waybills to watch; a waybill entered by hand is known to no one else). The engine calls
+    /// it from the outbox after a waybill is recorded, so it may be called more than once:
+    /// subscribing again must succeed. Carriers that push on their own need nothing: the
+    /// default does nothing.
+    fn subscribe_tracking(
+        &self,
+        carrier: &str,
+        waybill: &str,
+    ) -> impl Future<Output = Result<(), LogisticsError>> + Send {
+        let _ = (carrier, waybill);
+        std::future::ready(Ok(()))
+    }
 }
 
 impl<T: Logistics + ?Sized> Logistics for Arc<T> {
@@ -154,8 +190,16 @@ impl<T: Logistics + ?Sized> Logistics for Arc<T> {
     }
     fn query_tracking(
         &self,
+        carrier: &str,
         waybill: &str,
     ) -> impl Future<Output = Result<Vec<TrackingUpdate>, LogisticsError>> + Send {
-        (**self).query_tracking(waybill)
+        (**self).query_tracking(carrier, waybill)
+    }
+    fn subscribe_tracking(
+        &self,
+        carrier: &str,
+        waybill: &str,
+    ) -> impl Future<Output = Result<(), LogisticsError>> + Send {
+        (**self).subscribe_tracking(carrier, waybill)
     }
 }

@@ -69,6 +69,7 @@ pub fn snapshot_v1_to_v2(order: &mut Value) -> Result<(), String> {
     }
     if let Some(deadlines) = order.get_mut("deadlines").and_then(Value::as_object_mut) {
         fill(deadlines, "cases", Value::Array(Vec::new()));
+        fill(deadlines, "tracking_poll_at", Value::Null);
     }
     Ok(())
 }

@@ -293,6 +293,7 @@ fn default_description(kind: TrackingKind) -> &'static str {
         TrackingKind::Customs => "Customs clearance",
         TrackingKind::Rerouted => "Forwarded",
         TrackingKind::Returning => "Returning to sender",
+        TrackingKind::AwaitingPickup => "Waiting for the courier to collect the parcel",
     }
 }
 
@@ -467,14 +468,7 @@ impl FakeCarrier {
     /// (see `query_tracking`) and the signed push, sent at `at`, is returned. To model a
     /// redelivery, send the same [`RawMessage`] again.
     pub fn push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
-        self.push_many(
-            &[TrackingPush {
-                carrier: self.name.clone(),
-                waybill: waybill.to_owned(),
-                update: FakeCarrier::update(kind, at, event_id),
-            }],
-            at,
-        )
+        self.push_many(&[TrackingPush::new(self.name.clone(), waybill, FakeCarrier::update(kind, at, event_id))], at)
     }
 
     /// One signed push carrying several updates, sent at `sent_at`; they join their waybills'
@@ -493,11 +487,7 @@ impl FakeCarrier {
     /// A push signed with a wrong key (nothing is recorded): verification must answer
     /// [`LogisticsError::InvalidSignature`].
     pub fn forge_push(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event_id: &str) -> RawMessage {
-        let pushes = [TrackingPush {
-            carrier: self.name.clone(),
-            waybill: waybill.to_owned(),
-            update: FakeCarrier::update(kind, at, event_id),
-        }];
+        let pushes = [TrackingPush::new(self.name.clone(), waybill, FakeCarrier::update(kind, at, event_id))];
         sign_message(&self.key, true, at, self.body_of(&pushes))
     }
 
@@ -632,21 +622,20 @@ impl Logistics for FakeCarrier {
         Ok(wire
             .events
             .into_iter()
-            .map(|e| TrackingPush {
-                carrier: self.name.clone(),
-                waybill: e.waybill.into_owned(),
-                update: TrackingUpdate {
+            .map(|e| {
+                let update = TrackingUpdate {
                     kind: e.kind,
                     at: e.at,
                     event_id: e.event_id.as_ref().into(),
                     location: e.location.as_ref().into(),
                     description: e.description.as_ref().into(),
-                },
+                };
+                TrackingPush::new(self.name.clone(), e.waybill.into_owned(), update)
             })
             .collect())
     }
 
-    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
+    async fn query_tracking(&self, _carrier: &str, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
         self.count_call();
         lock(&self.state)
             .tracking
@@ -723,6 +712,14 @@ impl Logistics for MultiCarrier {
         }
     }
 
+    /// Subscribes with the carrier of that name (none: nothing to do).
+    async fn subscribe_tracking(&self, carrier: &str, waybill: &str) -> Result<(), LogisticsError> {
+        match self.carriers.iter().find(|(name, _)| name == carrier) {
+            Some((_, named)) => named.subscribe_tracking(carrier, waybill).await,
+            None => Ok(()),
+        }
+    }
+
     async fn create_shipment(&self, request: &ShipmentRequest) -> Result<Shipment, LogisticsError> {
         let carrier = self
             .carriers
@@ -755,12 +752,16 @@ impl Logistics for MultiCarrier {
         Err(unavailable.unwrap_or(LogisticsError::InvalidSignature))
     }
 
-    /// The first carrier that knows the waybill answers.
-    async fn query_tracking(&self, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
+    /// The carrier of that name answers; for a carrier it does not have, the first carrier
+    /// that knows the waybill.
+    async fn query_tracking(&self, carrier: &str, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError> {
+        if let Some((_, named)) = self.carriers.iter().find(|(name, _)| name == carrier) {
+            return named.query_tracking(carrier, waybill).await;
+        }
         let mut last = None;
         let mut unavailable = None;
-        for (_, carrier) in &self.carriers {
-            match carrier.query_tracking(waybill).await {
+        for (_, each) in &self.carriers {
+            match each.query_tracking(carrier, waybill).await {
                 Ok(updates) => return Ok(updates),
                 Err(e @ LogisticsError::Unavailable(_)) => {
                     unavailable.get_or_insert(e);

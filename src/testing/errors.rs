@@ -67,6 +67,7 @@ pub fn every_engine_error() -> Vec<EngineError> {
         EngineError::Logistics(LogisticsError::NoService("island".into())),
         EngineError::Logistics(LogisticsError::Rejected("too heavy".into())),
         EngineError::Logistics(LogisticsError::Unavailable("timeout".into())),
+        EngineError::Logistics(LogisticsError::NotSupported("booking shipments")),
         EngineError::Notifier(NotifyError::Unavailable("smtp down".into())),
         EngineError::UnknownWaybill("W-9".into()),
         EngineError::WaybillTaken { carrier: "SF".into(), waybill: "SF1".into() },

@@ -330,7 +330,8 @@ impl<P: Logistics> Logistics for Failing<P> {
         quote(parcel: &Parcel, to: &Address) -> Result<Vec<Quote>, LogisticsError>;
         create_shipment(request: &ShipmentRequest) -> Result<Shipment, LogisticsError>;
         verify_tracking_push(raw: &RawMessage, now: DateTime<Utc>) -> Result<Vec<TrackingPush>, LogisticsError>;
-        query_tracking(waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError>;
+        query_tracking(carrier: &str, waybill: &str) -> Result<Vec<TrackingUpdate>, LogisticsError>;
+        subscribe_tracking(carrier: &str, waybill: &str) -> Result<(), LogisticsError>;
     }
 }
 

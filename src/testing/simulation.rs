@@ -335,10 +335,10 @@ impl Driver {
             // Each update carries its own time, but the push is signed now: the carrier refuses
             // a signature further than its 5-minute tolerance from the shop's clock.
             let update = FakeCarrier::update(kind, at, &format!("{waybill}-{event}"));
-            let raw = self.shop.carrier.push_many(
-                &[TrackingPush { carrier: self.shop.carrier.name().to_owned(), waybill: waybill.clone(), update }],
-                now,
-            );
+            let raw = self
+                .shop
+                .carrier
+                .push_many(&[TrackingPush::new(self.shop.carrier.name(), waybill.clone(), update)], now);
             let copies = if self.fault("tracking push duplicated", 10) { 2 } else { 1 };
             for _ in 0..copies {
                 let _ = self.shop.engine.handle_tracking_push(&raw).await;

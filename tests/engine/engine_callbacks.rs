@@ -296,10 +296,9 @@ async fn one_unknown_waybill_in_a_batch_does_not_hold_back_the_others() {
     let shop = Shop::new();
     let id = shop.paid_order("cy").await;
     let waybill = shop.ship_all(id).await;
-    let push = |waybill: &str, event: &str| orderflow::ports::TrackingPush {
-        carrier: shop.carrier.name().to_owned(),
-        waybill: waybill.to_owned(),
-        update: FakeCarrier::update(TrackingKind::InTransit, shop.clock.now(), event),
+    let push = |waybill: &str, event: &str| {
+        let update = FakeCarrier::update(TrackingKind::InTransit, shop.clock.now(), event);
+        orderflow::ports::TrackingPush::new(shop.carrier.name(), waybill, update)
     };
     let raw = shop.carrier.push_many(&[push("SF-NOBODY-1", "E1"), push(&waybill, "E2")], shop.clock.now());
     assert_eq!(shop.engine.handle_tracking_push(&raw).await.unwrap(), 1, "the known waybill is recorded");
@@ -310,4 +309,34 @@ async fn one_unknown_waybill_in_a_batch_does_not_hold_back_the_others() {
     // A push of unknown waybills only is refused as before.
     let raw = shop.carrier.push_many(&[push("SF-NOBODY-1", "E3")], shop.clock.now());
     assert!(matches!(shop.engine.handle_tracking_push(&raw).await, Err(EngineError::UnknownWaybill(_))));
+}
+
+#[tokio::test]
+async fn lost_tracking_pushes_are_recovered_by_the_poll_and_an_unreachable_carrier_is_asked_again() {
+    use orderflow::order::DeadlineKind;
+    let quiet = TimeDelta::hours(12);
+    let config = orderflow::WorkflowConfig { poll_tracking_after: Some(quiet), ..Default::default() };
+    let shop = Shop::with_workflow(Workflow::new(config), 100);
+    let id = shop.paid_order("poll").await;
+    let waybill = shop.ship_all(id).await;
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.deadlines().get(DeadlineKind::TrackingPoll), Some(shop.clock.now() + quiet));
+
+    // The carrier has an update, but its push never arrives.
+    shop.carrier.push(&waybill, TrackingKind::InTransit, shop.clock.now() + TimeDelta::hours(1), "P1");
+    shop.clock.advance(quiet);
+    shop.faults.carrier.fail_next(1);
+    let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
+    assert_eq!(report.failed, 1, "an unreachable carrier leaves the poll due");
+    assert!(shop.engine.order(id).await.unwrap().fulfilment().packages[0].tracking.is_empty());
+
+    shop.engine.run_due(shop.clock.now()).await.unwrap();
+    let order = shop.engine.order(id).await.unwrap();
+    assert_eq!(order.fulfilment().packages[0].tracking.len(), 1);
+    assert_eq!(order.deadlines().get(DeadlineKind::TrackingPoll), Some(shop.clock.now() + quiet));
+
+    // Delivered: nothing in flight, no more polls.
+    shop.clock.advance(TimeDelta::hours(1));
+    shop.deliver(&waybill).await;
+    assert_eq!(shop.engine.order(id).await.unwrap().deadlines().get(DeadlineKind::TrackingPoll), None);
 }

@@ -434,7 +434,7 @@ async fn create_shipment_is_idempotent_by_key() {
 async fn tracking_push_round_trips_and_queries_report_it() {
     let carrier = sf();
     let waybill = carrier.create_shipment(&shipment("k", "sf", "standard")).await.unwrap().waybill;
-    assert_eq!(carrier.query_tracking(&waybill).await, Ok(Vec::new()));
+    assert_eq!(carrier.query_tracking(carrier.name(), &waybill).await, Ok(Vec::new()));
 
     let raw = carrier.push(&waybill, TrackingKind::PickedUp, at(60), "E1");
     let pushes = carrier.verify_tracking_push(&raw, at(61)).await.unwrap();
@@ -446,10 +446,8 @@ async fn tracking_push_round_trips_and_queries_report_it() {
     assert_eq!(pushes[0].update.at, at(60));
 
     // Several updates in one push, sent out of order.
-    let push = |kind, at, event_id| TrackingPush {
-        carrier: carrier.name().to_owned(),
-        waybill: waybill.clone(),
-        update: FakeCarrier::update(kind, at, event_id),
+    let push = |kind, at, event_id| {
+        TrackingPush::new(carrier.name(), waybill.clone(), FakeCarrier::update(kind, at, event_id))
     };
     let later = [push(TrackingKind::Delivered, at(300), "E3"), push(TrackingKind::InTransit, at(120), "E2")];
     let raw_many = carrier.push_many(&later, at(301));
@@ -458,11 +456,11 @@ async fn tracking_push_round_trips_and_queries_report_it() {
 
     // The same update pushed again: the history holds it once.
     carrier.push(&waybill, TrackingKind::PickedUp, at(60), "E1");
-    let history = carrier.query_tracking(&waybill).await.unwrap();
+    let history = carrier.query_tracking(carrier.name(), &waybill).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|u| u.kind).collect();
     assert_eq!(kinds, [TrackingKind::PickedUp, TrackingKind::InTransit, TrackingKind::Delivered]);
 
-    assert!(matches!(carrier.query_tracking("SF99999999").await, Err(LogisticsError::Rejected(_))));
+    assert!(matches!(carrier.query_tracking(carrier.name(), "SF99999999").await, Err(LogisticsError::Rejected(_))));
 }
 
 #[tokio::test]
@@ -471,7 +469,7 @@ async fn forged_tampered_or_malformed_pushes_are_refused() {
     let forged = carrier.forge_push("SF00000001", TrackingKind::Delivered, t0(), "E9");
     assert_eq!(carrier.verify_tracking_push(&forged, t0()).await, Err(LogisticsError::InvalidSignature));
     // Forging records nothing.
-    assert!(carrier.query_tracking("SF00000001").await.is_err());
+    assert!(carrier.query_tracking(carrier.name(), "SF00000001").await.is_err());
 
     let raw = carrier.push("SF00000001", TrackingKind::InTransit, t0(), "E1");
     let tampered = carrier.tamper(&raw);
@@ -553,9 +551,9 @@ async fn multi_carrier_combines_and_dispatches() {
     ));
 
     // Queries find the carrier that knows the waybill.
-    assert_eq!(multi.query_tracking(&s.waybill).await.unwrap().len(), 1);
-    assert_eq!(multi.query_tracking("SF00000042").await.unwrap().len(), 1);
-    assert!(multi.query_tracking("NOPE").await.is_err());
+    assert_eq!(multi.query_tracking("", &s.waybill).await.unwrap().len(), 1);
+    assert_eq!(multi.query_tracking("", "SF00000042").await.unwrap().len(), 1);
+    assert!(multi.query_tracking("", "NOPE").await.is_err());
 
     // Any Logistics behind dyn works too.
     let dynamic: Arc<orderflow::ports::DynLogistics<'static>> = orderflow::ports::DynLogistics::new_arc(multi);

@@ -3,5 +3,7 @@
 //! emulators of the providers' APIs.
 
 mod alipay;
+mod kuaidi100;
+mod loopback;
 mod shop;
 mod wechatpay;

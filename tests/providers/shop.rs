@@ -1,7 +1,6 @@
 //! What every provider's tests share: a shop engine over any gateway, the test clock, a
 //! loopback server for emulators, and the range of order numbers references are tested over.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use orderflow::engine::{Adapters, Engine};
@@ -55,14 +54,6 @@ impl<G: PaymentGateway, E> World<G, E> {
         let placed = self.engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap();
         (placed.order.id(), placed.order.number(), placed.order.totals().total)
     }
-}
-
-/// Serves `app` on a loopback port; returns `http://127.0.0.1:<port>`.
-pub async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}")
 }
 
 /// Every order number near both ends of the range, and 200,000 spread over the whole range

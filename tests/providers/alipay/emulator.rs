@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use axum::response::IntoResponse;
 use chrono::TimeDelta;
 use orderflow::adapters::alipay::api::beijing;
 use orderflow::adapters::alipay::sign::{self, Params};
@@ -85,14 +85,8 @@ impl Emulator {
     /// Serves the gateway on a loopback port; returns its URL.
     pub async fn serve(self: &Arc<Self>) -> String {
         let emulator = self.clone();
-        let app = axum::Router::new().route(
-            "/gateway.do",
-            axum::routing::post(move |body: Bytes| {
-                let emulator = emulator.clone();
-                async move { emulator.handle(&body) }
-            }),
-        );
-        format!("{}/gateway.do", crate::shop::serve(app).await)
+        let base = crate::loopback::serve(move |_, _, _, body| emulator.handle(&body).into_response()).await;
+        format!("{base}/gateway.do")
     }
 
     /// Answers one form-urlencoded call with the signed JSON envelope.

@@ -161,11 +161,7 @@ impl Emulator {
     /// Serves on a loopback port; returns the base URL.
     pub async fn serve(self: &Arc<Self>) -> String {
         let emulator = self.clone();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let emulator = emulator.clone();
-            async move { emulator.http(method, uri, headers, body) }
-        });
-        crate::shop::serve(app).await
+        crate::loopback::serve(move |method, uri, headers, body| emulator.http(method, uri, headers, body)).await
     }
 
     fn http(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

@@ -344,6 +344,8 @@ pub(super) fn slot(kind: DeadlineKind) -> Option<usize> {
         DeadlineKind::AfterSalesWindow => Some(AFTER_SALES),
         DeadlineKind::FollowUp => Some(FOLLOW_UP),
         DeadlineKind::CaseSla(_) | DeadlineKind::CaseFollowUp(_) => None,
+        // The model runs without tracking polls (`poll_tracking_after` is off).
+        DeadlineKind::TrackingPoll => None,
     }
 }
 
@@ -1167,6 +1169,8 @@ impl Model {
                     DeadlineKind::CaseFollowUp(_) => {
                         self.case_deadlines.remove(kind);
                     }
+                    // Never set: the model runs without tracking polls.
+                    DeadlineKind::TrackingPoll => {}
                 }
             }
             Action::RecordFollowUp { score, .. } => match self.follow_ups.iter_mut().rev().find(|f| f.is_none()) {
