@@ -250,12 +250,7 @@ impl<K: Keep> StoreInner<K> {
         if self.by_number.contains_key(&commit.order.number) {
             return Err(StoreError::DuplicateOrderNumber(commit.order.number));
         }
-        self.check_dedupe_keys(&commit)?;
-        self.check_waybills(&commit)?;
-        commit.check_sequence()?;
-        self.keeping.prepare(commit.events)?;
-        self.write(commit);
-        Ok(())
+        self.check_and_write(commit)
     }
 
     fn append(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
@@ -272,6 +267,12 @@ impl<K: Keep> StoreInner<K> {
                 stored.summary.number, commit.order.number
             )));
         }
+        self.check_and_write(commit)
+    }
+
+    /// The checks every commit passes (unique dedupe keys and waybills, events in sequence, a
+    /// form the keeping can hold), then the write; nothing is written when one fails.
+    fn check_and_write(&mut self, commit: Commit<'_>) -> Result<(), StoreError> {
         self.check_dedupe_keys(&commit)?;
         self.check_waybills(&commit)?;
         commit.check_sequence()?;
