@@ -95,9 +95,8 @@ proptest! {
         } else {
             prop_assert_eq!(verified, Err(WechatPayError::WrongSignature));
         }
-        match notification::payment(&config(), &mutated) {
-            Ok(read) => prop_assert_eq!(read, original),
-            Err(_) => {}
+        if let Ok(read) = notification::payment(&config(), &mutated) {
+            prop_assert_eq!(read, original);
         }
         // The signature headers edited instead.
         let mut headers = raw.headers.clone();
