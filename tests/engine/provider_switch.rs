@@ -8,7 +8,6 @@ use std::sync::Arc;
 use orderflow::adapters::router::PaymentRouter;
 use orderflow::engine::{Adapters, Engine};
 use orderflow::ports::{Checkout, Clock, PaymentStatus};
-use orderflow::testing::shop::{SKUS, sku};
 use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, sample_form, t0};
 use orderflow::{
     Action, Change, Command, MemoryInventory, MemoryStore, OrderId, OrderNumber, OrderStatus, PaymentMethod,
@@ -39,10 +38,7 @@ impl TwoProviders {
         let wechat = Arc::new(FakeGateway::new("wechatpay", "w-secret"));
         let alipay = Arc::new(FakeGateway::new("alipay", "a-secret"));
         let router = PaymentRouter::new().with("wechatpay", wechat.clone()).with("alipay", alipay.clone());
-        let inventory = Arc::new(MemoryInventory::new());
-        for s in SKUS {
-            inventory.set_stock(&sku(s), 100);
-        }
+        let inventory = crate::common::stocked_inventory();
         let clock = Arc::new(FixedClock::new(t0()));
         let adapters = Adapters {
             store: Arc::new(MemoryStore::new()),

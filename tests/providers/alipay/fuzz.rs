@@ -4,54 +4,32 @@
 //! notification that still verifies says exactly what the original said (the signature
 //! covers the decoded parameters, not their encoding).
 
-use orderflow::OrderNumber;
-use orderflow::RefundId;
-use orderflow::adapters::alipay::sign::{self, Params};
-use orderflow::adapters::alipay::{AlipayError, notify};
-use orderflow::adapters::rsa_sha256::RsaPrivateKey;
-use orderflow::ports::refund_reference;
+use std::sync::OnceLock;
+
+use orderflow::adapters::alipay::{AlipayError, api, notify, sign};
+use orderflow::ports::{RefundRequest, refund_reference};
+use orderflow::testing::t0;
+use orderflow::{Currency, Money, RefundId};
 use proptest::prelude::*;
 
+use super::verification::{number, paid_trade};
 use super::*;
 use crate::mutation::{apply, bodies, edits};
 
-/// A notification's parameters as Alipay sends them for order 4242, `refund` adding a refund.
-fn params(refund: bool) -> Params {
-    let number = OrderNumber::from_value(4242).unwrap();
-    let mut params: Params = [
-        ("notify_time", "2026-12-01 10:00:05"),
-        ("notify_type", "trade_status_sync"),
-        ("notify_id", "ac05099524730693a8b330c5ecf72da9786"),
-        ("app_id", APP_ID),
-        ("charset", "utf-8"),
-        ("version", "1.0"),
-        ("sign_type", "RSA2"),
-        ("trade_no", "2026120122001404930500123456"),
-        ("trade_status", "TRADE_SUCCESS"),
-        ("seller_id", SELLER_ID),
-        ("subject", "订单 order"),
-        ("total_amount", "88.00"),
-        ("buyer_pay_amount", "87.50"),
-        ("gmt_payment", "2026-12-01 10:00:00"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    params.insert("out_trade_no".into(), number.provider_reference());
-    if refund {
-        params.insert("out_biz_no".into(), refund_reference(&number, RefundId(1)));
-        params.insert("refund_fee".into(), "20.00".into());
-        params.insert("gmt_refund".into(), "2026-12-01 11:00:00.000".into());
-    }
-    params
-}
-
-/// `params` signed by Alipay, as the form body it posts.
-fn signed(mut params: Params) -> Vec<u8> {
-    let key = RsaPrivateKey::from_text(ALIPAY_KEY).unwrap();
-    let signature = key.sign(sign::content(&params, sign::NOTIFY_UNSIGNED).as_bytes()).unwrap();
-    params.insert("sign".into(), signature);
-    sign::encode_form(&params).into_bytes()
+/// A signed payment notification (or, `refund`, a refund notification) for a paid trade, as
+/// the emulator sends it.
+fn signed(refund: bool) -> Vec<u8> {
+    static BODIES: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
+    let bodies = BODIES.get_or_init(|| {
+        let emulator = paid_trade(8800, 8750);
+        let payment = emulator.notification(&number().provider_reference()).body;
+        let request = RefundRequest::new("k", number(), RefundId(1), Money::new(2000, Currency::CNY), "alipay");
+        let call = api::signed_params(&config(), &api::refund(&request).unwrap(), t0()).unwrap();
+        assert_eq!(emulator.open(&sign::encode_form(&call))["fund_change"], "Y");
+        let refund = emulator.signed(emulator.refund_params(&refund_reference(&number(), RefundId(1)))).body;
+        [payment, refund]
+    });
+    bodies[usize::from(refund)].clone()
 }
 
 proptest! {
@@ -69,7 +47,7 @@ proptest! {
     /// A signed payment or refund notification edited anywhere: refused, or read unchanged.
     #[test]
     fn mutated_notifications_are_refused_or_read_unchanged(edit in edits(), refund in any::<bool>()) {
-        let body = signed(params(refund));
+        let body = signed(refund);
         let mutated = apply(&body, &edit);
         if refund {
             let original = notify::refund(&config(), &body).unwrap();
@@ -89,11 +67,10 @@ proptest! {
 
     /// Any parameter's value replaced after signing: the signature no longer verifies.
     #[test]
-    fn an_edited_parameter_is_a_wrong_signature(field in 0..17usize, value in "[ -~]{0,24}", refund in any::<bool>()) {
-        let original = params(refund);
-        let name = original.keys().nth(field % original.len()).unwrap().clone();
-        prop_assume!(name != "sign_type" && original[&name] != value && !(value.is_empty()));
-        let mut form = sign::parse_form(&signed(original)).unwrap();
+    fn an_edited_parameter_is_a_wrong_signature(field in 0..32usize, value in "[ -~]{0,24}", refund in any::<bool>()) {
+        let mut form = sign::parse_form(&signed(refund)).unwrap();
+        let name = form.keys().filter(|k| *k != "sign").nth(field % (form.len() - 1)).unwrap().clone();
+        prop_assume!(name != "sign_type" && form[&name] != value && !value.is_empty());
         form.insert(name, value);
         let body = sign::encode_form(&form).into_bytes();
         prop_assert_eq!(notify::verified(&config(), &body).err(), Some(AlipayError::WrongSignature));

@@ -32,12 +32,12 @@ fn params(pairs: &[(&str, &str)]) -> Params {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-fn number() -> OrderNumber {
+pub(super) fn number() -> OrderNumber {
     OrderNumber::from_value(123_456_789).unwrap()
 }
 
 /// An emulator holding a paid trade for [`number`].
-fn paid_trade(total: i64, buyer_pay: i64) -> Emulator {
+pub(super) fn paid_trade(total: i64, buyer_pay: i64) -> Emulator {
     let emulator = Emulator::new(crate::shop::clock());
     let request = PaymentRequest::new(OrderId::new_v7(), number(), Money::new(total, Currency::CNY), "alipay", "Shop");
     let params = api::signed_params(&config(), &api::create(&request).unwrap(), orderflow::testing::t0()).unwrap();
