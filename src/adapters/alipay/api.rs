@@ -6,8 +6,7 @@
 //! `notify_url`) and its own fields as `biz_content` JSON. Amounts are yuan with two decimals
 //! (`"88.88"`), converted exactly from and to fen. Orders are named by
 //! [`OrderNumber::provider_reference`] (`out_trade_no`) and refunds by
-//! [`refund_reference`](crate::ports::refund_reference) (`out_request_no`): letters and
-//! digits only, which Alipay accepts.
+//! [`refund_reference`] (`out_request_no`): letters and digits only, which Alipay accepts.
 
 use std::collections::HashMap;
 
