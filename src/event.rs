@@ -73,6 +73,10 @@ pub enum Change {
         txn_id: String,
         /// Amount.
         amount: Money,
+        /// The provider that reported it, which may differ from the one chosen at placement
+        /// (the buyer can switch at the payment page); refunds go back through it. `None` when
+        /// the system or staff recorded it (the chosen provider).
+        provider: Option<String>,
     },
     /// A verified payment that could not be applied.
     PaymentAnomalyRecorded {

@@ -91,7 +91,7 @@ fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
             Change::ReviewRejected { reason } => {
                 Some(entry(if staff { "Review rejected" } else { "Order declined" }, reason.clone()))
             }
-            Change::PaymentCaptured { txn_id, amount } => Some(entry(
+            Change::PaymentCaptured { txn_id, amount, .. } => Some(entry(
                 "Payment received",
                 if staff { format!("{amount} (transaction {txn_id})") } else { amount.to_string() },
             )),

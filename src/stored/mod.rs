@@ -12,7 +12,9 @@
 //! * 1: what builds before the codec wrote: the event carried its own `v: 1`, and fields added
 //!   later (`Refund::unapplied_txn`, `Anomaly::provider`, `PaymentLedger::cod_void`, …) may be
 //!   missing.
-//! * 2: the current form: no `v`, every field present.
+//! * 2: no `v`, every field present.
+//! * 3: the current form: a capture (`payment_captured`, `Capture`) names the provider that
+//!   reported it, as a buyer may pay through another provider than the one chosen.
 //!
 //! [`IndexColumns`] are the columns every store indexes an order by, computed in one place.
 //!
@@ -34,10 +36,10 @@ pub use index::IndexColumns;
 pub use snapshot::StoredSnapshot;
 
 /// The schema version of the events this build writes.
-pub const EVENT_VERSION: u16 = 2;
+pub const EVENT_VERSION: u16 = 3;
 
 /// The schema version of the snapshots this build writes.
-pub const SNAPSHOT_VERSION: u16 = 2;
+pub const SNAPSHOT_VERSION: u16 = 3;
 
 /// A stored payload as a store read it: JSON text (SQLite) or a parsed value (PostgreSQL
 /// `jsonb` read as a [`Value`]).
@@ -148,6 +150,35 @@ mod tests {
         assert!(!order.payment.cod_void && order.cases.is_empty());
         assert_eq!(order.payment.anomalies[0].provider, "");
         assert_eq!(order.payment.refunds[0].unapplied_txn, None);
+    }
+
+    /// Version 2 captures name no provider: they read as made through the chosen one.
+    #[test]
+    fn version_2_captures_read_as_the_chosen_provider() {
+        let mut captured: Value = serde_json::from_str(V1_EVENTS.lines().nth(2).unwrap()).unwrap();
+        assert_eq!(captured["change"]["type"], "payment_captured");
+        captured.as_object_mut().unwrap().remove("v");
+        let v2 = captured.to_string();
+        let mut v3 = captured.clone();
+        super::upcast::event_v2_to_v3(&mut v3).unwrap();
+        assert_eq!(v3["change"]["provider"], Value::Null, "the step writes the field out");
+        let event = StoredEvent::decode(v2.as_str(), 2, id(), 3).unwrap();
+        match &event.change {
+            crate::event::Change::PaymentCaptured { txn_id, provider, .. } => {
+                assert_eq!((txn_id.as_str(), provider), ("T1", &None));
+            }
+            other => panic!("expected a capture, got {other:?}"),
+        }
+        assert_eq!(event, v1_events()[2]);
+
+        let mut snapshot: Value = serde_json::from_str(V1_SNAPSHOT).unwrap();
+        super::upcast::snapshot_v1_to_v2(&mut snapshot).unwrap();
+        assert!(snapshot["payment"]["captures"][0].get("provider").is_none());
+        let v2 = snapshot.to_string();
+        let order = StoredSnapshot::decode(v2.as_str(), 2, id()).unwrap();
+        assert_eq!(order.payment.captures[0].provider, None);
+        assert_eq!(order.payment.paid_through(), Some(("alipay", "T1")));
+        assert_eq!(order, StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap());
     }
 
     #[test]

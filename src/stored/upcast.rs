@@ -15,10 +15,10 @@ pub type Step = fn(&mut Value) -> Result<(), String>;
 pub type Steps = &'static [(u16, Step)];
 
 /// The event steps.
-pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2)];
+pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2), (2, event_v2_to_v3)];
 
 /// The snapshot steps.
-pub const SNAPSHOT_STEPS: Steps = &[(1, snapshot_v1_to_v2)];
+pub const SNAPSHOT_STEPS: Steps = &[(1, snapshot_v1_to_v2), (2, snapshot_v2_to_v3)];
 
 /// Runs the steps from `from` up to `to`, in version order; a missing step is an error.
 pub fn run(steps: Steps, from: u16, to: u16, value: &mut Value) -> Result<(), String> {
@@ -70,6 +70,31 @@ pub fn snapshot_v1_to_v2(order: &mut Value) -> Result<(), String> {
     if let Some(deadlines) = order.get_mut("deadlines").and_then(Value::as_object_mut) {
         fill(deadlines, "cases", Value::Array(Vec::new()));
         fill(deadlines, "tracking_poll_at", Value::Null);
+    }
+    Ok(())
+}
+
+/// Version 2 → 3 of an event: a capture names the provider that reported it. Version 2
+/// accepted payments through the order's chosen provider only, so an old capture was made
+/// through it: `null`, which reads as the chosen provider.
+pub fn event_v2_to_v3(event: &mut Value) -> Result<(), String> {
+    let event = object(event, "the event")?;
+    if let Some(change) = event.get_mut("change").and_then(Value::as_object_mut)
+        && change.get("type").and_then(Value::as_str) == Some("payment_captured")
+    {
+        fill(change, "provider", Value::Null);
+    }
+    Ok(())
+}
+
+/// Version 2 → 3 of a snapshot: each capture names the provider that reported it (`null`: the
+/// chosen provider, the only one version 2 accepted).
+pub fn snapshot_v2_to_v3(order: &mut Value) -> Result<(), String> {
+    let order = object(order, "the snapshot")?;
+    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
+        for capture in objects(payment, "captures") {
+            fill(capture, "provider", Value::Null);
+        }
     }
     Ok(())
 }

@@ -589,7 +589,10 @@ fn stage3_full_capture_marks_the_order_paid() {
     let total = s.order().totals().total;
     let d = s.when(provider(), capture("ALI-1", total)).unwrap();
     assert_eq!(d.events.len(), 1);
-    assert_eq!(d.events[0].change, Change::PaymentCaptured { txn_id: "ALI-1".into(), amount: total });
+    assert_eq!(
+        d.events[0].change,
+        Change::PaymentCaptured { txn_id: "ALI-1".into(), amount: total, provider: Some("alipay".into()) }
+    );
     assert_eq!(d.events[0].actor, provider());
     assert_eq!(d.events[0].at, t0() + minutes(5));
     assert_eq!(told_alice(&d), vec![&NotificationKind::Paid { amount: total }]);
