@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::ids::{CaseId, OrderId, PackageId, RefundId, StaffId};
 use crate::money::Money;
-use crate::order::{Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
+use crate::order::{CancelReason, Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
 use crate::order_number::OrderNumber;
 use crate::placement::OrderDraft;
 use crate::text::Text;
@@ -155,8 +155,9 @@ pub enum Change {
     },
     /// Cancelled before shipping.
     OrderCancelled {
-        /// Why.
-        reason: String,
+        /// Why: a kind the system names, or the canceller's words (a plain string before
+        /// stored version 3).
+        reason: CancelReason,
     },
     /// The after-sales window closed.
     AfterSalesWindowClosed,
