@@ -98,12 +98,15 @@ fn lane(conn: &Connection, query: &OrderQuery, status: Option<OrderStatus>) -> R
     let mut sql = include_str!("sql/query_orders.sql").trim_end().replace("{index}", index);
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, values: Vec<rusqlite::types::Value>| {
-        let mut clause = clause.to_owned();
-        for value in values {
-            args.push(value);
-            clause = clause.replacen('?', &format!("?{}", args.len()), 1);
+        // Each `?` becomes the number of the value it stands for.
+        let mut values = values.into_iter();
+        for (i, part) in clause.split('?').enumerate() {
+            if i > 0 {
+                args.extend(values.next());
+                sql.push_str(&format!("?{}", args.len()));
+            }
+            sql.push_str(part);
         }
-        sql.push_str(&clause);
     };
     if let Some(status) = status {
         arg(&mut sql, " AND status = ?", vec![status.as_str().to_owned().into()]);
