@@ -17,7 +17,7 @@ use chrono::TimeDelta;
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine};
-use orderflow::ports::{Commit, FeedCursor, OrderRepository, OutboxEntry, StoreError, WorkQueue};
+use orderflow::ports::{Commit, FeedCursor, OrderQuery, OrderRepository, OutboxEntry, StoreError, WorkQueue};
 use orderflow::stored::StoredEvent;
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
@@ -130,7 +130,7 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 4, "one row per migration");
+    assert_eq!(versions, 5, "one row per migration");
     assert!(
         PgStore::connect(PgOptions::new(db.url.clone()).schema("Bad; DROP")).await.is_err(),
         "a schema name that needs quoting is refused"
@@ -734,7 +734,7 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
         .batch_execute(&format!(
             "ALTER TABLE \"{schema}\".events DROP COLUMN event_type, DROP COLUMN schema_version;
              ALTER TABLE \"{schema}\".orders DROP COLUMN snapshot_version;
-             DELETE FROM \"{schema}\".schema_version WHERE version = 4;"
+             DELETE FROM \"{schema}\".schema_version WHERE version >= 4;"
         ))
         .await
         .unwrap();
@@ -769,6 +769,12 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
     let store = db.store(&schema).await;
     assert_eq!(store.load(order.id()).await.unwrap().as_ref(), Some(&order));
     assert_eq!(store.events(order.id()).await.unwrap(), events);
+    // Migration 5 filled its query columns, counted it and put its events in the feed.
+    let found = store.query(&OrderQuery::statuses([order.status()])).await.unwrap();
+    assert_eq!(found.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![order.id()]);
+    assert_eq!(store.count_by_status().await.unwrap(), [(order.status(), 1)].into_iter().collect());
+    let (fed, _) = feed(&store, FeedCursor::START, events.len()).await;
+    assert_eq!(fed, events.iter().map(|e| (order.id(), e.seq)).collect::<Vec<_>>());
     // The order goes on in the current version next to its old rows.
     let completed = Action::CompleteRefund { refund: order.payment().refunds[0].id, reference: "R1".into() };
     let decision = Workflow::default().decide(&order, &Command::new(provider(), completed), &Ctx::at(t0())).unwrap();
