@@ -89,7 +89,7 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
                 let hold = Action::Hold { reasons: vec![HoldReason::AddressProblem], note: String::new() };
                 steps.push((minutes(1), Command::new(reviewer(), hold)));
             }
-            if i % 50 == 0 {
+            if i.is_multiple_of(50) {
                 let amount = order.totals().total;
                 let odd = Action::RecordPaymentAnomaly { txn_id: format!("A{i}"), amount, reason: "currency".into() };
                 steps.push((minutes(2), Command::new(provider(), odd)));

@@ -230,15 +230,8 @@ impl QueryColumns {
         };
         hold_reasons.sort();
         hold_reasons.dedup();
-        let still_to_ship = matches!(
-            status,
-            OrderStatus::AwaitingPayment
-                | OrderStatus::UnderReview
-                | OrderStatus::OnHold
-                | OrderStatus::ReadyToShip
-                | OrderStatus::InFulfilment
-                | OrderStatus::PartiallyShipped
-        );
+        // Not everything has left, and the order is not over.
+        let still_to_ship = !status.is_terminal() && !matches!(status, OrderStatus::Shipped | OrderStatus::Delivered);
         QueryColumns {
             hold_reasons,
             ship_by: order.deadlines().ship_by.filter(|_| still_to_ship),
