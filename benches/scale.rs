@@ -1,6 +1,8 @@
-//! The two reads a shop runs all day, at growing store sizes: listing 50 orders of one status
-//! (the first page, and a deep page a third of the way in, by keyset), and fetching due deadlines, on
-//! `MemoryStore` and `SqliteStore`.
+//! The reads a shop runs all day, at growing store sizes: listing 50 orders of one status
+//! (the first page, and a deep page a third of the way in, by keyset), fetching due deadlines,
+//! the staff queries (a page of each work list, counts per status) and a page of the event feed,
+//! on `MemoryStore` and `SqliteStore`. Each should take about as long at a million orders as at
+//! ten thousand: every one reads an index range the size of its page.
 //!
 //! Sizes come from `ORDERFLOW_SCALE_ORDERS` (comma-separated, e.g. `10000,1000000`); without it
 //! `cargo bench` uses 10,000 and 1,000,000, and `cargo test --benches` 1,000 and 5,000. The
@@ -8,7 +10,10 @@
 //! `t0 + i` minutes (one line, so a million orders fit in memory) and decided by the pure core
 //! to one of these statuses, by `i % 10`: 0–1 awaiting payment (pay-by deadline), 2 ready to
 //! ship, 3 in fulfilment, 4 shipped (auto-confirm deadline), 5 cancelled, 6–9 completed
-//! (after-sales deadlines). Each order is one `create` with all its events.
+//! (after-sales deadlines). Besides, one unpaid order in twenty is on hold for its address, one
+//! in fifty has a payment anomaly, and one completed order in fifty has an open complaint, so
+//! every staff query finds a share of the orders that grows with the store. Each order is one
+//! `create` with all its events.
 //!
 //! Deadlines are read at two moments: `early` (two hours after the first order: the pay-by of
 //! the first unpaid orders, about 18, is due whatever the size, and every other deadline lies
@@ -28,9 +33,11 @@ use common::TempDb;
 use criterion::{BenchmarkId, Criterion};
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
-use orderflow::order::TrackingKind;
-use orderflow::ports::{Commit, OrderFilter, OrderRepository, WorkQueue};
-use orderflow::testing::{FakeCarrier, buyer, carrier, pack_remaining, provider, sample_form, t0, warehouse};
+use orderflow::order::{CaseKind, CaseRequest, HoldReason, HoldReasonKind, TrackingKind};
+use orderflow::ports::{
+    Commit, FeedCursor, OrderFilter, OrderQuery, OrderRepository, OrderSummary, QueryCursor, WorkQueue,
+};
+use orderflow::testing::{FakeCarrier, buyer, carrier, pack_remaining, provider, reviewer, sample_form, t0, warehouse};
 use orderflow::{
     Action, Command, Ctx, Event, MemoryStore, NewOrder, Order, OrderId, OrderNumber, OrderStatus, PackageId, Workflow,
     evolve,
@@ -77,7 +84,17 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
     let mut steps: Vec<(DateTime<Utc>, Command)> = Vec::new();
     let pay = Action::CapturePayment { txn_id: format!("T{i}"), amount: order.totals().total };
     match i % 10 {
-        0 | 1 => {}
+        0 | 1 => {
+            if i % 20 == 1 {
+                let hold = Action::Hold { reasons: vec![HoldReason::AddressProblem], note: String::new() };
+                steps.push((minutes(1), Command::new(reviewer(), hold)));
+            }
+            if i.is_multiple_of(50) {
+                let amount = order.totals().total;
+                let odd = Action::RecordPaymentAnomaly { txn_id: format!("A{i}"), amount, reason: "currency".into() };
+                steps.push((minutes(2), Command::new(provider(), odd)));
+            }
+        }
         5 => steps
             .push((minutes(5), Command::new(buyer(&customer), Action::Cancel { reason: "changed my mind".into() }))),
         status => {
@@ -102,6 +119,16 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
                 let track = Action::RecordTracking { waybill, update };
                 steps.push((minutes(2_001), Command::new(carrier("SF"), track)));
                 steps.push((minutes(3_000), Command::new(buyer(&customer), Action::ConfirmReceipt)));
+                if i % 50 == 6 {
+                    let request = CaseRequest {
+                        kind: CaseKind::Complaint,
+                        lines: Vec::new(),
+                        reason_code: "late".into(),
+                        text: "the parcel came late".into(),
+                        evidence: Vec::new(),
+                    };
+                    steps.push((minutes(3_100), Command::new(buyer(&customer), Action::OpenCase { request })));
+                }
             }
         }
     }
@@ -115,18 +142,31 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
     (order, events)
 }
 
-/// The stores filled with `n` orders, and the id of the first ready-to-ship order a third of
-/// the way in (the cursor of a deep page).
-fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemoryStore, OrderId) {
+/// Where deep pages start: the first ready-to-ship order a third of the way in, and the feed a
+/// third of the way in.
+struct Deep {
+    id: OrderId,
+    cursor: QueryCursor,
+    feed: FeedCursor,
+}
+
+/// The stores filled with `n` orders, and where deep pages start.
+fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemoryStore, Deep) {
     let wf = Workflow::default();
     let memory = MemoryStore::new();
     let mut deep = None;
+    let mut events_written = 0u64;
+    let mut feed = None;
     let started = Instant::now();
     for i in 0..n {
         let (order, events) = order(&wf, i);
         if i >= n / 3 && deep.is_none() && order.status() == OrderStatus::ReadyToShip {
-            deep = Some(order.id());
+            deep = Some((order.id(), QueryCursor::of(&OrderSummary::of(&order))));
         }
+        if i >= n / 3 && feed.is_none() {
+            feed = Some(FeedCursor::new(0, events_written));
+        }
+        events_written += events.len() as u64;
         let commit = Commit { order: &order, expected_version: 0, events: &events, outbox: &[], dedupe_keys: &[] };
         rt.block_on(async {
             memory.create(commit).await?;
@@ -148,7 +188,8 @@ fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemorySt
         mib(""),
         mib("-wal")
     );
-    (memory, deep.unwrap_or_else(|| panic!("no ready-to-ship order after the first third")))
+    let (id, cursor) = deep.unwrap_or_else(|| panic!("no ready-to-ship order after the first third"));
+    (memory, Deep { id, cursor, feed: feed.unwrap_or_else(|| panic!("no orders")) })
 }
 
 /// Benchmarks the reads on one store of `n` orders.
@@ -158,8 +199,9 @@ fn reads<S: OrderRepository + WorkQueue>(
     name: &str,
     store: &S,
     n: u64,
-    deep: OrderId,
+    deep: &Deep,
 ) {
+    let id = deep.id;
     let ready = OrderFilter { status: Some(OrderStatus::ReadyToShip), ..OrderFilter::default() };
     let early = after(t0(), TimeDelta::hours(2));
     let late = placed_at(n);
@@ -168,9 +210,9 @@ fn reads<S: OrderRepository + WorkQueue>(
     let page = rt.block_on(store.list(&ready, None, PAGE)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.items.len(), PAGE);
     assert!(page.items.iter().all(|s| s.status == OrderStatus::ReadyToShip));
-    let page = rt.block_on(store.list(&ready, Some(deep), PAGE)).unwrap_or_else(|e| panic!("{e}"));
+    let page = rt.block_on(store.list(&ready, Some(id), PAGE)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.items.len(), PAGE);
-    assert!(page.items.iter().all(|s| s.id > deep && s.status == OrderStatus::ReadyToShip));
+    assert!(page.items.iter().all(|s| s.id > id && s.status == OrderStatus::ReadyToShip));
     let due = rt.block_on(store.due_deadlines(early, DUE)).unwrap_or_else(|e| panic!("{e}"));
     assert!(!due.is_empty() && due.len() < DUE && due.iter().all(|d| d.due_at <= early), "{} due", due.len());
     let due = rt.block_on(store.due_deadlines(late, DUE)).unwrap_or_else(|e| panic!("{e}"));
@@ -181,13 +223,63 @@ fn reads<S: OrderRepository + WorkQueue>(
         b.iter(|| black_box(rt.block_on(store.list(&ready, None, PAGE))))
     });
     group.bench_with_input(BenchmarkId::new("list_ready_to_ship_50_deep", n), &n, |b, _| {
-        b.iter(|| black_box(rt.block_on(store.list(&ready, Some(deep), PAGE))))
+        b.iter(|| black_box(rt.block_on(store.list(&ready, Some(id), PAGE))))
     });
     group.bench_with_input(BenchmarkId::new("due_deadlines_early", n), &n, |b, _| {
         b.iter(|| black_box(rt.block_on(store.due_deadlines(early, DUE))))
     });
     group.bench_with_input(BenchmarkId::new("due_deadlines_late_first_100", n), &n, |b, _| {
         b.iter(|| black_box(rt.block_on(store.due_deadlines(late, DUE))))
+    });
+    group.finish();
+    staff_queries(c, rt, name, store, n, deep);
+}
+
+/// The staff queries and the event feed on one store of `n` orders.
+fn staff_queries<S: OrderRepository>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    store: &S,
+    n: u64,
+    deep: &Deep,
+) {
+    let ship_within = orderflow::WorkflowConfig::default().ship_within;
+    let queries = [
+        ("ready_to_pick_first_50", OrderQuery::ready_to_pick()),
+        ("ready_to_pick_50_deep", OrderQuery::ready_to_pick().after(Some(deep.cursor))),
+        (
+            "two_statuses_newest_50",
+            OrderQuery::statuses([OrderStatus::AwaitingPayment, OrderStatus::InFulfilment]).newest_first(),
+        ),
+        ("on_hold_address_50", OrderQuery::on_hold(Some(HoldReasonKind::AddressProblem))),
+        // Due before the ship-by of the orders of the first two hours: the same few at any size.
+        ("ship_by_due_early", OrderQuery::ship_by_due(after(t0() + ship_within, TimeDelta::hours(2)))),
+        ("payment_anomalies_newest_50", OrderQuery::payment_anomalies().newest_first()),
+        ("open_after_sales_50", OrderQuery::open_after_sales()),
+    ];
+    // Outside the timing: each finds what it should.
+    for (label, query) in &queries {
+        let page = rt.block_on(store.query(query)).unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert!((1..=PAGE).contains(&page.items.len()), "{label}: {} orders", page.items.len());
+        assert!(page.items.iter().all(|s| query.statuses.is_empty() || query.statuses.contains(&s.status)));
+    }
+    let counts = rt.block_on(store.count_by_status()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(counts.values().sum::<u64>(), n);
+    let feed = rt.block_on(store.events_after(deep.feed, DUE)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(feed.events.len(), DUE);
+
+    let mut group = c.benchmark_group(format!("scale/{name}/queries"));
+    for (label, query) in &queries {
+        group.bench_with_input(BenchmarkId::new(*label, n), &n, |b, _| {
+            b.iter(|| black_box(rt.block_on(store.query(query))))
+        });
+    }
+    group.bench_with_input(BenchmarkId::new("count_by_status", n), &n, |b, _| {
+        b.iter(|| black_box(rt.block_on(store.count_by_status())))
+    });
+    group.bench_with_input(BenchmarkId::new("feed_100_a_third_in", n), &n, |b, _| {
+        b.iter(|| black_box(rt.block_on(store.events_after(deep.feed, DUE))))
     });
     group.finish();
 }
@@ -199,9 +291,9 @@ fn main() {
         let db = TempDb::new(&format!("scale-{n}"));
         let sqlite = SqliteStore::open(db.path()).unwrap_or_else(|e| panic!("{e}"));
         let (memory, deep) = fill(&rt, n, &sqlite);
-        reads(&mut c, &rt, "memory", &memory, n, deep);
+        reads(&mut c, &rt, "memory", &memory, n, &deep);
         drop(memory);
-        reads(&mut c, &rt, "sqlite", &sqlite, n, deep);
+        reads(&mut c, &rt, "sqlite", &sqlite, n, &deep);
     }
     c.final_summary();
 }

@@ -29,7 +29,7 @@ pub use fulfilment::{
     Fulfilment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
 };
 pub use payment::{Anomaly, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus};
-pub use review::{HoldAbove, HoldReason, ReviewRule, ReviewState, Verdict};
+pub use review::{HoldAbove, HoldReason, HoldReasonKind, ReviewRule, ReviewState, Verdict};
 
 /// The carrier under which [`Order::carrier_waybills`] lists a waybill whose carrier the order
 /// does not know: the buyer's return parcels (the buyer names only the waybill), or a parcel

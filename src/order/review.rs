@@ -41,6 +41,18 @@ pub enum HoldReason {
 }
 
 impl HoldReason {
+    /// Its kind, without details.
+    pub fn kind(&self) -> HoldReasonKind {
+        match self {
+            HoldReason::InsufficientStock => HoldReasonKind::InsufficientStock,
+            HoldReason::AddressProblem => HoldReasonKind::AddressProblem,
+            HoldReason::SuspectedFraud => HoldReasonKind::SuspectedFraud,
+            HoldReason::NeedsBuyerContact => HoldReasonKind::NeedsBuyerContact,
+            HoldReason::HighValue => HoldReasonKind::HighValue,
+            HoldReason::Custom { .. } => HoldReasonKind::Custom,
+        }
+    }
+
     /// True when resolving this hold means contacting the buyer (the buyer is told).
     pub fn needs_buyer(&self) -> bool {
         matches!(self, HoldReason::NeedsBuyerContact | HoldReason::AddressProblem)
@@ -55,6 +67,39 @@ impl HoldReason {
             HoldReason::NeedsBuyerContact => "needs buyer contact".into(),
             HoldReason::HighValue => "high value: needs a person".into(),
             HoldReason::Custom { text } => text.clone(),
+        }
+    }
+}
+
+/// What kind of reason a hold is, without its details: what staff filter held orders by
+/// (see `ports::OrderQuery::on_hold`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldReasonKind {
+    /// [`HoldReason::InsufficientStock`].
+    InsufficientStock,
+    /// [`HoldReason::AddressProblem`].
+    AddressProblem,
+    /// [`HoldReason::SuspectedFraud`].
+    SuspectedFraud,
+    /// [`HoldReason::NeedsBuyerContact`].
+    NeedsBuyerContact,
+    /// [`HoldReason::HighValue`].
+    HighValue,
+    /// [`HoldReason::Custom`], whatever its text.
+    Custom,
+}
+
+impl HoldReasonKind {
+    /// The stable snake_case name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReasonKind::InsufficientStock => "insufficient_stock",
+            HoldReasonKind::AddressProblem => "address_problem",
+            HoldReasonKind::SuspectedFraud => "suspected_fraud",
+            HoldReasonKind::NeedsBuyerContact => "needs_buyer_contact",
+            HoldReasonKind::HighValue => "high_value",
+            HoldReasonKind::Custom => "custom",
         }
     }
 }

@@ -8,15 +8,18 @@
 //! other, and likewise for every port; [`DynOrderStore`] holds both halves of a store.
 
 pub mod clock;
+pub mod feed;
 pub mod inventory;
 pub mod logistics;
 pub mod notifier;
 pub mod payment;
+pub mod queries;
 pub mod queue;
 pub mod repository;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
+pub use feed::{FeedCursor, FeedEvent, FeedPage};
 pub use inventory::{DynInventory, Inventory, InventoryError};
 pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
 pub use notifier::{DynNotifier, Notifier, NotifyError};
@@ -25,6 +28,7 @@ pub use payment::{
     PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundNotification,
     RefundReceipt, RefundRequest, RefundStatus, WebhookReply, parse_refund_reference, refund_reference,
 };
+pub use queries::{CursorError, OrderQuery, QueryColumns, QueryCursor, QueryPage, SortOrder, StatusCounts};
 pub use queue::{DynWorkQueue, WorkQueue};
 pub use repository::{DynOrderRepository, OrderRepository};
 pub use store::{

@@ -23,6 +23,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use super::feed::{FeedCursor, FeedPage};
+use super::queries::{OrderQuery, QueryPage, StatusCounts};
 use super::store::{Commit, OrderFilter, OrderPage, StoreError};
 use crate::event::Event;
 use crate::ids::OrderId;
@@ -66,6 +68,18 @@ pub trait OrderRepository: Send + Sync {
         after: Option<OrderId>,
         limit: usize,
     ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send;
+    /// One page of a staff query (see [`super::queries`]): the orders matching `query`, in its
+    /// order, after its cursor.
+    fn query(&self, query: &OrderQuery) -> impl Future<Output = Result<QueryPage, StoreError>> + Send;
+    /// How many orders are in each status.
+    fn count_by_status(&self) -> impl Future<Output = Result<StatusCounts, StoreError>> + Send;
+    /// At most `limit` events of every order after `after`, in the feed's order (see
+    /// [`super::feed`]).
+    fn events_after(
+        &self,
+        after: FeedCursor,
+        limit: usize,
+    ) -> impl Future<Output = Result<FeedPage, StoreError>> + Send;
 }
 
 impl<T: OrderRepository + ?Sized> OrderRepository for Arc<T> {
@@ -104,5 +118,18 @@ impl<T: OrderRepository + ?Sized> OrderRepository for Arc<T> {
         limit: usize,
     ) -> impl Future<Output = Result<OrderPage, StoreError>> + Send {
         (**self).list(filter, after, limit)
+    }
+    fn query(&self, query: &OrderQuery) -> impl Future<Output = Result<QueryPage, StoreError>> + Send {
+        (**self).query(query)
+    }
+    fn count_by_status(&self) -> impl Future<Output = Result<StatusCounts, StoreError>> + Send {
+        (**self).count_by_status()
+    }
+    fn events_after(
+        &self,
+        after: FeedCursor,
+        limit: usize,
+    ) -> impl Future<Output = Result<FeedPage, StoreError>> + Send {
+        (**self).events_after(after, limit)
     }
 }

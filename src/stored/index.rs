@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 
 use crate::order::{DeadlineKind, Order};
+use crate::ports::queries::QueryColumns;
 use crate::ports::store::OrderSummary;
 
 /// What the memory, SQLite and PostgreSQL stores look orders up and list them by: the listing
-/// summary (number, customer, status, placement time, total), the earliest deadline, and the
-/// `(carrier, waybill)` pairs. Computed once per commit by [`IndexColumns::of`], so every store
+/// summary (number, customer, status, placement time, total), the earliest deadline, the
+/// `(carrier, waybill)` pairs and the staff query columns. Computed once per commit by [`IndexColumns::of`], so every store
 /// indexes the same things the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexColumns<'a> {
@@ -17,6 +18,8 @@ pub struct IndexColumns<'a> {
     pub deadline: Option<(DateTime<Utc>, DeadlineKind)>,
     /// The order's `(carrier, waybill)` pairs, each once, in the order the order lists them.
     pub waybills: Vec<(&'a str, &'a str)>,
+    /// What staff queries filter on besides the summary.
+    pub query: QueryColumns,
 }
 
 impl<'a> IndexColumns<'a> {
@@ -28,7 +31,12 @@ impl<'a> IndexColumns<'a> {
                 waybills.push(pair);
             }
         }
-        IndexColumns { summary: OrderSummary::of(order), deadline: order.next_deadline(), waybills }
+        IndexColumns {
+            summary: OrderSummary::of(order),
+            deadline: order.next_deadline(),
+            waybills,
+            query: QueryColumns::of(order),
+        }
     }
 
     /// The waybill pairs, owned (for a store that keeps them past the commit).

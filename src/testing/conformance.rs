@@ -26,6 +26,10 @@
 //! concurrently. Stores that are plain data behind a lock may additionally be raced from
 //! threads by their own tests.
 
+mod queries;
+
+pub use queries::{event_feed, query_pages_are_stable_under_inserts, staff_queries};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
@@ -70,6 +74,9 @@ pub async fn run_all<S: OrderRepository + WorkQueue, F: Fn() -> S>(make: F) {
     dead_letters_and_requeue(&make()).await;
     concurrent_appends(&make()).await;
     concurrent_creates(&make()).await;
+    staff_queries(&make()).await;
+    query_pages_are_stable_under_inserts(&make()).await;
+    event_feed(&make()).await;
     run_due_fires_every_due_deadline(make()).await;
 }
 

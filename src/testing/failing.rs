@@ -51,7 +51,8 @@ use crate::ports::payment::{
     RefundNotification, RefundReceipt, RefundRequest, WebhookReply,
 };
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OutboxItem, StoreError, WorkQueue,
+    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
+    OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
 
 /// The store calls that commit an order (`create`, `append`): what a failed write hits.
@@ -287,6 +288,9 @@ impl<P: OrderRepository> OrderRepository for Failing<P> {
         find_by_waybill(carrier: &str, waybill: &str) -> Result<Option<OrderId>, StoreError>;
         find_by_key(key: &str) -> Result<Option<OrderId>, StoreError>;
         list(filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError>;
+        query(query: &OrderQuery) -> Result<QueryPage, StoreError>;
+        count_by_status() -> Result<StatusCounts, StoreError>;
+        events_after(after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError>;
     }
 }
 

@@ -17,7 +17,8 @@ use chrono::TimeDelta;
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine};
-use orderflow::ports::{Commit, OrderRepository, OutboxEntry, StoreError, WorkQueue};
+use orderflow::ports::{Commit, FeedCursor, OrderQuery, OrderRepository, OutboxEntry, StoreError, WorkQueue};
+use orderflow::stored::StoredEvent;
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
     t0,
@@ -98,7 +99,7 @@ async fn postgres_conformance_run_all() {
     // Once with copies of the orders written (the default) and once reading every load.
     for cached_orders in [1024, 0] {
         let mut stores = Vec::new();
-        for _ in 0..13 {
+        for _ in 0..16 {
             let schema = db.fresh_schema();
             let options = PgOptions::new(db.url.clone()).schema(&schema).pool_size(8).cached_orders(cached_orders);
             stores.push(PgStore::connect(options).await.unwrap());
@@ -129,7 +130,7 @@ async fn postgres_connect_twice_migrates_once_and_keeps_data() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(versions, 4, "one row per migration");
+    assert_eq!(versions, 5, "one row per migration");
     assert!(
         PgStore::connect(PgOptions::new(db.url.clone()).schema("Bad; DROP")).await.is_err(),
         "a schema name that needs quoting is refused"
@@ -733,7 +734,7 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
         .batch_execute(&format!(
             "ALTER TABLE \"{schema}\".events DROP COLUMN event_type, DROP COLUMN schema_version;
              ALTER TABLE \"{schema}\".orders DROP COLUMN snapshot_version;
-             DELETE FROM \"{schema}\".schema_version WHERE version = 4;"
+             DELETE FROM \"{schema}\".schema_version WHERE version >= 4;"
         ))
         .await
         .unwrap();
@@ -768,6 +769,12 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
     let store = db.store(&schema).await;
     assert_eq!(store.load(order.id()).await.unwrap().as_ref(), Some(&order));
     assert_eq!(store.events(order.id()).await.unwrap(), events);
+    // Migration 5 filled its query columns, counted it and put its events in the feed.
+    let found = store.query(&OrderQuery::statuses([order.status()])).await.unwrap();
+    assert_eq!(found.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![order.id()]);
+    assert_eq!(store.count_by_status().await.unwrap(), [(order.status(), 1)].into_iter().collect());
+    let (fed, _) = feed(&store, FeedCursor::START, events.len()).await;
+    assert_eq!(fed, events.iter().map(|e| (order.id(), e.seq)).collect::<Vec<_>>());
     // The order goes on in the current version next to its old rows.
     let completed = Action::CompleteRefund { refund: order.payment().refunds[0].id, reference: "R1".into() };
     let decision = Workflow::default().decide(&order, &Command::new(provider(), completed), &Ctx::at(t0())).unwrap();
@@ -787,5 +794,80 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
         .map(|row| row.get(0))
         .collect();
     assert_eq!(types[..events.len()], events.iter().map(|e| e.change.name()).collect::<Vec<_>>());
+    db.drop_all().await;
+}
+
+/// Reads the feed from `from` until `count` events came (another test's transaction on the
+/// shared server holds the feed back while it runs).
+async fn feed(store: &PgStore, from: FeedCursor, count: usize) -> (Vec<(OrderId, u64)>, FeedCursor) {
+    let (mut read, mut cursor) = (Vec::new(), from);
+    for _ in 0..1_000 {
+        if read.len() >= count {
+            break;
+        }
+        let page = store.events_after(cursor, 100).await.unwrap();
+        if page.events.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        read.extend(page.events.iter().map(|e| (e.order_id, e.event.seq)));
+        cursor = page.next;
+    }
+    assert_eq!(read.len(), count, "the feed stopped early");
+    (read, cursor)
+}
+
+/// Writes `events` of order `id` as a commit does, in the open transaction of `client`.
+async fn insert_events(client: &tokio_postgres::Client, schema: &str, id: OrderId, events: &[Event]) {
+    let sql = format!(
+        "INSERT INTO \"{schema}\".events (order_id, seq, body, event_type, schema_version) VALUES ($1, $2, $3, $4, $5)"
+    );
+    for event in events {
+        let stored = StoredEvent::encode(event);
+        let body = serde_json::to_value(stored.payload).unwrap();
+        let version = i16::try_from(stored.schema_version).unwrap();
+        let seq = i64::try_from(event.seq).unwrap();
+        client.execute(&sql, &[&id.as_uuid(), &seq, &body, &stored.event_type, &version]).await.unwrap();
+    }
+}
+
+/// Two writers whose transactions commit out of order: x's starts first (it takes the lower
+/// transaction id and feed positions), y's starts later and commits first. A feed ordered by
+/// position alone would hand out y's events, move past them, and never hand out x's; this feed
+/// holds y's back while x's transaction runs, then hands out x's and y's, skipping nothing.
+#[tokio::test]
+async fn postgres_feed_never_skips_events_of_transactions_that_commit_out_of_order() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let store = db.store(&schema).await;
+    let (x, x_placed) = conformance::sample_order("xavier", 1, t0());
+    let (y, y_placed) = conformance::sample_order("yvonne", 2, t0());
+    store.create(commit(&x, 0, &x_placed, &[])).await.unwrap();
+    store.create(commit(&y, 0, &y_placed, &[])).await.unwrap();
+    let (_, cursor) = feed(&store, FeedCursor::START, x_placed.len() + y_placed.len()).await;
+
+    let (_, x_paid) = pay(&x, "T-X");
+    let (_, y_paid) = pay(&y, "T-Y");
+    let (first, second) = (db.client().await, db.client().await);
+    first.batch_execute("BEGIN").await.unwrap();
+    insert_events(&first, &schema, x.id(), &x_paid).await;
+    second.batch_execute("BEGIN").await.unwrap();
+    insert_events(&second, &schema, y.id(), &y_paid).await;
+    second.batch_execute("COMMIT").await.unwrap();
+
+    let held = store.events_after(cursor, 100).await.unwrap();
+    assert!(held.events.is_empty(), "y's events wait while x's older transaction runs: {:?}", held.events);
+    assert_eq!(held.next, cursor);
+
+    first.batch_execute("COMMIT").await.unwrap();
+    let positions = |id: OrderId| {
+        let sql = format!("SELECT max(position) FROM \"{schema}\".events WHERE order_id = $1");
+        let client = &first;
+        async move { client.query_one(&sql, &[&id.as_uuid()]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert!(positions(x.id()).await < positions(y.id()).await, "x's events took the lower positions");
+    let (read, _) = feed(&store, cursor, x_paid.len() + y_paid.len()).await;
+    let expected: Vec<(OrderId, u64)> =
+        x_paid.iter().map(|e| (x.id(), e.seq)).chain(y_paid.iter().map(|e| (y.id(), e.seq))).collect();
+    assert_eq!(read, expected, "x's events, then y's: none skipped");
     db.drop_all().await;
 }

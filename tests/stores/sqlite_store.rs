@@ -11,11 +11,13 @@ use chrono::TimeDelta;
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine};
-use orderflow::order::{PackageItem, ScannedItem, TrackingKind};
-use orderflow::ports::{Commit, OrderFilter, OrderRepository, OutboxEntry, StoreError, WorkQueue};
+use orderflow::order::{HoldReason, HoldReasonKind, PackageItem, ScannedItem, TrackingKind};
+use orderflow::ports::{
+    Commit, FeedCursor, OrderFilter, OrderQuery, OrderRepository, OutboxEntry, StoreError, WorkQueue,
+};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
-    t0, warehouse,
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, reviewer,
+    sample_form, t0, warehouse,
 };
 use orderflow::{Action, Command, Ctx, MemoryInventory, Order, OrderStatus, Sku, Workflow, evolve};
 
@@ -23,6 +25,16 @@ use orderflow::{Action, Command, Ctx, MemoryInventory, Order, OrderStatus, Sku, 
 mod temp_db;
 
 use temp_db::TempDb;
+
+/// Takes a current file back to schema version 4 (before the staff query columns, the counts
+/// per status and the feed), for the upgrade tests.
+const UNDO_V5: &str = "DROP TRIGGER orders_counted; DROP TRIGGER orders_recounted; DROP TRIGGER orders_uncounted;
+    DROP TRIGGER events_fed; DROP TABLE status_counts; DROP TABLE feed;
+    DROP INDEX orders_by_time; DROP INDEX orders_by_status_time; DROP INDEX orders_with_anomaly;
+    DROP INDEX orders_with_open_cases; DROP INDEX orders_by_ship_by;
+    ALTER TABLE orders DROP COLUMN hold_reasons; ALTER TABLE orders DROP COLUMN ship_by_at;
+    ALTER TABLE orders DROP COLUMN ship_by_ns; ALTER TABLE orders DROP COLUMN payment_anomaly;
+    ALTER TABLE orders DROP COLUMN open_cases;";
 
 /// Opens the store on a test file.
 trait OpenStore {
@@ -78,7 +90,7 @@ async fn conformance_on_a_file() {
     })
     .await;
     let dbs = dbs.into_inner().unwrap();
-    assert_eq!(dbs.len(), 13);
+    assert_eq!(dbs.len(), 16);
     for db in &dbs {
         assert!(db.path().exists());
     }
@@ -282,6 +294,7 @@ async fn a_version_2_file_gets_its_waybills_keyed_by_carrier() {
     // take over; order 1 lost WB-1 to order 2 (another carrier's parcel with the same number).
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(UNDO_V5).unwrap();
         conn.execute_batch(
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
@@ -710,6 +723,7 @@ async fn a_version_3_file_with_version_1_rows_reads_and_goes_on() {
     drop(db.open());
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(UNDO_V5).unwrap();
         conn.execute_batch(
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
@@ -760,4 +774,45 @@ async fn a_version_3_file_with_version_1_rows_reads_and_goes_on() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(types[..events.len()], events.iter().map(|e| e.change.name()).collect::<Vec<_>>());
+}
+
+/// A schema version 4 file is upgraded to version 5: the query columns are filled from the
+/// snapshots (a held order is found on hold, for its reason), the counts per status are those
+/// of the stored orders, and the feed starts with the stored events, order by order, before
+/// those written after the upgrade.
+#[tokio::test]
+async fn a_version_4_file_gets_query_columns_counts_and_a_feed() {
+    let db = TempDb::new("queries-v4");
+    let store = db.open();
+    let (first, first_events) = conformance::sample_order("alice", 1, t0());
+    store.create(commit(&first, 0, &first_events, &[])).await.unwrap();
+    let (second, second_events) = conformance::sample_order("bob", 2, t0());
+    store.create(commit(&second, 0, &second_events, &[])).await.unwrap();
+    let hold = Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() };
+    let (held, hold_events) = step(&second, Command::new(reviewer(), hold));
+    store.append(commit(&held, second.version(), &hold_events, &[])).await.unwrap();
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(UNDO_V5).unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
+    }
+    let store = db.open();
+    let found = store.query(&OrderQuery::on_hold(Some(HoldReasonKind::SuspectedFraud))).await.unwrap();
+    assert_eq!(found.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![held.id()]);
+    let counts = store.count_by_status().await.unwrap();
+    assert_eq!(counts, [(first.status(), 1), (OrderStatus::OnHold, 1)].into_iter().collect());
+
+    let (third, third_events) = conformance::sample_order("carol", 3, t0());
+    store.create(commit(&third, 0, &third_events, &[])).await.unwrap();
+    let feed = store.events_after(FeedCursor::START, 100).await.unwrap();
+    let fed: Vec<_> = feed.events.iter().map(|e| (e.order_id, e.event.seq)).collect();
+    let mut old: Vec<_> = first_events
+        .iter()
+        .map(|e| (first.id(), e.seq))
+        .chain(second_events.iter().chain(&hold_events).map(|e| (second.id(), e.seq)))
+        .collect();
+    old.sort();
+    let new = third_events.iter().map(|e| (third.id(), e.seq));
+    assert_eq!(fed, old.into_iter().chain(new).collect::<Vec<_>>());
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::event::Event;
 use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order};
-use crate::ports::{OrderSummary, StoreError};
+use crate::ports::{OrderSummary, QueryColumns, StoreError};
 
 /// Every stored order, by id (ids are time-ordered, so this is also the listing order).
 /// Boxed: a B-tree node holds eleven values and is often not full.
@@ -26,6 +26,8 @@ pub struct Record<R> {
     pub(super) kept: R,
     /// What listings show and filter on, so they never read the snapshot.
     pub(super) summary: OrderSummary,
+    /// What staff queries filter on besides the summary.
+    pub(super) query: QueryColumns,
     pub(super) version: u64,
     pub(super) deadline: Option<(DateTime<Utc>, DeadlineKind)>,
     /// `(carrier, waybill)`, as [`Order::carrier_waybills`] lists them.

@@ -24,6 +24,7 @@ mod keeping;
 #[cfg(feature = "packed-memory")]
 mod packed;
 mod plain;
+mod queries;
 
 pub use inventory::MemoryInventory;
 #[cfg(feature = "packed-memory")]
@@ -39,10 +40,12 @@ use crate::ids::{CustomerId, OrderId};
 use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OutboxItem, StoreError, WorkQueue,
+    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
+    OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
 use crate::stored::IndexColumns;
 use keeping::{Keep, Orders, Record};
+use queries::{Feed, QueryIndex};
 
 /// Locks `mutex`, going on with the data if another thread panicked while holding it (every
 /// change is validated before anything is written, so the data is never half-updated).
@@ -138,6 +141,10 @@ struct StoreInner<K: Keep> {
     /// Dead rows.
     outbox_dead: BTreeSet<u64>,
     next_outbox: u64,
+    /// What staff queries walk, and the counts per status.
+    queries: QueryIndex,
+    /// Every event in commit order.
+    feed: Feed,
     /// How records hold snapshots and histories.
     keeping: K,
 }
@@ -158,6 +165,8 @@ impl<K: Keep> StoreInner<K> {
             outbox_open: BTreeSet::new(),
             outbox_dead: BTreeSet::new(),
             next_outbox: 0,
+            queries: QueryIndex::default(),
+            feed: Feed::default(),
             keeping,
         }
     }
@@ -322,6 +331,7 @@ impl<K: Keep> StoreInner<K> {
 
         match self.orders.get_mut(&id) {
             Some(record) => {
+                self.queries.update(Some((&record.summary, &record.query)), (&index.summary, &index.query));
                 if record.summary.status != status {
                     self.by_status.remove(&(record.summary.status, id));
                     self.by_status.insert((status, id));
@@ -346,10 +356,12 @@ impl<K: Keep> StoreInner<K> {
                 let finishing = status.is_terminal() && !record.summary.status.is_terminal();
                 self.keeping.keep_next(id, &mut record.kept, order, commit.events, finishing);
                 record.summary = index.summary;
+                record.query = index.query;
                 record.version = order.version;
                 record.deadline = deadline;
             }
             None => {
+                self.queries.update(None, (&index.summary, &index.query));
                 self.by_number.insert(order.number, id);
                 self.by_customer.insert((order.customer.clone(), id));
                 self.by_status.insert((status, id));
@@ -359,11 +371,19 @@ impl<K: Keep> StoreInner<K> {
                 let waybills = index.owned_waybills();
                 index_waybills(&mut self.by_waybill, id, &waybills);
                 let kept = self.keeping.keep_new(id, order, commit.events, status.is_terminal());
-                let record = Record { kept, summary: index.summary, version: order.version, deadline, waybills };
+                let record = Record {
+                    kept,
+                    summary: index.summary,
+                    query: index.query,
+                    version: order.version,
+                    deadline,
+                    waybills,
+                };
                 self.orders.insert(id, Box::new(record));
             }
         }
         self.keeping.settle(&mut self.orders);
+        self.feed.push(id, commit.events);
 
         for key in commit.dedupe_keys {
             self.dedupe.insert(self.keeping.key(key), id);
@@ -631,6 +651,22 @@ impl<K: RecordKeeping> OrderRepository for MemoryStore<K> {
 
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
         Ok(lock(&self.inner).list(filter, after, limit))
+    }
+
+    async fn query(&self, query: &OrderQuery) -> Result<QueryPage, StoreError> {
+        let inner = lock(&self.inner);
+        Ok(inner.queries.query(query, |id| inner.orders.get(&id).map(|r| (&r.summary, &r.query))))
+    }
+
+    async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
+        Ok(lock(&self.inner).queries.counts())
+    }
+
+    async fn events_after(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
+        let inner = lock(&self.inner);
+        inner
+            .feed
+            .after(after, limit, |id| inner.orders.get(&id).map_or(Ok(Vec::new()), |r| inner.keeping.events(&r.kept)))
     }
 }
 

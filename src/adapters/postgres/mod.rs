@@ -73,6 +73,8 @@
 //! earliest deadline, outbox retry times and leases) are compared at that precision. Snapshots
 //! and events keep every nanosecond.
 
+mod queries;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -90,13 +92,12 @@ use uuid::Uuid;
 
 use crate::effect::Effect;
 use crate::event::Event;
-use crate::ids::{CustomerId, OrderId};
-use crate::money::Money;
+use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order, OrderStatus, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OrderSummary, OutboxItem, StoreError,
-    WorkQueue,
+    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
+    OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
 use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
@@ -115,7 +116,14 @@ const MIGRATIONS: &[&str] = &[
     // The stored form's schema version next to each event and snapshot (see `crate::stored`),
     // and each event's type. Rows written before are version 1.
     include_str!("sql/migration_4.sql"),
+    // The staff query columns and their indexes (filled from the snapshots by
+    // `queries::fill_query_columns`), counts per status (changes appended by a trigger, summed
+    // up when counted) and the event feed's transaction ids and positions.
+    include_str!("sql/migration_5.sql"),
 ];
+
+/// The migration after which `queries::fill_query_columns` runs.
+const QUERY_COLUMNS: i32 = 5;
 
 /// The migration after which [`PgStore::rebuild_waybills`] runs.
 const WAYBILLS_BY_CARRIER: i32 = 3;
@@ -125,10 +133,10 @@ const WAYBILLS_BY_CARRIER: i32 = 3;
 /// version writes nothing. One statement is one round trip and one transaction of its own,
 /// with no `BEGIN` and `COMMIT` around it.
 ///
-/// The head of a create: `$1..$9` as in [`OrderRow::params`].
+/// The head of a create: `$1..$13` as in [`OrderRow::params`].
 const CREATE_ORDER: &str = include_str!("sql/create_order.sql");
 
-/// The head of an append: the compare-and-set, `$10` being the expected version.
+/// The head of an append: the compare-and-set, `$14` being the expected version.
 const UPDATE_ORDER: &str = include_str!("sql/update_order.sql");
 
 /// What a commit does to the order's waybills, its `(carrier, waybill)` pairs.
@@ -162,8 +170,8 @@ impl Statements {
         };
         let rows = [WaybillRows::Leave, WaybillRows::Keep, WaybillRows::Replace];
         Statements {
-            create: rows.map(|w| sql(format!("{CREATE_ORDER}{}", commit_rows(10, w)))),
-            append: rows.map(|w| sql(format!("{UPDATE_ORDER}{}", commit_rows(11, w)))),
+            create: rows.map(|w| sql(format!("{CREATE_ORDER}{}", commit_rows(14, w)))),
+            append: rows.map(|w| sql(format!("{UPDATE_ORDER}{}", commit_rows(15, w)))),
             load: sql(include_str!("sql/load_snapshot.sql").into()),
         }
     }
@@ -208,6 +216,7 @@ fn commit_rows(first: usize, waybills: WaybillRows) -> String {
     INSERT INTO {{s}}.events (order_id, seq, body, event_type, schema_version)
     SELECT o.id, t.seq, t.body, t.type, {{event_version}}
     FROM o, unnest(${seqs}::bigint[], ${bodies}::jsonb[], ${types}::text[]) AS t(seq, body, type)
+    ORDER BY t.seq
 ), new_outbox AS (
     INSERT INTO {{s}}.outbox (key, order_id, effect)
     SELECT t.k, o.id, t.e FROM o, unnest(${outbox_keys}::text[], ${effects}::jsonb[]) WITH ORDINALITY AS t(k, e, n)
@@ -400,6 +409,9 @@ impl PgStore {
             tx.batch_execute(&self.sql(migration)).await.map_err(db)?;
             if version == WAYBILLS_BY_CARRIER {
                 self.rebuild_waybills(&tx).await?;
+            }
+            if version == QUERY_COLUMNS && current > 0 {
+                queries::fill_query_columns(self, &tx).await?;
             }
             tx.execute(&self.sql(include_str!("sql/migration_record.sql")), &[&version]).await.map_err(db)?;
             tracing::info!(schema = %self.schema, version, "orderflow schema migrated");
@@ -714,6 +726,10 @@ struct OrderRow<'a> {
     /// Serialized straight into the request, as binary `jsonb` (no `Value` in between), in
     /// [`SNAPSHOT_VERSION`].
     snapshot: Json<&'a Order>,
+    /// The staff query columns.
+    hold_reasons: Vec<&'static str>,
+    /// The ship-by time while the order is still to ship.
+    ship_by: Option<DateTime<Utc>>,
     /// The index columns the row's were taken from, and the waybills.
     index: IndexColumns<'a>,
 }
@@ -732,12 +748,14 @@ impl OrderRow<'_> {
             deadline_kind: deadline.map(|(_, kind)| to_json(&kind)).transpose()?,
             version: to_i64(order.version)?,
             snapshot: Json(StoredSnapshot::encode(order).payload),
+            hold_reasons: index.query.hold_reasons.iter().map(|r| r.as_str()).collect(),
+            ship_by: index.query.ship_by,
             index,
         })
     }
 
-    /// `$1..$9` in column order: id, number, customer, status, placed_at, next_deadline_at,
-    /// next_deadline_kind, version, snapshot.
+    /// `$1..$13` in column order: id, number, customer, status, placed_at, next_deadline_at,
+    /// next_deadline_kind, version, snapshot, hold_reasons, ship_by, payment_anomaly, open_cases.
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         vec![
             &self.id,
@@ -749,6 +767,10 @@ impl OrderRow<'_> {
             &self.deadline_kind,
             &self.version,
             &self.snapshot,
+            &self.hold_reasons,
+            &self.ship_by,
+            &self.index.query.payment_anomaly,
+            &self.index.query.open_cases,
         ]
     }
 }
@@ -900,6 +922,18 @@ impl OrderRepository for PgStore {
         self.find_one(include_str!("sql/find_by_key.sql"), &key).await
     }
 
+    async fn query(&self, query: &OrderQuery) -> Result<QueryPage, StoreError> {
+        queries::query(self, query).await
+    }
+
+    async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
+        queries::count_by_status(self).await
+    }
+
+    async fn events_after(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
+        queries::events_after(self, after, limit).await
+    }
+
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
         let status = filter.status.map(status_text).transpose()?;
         let customer = filter.customer.as_ref().map(|c| c.as_str());
@@ -946,20 +980,7 @@ impl OrderRepository for PgStore {
                 more = true;
                 break;
             }
-            let id = OrderId::from_uuid(row.get(0));
-            let what = format!("the listing row of order {id}");
-            let number: &str = row.get(1);
-            let customer: &str = row.get(2);
-            let status: String = row.get(3);
-            items.push(OrderSummary {
-                id,
-                number: number.parse().map_err(|_| StoreError::Corrupt(format!("{what}: bad order number")))?,
-                customer: CustomerId::new(customer)
-                    .map_err(|_| StoreError::Corrupt(format!("{what}: bad customer id")))?,
-                status: from_json::<OrderStatus>(Value::String(status), &what)?,
-                placed_at: from_json::<DateTime<Utc>>(row.get(4), &what)?,
-                total: from_json::<Money>(row.get(5), &what)?,
-            });
+            items.push(queries::summary(&row)?);
         }
         let next = if more { items.last().map(|s| s.id) } else { None };
         Ok(OrderPage { items, next })

@@ -46,6 +46,8 @@
 //! # });
 //! ```
 
+mod queries;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -61,13 +63,13 @@ use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, OrderFilter, OrderPage, OrderRepository, OrderSummary, OutboxItem, StoreError,
-    WorkQueue,
+    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
+    OrderSummary, OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
 use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long SQLite itself waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -98,6 +100,11 @@ const SCHEMA_V3: &str = include_str!("sql/schema_v3.sql");
 /// Version 4: the stored form's schema version next to each event and snapshot (see
 /// [`crate::stored`]), and each event's type. Rows written before are version 1.
 const SCHEMA_V4: &str = include_str!("sql/schema_v4.sql");
+
+/// Version 5: the staff query columns and their indexes (filled from the snapshots by
+/// [`queries::fill_query_columns`]), counts per status kept by triggers, and the event feed
+/// (existing events numbered order by order).
+const SCHEMA_V5: &str = include_str!("sql/schema_v5.sql");
 
 /// An [`OrderStore`](crate::ports::OrderStore) on a single SQLite database file.
 ///
@@ -253,13 +260,16 @@ impl SqliteStore {
                     "the database has schema version {version}; this build knows up to {SCHEMA_VERSION}"
                 )));
             }
-            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3), (3, SCHEMA_V4)] {
+            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3), (3, SCHEMA_V4), (4, SCHEMA_V5)] {
                 if version <= from {
                     tx.execute_batch(migration)?;
                 }
             }
             if version <= 2 {
                 rebuild_waybills(&tx)?;
+            }
+            if (1..=4).contains(&version) {
+                queries::fill_query_columns(&tx)?;
             }
             if version != SCHEMA_VERSION {
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -398,6 +408,8 @@ struct Rows {
     outbox: Vec<(String, String)>,
     /// The order's `(carrier, waybill)` pairs.
     waybills: Vec<(String, String)>,
+    /// The staff query columns.
+    query: queries::QueryRow,
 }
 
 impl Rows {
@@ -413,6 +425,7 @@ impl Rows {
                 status: index.summary.status.as_str(),
                 placed_at: split(index.summary.placed_at),
                 waybills: index.owned_waybills(),
+                query: queries::QueryRow::of(&index.query),
                 deadline_at: deadline.map(|(at, _)| split(at)),
                 deadline_kind: deadline.map(|(_, kind)| to_json("deadline kind", &kind)).transpose()?,
                 version: to_i64("version", order.version)?,
@@ -473,6 +486,7 @@ fn write_rest(tx: &Transaction<'_>, rows: &Rows) -> Result<(), Fail> {
             stmt.execute(params![key, id, effect, min_at, min_ns])?;
         }
     }
+    rows.query.write(tx, id)?;
     write_waybills(tx, &rows.waybills, id)
 }
 
@@ -940,6 +954,18 @@ impl OrderRepository for SqliteStore {
 
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
         self.run(|conn| list(conn, filter, after, limit))
+    }
+
+    async fn query(&self, query: &OrderQuery) -> Result<QueryPage, StoreError> {
+        self.run(|conn| queries::query(conn, query))
+    }
+
+    async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
+        self.run(|conn| queries::count_by_status(conn))
+    }
+
+    async fn events_after(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
+        self.run(|conn| queries::events_after(conn, after, limit))
     }
 }
 

@@ -1,0 +1,1 @@
+SELECT status, n FROM status_counts WHERE n > 0

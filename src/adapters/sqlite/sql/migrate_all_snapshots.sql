@@ -1,0 +1,1 @@
+SELECT id, snapshot, snapshot_version FROM orders
