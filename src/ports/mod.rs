@@ -11,6 +11,7 @@ pub mod clock;
 pub mod inventory;
 pub mod logistics;
 pub mod notifier;
+pub mod operations;
 pub mod payment;
 pub mod queue;
 pub mod repository;
@@ -20,6 +21,7 @@ pub use clock::{Clock, SystemClock};
 pub use inventory::{DynInventory, Inventory, InventoryError};
 pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
 pub use notifier::{DynNotifier, Notifier, NotifyError};
+pub use operations::{BadCursor, DeadLetterCursor, DeadLetterPage, OutboxBacklog};
 pub use payment::{
     AppParameters, Checkout, CloseOutcome, DynPaymentGateway, GatewayError, JsapiParameters, PROVIDER_HEADER,
     PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundNotification,

@@ -98,7 +98,7 @@ async fn postgres_conformance_run_all() {
     // Once with copies of the orders written (the default) and once reading every load.
     for cached_orders in [1024, 0] {
         let mut stores = Vec::new();
-        for _ in 0..13 {
+        for _ in 0..15 {
             let schema = db.fresh_schema();
             let options = PgOptions::new(db.url.clone()).schema(&schema).pool_size(8).cached_orders(cached_orders);
             stores.push(PgStore::connect(options).await.unwrap());
@@ -161,7 +161,7 @@ async fn postgres_upgrade_from_migration_1_keeps_dead_letters_requeueable() {
         .unwrap();
 
     let store = db.store(&schema).await;
-    let dead = store.dead_letters(10).await.unwrap();
+    let dead = store.dead_letters(None, 10).await.unwrap().letters;
     assert_eq!(
         dead.iter().map(|d| (d.key.as_str(), d.attempts, d.last_error.as_str(), d.died_at)).collect::<Vec<_>>(),
         vec![("k", 12, "down", None)]

@@ -78,7 +78,7 @@ async fn conformance_on_a_file() {
     })
     .await;
     let dbs = dbs.into_inner().unwrap();
-    assert_eq!(dbs.len(), 13);
+    assert_eq!(dbs.len(), 15);
     for db in &dbs {
         assert!(db.path().exists());
     }
@@ -117,7 +117,7 @@ async fn everything_survives_a_reopen() {
     assert_eq!(store.find_by_key("pay/T-1").await.unwrap(), Some(order.id()));
     assert_eq!(store.outbox_pending().unwrap(), 1);
     assert_eq!(store.outbox_dead().unwrap(), vec![("b".to_owned(), "gone".to_owned())]);
-    let dead = store.dead_letters(10).await.unwrap();
+    let dead = store.dead_letters(None, 10).await.unwrap().letters;
     assert_eq!(dead.iter().map(|d| (d.key.as_str(), d.died_at)).collect::<Vec<_>>(), vec![("b", Some(t0()))]);
     let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
     assert_eq!(page.items.len(), 1);
