@@ -126,7 +126,7 @@ fn deadlines_record_how_late_they_fired() {
             }
             other => panic!("no pay-by lag recorded: {other:?}"),
         }
-        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "fire_deadline"), ("result", "applied")]), 1);
+        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "cancel_unpaid"), ("result", "applied")]), 1);
     });
 }
 

@@ -286,6 +286,8 @@ async fn a_version_2_file_gets_its_waybills_keyed_by_carrier() {
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
              ALTER TABLE orders DROP COLUMN snapshot_version;
+             ALTER TABLE outbox DROP COLUMN written_at;
+             ALTER TABLE outbox DROP COLUMN written_ns;
              DROP TABLE waybills;
              CREATE TABLE waybills (waybill TEXT PRIMARY KEY NOT NULL, order_id TEXT NOT NULL) WITHOUT ROWID;
              CREATE INDEX waybills_by_order ON waybills (order_id);",
@@ -713,7 +715,9 @@ async fn a_version_3_file_with_version_1_rows_reads_and_goes_on() {
         conn.execute_batch(
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
-             ALTER TABLE orders DROP COLUMN snapshot_version;",
+             ALTER TABLE orders DROP COLUMN snapshot_version;
+             ALTER TABLE outbox DROP COLUMN written_at;
+             ALTER TABLE outbox DROP COLUMN written_ns;",
         )
         .unwrap();
         let micros = order.placed_at().timestamp_micros();

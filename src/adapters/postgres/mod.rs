@@ -4,10 +4,18 @@
 //! # Tables
 //!
 //! [`PgStore::connect`] creates (or upgrades) its tables in one schema, by default
-//! `orderflow`, so the store can live in a database shared with the host's own tables, and
-//! tests can isolate themselves in a schema of their own. A `schema_version` table records
-//! which migrations ran; instances starting together serialize their migrations on an advisory
-//! lock.
+//! `orderflow`, so the store can live in a database shared with the host's own tables, several
+//! shops can share one database (a schema each), and tests can isolate themselves in a schema
+//! of their own. A `schema_version` table records which migrations ran; instances starting
+//! together serialize their migrations on an advisory lock. Hosts that run their own migration
+//! tool apply [`MIGRATIONS`] themselves and connect with [`PgOptions::migrate`] off (see
+//! [`migrations`](Migration)).
+//!
+//! # Connections
+//!
+//! [`PgStore::connect`] builds a pool from [`PgOptions`]; `PgStore::connect_tls` (feature
+//! `postgres-tls`) does so over TLS (rustls, `PgTls`); [`PgStore::with_pool`] takes a pool the
+//! host built.
 //!
 //! The SQL lives in `sql/`, one statement (or one migration, `migration_*.sql`) per file,
 //! included at build time, with `{s}` standing for the quoted schema name. The tail of a
@@ -216,7 +224,7 @@ SELECT count(*) FROM o"
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
     /// A libpq-style connection string or `postgres://` URL. [`PgStore::connect`] does not
-    /// encrypt (use a private network or a local proxy); [`PgStore::connect_tls`] (feature
+    /// encrypt (use a private network or a local proxy); `PgStore::connect_tls` (feature
     /// `postgres-tls`) does. Unused by [`PgStore::with_pool`].
     pub url: String,
     /// The schema holding the tables: a lower-case SQL identifier (`[a-z_][a-z0-9_]*`, at most
