@@ -584,11 +584,7 @@ pub async fn outbox_leases<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "outbox_leases";
     let wf = Workflow::default();
     let mut placed = place("alice", 1, t0(), false);
-    let placed_notice = placed
-        .outbox
-        .first()
-        .map(|e| e.effect.clone())
-        .unwrap_or_else(|| panic!("{CHECK}: test setup: placement has an outbox entry"));
+    let placed_notice = placement_notice(CHECK, &placed);
     let id = placed.order.id;
     let key = |n: u32| format!("{id}/conformance/{n}");
     placed.outbox = (1..=5).map(|n| OutboxEntry { key: key(n), effect: placed_notice.clone() }).collect();
@@ -665,11 +661,7 @@ pub async fn outbox_leases<S: OrderRepository + WorkQueue>(store: &S) {
 pub async fn dead_letters_and_requeue<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "dead_letters_and_requeue";
     let mut placed = place("alice", 1, t0(), false);
-    let notice = placed
-        .outbox
-        .first()
-        .map(|e| e.effect.clone())
-        .unwrap_or_else(|| panic!("{CHECK}: test setup: placement has an outbox entry"));
+    let notice = placement_notice(CHECK, &placed);
     let refund = Effect::Refund {
         refund: crate::ids::RefundId(1),
         amount: placed.order.totals.total,
@@ -1113,6 +1105,15 @@ async fn assert_outbox_keys<S: OrderRepository + WorkQueue>(check: &str, store: 
     let keys: BTreeSet<String> = claimed.iter().map(|i| i.key.clone()).collect();
     assert_eq!(keys.len(), claimed.len(), "{check}: an outbox key was handed out twice in one claim");
     assert_eq!(keys, expected, "{check}: the outbox must hold exactly the entries of successful commits");
+}
+
+/// The effect of a placement's first outbox entry (its notice to the buyer).
+fn placement_notice(check: &str, placed: &Step) -> Effect {
+    placed
+        .outbox
+        .first()
+        .map(|e| e.effect.clone())
+        .unwrap_or_else(|| panic!("{check}: test setup: placement has an outbox entry"))
 }
 
 /// The first page of up to `limit` dead letters.

@@ -2,7 +2,7 @@
 
 use chrono::TimeDelta;
 
-use super::{assert_claimed, claim, ok, place};
+use super::{assert_claimed, claim, ok, place, placement_notice};
 use crate::decide::after;
 use crate::ports::{DeadLetterCursor, OrderRepository, OutboxBacklog, OutboxEntry, WorkQueue};
 use crate::testing::t0;
@@ -14,11 +14,7 @@ use crate::testing::t0;
 pub async fn dead_letter_pages<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "dead_letter_pages";
     let mut placed = place("alice", 1, t0(), false);
-    let notice = placed
-        .outbox
-        .first()
-        .map(|e| e.effect.clone())
-        .unwrap_or_else(|| panic!("{CHECK}: test setup: placement has an outbox entry"));
+    let notice = placement_notice(CHECK, &placed);
     let id = placed.order.id;
     let key = |n: u32| format!("{id}/pages/{n}");
     placed.outbox = (1..=6).map(|n| OutboxEntry { key: key(n), effect: notice.clone() }).collect();
@@ -73,11 +69,7 @@ pub async fn outbox_backlog<S: OrderRepository + WorkQueue>(store: &S) {
     assert_eq!(backlog(at(0)).await, OutboxBacklog::default(), "{CHECK}: an empty store has no backlog");
 
     let mut first = place("alice", 1, t0(), false);
-    let notice = first
-        .outbox
-        .first()
-        .map(|e| e.effect.clone())
-        .unwrap_or_else(|| panic!("{CHECK}: test setup: placement has an outbox entry"));
+    let notice = placement_notice(CHECK, &first);
     let key = |order: u32, n: u32| format!("backlog/{order}/{n}");
     first.outbox = (1..=4).map(|n| OutboxEntry { key: key(1, n), effect: notice.clone() }).collect();
     ok(CHECK, "create", store.create(first.commit(&[])).await);
