@@ -119,8 +119,8 @@ fn deadlines_record_how_late_they_fired() {
         shop.clock.advance(TimeDelta::minutes(35));
         let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
         assert_eq!(report.fired, 1, "{report:?}");
-        let lag = values(&metrics).get(&(m::DEADLINE_LAG.to_owned(), labels(&[("kind", "pay_by")]))).cloned();
-        match lag {
+        let all = values(&metrics);
+        match all.get(&(m::DEADLINE_LAG.to_owned(), labels(&[("kind", "pay_by")]))) {
             Some(DebugValue::Histogram(samples)) => {
                 assert_eq!(samples.iter().map(|s| s.into_inner()).collect::<Vec<_>>(), [300.0]);
             }
