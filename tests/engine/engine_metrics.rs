@@ -1,5 +1,6 @@
 //! What the engine records through the `metrics` facade, read back with a test recorder
-//! (metrics-util's `DebuggingRecorder`, installed for this thread only), and the spans of
+//! (metrics-util's `DebuggingRecorder`, installed for this thread only; each snapshot hands out
+//! what was recorded since the previous one), and the spans of
 //! `dispatch_outbox`, `run_due` and the webhooks.
 
 use crate::common;
@@ -21,20 +22,25 @@ fn recorded<F: std::future::Future<Output = ()>>(test: impl FnOnce(Snapshotter) 
     metrics::with_local_recorder(&recorder, || runtime.block_on(test(snapshotter)));
 }
 
-/// Every metric of the snapshot: name and sorted labels to value.
-fn values(snapshotter: &Snapshotter) -> BTreeMap<(String, Vec<(String, String)>), DebugValue> {
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let mut labels: Vec<(String, String)> =
-                key.labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
-            labels.sort();
-            ((key.name().to_owned(), labels), value)
-        })
-        .collect()
+/// One snapshot of the recorder: what was recorded since the last one (the recorder hands each
+/// counter's and gauge's value out once, resetting it).
+struct Readings(BTreeMap<(String, Vec<(String, String)>), DebugValue>);
+
+fn read(snapshotter: &Snapshotter) -> Readings {
+    Readings(
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let mut labels: Vec<(String, String)> =
+                    key.labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
+                labels.sort();
+                ((key.name().to_owned(), labels), value)
+            })
+            .collect(),
+    )
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -43,18 +49,24 @@ fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     labels
 }
 
-fn counter(snapshotter: &Snapshotter, name: &str, pairs: &[(&str, &str)]) -> u64 {
-    match values(snapshotter).get(&(name.to_owned(), labels(pairs))) {
-        Some(DebugValue::Counter(n)) => *n,
-        None => 0,
-        Some(other) => panic!("{name} {pairs:?} is not a counter: {other:?}"),
+impl Readings {
+    fn get(&self, name: &str, pairs: &[(&str, &str)]) -> Option<&DebugValue> {
+        self.0.get(&(name.to_owned(), labels(pairs)))
     }
-}
 
-fn gauge(snapshotter: &Snapshotter, name: &str) -> f64 {
-    match values(snapshotter).get(&(name.to_owned(), Vec::new())) {
-        Some(DebugValue::Gauge(v)) => v.into_inner(),
-        other => panic!("{name} is not a gauge: {other:?}"),
+    fn counter(&self, name: &str, pairs: &[(&str, &str)]) -> u64 {
+        match self.get(name, pairs) {
+            Some(DebugValue::Counter(n)) => *n,
+            None => 0,
+            Some(other) => panic!("{name} {pairs:?} is not a counter: {other:?}"),
+        }
+    }
+
+    fn gauge(&self, name: &str) -> f64 {
+        match self.get(name, &[]) {
+            Some(DebugValue::Gauge(v)) => v.into_inner(),
+            other => panic!("{name} is not a gauge: {other:?}"),
+        }
     }
 }
 
@@ -63,22 +75,25 @@ fn commands_are_counted_by_kind_and_result() {
     recorded(|metrics| async move {
         let shop = Shop::new();
         let id = shop.paid_order("amy").await;
-        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "place"), ("result", "applied")]), 1);
-        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "capture_payment"), ("result", "applied")]), 1);
         // The same notification again: answered, nothing changed.
         let order = shop.engine.order(id).await.unwrap();
         let total = order.totals().total;
         let raw = shop.gateway.notify_paid(&order.number(), total, shop.clock.now());
         shop.engine.handle_payment_notification(&raw).await.unwrap();
-        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "capture_payment"), ("result", "unchanged")]), 1);
         // Refused: counted under the error's code.
         let refused = shop.engine.execute(id, Command::new(buyer("amy"), Action::ConfirmReceipt)).await.unwrap_err();
-        let code = refused.code();
-        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "confirm_receipt"), ("result", code)]), 1, "{code}");
         // The store down: counted as such.
         shop.faults.store.inject(Failure::next(1).with(Fault::Unavailable("down".into())).of(&["load_for_command"]));
         let failed = shop.engine.execute(id, Command::new(buyer("amy"), Action::ConfirmReceipt)).await.unwrap_err();
-        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "confirm_receipt"), ("result", failed.code())]), 1);
+        assert_ne!(refused.code(), failed.code());
+
+        let seen = read(&metrics);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "place"), ("result", "applied")]), 1);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "capture_payment"), ("result", "applied")]), 1);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "capture_payment"), ("result", "unchanged")]), 1);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "confirm_receipt"), ("result", refused.code())]), 1);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "confirm_receipt"), ("result", failed.code())]), 1);
+        assert_eq!(seen.counter(m::RETRIES, &[("kind", "confirm_receipt"), ("cause", "conflict")]), 0);
     });
 }
 
@@ -90,23 +105,28 @@ fn deliveries_are_counted_by_effect_and_result_and_the_backlog_is_gauged() {
         shop.faults.notifier.inject(Failure::next(1).with(Fault::Unavailable("smtp down".into())));
         let first = shop.engine.dispatch_outbox().await.unwrap();
         assert_eq!((first.delivered, first.retrying), (0, 1), "{first:?}");
-        assert_eq!(counter(&metrics, m::OUTBOX, &[("effect", "notify"), ("result", "retrying")]), 1);
-
         let backlog = shop.engine.outbox_backlog().await.unwrap();
-        assert_eq!(gauge(&metrics, m::OUTBOX_PENDING), backlog.pending as f64);
         assert_eq!((backlog.pending, backlog.ready, backlog.dead), (1, 0, 0), "waiting for its retry: {backlog:?}");
+        let seen = read(&metrics);
+        assert_eq!(seen.counter(m::OUTBOX, &[("effect", "notify"), ("result", "retrying")]), 1);
+        assert_eq!(seen.gauge(m::OUTBOX_PENDING), 1.0);
+        assert_eq!(seen.gauge(m::OUTBOX_READY), 0.0);
+
         shop.clock.advance(TimeDelta::minutes(2));
         shop.engine.outbox_backlog().await.unwrap();
-        assert_eq!(gauge(&metrics, m::OUTBOX_READY), 1.0);
-        assert_eq!(gauge(&metrics, m::OUTBOX_OLDEST_PENDING), 120.0, "written at placement, two minutes ago");
+        let seen = read(&metrics);
+        assert_eq!(seen.gauge(m::OUTBOX_READY), 1.0);
+        assert_eq!(seen.gauge(m::OUTBOX_OLDEST_PENDING), 120.0, "written at placement, two minutes ago");
 
         let report = shop.engine.drain_outbox().await.unwrap();
-        assert_eq!(counter(&metrics, m::OUTBOX, &[("effect", "notify"), ("result", "delivered")]), 1);
         assert_eq!(report.delivered, 1);
         shop.engine.outbox_backlog().await.unwrap();
-        assert_eq!(gauge(&metrics, m::OUTBOX_PENDING), 0.0);
-        assert_eq!(gauge(&metrics, m::OUTBOX_OLDEST_PENDING), 0.0);
-        assert_eq!(gauge(&metrics, m::OUTBOX_DEAD), 0.0);
+        let seen = read(&metrics);
+        assert_eq!(seen.counter(m::OUTBOX, &[("effect", "notify"), ("result", "delivered")]), 1);
+        assert_eq!(seen.counter(m::OUTBOX, &[("effect", "notify"), ("result", "retrying")]), 0, "counted once");
+        assert_eq!(seen.gauge(m::OUTBOX_PENDING), 0.0);
+        assert_eq!(seen.gauge(m::OUTBOX_OLDEST_PENDING), 0.0);
+        assert_eq!(seen.gauge(m::OUTBOX_DEAD), 0.0);
     });
 }
 
@@ -119,14 +139,14 @@ fn deadlines_record_how_late_they_fired() {
         shop.clock.advance(TimeDelta::minutes(35));
         let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
         assert_eq!(report.fired, 1, "{report:?}");
-        let all = values(&metrics);
-        match all.get(&(m::DEADLINE_LAG.to_owned(), labels(&[("kind", "pay_by")]))) {
+        let seen = read(&metrics);
+        match seen.get(m::DEADLINE_LAG, &[("kind", "pay_by")]) {
             Some(DebugValue::Histogram(samples)) => {
                 assert_eq!(samples.iter().map(|s| s.into_inner()).collect::<Vec<_>>(), [300.0]);
             }
             other => panic!("no pay-by lag recorded: {other:?}"),
         }
-        assert_eq!(counter(&metrics, m::COMMANDS, &[("kind", "cancel_unpaid"), ("result", "applied")]), 1);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "cancel_unpaid"), ("result", "applied")]), 1);
     });
 }
 

@@ -14,9 +14,6 @@ use orderflow::testing::{conformance, t0};
 
 use cli::{Cli, Command, Usage};
 
-#[path = "../common/temp_db.rs"]
-mod temp_db;
-
 /// Writes an order with outbox entries `k1`..`k4` into `store`: `k1`, `k2` and `k4` dead, `k3`
 /// pending.
 async fn three_dead_letters(store: &(impl OrderRepository + WorkQueue)) {
@@ -74,9 +71,12 @@ async fn session(store: &str) {
 
 #[tokio::test]
 async fn admin_lists_shows_requeues_and_counts_on_a_sqlite_file() {
-    let db = temp_db::TempDb::new("admin");
-    three_dead_letters(&SqliteStore::open(db.path()).unwrap()).await;
-    session(&db.path().display().to_string()).await;
+    let path = std::env::temp_dir().join(format!("orderflow-admin-{}.sqlite", orderflow::OrderId::new_v7()));
+    three_dead_letters(&SqliteStore::open(&path).unwrap()).await;
+    session(&path.display().to_string()).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }
 
 #[cfg(feature = "postgres")]
