@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use common::Shop;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use orderflow::engine::metrics as m;
-use orderflow::testing::{Failure, Fault, buyer};
+use orderflow::testing::{Failure, Fault, buyer, warehouse};
 use orderflow::{Action, Command};
 
 /// Runs `test` on a current-thread runtime with a fresh recorder installed for this thread.
@@ -75,11 +75,11 @@ fn commands_are_counted_by_kind_and_result() {
     recorded(|metrics| async move {
         let shop = Shop::new();
         let id = shop.paid_order("amy").await;
-        // The same notification again: answered, nothing changed.
-        let order = shop.engine.order(id).await.unwrap();
-        let total = order.totals().total;
-        let raw = shop.gateway.notify_paid(&order.number(), total, shop.clock.now());
-        shop.engine.handle_payment_notification(&raw).await.unwrap();
+        // The same request twice: the second is answered as applied before, nothing changed.
+        for _ in 0..2 {
+            let pick = Command::new(warehouse(), Action::IssuePickList);
+            shop.engine.execute_idempotent(id, pick, "pick-1").await.unwrap();
+        }
         // Refused: counted under the error's code.
         let refused = shop.engine.execute(id, Command::new(buyer("amy"), Action::ConfirmReceipt)).await.unwrap_err();
         // The store down: counted as such.
@@ -90,7 +90,8 @@ fn commands_are_counted_by_kind_and_result() {
         let seen = read(&metrics);
         assert_eq!(seen.counter(m::COMMANDS, &[("kind", "place"), ("result", "applied")]), 1);
         assert_eq!(seen.counter(m::COMMANDS, &[("kind", "capture_payment"), ("result", "applied")]), 1);
-        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "capture_payment"), ("result", "unchanged")]), 1);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "issue_pick_list"), ("result", "applied")]), 1);
+        assert_eq!(seen.counter(m::COMMANDS, &[("kind", "issue_pick_list"), ("result", "unchanged")]), 1);
         assert_eq!(seen.counter(m::COMMANDS, &[("kind", "confirm_receipt"), ("result", refused.code())]), 1);
         assert_eq!(seen.counter(m::COMMANDS, &[("kind", "confirm_receipt"), ("result", failed.code())]), 1);
         assert_eq!(seen.counter(m::RETRIES, &[("kind", "confirm_receipt"), ("cause", "conflict")]), 0);
