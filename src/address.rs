@@ -64,6 +64,12 @@ pub struct CountryFormat {
     pub phone: fn(&str) -> bool,
     /// Whether addresses in this country must carry a postal code.
     pub postal_code_required: bool,
+    /// Whether addresses in this country must name a province, state or region (German and
+    /// British checkouts have no such field; Japanese ones require the prefecture).
+    pub province_required: bool,
+    /// Whether addresses in this country must name a city (Japanese addresses carry it in the
+    /// street lines, Hong Kong and Macau ones have none).
+    pub city_required: bool,
     /// The postal-code shape in words, for messages.
     pub postal_code_rule: &'static str,
     /// Checks a trimmed, non-empty postal code.
@@ -72,13 +78,16 @@ pub struct CountryFormat {
 
 impl CountryFormat {
     /// Used for countries without an entry in [`COUNTRY_FORMATS`]: phone 5 to 20 characters of
-    /// digits, spaces and `+-()` with at least 5 digits; postal code optional, at most 12
-    /// letters, digits, spaces or dashes.
+    /// digits, spaces and `+-()` with at least 5 digits; postal code and province optional,
+    /// the postal code at most 12 letters, digits, spaces or dashes; a city required (as most
+    /// countries' checkouts do).
     pub const DEFAULT: CountryFormat = CountryFormat {
         country: "*",
         phone_rule: "5 to 20 characters of digits, spaces and + - ( ), with at least 5 digits",
         phone: default_phone,
         postal_code_required: false,
+        province_required: false,
+        city_required: true,
         postal_code_rule: "at most 12 letters, digits, spaces or dashes",
         postal_code: default_postal_code,
     };
@@ -114,14 +123,19 @@ pub static COUNTRY_FORMATS: &[CountryFormat] = &[
         // Chinese checkouts (Taobao, JD, WeChat's address book) do not ask for one; couriers
         // route by province, city and district. Refusing an address without one loses orders.
         postal_code_required: false,
+        province_required: true,
+        city_required: true,
         postal_code_rule: "6 digits",
         postal_code: |c| shape(c) == "999999",
     },
     CountryFormat {
         country: "US",
-        phone_rule: "10 digits, optionally prefixed by +1 (spaces, dashes and parentheses allowed)",
+        phone_rule: "10 digits, optionally prefixed by +1 or 1 (spaces, dashes, dots and parentheses \
+                     allowed)",
         phone: us_phone,
         postal_code_required: true,
+        province_required: true,
+        city_required: true,
         postal_code_rule: "a ZIP code like 12345 or 12345-6789",
         postal_code: |c| matches!(shape(c).as_str(), "99999" | "99999-9999"),
     },
@@ -130,6 +144,8 @@ pub static COUNTRY_FORMATS: &[CountryFormat] = &[
         phone_rule: CountryFormat::DEFAULT.phone_rule,
         phone: default_phone,
         postal_code_required: true,
+        province_required: false,
+        city_required: true,
         postal_code_rule: "a postcode like SW1A 1AA",
         postal_code: gb_postcode,
     },
@@ -138,6 +154,8 @@ pub static COUNTRY_FORMATS: &[CountryFormat] = &[
         phone_rule: CountryFormat::DEFAULT.phone_rule,
         phone: default_phone,
         postal_code_required: true,
+        province_required: false,
+        city_required: true,
         postal_code_rule: "5 digits",
         postal_code: |c| shape(c) == "99999",
     },
@@ -146,8 +164,32 @@ pub static COUNTRY_FORMATS: &[CountryFormat] = &[
         phone_rule: CountryFormat::DEFAULT.phone_rule,
         phone: default_phone,
         postal_code_required: true,
+        province_required: true,
+        city_required: false,
         postal_code_rule: "7 digits like 123-4567",
         postal_code: |c| matches!(shape(c).as_str(), "999-9999" | "9999999"),
+    },
+    // Hong Kong and Macau have no postal codes and no cities; a Hong Kong address names its
+    // region (Hong Kong Island, Kowloon, New Territories), a Macau one only its street.
+    CountryFormat {
+        country: "HK",
+        phone_rule: "8 digits, optionally prefixed by +852",
+        phone: |p| eight_digits(p, "+852"),
+        postal_code_required: false,
+        province_required: true,
+        city_required: false,
+        postal_code_rule: CountryFormat::DEFAULT.postal_code_rule,
+        postal_code: default_postal_code,
+    },
+    CountryFormat {
+        country: "MO",
+        phone_rule: "8 digits, optionally prefixed by +853",
+        phone: |p| eight_digits(p, "+853"),
+        postal_code_required: false,
+        province_required: false,
+        city_required: false,
+        postal_code_rule: CountryFormat::DEFAULT.postal_code_rule,
+        postal_code: default_postal_code,
     },
 ];
 
@@ -182,8 +224,9 @@ fn digits(s: &str, separators: &[char]) -> Option<String> {
 
 /// A mobile number (11 digits from `1`) or a landline with its area code (`0571-88888888`: 10
 /// to 12 digits from `0`); after `+86` the landline's leading `0` is left out.
+/// `0086`, the international prefix dialled from within China, is taken as `+86`.
 fn cn_phone(phone: &str) -> bool {
-    let (international, rest) = match phone.strip_prefix("+86") {
+    let (international, rest) = match phone.strip_prefix("+86").or_else(|| phone.strip_prefix("0086")) {
         Some(rest) => (true, rest),
         None => (false, phone),
     };
@@ -198,9 +241,21 @@ fn cn_phone(phone: &str) -> bool {
     })
 }
 
+/// Ten digits; written with dots (`555.123.4567`) or the country code without its plus
+/// (`1-555-123-4567`) as often as with `+1`, and every common checkout takes all three.
 fn us_phone(phone: &str) -> bool {
-    let rest = phone.strip_prefix("+1").unwrap_or(phone);
-    digits(rest, &[' ', '-', '(', ')']).is_some_and(|d| d.len() == 10)
+    let (plus, rest) = match phone.strip_prefix("+1") {
+        Some(rest) => (true, rest),
+        None => (false, phone),
+    };
+    digits(rest, &[' ', '-', '.', '(', ')'])
+        .is_some_and(|d| d.len() == 10 || (!plus && d.len() == 11 && d.starts_with('1')))
+}
+
+/// Hong Kong and Macau: eight digits after an optional country prefix.
+fn eight_digits(phone: &str, prefix: &str) -> bool {
+    let rest = phone.strip_prefix(prefix).unwrap_or(phone);
+    digits(rest, &[' ', '-']).is_some_and(|d| d.len() == 8)
 }
 
 fn default_phone(phone: &str) -> bool {
@@ -269,7 +324,9 @@ mod tests {
         ] {
             assert!(!f.accepts_phone(bad), "{bad}");
         }
+        assert!(f.accepts_phone("0086 138 0013 8000"), "0086 is +86 dialled from China");
         assert!(!f.postal_code_required, "Chinese checkouts do not ask for a postal code");
+        assert!(f.province_required && f.city_required, "couriers route by province and city");
         assert!(f.accepts_postal_code("310000"));
         assert!(!f.accepts_postal_code("31000"));
         assert!(!f.accepts_postal_code("31000a"));
@@ -278,10 +335,11 @@ mod tests {
     #[test]
     fn united_states() {
         let f = CountryFormat::for_country("us");
-        for ok in ["(555) 123-4567", "+1 555 123 4567", "555-123-4567", "5551234567"] {
+        for ok in ["(555) 123-4567", "+1 555 123 4567", "555-123-4567", "5551234567", "555.123.4567", "1-555-123-4567"]
+        {
             assert!(f.accepts_phone(ok), "{ok}");
         }
-        for bad in ["555-1234", "+44 20 7946 0958", "555.123.4567"] {
+        for bad in ["555-1234", "+44 20 7946 0958", "2-555-123-4567", "+1 1 555 123 4567", "555/123/4567"] {
             assert!(!f.accepts_phone(bad), "{bad}");
         }
         assert!(f.accepts_postal_code("94105"));
@@ -302,17 +360,30 @@ mod tests {
         let de = CountryFormat::for_country("DE");
         assert!(de.accepts_postal_code("10115"));
         assert!(!de.accepts_postal_code("1011"));
+        assert!(!gb.province_required && !de.province_required, "no county or Land field in their checkouts");
         let jp = CountryFormat::for_country("JP");
+        assert!(jp.province_required && !jp.city_required, "the prefecture, the city in the street lines");
         assert!(jp.accepts_postal_code("100-0001"));
         assert!(jp.accepts_postal_code("1000001"));
         assert!(!jp.accepts_postal_code("100-001"));
     }
 
     #[test]
+    fn hong_kong_and_macau_have_no_postal_codes_or_cities() {
+        let hk = CountryFormat::for_country("HK");
+        assert!(!hk.postal_code_required && !hk.city_required && hk.province_required);
+        assert!(hk.accepts_phone("+852 9123 4567") && hk.accepts_phone("91234567"));
+        assert!(!hk.accepts_phone("9123 456"));
+        let mo = CountryFormat::for_country("MO");
+        assert!(!mo.postal_code_required && !mo.city_required && !mo.province_required);
+        assert!(mo.accepts_phone("+853 6612 3456"));
+    }
+
+    #[test]
     fn default_is_permissive_but_bounded() {
         let f = CountryFormat::for_country("FR");
         assert_eq!(f.country, "*");
-        assert!(!f.postal_code_required);
+        assert!(!f.postal_code_required && !f.province_required && f.city_required);
         assert!(f.accepts_phone("+33 1 23 45 67 89"));
         assert!(!f.accepts_phone("1234"));
         assert!(!f.accepts_phone("call me maybe"));

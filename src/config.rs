@@ -1,9 +1,13 @@
-//! Workflow settings: deadlines and limits. Every duration has the default the common order
-//! systems use (30-minute payment window, 10-day automatic confirmation, 7-day returns...).
+//! Workflow settings: deadlines, limits, and how the shop speaks (language, time zone). Every
+//! duration has the default the common order systems use (30-minute payment window, 10-day
+//! automatic confirmation, 7-day returns...).
 
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
+use chrono_tz::Tz;
+
+use crate::locale::Locale;
 
 use crate::validation::Limits;
 
@@ -51,6 +55,13 @@ pub struct WorkflowConfig {
     /// event for this long is asked about (`Logistics::query_tracking`, by `Engine::run_due`),
     /// and again every time as long after. `None` (the default): never polled.
     pub poll_tracking_after: Option<TimeDelta>,
+    /// The shop's time zone, an IANA name such as `Asia/Shanghai` (default UTC): times in
+    /// messages are shown in it ([`crate::locale::Localizer::for_shop`]), so "please pay by
+    /// 17:30" means 17:30 where the buyer is.
+    pub time_zone: Tz,
+    /// The shop's language for buyer messages (default English); a buyer who chose another
+    /// gets their own ([`crate::locale::Localizer::with_catalogue`]).
+    pub locale: Locale,
 }
 
 /// What the workflow does with a verified payment it cannot apply to the order.
@@ -94,6 +105,8 @@ impl Default for WorkflowConfig {
             partial_captures: false,
             unapplied_payments: UnappliedPayments::Refund,
             poll_tracking_after: None,
+            time_zone: Tz::UTC,
+            locale: Locale::En,
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::ids::{CaseId, CustomerId, PackageId, RefundId, Sku};
 use crate::money::Money;
-use crate::order::{DeadlineKind, HoldReason, PackageItem, TrackingKind};
+use crate::order::{CancelReason, DeadlineKind, HoldReason, PackageItem, TrackingKind};
 use crate::order_number::OrderNumber;
 
 /// Units of one SKU, for the inventory.
@@ -229,8 +229,9 @@ pub enum NotificationKind {
     Completed,
     /// Cancelled or rejected.
     Cancelled {
-        /// Why.
-        reason: String,
+        /// Why (read from the plain string older outbox rows hold, too).
+        #[serde(deserialize_with = "CancelReason::deserialize_written_or_stated")]
+        reason: CancelReason,
     },
     /// Money went back.
     Refunded {
@@ -248,9 +249,12 @@ pub enum NotificationKind {
     CaseUpdate {
         /// Which case.
         case: CaseId,
-        /// Its new state (snake_case name).
-        state: String,
-        /// Details (reason, resolution, waybill, ...).
+        /// What happened to it.
+        state: CaseUpdateState,
+        /// What staff wrote (the reason it was turned down, the inspection's findings, the
+        /// resolution) or the repaired goods' waybill; empty when the state says it all.
+        /// Rows written before states were typed may hold an English sentence here for the
+        /// states that take no detail: catalogues leave it out for those.
         detail: String,
     },
     /// A requested case was not answered in time (to customer service).
@@ -265,7 +269,82 @@ pub enum NotificationKind {
     },
 }
 
+/// What happened to an after-sales case, as its buyer is told (written as the snake_case
+/// name, as the state strings were before they were typed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseUpdateState {
+    /// The request was received.
+    Requested,
+    /// Accepted; nothing to send back.
+    Approved,
+    /// Accepted; the goods are to be sent back.
+    AwaitingReturn,
+    /// Turned down (the detail says why).
+    Rejected,
+    /// The returned parcel arrived.
+    Received,
+    /// The returned goods passed inspection (the detail may hold findings).
+    InspectionPassed,
+    /// The returned goods failed inspection (the detail says why).
+    InspectionFailed,
+    /// The repaired goods were sent back (the detail is the waybill).
+    RepairedAndReturned,
+    /// Someone is looking into the complaint.
+    InProgress,
+    /// Resolved (the detail says how).
+    Resolved,
+    /// Closed.
+    Closed,
+}
+
+impl CaseUpdateState {
+    /// Every state, for catalogues and their tests.
+    pub const ALL: [CaseUpdateState; 11] = [
+        CaseUpdateState::Requested,
+        CaseUpdateState::Approved,
+        CaseUpdateState::AwaitingReturn,
+        CaseUpdateState::Rejected,
+        CaseUpdateState::Received,
+        CaseUpdateState::InspectionPassed,
+        CaseUpdateState::InspectionFailed,
+        CaseUpdateState::RepairedAndReturned,
+        CaseUpdateState::InProgress,
+        CaseUpdateState::Resolved,
+        CaseUpdateState::Closed,
+    ];
+
+    /// True for the states whose detail is worth showing (staff's words or a waybill).
+    pub fn has_detail(&self) -> bool {
+        matches!(
+            self,
+            CaseUpdateState::Rejected
+                | CaseUpdateState::InspectionPassed
+                | CaseUpdateState::InspectionFailed
+                | CaseUpdateState::RepairedAndReturned
+                | CaseUpdateState::Resolved
+        )
+    }
+}
+
 impl NotificationKind {
+    /// Every kind's name (see [`NotificationKind::name`]): what a catalogue must put into words.
+    pub const KINDS: &'static [&'static str] = &[
+        "placed",
+        "needs_buyer_contact",
+        "paid",
+        "shipped",
+        "tracking_update",
+        "delivered",
+        "completed",
+        "cancelled",
+        "refunded",
+        "payment_anomaly",
+        "follow_up_due",
+        "case_update",
+        "case_escalated",
+    ];
+
     /// snake_case name.
     pub fn name(&self) -> &'static str {
         match self {

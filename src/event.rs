@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::ids::{CaseId, OrderId, PackageId, RefundId, StaffId};
 use crate::money::Money;
-use crate::order::{Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
+use crate::order::{CancelReason, Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
 use crate::order_number::OrderNumber;
 use crate::placement::OrderDraft;
 use crate::text::Text;
@@ -73,6 +73,10 @@ pub enum Change {
         txn_id: String,
         /// Amount.
         amount: Money,
+        /// The provider that reported it, which may differ from the one chosen at placement
+        /// (the buyer can switch at the payment page); refunds go back through it. `None` when
+        /// the system or staff recorded it (the chosen provider).
+        provider: Option<String>,
     },
     /// A verified payment that could not be applied.
     PaymentAnomalyRecorded {
@@ -151,8 +155,9 @@ pub enum Change {
     },
     /// Cancelled before shipping.
     OrderCancelled {
-        /// Why.
-        reason: String,
+        /// Why: a kind the system names, or the canceller's words (a plain string before
+        /// stored version 3).
+        reason: CancelReason,
     },
     /// The after-sales window closed.
     AfterSalesWindowClosed,

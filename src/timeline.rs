@@ -1,5 +1,10 @@
-//! Two readings of one event history: the buyer's timeline (what a buyer cares about, in
-//! their words) and the staff view (everything, with who did it and why).
+//! Two readings of one event history: the buyer's timeline (what a buyer cares about) and the
+//! staff view (everything, with who did it and why).
+//!
+//! An entry says what happened as a [`TimelineMessage`]: a kind with typed parameters, never a
+//! sentence. Words come from a [`crate::locale::Catalogue`] when the entry is shown
+//! ([`crate::locale::Localizer::entry`]); `title` and `detail` hold the English rendering in
+//! UTC, for logs and for hosts that need nothing else.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,8 +13,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{Change, Event};
-use crate::ids::{CaseId, PackageId, RefundId};
-use crate::order::{HoldReason, RefundStatus};
+use crate::ids::{CaseId, LineId, PackageId, RefundId, Sku, StaffId};
+use crate::locale::{English, Localizer};
+use crate::money::Money;
+use crate::order::{CancelReason, CaseKind, DeadlineKind, HoldReason, RefundStatus, TrackingKind};
+use crate::order_number::OrderNumber;
+use crate::text::Text;
 
 /// One line of a timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,221 +29,582 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// Who (staff view only; the buyer's timeline leaves it out).
     pub actor: Option<String>,
-    /// What happened, in a few words.
+    /// What happened: its kind and typed parameters, for any catalogue to put into words.
+    pub message: TimelineMessage,
+    /// What happened, in a few English words (the [`English`] catalogue's title).
     pub title: String,
-    /// Details.
+    /// Details in English, times in UTC (the [`English`] catalogue's text).
     pub detail: String,
 }
 
 impl fmt::Display for TimelineEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}  {}", self.at.format("%Y-%m-%d %H:%M"), self.title)?;
-        if !self.detail.is_empty() {
-            write!(f, ": {}", self.detail)?;
-        }
-        if let Some(actor) = &self.actor {
-            write!(f, "  [{actor}]")?;
-        }
-        Ok(())
+        f.write_str(&Localizer::new(English).entry(self))
     }
 }
 
-fn reasons(reasons: &[HoldReason]) -> String {
-    reasons.iter().map(HoldReason::describe).collect::<Vec<_>>().join(", ")
+/// Units of one order line (in a parcel or a case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LineUnits {
+    /// Units.
+    pub quantity: u32,
+    /// The order line.
+    pub line: LineId,
+}
+
+/// Units of one product to pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PickedUnits {
+    /// Units.
+    pub quantity: u32,
+    /// SKU.
+    pub sku: Sku,
+    /// Product name.
+    pub product_name: Text,
+}
+
+/// Why a refund is made, as its timeline entry tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum RefundReason {
+    /// The order was cancelled because it was not paid in time.
+    NotPaidInTime,
+    /// A payment that did not match the order goes back (the buyer's wording; staff see why).
+    UnappliedPayment,
+    /// In the words of whoever asked for it.
+    Stated {
+        /// Their words.
+        text: String,
+    },
+}
+
+/// What a timeline entry says: one kind per thing that can happen, with what it needs to be
+/// put into words. Buyer and staff readings of one event are separate kinds where they say
+/// different things (`OrderConfirmed` for the buyer, `ReviewApproved` for staff).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "message", rename_all = "snake_case")]
+pub enum TimelineMessage {
+    /// The order was placed.
+    OrderPlaced {
+        /// Its number.
+        number: OrderNumber,
+        /// Total due.
+        total: Money,
+        /// Estimated ship time.
+        ship_by: DateTime<Utc>,
+        /// Pay by then (online payment only).
+        pay_by: Option<DateTime<Utc>>,
+    },
+    /// The buyer's reading of an approval.
+    OrderConfirmed,
+    /// Review approved (staff).
+    ReviewApproved {
+        /// The reviewer's remark.
+        note: String,
+    },
+    /// Put on hold (staff).
+    PutOnHold {
+        /// Why.
+        reasons: Vec<HoldReason>,
+        /// The remark.
+        note: String,
+    },
+    /// The buyer's reading of a hold that needs them.
+    NeedsBuyerContact,
+    /// Hold resolved (staff).
+    HoldResolved {
+        /// How the buyer was contacted.
+        note: String,
+    },
+    /// Review rejected (staff).
+    ReviewRejected {
+        /// Why.
+        reason: String,
+    },
+    /// The buyer's reading of a rejection.
+    OrderDeclined {
+        /// Why.
+        reason: String,
+    },
+    /// Money captured.
+    PaymentReceived {
+        /// Amount.
+        amount: Money,
+        /// The provider's transaction (staff only).
+        txn_id: Option<String>,
+    },
+    /// A payment that could not be applied (staff).
+    PaymentAnomaly {
+        /// The provider's transaction.
+        txn_id: String,
+        /// Amount.
+        amount: Money,
+        /// Why, as recorded.
+        reason: String,
+    },
+    /// A refund was requested (or made at once).
+    RefundRequested {
+        /// Amount.
+        amount: Money,
+        /// True when it completed at once (manual refunds).
+        completed: bool,
+        /// Why.
+        reason: RefundReason,
+    },
+    /// A refund went through.
+    RefundCompleted {
+        /// Which.
+        refund: RefundId,
+        /// The provider's reference (staff only).
+        reference: Option<String>,
+    },
+    /// A refund was refused by the provider (staff).
+    RefundFailed {
+        /// Which.
+        refund: RefundId,
+        /// Why.
+        reason: String,
+    },
+    /// Pick list issued (staff).
+    PickListIssued {
+        /// What to pick.
+        items: Vec<PickedUnits>,
+    },
+    /// The buyer's reading of a pick list.
+    BeingPrepared,
+    /// A parcel was packed (staff).
+    Packed {
+        /// Which parcel.
+        package: PackageId,
+        /// What it holds.
+        items: Vec<LineUnits>,
+    },
+    /// A carrier was chosen (staff).
+    CarrierChosen {
+        /// Which parcel.
+        package: PackageId,
+        /// Carrier.
+        carrier: Text,
+        /// Service level.
+        service: Text,
+        /// Why this carrier.
+        reason: Text,
+    },
+    /// A parcel left with its carrier.
+    Shipped {
+        /// Which parcel.
+        package: PackageId,
+        /// Carrier (empty when unknown).
+        carrier: String,
+        /// Waybill.
+        waybill: Text,
+    },
+    /// A tracking update of a parcel.
+    TrackingUpdate {
+        /// Which parcel.
+        package: PackageId,
+        /// Normalized kind.
+        tracking: TrackingKind,
+        /// Where (may be empty).
+        location: Text,
+        /// The carrier's words (may be empty).
+        description: Text,
+    },
+    /// Cash collected at the door.
+    CodCollected {
+        /// Amount.
+        amount: Money,
+    },
+    /// Receipt confirmed.
+    ReceiptConfirmed {
+        /// By the system after the deadline.
+        automatic: bool,
+    },
+    /// The order was cancelled.
+    OrderCancelled {
+        /// Why.
+        reason: CancelReason,
+    },
+    /// The after-sales window closed (staff).
+    AfterSalesWindowClosed,
+    /// A follow-up visit fell due (staff).
+    FollowUpDue,
+    /// A follow-up was recorded (staff).
+    FollowUpRecorded {
+        /// Satisfaction 1–5.
+        score: u8,
+        /// What the buyer said.
+        notes: String,
+    },
+    /// The buyer's reading of a recorded follow-up (of the order or of a case).
+    FeedbackThanks {
+        /// Their score 1–5.
+        score: u8,
+    },
+    /// An after-sales request was opened.
+    CaseOpened {
+        /// Which case.
+        case: CaseId,
+        /// What is asked for.
+        kind: CaseKind,
+        /// Machine-readable reason (`damaged`, `wrong_item`, ...).
+        reason_code: String,
+        /// Units concerned.
+        units: Vec<LineUnits>,
+        /// The buyer's words (staff only).
+        text: Option<String>,
+    },
+    /// A case was accepted.
+    CaseApproved {
+        /// Which.
+        case: CaseId,
+    },
+    /// A case was turned down.
+    CaseRejected {
+        /// Which.
+        case: CaseId,
+        /// Why.
+        reason: String,
+    },
+    /// The buyer withdrew a case.
+    CaseWithdrawn {
+        /// Which.
+        case: CaseId,
+    },
+    /// The buyer's return parcel is on its way.
+    ReturnParcelSent {
+        /// Which case.
+        case: CaseId,
+        /// Waybill.
+        waybill: String,
+    },
+    /// A tracking update of a return parcel.
+    ReturnTracking {
+        /// Which case.
+        case: CaseId,
+        /// Normalized kind.
+        tracking: TrackingKind,
+    },
+    /// The return parcel arrived.
+    ReturnReceived {
+        /// Which case.
+        case: CaseId,
+    },
+    /// Returned goods were inspected.
+    ReturnInspected {
+        /// Which case.
+        case: CaseId,
+        /// Accepted?
+        passed: bool,
+        /// Findings (may be empty).
+        note: String,
+    },
+    /// A replacement parcel was packed (staff).
+    ReplacementPacked {
+        /// Which case.
+        case: CaseId,
+        /// The new parcel.
+        package: PackageId,
+    },
+    /// Repaired goods were sent back.
+    RepairReturned {
+        /// Which case.
+        case: CaseId,
+        /// Waybill.
+        waybill: String,
+    },
+    /// A complaint was taken in hand.
+    CaseAssigned {
+        /// Which case.
+        case: CaseId,
+        /// Who (staff only).
+        assignee: Option<StaffId>,
+    },
+    /// A complaint was resolved.
+    CaseResolved {
+        /// Which case.
+        case: CaseId,
+        /// How.
+        resolution: String,
+    },
+    /// A case was closed.
+    CaseClosed {
+        /// Which.
+        case: CaseId,
+    },
+    /// A case missed its answer time (staff).
+    CaseEscalated {
+        /// Which.
+        case: CaseId,
+    },
+    /// A case's follow-up visit fell due (staff).
+    CaseFollowUpDue {
+        /// Which.
+        case: CaseId,
+    },
+    /// A case's follow-up was recorded (staff).
+    CaseFollowUpRecorded {
+        /// Which case.
+        case: CaseId,
+        /// Satisfaction 1–5.
+        score: u8,
+        /// What the buyer said.
+        notes: String,
+    },
+    /// A deadline was set or cleared (staff).
+    DeadlineSet {
+        /// Which.
+        kind: DeadlineKind,
+        /// When; `None` when cleared.
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+impl TimelineMessage {
+    /// Every kind's name, in declaration order: what a catalogue must put into words.
+    pub const KINDS: &'static [&'static str] = &[
+        "order_placed",
+        "order_confirmed",
+        "review_approved",
+        "put_on_hold",
+        "needs_buyer_contact",
+        "hold_resolved",
+        "review_rejected",
+        "order_declined",
+        "payment_received",
+        "payment_anomaly",
+        "refund_requested",
+        "refund_completed",
+        "refund_failed",
+        "pick_list_issued",
+        "being_prepared",
+        "packed",
+        "carrier_chosen",
+        "shipped",
+        "tracking_update",
+        "cod_collected",
+        "receipt_confirmed",
+        "order_cancelled",
+        "after_sales_window_closed",
+        "follow_up_due",
+        "follow_up_recorded",
+        "feedback_thanks",
+        "case_opened",
+        "case_approved",
+        "case_rejected",
+        "case_withdrawn",
+        "return_parcel_sent",
+        "return_tracking",
+        "return_received",
+        "return_inspected",
+        "replacement_packed",
+        "repair_returned",
+        "case_assigned",
+        "case_resolved",
+        "case_closed",
+        "case_escalated",
+        "case_follow_up_due",
+        "case_follow_up_recorded",
+        "deadline_set",
+    ];
+
+    /// The kind's snake_case name (one of [`TimelineMessage::KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        use TimelineMessage as M;
+        match self {
+            M::OrderPlaced { .. } => "order_placed",
+            M::OrderConfirmed => "order_confirmed",
+            M::ReviewApproved { .. } => "review_approved",
+            M::PutOnHold { .. } => "put_on_hold",
+            M::NeedsBuyerContact => "needs_buyer_contact",
+            M::HoldResolved { .. } => "hold_resolved",
+            M::ReviewRejected { .. } => "review_rejected",
+            M::OrderDeclined { .. } => "order_declined",
+            M::PaymentReceived { .. } => "payment_received",
+            M::PaymentAnomaly { .. } => "payment_anomaly",
+            M::RefundRequested { .. } => "refund_requested",
+            M::RefundCompleted { .. } => "refund_completed",
+            M::RefundFailed { .. } => "refund_failed",
+            M::PickListIssued { .. } => "pick_list_issued",
+            M::BeingPrepared => "being_prepared",
+            M::Packed { .. } => "packed",
+            M::CarrierChosen { .. } => "carrier_chosen",
+            M::Shipped { .. } => "shipped",
+            M::TrackingUpdate { .. } => "tracking_update",
+            M::CodCollected { .. } => "cod_collected",
+            M::ReceiptConfirmed { .. } => "receipt_confirmed",
+            M::OrderCancelled { .. } => "order_cancelled",
+            M::AfterSalesWindowClosed => "after_sales_window_closed",
+            M::FollowUpDue => "follow_up_due",
+            M::FollowUpRecorded { .. } => "follow_up_recorded",
+            M::FeedbackThanks { .. } => "feedback_thanks",
+            M::CaseOpened { .. } => "case_opened",
+            M::CaseApproved { .. } => "case_approved",
+            M::CaseRejected { .. } => "case_rejected",
+            M::CaseWithdrawn { .. } => "case_withdrawn",
+            M::ReturnParcelSent { .. } => "return_parcel_sent",
+            M::ReturnTracking { .. } => "return_tracking",
+            M::ReturnReceived { .. } => "return_received",
+            M::ReturnInspected { .. } => "return_inspected",
+            M::ReplacementPacked { .. } => "replacement_packed",
+            M::RepairReturned { .. } => "repair_returned",
+            M::CaseAssigned { .. } => "case_assigned",
+            M::CaseResolved { .. } => "case_resolved",
+            M::CaseClosed { .. } => "case_closed",
+            M::CaseEscalated { .. } => "case_escalated",
+            M::CaseFollowUpDue { .. } => "case_follow_up_due",
+            M::CaseFollowUpRecorded { .. } => "case_follow_up_recorded",
+            M::DeadlineSet { .. } => "deadline_set",
+        }
+    }
+}
+
+fn units(items: impl IntoIterator<Item = (u32, LineId)>) -> Vec<LineUnits> {
+    items.into_iter().map(|(quantity, line)| LineUnits { quantity, line }).collect()
+}
+
+/// What one event says to the buyer (`staff == false`) or to staff; `None` when it says
+/// nothing to them. `carriers` remembers each parcel's carrier for its shipping entry.
+fn message(change: &Change, staff: bool, carriers: &mut BTreeMap<PackageId, String>) -> Option<TimelineMessage> {
+    use TimelineMessage as M;
+    let staff_only = |m: M| staff.then_some(m);
+    let said = |text: &String| staff.then(|| text.clone());
+    Some(match change {
+        Change::OrderPlaced { number, draft, ship_by, pay_by, .. } => {
+            M::OrderPlaced { number: *number, total: draft.totals.total, ship_by: *ship_by, pay_by: *pay_by }
+        }
+        Change::ReviewApproved { note } if staff => M::ReviewApproved { note: note.clone() },
+        Change::ReviewApproved { .. } => M::OrderConfirmed,
+        Change::ReviewHeld { reasons, note } if staff => M::PutOnHold { reasons: reasons.clone(), note: note.clone() },
+        Change::ReviewHeld { reasons, .. } => {
+            return reasons.iter().any(HoldReason::needs_buyer).then_some(M::NeedsBuyerContact);
+        }
+        Change::HoldResolved { contact_note } => return staff_only(M::HoldResolved { note: contact_note.clone() }),
+        Change::ReviewRejected { reason } if staff => M::ReviewRejected { reason: reason.clone() },
+        Change::ReviewRejected { reason } => M::OrderDeclined { reason: reason.clone() },
+        Change::PaymentCaptured { txn_id, amount, .. } => M::PaymentReceived { amount: *amount, txn_id: said(txn_id) },
+        Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
+            return staff_only(M::PaymentAnomaly { txn_id: txn_id.clone(), amount: *amount, reason: reason.clone() });
+        }
+        Change::RefundRequested { refund } => {
+            let reason = match &refund.unapplied_txn {
+                // Why a payment could not be applied is for staff; the buyer learns it goes back.
+                Some(_) if !staff => RefundReason::UnappliedPayment,
+                _ if refund.reason == CancelReason::NotPaidInTime.code() => RefundReason::NotPaidInTime,
+                _ => RefundReason::Stated { text: refund.reason.clone() },
+            };
+            let completed = matches!(refund.status, RefundStatus::Completed { .. });
+            M::RefundRequested { amount: refund.amount, completed, reason }
+        }
+        Change::RefundCompleted { refund, reference } => {
+            M::RefundCompleted { refund: *refund, reference: said(reference) }
+        }
+        Change::RefundFailed { refund, reason } => {
+            return staff_only(M::RefundFailed { refund: *refund, reason: reason.clone() });
+        }
+        Change::PickListIssued { items } if staff => M::PickListIssued {
+            items: items
+                .iter()
+                .map(|i| PickedUnits { quantity: i.quantity, sku: i.sku.clone(), product_name: i.product_name.clone() })
+                .collect(),
+        },
+        Change::PickListIssued { .. } => M::BeingPrepared,
+        Change::PackagePacked { package, items } => {
+            return staff_only(M::Packed {
+                package: *package,
+                items: units(items.iter().map(|i| (i.quantity, i.line))),
+            });
+        }
+        Change::ShipmentBooked { package, carrier, service, reason } => {
+            carriers.insert(*package, carrier.to_string());
+            return staff_only(M::CarrierChosen {
+                package: *package,
+                carrier: carrier.clone(),
+                service: service.clone(),
+                reason: reason.clone(),
+            });
+        }
+        Change::PackageShipped { package, waybill } => M::Shipped {
+            package: *package,
+            carrier: carriers.get(package).cloned().unwrap_or_default(),
+            waybill: waybill.clone(),
+        },
+        Change::TrackingRecorded { package, update } => M::TrackingUpdate {
+            package: *package,
+            tracking: update.kind,
+            location: update.location.clone(),
+            description: update.description.clone(),
+        },
+        Change::CodCollected { amount } => M::CodCollected { amount: *amount },
+        Change::ReceiptConfirmed { automatic } => M::ReceiptConfirmed { automatic: *automatic },
+        Change::OrderCancelled { reason } => M::OrderCancelled { reason: reason.clone() },
+        Change::AfterSalesWindowClosed => return staff_only(M::AfterSalesWindowClosed),
+        Change::FollowUpDue => return staff_only(M::FollowUpDue),
+        Change::FollowUpRecorded { score, notes } if staff => {
+            M::FollowUpRecorded { score: *score, notes: notes.clone() }
+        }
+        Change::FollowUpRecorded { score, .. } | Change::CaseFollowUpRecorded { score, .. } if !staff => {
+            M::FeedbackThanks { score: *score }
+        }
+        Change::CaseOpened { case } => M::CaseOpened {
+            case: case.id,
+            kind: case.request.kind,
+            reason_code: case.request.reason_code.clone(),
+            units: units(case.request.lines.iter().map(|l| (l.quantity, l.line))),
+            text: (staff && !case.request.text.is_empty()).then(|| case.request.text.clone()),
+        },
+        Change::CaseApproved { case } => M::CaseApproved { case: *case },
+        Change::CaseRejected { case, reason } => M::CaseRejected { case: *case, reason: reason.clone() },
+        Change::CaseWithdrawn { case } => M::CaseWithdrawn { case: *case },
+        Change::ReturnParcelRecorded { case, waybill } => M::ReturnParcelSent { case: *case, waybill: waybill.clone() },
+        Change::ReturnTrackingRecorded { case, update } => M::ReturnTracking { case: *case, tracking: update.kind },
+        Change::ReturnReceived { case } => M::ReturnReceived { case: *case },
+        Change::ReturnInspected { case, passed, note } => {
+            M::ReturnInspected { case: *case, passed: *passed, note: note.clone() }
+        }
+        Change::ReplacementPacked { case, package, .. } => {
+            return staff_only(M::ReplacementPacked { case: *case, package: *package });
+        }
+        Change::RepairReturned { case, waybill } => M::RepairReturned { case: *case, waybill: waybill.clone() },
+        Change::CaseAssigned { case, assignee } => {
+            M::CaseAssigned { case: *case, assignee: staff.then(|| assignee.clone()) }
+        }
+        Change::CaseResolved { case, resolution } => M::CaseResolved { case: *case, resolution: resolution.clone() },
+        Change::CaseClosed { case } => M::CaseClosed { case: *case },
+        Change::CaseEscalated { case } => return staff_only(M::CaseEscalated { case: *case }),
+        Change::CaseFollowUpDue { case } => return staff_only(M::CaseFollowUpDue { case: *case }),
+        Change::CaseFollowUpRecorded { case, score, notes } => {
+            M::CaseFollowUpRecorded { case: *case, score: *score, notes: notes.clone() }
+        }
+        Change::FollowUpRecorded { score, .. } => M::FeedbackThanks { score: *score },
+        Change::DeadlineSet { kind, at } => return staff_only(M::DeadlineSet { kind: *kind, at: *at }),
+    })
 }
 
 /// Reads the history once, remembering carriers per package for later entries.
 fn render(events: &[Event], staff: bool) -> Vec<TimelineEntry> {
+    let english = Localizer::new(English);
     let mut carriers: BTreeMap<PackageId, String> = BTreeMap::new();
     let mut out = Vec::with_capacity(events.len());
     for event in events {
-        let entry = |title: &str, detail: String| TimelineEntry {
+        let Some(message) = message(&event.change, staff, &mut carriers) else { continue };
+        // A tracking entry carries the carrier's time.
+        let at = match &event.change {
+            Change::TrackingRecorded { update, .. } | Change::ReturnTrackingRecorded { update, .. } => update.at,
+            _ => event.at,
+        };
+        let words = english.timeline(&message);
+        out.push(TimelineEntry {
             seq: event.seq,
-            at: event.at,
+            at,
             actor: staff.then(|| event.actor.to_string()),
-            title: title.to_owned(),
-            detail,
-        };
-        let item = match &event.change {
-            Change::OrderPlaced { number, draft, ship_by, pay_by, .. } => {
-                let mut detail = format!(
-                    "order {number}, total {}, estimated to ship by {}",
-                    draft.totals.total,
-                    ship_by.format("%Y-%m-%d %H:%M")
-                );
-                if let Some(pay_by) = pay_by {
-                    detail.push_str(&format!(", please pay by {}", pay_by.format("%Y-%m-%d %H:%M")));
-                }
-                Some(entry("Order placed", detail))
-            }
-            Change::ReviewApproved { note } => Some(entry(
-                if staff { "Review approved" } else { "Order confirmed" },
-                if staff { note.clone() } else { String::new() },
-            )),
-            Change::ReviewHeld { reasons: why, note } => {
-                if staff {
-                    Some(entry(
-                        "Put on hold",
-                        format!(
-                            "{}{}",
-                            reasons(why),
-                            if note.is_empty() { String::new() } else { format!(" ({note})") }
-                        ),
-                    ))
-                } else if why.iter().any(HoldReason::needs_buyer) {
-                    Some(entry("We need to talk to you", "our service team will contact you about your order".into()))
-                } else {
-                    None
-                }
-            }
-            Change::HoldResolved { contact_note } => staff.then(|| entry("Hold resolved", contact_note.clone())),
-            Change::ReviewRejected { reason } => {
-                Some(entry(if staff { "Review rejected" } else { "Order declined" }, reason.clone()))
-            }
-            Change::PaymentCaptured { txn_id, amount } => Some(entry(
-                "Payment received",
-                if staff { format!("{amount} (transaction {txn_id})") } else { amount.to_string() },
-            )),
-            Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
-                staff.then(|| entry("Payment anomaly", format!("{amount} (transaction {txn_id}): {reason}")))
-            }
-            Change::RefundRequested { refund } => {
-                let done = matches!(refund.status, RefundStatus::Completed { .. });
-                let title = if done { "Refunded" } else { "Refund requested" };
-                // Why a payment could not be applied is for staff; the buyer learns it goes back.
-                let reason = match &refund.unapplied_txn {
-                    Some(_) if !staff => "a payment that did not match the order is being returned",
-                    _ => refund.reason.as_str(),
-                };
-                Some(entry(title, format!("{} ({reason})", refund.amount)))
-            }
-            Change::RefundCompleted { refund, reference } => Some(entry(
-                "Refund completed",
-                if staff {
-                    format!("{refund}, reference {reference}")
-                } else {
-                    "the money is on its way back to you".into()
-                },
-            )),
-            Change::RefundFailed { refund, reason } => {
-                staff.then(|| entry("Refund failed", format!("{refund}: {reason}")))
-            }
-            Change::PickListIssued { items } => Some(entry(
-                if staff { "Pick list issued" } else { "Being prepared" },
-                if staff {
-                    items
-                        .iter()
-                        .map(|i| format!("{}× {} {}", i.quantity, i.sku, i.product_name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    "the warehouse is picking your goods".into()
-                },
-            )),
-            Change::PackagePacked { package, items } => staff.then(|| {
-                entry(
-                    "Packed",
-                    format!(
-                        "{package}: {}",
-                        items.iter().map(|i| format!("{}× {}", i.quantity, i.line)).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-            }),
-            Change::ShipmentBooked { package, carrier, service, reason } => {
-                carriers.insert(*package, carrier.to_string());
-                staff.then(|| entry("Carrier chosen", format!("{package}: {carrier} {service} ({reason})")))
-            }
-            Change::PackageShipped { package, waybill } => {
-                let carrier = carriers.get(package).cloned().unwrap_or_default();
-                Some(entry("Shipped", format!("parcel {package} with {carrier}, waybill {waybill}")))
-            }
-            Change::TrackingRecorded { package, update } => {
-                let mut detail = format!("{package}: {}", update.kind.describe());
-                if !update.location.is_empty() {
-                    detail.push_str(&format!(" at {}", update.location));
-                }
-                if !update.description.is_empty() {
-                    detail.push_str(&format!(" ({})", update.description));
-                }
-                Some(TimelineEntry { at: update.at, ..entry("Tracking update", detail) })
-            }
-            Change::CodCollected { amount } => Some(entry("Paid at the door", amount.to_string())),
-            Change::ReceiptConfirmed { automatic } => Some(entry(
-                "Receipt confirmed",
-                if *automatic { "confirmed automatically".into() } else { String::new() },
-            )),
-            Change::OrderCancelled { reason } => Some(entry("Order cancelled", reason.clone())),
-            Change::AfterSalesWindowClosed => staff.then(|| entry("After-sales window closed", String::new())),
-            Change::FollowUpDue => {
-                staff.then(|| entry("Follow-up due", "customer service should visit the buyer".into()))
-            }
-            Change::FollowUpRecorded { score, notes } => Some(entry(
-                if staff { "Follow-up recorded" } else { "Thank you for your feedback" },
-                if staff { format!("satisfaction {score}/5 {notes}") } else { format!("you rated us {score}/5") },
-            )),
-            Change::CaseOpened { case } => {
-                let units: Vec<String> =
-                    case.request.lines.iter().map(|l| format!("{}× {}", l.quantity, l.line)).collect();
-                let mut detail = format!("case {}: {} ({})", case.id, case.request.kind, case.request.reason_code);
-                if !units.is_empty() {
-                    detail.push_str(&format!(" for {}", units.join(", ")));
-                }
-                if staff && !case.request.text.is_empty() {
-                    detail.push_str(&format!(": {}", case.request.text));
-                }
-                Some(entry("After-sales request", detail))
-            }
-            Change::CaseApproved { case } => Some(entry("Request accepted", format!("case {case}"))),
-            Change::CaseRejected { case, reason } => Some(entry("Request declined", format!("case {case}: {reason}"))),
-            Change::CaseWithdrawn { case } => Some(entry("Request withdrawn", format!("case {case}"))),
-            Change::ReturnParcelRecorded { case, waybill } => {
-                Some(entry("Return parcel sent", format!("case {case}, waybill {waybill}")))
-            }
-            Change::ReturnTrackingRecorded { case, update } => Some(TimelineEntry {
-                at: update.at,
-                ..entry("Return parcel tracking", format!("case {case}: {}", update.kind.describe()))
-            }),
-            Change::ReturnReceived { case } => Some(entry("Return received", format!("case {case}"))),
-            Change::ReturnInspected { case, passed, note } => Some(entry(
-                if *passed { "Return inspected: accepted" } else { "Return inspected: not accepted" },
-                format!("case {case}{}", if note.is_empty() { String::new() } else { format!(": {note}") }),
-            )),
-            Change::ReplacementPacked { case, package, .. } => {
-                staff.then(|| entry("Replacement packed", format!("case {case}, parcel {package}")))
-            }
-            Change::RepairReturned { case, waybill } => {
-                Some(entry("Repaired goods sent back", format!("case {case}, waybill {waybill}")))
-            }
-            Change::CaseAssigned { case, assignee } => Some(entry(
-                "Being handled",
-                if staff { format!("case {case} assigned to {assignee}") } else { format!("case {case}") },
-            )),
-            Change::CaseResolved { case, resolution } => Some(entry("Resolved", format!("case {case}: {resolution}"))),
-            Change::CaseClosed { case } => Some(entry("Case closed", format!("case {case}"))),
-            Change::CaseEscalated { case } => staff.then(|| entry("Escalated", format!("case {case}: SLA missed"))),
-            Change::CaseFollowUpDue { case } => staff.then(|| entry("Follow-up due", format!("case {case}"))),
-            Change::CaseFollowUpRecorded { case, score, notes } => Some(entry(
-                if staff { "Follow-up recorded" } else { "Thank you for your feedback" },
-                if staff {
-                    format!("case {case}: satisfaction {score}/5 {notes}")
-                } else {
-                    format!("you rated us {score}/5")
-                },
-            )),
-            Change::DeadlineSet { kind, at } => staff.then(|| {
-                entry(
-                    "Deadline set",
-                    match at {
-                        Some(at) => format!("{kind} at {}", at.format("%Y-%m-%d %H:%M")),
-                        None => format!("{kind} cleared"),
-                    },
-                )
-            }),
-        };
-        out.extend(item);
+            message,
+            title: words.title,
+            detail: words.body,
+        });
     }
-    // In the order things happened: a tracking entry carries the carrier's time, and scans are
-    // pushed late and out of order. Stable, so entries of equal time keep the history's order.
+    // In the order things happened: scans are pushed late and out of order. Stable, so entries
+    // of equal time keep the history's order.
     out.sort_by_key(|entry| entry.at);
     out
 }

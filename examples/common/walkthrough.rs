@@ -1,12 +1,14 @@
 //! The demonstration shared by `quickstart` (memory store) and `sqlite_shop` (SQLite file): one
 //! online-paid order through all eight stages on the engine, with the faithful fakes of a
 //! payment provider and a carrier (signed callbacks), printing each step, the buyer's timeline
-//! and the staff view. Only the store differs between the two examples.
+//! (in the shop's Chinese and in English, times in Shanghai time), the staff view and the
+//! notifications in words. Only the store differs between the two examples.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use orderflow::engine::{Adapters, Engine};
+use orderflow::locale::{Locale, Localizer, Tz};
 use orderflow::order::TrackingKind;
 use orderflow::ports::{OrderRepository, PaymentSession, WorkQueue};
 use orderflow::testing::{
@@ -30,11 +32,13 @@ pub struct DemoShop<S: OrderRepository + WorkQueue> {
     carrier: Arc<FakeCarrier>,
     notifier: Arc<RecordingNotifier>,
     clock: Arc<FixedClock>,
+    /// The shop's language and time zone.
+    localizer: Localizer,
 }
 
 impl<S: OrderRepository + WorkQueue> DemoShop<S> {
     /// A shop whose clock starts at `start`, with 20 of each sample SKU in stock. Every order
-    /// is reviewed by a person in this shop.
+    /// is reviewed by a person in this shop, which is in Shanghai and speaks Chinese.
     pub fn new(store: S, start: DateTime<Utc>) -> Result<DemoShop<S>, Error> {
         let clock = Arc::new(FixedClock::new(start));
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
@@ -44,7 +48,14 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
         for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
             inventory.set_stock(&Sku::new(sku)?, 20);
         }
-        let workflow = Workflow::new(WorkflowConfig { auto_approve: false, ..WorkflowConfig::default() });
+        let config = WorkflowConfig {
+            auto_approve: false,
+            time_zone: Tz::Asia__Shanghai,
+            locale: Locale::ZhCn,
+            ..WorkflowConfig::default()
+        };
+        let localizer = Localizer::for_shop(&config);
+        let workflow = Workflow::new(config);
         let engine = Engine::new(
             workflow,
             Adapters {
@@ -56,13 +67,13 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
                 clock: clock.clone(),
             },
         );
-        Ok(DemoShop { engine, gateway, carrier, notifier, clock })
+        Ok(DemoShop { engine, gateway, carrier, notifier, clock, localizer })
     }
 
     /// One order through the eight stages, printed step by step. `checkout_key` is the
     /// idempotency key of the buyer's checkout request, if the shop sends one.
     pub async fn walk_through(&self, checkout_key: Option<&str>) -> Result<(), Error> {
-        let DemoShop { engine, gateway, carrier, notifier, clock } = self;
+        let DemoShop { engine, gateway, carrier, notifier, clock, localizer } = self;
 
         // 1. Order placed: unique number, estimated ship time, message to the buyer.
         let alice = buyer("alice");
@@ -138,17 +149,25 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
         engine.drain_outbox().await?;
         println!("8. follow-up: {} deadline(s) fired, visit recorded", due.fired);
 
-        println!("\nThe buyer's timeline of order {number}:");
-        for entry in engine.buyer_timeline(id).await? {
-            println!("  {entry}");
+        let timeline = engine.buyer_timeline(id).await?;
+        println!("\nThe buyer's timeline of order {number} (the shop's language, Shanghai time):");
+        for entry in &timeline {
+            println!("  {}", localizer.entry(entry));
+        }
+        // A buyer who chose English: the same entries, the same time zone, other words.
+        let english = localizer.with_catalogue(Locale::En.catalogue());
+        println!("\nThe same timeline for a buyer who reads English:");
+        for entry in &timeline {
+            println!("  {}", english.entry(entry));
         }
         println!("\nThe staff view:");
         for entry in engine.staff_view(id).await? {
             println!("  {entry}");
         }
-        println!("\nNotifications sent (each once):");
+        println!("\nNotifications sent (each once), as the buyer reads them:");
         for (key, n) in notifier.sent() {
-            println!("  {:<22} {key}", n.kind.name());
+            let words = localizer.notification(&n);
+            println!("  {:<22} {key}\n    {}: {}", n.kind.name(), words.title, words.body);
         }
         match engine.order(id).await?.next_deadline() {
             Some((at, kind)) => println!("\nNext: {kind} at {}", at.format("%Y-%m-%d %H:%M")),

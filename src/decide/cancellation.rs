@@ -7,26 +7,26 @@ use crate::effect::{Effect, NotificationKind};
 use crate::error::Error;
 use crate::event::{Change, Event};
 use crate::ids::RefundId;
-use crate::order::{Order, Refund, RefundMethod, RefundStatus};
+use crate::order::{CancelReason, Order, Refund, RefundMethod, RefundStatus};
 use crate::text::Trim;
 
 // Deciding.
 
 pub(crate) fn cancel(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
     required("reason", reason)?;
-    out.emit(Change::OrderCancelled { reason: reason.trimmed().to_owned() });
-    wind_down(order, out, reason.trimmed())
+    let reason = CancelReason::stated(reason.trimmed());
+    out.emit(Change::OrderCancelled { reason: reason.clone() });
+    wind_down(order, out, reason)
 }
 
 /// The pay-by deadline fired on an unpaid order.
 pub(crate) fn cancel_unpaid(order: &Order, out: &mut Out<'_>) -> Result<(), Error> {
-    let reason = "not paid in time";
-    out.emit(Change::OrderCancelled { reason: reason.into() });
-    wind_down(order, out, reason)
+    out.emit(Change::OrderCancelled { reason: CancelReason::NotPaidInTime });
+    wind_down(order, out, CancelReason::NotPaidInTime)
 }
 
 /// Cancellation and rejection: release stock, close or refund the payment, tell the buyer.
-pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
+pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: CancelReason) -> Result<(), Error> {
     let unshipped = order.lines.iter().map(|l| (l, l.quantity.saturating_sub(order.fulfilment.shipped_quantity(l.id))));
     out.effect(Effect::ReleaseStock { items: stock_items(unshipped) });
     if let Some(provider) = order.payment.provider() {
@@ -43,7 +43,7 @@ pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Resul
                     amount: refundable,
                     lines,
                     shipping,
-                    reason: reason.to_owned(),
+                    reason: reason.as_refund_reason(),
                     method: RefundMethod::Gateway,
                     status: RefundStatus::Pending,
                     requested_at: out.now,
@@ -54,7 +54,7 @@ pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Resul
             out.effect(Effect::Refund { refund: id, amount: refundable, provider: provider.to_owned() });
         }
     }
-    out.notify_buyer(order, NotificationKind::Cancelled { reason: reason.to_owned() });
+    out.notify_buyer(order, NotificationKind::Cancelled { reason });
     Ok(())
 }
 
@@ -62,9 +62,9 @@ pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: &str) -> Resul
 
 /// The order ends: who ended it and why, cash on delivery no longer owed, and no deadline left
 /// but the ship-by estimate. Also what a rejection does.
-pub(crate) fn order_cancelled(order: &mut Order, event: &Event, reason: &str) {
+pub(crate) fn order_cancelled(order: &mut Order, event: &Event, reason: &CancelReason) {
     order.cancellation =
-        Some(crate::order::Cancellation { at: event.at, by: event.actor.kind(), reason: reason.to_owned() });
+        Some(crate::order::Cancellation { at: event.at, by: event.actor.kind(), reason: reason.clone() });
     void_uncollected_cod(order);
     order.deadlines = crate::order::Deadlines { ship_by: order.deadlines.ship_by, ..Default::default() };
 }

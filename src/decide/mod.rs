@@ -229,7 +229,9 @@ pub fn evolve(order: &mut Order, event: &Event) {
         Change::ReviewHeld { reasons, .. } => review::review_held(order, reasons),
         Change::HoldResolved { contact_note } => review::hold_resolved(order, contact_note),
         Change::ReviewRejected { reason } => review::review_rejected(order, event, reason),
-        Change::PaymentCaptured { txn_id, amount } => payment::payment_captured(order, txn_id, *amount, now),
+        Change::PaymentCaptured { txn_id, amount, provider } => {
+            payment::payment_captured(order, txn_id, *amount, provider.as_deref(), now)
+        }
         Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
             payment::payment_anomaly_recorded(order, &event.actor, txn_id, *amount, reason, now)
         }

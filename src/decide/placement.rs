@@ -58,6 +58,7 @@ impl Workflow {
         if let Some(at) = pay_by {
             out.effect(Effect::Schedule { kind: DeadlineKind::PayBy, at });
         }
+        // Decided by the system (the events' actor says so): no remark of a person to record.
         if !holds.is_empty() {
             if holds.iter().any(HoldReason::needs_buyer) {
                 out.notify_to(
@@ -66,9 +67,9 @@ impl Workflow {
                     NotificationKind::NeedsBuyerContact { reasons: holds.clone() },
                 );
             }
-            out.emit_as(Actor::System, Change::ReviewHeld { reasons: holds, note: "automatic review".into() });
+            out.emit_as(Actor::System, Change::ReviewHeld { reasons: holds, note: String::new() });
         } else if self.config.auto_approve || approvals > 0 {
-            out.emit_as(Actor::System, Change::ReviewApproved { note: "automatic review".into() });
+            out.emit_as(Actor::System, Change::ReviewApproved { note: String::new() });
         }
         Ok(out.finish())
     }

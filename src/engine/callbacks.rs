@@ -16,7 +16,10 @@ use crate::ports::{
 impl<A: Ports> Engine<A> {
     /// Stage 3: a payment provider's asynchronous notification. Verifies it (through the
     /// gateway adapter: signature, timestamp), finds the order, and records the capture exactly
-    /// once. A duplicate is answered as success so the provider stops retrying. A verified
+    /// once, under the provider that verified it: a buyer who switched provider at the payment
+    /// page (placed with WeChat Pay, paid with Alipay through a
+    /// [`PaymentRouter`](crate::adapters::router::PaymentRouter)) is recorded as paid through
+    /// Alipay, refunded there, and the chosen provider's session is closed. A duplicate is answered as success so the provider stops retrying. A verified
     /// payment that does not match the order (amount, currency, state) is recorded as a payment
     /// anomaly for staff and never marks the order paid; a payment for a cancelled order is
     /// recorded and refunded.
@@ -35,9 +38,19 @@ impl<A: Ports> Engine<A> {
         })?;
         let id = self.orders().find_by_number(&notification.order_number).await?.ok_or(EngineError::NotFound)?;
         if notification.status == PaymentStatus::Succeeded {
-            // Recorded under the order's own provider, named from the order the command loads.
-            let capture = capture(&notification, Actor::PaymentProvider { provider: "unknown".into() });
-            self.record_payment(id, capture, &notification, Some(provider_of)).await?;
+            // Recorded under the provider that verified it, which may not be the order's: the
+            // buyer can switch provider at the payment page. A gateway that does not say is
+            // taken to be the order's own provider, named from the order the command loads.
+            match notification.provider.as_deref() {
+                Some(provider) => {
+                    let actor = Actor::PaymentProvider { provider: provider.into() };
+                    self.record_payment(id, capture(&notification, actor), &notification, None).await?;
+                }
+                None => {
+                    let capture = capture(&notification, Actor::PaymentProvider { provider: "unknown".into() });
+                    self.record_payment(id, capture, &notification, Some(provider_of)).await?;
+                }
+            }
         }
         Ok(payments.reply_to(raw, true))
     }

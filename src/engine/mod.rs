@@ -711,10 +711,28 @@ impl<A: Ports> Engine<A> {
         id: OrderId,
         checkout: crate::ports::Checkout,
     ) -> Result<PaymentSession, EngineError> {
+        self.start_payment_through(actor, id, None, checkout).await
+    }
+
+    /// [`Engine::start_payment_in`] through `provider` instead of the one chosen at placement
+    /// (`None`: the chosen one): the buyer switched provider at the payment page. The gateway
+    /// must know it (a [`PaymentRouter`](crate::adapters::router::PaymentRouter) with both).
+    /// Whichever provider's notification comes first pays the order: it is recorded as the
+    /// provider that paid (refunds and queries go to it) and the chosen provider's session is
+    /// closed; money from a second provider is an anomaly sent back through that provider.
+    pub async fn start_payment_through(
+        &self,
+        actor: &Actor,
+        id: OrderId,
+        provider: Option<&str>,
+        checkout: crate::ports::Checkout,
+    ) -> Result<PaymentSession, EngineError> {
         let order = self.order_for(actor, id).await?;
         let status = order.status();
         let outstanding = order.payment.outstanding().map_err(Error::from)?;
-        let provider = order.payment.provider().map(str::to_owned);
+        let chosen = order.payment.provider();
+        // Only an online order can switch provider.
+        let provider = chosen.and(provider.map(str::trim).filter(|p| !p.is_empty()).or(chosen)).map(str::to_owned);
         match provider {
             Some(provider) if order.cancellation.is_none() && outstanding.is_positive() => {
                 let request =

@@ -107,8 +107,15 @@ impl<A: Ports> Engine<A> {
             tracing::error!(refund = %outcome.refund.0, "provider reports another refund amount; not recorded");
             return Err(Error::PaymentMismatch { expected: refund.amount, received: outcome.amount }.into());
         }
-        let actor = Actor::PaymentProvider { provider: "unknown".into() };
-        match self.run(id, Command::new(actor, action), None, Some(provider_of)).await {
+        // Under the provider that verified it; one that does not say is the order's.
+        let (actor, actor_of) = match outcome.provider.as_deref() {
+            Some(provider) => (Actor::PaymentProvider { provider: provider.into() }, None),
+            None => (
+                Actor::PaymentProvider { provider: "unknown".into() },
+                Some(provider_of as fn(&crate::order::Order) -> Actor),
+            ),
+        };
+        match self.run(id, Command::new(actor, action), None, actor_of).await {
             Ok(done) => Ok(!done.already_applied),
             Err(EngineError::Rejected(refusal @ Error::InvalidField { .. })) => {
                 // Completed after it failed, or the reverse: the first outcome stands.
@@ -207,7 +214,7 @@ impl<A: Ports> Engine<A> {
                 && r.requested_at <= before
         });
         for refund in pending {
-            let Some(provider) = order.payment.provider() else { return Ok(()) };
+            let Some(provider) = order.payment.refund_provider(refund) else { return Ok(()) };
             report.refunds_checked += 1;
             let found = self.adapters.payments().query_refund(&order.number, refund.id, provider).await?;
             if let Some(outcome) = found

@@ -25,7 +25,7 @@ use crate::command::CommandKind;
 use crate::config::ShippingRefund;
 use crate::decide::shared::{Out, invalid, next_id, required, stock_items};
 use crate::decide::{Workflow, after};
-use crate::effect::{Audience, Effect, NotificationKind};
+use crate::effect::{Audience, CaseUpdateState, Effect, NotificationKind};
 use crate::error::Error;
 use crate::event::Change;
 use crate::ids::{CaseId, LineId, PackageId, RefundId, StaffId};
@@ -286,8 +286,8 @@ pub(crate) fn approve_case(order: &Order, out: &mut Out<'_>, case: CaseId) -> Re
         c.state == CaseState::Requested && c.request.kind != CaseKind::Complaint
     })?;
     out.emit(Change::CaseApproved { case });
-    let next = if c.request.kind.returns_goods() { "awaiting_return" } else { "approved" };
-    tell_buyer(order, out, case, next, "your request was accepted".into());
+    let next = if c.request.kind.returns_goods() { CaseUpdateState::AwaitingReturn } else { CaseUpdateState::Approved };
+    tell_buyer(order, out, case, next, String::new());
     Ok(())
 }
 
@@ -297,7 +297,7 @@ pub(crate) fn reject_case(order: &Order, out: &mut Out<'_>, case: CaseId, reason
         matches!(c.state, CaseState::Requested | CaseState::Inspected { passed: false, .. })
     })?;
     out.emit(Change::CaseRejected { case, reason: reason.trimmed().to_owned() });
-    tell_buyer(order, out, case, "rejected", reason.trimmed().to_owned());
+    tell_buyer(order, out, case, CaseUpdateState::Rejected, reason.trimmed().to_owned());
     Ok(())
 }
 
@@ -320,7 +320,7 @@ pub(crate) fn record_return_parcel(order: &Order, out: &mut Out<'_>, case: CaseI
 pub(crate) fn receive_return(order: &Order, out: &mut Out<'_>, case: CaseId) -> Result<(), Error> {
     expect(order, case, CommandKind::ReceiveReturn, |c| c.state == CaseState::AwaitingReturn)?;
     out.emit(Change::ReturnReceived { case });
-    tell_buyer(order, out, case, "received", "your parcel arrived at our warehouse".into());
+    tell_buyer(order, out, case, CaseUpdateState::Received, String::new());
     Ok(())
 }
 
@@ -340,7 +340,7 @@ pub(crate) fn inspect_return(
         let items = stock_items(case_units(order, c));
         out.effect(Effect::ReturnToStock { case, items });
     }
-    let state = if passed { "inspection_passed" } else { "inspection_failed" };
+    let state = if passed { CaseUpdateState::InspectionPassed } else { CaseUpdateState::InspectionFailed };
     tell_buyer(order, out, case, state, note.trimmed().to_owned());
     Ok(())
 }
@@ -380,7 +380,7 @@ pub(crate) fn record_repair_returned(
         c.request.kind == CaseKind::WarrantyRepair && matches!(c.state, CaseState::Inspected { passed: true, .. })
     })?;
     out.emit(Change::RepairReturned { case, waybill: waybill.trimmed().to_owned() });
-    tell_buyer(order, out, case, "repaired_and_returned", format!("waybill {}", waybill.trimmed()));
+    tell_buyer(order, out, case, CaseUpdateState::RepairedAndReturned, waybill.trimmed().to_owned());
     Ok(())
 }
 
@@ -389,7 +389,7 @@ pub(crate) fn assign_case(order: &Order, out: &mut Out<'_>, case: CaseId, assign
         c.request.kind == CaseKind::Complaint && matches!(c.state, CaseState::Requested | CaseState::InProgress { .. })
     })?;
     out.emit(Change::CaseAssigned { case, assignee: assignee.clone() });
-    tell_buyer(order, out, case, "in_progress", "someone is looking into it".into());
+    tell_buyer(order, out, case, CaseUpdateState::InProgress, String::new());
     Ok(())
 }
 
@@ -477,7 +477,7 @@ impl Workflow {
         };
         out.emit(Change::CaseOpened { case: Box::new(Case::open(id, normalized, out.now)) });
         out.set_deadline(DeadlineKind::CaseSla(id), Some(after(out.now, self.config.case_answer_within)));
-        tell_buyer(order, out, id, "requested", format!("{kind} request received"));
+        tell_buyer(order, out, id, CaseUpdateState::Requested, String::new());
         Ok(())
     }
 
@@ -582,7 +582,7 @@ impl Workflow {
         expect(order, case, CommandKind::ResolveCase, |c| matches!(c.state, CaseState::InProgress { .. }))?;
         out.emit(Change::CaseResolved { case, resolution: resolution.trimmed().to_owned() });
         out.set_deadline(DeadlineKind::CaseFollowUp(case), Some(after(out.now, self.config.follow_up_after)));
-        tell_buyer(order, out, case, "resolved", resolution.trimmed().to_owned());
+        tell_buyer(order, out, case, CaseUpdateState::Resolved, resolution.trimmed().to_owned());
         Ok(())
     }
 
@@ -598,7 +598,7 @@ impl Workflow {
         })?;
         out.emit(Change::CaseClosed { case });
         out.set_deadline(DeadlineKind::CaseFollowUp(case), Some(after(out.now, self.config.follow_up_after)));
-        tell_buyer(order, out, case, "closed", String::new());
+        tell_buyer(order, out, case, CaseUpdateState::Closed, String::new());
         Ok(())
     }
 }
@@ -625,8 +625,8 @@ fn expect(order: &Order, case: CaseId, command: CommandKind, allowed: impl Fn(&C
     if allowed(c) { Ok(c) } else { Err(Error::CaseState { case, state: c.state.name(), command }) }
 }
 
-fn tell_buyer(order: &Order, out: &mut Out<'_>, case: CaseId, state: &str, detail: String) {
-    out.notify_buyer(order, NotificationKind::CaseUpdate { case, state: state.to_owned(), detail });
+fn tell_buyer(order: &Order, out: &mut Out<'_>, case: CaseId, state: CaseUpdateState, detail: String) {
+    out.notify_buyer(order, NotificationKind::CaseUpdate { case, state, detail });
 }
 
 /// A tracking update for the buyer's return parcel of a case.

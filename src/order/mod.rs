@@ -186,8 +186,71 @@ pub struct Cancellation {
     /// Who.
     pub by: ActorKind,
     /// Why.
-    pub reason: String,
+    pub reason: CancelReason,
 }
+
+/// Why an order was cancelled or rejected: a kind the system names (put into words by a
+/// [`crate::locale::Catalogue`]), or the words of the person who did it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CancelReason {
+    /// The pay-by deadline passed with the order unpaid (the system cancelled it).
+    NotPaidInTime,
+    /// In the words of whoever cancelled or rejected it (buyer, customer service, reviewer).
+    Stated {
+        /// Their words.
+        text: String,
+    },
+}
+
+impl CancelReason {
+    /// The reason a person gave.
+    pub fn stated(text: impl Into<String>) -> CancelReason {
+        CancelReason::Stated { text: text.into() }
+    }
+
+    /// The snake_case name of the kind (what a refund made for it records as its reason when
+    /// the system gave it).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CancelReason::NotPaidInTime => "not_paid_in_time",
+            CancelReason::Stated { .. } => "stated",
+        }
+    }
+
+    /// What a refund made because of it records as its reason: the person's words, or the
+    /// kind's code when the system cancelled.
+    pub fn as_refund_reason(&self) -> String {
+        match self {
+            CancelReason::Stated { text } => text.clone(),
+            CancelReason::NotPaidInTime => self.code().to_owned(),
+        }
+    }
+
+    /// Reads the form notifications were written in before reasons were typed (a plain
+    /// string, `"not paid in time"` for the deadline's) as well as the current one, so
+    /// notifications waiting in an outbox across an upgrade are still delivered.
+    pub fn deserialize_written_or_stated<'de, D: serde::Deserializer<'de>>(de: D) -> Result<CancelReason, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Written(String),
+            Typed(CancelReason),
+        }
+        Ok(match Either::deserialize(de)? {
+            Either::Written(text) => CancelReason::from_written(text),
+            Either::Typed(reason) => reason,
+        })
+    }
+
+    /// The reason a version 2 event or snapshot wrote as text.
+    pub(crate) fn from_written(text: String) -> CancelReason {
+        if text == LEGACY_NOT_PAID_IN_TIME { CancelReason::NotPaidInTime } else { CancelReason::Stated { text } }
+    }
+}
+
+/// What the pay-by deadline's cancellations said before reasons were typed.
+pub(crate) const LEGACY_NOT_PAID_IN_TIME: &str = "not paid in time";
 
 /// A follow-up visit by customer service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

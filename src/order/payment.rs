@@ -34,6 +34,10 @@ pub struct Capture {
     pub amount: Money,
     /// When it was recorded.
     pub at: DateTime<Utc>,
+    /// The provider that reported it, which may differ from the one chosen at placement
+    /// ([`PaymentMethod::Online`]) when the buyer switched at the payment page. `None`: recorded
+    /// by the system or staff, through the chosen provider.
+    pub provider: Option<String>,
 }
 
 /// A payment that could not be applied (wrong amount, currency or state). The money is not
@@ -289,12 +293,38 @@ impl PaymentLedger {
         self.refunds.iter().any(|r| r.is_live() && r.unapplied_txn.as_deref() == Some(txn_id))
     }
 
-    /// The provider name for online payments.
+    /// The provider the order's money goes through (online payments): the one that took the
+    /// latest capture, else the one chosen at placement. Refunds, queries and reconciliation
+    /// go to it, so a buyer who switched provider at the payment page is refunded where they
+    /// paid.
     pub fn provider(&self) -> Option<&str> {
+        let chosen = self.chosen_provider()?;
+        Some(self.captures.iter().rev().find_map(|c| c.provider.as_deref()).unwrap_or(chosen))
+    }
+
+    /// The provider `refund` goes back through: the one that reported the unapplied payment
+    /// it returns, else [`PaymentLedger::provider`].
+    pub fn refund_provider(&self, refund: &Refund) -> Option<&str> {
+        let reporter = refund.unapplied_txn.as_deref().and_then(|txn| {
+            self.anomalies.iter().find(|a| a.txn_id == txn).map(|a| a.provider.as_str()).filter(|p| !p.is_empty())
+        });
+        reporter.or_else(|| self.provider())
+    }
+
+    /// The provider chosen at placement (online payments), whose payment session the engine
+    /// opens unless the buyer picks another.
+    pub fn chosen_provider(&self) -> Option<&str> {
         match &self.method {
             PaymentMethod::Online { provider } => Some(provider),
             PaymentMethod::CashOnDelivery => None,
         }
+    }
+
+    /// The provider and transaction that paid: the latest capture's (`None` before any).
+    pub fn paid_through(&self) -> Option<(&str, &str)> {
+        let capture = self.captures.last()?;
+        let provider = capture.provider.as_deref().or(self.chosen_provider())?;
+        Some((provider, capture.txn_id.as_str()))
     }
 }
 
@@ -317,11 +347,17 @@ impl Workflow {
         if order.payment.method.is_cod() || amount.currency != order.currency {
             return Err(Error::PaymentMismatch { expected: outstanding, received: amount });
         }
+        // The provider that reported it (the buyer may have switched away from the chosen one).
+        let reporter = match reported_by(out.actor) {
+            "" => None,
+            provider => Some(provider.to_owned()),
+        };
         if order.cancellation.is_some() {
-            // Money for an order that no longer exists: keep it on record and send it back.
-            out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount });
+            // Money for an order that no longer exists: keep it on record and send it back,
+            // through the provider it came through.
+            out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount, provider: reporter.clone() });
             let reason = "payment arrived after the order was cancelled";
-            let provider = order.payment.provider().unwrap_or_default().to_owned();
+            let provider = return_provider(reporter.as_deref().unwrap_or_default(), order).unwrap_or_default();
             send_back(order, out, amount, reason, provider, None);
             out.notify_to(
                 Audience::CustomerService,
@@ -334,7 +370,14 @@ impl Workflow {
         if amount.minor > outstanding.minor || (!self.config.partial_captures && amount != outstanding) {
             return Err(Error::PaymentMismatch { expected: outstanding, received: amount });
         }
-        out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount });
+        // The buyer paid elsewhere: the chosen provider's session must not take money too.
+        if let (Some(reporter), Some(chosen)) = (reporter.as_deref(), order.payment.chosen_provider())
+            && reporter != chosen
+            && order.payment.captures.is_empty()
+        {
+            out.effect(Effect::ClosePayment { provider: chosen.to_owned() });
+        }
+        out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount, provider: reporter });
         if amount == outstanding {
             out.notify_buyer(order, NotificationKind::Paid { amount: order.totals.total });
         }
@@ -565,8 +608,15 @@ fn find_refund(order: &Order, id: RefundId) -> Result<&Refund, Error> {
 
 // Applying its events (`evolve`).
 
-pub(crate) fn payment_captured(order: &mut Order, txn_id: &str, amount: Money, now: DateTime<Utc>) {
-    let capture = crate::order::Capture { txn_id: txn_id.to_owned(), amount, at: now };
+pub(crate) fn payment_captured(
+    order: &mut Order,
+    txn_id: &str,
+    amount: Money,
+    provider: Option<&str>,
+    now: DateTime<Utc>,
+) {
+    let provider = provider.map(str::to_owned);
+    let capture = crate::order::Capture { txn_id: txn_id.to_owned(), amount, at: now, provider };
     order.payment.captures.push(capture);
     if order.payment.gate_open() {
         order.deadlines.pay_by = None;

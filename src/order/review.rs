@@ -15,7 +15,7 @@ use crate::effect::NotificationKind;
 use crate::error::Error;
 use crate::event::{Change, Event};
 use crate::money::Money;
-use crate::order::Order;
+use crate::order::{CancelReason, Order};
 use crate::placement::OrderDraft;
 use crate::text::Trim;
 
@@ -190,7 +190,7 @@ pub(crate) fn resolve_hold(out: &mut Out<'_>, contact_note: &str) -> Result<(), 
 pub(crate) fn reject(order: &Order, out: &mut Out<'_>, reason: &str) -> Result<(), Error> {
     required("reason", reason)?;
     out.emit(Change::ReviewRejected { reason: reason.trimmed().to_owned() });
-    wind_down(order, out, reason.trimmed())
+    wind_down(order, out, CancelReason::stated(reason.trimmed()))
 }
 
 // Applying its events (`evolve`).
@@ -220,5 +220,5 @@ pub(crate) fn hold_resolved(order: &mut Order, contact_note: &str) {
 /// A rejected order is also a cancelled one.
 pub(crate) fn review_rejected(order: &mut Order, event: &Event, reason: &str) {
     order.review = ReviewState::Rejected { reason: reason.to_owned() };
-    order_cancelled(order, event, reason);
+    order_cancelled(order, event, &CancelReason::stated(reason));
 }

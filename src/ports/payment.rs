@@ -146,6 +146,14 @@ pub enum Checkout {
     /// A desktop browser sent to the provider's payment page (Alipay `alipay.trade.page.pay`).
     /// Answered by [`PaymentSession::Redirect`].
     Page,
+    /// Inside the provider's mini-program, by the payer's id there. Alipay
+    /// (`alipay.trade.create`, `JSAPI_PAY`): the user id (`2088` and 12 digits, sent as
+    /// `buyer_id`) or the OpenID (`buyer_open_id`), answered by [`PaymentSession::TradeNo`]
+    /// for `my.tradePay`. WeChat Pay: the openid, as [`Checkout::Jsapi`].
+    MiniProgram {
+        /// The payer's id at the provider.
+        payer: String,
+    },
 }
 
 /// The signed parameters of WeChat's `wx.requestPayment` (JSAPI and mini-program), named as
@@ -186,9 +194,10 @@ pub struct AppParameters {
     pub sign: String,
 }
 
-/// What the buyer needs to pay.
+/// What the buyer needs to pay. More kinds come with more checkouts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PaymentSession {
     /// Send the buyer to this page.
     Redirect {
@@ -208,6 +217,12 @@ pub enum PaymentSession {
     AppOrder {
         /// The order string.
         order_string: String,
+    },
+    /// Pass this provider trade number to the mini-program's payment call (Alipay
+    /// `my.tradePay({ tradeNO })`, from `alipay.trade.create`).
+    TradeNo {
+        /// The provider's trade number.
+        trade_no: String,
     },
 }
 

@@ -12,7 +12,12 @@
 //! * 1: what builds before the codec wrote: the event carried its own `v: 1`, and fields added
 //!   later (`Refund::unapplied_txn`, `Anomaly::provider`, `PaymentLedger::cod_void`, …) may be
 //!   missing.
-//! * 2: the current form: no `v`, every field present.
+//! * 2: no `v`, every field present; why an order was cancelled is a plain string
+//!   (`"not paid in time"` when the pay-by deadline did it).
+//! * 3: a capture (`payment_captured`, `Capture`) names the provider that reported it, as a
+//!   buyer may pay through another provider than the one chosen.
+//! * 4: the current form: the cancellation's reason is typed (`{"kind": "not_paid_in_time"}`
+//!   or `{"kind": "stated", "text": …}`), so no English sentence is stored for it.
 //!
 //! [`IndexColumns`] are the columns every store indexes an order by, computed in one place.
 //!
@@ -34,10 +39,10 @@ pub use index::IndexColumns;
 pub use snapshot::StoredSnapshot;
 
 /// The schema version of the events this build writes.
-pub const EVENT_VERSION: u16 = 2;
+pub const EVENT_VERSION: u16 = 4;
 
 /// The schema version of the snapshots this build writes.
-pub const SNAPSHOT_VERSION: u16 = 2;
+pub const SNAPSHOT_VERSION: u16 = 4;
 
 /// A stored payload as a store read it: JSON text (SQLite) or a parsed value (PostgreSQL
 /// `jsonb` read as a [`Value`]).
@@ -150,6 +155,35 @@ mod tests {
         assert_eq!(order.payment.refunds[0].unapplied_txn, None);
     }
 
+    /// Version 2 captures name no provider: they read as made through the chosen one.
+    #[test]
+    fn version_2_captures_read_as_the_chosen_provider() {
+        let mut captured: Value = serde_json::from_str(V1_EVENTS.lines().nth(2).unwrap()).unwrap();
+        assert_eq!(captured["change"]["type"], "payment_captured");
+        captured.as_object_mut().unwrap().remove("v");
+        let v2 = captured.to_string();
+        let mut v3 = captured.clone();
+        super::upcast::event_v2_to_v3(&mut v3).unwrap();
+        assert_eq!(v3["change"]["provider"], Value::Null, "the step writes the field out");
+        let event = StoredEvent::decode(v2.as_str(), 2, id(), 3).unwrap();
+        match &event.change {
+            crate::event::Change::PaymentCaptured { txn_id, provider, .. } => {
+                assert_eq!((txn_id.as_str(), provider), ("T1", &None));
+            }
+            other => panic!("expected a capture, got {other:?}"),
+        }
+        assert_eq!(event, v1_events()[2]);
+
+        let mut snapshot: Value = serde_json::from_str(V1_SNAPSHOT).unwrap();
+        super::upcast::snapshot_v1_to_v2(&mut snapshot).unwrap();
+        assert!(snapshot["payment"]["captures"][0].get("provider").is_none());
+        let v2 = snapshot.to_string();
+        let order = StoredSnapshot::decode(v2.as_str(), 2, id()).unwrap();
+        assert_eq!(order.payment.captures[0].provider, None);
+        assert_eq!(order.payment.paid_through(), Some(("alipay", "T1")));
+        assert_eq!(order, StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap());
+    }
+
     #[test]
     fn the_current_version_round_trips_without_v() {
         for event in v1_events() {
@@ -162,6 +196,34 @@ mod tests {
         let order = StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap();
         let json = StoredSnapshot::encode(&order).to_json().unwrap();
         assert_eq!(StoredSnapshot::decode(json.as_str(), SNAPSHOT_VERSION, id()).unwrap(), order);
+    }
+
+    /// Version 2 wrote a cancellation's reason as a string: the deadline's own words become
+    /// the typed kind, anyone else's words stay theirs, in the event and the snapshot.
+    #[test]
+    fn version_2_cancellation_reasons_read_as_typed_reasons() {
+        use crate::order::CancelReason;
+        let event = |reason: &str| {
+            serde_json::json!({
+                "seq": 3, "at": "2026-11-30T09:30:00Z", "actor": {"kind": "system"},
+                "change": {"type": "order_cancelled", "reason": reason},
+            })
+        };
+        let unpaid = StoredEvent::decode(event("not paid in time"), 2, id(), 3).unwrap();
+        assert_eq!(unpaid.change, crate::Change::OrderCancelled { reason: CancelReason::NotPaidInTime });
+        let stated = StoredEvent::decode(event("ordered twice"), 2, id(), 3).unwrap();
+        assert_eq!(stated.change, crate::Change::OrderCancelled { reason: CancelReason::stated("ordered twice") });
+
+        // The v1 fixture's order was cancelled by its buyer; read as version 2 (what the v1
+        // step leaves), its snapshot's reason is the buyer's words.
+        let mut v2: Value = serde_json::from_str(V1_SNAPSHOT).unwrap();
+        super::upcast::snapshot_v1_to_v2(&mut v2).unwrap();
+        let words = v2["cancellation"]["reason"].as_str().unwrap().to_owned();
+        let order = StoredSnapshot::decode(v2.clone(), 2, id()).unwrap();
+        assert_eq!(order.cancellation().map(|c| c.reason.clone()), Some(CancelReason::stated(words)));
+        v2["cancellation"]["reason"] = "not paid in time".into();
+        let order = StoredSnapshot::decode(v2, 2, id()).unwrap();
+        assert_eq!(order.cancellation().map(|c| c.reason.clone()), Some(CancelReason::NotPaidInTime));
     }
 
     /// A row that cannot be read names the order and the event.

@@ -2,8 +2,8 @@
 //!
 //! A step takes the JSON of version `n` and leaves the JSON of version `n + 1`. Reading a row
 //! of version `n` runs the steps `n`, `n + 1`, … up to the current version, in that order,
-//! then deserialises. To add version 3: raise the version in `crate::stored`, write
-//! `event_v2_to_v3` (and/or `snapshot_v2_to_v3`) and add it to the list below.
+//! then deserialises. To add version 4: raise the version in `crate::stored`, write
+//! `event_v3_to_v4` (and/or `snapshot_v3_to_v4`) and add it to the list below.
 
 use serde_json::{Map, Value};
 
@@ -15,10 +15,10 @@ pub type Step = fn(&mut Value) -> Result<(), String>;
 pub type Steps = &'static [(u16, Step)];
 
 /// The event steps.
-pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2)];
+pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2), (2, event_v2_to_v3), (3, event_v3_to_v4)];
 
 /// The snapshot steps.
-pub const SNAPSHOT_STEPS: Steps = &[(1, snapshot_v1_to_v2)];
+pub const SNAPSHOT_STEPS: Steps = &[(1, snapshot_v1_to_v2), (2, snapshot_v2_to_v3), (3, snapshot_v3_to_v4)];
 
 /// Runs the steps from `from` up to `to`, in version order; a missing step is an error.
 pub fn run(steps: Steps, from: u16, to: u16, value: &mut Value) -> Result<(), String> {
@@ -72,6 +72,67 @@ pub fn snapshot_v1_to_v2(order: &mut Value) -> Result<(), String> {
         fill(deadlines, "tracking_poll_at", Value::Null);
     }
     Ok(())
+}
+
+/// Version 2 → 3 of an event: a capture names the provider that reported it. Version 2
+/// accepted payments through the order's chosen provider only, so an old capture was made
+/// through it: `null`, which reads as the chosen provider.
+pub fn event_v2_to_v3(event: &mut Value) -> Result<(), String> {
+    let event = object(event, "the event")?;
+    if let Some(change) = event.get_mut("change").and_then(Value::as_object_mut)
+        && change.get("type").and_then(Value::as_str) == Some("payment_captured")
+    {
+        fill(change, "provider", Value::Null);
+    }
+    Ok(())
+}
+
+/// Version 3 → 4 of an event: an `order_cancelled` event's reason, a string, becomes a typed
+/// reason (see [`cancel_reason_v3_to_v4`]).
+pub fn event_v3_to_v4(event: &mut Value) -> Result<(), String> {
+    let event = object(event, "the event")?;
+    if let Some(change) = event.get_mut("change").and_then(Value::as_object_mut)
+        && change.get("type").and_then(Value::as_str) == Some("order_cancelled")
+        && let Some(reason) = change.get_mut("reason")
+    {
+        cancel_reason_v3_to_v4(reason);
+    }
+    Ok(())
+}
+
+/// Version 2 → 3 of a snapshot: each capture names the provider that reported it (`null`: the
+/// chosen provider, the only one version 2 accepted).
+pub fn snapshot_v2_to_v3(order: &mut Value) -> Result<(), String> {
+    let order = object(order, "the snapshot")?;
+    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
+        for capture in objects(payment, "captures") {
+            fill(capture, "provider", Value::Null);
+        }
+    }
+    Ok(())
+}
+
+/// Version 3 → 4 of a snapshot: the cancellation's reason becomes a typed reason.
+pub fn snapshot_v3_to_v4(order: &mut Value) -> Result<(), String> {
+    let order = object(order, "the snapshot")?;
+    if let Some(reason) = order.get_mut("cancellation").and_then(Value::as_object_mut).and_then(|c| c.get_mut("reason"))
+    {
+        cancel_reason_v3_to_v4(reason);
+    }
+    Ok(())
+}
+
+/// A version 3 reason (a string) as version 4 writes it: `"not paid in time"`, the pay-by
+/// deadline's words, is that kind; any other string is the words of the person who cancelled.
+fn cancel_reason_v3_to_v4(reason: &mut Value) {
+    if let Value::String(text) = reason {
+        *reason = match serde_json::to_value(crate::order::CancelReason::from_written(std::mem::take(text))) {
+            Ok(typed) => typed,
+            // Serialising a plain enum of strings cannot fail; should it, the row stays as it
+            // was and reading it reports the mismatch.
+            Err(_) => return,
+        };
+    }
 }
 
 /// A version 1 refund: no case, no unapplied payment, unless it says so.

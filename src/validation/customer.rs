@@ -14,7 +14,7 @@ pub struct CustomerIdFormat;
 impl Rule for CustomerIdFormat {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         if let Err(e) = check_external_id(form.customer.trimmed()) {
-            report_id_error(out, "customer", "customer id", e);
+            report_id_error(out, "customer", e);
         }
     }
 }
@@ -25,14 +25,6 @@ pub struct BuyerNoteLength;
 
 impl Rule for BuyerNoteLength {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
-        check_text(
-            out,
-            "buyer_note",
-            "buyer note",
-            &form.buyer_note,
-            false,
-            limits.max_buyer_note_len,
-            Text::MultiLine,
-        );
+        check_text(out, "buyer_note", &form.buyer_note, false, limits.max_buyer_note_len, Text::MultiLine);
     }
 }

@@ -13,23 +13,19 @@ use crate::text::Trim;
 use super::address::normalize_country;
 use super::lines::{LineKey, line_field, line_key, skus_distinct};
 use super::totals::allocate;
-use super::{Validator, Violation, ViolationCode, Violations};
+use super::violations::Sum;
+use super::{Validator, Violation, ViolationRule, Violations};
 
 impl Validator {
     /// Builds the draft of a form the rules accepted. Every step is still checked, so a
     /// mistake here becomes a violation rather than a panic or a wrong order.
     pub(super) fn build(&self, form: &PlaceOrderForm) -> Result<OrderDraft, Violations> {
-        let fail = |field: &str, code, message: &str| -> Violations {
-            Violations::from(vec![Violation::new(field, code, message)])
-        };
-        let overflow = |field: &str| fail(field, ViolationCode::Overflow, "amount does not fit in 64-bit minor units");
+        let fail = |field: &str, rule| -> Violations { Violations::from(vec![Violation::broke(field, rule)]) };
+        let overflow = |field: &str| fail(field, ViolationRule::Overflow { sum: Sum::Amount });
 
-        let customer = CustomerId::new(form.customer.trimmed())
-            .map_err(|_| fail("customer", ViolationCode::BadFormat, "invalid customer id"))?;
-        let first = form
-            .lines
-            .first()
-            .ok_or_else(|| fail("lines", ViolationCode::Required, "the order must have at least one line"))?;
+        let customer =
+            CustomerId::new(form.customer.trimmed()).map_err(|_| fail("customer", ViolationRule::Invalid))?;
+        let first = form.lines.first().ok_or_else(|| fail("lines", ViolationRule::NoLines))?;
         let currency = first.unit_price.currency;
 
         // Merge duplicates, keeping first-seen order.
@@ -45,12 +41,13 @@ impl Validator {
         let mut merged: Vec<Merged> = Vec::with_capacity(form.lines.len());
         let mut index: HashMap<LineKey<'_>, usize> = HashMap::new();
         for (i, line) in form.lines.iter().enumerate() {
-            let (sku, variant) =
-                line_key(line).ok_or_else(|| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?;
+            let (sku, variant) = line_key(line).ok_or_else(|| fail(&line_field(i, "sku"), ViolationRule::Invalid))?;
             let quantity = u32::try_from(line.quantity)
                 .ok()
                 .filter(|q| (1..=self.limits.max_quantity_per_line).contains(q))
-                .ok_or_else(|| fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "quantity out of range"))?;
+                .ok_or_else(|| {
+                    fail(&line_field(i, "quantity"), ViolationRule::Quantity { max: self.limits.max_quantity_per_line })
+                })?;
             let earlier = if distinct {
                 None
             } else {
@@ -65,23 +62,19 @@ impl Validator {
             if let Some(at) = earlier {
                 let m = merged.get_mut(at).ok_or_else(|| overflow("lines"))?;
                 if m.unit_price != line.unit_price {
-                    return Err(fail(
-                        &format!("lines[{i}]"),
-                        ViolationCode::DuplicateLine,
-                        "duplicate line with a different unit price",
-                    ));
+                    return Err(fail(&format!("lines[{i}]"), ViolationRule::DuplicateLine { first: at }));
                 }
-                m.quantity = m
-                    .quantity
-                    .checked_add(quantity)
-                    .filter(|q| *q <= self.limits.max_quantity_per_line)
-                    .ok_or_else(|| {
-                        fail(&line_field(i, "quantity"), ViolationCode::OutOfRange, "combined quantity out of range")
-                    })?;
+                m.quantity =
+                    m.quantity.checked_add(quantity).filter(|q| *q <= self.limits.max_quantity_per_line).ok_or_else(
+                        || {
+                            let max = self.limits.max_quantity_per_line;
+                            fail(&line_field(i, "quantity"), ViolationRule::CombinedQuantity { max })
+                        },
+                    )?;
                 continue;
             }
             merged.push(Merged {
-                sku: Sku::new(sku).map_err(|_| fail(&line_field(i, "sku"), ViolationCode::BadFormat, "invalid SKU"))?,
+                sku: Sku::new(sku).map_err(|_| fail(&line_field(i, "sku"), ViolationRule::Invalid))?,
                 variant: variant.into_owned(),
                 product_name: crate::text::Text::from(line.product_name.trimmed()),
                 quantity,
@@ -101,8 +94,7 @@ impl Validator {
             .checked_sub(form.discount)
             .map_err(|_| overflow("discount"))?;
         let minors: Vec<i64> = line_totals.iter().map(|t| t.minor).collect();
-        let shares = allocate(form.discount.minor, &minors)
-            .ok_or_else(|| fail("discount", ViolationCode::OutOfRange, "discount cannot be allocated to the lines"))?;
+        let shares = allocate(form.discount.minor, &minors).ok_or_else(|| fail("discount", ViolationRule::Invalid))?;
 
         let mut lines = Vec::with_capacity(merged.len());
         for (n, ((m, line_total), share)) in merged.into_iter().zip(line_totals).zip(shares).enumerate() {
@@ -127,7 +119,7 @@ impl Validator {
             recipient: a.recipient.trimmed().into(),
             phone: a.phone.trimmed().into(),
             country: normalize_country(&a.country)
-                .ok_or_else(|| fail("shipping_address.country", ViolationCode::BadFormat, "invalid country code"))?
+                .ok_or_else(|| fail("shipping_address.country", ViolationRule::CountryCode))?
                 .into(),
             province: a.province.trimmed().into(),
             city: a.city.trimmed().into(),

@@ -4,7 +4,7 @@
 use crate::ids::IdError;
 use crate::text::Trim;
 
-use super::{ViolationCode, Violations};
+use super::{ViolationRule, Violations};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Text {
@@ -38,60 +38,43 @@ pub(super) fn text_ok(value: &str, required: bool, max: usize, kind: Text) -> bo
 pub(super) fn check_text_at(
     out: &mut Violations,
     field: impl FnOnce() -> String,
-    what: &str,
     value: &str,
     required: bool,
     max: usize,
     kind: Text,
 ) {
     if !text_ok(value, required, max, kind) {
-        check_text(out, &field(), what, value, required, max, kind);
+        check_text(out, &field(), value, required, max, kind);
     }
 }
 
 /// Checks one free-text field: required (when asked), length, control characters.
-pub(super) fn check_text(
-    out: &mut Violations,
-    field: &str,
-    what: &str,
-    value: &str,
-    required: bool,
-    max: usize,
-    kind: Text,
-) {
+pub(super) fn check_text(out: &mut Violations, field: &str, value: &str, required: bool, max: usize, kind: Text) {
     let value = value.trimmed();
     if value.is_empty() {
         if required {
-            out.add(field, ViolationCode::Required, format!("{what} is required"));
+            out.broke(field, ViolationRule::Required);
         }
         return;
     }
     if !within(value, max) {
-        out.add(field, ViolationCode::TooLong, format!("{what} must be at most {max} characters"));
+        out.broke(field, ViolationRule::TooLong { max });
     }
     let bad = match kind {
         Text::SingleLine => value.chars().any(char::is_control),
         Text::MultiLine => value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')),
     };
     if bad {
-        let msg = match kind {
-            Text::SingleLine => format!("{what} must not contain control characters"),
-            Text::MultiLine => {
-                format!("{what} must not contain control characters other than line breaks")
-            }
-        };
-        out.add(field, ViolationCode::BadFormat, msg);
+        out.broke(field, ViolationRule::ControlCharacters { line_breaks: kind == Text::MultiLine });
     }
 }
 
 /// Reports a host-id error (customer id, SKU) with the matching code.
-pub(super) fn report_id_error(out: &mut Violations, field: &str, what: &str, err: IdError) {
-    let (code, message) = match err {
-        IdError::Empty => (ViolationCode::Required, format!("{what} is required")),
-        IdError::TooLong { max, .. } => (ViolationCode::TooLong, format!("{what} must be at most {max} characters")),
-        IdError::BadCharacter => {
-            (ViolationCode::BadFormat, format!("{what} must not contain whitespace or control characters"))
-        }
+pub(super) fn report_id_error(out: &mut Violations, field: &str, err: IdError) {
+    let rule = match err {
+        IdError::Empty => ViolationRule::Required,
+        IdError::TooLong { max, .. } => ViolationRule::TooLong { max },
+        IdError::BadCharacter => ViolationRule::WhitespaceOrControl,
     };
-    out.add(field, code, message);
+    out.broke(field, rule);
 }

@@ -11,7 +11,7 @@ use crate::placement::{LineForm, PlaceOrderForm, Variant};
 use crate::text::Trim;
 
 use super::fields::{Text, check_text_at, report_id_error, within};
-use super::{Limits, Rule, ViolationCode, Violations};
+use super::{Limits, Rule, ViolationRule, Violations};
 
 pub(super) fn line_field(i: usize, name: &str) -> String {
     format!("lines[{i}].{name}")
@@ -58,7 +58,7 @@ pub struct HasLines;
 impl Rule for HasLines {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         if form.lines.is_empty() {
-            out.add("lines", ViolationCode::Required, "the order must have at least one line");
+            out.broke("lines", ViolationRule::NoLines);
         }
     }
 }
@@ -70,7 +70,7 @@ pub struct LineCount;
 impl Rule for LineCount {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         if form.lines.len() > limits.max_lines {
-            out.add("lines", ViolationCode::TooMany, format!("an order may have at most {} lines", limits.max_lines));
+            out.broke("lines", ViolationRule::TooManyLines { max: limits.max_lines });
         }
     }
 }
@@ -83,7 +83,7 @@ impl Rule for SkuFormat {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         for (i, line) in form.lines.iter().enumerate() {
             if let Err(e) = check_external_id(line.sku.trimmed()) {
-                report_id_error(out, &line_field(i, "sku"), "SKU", e);
+                report_id_error(out, &line_field(i, "sku"), e);
             }
         }
     }
@@ -99,7 +99,6 @@ impl Rule for ProductName {
             check_text_at(
                 out,
                 || line_field(i, "product_name"),
-                "product name",
                 &line.product_name,
                 true,
                 limits.max_product_name_len,
@@ -124,11 +123,7 @@ impl Rule for VariantLimits {
         for (i, line) in form.lines.iter().enumerate() {
             let field = || line_field(i, "variant");
             if line.variant.len() > limits.max_variant_attributes {
-                out.add(
-                    field(),
-                    ViolationCode::TooMany,
-                    format!("a line may have at most {} variant attributes", limits.max_variant_attributes),
-                );
+                out.broke(field(), ViolationRule::TooManyVariantAttributes { max: limits.max_variant_attributes });
             }
             // Names are the keys of a map, so they can only clash once trimmed: without
             // surrounding spaces there is nothing to track.
@@ -137,34 +132,22 @@ impl Rule for VariantLimits {
             for (name, value) in &line.variant {
                 let name = name.trimmed();
                 if name.is_empty() {
-                    out.add(field(), ViolationCode::Required, "variant attribute names must not be blank");
+                    out.broke(field(), ViolationRule::VariantNameBlank);
                     continue;
                 }
                 if !within(name, max) {
-                    out.add(
-                        field(),
-                        ViolationCode::TooLong,
-                        format!("variant attribute names must be at most {max} characters"),
-                    );
+                    out.broke(field(), ViolationRule::VariantNameTooLong { max });
                     continue;
                 }
                 if name.chars().any(char::is_control) {
-                    out.add(
-                        field(),
-                        ViolationCode::BadFormat,
-                        "variant attribute names must not contain control characters",
-                    );
+                    out.broke(field(), ViolationRule::VariantNameControl);
                     continue;
                 }
                 if may_clash && !seen.insert(name) {
-                    out.add(
-                        field(),
-                        ViolationCode::BadFormat,
-                        "variant attribute names must be unique, ignoring surrounding spaces",
-                    );
+                    out.broke(field(), ViolationRule::VariantNameDuplicate);
                 }
                 let at = || format!("{}[{name:?}]", field());
-                check_text_at(out, at, "variant value", value, true, max, Text::SingleLine);
+                check_text_at(out, at, value, true, max, Text::SingleLine);
             }
         }
     }
@@ -178,11 +161,7 @@ impl Rule for QuantityRange {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         for (i, line) in form.lines.iter().enumerate() {
             if !quantity_ok(line.quantity, limits) {
-                out.add(
-                    line_field(i, "quantity"),
-                    ViolationCode::OutOfRange,
-                    format!("quantity must be between 1 and {}", limits.max_quantity_per_line),
-                );
+                out.broke(line_field(i, "quantity"), ViolationRule::Quantity { max: limits.max_quantity_per_line });
             }
         }
     }
@@ -197,11 +176,7 @@ impl Rule for UnitPriceRange {
         for (i, line) in form.lines.iter().enumerate() {
             if !unit_price_ok(line.unit_price, limits) {
                 let max = Money::new(limits.max_unit_price_minor, line.unit_price.currency);
-                out.add(
-                    line_field(i, "unit_price"),
-                    ViolationCode::OutOfRange,
-                    format!("unit price must be between 0 and {max}"),
-                );
+                out.broke(line_field(i, "unit_price"), ViolationRule::UnitPrice { max });
             }
         }
     }
@@ -235,22 +210,14 @@ impl Rule for DuplicateLines {
                 Entry::Occupied(mut e) => {
                     let (first, price, combined) = e.get_mut();
                     if *price != line.unit_price {
-                        out.add(
-                            format!("lines[{i}]"),
-                            ViolationCode::DuplicateLine,
-                            format!("same SKU and variant as lines[{first}] but a different unit price"),
-                        );
+                        out.broke(format!("lines[{i}]"), ViolationRule::DuplicateLine { first: *first });
                         continue;
                     }
                     *combined = combined.saturating_add(quantity);
                     if quantity > 0 && *combined > i64::from(limits.max_quantity_per_line) {
-                        out.add(
+                        out.broke(
                             line_field(i, "quantity"),
-                            ViolationCode::OutOfRange,
-                            format!(
-                                "combined quantity of lines with this SKU and variant must be at most {}",
-                                limits.max_quantity_per_line
-                            ),
+                            ViolationRule::CombinedQuantity { max: limits.max_quantity_per_line },
                         );
                     }
                 }

@@ -102,7 +102,7 @@ pub use lines::{
 };
 pub use payment::PaymentProvider;
 pub use totals::{DiscountRange, ShippingFeeRange, SingleCurrency, TotalsFit};
-pub use violations::{Violation, ViolationCode, Violations};
+pub use violations::{Sum, Violation, ViolationCode, ViolationRule, Violations, field_name};
 
 use std::fmt;
 

@@ -12,15 +12,7 @@ pub struct PaymentProvider;
 impl Rule for PaymentProvider {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         if let PaymentMethod::Online { provider } = &form.payment {
-            check_text(
-                out,
-                "payment.provider",
-                "payment provider",
-                provider,
-                true,
-                limits.max_provider_len,
-                Text::SingleLine,
-            );
+            check_text(out, "payment.provider", provider, true, limits.max_provider_len, Text::SingleLine);
         }
     }
 }

@@ -5,7 +5,8 @@ use crate::money::{Currency, Money};
 use crate::placement::PlaceOrderForm;
 
 use super::lines::{line_field, quantity_ok, unit_price_ok};
-use super::{Limits, Rule, ViolationCode, Violations};
+use super::violations::Sum;
+use super::{Limits, Rule, ViolationRule, Violations};
 
 /// The order's currency: the first line's, or the shipping fee's when there are no lines.
 fn order_currency(form: &PlaceOrderForm) -> Currency {
@@ -34,17 +35,17 @@ pub struct SingleCurrency;
 impl Rule for SingleCurrency {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         let currency = order_currency(form);
-        let message = || format!("currency must be {currency}, the currency of the first line");
+        let rule = || ViolationRule::CurrencyMismatch { currency };
         for (i, line) in form.lines.iter().enumerate() {
             if line.unit_price.currency != currency {
-                out.add(line_field(i, "unit_price"), ViolationCode::CurrencyMismatch, message());
+                out.broke(line_field(i, "unit_price"), rule());
             }
         }
         if form.shipping_fee.currency != currency {
-            out.add("shipping_fee", ViolationCode::CurrencyMismatch, message());
+            out.broke("shipping_fee", rule());
         }
         if form.discount.currency != currency {
-            out.add("discount", ViolationCode::CurrencyMismatch, message());
+            out.broke("discount", rule());
         }
     }
 }
@@ -56,7 +57,7 @@ pub struct ShippingFeeRange;
 impl Rule for ShippingFeeRange {
     fn check(&self, form: &PlaceOrderForm, _: &Limits, out: &mut Violations) {
         if form.shipping_fee.is_negative() {
-            out.add("shipping_fee", ViolationCode::OutOfRange, "shipping fee must not be negative");
+            out.broke("shipping_fee", ViolationRule::Negative);
         }
     }
 }
@@ -69,18 +70,14 @@ pub struct DiscountRange;
 impl Rule for DiscountRange {
     fn check(&self, form: &PlaceOrderForm, limits: &Limits, out: &mut Violations) {
         if form.discount.is_negative() {
-            out.add("discount", ViolationCode::OutOfRange, "discount must not be negative");
+            out.broke("discount", ViolationRule::Negative);
             return;
         }
         if let Some(subtotal) = clean_subtotal(form, limits)
             && subtotal.currency == form.discount.currency
             && form.discount.minor > subtotal.minor
         {
-            out.add(
-                "discount",
-                ViolationCode::OutOfRange,
-                format!("discount must not exceed the goods subtotal ({subtotal})"),
-            );
+            out.broke("discount", ViolationRule::DiscountAboveSubtotal { subtotal });
         }
     }
 }
@@ -101,11 +98,7 @@ impl Rule for TotalsFit {
                 Ok(total) => line_totals.push(total),
                 Err(_) => {
                     all_fit = false;
-                    out.add(
-                        line_field(i, "quantity"),
-                        ViolationCode::Overflow,
-                        "unit price times quantity does not fit in 64-bit minor units",
-                    );
+                    out.broke(line_field(i, "quantity"), ViolationRule::Overflow { sum: Sum::LineAmount });
                 }
             }
         }
@@ -121,11 +114,7 @@ impl Rule for TotalsFit {
             match subtotal.checked_add(total) {
                 Ok(sum) => subtotal = sum,
                 Err(_) => {
-                    out.add(
-                        format!("lines[{i}]"),
-                        ViolationCode::Overflow,
-                        "the order subtotal does not fit in 64-bit minor units with this line",
-                    );
+                    out.broke(format!("lines[{i}]"), ViolationRule::Overflow { sum: Sum::Subtotal });
                     return;
                 }
             }
@@ -134,19 +123,11 @@ impl Rule for TotalsFit {
             return;
         }
         let Ok(with_shipping) = subtotal.checked_add(form.shipping_fee) else {
-            out.add(
-                "shipping_fee",
-                ViolationCode::Overflow,
-                "subtotal plus shipping fee does not fit in 64-bit minor units",
-            );
+            out.broke("shipping_fee", ViolationRule::Overflow { sum: Sum::WithShipping });
             return;
         };
         if form.discount.currency == currency && with_shipping.checked_sub(form.discount).is_err() {
-            out.add(
-                "discount",
-                ViolationCode::Overflow,
-                "the order total minus the discount does not fit in 64-bit minor units",
-            );
+            out.broke("discount", ViolationRule::Overflow { sum: Sum::AfterDiscount });
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::common;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use common::{SKUS, Shop, sku};
+use common::Shop;
 use orderflow::engine::{Adapters, Engine, EngineError, EngineSettings};
 use orderflow::order::{RefundStatus, TrackingKind};
 use orderflow::ports::{GatewayError, LogisticsError, OrderRepository, PaymentNotification, PaymentStatus};
@@ -167,10 +167,7 @@ impl TwoCarriers {
         let sf = Arc::new(FakeCarrier::new("SF", b"sf-secret").with_waybill_prefix("WB"));
         let yt = Arc::new(FakeCarrier::new("YT", b"yt-secret").with_waybill_prefix("WB"));
         let zto = Arc::new(FakeCarrier::new("ZTO", b"zto-secret").with_waybill_prefix("WB"));
-        let inventory = Arc::new(MemoryInventory::new());
-        for s in SKUS {
-            inventory.set_stock(&sku(s), 100);
-        }
+        let inventory = crate::common::stocked_inventory();
         let clock = Arc::new(FixedClock::new(t0()));
         let adapters = Adapters {
             store: Arc::new(MemoryStore::new()),

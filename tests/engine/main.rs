@@ -15,5 +15,6 @@ mod engine_stages;
 mod fakes;
 mod memory_inventory;
 mod no_secrets_in_logs;
+mod provider_switch;
 mod settlement;
 mod simulation;

@@ -11,9 +11,9 @@ use orderflow::testing::{
     Scenario, buyer, carrier, customer_service, provider, reviewer, sample_cod_form, sample_form, t0, warehouse,
 };
 use orderflow::{
-    Action, Actor, Audience, Change, Ctx, Currency, CustomerId, Decision, Effect, Error, Event, LineId, Money,
-    NewOrder, Notification, NotificationKind, Order, OrderId, OrderNumber, OrderStatus, PackageId, RefundId, StockItem,
-    Workflow, WorkflowConfig, buyer_timeline, staff_view,
+    Action, Actor, Audience, CancelReason, Change, Ctx, Currency, CustomerId, Decision, Effect, Error, Event, LineId,
+    Money, NewOrder, Notification, NotificationKind, Order, OrderId, OrderNumber, OrderStatus, PackageId, RefundId,
+    StockItem, Workflow, WorkflowConfig, buyer_timeline, staff_view,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ fn stage1_totals_and_per_line_discount_allocation() {
 fn stage2_orders_are_approved_automatically_by_default() {
     let s = Scenario::placed(sample_form("alice"));
     let approved = &s.history()[1];
-    assert_eq!(approved.change, Change::ReviewApproved { note: "automatic review".into() });
+    assert_eq!(approved.change, Change::ReviewApproved { note: String::new() });
     assert_eq!(approved.actor, Actor::System);
     assert_eq!(*s.order().review(), ReviewState::Approved);
     assert_eq!(s.order().status(), OrderStatus::AwaitingPayment, "approved, waiting for the money");
@@ -431,10 +431,7 @@ fn stage2_hold_above_limit_holds_high_value_orders() {
     let d = s.place(&alice(), &sample_form("alice")).unwrap();
     assert_eq!(names(&d), vec!["order_placed", "review_held"]);
     assert_eq!(d.events[1].actor, Actor::System);
-    assert_eq!(
-        d.events[1].change,
-        Change::ReviewHeld { reasons: vec![HoldReason::HighValue], note: "automatic review".into() }
-    );
+    assert_eq!(d.events[1].change, Change::ReviewHeld { reasons: vec![HoldReason::HighValue], note: String::new() });
     assert!(
         !told_alice(&d).iter().any(|k| matches!(k, NotificationKind::NeedsBuyerContact { .. })),
         "a high-value hold is internal; the buyer is not contacted"
@@ -528,7 +525,10 @@ fn stage2_reject_releases_stock_closes_the_unpaid_payment_and_notifies() {
     assert_eq!(release_of(&d), Some(all_sample_stock()));
     assert!(d.effects.contains(&Effect::ClosePayment { provider: "alipay".into() }));
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::Refund { .. })), "nothing was paid");
-    assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: "address does not exist".into() }]);
+    assert_eq!(
+        told_alice(&d),
+        vec![&NotificationKind::Cancelled { reason: CancelReason::stated("address does not exist") }]
+    );
     assert_eq!(s.order().status(), OrderStatus::Rejected);
     assert_eq!(s.order().deadlines().pay_by, None, "the pay-by deadline goes with the order");
 }
@@ -560,7 +560,7 @@ fn stage2_reject_refunds_what_was_paid() {
         amount: cny(27_000),
         provider: "alipay".into()
     }));
-    assert!(told_alice(&d).contains(&&NotificationKind::Cancelled { reason: "fraud".into() }));
+    assert!(told_alice(&d).contains(&&NotificationKind::Cancelled { reason: CancelReason::stated("fraud") }));
 }
 
 #[test]
@@ -589,7 +589,10 @@ fn stage3_full_capture_marks_the_order_paid() {
     let total = s.order().totals().total;
     let d = s.when(provider(), capture("ALI-1", total)).unwrap();
     assert_eq!(d.events.len(), 1);
-    assert_eq!(d.events[0].change, Change::PaymentCaptured { txn_id: "ALI-1".into(), amount: total });
+    assert_eq!(
+        d.events[0].change,
+        Change::PaymentCaptured { txn_id: "ALI-1".into(), amount: total, provider: Some("alipay".into()) }
+    );
     assert_eq!(d.events[0].actor, provider());
     assert_eq!(d.events[0].at, t0() + minutes(5));
     assert_eq!(told_alice(&d), vec![&NotificationKind::Paid { amount: total }]);
@@ -1346,12 +1349,12 @@ fn stage8_buyer_cancels_an_unpaid_order() {
     s.advance(minutes(10));
     let d = s.when(alice(), Action::Cancel { reason: " ordered twice ".into() }).unwrap();
     assert_eq!(names(&d), vec!["order_cancelled"]);
-    assert_eq!(d.events[0].change, Change::OrderCancelled { reason: "ordered twice".into() });
+    assert_eq!(d.events[0].change, Change::OrderCancelled { reason: CancelReason::stated("ordered twice") });
     assert_eq!(d.events[0].actor, alice());
     assert_eq!(release_of(&d), Some(all_sample_stock()));
     assert!(d.effects.contains(&Effect::ClosePayment { provider: "alipay".into() }));
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::Refund { .. })));
-    assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: "ordered twice".into() }]);
+    assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: CancelReason::stated("ordered twice") }]);
     let o = s.order();
     assert_eq!(o.status(), OrderStatus::Cancelled);
     assert_eq!(o.deadlines().pay_by, None);
@@ -1382,7 +1385,9 @@ fn stage8_cancelling_a_paid_order_refunds_what_was_captured() {
     }));
     assert!(!d.effects.iter().any(|e| matches!(e, Effect::ClosePayment { .. })), "nothing left to pay");
     assert_eq!(release_of(&d), Some(all_sample_stock()));
-    assert!(told_alice(&d).contains(&&NotificationKind::Cancelled { reason: "found it cheaper".into() }));
+    assert!(
+        told_alice(&d).contains(&&NotificationKind::Cancelled { reason: CancelReason::stated("found it cheaper") })
+    );
     assert_eq!(s.order().payment().state(), PaymentState::Refunded);
 
     // Partially paid: close the rest and refund the part.
@@ -1434,11 +1439,11 @@ fn stage8_unpaid_orders_are_cancelled_automatically_after_30_minutes() {
 
     s.advance(minutes(1));
     let d = s.when(Actor::System, fire(DeadlineKind::PayBy)).unwrap();
-    assert_eq!(d.events[0].change, Change::OrderCancelled { reason: "not paid in time".into() });
+    assert_eq!(d.events[0].change, Change::OrderCancelled { reason: CancelReason::NotPaidInTime });
     assert_eq!(d.events[0].actor, Actor::System);
     assert_eq!(release_of(&d), Some(all_sample_stock()));
     assert!(d.effects.contains(&Effect::ClosePayment { provider: "alipay".into() }));
-    assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: "not paid in time".into() }]);
+    assert_eq!(told_alice(&d), vec![&NotificationKind::Cancelled { reason: CancelReason::NotPaidInTime }]);
     assert_eq!(s.order().status(), OrderStatus::Cancelled);
     assert_eq!(s.order().cancellation().as_ref().map(|c| c.by), Some(orderflow::ActorKind::System));
     let err = s.when(Actor::System, fire(DeadlineKind::PayBy)).unwrap_err();

@@ -7,6 +7,7 @@ mod core_stages;
 mod diagram;
 mod error_codes;
 mod fuzz_corpus;
+mod messages;
 mod model;
 mod order_number;
 mod permissions;

@@ -256,7 +256,7 @@ fn a_discount_above_the_subtotal_is_out_of_range() {
     f.discount = cny(13_337);
     let v = err(&f);
     assert_eq!(pairs(&v), expect(&[("discount", OutOfRange)]));
-    assert!(v.to_string().contains("133.36 CNY"), "{v}");
+    assert!(v.to_string().contains("CNY 133.36"), "{v}");
 }
 
 #[test]
@@ -293,7 +293,8 @@ fn an_empty_address_reports_every_missing_field() {
             ("shipping_address.recipient", Required),
             ("shipping_address.phone", Required),
             ("shipping_address.country", Required),
-            ("shipping_address.province", Required),
+            // Without a country, only what every country asks for: the province is optional
+            // where no format says otherwise, the city required.
             ("shipping_address.city", Required),
             ("shipping_address.street", Required),
         ])
@@ -572,6 +573,8 @@ fn phone_and_postal_code_follow_the_country() {
     assert_eq!(address_problems("US", "555-0132", "94105"), [phone()]);
     assert_eq!(address_problems("US", "4155550132", "9410"), [postal(BadFormat)]);
     assert_eq!(address_problems("US", "4155550132", ""), [postal(Required)]);
+    assert_eq!(address_problems("US", "415.555.0132", "94105"), [], "dots, as US buyers write them");
+    assert_eq!(address_problems("US", "1-415-555-0132", "94105"), [], "the country code without +");
 
     // Great Britain, Germany, Japan: postcode shapes, permissive phones.
     assert_eq!(address_problems("GB", "+44 20 7946 0958", "SW1A 1AA"), []);
@@ -594,6 +597,62 @@ fn phone_and_postal_code_follow_the_country() {
         address_problems("China", "13800138000", "310000"),
         [("shipping_address.country".to_owned(), BadFormat)]
     );
+}
+
+/// The form's address moved to `country`, with its province and city set or blanked.
+fn regional_problems(
+    country: &str,
+    phone: &str,
+    postal: &str,
+    province: &str,
+    city: &str,
+) -> Vec<(String, ViolationCode)> {
+    let mut f = cn_form();
+    let a = &mut f.shipping_address;
+    (a.country, a.phone, a.postal_code, a.province, a.city) =
+        (country.into(), phone.into(), postal.into(), province.into(), city.into());
+    match Validator::default().validate(&f) {
+        Ok(_) => Vec::new(),
+        Err(v) => pairs(&v),
+    }
+}
+
+#[test]
+fn a_chinese_address_without_a_postal_code_is_an_order() {
+    let mut f = cn_form();
+    f.shipping_address.postal_code = String::new();
+    let draft = ok(&f);
+    assert!(draft.shipping_address.postal_code.is_empty());
+    assert_eq!(draft.shipping_address.one_line(), "文三路 100 号, 西湖区, 杭州市, 浙江省, CN");
+    // Dialled from within China, +86 is written 0086.
+    f.shipping_address.phone = "0086 138 0013 8000".into();
+    ok(&f);
+    // Province and city are what Chinese couriers route by: still required.
+    let problems = regional_problems("CN", "13800138000", "", "", "");
+    let required = |field: &str| (format!("shipping_address.{field}"), Required);
+    assert_eq!(problems, [required("city"), required("province")]);
+}
+
+#[test]
+fn province_and_city_are_required_where_the_country_asks_for_them() {
+    let required = |field: &str| (format!("shipping_address.{field}"), Required);
+    // Germany and Great Britain: no state or county field in their checkouts.
+    assert_eq!(regional_problems("DE", "+49 30 123456", "10115", "", "Berlin"), []);
+    assert_eq!(regional_problems("GB", "020 7946 0958", "SW1A 1AA", "", "London"), []);
+    assert_eq!(regional_problems("DE", "+49 30 123456", "10115", "", ""), [required("city")]);
+    // Japan: the prefecture, the city written in the street lines.
+    assert_eq!(regional_problems("JP", "03-1234-5678", "100-0001", "東京都", ""), []);
+    assert_eq!(regional_problems("JP", "03-1234-5678", "100-0001", "", "千代田区"), [required("province")]);
+    // United States: the state.
+    assert_eq!(regional_problems("US", "4155550132", "94105", "", "San Francisco"), [required("province")]);
+    // Hong Kong: a region, no city, no postal code; Macau: the street is enough.
+    assert_eq!(regional_problems("HK", "+852 9123 4567", "", "九龍", ""), []);
+    assert_eq!(regional_problems("HK", "9123 4567", "", "", ""), [required("province")]);
+    assert_eq!(regional_problems("MO", "+853 6612 3456", "", "", ""), []);
+    assert_eq!(regional_problems("MO", "6612 345", "", "", ""), [("shipping_address.phone".to_owned(), BadFormat)]);
+    // Elsewhere: the city, as most checkouts ask; the province optional.
+    assert_eq!(regional_problems("FR", "+33 1 23 45 67 89", "75008", "", "Paris"), []);
+    assert_eq!(regional_problems("FR", "+33 1 23 45 67 89", "75008", "", ""), [required("city")]);
 }
 
 #[test]

@@ -6,8 +6,7 @@
 //! `notify_url`) and its own fields as `biz_content` JSON. Amounts are yuan with two decimals
 //! (`"88.88"`), converted exactly from and to fen. Orders are named by
 //! [`OrderNumber::provider_reference`] (`out_trade_no`) and refunds by
-//! [`refund_reference`](crate::ports::refund_reference) (`out_request_no`): letters and
-//! digits only, which Alipay accepts.
+//! [`refund_reference`] (`out_request_no`): letters and digits only, which Alipay accepts.
 
 use std::collections::HashMap;
 
@@ -19,10 +18,12 @@ use serde_json::{Value, json};
 use super::AlipayError;
 use super::config::AlipayConfig;
 use super::sign::{self, Params};
+use crate::ids::RefundId;
 use crate::money::{Currency, Money};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Checkout, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RefundReceipt, RefundRequest,
+    Checkout, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RefundNotification, RefundReceipt,
+    RefundRequest, RefundStatus, refund_reference,
 };
 
 /// The provider name the adapter reports in notifications.
@@ -115,6 +116,8 @@ pub const PAGE_PAY: &str = "alipay.trade.page.pay";
 pub const WAP_PAY: &str = "alipay.trade.wap.pay";
 /// `alipay.trade.app.pay`: the order string for the app SDK.
 pub const APP_PAY: &str = "alipay.trade.app.pay";
+/// `alipay.trade.create`: a trade the buyer pays in a mini-program (`my.tradePay`).
+pub const TRADE_CREATE: &str = "alipay.trade.create";
 /// `alipay.trade.precreate`: a QR code the buyer scans.
 pub const PRECREATE: &str = "alipay.trade.precreate";
 /// `alipay.trade.query`.
@@ -123,6 +126,10 @@ pub const QUERY: &str = "alipay.trade.query";
 pub const CLOSE: &str = "alipay.trade.close";
 /// `alipay.trade.refund`.
 pub const REFUND: &str = "alipay.trade.refund";
+/// `alipay.trade.fastpay.refund.query`.
+pub const REFUND_QUERY: &str = "alipay.trade.fastpay.refund.query";
+/// The `refund_status` of a refund that went through.
+const REFUND_SUCCESS: &str = "REFUND_SUCCESS";
 
 /// The subject the buyer sees: the host's description without the characters Alipay refuses
 /// in it (`/`, `=`, `&`), at most 256 characters, the order reference when nothing is left.
@@ -133,14 +140,33 @@ pub fn subject(request: &PaymentRequest) -> String {
     if trimmed.is_empty() { request.provider_reference() } else { trimmed.to_owned() }
 }
 
+/// The longest payer id Alipay takes (`buyer_open_id`).
+const PAYER_MAX: usize = 128;
+
+/// The `biz_content` field naming the mini-program's payer: `buyer_id` for an Alipay user id
+/// (`2088` and 12 digits), `buyer_open_id` for an OpenID (letters and digits, up to 128).
+pub fn payer_field(payer: &str) -> Result<&'static str, AlipayError> {
+    let is_user_id = payer.len() == 16 && payer.starts_with("2088") && payer.bytes().all(|b| b.is_ascii_digit());
+    if is_user_id {
+        return Ok("buyer_id");
+    }
+    if payer.is_empty() || payer.len() > PAYER_MAX || !payer.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AlipayError::Unsupported(
+            "a mini-program payer that is neither an Alipay user id (2088 and 12 digits) nor an OpenID".into(),
+        ));
+    }
+    Ok("buyer_open_id")
+}
+
 /// The call that opens the payment in the request's checkout: page (desktop), wap (`H5`),
-/// app, or precreate (`Native`, a QR code).
+/// app, precreate (`Native`, a QR code), or create (`MiniProgram`, with the payer).
 pub fn create(request: &PaymentRequest) -> Result<Call, AlipayError> {
     let (method, product_code) = match &request.checkout {
         Checkout::Page => (PAGE_PAY, Some("FAST_INSTANT_TRADE_PAY")),
         Checkout::H5 { .. } => (WAP_PAY, Some("QUICK_WAP_WAY")),
         Checkout::App => (APP_PAY, Some("QUICK_MSECURITY_PAY")),
         Checkout::Native => (PRECREATE, None),
+        Checkout::MiniProgram { .. } => (TRADE_CREATE, Some("JSAPI_PAY")),
         other => return Err(AlipayError::Unsupported(format!("checkout {other:?}"))),
     };
     let mut biz = json!({
@@ -154,6 +180,9 @@ pub fn create(request: &PaymentRequest) -> Result<Call, AlipayError> {
         }
         if let Some(expires_at) = request.expires_at {
             fields.insert("time_expire".into(), beijing(expires_at).into());
+        }
+        if let Checkout::MiniProgram { payer } = &request.checkout {
+            fields.insert(payer_field(payer)?.into(), payer.as_str().into());
         }
     }
     Ok(Call { method, biz_content: biz })
@@ -203,6 +232,72 @@ pub fn refund(request: &RefundRequest) -> Result<Call, AlipayError> {
     Ok(Call { method: REFUND, biz_content: biz })
 }
 
+/// `alipay.trade.fastpay.refund.query` for refund `refund` of the order: by `out_trade_no` and
+/// the refund's `out_request_no`, asking for the time the money went back (`query_options`
+/// `gmt_refund_pay`).
+pub fn refund_query(order: &OrderNumber, refund: RefundId) -> Call {
+    Call {
+        method: REFUND_QUERY,
+        biz_content: json!({
+            "out_trade_no": order.provider_reference(),
+            "out_request_no": refund_reference(order, refund),
+            "query_options": ["gmt_refund_pay"],
+        }),
+    }
+}
+
+/// The answer to `alipay.trade.fastpay.refund.query`. Code `10000` only says the query
+/// worked: the refund went through when `refund_status` is `REFUND_SUCCESS`; without it
+/// Alipay has not received the refund or it failed.
+#[derive(Debug, Default, Deserialize)]
+pub struct RefundQueried {
+    /// The order's provider reference.
+    #[serde(default)]
+    pub out_trade_no: Option<String>,
+    /// The refund's `out_request_no`.
+    #[serde(default)]
+    pub out_request_no: Option<String>,
+    /// This refund's amount, yuan (not the trade's refunded total).
+    #[serde(default)]
+    pub refund_amount: Option<String>,
+    /// `REFUND_SUCCESS`, or missing.
+    #[serde(default)]
+    pub refund_status: Option<String>,
+    /// When the money went back, Beijing time (asked for with `query_options`).
+    #[serde(default)]
+    pub gmt_refund_pay: Option<String>,
+}
+
+/// What a refund query answer says of refund `refund` of `order`: `None` when Alipay has no
+/// such refund done (`refund_status` missing: not received, or failed), a pending outcome for
+/// a status this adapter does not know, and the refund with its own amount when it went
+/// through. An answer naming another order or refund is refused.
+pub fn refund_outcome(
+    order: &OrderNumber,
+    refund: RefundId,
+    answer: &RefundQueried,
+) -> Result<Option<RefundNotification>, AlipayError> {
+    let present = |field: &Option<String>| field.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+    let reference = refund_reference(order, refund);
+    if present(&answer.out_request_no).is_some_and(|no| no != reference) {
+        return Err(AlipayError::Malformed("refund query answered for another out_request_no".into()));
+    }
+    if present(&answer.out_trade_no).is_some_and(|no| no != order.provider_reference()) {
+        return Err(AlipayError::Malformed("refund query answered for another out_trade_no".into()));
+    }
+    let Some(status) = present(&answer.refund_status) else { return Ok(None) };
+    let status = if status == REFUND_SUCCESS { RefundStatus::Succeeded } else { RefundStatus::Pending };
+    let amount = present(&answer.refund_amount)
+        .ok_or_else(|| AlipayError::Malformed("refund query answer has no refund_amount".into()))?;
+    let mut outcome = RefundNotification::new(*order, refund, reference, parse_yuan(&amount, "refund_amount")?, status);
+    outcome.succeeded_at = present(&answer.gmt_refund_pay)
+        .filter(|_| status == RefundStatus::Succeeded)
+        .map(|at| parse_beijing(&at, "gmt_refund_pay"))
+        .transpose()?;
+    outcome.provider = Some(PROVIDER.into());
+    Ok(Some(outcome))
+}
+
 /// The fields every answer has.
 #[derive(Deserialize)]
 struct Status {
@@ -243,6 +338,15 @@ pub fn read_answer<T: for<'a> Deserialize<'a>>(
         return Err(AlipayError::Api { code: status.code, sub_code: status.sub_code, sub_msg: status.sub_msg });
     }
     parse(raw.get().as_bytes(), "answer")
+}
+
+/// The answer to `alipay.trade.create`.
+#[derive(Debug, Deserialize)]
+pub struct TradeCreated {
+    /// The order's provider reference.
+    pub out_trade_no: String,
+    /// Alipay's trade number, for `my.tradePay`.
+    pub trade_no: String,
 }
 
 /// The answer to `alipay.trade.precreate`.

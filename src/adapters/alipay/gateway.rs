@@ -8,10 +8,12 @@ use super::api::{self, Call};
 use super::config::AlipayConfig;
 use super::{AlipayError, notify, sign};
 use crate::adapters::http::{HttpRequest, HttpTransport};
+use crate::ids::RefundId;
 use crate::order_number::OrderNumber;
 use crate::ports::{
     Clock, CloseOutcome, GatewayError, PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession,
-    PaymentStatus, RawMessage, RefundNotification, RefundReceipt, RefundRequest, SystemClock, WebhookReply,
+    PaymentStatus, RawMessage, RefundNotification, RefundReceipt, RefundRequest, RefundStatus, SystemClock,
+    WebhookReply,
 };
 
 /// The business code of a trade Alipay does not have (never opened, or a QR code never
@@ -75,11 +77,18 @@ impl<T: HttpTransport> AlipayGateway<T> {
 impl<T: HttpTransport> PaymentGateway for AlipayGateway<T> {
     async fn create_payment(&self, request: &PaymentRequest) -> Result<PaymentSession, GatewayError> {
         let call = api::create(request)?;
-        if call.method != api::PRECREATE {
+        if call.method != api::PRECREATE && call.method != api::TRADE_CREATE {
             // Page, wap and app payments are signed here and opened by the buyer.
             let params = api::signed_params(&self.config, &call, self.clock.now())?;
             let session = api::local_session(&self.config, &params);
             return Ok(session.ok_or_else(|| AlipayError::Unsupported(format!("method {}", call.method)))?);
+        }
+        if call.method == api::TRADE_CREATE {
+            let created: api::TradeCreated = self.call(&call).await?;
+            if created.out_trade_no != request.provider_reference() || created.trade_no.is_empty() {
+                return Err(AlipayError::Malformed("trade create answered for another order".into()).into());
+            }
+            return Ok(PaymentSession::TradeNo { trade_no: created.trade_no });
         }
         let created: api::Precreated = self.call(&call).await?;
         Ok(PaymentSession::QrCode { payload: created.qr_code })
@@ -128,7 +137,26 @@ impl<T: HttpTransport> PaymentGateway for AlipayGateway<T> {
         raw: &RawMessage,
         _now: DateTime<Utc>,
     ) -> Result<RefundNotification, GatewayError> {
-        Ok(notify::refund(&self.config, &raw.body)?)
+        let notice = notify::refund(&self.config, &raw.body)?;
+        // `refund_fee` is the trade's refunded total: the refund's own amount comes from the
+        // refund query. Not confirmed yet: Alipay sends the notification again later.
+        match self.query_refund(&notice.order_number, notice.refund, api::PROVIDER).await? {
+            Some(queried) if queried.status == RefundStatus::Succeeded => Ok(notify::confirmed(&notice, queried)?),
+            _ => Err(GatewayError::Unavailable("Alipay's refund query does not confirm the refund yet".into())),
+        }
+    }
+
+    async fn query_refund(
+        &self,
+        order_number: &OrderNumber,
+        refund: RefundId,
+        _provider: &str,
+    ) -> Result<Option<RefundNotification>, GatewayError> {
+        match self.call::<api::RefundQueried>(&api::refund_query(order_number, refund)).await {
+            Ok(answer) => Ok(api::refund_outcome(order_number, refund, &answer)?),
+            Err(e) if e.sub_code() == Some(TRADE_NOT_EXIST) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn reply(&self, handled: bool) -> WebhookReply {

@@ -1,5 +1,8 @@
 //! Alipay open platform (feature `alipay`): the payment gateway for Alipay's desktop page,
-//! mobile-browser (wap), app and QR-code (precreate) checkouts, in RSA2 public-key mode.
+//! mobile-browser (wap), app, QR-code (precreate) and mini-program (`alipay.trade.create`,
+//! `JSAPI_PAY`, answered with the `trade_no` for `my.tradePay`) checkouts, in RSA2 public-key
+//! mode. A mini-program's payer is its Alipay user id (`2088…`, sent as `buyer_id`) or its
+//! OpenID (`buyer_open_id`).
 //!
 //! # Configuration
 //!
@@ -24,6 +27,12 @@
 //!   `TRADE_CLOSED` to closed; `gmt_payment` (Beijing time) is the time of success. A refund
 //!   notification (`out_biz_no`, `refund_fee`, `gmt_refund`) is read only by
 //!   `verify_refund_notification`. They are answered with the plain text `success`.
+//! - Refund amounts: a refund notification's `refund_fee` is the trade's refunded total so
+//!   far, not the refund's own amount, so `verify_refund_notification` confirms each one with
+//!   `alipay.trade.fastpay.refund.query` (by `out_request_no`) and takes `refund_amount` from
+//!   it; until the query shows `refund_status=REFUND_SUCCESS` the notification is answered
+//!   as not handled (Alipay sends it again). `query_refund` is the same query: no
+//!   `refund_status` (not received, or failed) or `ACQ.TRADE_NOT_EXIST` is no refund there.
 //! - Amounts are CNY yuan with two decimals (`"88.88"`), from 0.01 to 100,000,000.00,
 //!   converted exactly to and from fen ([`Money::parse_decimal`](crate::Money::parse_decimal));
 //!   more decimals, signs or junk are refused. `out_trade_no` is the order's provider

@@ -3,15 +3,20 @@
 //! A notification is a form-urlencoded POST to the `notify_url`. It is accepted only when its
 //! RSA2 signature verifies with the Alipay public key over the parameters without `sign` and
 //! `sign_type`, and its `app_id` and `seller_id` are ours. A refund sends one too, carrying
-//! `out_biz_no` (the refund's `out_request_no`), `refund_fee` and `gmt_refund`:
-//! [`is_refund`] tells the two apart. Alipay sends a notification again (eight times over
+//! `out_biz_no` (the refund's `out_request_no`), `refund_fee` (the trade's refunded total)
+//! and `gmt_refund`: [`is_refund`] tells the two apart, and [`refund`] reads it. Alipay sends a notification again (eight times over
 //! about a day) until it is answered with the plain text `success`.
+
+use chrono::{DateTime, Utc};
 
 use super::AlipayError;
 use super::api::{self, Payment};
 use super::config::AlipayConfig;
 use super::sign::{self, Params};
-use crate::ports::{PaymentNotification, RefundNotification, RefundStatus, WebhookReply, parse_refund_reference};
+use crate::ids::RefundId;
+use crate::money::Money;
+use crate::order_number::OrderNumber;
+use crate::ports::{PaymentNotification, RefundNotification, WebhookReply, parse_refund_reference};
 
 /// The notification's parameters, verified: signed by Alipay, for our app and seller.
 pub fn verified(config: &AlipayConfig, body: &[u8]) -> Result<Params, AlipayError> {
@@ -64,11 +69,29 @@ pub fn payment(config: &AlipayConfig, body: &[u8]) -> Result<PaymentNotification
     .notification()
 }
 
+/// What a refund notification tells, verified. Alipay's `refund_fee` is the total refunded
+/// on the trade so far, not this refund's amount (they differ from an order's second refund
+/// on), so the notice carries it as [`RefundNotice::refunded_total`] and the gateway takes
+/// the refund's own amount from `alipay.trade.fastpay.refund.query`
+/// ([`api::refund_query`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundNotice {
+    /// The order (`out_trade_no`).
+    pub order_number: OrderNumber,
+    /// Which refund of the order (`out_biz_no`, the refund's `out_request_no`).
+    pub refund: RefundId,
+    /// `out_biz_no` as sent.
+    pub out_biz_no: String,
+    /// `refund_fee`: everything refunded on the trade so far, this refund included.
+    pub refunded_total: Money,
+    /// `gmt_refund`: when the money went back.
+    pub refunded_at: DateTime<Utc>,
+}
+
 /// The refund a refund notification reports: the order from `out_trade_no`, the refund from
-/// `out_biz_no` (which must name the same order), the amount from `refund_fee` and the time
-/// from `gmt_refund`. Alipay's `refund_fee` is the total refunded on the trade so far, which
-/// is this refund's amount for an order's first refund.
-pub fn refund(config: &AlipayConfig, body: &[u8]) -> Result<RefundNotification, AlipayError> {
+/// `out_biz_no` (which must name the same order), the trade's refunded total from
+/// `refund_fee` and the time from `gmt_refund`.
+pub fn refund(config: &AlipayConfig, body: &[u8]) -> Result<RefundNotice, AlipayError> {
     let params = verified(config, body)?;
     let order = api::order_of(field(&params, "out_trade_no")?)?;
     let out_biz_no = field(&params, "out_biz_no")?;
@@ -77,11 +100,29 @@ pub fn refund(config: &AlipayConfig, body: &[u8]) -> Result<RefundNotification, 
     if refund_order != order {
         return Err(AlipayError::Malformed("out_biz_no names another order".into()));
     }
-    let amount = api::parse_yuan(field(&params, "refund_fee")?, "refund_fee")?;
-    let mut notification = RefundNotification::new(order, refund, out_biz_no, amount, RefundStatus::Succeeded);
-    notification.succeeded_at = Some(api::parse_beijing(field(&params, "gmt_refund")?, "gmt_refund")?);
-    notification.provider = Some(api::PROVIDER.into());
-    Ok(notification)
+    Ok(RefundNotice {
+        order_number: order,
+        refund,
+        out_biz_no: out_biz_no.to_owned(),
+        refunded_total: api::parse_yuan(field(&params, "refund_fee")?, "refund_fee")?,
+        refunded_at: api::parse_beijing(field(&params, "gmt_refund")?, "gmt_refund")?,
+    })
+}
+
+/// The refund notification `notice` makes once the refund query confirmed it (`queried`, for
+/// the same refund): the refund's own amount and status from the query, which may not exceed
+/// what the notice says the trade has refunded; the time from the notice when the query does
+/// not give it.
+pub fn confirmed(notice: &RefundNotice, queried: RefundNotification) -> Result<RefundNotification, AlipayError> {
+    if (queried.order_number, queried.refund) != (notice.order_number, notice.refund) {
+        return Err(AlipayError::Malformed("the refund query answered for another refund".into()));
+    }
+    if queried.amount.minor > notice.refunded_total.minor {
+        return Err(AlipayError::Malformed("refund_amount exceeds the trade's refund_fee".into()));
+    }
+    let mut confirmed = queried;
+    confirmed.succeeded_at.get_or_insert(notice.refunded_at);
+    Ok(confirmed)
 }
 
 /// The answer to a notification: `success` (plain text) when handled, also for a duplicate;

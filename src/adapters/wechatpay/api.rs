@@ -83,7 +83,8 @@ pub fn create(config: &WechatPayConfig, request: &PaymentRequest) -> Result<ApiR
     let kind = match &request.checkout {
         Checkout::Native | Checkout::Page => "native",
         Checkout::App => "app",
-        Checkout::Jsapi { openid } => {
+        // A WeChat mini-program pays through JSAPI, by the payer's openid.
+        Checkout::Jsapi { openid } | Checkout::MiniProgram { payer: openid } => {
             if let Some(fields) = body.as_object_mut() {
                 fields.insert("payer".into(), json!({ "openid": openid }));
             }
@@ -120,7 +121,7 @@ pub fn session(
     let created: Created = parse(body, "create answer")?;
     let missing = |field: &str| WechatPayError::Malformed(format!("create answer has no {field}"));
     Ok(match checkout {
-        Checkout::Jsapi { .. } => {
+        Checkout::Jsapi { .. } | Checkout::MiniProgram { .. } => {
             let prepay_id = created.prepay_id.ok_or_else(|| missing("prepay_id"))?;
             PaymentSession::Jsapi(sign::Prepay { config, prepay_id: &prepay_id, timestamp, nonce_str }.jsapi()?)
         }

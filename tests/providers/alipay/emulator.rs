@@ -33,6 +33,9 @@ pub struct Trade {
 pub struct Refund {
     pub out_trade_no: String,
     pub amount: i64,
+    /// `None` while Alipay is still processing it (accepted with `fund_change=N`, not yet in
+    /// the refund query); then when the money went back.
+    pub refunded_at: Option<String>,
 }
 
 #[derive(Default)]
@@ -41,6 +44,8 @@ struct State {
     refunds: BTreeMap<String, Refund>,
     failures: VecDeque<(&'static str, &'static str)>,
     calls: Vec<String>,
+    /// New refunds are accepted but processed later ([`Emulator::settle_refund`]).
+    hold_refunds: bool,
     next: u64,
 }
 
@@ -139,13 +144,28 @@ impl Emulator {
             return error("40002", "isv.invalid-parameter");
         }
         match method {
-            "alipay.trade.precreate" | "alipay.trade.page.pay" | "alipay.trade.wap.pay" | "alipay.trade.app.pay" => {
+            "alipay.trade.precreate"
+            | "alipay.trade.page.pay"
+            | "alipay.trade.wap.pay"
+            | "alipay.trade.app.pay"
+            | "alipay.trade.create" => {
                 let subject = biz["subject"].as_str().unwrap_or_default();
                 let Some(total) = biz["total_amount"].as_str().and_then(fen) else {
                     return error("40002", "isv.invalid-parameter");
                 };
                 if subject.is_empty() || subject.contains(['/', '=', '&']) {
                     return error("40002", "isv.invalid-parameter");
+                }
+                // A mini-program trade names its payer: a 2088 user id or an OpenID.
+                let payer = (biz["buyer_id"].as_str(), biz["buyer_open_id"].as_str());
+                if method == "alipay.trade.create" {
+                    let user_id = |id: &str| id.len() == 16 && id.starts_with("2088");
+                    match payer {
+                        _ if biz["product_code"] != "JSAPI_PAY" => return error("40004", "ACQ.INVALID_PARAMETER"),
+                        (Some(id), None) if user_id(id) => {}
+                        (None, Some(open_id)) if !open_id.is_empty() => {}
+                        _ => return error("40004", "ACQ.BUYER_NOT_EXIST"),
+                    }
                 }
                 match state.trades.get(&out_trade_no).map(|t| t.status) {
                     Some("TRADE_SUCCESS" | "TRADE_FINISHED") => return error("40004", "ACQ.TRADE_HAS_SUCCESS"),
@@ -166,6 +186,11 @@ impl Emulator {
                         refunded: 0,
                     },
                 );
+                if method == "alipay.trade.create" {
+                    return ok(
+                        json!({ "out_trade_no": out_trade_no, "trade_no": state.trades[&out_trade_no].trade_no }),
+                    );
+                }
                 ok(
                     json!({ "out_trade_no": out_trade_no, "qr_code": format!("https://qr.alipay.com/bax0{:06}", state.next) }),
                 )
@@ -218,24 +243,66 @@ impl Emulator {
                 if state.refunds.contains_key(&out_request_no) {
                     return answer("N", trade.refunded);
                 }
+                if trade.paid_at.is_some() && state.hold_refunds && trade.refunded + amount <= trade.total {
+                    // Accepted; the money moves later (the answer's refund_fee is what moved).
+                    let refund = Refund { out_trade_no: out_trade_no.clone(), amount, refunded_at: None };
+                    state.refunds.insert(out_request_no, refund);
+                    return answer("N", trade.refunded);
+                }
                 if trade.paid_at.is_none() || trade.status == "TRADE_CLOSED" && trade.refunded == 0 {
                     return error("40004", "ACQ.TRADE_STATUS_ERROR");
                 }
                 if trade.refunded + amount > trade.total {
                     return error("40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL");
                 }
-                state.refunds.insert(out_request_no, Refund { out_trade_no: out_trade_no.clone(), amount });
-                let refunded = trade.refunded + amount;
-                if let Some(trade) = state.trades.get_mut(&out_trade_no) {
-                    trade.refunded = refunded;
-                    if refunded == trade.total {
-                        trade.status = "TRADE_CLOSED";
+                let refund =
+                    Refund { out_trade_no: out_trade_no.clone(), amount, refunded_at: Some(beijing(self.clock.now())) };
+                state.refunds.insert(out_request_no, refund);
+                answer("Y", book_refund(state, &out_trade_no, amount))
+            }
+            // Code 10000 only says the query ran: a refund Alipay has not done (or never
+            // received) comes back without refund_status or refund_amount.
+            "alipay.trade.fastpay.refund.query" => {
+                let out_request_no = biz["out_request_no"].as_str().unwrap_or_default();
+                if !is_alipay_no(out_request_no) {
+                    return error("40002", "isv.invalid-parameter");
+                }
+                let Some(trade) = state.trades.get(&out_trade_no) else {
+                    return error("40004", "ACQ.TRADE_NOT_EXIST");
+                };
+                let mut answer = json!({ "out_trade_no": out_trade_no, "trade_no": trade.trade_no });
+                let done = state.refunds.get(out_request_no).filter(|r| r.out_trade_no == out_trade_no);
+                if let Some((refund, at)) = done.and_then(|r| Some((r, r.refunded_at.as_ref()?))) {
+                    answer["out_request_no"] = out_request_no.into();
+                    answer["total_amount"] = yuan(trade.total).into();
+                    answer["refund_amount"] = yuan(refund.amount).into();
+                    answer["refund_status"] = "REFUND_SUCCESS".into();
+                    let options = biz["query_options"].as_array().into_iter().flatten();
+                    if options.filter_map(Value::as_str).any(|o| o == "gmt_refund_pay") {
+                        answer["gmt_refund_pay"] = at.as_str().into();
                     }
                 }
-                answer("Y", refunded)
+                ok(answer)
             }
             _ => error("40004", "isv.invalid-method"),
         }
+    }
+
+    /// From now on, refunds are accepted (`fund_change=N`) and done only when
+    /// [`settle_refund`](Self::settle_refund) says so.
+    pub fn hold_refunds(&self, hold: bool) {
+        self.state.lock().unwrap().hold_refunds = hold;
+    }
+
+    /// Alipay finishes the held refund `out_request_no`: the money goes back now.
+    pub fn settle_refund(&self, out_request_no: &str) {
+        let mut state = self.state.lock().unwrap();
+        let now = beijing(self.clock.now());
+        let refund = state.refunds.get_mut(out_request_no).expect("the refund was asked for");
+        assert!(refund.refunded_at.is_none(), "settled once");
+        refund.refunded_at = Some(now);
+        let (out_trade_no, amount) = (refund.out_trade_no.clone(), refund.amount);
+        book_refund(&mut state, &out_trade_no, amount);
     }
 
     /// The buyer's browser opens a page or wap payment URL (or the app SDK sends its order
@@ -347,4 +414,14 @@ fn error(code: &str, sub_code: &str) -> Value {
         _ => "Business Failed",
     };
     json!({ "code": code, "msg": msg, "sub_code": sub_code, "sub_msg": "emulated" })
+}
+
+/// The trade's refunded total after `amount` more went back; a trade refunded in full closes.
+fn book_refund(state: &mut State, out_trade_no: &str, amount: i64) -> i64 {
+    let Some(trade) = state.trades.get_mut(out_trade_no) else { return 0 };
+    trade.refunded += amount;
+    if trade.refunded == trade.total {
+        trade.status = "TRADE_CLOSED";
+    }
+    trade.refunded
 }

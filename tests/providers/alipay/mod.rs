@@ -1,6 +1,7 @@
 //! Alipay open platform (RSA2).
 
 mod emulator;
+mod fuzz;
 mod lifecycle;
 mod references;
 mod verification;

@@ -32,12 +32,12 @@ fn params(pairs: &[(&str, &str)]) -> Params {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-fn number() -> OrderNumber {
+pub(super) fn number() -> OrderNumber {
     OrderNumber::from_value(123_456_789).unwrap()
 }
 
 /// An emulator holding a paid trade for [`number`].
-fn paid_trade(total: i64, buyer_pay: i64) -> Emulator {
+pub(super) fn paid_trade(total: i64, buyer_pay: i64) -> Emulator {
     let emulator = Emulator::new(crate::shop::clock());
     let request = PaymentRequest::new(OrderId::new_v7(), number(), Money::new(total, Currency::CNY), "alipay", "Shop");
     let params = api::signed_params(&config(), &api::create(&request).unwrap(), orderflow::testing::t0()).unwrap();
@@ -194,8 +194,10 @@ fn a_refund_notification_is_read_only_by_the_refund_entry_point() {
     assert!(!notify::is_refund(&emulator.notification(&reference).body));
     let refunded = notify::refund(&config(), &raw.body).unwrap();
     assert_eq!((refunded.order_number, refunded.refund), (number(), RefundId(1)));
-    assert_eq!((refunded.amount, refunded.status), (Money::new(1000, Currency::CNY), RefundStatus::Succeeded));
-    assert_eq!(refunded.succeeded_at, Some(orderflow::testing::t0()));
+    assert_eq!(
+        (refunded.refunded_total, refunded.refunded_at),
+        (Money::new(1000, Currency::CNY), orderflow::testing::t0())
+    );
     assert!(matches!(notify::payment(&config(), &raw.body), Err(AlipayError::Malformed(_))));
     // A refund reference for another order, or none, is refused.
     let mut other = emulator.refund_params(&out_request_no);
@@ -328,4 +330,44 @@ async fn a_refused_notification_changes_nothing_and_an_unknown_order_is_not_foun
     // The genuine one is accepted and answered `success`.
     assert_eq!(engine.handle_payment_notification(&raw).await.unwrap().body, "success");
     assert_eq!(engine.order(id).await.unwrap().payment().received().unwrap(), total);
+}
+
+/// The refund query's answer, read for one refund: its own amount when done, nothing when
+/// Alipay has no such refund done, and a refusal when it names another refund or order.
+#[test]
+fn a_refund_query_answer_gives_the_refund_its_own_amount() {
+    let done = |fields: serde_json::Value| -> api::RefundQueried { serde_json::from_value(fields).unwrap() };
+    let reference = orderflow::ports::refund_reference(&number(), RefundId(2));
+    let answer = done(serde_json::json!({
+        "out_trade_no": number().provider_reference(),
+        "out_request_no": reference,
+        "total_amount": "88.88",
+        "refund_amount": "12.30",
+        "refund_status": "REFUND_SUCCESS",
+        "gmt_refund_pay": "2026-12-01 16:30:00",
+    }));
+    let outcome = api::refund_outcome(&number(), RefundId(2), &answer).unwrap().unwrap();
+    assert_eq!((outcome.refund, outcome.amount), (RefundId(2), Money::new(1230, Currency::CNY)));
+    assert_eq!((outcome.status, outcome.provider.as_deref()), (RefundStatus::Succeeded, Some("alipay")));
+    assert_eq!(outcome.succeeded_at, Some(Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()));
+
+    // Code 10000 with no refund_status: not received, or failed. Nothing to record.
+    let nothing = done(serde_json::json!({ "out_trade_no": number().provider_reference() }));
+    assert_eq!(api::refund_outcome(&number(), RefundId(2), &nothing), Ok(None));
+    // A status this adapter does not know is not taken as done.
+    let mut odd = done(serde_json::json!({ "refund_amount": "1.00", "refund_status": "REFUND_PROCESSING" }));
+    assert_eq!(api::refund_outcome(&number(), RefundId(2), &odd).unwrap().unwrap().status, RefundStatus::Pending);
+    odd.refund_amount = Some("1.001".into());
+    assert!(matches!(api::refund_outcome(&number(), RefundId(2), &odd), Err(AlipayError::Amount { .. })));
+    odd.refund_amount = None;
+    assert!(matches!(api::refund_outcome(&number(), RefundId(2), &odd), Err(AlipayError::Malformed(_))));
+    // Another refund's or order's answer is refused.
+    assert!(matches!(api::refund_outcome(&number(), RefundId(1), &answer), Err(AlipayError::Malformed(_))));
+    let other = OrderNumber::from_value(7).unwrap();
+    assert!(matches!(api::refund_outcome(&other, RefundId(2), &answer), Err(AlipayError::Malformed(_))));
+
+    let call = api::refund_query(&number(), RefundId(2));
+    assert_eq!(call.method, "alipay.trade.fastpay.refund.query");
+    assert_eq!(call.biz_content["out_request_no"], reference.as_str());
+    assert_eq!(call.biz_content["query_options"], serde_json::json!(["gmt_refund_pay"]));
 }

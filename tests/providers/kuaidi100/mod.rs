@@ -2,6 +2,7 @@
 //! engine against a loopback emulator of the poll API.
 
 mod emulator;
+mod fuzz;
 mod lifecycle;
 mod verification;
 

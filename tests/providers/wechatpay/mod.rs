@@ -1,6 +1,7 @@
 //! WeChat Pay API v3.
 
 mod emulator;
+mod fuzz;
 mod lifecycle;
 mod references;
 mod verification;

@@ -341,7 +341,7 @@ pub(super) fn check_money(sut: &Sut) {
     for (i, event) in sut.history.iter().enumerate() {
         match &event.change {
             Change::OrderCancelled { .. } | Change::ReviewRejected { .. } => cancelled = true,
-            Change::PaymentCaptured { amount, txn_id } if cancelled => {
+            Change::PaymentCaptured { amount, txn_id, .. } if cancelled => {
                 let refunded_at_once = sut.history.get(i + 1).is_some_and(
                     |next| matches!(&next.change, Change::RefundRequested { refund } if refund.amount == *amount),
                 );
