@@ -5,7 +5,8 @@
 # in a fresh temporary directory, on 127.0.0.1 and a free port, with trust authentication on
 # loopback only, creates the database `orderflow`, exports
 # DATABASE_URL=postgres://postgres@127.0.0.1:PORT/orderflow, runs CMD, and always stops the
-# server and removes the directory, whatever CMD did. CMD's exit status is the script's.
+# server and removes the directory, whatever CMD did. CMD's exit status is the script's. It
+# also exports ORDERFLOW_PG_THROWAWAY=1, telling tests they may reconfigure that server.
 #
 # PostgreSQL refuses to run as root: the server runs as the `postgres` system user, or as a
 # system user `orderflow-pg` created for it when there is none.
@@ -153,6 +154,8 @@ fi
 
 as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres orderflow
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/orderflow"
+# Tests may reconfigure this server (the PostgreSQL TLS test turns TLS on): it is ours alone.
+export ORDERFLOW_PG_THROWAWAY=1
 log "PostgreSQL on 127.0.0.1:$PORT (DATABASE_URL exported)"
 
 set +e

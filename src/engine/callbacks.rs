@@ -1,5 +1,7 @@
 //! Webhooks: verified payment notifications and carrier tracking pushes, applied exactly once.
 
+use tracing::Instrument;
+
 use super::{Engine, EngineError, Ports};
 use crate::actor::Actor;
 use crate::command::{Action, Command};
@@ -25,6 +27,11 @@ impl<A: Ports> Engine<A> {
     /// Errors: [`EngineError::Payment`] for forged, stale or malformed messages (answer 401/400),
     /// [`EngineError::NotFound`] for an unknown order.
     pub async fn handle_payment_notification(&self, raw: &RawMessage) -> Result<WebhookReply, EngineError> {
+        let span = tracing::info_span!("orderflow.webhook", hook = "payment_notification");
+        self.payment_notification(raw).instrument(span).await
+    }
+
+    async fn payment_notification(&self, raw: &RawMessage) -> Result<WebhookReply, EngineError> {
         let payments = self.adapters.payments();
         let notification = payments.verify_notification(raw, self.adapters.clock().now()).await.inspect_err(|e| {
             tracing::warn!(error = %e, "payment notification refused");
@@ -100,6 +107,11 @@ impl<A: Ports> Engine<A> {
     /// rest were recorded, so the carrier sends the push again and the recorded updates are
     /// recognised as duplicates.
     pub async fn handle_tracking_push(&self, raw: &RawMessage) -> Result<usize, EngineError> {
+        let span = tracing::info_span!("orderflow.webhook", hook = "tracking_push");
+        self.tracking_push(raw).instrument(span).await
+    }
+
+    async fn tracking_push(&self, raw: &RawMessage) -> Result<usize, EngineError> {
         let pushes =
             self.adapters.logistics().verify_tracking_push(raw, self.adapters.clock().now()).await.inspect_err(
                 |e| {

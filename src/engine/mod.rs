@@ -11,6 +11,7 @@
 
 mod callbacks;
 mod idempotency;
+pub mod metrics;
 mod outbox;
 mod settlement;
 mod timers;
@@ -432,7 +433,7 @@ impl<A: Ports> Engine<A> {
         idempotency_key: Option<&str>,
     ) -> Result<Outcome, EngineError> {
         let span = tracing::info_span!("orderflow.place", actor = %actor.kind(), order_id = tracing::field::Empty, order_number = tracing::field::Empty);
-        async {
+        let placed = async {
             let key = idempotency_key.map(|k| RequestKey::new("place", actor, k, form)).transpose()?;
             if let Some(key) = &key
                 && let Some(id) = key.seen(self.orders()).await?
@@ -469,7 +470,9 @@ impl<A: Ports> Engine<A> {
                         tracing::info!(status = %order.status(), "order placed");
                         return Ok(Outcome { order, events, already_applied: false });
                     }
-                    Err(StoreError::DuplicateOrderNumber(_)) if attempts < self.settings.conflict_retries => continue,
+                    Err(StoreError::DuplicateOrderNumber(_)) if attempts < self.settings.conflict_retries => {
+                        metrics::record_retry("place", metrics::RetryCause::OrderNumber);
+                    }
                     Err(e) => {
                         // The order does not exist, so neither may its reservation.
                         self.compensate(reserved.take().unwrap_or_default()).await;
@@ -485,7 +488,9 @@ impl<A: Ports> Engine<A> {
             }
         }
         .instrument(span)
-        .await
+        .await;
+        metrics::record_command("place", &placed);
+        placed
     }
 
     async fn unchanged(&self, id: OrderId) -> Result<Outcome, EngineError> {
@@ -527,7 +532,7 @@ impl<A: Ports> Engine<A> {
     ) -> Result<Outcome, EngineError> {
         let kind = command.action.kind();
         let span = tracing::info_span!("orderflow.command", order_id = %id, order_number = tracing::field::Empty, command = %kind, actor = %command.actor.kind());
-        async {
+        let answered = async {
             // A repeated keyed request is usually caught without a look-up of its own: the key
             // is written with the commit, so the store refuses it there (`DuplicateKey`); only a
             // refusal, or a decision that reserves stock before committing, looks the key up.
@@ -570,6 +575,7 @@ impl<A: Ports> Engine<A> {
                     Ok(outcome) => return Ok(outcome),
                     Err(StoreError::Conflict { .. }) if attempts <= self.settings.conflict_retries => {
                         tracing::debug!(attempts, "version conflict, retrying");
+                        metrics::record_retry(kind.as_str(), metrics::RetryCause::Conflict);
                     }
                     Err(StoreError::Conflict { .. }) => return Err(EngineError::Conflict { attempts }),
                     Err(StoreError::DuplicateKey(_)) => return self.repeated(id, key.as_ref()).await,
@@ -578,7 +584,9 @@ impl<A: Ports> Engine<A> {
             }
         }
         .instrument(span)
-        .await
+        .await;
+        metrics::record_command(kind.as_str(), &answered);
+        answered
     }
 
     /// True when this keyed request (if keyed) was committed before; the key's reuse for

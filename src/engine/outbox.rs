@@ -19,14 +19,17 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use tracing::Instrument;
+
+use super::metrics::{self, Delivery};
 use super::{Engine, EngineError, EngineSettings, Ports};
 use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::effect::Effect;
 use crate::ports::{
-    Clock, CloseOutcome, DeadLetter, GatewayError, Inventory, Logistics, Notifier, OutboxItem, PaymentGateway,
-    PaymentStatus, RefundRequest, ShipmentRequest, WorkQueue,
+    Clock, CloseOutcome, DeadLetterCursor, DeadLetterPage, GatewayError, Inventory, Logistics, Notifier, OutboxBacklog,
+    OutboxItem, PaymentGateway, PaymentStatus, RefundRequest, ShipmentRequest, WorkQueue,
 };
 
 /// What [`Engine::dispatch_outbox`] did.
@@ -48,14 +51,21 @@ impl<A: Ports> Engine<A> {
     /// after `max_delivery_attempts` (refunds: `max_refund_attempts`, about a day with the
     /// defaults) it becomes a dead letter: see [`Engine::dead_letters`].
     pub async fn dispatch_outbox(&self) -> Result<DispatchReport, EngineError> {
+        let span = tracing::info_span!("orderflow.dispatch_outbox", claimed = tracing::field::Empty);
+        self.dispatch_batch().instrument(span).await
+    }
+
+    async fn dispatch_batch(&self) -> Result<DispatchReport, EngineError> {
         let now = self.adapters.clock().now();
         let store = self.queue();
         let items = store.claim_outbox(now, self.settings.outbox_lease, self.settings.outbox_batch).await?;
+        tracing::Span::current().record("claimed", items.len());
         let mut report = DispatchReport::default();
         for item in items {
             match self.deliver(&item).await {
                 Ok(()) => {
                     store.complete_outbox(&item.key).await?;
+                    metrics::record_delivery(&item.effect, Delivery::Delivered);
                     report.delivered += 1;
                 }
                 Err(e) => {
@@ -63,9 +73,11 @@ impl<A: Ports> Engine<A> {
                     store.fail_outbox(&item.key, now, retry_at, &e.to_string()).await?;
                     if retry_at.is_some() {
                         tracing::warn!(key = %item.key, attempts = item.attempts, error = %e, "effect delivery failed, will retry");
+                        metrics::record_delivery(&item.effect, Delivery::Retrying);
                         report.retrying += 1;
                     } else {
                         tracing::error!(key = %item.key, attempts = item.attempts, error = %e, "effect given up (dead letter): requeue it once the cause is fixed");
+                        metrics::record_delivery(&item.effect, Delivery::Dead);
                         report.dead += 1;
                     }
                 }
@@ -89,11 +101,25 @@ impl<A: Ports> Engine<A> {
         Ok(total)
     }
 
-    /// Up to `limit` dead letters, oldest first: effects given up after their last attempt
-    /// failed. Each one is an effect that never happened (a refund not paid, a message not
-    /// sent); watch this list and requeue what can go out again.
-    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, EngineError> {
-        Ok(self.queue().dead_letters(limit).await?)
+    /// A page of up to `limit` dead letters after `after` (from the first when `None`), oldest
+    /// entry first: effects given up after their last attempt failed. Each one is an effect
+    /// that never happened (a refund not paid, a message not sent); watch them (counted by
+    /// [`Engine::outbox_backlog`]) and requeue what can go out again.
+    pub async fn dead_letters(
+        &self,
+        after: Option<DeadLetterCursor>,
+        limit: usize,
+    ) -> Result<DeadLetterPage, EngineError> {
+        Ok(self.queue().dead_letters(after, limit).await?)
+    }
+
+    /// The outbox's backlog now (pending, ready and dead entries, the oldest pending entry's
+    /// time), also recorded as gauges (see [`crate::engine::metrics`]).
+    pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, EngineError> {
+        let now = self.adapters.clock().now();
+        let backlog = self.queue().backlog(now).await?;
+        metrics::record_backlog(&backlog, now);
+        Ok(backlog)
     }
 
     /// Sends the dead letter `key` out again: it becomes due now with its attempts reset, and

@@ -13,6 +13,7 @@
 //! short, until a deadline kind for pending refunds replaces the scan.
 
 use chrono::{DateTime, Utc};
+use tracing::Instrument;
 
 use super::callbacks::provider_of;
 use super::{Engine, EngineError, Ports};
@@ -67,6 +68,11 @@ impl<A: Ports> Engine<A> {
     /// [`Error::PaymentMismatch`] when the provider reports another amount than the refund's
     /// (nothing recorded: staff must look).
     pub async fn handle_refund_notification(&self, raw: &RawMessage) -> Result<WebhookReply, EngineError> {
+        let span = tracing::info_span!("orderflow.webhook", hook = "refund_notification");
+        self.refund_notification(raw).instrument(span).await
+    }
+
+    async fn refund_notification(&self, raw: &RawMessage) -> Result<WebhookReply, EngineError> {
         let payments = self.adapters.payments();
         let notification =
             payments.verify_refund_notification(raw, self.adapters.clock().now()).await.inspect_err(|e| {

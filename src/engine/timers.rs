@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{Engine, EngineError, Ports};
+use tracing::Instrument;
+
+use super::{Engine, EngineError, Ports, metrics};
 use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::error::Error;
@@ -59,6 +61,15 @@ impl<A: Ports> Engine<A> {
     /// [`EngineError::Store`] when the store cannot list the due deadlines; what was fired
     /// before stays fired.
     pub async fn run_due(&self, now: DateTime<Utc>) -> Result<DueReport, EngineError> {
+        let span = tracing::info_span!("orderflow.run_due", %now, fired = tracing::field::Empty, failed = tracing::field::Empty);
+        let report = self.fire_all_due(now).instrument(span.clone()).await;
+        if let Ok(report) = &report {
+            span.record("fired", report.fired).record("failed", report.failed);
+        }
+        report
+    }
+
+    async fn fire_all_due(&self, now: DateTime<Utc>) -> Result<DueReport, EngineError> {
         let mut report = DueReport::default();
         // Every deadline tried in this call, whatever came of it: one that failed or had
         // nothing to do is still listed as due, and must not be tried again or fill a batch.
@@ -75,7 +86,11 @@ impl<A: Ports> Engine<A> {
             }
             let before = report.fired + report.found_paid;
             for deadline in fresh {
-                match self.fire(deadline).await {
+                let fired = self.fire(deadline).await;
+                if matches!(fired, Ok(FireOutcome::Fired | FireOutcome::FoundPaid)) {
+                    metrics::record_deadline_lag(deadline.kind, deadline.due_at, self.now());
+                }
+                match fired {
                     Ok(FireOutcome::Fired) => report.fired += 1,
                     Ok(FireOutcome::FoundPaid) => report.found_paid += 1,
                     Ok(FireOutcome::Nothing) => {}

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod inventory;
 pub mod logistics;
 pub mod notifier;
+pub mod operations;
 pub mod payment;
 pub mod queries;
 pub mod queue;
@@ -23,6 +24,7 @@ pub use feed::{FeedCursor, FeedEvent, FeedPage};
 pub use inventory::{DynInventory, Inventory, InventoryError};
 pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
 pub use notifier::{DynNotifier, Notifier, NotifyError};
+pub use operations::{BadCursor, DeadLetterCursor, DeadLetterPage, OutboxBacklog};
 pub use payment::{
     AppParameters, Checkout, CloseOutcome, DynPaymentGateway, GatewayError, JsapiParameters, PROVIDER_HEADER,
     PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundNotification,

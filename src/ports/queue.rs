@@ -5,7 +5,8 @@
 //! - Outbox items are claimed with a lease: a claimed item is not handed out again until the
 //!   lease ends or it is failed; completed items are never handed out again.
 //! - An item failed without a retry time is a dead letter: never claimed, listed by
-//!   [`WorkQueue::dead_letters`], and back to pending (attempts reset) only through
+//!   [`WorkQueue::dead_letters`] a page at a time (the order entries were written in, resumed
+//!   after a [`DeadLetterCursor`]), counted by [`WorkQueue::backlog`], and back to pending (attempts reset) only through
 //!   [`WorkQueue::requeue_dead`].
 
 use std::future::Future;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::store::{DeadLetter, DueDeadline, OutboxItem, StoreError};
+use super::operations::{DeadLetterCursor, DeadLetterPage, OutboxBacklog};
+use super::store::{DueDeadline, OutboxItem, StoreError};
 
 /// The deadlines and the outbox of a store.
 #[dynosaur::dynosaur(pub DynWorkQueue = dyn(box) WorkQueue)]
@@ -43,8 +45,16 @@ pub trait WorkQueue: Send + Sync {
         retry_at: Option<DateTime<Utc>>,
         error: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Up to `limit` dead letters, oldest entry first (in the order they were added).
-    fn dead_letters(&self, limit: usize) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
+    /// Up to `limit` dead letters after `after` (from the first when `None`), in the order
+    /// their entries were written, and the cursor of the next page when there are more.
+    fn dead_letters(
+        &self,
+        after: Option<DeadLetterCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<DeadLetterPage, StoreError>> + Send;
+    /// The outbox's backlog at `now`: entries pending and ready, dead letters, and when the
+    /// oldest pending entry was written.
+    fn backlog(&self, now: DateTime<Utc>) -> impl Future<Output = Result<OutboxBacklog, StoreError>> + Send;
     /// Moves the dead letter `key` back to pending, due at `now`, with its attempts reset, so it
     /// is delivered again under the same key. False (and nothing changed) when no dead item has
     /// this key: unknown, pending, completed, or already requeued.
@@ -79,8 +89,15 @@ impl<T: WorkQueue + ?Sized> WorkQueue for Arc<T> {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).fail_outbox(key, now, retry_at, error)
     }
-    fn dead_letters(&self, limit: usize) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send {
-        (**self).dead_letters(limit)
+    fn dead_letters(
+        &self,
+        after: Option<DeadLetterCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<DeadLetterPage, StoreError>> + Send {
+        (**self).dead_letters(after, limit)
+    }
+    fn backlog(&self, now: DateTime<Utc>) -> impl Future<Output = Result<OutboxBacklog, StoreError>> + Send {
+        (**self).backlog(now)
     }
     fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).requeue_dead(key, now)

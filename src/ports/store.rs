@@ -75,6 +75,12 @@ pub struct Commit<'a> {
 }
 
 impl Commit<'_> {
+    /// When the commit was decided: the time of its last event (`None` without events). Stores
+    /// record it as the time its outbox entries were written ([`crate::ports::OutboxBacklog`]).
+    pub fn written_at(&self) -> Option<DateTime<Utc>> {
+        self.events.last().map(|event| event.at)
+    }
+
     /// Checks that the events continue the order's history (sequence numbers one after
     /// another from `expected_version + 1`) and end at the snapshot's version: a caller's bug
     /// otherwise, refused by every store as [`StoreError::Corrupt`] before anything is written.

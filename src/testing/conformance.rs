@@ -30,6 +30,10 @@ mod queries;
 
 pub use queries::{event_feed, query_pages_are_stable_under_inserts, staff_queries};
 
+mod operations;
+
+pub use operations::{dead_letter_pages, outbox_backlog};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
@@ -72,6 +76,8 @@ pub async fn run_all<S: OrderRepository + WorkQueue, F: Fn() -> S>(make: F) {
     due_deadlines(&make()).await;
     outbox_leases(&make()).await;
     dead_letters_and_requeue(&make()).await;
+    dead_letter_pages(&make()).await;
+    outbox_backlog(&make()).await;
     concurrent_appends(&make()).await;
     concurrent_creates(&make()).await;
     staff_queries(&make()).await;
@@ -585,11 +591,7 @@ pub async fn outbox_leases<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "outbox_leases";
     let wf = Workflow::default();
     let mut placed = place("alice", 1, t0(), false);
-    let placed_notice = placed
-        .outbox
-        .first()
-        .map(|e| e.effect.clone())
-        .unwrap_or_else(|| panic!("{CHECK}: test setup: placement has an outbox entry"));
+    let placed_notice = placement_notice(CHECK, &placed);
     let id = placed.order.id;
     let key = |n: u32| format!("{id}/conformance/{n}");
     placed.outbox = (1..=5).map(|n| OutboxEntry { key: key(n), effect: placed_notice.clone() }).collect();
@@ -666,11 +668,7 @@ pub async fn outbox_leases<S: OrderRepository + WorkQueue>(store: &S) {
 pub async fn dead_letters_and_requeue<S: OrderRepository + WorkQueue>(store: &S) {
     const CHECK: &str = "dead_letters_and_requeue";
     let mut placed = place("alice", 1, t0(), false);
-    let notice = placed
-        .outbox
-        .first()
-        .map(|e| e.effect.clone())
-        .unwrap_or_else(|| panic!("{CHECK}: test setup: placement has an outbox entry"));
+    let notice = placement_notice(CHECK, &placed);
     let refund = Effect::Refund {
         refund: crate::ids::RefundId(1),
         amount: placed.order.totals.total,
@@ -683,7 +681,7 @@ pub async fn dead_letters_and_requeue<S: OrderRepository + WorkQueue>(store: &S)
     ok(CHECK, "create", store.create(placed.commit(&[])).await);
     let at = |seconds: i64| after(t0(), TimeDelta::seconds(seconds));
     let lease = TimeDelta::seconds(30);
-    assert!(ok(CHECK, "dead_letters", store.dead_letters(10).await).is_empty(), "{CHECK}: no dead letters yet");
+    assert!(letters(CHECK, store, 10).await.is_empty(), "{CHECK}: no dead letters yet");
 
     // 1 is delivered, 3 waits for a retry, 4 is given up at once, 2 after three attempts.
     let first = claim(CHECK, store, at(0), lease, 10).await;
@@ -709,11 +707,11 @@ pub async fn dead_letters_and_requeue<S: OrderRepository + WorkQueue>(store: &S)
         died_at: Some(at(died)),
     };
     let expected = vec![dead(2, 3, gave_up, 21), dead(4, 1, "refused for now", 2)];
-    let listed = ok(CHECK, "dead_letters", store.dead_letters(10).await);
+    let listed = letters(CHECK, store, 10).await;
     assert_eq!(listed, expected, "{CHECK}: every item failed for good is listed, in insertion order");
-    let limited = ok(CHECK, "dead_letters", store.dead_letters(1).await);
+    let limited = letters(CHECK, store, 1).await;
     assert_eq!(limited, expected.get(..1).unwrap_or_default(), "{CHECK}: dead_letters(1) lists one");
-    assert!(ok(CHECK, "dead_letters", store.dead_letters(0).await).is_empty(), "{CHECK}: dead_letters(0)");
+    assert!(letters(CHECK, store, 0).await.is_empty(), "{CHECK}: dead_letters(0)");
     assert_claimed(CHECK, &claim(CHECK, store, at(4_999), lease, 10).await, &[], "dead items are never claimed");
 
     for (what, k) in [("a completed", key(1)), ("a pending", key(3)), ("an unknown", key(9))] {
@@ -725,7 +723,7 @@ pub async fn dead_letters_and_requeue<S: OrderRepository + WorkQueue>(store: &S)
         !ok(CHECK, "requeue_dead again", store.requeue_dead(&key(2), at(31)).await),
         "{CHECK}: requeuing twice must answer false the second time"
     );
-    let listed = ok(CHECK, "dead_letters", store.dead_letters(10).await);
+    let listed = letters(CHECK, store, 10).await;
     assert_eq!(listed, expected.get(1..).unwrap_or_default(), "{CHECK}: a requeued item is no longer dead");
     assert_claimed(
         CHECK,
@@ -743,7 +741,7 @@ pub async fn dead_letters_and_requeue<S: OrderRepository + WorkQueue>(store: &S)
     assert!(ok(CHECK, "requeue_dead", store.requeue_dead(&key(4), at(50)).await), "{CHECK}: requeue item 4");
     assert_claimed(CHECK, &claim(CHECK, store, at(50), lease, 10).await, &[(key(4), 1)], "the requeued item 4");
     ok(CHECK, "fail_outbox for good", store.fail_outbox(&key(4), at(51), None, "still refused").await);
-    let listed = ok(CHECK, "dead_letters", store.dead_letters(10).await);
+    let listed = letters(CHECK, store, 10).await;
     assert_eq!(listed, vec![dead(4, 1, "still refused", 51)], "{CHECK}: an item can die again after a requeue");
     assert_claimed(
         CHECK,
@@ -1114,6 +1112,20 @@ async fn assert_outbox_keys<S: OrderRepository + WorkQueue>(check: &str, store: 
     let keys: BTreeSet<String> = claimed.iter().map(|i| i.key.clone()).collect();
     assert_eq!(keys.len(), claimed.len(), "{check}: an outbox key was handed out twice in one claim");
     assert_eq!(keys, expected, "{check}: the outbox must hold exactly the entries of successful commits");
+}
+
+/// The effect of a placement's first outbox entry (its notice to the buyer).
+fn placement_notice(check: &str, placed: &Step) -> Effect {
+    placed
+        .outbox
+        .first()
+        .map(|e| e.effect.clone())
+        .unwrap_or_else(|| panic!("{check}: test setup: placement has an outbox entry"))
+}
+
+/// The first page of up to `limit` dead letters.
+async fn letters<S: WorkQueue>(check: &str, store: &S, limit: usize) -> Vec<DeadLetter> {
+    ok(check, "dead_letters", store.dead_letters(None, limit).await).letters
 }
 
 async fn claim<S: OrderRepository + WorkQueue>(

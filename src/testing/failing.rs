@@ -51,8 +51,8 @@ use crate::ports::payment::{
     RefundNotification, RefundReceipt, RefundRequest, WebhookReply,
 };
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
-    OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
+    Commit, DeadLetterCursor, DeadLetterPage, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery,
+    OrderRepository, OutboxBacklog, OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
 
 /// The store calls that commit an order (`create`, `append`): what a failed write hits.
@@ -301,7 +301,8 @@ impl<P: WorkQueue> WorkQueue for Failing<P> {
         complete_outbox(key: &str) -> Result<(), StoreError>;
         fail_outbox(key: &str, now: DateTime<Utc>, retry_at: Option<DateTime<Utc>>, error: &str)
             -> Result<(), StoreError>;
-        dead_letters(limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+        dead_letters(after: Option<DeadLetterCursor>, limit: usize) -> Result<DeadLetterPage, StoreError>;
+        backlog(now: DateTime<Utc>) -> Result<OutboxBacklog, StoreError>;
         requeue_dead(key: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
     }
 }

@@ -429,7 +429,7 @@ impl Driver {
         self.settle().await;
         self.check(INVARIANTS[5]);
         let pending = self.shop.store.outbox_pending();
-        let dead = self.shop.engine.dead_letters(100).await.unwrap_or_default();
+        let dead = self.shop.engine.dead_letters(None, 100).await.unwrap_or_default().letters;
         if pending > 0 || !dead.is_empty() {
             let dead: Vec<(&str, &str)> = dead.iter().map(|d| (d.key.as_str(), d.last_error.as_str())).collect();
             self.violation(INVARIANTS[5], None, format!("{pending} pending, {} dead: {dead:?}", dead.len()));
@@ -471,8 +471,8 @@ impl Driver {
     }
 
     async fn requeue_dead_letters(&mut self) {
-        let dead = match self.shop.engine.dead_letters(usize::MAX).await {
-            Ok(dead) => dead,
+        let dead = match self.shop.engine.dead_letters(None, usize::MAX).await {
+            Ok(page) => page.letters,
             Err(e) => return self.violation(INVARIANTS[5], None, format!("cannot list dead letters: {e}")),
         };
         for letter in dead {

@@ -281,7 +281,7 @@ async fn a_carrier_that_hands_out_a_waybill_again_leaves_the_shipment_a_dead_let
     engine.ship(&warehouse(), second, PackageId(1)).await.unwrap();
     let report = engine.drain_outbox().await.unwrap();
     assert_eq!(report.dead, 1, "{report:?}");
-    let dead = engine.dead_letters(10).await.unwrap();
+    let dead = engine.dead_letters(None, 10).await.unwrap().letters;
     assert_eq!(dead.len(), 1);
     assert!(dead[0].last_error.contains(&format!("waybill {waybill:?} of carrier \"SF\"")), "{}", dead[0].last_error);
     assert_eq!(shop.engine.order(second).await.unwrap().status(), OrderStatus::InFulfilment);

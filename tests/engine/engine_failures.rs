@@ -138,7 +138,7 @@ async fn a_refund_given_up_after_repeated_timeouts_is_requeued_after_the_outage_
         }
         shop.clock.advance(TimeDelta::hours(1));
     }
-    let dead = shop.engine.dead_letters(10).await.unwrap();
+    let dead = shop.engine.dead_letters(None, 10).await.unwrap().letters;
     assert_eq!(dead.len(), 1, "{dead:?}");
     let letter = &dead[0];
     assert!(matches!(letter.effect, orderflow::Effect::Refund { amount, .. } if amount == order.totals().total));
@@ -165,7 +165,7 @@ async fn a_refund_given_up_after_repeated_timeouts_is_requeued_after_the_outage_
     assert!(matches!(refund_status(&shop.engine.order(id).await.unwrap()), Some(RefundStatus::Completed { .. })));
     assert_eq!(shop.gateway.refunds().len(), 1);
     assert_eq!(shop.gateway.refunded_total(&order.number()), Some(order.totals().total));
-    assert!(shop.engine.dead_letters(10).await.unwrap().is_empty());
+    assert!(shop.engine.dead_letters(None, 10).await.unwrap().letters.is_empty());
     assert_eq!(shop.store.outbox_pending(), 0);
 }
 

@@ -9,6 +9,7 @@ mod after_sales;
 mod dyn_ports;
 mod engine_callbacks;
 mod engine_failures;
+mod engine_metrics;
 mod engine_races;
 mod engine_stages;
 mod fakes;

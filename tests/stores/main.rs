@@ -2,6 +2,8 @@
 //!
 //! One test binary per area (fewer links, a faster suite); each file below is one module.
 
+mod admin_cli;
+mod postgres_hosting;
 mod postgres_store;
 mod sqlite_store;
 mod store_bad_input;

@@ -90,7 +90,7 @@ async fn conformance_on_a_file() {
     })
     .await;
     let dbs = dbs.into_inner().unwrap();
-    assert_eq!(dbs.len(), 16);
+    assert_eq!(dbs.len(), 18);
     for db in &dbs {
         assert!(db.path().exists());
     }
@@ -129,7 +129,7 @@ async fn everything_survives_a_reopen() {
     assert_eq!(store.find_by_key("pay/T-1").await.unwrap(), Some(order.id()));
     assert_eq!(store.outbox_pending().unwrap(), 1);
     assert_eq!(store.outbox_dead().unwrap(), vec![("b".to_owned(), "gone".to_owned())]);
-    let dead = store.dead_letters(10).await.unwrap();
+    let dead = store.dead_letters(None, 10).await.unwrap().letters;
     assert_eq!(dead.iter().map(|d| (d.key.as_str(), d.died_at)).collect::<Vec<_>>(), vec![("b", Some(t0()))]);
     let page = store.list(&OrderFilter::default(), None, 10).await.unwrap();
     assert_eq!(page.items.len(), 1);
@@ -299,6 +299,8 @@ async fn a_version_2_file_gets_its_waybills_keyed_by_carrier() {
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
              ALTER TABLE orders DROP COLUMN snapshot_version;
+             ALTER TABLE outbox DROP COLUMN written_at;
+             ALTER TABLE outbox DROP COLUMN written_ns;
              DROP TABLE waybills;
              CREATE TABLE waybills (waybill TEXT PRIMARY KEY NOT NULL, order_id TEXT NOT NULL) WITHOUT ROWID;
              CREATE INDEX waybills_by_order ON waybills (order_id);",
@@ -727,7 +729,9 @@ async fn a_version_3_file_with_version_1_rows_reads_and_goes_on() {
         conn.execute_batch(
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
-             ALTER TABLE orders DROP COLUMN snapshot_version;",
+             ALTER TABLE orders DROP COLUMN snapshot_version;
+             ALTER TABLE outbox DROP COLUMN written_at;
+             ALTER TABLE outbox DROP COLUMN written_ns;",
         )
         .unwrap();
         let micros = order.placed_at().timestamp_micros();

@@ -75,6 +75,16 @@ async fn conformance_dead_letters_and_requeue() {
 }
 
 #[tokio::test]
+async fn conformance_dead_letter_pages() {
+    conformance::dead_letter_pages(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn conformance_outbox_backlog() {
+    conformance::outbox_backlog(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn conformance_concurrent_appends() {
     conformance::concurrent_appends(&MemoryStore::new()).await;
 }

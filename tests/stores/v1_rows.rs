@@ -8,15 +8,15 @@ pub const V1_EVENTS: &str = include_str!("../../src/stored/fixtures/v1_events.js
 /// That order's snapshot.
 pub const V1_SNAPSHOT: &str = include_str!("../../src/stored/fixtures/v1_snapshot.json");
 
-/// The events of [`V1_EVENTS`] as the current build has them (no `v`), and their fold.
+/// The events of [`V1_EVENTS`] as the current build reads them (through the upcasters, as the
+/// stores do), and their fold.
 pub fn v1_history() -> (Vec<orderflow::Event>, orderflow::Order) {
+    // The order id only names the event in an error message.
+    let order = orderflow::OrderId::new_v7();
     let events: Vec<orderflow::Event> = V1_EVENTS
         .lines()
-        .map(|line| {
-            let mut json: serde_json::Value = serde_json::from_str(line).unwrap();
-            json.as_object_mut().unwrap().remove("v");
-            serde_json::from_value(json).unwrap()
-        })
+        .enumerate()
+        .map(|(n, line)| orderflow::stored::StoredEvent::decode(line, 1, order, n + 1).unwrap())
         .collect();
     let order = orderflow::Order::from_events(&events).unwrap();
     (events, order)

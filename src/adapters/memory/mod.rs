@@ -40,8 +40,8 @@ use crate::ids::{CustomerId, OrderId};
 use crate::order::{DeadlineKind, Order, OrderStatus};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
-    OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
+    Commit, DeadLetter, DeadLetterCursor, DeadLetterPage, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage,
+    OrderQuery, OrderRepository, OutboxBacklog, OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
 use crate::stored::IndexColumns;
 use keeping::{Keep, Orders, Record};
@@ -186,6 +186,8 @@ struct OutboxRow {
     last_error: Option<String>,
     /// When the last attempt failed.
     failed_at: Option<DateTime<Utc>>,
+    /// When the commit that wrote it was decided ([`Commit::written_at`]).
+    written_at: Option<DateTime<Utc>>,
 }
 
 impl MemoryStore {
@@ -237,7 +239,7 @@ impl<K: RecordKeeping> MemoryStore<K> {
     /// The dead letters: `(key, last error)` of every outbox entry given up on, in insertion
     /// order.
     pub fn outbox_dead(&self) -> Vec<(String, String)> {
-        lock(&self.inner).dead_letters(usize::MAX).into_iter().map(|d| (d.key, d.last_error)).collect()
+        lock(&self.inner).dead_letters(None, usize::MAX).letters.into_iter().map(|d| (d.key, d.last_error)).collect()
     }
 }
 
@@ -410,6 +412,7 @@ impl<K: Keep> StoreInner<K> {
                     dead: false,
                     last_error: None,
                     failed_at: None,
+                    written_at: commit.written_at(),
                 }),
             );
         }
@@ -557,20 +560,45 @@ impl<K: Keep> StoreInner<K> {
         }
     }
 
-    fn dead_letters(&self, limit: usize) -> Vec<DeadLetter> {
-        self.outbox_dead
-            .iter()
-            .filter_map(|seq| self.outbox.get(seq))
-            .take(limit)
-            .map(|row| DeadLetter {
+    fn dead_letters(&self, after: Option<DeadLetterCursor>, limit: usize) -> DeadLetterPage {
+        let from = after.map_or(Bound::Unbounded, |cursor| Bound::Excluded(cursor.position()));
+        let mut page = DeadLetterPage::default();
+        let mut last = None;
+        for seq in self.outbox_dead.range((from, Bound::Unbounded)) {
+            let Some(row) = self.outbox.get(seq) else {
+                continue;
+            };
+            if page.letters.len() >= limit {
+                page.next = last.map(DeadLetterCursor::after_position);
+                break;
+            }
+            last = Some(*seq);
+            page.letters.push(DeadLetter {
                 key: row.key.clone(),
                 order_id: row.order_id,
                 effect: row.effect.clone(),
                 attempts: row.attempts,
                 last_error: row.last_error.clone().unwrap_or_default(),
                 died_at: row.failed_at,
-            })
-            .collect()
+            });
+        }
+        page
+    }
+
+    fn backlog(&self, now: DateTime<Utc>) -> OutboxBacklog {
+        let pending = self.outbox_open.iter().filter_map(|seq| self.outbox.get(seq));
+        let (mut count, mut ready, mut oldest) = (0u64, 0u64, None::<DateTime<Utc>>);
+        for row in pending {
+            count += 1;
+            if row.available_at <= now && row.lease_until.is_none_or(|until| until <= now) {
+                ready += 1;
+            }
+            oldest = match (oldest, row.written_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        OutboxBacklog { pending: count, ready, dead: self.outbox_dead.len() as u64, oldest_pending_at: oldest }
     }
 
     fn requeue_dead(&mut self, key: &str, now: DateTime<Utc>) -> bool {
@@ -700,8 +728,12 @@ impl<K: RecordKeeping> WorkQueue for MemoryStore<K> {
         Ok(())
     }
 
-    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        Ok(lock(&self.inner).dead_letters(limit))
+    async fn dead_letters(&self, after: Option<DeadLetterCursor>, limit: usize) -> Result<DeadLetterPage, StoreError> {
+        Ok(lock(&self.inner).dead_letters(after, limit))
+    }
+
+    async fn backlog(&self, now: DateTime<Utc>) -> Result<OutboxBacklog, StoreError> {
+        Ok(lock(&self.inner).backlog(now))
     }
 
     async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -4,10 +4,18 @@
 //! # Tables
 //!
 //! [`PgStore::connect`] creates (or upgrades) its tables in one schema, by default
-//! `orderflow`, so the store can live in a database shared with the host's own tables, and
-//! tests can isolate themselves in a schema of their own. A `schema_version` table records
-//! which migrations ran; instances starting together serialize their migrations on an advisory
-//! lock.
+//! `orderflow`, so the store can live in a database shared with the host's own tables, several
+//! shops can share one database (a schema each), and tests can isolate themselves in a schema
+//! of their own. A `schema_version` table records which migrations ran; instances starting
+//! together serialize their migrations on an advisory lock. Hosts that run their own migration
+//! tool apply [`MIGRATIONS`] themselves and connect with [`PgOptions::migrate`] off (see
+//! [`migrations`](Migration)).
+//!
+//! # Connections
+//!
+//! [`PgStore::connect`] builds a pool from [`PgOptions`]; `PgStore::connect_tls` (feature
+//! `postgres-tls`) does so over TLS (rustls, `PgTls`); [`PgStore::with_pool`] takes a pool the
+//! host built.
 //!
 //! The SQL lives in `sql/`, one statement (or one migration, `migration_*.sql`) per file,
 //! included at build time, with `{s}` standing for the quoted schema name. The tail of a
@@ -81,11 +89,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
@@ -96,37 +103,24 @@ use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order, OrderStatus, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
-    OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
+    Commit, DeadLetter, DeadLetterCursor, DeadLetterPage, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage,
+    OrderQuery, OrderRepository, OutboxBacklog, OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
 use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
+mod connect;
+mod migrations;
+#[cfg(feature = "postgres-tls")]
+mod tls;
+
+/// The pool crate [`PgStore::with_pool`] takes a pool of, for hosts that build their own.
+pub use deadpool_postgres;
+pub use migrations::{LATEST, MIGRATIONS, Migration};
+#[cfg(feature = "postgres-tls")]
+pub use tls::PgTls;
+
 /// The schema used when none is given.
 pub const DEFAULT_SCHEMA: &str = "orderflow";
-
-/// The migrations, in order; `{s}` stands for the quoted schema name. A migration never
-/// changes once released: add a new one.
-const MIGRATIONS: &[&str] = &[
-    include_str!("sql/migration_1.sql"),
-    include_str!("sql/migration_2.sql"),
-    // Waybills keyed by carrier and waybill (numbers are unique per carrier only). The old
-    // table stays as `waybills_v2` while `rebuild_waybills` fills the new one from the order
-    // snapshots, then is dropped.
-    include_str!("sql/migration_3.sql"),
-    // The stored form's schema version next to each event and snapshot (see `crate::stored`),
-    // and each event's type. Rows written before are version 1.
-    include_str!("sql/migration_4.sql"),
-    // The staff query columns and their indexes (filled from the snapshots by
-    // `queries::fill_query_columns`), counts per status (changes appended by a trigger, summed
-    // up when counted) and the event feed's transaction ids and positions.
-    include_str!("sql/migration_5.sql"),
-];
-
-/// The migration after which `queries::fill_query_columns` runs.
-const QUERY_COLUMNS: i32 = 5;
-
-/// The migration after which [`PgStore::rebuild_waybills`] runs.
-const WAYBILLS_BY_CARRIER: i32 = 3;
 
 /// A commit is one statement: its head writes the order row and returns it as `o`, and
 /// [`commit_rows`] writes every other row from `o`, so a compare-and-set that finds another
@@ -180,12 +174,13 @@ impl Statements {
 /// The rest of a commit's statement, after its head: dedupe keys (a recorded one fails the
 /// statement), events, outbox rows (in commit order; an existing key is kept) and the order's
 /// waybills (see [`WaybillRows`]; another order's fails the statement). Parameters from
-/// `$first`: dedupe keys, event seqs, event bodies, event types, outbox keys, effects and, unless
+/// `$first`: dedupe keys, event seqs, event bodies, event types, outbox keys, effects, when the
+/// outbox rows were written ([`Commit::written_at`]) and, unless
 /// [`WaybillRows::Leave`], the waybills' carriers and numbers. The statement returns how many
 /// order rows it wrote, 0 or 1.
 fn commit_rows(first: usize, waybills: WaybillRows) -> String {
-    let [keys, seqs, bodies, types, outbox_keys, effects, carriers, numbers] =
-        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| first + i);
+    let [keys, seqs, bodies, types, outbox_keys, effects, written, carriers, numbers] =
+        [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|i| first + i);
     let list = format!("unnest(${carriers}::text[], ${numbers}::text[]) AS t(c, w)");
     let stale = format!(
         ", stale_waybills AS (
@@ -218,8 +213,8 @@ fn commit_rows(first: usize, waybills: WaybillRows) -> String {
     FROM o, unnest(${seqs}::bigint[], ${bodies}::jsonb[], ${types}::text[]) AS t(seq, body, type)
     ORDER BY t.seq
 ), new_outbox AS (
-    INSERT INTO {{s}}.outbox (key, order_id, effect)
-    SELECT t.k, o.id, t.e FROM o, unnest(${outbox_keys}::text[], ${effects}::jsonb[]) WITH ORDINALITY AS t(k, e, n)
+    INSERT INTO {{s}}.outbox (key, order_id, effect, written_at)
+    SELECT t.k, o.id, t.e, ${written}::timestamptz FROM o, unnest(${outbox_keys}::text[], ${effects}::jsonb[]) WITH ORDINALITY AS t(k, e, n)
     ORDER BY t.n
     ON CONFLICT (key) DO NOTHING
 ){waybills}
@@ -230,11 +225,13 @@ SELECT count(*) FROM o"
 /// How to reach the database and where to keep the tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
-    /// A libpq-style connection string or `postgres://` URL. Connections are not encrypted
-    /// (no TLS): use a private network or a local proxy.
+    /// A libpq-style connection string or `postgres://` URL. [`PgStore::connect`] does not
+    /// encrypt (use a private network or a local proxy); `PgStore::connect_tls` (feature
+    /// `postgres-tls`) does. Unused by [`PgStore::with_pool`].
     pub url: String,
     /// The schema holding the tables: a lower-case SQL identifier (`[a-z_][a-z0-9_]*`, at most
-    /// 63 characters). Created when missing.
+    /// 63 characters). Created when missing. Several shops can share one database, each in a
+    /// schema of its own: every statement names its tables with this schema.
     pub schema: String,
     /// Connections kept at most.
     pub pool_size: usize,
@@ -251,6 +248,17 @@ pub struct PgOptions {
     /// round trip per command; off, every load asks the database (and still skips sending a
     /// snapshot equal to the copy).
     pub copy_first: bool,
+    /// Whether connecting runs the migrations the schema lacks (the default). Off, for hosts
+    /// that apply [`MIGRATIONS`] with their own tool: connecting only checks that every one is
+    /// recorded, and fails naming the missing ones when the schema is behind.
+    pub migrate: bool,
+}
+
+impl Default for PgOptions {
+    /// The defaults of [`PgOptions::new`] with no URL, for [`PgStore::with_pool`].
+    fn default() -> PgOptions {
+        PgOptions::new("")
+    }
 }
 
 impl PgOptions {
@@ -264,7 +272,14 @@ impl PgOptions {
             timeout: Duration::from_secs(30),
             cached_orders: 1024,
             copy_first: true,
+            migrate: true,
         }
+    }
+
+    /// Sets [`PgOptions::migrate`].
+    pub fn migrate(mut self, on: bool) -> PgOptions {
+        self.migrate = on;
+        self
     }
 
     /// Uses the schema `schema`.
@@ -357,25 +372,25 @@ impl PgStore {
     /// [`StoreError::Unavailable`] when the database cannot be reached or the URL or schema
     /// name is invalid.
     pub async fn connect(options: PgOptions) -> Result<PgStore, StoreError> {
+        let pool = connect::pool_with(connect::config(&options)?, &options, tokio_postgres::NoTls)?;
+        PgStore::with_pool(pool, options).await
+    }
+
+    /// The store over a pool the host built and configured itself (its own TLS, sizes,
+    /// timeouts, hooks), sharing it with the host's other work. Of `options` only the schema,
+    /// the copies and [`PgOptions::migrate`] apply. Runs (or, with migrations off, checks) the
+    /// migrations like [`PgStore::connect`].
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the schema name is invalid, the database cannot be
+    /// reached, or (migrations off) the schema is behind.
+    pub async fn with_pool(pool: Pool, options: PgOptions) -> Result<PgStore, StoreError> {
         if !valid_schema(&options.schema) {
             return Err(StoreError::Unavailable(format!(
                 "invalid schema name {:?}: use [a-z_][a-z0-9_]*, at most 63 characters",
                 options.schema
             )));
         }
-        let config: tokio_postgres::Config =
-            options.url.parse().map_err(|_| StoreError::Unavailable("invalid PostgreSQL connection string".into()))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(options.timeout))
-            .create_timeout(Some(options.timeout))
-            .recycle_timeout(Some(options.timeout))
-            // The connection used last first: the few that are busy stay warm, the rest idle.
-            .queue_mode(QueueMode::Lifo)
-            .build()
-            .map_err(|_| StoreError::Unavailable("cannot build the connection pool".into()))?;
         let quoted = format!("\"{}\"", options.schema);
         let store = PgStore {
             pool,
@@ -384,7 +399,11 @@ impl PgStore {
             schema: options.schema,
             recent: Mutex::new(Recent::new(options.cached_orders, options.copy_first)),
         };
-        store.migrate().await?;
+        if options.migrate {
+            store.migrate().await?;
+        } else {
+            store.check_migrated().await?;
+        }
         Ok(store)
     }
 
@@ -400,23 +419,28 @@ impl PgStore {
         let tx = client.transaction().await.map_err(db)?;
         tx.execute(include_str!("sql/migration_lock.sql"), &[&self.schema]).await.map_err(db)?;
         tx.batch_execute(&self.sql(include_str!("sql/migration_table.sql"))).await.map_err(db)?;
-        let row = tx.query_one(&self.sql(include_str!("sql/migration_current.sql")), &[]).await;
-        let current: i32 = row.map_err(db)?.get(0);
-        for (version, migration) in (1i32..).zip(MIGRATIONS) {
-            if version <= current {
-                continue;
-            }
-            tx.batch_execute(&self.sql(migration)).await.map_err(db)?;
-            if version == WAYBILLS_BY_CARRIER {
+        let done = migrations::recorded(&tx, &self.quoted).await?;
+        for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+            let version = migration.version;
+            tx.batch_execute(&self.sql(migration.sql)).await.map_err(db)?;
+            if version == migrations::WAYBILLS_BY_CARRIER {
                 self.rebuild_waybills(&tx).await?;
             }
-            if version == QUERY_COLUMNS && current > 0 {
+            if version == migrations::QUERY_COLUMNS && !done.is_empty() {
                 queries::fill_query_columns(self, &tx).await?;
             }
             tx.execute(&self.sql(include_str!("sql/migration_record.sql")), &[&version]).await.map_err(db)?;
             tracing::info!(schema = %self.schema, version, "orderflow schema migrated");
         }
         tx.commit().await.map_err(db)
+    }
+
+    /// Checks, without changing anything, that every migration is recorded in the schema.
+    async fn check_migrated(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let recorded = migrations::recorded(&tx, &self.quoted).await?;
+        migrations::check_current(&self.schema, &recorded)
     }
 
     /// Fills the waybill table of migration 3 from the order snapshots, then drops the old
@@ -539,7 +563,8 @@ impl PgStore {
             params.push(&expected);
             &self.statements.append[waybill_rows as usize]
         };
-        params.extend::<[&(dyn ToSql + Sync); 6]>([&keys, &seqs, &bodies, &types, &outbox_keys, &effects]);
+        let written_at = commit.written_at();
+        params.extend::<[&(dyn ToSql + Sync); 7]>([&keys, &seqs, &bodies, &types, &outbox_keys, &effects, &written_at]);
         if waybill_rows != WaybillRows::Leave {
             params.push(&carriers);
             params.push(&numbers);
@@ -837,7 +862,8 @@ fn to_i64(n: u64) -> Result<i64, StoreError> {
 }
 
 fn to_u64(n: i64) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative version {n} stored")))
+    u64::try_from(n)
+        .map_err(|_| StoreError::Corrupt(format!("negative number {n} stored where a count or version belongs")))
 }
 
 impl OrderRepository for PgStore {
@@ -1072,27 +1098,49 @@ impl WorkQueue for PgStore {
         Ok(())
     }
 
-    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    async fn dead_letters(&self, after: Option<DeadLetterCursor>, limit: usize) -> Result<DeadLetterPage, StoreError> {
+        // Positions are `seq`s, from 1: a cursor past `i64::MAX` is past every row.
+        let Ok(after) = after.map_or(Ok(0), |cursor| i64::try_from(cursor.position())) else {
+            return Ok(DeadLetterPage::default());
+        };
+        // One row more than asked tells whether there is a next page.
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1).saturating_add(1);
         let sql = self.sql(include_str!("sql/dead_letters.sql"));
         let client = self.client().await?;
-        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&limit]).await.map_err(db)?;
+        let rows =
+            client.query(&client.prepare_cached(&sql).await.map_err(db)?, &[&after, &fetch]).await.map_err(db)?;
         drop(client);
-        rows.into_iter()
-            .map(|r| {
-                let key: String = r.get(0);
-                let effect: Effect = from_json(r.get(2), &format_args!("the effect of outbox item {key:?}"))?;
-                let attempts: i32 = r.get(3);
-                Ok(DeadLetter {
-                    order_id: OrderId::from_uuid(r.get(1)),
-                    effect,
-                    attempts: u32::try_from(attempts).unwrap_or(0),
-                    last_error: r.get(4),
-                    died_at: r.get(5),
-                    key,
-                })
-            })
-            .collect()
+        let mut page = DeadLetterPage::default();
+        let mut last = None;
+        for r in rows {
+            if page.letters.len() >= limit {
+                page.next = last.map(DeadLetterCursor::after_position);
+                break;
+            }
+            let seq: i64 = r.get(0);
+            let key: String = r.get(1);
+            let effect: Effect = from_json(r.get(3), &format_args!("the effect of outbox item {key:?}"))?;
+            let attempts: i32 = r.get(4);
+            last = Some(to_u64(seq)?);
+            page.letters.push(DeadLetter {
+                order_id: OrderId::from_uuid(r.get(2)),
+                effect,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                last_error: r.get(5),
+                died_at: r.get(6),
+                key,
+            });
+        }
+        Ok(page)
+    }
+
+    async fn backlog(&self, now: DateTime<Utc>) -> Result<OutboxBacklog, StoreError> {
+        let sql = self.sql(include_str!("sql/outbox_backlog.sql"));
+        let client = self.client().await?;
+        let row = client.query_one(&client.prepare_cached(&sql).await.map_err(db)?, &[&now]).await.map_err(db)?;
+        drop(client);
+        let count = |i: usize| to_u64(row.get::<_, i64>(i));
+        Ok(OutboxBacklog { pending: count(0)?, ready: count(1)?, dead: count(2)?, oldest_pending_at: row.get(3) })
     }
 
     async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -63,13 +63,14 @@ use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order, UNKNOWN_CARRIER};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    Commit, DeadLetter, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage, OrderQuery, OrderRepository,
-    OrderSummary, OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
+    Commit, DeadLetter, DeadLetterCursor, DeadLetterPage, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage,
+    OrderQuery, OrderRepository, OrderSummary, OutboxBacklog, OutboxItem, QueryPage, StatusCounts, StoreError,
+    WorkQueue,
 };
 use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long SQLite itself waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -105,6 +106,10 @@ const SCHEMA_V4: &str = include_str!("sql/schema_v4.sql");
 /// [`queries::fill_query_columns`]), counts per status kept by triggers, and the event feed
 /// (existing events numbered order by order).
 const SCHEMA_V5: &str = include_str!("sql/schema_v5.sql");
+
+/// Version 6: when each outbox entry was written (the time its commit was decided), for the
+/// backlog's oldest pending entry. Entries written before have none.
+const SCHEMA_V6: &str = include_str!("sql/schema_v6.sql");
 
 /// An [`OrderStore`](crate::ports::OrderStore) on a single SQLite database file.
 ///
@@ -260,7 +265,9 @@ impl SqliteStore {
                     "the database has schema version {version}; this build knows up to {SCHEMA_VERSION}"
                 )));
             }
-            for (from, migration) in [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3), (3, SCHEMA_V4), (4, SCHEMA_V5)] {
+            for (from, migration) in
+                [(0, SCHEMA_V1), (1, SCHEMA_V2), (2, SCHEMA_V3), (3, SCHEMA_V4), (4, SCHEMA_V5), (5, SCHEMA_V6)]
+            {
                 if version <= from {
                     tx.execute_batch(migration)?;
                 }
@@ -406,6 +413,8 @@ struct Rows {
     events: Vec<(i64, &'static str, String)>,
     /// `(key, effect)` of each outbox entry.
     outbox: Vec<(String, String)>,
+    /// When the outbox entries were written ([`Commit::written_at`]), split.
+    written_at: Option<(i64, i64)>,
     /// The order's `(carrier, waybill)` pairs.
     waybills: Vec<(String, String)>,
     /// The staff query columns.
@@ -444,6 +453,7 @@ impl Rows {
                     .iter()
                     .map(|entry| Ok((entry.key.clone(), to_json("effect", &entry.effect)?)))
                     .collect::<Result<_, Fail>>()?,
+                written_at: commit.written_at().map(split),
             })
         };
         encode().map_err(Fail::into_store)
@@ -482,8 +492,9 @@ fn write_rest(tx: &Transaction<'_>, rows: &Rows) -> Result<(), Fail> {
     {
         let (min_at, min_ns) = split(DateTime::<Utc>::MIN_UTC);
         let mut stmt = tx.prepare_cached(include_str!("sql/insert_outbox.sql"))?;
+        let (written_at, written_ns) = rows.written_at.unzip();
         for (key, effect) in &rows.outbox {
-            stmt.execute(params![key, id, effect, min_at, min_ns])?;
+            stmt.execute(params![key, id, effect, min_at, min_ns, written_at, written_ns])?;
         }
     }
     rows.query.write(tx, id)?;
@@ -876,25 +887,37 @@ fn fail_outbox(
     Ok(())
 }
 
-fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<DeadLetter>, Fail> {
+fn dead_letters(conn: &Connection, after: Option<DeadLetterCursor>, limit: usize) -> Result<DeadLetterPage, Fail> {
+    // Positions are `seq`s, from 1: a cursor past `i64::MAX` is past every row.
+    let Ok(after) = after.map_or(Ok(0), |cursor| i64::try_from(cursor.position())) else {
+        return Ok(DeadLetterPage::default());
+    };
     let mut stmt = conn.prepare_cached(include_str!("sql/dead_letters.sql"))?;
-    let rows = stmt.query_map(params![sql_limit(limit)], |row| {
+    // One row more than asked tells whether there is a next page.
+    let rows = stmt.query_map(params![after, sql_limit(limit.saturating_add(1))], |row| {
         Ok((
-            row.get::<_, String>(0)?,
+            row.get::<_, i64>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, String>(2)?,
-            row.get::<_, i64>(3)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, Option<i64>>(5)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, i64>(4)?,
+            row.get::<_, String>(5)?,
             row.get::<_, Option<i64>>(6)?,
+            row.get::<_, Option<i64>>(7)?,
         ))
     })?;
-    let mut out = Vec::new();
+    let mut page = DeadLetterPage::default();
+    let mut last = None;
     for row in rows {
-        let (key, order_id, effect, attempts, last_error, failed_at, failed_ns) = row?;
+        let (seq, key, order_id, effect, attempts, last_error, failed_at, failed_ns) = row?;
+        if page.letters.len() >= limit {
+            page.next = last.map(DeadLetterCursor::after_position);
+            break;
+        }
         let attempts =
             u32::try_from(attempts).map_err(|_| corrupt(format!("outbox {key}: bad attempt count {attempts}")))?;
-        out.push(DeadLetter {
+        last = Some(u64::try_from(seq).map_err(|_| corrupt(format!("outbox {key}: bad position {seq}")))?);
+        page.letters.push(DeadLetter {
             order_id: parse_id(&order_id)?,
             effect: from_json("effect", &effect)?,
             attempts,
@@ -903,7 +926,28 @@ fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<DeadLetter>, Fail
             key,
         });
     }
-    Ok(out)
+    Ok(page)
+}
+
+fn backlog(conn: &Connection, now: DateTime<Utc>) -> Result<OutboxBacklog, Fail> {
+    let (us, ns) = split(now);
+    let mut stmt = conn.prepare_cached(include_str!("sql/outbox_backlog.sql"))?;
+    let (pending, ready, dead, oldest_at, oldest_ns) = stmt.query_row(params![us, ns], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+            row.get::<_, Option<i64>>(3)?,
+            row.get::<_, Option<i64>>(4)?,
+        ))
+    })?;
+    let count = |n: i64| u64::try_from(n).map_err(|_| corrupt("negative count"));
+    Ok(OutboxBacklog {
+        pending: count(pending)?,
+        ready: count(ready)?,
+        dead: count(dead)?,
+        oldest_pending_at: oldest_at.map(|us| join(us, oldest_ns.unwrap_or(0))).transpose()?,
+    })
 }
 
 fn requeue_dead(conn: &mut Connection, key: &str, now: DateTime<Utc>) -> Result<bool, Fail> {
@@ -997,8 +1041,12 @@ impl WorkQueue for SqliteStore {
         self.run(|conn| fail_outbox(conn, key, now, retry_at, error))
     }
 
-    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.run(|conn| dead_letters(conn, limit))
+    async fn dead_letters(&self, after: Option<DeadLetterCursor>, limit: usize) -> Result<DeadLetterPage, StoreError> {
+        self.run(|conn| dead_letters(conn, after, limit))
+    }
+
+    async fn backlog(&self, now: DateTime<Utc>) -> Result<OutboxBacklog, StoreError> {
+        self.run(|conn| backlog(conn, now))
     }
 
     async fn requeue_dead(&self, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -1051,7 +1099,7 @@ mod tests {
         let version: i64 =
             store.run(|conn| Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        let dead = store.run(|conn| dead_letters(conn, 10)).unwrap();
+        let dead = store.run(|conn| dead_letters(conn, None, 10)).unwrap().letters;
         let expected = DeadLetter {
             key: "k".into(),
             order_id,

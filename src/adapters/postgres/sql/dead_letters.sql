@@ -1,2 +1,2 @@
-SELECT key, order_id, effect, attempts, COALESCE(last_error, ''), failed_at FROM {s}.outbox
-    WHERE dead ORDER BY seq LIMIT $1
+SELECT seq, key, order_id, effect, attempts, COALESCE(last_error, ''), failed_at FROM {s}.outbox
+    WHERE dead AND seq > $1 ORDER BY seq LIMIT $2

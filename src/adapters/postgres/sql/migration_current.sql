@@ -1,1 +1,0 @@
-SELECT COALESCE(max(version), 0) FROM {s}.schema_version

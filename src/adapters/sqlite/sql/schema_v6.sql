@@ -1,0 +1,2 @@
+ALTER TABLE outbox ADD COLUMN written_at INTEGER;
+ALTER TABLE outbox ADD COLUMN written_ns INTEGER;
