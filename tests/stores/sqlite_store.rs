@@ -26,7 +26,11 @@ mod temp_db;
 
 use temp_db::TempDb;
 
-/// Takes a current file back to schema version 4 (before the staff query columns, the counts
+/// Takes a current file back to schema version 5 (outbox entries without the time they were
+/// written), for the upgrade tests.
+const UNDO_V6: &str = "ALTER TABLE outbox DROP COLUMN written_at; ALTER TABLE outbox DROP COLUMN written_ns;";
+
+/// Takes a version 5 file back to schema version 4 (before the staff query columns, the counts
 /// per status and the feed), for the upgrade tests.
 const UNDO_V5: &str = "DROP TRIGGER orders_counted; DROP TRIGGER orders_recounted; DROP TRIGGER orders_uncounted;
     DROP TRIGGER events_fed; DROP TABLE status_counts; DROP TABLE feed;
@@ -294,13 +298,12 @@ async fn a_version_2_file_gets_its_waybills_keyed_by_carrier() {
     // take over; order 1 lost WB-1 to order 2 (another carrier's parcel with the same number).
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(UNDO_V6).unwrap();
         conn.execute_batch(UNDO_V5).unwrap();
         conn.execute_batch(
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
              ALTER TABLE orders DROP COLUMN snapshot_version;
-             ALTER TABLE outbox DROP COLUMN written_at;
-             ALTER TABLE outbox DROP COLUMN written_ns;
              DROP TABLE waybills;
              CREATE TABLE waybills (waybill TEXT PRIMARY KEY NOT NULL, order_id TEXT NOT NULL) WITHOUT ROWID;
              CREATE INDEX waybills_by_order ON waybills (order_id);",
@@ -725,13 +728,13 @@ async fn a_version_3_file_with_version_1_rows_reads_and_goes_on() {
     drop(db.open());
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(UNDO_V6).unwrap();
         conn.execute_batch(UNDO_V5).unwrap();
         conn.execute_batch(
             "ALTER TABLE events DROP COLUMN event_type;
              ALTER TABLE events DROP COLUMN schema_version;
              ALTER TABLE orders DROP COLUMN snapshot_version;
-             ALTER TABLE outbox DROP COLUMN written_at;
-             ALTER TABLE outbox DROP COLUMN written_ns;",
+",
         )
         .unwrap();
         let micros = order.placed_at().timestamp_micros();
@@ -798,6 +801,7 @@ async fn a_version_4_file_gets_query_columns_counts_and_a_feed() {
     drop(store);
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
+        conn.execute_batch(UNDO_V6).unwrap();
         conn.execute_batch(UNDO_V5).unwrap();
         conn.pragma_update(None, "user_version", 4).unwrap();
     }
