@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::engine_callbacks::shipped_with;
 use chrono::{DateTime, TimeDelta, Utc};
 use orderflow::Address;
 use orderflow::engine::{Adapters, Engine};
@@ -10,14 +11,8 @@ use orderflow::order::{DeadlineKind, TrackingKind, TrackingUpdate};
 use orderflow::ports::{
     Logistics, LogisticsError, OrderRepository, Parcel, Quote, RawMessage, Shipment, ShipmentRequest, TrackingPush,
 };
-use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, buyer, pack_remaining, sample_form, t0,
-    warehouse,
-};
-use orderflow::{
-    Action, Command, MemoryInventory, MemoryStore, OrderId, OrderStatus, PackageId, Workflow, WorkflowConfig,
-    buyer_timeline, staff_view,
-};
+use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, MultiCarrier, RecordingNotifier, t0};
+use orderflow::{MemoryInventory, MemoryStore, OrderId, Workflow, WorkflowConfig, buyer_timeline, staff_view};
 
 /// An aggregator in front of the carriers: once told, it says every waybill it verifies a
 /// push for really belongs to `correction`, and it remembers what it was asked.
@@ -115,25 +110,7 @@ impl Shop {
 
     /// A paid order shipped with SF: its id and waybill.
     async fn shipped_with_sf(&self) -> (OrderId, String) {
-        let engine = &self.engine;
-        let id = engine.place(&buyer("kai"), &sample_form("kai"), None).await.unwrap().order.id();
-        let order = engine.order(id).await.unwrap();
-        let raw = self.gateway.notify_paid(&order.number(), order.totals().total, self.clock.now());
-        engine.handle_payment_notification(&raw).await.unwrap();
-        engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
-        let pack = pack_remaining(&engine.order(id).await.unwrap());
-        engine.execute(id, Command::new(warehouse(), pack)).await.unwrap();
-        let book = Action::BookShipment {
-            package: PackageId(1),
-            carrier: "SF".into(),
-            service: "standard".into(),
-            reason: "test".into(),
-        };
-        engine.execute(id, Command::new(warehouse(), book)).await.unwrap();
-        engine.drain_outbox().await.unwrap();
-        let order = engine.order(id).await.unwrap();
-        assert_eq!(order.status(), OrderStatus::Shipped);
-        (id, order.fulfilment().packages[0].waybill.as_deref().unwrap().to_owned())
+        shipped_with(&self.engine, &self.gateway, self.clock.now(), "kai", "SF").await
     }
 
     async fn corrections(&self, id: OrderId) -> usize {
