@@ -134,6 +134,14 @@ pub enum Action {
         /// Waybill (tracking) number.
         waybill: String,
     },
+    /// System: the tracking service says a shipped parcel's waybill belongs to another carrier
+    /// (a verified push's carrier correction); later polls and subscriptions ask that carrier.
+    CorrectCarrier {
+        /// Waybill of the shipped parcel.
+        waybill: String,
+        /// The carrier it really belongs to.
+        carrier: String,
+    },
     /// Carrier (verified) or system: a tracking update for a waybill of this order.
     RecordTracking {
         /// Waybill.
@@ -285,6 +293,7 @@ pub enum CommandKind {
     Pack,
     BookShipment,
     RecordWaybill,
+    CorrectCarrier,
     RecordTracking,
     RecordCodCollected,
     ConfirmReceipt,
@@ -331,6 +340,7 @@ impl CommandKind {
             CommandKind::Pack => "pack",
             CommandKind::BookShipment => "book_shipment",
             CommandKind::RecordWaybill => "record_waybill",
+            CommandKind::CorrectCarrier => "correct_carrier",
             CommandKind::RecordTracking => "record_tracking",
             CommandKind::RecordCodCollected => "record_cod_collected",
             CommandKind::ConfirmReceipt => "confirm_receipt",
@@ -384,6 +394,7 @@ impl Action {
             Action::Pack { .. } => CommandKind::Pack,
             Action::BookShipment { .. } => CommandKind::BookShipment,
             Action::RecordWaybill { .. } => CommandKind::RecordWaybill,
+            Action::CorrectCarrier { .. } => CommandKind::CorrectCarrier,
             Action::RecordTracking { .. } => CommandKind::RecordTracking,
             Action::RecordCodCollected { .. } => CommandKind::RecordCodCollected,
             Action::ConfirmReceipt => CommandKind::ConfirmReceipt,

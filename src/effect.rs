@@ -93,7 +93,7 @@ pub enum Effect {
     SubscribeTracking {
         /// Which parcel.
         package: PackageId,
-        /// Carrier, as booked.
+        /// Carrier, as booked or as the tracking service corrected it.
         carrier: String,
         /// Waybill.
         waybill: String,
@@ -130,7 +130,10 @@ impl Effect {
             Effect::ClosePayment { .. } => key.push_str("/close-payment"),
             Effect::Refund { refund, .. } => _ = write!(key, "/refund/{refund}"),
             Effect::CreateShipment { package, .. } => _ = write!(key, "/shipment/{package}"),
-            Effect::SubscribeTracking { package, .. } => _ = write!(key, "/subscribe-tracking/{package}"),
+            // Per carrier: a corrected carrier subscribes the parcel again.
+            Effect::SubscribeTracking { package, carrier, .. } => {
+                _ = write!(key, "/subscribe-tracking/{package}/{carrier}")
+            }
             Effect::Notify(n) => {
                 key.push_str("/notify/");
                 push_decimal(&mut key, seq);

@@ -136,6 +136,14 @@ pub enum Change {
         /// Waybill number.
         waybill: Text,
     },
+    /// The tracking service found a shipped parcel's waybill belongs to another carrier than
+    /// the one booked; tracking polls and subscriptions ask this carrier from now on.
+    CarrierCorrected {
+        /// Which parcel.
+        package: PackageId,
+        /// The carrier the waybill really belongs to.
+        carrier: Text,
+    },
     /// A tracking update (stage 6).
     TrackingRecorded {
         /// Which parcel.
@@ -302,6 +310,7 @@ impl Change {
             Change::PackagePacked { .. } => "package_packed",
             Change::ShipmentBooked { .. } => "shipment_booked",
             Change::PackageShipped { .. } => "package_shipped",
+            Change::CarrierCorrected { .. } => "carrier_corrected",
             Change::TrackingRecorded { .. } => "tracking_recorded",
             Change::CodCollected { .. } => "cod_collected",
             Change::ReceiptConfirmed { .. } => "receipt_confirmed",

@@ -190,6 +190,13 @@ pub enum TimelineMessage {
         /// Why this carrier.
         reason: Text,
     },
+    /// The tracking service corrected a shipped parcel's carrier (staff).
+    CarrierCorrected {
+        /// Which parcel.
+        package: PackageId,
+        /// The carrier the waybill really belongs to.
+        carrier: Text,
+    },
     /// A parcel left with its carrier.
     Shipped {
         /// Which parcel.
@@ -380,6 +387,7 @@ impl TimelineMessage {
         "being_prepared",
         "packed",
         "carrier_chosen",
+        "carrier_corrected",
         "shipped",
         "tracking_update",
         "cod_collected",
@@ -429,6 +437,7 @@ impl TimelineMessage {
             M::BeingPrepared => "being_prepared",
             M::Packed { .. } => "packed",
             M::CarrierChosen { .. } => "carrier_chosen",
+            M::CarrierCorrected { .. } => "carrier_corrected",
             M::Shipped { .. } => "shipped",
             M::TrackingUpdate { .. } => "tracking_update",
             M::CodCollected { .. } => "cod_collected",
@@ -529,6 +538,10 @@ fn message(change: &Change, staff: bool, carriers: &mut BTreeMap<PackageId, Stri
             carrier: carriers.get(package).cloned().unwrap_or_default(),
             waybill: waybill.clone(),
         },
+        Change::CarrierCorrected { package, carrier } => {
+            carriers.insert(*package, carrier.to_string());
+            return staff_only(M::CarrierCorrected { package: *package, carrier: carrier.clone() });
+        }
         Change::TrackingRecorded { package, update } => M::TrackingUpdate {
             package: *package,
             tracking: update.kind,
@@ -629,6 +642,7 @@ pub fn case_timeline(events: &[Event], case: CaseId, staff: bool) -> Vec<Timelin
                     }
                     Change::ShipmentBooked { package, .. }
                     | Change::PackageShipped { package, .. }
+                    | Change::CarrierCorrected { package, .. }
                     | Change::TrackingRecorded { package, .. } => parcels.contains(package),
                     _ => false,
                 }

@@ -170,6 +170,9 @@ impl Workflow {
                 fulfilment::book_shipment(order, &mut out, status, *package, carrier, service, reason)?
             }
             Action::RecordWaybill { package, waybill } => self.record_waybill(order, &mut out, *package, waybill)?,
+            Action::CorrectCarrier { waybill, carrier } => {
+                fulfilment::correct_carrier(order, &mut out, waybill, carrier)?
+            }
             Action::RecordTracking { waybill, update } => self.record_tracking(order, &mut out, waybill, update)?,
             Action::ConfirmReceipt => self.complete(order, &mut out, false),
             Action::RecordFollowUp { score, notes } => completion::record_follow_up(&mut out, *score, notes)?,
@@ -248,6 +251,7 @@ pub fn evolve(order: &mut Order, event: &Event) {
             fulfilment::shipment_booked(order, *package, carrier, service, reason)
         }
         Change::PackageShipped { package, waybill } => fulfilment::package_shipped(order, *package, waybill, now),
+        Change::CarrierCorrected { package, carrier } => fulfilment::carrier_corrected(order, *package, carrier),
         Change::TrackingRecorded { package, update } => fulfilment::tracking_recorded(order, *package, update),
         Change::ReceiptConfirmed { automatic } => completion::receipt_confirmed(order, *automatic, now),
         Change::AfterSalesWindowClosed => completion::after_sales_window_closed(order),
@@ -301,6 +305,10 @@ fn already_applied(order: &Order, action: &Action) -> bool {
         Action::RecordWaybill { package, waybill } => {
             order.fulfilment.package(*package).is_some_and(|p| p.waybill.as_deref() == Some(waybill.trimmed()))
         }
+        Action::CorrectCarrier { waybill, carrier } => order
+            .fulfilment
+            .package_by_waybill(waybill.trimmed())
+            .is_some_and(|p| p.carrier.as_deref() == Some(carrier.trimmed())),
         Action::RecordTracking { waybill, update } => {
             order.fulfilment.package_by_waybill(waybill.trimmed()).is_some_and(|p| p.knows(update))
                 || order.cases.iter().any(|c| {

@@ -64,6 +64,10 @@ pub(crate) fn check(action: &Action) -> Result<(), Error> {
         Action::RecordWaybill { waybill, .. }
         | Action::RecordReturnParcel { waybill, .. }
         | Action::RecordRepairReturned { waybill, .. } => id("waybill", waybill),
+        Action::CorrectCarrier { waybill, carrier } => {
+            id("waybill", waybill)?;
+            id("carrier", carrier)
+        }
         Action::RecordTracking { waybill, update } => {
             id("waybill", waybill)?;
             tracking(update)

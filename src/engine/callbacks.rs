@@ -98,8 +98,14 @@ impl<A: Ports> Engine<A> {
     /// are placed in time order). Returns how many updates were new.
     ///
     /// Waybill numbers are unique per carrier only: an update is for the order that has its
-    /// waybill under the push's carrier, or else (a buyer's return parcel, whose carrier the
-    /// order does not know) under [`UNKNOWN_CARRIER`].
+    /// waybill under the push's carrier, or under the carrier the push corrects it to, or else
+    /// (a buyer's return parcel, whose carrier the order does not know) under
+    /// [`UNKNOWN_CARRIER`].
+    ///
+    /// A push whose tracking service corrects the carrier of a shipped parcel
+    /// ([`TrackingPush::corrected_carrier`]) records the correction on the order once
+    /// ([`Action::CorrectCarrier`], by the system) before its update: later polls and
+    /// subscriptions ask the corrected carrier.
     ///
     /// Every update of a batch is tried, whatever happens to the others. A waybill no order
     /// has is logged and skipped, unless no waybill of the push is known
@@ -150,16 +156,58 @@ impl<A: Ports> Engine<A> {
     async fn apply_tracking(&self, push: TrackingPush) -> Result<bool, EngineError> {
         let waybill = push.waybill.trim().to_owned();
         let carrier = push.carrier.trim();
+        let corrected = push.corrected_carrier.as_deref().map(str::trim).filter(|c| !c.is_empty() && *c != carrier);
         let store = self.orders();
-        let mut found = store.find_by_waybill(carrier, &waybill).await?;
-        if found.is_none() && carrier != UNKNOWN_CARRIER {
-            found = store.find_by_waybill(UNKNOWN_CARRIER, &waybill).await?;
+        // A parcel's waybill is indexed under its carrier: the booked one, or the corrected one
+        // once a correction is recorded (the tracking service keeps pushing under the old code).
+        let mut parcel = None;
+        for candidate in std::iter::once(carrier).chain(corrected).filter(|c| *c != UNKNOWN_CARRIER) {
+            if let Some(id) = store.find_by_waybill(candidate, &waybill).await? {
+                parcel = Some(id);
+                break;
+            }
         }
-        let id = found.ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?;
-        if let Some(corrected) = push.corrected_carrier.as_deref().filter(|c| *c != carrier) {
-            tracing::warn!(waybill = %waybill, carrier, corrected, "the tracking service corrected the waybill's carrier");
-        }
+        let id = match parcel {
+            Some(id) => {
+                if let Some(corrected) = corrected {
+                    self.correct_carrier(id, &waybill, carrier, corrected).await?;
+                }
+                id
+            }
+            // A return parcel's waybill, whose carrier the order does not know.
+            None => store
+                .find_by_waybill(UNKNOWN_CARRIER, &waybill)
+                .await?
+                .ok_or_else(|| EngineError::UnknownWaybill(waybill.clone()))?,
+        };
         self.record_tracking_on(id, carrier, waybill, push.update).await
+    }
+
+    /// Records that the tracking service says `waybill` (found under `carrier`) belongs to
+    /// `corrected`; a correction already recorded changes nothing. One the order refuses is
+    /// logged and does not hold back the tracking update.
+    async fn correct_carrier(
+        &self,
+        id: OrderId,
+        waybill: &str,
+        carrier: &str,
+        corrected: &str,
+    ) -> Result<(), EngineError> {
+        let action = Action::CorrectCarrier { waybill: waybill.to_owned(), carrier: corrected.to_owned() };
+        match self.execute(id, Command::new(Actor::System, action)).await {
+            Ok(outcome) => {
+                if !outcome.already_applied {
+                    tracing::info!(waybill, carrier, corrected, "the tracking service corrected the parcel's carrier");
+                }
+                Ok(())
+            }
+            // Refused by the order, or the corrected carrier's waybill is another order's.
+            Err(refusal @ (EngineError::Rejected(_) | EngineError::WaybillTaken { .. })) => {
+                tracing::warn!(waybill, carrier, corrected, error = %refusal, "carrier correction not recorded");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Records `update` of `carrier`'s `waybill` on order `id`, as the carrier; `true` when it

@@ -121,6 +121,9 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
         M::CarrierChosen { package, carrier, service, reason } => {
             r("Carrier chosen", format!("{package}: {carrier} {service} ({reason})"))
         }
+        M::CarrierCorrected { package, carrier } => {
+            r("Carrier corrected", format!("{package}: the waybill belongs to {carrier}"))
+        }
         M::Shipped { package, carrier, waybill } => {
             r("Shipped", format!("parcel {package} with {carrier}, waybill {waybill}"))
         }

@@ -193,6 +193,7 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
         M::CarrierChosen { package, carrier, service, reason } => {
             r("已选择快递", format!("{package}：{carrier} {service}（{reason}）"))
         }
+        M::CarrierCorrected { package, carrier } => r("快递公司已更正", format!("{package}：运单属于 {carrier}")),
         M::Shipped { package, carrier, waybill } => {
             r("已发货", format!("包裹 {package} 由 {carrier} 承运，运单号 {waybill}"))
         }

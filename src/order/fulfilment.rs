@@ -545,6 +545,25 @@ pub(crate) fn book_shipment(
     Ok(())
 }
 
+/// The tracking service's correction of a shipped parcel's carrier: recorded on the parcel, and
+/// the waybill subscribed again under the right carrier.
+pub(crate) fn correct_carrier(order: &Order, out: &mut Out<'_>, waybill: &str, carrier: &str) -> Result<(), Error> {
+    required("waybill", waybill)?;
+    required("carrier", carrier)?;
+    let parcel = order
+        .fulfilment
+        .package_by_waybill(waybill.trimmed())
+        .ok_or_else(|| invalid("waybill", "no shipped parcel of this order has this waybill"))?;
+    let carrier = carrier.trimmed();
+    out.emit(Change::CarrierCorrected { package: parcel.id, carrier: carrier.into() });
+    out.effect(Effect::SubscribeTracking {
+        package: parcel.id,
+        carrier: carrier.to_owned(),
+        waybill: waybill.trimmed().to_owned(),
+    });
+    Ok(())
+}
+
 impl Workflow {
     pub(crate) fn record_waybill(
         &self,
@@ -792,6 +811,12 @@ pub(crate) fn package_shipped(order: &mut Order, package: PackageId, waybill: &T
     }
     if let Some(case) = order.cases.iter_mut().find(|c| Some(c.id) == replacement_for) {
         case.state = crate::order::CaseState::ReplacementShipped;
+    }
+}
+
+pub(crate) fn carrier_corrected(order: &mut Order, package: PackageId, carrier: &Text) {
+    if let Some(p) = order.fulfilment.package_mut(package) {
+        p.carrier = Some(carrier.clone());
     }
 }
 

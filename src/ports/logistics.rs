@@ -79,8 +79,9 @@ pub struct TrackingPush {
     pub update: TrackingUpdate,
     /// The carrier the tracking service found the waybill really belongs to, when it differs
     /// from `carrier` (an aggregator such as Kuaidi100 corrects a wrong carrier code). The
-    /// order is still found under `carrier`, the code it was recorded and subscribed with;
-    /// this tells the host to fix its records.
+    /// order is found under `carrier` or under this carrier; the engine records the
+    /// correction on the parcel ([`Action::CorrectCarrier`](crate::Action::CorrectCarrier)), so
+    /// later polls and subscriptions ask this carrier.
     #[serde(default)]
     pub corrected_carrier: Option<String>,
 }

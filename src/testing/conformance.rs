@@ -442,6 +442,23 @@ pub async fn waybills_are_unique_per_carrier<S: OrderRepository + WorkQueue>(sto
         Some(a.order.id),
         "{CHECK}: a's waybill stays a's"
     );
+
+    // A corrected carrier moves the parcel's pair: found under the new carrier, not the old.
+    let c_corrected = decide(
+        &wf,
+        &c_shipped,
+        Actor::System,
+        Action::CorrectCarrier { waybill: "WB-1".into(), carrier: "ZTO".into() },
+        minutes(50),
+    );
+    ok(CHECK, "append a carrier correction", store.append(c_corrected.commit(&[])).await);
+    for (carrier, owner) in [("ZTO", Some(c.order.id)), ("YT", None), ("SF", Some(a.order.id))] {
+        assert_eq!(
+            ok(CHECK, "find_by_waybill", store.find_by_waybill(carrier, "WB-1").await),
+            owner,
+            "{CHECK}: after c's carrier correction, find_by_waybill({carrier:?}, \"WB-1\")"
+        );
+    }
 }
 
 /// `list` in order-id order with status, customer and placed-between filters, paged with the

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use common::Shop;
-use orderflow::engine::{Adapters, Engine, EngineError, EngineSettings};
+use orderflow::engine::{Adapters, Engine, EngineError, EngineSettings, Ports};
 use orderflow::order::{RefundStatus, TrackingKind};
 use orderflow::ports::{GatewayError, LogisticsError, OrderRepository, PaymentNotification, PaymentStatus};
 use orderflow::testing::{
@@ -182,27 +182,34 @@ impl TwoCarriers {
 
     /// A paid order, packed and booked with `carrier`, its shipment created: its waybill.
     async fn shipped_with(&self, customer: &str, carrier: &str) -> (OrderId, String) {
-        let engine = &self.engine;
-        let id = engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap().order.id();
-        let order = engine.order(id).await.unwrap();
-        let raw = self.gateway.notify_paid(&order.number(), order.totals().total, self.clock.now());
-        engine.handle_payment_notification(&raw).await.unwrap();
-        engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
-        let pack = pack_remaining(&engine.order(id).await.unwrap());
-        engine.execute(id, Command::new(warehouse(), pack)).await.unwrap();
-        let package = PackageId(1);
-        let book = Action::BookShipment {
-            package,
-            carrier: carrier.into(),
-            service: "standard".into(),
-            reason: "test".into(),
-        };
-        engine.execute(id, Command::new(warehouse(), book)).await.unwrap();
-        engine.drain_outbox().await.unwrap();
-        let order = engine.order(id).await.unwrap();
-        assert_eq!(order.status(), OrderStatus::Shipped, "shipped with {carrier}");
-        (id, order.fulfilment().package(package).unwrap().waybill.clone().unwrap().into())
+        shipped_with(&self.engine, &self.gateway, self.clock.now(), customer, carrier).await
     }
+}
+
+/// A paid order (paid through `gateway` at `now`) of `customer`, packed and booked with
+/// `carrier`, its shipment created: its id and waybill.
+pub(crate) async fn shipped_with<P: Ports>(
+    engine: &Engine<P>,
+    gateway: &FakeGateway,
+    now: chrono::DateTime<chrono::Utc>,
+    customer: &str,
+    carrier: &str,
+) -> (OrderId, String) {
+    let id = engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap().order.id();
+    let order = engine.order(id).await.unwrap();
+    let raw = gateway.notify_paid(&order.number(), order.totals().total, now);
+    engine.handle_payment_notification(&raw).await.unwrap();
+    engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.unwrap();
+    let pack = pack_remaining(&engine.order(id).await.unwrap());
+    engine.execute(id, Command::new(warehouse(), pack)).await.unwrap();
+    let package = PackageId(1);
+    let book =
+        Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
+    engine.execute(id, Command::new(warehouse(), book)).await.unwrap();
+    engine.drain_outbox().await.unwrap();
+    let order = engine.order(id).await.unwrap();
+    assert_eq!(order.status(), OrderStatus::Shipped, "shipped with {carrier}");
+    (id, order.fulfilment().package(package).unwrap().waybill.clone().unwrap().into())
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 mod common;
 
 mod after_sales;
+mod carrier_correction;
 mod dyn_ports;
 mod engine_callbacks;
 mod engine_failures;

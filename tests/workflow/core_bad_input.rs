@@ -1410,6 +1410,13 @@ fn wrong_actor_rows() -> Vec<Row> {
             Action::FireDeadline { kind: DeadlineKind::CaseFollowUp(CaseId(1)) },
             |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::CaseFollowUpDue, .. }),
         ),
+        // A carrier's correction comes through the verified push, recorded by the system.
+        forbidden(
+            "carrier doing CorrectCarrier",
+            carrier("SF"),
+            Action::CorrectCarrier { waybill: "SF1".into(), carrier: "ZTO".into() },
+            |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::CorrectCarrier, .. }),
+        ),
         forbidden(
             "carrier doing RecordCaseFollowUp",
             carrier("SF"),

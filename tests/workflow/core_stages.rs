@@ -1006,6 +1006,55 @@ fn stage5_waybill_ships_the_package_commits_stock_and_tells_the_buyer() {
 }
 
 #[test]
+fn stage6_a_corrected_carrier_is_recorded_on_the_parcel_and_subscribed_again() {
+    let mut s = shipped();
+    let d = s.when(Actor::System, Action::CorrectCarrier { waybill: " SF1 ".into(), carrier: " ZTO ".into() }).unwrap();
+    assert_eq!(names(&d), vec!["carrier_corrected"]);
+    assert_eq!(d.events[0].change, Change::CarrierCorrected { package: P1, carrier: "ZTO".into() });
+    assert_eq!(
+        d.effects,
+        vec![Effect::SubscribeTracking { package: P1, carrier: "ZTO".into(), waybill: "SF1".into() }]
+    );
+    assert_eq!(s.order().fulfilment().package(P1).unwrap().carrier.as_deref(), Some("ZTO"));
+    assert_eq!(s.order().carrier_waybills().collect::<Vec<_>>(), vec![("ZTO", "SF1")]);
+    assert_eq!(s.order().status(), OrderStatus::Shipped);
+
+    // The same correction again: already applied.
+    let len = s.history().len();
+    assert!(
+        s.when(Actor::System, Action::CorrectCarrier { waybill: "SF1".into(), carrier: "ZTO".into() })
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.history().len(), len);
+    // A waybill no parcel has, or no carrier: refused, nothing changes.
+    let before = s.order().clone();
+    let err =
+        s.when(Actor::System, Action::CorrectCarrier { waybill: "SF9".into(), carrier: "YT".into() }).unwrap_err();
+    assert!(matches!(err, Error::InvalidField { field: "waybill", .. }), "{err:?}");
+    let err = s.when(Actor::System, Action::CorrectCarrier { waybill: "SF1".into(), carrier: " ".into() }).unwrap_err();
+    assert!(matches!(err, Error::InvalidField { field: "carrier", .. }), "{err:?}");
+    assert_eq!(s.order(), &before);
+    assert_eq!(s.history().len(), len);
+}
+
+#[test]
+fn stage6_a_carrier_cannot_be_corrected_before_the_parcel_ships() {
+    let mut s = picking();
+    let action = pack_everything(s.order());
+    s.when(warehouse(), action).unwrap();
+    s.when(warehouse(), book(P1, "SF")).unwrap();
+    let before = s.order().clone();
+    let err =
+        s.when(Actor::System, Action::CorrectCarrier { waybill: "SF1".into(), carrier: "ZTO".into() }).unwrap_err();
+    assert_eq!(
+        err,
+        Error::IllegalTransition { command: orderflow::CommandKind::CorrectCarrier, status: OrderStatus::InFulfilment }
+    );
+    assert_eq!(s.order(), &before);
+}
+
+#[test]
 fn stage5_waybill_for_unknown_or_unbooked_packages_is_refused() {
     let mut s = picking();
     let before = s.order().clone();

@@ -59,6 +59,7 @@ fn timeline_samples() -> Vec<TimelineMessage> {
         M::BeingPrepared,
         M::Packed { package: P1, items: units.clone() },
         M::CarrierChosen { package: P1, carrier: "SF".into(), service: "standard".into(), reason: "cheapest".into() },
+        M::CarrierCorrected { package: P1, carrier: "zhongtong".into() },
         M::Shipped { package: P1, carrier: "SF".into(), waybill: "SF100".into() },
         M::TrackingUpdate {
             package: P1,
@@ -188,6 +189,7 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("being_prepared", "Being prepared", "the warehouse is picking your goods", "备货中", "仓库正在为您拣货"),
     ("packed", "Packed", "P1: 2× L1", "已打包", "P1：2× L1"),
     ("carrier_chosen", "Carrier chosen", "P1: SF standard (cheapest)", "已选择快递", "P1：SF standard（cheapest）"),
+    ("carrier_corrected", "Carrier corrected", "P1: the waybill belongs to zhongtong", "快递公司已更正", "P1：运单属于 zhongtong"),
     ("shipped", "Shipped", "parcel P1 with SF, waybill SF100", "已发货", "包裹 P1 由 SF 承运，运单号 SF100"),
     ("tracking_update", "Tracking update", "P1: out for delivery at 杭州", "物流更新", "P1：派送中，杭州"),
     ("cod_collected", "Paid at the door", "CNY 50.00", "货到付款已收款", "¥50.00"),

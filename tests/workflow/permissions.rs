@@ -39,6 +39,7 @@ fn action_for(kind: CommandKind, money: Money) -> Option<Action> {
             reason: String::new(),
         },
         CommandKind::RecordWaybill => Action::RecordWaybill { package: PackageId(1), waybill: "W".into() },
+        CommandKind::CorrectCarrier => Action::CorrectCarrier { waybill: "W".into(), carrier: "ZTO".into() },
         CommandKind::RecordTracking => Action::RecordTracking {
             waybill: "W".into(),
             update: TrackingUpdate {

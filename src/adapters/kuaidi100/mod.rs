@@ -27,7 +27,8 @@
 //! - States and sub-states (`resultv2=4`) map to normalized kinds ([`state::STATES`]); an
 //!   undocumented sub-state is read as its main state.
 //! - A carrier code Kuaidi100 corrected (`autoCheck=1`, `comNew`) is carried on
-//!   [`TrackingPush::corrected_carrier`](crate::ports::TrackingPush::corrected_carrier).
+//!   [`TrackingPush::corrected_carrier`](crate::ports::TrackingPush::corrected_carrier), which
+//!   the engine records on the parcel (later polls and subscriptions use it).
 //! - Subscribing (`POST /poll`) again is harmless (answer 501, "already subscribed", is
 //!   success), so the engine's at-least-once delivery of `SubscribeTracking` is safe.
 //!   Querying (`POST /poll/query.do`) is signed `MD5(param + key + customer)`; "no result yet"

@@ -83,6 +83,7 @@ impl Who {
             }
             CommandKind::RecordWaybill => matches!(self, Warehouse | Admin | System | Carrier),
             CommandKind::RecordTracking => matches!(self, System | Carrier),
+            CommandKind::CorrectCarrier => self == System,
             CommandKind::RecordCodCollected => matches!(self, Carrier),
             CommandKind::ConfirmReceipt => matches!(self, Owner | Admin),
             CommandKind::Cancel => matches!(self, Owner | CustomerService | Admin),
@@ -160,7 +161,7 @@ pub(super) fn allows(kind: CommandKind, status: OrderStatus) -> bool {
         | CommandKind::EscalateCase
         | CommandKind::CaseFollowUpDue
         | CommandKind::RecordCaseFollowUp => true,
-        CommandKind::RecordTracking => {
+        CommandKind::RecordTracking | CommandKind::CorrectCarrier => {
             matches!(status, Shipped | PartiallyShipped | Delivered | Completed | ReturnedToSender)
         }
         CommandKind::RecordCodCollected => matches!(status, PartiallyShipped | Shipped | Delivered | Completed),
@@ -888,6 +889,10 @@ impl Model {
                     && self.package(package.0).is_some_and(|p| p.state == PackageState::Booked && self.may_ship(p))
                     && self.package_by_waybill(waybill.trim()).is_none()
             }
+            // The model keeps no carriers: a correction only needs a shipped parcel's waybill.
+            Action::CorrectCarrier { waybill, carrier } => {
+                required(carrier) && self.package_by_waybill(waybill.trim()).is_some()
+            }
             Action::RecordTracking { waybill, .. } => {
                 self.package_by_waybill(waybill.trim()).is_some()
                     || self.cases.iter().any(|c| c.return_waybill.as_deref() == Some(waybill.trim()))
@@ -1081,7 +1086,8 @@ impl Model {
                 }
             }
             Action::RecordPaymentAnomaly { txn_id, .. } => self.anomalies.push(txn_id.clone()),
-            Action::RefundUnappliedPayment { .. } => {}
+            // Neither changes what the model keeps.
+            Action::RefundUnappliedPayment { .. } | Action::CorrectCarrier { .. } => {}
             Action::RequestRefund { lines, shipping, .. } => {
                 let merged = Model::merged_refund_lines(lines).unwrap_or_default();
                 let id = self.next_refund_id();

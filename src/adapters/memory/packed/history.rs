@@ -56,6 +56,7 @@ const WORDS: &[&str] = &[
     "package_packed",
     "shipment_booked",
     "package_shipped",
+    "carrier_corrected",
     "tracking_recorded",
     "cod_collected",
     "receipt_confirmed",
