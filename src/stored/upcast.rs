@@ -91,11 +91,7 @@ pub fn event_v2_to_v3(event: &mut Value) -> Result<(), String> {
 /// Version 3 → 4 of an event: an `order_cancelled` event's reason, a string, becomes a typed
 /// reason (see [`cancel_reason_v3_to_v4`]).
 pub fn event_v3_to_v4(event: &mut Value) -> Result<(), String> {
-    let event = object(event, "the event")?;
-    if let Some(change) = event.get_mut("change").and_then(Value::as_object_mut)
-        && change.get("type").and_then(Value::as_str) == Some("order_cancelled")
-        && let Some(reason) = change.get_mut("reason")
-    {
+    if let Some(reason) = reason_of(event, "order_cancelled")? {
         cancel_reason_v3_to_v4(reason);
     }
     Ok(())
@@ -132,14 +128,20 @@ fn cancel_reason_v3_to_v4(reason: &mut Value) {
 /// Version 4 → 5 of an event: a `payment_anomaly_recorded` event's reason, English text,
 /// becomes a typed reason (see [`anomaly_reason_v4_to_v5`]).
 pub fn event_v4_to_v5(event: &mut Value) -> Result<(), String> {
-    let event = object(event, "the event")?;
-    if let Some(change) = event.get_mut("change").and_then(Value::as_object_mut)
-        && change.get("type").and_then(Value::as_str) == Some("payment_anomaly_recorded")
-        && let Some(reason) = change.get_mut("reason")
-    {
+    if let Some(reason) = reason_of(event, "payment_anomaly_recorded")? {
         anomaly_reason_v4_to_v5(reason);
     }
     Ok(())
+}
+
+/// The `reason` of an event's change when the change is of type `change_type`.
+fn reason_of<'a>(event: &'a mut Value, change_type: &str) -> Result<Option<&'a mut Value>, String> {
+    let event = object(event, "the event")?;
+    Ok(event
+        .get_mut("change")
+        .and_then(Value::as_object_mut)
+        .filter(|change| change.get("type").and_then(Value::as_str) == Some(change_type))
+        .and_then(|change| change.get_mut("reason")))
 }
 
 /// Version 4 → 5 of a snapshot: each payment anomaly's reason becomes a typed reason.
