@@ -91,7 +91,11 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
             }
             if i.is_multiple_of(50) {
                 let amount = order.totals().total;
-                let odd = Action::RecordPaymentAnomaly { txn_id: format!("A{i}"), amount, reason: "currency".into() };
+                let odd = Action::RecordPaymentAnomaly {
+                    txn_id: format!("A{i}"),
+                    amount,
+                    reason: orderflow::AnomalyReason::stated("currency"),
+                };
                 steps.push((minutes(2), Command::new(provider(), odd)));
             }
         }

@@ -22,8 +22,11 @@ fn commit<'a>(order: &'a Order, expected: u64, events: &'a [Event], outbox: &'a 
 }
 
 fn anomaly(wf: &Workflow, base: &Order, n: u64) -> (Order, Vec<Event>) {
-    let action =
-        Action::RecordPaymentAnomaly { txn_id: format!("A-{n}"), amount: base.totals().total, reason: "bench".into() };
+    let action = Action::RecordPaymentAnomaly {
+        txn_id: format!("A-{n}"),
+        amount: base.totals().total,
+        reason: orderflow::AnomalyReason::stated("bench"),
+    };
     let decision = wf.decide(base, &Command::new(provider(), action), &Ctx::at(t0())).unwrap_or_else(|e| panic!("{e}"));
     let mut next = base.clone();
     for e in &decision.events {

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::ids::{CaseId, PackageId, RefundId, StaffId};
 use crate::money::Money;
-use crate::order::{CaseRequest, DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate};
+use crate::order::{
+    AnomalyReason, CaseRequest, DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate,
+};
 
 /// A command: who asks, and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +72,7 @@ pub enum Action {
         /// Amount reported.
         amount: Money,
         /// Why it cannot be applied.
-        reason: String,
+        reason: AnomalyReason,
     },
     /// Customer service: refund money, split per line and shipping.
     RequestRefund {

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::ids::{CaseId, OrderId, PackageId, RefundId, StaffId};
 use crate::money::Money;
-use crate::order::{CancelReason, Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate};
+use crate::order::{
+    AnomalyReason, CancelReason, Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate,
+};
 use crate::order_number::OrderNumber;
 use crate::placement::OrderDraft;
 use crate::text::Text;
@@ -85,7 +87,7 @@ pub enum Change {
         /// Amount reported.
         amount: Money,
         /// Why it was not applied.
-        reason: String,
+        reason: AnomalyReason,
     },
     /// A refund was requested (pending until the gateway answers; manual ones complete at once).
     RefundRequested {

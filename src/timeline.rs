@@ -16,7 +16,7 @@ use crate::event::{Change, Event};
 use crate::ids::{CaseId, LineId, PackageId, RefundId, Sku, StaffId};
 use crate::locale::{English, Localizer};
 use crate::money::Money;
-use crate::order::{CancelReason, CaseKind, DeadlineKind, HoldReason, RefundStatus, TrackingKind};
+use crate::order::{AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, RefundStatus, TrackingKind};
 use crate::order_number::OrderNumber;
 use crate::text::Text;
 
@@ -139,8 +139,8 @@ pub enum TimelineMessage {
         txn_id: String,
         /// Amount.
         amount: Money,
-        /// Why, as recorded.
-        reason: String,
+        /// Why it was not applied.
+        reason: AnomalyReason,
     },
     /// A refund was requested (or made at once).
     RefundRequested {

@@ -4,7 +4,7 @@
 
 use crate::command::Action;
 use crate::error::Error;
-use crate::order::{CaseRequest, HoldReason, ScannedItem, TrackingUpdate};
+use crate::order::{AnomalyReason, CaseRequest, HoldReason, ScannedItem, TrackingUpdate};
 use crate::text::Trim;
 
 /// Longest identifier from outside (transaction ids, waybills, references, carrier names,
@@ -34,7 +34,10 @@ pub(crate) fn check(action: &Action) -> Result<(), Error> {
         Action::CapturePayment { txn_id, .. } | Action::RefundUnappliedPayment { txn_id } => id("txn_id", txn_id),
         Action::RecordPaymentAnomaly { txn_id, reason, .. } => {
             id("txn_id", txn_id)?;
-            text("reason", reason)
+            match reason {
+                AnomalyReason::Stated { text: why } => text("reason", why),
+                _ => Ok(()),
+            }
         }
         Action::RequestRefund { lines, reason, manual_reference, .. } => {
             items("lines", lines.len())?;

@@ -85,7 +85,7 @@ impl<A: Ports> Engine<A> {
                 let anomaly = Action::RecordPaymentAnomaly {
                     txn_id: payment.txn_id.clone(),
                     amount: payment.amount,
-                    reason: refusal.to_string(),
+                    reason: crate::order::AnomalyReason::from_refusal(&refusal),
                 };
                 self.run(id, Command::new(actor, anomaly), None, actor_of).await.map(|_| ())
             }

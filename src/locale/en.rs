@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
-use crate::order::CancelReason;
+use crate::order::{AnomalyReason, CancelReason};
 use crate::timeline::{LineUnits, RefundReason, TimelineMessage};
 use crate::validation::{Sum, Violation, ViolationRule, field_name};
 
@@ -56,6 +56,21 @@ pub(crate) fn cancel_reason(reason: &CancelReason) -> &str {
     }
 }
 
+/// Why a payment could not be applied, in English.
+fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
+    match reason {
+        AnomalyReason::AmountMismatch { expected, received } => {
+            format!("expected {}, received {}", cx.money(expected), cx.money(received))
+        }
+        AnomalyReason::AmountNotPositive => "the amount is not above zero".to_owned(),
+        AnomalyReason::NotPayable { status } => {
+            format!("the order takes no payment while it is {}", status.as_str().replace('_', " "))
+        }
+        AnomalyReason::ArrivedAfterCancellation => "payment arrived after the order was cancelled".to_owned(),
+        AnomalyReason::Stated { text } => text.clone(),
+    }
+}
+
 /// Shorthand for [`Rendered::new`].
 fn r(title: impl Into<String>, body: impl Into<String>) -> Rendered {
     Rendered::new(title, body)
@@ -90,7 +105,8 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
             },
         ),
         M::PaymentAnomaly { txn_id, amount, reason } => {
-            r("Payment anomaly", format!("{} (transaction {txn_id}): {reason}", cx.money(amount)))
+            let why = anomaly_reason(reason, cx);
+            r("Payment anomaly", format!("{} (transaction {txn_id}): {why}", cx.money(amount)))
         }
         M::RefundRequested { amount, completed, reason } => {
             let why = match reason {
@@ -218,9 +234,10 @@ fn notification(kind: &NotificationKind, number: &str, cx: &Context<'_>) -> Rend
         N::Refunded { amount } => {
             r(format!("Refund for order {number}"), format!("{} is on its way back to you.", cx.money(amount)))
         }
-        N::PaymentAnomaly { txn_id, reason } => {
-            r(format!("Payment anomaly on order {number}"), format!("Transaction {txn_id}: {reason}"))
-        }
+        N::PaymentAnomaly { txn_id, reason } => r(
+            format!("Payment anomaly on order {number}"),
+            format!("Transaction {txn_id}: {}", anomaly_reason(reason, cx)),
+        ),
         N::CaseUpdate { case, state, detail } => {
             let d = detail.as_str();
             let body = match state {

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
-use crate::order::{CancelReason, CaseKind, DeadlineKind, HoldReason, TrackingKind};
+use crate::order::{AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, OrderStatus, TrackingKind};
 use crate::timeline::{LineUnits, RefundReason, TimelineMessage};
 use crate::validation::{Sum, Violation, ViolationRule, field_name};
 
@@ -119,6 +119,37 @@ fn cancel_reason(reason: &CancelReason) -> &str {
     }
 }
 
+/// Why a payment could not be applied, in Chinese.
+fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
+    match reason {
+        AnomalyReason::AmountMismatch { expected, received } => {
+            format!("应付 {}，实收 {}", cx.money(expected), cx.money(received))
+        }
+        AnomalyReason::AmountNotPositive => "付款金额不大于零".to_owned(),
+        AnomalyReason::NotPayable { status } => format!("订单{}，无法收款", status_name(*status)),
+        AnomalyReason::ArrivedAfterCancellation => "订单取消后才收到付款".to_owned(),
+        AnomalyReason::Stated { text } => text.clone(),
+    }
+}
+
+/// An order status, as the shop's staff call it.
+fn status_name(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::AwaitingPayment => "待付款",
+        OrderStatus::UnderReview => "审核中",
+        OrderStatus::OnHold => "已挂起",
+        OrderStatus::ReadyToShip => "待发货",
+        OrderStatus::InFulfilment => "备货中",
+        OrderStatus::PartiallyShipped => "部分发货",
+        OrderStatus::Shipped => "已发货",
+        OrderStatus::Delivered => "已送达",
+        OrderStatus::Completed => "已完成",
+        OrderStatus::Cancelled => "已取消",
+        OrderStatus::Rejected => "已拒绝",
+        OrderStatus::ReturnedToSender => "已退回",
+    }
+}
+
 /// `2× L1、1× L2`.
 fn units(units: &[LineUnits]) -> String {
     units.iter().map(|u| format!("{}× {}", u.quantity, u.line)).collect::<Vec<_>>().join("、")
@@ -162,7 +193,8 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
             },
         ),
         M::PaymentAnomaly { txn_id, amount, reason } => {
-            r("付款异常", format!("{}（交易号 {txn_id}）：{reason}", cx.money(amount)))
+            let why = anomaly_reason(reason, cx);
+            r("付款异常", format!("{}（交易号 {txn_id}）：{why}", cx.money(amount)))
         }
         M::RefundRequested { amount, completed, reason } => {
             let why = match reason {
@@ -279,7 +311,7 @@ fn notification(kind: &NotificationKind, number: &str, cx: &Context<'_>) -> Rend
         N::Cancelled { reason } => r(format!("订单 {number} 已取消"), format!("原因：{}。", cancel_reason(reason))),
         N::Refunded { amount } => r(format!("订单 {number} 退款"), format!("{} 正在原路退回。", cx.money(amount))),
         N::PaymentAnomaly { txn_id, reason } => {
-            r(format!("订单 {number} 付款异常"), format!("交易号 {txn_id}：{reason}"))
+            r(format!("订单 {number} 付款异常"), format!("交易号 {txn_id}：{}", anomaly_reason(reason, cx)))
         }
         N::CaseUpdate { case, state, detail } => {
             let d = detail.as_str();

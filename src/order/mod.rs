@@ -28,7 +28,9 @@ pub use deadlines::{DeadlineKind, Deadlines};
 pub use fulfilment::{
     Fulfilment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
 };
-pub use payment::{Anomaly, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus};
+pub use payment::{
+    Anomaly, AnomalyReason, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus,
+};
 pub use review::{HoldAbove, HoldReason, HoldReasonKind, ReviewRule, ReviewState, Verdict};
 
 /// The carrier under which [`Order::carrier_waybills`] lists a waybill whose carrier the order

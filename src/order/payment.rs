@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::event::Change;
 use crate::ids::{CaseId, LineId, RefundId};
 use crate::money::{Money, MoneyError};
-use crate::order::Order;
+use crate::order::{Order, OrderStatus};
 use crate::placement::PaymentMethod;
 use crate::text::Trim;
 
@@ -49,11 +49,103 @@ pub struct Anomaly {
     /// The amount the provider reported.
     pub amount: Money,
     /// Why it was not applied.
-    pub reason: String,
+    pub reason: AnomalyReason,
     /// When it was recorded.
     pub at: DateTime<Utc>,
     /// The provider that reported it (empty when recorded by the system), to send it back.
     pub provider: String,
+}
+
+/// Why a payment could not be applied: a kind with what it needs to be put into words, so no
+/// sentence of one language is stored (each catalogue of [`crate::locale`] words it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnomalyReason {
+    /// The amount or currency is not what the order expects.
+    AmountMismatch {
+        /// What the order expected (its outstanding amount).
+        expected: Money,
+        /// What arrived.
+        received: Money,
+    },
+    /// The amount reported was not above zero.
+    AmountNotPositive,
+    /// The order's status takes no payment (already paid, or cancelled).
+    NotPayable {
+        /// The order's status when the payment arrived.
+        status: OrderStatus,
+    },
+    /// The payment arrived after the order was cancelled (it is sent back).
+    ArrivedAfterCancellation,
+    /// In the words of the person or host that recorded it.
+    Stated {
+        /// Their words.
+        text: String,
+    },
+}
+
+impl AnomalyReason {
+    /// The reason a person or host gave.
+    pub fn stated(text: impl Into<String>) -> AnomalyReason {
+        AnomalyReason::Stated { text: text.into() }
+    }
+
+    /// Why the workflow refused to capture a verified payment, as the anomaly recorded for it.
+    /// Refusals no capture produces keep their message as stated words.
+    pub fn from_refusal(refusal: &Error) -> AnomalyReason {
+        match refusal {
+            Error::PaymentMismatch { expected, received } => {
+                AnomalyReason::AmountMismatch { expected: *expected, received: *received }
+            }
+            Error::IllegalTransition { status, .. } => AnomalyReason::NotPayable { status: *status },
+            Error::InvalidField { field: "amount", .. } => AnomalyReason::AmountNotPositive,
+            other => AnomalyReason::stated(other.to_string()),
+        }
+    }
+
+    /// Reads the form notifications were written in before reasons were typed (a plain
+    /// English string) as well as the current one, so notifications waiting in an outbox
+    /// across an upgrade are still delivered.
+    pub fn deserialize_written_or_typed<'de, D: serde::Deserializer<'de>>(de: D) -> Result<AnomalyReason, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Written(String),
+            Typed(AnomalyReason),
+        }
+        Ok(match Either::deserialize(de)? {
+            Either::Written(text) => AnomalyReason::from_written(text),
+            Either::Typed(reason) => reason,
+        })
+    }
+
+    /// The reason a version 4 event or snapshot wrote as English text: the sentences the
+    /// library wrote become their kinds, anything else stays as stated words.
+    pub(crate) fn from_written(text: String) -> AnomalyReason {
+        let typed = if text == "payment arrived after the order was cancelled" {
+            Some(AnomalyReason::ArrivedAfterCancellation)
+        } else if text == "amount: a captured amount must be above zero" {
+            Some(AnomalyReason::AmountNotPositive)
+        } else if let Some(rest) = text.strip_prefix("payment does not match the order: expected ") {
+            rest.split_once(", received ").and_then(|(expected, received)| {
+                Some(AnomalyReason::AmountMismatch {
+                    expected: written_money(expected)?,
+                    received: written_money(received)?,
+                })
+            })
+        } else if let Some(rest) = text.strip_prefix("cannot capture_payment an order that is ") {
+            OrderStatus::parse(rest).map(|status| AnomalyReason::NotPayable { status })
+        } else {
+            None
+        };
+        typed.unwrap_or(AnomalyReason::Stated { text })
+    }
+}
+
+/// Money as `Money`'s `Display` wrote it (`270.00 CNY`).
+fn written_money(text: &str) -> Option<Money> {
+    let (amount, code) = text.split_once(' ')?;
+    Money::parse_decimal(amount, crate::money::Currency::parse(code).ok()?).ok()
 }
 
 /// The part of a refund that pays back one line.
@@ -356,13 +448,15 @@ impl Workflow {
             // Money for an order that no longer exists: keep it on record and send it back,
             // through the provider it came through.
             out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount, provider: reporter.clone() });
-            let reason = "payment arrived after the order was cancelled";
             let provider = return_provider(reporter.as_deref().unwrap_or_default(), order).unwrap_or_default();
-            send_back(order, out, amount, reason, provider, None);
+            send_back(order, out, amount, "payment arrived after the order was cancelled", provider, None);
             out.notify_to(
                 Audience::CustomerService,
                 &order.number,
-                NotificationKind::PaymentAnomaly { txn_id: txn_id.to_owned(), reason: reason.into() },
+                NotificationKind::PaymentAnomaly {
+                    txn_id: txn_id.to_owned(),
+                    reason: AnomalyReason::ArrivedAfterCancellation,
+                },
             );
             return Ok(());
         }
@@ -390,26 +484,29 @@ impl Workflow {
         out: &mut Out<'_>,
         txn_id: &str,
         amount: Money,
-        reason: &str,
+        reason: &AnomalyReason,
     ) -> Result<(), Error> {
         required("txn_id", txn_id)?;
-        out.emit(Change::PaymentAnomalyRecorded { txn_id: txn_id.to_owned(), amount, reason: reason.to_owned() });
+        out.emit(Change::PaymentAnomalyRecorded { txn_id: txn_id.to_owned(), amount, reason: reason.clone() });
         out.notify_to(
             Audience::CustomerService,
             &order.number,
-            NotificationKind::PaymentAnomaly { txn_id: txn_id.to_owned(), reason: reason.to_owned() },
+            NotificationKind::PaymentAnomaly { txn_id: txn_id.to_owned(), reason: reason.clone() },
         );
         // Money that was not applied is never kept: it goes back unless staff hold it.
         let provider = return_provider(reported_by(out.actor), order);
         if let (UnappliedPayments::Refund, Some(provider)) = (self.config.unapplied_payments, provider)
             && amount.is_positive()
         {
-            let why = format!("payment not applied to the order: {reason}");
-            send_back(order, out, amount, &why, provider, Some(txn_id.to_owned()));
+            send_back(order, out, amount, NOT_APPLIED, provider, Some(txn_id.to_owned()));
         }
         Ok(())
     }
 }
+
+/// What the refund sending back an unapplied payment records as its reason; why it was not
+/// applied is the anomaly's typed reason, which the refund names by `unapplied_txn`.
+const NOT_APPLIED: &str = "payment not applied to the order";
 
 pub(crate) fn refund_unapplied_payment(order: &Order, out: &mut Out<'_>, txn_id: &str) -> Result<(), Error> {
     required("txn_id", txn_id)?;
@@ -419,8 +516,7 @@ pub(crate) fn refund_unapplied_payment(order: &Order, out: &mut Out<'_>, txn_id:
     let Some(provider) = return_provider(&anomaly.provider, order) else {
         return Err(invalid("provider", "no provider is known to send this payment back through"));
     };
-    let why = format!("payment not applied to the order: {}", anomaly.reason);
-    send_back(order, out, anomaly.amount, &why, provider, Some(anomaly.txn_id.clone()));
+    send_back(order, out, anomaly.amount, NOT_APPLIED, provider, Some(anomaly.txn_id.clone()));
     Ok(())
 }
 
@@ -628,13 +724,13 @@ pub(crate) fn payment_anomaly_recorded(
     actor: &Actor,
     txn_id: &str,
     amount: Money,
-    reason: &str,
+    reason: &AnomalyReason,
     now: DateTime<Utc>,
 ) {
     order.payment.anomalies.push(crate::order::Anomaly {
         txn_id: txn_id.to_owned(),
         amount,
-        reason: reason.to_owned(),
+        reason: reason.clone(),
         at: now,
         provider: reported_by(actor).to_owned(),
     });

@@ -16,8 +16,11 @@
 //!   (`"not paid in time"` when the pay-by deadline did it).
 //! * 3: a capture (`payment_captured`, `Capture`) names the provider that reported it, as a
 //!   buyer may pay through another provider than the one chosen.
-//! * 4: the current form: the cancellation's reason is typed (`{"kind": "not_paid_in_time"}`
-//!   or `{"kind": "stated", "text": …}`), so no English sentence is stored for it.
+//! * 4: the cancellation's reason is typed (`{"kind": "not_paid_in_time"}` or
+//!   `{"kind": "stated", "text": …}`), so no English sentence is stored for it.
+//! * 5: the current form: a payment anomaly's reason (`payment_anomaly_recorded`,
+//!   `Anomaly`) is typed too (`{"kind": "amount_mismatch", "expected": …, "received": …}`,
+//!   `{"kind": "stated", "text": …}`, …).
 //!
 //! [`IndexColumns`] are the columns every store indexes an order by, computed in one place.
 //!
@@ -39,10 +42,10 @@ pub use index::IndexColumns;
 pub use snapshot::StoredSnapshot;
 
 /// The schema version of the events this build writes.
-pub const EVENT_VERSION: u16 = 4;
+pub const EVENT_VERSION: u16 = 5;
 
 /// The schema version of the snapshots this build writes.
-pub const SNAPSHOT_VERSION: u16 = 4;
+pub const SNAPSHOT_VERSION: u16 = 5;
 
 /// A stored payload as a store read it: JSON text (SQLite) or a parsed value (PostgreSQL
 /// `jsonb` read as a [`Value`]).
@@ -224,6 +227,62 @@ mod tests {
         v2["cancellation"]["reason"] = "not paid in time".into();
         let order = StoredSnapshot::decode(v2, 2, id()).unwrap();
         assert_eq!(order.cancellation().map(|c| c.reason.clone()), Some(CancelReason::NotPaidInTime));
+    }
+
+    /// Version 4 wrote a payment anomaly's reason as English text: the library's sentences
+    /// become their kinds (with their figures), anyone else's words stay theirs, in the event
+    /// and the snapshot.
+    #[test]
+    fn version_4_anomaly_reasons_read_as_typed_reasons() {
+        use crate::money::{Currency, Money};
+        use crate::order::{AnomalyReason, OrderStatus};
+        let cny = |minor| Money::new(minor, Currency::CNY);
+        let written = [
+            (
+                "payment does not match the order: expected 270.00 CNY, received 1.00 CNY",
+                AnomalyReason::AmountMismatch { expected: cny(27_000), received: cny(100) },
+            ),
+            ("amount: a captured amount must be above zero", AnomalyReason::AmountNotPositive),
+            (
+                "cannot capture_payment an order that is ready_to_ship",
+                AnomalyReason::NotPayable { status: OrderStatus::ReadyToShip },
+            ),
+            ("payment arrived after the order was cancelled", AnomalyReason::ArrivedAfterCancellation),
+            ("currency mismatch", AnomalyReason::stated("currency mismatch")),
+            // Near misses stay as they were written.
+            (
+                "payment does not match the order: expected lots, received 1.00 CNY",
+                AnomalyReason::stated("payment does not match the order: expected lots, received 1.00 CNY"),
+            ),
+            (
+                "cannot capture_payment an order that is lost",
+                AnomalyReason::stated("cannot capture_payment an order that is lost"),
+            ),
+        ];
+        let mut v4: Value = serde_json::from_str(V1_SNAPSHOT).unwrap();
+        for step in
+            [super::upcast::snapshot_v1_to_v2, super::upcast::snapshot_v2_to_v3, super::upcast::snapshot_v3_to_v4]
+        {
+            step(&mut v4).unwrap();
+        }
+        let mut anomalies = Vec::new();
+        for (text, reason) in &written {
+            let event = serde_json::json!({
+                "seq": 4, "at": "2026-11-30T09:31:00Z", "actor": {"kind": "system"},
+                "change": {"type": "payment_anomaly_recorded", "txn_id": "T9", "amount": cny(100), "reason": text},
+            });
+            let read = StoredEvent::decode(event, 4, id(), 4).unwrap();
+            let expected =
+                crate::Change::PaymentAnomalyRecorded { txn_id: "T9".into(), amount: cny(100), reason: reason.clone() };
+            assert_eq!(read.change, expected, "{text}");
+            anomalies.push(serde_json::json!({
+                "txn_id": "T9", "amount": cny(100), "reason": text, "at": "2026-11-30T09:31:00Z", "provider": "",
+            }));
+        }
+        v4["payment"]["anomalies"] = Value::Array(anomalies);
+        let order = StoredSnapshot::decode(v4, 4, id()).unwrap();
+        let reasons: Vec<_> = order.payment.anomalies.iter().map(|a| a.reason.clone()).collect();
+        assert_eq!(reasons, written.map(|(_, reason)| reason));
     }
 
     /// A row that cannot be read names the order and the event.

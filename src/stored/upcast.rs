@@ -2,8 +2,8 @@
 //!
 //! A step takes the JSON of version `n` and leaves the JSON of version `n + 1`. Reading a row
 //! of version `n` runs the steps `n`, `n + 1`, … up to the current version, in that order,
-//! then deserialises. To add version 4: raise the version in `crate::stored`, write
-//! `event_v3_to_v4` (and/or `snapshot_v3_to_v4`) and add it to the list below.
+//! then deserialises. To add version 6: raise the version in `crate::stored`, write
+//! `event_v5_to_v6` (and/or `snapshot_v5_to_v6`) and add it to the list below.
 
 use serde_json::{Map, Value};
 
@@ -15,10 +15,11 @@ pub type Step = fn(&mut Value) -> Result<(), String>;
 pub type Steps = &'static [(u16, Step)];
 
 /// The event steps.
-pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2), (2, event_v2_to_v3), (3, event_v3_to_v4)];
+pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2), (2, event_v2_to_v3), (3, event_v3_to_v4), (4, event_v4_to_v5)];
 
 /// The snapshot steps.
-pub const SNAPSHOT_STEPS: Steps = &[(1, snapshot_v1_to_v2), (2, snapshot_v2_to_v3), (3, snapshot_v3_to_v4)];
+pub const SNAPSHOT_STEPS: Steps =
+    &[(1, snapshot_v1_to_v2), (2, snapshot_v2_to_v3), (3, snapshot_v3_to_v4), (4, snapshot_v4_to_v5)];
 
 /// Runs the steps from `from` up to `to`, in version order; a missing step is an error.
 pub fn run(steps: Steps, from: u16, to: u16, value: &mut Value) -> Result<(), String> {
@@ -90,11 +91,7 @@ pub fn event_v2_to_v3(event: &mut Value) -> Result<(), String> {
 /// Version 3 → 4 of an event: an `order_cancelled` event's reason, a string, becomes a typed
 /// reason (see [`cancel_reason_v3_to_v4`]).
 pub fn event_v3_to_v4(event: &mut Value) -> Result<(), String> {
-    let event = object(event, "the event")?;
-    if let Some(change) = event.get_mut("change").and_then(Value::as_object_mut)
-        && change.get("type").and_then(Value::as_str) == Some("order_cancelled")
-        && let Some(reason) = change.get_mut("reason")
-    {
+    if let Some(reason) = reason_of(event, "order_cancelled")? {
         cancel_reason_v3_to_v4(reason);
     }
     Ok(())
@@ -125,11 +122,56 @@ pub fn snapshot_v3_to_v4(order: &mut Value) -> Result<(), String> {
 /// A version 3 reason (a string) as version 4 writes it: `"not paid in time"`, the pay-by
 /// deadline's words, is that kind; any other string is the words of the person who cancelled.
 fn cancel_reason_v3_to_v4(reason: &mut Value) {
+    typed_from_written(reason, crate::order::CancelReason::from_written);
+}
+
+/// Version 4 → 5 of an event: a `payment_anomaly_recorded` event's reason, English text,
+/// becomes a typed reason (see [`anomaly_reason_v4_to_v5`]).
+pub fn event_v4_to_v5(event: &mut Value) -> Result<(), String> {
+    if let Some(reason) = reason_of(event, "payment_anomaly_recorded")? {
+        anomaly_reason_v4_to_v5(reason);
+    }
+    Ok(())
+}
+
+/// The `reason` of an event's change when the change is of type `change_type`.
+fn reason_of<'a>(event: &'a mut Value, change_type: &str) -> Result<Option<&'a mut Value>, String> {
+    let event = object(event, "the event")?;
+    Ok(event
+        .get_mut("change")
+        .and_then(Value::as_object_mut)
+        .filter(|change| change.get("type").and_then(Value::as_str) == Some(change_type))
+        .and_then(|change| change.get_mut("reason")))
+}
+
+/// Version 4 → 5 of a snapshot: each payment anomaly's reason becomes a typed reason.
+pub fn snapshot_v4_to_v5(order: &mut Value) -> Result<(), String> {
+    let order = object(order, "the snapshot")?;
+    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
+        for anomaly in objects(payment, "anomalies") {
+            if let Some(reason) = anomaly.get_mut("reason") {
+                anomaly_reason_v4_to_v5(reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A version 4 anomaly reason (English text) as version 5 writes it: the sentences the
+/// library wrote (a mismatched amount, a status that takes no payment, …) become their kinds
+/// with their figures; any other text is the words of whoever recorded it.
+fn anomaly_reason_v4_to_v5(reason: &mut Value) {
+    typed_from_written(reason, crate::order::AnomalyReason::from_written);
+}
+
+/// Replaces a reason written as a string with the typed reason `read` makes of it; a reason
+/// that is not a string is left as it is.
+fn typed_from_written<T: serde::Serialize>(reason: &mut Value, read: fn(String) -> T) {
     if let Value::String(text) = reason {
-        *reason = match serde_json::to_value(crate::order::CancelReason::from_written(std::mem::take(text))) {
+        *reason = match serde_json::to_value(read(std::mem::take(text))) {
             Ok(typed) => typed,
-            // Serialising a plain enum of strings cannot fail; should it, the row stays as it
-            // was and reading it reports the mismatch.
+            // Serialising a plain enum of strings and amounts cannot fail; should it, the row
+            // stays as it was and reading it reports the mismatch.
             Err(_) => return,
         };
     }

@@ -67,6 +67,10 @@ async fn right_signature_wrong_amount_or_currency_is_an_anomaly_not_a_payment() 
     // A wallet payment settles the order exactly: short, USD and too much are all anomalies.
     assert_eq!(order.payment().captures.len(), 0);
     assert_eq!(order.payment().anomalies.len(), 3);
+    // Each says why in kind and figures, not in an English sentence.
+    let reasons: Vec<_> = order.payment().anomalies.iter().map(|a| a.reason.clone()).collect();
+    let mismatch = |received| orderflow::AnomalyReason::AmountMismatch { expected: total, received };
+    assert_eq!(reasons, [mismatch(short), mismatch(usd), mismatch(too_much)]);
     assert_eq!(order.status(), OrderStatus::AwaitingPayment);
     // Replaying an anomaly does not record it twice.
     let raw = shop.gateway.sign(&notification(&placed.order.number(), "T-usd", usd), shop.clock.now());

@@ -381,7 +381,7 @@ async fn two_handles_on_one_file_race_and_exactly_one_wins_each_version() {
                     let action = Action::RecordPaymentAnomaly {
                         txn_id: format!("A-{round}-{h}-{w}"),
                         amount: base.totals().total,
-                        reason: "amount does not match".into(),
+                        reason: orderflow::AnomalyReason::stated("amount does not match"),
                     };
                     let command = Command::new(provider(), action);
                     let decision = Workflow::default().decide(&base, &command, &Ctx::at(t0())).unwrap();
@@ -560,7 +560,11 @@ fn anomaly(base: &Order, txn_id: String) -> (Order, Vec<orderflow::Event>) {
         base,
         Command::new(
             provider(),
-            Action::RecordPaymentAnomaly { txn_id, amount: base.totals().total, reason: "test".into() },
+            Action::RecordPaymentAnomaly {
+                txn_id,
+                amount: base.totals().total,
+                reason: orderflow::AnomalyReason::stated("test"),
+            },
         ),
     )
 }

@@ -651,14 +651,22 @@ fn payment_rows() -> Vec<Row> {
             "anomaly with a reason of 2,001 characters",
             placed,
             provider(),
-            Action::RecordPaymentAnomaly { txn_id: "T3".into(), amount: cny(1), reason: "r".repeat(2_001) },
+            Action::RecordPaymentAnomaly {
+                txn_id: "T3".into(),
+                amount: cny(1),
+                reason: orderflow::AnomalyReason::stated("r".repeat(2_001)),
+            },
             |e| matches!(e, Error::InvalidField { field: "reason", .. }),
         ),
         row(
             "anomaly without a transaction id",
             placed,
             provider(),
-            Action::RecordPaymentAnomaly { txn_id: String::new(), amount: cny(1), reason: "?".into() },
+            Action::RecordPaymentAnomaly {
+                txn_id: String::new(),
+                amount: cny(1),
+                reason: orderflow::AnomalyReason::stated("?"),
+            },
             |e| matches!(e, Error::InvalidField { field: "txn_id", .. }),
         ),
     ]
@@ -1206,7 +1214,11 @@ fn wrong_actor_rows() -> Vec<Row> {
         forbidden(
             "reviewer recording a payment anomaly",
             reviewer(),
-            Action::RecordPaymentAnomaly { txn_id: "T9".into(), amount: cny(1), reason: "x".into() },
+            Action::RecordPaymentAnomaly {
+                txn_id: "T9".into(),
+                amount: cny(1),
+                reason: orderflow::AnomalyReason::stated("x"),
+            },
             |e| {
                 matches!(
                     e,

@@ -1583,7 +1583,7 @@ fn eventful() -> Scenario {
         Action::RecordPaymentAnomaly {
             txn_id: "ALI-BAD-7".into(),
             amount: Money::new(3_900, Currency::USD),
-            reason: "wrong currency".into(),
+            reason: orderflow::AnomalyReason::stated("wrong currency"),
         },
     )
     .unwrap();
@@ -1699,7 +1699,11 @@ fn requested_refund(d: &Decision) -> Option<&orderflow::order::Refund> {
 }
 
 fn anomaly(txn: &str, amount: Money) -> Action {
-    Action::RecordPaymentAnomaly { txn_id: txn.into(), amount, reason: "does not settle the order".into() }
+    Action::RecordPaymentAnomaly {
+        txn_id: txn.into(),
+        amount,
+        reason: orderflow::AnomalyReason::stated("does not settle the order"),
+    }
 }
 
 #[test]

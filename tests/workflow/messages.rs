@@ -11,8 +11,8 @@ use orderflow::order::{CaseKind, DeadlineKind, HoldReason, TrackingKind};
 use orderflow::timeline::{LineUnits, PickedUnits, RefundReason, TimelineMessage};
 use orderflow::validation::{Sum, Violation, ViolationCode, ViolationRule};
 use orderflow::{
-    Audience, CancelReason, CaseId, CaseUpdateState, Currency, CustomerId, LineId, Money, Notification,
-    NotificationKind, OrderNumber, PackageId, RefundId, Sku, StaffId, WorkflowConfig,
+    AnomalyReason, Audience, CancelReason, CaseId, CaseUpdateState, Currency, CustomerId, LineId, Money, Notification,
+    NotificationKind, OrderNumber, OrderStatus, PackageId, RefundId, Sku, StaffId, WorkflowConfig,
 };
 
 /// 2026-12-05 09:30 UTC: 17:30 in Shanghai.
@@ -49,7 +49,14 @@ fn timeline_samples() -> Vec<TimelineMessage> {
         M::ReviewRejected { reason: "fraud".into() },
         M::OrderDeclined { reason: "fraud".into() },
         M::PaymentReceived { amount: cny(27_000), txn_id: Some("T1".into()) },
-        M::PaymentAnomaly { txn_id: "T2".into(), amount: cny(100), reason: "wrong amount".into() },
+    ]
+    .into_iter()
+    .chain(anomaly_reasons().into_iter().map(|reason| M::PaymentAnomaly {
+        txn_id: "T2".into(),
+        amount: cny(100),
+        reason,
+    }))
+    .chain([
         M::RefundRequested { amount: cny(27_000), completed: false, reason: RefundReason::NotPaidInTime },
         M::RefundCompleted { refund: RefundId(1), reference: None },
         M::RefundFailed { refund: RefundId(1), reason: "account closed".into() },
@@ -97,6 +104,18 @@ fn timeline_samples() -> Vec<TimelineMessage> {
         M::CaseFollowUpDue { case: C1 },
         M::CaseFollowUpRecorded { case: C1, score: 3, notes: "ok".into() },
         M::DeadlineSet { kind: DeadlineKind::AutoConfirm, at: Some(at()) },
+    ])
+    .collect()
+}
+
+/// One payment anomaly reason of each kind.
+fn anomaly_reasons() -> Vec<AnomalyReason> {
+    vec![
+        AnomalyReason::AmountMismatch { expected: cny(27_000), received: cny(100) },
+        AnomalyReason::AmountNotPositive,
+        AnomalyReason::NotPayable { status: OrderStatus::ReadyToShip },
+        AnomalyReason::ArrivedAfterCancellation,
+        AnomalyReason::stated("wrong amount"),
     ]
 }
 
@@ -112,10 +131,11 @@ fn notification_samples() -> Vec<Notification> {
         N::Completed,
         N::Cancelled { reason: CancelReason::stated("ordered twice") },
         N::Refunded { amount: cny(27_000) },
-        N::PaymentAnomaly { txn_id: "T2".into(), reason: "wrong amount".into() },
         N::FollowUpDue { customer: CustomerId::new("alice").unwrap() },
         N::CaseEscalated { case: C1 },
     ];
+    let anomalies = anomaly_reasons().into_iter().map(|reason| N::PaymentAnomaly { txn_id: "T2".into(), reason });
+    kinds.splice(9..9, anomalies);
     for state in CaseUpdateState::ALL {
         let detail = if state == CaseUpdateState::RepairedAndReturned {
             "SF200"
@@ -181,6 +201,10 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("review_rejected", "Review rejected", "fraud", "审核未通过", "fraud"),
     ("order_declined", "Order declined", "fraud", "订单未被接受", "fraud"),
     ("payment_received", "Payment received", "CNY 270.00 (transaction T1)", "已付款", "¥270.00（交易号 T1）"),
+    ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): expected CNY 270.00, received CNY 1.00", "付款异常", "¥1.00（交易号 T2）：应付 ¥270.00，实收 ¥1.00"),
+    ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): the amount is not above zero", "付款异常", "¥1.00（交易号 T2）：付款金额不大于零"),
+    ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): the order takes no payment while it is ready to ship", "付款异常", "¥1.00（交易号 T2）：订单待发货，无法收款"),
+    ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): payment arrived after the order was cancelled", "付款异常", "¥1.00（交易号 T2）：订单取消后才收到付款"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): wrong amount", "付款异常", "¥1.00（交易号 T2）：wrong amount"),
     ("refund_requested", "Refund requested", "CNY 270.00 (not paid in time)", "退款处理中", "¥270.00（超时未付款）"),
     ("refund_completed", "Refund completed", "the money is on its way back to you", "退款完成", "款项正在原路退回"),
@@ -225,6 +249,10 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("completed", "Order 0000-0000-011 completed", "Thank you for shopping with us.", "订单 0000-0000-011 已完成", "感谢您的惠顾。"),
     ("cancelled", "Order 0000-0000-011 cancelled", "Reason: ordered twice.", "订单 0000-0000-011 已取消", "原因：ordered twice。"),
     ("refunded", "Refund for order 0000-0000-011", "CNY 270.00 is on its way back to you.", "订单 0000-0000-011 退款", "¥270.00 正在原路退回。"),
+    ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: expected CNY 270.00, received CNY 1.00", "订单 0000-0000-011 付款异常", "交易号 T2：应付 ¥270.00，实收 ¥1.00"),
+    ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: the amount is not above zero", "订单 0000-0000-011 付款异常", "交易号 T2：付款金额不大于零"),
+    ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: the order takes no payment while it is ready to ship", "订单 0000-0000-011 付款异常", "交易号 T2：订单待发货，无法收款"),
+    ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: payment arrived after the order was cancelled", "订单 0000-0000-011 付款异常", "交易号 T2：订单取消后才收到付款"),
     ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: wrong amount", "订单 0000-0000-011 付款异常", "交易号 T2：wrong amount"),
     ("follow_up_due", "Follow-up due", "Visit buyer alice about order 0000-0000-011.", "待回访", "请回访买家 alice（订单 0000-0000-011）。"),
     ("case_escalated", "Case C1 escalated", "Order 0000-0000-011: the request was not answered in time.", "售后单 C1 已升级", "订单 0000-0000-011：申请未在时限内答复。"),

@@ -18,9 +18,11 @@ fn action_for(kind: CommandKind, money: Money) -> Option<Action> {
         CommandKind::ResolveHold => Action::ResolveHold { contact_note: "called".into() },
         CommandKind::Reject => Action::Reject { reason: "no".into() },
         CommandKind::CapturePayment => Action::CapturePayment { txn_id: "T".into(), amount: money },
-        CommandKind::RecordPaymentAnomaly => {
-            Action::RecordPaymentAnomaly { txn_id: "T".into(), amount: money, reason: "x".into() }
-        }
+        CommandKind::RecordPaymentAnomaly => Action::RecordPaymentAnomaly {
+            txn_id: "T".into(),
+            amount: money,
+            reason: orderflow::AnomalyReason::stated("x"),
+        },
         CommandKind::RequestRefund => Action::RequestRefund {
             lines: vec![LineRefund { line: LineId(1), amount: money }],
             shipping: Money::zero(money.currency),

@@ -105,7 +105,7 @@ pub async fn staff_queries<S: OrderRepository + WorkQueue>(store: &S) {
     let anomaly = Action::RecordPaymentAnomaly {
         txn_id: "T-QH-ODD".into(),
         amount: h.totals.total,
-        reason: "currency mismatch".into(),
+        reason: crate::order::AnomalyReason::stated("currency mismatch"),
     };
     let h = apply(check, store, &h, provider(), anomaly, 8).await;
     let i = create(check, store, place("qi", 309, minutes(9), false)).await;

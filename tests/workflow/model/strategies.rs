@@ -215,7 +215,7 @@ pub(super) fn capture_step(s: &Model) -> BoxedStrategy<Step> {
     prop_oneof![
         4 => step(by(Who::Provider), (txn.clone(), amount.clone()).prop_map(|(txn_id, amount)| Action::CapturePayment { txn_id, amount })),
         1 => step(by(Who::System), (txn, amount).prop_map(|(txn_id, amount)| Action::RecordPaymentAnomaly {
-            txn_id, amount, reason: "currency mismatch".into(),
+            txn_id, amount, reason: orderflow::AnomalyReason::stated("currency mismatch"),
         })),
     ]
     .boxed()
