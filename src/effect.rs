@@ -232,8 +232,7 @@ pub enum NotificationKind {
     Completed,
     /// Cancelled or rejected.
     Cancelled {
-        /// Why (read from the plain string older outbox rows hold, too).
-        #[serde(deserialize_with = "CancelReason::deserialize_written_or_stated")]
+        /// Why.
         reason: CancelReason,
     },
     /// Money went back.
@@ -245,8 +244,7 @@ pub enum NotificationKind {
     PaymentAnomaly {
         /// Provider transaction id.
         txn_id: String,
-        /// Why (typed; the English text older builds wrote reads as its kind).
-        #[serde(deserialize_with = "AnomalyReason::deserialize_written_or_typed")]
+        /// Why.
         reason: AnomalyReason,
     },
     /// An after-sales case moved on (to the buyer).
@@ -390,27 +388,5 @@ mod tests {
         assert_eq!(reserve.key("o-1", 3, 1), format!("o-1/reserve/{}", CaseId(2)));
         let commit = Effect::CommitStock { package: PackageId(1), items: Vec::new() };
         assert_eq!(commit.key("o-1", 3, 1), format!("o-1/commit/{}", PackageId(1)));
-    }
-
-    /// An anomaly notification written before reasons were typed (waiting in an outbox across
-    /// an upgrade) reads with its sentence as the kind; the typed form reads as written.
-    #[test]
-    fn anomaly_notifications_read_the_old_string_and_the_typed_reason() {
-        use crate::order::AnomalyReason;
-        let read = |reason: serde_json::Value| {
-            let json = serde_json::json!({"kind": "payment_anomaly", "txn_id": "T2", "reason": reason});
-            match serde_json::from_value::<NotificationKind>(json).unwrap() {
-                NotificationKind::PaymentAnomaly { reason, .. } => reason,
-                other => panic!("expected an anomaly, got {other:?}"),
-            }
-        };
-        assert_eq!(
-            read("payment arrived after the order was cancelled".into()),
-            AnomalyReason::ArrivedAfterCancellation
-        );
-        assert_eq!(read("odd".into()), AnomalyReason::stated("odd"));
-        let typed = serde_json::to_value(AnomalyReason::AmountNotPositive).unwrap();
-        assert_eq!(typed, serde_json::json!({"kind": "amount_not_positive"}));
-        assert_eq!(read(typed), AnomalyReason::AmountNotPositive);
     }
 }

@@ -294,51 +294,63 @@ pub enum Change {
     },
 }
 
-impl Change {
-    /// The snake_case name of this change (its serde tag).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Change::OrderPlaced { .. } => "order_placed",
-            Change::ReviewApproved { .. } => "review_approved",
-            Change::ReviewHeld { .. } => "review_held",
-            Change::HoldResolved { .. } => "hold_resolved",
-            Change::ReviewRejected { .. } => "review_rejected",
-            Change::PaymentCaptured { .. } => "payment_captured",
-            Change::PaymentAnomalyRecorded { .. } => "payment_anomaly_recorded",
-            Change::RefundRequested { .. } => "refund_requested",
-            Change::RefundCompleted { .. } => "refund_completed",
-            Change::RefundFailed { .. } => "refund_failed",
-            Change::PickListIssued { .. } => "pick_list_issued",
-            Change::PackagePacked { .. } => "package_packed",
-            Change::ShipmentBooked { .. } => "shipment_booked",
-            Change::PackageShipped { .. } => "package_shipped",
-            Change::CarrierCorrected { .. } => "carrier_corrected",
-            Change::TrackingRecorded { .. } => "tracking_recorded",
-            Change::CodCollected { .. } => "cod_collected",
-            Change::ReceiptConfirmed { .. } => "receipt_confirmed",
-            Change::OrderCancelled { .. } => "order_cancelled",
-            Change::AfterSalesWindowClosed => "after_sales_window_closed",
-            Change::FollowUpDue => "follow_up_due",
-            Change::FollowUpRecorded { .. } => "follow_up_recorded",
-            Change::DeadlineSet { .. } => "deadline_set",
-            Change::CaseOpened { .. } => "case_opened",
-            Change::CaseApproved { .. } => "case_approved",
-            Change::CaseRejected { .. } => "case_rejected",
-            Change::CaseWithdrawn { .. } => "case_withdrawn",
-            Change::ReturnParcelRecorded { .. } => "return_parcel_recorded",
-            Change::ReturnTrackingRecorded { .. } => "return_tracking_recorded",
-            Change::ReturnReceived { .. } => "return_received",
-            Change::ReturnInspected { .. } => "return_inspected",
-            Change::ReplacementPacked { .. } => "replacement_packed",
-            Change::RepairReturned { .. } => "repair_returned",
-            Change::CaseAssigned { .. } => "case_assigned",
-            Change::CaseResolved { .. } => "case_resolved",
-            Change::CaseClosed { .. } => "case_closed",
-            Change::CaseEscalated { .. } => "case_escalated",
-            Change::CaseFollowUpDue { .. } => "case_follow_up_due",
-            Change::CaseFollowUpRecorded { .. } => "case_follow_up_recorded",
+/// `Change::name` and `Change::NAMES` from one list, so the two cannot disagree.
+macro_rules! change_names {
+    ($($variant:ident => $name:literal,)*) => {
+        impl Change {
+            /// Every change's snake_case name (its serde tag).
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The snake_case name of this change (its serde tag; one of [`Change::NAMES`]).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Change::$variant { .. } => $name,)*
+                }
+            }
         }
-    }
+    };
+}
+
+change_names! {
+    OrderPlaced => "order_placed",
+    ReviewApproved => "review_approved",
+    ReviewHeld => "review_held",
+    HoldResolved => "hold_resolved",
+    ReviewRejected => "review_rejected",
+    PaymentCaptured => "payment_captured",
+    PaymentAnomalyRecorded => "payment_anomaly_recorded",
+    RefundRequested => "refund_requested",
+    RefundCompleted => "refund_completed",
+    RefundFailed => "refund_failed",
+    PickListIssued => "pick_list_issued",
+    PackagePacked => "package_packed",
+    ShipmentBooked => "shipment_booked",
+    PackageShipped => "package_shipped",
+    CarrierCorrected => "carrier_corrected",
+    TrackingRecorded => "tracking_recorded",
+    CodCollected => "cod_collected",
+    ReceiptConfirmed => "receipt_confirmed",
+    OrderCancelled => "order_cancelled",
+    AfterSalesWindowClosed => "after_sales_window_closed",
+    FollowUpDue => "follow_up_due",
+    FollowUpRecorded => "follow_up_recorded",
+    DeadlineSet => "deadline_set",
+    CaseOpened => "case_opened",
+    CaseApproved => "case_approved",
+    CaseRejected => "case_rejected",
+    CaseWithdrawn => "case_withdrawn",
+    ReturnParcelRecorded => "return_parcel_recorded",
+    ReturnTrackingRecorded => "return_tracking_recorded",
+    ReturnReceived => "return_received",
+    ReturnInspected => "return_inspected",
+    ReplacementPacked => "replacement_packed",
+    RepairReturned => "repair_returned",
+    CaseAssigned => "case_assigned",
+    CaseResolved => "case_resolved",
+    CaseClosed => "case_closed",
+    CaseEscalated => "case_escalated",
+    CaseFollowUpDue => "case_follow_up_due",
+    CaseFollowUpRecorded => "case_follow_up_recorded",
 }
 
 impl Change {
@@ -367,5 +379,23 @@ impl Change {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Change;
+
+    #[test]
+    fn the_names_are_the_serde_tags_of_every_change() {
+        // serde names every variant it expects when it meets an unknown one.
+        let error = serde_json::from_str::<Change>(r#"{"type":"?"}"#).err().map(|e| e.to_string());
+        let message = error.unwrap_or_default();
+        let mut tags: Vec<&str> = message.split('`').skip(3).step_by(2).collect();
+        let mut names = Change::NAMES.to_vec();
+        tags.sort_unstable();
+        names.sort_unstable();
+        assert!(tags.len() > 30, "variants read from {message:?}");
+        assert_eq!(tags, names);
     }
 }

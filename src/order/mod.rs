@@ -228,31 +228,7 @@ impl CancelReason {
             CancelReason::NotPaidInTime => self.code().to_owned(),
         }
     }
-
-    /// Reads the form notifications were written in before reasons were typed (a plain
-    /// string, `"not paid in time"` for the deadline's) as well as the current one, so
-    /// notifications waiting in an outbox across an upgrade are still delivered.
-    pub fn deserialize_written_or_stated<'de, D: serde::Deserializer<'de>>(de: D) -> Result<CancelReason, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Written(String),
-            Typed(CancelReason),
-        }
-        Ok(match Either::deserialize(de)? {
-            Either::Written(text) => CancelReason::from_written(text),
-            Either::Typed(reason) => reason,
-        })
-    }
-
-    /// The reason a version 2 event or snapshot wrote as text.
-    pub(crate) fn from_written(text: String) -> CancelReason {
-        if text == LEGACY_NOT_PAID_IN_TIME { CancelReason::NotPaidInTime } else { CancelReason::Stated { text } }
-    }
 }
-
-/// What the pay-by deadline's cancellations said before reasons were typed.
-pub(crate) const LEGACY_NOT_PAID_IN_TIME: &str = "not paid in time";
 
 /// A follow-up visit by customer service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -102,50 +102,6 @@ impl AnomalyReason {
             other => AnomalyReason::stated(other.to_string()),
         }
     }
-
-    /// Reads the form notifications were written in before reasons were typed (a plain
-    /// English string) as well as the current one, so notifications waiting in an outbox
-    /// across an upgrade are still delivered.
-    pub fn deserialize_written_or_typed<'de, D: serde::Deserializer<'de>>(de: D) -> Result<AnomalyReason, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Written(String),
-            Typed(AnomalyReason),
-        }
-        Ok(match Either::deserialize(de)? {
-            Either::Written(text) => AnomalyReason::from_written(text),
-            Either::Typed(reason) => reason,
-        })
-    }
-
-    /// The reason a version 4 event or snapshot wrote as English text: the sentences the
-    /// library wrote become their kinds, anything else stays as stated words.
-    pub(crate) fn from_written(text: String) -> AnomalyReason {
-        let typed = if text == "payment arrived after the order was cancelled" {
-            Some(AnomalyReason::ArrivedAfterCancellation)
-        } else if text == "amount: a captured amount must be above zero" {
-            Some(AnomalyReason::AmountNotPositive)
-        } else if let Some(rest) = text.strip_prefix("payment does not match the order: expected ") {
-            rest.split_once(", received ").and_then(|(expected, received)| {
-                Some(AnomalyReason::AmountMismatch {
-                    expected: written_money(expected)?,
-                    received: written_money(received)?,
-                })
-            })
-        } else if let Some(rest) = text.strip_prefix("cannot capture_payment an order that is ") {
-            OrderStatus::parse(rest).map(|status| AnomalyReason::NotPayable { status })
-        } else {
-            None
-        };
-        typed.unwrap_or(AnomalyReason::Stated { text })
-    }
-}
-
-/// Money as `Money`'s `Display` wrote it (`270.00 CNY`).
-fn written_money(text: &str) -> Option<Money> {
-    let (amount, code) = text.split_once(' ')?;
-    Money::parse_decimal(amount, crate::money::Currency::parse(code).ok()?).ok()
 }
 
 /// The part of a refund that pays back one line.

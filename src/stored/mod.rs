@@ -22,11 +22,14 @@
 //!   `Anomaly`) is typed too (`{"kind": "amount_mismatch", "expected": …, "received": …}`,
 //!   `{"kind": "stated", "text": …}`, …).
 //!
+//! An outbox entry's effect has no version: [`decode_effect`] reads what older builds wrote.
+//!
 //! [`IndexColumns`] are the columns every store indexes an order by, computed in one place.
 //!
 //! To change the stored form: raise [`EVENT_VERSION`] (or [`SNAPSHOT_VERSION`]) and add one
 //! step to [`upcast`], keyed on the version it upgrades from.
 
+mod effect;
 mod event;
 mod index;
 mod snapshot;
@@ -37,6 +40,7 @@ use serde_json::Value;
 
 use crate::ports::store::StoreError;
 
+pub use effect::decode_effect;
 pub use event::StoredEvent;
 pub use index::IndexColumns;
 pub use snapshot::StoredSnapshot;

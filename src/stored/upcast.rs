@@ -7,6 +7,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::money::{Currency, Money};
+use crate::order::{AnomalyReason, CancelReason, OrderStatus};
+
 /// One upgrade step: the JSON of the version it is keyed on becomes the next version's, or the
 /// reason it cannot.
 pub type Step = fn(&mut Value) -> Result<(), String>;
@@ -122,7 +125,7 @@ pub fn snapshot_v3_to_v4(order: &mut Value) -> Result<(), String> {
 /// A version 3 reason (a string) as version 4 writes it: `"not paid in time"`, the pay-by
 /// deadline's words, is that kind; any other string is the words of the person who cancelled.
 fn cancel_reason_v3_to_v4(reason: &mut Value) {
-    typed_from_written(reason, crate::order::CancelReason::from_written);
+    typed_from_written(reason, cancel_reason_from_text);
 }
 
 /// Version 4 → 5 of an event: a `payment_anomaly_recorded` event's reason, English text,
@@ -161,7 +164,60 @@ pub fn snapshot_v4_to_v5(order: &mut Value) -> Result<(), String> {
 /// library wrote (a mismatched amount, a status that takes no payment, …) become their kinds
 /// with their figures; any other text is the words of whoever recorded it.
 fn anomaly_reason_v4_to_v5(reason: &mut Value) {
-    typed_from_written(reason, crate::order::AnomalyReason::from_written);
+    typed_from_written(reason, anomaly_reason_from_text);
+}
+
+/// What the pay-by deadline's cancellations said before reasons were typed.
+const NOT_PAID_IN_TIME: &str = "not paid in time";
+
+/// A cancellation reason written as text (version 3 and older): the pay-by deadline's words
+/// are that kind; any other words are the person's who cancelled.
+fn cancel_reason_from_text(text: String) -> CancelReason {
+    if text == NOT_PAID_IN_TIME { CancelReason::NotPaidInTime } else { CancelReason::Stated { text } }
+}
+
+/// An anomaly reason written as English text (version 4 and older): the sentences the library
+/// wrote become their kinds, anything else stays as stated words.
+fn anomaly_reason_from_text(text: String) -> AnomalyReason {
+    let typed = if text == "payment arrived after the order was cancelled" {
+        Some(AnomalyReason::ArrivedAfterCancellation)
+    } else if text == "amount: a captured amount must be above zero" {
+        Some(AnomalyReason::AmountNotPositive)
+    } else if let Some(rest) = text.strip_prefix("payment does not match the order: expected ") {
+        rest.split_once(", received ").and_then(|(expected, received)| {
+            Some(AnomalyReason::AmountMismatch {
+                expected: written_money(expected)?,
+                received: written_money(received)?,
+            })
+        })
+    } else if let Some(rest) = text.strip_prefix("cannot capture_payment an order that is ") {
+        OrderStatus::parse(rest).map(|status| AnomalyReason::NotPayable { status })
+    } else {
+        None
+    };
+    typed.unwrap_or(AnomalyReason::Stated { text })
+}
+
+/// Money as `Money`'s `Display` wrote it (`270.00 CNY`).
+fn written_money(text: &str) -> Option<Money> {
+    let (amount, code) = text.split_once(' ')?;
+    Money::parse_decimal(amount, Currency::parse(code).ok()?).ok()
+}
+
+/// An outbox entry's effect as an older build wrote it, as this build writes it: the reason of
+/// a cancellation or payment anomaly notification written as text becomes its typed reason.
+/// Outbox rows carry no version (an entry lives minutes), so this is tried only when an
+/// effect does not read as it is.
+pub fn effect_with_text_reasons(effect: &mut Value) {
+    let Some(kind) = effect.get_mut("kind").and_then(Value::as_object_mut) else { return };
+    let read: fn(&mut Value) = match kind.get("kind").and_then(Value::as_str) {
+        Some("cancelled") => cancel_reason_v3_to_v4,
+        Some("payment_anomaly") => anomaly_reason_v4_to_v5,
+        _ => return,
+    };
+    if let Some(reason) = kind.get_mut("reason") {
+        read(reason);
+    }
 }
 
 /// Replaces a reason written as a string with the typed reason `read` makes of it; a reason

@@ -1,7 +1,8 @@
-//! Forms for the unit tests of the validation module.
+//! Forms for the unit tests of the validation module: the sample form of `testing`, with the
+//! lines each test needs and no fees, so totals are the lines' alone.
 
 use crate::money::{Currency, Money};
-use crate::placement::{AddressForm, LineForm, PaymentMethod, PlaceOrderForm, Variant};
+use crate::placement::{LineForm, PlaceOrderForm, Variant};
 
 pub(super) fn cny(minor: i64) -> Money {
     Money::new(minor, Currency::CNY)
@@ -19,21 +20,10 @@ pub(super) fn line(sku: &str, quantity: i64, price: i64) -> LineForm {
 
 pub(super) fn form(lines: Vec<LineForm>) -> PlaceOrderForm {
     PlaceOrderForm {
-        customer: "c-1".into(),
         lines,
-        shipping_address: AddressForm {
-            recipient: "Li Lei".into(),
-            phone: "13800138000".into(),
-            country: "CN".into(),
-            province: "Zhejiang".into(),
-            city: "Hangzhou".into(),
-            district: String::new(),
-            street: vec!["1 West Lake Rd".into()],
-            postal_code: "310000".into(),
-        },
-        payment: PaymentMethod::Online { provider: "alipay".into() },
         shipping_fee: cny(0),
         discount: cny(0),
         buyer_note: String::new(),
+        ..crate::testing::sample_form("c-1")
     }
 }

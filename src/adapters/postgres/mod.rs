@@ -106,7 +106,9 @@ use crate::ports::{
     Commit, DeadLetter, DeadLetterCursor, DeadLetterPage, DueDeadline, FeedCursor, FeedPage, OrderFilter, OrderPage,
     OrderQuery, OrderRepository, OutboxBacklog, OutboxItem, QueryPage, StatusCounts, StoreError, WorkQueue,
 };
-use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
+use crate::stored::{
+    EVENT_VERSION, IndexColumns, Payload, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot, decode_effect,
+};
 
 mod connect;
 mod migrations;
@@ -1058,7 +1060,8 @@ impl WorkQueue for PgStore {
             .map(|r| {
                 let seq: i64 = r.get(0);
                 let key: String = r.get(1);
-                let effect: Effect = from_json(r.get(3), &format_args!("the effect of outbox item {key:?}"))?;
+                let effect =
+                    decode_effect(Payload::Json(r.get(3)), &format_args!("the effect of outbox item {key:?}"))?;
                 let attempts: i32 = r.get(4);
                 Ok((
                     seq,
@@ -1119,7 +1122,7 @@ impl WorkQueue for PgStore {
             }
             let seq: i64 = r.get(0);
             let key: String = r.get(1);
-            let effect: Effect = from_json(r.get(3), &format_args!("the effect of outbox item {key:?}"))?;
+            let effect = decode_effect(Payload::Json(r.get(3)), &format_args!("the effect of outbox item {key:?}"))?;
             let attempts: i32 = r.get(4);
             last = Some(to_u64(seq)?);
             page.letters.push(DeadLetter {

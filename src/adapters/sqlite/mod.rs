@@ -57,7 +57,6 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::effect::Effect;
 use crate::event::Event;
 use crate::ids::OrderId;
 use crate::order::{DeadlineKind, Order, UNKNOWN_CARRIER};
@@ -67,7 +66,7 @@ use crate::ports::{
     OrderQuery, OrderRepository, OrderSummary, OutboxBacklog, OutboxItem, QueryPage, StatusCounts, StoreError,
     WorkQueue,
 };
-use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot};
+use crate::stored::{EVENT_VERSION, IndexColumns, SNAPSHOT_VERSION, StoredEvent, StoredSnapshot, decode_effect};
 
 /// The schema version this code writes, recorded in `PRAGMA user_version`.
 pub const SCHEMA_VERSION: i64 = 6;
@@ -845,7 +844,7 @@ fn claim_outbox(
         for row in rows {
             let (seq, key, order_id, effect, attempts) = row?;
             let order_id = parse_id(&order_id)?;
-            let effect: Effect = from_json("effect", &effect)?;
+            let effect = decode_effect(effect.as_str().into(), &format_args!("the effect of outbox item {key:?}"))?;
             let attempts = u32::try_from(attempts)
                 .map_err(|_| corrupt(format!("outbox {key}: bad attempt count {attempts}")))?
                 .saturating_add(1);
@@ -919,7 +918,7 @@ fn dead_letters(conn: &Connection, after: Option<DeadLetterCursor>, limit: usize
         last = Some(u64::try_from(seq).map_err(|_| corrupt(format!("outbox {key}: bad position {seq}")))?);
         page.letters.push(DeadLetter {
             order_id: parse_id(&order_id)?,
-            effect: from_json("effect", &effect)?,
+            effect: decode_effect(effect.as_str().into(), &format_args!("the effect of outbox item {key:?}"))?,
             attempts,
             last_error,
             died_at: failed_at.map(|us| join(us, failed_ns.unwrap_or(0))).transpose()?,
@@ -1057,6 +1056,7 @@ impl WorkQueue for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effect::Effect;
 
     #[test]
     fn timestamps_split_and_join_exactly_and_in_order() {
