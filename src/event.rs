@@ -69,6 +69,12 @@ pub enum Change {
         /// Why.
         reason: String,
     },
+    /// A payment session was opened with a provider (stage 3): until the order is paid or
+    /// ends, that provider may take money for it.
+    PaymentSessionOpened {
+        /// The provider (the one chosen at placement, or another the buyer switched to).
+        provider: String,
+    },
     /// Money captured (stage 3).
     PaymentCaptured {
         /// Provider transaction id.
@@ -303,6 +309,7 @@ impl Change {
             Change::ReviewHeld { .. } => "review_held",
             Change::HoldResolved { .. } => "hold_resolved",
             Change::ReviewRejected { .. } => "review_rejected",
+            Change::PaymentSessionOpened { .. } => "payment_session_opened",
             Change::PaymentCaptured { .. } => "payment_captured",
             Change::PaymentAnomalyRecorded { .. } => "payment_anomaly_recorded",
             Change::RefundRequested { .. } => "refund_requested",
