@@ -37,12 +37,12 @@ use crate::ids::{OrderId, PackageId, Sku};
 use crate::order::{Order, PackageState};
 use crate::order_number::{OrderNumberGenerator, TimeOrderedNumbers};
 use crate::placement::PlaceOrderForm;
-use crate::text::Trim;
 use crate::ports::{
     Clock, Commit, GatewayError, Inventory, InventoryError, Logistics, LogisticsError, Notifier, OrderFilter,
     OrderPage, OrderRepository, OrderStore, OutboxEntry, Parcel, PaymentGateway, PaymentRequest, PaymentSession, Quote,
     StoreError,
 };
+use crate::text::Trim;
 use crate::timeline::{TimelineEntry, buyer_timeline, staff_view};
 
 /// Why the engine could not carry out a request.
@@ -779,12 +779,8 @@ impl<A: Ports> Engine<A> {
         let (order, parcel, quotes) = self.quotes(id, package).await?;
         if order.fulfilment.package(package).is_some_and(|p| p.state != PackageState::Packed) {
             // Let the core explain (already booked, ...).
-            let action = Action::BookShipment {
-                package,
-                carrier: "-".into(),
-                service: String::new(),
-                reason: String::new(),
-            };
+            let action =
+                Action::BookShipment { package, carrier: "-".into(), service: String::new(), reason: String::new() };
             return self.execute(id, Command::new(actor.clone(), action)).await;
         }
         let choice = self.selector.select(&quotes, &parcel, &order.shipping_address).ok_or(EngineError::NoCarrier)?;

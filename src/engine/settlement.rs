@@ -216,7 +216,9 @@ impl<A: Ports> Engine<A> {
         let mut failed = None;
         for provider in order.payment.session_providers() {
             match self.adapters.payments().query_payment(&order.number, provider).await {
-                Ok(Some(paid)) if paid.status == PaymentStatus::Succeeded => return Ok(Some((provider.to_owned(), paid))),
+                Ok(Some(paid)) if paid.status == PaymentStatus::Succeeded => {
+                    return Ok(Some((provider.to_owned(), paid)));
+                }
                 Ok(_) => {}
                 Err(e) if refused_outright(order, provider, &e) => {
                     tracing::warn!(order_id = %order.id, provider, error = %e, "provider refused to say whether the order was paid there; taken as unpaid");

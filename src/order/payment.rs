@@ -527,11 +527,7 @@ impl Workflow {
 /// Records that a payment session is being opened with `provider` (the engine asks the
 /// provider to create it once this is stored). Only an online order that still owes money
 /// and is not over takes one; a provider already recorded records nothing.
-pub(crate) fn open_payment_session(
-    order: &Order,
-    out: &mut Out<'_>,
-    provider: &str,
-) -> Result<(), Error> {
+pub(crate) fn open_payment_session(order: &Order, out: &mut Out<'_>, provider: &str) -> Result<(), Error> {
     let status = order.status();
     if order.payment.chosen_provider().is_none() || !order.payment.outstanding()?.is_positive() {
         // Cash on delivery, or nothing left to pay: no session can take money.

@@ -47,6 +47,7 @@ const WORDS: &[&str] = &[
     "review_held",
     "hold_resolved",
     "review_rejected",
+    "payment_session_opened",
     "payment_captured",
     "payment_anomaly_recorded",
     "refund_requested",
