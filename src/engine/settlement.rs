@@ -11,6 +11,9 @@
 //! are listed and loaded to look at their refunds. That reads every recent order once per
 //! call; a shop with many orders a day should call it rarely (say hourly) or keep the window
 //! short, until a deadline kind for pending refunds replaces the scan.
+//!
+//! An unpaid order is asked about at every provider with a payment session (the buyer may
+//! have switched provider at the payment page and paid there), the chosen one first.
 
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
@@ -128,7 +131,8 @@ impl<A: Ports> Engine<A> {
 
     /// Asks the providers about what they may have settled without our hearing of it, and
     /// records what they say through the same command path as their notifications:
-    /// - orders awaiting payment placed before `now` minus
+    /// - orders awaiting payment (at each provider with a payment session, the first payment
+    ///   found recorded under the provider that took it) placed before `now` minus
     ///   [`reconcile_payments_after`](super::EngineSettings::reconcile_payments_after) (a
     ///   notification lost or late), well before their pay-by deadline;
     /// - gateway refunds still pending

@@ -52,9 +52,10 @@ impl<A: Ports> Engine<A> {
     /// cannot make it loop; apart from that the number of rounds has no cap (every round
     /// but the last fires at least one deadline or reaches a deadline not tried yet).
     ///
-    /// Before cancelling an unpaid order it asks the gateway: a payment that did succeed is
-    /// recorded, not cancelled; otherwise the payment is closed at the provider first, so it
-    /// cannot succeed after the cancellation.
+    /// Before cancelling an unpaid order it asks each provider with a payment session: a
+    /// payment that did succeed is recorded (under the provider that took it), not cancelled;
+    /// otherwise every session is closed at its provider first, so none can succeed after the
+    /// cancellation.
     ///
     /// Before firing a tracking poll (`WorkflowConfig::poll_tracking_after`) it asks the
     /// carrier about the order's parcels in flight and records what is new.

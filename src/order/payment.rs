@@ -391,9 +391,9 @@ impl PaymentLedger {
     }
 
     /// The provider the order's money goes through (online payments): the one that took the
-    /// latest capture, else the one chosen at placement. Refunds, queries and reconciliation
-    /// go to it, so a buyer who switched provider at the payment page is refunded where they
-    /// paid.
+    /// latest capture, else the one chosen at placement. Refunds go to it, so a buyer who
+    /// switched provider at the payment page is refunded where they paid (queries about an
+    /// unpaid order go to every [session provider](PaymentLedger::session_providers)).
     pub fn provider(&self) -> Option<&str> {
         let chosen = self.chosen_provider()?;
         Some(self.captures.iter().rev().find_map(|c| c.provider.as_deref()).unwrap_or(chosen))

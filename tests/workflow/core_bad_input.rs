@@ -166,6 +166,12 @@ fn paid() -> Scenario {
 }
 
 /// Paid, and 50.00 of line 1 (payable 94.40) already refunded.
+fn paid_on_hold() -> Scenario {
+    let mut s = paid();
+    ok(&mut s, reviewer(), Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() });
+    s
+}
+
 fn partly_refunded() -> Scenario {
     let mut s = paid();
     ok(&mut s, customer_service(), refund(&[(L1, cny(5_000))], cny(0)));
@@ -629,11 +635,7 @@ fn payment_rows() -> Vec<Row> {
         }),
         row(
             "capture on a paid order on hold",
-            || {
-                let mut s = paid();
-                ok(&mut s, reviewer(), Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() });
-                s
-            },
+            paid_on_hold,
             provider(),
             capture("T2", cny(100)),
             |e| matches!(e, Error::PaymentMismatch { expected, .. } if expected.is_zero()),
@@ -650,22 +652,12 @@ fn payment_rows() -> Vec<Row> {
                 Error::IllegalTransition { command: CommandKind::OpenPaymentSession, status: OrderStatus::ReadyToShip }
             )
         }),
-        row(
-            "payment session for a paid order on hold",
-            || {
-                let mut s = paid();
-                ok(&mut s, reviewer(), Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() });
-                s
-            },
-            alice(),
-            open_session("wechatpay"),
-            |e| {
-                matches!(
-                    e,
-                    Error::IllegalTransition { command: CommandKind::OpenPaymentSession, status: OrderStatus::OnHold }
-                )
-            },
-        ),
+        row("payment session for a paid order on hold", paid_on_hold, alice(), open_session("wechatpay"), |e| {
+            matches!(
+                e,
+                Error::IllegalTransition { command: CommandKind::OpenPaymentSession, status: OrderStatus::OnHold }
+            )
+        }),
         row("payment session for a cash-on-delivery order", cod_placed, alice(), open_session("alipay"), |e| {
             matches!(e, Error::IllegalTransition { command: CommandKind::OpenPaymentSession, .. })
         }),
