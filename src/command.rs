@@ -58,6 +58,15 @@ pub enum Action {
         /// Why (required; the buyer is told).
         reason: String,
     },
+    /// Buyer, customer service or system: a payment session is being opened with `provider`
+    /// (the one chosen at placement, or another the buyer switched to at the payment page).
+    /// Recorded before the provider is asked to create it, so every session that may take
+    /// money is known to the order: a capture closes the others, cancellation closes them all
+    /// and reconciliation asks each. Opening a provider's session again records nothing.
+    OpenPaymentSession {
+        /// The provider whose session is opened.
+        provider: String,
+    },
     /// Payment provider (verified) or system (after querying the gateway): money captured.
     CapturePayment {
         /// Provider transaction id: the deduplication key.
@@ -285,6 +294,7 @@ pub enum CommandKind {
     Hold,
     ResolveHold,
     Reject,
+    OpenPaymentSession,
     CapturePayment,
     RecordPaymentAnomaly,
     RequestRefund,
@@ -332,6 +342,7 @@ impl CommandKind {
             CommandKind::Hold => "hold",
             CommandKind::ResolveHold => "resolve_hold",
             CommandKind::Reject => "reject",
+            CommandKind::OpenPaymentSession => "open_payment_session",
             CommandKind::CapturePayment => "capture_payment",
             CommandKind::RecordPaymentAnomaly => "record_payment_anomaly",
             CommandKind::RequestRefund => "request_refund",
@@ -386,6 +397,7 @@ impl Action {
             Action::Hold { .. } => CommandKind::Hold,
             Action::ResolveHold { .. } => CommandKind::ResolveHold,
             Action::Reject { .. } => CommandKind::Reject,
+            Action::OpenPaymentSession { .. } => CommandKind::OpenPaymentSession,
             Action::CapturePayment { .. } => CommandKind::CapturePayment,
             Action::RecordPaymentAnomaly { .. } => CommandKind::RecordPaymentAnomaly,
             Action::RequestRefund { .. } => CommandKind::RequestRefund,

@@ -127,7 +127,8 @@ impl Effect {
             Effect::ReleaseStock { .. } => key.push_str("/release"),
             Effect::CommitStock { package, .. } => _ = write!(key, "/commit/{package}"),
             Effect::Restock { package, .. } => _ = write!(key, "/restock/{package}"),
-            Effect::ClosePayment { .. } => key.push_str("/close-payment"),
+            // Per provider: each session the buyer opened is closed on its own.
+            Effect::ClosePayment { provider } => _ = write!(key, "/close-payment/{provider}"),
             Effect::Refund { refund, .. } => _ = write!(key, "/refund/{refund}"),
             Effect::CreateShipment { package, .. } => _ = write!(key, "/shipment/{package}"),
             // Per carrier: a corrected carrier subscribes the parcel again.

@@ -69,6 +69,12 @@ pub enum Change {
         /// Why.
         reason: String,
     },
+    /// A payment session was opened with a provider (stage 3): until the order is paid or
+    /// ends, that provider may take money for it.
+    PaymentSessionOpened {
+        /// The provider (the one chosen at placement, or another the buyer switched to).
+        provider: String,
+    },
     /// Money captured (stage 3).
     PaymentCaptured {
         /// Provider transaction id.
@@ -317,6 +323,7 @@ change_names! {
     ReviewHeld => "review_held",
     HoldResolved => "hold_resolved",
     ReviewRejected => "review_rejected",
+    PaymentSessionOpened => "payment_session_opened",
     PaymentCaptured => "payment_captured",
     PaymentAnomalyRecorded => "payment_anomaly_recorded",
     RefundRequested => "refund_requested",

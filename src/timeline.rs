@@ -126,6 +126,11 @@ pub enum TimelineMessage {
         /// Why.
         reason: String,
     },
+    /// A payment session was opened with a provider (staff): the buyer may pay through it.
+    PaymentSessionOpened {
+        /// The provider.
+        provider: String,
+    },
     /// Money captured.
     PaymentReceived {
         /// Amount.
@@ -378,6 +383,7 @@ impl TimelineMessage {
         "hold_resolved",
         "review_rejected",
         "order_declined",
+        "payment_session_opened",
         "payment_received",
         "payment_anomaly",
         "refund_requested",
@@ -428,6 +434,7 @@ impl TimelineMessage {
             M::HoldResolved { .. } => "hold_resolved",
             M::ReviewRejected { .. } => "review_rejected",
             M::OrderDeclined { .. } => "order_declined",
+            M::PaymentSessionOpened { .. } => "payment_session_opened",
             M::PaymentReceived { .. } => "payment_received",
             M::PaymentAnomaly { .. } => "payment_anomaly",
             M::RefundRequested { .. } => "refund_requested",
@@ -491,6 +498,9 @@ fn message(change: &Change, staff: bool, carriers: &mut BTreeMap<PackageId, Stri
         Change::HoldResolved { contact_note } => return staff_only(M::HoldResolved { note: contact_note.clone() }),
         Change::ReviewRejected { reason } if staff => M::ReviewRejected { reason: reason.clone() },
         Change::ReviewRejected { reason } => M::OrderDeclined { reason: reason.clone() },
+        Change::PaymentSessionOpened { provider } => {
+            return staff_only(M::PaymentSessionOpened { provider: provider.clone() });
+        }
         Change::PaymentCaptured { txn_id, amount, .. } => M::PaymentReceived { amount: *amount, txn_id: said(txn_id) },
         Change::PaymentAnomalyRecorded { txn_id, amount, reason } => {
             return staff_only(M::PaymentAnomaly { txn_id: txn_id.clone(), amount: *amount, reason: reason.clone() });

@@ -25,13 +25,17 @@ pub(crate) fn cancel_unpaid(order: &Order, out: &mut Out<'_>) -> Result<(), Erro
     wind_down(order, out, CancelReason::NotPaidInTime)
 }
 
-/// Cancellation and rejection: release stock, close or refund the payment, tell the buyer.
+/// Cancellation and rejection: release stock, close every payment session or refund the
+/// payment, tell the buyer.
 pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: CancelReason) -> Result<(), Error> {
     let unshipped = order.lines.iter().map(|l| (l, l.quantity.saturating_sub(order.fulfilment.shipped_quantity(l.id))));
     out.effect(Effect::ReleaseStock { items: stock_items(unshipped) });
     if let Some(provider) = order.payment.provider() {
         if order.payment.outstanding()?.is_positive() {
-            out.effect(Effect::ClosePayment { provider: provider.to_owned() });
+            // Every session the buyer opened, whichever provider: none may take money now.
+            for session in order.payment.session_providers() {
+                out.effect(Effect::ClosePayment { provider: session.to_owned() });
+            }
         }
         let refundable = order.payment.refundable()?;
         if refundable.is_positive() {

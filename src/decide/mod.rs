@@ -151,6 +151,7 @@ impl Workflow {
             Action::Hold { reasons, note } => review::hold(order, &mut out, reasons, note)?,
             Action::ResolveHold { contact_note } => review::resolve_hold(&mut out, contact_note)?,
             Action::Reject { reason } => review::reject(order, &mut out, reason)?,
+            Action::OpenPaymentSession { provider } => payment::open_payment_session(order, &mut out, provider)?,
             Action::CapturePayment { txn_id, amount } => self.capture(order, &mut out, txn_id, *amount)?,
             Action::RecordPaymentAnomaly { txn_id, amount, reason } => {
                 self.record_payment_anomaly(order, &mut out, txn_id, *amount, reason)?
@@ -232,6 +233,7 @@ pub fn evolve(order: &mut Order, event: &Event) {
         Change::ReviewHeld { reasons, .. } => review::review_held(order, reasons),
         Change::HoldResolved { contact_note } => review::hold_resolved(order, contact_note),
         Change::ReviewRejected { reason } => review::review_rejected(order, event, reason),
+        Change::PaymentSessionOpened { provider } => payment::payment_session_opened(order, provider),
         Change::PaymentCaptured { txn_id, amount, provider } => {
             payment::payment_captured(order, txn_id, *amount, provider.as_deref(), now)
         }

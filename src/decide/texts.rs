@@ -44,6 +44,7 @@ pub(crate) fn check(action: &Action) -> Result<(), Error> {
             text("reason", reason)?;
             id("manual_reference", manual_reference.as_deref().unwrap_or_default())
         }
+        Action::OpenPaymentSession { provider } => id("provider", provider),
         Action::CompleteRefund { reference, .. } => id("reference", reference),
         Action::FailRefund { reason, .. } => text("reason", reason),
         Action::IssuePickList

@@ -19,7 +19,8 @@ impl<A: Ports> Engine<A> {
     /// once, under the provider that verified it: a buyer who switched provider at the payment
     /// page (placed with WeChat Pay, paid with Alipay through a
     /// [`PaymentRouter`](crate::adapters::router::PaymentRouter)) is recorded as paid through
-    /// Alipay, refunded there, and the chosen provider's session is closed. A duplicate is answered as success so the provider stops retrying. A verified
+    /// Alipay, refunded there, and every other payment session (the chosen provider's
+    /// included) is closed. A duplicate is answered as success so the provider stops retrying. A verified
     /// payment that does not match the order (amount, currency, state) is recorded as a payment
     /// anomaly for staff and never marks the order paid; a payment for a cancelled order is
     /// recorded and refunded.

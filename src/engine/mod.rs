@@ -28,7 +28,7 @@ pub use timers::DueReport;
 
 use crate::actor::Actor;
 use crate::carrier_choice::{CarrierSelector, Cheapest};
-use crate::command::Command;
+use crate::command::{Action, Command};
 use crate::decide::{Ctx, Decision, NewOrder, Workflow, evolve};
 use crate::effect::{Effect, StockItem};
 use crate::error::Error;
@@ -42,6 +42,7 @@ use crate::ports::{
     OrderPage, OrderRepository, OrderStore, OutboxEntry, Parcel, PaymentGateway, PaymentRequest, PaymentSession, Quote,
     StoreError,
 };
+use crate::text::Trim;
 use crate::timeline::{TimelineEntry, buyer_timeline, staff_view};
 
 /// Why the engine could not carry out a request.
@@ -717,9 +718,21 @@ impl<A: Ports> Engine<A> {
     /// [`Engine::start_payment_in`] through `provider` instead of the one chosen at placement
     /// (`None`: the chosen one): the buyer switched provider at the payment page. The gateway
     /// must know it (a [`PaymentRouter`](crate::adapters::router::PaymentRouter) with both).
+    ///
+    /// The session is recorded on the order first ([`Action::OpenPaymentSession`], as `actor`:
+    /// the buyer who owns the order, customer service or the system), then created at the
+    /// provider, so a crash between the two leaves a recorded session the provider never
+    /// created (closing or querying it finds nothing), never a session the order does not
+    /// know. Opening the same provider again records nothing and asks the provider again.
     /// Whichever provider's notification comes first pays the order: it is recorded as the
-    /// provider that paid (refunds and queries go to it) and the chosen provider's session is
-    /// closed; money from a second provider is an anomaly sent back through that provider.
+    /// provider that paid (refunds and queries go to it) and every other session is closed;
+    /// money from a second provider is an anomaly sent back through that provider.
+    /// Cancellation closes every session, and [`Engine::reconcile_payments`] and the unpaid
+    /// deadline ask each provider.
+    ///
+    /// Errors: [`EngineError::Rejected`] when the order takes no payment session (cash on
+    /// delivery, paid, cancelled; nothing is recorded), [`EngineError::Payment`] when the
+    /// provider refuses or cannot be reached (the session stays recorded: try again).
     pub async fn start_payment_through(
         &self,
         actor: &Actor,
@@ -728,21 +741,21 @@ impl<A: Ports> Engine<A> {
         checkout: crate::ports::Checkout,
     ) -> Result<PaymentSession, EngineError> {
         let order = self.order_for(actor, id).await?;
-        let status = order.status();
+        // The provider asked for, else the order's (none for cash on delivery: refused below).
+        let provider = provider.map(Trim::trimmed).filter(|p| !p.is_empty()).or(order.payment.provider()).unwrap_or("");
+        let open = Action::OpenPaymentSession { provider: provider.to_owned() };
+        let order = self.execute(id, Command::new(actor.clone(), open)).await?.order;
         let outstanding = order.payment.outstanding().map_err(Error::from)?;
-        let chosen = order.payment.provider();
-        // Only an online order can switch provider.
-        let provider = chosen.and(provider.map(str::trim).filter(|p| !p.is_empty()).or(chosen)).map(str::to_owned);
-        match provider {
-            Some(provider) if order.cancellation.is_none() && outstanding.is_positive() => {
-                let request =
-                    PaymentRequest::new(order.id, order.number, outstanding, provider, (self.describe_payment)(&order))
-                        .with_checkout(checkout)
-                        .with_expiry(order.deadlines.get(crate::order::DeadlineKind::PayBy));
-                Ok(self.adapters.payments().create_payment(&request).await?)
-            }
-            _ => Err(Error::IllegalTransition { command: crate::command::CommandKind::CapturePayment, status }.into()),
-        }
+        let request = PaymentRequest::new(
+            order.id,
+            order.number,
+            outstanding,
+            provider.to_owned(),
+            (self.describe_payment)(&order),
+        )
+        .with_checkout(checkout)
+        .with_expiry(order.deadlines.get(crate::order::DeadlineKind::PayBy));
+        Ok(self.adapters.payments().create_payment(&request).await?)
     }
 
     /// Carrier quotes for a packed parcel.
@@ -766,16 +779,12 @@ impl<A: Ports> Engine<A> {
         let (order, parcel, quotes) = self.quotes(id, package).await?;
         if order.fulfilment.package(package).is_some_and(|p| p.state != PackageState::Packed) {
             // Let the core explain (already booked, ...).
-            let action = crate::command::Action::BookShipment {
-                package,
-                carrier: "-".into(),
-                service: String::new(),
-                reason: String::new(),
-            };
+            let action =
+                Action::BookShipment { package, carrier: "-".into(), service: String::new(), reason: String::new() };
             return self.execute(id, Command::new(actor.clone(), action)).await;
         }
         let choice = self.selector.select(&quotes, &parcel, &order.shipping_address).ok_or(EngineError::NoCarrier)?;
-        let action = crate::command::Action::BookShipment {
+        let action = Action::BookShipment {
             package,
             carrier: choice.quote.carrier,
             service: choice.quote.service,

@@ -11,6 +11,9 @@
 //! are listed and loaded to look at their refunds. That reads every recent order once per
 //! call; a shop with many orders a day should call it rarely (say hourly) or keep the window
 //! short, until a deadline kind for pending refunds replaces the scan.
+//!
+//! An unpaid order is asked about at every provider with a payment session (the buyer may
+//! have switched provider at the payment page and paid there), the chosen one first.
 
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
@@ -22,10 +25,10 @@ use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::error::Error;
 use crate::ids::OrderId;
-use crate::order::{OrderStatus, RefundMethod};
+use crate::order::{Order, OrderStatus, RefundMethod};
 use crate::ports::{
-    Clock, OrderFilter, OrderRepository, PaymentGateway, PaymentStatus, RawMessage, RefundNotification, RefundStatus,
-    WebhookReply,
+    Clock, GatewayError, OrderFilter, OrderRepository, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage,
+    RefundNotification, RefundStatus, WebhookReply,
 };
 
 /// What [`Engine::reconcile_payments`] did.
@@ -128,7 +131,8 @@ impl<A: Ports> Engine<A> {
 
     /// Asks the providers about what they may have settled without our hearing of it, and
     /// records what they say through the same command path as their notifications:
-    /// - orders awaiting payment placed before `now` minus
+    /// - orders awaiting payment (at each provider with a payment session, the first payment
+    ///   found recorded under the provider that took it) placed before `now` minus
     ///   [`reconcile_payments_after`](super::EngineSettings::reconcile_payments_after) (a
     ///   notification lost or late), well before their pay-by deadline;
     /// - gateway refunds still pending
@@ -180,16 +184,15 @@ impl<A: Ports> Engine<A> {
         }
     }
 
-    /// Asks an unpaid order's provider whether it was paid, and records a payment found.
+    /// Asks each provider with a payment session for an unpaid order whether it was paid, and
+    /// records the first payment found, under the provider that took it.
     async fn reconcile_payment(&self, id: OrderId, report: &mut ReconcileReport) -> Result<(), EngineError> {
         let order = self.order(id).await?;
-        let Some(provider) = order.payment.provider() else { return Ok(()) };
-        if order.cancellation.is_some() || order.payment.gate_open() {
+        if order.payment.chosen_provider().is_none() || order.cancellation.is_some() || order.payment.gate_open() {
             return Ok(());
         }
         report.payments_checked += 1;
-        let paid = self.adapters.payments().query_payment(&order.number, provider).await?;
-        if let Some(paid) = paid.filter(|p| p.status == PaymentStatus::Succeeded) {
+        if let Some((provider, paid)) = self.find_payment(&order).await? {
             let actor = Actor::PaymentProvider { provider: provider.into() };
             // Boxed: a command's future is large (see `follow_up`).
             Box::pin(self.apply_payment(order.id, &paid, actor)).await?;
@@ -197,6 +200,39 @@ impl<A: Ports> Engine<A> {
             report.found_paid += 1;
         }
         Ok(())
+    }
+
+    /// The first provider with a payment session for `order` that reports a successful
+    /// payment, and that payment: each is asked in turn, the chosen provider first
+    /// ([`PaymentLedger::session_providers`](crate::order::PaymentLedger::session_providers)),
+    /// since the buyer may have paid through any session they opened.
+    ///
+    /// A provider that cannot answer does not keep the others from being asked; its error is
+    /// returned when none of them reports a payment, so the caller tries again later. A
+    /// provider other than the chosen one that refuses the question outright
+    /// ([`GatewayError::Rejected`], e.g. one the gateway does not have: its session was
+    /// recorded, then refused when it was created) is logged and taken as unpaid, so it cannot
+    /// hold the order up.
+    pub(super) async fn find_payment(
+        &self,
+        order: &Order,
+    ) -> Result<Option<(String, PaymentNotification)>, EngineError> {
+        let mut failed = None;
+        for provider in order.payment.session_providers() {
+            match self.adapters.payments().query_payment(&order.number, provider).await {
+                Ok(Some(paid)) if paid.status == PaymentStatus::Succeeded => {
+                    return Ok(Some((provider.to_owned(), paid)));
+                }
+                Ok(_) => {}
+                Err(e) if refused_outright(order, provider, &e) => {
+                    tracing::warn!(order_id = %order.id, provider, error = %e, "provider refused to say whether the order was paid there; taken as unpaid");
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        failed.map_or(Ok(None), |e| Err(e.into()))
     }
 
     /// Asks the provider about the order's gateway refunds pending since before `before`, and
@@ -225,4 +261,11 @@ impl<A: Ports> Engine<A> {
         }
         Ok(())
     }
+}
+
+/// True when `provider` refused a call about `order` for good and is not the order's chosen
+/// provider: a session the gateway never had (see [`Engine::find_payment`]), which must not
+/// keep the order from being reconciled or cancelled.
+pub(super) fn refused_outright(order: &Order, provider: &str, error: &GatewayError) -> bool {
+    matches!(error, GatewayError::Rejected(_)) && order.payment.chosen_provider() != Some(provider)
 }

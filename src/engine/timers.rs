@@ -8,14 +8,16 @@ use chrono::{DateTime, Utc};
 
 use tracing::Instrument;
 
+use super::settlement::refused_outright;
 use super::{Engine, EngineError, Ports, metrics};
 use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::error::Error;
 use crate::ids::OrderId;
-use crate::order::DeadlineKind;
+use crate::order::{DeadlineKind, Order};
 use crate::ports::{
-    CloseOutcome, DueDeadline, GatewayError, Logistics, LogisticsError, PaymentGateway, PaymentStatus, WorkQueue,
+    CloseOutcome, DueDeadline, GatewayError, Logistics, LogisticsError, PaymentGateway, PaymentNotification,
+    PaymentStatus, WorkQueue,
 };
 
 /// What [`Engine::run_due`] did.
@@ -50,9 +52,10 @@ impl<A: Ports> Engine<A> {
     /// cannot make it loop; apart from that the number of rounds has no cap (every round
     /// but the last fires at least one deadline or reaches a deadline not tried yet).
     ///
-    /// Before cancelling an unpaid order it asks the gateway: a payment that did succeed is
-    /// recorded, not cancelled; otherwise the payment is closed at the provider first, so it
-    /// cannot succeed after the cancellation.
+    /// Before cancelling an unpaid order it asks each provider with a payment session: a
+    /// payment that did succeed is recorded (under the provider that took it), not cancelled;
+    /// otherwise every session is closed at its provider first, so none can succeed after the
+    /// cancellation.
     ///
     /// Before firing a tracking poll (`WorkflowConfig::poll_tracking_after`) it asks the
     /// carrier about the order's parcels in flight and records what is new.
@@ -161,28 +164,41 @@ impl<A: Ports> Engine<A> {
         unavailable.map_or(Ok(()), |e| Err(e.into()))
     }
 
-    /// Asks the provider before an unpaid order is cancelled. `Some` when the order turned out
-    /// to be paid (and the capture was recorded), `None` when cancelling may go ahead.
+    /// Asks the providers before an unpaid order is cancelled: each provider with a payment
+    /// session ([`Engine::find_payment`]), then closes each session. `Some` when the order
+    /// turned out to be paid (and the capture was recorded, under the provider that took it),
+    /// `None` when cancelling may go ahead.
     async fn settle_before_cancel(&self, id: OrderId) -> Result<Option<FireOutcome>, EngineError> {
         let order = self.order(id).await?;
-        let Some(provider) = order.payment.provider().map(str::to_owned) else { return Ok(None) };
-        let payments = self.adapters.payments();
-        let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
-        if let Some(paid) = payments.query_payment(&order.number, &provider).await?
-            && paid.status == PaymentStatus::Succeeded
-        {
-            self.apply_payment(id, &paid, actor).await?;
+        if let Some((provider, paid)) = self.find_payment(&order).await? {
+            self.apply_payment(id, &paid, Actor::PaymentProvider { provider: provider.into() }).await?;
             return Ok(self.order(id).await?.payment.gate_open().then_some(FireOutcome::FoundPaid));
         }
-        match payments.close_payment(&order.number, &provider).await {
+        for provider in order.payment.session_providers() {
+            if let Some(paid) = self.close_session(&order, provider).await? {
+                self.apply_payment(id, &paid, Actor::PaymentProvider { provider: provider.into() }).await?;
+                return Ok(Some(FireOutcome::FoundPaid));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Closes `provider`'s payment session for `order` so it cannot be paid any more: `None`
+    /// once closed (or never opened there), `Some` with the payment when the provider would
+    /// not close it because it was paid in the meantime.
+    async fn close_session(&self, order: &Order, provider: &str) -> Result<Option<PaymentNotification>, EngineError> {
+        let payments = self.adapters.payments();
+        match payments.close_payment(&order.number, provider).await {
             // Closed, or never opened at the provider: either way it cannot be paid any more.
             Ok(CloseOutcome::Closed | CloseOutcome::NothingToClose) => Ok(None),
             Err(GatewayError::Rejected(reason)) => {
                 // The provider will not close it: most likely paid in the meantime. Look again.
-                match payments.query_payment(&order.number, &provider).await? {
-                    Some(paid) if paid.status == PaymentStatus::Succeeded => {
-                        self.apply_payment(id, &paid, actor).await?;
-                        Ok(Some(FireOutcome::FoundPaid))
+                match payments.query_payment(&order.number, provider).await {
+                    Ok(Some(paid)) if paid.status == PaymentStatus::Succeeded => Ok(Some(paid)),
+                    Err(e) if !refused_outright(order, provider, &e) => Err(e.into()),
+                    _ if order.payment.chosen_provider() != Some(provider) => {
+                        tracing::warn!(order_id = %order.id, provider, reason, "provider refused to close a session it does not report paid; left to expire");
+                        Ok(None)
                     }
                     _ => Err(GatewayError::Rejected(reason).into()),
                 }

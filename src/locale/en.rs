@@ -97,6 +97,7 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
         M::HoldResolved { note } => r("Hold resolved", note.as_str()),
         M::ReviewRejected { reason } => r("Review rejected", reason.as_str()),
         M::OrderDeclined { reason } => r("Order declined", reason.as_str()),
+        M::PaymentSessionOpened { provider } => r("Payment started", format!("through {provider}")),
         M::PaymentReceived { amount, txn_id } => r(
             "Payment received",
             match txn_id {

@@ -185,6 +185,7 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
         M::HoldResolved { note } => r("暂停已解除", note.as_str()),
         M::ReviewRejected { reason } => r("审核未通过", reason.as_str()),
         M::OrderDeclined { reason } => r("订单未被接受", reason.as_str()),
+        M::PaymentSessionOpened { provider } => r("已发起支付", format!("支付渠道 {provider}")),
         M::PaymentReceived { amount, txn_id } => r(
             "已付款",
             match txn_id {

@@ -239,6 +239,10 @@ pub struct PaymentLedger {
     /// Cash on delivery only: nothing is owed any more, as the order was cancelled or every
     /// parcel came back before the cash was collected.
     pub cod_void: bool,
+    /// The providers a payment session was opened with ([`crate::Action::OpenPaymentSession`]),
+    /// each once, in the order they were first opened: the buyer may switch provider at the
+    /// payment page, and each of them may take money until its session is closed.
+    pub sessions: Vec<String>,
 }
 
 impl PaymentLedger {
@@ -252,6 +256,7 @@ impl PaymentLedger {
             refunds: Vec::new(),
             anomalies: Vec::new(),
             cod_void: false,
+            sessions: Vec::new(),
         }
     }
 
@@ -342,9 +347,9 @@ impl PaymentLedger {
     }
 
     /// The provider the order's money goes through (online payments): the one that took the
-    /// latest capture, else the one chosen at placement. Refunds, queries and reconciliation
-    /// go to it, so a buyer who switched provider at the payment page is refunded where they
-    /// paid.
+    /// latest capture, else the one chosen at placement. Refunds go to it, so a buyer who
+    /// switched provider at the payment page is refunded where they paid (queries about an
+    /// unpaid order go to every [session provider](PaymentLedger::session_providers)).
     pub fn provider(&self) -> Option<&str> {
         let chosen = self.chosen_provider()?;
         Some(self.captures.iter().rev().find_map(|c| c.provider.as_deref()).unwrap_or(chosen))
@@ -366,6 +371,22 @@ impl PaymentLedger {
             PaymentMethod::Online { provider } => Some(provider),
             PaymentMethod::CashOnDelivery => None,
         }
+    }
+
+    /// Every provider that may hold a payment session for the order (online payments): the
+    /// one chosen at placement first (its session may have been opened before sessions were
+    /// recorded), then each other provider a session was opened with. Closing, querying and
+    /// reconciling go to each of them.
+    pub fn session_providers(&self) -> impl Iterator<Item = &str> {
+        let chosen = self.chosen_provider();
+        chosen.into_iter().chain(
+            self.sessions.iter().map(String::as_str).filter(move |provider| chosen.is_some_and(|c| c != *provider)),
+        )
+    }
+
+    /// True when a payment session was recorded as opened with `provider`.
+    pub fn has_session(&self, provider: &str) -> bool {
+        self.sessions.iter().any(|opened| opened == provider)
     }
 
     /// The provider and transaction that paid: the latest capture's (`None` before any).
@@ -420,12 +441,11 @@ impl Workflow {
         if amount.minor > outstanding.minor || (!self.config.partial_captures && amount != outstanding) {
             return Err(Error::PaymentMismatch { expected: outstanding, received: amount });
         }
-        // The buyer paid elsewhere: the chosen provider's session must not take money too.
-        if let (Some(reporter), Some(chosen)) = (reporter.as_deref(), order.payment.chosen_provider())
-            && reporter != chosen
-            && order.payment.captures.is_empty()
-        {
-            out.effect(Effect::ClosePayment { provider: chosen.to_owned() });
+        // Paid through one provider: no other session may take money too (the chosen
+        // provider's included, when the buyer switched away from it).
+        let payer = reporter.as_deref().or(order.payment.chosen_provider());
+        for provider in order.payment.session_providers().filter(|provider| Some(*provider) != payer) {
+            out.effect(Effect::ClosePayment { provider: provider.to_owned() });
         }
         out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount, provider: reporter });
         if amount == outstanding {
@@ -458,6 +478,26 @@ impl Workflow {
         }
         Ok(())
     }
+}
+
+/// Records that a payment session is being opened with `provider` (the engine asks the
+/// provider to create it once this is stored). Only an online order that still owes money
+/// and is not over takes one; a provider already recorded records nothing.
+pub(crate) fn open_payment_session(order: &Order, out: &mut Out<'_>, provider: &str) -> Result<(), Error> {
+    let status = order.status();
+    if order.payment.chosen_provider().is_none() || !order.payment.outstanding()?.is_positive() {
+        // Cash on delivery, or nothing left to pay: no session can take money.
+        return Err(Error::IllegalTransition { command: crate::command::CommandKind::OpenPaymentSession, status });
+    }
+    required("provider", provider)?;
+    let provider = provider.trimmed();
+    if provider.chars().any(char::is_control) {
+        return Err(invalid("provider", "must not contain control characters"));
+    }
+    if !order.payment.has_session(provider) {
+        out.emit(Change::PaymentSessionOpened { provider: provider.to_owned() });
+    }
+    Ok(())
 }
 
 /// What the refund sending back an unapplied payment records as its reason; why it was not
@@ -672,6 +712,12 @@ pub(crate) fn payment_captured(
     order.payment.captures.push(capture);
     if order.payment.gate_open() {
         order.deadlines.pay_by = None;
+    }
+}
+
+pub(crate) fn payment_session_opened(order: &mut Order, provider: &str) {
+    if !order.payment.has_session(provider) {
+        order.payment.sessions.push(provider.to_owned());
     }
 }
 

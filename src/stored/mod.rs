@@ -49,7 +49,7 @@ pub use snapshot::StoredSnapshot;
 pub const EVENT_VERSION: u16 = 5;
 
 /// The schema version of the snapshots this build writes.
-pub const SNAPSHOT_VERSION: u16 = 5;
+pub const SNAPSHOT_VERSION: u16 = 6;
 
 /// A stored payload as a store read it: JSON text (SQLite) or a parsed value (PostgreSQL
 /// `jsonb` read as a [`Value`]).
@@ -203,6 +203,22 @@ mod tests {
         let order = StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap();
         let json = StoredSnapshot::encode(&order).to_json().unwrap();
         assert_eq!(StoredSnapshot::decode(json.as_str(), SNAPSHOT_VERSION, id()).unwrap(), order);
+    }
+
+    /// Version 5 snapshots list no payment sessions: they read with none (as replaying their
+    /// events leaves them), and the chosen provider is still the one closed and queried.
+    #[test]
+    fn version_5_snapshots_read_with_no_payment_sessions() {
+        let mut order = StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap();
+        order.payment.sessions = vec!["wechatpay".into()];
+        let mut v5: Value = serde_json::from_str(&StoredSnapshot::encode(&order).to_json().unwrap()).unwrap();
+        assert_eq!(v5["payment"]["sessions"], serde_json::json!(["wechatpay"]));
+        v5["payment"].as_object_mut().unwrap().remove("sessions");
+        assert!(StoredSnapshot::decode(v5.clone(), SNAPSHOT_VERSION, id()).is_err(), "the current version needs it");
+        let read = StoredSnapshot::decode(v5, 5, id()).unwrap();
+        assert!(read.payment.sessions.is_empty());
+        assert_eq!(read.payment.session_providers().collect::<Vec<_>>(), vec!["alipay"]);
+        assert_eq!(read, StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap());
     }
 
     /// Version 2 wrote a cancellation's reason as a string: the deadline's own words become

@@ -2,8 +2,8 @@
 //!
 //! A step takes the JSON of version `n` and leaves the JSON of version `n + 1`. Reading a row
 //! of version `n` runs the steps `n`, `n + 1`, … up to the current version, in that order,
-//! then deserialises. To add version 6: raise the version in `crate::stored`, write
-//! `event_v5_to_v6` (and/or `snapshot_v5_to_v6`) and add it to the list below.
+//! then deserialises. To add a version: raise the version in `crate::stored`, write the step
+//! from the version before (e.g. `snapshot_v5_to_v6`) and add it to the list below.
 
 use serde_json::{Map, Value};
 
@@ -21,8 +21,13 @@ pub type Steps = &'static [(u16, Step)];
 pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2), (2, event_v2_to_v3), (3, event_v3_to_v4), (4, event_v4_to_v5)];
 
 /// The snapshot steps.
-pub const SNAPSHOT_STEPS: Steps =
-    &[(1, snapshot_v1_to_v2), (2, snapshot_v2_to_v3), (3, snapshot_v3_to_v4), (4, snapshot_v4_to_v5)];
+pub const SNAPSHOT_STEPS: Steps = &[
+    (1, snapshot_v1_to_v2),
+    (2, snapshot_v2_to_v3),
+    (3, snapshot_v3_to_v4),
+    (4, snapshot_v4_to_v5),
+    (5, snapshot_v5_to_v6),
+];
 
 /// Runs the steps from `from` up to `to`, in version order; a missing step is an error.
 pub fn run(steps: Steps, from: u16, to: u16, value: &mut Value) -> Result<(), String> {
@@ -156,6 +161,18 @@ pub fn snapshot_v4_to_v5(order: &mut Value) -> Result<(), String> {
                 anomaly_reason_v4_to_v5(reason);
             }
         }
+    }
+    Ok(())
+}
+
+/// Version 5 → 6 of a snapshot: the payment ledger lists the providers a payment session was
+/// opened with. Version 5 recorded none (only the chosen provider's session was known, and it
+/// is always closed and queried), so the list starts empty, as replaying the order's events
+/// leaves it.
+pub fn snapshot_v5_to_v6(order: &mut Value) -> Result<(), String> {
+    let order = object(order, "the snapshot")?;
+    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
+        fill(payment, "sessions", Value::Array(Vec::new()));
     }
     Ok(())
 }

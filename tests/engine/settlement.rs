@@ -175,6 +175,25 @@ async fn reconciliation_counts_an_unreachable_provider_and_goes_on() {
     assert_eq!(shop.engine.order(first.id()).await.unwrap().status(), OrderStatus::AwaitingPayment);
 }
 
+/// The session is recorded before the provider is asked: a provider that cannot be reached
+/// leaves it recorded (closing or querying it later finds nothing), never a session created
+/// that the order does not know; asking again records nothing more.
+#[tokio::test]
+async fn a_payment_session_is_recorded_before_the_provider_creates_it() {
+    let shop = Shop::new();
+    let placed = shop.place("kim").await.order;
+    shop.faults.gateway.inject(orderflow::testing::Failure::next(1).of(&["create_payment"]));
+    let down = shop.engine.start_payment(&buyer("kim"), placed.id()).await;
+    assert!(matches!(down, Err(EngineError::Payment(GatewayError::Unavailable(_)))), "{down:?}");
+    assert!(shop.gateway.payment(&placed.number()).is_none(), "not created");
+    let order = shop.engine.order(placed.id()).await.unwrap();
+    assert_eq!(order.payment().sessions, ["alipay"]);
+    let events = shop.engine.events(placed.id()).await.unwrap().len();
+    shop.engine.start_payment(&buyer("kim"), placed.id()).await.unwrap();
+    assert_eq!(shop.gateway.created_payments(), vec![(placed.number(), placed.totals().total)]);
+    assert_eq!(shop.engine.events(placed.id()).await.unwrap().len(), events);
+}
+
 fn cny(minor: i64) -> Money {
     Money::new(minor, Currency::CNY)
 }

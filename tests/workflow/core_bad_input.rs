@@ -80,6 +80,10 @@ fn capture(txn: &str, amount: Money) -> Action {
     Action::CapturePayment { txn_id: txn.into(), amount }
 }
 
+fn open_session(provider: &str) -> Action {
+    Action::OpenPaymentSession { provider: provider.into() }
+}
+
 fn refund(lines: &[(LineId, Money)], shipping: Money) -> Action {
     Action::RequestRefund {
         lines: lines.iter().map(|(line, amount)| LineRefund { line: *line, amount: *amount }).collect(),
@@ -162,6 +166,12 @@ fn paid() -> Scenario {
 }
 
 /// Paid, and 50.00 of line 1 (payable 94.40) already refunded.
+fn paid_on_hold() -> Scenario {
+    let mut s = paid();
+    ok(&mut s, reviewer(), Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() });
+    s
+}
+
 fn partly_refunded() -> Scenario {
     let mut s = paid();
     ok(&mut s, customer_service(), refund(&[(L1, cny(5_000))], cny(0)));
@@ -625,15 +635,41 @@ fn payment_rows() -> Vec<Row> {
         }),
         row(
             "capture on a paid order on hold",
-            || {
-                let mut s = paid();
-                ok(&mut s, reviewer(), Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() });
-                s
-            },
+            paid_on_hold,
             provider(),
             capture("T2", cny(100)),
             |e| matches!(e, Error::PaymentMismatch { expected, .. } if expected.is_zero()),
         ),
+        row("payment session for a cancelled order", cancelled, alice(), open_session("alipay"), |e| {
+            matches!(
+                e,
+                Error::IllegalTransition { command: CommandKind::OpenPaymentSession, status: OrderStatus::Cancelled }
+            )
+        }),
+        row("payment session for a paid order", paid, alice(), open_session("wechatpay"), |e| {
+            matches!(
+                e,
+                Error::IllegalTransition { command: CommandKind::OpenPaymentSession, status: OrderStatus::ReadyToShip }
+            )
+        }),
+        row("payment session for a paid order on hold", paid_on_hold, alice(), open_session("wechatpay"), |e| {
+            matches!(
+                e,
+                Error::IllegalTransition { command: CommandKind::OpenPaymentSession, status: OrderStatus::OnHold }
+            )
+        }),
+        row("payment session for a cash-on-delivery order", cod_placed, alice(), open_session("alipay"), |e| {
+            matches!(e, Error::IllegalTransition { command: CommandKind::OpenPaymentSession, .. })
+        }),
+        row("payment session with no provider", placed, alice(), open_session("  "), |e| {
+            matches!(e, Error::InvalidField { field: "provider", .. })
+        }),
+        row("payment session with a control character", placed, alice(), open_session("ali\npay"), |e| {
+            matches!(e, Error::InvalidField { field: "provider", .. })
+        }),
+        row("payment session with an overlong provider", placed, alice(), open_session(&"p".repeat(129)), |e| {
+            matches!(e, Error::InvalidField { field: "provider", .. })
+        }),
         row("capture for a cash-on-delivery order", cod_placed, provider(), capture("T2", cny(27_000)), |e| {
             matches!(
                 e,
@@ -1201,6 +1237,21 @@ fn wrong_actor_rows() -> Vec<Row> {
         }),
         forbidden("buyer rejecting", alice(), Action::Reject { reason: "x".into() }, |e| {
             matches!(e, Error::Forbidden { actor: ActorKind::Buyer, command: CommandKind::Reject, .. })
+        }),
+        forbidden("carrier opening a payment session", carrier("SF"), open_session("alipay"), |e| {
+            matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::OpenPaymentSession, .. })
+        }),
+        forbidden("warehouse opening a payment session", staff("w", &[Role::Warehouse]), open_session("alipay"), |e| {
+            matches!(e, Error::Forbidden { actor: ActorKind::Staff, command: CommandKind::OpenPaymentSession, .. })
+        }),
+        forbidden("a provider opening a payment session", provider(), open_session("alipay"), |e| {
+            matches!(
+                e,
+                Error::Forbidden { actor: ActorKind::PaymentProvider, command: CommandKind::OpenPaymentSession, .. }
+            )
+        }),
+        forbidden("another buyer opening a payment session", bob(), open_session("alipay"), |e| {
+            matches!(e, Error::NotYourOrder)
         }),
         forbidden("carrier capturing", carrier("SF"), capture("T9", cny(1)), |e| {
             matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::CapturePayment, .. })

@@ -620,6 +620,108 @@ fn stage3_two_partial_captures_sum_to_the_total() {
     assert_eq!(s.order().status(), OrderStatus::ReadyToShip);
 }
 
+fn open_session(provider: &str) -> Action {
+    Action::OpenPaymentSession { provider: provider.into() }
+}
+
+/// The providers whose session a decision closes, in order.
+fn closed(d: &orderflow::Decision) -> Vec<&str> {
+    d.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ClosePayment { provider } => Some(provider.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn stage3_each_payment_session_is_recorded_once() {
+    // Placed with Alipay; the buyer switches to WeChat Pay at the payment page.
+    let mut s = Scenario::placed(sample_form("alice"));
+    let d = s.when(alice(), open_session(" wechatpay ")).unwrap();
+    assert_eq!(names(&d), vec!["payment_session_opened"]);
+    assert_eq!(d.events[0].change, Change::PaymentSessionOpened { provider: "wechatpay".into() });
+    assert_eq!(d.events[0].actor, alice());
+    assert!(d.effects.is_empty(), "the engine creates the session once this is stored");
+    assert_eq!(s.order().status(), OrderStatus::AwaitingPayment);
+    // Opened again (the buyer reloads the page): nothing to record.
+    let len = s.history().len();
+    assert!(s.when(alice(), open_session("wechatpay")).unwrap().is_empty());
+    assert_eq!(s.history().len(), len);
+    // Back to the chosen provider, by customer service on the buyer's behalf, then the system.
+    s.when(customer_service(), open_session("alipay")).unwrap();
+    assert!(s.when(Actor::System, open_session("alipay")).unwrap().is_empty());
+    assert_eq!(s.order().payment().sessions, vec!["wechatpay".to_owned(), "alipay".to_owned()]);
+    assert_eq!(s.order().payment().session_providers().collect::<Vec<_>>(), vec!["alipay", "wechatpay"]);
+    assert!(s.order().payment().has_session("wechatpay") && !s.order().payment().has_session("unionpay"));
+    // On hold, still unpaid: the buyer may still pay.
+    s.when(reviewer(), Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() }).unwrap();
+    assert_eq!(names(&s.when(alice(), open_session("unionpay")).unwrap()), vec!["payment_session_opened"]);
+}
+
+#[test]
+fn stage3_paying_through_one_session_closes_every_other() {
+    let mut s = Scenario::placed(sample_form("alice"));
+    for provider in ["alipay", "wechatpay", "unionpay"] {
+        s.when(alice(), open_session(provider)).unwrap();
+    }
+    let total = s.order().totals().total;
+    let wechat = Actor::PaymentProvider { provider: "wechatpay".into() };
+    let d = s.when(wechat, capture("WX-1", total)).unwrap();
+    assert_eq!(closed(&d), vec!["alipay", "unionpay"], "every session but the one that paid");
+    assert_eq!(s.order().payment().paid_through(), Some(("wechatpay", "WX-1")));
+
+    // Paid through the chosen provider: the sessions switched to are closed.
+    let mut s = Scenario::placed(sample_form("alice"));
+    s.when(alice(), open_session("wechatpay")).unwrap();
+    let d = s.when(provider(), capture("ALI-1", total)).unwrap();
+    assert_eq!(closed(&d), vec!["wechatpay"]);
+    assert_eq!(s.order().payment().paid_through(), Some(("alipay", "ALI-1")));
+
+    // Recorded by the system (after asking the chosen provider): the same.
+    let mut s = Scenario::placed(sample_form("alice"));
+    s.when(alice(), open_session("wechatpay")).unwrap();
+    let d = s.when(Actor::System, capture("ALI-1", total)).unwrap();
+    assert_eq!(closed(&d), vec!["wechatpay"]);
+
+    // No session but the chosen one: nothing to close, as before sessions were recorded.
+    let mut s = Scenario::placed(sample_form("alice"));
+    s.when(alice(), open_session("alipay")).unwrap();
+    assert!(closed(&s.when(provider(), capture("ALI-1", total)).unwrap()).is_empty());
+}
+
+#[test]
+fn stage3_cancelling_or_the_deadline_closes_every_payment_session() {
+    let mut s = Scenario::placed(sample_form("alice"));
+    s.when(alice(), open_session("wechatpay")).unwrap();
+    let d = s.when(alice(), Action::Cancel { reason: "changed my mind".into() }).unwrap();
+    assert_eq!(closed(&d), vec!["alipay", "wechatpay"]);
+    // Over: no session can be opened any more, and nothing changes.
+    let before = s.order().clone();
+    let err = s.when(alice(), open_session("wechatpay")).unwrap_err();
+    assert_eq!(
+        err,
+        Error::IllegalTransition {
+            command: orderflow::CommandKind::OpenPaymentSession,
+            status: OrderStatus::Cancelled
+        }
+    );
+    assert_eq!(s.order(), &before);
+
+    let mut s = Scenario::placed(sample_form("alice"));
+    s.when(alice(), open_session("wechatpay")).unwrap();
+    s.advance(minutes(30));
+    let d = s.when(Actor::System, fire(DeadlineKind::PayBy)).unwrap();
+    assert_eq!(closed(&d), vec!["alipay", "wechatpay"]);
+
+    // Money through a session after the cancellation still goes back where it came from.
+    let total = s.order().totals().total;
+    let d = s.when(Actor::PaymentProvider { provider: "wechatpay".into() }, capture("WX-9", total)).unwrap();
+    assert!(d.effects.contains(&Effect::Refund { refund: RefundId(1), amount: total, provider: "wechatpay".into() }));
+    assert!(closed(&d).is_empty());
+}
+
 #[test]
 fn stage3_capture_above_outstanding_is_refused() {
     let mut s = placed_with(partial_captures(), &sample_form("alice"));

@@ -48,6 +48,7 @@ fn timeline_samples() -> Vec<TimelineMessage> {
         M::HoldResolved { note: "called buyer".into() },
         M::ReviewRejected { reason: "fraud".into() },
         M::OrderDeclined { reason: "fraud".into() },
+        M::PaymentSessionOpened { provider: "alipay".into() },
         M::PaymentReceived { amount: cny(27_000), txn_id: Some("T1".into()) },
     ]
     .into_iter()
@@ -200,6 +201,7 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("hold_resolved", "Hold resolved", "called buyer", "暂停已解除", "called buyer"),
     ("review_rejected", "Review rejected", "fraud", "审核未通过", "fraud"),
     ("order_declined", "Order declined", "fraud", "订单未被接受", "fraud"),
+    ("payment_session_opened", "Payment started", "through alipay", "已发起支付", "支付渠道 alipay"),
     ("payment_received", "Payment received", "CNY 270.00 (transaction T1)", "已付款", "¥270.00（交易号 T1）"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): expected CNY 270.00, received CNY 1.00", "付款异常", "¥1.00（交易号 T2）：应付 ¥270.00，实收 ¥1.00"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): the amount is not above zero", "付款异常", "¥1.00（交易号 T2）：付款金额不大于零"),

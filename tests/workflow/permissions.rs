@@ -17,6 +17,7 @@ fn action_for(kind: CommandKind, money: Money) -> Option<Action> {
         CommandKind::Hold => Action::Hold { reasons: vec![HoldReason::SuspectedFraud], note: String::new() },
         CommandKind::ResolveHold => Action::ResolveHold { contact_note: "called".into() },
         CommandKind::Reject => Action::Reject { reason: "no".into() },
+        CommandKind::OpenPaymentSession => Action::OpenPaymentSession { provider: "alipay".into() },
         CommandKind::CapturePayment => Action::CapturePayment { txn_id: "T".into(), amount: money },
         CommandKind::RecordPaymentAnomaly => Action::RecordPaymentAnomaly {
             txn_id: "T".into(),

@@ -71,6 +71,7 @@ impl Who {
             CommandKind::Hold => matches!(self, Reviewer | CustomerService | Admin | System),
             CommandKind::ResolveHold => matches!(self, Reviewer | CustomerService | Admin),
             CommandKind::Reject => matches!(self, Reviewer | Admin),
+            CommandKind::OpenPaymentSession => matches!(self, Owner | CustomerService | Admin | System),
             CommandKind::CapturePayment
             | CommandKind::RecordPaymentAnomaly
             | CommandKind::CompleteRefund
@@ -116,6 +117,7 @@ pub(super) fn owner_may(kind: CommandKind) -> bool {
         kind,
         CommandKind::ConfirmReceipt
             | CommandKind::Cancel
+            | CommandKind::OpenPaymentSession
             | CommandKind::Place
             | CommandKind::OpenCase
             | CommandKind::WithdrawCase
@@ -132,6 +134,7 @@ pub(super) fn allows(kind: CommandKind, status: OrderStatus) -> bool {
         CommandKind::Hold => matches!(status, AwaitingPayment | UnderReview | OnHold | ReadyToShip),
         CommandKind::ResolveHold => status == OnHold,
         CommandKind::Reject => matches!(status, AwaitingPayment | UnderReview | OnHold),
+        CommandKind::OpenPaymentSession => matches!(status, AwaitingPayment | OnHold),
         CommandKind::CapturePayment => matches!(status, AwaitingPayment | OnHold | Cancelled | Rejected),
         CommandKind::RecordPaymentAnomaly
         | CommandKind::RequestRefund
@@ -390,6 +393,8 @@ pub(super) struct Model {
     pub(super) completed: bool,
     pub(super) completed_at: Option<i64>,
     pub(super) captures: Vec<(String, i64)>,
+    /// Providers a payment session was opened with, each once, in order.
+    pub(super) sessions: Vec<String>,
     pub(super) anomalies: Vec<String>,
     pub(super) cod_collected: Option<i64>,
     pub(super) refunds: Vec<MRefund>,
@@ -418,6 +423,7 @@ impl Model {
             completed: false,
             completed_at: None,
             captures: Vec::new(),
+            sessions: Vec::new(),
             anomalies: Vec::new(),
             cod_collected: None,
             refunds: Vec::new(),
@@ -447,6 +453,7 @@ impl Model {
             completed: order.completion().is_some(),
             completed_at: order.completion().as_ref().map(|c| minutes_of(c.at)),
             captures: order.payment().captures.iter().map(|c| (c.txn_id.clone(), c.amount.minor)).collect(),
+            sessions: order.payment().sessions.clone(),
             anomalies: order.payment().anomalies.iter().map(|a| a.txn_id.clone()).collect(),
             cod_collected: order.payment().cod_collected.map(|m| m.minor),
             refunds: order
@@ -758,6 +765,10 @@ impl Model {
             Action::RecordCodCollected { amount } => {
                 amount.currency == Currency::CNY && self.cod_collected == Some(amount.minor)
             }
+            // Opening a session already opened records nothing, while one can still be opened.
+            Action::OpenPaymentSession { provider } => {
+                self.takes_session(provider) && self.sessions.iter().any(|s| s == provider.trim())
+            }
             _ => false,
         }
     }
@@ -865,6 +876,7 @@ impl Model {
                     && (self.cancelled || amount.minor <= self.outstanding())
             }
             Action::RecordPaymentAnomaly { txn_id, .. } => required(txn_id),
+            Action::OpenPaymentSession { provider } => self.takes_session(provider),
             // Not generated: the model holds unapplied payments and keeps no record of their
             // refunds (tested on its own in core_stages.rs).
             Action::RefundUnappliedPayment { .. } => false,
@@ -965,6 +977,16 @@ impl Model {
             }
         };
         if accepted { Verdict::Accepted } else { Verdict::Refused }
+    }
+
+    /// An online order that still owes money, where nothing is over, takes a session with a
+    /// named provider.
+    pub(super) fn takes_session(&self, provider: &str) -> bool {
+        allows(CommandKind::OpenPaymentSession, self.status())
+            && !self.cod
+            && self.outstanding() > 0
+            && required(provider)
+            && !provider.chars().any(char::is_control)
     }
 
     pub(super) fn case_in(&self, case: CaseId, allowed: impl Fn(&MCase) -> bool) -> bool {
@@ -1086,6 +1108,7 @@ impl Model {
                 }
             }
             Action::RecordPaymentAnomaly { txn_id, .. } => self.anomalies.push(txn_id.clone()),
+            Action::OpenPaymentSession { provider } => self.sessions.push(provider.trim().to_owned()),
             // Neither changes what the model keeps.
             Action::RefundUnappliedPayment { .. } | Action::CorrectCarrier { .. } => {}
             Action::RequestRefund { lines, shipping, .. } => {

@@ -212,7 +212,10 @@ pub(super) fn capture_step(s: &Model) -> BoxedStrategy<Step> {
         Money::new(outstanding, Currency::USD),
     ]);
     let txn = pick_one(TXNS.iter().map(|t| (*t).to_owned()).collect());
+    // The buyer opens a session with the chosen provider, switches, or comes back to one.
+    let provider = pick_one(vec!["alipay".to_owned(), "wechatpay".to_owned(), " alipay ".to_owned(), String::new()]);
     prop_oneof![
+        2 => step(by(Who::Owner), provider.prop_map(|provider| Action::OpenPaymentSession { provider })),
         4 => step(by(Who::Provider), (txn.clone(), amount.clone()).prop_map(|(txn_id, amount)| Action::CapturePayment { txn_id, amount })),
         1 => step(by(Who::System), (txn, amount).prop_map(|(txn_id, amount)| Action::RecordPaymentAnomaly {
             txn_id, amount, reason: orderflow::AnomalyReason::stated("currency mismatch"),
