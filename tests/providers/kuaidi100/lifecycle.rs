@@ -19,6 +19,7 @@ use orderflow::testing::{
 use orderflow::{Action, Command, MemoryInventory, MemoryStore, OrderId, OrderStatus, Workflow, WorkflowConfig};
 
 use super::emulator::Emulator;
+use crate::loopback::Serve;
 use super::{beijing, config};
 
 type Tracker = Kuaidi100<ReqwestTransport>;

@@ -19,6 +19,7 @@ use orderflow::{Action, Command, Currency, Money, OrderStatus, RefundId};
 use rsa::pkcs8::DecodePublicKey;
 
 use super::emulator::Emulator;
+use crate::loopback::Serve;
 use super::*;
 
 type Gateway = WechatPayGateway<ReqwestTransport>;
