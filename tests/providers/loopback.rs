@@ -29,7 +29,9 @@ fn answer<E: HttpEmulator>(emulator: &E, method: Method, uri: Uri, headers: Head
     let answer = emulator.answer(call);
     let mut response = (StatusCode::from_u16(answer.status).unwrap(), answer.message.body).into_response();
     for (name, value) in answer.message.headers {
-        response.headers_mut().insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(&value).unwrap());
+        response
+            .headers_mut()
+            .insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(&value).unwrap());
     }
     response
 }

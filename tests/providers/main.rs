@@ -4,6 +4,7 @@
 //! arbitrary and mutated messages.
 
 mod alipay;
+mod corpus;
 mod kuaidi100;
 mod loopback;
 mod mutation;

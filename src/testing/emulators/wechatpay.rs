@@ -90,7 +90,8 @@ pub fn platforms() -> [Platform; 2] {
 
 /// `at` as WeChat Pay writes times: RFC 3339 in Beijing time.
 fn beijing(at: DateTime<Utc>) -> String {
-    at.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())).to_rfc3339_opts(SecondsFormat::Secs, false)
+    at.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix()))
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// A fresh nonce of `len` characters (never fails: a missing random source gives zeros).
@@ -509,7 +510,12 @@ impl Emulator {
         edit: impl FnOnce(&mut Value),
     ) -> RawMessage {
         let state = lock(&self.state);
-        let mut transaction = transaction_json(appid, mchid, out_trade_no, state.orders.get(out_trade_no).expect("the order was created at the emulator"));
+        let mut transaction = transaction_json(
+            appid,
+            mchid,
+            out_trade_no,
+            state.orders.get(out_trade_no).expect("the order was created at the emulator"),
+        );
         edit(&mut transaction);
         let mut resource = self.seal("transaction", transaction.to_string().as_bytes());
         resource["original_type"] = "transaction".into();

@@ -19,8 +19,8 @@ use orderflow::testing::{
 use orderflow::{Action, Command, MemoryInventory, MemoryStore, OrderId, OrderStatus, Workflow, WorkflowConfig};
 
 use super::emulator::Emulator;
-use crate::loopback::Serve;
 use super::{beijing, config};
+use crate::loopback::Serve;
 
 type Tracker = Kuaidi100<ReqwestTransport>;
 type KdEngine = Engine<

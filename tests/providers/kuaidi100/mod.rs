@@ -1,7 +1,7 @@
 //! Kuaidi100: push verification and state codes (sans-IO), and tracking lifecycles through the
 //! engine against a loopback emulator of the poll API.
 
-mod fuzz;
+pub(crate) mod fuzz;
 mod lifecycle;
 mod verification;
 

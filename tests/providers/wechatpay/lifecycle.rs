@@ -19,8 +19,8 @@ use orderflow::{Action, Command, Currency, Money, OrderStatus, RefundId};
 use rsa::pkcs8::DecodePublicKey;
 
 use super::emulator::Emulator;
-use crate::loopback::Serve;
 use super::*;
+use crate::loopback::Serve;
 
 type Gateway = WechatPayGateway<ReqwestTransport>;
 type World = crate::shop::World<Gateway, Emulator>;

@@ -1,6 +1,6 @@
 //! WeChat Pay API v3.
 
-mod fuzz;
+pub(crate) mod fuzz;
 mod lifecycle;
 mod references;
 mod verification;
