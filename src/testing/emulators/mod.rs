@@ -118,12 +118,57 @@ pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<
 
 #[cfg(test)]
 mod tests {
-    use super::path_of;
+    use std::sync::Arc;
+
+    use super::{HttpTransport, IN_PROCESS_URL, InProcess, path_of};
+    use crate::adapters::http::HttpRequest;
+    use crate::testing::FixedClock;
 
     #[test]
     fn path_of_keeps_the_path_and_query_only() {
         assert_eq!(path_of("http://127.0.0.1:80/v3/x?mchid=1"), "/v3/x?mchid=1");
         assert_eq!(path_of("https://api.mch.weixin.qq.com"), "/");
         assert_eq!(path_of("/poll"), "/poll");
+    }
+
+    /// The fixture keys read, so the `config()`s and emulators never panic.
+    #[test]
+    fn every_emulator_and_configuration_is_built_from_the_fixture_keys() {
+        let clock = Arc::new(FixedClock::new(crate::testing::t0()));
+        #[cfg(feature = "wechatpay")]
+        {
+            assert_eq!(super::wechatpay::config().mch_id, super::wechatpay::MCH_ID);
+            assert_eq!(
+                super::wechatpay::platforms().map(|p| p.serial),
+                [super::wechatpay::SERIAL_A, super::wechatpay::SERIAL_B]
+            );
+            let _ = super::wechatpay::Emulator::new(clock.clone());
+        }
+        #[cfg(feature = "alipay")]
+        {
+            assert_eq!(super::alipay::config().app_id, super::alipay::APP_ID);
+            let _ = super::alipay::Emulator::new(clock.clone());
+        }
+        let _ = clock;
+    }
+
+    /// A request through `InProcess` reaches the emulator by its path and comes back as the
+    /// emulator answered, whatever host the URL names.
+    #[cfg(feature = "kuaidi100")]
+    #[tokio::test]
+    async fn in_process_hands_the_path_and_body_to_the_emulator() {
+        let emulator = Arc::new(super::kuaidi100::Emulator::default());
+        let transport = InProcess::new(emulator.clone());
+        let request = |path: &str| HttpRequest {
+            method: "POST",
+            url: format!("{IN_PROCESS_URL}{path}"),
+            headers: Vec::new(),
+            body: b"schema=json".to_vec(),
+        };
+        let answer = transport.send(request("/poll")).await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(String::from_utf8_lossy(&answer.message.body).contains("\"returnCode\":\"400\""));
+        assert_eq!(transport.send(request("/nowhere?x=1")).await.unwrap().status, 200, "no param: refused first");
+        assert_eq!(emulator.calls(), vec!["/poll".to_owned(), "/nowhere".to_owned()]);
     }
 }
