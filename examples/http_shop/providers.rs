@@ -180,7 +180,8 @@ impl Env<'_> {
         read: fn(&Env<'_>, &mut Vec<String>) -> Option<C>,
         problems: &mut Vec<String>,
     ) -> Account<C> {
-        let any_set = ACCOUNT_VARIABLES
+        let any_set = [&WECHATPAY_REQUIRED[..], &ALIPAY_REQUIRED, &KUAIDI100_REQUIRED, &OPTIONAL]
+            .concat()
             .iter()
             .filter(|name| name.starts_with(prefix))
             .any(|name| self.get(name).is_some() || self.get(&format!("{name}_FILE")).is_some());
@@ -195,39 +196,26 @@ impl Env<'_> {
     }
 }
 
-/// Every variable of an account (any one set means the real provider is meant).
-const ACCOUNT_VARIABLES: [&str; 19] = [
+/// The variables of each account that must be set; any one set (or any optional one) means
+/// the real provider is meant.
+const WECHATPAY_REQUIRED: [&str; 6] = [
     "WECHATPAY_MCH_ID",
     "WECHATPAY_APP_ID",
     "WECHATPAY_MERCHANT_SERIAL",
     "WECHATPAY_MERCHANT_KEY",
     "WECHATPAY_API_V3_KEY",
     "WECHATPAY_NOTIFY_URL",
-    "WECHATPAY_BASE_URL",
-    "ALIPAY_APP_ID",
-    "ALIPAY_SELLER_ID",
-    "ALIPAY_APP_PRIVATE_KEY",
-    "ALIPAY_PUBLIC_KEY",
-    "ALIPAY_NOTIFY_URL",
-    "ALIPAY_RETURN_URL",
-    "ALIPAY_GATEWAY_URL",
-    "KUAIDI100_CUSTOMER",
-    "KUAIDI100_KEY",
-    "KUAIDI100_SALT",
-    "KUAIDI100_CALLBACK_URL",
-    "KUAIDI100_BASE_URL",
 ];
+const ALIPAY_REQUIRED: [&str; 5] =
+    ["ALIPAY_APP_ID", "ALIPAY_SELLER_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY", "ALIPAY_NOTIFY_URL"];
+const KUAIDI100_REQUIRED: [&str; 4] =
+    ["KUAIDI100_CUSTOMER", "KUAIDI100_KEY", "KUAIDI100_SALT", "KUAIDI100_CALLBACK_URL"];
+/// The optional variables.
+const OPTIONAL: [&str; 4] = ["WECHATPAY_BASE_URL", "ALIPAY_RETURN_URL", "ALIPAY_GATEWAY_URL", "KUAIDI100_BASE_URL"];
 
 fn wechatpay_account(env: &Env<'_>, problems: &mut Vec<String>) -> Option<WechatPayConfig> {
-    let [mch_id, app_id, serial, key, api_v3_key, notify_url] = [
-        "WECHATPAY_MCH_ID",
-        "WECHATPAY_APP_ID",
-        "WECHATPAY_MERCHANT_SERIAL",
-        "WECHATPAY_MERCHANT_KEY",
-        "WECHATPAY_API_V3_KEY",
-        "WECHATPAY_NOTIFY_URL",
-    ]
-    .map(|name| env.value(name, problems));
+    let [mch_id, app_id, serial, key, api_v3_key, notify_url] =
+        WECHATPAY_REQUIRED.map(|name| env.value(name, problems));
     let key = MerchantKey::from_pem(&key).map_err(|e| problems.push(format!("WECHATPAY_MERCHANT_KEY: {e}"))).ok();
     let api_v3_key = ApiV3Key::new(&api_v3_key).map_err(|e| problems.push(format!("WECHATPAY_API_V3_KEY: {e}"))).ok();
     let config = WechatPayConfig::new(mch_id, app_id, serial, key?, api_v3_key?, notify_url);
@@ -238,9 +226,7 @@ fn wechatpay_account(env: &Env<'_>, problems: &mut Vec<String>) -> Option<Wechat
 }
 
 fn alipay_account(env: &Env<'_>, problems: &mut Vec<String>) -> Option<AlipayConfig> {
-    let [app_id, seller_id, app_key, alipay_key, notify_url] =
-        ["ALIPAY_APP_ID", "ALIPAY_SELLER_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY", "ALIPAY_NOTIFY_URL"]
-            .map(|name| env.value(name, problems));
+    let [app_id, seller_id, app_key, alipay_key, notify_url] = ALIPAY_REQUIRED.map(|name| env.value(name, problems));
     let mut config = AlipayConfig::new(app_id, seller_id, &app_key, &alipay_key, notify_url)
         .map_err(|e| problems.push(format!("ALIPAY_APP_PRIVATE_KEY / ALIPAY_PUBLIC_KEY: {e}")))
         .ok()?;
@@ -254,9 +240,7 @@ fn alipay_account(env: &Env<'_>, problems: &mut Vec<String>) -> Option<AlipayCon
 }
 
 fn kuaidi100_account(env: &Env<'_>, problems: &mut Vec<String>) -> Option<Kuaidi100Config> {
-    let [customer, key, salt, callback_url] =
-        ["KUAIDI100_CUSTOMER", "KUAIDI100_KEY", "KUAIDI100_SALT", "KUAIDI100_CALLBACK_URL"]
-            .map(|name| env.value(name, problems));
+    let [customer, key, salt, callback_url] = KUAIDI100_REQUIRED.map(|name| env.value(name, problems));
     let config = Kuaidi100Config::new(customer, Secret::new(key), Secret::new(salt), callback_url)
         .with_carrier_code("SF", "shunfeng");
     Some(match env.get("KUAIDI100_BASE_URL") {

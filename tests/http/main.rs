@@ -810,21 +810,8 @@ impl Harness {
         let (id, number, total) = self.place("alice-token", "alice").await;
         let raw = self.state.gateway.notify_paid(&number, total, Utc::now());
         assert_eq!(self.webhook("/webhooks/payment", &raw).await.status, StatusCode::OK);
-        let picked = self.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
-        assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
-        let scanned: Vec<Value> = picked.body["pick_list"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
-            .collect();
-        let packed =
-            self.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
-        assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
-        let package = packed.body["package"].as_u64().unwrap();
-        let shipped = self.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
-        assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
-        (id, shipped.body["package"]["waybill"].as_str().unwrap().to_owned())
+        let waybill = self.pack_and_ship(&id).await;
+        (id, waybill)
     }
 }
 

@@ -16,7 +16,11 @@ use super::*;
 use crate::providers::{Account, Payments, PaymentsChoice, ProviderConfig, Tracking, TrackingChoice};
 
 async fn shop_with(payments: PaymentsChoice, tracking: TrackingChoice) -> Harness {
-    let options = ShopOptions { tick: Duration::from_millis(200), ..ShopOptions::default() };
+    shop_with_options(payments, tracking, ShopOptions { tick: Duration::from_millis(200), ..ShopOptions::default() })
+        .await
+}
+
+async fn shop_with_options(payments: PaymentsChoice, tracking: TrackingChoice, options: ShopOptions) -> Harness {
     let store = DynOrderStore::new(MemoryStore::new());
     let config = ProviderConfig::emulated(payments, tracking);
     start_with(AppState::with_providers(options, store, Arc::new(SystemClock), &config).unwrap()).await
@@ -127,6 +131,30 @@ async fn a_whole_order_paid_through_the_wechatpay_emulator_and_tracked_by_kuaidi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_order_paid_through_the_alipay_emulator() {
     whole_lifecycle(PaymentsChoice::Alipay, TrackingChoice::Fake, "alipay").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_helpers_pay_and_push_through_the_emulators() {
+    let options = ShopOptions { tick: Duration::from_millis(200), dev_endpoints: true, ..ShopOptions::default() };
+    let h = shop_with_options(PaymentsChoice::WechatPay, TrackingChoice::Kuaidi100, options).await;
+    let (id, _, _) = place_with(&h, "alice-token", "alice", "wechatpay").await;
+    let too_early = h.post("alice-token", &format!("/dev/simulate-payment/{id}"), json!({})).await;
+    assert_eq!(too_early.status, StatusCode::CONFLICT, "{}", too_early.text);
+    assert_eq!(h.post("alice-token", &format!("/orders/{id}/payment"), json!({})).await.status, StatusCode::OK);
+    let paid = h.post("alice-token", &format!("/dev/simulate-payment/{id}"), json!({})).await;
+    assert_eq!(paid.status, StatusCode::NO_CONTENT, "WeChat Pay's answer: {}", paid.text);
+    assert_eq!(h.order("alice-token", &id).await["status"], "ready_to_ship");
+    h.pack_and_ship(&id).await;
+    h.state.engine.drain_outbox().await.unwrap();
+    let track = |kind: &str| {
+        h.post("warehouse-token", &format!("/dev/simulate-tracking/{id}"), json!({ "kind": kind }))
+    };
+    let not_emulated = track("customs").await;
+    assert_eq!(not_emulated.status, StatusCode::BAD_REQUEST, "{}", not_emulated.text);
+    let delivered = track("delivered").await;
+    assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.text);
+    assert_eq!(delivered.body["order"]["status"], "delivered");
+    h.stop().await;
 }
 
 fn lookup(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {

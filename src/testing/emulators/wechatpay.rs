@@ -450,17 +450,7 @@ impl Emulator {
             fields.insert("refund_status".into(), status);
         }
         edit(&mut resource);
-        let mut sealed = self.seal("refund", resource.to_string().as_bytes());
-        sealed["original_type"] = "refund".into();
-        let envelope = json!({
-            "id": format!("EV-{}", fresh_nonce(32)),
-            "create_time": beijing(self.clock.now()),
-            "resource_type": "encrypt-resource",
-            "event_type": format!("REFUND.{}", refund.status),
-            "summary": "退款成功",
-            "resource": sealed,
-        });
-        self.sign_as_platform(&state, &envelope.to_string())
+        self.notify(&state, "refund", &format!("REFUND.{}", refund.status), "退款成功", &resource)
     }
 
     /// Opens a payment as a create call would, without the HTTP round trip (for sans-IO tests).
@@ -517,17 +507,23 @@ impl Emulator {
             state.orders.get(out_trade_no).expect("the order was created at the emulator"),
         );
         edit(&mut transaction);
-        let mut resource = self.seal("transaction", transaction.to_string().as_bytes());
-        resource["original_type"] = "transaction".into();
+        self.notify(&state, "transaction", "TRANSACTION.SUCCESS", "支付成功", &transaction)
+    }
+
+    /// A notification as WeChat Pay sends it: `plaintext` (a `kind`, e.g. `transaction`)
+    /// encrypted into the envelope of `event_type`, signed by the current platform key.
+    fn notify(&self, state: &State, kind: &str, event_type: &str, summary: &str, plaintext: &Value) -> RawMessage {
+        let mut resource = self.seal(kind, plaintext.to_string().as_bytes());
+        resource["original_type"] = kind.into();
         let envelope = json!({
             "id": format!("EV-{}", fresh_nonce(32)),
             "create_time": beijing(self.clock.now()),
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
+            "event_type": event_type,
+            "summary": summary,
             "resource": resource,
         });
-        self.sign_as_platform(&state, &envelope.to_string())
+        self.sign_as_platform(state, &envelope.to_string())
     }
 
     /// WeChat Pay rotates: platform B is published and signs from now on.
