@@ -146,12 +146,10 @@ async fn the_dev_helpers_pay_and_push_through_the_emulators() {
     assert_eq!(h.order("alice-token", &id).await["status"], "ready_to_ship");
     h.pack_and_ship(&id).await;
     h.state.engine.drain_outbox().await.unwrap();
-    let track = |kind: &str| {
-        h.post("warehouse-token", &format!("/dev/simulate-tracking/{id}"), json!({ "kind": kind }))
-    };
-    let not_emulated = track("customs").await;
+    let path = format!("/dev/simulate-tracking/{id}");
+    let not_emulated = h.post("warehouse-token", &path, json!({ "kind": "customs" })).await;
     assert_eq!(not_emulated.status, StatusCode::BAD_REQUEST, "{}", not_emulated.text);
-    let delivered = track("delivered").await;
+    let delivered = h.post("warehouse-token", &path, json!({ "kind": "delivered" })).await;
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.text);
     assert_eq!(delivered.body["order"]["status"], "delivered");
     h.stop().await;
