@@ -113,7 +113,7 @@ ID=<its "id">; NUMBER=<its "number">
 curl -s -X POST {url}/orders/$ID/payment -H 'Authorization: Bearer alice-token'
 curl -s -X POST {url}/dev/simulate-payment/$ID -H 'Authorization: Bearer alice-token'
 
-#    (or sign the provider's notification yourself; NUMBER is the order "number", secret "provider-secret")
+#    (payments fake only: sign its notification yourself; NUMBER is the order "number", secret "provider-secret")
 BODY='{{"notification_id":"N-1","order_number":"'$NUMBER'","txn_id":"T-1","amount_minor":10600,"currency":"CNY","status":"succeeded"}}'
 TS=$(date +%s); SIG=$(printf '%s' "$TS.$BODY" | openssl dgst -sha256 -hmac provider-secret -hex | sed 's/^.*= //')
 curl -s -X POST {url}/webhooks/payment -H "X-Timestamp: $TS" -H "X-Signature: $SIG" -d "$BODY"

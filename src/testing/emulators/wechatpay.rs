@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, FixedOffset, Offset, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{HttpCall, HttpEmulator, header, lock, response};
+use super::{HttpCall, HttpEmulator, lock, response};
 use crate::adapters::http::HttpResponse;
 use crate::adapters::rsa_sha256;
 use crate::adapters::wechatpay::decrypt::encrypt;
@@ -86,6 +86,11 @@ pub fn platforms() -> [Platform; 2] {
         Platform { serial: SERIAL_A, key: key(PLATFORM_A_KEY), cert: PLATFORM_A_CERT },
         Platform { serial: SERIAL_B, key: key(PLATFORM_B_KEY), cert: PLATFORM_B_CERT },
     ]
+}
+
+/// A header's value, by case-insensitive name.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// `at` as WeChat Pay writes times: RFC 3339 in Beijing time.

@@ -1,5 +1,5 @@
 //! Fuzz entry points for the real providers' notification parsers, each against the emulated
-//! merchant of `testing::emulators` at [`t0`]: WeChat Pay's notification (headers, signature,
+//! merchant of `testing::emulators` at `testing::t0`: WeChat Pay's notification (headers, signature,
 //! AES-256-GCM resource, transaction or refund), Alipay's async notification (form, RSA2 over
 //! the sorted parameters, app and seller, trade or refund) and Kuaidi100's push (`MD5(param +
 //! salt)`, the history behind it). Each first takes the input as it comes (so the checks
@@ -7,10 +7,7 @@
 //! reached by every input too. The seed corpora (`fuzz/corpus/<target>/`) are valid signed
 //! samples.
 
-use std::sync::OnceLock;
-
 use crate::ports::RawMessage;
-use crate::testing::t0;
 
 /// A fuzz input read as a message: header lines (`Name: value`), an empty line, then the body.
 /// Without an empty line, the whole input is the body. Never fails.
@@ -36,16 +33,19 @@ pub fn write_message(raw: &RawMessage) -> Vec<u8> {
 }
 
 /// A WeChat Pay notification (as [`message`] reads it): verified against platform A at
-/// [`t0`], then read as a payment and as a refund; then the body signed by platform A, so
+/// `t0`, then read as a payment and as a refund; then the body signed by platform A, so
 /// decryption and the readers see every input.
 #[cfg(feature = "wechatpay")]
 pub fn wechatpay_notification(data: &[u8]) {
+    use std::sync::OnceLock;
+
     use chrono::TimeDelta;
 
     use crate::adapters::wechatpay::notification;
     use crate::adapters::wechatpay::platform_certs::PlatformKeys;
     use crate::adapters::wechatpay::verify;
     use crate::testing::emulators::wechatpay::{PLATFORM_A_CERT, SERIAL_A, config, platforms, signed};
+    use crate::testing::t0;
 
     static STATE: OnceLock<Option<(crate::adapters::wechatpay::WechatPayConfig, PlatformKeys)>> = OnceLock::new();
     let Some((config, keys)) = STATE.get_or_init(|| {
@@ -73,6 +73,8 @@ pub fn wechatpay_notification(data: &[u8]) {
 /// readers behind the signature see every parsable input.
 #[cfg(feature = "alipay")]
 pub fn alipay_notification(data: &[u8]) {
+    use std::sync::OnceLock;
+
     use crate::adapters::alipay::{notify, sign};
     use crate::adapters::rsa_sha256::RsaPrivateKey;
     use crate::testing::emulators::alipay::{ALIPAY_KEY, config};
