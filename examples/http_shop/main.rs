@@ -1,10 +1,13 @@
 //! An HTTP shop backend on orderflow: axum routes for buyers, staff and the payment and carrier
 //! webhooks, over the SQLite store (a file, so orders survive a restart; `--memory` for the
-//! memory store) with the fake (signing) payment provider and carrier, and a background worker
+//! memory store) with the payment provider and tracking service chosen by configuration (the
+//! fakes by default; WeChat Pay, Alipay, Kuaidi100, each against its in-process emulator unless
+//! its account is configured: `examples/http_shop/providers.rs`), and a background worker
 //! firing deadlines and delivering the outbox.
 //!
-//! `cargo run --features sqlite-bundled --example http_shop [-- --db PATH | --memory] [--dev]
-//! [--stock N]` (listens on 127.0.0.1:3000, or `PORT`; the database defaults to `http_shop.db` in
+//! `cargo run --features sqlite-bundled,wechatpay,alipay,kuaidi100,provider-http --example
+//! http_shop [-- --db PATH | --memory] [--dev] [--stock N] [--payments P] [--tracking T]`
+//! (listens on 127.0.0.1:3000, or `PORT`; the database defaults to `http_shop.db` in
 //! the current folder; `--dev` serves the `/dev/...` demo helpers, off by default; `--stock`
 //! sets the units of every SKU, default 1,000,000; `--help` says all that), then try the curl
 //! commands it prints. Logs go to stderr (`RUST_LOG`, default `info`). The routes, the token
@@ -12,6 +15,7 @@
 //! Stop with Ctrl-C: requests in flight finish first.
 
 mod cli;
+mod providers;
 mod server;
 
 use std::sync::Arc;
@@ -56,7 +60,21 @@ async fn main() -> std::io::Result<()> {
     let options = cli.options;
     let dev = options.dev_endpoints;
     println!("{} units in stock of every SKU", options.stock);
-    let state = AppState::demo_on(options, store, Arc::new(SystemClock));
+    let providers = providers::ProviderConfig::from_env(|name| match name {
+        "SHOP_PAYMENTS" if cli.payments.is_some() => cli.payments.map(|p| format!("{p:?}").to_lowercase()),
+        "SHOP_TRACKING" if cli.tracking.is_some() => cli.tracking.map(|t| format!("{t:?}").to_lowercase()),
+        _ => std::env::var(name).ok(),
+    });
+    let providers = match providers {
+        Ok(providers) => providers,
+        Err(problems) => {
+            eprintln!("the provider configuration is incomplete:\n{problems}");
+            std::process::exit(2);
+        }
+    };
+    println!("payments: {:?}, tracking: {:?}", providers.payments, providers.tracking);
+    let state =
+        AppState::with_providers(options, store, Arc::new(SystemClock), &providers).map_err(std::io::Error::other)?;
     print_help(&url, dev);
     server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -95,7 +113,7 @@ ID=<its "id">; NUMBER=<its "number">
 curl -s -X POST {url}/orders/$ID/payment -H 'Authorization: Bearer alice-token'
 curl -s -X POST {url}/dev/simulate-payment/$ID -H 'Authorization: Bearer alice-token'
 
-#    (or sign the provider's notification yourself; NUMBER is the order "number", secret "provider-secret")
+#    (payments fake only: sign its notification yourself; NUMBER is the order "number", secret "provider-secret")
 BODY='{{"notification_id":"N-1","order_number":"'$NUMBER'","txn_id":"T-1","amount_minor":10600,"currency":"CNY","status":"succeeded"}}'
 TS=$(date +%s); SIG=$(printf '%s' "$TS.$BODY" | openssl dgst -sha256 -hmac provider-secret -hex | sed 's/^.*= //')
 curl -s -X POST {url}/webhooks/payment -H "X-Timestamp: $TS" -H "X-Signature: $SIG" -d "$BODY"

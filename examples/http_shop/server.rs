@@ -25,10 +25,13 @@
 //! # Webhooks
 //!
 //! `POST /webhooks/payment` and `POST /webhooks/tracking` take no bearer token: they are
-//! authenticated by their signature (`X-Timestamp`, `X-Signature`: HMAC-SHA256 over
-//! `"{timestamp}.{body}"`), verified by the gateway and carrier adapters. A forged signature or a
-//! timestamp more than 5 minutes from now (either way) is answered 401 and changes nothing; a
-//! redelivered notification is answered as success without being applied twice.
+//! authenticated by their signature, verified by the gateway and carrier adapters the shop was
+//! configured with (`examples/http_shop/providers.rs`): the fakes' `X-Timestamp` and
+//! `X-Signature` (HMAC-SHA256 over `"{timestamp}.{body}"`), WeChat Pay's `Wechatpay-*` headers
+//! (RSA, AES-256-GCM resource), Alipay's RSA2 form, Kuaidi100's `MD5(param + salt)`. A forged
+//! signature or a stale timestamp is answered 401 and changes nothing; a redelivered
+//! notification is answered as success without being applied twice. Each provider gets the
+//! answer it documents (`success`, 204, `{"result":true,...}`).
 //!
 //! # Errors
 //!
@@ -53,8 +56,9 @@
 //!
 //! With [`ShopOptions::dev_endpoints`] on (off by default; the example turns it on only when
 //! started with `--dev`, a production host never should), `POST /dev/simulate-payment/{id}`
-//! and `POST /dev/simulate-tracking/{id}` make the fake provider and carrier send their signed
-//! callbacks to the engine, so a whole order can be tried with curl alone. Off, they are 404.
+//! and `POST /dev/simulate-tracking/{id}` make the fake provider and carrier (or the chosen
+//! provider's emulator) send their signed callbacks to the engine, so a whole order can be
+//! tried with curl alone. Off, they are 404.
 
 // This file is compiled into both the example and the test; each uses a different part of it.
 #![allow(dead_code)]
@@ -78,8 +82,8 @@ use hyper_util::rt::TokioIo;
 use orderflow::engine::{Adapters, Engine, EngineError, Outcome};
 use orderflow::order::{CaseRequest, HoldReason, PackageItem, ScannedItem, TrackingKind};
 use orderflow::ports::{
-    Clock, DynOrderStore, GatewayError, InventoryError, LogisticsError, PaymentSession, RawMessage, StoreError,
-    SystemClock,
+    Clock, DynLogistics, DynOrderStore, DynPaymentGateway, GatewayError, InventoryError, LogisticsError,
+    PaymentSession, RawMessage, StoreError, SystemClock,
 };
 use orderflow::testing::{FakeCarrier, FakeGateway, RecordingNotifier};
 use orderflow::validation::{Violation, ViolationCode, Violations};
@@ -98,17 +102,19 @@ use tokio::time::Instant;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::{ServiceBuilder, ServiceExt};
 
+use crate::providers::{self, Payments, ProviderConfig, Tracking};
+
 // ---------------------------------------------------------------------------------------------
 // State
 // ---------------------------------------------------------------------------------------------
 
-/// The engine this server runs on. The store is chosen at start-up (a SQLite file, or memory),
-/// so it is a `DynOrderStore`; the fakes stand in for the payment provider and the carrier.
+/// The engine this server runs on. The store and the providers are chosen at start-up (a
+/// SQLite file or memory; the fakes, WeChat Pay, Alipay, Kuaidi100), so they are `Dyn` ports.
 pub type ShopEngine = Engine<
     Adapters<
         DynOrderStore,
-        Arc<FakeGateway>,
-        Arc<FakeCarrier>,
+        Arc<DynPaymentGateway<'static>>,
+        Arc<DynLogistics<'static>>,
         Arc<MemoryInventory>,
         Arc<RecordingNotifier>,
         Arc<dyn Clock>,
@@ -249,10 +255,15 @@ pub struct AppState {
     pub engine: Arc<ShopEngine>,
     /// Bearer tokens → actors.
     pub auth: Arc<dyn Authenticator>,
-    /// The (fake) payment provider, also used by the dev helper to send signed notifications.
+    /// The fake payment provider (the engine's when payments are `fake`), also used by the
+    /// dev helper to send signed notifications.
     pub gateway: Arc<FakeGateway>,
-    /// The (fake) carrier, also used by the dev helper to send signed tracking pushes.
+    /// The fake carrier: books every parcel, and tracks them unless Kuaidi100 does.
     pub carrier: Arc<FakeCarrier>,
+    /// The payment provider the engine uses, and its emulator if emulated.
+    pub payments: Payments,
+    /// The tracking service the engine uses, and its emulator if emulated.
+    pub tracking: Tracking,
     /// Messages the shop sent (to buyers and staff).
     pub notifier: Arc<RecordingNotifier>,
     /// Options.
@@ -274,12 +285,27 @@ impl AppState {
     /// The demo shop on `store` (e.g. a `SqliteStore`, so orders outlive the process). Stock,
     /// the fake provider and the fake carrier live in memory and start afresh each run.
     pub fn demo_on(options: ShopOptions, store: DynOrderStore, clock: Arc<dyn Clock>) -> AppState {
+        AppState::with_providers(options, store, clock, &ProviderConfig::default())
+            .expect("the fakes need no configuration")
+    }
+
+    /// The demo shop on `store`, paying and tracking through the providers `providers` names
+    /// (their emulators when no account is configured). Fails when a real provider's HTTP
+    /// client cannot be made.
+    pub fn with_providers(
+        options: ShopOptions,
+        store: DynOrderStore,
+        clock: Arc<dyn Clock>,
+        providers: &ProviderConfig,
+    ) -> Result<AppState, String> {
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         // Waybills numbered afresh each run would collide with those of orders a SQLite file
         // kept from an earlier run (and be refused as taken): each run numbers under its own
         // start time.
         let prefix = format!("SF{}-", clock.now().format("%y%m%d%H%M%S"));
         let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret").with_waybill_prefix(prefix));
+        let (payments_port, payments, logistics, tracking) =
+            providers::build(providers, gateway.clone(), carrier.clone(), clock.clone())?;
         let notifier = Arc::new(RecordingNotifier::new());
         let inventory = Arc::new(MemoryInventory::new());
         for sku in DEMO_SKUS {
@@ -290,16 +316,10 @@ impl AppState {
         let config = WorkflowConfig { auto_approve: !options.manual_review, ..WorkflowConfig::default() };
         let engine = Engine::new(
             Workflow::new(config),
-            Adapters {
-                store,
-                payments: gateway.clone(),
-                logistics: carrier.clone(),
-                inventory,
-                notifier: notifier.clone(),
-                clock,
-            },
+            Adapters { store, payments: payments_port, logistics, inventory, notifier: notifier.clone(), clock },
         );
-        AppState { engine: Arc::new(engine), auth: Arc::new(StaticTokens::demo()), gateway, carrier, notifier, options }
+        let auth = Arc::new(StaticTokens::demo());
+        Ok(AppState { engine: Arc::new(engine), auth, gateway, carrier, payments, tracking, notifier, options })
     }
 
     /// The same state with another authenticator.
@@ -1333,13 +1353,22 @@ async fn payment_webhook(
     Ok((status, reply.body).into_response())
 }
 
+/// The fake carrier's pushes are answered `{"applied": n}`; Kuaidi100's with the reply it
+/// documents (`{"result": true, "returnCode": "200", ...}`).
 async fn tracking_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let applied = state.engine.handle_tracking_push(&raw_message(&headers, body)).await?;
-    Ok(Json(json!({ "applied": applied })))
+    Ok(match state.tracking {
+        Tracking::Fake => Json(json!({ "applied": applied })).into_response(),
+        Tracking::Kuaidi100(_) => {
+            let reply = orderflow::adapters::kuaidi100::push::reply(true);
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+            (status, [(header::CONTENT_TYPE, "application/json")], reply.body).into_response()
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1353,8 +1382,9 @@ struct SimulatedPayment {
     amount_minor: Option<i64>,
 }
 
-/// DEMO ONLY: the fake provider signs a "paid" notification for the order and it goes through
-/// the same path as `POST /webhooks/payment`.
+/// DEMO ONLY: the provider (the fake, or the chosen provider's emulator: the buyer pays
+/// there) signs a "paid" notification for the order and it goes through the same path as
+/// `POST /webhooks/payment`.
 async fn dev_simulate_payment(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -1365,7 +1395,22 @@ async fn dev_simulate_payment(
     let outstanding = order.payment().outstanding().map_err(Error::from)?;
     let amount = orderflow::Money::new(body.amount_minor.unwrap_or(outstanding.minor), outstanding.currency);
     let now = state.engine.adapters().clock.now();
-    let raw = state.gateway.notify_paid(&order.number(), amount, now);
+    let reference = order.number().provider_reference();
+    let raw = match &state.payments {
+        Payments::Fake(gateway) => gateway.notify_paid(&order.number(), amount, now),
+        Payments::WechatPay(Some(emulator)) if emulator.order(&reference).is_some() => {
+            emulator.pay(&reference, amount.minor);
+            emulator.notification(&reference)
+        }
+        Payments::Alipay(Some(emulator)) if emulator.trade(&reference).is_some() => {
+            emulator.pay(&reference, amount.minor);
+            emulator.notification(&reference)
+        }
+        Payments::WechatPay(Some(_)) | Payments::Alipay(Some(_)) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "start the payment first"));
+        }
+        Payments::WechatPay(None) | Payments::Alipay(None) => return Err(not_emulated()),
+    };
     let reply = state.engine.handle_payment_notification(&raw).await?;
     let order = state.engine.order(order.id()).await?;
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
@@ -1377,7 +1422,8 @@ struct SimulatedTracking {
     kind: TrackingKind,
 }
 
-/// DEMO ONLY: the fake carrier pushes a signed tracking update for every waybill of the order.
+/// DEMO ONLY: the fake carrier (or the Kuaidi100 emulator) pushes a signed tracking update for
+/// every waybill of the order.
 async fn dev_simulate_tracking(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -1388,10 +1434,41 @@ async fn dev_simulate_tracking(
     let now = state.engine.adapters().clock.now();
     let mut applied = 0;
     for waybill in order.fulfilment().packages.iter().filter_map(|p| p.waybill.as_deref()) {
-        let event_id = format!("{waybill}-{:?}-{}", body.kind, now.timestamp_millis());
-        let raw = state.carrier.push(waybill, body.kind, now, &event_id);
+        let raw = match &state.tracking {
+            Tracking::Fake => {
+                let event_id = format!("{waybill}-{:?}-{}", body.kind, now.timestamp_millis());
+                state.carrier.push(waybill, body.kind, now, &event_id)
+            }
+            Tracking::Kuaidi100(Some(emulator)) => {
+                if !emulator.subscriptions().contains_key(waybill) {
+                    return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the waybill is not subscribed yet"));
+                }
+                let (code, name) = kuaidi100_state(body.kind)
+                    .ok_or_else(|| ApiError::bad_request("Kuaidi100's emulator does not report this kind"))?;
+                let time = orderflow::testing::emulators::kuaidi100::beijing(now);
+                emulator.track(waybill, code, name, &time, "demo");
+                emulator.push(waybill)
+            }
+            Tracking::Kuaidi100(None) => return Err(not_emulated()),
+        };
         applied += state.engine.handle_tracking_push(&raw).await?;
     }
     let order = state.engine.order(order.id()).await?;
     Ok(Json(json!({ "applied": applied, "order": OrderView::of(&order, &actor) })))
+}
+
+/// A dev helper asked of a real provider: only an emulator can be made to pay or push.
+fn not_emulated() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "the provider is real, not emulated: pay or ship for real")
+}
+
+/// A Kuaidi100 state code and name for `kind`, for the dev helper.
+fn kuaidi100_state(kind: TrackingKind) -> Option<(&'static str, &'static str)> {
+    Some(match kind {
+        TrackingKind::PickedUp => ("1", "揽收"),
+        TrackingKind::InTransit => ("0", "在途"),
+        TrackingKind::OutForDelivery => ("5", "派件"),
+        TrackingKind::Delivered => ("3", "签收"),
+        _ => return None,
+    })
 }

@@ -1,6 +1,10 @@
-//! [`FakeGateway`]: a payment provider that signs and verifies its notifications like a real
-//! one (HMAC-SHA256 over `"{timestamp}.{body}"`, timestamp tolerance), keeps its own records
-//! of payments and refunds, and fails on demand.
+//! [`FakeGateway`]: a scripted test double of a payment provider, not a provider's format. It
+//! signs and verifies its notifications with a made-up scheme (HMAC-SHA256 over
+//! `"{timestamp}.{body}"` with a timestamp tolerance) so signature, replay and forgery paths
+//! can be tested, keeps its own records of payments and refunds, and fails on demand. No
+//! provider speaks this format: to run the real WeChat Pay or Alipay adapter offline, use the
+//! emulators of `testing::emulators` (features `wechatpay`, `alipay`) over their `InProcess`
+//! transport.
 //!
 //! ```
 //! use chrono::TimeDelta;

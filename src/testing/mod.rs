@@ -2,6 +2,8 @@
 //! exported so hosts can test their own rules and integrations with it.
 
 pub mod conformance;
+#[cfg(any(feature = "wechatpay", feature = "alipay", feature = "kuaidi100"))]
+pub mod emulators;
 pub mod errors;
 pub mod fuzzing;
 

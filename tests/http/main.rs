@@ -6,6 +6,9 @@
 
 #[path = "../../examples/http_shop/cli.rs"]
 mod cli;
+mod provider_shops;
+#[path = "../../examples/http_shop/providers.rs"]
+mod providers;
 #[path = "../../examples/http_shop/server.rs"]
 mod server;
 
@@ -97,6 +100,28 @@ impl Harness {
         answer.body["order"].clone()
     }
 
+    /// The warehouse reads the pick list (three lines), packs what was scanned and ships the
+    /// parcel with the selected carrier (SF): the order is shipped; returns the waybill.
+    async fn pack_and_ship(&self, id: &str) -> String {
+        let picked = self.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
+        assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
+        let pick_list = picked.body["pick_list"].as_array().unwrap().clone();
+        assert_eq!(pick_list.len(), 3);
+        let scanned: Vec<Value> = pick_list
+            .iter()
+            .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
+            .collect();
+        let packed =
+            self.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
+        assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
+        let package = packed.body["package"].as_u64().unwrap();
+        let shipped = self.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
+        assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
+        assert_eq!(shipped.body["package"]["carrier"], "SF");
+        assert_eq!(shipped.body["order"]["status"], "shipped");
+        shipped.body["package"]["waybill"].as_str().expect("waybill").to_owned()
+    }
+
     async fn stop(self) {
         tokio::time::timeout(Duration::from_secs(10), self.running.shutdown())
             .await
@@ -153,25 +178,8 @@ async fn a_whole_order_over_http() {
     assert_eq!(order["status"], "ready_to_ship");
     assert_eq!(order["captures"].as_array().unwrap().len(), 1);
 
-    // 4. Pick list, then pack what was scanned.
-    let picked = h.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
-    assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
-    let pick_list = picked.body["pick_list"].as_array().unwrap().clone();
-    assert_eq!(pick_list.len(), 3);
-    let scanned: Vec<Value> = pick_list
-        .iter()
-        .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
-        .collect();
-    let packed = h.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
-    assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
-    let package = packed.body["package"].as_u64().unwrap();
-
-    // 5. Ship with the selected carrier: the waybill comes back.
-    let shipped = h.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
-    assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
-    assert_eq!(shipped.body["package"]["carrier"], "SF");
-    let waybill = shipped.body["package"]["waybill"].as_str().expect("waybill").to_owned();
-    assert_eq!(shipped.body["order"]["status"], "shipped");
+    // 4-5. Pick list, pack what was scanned, ship with the selected carrier.
+    let waybill = h.pack_and_ship(&id).await;
 
     // 6. The carrier's signed push: delivered (twice: applied once).
     let push = h.state.carrier.push(&waybill, TrackingKind::Delivered, Utc::now(), "E-1");
@@ -802,21 +810,8 @@ impl Harness {
         let (id, number, total) = self.place("alice-token", "alice").await;
         let raw = self.state.gateway.notify_paid(&number, total, Utc::now());
         assert_eq!(self.webhook("/webhooks/payment", &raw).await.status, StatusCode::OK);
-        let picked = self.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
-        assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
-        let scanned: Vec<Value> = picked.body["pick_list"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
-            .collect();
-        let packed =
-            self.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
-        assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
-        let package = packed.body["package"].as_u64().unwrap();
-        let shipped = self.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
-        assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
-        (id, shipped.body["package"]["waybill"].as_str().unwrap().to_owned())
+        let waybill = self.pack_and_ship(&id).await;
+        (id, waybill)
     }
 }
 

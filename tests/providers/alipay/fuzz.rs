@@ -18,7 +18,7 @@ use crate::mutation::{apply, bodies, edits};
 
 /// A signed payment notification (or, `refund`, a refund notification) for a paid trade, as
 /// the emulator sends it.
-fn signed(refund: bool) -> Vec<u8> {
+pub(crate) fn signed(refund: bool) -> Vec<u8> {
     static BODIES: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
     let bodies = BODIES.get_or_init(|| {
         let emulator = paid_trade(8800, 8750);

@@ -19,6 +19,7 @@ use orderflow::{Action, Command, Currency, Money, OrderStatus, RefundId};
 
 use super::config;
 use super::emulator::Emulator;
+use crate::loopback::Serve;
 use crate::shop::clock;
 
 type Gateway = AlipayGateway<ReqwestTransport>;
@@ -28,7 +29,7 @@ type World = crate::shop::World<Gateway, Emulator>;
 async fn world() -> World {
     let clock = clock();
     let emulator = Arc::new(Emulator::new(clock.clone()));
-    let gateway_url = emulator.serve().await;
+    let gateway_url = format!("{}{}", emulator.serve().await, super::emulator::GATEWAY_PATH);
     let transport = ReqwestTransport::new(Duration::from_secs(10)).unwrap();
     let gateway =
         Arc::new(AlipayGateway::new(config().with_gateway_url(gateway_url), transport).with_clock(clock.clone()));

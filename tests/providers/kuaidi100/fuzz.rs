@@ -12,7 +12,7 @@ use super::*;
 use crate::mutation::{apply, bodies, edits};
 
 /// A push's `param` as Kuaidi100 sends it: two entries of SF waybill SF1234567890.
-fn param() -> String {
+pub(crate) fn param() -> String {
     json!({
         "status": "polling",
         "billstatus": "got",

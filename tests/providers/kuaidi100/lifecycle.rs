@@ -20,6 +20,7 @@ use orderflow::{Action, Command, MemoryInventory, MemoryStore, OrderId, OrderSta
 
 use super::emulator::Emulator;
 use super::{beijing, config};
+use crate::loopback::Serve;
 
 type Tracker = Kuaidi100<ReqwestTransport>;
 type KdEngine = Engine<

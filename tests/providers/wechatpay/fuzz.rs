@@ -27,7 +27,7 @@ fn keys() -> PlatformKeys {
 }
 
 /// A valid `TRANSACTION.SUCCESS` notification body for order 4242.
-fn notification_body() -> String {
+pub(crate) fn notification_body() -> String {
     let tx = Tx {
         kind: "native".into(),
         total: 8800,

@@ -20,6 +20,7 @@ use rsa::pkcs8::DecodePublicKey;
 
 use super::emulator::Emulator;
 use super::*;
+use crate::loopback::Serve;
 
 type Gateway = WechatPayGateway<ReqwestTransport>;
 type World = crate::shop::World<Gateway, Emulator>;

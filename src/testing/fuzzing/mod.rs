@@ -14,9 +14,26 @@ use crate::ports::{Logistics, PaymentGateway, RawMessage};
 use crate::testing::{FakeCarrier, FakeGateway, t0};
 use crate::{Command, Currency};
 
-/// The targets, by name (also the corpus folder names).
-pub const TARGETS: [&str; 7] =
-    ["payment_notification", "tracking_push", "command", "events", "order_snapshot", "place_form", "order_number"];
+#[cfg(any(feature = "wechatpay", feature = "alipay", feature = "kuaidi100"))]
+pub mod providers;
+
+/// The targets, by name (also the corpus folder names); the provider notification parsers'
+/// only with their provider's feature.
+pub const TARGETS: &[&str] = &[
+    "payment_notification",
+    "tracking_push",
+    "command",
+    "events",
+    "order_snapshot",
+    "place_form",
+    "order_number",
+    #[cfg(feature = "wechatpay")]
+    "wechatpay_notification",
+    #[cfg(feature = "alipay")]
+    "alipay_notification",
+    #[cfg(feature = "kuaidi100")]
+    "kuaidi100_push",
+];
 
 /// Runs target `name` on `data`. Unknown names do nothing.
 pub fn run(name: &str, data: &[u8]) {
@@ -28,6 +45,12 @@ pub fn run(name: &str, data: &[u8]) {
         "order_snapshot" => order_snapshot(data),
         "place_form" => place_form(data),
         "order_number" => order_number(data),
+        #[cfg(feature = "wechatpay")]
+        "wechatpay_notification" => providers::wechatpay_notification(data),
+        #[cfg(feature = "alipay")]
+        "alipay_notification" => providers::alipay_notification(data),
+        #[cfg(feature = "kuaidi100")]
+        "kuaidi100_push" => providers::kuaidi100_push(data),
         _ => {}
     }
 }

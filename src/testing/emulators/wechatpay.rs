@@ -1,53 +1,117 @@
-//! A loopback emulator of WeChat Pay API v3 as documented: it checks the merchant's
-//! signature on every call, signs every answer with its platform key, serves
-//! `/v3/certificates` encrypted with the APIv3 key, answers the documented error codes when
-//! told, and sends notifications signed and encrypted like WeChat Pay.
+//! WeChat Pay API v3 as documented, emulated: it checks the merchant's signature on every
+//! call, signs every answer with its platform key, serves `/v3/certificates` encrypted with
+//! the APIv3 key, answers the documented error codes when told (`fail_next`), and sends
+//! notifications signed and encrypted like WeChat Pay. Payments are JSAPI, App, H5 and Native;
+//! refunds answer `SUCCESS` or, when told, `PROCESSING` until settled.
+//!
+//! The merchant's identifiers and keys are the constants below ([`config`] builds the
+//! adapter's configuration from them); platform A signs until [`Emulator::rotate`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use orderflow::adapters::wechatpay::decrypt::encrypt;
-use orderflow::adapters::wechatpay::sign::{self, Authorization};
-use orderflow::adapters::wechatpay::verify::{self as wx_verify};
-use orderflow::adapters::wechatpay::{ApiV3Key, MerchantKey};
-use orderflow::ports::{Clock, RawMessage};
-use orderflow::testing::FixedClock;
-use rsa::pkcs8::DecodePublicKey;
+use chrono::{DateTime, FixedOffset, Offset, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{
-    API_V3_KEY, APP_ID, MCH_ID, MERCHANT_PUBLIC_KEY, MERCHANT_SERIAL, PLATFORM_A_CERT, PLATFORM_A_KEY, PLATFORM_B_CERT,
-    PLATFORM_B_KEY, SERIAL_A, SERIAL_B,
-};
+use super::{HttpCall, HttpEmulator, lock, response};
+use crate::adapters::http::HttpResponse;
+use crate::adapters::rsa_sha256;
+use crate::adapters::wechatpay::decrypt::encrypt;
+use crate::adapters::wechatpay::sign::{self, Authorization};
+use crate::adapters::wechatpay::verify::{self as wx_verify};
+use crate::adapters::wechatpay::{ApiV3Key, MerchantKey, WechatPayConfig};
+use crate::ports::{Clock, RawMessage};
+
+/// The emulated merchant id.
+pub const MCH_ID: &str = "1900009191";
+/// The emulated app id payments are made under.
+pub const APP_ID: &str = "wxd678efh567hg6787";
+/// The serial of the merchant's API certificate.
+pub const MERCHANT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+/// The APIv3 key (32 bytes) notifications and certificates are encrypted with.
+pub const API_V3_KEY: &str = "0123456789abcdefABCDEF9876543210";
+/// Where the emulated merchant platform says payment notifications go.
+pub const NOTIFY_URL: &str = "https://shop.example.com/webhooks/wechatpay";
+
+/// The merchant's private key (PKCS#8 PEM), generated for tests.
+pub const MERCHANT_KEY: &str = include_str!("keys/wechatpay/merchant.key.pem");
+/// Its public half, which the emulator checks requests with.
+pub const MERCHANT_PUBLIC_KEY: &str = include_str!("keys/wechatpay/merchant.pub.pem");
+/// Platform A's private key.
+pub const PLATFORM_A_KEY: &str = include_str!("keys/wechatpay/platform_a.key.pem");
+/// Platform A's certificate.
+pub const PLATFORM_A_CERT: &str = include_str!("keys/wechatpay/platform_a.cert.pem");
+/// Platform B's private key (published by a rotation).
+pub const PLATFORM_B_KEY: &str = include_str!("keys/wechatpay/platform_b.key.pem");
+/// Platform B's certificate.
+pub const PLATFORM_B_CERT: &str = include_str!("keys/wechatpay/platform_b.cert.pem");
+/// The serial of platform A's certificate (`openssl x509 -noout -serial`).
+pub const SERIAL_A: &str = "4AAD58E3D4B149EF";
+/// The serial of platform B's certificate.
+pub const SERIAL_B: &str = "52CF75C2B2C5E20B";
+
+/// The adapter's configuration for the emulated merchant (production base URL: point it at
+/// the emulator with `with_base_url`).
+///
+/// # Panics
+/// Never: the fixture keys are valid (a unit test reads them).
+pub fn config() -> WechatPayConfig {
+    WechatPayConfig::new(
+        MCH_ID,
+        APP_ID,
+        MERCHANT_SERIAL,
+        MerchantKey::from_pem(MERCHANT_KEY).expect("the fixture merchant key reads"),
+        ApiV3Key::new(API_V3_KEY).expect("the fixture APIv3 key is 32 bytes"),
+        NOTIFY_URL,
+    )
+}
 
 /// One platform certificate and its key.
 pub struct Platform {
+    /// The certificate's serial (`Wechatpay-Serial`).
     pub serial: &'static str,
+    /// Signs answers and notifications.
     pub key: MerchantKey,
+    /// The certificate (PEM).
     pub cert: &'static str,
 }
 
+/// Platforms A and B.
+///
+/// # Panics
+/// Never: the fixture keys are valid (a unit test reads them).
 pub fn platforms() -> [Platform; 2] {
+    let key = |pem| MerchantKey::from_pem(pem).expect("the fixture platform keys read");
     [
-        Platform { serial: SERIAL_A, key: MerchantKey::from_pem(PLATFORM_A_KEY).unwrap(), cert: PLATFORM_A_CERT },
-        Platform { serial: SERIAL_B, key: MerchantKey::from_pem(PLATFORM_B_KEY).unwrap(), cert: PLATFORM_B_CERT },
+        Platform { serial: SERIAL_A, key: key(PLATFORM_A_KEY), cert: PLATFORM_A_CERT },
+        Platform { serial: SERIAL_B, key: key(PLATFORM_B_KEY), cert: PLATFORM_B_CERT },
     ]
 }
 
+/// A header's value, by case-insensitive name.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// `at` as WeChat Pay writes times: RFC 3339 in Beijing time.
 fn beijing(at: DateTime<Utc>) -> String {
-    at.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap()).to_rfc3339_opts(SecondsFormat::Secs, false)
+    at.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix()))
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// A fresh nonce of `len` characters (never fails: a missing random source gives zeros).
+fn fresh_nonce(len: usize) -> String {
+    let nonce = sign::nonce().unwrap_or_else(|_| "0".repeat(32));
+    nonce.get(..len).unwrap_or(&nonce).to_owned()
 }
 
 /// The signed-webhook helper: `body` with the `Wechatpay-*` headers of `key` under `serial`
 /// at `timestamp`.
 pub fn signed(body: &str, serial: &str, key: &MerchantKey, timestamp: i64) -> RawMessage {
-    let nonce = sign::nonce().unwrap();
+    let nonce = fresh_nonce(32);
     let timestamp = timestamp.to_string();
-    let signature = sign::sign(key, &sign::message(&[&timestamp, &nonce, body])).unwrap();
+    // A signing failure leaves the signature empty: the receiver refuses it.
+    let signature = sign::sign(key, &sign::message(&[&timestamp, &nonce, body])).unwrap_or_default();
     RawMessage {
         headers: vec![
             (wx_verify::TIMESTAMP.into(), timestamp),
@@ -85,24 +149,36 @@ pub fn transaction_json(appid: &str, mchid: &str, out_trade_no: &str, tx: &Tx) -
 /// A payment the emulator knows.
 #[derive(Debug, Clone)]
 pub struct Tx {
+    /// `jsapi`, `app`, `h5` or `native`.
     pub kind: String,
+    /// The order total, in fen.
     pub total: i64,
+    /// What the buyer paid, in fen (less than the total when a coupon paid part).
     pub payer_total: i64,
+    /// `NOTPAY`, `SUCCESS`, `REFUND` or `CLOSED`.
     pub state: &'static str,
+    /// WeChat Pay's transaction id, once paid.
     pub transaction_id: Option<String>,
+    /// When it was paid (RFC 3339, Beijing time).
     pub success_time: Option<String>,
+    /// The payer's openid (JSAPI).
     pub openid: Option<String>,
 }
 
+/// A refund the emulator knows.
 #[derive(Debug, Clone)]
 pub struct RefundRecord {
+    /// The payment refunded.
     pub out_trade_no: String,
+    /// WeChat Pay's refund id.
     pub refund_id: String,
+    /// The amount refunded, in fen.
     pub refund: i64,
     /// The order total, in fen.
     pub total: i64,
     /// `SUCCESS`, `PROCESSING`, `ABNORMAL` or `CLOSED`.
     pub status: String,
+    /// When the money went back (RFC 3339, Beijing time).
     pub success_time: Option<String>,
 }
 
@@ -138,8 +214,9 @@ struct State {
     refunds_processing: bool,
 }
 
+/// WeChat Pay API v3, emulated for one merchant ([`MCH_ID`]).
 pub struct Emulator {
-    clock: Arc<FixedClock>,
+    clock: Arc<dyn Clock>,
     merchant: rsa::PublicKey,
     api_v3_key: ApiV3Key,
     platforms: [Platform; 2],
@@ -148,56 +225,31 @@ pub struct Emulator {
 
 impl Emulator {
     /// Signing with platform A, which is the only one published.
-    pub fn new(clock: Arc<FixedClock>) -> Emulator {
+    ///
+    /// # Panics
+    /// Never: the fixture keys are valid (a unit test reads them).
+    pub fn new(clock: Arc<dyn Clock>) -> Emulator {
         Emulator {
             clock,
-            merchant: rsa::PublicKey::from_public_key_pem(MERCHANT_PUBLIC_KEY).unwrap(),
-            api_v3_key: ApiV3Key::new(API_V3_KEY).unwrap(),
+            merchant: rsa_sha256::public_key_from_text(MERCHANT_PUBLIC_KEY).expect("the fixture merchant key reads"),
+            api_v3_key: ApiV3Key::new(API_V3_KEY).expect("the fixture APIv3 key is 32 bytes"),
             platforms: platforms(),
             state: Mutex::new(State { published: 1, ..State::default() }),
         }
     }
 
-    /// Serves on a loopback port; returns the base URL.
-    pub async fn serve(self: &Arc<Self>) -> String {
-        let emulator = self.clone();
-        crate::loopback::serve(move |method, uri, headers, body| emulator.http(method, uri, headers, body)).await
+    /// `body` signed by the platform key that signs now.
+    fn sign_as_platform(&self, state: &State, body: &str) -> RawMessage {
+        let platform = self.platforms.get(state.signer).unwrap_or(&self.platforms[0]);
+        signed(body, platform.serial, &platform.key, self.clock.now().timestamp())
     }
 
-    fn http(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-        let headers: Vec<(String, String)> =
-            headers.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect();
-        let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
-        let (status, answer_headers, answer) = self.handle(method.as_str(), &path, &headers, &body);
-        let mut response = (StatusCode::from_u16(status).unwrap(), answer).into_response();
-        for (name, value) in answer_headers {
-            response
-                .headers_mut()
-                .insert(axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
-        }
-        response
-    }
-
-    /// Answers one call: (status, headers, body).
-    pub fn handle(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> (u16, Vec<(String, String)>, String) {
-        let mut state = self.state.lock().unwrap();
-        state.calls.push(format!("{method} {path}"));
-        let (status, answer) = match self.check_merchant(method, path, headers, body) {
-            Err(message) => (401, json!({ "code": "SIGN_ERROR", "message": message }).to_string()),
-            Ok(()) => match state.failures.pop_front() {
-                Some((status, code)) => (status, json!({ "code": code, "message": "emulated failure" }).to_string()),
-                None => self.route(&mut state, method, path, body),
-            },
-        };
-        let platform = &self.platforms[state.signer];
-        let raw = signed(&answer, platform.serial, &platform.key, self.clock.now().timestamp());
-        (status, raw.headers, answer)
+    /// `plaintext` encrypted with the APIv3 key under a fresh nonce, as a resource's JSON.
+    fn seal(&self, associated_data: &str, plaintext: &[u8]) -> Value {
+        encrypt(&self.api_v3_key, &fresh_nonce(12), associated_data, plaintext)
+            .ok()
+            .and_then(|sealed| serde_json::to_value(sealed).ok())
+            .unwrap_or(Value::Null)
     }
 
     /// WeChat Pay's check of the merchant signature.
@@ -208,11 +260,7 @@ impl Emulator {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(), String> {
-        let header = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v.as_str())
-            .ok_or("no Authorization")?;
+        let header = header(headers, "authorization").ok_or("no Authorization")?;
         let auth = Authorization::parse(header).map_err(|e| e.to_string())?;
         if auth.mchid != MCH_ID || auth.serial_no != MERCHANT_SERIAL {
             return Err("wrong merchant or serial".into());
@@ -232,8 +280,7 @@ impl Emulator {
             let data: Vec<Value> = self.platforms[..state.published]
                 .iter()
                 .map(|p| {
-                    let nonce = &sign::nonce().unwrap()[..12];
-                    let sealed = encrypt(&self.api_v3_key, nonce, "certificate", p.cert.as_bytes()).unwrap();
+                    let sealed = self.seal("certificate", p.cert.as_bytes());
                     json!({
                         "serial_no": p.serial,
                         "effective_time": "2020-01-01T00:00:00+08:00",
@@ -383,8 +430,11 @@ impl Emulator {
 
     /// The bank settles refund `out_refund_no` as `status` (`SUCCESS`, `ABNORMAL`, `CLOSED`);
     /// no notification is sent.
+    ///
+    /// # Panics
+    /// When the refund was never asked for (a mistake in the test).
     pub fn settle_refund(&self, out_refund_no: &str, status: &str) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         let refund = state.refunds.get_mut(out_refund_no).expect("the refund was made at the emulator");
         refund.status = status.into();
         refund.success_time = (status == "SUCCESS").then(|| beijing(self.clock.now()));
@@ -392,41 +442,39 @@ impl Emulator {
 
     /// The `REFUND.<status>` notification for `out_refund_no` as it stands, as WeChat Pay
     /// sends it, the resource changed by `edit` before it is encrypted.
+    ///
+    /// # Panics
+    /// When the refund was never asked for (a mistake in the test).
     pub fn refund_notification(&self, out_refund_no: &str, edit: impl FnOnce(&mut Value)) -> RawMessage {
-        let state = self.state.lock().unwrap();
-        let refund = &state.refunds[out_refund_no];
+        let state = lock(&self.state);
+        let refund = state.refunds.get(out_refund_no).expect("the refund was made at the emulator");
         let mut resource = refund.json(out_refund_no);
         // A notification names the status `refund_status`, the query answer `status`.
-        let fields = resource.as_object_mut().unwrap();
-        let status = fields.remove("status").unwrap();
-        fields.insert("refund_status".into(), status);
+        if let Some(fields) = resource.as_object_mut() {
+            let status = fields.remove("status").unwrap_or_default();
+            fields.insert("refund_status".into(), status);
+        }
         edit(&mut resource);
-        let nonce = &sign::nonce().unwrap()[..12];
-        let mut sealed = encrypt(&self.api_v3_key, nonce, "refund", resource.to_string().as_bytes()).unwrap();
-        sealed.original_type = Some("refund".into());
-        let envelope = json!({
-            "id": format!("EV-{}", sign::nonce().unwrap()),
-            "create_time": beijing(self.clock.now()),
-            "resource_type": "encrypt-resource",
-            "event_type": format!("REFUND.{}", refund.status),
-            "summary": "退款成功",
-            "resource": sealed,
-        });
-        let platform = &self.platforms[state.signer];
-        signed(&envelope.to_string(), platform.serial, &platform.key, self.clock.now().timestamp())
+        self.notify(&state, "refund", &format!("REFUND.{}", refund.status), "退款成功", &resource)
     }
 
     /// Opens a payment as a create call would, without the HTTP round trip (for sans-IO tests).
+    ///
+    /// # Panics
+    /// When the emulator refuses the call (a mistake in the test).
     pub fn open(&self, path: &str, body: &str) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         let (status, answer) = self.route(&mut state, "POST", path, body.as_bytes());
         assert_eq!(status, 200, "{answer}");
     }
 
     /// The buyer pays `out_trade_no` (`payer_total` fen, less than the total when a coupon
     /// paid part); no notification is sent.
+    ///
+    /// # Panics
+    /// When the payment was never opened (a mistake in the test).
     pub fn pay(&self, out_trade_no: &str, payer_total: i64) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         state.next += 1;
         let id = format!("42000{:023}", state.next);
         let tx = state.orders.get_mut(out_trade_no).expect("the order was created at the emulator");
@@ -437,12 +485,18 @@ impl Emulator {
     }
 
     /// The `TRANSACTION.SUCCESS` notification for `out_trade_no`, as WeChat Pay sends it.
+    ///
+    /// # Panics
+    /// When the payment was never opened (a mistake in the test).
     pub fn notification(&self, out_trade_no: &str) -> RawMessage {
         self.notification_for(APP_ID, MCH_ID, out_trade_no, |_| {})
     }
 
     /// A notification with the resource's app and merchant ids as given, the transaction
     /// changed by `edit` before it is encrypted.
+    ///
+    /// # Panics
+    /// When the payment was never opened (a mistake in the test).
     pub fn notification_for(
         &self,
         appid: &str,
@@ -450,53 +504,81 @@ impl Emulator {
         out_trade_no: &str,
         edit: impl FnOnce(&mut Value),
     ) -> RawMessage {
-        let state = self.state.lock().unwrap();
-        let mut transaction = transaction_json(appid, mchid, out_trade_no, &state.orders[out_trade_no]);
+        let state = lock(&self.state);
+        let mut transaction = transaction_json(
+            appid,
+            mchid,
+            out_trade_no,
+            state.orders.get(out_trade_no).expect("the order was created at the emulator"),
+        );
         edit(&mut transaction);
-        let nonce = &sign::nonce().unwrap()[..12];
-        let mut resource = encrypt(&self.api_v3_key, nonce, "transaction", transaction.to_string().as_bytes()).unwrap();
-        resource.original_type = Some("transaction".into());
+        self.notify(&state, "transaction", "TRANSACTION.SUCCESS", "支付成功", &transaction)
+    }
+
+    /// A notification as WeChat Pay sends it: `plaintext` (a `kind`, e.g. `transaction`)
+    /// encrypted into the envelope of `event_type`, signed by the current platform key.
+    fn notify(&self, state: &State, kind: &str, event_type: &str, summary: &str, plaintext: &Value) -> RawMessage {
+        let mut resource = self.seal(kind, plaintext.to_string().as_bytes());
+        resource["original_type"] = kind.into();
         let envelope = json!({
-            "id": format!("EV-{}", sign::nonce().unwrap()),
+            "id": format!("EV-{}", fresh_nonce(32)),
             "create_time": beijing(self.clock.now()),
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
+            "event_type": event_type,
+            "summary": summary,
             "resource": resource,
         });
-        let platform = &self.platforms[state.signer];
-        signed(&envelope.to_string(), platform.serial, &platform.key, self.clock.now().timestamp())
+        self.sign_as_platform(state, &envelope.to_string())
     }
 
     /// WeChat Pay rotates: platform B is published and signs from now on.
     pub fn rotate(&self) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         state.published = 2;
         state.signer = 1;
     }
 
     /// The next calls (after the signature check) answer `status` with `code`.
     pub fn fail_next(&self, status: u16, code: &'static str) {
-        self.state.lock().unwrap().failures.push_back((status, code));
+        lock(&self.state).failures.push_back((status, code));
     }
 
     /// Refunds answer `PROCESSING` (or `SUCCESS` again).
     pub fn refunds_processing(&self, processing: bool) {
-        self.state.lock().unwrap().refunds_processing = processing;
+        lock(&self.state).refunds_processing = processing;
     }
 
     /// Every call so far, as `METHOD path`.
     pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
+        lock(&self.state).calls.clone()
     }
 
     /// What the emulator knows of `out_trade_no`.
     pub fn order(&self, out_trade_no: &str) -> Option<Tx> {
-        self.state.lock().unwrap().orders.get(out_trade_no).cloned()
+        lock(&self.state).orders.get(out_trade_no).cloned()
     }
 
     /// Every refund, by `out_refund_no`.
     pub fn refunds(&self) -> BTreeMap<String, RefundRecord> {
-        self.state.lock().unwrap().refunds.clone()
+        lock(&self.state).refunds.clone()
+    }
+}
+
+impl HttpEmulator for Emulator {
+    /// Checks the merchant's signature, then answers the call (or the next queued failure),
+    /// signed by the current platform key.
+    fn answer(&self, call: HttpCall<'_>) -> HttpResponse {
+        let HttpCall { method, path, headers, body } = call;
+        let mut state = lock(&self.state);
+        state.calls.push(format!("{method} {path}"));
+        let (status, answer) = match self.check_merchant(method, path, headers, body) {
+            Err(message) => (401, json!({ "code": "SIGN_ERROR", "message": message }).to_string()),
+            Ok(()) => match state.failures.pop_front() {
+                Some((status, code)) => (status, json!({ "code": code, "message": "emulated failure" }).to_string()),
+                None => self.route(&mut state, method, path, body),
+            },
+        };
+        let raw = self.sign_as_platform(&state, &answer);
+        response(status, raw.headers, answer)
     }
 }

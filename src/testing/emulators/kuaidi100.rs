@@ -1,35 +1,71 @@
-//! A loopback emulator of Kuaidi100's poll API as documented: `/poll` subscribes a waybill
-//! (checking the key; 501 when already subscribed), `/poll/query.do` answers its history
-//! (checking `sign = MD5(param + key + customer)`; 500 when there is none), error codes on
-//! demand, and pushes signed with the salt each subscription gave, carrying the whole history.
+//! Kuaidi100's poll API as documented, emulated: `/poll` subscribes a waybill (checking the
+//! key; 501 when already subscribed), `/poll/query.do` answers its history (checking
+//! `sign = MD5(param + key + customer)`; 500 when there is none), error codes on demand
+//! (`fail_next`), and pushes signed with the salt each subscription gave, carrying the whole
+//! history.
+//!
+//! The account's identifiers are the constants below; [`config`] builds the adapter's
+//! configuration from them.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use orderflow::adapters::kuaidi100::sign::{form_encode, form_value, md5_upper};
-use orderflow::ports::RawMessage;
+use chrono::{DateTime, FixedOffset, Offset, Utc};
 use serde_json::{Value, json};
 
-use super::{CUSTOMER, KEY};
+use super::{HttpCall, HttpEmulator, lock, response};
+use crate::adapters::http::HttpResponse;
+use crate::adapters::kuaidi100::sign::{form_encode, form_value, md5_upper};
+use crate::adapters::kuaidi100::{Kuaidi100Config, Secret};
+use crate::ports::RawMessage;
+
+/// The emulated customer id (`customer`).
+pub const CUSTOMER: &str = "3564B6CF145FA93724CE18C1FB149036";
+/// The emulated authorization key (`key`).
+pub const KEY: &str = "pLXUGAwK5305";
+/// The salt the shop subscribes with; pushes are signed with it.
+pub const SALT: &str = "shop-chosen-salt";
+/// Where pushes go.
+pub const CALLBACK_URL: &str = "https://shop.example.com/webhooks/kuaidi100";
+
+/// The adapter's configuration for the emulated account (production base URL: point it at
+/// the emulator with `with_base_url`). The shop calls its carrier "SF"; Kuaidi100 calls it
+/// "shunfeng".
+pub fn config() -> Kuaidi100Config {
+    Kuaidi100Config::new(CUSTOMER, Secret::new(KEY), Secret::new(SALT), CALLBACK_URL)
+        .with_carrier_code("SF", "shunfeng")
+}
+
+/// `at` as Kuaidi100 writes times: Beijing time, no offset.
+pub fn beijing(at: DateTime<Utc>) -> String {
+    at.with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix()))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
 
 /// One subscription as Kuaidi100 keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
+    /// Kuaidi100's carrier code.
     pub company: String,
+    /// Where pushes go.
     pub callback_url: String,
+    /// What pushes are signed with.
     pub salt: String,
+    /// `4` asks for sub-states.
     pub resultv2: String,
 }
 
 /// One history entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// When (Beijing time, `%Y-%m-%d %H:%M:%S`).
     pub time: String,
+    /// What happened, in the carrier's words.
     pub context: String,
+    /// The state's name (`揽收`, `派件`, ...).
     pub status: String,
+    /// The state code (sub-state included, e.g. `501`).
     pub status_code: String,
 }
 
@@ -42,26 +78,16 @@ struct State {
     calls: Vec<String>,
 }
 
+/// Kuaidi100's poll API, emulated for one account ([`CUSTOMER`]).
 #[derive(Default)]
 pub struct Emulator {
     state: Mutex<State>,
 }
 
 impl Emulator {
-    /// Serves on a loopback port; returns the base URL.
-    pub async fn serve(self: &Arc<Self>) -> String {
-        let emulator = self.clone();
-        crate::loopback::serve(move |method, uri, headers, body| emulator.http(method, uri, headers, body)).await
-    }
-
-    fn http(&self, _method: Method, uri: Uri, _headers: HeaderMap, body: Bytes) -> Response {
-        let (status, answer) = self.handle(uri.path(), &body);
-        (StatusCode::from_u16(status).unwrap(), answer).into_response()
-    }
-
     /// Answers one call: (status, body).
     pub fn handle(&self, path: &str, body: &[u8]) -> (u16, String) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         state.calls.push(path.to_owned());
         if let Some(code) = state.failures.pop_front() {
             return (200, answer(false, code, "emulated failure"));
@@ -111,13 +137,16 @@ impl Emulator {
     /// The carrier reports state `code` (`name`) for `waybill` at `time` (Beijing).
     pub fn track(&self, waybill: &str, code: &str, name: &str, time: &str, context: &str) {
         let entry = Entry { time: time.into(), context: context.into(), status: name.into(), status_code: code.into() };
-        self.state.lock().unwrap().histories.entry(waybill.into()).or_default().insert(0, entry);
+        lock(&self.state).histories.entry(waybill.into()).or_default().insert(0, entry);
     }
 
     /// The push Kuaidi100 sends the subscriber of `waybill`: the whole history, signed with the
     /// subscription's salt; `edit` may change the param first (a carrier correction).
+    ///
+    /// # Panics
+    /// When the waybill was never subscribed (a mistake in the test).
     pub fn push_with(&self, waybill: &str, edit: impl FnOnce(&mut Value)) -> RawMessage {
-        let state = self.state.lock().unwrap();
+        let state = lock(&self.state);
         let subscription = state.subscriptions.get(waybill).expect("waybill not subscribed");
         let history = state.histories.get(waybill).cloned().unwrap_or_default();
         let mut param = json!({
@@ -134,21 +163,26 @@ impl Emulator {
     }
 
     /// [`Emulator::push_with`] with nothing changed.
+    ///
+    /// # Panics
+    /// When the waybill was never subscribed (a mistake in the test).
     pub fn push(&self, waybill: &str) -> RawMessage {
         self.push_with(waybill, |_| {})
     }
 
     /// The next calls answer these return codes, one each.
     pub fn fail_next(&self, code: &'static str) {
-        self.state.lock().unwrap().failures.push_back(code);
+        lock(&self.state).failures.push_back(code);
     }
 
+    /// Every subscription, by waybill.
     pub fn subscriptions(&self) -> BTreeMap<String, Subscription> {
-        self.state.lock().unwrap().subscriptions.clone()
+        lock(&self.state).subscriptions.clone()
     }
 
+    /// Every call so far, by path.
     pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
+        lock(&self.state).calls.clone()
     }
 }
 
@@ -179,4 +213,13 @@ fn last_result(company: &str, waybill: &str, history: &[Entry]) -> Value {
         "message": "ok", "nu": waybill, "ischeck": if state == "3" { "1" } else { "0" },
         "condition": "F00", "com": company, "status": "200", "state": state, "data": data,
     })
+}
+
+impl HttpEmulator for Emulator {
+    /// Both APIs take a form-urlencoded POST and answer JSON.
+    fn answer(&self, call: HttpCall<'_>) -> HttpResponse {
+        let path = call.path.split_once('?').map_or(call.path, |(path, _)| path);
+        let (status, body) = self.handle(path, call.body);
+        response(status, vec![("Content-Type".to_owned(), "application/json;charset=UTF-8".to_owned())], body)
+    }
 }

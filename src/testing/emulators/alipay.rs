@@ -1,37 +1,83 @@
-//! A loopback emulator of Alipay's gateway as documented: one URL, dispatching on `method`;
+//! Alipay's open-platform gateway as documented, emulated: one URL, dispatching on `method`;
 //! it checks the app's RSA2 signature on every call, signs every answer over its
-//! `*_response` text with the Alipay key, answers the documented codes when told, and sends
-//! notifications signed like Alipay (without `sign` and `sign_type` in the content).
+//! `*_response` text with the Alipay key, answers the documented codes when told
+//! (`fail_next`), and sends notifications signed like Alipay (without `sign` and `sign_type`
+//! in the content). Trades are precreate (QR), page, wap, app and mini-program; refunds are
+//! done at once or, when told, held until settled.
+//!
+//! The app's identifiers and both key pairs are the constants below; [`config`] builds the
+//! adapter's configuration from them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use axum::response::IntoResponse;
 use chrono::TimeDelta;
-use orderflow::adapters::alipay::api::beijing;
-use orderflow::adapters::alipay::sign::{self, Params};
-use orderflow::adapters::rsa_sha256::{self, RsaPrivateKey};
-use orderflow::ports::{Clock, RawMessage};
-use orderflow::testing::FixedClock;
 use serde_json::{Value, json};
 
-use super::{ALIPAY_KEY, APP_ID, APP_PUBLIC_KEY, SELLER_ID};
+use super::{HttpCall, HttpEmulator, lock, response};
+use crate::adapters::alipay::AlipayConfig;
+use crate::adapters::alipay::api::beijing;
+use crate::adapters::alipay::sign::{self, Params};
+use crate::adapters::http::HttpResponse;
+use crate::adapters::rsa_sha256::{self, RsaPrivateKey};
+use crate::ports::{Clock, RawMessage};
+
+/// The emulated app id.
+pub const APP_ID: &str = "2021000117650139";
+/// The emulated seller (merchant) id.
+pub const SELLER_ID: &str = "2088621955271234";
+/// Where the app's notifications go.
+pub const NOTIFY_URL: &str = "https://shop.example.com/webhooks/alipay";
+/// Where page and wap payments return the buyer.
+pub const RETURN_URL: &str = "https://shop.example.com/paid";
+/// The path of the gateway on the emulator's host (as `https://openapi.alipay.com/gateway.do`).
+pub const GATEWAY_PATH: &str = "/gateway.do";
+
+/// The app's private key, generated for tests (the app signs requests).
+pub const APP_KEY: &str = include_str!("keys/alipay/app.key.pem");
+/// Its public half (the emulator checks requests with it).
+pub const APP_PUBLIC_KEY: &str = include_str!("keys/alipay/app.pub.pem");
+/// Alipay's private key, generated for tests (the emulator signs answers and notifications).
+pub const ALIPAY_KEY: &str = include_str!("keys/alipay/alipay.key.pem");
+/// Its public half (the app checks answers and notifications with it).
+pub const ALIPAY_PUBLIC_KEY: &str = include_str!("keys/alipay/alipay.pub.pem");
+
+/// The adapter's configuration for the emulated app (production gateway: point it at the
+/// emulator with `with_gateway_url`).
+///
+/// # Panics
+/// Never: the fixture keys are valid (a unit test reads them).
+pub fn config() -> AlipayConfig {
+    AlipayConfig::new(APP_ID, SELLER_ID, APP_KEY, ALIPAY_PUBLIC_KEY, NOTIFY_URL)
+        .expect("the fixture keys read")
+        .with_return_url(RETURN_URL)
+}
 
 /// A trade the emulator knows.
 #[derive(Debug, Clone)]
 pub struct Trade {
+    /// The method that opened it (`alipay.trade.page.pay`, ...).
     pub method: String,
+    /// The total, in fen.
     pub total: i64,
+    /// What the buyer paid, in fen (less than the total when a coupon paid part).
     pub buyer_pay: i64,
+    /// `WAIT_BUYER_PAY`, `TRADE_SUCCESS`, `TRADE_FINISHED` or `TRADE_CLOSED`.
     pub status: &'static str,
+    /// Alipay's trade number.
     pub trade_no: String,
+    /// When it was paid (Beijing time).
     pub paid_at: Option<String>,
+    /// Refunded so far, in fen.
     pub refunded: i64,
 }
 
+/// A refund the emulator knows.
 #[derive(Debug, Clone)]
 pub struct Refund {
+    /// The trade refunded.
     pub out_trade_no: String,
+    /// The amount, in fen.
     pub amount: i64,
     /// `None` while Alipay is still processing it (accepted with `fund_change=N`, not yet in
     /// the refund query); then when the money went back.
@@ -49,8 +95,9 @@ struct State {
     next: u64,
 }
 
+/// Alipay's gateway, emulated for one app ([`APP_ID`]).
 pub struct Emulator {
-    clock: Arc<FixedClock>,
+    clock: Arc<dyn Clock>,
     app: rsa::PublicKey,
     key: RsaPrivateKey,
     state: Mutex<State>,
@@ -78,27 +125,24 @@ fn yuan(fen: i64) -> String {
 }
 
 impl Emulator {
-    pub fn new(clock: Arc<FixedClock>) -> Emulator {
+    /// An emulator with no trades, on `clock`.
+    ///
+    /// # Panics
+    /// Never: the fixture keys are valid (a unit test reads them).
+    pub fn new(clock: Arc<dyn Clock>) -> Emulator {
         Emulator {
             clock,
-            app: rsa_sha256::public_key_from_text(APP_PUBLIC_KEY).unwrap(),
-            key: RsaPrivateKey::from_text(ALIPAY_KEY).unwrap(),
+            app: rsa_sha256::public_key_from_text(APP_PUBLIC_KEY).expect("the fixture app key reads"),
+            key: RsaPrivateKey::from_text(ALIPAY_KEY).expect("the fixture Alipay key reads"),
             state: Mutex::new(State::default()),
         }
-    }
-
-    /// Serves the gateway on a loopback port; returns its URL.
-    pub async fn serve(self: &Arc<Self>) -> String {
-        let emulator = self.clone();
-        let base = crate::loopback::serve(move |_, _, _, body| emulator.handle(&body).into_response()).await;
-        format!("{base}/gateway.do")
     }
 
     /// Answers one form-urlencoded call with the signed JSON envelope.
     pub fn handle(&self, body: &[u8]) -> String {
         let params = sign::parse_form(body).unwrap_or_default();
         let method = params.get("method").cloned().unwrap_or_default();
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         state.calls.push(method.clone());
         let answer = match self.check_app(&params) {
             Err(sub_code) => error("40002", sub_code),
@@ -113,7 +157,8 @@ impl Emulator {
     /// `{"<method>_response": ..., "sign": ...}`, signed over the exact response text.
     pub fn envelope(&self, method: &str, answer: &Value) -> String {
         let text = answer.to_string();
-        let signature = self.key.sign(text.as_bytes()).unwrap();
+        // A signing failure leaves the signature empty: the app refuses the answer.
+        let signature = self.key.sign(text.as_bytes()).unwrap_or_default();
         format!(r#"{{"{}_response":{text},"sign":"{signature}"}}"#, method.replace('.', "_"))
     }
 
@@ -130,7 +175,8 @@ impl Emulator {
         }
         let sent = chrono::NaiveDateTime::parse_from_str(get("timestamp"), "%Y-%m-%d %H:%M:%S")
             .map_err(|_| "isv.invalid-timestamp")?;
-        let now = chrono::NaiveDateTime::parse_from_str(&beijing(self.clock.now()), "%Y-%m-%d %H:%M:%S").unwrap();
+        let now = chrono::NaiveDateTime::parse_from_str(&beijing(self.clock.now()), "%Y-%m-%d %H:%M:%S")
+            .map_err(|_| "isv.invalid-timestamp")?;
         if (now - sent).abs() > TimeDelta::minutes(15) {
             return Err("isv.invalid-timestamp");
         }
@@ -187,9 +233,8 @@ impl Emulator {
                     },
                 );
                 if method == "alipay.trade.create" {
-                    return ok(
-                        json!({ "out_trade_no": out_trade_no, "trade_no": state.trades[&out_trade_no].trade_no }),
-                    );
+                    let trade_no = state.trades.get(&out_trade_no).map(|t| t.trade_no.clone());
+                    return ok(json!({ "out_trade_no": out_trade_no, "trade_no": trade_no }));
                 }
                 ok(
                     json!({ "out_trade_no": out_trade_no, "qr_code": format!("https://qr.alipay.com/bax0{:06}", state.next) }),
@@ -291,12 +336,15 @@ impl Emulator {
     /// From now on, refunds are accepted (`fund_change=N`) and done only when
     /// [`settle_refund`](Self::settle_refund) says so.
     pub fn hold_refunds(&self, hold: bool) {
-        self.state.lock().unwrap().hold_refunds = hold;
+        lock(&self.state).hold_refunds = hold;
     }
 
     /// Alipay finishes the held refund `out_request_no`: the money goes back now.
+    ///
+    /// # Panics
+    /// When the refund was never asked for, or was settled already (a mistake in the test).
     pub fn settle_refund(&self, out_request_no: &str) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         let now = beijing(self.clock.now());
         let refund = state.refunds.get_mut(out_request_no).expect("the refund was asked for");
         assert!(refund.refunded_at.is_none(), "settled once");
@@ -306,17 +354,22 @@ impl Emulator {
     }
 
     /// The buyer's browser opens a page or wap payment URL (or the app SDK sends its order
-    /// string): the emulator checks it as a call and opens the trade.
+    /// string): the emulator checks it as a call and opens the trade. Returns the
+    /// `*_response` object (`Null` if there is none).
     pub fn open(&self, order_string: &str) -> Value {
         let query = order_string.split_once('?').map_or(order_string, |(_, q)| q);
-        let envelope: Value = serde_json::from_str(&self.handle(query.as_bytes())).unwrap();
-        envelope.as_object().unwrap().iter().find(|(k, _)| k.ends_with("_response")).unwrap().1.clone()
+        let envelope: Value = serde_json::from_str(&self.handle(query.as_bytes())).unwrap_or_default();
+        let fields = envelope.as_object().into_iter().flatten();
+        fields.filter(|(k, _)| k.ends_with("_response")).map(|(_, v)| v.clone()).next().unwrap_or_default()
     }
 
     /// The buyer pays `out_trade_no` (`buyer_pay` fen, less than the total when a coupon paid
     /// part); no notification is sent.
+    ///
+    /// # Panics
+    /// When the trade was never opened (a mistake in the test).
     pub fn pay(&self, out_trade_no: &str, buyer_pay: i64) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         let trade = state.trades.get_mut(out_trade_no).expect("the trade was opened at the emulator");
         trade.status = "TRADE_SUCCESS";
         trade.buyer_pay = buyer_pay;
@@ -324,9 +377,12 @@ impl Emulator {
     }
 
     /// The parameters of the notification for `out_trade_no`, unsigned.
+    ///
+    /// # Panics
+    /// When the trade was never opened (a mistake in the test).
     pub fn notification_params(&self, out_trade_no: &str) -> Params {
-        let state = self.state.lock().unwrap();
-        let trade = &state.trades[out_trade_no];
+        let state = lock(&self.state);
+        let trade = state.trades.get(out_trade_no).expect("the trade was opened at the emulator");
         let mut params = Params::new();
         let now = beijing(self.clock.now());
         for (name, value) in [
@@ -355,10 +411,13 @@ impl Emulator {
     }
 
     /// The refund notification for the refund `out_request_no`, unsigned.
+    ///
+    /// # Panics
+    /// When the refund was never asked for (a mistake in the test).
     pub fn refund_params(&self, out_request_no: &str) -> Params {
-        let refund = self.state.lock().unwrap().refunds[out_request_no].clone();
+        let refund = lock(&self.state).refunds.get(out_request_no).cloned().expect("the refund was asked for");
         let mut params = self.notification_params(&refund.out_trade_no);
-        let refunded = self.state.lock().unwrap().trades[&refund.out_trade_no].refunded;
+        let refunded = lock(&self.state).trades.get(&refund.out_trade_no).map_or(0, |t| t.refunded);
         params.insert("out_biz_no".into(), out_request_no.into());
         params.insert("refund_fee".into(), yuan(refunded));
         params.insert("gmt_refund".into(), format!("{}.000", beijing(self.clock.now())));
@@ -367,7 +426,7 @@ impl Emulator {
 
     /// `params` signed as Alipay signs a notification, as the form body it posts.
     pub fn signed(&self, mut params: Params) -> RawMessage {
-        let signature = self.key.sign(sign::content(&params, sign::NOTIFY_UNSIGNED).as_bytes()).unwrap();
+        let signature = self.key.sign(sign::content(&params, sign::NOTIFY_UNSIGNED).as_bytes()).unwrap_or_default();
         params.insert("sign".into(), signature);
         RawMessage {
             headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded; charset=utf-8".into())],
@@ -376,28 +435,31 @@ impl Emulator {
     }
 
     /// The payment notification for `out_trade_no`, as Alipay sends it.
+    ///
+    /// # Panics
+    /// When the trade was never opened (a mistake in the test).
     pub fn notification(&self, out_trade_no: &str) -> RawMessage {
         self.signed(self.notification_params(out_trade_no))
     }
 
     /// The next calls (after the signature check) answer `code` with `sub_code`.
     pub fn fail_next(&self, code: &'static str, sub_code: &'static str) {
-        self.state.lock().unwrap().failures.push_back((code, sub_code));
+        lock(&self.state).failures.push_back((code, sub_code));
     }
 
     /// Every method called so far.
     pub fn calls(&self) -> Vec<String> {
-        self.state.lock().unwrap().calls.clone()
+        lock(&self.state).calls.clone()
     }
 
     /// What the emulator knows of `out_trade_no`.
     pub fn trade(&self, out_trade_no: &str) -> Option<Trade> {
-        self.state.lock().unwrap().trades.get(out_trade_no).cloned()
+        lock(&self.state).trades.get(out_trade_no).cloned()
     }
 
     /// Every refund, by `out_request_no`.
     pub fn refunds(&self) -> BTreeMap<String, Refund> {
-        self.state.lock().unwrap().refunds.clone()
+        lock(&self.state).refunds.clone()
     }
 }
 
@@ -424,4 +486,13 @@ fn book_refund(state: &mut State, out_trade_no: &str, amount: i64) -> i64 {
         trade.status = "TRADE_CLOSED";
     }
     trade.refunded
+}
+
+impl HttpEmulator for Emulator {
+    /// Every call is a form-urlencoded POST to the gateway; the answer is always 200 with the
+    /// signed JSON envelope (errors inside it, as Alipay answers).
+    fn answer(&self, call: HttpCall<'_>) -> HttpResponse {
+        let headers = vec![("Content-Type".to_owned(), "application/json;charset=utf-8".to_owned())];
+        response(200, headers, self.handle(call.body))
+    }
 }
