@@ -15,17 +15,21 @@ WITH p AS (
     SELECT * FROM bench_steps WHERE step = 0
 ), o AS (
     INSERT INTO orders (id, number, customer, status, placed_at, next_deadline_at, next_deadline_kind, version,
-        snapshot)
+        snapshot, snapshot_version, hold_reasons, ship_by, payment_anomaly, open_cases)
     SELECT u.id, 'PGB' || u.id::text, p.customer, p.status, p.placed_at, p.deadline_at, p.deadline_kind, p.version,
-        p.snapshot
+        p.snapshot, p.snapshot_version, p.hold_reasons, p.ship_by, p.payment_anomaly, p.open_cases
     FROM p, (SELECT gen_random_uuid() AS id) AS u
     RETURNING id
 ), new_events AS (
-    INSERT INTO events (order_id, seq, body, event_type)
-    SELECT o.id, t.seq, t.body, t.type FROM o, p, unnest(p.seqs, p.bodies, p.types) AS t(seq, body, type)
+    INSERT INTO events (order_id, seq, body, event_type, schema_version)
+    SELECT o.id, t.seq, t.body, t.type, p.schema_version
+    FROM o, p, unnest(p.seqs, p.bodies, p.types) AS t(seq, body, type)
+    ORDER BY t.seq
 ), new_outbox AS (
-    INSERT INTO outbox (key, order_id, effect)
-    SELECT replace(t.k, '{id}', o.id::text), o.id, t.e FROM o, p, unnest(p.outbox_keys, p.effects) AS t(k, e)
+    INSERT INTO outbox (key, order_id, effect, written_at)
+    SELECT replace(t.k, '{id}', o.id::text), o.id, t.e, p.written_at
+    FROM o, p, unnest(p.outbox_keys, p.effects) WITH ORDINALITY AS t(k, e, n)
+    ORDER BY t.n
 ), new_keys AS (
     INSERT INTO dedupe_keys (key, order_id)
     SELECT replace(t.k, '{id}', o.id::text), o.id FROM o, p, unnest(p.dedupe_keys) AS t(k)
@@ -38,15 +42,20 @@ WITH p AS (
     SELECT * FROM bench_steps WHERE step = :step
 ), o AS (
     UPDATE orders AS x SET status = p.status, next_deadline_at = p.deadline_at, next_deadline_kind = p.deadline_kind,
-        version = p.version, snapshot = p.snapshot
+        version = p.version, snapshot = p.snapshot, hold_reasons = p.hold_reasons, ship_by = p.ship_by,
+        payment_anomaly = p.payment_anomaly, open_cases = p.open_cases
     FROM p WHERE x.id = :id::uuid AND x.version = p.expected
     RETURNING x.id
 ), new_events AS (
-    INSERT INTO events (order_id, seq, body, event_type)
-    SELECT o.id, t.seq, t.body, t.type FROM o, p, unnest(p.seqs, p.bodies, p.types) AS t(seq, body, type)
+    INSERT INTO events (order_id, seq, body, event_type, schema_version)
+    SELECT o.id, t.seq, t.body, t.type, p.schema_version
+    FROM o, p, unnest(p.seqs, p.bodies, p.types) AS t(seq, body, type)
+    ORDER BY t.seq
 ), new_outbox AS (
-    INSERT INTO outbox (key, order_id, effect)
-    SELECT replace(t.k, '{id}', o.id::text), o.id, t.e FROM o, p, unnest(p.outbox_keys, p.effects) AS t(k, e)
+    INSERT INTO outbox (key, order_id, effect, written_at)
+    SELECT replace(t.k, '{id}', o.id::text), o.id, t.e, p.written_at
+    FROM o, p, unnest(p.outbox_keys, p.effects) WITH ORDINALITY AS t(k, e, n)
+    ORDER BY t.n
 ), new_keys AS (
     INSERT INTO dedupe_keys (key, order_id)
     SELECT replace(t.k, '{id}', o.id::text), o.id FROM o, p, unnest(p.dedupe_keys) AS t(k)

@@ -43,7 +43,8 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::engine::{Adapters, Engine, Ports, RequestKey};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
-use orderflow::ports::{OrderRepository, SystemClock, WorkQueue};
+use orderflow::ports::{OrderRepository, QueryColumns, SystemClock, WorkQueue};
+use orderflow::stored::{EVENT_VERSION, SNAPSHOT_VERSION};
 use orderflow::testing::{
     FakeCarrier, FakeGateway, RecordingNotifier, buyer, carrier, provider, sample_form, warehouse,
 };
@@ -216,6 +217,11 @@ struct RecordedCommit {
     deadline_at: Option<DateTime<Utc>>,
     deadline_kind: Option<Value>,
     snapshot: Value,
+    /// The index columns of staff queries, as `PgStore` writes them.
+    hold_reasons: Vec<String>,
+    ship_by: Option<DateTime<Utc>>,
+    payment_anomaly: bool,
+    open_cases: bool,
     seqs: Vec<i64>,
     bodies: Vec<Value>,
     /// The events' types, as the stores write them beside each body.
@@ -223,6 +229,8 @@ struct RecordedCommit {
     /// Outbox keys with the order id replaced by `{id}`.
     outbox_keys: Vec<String>,
     effects: Vec<Value>,
+    /// When the outbox rows were written (the last event's time, as `Commit::written_at`).
+    written_at: Option<DateTime<Utc>>,
     /// Dedupe keys with the order id (or the placement key) replaced by `{id}`.
     dedupe_keys: Vec<String>,
     /// True when this transition recorded the waybill.
@@ -253,6 +261,7 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
         }
         let id_text = id.to_string();
         let deadline = order.next_deadline();
+        let query = QueryColumns::of(&order);
         recorded.push(RecordedCommit {
             expected: i64::try_from(version)?,
             version: i64::try_from(order.version())?,
@@ -262,11 +271,16 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
             deadline_at: deadline.map(|(at, _)| at),
             deadline_kind: deadline.map(|(_, kind)| json(&kind)),
             snapshot: json(&order),
+            hold_reasons: query.hold_reasons.iter().map(|r| r.as_str().to_owned()).collect(),
+            ship_by: query.ship_by,
+            payment_anomaly: query.payment_anomaly,
+            open_cases: query.open_cases,
             seqs: new.iter().map(|e| i64::try_from(e.seq)).collect::<Result<_, _>>()?,
             bodies: new.iter().map(json).collect(),
             types: new.iter().map(|e| e.change.name().to_owned()).collect(),
             outbox_keys: claimed.iter().map(|item| item.key.replace(&id_text, "{id}")).collect(),
             effects: claimed.iter().map(|item| json(&item.effect)).collect(),
+            written_at: new.last().map(|e| e.at),
             dedupe_keys: script.dedupe_keys(step, serial)?,
             waybill: order.waybills().count() > waybills,
         });
@@ -321,13 +335,23 @@ struct RawClient {
 const RAW_CREATE: &str = include_str!("postgres_raw_create.sql");
 const RAW_APPEND: &str = include_str!("postgres_raw_append.sql");
 
+/// A raw statement for `schema`, its comments left out.
+fn raw_sql(text: &str, schema: &str) -> String {
+    let lines = text.lines().filter(|line| !line.starts_with("--"));
+    lines
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("{s}", &format!("\"{schema}\""))
+        .replace("{snapshot_version}", &SNAPSHOT_VERSION.to_string())
+        .replace("{event_version}", &EVENT_VERSION.to_string())
+}
+
 impl RawClient {
     async fn connect(url: &str, schema: &str) -> Result<RawClient, BoxError> {
         let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
         tokio::spawn(connection);
-        let s = format!("\"{schema}\"");
-        let create = client.prepare(&RAW_CREATE.replace("{s}", &s)).await?;
-        let append = client.prepare(&RAW_APPEND.replace("{s}", &s)).await?;
+        let create = client.prepare(&raw_sql(RAW_CREATE, schema)).await?;
+        let append = client.prepare(&raw_sql(RAW_APPEND, schema)).await?;
         Ok(RawClient { client, create, append })
     }
 
@@ -354,11 +378,16 @@ impl RawClient {
                         &commit.deadline_kind,
                         &commit.version,
                         &commit.snapshot,
+                        &commit.hold_reasons,
+                        &commit.ship_by,
+                        &commit.payment_anomaly,
+                        &commit.open_cases,
                         &commit.seqs,
                         &commit.bodies,
                         &commit.types,
                         &outbox_keys,
                         &commit.effects,
+                        &commit.written_at,
                         &dedupe_keys,
                         &waybills,
                     ],
@@ -375,12 +404,17 @@ impl RawClient {
                         &commit.deadline_kind,
                         &commit.version,
                         &commit.snapshot,
+                        &commit.hold_reasons,
+                        &commit.ship_by,
+                        &commit.payment_anomaly,
+                        &commit.open_cases,
                         &commit.expected,
                         &commit.seqs,
                         &commit.bodies,
                         &commit.types,
                         &outbox_keys,
                         &commit.effects,
+                        &commit.written_at,
                         &dedupe_keys,
                         &waybills,
                     ],
@@ -523,26 +557,33 @@ fn interleaved(
     admin: &Client,
     sides: (&PgEngine, &Arc<Script>, &Arc<Progress>),
     raw: (&RawClients, &Arc<Vec<RecordedCommit>>, &Arc<Progress>),
+    durable: bool,
 ) -> Result<(), BoxError> {
-    const ROUNDS: usize = 15;
-    const PER_BATCH: u64 = 600;
+    // With every commit flushed (about 5 ms each on this VM), one worker does about 100
+    // transitions a second and more workers share flushes: batches grow with the workers.
+    let rounds = if durable { 11 } else { 15 };
+    let per_batch = |workers: usize| if durable { 60 * workers as u64 } else { 600 };
     let (engine, script, engine_progress) = sides;
     let (clients, commits, raw_progress) = raw;
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
-    eprintln!("interleaved: {ROUNDS} rounds of {PER_BATCH} transitions per side and worker count");
+    eprintln!(
+        "interleaved: {rounds} rounds per side and worker count, of {} transitions (1 worker) to {}",
+        per_batch(1),
+        per_batch(MAX_WORKERS)
+    );
     eprintln!(
         "workers | engine /s | raw /s | ratio (median of pairs) | CPU µs/transition engine: client + server | raw: client + server | load average"
     );
     for workers in WORKERS {
-        let iters = PER_BATCH / workers as u64;
-        let transitions = (iters * workers as u64 * ROUNDS as u64) as f64;
+        let iters = per_batch(workers) / workers as u64;
+        let transitions = (iters * workers as u64 * rounds as u64) as f64;
         let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         let mut ratios = Vec::new();
         let mut cpu = [[0.0; 2]; 2];
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             let mut pair = [0.0; 2];
             for k in 0..2 {
                 let side = (round + k) % 2; // who goes first alternates
@@ -638,20 +679,27 @@ async fn print_server_stats(admin: &Client) -> Result<(), BoxError> {
 
 /// A schema for pgbench: `PgStore`'s tables and `bench_steps`, the recorded rows of each
 /// transition that `benches/postgres_pgbench.sql` writes.
-async fn create_pgbench_schema(url: &str, admin: &Client, schema: &str, commits: &[RecordedCommit]) -> Result<(), BoxError> {
+async fn create_pgbench_schema(
+    url: &str,
+    admin: &Client,
+    schema: &str,
+    commits: &[RecordedCommit],
+) -> Result<(), BoxError> {
     drop(PgStore::connect(PgOptions::new(url).schema(schema).pool_size(1)).await?);
     admin
         .batch_execute(&format!(
             "CREATE TABLE \"{schema}\".bench_steps (
                  step int PRIMARY KEY, expected bigint, version bigint, customer text, status text,
                  placed_at timestamptz, deadline_at timestamptz, deadline_kind jsonb, snapshot jsonb, seqs bigint[],
-                 bodies jsonb[], types text[], outbox_keys text[], effects jsonb[], dedupe_keys text[], waybill boolean)"
+                 bodies jsonb[], types text[], outbox_keys text[], effects jsonb[], dedupe_keys text[], waybill boolean,
+                 hold_reasons text[], ship_by timestamptz, payment_anomaly boolean, open_cases boolean,
+                 written_at timestamptz, snapshot_version smallint, schema_version smallint)"
         ))
         .await?;
     let insert = admin
         .prepare(&format!(
             "INSERT INTO \"{schema}\".bench_steps VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                 $15, $16)"
+                 $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         ))
         .await?;
     for (step, c) in commits.iter().enumerate() {
@@ -676,6 +724,13 @@ async fn create_pgbench_schema(url: &str, admin: &Client, schema: &str, commits:
                     &c.effects,
                     &c.dedupe_keys,
                     &c.waybill,
+                    &c.hold_reasons,
+                    &c.ship_by,
+                    &c.payment_anomaly,
+                    &c.open_cases,
+                    &c.written_at,
+                    &i16::try_from(SNAPSHOT_VERSION)?,
+                    &i16::try_from(EVENT_VERSION)?,
                 ],
             )
             .await?;
@@ -813,11 +868,13 @@ fn bench(rt: &tokio::runtime::Runtime, url: &str, admin: &Client, schemas: [&str
     c.final_summary();
     // Only under `cargo bench`, not when each benchmark runs once as a test.
     if std::env::args().any(|arg| arg == "--bench") && std::env::var_os("POSTGRES_VS_RAW_NO_INTERLEAVED").is_none() {
-        let durable: String = rt.block_on(admin.query_one("SHOW fsync", &[]))?.get(0);
+        let fsync: String = rt.block_on(admin.query_one("SHOW fsync", &[]))?.get(0);
         let synchronous: String = rt.block_on(admin.query_one("SHOW synchronous_commit", &[]))?.get(0);
-        eprintln!("server: fsync={durable}, synchronous_commit={synchronous}");
+        eprintln!("server: fsync={fsync}, synchronous_commit={synchronous}");
+        let durable = fsync == "on" && synchronous != "off";
         let stats = rt.block_on(reset_server_stats(admin))?;
-        interleaved(rt, admin, (&engine, &script, &engine_progress), (&clients, &commits, &raw_progress))?;
+        let (engine_side, raw_side) = ((&engine, &script, &engine_progress), (&clients[..], &commits, &raw_progress));
+        interleaved(rt, admin, engine_side, raw_side, durable)?;
         if stats {
             rt.block_on(print_server_stats(admin))?;
         }
