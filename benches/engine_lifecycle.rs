@@ -538,18 +538,33 @@ const PROFILE_WARM_UP: u64 = 2 * PROFILE_HOT as u64;
 /// between two runs with different N, divided by the difference in N. The counted lifecycles
 /// are in the steady state of the timed bench: each one's placement sends an older order cold
 /// (its history packed, its snapshot dropped).
+///
+/// `ORDERFLOW_PROFILE=commands:N` runs the commands-only lifecycle instead, and
+/// `ORDERFLOW_PROFILE=hand:N` the hand-written engine's: their counts are the paired check's
+/// ratio without the machine's load.
 fn profile() -> bool {
-    let Ok(n) = std::env::var("ORDERFLOW_PROFILE") else {
+    let Ok(spec) = std::env::var("ORDERFLOW_PROFILE") else {
         return false;
     };
-    let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=N with a number N");
+    let (kind, n) = spec.split_once(':').unwrap_or(("signed", &spec));
+    let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=[commands:|hand:]N with a number N");
     let rt = runtime();
+    if kind == "hand" {
+        let shop = HandShop::new();
+        for _ in 0..PROFILE_WARM_UP + n {
+            if let Err(e) = rt.block_on(shop.lifecycle()) {
+                panic!("lifecycle failed: {e}");
+            }
+        }
+        return true;
+    }
+    let callbacks = if kind == "commands" { Callbacks::Commands } else { Callbacks::Signed };
     #[cfg(feature = "packed-memory")]
     let shop = Shop::with_store(MemoryStore::with_hot_orders(PROFILE_HOT));
     #[cfg(not(feature = "packed-memory"))]
     let shop = Shop::new();
     for _ in 0..PROFILE_WARM_UP + n {
-        if let Err(e) = rt.block_on(shop.lifecycle()) {
+        if let Err(e) = rt.block_on(shop.lifecycle_with(callbacks)) {
             panic!("lifecycle failed: {e}");
         }
     }
