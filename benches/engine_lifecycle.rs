@@ -539,9 +539,9 @@ const PROFILE_WARM_UP: u64 = 2 * PROFILE_HOT as u64;
 /// are in the steady state of the timed bench: each one's placement sends an older order cold
 /// (its history packed, its snapshot dropped).
 ///
-/// `ORDERFLOW_PROFILE=commands:N` runs the commands-only lifecycle instead, and
-/// `ORDERFLOW_PROFILE=hand:N` the hand-written engine's: their counts are the paired check's
-/// ratio without the machine's load.
+/// `ORDERFLOW_PROFILE=commands:N` runs the commands-only lifecycle instead, on the plain
+/// store, and `ORDERFLOW_PROFILE=hand:N` the hand-written engine's: their counts are the paired
+/// check's ratio without the machine's load.
 fn profile() -> bool {
     let Ok(spec) = std::env::var("ORDERFLOW_PROFILE") else {
         return false;
@@ -558,13 +558,22 @@ fn profile() -> bool {
         }
         return true;
     }
-    let callbacks = if kind == "commands" { Callbacks::Commands } else { Callbacks::Signed };
+    if kind == "commands" {
+        // On the plain store, the target's.
+        let shop = Shop::new();
+        for _ in 0..PROFILE_WARM_UP + n {
+            if let Err(e) = rt.block_on(shop.lifecycle_with(Callbacks::Commands)) {
+                panic!("lifecycle failed: {e}");
+            }
+        }
+        return true;
+    }
     #[cfg(feature = "packed-memory")]
     let shop = Shop::with_store(MemoryStore::with_hot_orders(PROFILE_HOT));
     #[cfg(not(feature = "packed-memory"))]
     let shop = Shop::new();
     for _ in 0..PROFILE_WARM_UP + n {
-        if let Err(e) = rt.block_on(shop.lifecycle_with(callbacks)) {
+        if let Err(e) = rt.block_on(shop.lifecycle()) {
             panic!("lifecycle failed: {e}");
         }
     }
