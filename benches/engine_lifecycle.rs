@@ -32,13 +32,14 @@ use std::time::{Duration, Instant};
 use cpu_time::Blocks;
 use hand_engine::HandEngine;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{Criterion, Throughput, criterion_group};
 use orderflow::adapters::memory::{Plain, RecordKeeping};
 use orderflow::engine::{Adapters, Engine};
-use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
+use orderflow::order::{TrackingKind, TrackingUpdate};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, provider, sample_form, t0, warehouse,
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, pack_remaining, provider, sample_form, t0,
+    warehouse,
 };
 use orderflow::{
     Action, Actor, Command, MemoryInventory, MemoryStore, Order, OrderId, OrderStatus, PackageId, PlaceOrderForm, Sku,
@@ -144,18 +145,7 @@ impl<K: RecordKeeping> Shop<K> {
 
         // 4. Pick and pack everything in one parcel.
         engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
-        let lines = &placed.order.lines();
-        let items = lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-        let scanned = lines
-            .iter()
-            .map(|l| ScannedItem {
-                sku: l.sku.to_string(),
-                product_name: l.product_name.to_string(),
-                variant: l.variant.clone(),
-                quantity: l.quantity,
-            })
-            .collect();
-        engine.execute(id, Command::new(self.warehouse.clone(), Action::Pack { items, scanned })).await?;
+        engine.execute(id, Command::new(self.warehouse.clone(), pack_remaining(&placed.order))).await?;
 
         // 5. Ship: quotes, selection, booking; the outbox creates the shipment and records the
         //    waybill (and sends the notifications so far).
@@ -166,11 +156,7 @@ impl<K: RecordKeeping> Shop<K> {
         let waybill = shipped.fulfilment().package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
 
         // 6. Three tracking updates: signed pushes (or the carrier's commands).
-        for (hours, kind, event) in [
-            (5, TrackingKind::PickedUp, "E1"),
-            (26, TrackingKind::InTransit, "E2"),
-            (44, TrackingKind::Delivered, "E3"),
-        ] {
+        for (hours, kind, event) in TRACKING {
             self.clock.advance(TimeDelta::hours(hours));
             match callbacks {
                 Callbacks::Signed => {
@@ -178,15 +164,7 @@ impl<K: RecordKeeping> Shop<K> {
                     engine.handle_tracking_push(&push).await?;
                 }
                 Callbacks::Commands => {
-                    let update = TrackingUpdate {
-                        kind,
-                        at: self.clock.now(),
-                        event_id: event.into(),
-                        location: "Hangzhou".into(),
-                        description: kind.describe().into(),
-                    };
-                    let record = Action::RecordTracking { waybill: waybill.to_string(), update };
-                    engine.execute(id, Command::new(carrier("SF"), record)).await?;
+                    engine.execute(id, tracking_command(&waybill, kind, self.clock.now(), event)).await?;
                 }
             }
         }
@@ -197,6 +175,22 @@ impl<K: RecordKeeping> Shop<K> {
         engine.drain_outbox().await?;
         Ok(done.order)
     }
+}
+
+/// The lifecycle's tracking updates: hours after the previous step, kind, carrier's event id.
+const TRACKING: [(i64, TrackingKind, &str); 3] =
+    [(5, TrackingKind::PickedUp, "E1"), (26, TrackingKind::InTransit, "E2"), (44, TrackingKind::Delivered, "E3")];
+
+/// The carrier's command recording a tracking update on `waybill`.
+fn tracking_command(waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event: &str) -> Command {
+    let update = TrackingUpdate {
+        kind,
+        at,
+        event_id: event.into(),
+        location: "Hangzhou".into(),
+        description: kind.describe().into(),
+    };
+    Command::new(carrier("SF"), Action::RecordTracking { waybill: waybill.to_owned(), update })
 }
 
 /// How the payment and the tracking updates reach the engine.
@@ -251,18 +245,7 @@ impl HandShop {
         engine.execute(id, Command::new(provider(), capture)).await?;
 
         engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
-        let lines = &placed.lines();
-        let items = lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-        let scanned = lines
-            .iter()
-            .map(|l| ScannedItem {
-                sku: l.sku.to_string(),
-                product_name: l.product_name.to_string(),
-                variant: l.variant.clone(),
-                quantity: l.quantity,
-            })
-            .collect();
-        engine.execute(id, Command::new(self.warehouse.clone(), Action::Pack { items, scanned })).await?;
+        engine.execute(id, Command::new(self.warehouse.clone(), pack_remaining(&placed))).await?;
 
         let package = PackageId(1);
         engine.ship(&self.warehouse, id, package).await?;
@@ -270,21 +253,9 @@ impl HandShop {
         let shipped = engine.order(id)?;
         let waybill = shipped.fulfilment().package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
 
-        for (hours, kind, event) in [
-            (5, TrackingKind::PickedUp, "E1"),
-            (26, TrackingKind::InTransit, "E2"),
-            (44, TrackingKind::Delivered, "E3"),
-        ] {
+        for (hours, kind, event) in TRACKING {
             clock.advance(TimeDelta::hours(hours));
-            let update = TrackingUpdate {
-                kind,
-                at: clock.now(),
-                event_id: event.into(),
-                location: "Hangzhou".into(),
-                description: kind.describe().into(),
-            };
-            let record = Action::RecordTracking { waybill: waybill.to_string(), update };
-            engine.execute(id, Command::new(carrier("SF"), record)).await?;
+            engine.execute(id, tracking_command(&waybill, kind, clock.now(), event)).await?;
         }
 
         clock.advance(TimeDelta::days(1));
@@ -339,63 +310,72 @@ fn engine_lifecycle(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine_lifecycle");
     group.throughput(Throughput::Elements(1));
     group.bench_function("memory_store_with_fakes", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new, Callbacks::Signed)))
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, engine_shops(MemoryStore::new, Callbacks::Signed))))
     });
     // The same on the packed store (histories encoded, cold orders packed): what packing
     // costs per lifecycle.
     #[cfg(feature = "packed-memory")]
     group.bench_function("memory_store_packed", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::packed, Callbacks::Signed)))
+        b.iter_custom(|iters| {
+            rt.block_on(timed_lifecycles(iters, engine_shops(MemoryStore::packed, Callbacks::Signed)))
+        })
     });
     // The same with the payment and the tracking as commands instead of signed webhooks:
     // without the fakes' signing and their adapters' checks.
     group.bench_function("memory_store_commands_only", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new, Callbacks::Commands)))
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, engine_shops(MemoryStore::new, Callbacks::Commands))))
     });
     // The baseline of the commands-only lifecycle: a minimal hand-written engine.
     check_same_work(&rt);
-    group.bench_function("hand_written_commands_only", |b| b.iter_custom(|iters| rt.block_on(timed_hand(iters))));
+    group.bench_function("hand_written_commands_only", |b| {
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, HandShop::new)))
+    });
     group.finish();
 }
 
-/// Times `iters` lifecycles, on a new shop (from `store`) every [`CHUNK`] of them; building
-/// and dropping the shops is outside the timing.
-async fn timed_lifecycles<K: RecordKeeping>(
-    iters: u64,
-    store: impl Fn() -> MemoryStore<K>,
-    callbacks: Callbacks,
-) -> Duration {
-    let mut elapsed = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let shop = Shop::with_store(store());
-        let n = left.min(CHUNK);
-        let start = Instant::now();
-        for _ in 0..n {
-            match shop.lifecycle_with(callbacks).await {
-                Ok(order) => {
-                    black_box(order);
-                }
-                Err(e) => panic!("lifecycle failed: {e}"),
-            }
-        }
-        elapsed += start.elapsed();
-        left -= n;
-        drop(shop); // outside the timing
-    }
-    elapsed
+/// A shop the timed loops run lifecycles in.
+trait Lifecycles {
+    /// One lifecycle; the finished order.
+    fn run(&self) -> impl Future<Output = Result<Order, BoxError>>;
 }
 
-/// [`timed_lifecycles`] for the hand-written engine.
-async fn timed_hand(iters: u64) -> Duration {
+/// The engine's shop, its payment and tracking arriving as `callbacks` says.
+struct EngineShop<K: RecordKeeping> {
+    shop: Shop<K>,
+    callbacks: Callbacks,
+}
+
+impl<K: RecordKeeping> Lifecycles for EngineShop<K> {
+    fn run(&self) -> impl Future<Output = Result<Order, BoxError>> {
+        self.shop.lifecycle_with(self.callbacks)
+    }
+}
+
+impl Lifecycles for HandShop {
+    fn run(&self) -> impl Future<Output = Result<Order, BoxError>> {
+        self.lifecycle()
+    }
+}
+
+/// The engine's shop on a new `store` every time, for [`timed_lifecycles`].
+fn engine_shops<K: RecordKeeping>(
+    store: impl Fn() -> MemoryStore<K>,
+    callbacks: Callbacks,
+) -> impl Fn() -> EngineShop<K> {
+    move || EngineShop { shop: Shop::with_store(store()), callbacks }
+}
+
+/// Times `iters` lifecycles, on a new shop (from `new_shop`) every [`CHUNK`] of them; building
+/// and dropping the shops is outside the timing.
+async fn timed_lifecycles<L: Lifecycles>(iters: u64, new_shop: impl Fn() -> L) -> Duration {
     let mut elapsed = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
-        let shop = HandShop::new();
+        let shop = new_shop();
         let n = left.min(CHUNK);
         let start = Instant::now();
         for _ in 0..n {
-            match shop.lifecycle().await {
+            match shop.run().await {
                 Ok(order) => {
                     black_box(order);
                 }

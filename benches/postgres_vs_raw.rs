@@ -11,7 +11,8 @@
 //!   with the snapshot's compare-and-set, its events, outbox rows and the dedupe key).
 //! - `raw`: one connection per worker and two statements prepared once, writing each
 //!   transition in one statement (one round trip, its own transaction: data-modifying CTEs,
-//!   `benches/postgres_raw_create.sql` and `benches/postgres_raw_append.sql`) with exactly the
+//!   `benches/postgres_raw_create.sql` or `benches/postgres_raw_append.sql` for the order row,
+//!   then `benches/postgres_raw_rows.sql`) with exactly the
 //!   rows the engine's store wrote for the same step (recorded once from an engine on
 //!   `MemoryStore`): the order row (inserted, or updated with the version compare-and-set), the
 //!   events, the outbox rows, the dedupe keys and, at the waybill step, the waybill. It reads
@@ -53,6 +54,7 @@ use orderflow::{
     Workflow,
 };
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 use uuid::Uuid;
 
@@ -331,13 +333,15 @@ struct RawClient {
     append: Statement,
 }
 
-/// The raw side's statements, `{s}` being the schema.
+/// The raw side's statements: a head writing the order row, then the other rows; `{s}` is
+/// the schema.
 const RAW_CREATE: &str = include_str!("postgres_raw_create.sql");
 const RAW_APPEND: &str = include_str!("postgres_raw_append.sql");
+const RAW_ROWS: &str = include_str!("postgres_raw_rows.sql");
 
-/// A raw statement for `schema`, its comments left out.
-fn raw_sql(text: &str, schema: &str) -> String {
-    let lines = text.lines().filter(|line| !line.starts_with("--"));
+/// The raw statement with this head for `schema`, its comments left out.
+fn raw_sql(head: &str, schema: &str) -> String {
+    let lines = head.lines().chain(RAW_ROWS.lines()).filter(|line| !line.starts_with("--"));
     lines
         .collect::<Vec<_>>()
         .join("\n")
@@ -363,65 +367,37 @@ impl RawClient {
         let dedupe_keys: Vec<String> = commit.dedupe_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
         let waybills: Vec<String> =
             if commit.waybill { vec![format!("RAWSF{:012}", cursor.serial)] } else { Vec::new() };
-        let written = if cursor.step == 0 {
-            let number = format!("RAW{:012}", cursor.serial);
-            self.client
-                .query_one(
-                    &self.create,
-                    &[
-                        &id,
-                        &number,
-                        &commit.customer,
-                        &commit.status,
-                        &commit.placed_at,
-                        &commit.deadline_at,
-                        &commit.deadline_kind,
-                        &commit.version,
-                        &commit.snapshot,
-                        &commit.hold_reasons,
-                        &commit.ship_by,
-                        &commit.payment_anomaly,
-                        &commit.open_cases,
-                        &commit.seqs,
-                        &commit.bodies,
-                        &commit.types,
-                        &outbox_keys,
-                        &commit.effects,
-                        &commit.written_at,
-                        &dedupe_keys,
-                        &waybills,
-                    ],
-                )
-                .await?
+        let number = format!("RAW{:012}", cursor.serial);
+        // $1..$8: the rows after the order's (`postgres_raw_rows.sql`); $9..$18 the order row's
+        // columns both heads write; then the head's own.
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &commit.seqs,
+            &commit.bodies,
+            &commit.types,
+            &outbox_keys,
+            &commit.effects,
+            &commit.written_at,
+            &dedupe_keys,
+            &waybills,
+            &commit.status,
+            &commit.deadline_at,
+            &commit.deadline_kind,
+            &commit.version,
+            &commit.snapshot,
+            &commit.hold_reasons,
+            &commit.ship_by,
+            &commit.payment_anomaly,
+            &commit.open_cases,
+            &id,
+        ];
+        let statement = if cursor.step == 0 {
+            params.extend::<[&(dyn ToSql + Sync); 3]>([&number, &commit.customer, &commit.placed_at]);
+            &self.create
         } else {
-            self.client
-                .query_one(
-                    &self.append,
-                    &[
-                        &id,
-                        &commit.status,
-                        &commit.deadline_at,
-                        &commit.deadline_kind,
-                        &commit.version,
-                        &commit.snapshot,
-                        &commit.hold_reasons,
-                        &commit.ship_by,
-                        &commit.payment_anomaly,
-                        &commit.open_cases,
-                        &commit.expected,
-                        &commit.seqs,
-                        &commit.bodies,
-                        &commit.types,
-                        &outbox_keys,
-                        &commit.effects,
-                        &commit.written_at,
-                        &dedupe_keys,
-                        &waybills,
-                    ],
-                )
-                .await?
+            params.push(&commit.expected);
+            &self.append
         };
-        if written.get::<_, i64>(0) != 1 {
+        if self.client.query_one(statement, &params).await?.get::<_, i64>(0) != 1 {
             return Err(format!("raw: order {id} is not at version {}", commit.expected).into());
         }
         Ok(id)
@@ -755,7 +731,8 @@ fn pgbench_binary() -> std::path::PathBuf {
 fn pgbench(url: &str, schema: &str, workers: usize, seconds: u32) -> Result<f64, BoxError> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/postgres_pgbench.sql");
     let output = std::process::Command::new(pgbench_binary())
-        .args(["-n", "-M", "prepared", "-D", "step=9", "-f", script])
+        .args(["-n", "-M", "prepared", "-D", "step=9", "-D", "id=00000000-0000-0000-0000-000000000000"])
+        .args(["-f", script])
         .args(["-c", &workers.to_string(), "-j", &workers.min(2).to_string(), "-T", &seconds.to_string(), url])
         .env("PGOPTIONS", format!("-c search_path={schema}"))
         .output()?;

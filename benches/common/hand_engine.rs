@@ -16,7 +16,7 @@
 // Only `engine_lifecycle` uses it.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use orderflow::carrier_choice::{CarrierSelector, Cheapest};
@@ -29,7 +29,7 @@ use orderflow::ports::{
 use orderflow::testing::{FakeCarrier, FakeGateway, FixedClock, RecordingNotifier};
 use orderflow::{
     Action, Actor, Command, Ctx, Decision, Effect, Event, MemoryInventory, NewOrder, Order, OrderId, PackageId,
-    PlaceOrderForm, StockItem, Workflow, evolve,
+    PlaceOrderForm, Sku, StockItem, Workflow, evolve,
 };
 
 type BoxError = Box<dyn std::error::Error>;
@@ -255,22 +255,14 @@ fn outbox_rows(order: &Order, events: &[Event], effects: Vec<Effect>) -> Vec<Out
     rows
 }
 
-/// What a parcel holds: units per SKU, sorted by SKU, as the engine tells the carrier.
+/// What a parcel holds: units per SKU, in SKU order, as the engine tells the carrier.
 fn stock_of_package(order: &Order, package: PackageId) -> Result<Vec<StockItem>, BoxError> {
     let parcel = order.fulfilment().package(package).ok_or("no such package")?;
-    let mut items = Vec::with_capacity(parcel.items.len());
-    for item in &parcel.items {
+    let mut units: BTreeMap<&Sku, u32> = BTreeMap::new();
+    for item in parcel.items.iter().filter(|item| item.quantity > 0) {
         let line = order.line(item.line).ok_or("no such line")?;
-        items.push(StockItem { sku: line.sku.clone(), quantity: item.quantity });
+        let count = units.entry(&line.sku).or_default();
+        *count = count.saturating_add(item.quantity);
     }
-    items.sort_by(|a, b| a.sku.cmp(&b.sku));
-    items.dedup_by(|later, kept| {
-        let same = later.sku == kept.sku;
-        if same {
-            kept.quantity = kept.quantity.saturating_add(later.quantity);
-        }
-        same
-    });
-    items.retain(|i| i.quantity > 0);
-    Ok(items)
+    Ok(units.into_iter().map(|(sku, quantity)| StockItem { sku: sku.clone(), quantity }).collect())
 }
