@@ -613,26 +613,31 @@ async fn reset_server_stats(admin: &Client) -> Result<bool, BoxError> {
 }
 
 /// Where the server's time went since [`reset_server_stats`]: the statements with the most
-/// execution time (a commit's flush is not in it), and the WAL's writes and flushes.
+/// planning and execution time (a commit's flush is not in it), how often each was planned,
+/// and the WAL's writes and flushes.
 async fn print_server_stats(admin: &Client) -> Result<(), BoxError> {
     let rows = admin
         .query(
             "SELECT calls, total_exec_time, mean_exec_time, wal_bytes::float8 / greatest(calls, 1),
-                 regexp_replace(left(query, 400), '\\s+', ' ', 'g')
-             FROM pg_stat_statements WHERE calls > 100 ORDER BY total_exec_time DESC LIMIT 6",
+                 regexp_replace(left(query, 400), '\\s+', ' ', 'g'), plans, mean_plan_time
+             FROM pg_stat_statements WHERE calls > 100 ORDER BY total_exec_time + total_plan_time DESC LIMIT 6",
             &[],
         )
         .await?;
-    eprintln!("pg_stat_statements (paired check): calls | total ms | mean µs | WAL bytes per call | statement");
+    eprintln!(
+        "pg_stat_statements (paired check): calls | total ms | mean µs | WAL bytes per call | plans | mean planning µs | statement"
+    );
     for row in rows {
         let query: String = row.get(4);
         let head: String = query.chars().take(110).collect();
         eprintln!(
-            "  {} | {:.0} | {:.1} | {:.0} | {head}",
+            "  {} | {:.0} | {:.1} | {:.0} | {} | {:.1} | {head}",
             row.get::<_, i64>(0),
             row.get::<_, f64>(1),
             row.get::<_, f64>(2) * 1e3,
             row.get::<_, f64>(3),
+            row.get::<_, i64>(5),
+            row.get::<_, f64>(6) * 1e3,
         );
     }
     let wal = admin

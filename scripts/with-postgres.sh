@@ -130,7 +130,7 @@ trap 'exit 143' TERM
 
 if [[ "${ORDERFLOW_PG_DURABLE:-0}" == "1" ]]; then
     # The server's defaults (fsync=on, synchronous_commit=on, full_page_writes=on).
-    SERVER_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c track_wal_io_timing=on"
+    SERVER_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on -c track_wal_io_timing=on"
     log "durable server: fsync, synchronous_commit and full_page_writes at their defaults (on)"
 else
     SERVER_OPTIONS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
