@@ -4,11 +4,15 @@
 //! notifications sent) → three signed tracking pushes (the third is `Delivered`) → confirm
 //! receipt → outbox drained.
 //!
-//! Three functions: that lifecycle on the default (plain) store (`memory_store_with_fakes`, the
-//! target), on the packed store (`memory_store_packed`, feature `packed-memory`: what packing
-//! costs), and with the payment and tracking sent as the provider's and the
-//! carrier's commands instead of signed webhooks (`memory_store_commands_only`: the engine
-//! without the fakes' signing and their adapters' checks).
+//! Four functions: that lifecycle on the default (plain) store (`memory_store_with_fakes`), on
+//! the packed store (`memory_store_packed`, feature `packed-memory`: what packing costs), with
+//! the payment and tracking sent as the provider's and the carrier's commands instead of signed
+//! webhooks (`memory_store_commands_only`: the engine without the fakes' signing and their
+//! adapters' checks), and that commands-only lifecycle through a minimal hand-written engine
+//! over the same core and adapters (`hand_written_commands_only`, `common/hand_engine.rs`): the
+//! baseline of issue 22's target, the engine on `MemoryStore` at most 1.5× it. Under
+//! `cargo bench` a paired check then runs the engine (commands only, and signed) and the
+//! hand-written engine in alternating blocks and prints their ratios.
 //!
 //! Runs on a tokio current-thread runtime, so it uses one core. Orders pile up in the store as
 //! they would in a shop; every [`CHUNK`] lifecycles the shop is rebuilt (outside the timing) so
@@ -18,24 +22,28 @@
 
 #[path = "common/cpu_time.rs"]
 mod cpu_time;
+#[path = "common/hand_engine.rs"]
+mod hand_engine;
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "packed-memory")]
 use cpu_time::Blocks;
+use hand_engine::HandEngine;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{Criterion, Throughput, criterion_group};
 use orderflow::adapters::memory::{Plain, RecordKeeping};
 use orderflow::engine::{Adapters, Engine};
-use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
+use orderflow::order::{TrackingKind, TrackingUpdate};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, provider, sample_form, t0, warehouse,
+    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, carrier, pack_remaining, provider, sample_form, t0,
+    warehouse,
 };
 use orderflow::{
-    Action, Actor, Command, MemoryInventory, MemoryStore, Order, OrderStatus, PackageId, PlaceOrderForm, Sku, Workflow,
+    Action, Actor, Command, MemoryInventory, MemoryStore, Order, OrderId, OrderStatus, PackageId, PlaceOrderForm, Sku,
+    Workflow,
 };
 
 type ShopEngine<K> = Engine<
@@ -137,18 +145,7 @@ impl<K: RecordKeeping> Shop<K> {
 
         // 4. Pick and pack everything in one parcel.
         engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
-        let lines = &placed.order.lines();
-        let items = lines.iter().map(|l| PackageItem { line: l.id, quantity: l.quantity }).collect();
-        let scanned = lines
-            .iter()
-            .map(|l| ScannedItem {
-                sku: l.sku.to_string(),
-                product_name: l.product_name.to_string(),
-                variant: l.variant.clone(),
-                quantity: l.quantity,
-            })
-            .collect();
-        engine.execute(id, Command::new(self.warehouse.clone(), Action::Pack { items, scanned })).await?;
+        engine.execute(id, Command::new(self.warehouse.clone(), pack_remaining(&placed.order))).await?;
 
         // 5. Ship: quotes, selection, booking; the outbox creates the shipment and records the
         //    waybill (and sends the notifications so far).
@@ -159,11 +156,7 @@ impl<K: RecordKeeping> Shop<K> {
         let waybill = shipped.fulfilment().package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
 
         // 6. Three tracking updates: signed pushes (or the carrier's commands).
-        for (hours, kind, event) in [
-            (5, TrackingKind::PickedUp, "E1"),
-            (26, TrackingKind::InTransit, "E2"),
-            (44, TrackingKind::Delivered, "E3"),
-        ] {
+        for (hours, kind, event) in TRACKING {
             self.clock.advance(TimeDelta::hours(hours));
             match callbacks {
                 Callbacks::Signed => {
@@ -171,15 +164,7 @@ impl<K: RecordKeeping> Shop<K> {
                     engine.handle_tracking_push(&push).await?;
                 }
                 Callbacks::Commands => {
-                    let update = TrackingUpdate {
-                        kind,
-                        at: self.clock.now(),
-                        event_id: event.into(),
-                        location: "Hangzhou".into(),
-                        description: kind.describe().into(),
-                    };
-                    let record = Action::RecordTracking { waybill: waybill.to_string(), update };
-                    engine.execute(id, Command::new(carrier("SF"), record)).await?;
+                    engine.execute(id, tracking_command(&waybill, kind, self.clock.now(), event)).await?;
                 }
             }
         }
@@ -192,6 +177,22 @@ impl<K: RecordKeeping> Shop<K> {
     }
 }
 
+/// The lifecycle's tracking updates: hours after the previous step, kind, carrier's event id.
+const TRACKING: [(i64, TrackingKind, &str); 3] =
+    [(5, TrackingKind::PickedUp, "E1"), (26, TrackingKind::InTransit, "E2"), (44, TrackingKind::Delivered, "E3")];
+
+/// The carrier's command recording a tracking update on `waybill`.
+fn tracking_command(waybill: &str, kind: TrackingKind, at: DateTime<Utc>, event: &str) -> Command {
+    let update = TrackingUpdate {
+        kind,
+        at,
+        event_id: event.into(),
+        location: "Hangzhou".into(),
+        description: kind.describe().into(),
+    };
+    Command::new(carrier("SF"), Action::RecordTracking { waybill: waybill.to_owned(), update })
+}
+
 /// How the payment and the tracking updates reach the engine.
 #[derive(Clone, Copy)]
 enum Callbacks {
@@ -200,6 +201,92 @@ enum Callbacks {
     /// As commands from the provider and the carrier: what a host that checks its webhooks
     /// itself sends, and the engine's own share of the lifecycle.
     Commands,
+}
+
+/// The commands-only lifecycle through the hand-written engine, on the same adapters.
+struct HandShop {
+    engine: HandEngine,
+    buyer: Actor,
+    warehouse: Actor,
+    form: PlaceOrderForm,
+}
+
+impl HandShop {
+    fn new() -> HandShop {
+        let inventory = Arc::new(MemoryInventory::new());
+        for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+            inventory.set_stock(&Sku::new(sku).expect("valid SKU"), 1_000_000_000);
+        }
+        let engine = HandEngine::new(
+            Workflow::default(), // auto-approve
+            Arc::new(FakeGateway::new("alipay", b"provider-secret")),
+            Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
+            inventory,
+            Arc::new(RecordingNotifier::new()),
+            Arc::new(FixedClock::new(t0())),
+        );
+        HandShop { engine, buyer: buyer("alice"), warehouse: warehouse(), form: sample_form("alice") }
+    }
+
+    /// [`Shop::lifecycle_with`] with [`Callbacks::Commands`], step for step.
+    async fn lifecycle(&self) -> Result<Order, BoxError> {
+        let engine = &self.engine;
+        let clock = &engine.clock;
+        clock.set(t0());
+
+        let placed = engine.place(&self.buyer, &self.form).await?;
+        let id = placed.id();
+        let number = placed.number();
+        let total = placed.totals().total;
+
+        black_box(engine.start_payment(&self.buyer, id).await?);
+        clock.advance(TimeDelta::minutes(3));
+        let capture = Action::CapturePayment { txn_id: format!("TXN-{number}"), amount: total };
+        engine.execute(id, Command::new(provider(), capture)).await?;
+
+        engine.execute(id, Command::new(self.warehouse.clone(), Action::IssuePickList)).await?;
+        engine.execute(id, Command::new(self.warehouse.clone(), pack_remaining(&placed))).await?;
+
+        let package = PackageId(1);
+        engine.ship(&self.warehouse, id, package).await?;
+        engine.drain_outbox().await?;
+        let shipped = engine.order(id)?;
+        let waybill = shipped.fulfilment().package(package).and_then(|p| p.waybill.clone()).ok_or("no waybill")?;
+
+        for (hours, kind, event) in TRACKING {
+            clock.advance(TimeDelta::hours(hours));
+            engine.execute(id, tracking_command(&waybill, kind, clock.now(), event)).await?;
+        }
+
+        clock.advance(TimeDelta::days(1));
+        let done = engine.execute(id, Command::new(self.buyer.clone(), Action::ConfirmReceipt)).await?;
+        engine.drain_outbox().await?;
+        Ok(done)
+    }
+}
+
+/// Outside the timing: the hand-written engine's lifecycle ends where the engine's does, with
+/// the same events, the same notifications under the same keys, and an empty outbox.
+fn check_same_work(rt: &tokio::runtime::Runtime) {
+    let shop = Shop::new();
+    let hand = HandShop::new();
+    let order = rt.block_on(shop.lifecycle_with(Callbacks::Commands)).unwrap_or_else(|e| panic!("engine: {e}"));
+    let theirs = rt.block_on(hand.lifecycle()).unwrap_or_else(|e| panic!("hand-written engine: {e}"));
+    assert_eq!(theirs.status(), OrderStatus::Completed);
+    assert_eq!(theirs.version(), order.version(), "as many events");
+    let events = rt.block_on(shop.engine.events(order.id())).unwrap_or_else(|e| panic!("{e}"));
+    let changes = |events: &[orderflow::Event]| events.iter().map(|e| e.change.name()).collect::<Vec<_>>();
+    assert_eq!(changes(&hand.engine.events(theirs.id())), changes(&events), "the same events");
+    let keys = |sent: Vec<(String, orderflow::Notification)>, id: OrderId| {
+        sent.into_iter().map(|(key, n)| (key.replace(&id.to_string(), "{id}"), n.kind.name())).collect::<Vec<_>>()
+    };
+    let notifier = &shop.engine.adapters().notifier;
+    assert_eq!(
+        keys(hand.engine.notifier.sent(), theirs.id()),
+        keys(notifier.sent(), order.id()),
+        "the same notifications"
+    );
+    assert_eq!(hand.engine.outbox_len(), 0, "every outbox row delivered");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -223,37 +310,72 @@ fn engine_lifecycle(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine_lifecycle");
     group.throughput(Throughput::Elements(1));
     group.bench_function("memory_store_with_fakes", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new, Callbacks::Signed)))
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, engine_shops(MemoryStore::new, Callbacks::Signed))))
     });
     // The same on the packed store (histories encoded, cold orders packed): what packing
     // costs per lifecycle.
     #[cfg(feature = "packed-memory")]
     group.bench_function("memory_store_packed", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::packed, Callbacks::Signed)))
+        b.iter_custom(|iters| {
+            rt.block_on(timed_lifecycles(iters, engine_shops(MemoryStore::packed, Callbacks::Signed)))
+        })
     });
     // The same with the payment and the tracking as commands instead of signed webhooks:
     // without the fakes' signing and their adapters' checks.
     group.bench_function("memory_store_commands_only", |b| {
-        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, MemoryStore::new, Callbacks::Commands)))
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, engine_shops(MemoryStore::new, Callbacks::Commands))))
+    });
+    // The baseline of the commands-only lifecycle: a minimal hand-written engine.
+    check_same_work(&rt);
+    group.bench_function("hand_written_commands_only", |b| {
+        b.iter_custom(|iters| rt.block_on(timed_lifecycles(iters, HandShop::new)))
     });
     group.finish();
 }
 
-/// Times `iters` lifecycles, on a new shop (from `store`) every [`CHUNK`] of them; building
-/// and dropping the shops is outside the timing.
-async fn timed_lifecycles<K: RecordKeeping>(
-    iters: u64,
+/// A shop the timed loops run lifecycles in.
+trait Lifecycles {
+    /// One lifecycle; the finished order.
+    fn run(&self) -> impl Future<Output = Result<Order, BoxError>>;
+}
+
+/// The engine's shop, its payment and tracking arriving as `callbacks` says.
+struct EngineShop<K: RecordKeeping> {
+    shop: Shop<K>,
+    callbacks: Callbacks,
+}
+
+impl<K: RecordKeeping> Lifecycles for EngineShop<K> {
+    fn run(&self) -> impl Future<Output = Result<Order, BoxError>> {
+        self.shop.lifecycle_with(self.callbacks)
+    }
+}
+
+impl Lifecycles for HandShop {
+    fn run(&self) -> impl Future<Output = Result<Order, BoxError>> {
+        self.lifecycle()
+    }
+}
+
+/// The engine's shop on a new `store` every time, for [`timed_lifecycles`].
+fn engine_shops<K: RecordKeeping>(
     store: impl Fn() -> MemoryStore<K>,
     callbacks: Callbacks,
-) -> Duration {
+) -> impl Fn() -> EngineShop<K> {
+    move || EngineShop { shop: Shop::with_store(store()), callbacks }
+}
+
+/// Times `iters` lifecycles, on a new shop (from `new_shop`) every [`CHUNK`] of them; building
+/// and dropping the shops is outside the timing.
+async fn timed_lifecycles<L: Lifecycles>(iters: u64, new_shop: impl Fn() -> L) -> Duration {
     let mut elapsed = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
-        let shop = Shop::with_store(store());
+        let shop = new_shop();
         let n = left.min(CHUNK);
         let start = Instant::now();
         for _ in 0..n {
-            match shop.lifecycle_with(callbacks).await {
+            match shop.run().await {
                 Ok(order) => {
                     black_box(order);
                 }
@@ -265,6 +387,55 @@ async fn timed_lifecycles<K: RecordKeeping>(
         drop(shop); // outside the timing
     }
     elapsed
+}
+
+/// Lifecycles per block of the paired engine / hand-written check.
+const HAND_BLOCK: usize = 100;
+
+/// Under `cargo bench` only: the engine on `MemoryStore` (commands only, then with the signed
+/// fakes) and the hand-written engine, in alternating blocks of [`HAND_BLOCK`] lifecycles for
+/// about `seconds`, so the machine's swings fall on all three alike; prints the medians, CPU
+/// times and the ratios to the hand-written engine (issue 22's target: commands only ≤ 1.5×).
+fn paired_hand_check(seconds: f64) {
+    let rt = runtime();
+    let (mut engine, mut hand) = (Shop::new(), HandShop::new());
+    let mut in_shop = 0u64;
+    let mut blocks = [Blocks::new(HAND_BLOCK), Blocks::new(HAND_BLOCK), Blocks::new(HAND_BLOCK)];
+    let run = |n: usize, f: &dyn Fn() -> Result<Order, BoxError>| {
+        for _ in 0..n {
+            if let Err(e) = f() {
+                panic!("lifecycle failed: {e}");
+            }
+        }
+    };
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        if in_shop >= CHUNK {
+            (engine, hand) = (Shop::new(), HandShop::new());
+            in_shop = 0;
+        }
+        blocks[0].time(|| run(HAND_BLOCK, &|| rt.block_on(engine.lifecycle_with(Callbacks::Commands))));
+        blocks[1].time(|| run(HAND_BLOCK, &|| rt.block_on(hand.lifecycle())));
+        blocks[2].time(|| run(HAND_BLOCK, &|| rt.block_on(engine.lifecycle_with(Callbacks::Signed))));
+        in_shop += 2 * HAND_BLOCK as u64;
+    }
+    let rounds = blocks[0].count();
+    let [(engine_wall, engine_cpu), (hand_wall, hand_cpu), (signed_wall, signed_cpu)] =
+        blocks.each_mut().map(|b| b.per_run());
+    println!("paired engine / hand-written check, {rounds} rounds of {HAND_BLOCK} lifecycles each (µs per lifecycle):");
+    println!("  engine on MemoryStore, commands only:  wall median {engine_wall:.1}, cpu {engine_cpu:.1}");
+    println!("  hand-written engine, commands only:    wall median {hand_wall:.1}, cpu {hand_cpu:.1}");
+    println!("  engine on MemoryStore, signed fakes:   wall median {signed_wall:.1}, cpu {signed_cpu:.1}");
+    println!(
+        "  engine / hand-written: wall {:.3}, cpu {:.3} (target ≤ 1.5); signed / hand-written: wall {:.3}, cpu {:.3}",
+        engine_wall / hand_wall,
+        engine_cpu / hand_cpu,
+        signed_wall / hand_wall,
+        signed_cpu / hand_cpu
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("  load average after the check: {}", load.trim());
+    }
 }
 
 /// Under `cargo bench` only (not in test mode): CPU time per lifecycle, printed once.
@@ -347,12 +518,36 @@ const PROFILE_WARM_UP: u64 = 2 * PROFILE_HOT as u64;
 /// between two runs with different N, divided by the difference in N. The counted lifecycles
 /// are in the steady state of the timed bench: each one's placement sends an older order cold
 /// (its history packed, its snapshot dropped).
+///
+/// `ORDERFLOW_PROFILE=commands:N` runs the commands-only lifecycle instead, on the plain
+/// store, and `ORDERFLOW_PROFILE=hand:N` the hand-written engine's: their counts are the paired
+/// check's ratio without the machine's load.
 fn profile() -> bool {
-    let Ok(n) = std::env::var("ORDERFLOW_PROFILE") else {
+    let Ok(spec) = std::env::var("ORDERFLOW_PROFILE") else {
         return false;
     };
-    let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=N with a number N");
+    let (kind, n) = spec.split_once(':').unwrap_or(("signed", &spec));
+    let n: u64 = n.parse().expect("ORDERFLOW_PROFILE=[commands:|hand:]N with a number N");
     let rt = runtime();
+    if kind == "hand" {
+        let shop = HandShop::new();
+        for _ in 0..PROFILE_WARM_UP + n {
+            if let Err(e) = rt.block_on(shop.lifecycle()) {
+                panic!("lifecycle failed: {e}");
+            }
+        }
+        return true;
+    }
+    if kind == "commands" {
+        // On the plain store, the target's.
+        let shop = Shop::new();
+        for _ in 0..PROFILE_WARM_UP + n {
+            if let Err(e) = rt.block_on(shop.lifecycle_with(Callbacks::Commands)) {
+                panic!("lifecycle failed: {e}");
+            }
+        }
+        return true;
+    }
     #[cfg(feature = "packed-memory")]
     let shop = Shop::with_store(MemoryStore::with_hot_orders(PROFILE_HOT));
     #[cfg(not(feature = "packed-memory"))]
@@ -372,6 +567,7 @@ fn main() {
     benches();
     if cpu_time::cross_checks_wanted() {
         cpu_check();
+        paired_hand_check(30.0);
         #[cfg(feature = "packed-memory")]
         paired_check(20.0);
     }

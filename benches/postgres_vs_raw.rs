@@ -1,5 +1,5 @@
 //! The engine on `PgStore` against raw SQL (tokio-postgres directly) writing the same rows, at
-//! 1, 2, 4 and 8 concurrent workers. One criterion group, `postgres_vs_raw`, with `engine/N` and
+//! 1, 2, 4, 8 and 16 concurrent workers. One criterion group, `postgres_vs_raw`, with `engine/N` and
 //! `raw/N` side by side; one iteration is one transition per worker, so the throughput criterion
 //! reports is transitions per second.
 //!
@@ -9,11 +9,24 @@
 //! - `engine`: `Engine::place` / `Engine::execute_idempotent` on one shared `PgStore` (pool of
 //!   16): every transition is the engine's own work (idempotency check, load, decide, append
 //!   with the snapshot's compare-and-set, its events, outbox rows and the dedupe key).
-//! - `raw`: one connection per worker and statements prepared once, writing in one transaction
-//!   per transition exactly the rows the engine's store wrote for the same step (recorded once
-//!   from an engine on `MemoryStore`): the order row (inserted, or updated with the version
-//!   compare-and-set), the events, the outbox rows, the dedupe key and, at the waybill step,
-//!   the waybill. It reads nothing and decides nothing: the floor for these writes.
+//! - `raw`: one connection per worker and two statements prepared once, writing each
+//!   transition in one statement (one round trip, its own transaction: data-modifying CTEs,
+//!   `benches/postgres_raw_create.sql` or `benches/postgres_raw_append.sql` for the order row,
+//!   then `benches/postgres_raw_rows.sql`) with exactly the
+//!   rows the engine's store wrote for the same step (recorded once from an engine on
+//!   `MemoryStore`): the order row (inserted, or updated with the version compare-and-set), the
+//!   events, the outbox rows, the dedupe keys and, at the waybill step, the waybill. It reads
+//!   nothing and decides nothing: the best raw SQL can do for these rows.
+//!
+//! Under `cargo bench`, after criterion: a paired check (engine and raw batches alternated,
+//! 15 rounds per worker count) and, beside each worker count, `pgbench` running the same
+//! transition (`benches/postgres_pgbench.sql`) on the same server, with the load average. On a
+//! server with `pg_stat_statements` loaded (`ORDERFLOW_PG_DURABLE=1`), the statements' share of
+//! the server's time and the WAL flushes are printed after the paired check.
+//!
+//! The reported figures are taken with durability on (the server's defaults: `fsync`,
+//! `synchronous_commit`, `full_page_writes` on):
+//! `ORDERFLOW_PG_DURABLE=1 bash scripts/with-postgres.sh cargo bench --all-features --bench postgres_vs_raw`.
 //!
 //! Both write to tables created by `PgStore::connect`, each in a schema of its own
 //! (`bench_engine_<pid>`, `bench_raw_<pid>`, dropped at the end).
@@ -31,7 +44,8 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::engine::{Adapters, Engine, Ports, RequestKey};
 use orderflow::order::{PackageItem, ScannedItem, TrackingKind, TrackingUpdate};
-use orderflow::ports::{OrderRepository, SystemClock, WorkQueue};
+use orderflow::ports::{OrderRepository, QueryColumns, SystemClock, WorkQueue};
+use orderflow::stored::{EVENT_VERSION, SNAPSHOT_VERSION};
 use orderflow::testing::{
     FakeCarrier, FakeGateway, RecordingNotifier, buyer, carrier, provider, sample_form, warehouse,
 };
@@ -40,14 +54,15 @@ use orderflow::{
     Workflow,
 };
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 use uuid::Uuid;
 
 /// The worker counts compared.
-const WORKERS: [usize; 4] = [1, 2, 4, 8];
+const WORKERS: [usize; 5] = [1, 2, 4, 8, 16];
 
 /// The most workers of any run.
-const MAX_WORKERS: usize = 8;
+const MAX_WORKERS: usize = 16;
 
 /// Transitions in one lifecycle: the placement and nine commands.
 const STEPS: usize = 10;
@@ -204,11 +219,20 @@ struct RecordedCommit {
     deadline_at: Option<DateTime<Utc>>,
     deadline_kind: Option<Value>,
     snapshot: Value,
+    /// The index columns of staff queries, as `PgStore` writes them.
+    hold_reasons: Vec<String>,
+    ship_by: Option<DateTime<Utc>>,
+    payment_anomaly: bool,
+    open_cases: bool,
     seqs: Vec<i64>,
     bodies: Vec<Value>,
+    /// The events' types, as the stores write them beside each body.
+    types: Vec<String>,
     /// Outbox keys with the order id replaced by `{id}`.
     outbox_keys: Vec<String>,
     effects: Vec<Value>,
+    /// When the outbox rows were written (the last event's time, as `Commit::written_at`).
+    written_at: Option<DateTime<Utc>>,
     /// Dedupe keys with the order id (or the placement key) replaced by `{id}`.
     dedupe_keys: Vec<String>,
     /// True when this transition recorded the waybill.
@@ -239,6 +263,7 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
         }
         let id_text = id.to_string();
         let deadline = order.next_deadline();
+        let query = QueryColumns::of(&order);
         recorded.push(RecordedCommit {
             expected: i64::try_from(version)?,
             version: i64::try_from(order.version())?,
@@ -248,10 +273,16 @@ async fn record(script: &Script) -> Result<Vec<RecordedCommit>, BoxError> {
             deadline_at: deadline.map(|(at, _)| at),
             deadline_kind: deadline.map(|(_, kind)| json(&kind)),
             snapshot: json(&order),
+            hold_reasons: query.hold_reasons.iter().map(|r| r.as_str().to_owned()).collect(),
+            ship_by: query.ship_by,
+            payment_anomaly: query.payment_anomaly,
+            open_cases: query.open_cases,
             seqs: new.iter().map(|e| i64::try_from(e.seq)).collect::<Result<_, _>>()?,
             bodies: new.iter().map(json).collect(),
+            types: new.iter().map(|e| e.change.name().to_owned()).collect(),
             outbox_keys: claimed.iter().map(|item| item.key.replace(&id_text, "{id}")).collect(),
             effects: claimed.iter().map(|item| json(&item.effect)).collect(),
+            written_at: new.last().map(|e| e.at),
             dedupe_keys: script.dedupe_keys(step, serial)?,
             waybill: order.waybills().count() > waybills,
         });
@@ -295,116 +326,80 @@ impl Progress {
     }
 }
 
-/// The raw side: prepared statements on one connection.
+/// The raw side: its two statements, prepared on one connection.
 struct RawClient {
     client: Client,
-    insert_order: Statement,
-    update_order: Statement,
-    insert_events: Statement,
-    insert_outbox: Statement,
-    insert_dedupe: Statement,
-    insert_waybill: Statement,
+    create: Statement,
+    append: Statement,
+}
+
+/// The raw side's statements: a head writing the order row, then the other rows; `{s}` is
+/// the schema.
+const RAW_CREATE: &str = include_str!("postgres_raw_create.sql");
+const RAW_APPEND: &str = include_str!("postgres_raw_append.sql");
+const RAW_ROWS: &str = include_str!("postgres_raw_rows.sql");
+
+/// The raw statement with this head for `schema`, its comments left out.
+fn raw_sql(head: &str, schema: &str) -> String {
+    let lines = head.lines().chain(RAW_ROWS.lines()).filter(|line| !line.starts_with("--"));
+    lines
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("{s}", &format!("\"{schema}\""))
+        .replace("{snapshot_version}", &SNAPSHOT_VERSION.to_string())
+        .replace("{event_version}", &EVENT_VERSION.to_string())
 }
 
 impl RawClient {
     async fn connect(url: &str, schema: &str) -> Result<RawClient, BoxError> {
         let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
         tokio::spawn(connection);
-        let s = format!("\"{schema}\"");
-        let insert_order = client
-            .prepare(&format!(
-                "INSERT INTO {s}.orders (id, number, customer, status, placed_at, next_deadline_at,
-                     next_deadline_kind, version, snapshot)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))
-            .await?;
-        let update_order = client
-            .prepare(&format!(
-                "UPDATE {s}.orders SET status = $2, next_deadline_at = $3, next_deadline_kind = $4, version = $5,
-                     snapshot = $6
-                 WHERE id = $1 AND version = $7"
-            ))
-            .await?;
-        let insert_events = client
-            .prepare(&format!(
-                "INSERT INTO {s}.events (order_id, seq, body) SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[])"
-            ))
-            .await?;
-        let insert_outbox = client
-            .prepare(&format!(
-                "INSERT INTO {s}.outbox (key, order_id, effect)
-                 SELECT k, $1, e FROM unnest($2::text[], $3::jsonb[]) AS t(k, e)"
-            ))
-            .await?;
-        let insert_dedupe = client
-            .prepare(&format!("INSERT INTO {s}.dedupe_keys (key, order_id) SELECT unnest($1::text[]), $2"))
-            .await?;
-        let insert_waybill = client
-            .prepare(&format!("INSERT INTO {s}.waybills (carrier, waybill, order_id) VALUES ('SF', $1, $2)"))
-            .await?;
-        Ok(RawClient {
-            client,
-            insert_order,
-            update_order,
-            insert_events,
-            insert_outbox,
-            insert_dedupe,
-            insert_waybill,
-        })
+        let create = client.prepare(&raw_sql(RAW_CREATE, schema)).await?;
+        let append = client.prepare(&raw_sql(RAW_APPEND, schema)).await?;
+        Ok(RawClient { client, create, append })
     }
 
-    /// Transition `cursor.step`: the recorded rows, for this order, in one transaction.
+    /// Transition `cursor.step`: the recorded rows, for this order, in one statement.
     async fn transition(&mut self, commit: &RecordedCommit, cursor: &Cursor) -> Result<Uuid, BoxError> {
         let id = if cursor.step == 0 { Uuid::now_v7() } else { cursor.id };
         let id_text = id.to_string();
-        let tx = self.client.transaction().await?;
-        if cursor.step == 0 {
-            let number = format!("RAW{:012}", cursor.serial);
-            tx.execute(
-                &self.insert_order,
-                &[
-                    &id,
-                    &number,
-                    &commit.customer,
-                    &commit.status,
-                    &commit.placed_at,
-                    &commit.deadline_at,
-                    &commit.deadline_kind,
-                    &commit.version,
-                    &commit.snapshot,
-                ],
-            )
-            .await?;
+        let outbox_keys: Vec<String> = commit.outbox_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
+        let dedupe_keys: Vec<String> = commit.dedupe_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
+        let waybills: Vec<String> =
+            if commit.waybill { vec![format!("RAWSF{:012}", cursor.serial)] } else { Vec::new() };
+        let number = format!("RAW{:012}", cursor.serial);
+        // $1..$8: the rows after the order's (`postgres_raw_rows.sql`); $9..$18 the order row's
+        // columns both heads write; then the head's own.
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &commit.seqs,
+            &commit.bodies,
+            &commit.types,
+            &outbox_keys,
+            &commit.effects,
+            &commit.written_at,
+            &dedupe_keys,
+            &waybills,
+            &commit.status,
+            &commit.deadline_at,
+            &commit.deadline_kind,
+            &commit.version,
+            &commit.snapshot,
+            &commit.hold_reasons,
+            &commit.ship_by,
+            &commit.payment_anomaly,
+            &commit.open_cases,
+            &id,
+        ];
+        let statement = if cursor.step == 0 {
+            params.extend::<[&(dyn ToSql + Sync); 3]>([&number, &commit.customer, &commit.placed_at]);
+            &self.create
         } else {
-            let updated = tx
-                .execute(
-                    &self.update_order,
-                    &[
-                        &id,
-                        &commit.status,
-                        &commit.deadline_at,
-                        &commit.deadline_kind,
-                        &commit.version,
-                        &commit.snapshot,
-                        &commit.expected,
-                    ],
-                )
-                .await?;
-            if updated != 1 {
-                return Err(format!("raw: order {id} is not at version {}", commit.expected).into());
-            }
+            params.push(&commit.expected);
+            &self.append
+        };
+        if self.client.query_one(statement, &params).await?.get::<_, i64>(0) != 1 {
+            return Err(format!("raw: order {id} is not at version {}", commit.expected).into());
         }
-        tx.execute(&self.insert_events, &[&id, &commit.seqs, &commit.bodies]).await?;
-        if !commit.outbox_keys.is_empty() {
-            let keys: Vec<String> = commit.outbox_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
-            tx.execute(&self.insert_outbox, &[&id, &keys, &commit.effects]).await?;
-        }
-        let keys: Vec<String> = commit.dedupe_keys.iter().map(|k| k.replace("{id}", &id_text)).collect();
-        tx.execute(&self.insert_dedupe, &[&keys, &id]).await?;
-        if commit.waybill {
-            tx.execute(&self.insert_waybill, &[&format!("RAWSF{:012}", cursor.serial), &id]).await?;
-        }
-        tx.commit().await?;
         Ok(id)
     }
 }
@@ -538,26 +533,33 @@ fn interleaved(
     admin: &Client,
     sides: (&PgEngine, &Arc<Script>, &Arc<Progress>),
     raw: (&RawClients, &Arc<Vec<RecordedCommit>>, &Arc<Progress>),
+    durable: bool,
 ) -> Result<(), BoxError> {
-    const ROUNDS: usize = 15;
-    const PER_BATCH: u64 = 600;
+    // With every commit flushed (about 5 ms each on this VM), one worker does about 100
+    // transitions a second and more workers share flushes: batches grow with the workers.
+    let rounds = if durable { 11 } else { 15 };
+    let per_batch = |workers: usize| if durable { 60 * workers as u64 } else { 600 };
     let (engine, script, engine_progress) = sides;
     let (clients, commits, raw_progress) = raw;
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
-    eprintln!("interleaved: {ROUNDS} rounds of {PER_BATCH} transitions per side and worker count");
     eprintln!(
-        "workers | engine /s | raw /s | ratio (median of pairs) | CPU µs/transition engine: client + server | raw: client + server"
+        "interleaved: {rounds} rounds per side and worker count, of {} transitions (1 worker) to {}",
+        per_batch(1),
+        per_batch(MAX_WORKERS)
+    );
+    eprintln!(
+        "workers | engine /s | raw /s | ratio (median of pairs) | CPU µs/transition engine: client + server | raw: client + server | load average"
     );
     for workers in WORKERS {
-        let iters = PER_BATCH / workers as u64;
-        let transitions = (iters * workers as u64 * ROUNDS as u64) as f64;
+        let iters = per_batch(workers) / workers as u64;
+        let transitions = (iters * workers as u64 * rounds as u64) as f64;
         let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         let mut ratios = Vec::new();
         let mut cpu = [[0.0; 2]; 2];
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             let mut pair = [0.0; 2];
             for k in 0..2 {
                 let side = (round + k) % 2; // who goes first alternates
@@ -577,7 +579,7 @@ fn interleaved(
         }
         let us = |seconds: f64| seconds * 1e6 / transitions;
         eprintln!(
-            "{workers} | {:.0} | {:.0} | {:.2} | {:.0} + {:.0} | {:.0} + {:.0}",
+            "{workers} | {:.0} | {:.0} | {:.2} | {:.0} + {:.0} | {:.0} + {:.0} | {}",
             median(&mut rates[0]),
             median(&mut rates[1]),
             median(&mut ratios),
@@ -585,9 +587,181 @@ fn interleaved(
             us(cpu[0][1]),
             us(cpu[1][0]),
             us(cpu[1][1]),
+            load_average(),
         );
     }
     Ok(())
+}
+
+/// The load average of the machine (`/proc/loadavg`: 1, 5 and 15 minutes), printed beside
+/// every figure: the machine is shared.
+fn load_average() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// True when the server has `pg_stat_statements` loaded (`ORDERFLOW_PG_DURABLE=1` loads it);
+/// then the extension is created and its counters, and the WAL's, are reset.
+async fn reset_server_stats(admin: &Client) -> Result<bool, BoxError> {
+    let loaded: String = admin.query_one("SHOW shared_preload_libraries", &[]).await?.get(0);
+    if !loaded.contains("pg_stat_statements") {
+        return Ok(false);
+    }
+    admin.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await?;
+    admin.batch_execute("SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal')").await?;
+    Ok(true)
+}
+
+/// Where the server's time went since [`reset_server_stats`]: the statements with the most
+/// planning and execution time (a commit's flush is not in it), how often each was planned,
+/// and the WAL's writes and flushes.
+async fn print_server_stats(admin: &Client) -> Result<(), BoxError> {
+    let rows = admin
+        .query(
+            "SELECT calls, total_exec_time, mean_exec_time, wal_bytes::float8 / greatest(calls, 1),
+                 regexp_replace(left(query, 400), '\\s+', ' ', 'g'), plans, mean_plan_time
+             FROM pg_stat_statements WHERE calls > 100 ORDER BY total_exec_time + total_plan_time DESC LIMIT 6",
+            &[],
+        )
+        .await?;
+    eprintln!(
+        "pg_stat_statements (paired check): calls | total ms | mean µs | WAL bytes per call | plans | mean planning µs | statement"
+    );
+    for row in rows {
+        let query: String = row.get(4);
+        let head: String = query.chars().take(110).collect();
+        eprintln!(
+            "  {} | {:.0} | {:.1} | {:.0} | {} | {:.1} | {head}",
+            row.get::<_, i64>(0),
+            row.get::<_, f64>(1),
+            row.get::<_, f64>(2) * 1e3,
+            row.get::<_, f64>(3),
+            row.get::<_, i64>(5),
+            row.get::<_, f64>(6) * 1e3,
+        );
+    }
+    let wal = admin
+        .query_one(
+            "SELECT wal_records, wal_bytes::float8, wal_write, wal_sync, wal_write_time, wal_sync_time FROM pg_stat_wal",
+            &[],
+        )
+        .await?;
+    let (syncs, sync_ms) = (wal.get::<_, i64>(3), wal.get::<_, f64>(5));
+    eprintln!(
+        "pg_stat_wal (paired check): {} records, {:.1} MB, {} writes ({:.0} ms), {syncs} flushes ({sync_ms:.0} ms, {:.2} ms each)",
+        wal.get::<_, i64>(0),
+        wal.get::<_, f64>(1) / 1e6,
+        wal.get::<_, i64>(2),
+        wal.get::<_, f64>(4),
+        sync_ms / syncs.max(1) as f64,
+    );
+    Ok(())
+}
+
+/// A schema for pgbench: `PgStore`'s tables and `bench_steps`, the recorded rows of each
+/// transition that `benches/postgres_pgbench.sql` writes.
+async fn create_pgbench_schema(
+    url: &str,
+    admin: &Client,
+    schema: &str,
+    commits: &[RecordedCommit],
+) -> Result<(), BoxError> {
+    drop(PgStore::connect(PgOptions::new(url).schema(schema).pool_size(1)).await?);
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE \"{schema}\".bench_steps (
+                 step int PRIMARY KEY, expected bigint, version bigint, customer text, status text,
+                 placed_at timestamptz, deadline_at timestamptz, deadline_kind jsonb, snapshot jsonb, seqs bigint[],
+                 bodies jsonb[], types text[], outbox_keys text[], effects jsonb[], dedupe_keys text[], waybill boolean,
+                 hold_reasons text[], ship_by timestamptz, payment_anomaly boolean, open_cases boolean,
+                 written_at timestamptz, snapshot_version smallint, schema_version smallint)"
+        ))
+        .await?;
+    let insert = admin
+        .prepare(&format!(
+            "INSERT INTO \"{schema}\".bench_steps VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                 $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+        ))
+        .await?;
+    for (step, c) in commits.iter().enumerate() {
+        let step = i32::try_from(step)?;
+        admin
+            .execute(
+                &insert,
+                &[
+                    &step,
+                    &c.expected,
+                    &c.version,
+                    &c.customer,
+                    &c.status,
+                    &c.placed_at,
+                    &c.deadline_at,
+                    &c.deadline_kind,
+                    &c.snapshot,
+                    &c.seqs,
+                    &c.bodies,
+                    &c.types,
+                    &c.outbox_keys,
+                    &c.effects,
+                    &c.dedupe_keys,
+                    &c.waybill,
+                    &c.hold_reasons,
+                    &c.ship_by,
+                    &c.payment_anomaly,
+                    &c.open_cases,
+                    &c.written_at,
+                    &i16::try_from(SNAPSHOT_VERSION)?,
+                    &i16::try_from(EVENT_VERSION)?,
+                ],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The pgbench binary: `PGBENCH`, else `PG_BIN/pgbench` (`scripts/with-postgres.sh` exports
+/// `PG_BIN`), else `pgbench` on the `PATH`.
+fn pgbench_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("PGBENCH") {
+        return path.into();
+    }
+    match std::env::var_os("PG_BIN") {
+        Some(dir) => std::path::Path::new(&dir).join("pgbench"),
+        None => "pgbench".into(),
+    }
+}
+
+/// pgbench running `benches/postgres_pgbench.sql` (one transition per run) with `workers`
+/// clients for `seconds` in `schema`: its transitions per second.
+fn pgbench(url: &str, schema: &str, workers: usize, seconds: u32) -> Result<f64, BoxError> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/postgres_pgbench.sql");
+    let output = std::process::Command::new(pgbench_binary())
+        .args(["-n", "-M", "prepared", "-D", "step=9", "-D", "id=00000000-0000-0000-0000-000000000000"])
+        .args(["-f", script])
+        .args(["-c", &workers.to_string(), "-j", &workers.min(2).to_string(), "-T", &seconds.to_string(), url])
+        .env("PGOPTIONS", format!("-c search_path={schema}"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("pgbench failed: {}{stdout}", String::from_utf8_lossy(&output.stderr)).into());
+    }
+    let tps = stdout.lines().find_map(|line| line.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok());
+    tps.ok_or_else(|| format!("no tps in pgbench's output: {stdout}").into())
+}
+
+/// pgbench beside the paired check, at each worker count, with the load average.
+fn pgbench_runs(url: &str, schema: &str) {
+    eprintln!("pgbench, the same transition in one statement (benches/postgres_pgbench.sql), 8 s per worker count:");
+    eprintln!("workers | transitions /s | load average");
+    for workers in WORKERS {
+        match pgbench(url, schema, workers, 8) {
+            Ok(tps) => eprintln!("{workers} | {tps:.0} | {}", load_average()),
+            Err(e) => {
+                eprintln!("pgbench: SKIPPED ({e})");
+                return;
+            }
+        }
+    }
 }
 
 fn database_url() -> Option<String> {
@@ -608,14 +782,15 @@ fn main() -> Result<(), BoxError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let pid = std::process::id();
     let (engine_schema, raw_schema) = (format!("bench_engine_{pid}"), format!("bench_raw_{pid}"));
+    let pgbench_schema = format!("bench_pgbench_{pid}");
     let admin = rt.block_on(async {
         let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
         tokio::spawn(connection);
         Ok::<_, BoxError>(client)
     })?;
-    let result = bench(&rt, &url, &admin, &engine_schema, &raw_schema);
+    let result = bench(&rt, &url, &admin, [&engine_schema, &raw_schema, &pgbench_schema]);
     rt.block_on(async {
-        for schema in [&engine_schema, &raw_schema] {
+        for schema in [&engine_schema, &raw_schema, &pgbench_schema] {
             admin.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await?;
         }
         Ok::<_, BoxError>(())
@@ -623,19 +798,14 @@ fn main() -> Result<(), BoxError> {
     result
 }
 
-fn bench(
-    rt: &tokio::runtime::Runtime,
-    url: &str,
-    admin: &Client,
-    engine_schema: &str,
-    raw_schema: &str,
-) -> Result<(), BoxError> {
+fn bench(rt: &tokio::runtime::Runtime, url: &str, admin: &Client, schemas: [&str; 3]) -> Result<(), BoxError> {
+    let [engine_schema, raw_schema, pgbench_schema] = schemas;
     // What the commands refer to, then the rows each transition writes.
     let placed = rt.block_on(engine(MemoryStore::new()).place(&buyer("alice"), &sample_form("alice"), None))?;
     let script = Arc::new(Script::new(&placed.order));
     let commits = Arc::new(rt.block_on(record(&script))?);
 
-    let store = rt.block_on(PgStore::connect(PgOptions::new(url).schema(engine_schema)))?;
+    let store = rt.block_on(PgStore::connect(PgOptions::new(url).schema(engine_schema).pool_size(MAX_WORKERS)))?;
     let engine = Arc::new(engine(Arc::new(store)));
     // `PgStore::connect` creates the tables the raw side writes to.
     drop(rt.block_on(PgStore::connect(PgOptions::new(url).schema(raw_schema).pool_size(1)))?);
@@ -680,7 +850,18 @@ fn bench(
     c.final_summary();
     // Only under `cargo bench`, not when each benchmark runs once as a test.
     if std::env::args().any(|arg| arg == "--bench") && std::env::var_os("POSTGRES_VS_RAW_NO_INTERLEAVED").is_none() {
-        interleaved(rt, admin, (&engine, &script, &engine_progress), (&clients, &commits, &raw_progress))?;
+        let fsync: String = rt.block_on(admin.query_one("SHOW fsync", &[]))?.get(0);
+        let synchronous: String = rt.block_on(admin.query_one("SHOW synchronous_commit", &[]))?.get(0);
+        eprintln!("server: fsync={fsync}, synchronous_commit={synchronous}");
+        let durable = fsync == "on" && synchronous != "off";
+        let stats = rt.block_on(reset_server_stats(admin))?;
+        let (engine_side, raw_side) = ((&engine, &script, &engine_progress), (&clients[..], &commits, &raw_progress));
+        interleaved(rt, admin, engine_side, raw_side, durable)?;
+        if stats {
+            rt.block_on(print_server_stats(admin))?;
+        }
+        rt.block_on(create_pgbench_schema(url, admin, pgbench_schema, &commits))?;
+        pgbench_runs(url, pgbench_schema);
     }
     Ok(())
 }

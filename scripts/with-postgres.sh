@@ -8,6 +8,12 @@
 # server and removes the directory, whatever CMD did. CMD's exit status is the script's. It
 # also exports ORDERFLOW_PG_THROWAWAY=1, telling tests they may reconfigure that server.
 #
+# The server runs with fsync, synchronous_commit and full_page_writes off (fast, for tests),
+# unless ORDERFLOW_PG_DURABLE=1: then it keeps the server's defaults (every commit flushed to
+# disk, as in production) and loads pg_stat_statements, for benchmarks
+# (`ORDERFLOW_PG_DURABLE=1 bash scripts/with-postgres.sh cargo bench --bench postgres_vs_raw`);
+# it exports ORDERFLOW_PG_DURABLE=1 and PG_BIN for the command.
+#
 # PostgreSQL refuses to run as root: the server runs as the `postgres` system user, or as a
 # system user `orderflow-pg` created for it when there is none.
 #
@@ -122,6 +128,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+if [[ "${ORDERFLOW_PG_DURABLE:-0}" == "1" ]]; then
+    # The server's defaults (fsync=on, synchronous_commit=on, full_page_writes=on).
+    SERVER_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on -c track_wal_io_timing=on"
+    log "durable server: fsync, synchronous_commit and full_page_writes at their defaults (on)"
+else
+    SERVER_OPTIONS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -139,8 +153,8 @@ EOF
 for attempt in 1 2 3 4 5; do
     PORT="$(free_port)"
     if as_pg "$PG_BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$DIR -c fsync=off \
-            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null; then
+        -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$DIR $SERVER_OPTIONS \
+            -c max_connections=200" start >/dev/null; then
         STARTED=1
         break
     fi
@@ -156,6 +170,8 @@ as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres orderflow
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/orderflow"
 # Tests may reconfigure this server (the PostgreSQL TLS test turns TLS on): it is ours alone.
 export ORDERFLOW_PG_THROWAWAY=1
+export PG_BIN
+[[ "${ORDERFLOW_PG_DURABLE:-0}" == "1" ]] && export ORDERFLOW_PG_DURABLE=1
 log "PostgreSQL on 127.0.0.1:$PORT (DATABASE_URL exported)"
 
 set +e
