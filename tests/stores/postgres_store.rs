@@ -173,31 +173,116 @@ async fn postgres_upgrade_from_migration_1_keeps_dead_letters_requeueable() {
     db.drop_all().await;
 }
 
-/// Ships every line of `order` in one parcel with `carrier` under `waybill`, commit by commit.
-async fn ship(store: &PgStore, mut order: Order, carrier: &str, waybill: &str) -> Order {
+/// The commands that ship every line of `order` in one parcel with `carrier` under `waybill`.
+fn shipping(order: &Order, carrier: &str, waybill: &str) -> [Command; 5] {
     let package = orderflow::PackageId(1);
     let book =
         Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
-    let shipping = [
+    [
         Command::new(
             provider(),
             Action::CapturePayment { txn_id: format!("T-{waybill}"), amount: order.totals().total },
         ),
         Command::new(orderflow::testing::warehouse(), Action::IssuePickList),
-        Command::new(orderflow::testing::warehouse(), pack_remaining(&order)),
+        Command::new(orderflow::testing::warehouse(), pack_remaining(order)),
         Command::new(orderflow::testing::warehouse(), book),
         Command::new(orderflow::testing::carrier(carrier), Action::RecordWaybill { package, waybill: waybill.into() }),
-    ];
-    for command in shipping {
-        let decision = Workflow::default().decide(&order, &command, &Ctx::at(t0())).unwrap();
-        let mut next = order.clone();
-        for e in &decision.events {
-            evolve(&mut next, e);
-        }
-        store.append(commit(&next, order.version(), &decision.events, &[])).await.unwrap();
+    ]
+}
+
+/// `order` after `command`, and the command's events.
+fn decided(order: &Order, command: &Command) -> (Order, Vec<Event>) {
+    let decision = Workflow::default().decide(order, command, &Ctx::at(t0())).unwrap();
+    let mut next = order.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    (next, decision.events)
+}
+
+/// Ships every line of `order` in one parcel with `carrier` under `waybill`, commit by commit.
+async fn ship(store: &PgStore, mut order: Order, carrier: &str, waybill: &str) -> Order {
+    for command in shipping(&order, carrier, waybill) {
+        let (next, events) = decided(&order, &command);
+        store.append(commit(&next, order.version(), &events, &[])).await.unwrap();
         order = next;
     }
     order
+}
+
+/// Every row of `table` in `schema` as JSON text, in the order of `order_by`, without the
+/// writing transaction's id (the one column two writes of the same commits differ in).
+async fn table_rows(client: &tokio_postgres::Client, schema: &str, table: &str, order_by: &str) -> Vec<String> {
+    let sql = format!("SELECT (to_jsonb(t) - 'xact_id')::text FROM \"{schema}\".{table} AS t ORDER BY {order_by}");
+    client.query(&sql, &[]).await.unwrap().iter().map(|row| row.get(0)).collect()
+}
+
+/// `create_many` writes exactly the rows `create` writes for the same commits, one order after
+/// another (the feed hands them out in commit order), and counts them; a batch with a refused
+/// commit is created one at a time up to the refusal, which it returns.
+#[tokio::test]
+async fn postgres_create_many_writes_what_create_writes() {
+    let Some(db) = TestDb::new() else { return };
+    let (one_by_one, at_once) = (db.fresh_schema(), db.fresh_schema());
+    let (a, b) = (db.store(&one_by_one).await, db.store(&at_once).await);
+    let mut orders: Vec<(Order, Vec<Event>)> = (1..=4)
+        .map(|n| conformance::sample_order(&format!("c{n}"), n, after(t0(), TimeDelta::minutes(n as i64))))
+        .collect();
+    // One order shipped (a waybill row), from all its events at once.
+    let (mut order, mut events) = orders.pop().unwrap();
+    for command in shipping(&order, "SF", "SF-1") {
+        let (next, more) = decided(&order, &command);
+        events.extend(more);
+        order = next;
+    }
+    orders.push((order, events));
+    let keys = vec!["place/c2".to_owned()];
+    let outbox = [OutboxEntry { key: "c1/close".into(), effect: Effect::ClosePayment { provider: "alipay".into() } }];
+    let commits: Vec<Commit<'_>> = orders
+        .iter()
+        .enumerate()
+        .map(|(i, (order, events))| Commit {
+            outbox: if i == 0 { &outbox } else { &[] },
+            dedupe_keys: if i == 1 { &keys } else { &[] },
+            ..commit(order, 0, events, &[])
+        })
+        .collect();
+    for c in &commits {
+        a.create(*c).await.unwrap();
+    }
+    b.create_many(&commits).await.unwrap();
+
+    let client = db.client().await;
+    for (table, order_by) in [
+        ("orders", "id"),
+        ("events", "order_id, seq"),
+        ("dedupe_keys", "key"),
+        ("outbox", "key"),
+        ("waybills", "waybill"),
+    ] {
+        let written = table_rows(&client, &at_once, table, order_by).await;
+        assert!(!written.is_empty(), "{table}");
+        assert_eq!(written, table_rows(&client, &one_by_one, table, order_by).await, "{table}");
+    }
+    assert_eq!(b.count_by_status().await.unwrap(), a.count_by_status().await.unwrap());
+    let expected: Vec<(OrderId, u64)> =
+        orders.iter().flat_map(|(order, events)| events.iter().map(|e| (order.id(), e.seq))).collect();
+    let (fed, _) = feed(&b, FeedCursor::START, expected.len()).await;
+    assert_eq!(fed, expected, "the feed hands out the orders' events in commit order");
+    assert_eq!(b.find_by_waybill("SF", "SF-1").await.unwrap(), Some(orders[3].0.id()));
+
+    // The second commit takes number 1 again: the first is written, the rest are not.
+    let fresh = conformance::sample_order("c5", 5, t0());
+    let (taken, taken_events) = conformance::sample_order("c6", 1, t0());
+    let late = conformance::sample_order("c7", 7, t0());
+    let refused =
+        [commit(&fresh.0, 0, &fresh.1, &[]), commit(&taken, 0, &taken_events, &[]), commit(&late.0, 0, &late.1, &[])];
+    let err = b.create_many(&refused).await.unwrap_err();
+    assert_eq!(err, StoreError::DuplicateOrderNumber(taken.number()));
+    assert_eq!(b.load(fresh.0.id()).await.unwrap(), Some(fresh.0));
+    assert_eq!(b.load(taken.id()).await.unwrap(), None);
+    assert_eq!(b.load(late.0.id()).await.unwrap(), None);
+    db.drop_all().await;
 }
 
 #[tokio::test]
