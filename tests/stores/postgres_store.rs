@@ -901,6 +901,35 @@ async fn feed(store: &PgStore, from: FeedCursor, count: usize) -> (Vec<(OrderId,
     (read, cursor)
 }
 
+/// Two placed orders of customers `names` (numbers 1 and 2), created in `store` in that order.
+async fn two_created(store: &PgStore, names: [&str; 2]) -> [(Order, Vec<Event>); 2] {
+    let orders = [conformance::sample_order(names[0], 1, t0()), conformance::sample_order(names[1], 2, t0())];
+    for (order, events) in &orders {
+        store.create(commit(order, 0, events, &[])).await.unwrap();
+    }
+    orders
+}
+
+/// The feed orders by transaction id as a number: events of transaction 9 come before those of
+/// transaction 10 (as text, `10` sorts first).
+#[tokio::test]
+async fn postgres_feed_orders_transaction_ids_as_numbers() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let store = db.store(&schema).await;
+    // Transaction 10's order is written first: its events have the lower positions too.
+    let [(ten, ten_placed), (nine, nine_placed)] = two_created(&store, ["tom", "nina"]).await;
+    let client = db.client().await;
+    let sql = format!("UPDATE \"{schema}\".events SET xact_id = $2::text::xid8 WHERE order_id = $1");
+    client.execute(&sql, &[&nine.id().as_uuid(), &"9"]).await.unwrap();
+    client.execute(&sql, &[&ten.id().as_uuid(), &"10"]).await.unwrap();
+    let expected: Vec<(OrderId, u64)> =
+        nine_placed.iter().map(|e| (nine.id(), e.seq)).chain(ten_placed.iter().map(|e| (ten.id(), e.seq))).collect();
+    let (read, _) = feed(&store, FeedCursor::START, expected.len()).await;
+    assert_eq!(read, expected);
+    db.drop_all().await;
+}
+
 /// Writes `events` of order `id` as a commit does, in the open transaction of `client`.
 async fn insert_events(client: &tokio_postgres::Client, schema: &str, id: OrderId, events: &[Event]) {
     let sql = format!(
@@ -924,10 +953,7 @@ async fn postgres_feed_never_skips_events_of_transactions_that_commit_out_of_ord
     let Some(db) = TestDb::new() else { return };
     let schema = db.fresh_schema();
     let store = db.store(&schema).await;
-    let (x, x_placed) = conformance::sample_order("xavier", 1, t0());
-    let (y, y_placed) = conformance::sample_order("yvonne", 2, t0());
-    store.create(commit(&x, 0, &x_placed, &[])).await.unwrap();
-    store.create(commit(&y, 0, &y_placed, &[])).await.unwrap();
+    let [(x, x_placed), (y, y_placed)] = two_created(&store, ["xavier", "yvonne"]).await;
     let (_, cursor) = feed(&store, FeedCursor::START, x_placed.len() + y_placed.len()).await;
 
     let (_, x_paid) = pay(&x, "T-X");
