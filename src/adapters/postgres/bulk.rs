@@ -19,6 +19,9 @@ use crate::stored::{EVENT_VERSION, SNAPSHOT_VERSION, StoredEvent};
 /// One row's values, in the columns of its `COPY` statement.
 type Values<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
+/// An outbox row: key, order, effect, when it was written.
+type OutboxRow<'a> = (&'a str, Uuid, Json<&'a Effect>, Option<DateTime<Utc>>);
+
 impl PgStore {
     /// Creates many new orders at once, with the outcome of
     /// [`create`](crate::ports::OrderRepository::create) on each in turn: for loading a store
@@ -66,7 +69,7 @@ impl PgStore {
         let event_version = version_column(EVENT_VERSION);
         let mut events: Vec<(Uuid, i64, Json<&Event>, &str)> = Vec::new();
         let mut keys: Vec<(&str, Uuid)> = Vec::new();
-        let mut outbox: Vec<(&str, Uuid, Json<&Effect>, Option<DateTime<Utc>>)> = Vec::new();
+        let mut outbox: Vec<OutboxRow<'_>> = Vec::new();
         let mut waybills: Vec<(&str, &str, Uuid)> = Vec::new();
         for (commit, row) in commits.iter().zip(&orders) {
             for event in commit.events {
