@@ -1,12 +1,19 @@
 //! The reads a shop runs all day, at growing store sizes: listing 50 orders of one status
 //! (the first page, and a deep page a third of the way in, by keyset), fetching due deadlines,
 //! the staff queries (a page of each work list, counts per status) and a page of the event feed,
-//! on `MemoryStore` and `SqliteStore`. Each should take about as long at a million orders as at
-//! ten thousand: every one reads an index range the size of its page.
+//! on `MemoryStore`, `SqliteStore` and `PgStore`. Each should take about as long at a million
+//! orders as at ten thousand: every one reads an index range the size of its page.
 //!
 //! Sizes come from `ORDERFLOW_SCALE_ORDERS` (comma-separated, e.g. `10000,1000000`); without it
 //! `cargo bench` uses 10,000 and 1,000,000, and `cargo test --benches` 1,000 and 5,000. The
-//! stores are filled through the store API with prebuilt commits: order `i` is placed at
+//! stores come from `ORDERFLOW_SCALE_STORES` (comma-separated of `memory`, `sqlite`,
+//! `postgres`; all three by default); PostgreSQL only with `DATABASE_URL` set (else it says so
+//! and is left out), in a schema of its own (`bench_scale_<size>_<pid>`, dropped at the end),
+//! vacuumed and analysed once filled, as a store in service would be.
+//!
+//! The stores are filled through the store API with prebuilt commits (SQLite and memory: one
+//! `create` per order; PostgreSQL: `PgStore::create_many`, 10,000 orders a call, the same rows
+//! streamed with `COPY`): order `i` is placed at
 //! `t0 + i` minutes (one line, so a million orders fit in memory) and decided by the pure core
 //! to one of these statuses, by `i % 10`: 0–1 awaiting payment (pay-by deadline), 2 ready to
 //! ship, 3 in fulfilment, 4 shipped (auto-confirm deadline), 5 cancelled, 6–9 completed
@@ -20,8 +27,10 @@
 //! ahead) and `late` (at the last order: every unpaid order and most others are due; the call
 //! returns the first 100).
 //!
-//! Filling a million orders takes minutes: `ORDERFLOW_SCALE_ORDERS=10000,1000000 cargo bench
-//! --all-features --bench scale`.
+//! Filling a million orders takes minutes: `ORDERFLOW_SCALE_ORDERS=10000,1000000 bash
+//! scripts/with-postgres.sh cargo bench --all-features --bench scale` (add
+//! `ORDERFLOW_SCALE_STORES=postgres` for PostgreSQL alone: the memory store of a million orders
+//! holds about 8 GiB).
 
 mod common;
 
@@ -31,6 +40,7 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::TempDb;
 use criterion::{BenchmarkId, Criterion};
+use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::adapters::sqlite::SqliteStore;
 use orderflow::decide::after;
 use orderflow::order::{CaseKind, CaseRequest, HoldReason, HoldReasonKind, TrackingKind};
@@ -147,20 +157,113 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
 }
 
 /// Where deep pages start: the first ready-to-ship order a third of the way in, and the feed a
-/// third of the way in.
+/// third of the way in (just before the first event of `feed_order`).
+#[derive(Clone, Copy)]
 struct Deep {
     id: OrderId,
     cursor: QueryCursor,
     feed: FeedCursor,
+    feed_order: OrderId,
 }
 
-/// The stores filled with `n` orders, and where deep pages start.
-fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemoryStore, Deep) {
+/// Orders per `PgStore::create_many` call.
+const PG_BATCH: usize = 10_000;
+
+/// The stores of one size, each `None` when the run leaves it out.
+struct Stores {
+    memory: Option<MemoryStore>,
+    sqlite: Option<SqliteStore>,
+    postgres: Option<Postgres>,
+}
+
+/// Which stores the run measures: `ORDERFLOW_SCALE_STORES`, or all three.
+fn stores_wanted() -> Vec<String> {
+    const KNOWN: [&str; 3] = ["memory", "sqlite", "postgres"];
+    let Ok(list) = std::env::var("ORDERFLOW_SCALE_STORES") else { return KNOWN.map(String::from).to_vec() };
+    let wanted: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    for name in &wanted {
+        assert!(KNOWN.contains(&name.as_str()), "ORDERFLOW_SCALE_STORES: unknown store {name:?} (known: {KNOWN:?})");
+    }
+    wanted
+}
+
+/// A `PgStore` in a schema of its own, and the bench's own connection for what a store does
+/// not do: vacuuming, reading where the feed stands, dropping the schema.
+struct Postgres {
+    store: PgStore,
+    admin: tokio_postgres::Client,
+    schema: String,
+}
+
+impl Postgres {
+    /// The store for `n` orders, or `None` (said why) without `DATABASE_URL`.
+    fn connect(rt: &tokio::runtime::Runtime, n: u64) -> Option<Postgres> {
+        let url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                eprintln!(
+                    "scale: PostgreSQL left out, DATABASE_URL is not set. Run it with a server:\n  \
+                     bash scripts/with-postgres.sh cargo bench --all-features --bench scale"
+                );
+                return None;
+            }
+        };
+        let schema = format!("bench_scale_{n}_{}", std::process::id());
+        let connected = rt.block_on(async {
+            let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+            let store = PgStore::connect(PgOptions::new(url).schema(&schema)).await?;
+            Ok::<_, Box<dyn std::error::Error>>(Postgres { store, admin, schema })
+        });
+        Some(connected.unwrap_or_else(|e| panic!("PostgreSQL: {e}")))
+    }
+
+    /// Vacuums and analyses the filled tables, as autovacuum does to a store in service.
+    fn settle(&self, rt: &tokio::runtime::Runtime) {
+        let started = Instant::now();
+        let sql = format!("VACUUM (ANALYZE) {0}.orders, {0}.events", self.schema);
+        rt.block_on(self.admin.batch_execute(&sql)).unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("vacuumed and analysed {} in {:.1} s", self.schema, started.elapsed().as_secs_f64());
+    }
+
+    /// The feed cursor just before the first event of `order`: the transaction that wrote it
+    /// and the position before its own.
+    fn feed_before(&self, rt: &tokio::runtime::Runtime, order: OrderId) -> FeedCursor {
+        let sql = format!("SELECT xact_id::text, position FROM {}.events WHERE order_id = $1 AND seq = 1", self.schema);
+        let row = rt.block_on(self.admin.query_one(&sql, &[&order.as_uuid()])).unwrap_or_else(|e| panic!("{e}"));
+        let xact: String = row.get(0);
+        let position: i64 = row.get(1);
+        let epoch = xact.parse().unwrap_or_else(|e| panic!("transaction id {xact:?}: {e}"));
+        FeedCursor::new(epoch, u64::try_from(position - 1).unwrap_or_else(|e| panic!("position {position}: {e}")))
+    }
+
+    fn drop_schema(self, rt: &tokio::runtime::Runtime) {
+        drop(self.store);
+        let sql = format!("DROP SCHEMA {} CASCADE", self.schema);
+        rt.block_on(self.admin.batch_execute(&sql)).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Order and events as one `create`'s commit.
+fn commit_of<'a>(order: &'a Order, events: &'a [Event]) -> Commit<'a> {
+    Commit { order, expected_version: 0, events, outbox: &[], dedupe_keys: &[] }
+}
+
+/// Fills `stores` with `n` orders; returns where deep pages start.
+fn fill(rt: &tokio::runtime::Runtime, n: u64, stores: &Stores) -> Deep {
     let wf = Workflow::default();
-    let memory = MemoryStore::new();
     let mut deep = None;
     let mut events_written = 0u64;
     let mut feed = None;
+    let mut batch: Vec<(Order, Vec<Event>)> = Vec::new();
+    let pg_batch = |batch: &mut Vec<(Order, Vec<Event>)>| {
+        if let Some(pg) = &stores.postgres {
+            let commits: Vec<Commit<'_>> = batch.iter().map(|(order, events)| commit_of(order, events)).collect();
+            rt.block_on(pg.store.create_many(&commits)).unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+        }
+        batch.clear();
+    };
     let started = Instant::now();
     for i in 0..n {
         let (order, events) = order(&wf, i);
@@ -168,32 +271,43 @@ fn fill(rt: &tokio::runtime::Runtime, n: u64, sqlite: &SqliteStore) -> (MemorySt
             deep = Some((order.id(), QueryCursor::of(&OrderSummary::of(&order))));
         }
         if i >= n / 3 && feed.is_none() {
-            feed = Some(FeedCursor::new(0, events_written));
+            feed = Some((FeedCursor::new(0, events_written), order.id()));
         }
         events_written += events.len() as u64;
-        let commit = Commit { order: &order, expected_version: 0, events: &events, outbox: &[], dedupe_keys: &[] };
+        let commit = commit_of(&order, &events);
         rt.block_on(async {
-            memory.create(commit).await?;
-            sqlite.create(commit).await
+            if let Some(memory) = &stores.memory {
+                memory.create(commit).await?;
+            }
+            match &stores.sqlite {
+                Some(sqlite) => sqlite.create(commit).await,
+                None => Ok(()),
+            }
         })
         .unwrap_or_else(|e| panic!("order {i}: {e}"));
+        if stores.postgres.is_some() {
+            batch.push((order, events));
+            if batch.len() == PG_BATCH {
+                pg_batch(&mut batch);
+            }
+        }
         if common::full_run() && (i + 1) % 100_000 == 0 {
             eprintln!("filled {} of {n} orders in {:.0} s", i + 1, started.elapsed().as_secs_f64());
         }
     }
-    let mib = |suffix: &str| {
+    pg_batch(&mut batch);
+    let mib = |sqlite: &SqliteStore, suffix: &str| {
         let mut name = sqlite.path().map(|p| p.as_os_str().to_owned()).unwrap_or_default();
         name.push(suffix);
         std::fs::metadata(name).map_or(0.0, |m| m.len() as f64 / 1_048_576.0)
     };
-    eprintln!(
-        "filled {n} orders into both stores in {:.1} s; SQLite file {:.0} MiB (+ WAL {:.0} MiB)",
-        started.elapsed().as_secs_f64(),
-        mib(""),
-        mib("-wal")
-    );
+    eprintln!("filled {n} orders in {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(sqlite) = &stores.sqlite {
+        eprintln!("SQLite file {:.0} MiB (+ WAL {:.0} MiB)", mib(sqlite, ""), mib(sqlite, "-wal"));
+    }
     let (id, cursor) = deep.unwrap_or_else(|| panic!("no ready-to-ship order after the first third"));
-    (memory, Deep { id, cursor, feed: feed.unwrap_or_else(|| panic!("no orders")) })
+    let (feed, feed_order) = feed.unwrap_or_else(|| panic!("no orders"));
+    Deep { id, cursor, feed, feed_order }
 }
 
 /// Benchmarks the reads on one store of `n` orders.
@@ -290,14 +404,29 @@ fn staff_queries<S: OrderRepository>(
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let wanted = stores_wanted();
+    let wants = |name: &str| wanted.iter().any(|w| w == name);
     for n in sizes() {
         let db = TempDb::new(&format!("scale-{n}"));
-        let sqlite = SqliteStore::open(db.path()).unwrap_or_else(|e| panic!("{e}"));
-        let (memory, deep) = fill(&rt, n, &sqlite);
-        reads(&mut c, &rt, "memory", &memory, n, &deep);
-        drop(memory);
-        reads(&mut c, &rt, "sqlite", &sqlite, n, &deep);
+        let mut stores = Stores {
+            memory: wants("memory").then(MemoryStore::new),
+            sqlite: wants("sqlite").then(|| SqliteStore::open(db.path()).unwrap_or_else(|e| panic!("{e}"))),
+            postgres: if wants("postgres") { Postgres::connect(&rt, n) } else { None },
+        };
+        let deep = fill(&rt, n, &stores);
+        if let Some(memory) = stores.memory.take() {
+            reads(&mut c, &rt, "memory", &memory, n, &deep);
+        }
+        if let Some(sqlite) = stores.sqlite.take() {
+            reads(&mut c, &rt, "sqlite", &sqlite, n, &deep);
+        }
+        if let Some(pg) = stores.postgres.take() {
+            pg.settle(&rt);
+            let deep = Deep { feed: pg.feed_before(&rt, deep.feed_order), ..deep };
+            reads(&mut c, &rt, "postgres", &pg.store, n, &deep);
+            pg.drop_schema(&rt);
+        }
     }
     c.final_summary();
 }

@@ -291,6 +291,16 @@ pub struct CursorError {
     pub rule: &'static str,
 }
 
+impl CursorError {
+    /// A stable, machine-readable code (snake_case, unique across the crate's errors), listed
+    /// in `docs/ERRORS.md`, so a host can answer a client's bad cursor (a 400) the way it
+    /// answers every other refusal. The same for a [`QueryCursor`] and a
+    /// [`FeedCursor`](super::FeedCursor): the client sent back text no store handed out.
+    pub fn code(&self) -> &'static str {
+        "invalid_cursor"
+    }
+}
+
 impl FromStr for QueryCursor {
     type Err = CursorError;
 

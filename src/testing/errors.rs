@@ -1,6 +1,8 @@
 //! One error of every kind the crate returns, for tests of what is said about them: every
 //! [`code`](EngineError::code) distinct, and every code listed in `docs/ERRORS.md`.
 
+use std::str::FromStr;
+
 use crate::actor::ActorKind;
 use crate::command::CommandKind;
 use crate::engine::EngineError;
@@ -9,7 +11,9 @@ use crate::ids::{CaseId, LineId, OrderId, PackageId, RefundId, Sku};
 use crate::money::{Currency, Money, MoneyError};
 use crate::order::{CaseKind, DeadlineKind, OrderStatus, PackageState};
 use crate::order_number::OrderNumber;
-use crate::ports::{GatewayError, InventoryError, LogisticsError, NotifyError, StoreError};
+use crate::ports::{
+    CursorError, FeedCursor, GatewayError, InventoryError, LogisticsError, NotifyError, QueryCursor, StoreError,
+};
 use crate::validation::Violations;
 
 /// Every core [`Error`] variant once (each [`MoneyError`] variant once inside
@@ -84,6 +88,23 @@ pub fn every_engine_error() -> Vec<EngineError> {
     all
 }
 
+/// A [`CursorError`] from each cursor's text form ([`QueryCursor`], [`FeedCursor`]): what a
+/// host meets reading a client's cursor, outside the engine.
+pub fn every_cursor_error() -> Vec<CursorError> {
+    let query = QueryCursor::from_str("yesterday").err();
+    let feed = FeedCursor::from_str("1.x").err();
+    query.into_iter().chain(feed).collect()
+}
+
+/// The code of every error of [`every_engine_error`] and of [`CursorError`] (one code for
+/// both cursors), each with the error's `Debug` text (to say which error a code belongs to).
+pub fn every_code() -> Vec<(&'static str, String)> {
+    let mut cursor = every_cursor_error();
+    cursor.dedup_by_key(|e| e.code());
+    let engine = every_engine_error().into_iter().map(|e| (e.code(), format!("{e:?}")));
+    engine.chain(cursor.into_iter().map(|e| (e.code(), format!("{e:?}")))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -93,8 +114,7 @@ mod tests {
     #[test]
     fn every_error_has_its_own_snake_case_code() {
         let mut seen: HashMap<&'static str, String> = HashMap::new();
-        for e in every_engine_error() {
-            let code = e.code();
+        for (code, e) in every_code() {
             assert!(
                 !code.is_empty()
                     && !code.starts_with('_')
@@ -102,8 +122,8 @@ mod tests {
                     && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{code:?} is not snake_case"
             );
-            if let Some(earlier) = seen.insert(code, format!("{e:?}")) {
-                panic!("{code} is the code of both {earlier} and {e:?}");
+            if let Some(earlier) = seen.insert(code, e.clone()) {
+                panic!("{code} is the code of both {earlier} and {e}");
             }
         }
     }

@@ -173,31 +173,116 @@ async fn postgres_upgrade_from_migration_1_keeps_dead_letters_requeueable() {
     db.drop_all().await;
 }
 
-/// Ships every line of `order` in one parcel with `carrier` under `waybill`, commit by commit.
-async fn ship(store: &PgStore, mut order: Order, carrier: &str, waybill: &str) -> Order {
+/// The commands that ship every line of `order` in one parcel with `carrier` under `waybill`.
+fn shipping(order: &Order, carrier: &str, waybill: &str) -> [Command; 5] {
     let package = orderflow::PackageId(1);
     let book =
         Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
-    let shipping = [
+    [
         Command::new(
             provider(),
             Action::CapturePayment { txn_id: format!("T-{waybill}"), amount: order.totals().total },
         ),
         Command::new(orderflow::testing::warehouse(), Action::IssuePickList),
-        Command::new(orderflow::testing::warehouse(), pack_remaining(&order)),
+        Command::new(orderflow::testing::warehouse(), pack_remaining(order)),
         Command::new(orderflow::testing::warehouse(), book),
         Command::new(orderflow::testing::carrier(carrier), Action::RecordWaybill { package, waybill: waybill.into() }),
-    ];
-    for command in shipping {
-        let decision = Workflow::default().decide(&order, &command, &Ctx::at(t0())).unwrap();
-        let mut next = order.clone();
-        for e in &decision.events {
-            evolve(&mut next, e);
-        }
-        store.append(commit(&next, order.version(), &decision.events, &[])).await.unwrap();
+    ]
+}
+
+/// `order` after `command`, and the command's events.
+fn decided(order: &Order, command: &Command) -> (Order, Vec<Event>) {
+    let decision = Workflow::default().decide(order, command, &Ctx::at(t0())).unwrap();
+    let mut next = order.clone();
+    for e in &decision.events {
+        evolve(&mut next, e);
+    }
+    (next, decision.events)
+}
+
+/// Ships every line of `order` in one parcel with `carrier` under `waybill`, commit by commit.
+async fn ship(store: &PgStore, mut order: Order, carrier: &str, waybill: &str) -> Order {
+    for command in shipping(&order, carrier, waybill) {
+        let (next, events) = decided(&order, &command);
+        store.append(commit(&next, order.version(), &events, &[])).await.unwrap();
         order = next;
     }
     order
+}
+
+/// Every row of `table` in `schema` as JSON text, in the order of `order_by`, without the
+/// writing transaction's id (the one column two writes of the same commits differ in).
+async fn table_rows(client: &tokio_postgres::Client, schema: &str, table: &str, order_by: &str) -> Vec<String> {
+    let sql = format!("SELECT (to_jsonb(t) - 'xact_id')::text FROM \"{schema}\".{table} AS t ORDER BY {order_by}");
+    client.query(&sql, &[]).await.unwrap().iter().map(|row| row.get(0)).collect()
+}
+
+/// `create_many` writes exactly the rows `create` writes for the same commits, one order after
+/// another (the feed hands them out in commit order), and counts them; a batch with a refused
+/// commit is created one at a time up to the refusal, which it returns.
+#[tokio::test]
+async fn postgres_create_many_writes_what_create_writes() {
+    let Some(db) = TestDb::new() else { return };
+    let (one_by_one, at_once) = (db.fresh_schema(), db.fresh_schema());
+    let (a, b) = (db.store(&one_by_one).await, db.store(&at_once).await);
+    let mut orders: Vec<(Order, Vec<Event>)> = (1..=4)
+        .map(|n| conformance::sample_order(&format!("c{n}"), n, after(t0(), TimeDelta::minutes(n as i64))))
+        .collect();
+    // One order shipped (a waybill row), from all its events at once.
+    let (mut order, mut events) = orders.pop().unwrap();
+    for command in shipping(&order, "SF", "SF-1") {
+        let (next, more) = decided(&order, &command);
+        events.extend(more);
+        order = next;
+    }
+    orders.push((order, events));
+    let keys = vec!["place/c2".to_owned()];
+    let outbox = [OutboxEntry { key: "c1/close".into(), effect: Effect::ClosePayment { provider: "alipay".into() } }];
+    let commits: Vec<Commit<'_>> = orders
+        .iter()
+        .enumerate()
+        .map(|(i, (order, events))| Commit {
+            outbox: if i == 0 { &outbox } else { &[] },
+            dedupe_keys: if i == 1 { &keys } else { &[] },
+            ..commit(order, 0, events, &[])
+        })
+        .collect();
+    for c in &commits {
+        a.create(*c).await.unwrap();
+    }
+    b.create_many(&commits).await.unwrap();
+
+    let client = db.client().await;
+    for (table, order_by) in [
+        ("orders", "id"),
+        ("events", "order_id, seq"),
+        ("dedupe_keys", "key"),
+        ("outbox", "key"),
+        ("waybills", "waybill"),
+    ] {
+        let written = table_rows(&client, &at_once, table, order_by).await;
+        assert!(!written.is_empty(), "{table}");
+        assert_eq!(written, table_rows(&client, &one_by_one, table, order_by).await, "{table}");
+    }
+    assert_eq!(b.count_by_status().await.unwrap(), a.count_by_status().await.unwrap());
+    let expected: Vec<(OrderId, u64)> =
+        orders.iter().flat_map(|(order, events)| events.iter().map(|e| (order.id(), e.seq))).collect();
+    let (fed, _) = feed(&b, FeedCursor::START, expected.len()).await;
+    assert_eq!(fed, expected, "the feed hands out the orders' events in commit order");
+    assert_eq!(b.find_by_waybill("SF", "SF-1").await.unwrap(), Some(orders[3].0.id()));
+
+    // The second commit takes number 1 again: the first is written, the rest are not.
+    let fresh = conformance::sample_order("c5", 5, t0());
+    let (taken, taken_events) = conformance::sample_order("c6", 1, t0());
+    let late = conformance::sample_order("c7", 7, t0());
+    let refused =
+        [commit(&fresh.0, 0, &fresh.1, &[]), commit(&taken, 0, &taken_events, &[]), commit(&late.0, 0, &late.1, &[])];
+    let err = b.create_many(&refused).await.unwrap_err();
+    assert_eq!(err, StoreError::DuplicateOrderNumber(taken.number()));
+    assert_eq!(b.load(fresh.0.id()).await.unwrap(), Some(fresh.0));
+    assert_eq!(b.load(taken.id()).await.unwrap(), None);
+    assert_eq!(b.load(late.0.id()).await.unwrap(), None);
+    db.drop_all().await;
 }
 
 #[tokio::test]
@@ -816,6 +901,35 @@ async fn feed(store: &PgStore, from: FeedCursor, count: usize) -> (Vec<(OrderId,
     (read, cursor)
 }
 
+/// Two placed orders of customers `names` (numbers 1 and 2), created in `store` in that order.
+async fn two_created(store: &PgStore, names: [&str; 2]) -> [(Order, Vec<Event>); 2] {
+    let orders = [conformance::sample_order(names[0], 1, t0()), conformance::sample_order(names[1], 2, t0())];
+    for (order, events) in &orders {
+        store.create(commit(order, 0, events, &[])).await.unwrap();
+    }
+    orders
+}
+
+/// The feed orders by transaction id as a number: events of transaction 9 come before those of
+/// transaction 10 (as text, `10` sorts first).
+#[tokio::test]
+async fn postgres_feed_orders_transaction_ids_as_numbers() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let store = db.store(&schema).await;
+    // Transaction 10's order is written first: its events have the lower positions too.
+    let [(ten, ten_placed), (nine, nine_placed)] = two_created(&store, ["tom", "nina"]).await;
+    let client = db.client().await;
+    let sql = format!("UPDATE \"{schema}\".events SET xact_id = $2::text::xid8 WHERE order_id = $1");
+    client.execute(&sql, &[&nine.id().as_uuid(), &"9"]).await.unwrap();
+    client.execute(&sql, &[&ten.id().as_uuid(), &"10"]).await.unwrap();
+    let expected: Vec<(OrderId, u64)> =
+        nine_placed.iter().map(|e| (nine.id(), e.seq)).chain(ten_placed.iter().map(|e| (ten.id(), e.seq))).collect();
+    let (read, _) = feed(&store, FeedCursor::START, expected.len()).await;
+    assert_eq!(read, expected);
+    db.drop_all().await;
+}
+
 /// Writes `events` of order `id` as a commit does, in the open transaction of `client`.
 async fn insert_events(client: &tokio_postgres::Client, schema: &str, id: OrderId, events: &[Event]) {
     let sql = format!(
@@ -839,10 +953,7 @@ async fn postgres_feed_never_skips_events_of_transactions_that_commit_out_of_ord
     let Some(db) = TestDb::new() else { return };
     let schema = db.fresh_schema();
     let store = db.store(&schema).await;
-    let (x, x_placed) = conformance::sample_order("xavier", 1, t0());
-    let (y, y_placed) = conformance::sample_order("yvonne", 2, t0());
-    store.create(commit(&x, 0, &x_placed, &[])).await.unwrap();
-    store.create(commit(&y, 0, &y_placed, &[])).await.unwrap();
+    let [(x, x_placed), (y, y_placed)] = two_created(&store, ["xavier", "yvonne"]).await;
     let (_, cursor) = feed(&store, FeedCursor::START, x_placed.len() + y_placed.len()).await;
 
     let (_, x_paid) = pay(&x, "T-X");

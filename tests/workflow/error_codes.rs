@@ -1,10 +1,10 @@
 //! `docs/ERRORS.md` lists exactly the error codes the library returns: every code of
-//! `orderflow::testing::errors::every_engine_error` (one error of every kind) is in a table's
-//! code column, and every code there is one the library returns.
+//! `orderflow::testing::errors::every_code` (one error of every kind) is in a table's code
+//! column, and every code there is one the library returns.
 
 use std::collections::BTreeSet;
 
-use orderflow::testing::errors::every_engine_error;
+use orderflow::testing::errors::{every_code, every_cursor_error};
 
 /// The backquoted words of the `code` column of every table in `doc`.
 fn documented_codes(doc: &str) -> BTreeSet<String> {
@@ -34,9 +34,18 @@ fn documented_codes(doc: &str) -> BTreeSet<String> {
 fn errors_doc_lists_every_code_the_library_returns_and_no_other() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ERRORS.md")).unwrap();
     let documented = documented_codes(&doc);
-    let returned: BTreeSet<String> = every_engine_error().iter().map(|e| e.code().to_owned()).collect();
+    let returned: BTreeSet<String> = every_code().into_iter().map(|(code, _)| code.to_owned()).collect();
     let missing: Vec<_> = returned.difference(&documented).collect();
     assert!(missing.is_empty(), "codes missing from the code columns of docs/ERRORS.md: {missing:?}");
     let unknown: Vec<_> = documented.difference(&returned).collect();
     assert!(unknown.is_empty(), "docs/ERRORS.md lists codes the library does not return: {unknown:?}");
+}
+
+#[test]
+fn a_bad_query_or_feed_cursor_is_one_invalid_cursor_code() {
+    let errors = every_cursor_error();
+    assert_eq!(errors.len(), 2, "one error from each cursor's text form: {errors:?}");
+    for e in errors {
+        assert_eq!(e.code(), "invalid_cursor", "{e:?}");
+    }
 }

@@ -81,6 +81,7 @@
 //! earliest deadline, outbox retry times and leases) are compared at that precision. Snapshots
 //! and events keep every nanosecond.
 
+mod bulk;
 mod queries;
 
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -14,7 +14,14 @@
 //! than every transaction still running (`xact_id < pg_snapshot_xmin(pg_current_snapshot())`),
 //! ordered by `(xact_id, position)`: no transaction that is still running, or will start, can
 //! write a row that sorts before one handed out, so a reader following the cursor skips nothing.
-//! A long transaction delays the feed until it ends.
+//! A long transaction delays the feed until it ends. The statement orders by the table's
+//! columns (`e.xact_id`): a bare `xact_id` would name the selected `xact_id::text` and sort
+//! transaction ids as text (`10` before `9`), and read the whole table to do it.
+//!
+//! A ship-by query is planned for its time on every call (a statement of its own, not a
+//! cached one): how many orders are due decides between reading the ship-by index and sorting
+//! (few due) and walking `(placed_at, id)` (most due), and the generic plan a cached statement
+//! settles on cannot know it (at a million orders it walked the whole table for the 48 due).
 
 use serde_json::Value;
 use tokio_postgres::Row;
@@ -102,7 +109,12 @@ pub(super) async fn query(store: &PgStore, query: &OrderQuery) -> Result<QueryPa
         }
         params.push(&fetch);
         condition(&mut sql, &format!(" ORDER BY placed_at {direction}, id {direction} LIMIT $?"));
-        let rows = client.query(&client.prepare_cached(&sql).await.map_err(db)?, &params).await.map_err(db)?;
+        let rows = if query.ship_by_before.is_some() {
+            client.query(sql.as_str(), &params).await
+        } else {
+            client.query(&client.prepare_cached(&sql).await.map_err(db)?, &params).await
+        }
+        .map_err(db)?;
         lanes.push(rows.iter().map(summary).collect::<Result<Vec<_>, _>>()?);
     }
     Ok(query.page(lanes))

@@ -1,0 +1,1 @@
+COPY {s}.dedupe_keys (key, order_id) FROM STDIN (FORMAT binary)

@@ -1,0 +1,1 @@
+COPY {s}.waybills (carrier, waybill, order_id) FROM STDIN (FORMAT binary)
