@@ -15,8 +15,8 @@ usage: http_shop [--db PATH | --memory] [--dev] [--stock N] [--payments P] [--tr
   --dev       serve the demo helpers /dev/simulate-payment and /dev/simulate-tracking,
               with which any buyer can mark their own order paid: never in production
   --stock N   units in stock of every demo SKU (default: 1000000)
-  --payments P  fake (default), wechatpay or alipay (or SHOP_PAYMENTS)
-  --tracking T  fake (default) or kuaidi100 (or SHOP_TRACKING)
+  --payments P  alipay (default), wechatpay or fake (or SHOP_PAYMENTS)
+  --tracking T  kuaidi100 (default) or fake (or SHOP_TRACKING)
 
 A provider with no account configured runs against its emulator, in process; the variables
 that configure each account (WECHATPAY_*, ALIPAY_*, KUAIDI100_*; a key may be given as a file

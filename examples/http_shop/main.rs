@@ -1,8 +1,8 @@
 //! An HTTP shop backend on orderflow: axum routes for buyers, staff and the payment and carrier
 //! webhooks, over the SQLite store (a file, so orders survive a restart; `--memory` for the
-//! memory store) with the payment provider and tracking service chosen by configuration (the
-//! fakes by default; WeChat Pay, Alipay, Kuaidi100, each against its in-process emulator unless
-//! its account is configured: `examples/http_shop/providers.rs`), and a background worker
+//! memory store) with the payment provider and tracking service chosen by configuration (Alipay
+//! and Kuaidi100 by default, or WeChat Pay, or the fakes; each provider against its in-process
+//! emulator unless its account is configured: `examples/http_shop/providers.rs`), and a background worker
 //! firing deadlines and delivering the outbox.
 //!
 //! `cargo run --features sqlite-bundled,wechatpay,alipay,kuaidi100,provider-http --example
@@ -109,11 +109,11 @@ curl -s -X POST {url}/orders -H 'Authorization: Bearer alice-token' -H 'Content-
   "shipping_fee": {{"minor": 800, "currency": "CNY"}}, "discount": {{"minor": 0, "currency": "CNY"}}}}'
 ID=<its "id">; NUMBER=<its "number">
 
-# 2. pay: start the payment, then (demo only, needs --dev) make the fake provider send its signed notification
+# 2. pay: start the payment, then (demo only, needs --dev) make the provider (its emulator unless configured) send its signed notification
 curl -s -X POST {url}/orders/$ID/payment -H 'Authorization: Bearer alice-token'
 curl -s -X POST {url}/dev/simulate-payment/$ID -H 'Authorization: Bearer alice-token'
 
-#    (payments fake only: sign its notification yourself; NUMBER is the order "number", secret "provider-secret")
+#    (with --payments fake only: sign its notification yourself; NUMBER is the order "number", secret "provider-secret")
 BODY='{{"notification_id":"N-1","order_number":"'$NUMBER'","txn_id":"T-1","amount_minor":10600,"currency":"CNY","status":"succeeded"}}'
 TS=$(date +%s); SIG=$(printf '%s' "$TS.$BODY" | openssl dgst -sha256 -hmac provider-secret -hex | sed 's/^.*= //')
 curl -s -X POST {url}/webhooks/payment -H "X-Timestamp: $TS" -H "X-Signature: $SIG" -d "$BODY"

@@ -162,9 +162,12 @@ fn lookup(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
 
 #[test]
 fn the_configuration_chooses_providers_and_reads_accounts_from_variables_or_files() {
-    // Nothing set: the fakes.
+    // Nothing set: Alipay and Kuaidi100, emulated.
     let config = ProviderConfig::from_env(lookup(&[])).unwrap();
-    assert_eq!((config.payments, config.tracking), (PaymentsChoice::Fake, TrackingChoice::Fake));
+    assert_eq!((config.payments, config.tracking), (PaymentsChoice::Alipay, TrackingChoice::Kuaidi100));
+    assert!(matches!((&config.alipay, &config.kuaidi100), (Account::Emulated, Account::Emulated)));
+    let fakes = ProviderConfig::from_env(lookup(&[("SHOP_PAYMENTS", "fake".into()), ("SHOP_TRACKING", "fake".into())]));
+    assert_eq!(fakes.map(|c| (c.payments, c.tracking)), Ok((PaymentsChoice::Fake, TrackingChoice::Fake)));
 
     // A provider chosen with no account: its emulator.
     let config = ProviderConfig::from_env(lookup(&[

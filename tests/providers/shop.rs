@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use chrono::TimeDelta;
+
 use orderflow::engine::{Adapters, Engine};
 use orderflow::order_number::MAX_VALUE;
-use orderflow::ports::PaymentGateway;
+use orderflow::ports::{Clock, PaymentGateway, PaymentNotification, PaymentStatus};
 use orderflow::testing::shop::{SKUS, sku};
 use orderflow::testing::{FakeCarrier, FixedClock, RecordingNotifier, buyer, sample_form, t0};
-use orderflow::{MemoryInventory, MemoryStore, Money, OrderId, OrderNumber, Workflow};
+use orderflow::{Currency, MemoryInventory, MemoryStore, Money, OrderId, OrderNumber, OrderStatus, Workflow};
 
 pub fn clock() -> Arc<FixedClock> {
     Arc::new(FixedClock::new(t0()))
@@ -53,6 +55,29 @@ impl<G: PaymentGateway, E> World<G, E> {
     pub async fn place(&self, customer: &str) -> (OrderId, OrderNumber, Money) {
         let placed = self.engine.place(&buyer(customer), &sample_form(customer), None).await.unwrap();
         (placed.order.id(), placed.order.number(), placed.order.totals().total)
+    }
+}
+
+impl<G: PaymentGateway, E> World<G, E> {
+    /// The buyer paid `total` less a 1.00 coupon through `provider` but the notification was
+    /// lost: the query finds the payment, and the unpaid deadline two hours on records it
+    /// instead of cancelling. Returns what the query answered.
+    pub async fn recover_lost_payment(
+        &self,
+        id: OrderId,
+        number: &OrderNumber,
+        provider: &str,
+        total: Money,
+    ) -> PaymentNotification {
+        let queried = self.gateway.query_payment(number, provider).await.unwrap().unwrap();
+        assert_eq!((queried.status, queried.amount), (PaymentStatus::Succeeded, total));
+        assert_eq!(queried.payer_total, Some(Money::new(total.minor - 100, Currency::CNY)));
+        self.clock.advance(TimeDelta::hours(2));
+        self.engine.run_due(self.clock.now()).await.unwrap();
+        let order = self.engine.order(id).await.unwrap();
+        assert_ne!(order.status(), OrderStatus::Cancelled);
+        assert_eq!(order.payment().received().unwrap(), total);
+        queried
     }
 }
 
