@@ -166,8 +166,11 @@ impl HandEngine {
         if matches!(actor, Actor::Buyer { customer } if customer != order.customer()) {
             return Err(format!("no order {id}").into());
         }
+        let provider = order.payment().provider().ok_or("not paid online")?.to_owned();
+        // The session is recorded on the order before the provider creates it, as the engine does.
+        let open = Action::OpenPaymentSession { provider: provider.clone() };
+        let order = self.execute(id, Command::new(actor.clone(), open)).await?;
         let outstanding = order.payment().outstanding()?;
-        let provider = order.payment().provider().ok_or("not paid online")?;
         let request =
             PaymentRequest::new(id, order.number(), outstanding, provider, order.number().provider_reference())
                 .with_expiry(order.deadlines().get(DeadlineKind::PayBy));

@@ -149,17 +149,23 @@ impl<A: Ports> Engine<A> {
                 let payments = self.adapters.payments();
                 match payments.close_payment(&order.number, provider).await {
                     Ok(CloseOutcome::Closed | CloseOutcome::NothingToClose) => Ok(()),
-                    Err(GatewayError::Rejected(_)) => {
+                    Err(GatewayError::Rejected(_)) => match payments.query_payment(&order.number, provider).await {
                         // Paid after all: record it; the core refunds money for a cancelled order.
-                        if let Some(paid) = payments.query_payment(&order.number, provider).await?
-                            && paid.status == PaymentStatus::Succeeded
-                        {
+                        Ok(Some(paid)) if paid.status == PaymentStatus::Succeeded => {
                             let actor = Actor::PaymentProvider { provider: provider.as_str().into() };
                             // Boxed, as in `follow_up`.
                             Box::pin(self.apply_payment(item.order_id, &paid, actor)).await?;
+                            Ok(())
                         }
-                        Ok(())
-                    }
+                        Ok(_) => Ok(()),
+                        // Refused outright both times (e.g. a provider no gateway serves): a
+                        // configuration mistake no retry can mend, so the close is done with.
+                        Err(GatewayError::Rejected(refusal)) => {
+                            tracing::warn!(order_id = %item.order_id, %provider, %refusal, "payment close refused; not retried");
+                            Ok(())
+                        }
+                        Err(e) => Err(e.into()),
+                    },
                     Err(e) => Err(e.into()),
                 }
             }

@@ -326,4 +326,9 @@ async fn a_provider_the_router_lacks_cannot_open_a_session_nor_hold_the_order_up
     let report = shop.engine.run_due(shop.clock.now()).await.unwrap();
     assert_eq!((report.fired, report.failed), (1, 0), "{report:?}");
     assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::Cancelled);
+    // Closing the sessions: the router refuses the one it lacks outright, which no retry
+    // mends, so it is done with rather than retried into a dead letter.
+    let report = shop.engine.drain_outbox().await.unwrap();
+    assert_eq!((report.retrying, report.dead), (0, 0), "{report:?}");
+    assert!(report.delivered > 0, "{report:?}");
 }
