@@ -26,7 +26,6 @@
 //! lifecycles at two concurrency levels.
 
 #[path = "../examples/http_shop/providers.rs"]
-#[allow(dead_code)]
 mod providers;
 #[path = "../examples/http_shop/server.rs"]
 mod server;
@@ -158,7 +157,7 @@ impl Load {
         latencies: &mut Vec<u32>,
         mut record: Option<&mut Recording>,
     ) -> Result<(), String> {
-        let (token, customer) = if n % 2 == 0 { ("alice-token", "alice") } else { ("bob-token", "bob") };
+        let (token, customer) = if n.is_multiple_of(2) { ("alice-token", "alice") } else { ("bob-token", "bob") };
         let url = |path: &str| format!("{}{path}", target.url);
         let json_of = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| format!("not JSON: {e}: {text}"));
         let field = |v: &Value, what: &str| format!("missing {what} in {v}");
@@ -466,11 +465,11 @@ impl Templates {
 }
 
 /// Parses a request body as JSON (as the shop's handlers do), refusing what is not.
-fn parse(body: &[u8]) -> Result<Value, Response> {
+fn parse(body: &[u8]) -> Result<Value, StatusCode> {
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(body).map_err(|_| StatusCode::BAD_REQUEST.into_response())
+    serde_json::from_slice(body).map_err(|_| StatusCode::BAD_REQUEST)
 }
 
 /// The baseline: the shop's routes for the lifecycle, answering the recorded bodies.
@@ -478,7 +477,7 @@ fn baseline_app(templates: Templates) -> Router {
     async fn place(State(t): State<Templates>, body: axum::body::Bytes) -> Response {
         match parse(&body) {
             Ok(_) => t.answer(Step::Place, &t.fresh_id()),
-            Err(refused) => refused,
+            Err(refused) => refused.into_response(),
         }
     }
     fn on_order(
@@ -491,7 +490,7 @@ fn baseline_app(templates: Templates) -> Router {
         move |State(t): State<Templates>, Path(params): Path<Vec<String>>, body: axum::body::Bytes| {
             std::future::ready(match (parse(&body), params.first()) {
                 (Ok(_), Some(id)) => t.answer(step, id),
-                (Err(refused), _) => refused,
+                (Err(refused), _) => refused.into_response(),
                 (_, None) => StatusCode::NOT_FOUND.into_response(),
             })
         }
@@ -503,7 +502,7 @@ fn baseline_app(templates: Templates) -> Router {
         move |State(t): State<Templates>, body: axum::body::Bytes| {
             std::future::ready(match parse(&body) {
                 Ok(_) => t.answer(step, &t.recorded_id),
-                Err(refused) => refused,
+                Err(refused) => refused.into_response(),
             })
         }
     }
@@ -519,21 +518,25 @@ fn baseline_app(templates: Templates) -> Router {
         .with_state(templates)
 }
 
+/// What every comparison shares: the plan, the server runtime (both servers), the client's
+/// runtime and load, and the baseline server.
+struct Bench {
+    plan: Plan,
+    server_rt: tokio::runtime::Runtime,
+    client: tokio::runtime::Runtime,
+    load: Arc<Load>,
+    baseline: Arc<Target>,
+}
+
 /// Alternates baseline and shop runs at each concurrency level and prints both sides.
-fn compare(
-    client: &tokio::runtime::Runtime,
-    load: &Arc<Load>,
-    label: &str,
-    baseline: &Arc<Target>,
-    shop: &Arc<Target>,
-    plan: &Plan,
-) -> Result<(), BoxError> {
+fn compare(bench: &Bench, label: &str, shop: &Arc<Target>) -> Result<(), BoxError> {
+    let Bench { plan, client, load, baseline, .. } = bench;
     for &buyers in plan.concurrency {
         let load_before = load_average();
         let (mut base, mut ours) = (Side::default(), Side::default());
         for round in 0..plan.rounds {
             // Alternate which side goes first, so that neither always follows the other.
-            if round % 2 == 0 {
+            if round.is_multiple_of(2) {
                 base.add(client.block_on(run(load, baseline, buyers, plan.lifecycles, plan.cap)));
                 ours.add(client.block_on(run(load, shop, buyers, plan.lifecycles, plan.cap)));
             } else {
@@ -594,13 +597,8 @@ fn serve_shop(server_rt: &tokio::runtime::Runtime, state: &AppState) -> Result<(
 
 /// The same comparison with the shop on PostgreSQL, in a schema of its own dropped after.
 #[cfg(feature = "postgres")]
-fn postgres(
-    server_rt: &tokio::runtime::Runtime,
-    client: &tokio::runtime::Runtime,
-    load: &Arc<Load>,
-    baseline: &Arc<Target>,
-    plan: &Plan,
-) -> Result<(), BoxError> {
+fn postgres(bench: &Bench) -> Result<(), BoxError> {
+    let server_rt = &bench.server_rt;
     match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => {
             let schema = format!("bench_http_{}", std::process::id());
@@ -609,7 +607,7 @@ fn postgres(
             ))?;
             let pg = shop_state(DynOrderStore::new(store));
             let (pg_running, pg_target) = serve_shop(server_rt, &pg)?;
-            let result = compare(client, load, "PostgreSQL", baseline, &pg_target, plan);
+            let result = compare(bench, "PostgreSQL", &pg_target);
             server_rt.block_on(pg_running.shutdown())?;
             server_rt.block_on(async {
                 let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
@@ -625,13 +623,7 @@ fn postgres(
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres(
-    _: &tokio::runtime::Runtime,
-    _: &tokio::runtime::Runtime,
-    _: &Arc<Load>,
-    _: &Arc<Target>,
-    _: &Plan,
-) -> Result<(), BoxError> {
+fn postgres(_: &Bench) -> Result<(), BoxError> {
     println!("http_load: PostgreSQL skipped, built without the postgres feature");
     Ok(())
 }
@@ -679,12 +671,13 @@ fn main() -> Result<(), BoxError> {
         Ok::<_, BoxError>((url, stop))
     })?;
     let baseline = Arc::new(Target { url: baseline_url, signers: baseline_signers });
+    let bench = Bench { plan, server_rt, client, load, baseline };
 
-    let result = compare(&client, &load, "SQLite", &baseline, &sqlite_target, &plan);
-    server_rt.block_on(sqlite_running.shutdown())?;
+    let result = compare(&bench, "SQLite", &sqlite_target);
+    bench.server_rt.block_on(sqlite_running.shutdown())?;
     result?;
 
-    let pg = postgres(&server_rt, &client, &load, &baseline, &plan);
+    let pg = postgres(&bench);
     let _ = baseline_stop.send(());
     pg
 }
