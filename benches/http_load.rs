@@ -365,7 +365,8 @@ impl Side {
 
     fn line(&mut self, name: &str) -> String {
         format!(
-            "{name:>8}: {:>7.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  CPU/request: process {:>6.1} µs, server threads {:>6.1} µs  ({} lifecycles, {} requests, {} waybill reads)",
+            "{name:>8}: {:>5.0} lifecycles/s {:>7.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  CPU/request: process {:>6.1} µs, server threads {:>6.1} µs  ({} lifecycles, {} requests, {} waybill reads)",
+            self.lifecycles as f64 / self.wall.max(1e-9),
             self.requests as f64 / self.wall.max(1e-9),
             self.percentile_ms(0.50),
             self.percentile_ms(0.99),
