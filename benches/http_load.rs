@@ -1,0 +1,684 @@
+//! The HTTP path under load: the `http_shop` example's server (its router and limits, built in
+//! process from `examples/http_shop/server.rs` as `tests/http` does, served on a loopback port)
+//! against a baseline axum server answering the same routes with the same JSON without
+//! orderflow, driven by whole buyer lifecycles at 8, 32 and 128 concurrent buyers.
+//!
+//! A lifecycle is eight requests, the ones `tests/http` drives an order with: the buyer places
+//! the sample order (with an idempotency key) and opens the payment session, the provider's
+//! signed notification comes to `/webhooks/payment`, the warehouse reads the pick list, packs
+//! what it lists and ships the parcel, the carrier's signed `Delivered` push comes to
+//! `/webhooks/tracking`, and the buyer confirms receipt. Every answer must have the status the
+//! tests expect; any other answer, a transport error or a missing field is an error, and the
+//! bench fails if there is one.
+//!
+//! The baseline parses each request body as JSON and answers with the body the shop gave for
+//! the same step in a recorded lifecycle (its order id replaced by a fresh one), serialized
+//! per request: the same routes, request and answer sizes, without the engine, the store,
+//! the signature checks or the shop's connection limits.
+//!
+//! Each run has a fixed number of lifecycles (and a time cap); baseline and shop runs
+//! alternate. Reported per side: requests per second, p50 / p99 latency, errors, and CPU per
+//! request: the whole process's (`/proc/self/stat`, client included) and the server runtime's
+//! threads' (`/proc/self/task/*/stat`), with the load average. The shop runs on SQLite, and on
+//! PostgreSQL when `DATABASE_URL` is set (`bash scripts/with-postgres.sh ...`).
+//!
+//! `cargo bench --all-features --bench http_load`; `cargo test --benches` runs a few
+//! lifecycles at two concurrency levels.
+
+#[path = "../examples/http_shop/providers.rs"]
+mod providers;
+#[path = "../examples/http_shop/server.rs"]
+mod server;
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use orderflow::adapters::sqlite::SqliteStore;
+use orderflow::order::TrackingKind;
+use orderflow::ports::{DynOrderStore, RawMessage, SystemClock};
+use orderflow::testing::{FakeCarrier, FakeGateway, sample_form};
+use orderflow::{Money, OrderNumber};
+use serde_json::{Value, json};
+use server::{AppState, Running, ShopOptions};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The name of the server runtime's threads, whose CPU time is the server's.
+const SERVER_THREADS: &str = "load-server";
+
+/// Clock ticks per second of `/proc` CPU times (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// Requests in one lifecycle, when the ship answer carries the waybill.
+const REQUESTS_PER_LIFECYCLE: usize = 8;
+
+/// How often, and how far apart, the warehouse reads an order waiting for its waybill.
+const WAYBILL_POLLS: usize = 500;
+const WAYBILL_POLL_PAUSE: Duration = Duration::from_millis(10);
+
+/// How a run is sized: buyers at once, lifecycles per run, rounds (each one baseline run and
+/// one shop run) and the time cap of one run.
+struct Plan {
+    concurrency: &'static [usize],
+    lifecycles: usize,
+    rounds: usize,
+    cap: Duration,
+}
+
+impl Plan {
+    fn new() -> Plan {
+        if common::full_run() {
+            Plan { concurrency: &[8, 32, 128], lifecycles: 384, rounds: 3, cap: Duration::from_secs(60) }
+        } else {
+            Plan { concurrency: &[8, 32], lifecycles: 32, rounds: 1, cap: Duration::from_secs(60) }
+        }
+    }
+}
+
+/// The steps of a lifecycle, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Place,
+    Payment,
+    PaidWebhook,
+    PickList,
+    Pack,
+    Ship,
+    TrackingWebhook,
+    Confirm,
+    /// The shop's ship answer can come without the waybill, when the booking was in another
+    /// dispatcher's hands (a concurrent request's or the background worker's): the warehouse
+    /// then reads the order until the waybill is there.
+    WaitForWaybill,
+}
+
+/// What a lifecycle signs its webhooks with: the provider and carrier the shop verifies with.
+#[derive(Clone)]
+struct Signers {
+    gateway: Arc<FakeGateway>,
+    carrier: Arc<FakeCarrier>,
+}
+
+/// One loaded server: its base URL and the signers its webhooks need.
+struct Target {
+    url: String,
+    signers: Signers,
+}
+
+/// A buyer's view of one lifecycle's answers, recorded once for the baseline's templates.
+type Recording = Vec<(Step, StatusCode, String)>;
+
+/// Every request of the run shares this client and counter.
+struct Load {
+    http: reqwest::Client,
+    next_key: AtomicU64,
+    /// Reads of an order waiting for its waybill ([`Step::WaitForWaybill`]).
+    polls: AtomicU64,
+}
+
+impl Load {
+    /// Sends `req`, checks the status, times it; the answer's text.
+    async fn send(
+        &self,
+        step: Step,
+        expected: StatusCode,
+        req: reqwest::RequestBuilder,
+        latencies: &mut Vec<u32>,
+        record: &mut Option<&mut Recording>,
+    ) -> Result<String, String> {
+        let start = Instant::now();
+        let res = req.send().await.map_err(|e| format!("{step:?}: {e}"))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| format!("{step:?}: {e}"))?;
+        latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+        if status != expected {
+            return Err(format!("{step:?}: {status} {text}"));
+        }
+        if let Some(record) = record {
+            record.push((step, status, text.clone()));
+        }
+        Ok(text)
+    }
+
+    /// One whole lifecycle against `target` as buyer `n % 2` (alice or bob).
+    async fn lifecycle(
+        &self,
+        target: &Target,
+        n: usize,
+        latencies: &mut Vec<u32>,
+        mut record: Option<&mut Recording>,
+    ) -> Result<(), String> {
+        let (token, customer) = if n.is_multiple_of(2) { ("alice-token", "alice") } else { ("bob-token", "bob") };
+        let url = |path: &str| format!("{}{path}", target.url);
+        let json_of = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| format!("not JSON: {e}: {text}"));
+        let field = |v: &Value, what: &str| format!("missing {what} in {v}");
+
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let form = serde_json::to_vec(&sample_form(customer)).map_err(|e| e.to_string())?;
+        let place = self
+            .http
+            .post(url("/orders"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", format!("load-{}-{key}", std::process::id()))
+            .header("Content-Type", "application/json")
+            .body(form);
+        let placed = json_of(&self.send(Step::Place, StatusCode::CREATED, place, latencies, &mut record).await?)?;
+        let order = &placed["order"];
+        let id = order["id"].as_str().ok_or_else(|| field(&placed, "order.id"))?.to_owned();
+        let number: OrderNumber = serde_json::from_value(order["number"].clone()).map_err(|e| e.to_string())?;
+        let total: Money = serde_json::from_value(order["totals"]["total"].clone()).map_err(|e| e.to_string())?;
+
+        let payment = self.http.post(url(&format!("/orders/{id}/payment"))).bearer_auth(token).json(&json!({}));
+        self.send(Step::Payment, StatusCode::OK, payment, latencies, &mut record).await?;
+        let paid = target.signers.gateway.notify_paid(&number, total, Utc::now());
+        self.send(
+            Step::PaidWebhook,
+            StatusCode::OK,
+            self.webhook(&url("/webhooks/payment"), &paid),
+            latencies,
+            &mut record,
+        )
+        .await?;
+
+        let pick = self.http.get(url(&format!("/orders/{id}/pick-list"))).bearer_auth("warehouse-token");
+        let picked = json_of(&self.send(Step::PickList, StatusCode::OK, pick, latencies, &mut record).await?)?;
+        let scanned: Vec<Value> = picked["pick_list"]
+            .as_array()
+            .ok_or_else(|| field(&picked, "pick_list"))?
+            .iter()
+            .map(|p| json!({"sku": p["sku"], "product_name": p["product_name"], "variant": p["variant"], "quantity": p["quantity"]}))
+            .collect();
+        let pack = self
+            .http
+            .post(url(&format!("/orders/{id}/packages")))
+            .bearer_auth("warehouse-token")
+            .json(&json!({ "scanned": scanned }));
+        let packed = json_of(&self.send(Step::Pack, StatusCode::CREATED, pack, latencies, &mut record).await?)?;
+        let package = packed["package"].as_u64().ok_or_else(|| field(&packed, "package"))?;
+        let ship = self
+            .http
+            .post(url(&format!("/orders/{id}/packages/{package}/ship")))
+            .bearer_auth("warehouse-token")
+            .json(&json!({}));
+        let shipped = json_of(&self.send(Step::Ship, StatusCode::OK, ship, latencies, &mut record).await?)?;
+        let mut waybill = shipped["package"]["waybill"].as_str().map(str::to_owned);
+        for _ in 0..WAYBILL_POLLS {
+            if waybill.is_some() {
+                break;
+            }
+            tokio::time::sleep(WAYBILL_POLL_PAUSE).await;
+            let read = self.http.get(url(&format!("/orders/{id}"))).bearer_auth("warehouse-token");
+            let order = json_of(&self.send(Step::WaitForWaybill, StatusCode::OK, read, latencies, &mut record).await?)?;
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            waybill = order["order"]["packages"]
+                .as_array()
+                .and_then(|packages| packages.iter().find(|p| p["id"].as_u64() == Some(package)))
+                .and_then(|p| p["waybill"].as_str())
+                .map(str::to_owned);
+        }
+        let waybill = waybill.ok_or_else(|| field(&shipped, "package.waybill"))?;
+
+        let push = target.signers.carrier.push(&waybill, TrackingKind::Delivered, Utc::now(), &format!("E-{key}"));
+        let push = self.webhook(&url("/webhooks/tracking"), &push);
+        self.send(Step::TrackingWebhook, StatusCode::OK, push, latencies, &mut record).await?;
+        let confirm = self.http.post(url(&format!("/orders/{id}/confirm"))).bearer_auth(token).json(&json!({}));
+        let confirmed = json_of(&self.send(Step::Confirm, StatusCode::OK, confirm, latencies, &mut record).await?)?;
+        if confirmed["order"]["status"] != "completed" {
+            return Err(format!("not completed: {confirmed}"));
+        }
+        Ok(())
+    }
+
+    fn webhook(&self, url: &str, raw: &RawMessage) -> reqwest::RequestBuilder {
+        let mut req = self.http.post(url);
+        for (name, value) in &raw.headers {
+            req = req.header(name, value);
+        }
+        req.body(raw.body.clone())
+    }
+}
+
+/// What one run measured.
+struct Run {
+    lifecycles: usize,
+    polls: u64,
+    requests: usize,
+    errors: usize,
+    first_error: Option<String>,
+    wall: Duration,
+    latencies: Vec<u32>,
+    process_cpu: f64,
+    server_cpu: f64,
+}
+
+/// `lifecycles` lifecycles by `buyers` concurrent buyers against `target`; no lifecycle starts
+/// after `cap`.
+async fn run(load: &Arc<Load>, target: &Arc<Target>, buyers: usize, lifecycles: usize, cap: Duration) -> Run {
+    let next = Arc::new(AtomicUsize::new(0));
+    let (process0, server0) = (process_cpu_seconds(), server_cpu_seconds());
+    let polls0 = load.polls.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..buyers {
+        let (load, target, next) = (load.clone(), target.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut errors, mut first_error, mut done) = (Vec::new(), 0, None, 0);
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= lifecycles || start.elapsed() > cap {
+                    break;
+                }
+                match load.lifecycle(&target, n, &mut latencies, None).await {
+                    Ok(()) => done += 1,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            (latencies, errors, first_error, done)
+        }));
+    }
+    let mut result = Run {
+        lifecycles: 0,
+        polls: 0,
+        requests: 0,
+        errors: 0,
+        first_error: None,
+        wall: Duration::ZERO,
+        latencies: Vec::new(),
+        process_cpu: 0.0,
+        server_cpu: 0.0,
+    };
+    for task in tasks {
+        match task.await {
+            Ok((latencies, errors, first_error, done)) => {
+                result.lifecycles += done;
+                result.latencies.extend(latencies);
+                result.errors += errors;
+                if result.first_error.is_none() {
+                    result.first_error = first_error;
+                }
+            }
+            Err(e) => {
+                result.errors += 1;
+                result.first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    result.wall = start.elapsed();
+    result.process_cpu = process_cpu_seconds() - process0;
+    result.server_cpu = server_cpu_seconds() - server0;
+    result.requests = result.latencies.len();
+    result.polls = load.polls.load(Ordering::Relaxed) - polls0;
+    result
+}
+
+/// The runs of one side at one concurrency level.
+#[derive(Default)]
+struct Side {
+    lifecycles: usize,
+    polls: u64,
+    requests: usize,
+    errors: usize,
+    first_error: Option<String>,
+    wall: f64,
+    latencies: Vec<u32>,
+    process_cpu: f64,
+    server_cpu: f64,
+}
+
+impl Side {
+    fn add(&mut self, run: Run) {
+        self.lifecycles += run.lifecycles;
+        self.polls += run.polls;
+        self.requests += run.requests;
+        self.errors += run.errors;
+        if self.first_error.is_none() {
+            self.first_error = run.first_error;
+        }
+        self.wall += run.wall.as_secs_f64();
+        self.latencies.extend(run.latencies);
+        self.process_cpu += run.process_cpu;
+        self.server_cpu += run.server_cpu;
+    }
+
+    fn per_request_us(&self, seconds: f64) -> f64 {
+        seconds * 1e6 / self.requests.max(1) as f64
+    }
+
+    fn percentile_ms(&mut self, p: f64) -> f64 {
+        self.latencies.sort_unstable();
+        let last = self.latencies.len().saturating_sub(1);
+        let at = ((last as f64) * p).round() as usize;
+        self.latencies.get(at).map_or(f64::NAN, |us| f64::from(*us) / 1e3)
+    }
+
+    fn line(&mut self, name: &str) -> String {
+        format!(
+            "{name:>8}: {:>5.0} lifecycles/s {:>7.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  CPU/request: process {:>6.1} µs, server threads {:>6.1} µs  ({} lifecycles, {} requests, {} waybill reads)",
+            self.lifecycles as f64 / self.wall.max(1e-9),
+            self.requests as f64 / self.wall.max(1e-9),
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.99),
+            self.errors,
+            self.per_request_us(self.process_cpu),
+            self.per_request_us(self.server_cpu),
+            self.lifecycles,
+            self.requests,
+            self.polls,
+        )
+    }
+}
+
+/// User and system CPU time of this process so far, in seconds (`/proc/self/stat`).
+fn process_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| stat_cpu_ticks(&s)).unwrap_or(0) as f64
+        / TICKS_PER_SECOND
+}
+
+/// CPU time the server runtime's threads have run so far, in seconds
+/// (`/proc/self/task/*/schedstat`, nanoseconds: finer than `stat`'s ticks).
+fn server_cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
+    let mut ns = 0u64;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == SERVER_THREADS {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            ns += stat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    ns as f64 / 1e9
+}
+
+/// `utime + stime` of a `/proc/.../stat` line (fields 14 and 15, counted after the command
+/// name, which is in parentheses and may hold spaces).
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    Some(fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" / "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// The shop with the limits raised for 128 buyers on one loopback address (the default
+/// allows 64 connections from one client), the worker ticking as in the example.
+fn shop_options() -> ShopOptions {
+    ShopOptions {
+        tick: Duration::from_millis(500),
+        max_connections_per_client: 1024,
+        max_in_flight: 1024,
+        ..ShopOptions::default()
+    }
+}
+
+fn shop_state(store: DynOrderStore) -> AppState {
+    AppState::demo_on(shop_options(), store, Arc::new(SystemClock))
+}
+
+/// The baseline's answers: per step, the shop's status and body, with the recorded order id.
+#[derive(Clone)]
+struct Templates {
+    recorded_id: String,
+    steps: Arc<Vec<(Step, StatusCode, String)>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Templates {
+    fn from(recording: Recording) -> Result<Templates, BoxError> {
+        let placed: Value = serde_json::from_str(&recording.first().ok_or("nothing recorded")?.2)?;
+        let recorded_id = placed["order"]["id"].as_str().ok_or("no order id recorded")?.to_owned();
+        Ok(Templates { recorded_id, steps: Arc::new(recording), next_id: Arc::new(AtomicU64::new(1)) })
+    }
+
+    /// The recorded answer of `step`, its order id replaced by `id`, parsed and serialized
+    /// again (JSON answers) as a handler building it would.
+    fn answer(&self, step: Step, id: &str) -> Response {
+        let Some((_, status, text)) = self.steps.iter().find(|(s, _, _)| *s == step) else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        match serde_json::from_str::<Value>(&text.replace(&self.recorded_id, id)) {
+            Ok(body) => (*status, Json(body)).into_response(),
+            Err(_) => (*status, text.clone()).into_response(),
+        }
+    }
+
+    /// A fresh order id the length of the recorded one.
+    fn fresh_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let hex = format!("{n:032x}");
+        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    }
+}
+
+/// Parses a request body as JSON (as the shop's handlers do), refusing what is not.
+fn parse(body: &[u8]) -> Result<Value, StatusCode> {
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|_| StatusCode::BAD_REQUEST)
+}
+
+/// The baseline: the shop's routes for the lifecycle, answering the recorded bodies.
+fn baseline_app(templates: Templates) -> Router {
+    async fn place(State(t): State<Templates>, body: axum::body::Bytes) -> Response {
+        match parse(&body) {
+            Ok(_) => t.answer(Step::Place, &t.fresh_id()),
+            Err(refused) => refused.into_response(),
+        }
+    }
+    fn on_order(
+        step: Step,
+    ) -> impl Fn(State<Templates>, Path<Vec<String>>, axum::body::Bytes) -> std::future::Ready<Response>
+    + Clone
+    + Send
+    + Sync
+    + 'static {
+        move |State(t): State<Templates>, Path(params): Path<Vec<String>>, body: axum::body::Bytes| {
+            std::future::ready(match (parse(&body), params.first()) {
+                (Ok(_), Some(id)) => t.answer(step, id),
+                (Err(refused), _) => refused.into_response(),
+                (_, None) => StatusCode::NOT_FOUND.into_response(),
+            })
+        }
+    }
+    fn webhook(
+        step: Step,
+    ) -> impl Fn(State<Templates>, axum::body::Bytes) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
+    {
+        move |State(t): State<Templates>, body: axum::body::Bytes| {
+            std::future::ready(match parse(&body) {
+                Ok(_) => t.answer(step, &t.recorded_id),
+                Err(refused) => refused.into_response(),
+            })
+        }
+    }
+    Router::new()
+        .route("/orders", post(place))
+        .route("/orders/{id}/payment", post(on_order(Step::Payment)))
+        .route("/orders/{id}/pick-list", get(on_order(Step::PickList)))
+        .route("/orders/{id}/packages", post(on_order(Step::Pack)))
+        .route("/orders/{id}/packages/{package}/ship", post(on_order(Step::Ship)))
+        .route("/orders/{id}/confirm", post(on_order(Step::Confirm)))
+        .route("/webhooks/payment", post(webhook(Step::PaidWebhook)))
+        .route("/webhooks/tracking", post(webhook(Step::TrackingWebhook)))
+        .with_state(templates)
+}
+
+/// What every comparison shares: the plan, the server runtime (both servers), the client's
+/// runtime and load, and the baseline server.
+struct Bench {
+    plan: Plan,
+    server_rt: tokio::runtime::Runtime,
+    client: tokio::runtime::Runtime,
+    load: Arc<Load>,
+    baseline: Arc<Target>,
+}
+
+/// Alternates baseline and shop runs at each concurrency level and prints both sides.
+fn compare(bench: &Bench, label: &str, shop: &Arc<Target>) -> Result<(), BoxError> {
+    let Bench { plan, client, load, baseline, .. } = bench;
+    for &buyers in plan.concurrency {
+        let load_before = load_average();
+        let (mut base, mut ours) = (Side::default(), Side::default());
+        for round in 0..plan.rounds {
+            // Alternate which side goes first, so that neither always follows the other.
+            if round.is_multiple_of(2) {
+                base.add(client.block_on(run(load, baseline, buyers, plan.lifecycles, plan.cap)));
+                ours.add(client.block_on(run(load, shop, buyers, plan.lifecycles, plan.cap)));
+            } else {
+                ours.add(client.block_on(run(load, shop, buyers, plan.lifecycles, plan.cap)));
+                base.add(client.block_on(run(load, baseline, buyers, plan.lifecycles, plan.cap)));
+            }
+        }
+        println!(
+            "http_load {label}, {buyers} buyers, {} rounds of {} lifecycles, load {load_before} -> {}",
+            plan.rounds,
+            plan.lifecycles,
+            load_average()
+        );
+        println!("  {}", base.line("baseline"));
+        println!("  {}", ours.line("shop"));
+        let per = |cpu: f64, n: usize| cpu / n.max(1) as f64;
+        println!(
+            "  shop / baseline CPU per request: process {:.2}x, server threads {:.2}x; per lifecycle: server threads {:.2}x",
+            per(ours.process_cpu, ours.requests) / per(base.process_cpu, base.requests),
+            per(ours.server_cpu, ours.requests) / per(base.server_cpu, base.requests),
+            per(ours.server_cpu, ours.lifecycles) / per(base.server_cpu, base.lifecycles),
+        );
+        for (name, side) in [("baseline", &base), ("shop", &ours)] {
+            if side.errors > 0 {
+                return Err(format!(
+                    "{label}, {buyers} buyers: {name} had {} errors, the first: {}",
+                    side.errors,
+                    side.first_error.as_deref().unwrap_or("?")
+                )
+                .into());
+            }
+            let expected = plan.rounds * plan.lifecycles;
+            if side.lifecycles != expected {
+                return Err(format!(
+                    "{label}, {buyers} buyers: {name} finished {} lifecycles of {expected} within the cap of {:?}",
+                    side.lifecycles, plan.cap
+                )
+                .into());
+            }
+            if side.requests < expected * REQUESTS_PER_LIFECYCLE {
+                return Err(format!("{label}, {buyers} buyers: {name} answered only {} requests", side.requests).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Serves `state` on a loopback port of the server runtime.
+fn serve_shop(server_rt: &tokio::runtime::Runtime, state: &AppState) -> Result<(Running, Arc<Target>), BoxError> {
+    let running = server_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        server::spawn(listener, state.clone())
+    })?;
+    let signers = Signers { gateway: state.gateway.clone(), carrier: state.carrier.clone() };
+    let target = Arc::new(Target { url: running.url(), signers });
+    Ok((running, target))
+}
+
+/// The same comparison with the shop on PostgreSQL, in a schema of its own dropped after.
+#[cfg(feature = "postgres")]
+fn postgres(bench: &Bench) -> Result<(), BoxError> {
+    let server_rt = &bench.server_rt;
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let schema = format!("bench_http_{}", std::process::id());
+            let store = server_rt.block_on(orderflow::adapters::postgres::PgStore::connect(
+                orderflow::adapters::postgres::PgOptions::new(&url).schema(&schema).pool_size(16),
+            ))?;
+            let pg = shop_state(DynOrderStore::new(store));
+            let (pg_running, pg_target) = serve_shop(server_rt, &pg)?;
+            let result = compare(bench, "PostgreSQL", &pg_target);
+            server_rt.block_on(pg_running.shutdown())?;
+            server_rt.block_on(async {
+                let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                admin.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await?;
+                Ok::<_, BoxError>(())
+            })?;
+            result?;
+        }
+        _ => println!("http_load: PostgreSQL skipped, DATABASE_URL is not set (bash scripts/with-postgres.sh ...)"),
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(_: &Bench) -> Result<(), BoxError> {
+    println!("http_load: PostgreSQL skipped, built without the postgres feature");
+    Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    let plan = Plan::new();
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(SERVER_THREADS)
+        // Blocking threads that exit would take their CPU time out of the server's sum.
+        .thread_keep_alive(Duration::from_secs(3600))
+        .enable_all()
+        .build()?;
+    let client = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let load = Arc::new(Load {
+        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        next_key: AtomicU64::new(0),
+        polls: AtomicU64::new(0),
+    });
+
+    // SQLite: the example's store, in a fresh file.
+    let db = common::TempDb::new("http-load");
+    let sqlite = shop_state(DynOrderStore::new(SqliteStore::open(db.path())?));
+    let (sqlite_running, sqlite_target) = serve_shop(&server_rt, &sqlite)?;
+
+    // One lifecycle recorded against the shop gives the baseline its answers.
+    let mut recording = Recording::new();
+    client.block_on(load.lifecycle(&sqlite_target, 0, &mut Vec::new(), Some(&mut recording)))?;
+    let templates = Templates::from(recording)?;
+    let baseline_signers = Signers {
+        gateway: Arc::new(FakeGateway::new("alipay", b"provider-secret")),
+        carrier: Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
+    };
+    let (baseline_url, baseline_stop) = server_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, baseline_app(templates))
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok::<_, BoxError>((url, stop))
+    })?;
+    let baseline = Arc::new(Target { url: baseline_url, signers: baseline_signers });
+    let bench = Bench { plan, server_rt, client, load, baseline };
+
+    let result = compare(&bench, "SQLite", &sqlite_target);
+    bench.server_rt.block_on(sqlite_running.shutdown())?;
+    result?;
+
+    let pg = postgres(&bench);
+    let _ = baseline_stop.send(());
+    pg
+}
