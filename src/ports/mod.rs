@@ -24,7 +24,7 @@ pub use feed::{FeedCursor, FeedEvent, FeedPage};
 pub use inventory::{DynInventory, Inventory, InventoryError};
 pub use logistics::{DynLogistics, Logistics, LogisticsError, Parcel, Quote, Shipment, ShipmentRequest, TrackingPush};
 pub use notifier::{DynNotifier, Notifier, NotifyError};
-pub use operations::{BadCursor, DeadLetterCursor, DeadLetterPage, OutboxBacklog};
+pub use operations::{DeadLetterCursor, DeadLetterPage, OutboxBacklog};
 pub use payment::{
     AppParameters, Checkout, CloseOutcome, DynPaymentGateway, GatewayError, JsapiParameters, PROVIDER_HEADER,
     PaymentGateway, PaymentNotification, PaymentRequest, PaymentSession, PaymentStatus, RawMessage, RefundNotification,

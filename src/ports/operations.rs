@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::queries::CursorError;
 use super::store::DeadLetter;
 
 /// Where a page of dead letters ended: the next page starts after it. Stable under new dead
@@ -38,19 +39,18 @@ impl fmt::Display for DeadLetterCursor {
     }
 }
 
-/// A text that is not a [`DeadLetterCursor`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cursor: expected the digits of a cursor an earlier page returned")]
-pub struct BadCursor;
-
 impl FromStr for DeadLetterCursor {
-    type Err = BadCursor;
+    type Err = CursorError;
 
-    fn from_str(s: &str) -> Result<DeadLetterCursor, BadCursor> {
+    /// Reads a cursor an earlier page returned; any other text is a [`CursorError`]
+    /// (`invalid_cursor`), as for the other cursors.
+    fn from_str(s: &str) -> Result<DeadLetterCursor, CursorError> {
+        let refused =
+            || CursorError { text: s.to_owned(), rule: "expected the digits of a cursor an earlier page returned" };
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(BadCursor);
+            return Err(refused());
         }
-        s.parse().map(DeadLetterCursor).map_err(|_| BadCursor)
+        s.parse().map(DeadLetterCursor).map_err(|_| refused())
     }
 }
 
@@ -94,7 +94,8 @@ mod tests {
         let cursor = DeadLetterCursor::after_position(42);
         assert_eq!(cursor.to_string().parse::<DeadLetterCursor>(), Ok(cursor));
         for bad in ["", "-1", "+1", "1.0", "x", "18446744073709551616"] {
-            assert_eq!(bad.parse::<DeadLetterCursor>(), Err(BadCursor), "{bad:?}");
+            let refused = bad.parse::<DeadLetterCursor>().err();
+            assert_eq!(refused.map(|e| (e.code(), e.text)), Some(("invalid_cursor", bad.to_owned())), "{bad:?}");
         }
     }
 

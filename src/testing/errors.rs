@@ -12,7 +12,8 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::order::{CaseKind, DeadlineKind, OrderStatus, PackageState};
 use crate::order_number::OrderNumber;
 use crate::ports::{
-    CursorError, FeedCursor, GatewayError, InventoryError, LogisticsError, NotifyError, QueryCursor, StoreError,
+    CursorError, DeadLetterCursor, FeedCursor, GatewayError, InventoryError, LogisticsError, NotifyError, QueryCursor,
+    StoreError,
 };
 use crate::validation::Violations;
 
@@ -88,12 +89,13 @@ pub fn every_engine_error() -> Vec<EngineError> {
     all
 }
 
-/// A [`CursorError`] from each cursor's text form ([`QueryCursor`], [`FeedCursor`]): what a
-/// host meets reading a client's cursor, outside the engine.
+/// A [`CursorError`] from each cursor's text form ([`QueryCursor`], [`FeedCursor`],
+/// [`DeadLetterCursor`]): what a host meets reading a client's cursor, outside the engine.
 pub fn every_cursor_error() -> Vec<CursorError> {
     let query = QueryCursor::from_str("yesterday").err();
     let feed = FeedCursor::from_str("1.x").err();
-    query.into_iter().chain(feed).collect()
+    let dead_letters = DeadLetterCursor::from_str("-1").err();
+    query.into_iter().chain(feed).chain(dead_letters).collect()
 }
 
 /// The code of every error of [`every_engine_error`] and of [`CursorError`] (one code for

@@ -132,7 +132,10 @@ async fn the_command_line_is_checked_before_anything_is_opened() {
         ("shop.db purge", "unknown command \"purge\""),
         ("shop.db show", "show needs a KEY"),
         ("shop.db list --limit 0", "--limit: a number from 1 to 1000"),
-        ("shop.db list --after x", "--after: cursor: expected the digits of a cursor an earlier page returned"),
+        (
+            "shop.db list --after x",
+            "--after: cursor \"x\" is not valid: expected the digits of a cursor an earlier page returned",
+        ),
         ("shop.db backlog now", "unexpected argument \"now\""),
     ] {
         assert_eq!(parse(line), Err(Usage(problem.into())), "{line}");

@@ -42,9 +42,9 @@ fn errors_doc_lists_every_code_the_library_returns_and_no_other() {
 }
 
 #[test]
-fn a_bad_query_or_feed_cursor_is_one_invalid_cursor_code() {
+fn a_bad_query_feed_or_dead_letter_cursor_is_one_invalid_cursor_code() {
     let errors = every_cursor_error();
-    assert_eq!(errors.len(), 2, "one error from each cursor's text form: {errors:?}");
+    assert_eq!(errors.len(), 3, "one error from each cursor's text form: {errors:?}");
     for e in errors {
         assert_eq!(e.code(), "invalid_cursor", "{e:?}");
     }
