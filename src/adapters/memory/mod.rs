@@ -14,6 +14,7 @@
 //! To test how a host copes with a backend that is down, wrap either in
 //! `testing::Failing` (feature `testing`).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::ops::Bound;
@@ -311,7 +312,7 @@ impl<K: Keep> StoreInner<K> {
     fn check_dedupe_keys(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
         let mut seen: HashSet<&str> = HashSet::with_capacity(commit.dedupe_keys.len());
         for key in commit.dedupe_keys {
-            if self.dedupe.contains_key(&self.keeping.key(key)) || !seen.insert(key.as_str()) {
+            if self.dedupe.contains_key(&*self.keeping.probe(key)) || !seen.insert(key.as_str()) {
                 return Err(StoreError::DuplicateKey(key.clone()));
             }
         }
@@ -392,12 +393,15 @@ impl<K: Keep> StoreInner<K> {
         }
         for entry in commit.outbox {
             let key = self.keeping.key(&entry.key);
-            if self.outbox_keys.contains_key(&key) || self.delivered.contains(&key) {
+            if self.delivered.contains::<K::Key>(&key) {
                 continue;
             }
+            let Entry::Vacant(slot) = self.outbox_keys.entry(key) else {
+                continue;
+            };
             let seq = self.next_outbox;
             self.next_outbox = self.next_outbox.wrapping_add(1);
-            self.outbox_keys.insert(key, seq);
+            slot.insert(seq);
             self.outbox_open.insert(seq);
             self.outbox.insert(
                 seq,
@@ -515,12 +519,12 @@ impl<K: Keep> StoreInner<K> {
 
     /// The sequence number of the undelivered row with this key.
     fn outbox_seq(&self, key: &str) -> Option<u64> {
-        self.outbox_keys.get(&self.keeping.key(key)).copied()
+        self.outbox_keys.get(&*self.keeping.probe(key)).copied()
     }
 
     fn complete_outbox(&mut self, key: &str) {
-        let key = self.keeping.key(key);
-        let Some(seq) = self.outbox_keys.get(&key).copied() else {
+        // Taken out of the map at once: a delivered row's key moves to `delivered` as it is.
+        let Some((key, seq)) = self.outbox_keys.remove_entry(&*self.keeping.probe(key)) else {
             return;
         };
         self.outbox_open.remove(&seq);
@@ -528,10 +532,11 @@ impl<K: Keep> StoreInner<K> {
             Some(row) if row.dead => {
                 row.done = true;
                 row.lease_until = None;
+                // Still a dead letter: it keeps its key.
+                self.outbox_keys.insert(key, seq);
             }
             _ => {
                 self.outbox.remove(&seq);
-                self.outbox_keys.remove(&key);
                 self.delivered.insert(key);
             }
         }
@@ -674,7 +679,7 @@ impl<K: RecordKeeping> OrderRepository for MemoryStore<K> {
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
         let inner = lock(&self.inner);
-        Ok(inner.dedupe.get(&inner.keeping.key(key)).copied())
+        Ok(inner.dedupe.get(&*inner.keeping.probe(key)).copied())
     }
 
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
