@@ -44,8 +44,14 @@ pub trait Keep: Default + Send + 'static {
     /// a look-up need not build a key of its own (text is looked up as `str`, not a new
     /// `String`).
     type Probe: Hash + Eq + ToOwned + ?Sized;
-    /// How maps of [`Keep::Key`]s hash them.
+    /// How maps of dedupe keys hash them: callers choose those keys (idempotency keys,
+    /// provider ids), so the hasher must resist keys chosen to collide.
     type KeyHasher: BuildHasher + Default + Send;
+    /// How the outbox's maps of keys hash them. The engine makes those keys, each starting
+    /// with its order's id (random bits nobody outside chooses), so a fast hasher with only
+    /// minimal resistance to chosen collisions will do: they are hashed twice per row at its
+    /// commit and twice at its completion, and again each time a map grows.
+    type OutboxHasher: BuildHasher + Default + Send;
     /// One order's snapshot and history.
     type Kept: Send;
 

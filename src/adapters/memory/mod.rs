@@ -110,8 +110,11 @@ impl<K: RecordKeeping> fmt::Debug for MemoryStore<K> {
     }
 }
 
-/// A map keyed by outbox or dedupe keys, as `K` remembers them.
+/// A map keyed by dedupe keys, as `K` remembers them.
 type KeyMap<K, V> = HashMap<<K as Keep>::Key, V, <K as Keep>::KeyHasher>;
+
+/// A map keyed by outbox keys, as `K` remembers them.
+type OutboxKeyMap<K, V> = HashMap<<K as Keep>::Key, V, <K as Keep>::OutboxHasher>;
 
 struct StoreInner<K: Keep> {
     /// Every order, by id (ids are time-ordered, so this is also the listing order).
@@ -134,9 +137,9 @@ struct StoreInner<K: Keep> {
     /// insert and remove (rows are removed from the front as they are delivered).
     outbox: BTreeMap<u64, Box<OutboxRow>>,
     /// The rows of `outbox` by their key.
-    outbox_keys: KeyMap<K, u64>,
+    outbox_keys: OutboxKeyMap<K, u64>,
     /// The keys of delivered rows.
-    delivered: HashSet<K::Key, K::KeyHasher>,
+    delivered: HashSet<K::Key, K::OutboxHasher>,
     /// Rows neither done nor dead.
     outbox_open: BTreeSet<u64>,
     /// Dead rows.
@@ -161,7 +164,7 @@ impl<K: Keep> StoreInner<K> {
             by_customer: BTreeSet::new(),
             deadlines: BTreeSet::new(),
             outbox: BTreeMap::new(),
-            outbox_keys: KeyMap::<K, u64>::default(),
+            outbox_keys: OutboxKeyMap::<K, u64>::default(),
             delivered: HashSet::default(),
             outbox_open: BTreeSet::new(),
             outbox_dead: BTreeSet::new(),

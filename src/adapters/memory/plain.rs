@@ -25,6 +25,7 @@ impl Keep for Plain {
     type Key = String;
     type Probe = str;
     type KeyHasher = RandomState;
+    type OutboxHasher = foldhash::fast::RandomState;
     type Kept = PlainRecord;
 
     fn key(&self, key: &str) -> String {

@@ -144,6 +144,7 @@ impl Keep for Packed {
     type Key = Fingerprint;
     type Probe = Fingerprint;
     type KeyHasher = Hashing;
+    type OutboxHasher = Hashing;
     type Kept = PackedRecord;
 
     fn key(&self, key: &str) -> Fingerprint {
