@@ -752,6 +752,7 @@ impl<K: RecordKeeping> WorkQueue for MemoryStore<K> {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
+    use crate::ports::OutboxEntry;
     use crate::testing::conformance::{self, sample_order};
     use crate::testing::t0;
     #[cfg(feature = "packed-memory")]
@@ -771,6 +772,55 @@ mod tests {
         conformance::run_all(MemoryStore::packed).await;
         conformance::run_all(|| MemoryStore::with_hot_orders(0)).await;
         conformance::run_all(|| MemoryStore::with_hot_orders(1)).await;
+    }
+
+    /// A dead letter completed late (a delivery that succeeded after all) stays listed, keeps
+    /// its key (a commit with the same key adds nothing), and completing it again changes
+    /// nothing; a live row completed is dropped and its key remembered as delivered.
+    #[tokio::test]
+    async fn a_completed_dead_letter_keeps_its_key() {
+        let store = MemoryStore::new();
+        let (order, events) = sample_order("alice", 1, t0());
+        let notice = |n: u32| OutboxEntry {
+            key: format!("{}/test/{n}", order.id),
+            effect: Effect::ReleaseStock { items: Vec::new() },
+        };
+        let outbox = [notice(1), notice(2)];
+        let commit = Commit { order: &order, expected_version: 0, events: &events, outbox: &outbox, dedupe_keys: &[] };
+        store.create(commit).await.unwrap_or_else(|e| panic!("create: {e}"));
+        let claimed = store.claim_outbox(t0(), TimeDelta::seconds(30), 10).await.unwrap_or_default();
+        assert_eq!(claimed.len(), 2);
+        let (dead, live) = (&outbox[0].key, &outbox[1].key);
+        store.fail_outbox(dead, t0(), None, "refused").await.unwrap_or_else(|e| panic!("fail: {e}"));
+        for _ in 0..2 {
+            store.complete_outbox(dead).await.unwrap_or_else(|e| panic!("complete: {e}"));
+        }
+        store.complete_outbox(live).await.unwrap_or_else(|e| panic!("complete: {e}"));
+        assert_eq!(store.outbox_dead(), vec![(dead.clone(), "refused".to_owned())]);
+        assert_eq!(store.outbox_pending(), 0);
+
+        // Both keys are known: committing them again adds no row.
+        let (mut next, new_events) = sample_order("alice", 1, t0() + TimeDelta::seconds(1));
+        next.id = order.id;
+        let new_events: Vec<Event> = new_events
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e.seq = order.version + 1 + i as u64;
+                e
+            })
+            .collect();
+        next.version = order.version + new_events.len() as u64;
+        let commit = Commit {
+            order: &next,
+            expected_version: order.version,
+            events: &new_events,
+            outbox: &outbox,
+            dedupe_keys: &[],
+        };
+        store.append(commit).await.unwrap_or_else(|e| panic!("append: {e}"));
+        assert_eq!(store.outbox_pending(), 0, "no row added under a known key");
+        assert_eq!(store.outbox_dead().len(), 1);
     }
 
     /// Stores a snapshot that is not the fold of its events (the contract lets a caller store
