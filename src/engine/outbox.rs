@@ -27,6 +27,7 @@ use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::effect::Effect;
+use crate::locale::Localizer;
 use crate::ports::{
     Clock, CloseOutcome, DeadLetterCursor, DeadLetterPage, GatewayError, Inventory, Logistics, Notifier, OutboxBacklog,
     OutboxItem, PaymentGateway, PaymentStatus, RefundRequest, ShipmentRequest, WorkQueue,
@@ -172,12 +173,13 @@ impl<A: Ports> Engine<A> {
             Effect::Refund { refund, amount, provider } => {
                 let order = self.order(item.order_id).await?;
                 let mut request = RefundRequest::new(key, order.number, *refund, *amount, provider.clone());
+                // Why, in the shop's language: the provider may show it to the buyer.
                 request.reason = order
                     .payment
                     .refunds
                     .iter()
                     .find(|r| r.id == *refund)
-                    .map(|r| r.reason.clone())
+                    .map(|r| Localizer::for_shop(self.workflow.config()).refund_reason(&r.reason))
                     .unwrap_or_default();
                 request.paid_total = order.payment.received().ok();
                 let action = match self.adapters.payments().refund(&request).await {

@@ -61,6 +61,23 @@ async fn buyer_of(shop: &Shop, id: OrderId) -> orderflow::Actor {
     orderflow::Actor::buyer(shop.engine.order(id).await.unwrap().customer().clone())
 }
 
+/// A Chinese shop tells the payment provider why it refunds in Chinese: the case's refund and
+/// a cancellation's, as the buyer may see them in WeChat Pay or Alipay.
+#[tokio::test]
+async fn after_sales_refund_reasons_reach_the_provider_in_the_shops_language() {
+    let config = WorkflowConfig { locale: orderflow::locale::Locale::ZhCn, ..WorkflowConfig::default() };
+    let shop = Shop::with_workflow(Workflow::new(config), 100);
+    let id = completed_order(&shop, "mei").await;
+    let case = open(&shop, id, "mei", request(CaseKind::RefundOnly, &[(2, 1)])).await.unwrap();
+    shop.run(id, customer_service(), Action::ApproveCase { case }).await;
+    shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: None }).await;
+    let paid = shop.paid_order("lan").await;
+    shop.run(paid, customer_service(), Action::Cancel { reason: "买家要求".into() }).await;
+    shop.engine.drain_outbox().await.unwrap();
+    let reasons: Vec<String> = shop.gateway.refunds().into_iter().map(|r| r.reason).collect();
+    assert_eq!(reasons, [format!("售后单 {case}：商品破损"), "订单已取消：买家要求".to_owned()]);
+}
+
 #[tokio::test]
 async fn after_sales_return_and_refund_goes_back_to_stock_and_refunds_the_line() {
     let shop = Shop::new();
@@ -73,6 +90,8 @@ async fn after_sales_return_and_refund_goes_back_to_stock_and_refunds_the_line()
     let line = order.line(LineId(2)).unwrap().clone();
     assert_eq!(order.payment().refunded_for_line(line.id).unwrap(), line.payable);
     assert_eq!(shop.gateway.refunded_total(&order.number()), Some(line.payable));
+    let reasons: Vec<String> = shop.gateway.refunds().into_iter().map(|r| r.reason).collect();
+    assert_eq!(reasons, [format!("after-sales case {case}: damaged")], "the provider is told why, in English");
     assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0), "the returned mug is back on the shelf");
     shop.run(id, customer_service(), Action::CloseCase { case }).await;
     assert_eq!(case_state(&shop, id, case).await, CaseState::Closed);
