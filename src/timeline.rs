@@ -17,7 +17,8 @@ use crate::ids::{CaseId, LineId, PackageId, RefundId, Sku, StaffId};
 use crate::locale::{English, Localizer};
 use crate::money::Money;
 use crate::order::{
-    AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, RefundReason, RefundStatus, TrackingKind,
+    AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, RefundFailure, RefundReason, RefundStatus,
+    TrackingKind,
 };
 use crate::order_number::OrderNumber;
 use crate::text::Text;
@@ -155,7 +156,7 @@ pub enum TimelineMessage {
         /// Which.
         refund: RefundId,
         /// Why.
-        reason: String,
+        reason: RefundFailure,
     },
     /// Pick list issued (staff).
     PickListIssued {

@@ -28,6 +28,7 @@ use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::effect::Effect;
 use crate::locale::Localizer;
+use crate::order::RefundFailure;
 use crate::ports::{
     Clock, CloseOutcome, DeadLetterCursor, DeadLetterPage, GatewayError, Inventory, Logistics, Notifier, OutboxBacklog,
     OutboxItem, PaymentGateway, PaymentStatus, RefundRequest, ShipmentRequest, WorkQueue,
@@ -190,7 +191,9 @@ impl<A: Ports> Engine<A> {
                         return Ok(());
                     }
                     Ok(receipt) => Action::CompleteRefund { refund: *refund, reference: receipt.reference },
-                    Err(GatewayError::Rejected(reason)) => Action::FailRefund { refund: *refund, reason },
+                    Err(GatewayError::Rejected(reason)) => {
+                        Action::FailRefund { refund: *refund, reason: RefundFailure::Stated { text: reason } }
+                    }
                     // Timed out or down: retried later with the same key, so never paid twice.
                     Err(e) => return Err(e.into()),
                 };

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
-use crate::order::{AnomalyReason, CancelReason, RefundReason};
+use crate::order::{AnomalyReason, CancelReason, RefundFailure, RefundReason};
 use crate::timeline::{LineUnits, TimelineMessage};
 use crate::validation::{Sum, Violation, ViolationRule, field_name};
 
@@ -132,7 +132,13 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
                 None => "the money is on its way back to you".to_owned(),
             },
         ),
-        M::RefundFailed { refund, reason } => r("Refund failed", format!("{refund}: {reason}")),
+        M::RefundFailed { refund, reason } => {
+            let why = match reason {
+                RefundFailure::ProviderFailed => "the provider could not send the money back; refund it another way",
+                RefundFailure::Stated { text } => text,
+            };
+            r("Refund failed", format!("{refund}: {why}"))
+        }
         M::PickListIssued { items } => r(
             "Pick list issued",
             items

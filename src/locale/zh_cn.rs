@@ -7,7 +7,8 @@ use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
 use crate::order::{
-    AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, OrderStatus, RefundReason, TrackingKind,
+    AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, OrderStatus, RefundFailure, RefundReason,
+    TrackingKind,
 };
 use crate::timeline::{LineUnits, TimelineMessage};
 use crate::validation::{Sum, Violation, ViolationRule, field_name};
@@ -222,7 +223,13 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
                 None => "款项正在原路退回".to_owned(),
             },
         ),
-        M::RefundFailed { refund, reason } => r("退款失败", format!("{refund}：{reason}")),
+        M::RefundFailed { refund, reason } => {
+            let why = match reason {
+                RefundFailure::ProviderFailed => "支付渠道未能退回款项，请通过其他方式退款",
+                RefundFailure::Stated { text } => text,
+            };
+            r("退款失败", format!("{refund}：{why}"))
+        }
         M::PickListIssued { items } => r(
             "已生成拣货单",
             items

@@ -29,8 +29,8 @@ pub use fulfilment::{
     Fulfilment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
 };
 pub use payment::{
-    Anomaly, AnomalyReason, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundReason,
-    RefundStatus,
+    Anomaly, AnomalyReason, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundFailure, RefundMethod,
+    RefundReason, RefundStatus,
 };
 pub use review::{HoldAbove, HoldReason, HoldReasonKind, ReviewRule, ReviewState, Verdict};
 

@@ -152,6 +152,28 @@ impl RefundReason {
     }
 }
 
+/// Why a refund failed: a kind the library names, or the provider's words (put into words by
+/// each catalogue of [`crate::locale`], like [`RefundReason`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RefundFailure {
+    /// The provider reported afterwards that the money could not go back (its refund
+    /// notification or a query said the refund failed): it must be refunded another way.
+    ProviderFailed,
+    /// In the words of whoever reported it: the provider's refusal of the request, a host's.
+    Stated {
+        /// Their words.
+        text: String,
+    },
+}
+
+impl RefundFailure {
+    /// The reason the provider or a host gave.
+    pub fn stated(text: impl Into<String>) -> RefundFailure {
+        RefundFailure::Stated { text: text.into() }
+    }
+}
+
 /// How a refund reaches the buyer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
@@ -179,7 +201,7 @@ pub enum RefundStatus {
     /// The provider refused; the amount can be refunded again.
     Failed {
         /// Why.
-        reason: String,
+        reason: RefundFailure,
     },
 }
 
@@ -669,12 +691,17 @@ pub(crate) fn complete_refund(
     Ok(())
 }
 
-pub(crate) fn fail_refund(order: &Order, out: &mut Out<'_>, refund: RefundId, reason: &str) -> Result<(), Error> {
+pub(crate) fn fail_refund(
+    order: &Order,
+    out: &mut Out<'_>,
+    refund: RefundId,
+    reason: &RefundFailure,
+) -> Result<(), Error> {
     let found = find_refund(order, refund)?;
     if matches!(found.status, RefundStatus::Completed { .. }) {
         return Err(invalid("refund", "this refund already completed"));
     }
-    out.emit(Change::RefundFailed { refund, reason: reason.to_owned() });
+    out.emit(Change::RefundFailed { refund, reason: reason.clone() });
     Ok(())
 }
 
@@ -811,9 +838,9 @@ pub(crate) fn refund_completed(order: &mut Order, refund: RefundId, reference: &
     }
 }
 
-pub(crate) fn refund_failed(order: &mut Order, refund: RefundId, reason: &str) {
+pub(crate) fn refund_failed(order: &mut Order, refund: RefundId, reason: &RefundFailure) {
     if let Some(r) = order.payment.refunds.iter_mut().find(|r| r.id == refund) {
-        r.status = RefundStatus::Failed { reason: reason.to_owned() };
+        r.status = RefundStatus::Failed { reason: reason.clone() };
     }
 }
 

@@ -24,10 +24,11 @@
 //! * 6: the current form: a refund's reason (`refund_requested`, `Refund`) is typed too
 //!   (`{"kind": "order_cancelled", "reason": {"kind": "not_paid_in_time"}}`,
 //!   `{"kind": "after_sales", "case": 1, "reason_code": "damaged"}`, `{"kind": "stated",
-//!   "text": …}`, …).
+//!   "text": …}`, …), and so is why one failed (`refund_failed`, `RefundStatus::Failed`:
+//!   `{"kind": "provider_failed"}` or `{"kind": "stated", "text": …}`).
 //!
 //! Snapshots follow the same steps with their own numbers: 6 added the payment sessions
-//! opened, 7 (current) types the refunds' reasons.
+//! opened, 7 (current) types the refunds' reasons and failures.
 //!
 //! An outbox entry's effect has no version: [`decode_effect`] reads what older builds wrote.
 //!
@@ -364,6 +365,43 @@ mod tests {
         let order = StoredSnapshot::decode(v6, 6, id()).unwrap();
         let reasons: Vec<_> = order.payment.refunds.iter().map(|r| r.reason.clone()).collect();
         assert_eq!(reasons, written.map(|(.., reason)| reason));
+    }
+
+    /// Events of version 5 and snapshots of version 6 wrote why a refund failed as text: the
+    /// engine's sentence for a failure the provider reported becomes that kind, the
+    /// provider's own words stay theirs, in the event and in the snapshot's refund status.
+    #[test]
+    fn version_5_refund_failures_read_as_typed_reasons() {
+        use crate::order::{RefundFailure, RefundStatus};
+        let reported = "the provider could not send the money back; refund it another way";
+        let written =
+            [(reported, RefundFailure::ProviderFailed), ("card closed", RefundFailure::stated("card closed"))];
+        let mut v6: Value = serde_json::from_str(
+            &StoredSnapshot::encode(&StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap()).to_json().unwrap(),
+        )
+        .unwrap();
+        let template = v6["payment"]["refunds"][0].clone();
+        let mut refunds = Vec::new();
+        for (text, failure) in &written {
+            let event = serde_json::json!({
+                "seq": 7, "at": "2026-11-30T09:31:00Z", "actor": {"kind": "system"},
+                "change": {"type": "refund_failed", "refund": 1, "reason": text},
+            });
+            let read = StoredEvent::decode(event, 5, id(), 7).unwrap();
+            let expected = crate::Change::RefundFailed { refund: crate::ids::RefundId(1), reason: failure.clone() };
+            assert_eq!(read.change, expected, "{text}");
+            let mut refund = template.clone();
+            refund["status"] = serde_json::json!({"state": "failed", "reason": text});
+            refunds.push(refund);
+        }
+        // A refund that did not fail keeps its status as it was.
+        refunds.push(template);
+        v6["payment"]["refunds"] = Value::Array(refunds);
+        let order = StoredSnapshot::decode(v6, 6, id()).unwrap();
+        let statuses: Vec<_> = order.payment.refunds.iter().map(|r| r.status.clone()).collect();
+        let mut expected: Vec<_> = written.map(|(_, reason)| RefundStatus::Failed { reason }).to_vec();
+        expected.push(StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap().payment.refunds[0].status.clone());
+        assert_eq!(statuses, expected);
     }
 
     /// A row that cannot be read names the order and the event.

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::ids::CaseId;
 use crate::money::{Currency, Money};
-use crate::order::{AnomalyReason, CancelReason, OrderStatus, RefundReason};
+use crate::order::{AnomalyReason, CancelReason, OrderStatus, RefundFailure, RefundReason};
 
 /// One upgrade step: the JSON of the version it is keyed on becomes the next version's, or the
 /// reason it cannot.
@@ -181,8 +181,13 @@ pub fn snapshot_v5_to_v6(order: &mut Value) -> Result<(), String> {
 }
 
 /// Version 5 → 6 of an event: a `refund_requested` event's refund's reason, English text (or
-/// a code), becomes a typed reason (see [`refund_reason_v5_to_v6`]).
+/// a code), becomes a typed reason (see [`refund_v5_to_v6`]), and so does a `refund_failed`
+/// event's reason (see [`refund_failure_v5_to_v6`]).
 pub fn event_v5_to_v6(event: &mut Value) -> Result<(), String> {
+    if let Some(reason) = reason_of(event, "refund_failed")? {
+        refund_failure_v5_to_v6(reason);
+        return Ok(());
+    }
     let event = object(event, "the event")?;
     if let Some(refund) = event
         .get_mut("change")
@@ -191,20 +196,45 @@ pub fn event_v5_to_v6(event: &mut Value) -> Result<(), String> {
         .and_then(|change| change.get_mut("refund"))
         .and_then(Value::as_object_mut)
     {
-        refund_reason_v5_to_v6(refund);
+        refund_v5_to_v6(refund);
     }
     Ok(())
 }
 
-/// Version 6 → 7 of a snapshot: each refund's reason becomes a typed reason.
+/// Version 6 → 7 of a snapshot: each refund's reason, and a failed refund's, becomes typed.
 pub fn snapshot_v6_to_v7(order: &mut Value) -> Result<(), String> {
     let order = object(order, "the snapshot")?;
     if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
         for refund in objects(payment, "refunds") {
-            refund_reason_v5_to_v6(refund);
+            refund_v5_to_v6(refund);
         }
     }
     Ok(())
+}
+
+/// A refund as written before its reasons were typed (event version 5, snapshot version 6):
+/// why it was made (see [`refund_reason_from_text`]) and, when it failed, why it failed (see
+/// [`refund_failure_v5_to_v6`]).
+fn refund_v5_to_v6(refund: &mut Map<String, Value>) {
+    refund_reason_v5_to_v6(refund);
+    if let Some(status) = refund.get_mut("status").and_then(Value::as_object_mut)
+        && status.get("state").and_then(Value::as_str) == Some("failed")
+        && let Some(reason) = status.get_mut("reason")
+    {
+        refund_failure_v5_to_v6(reason);
+    }
+}
+
+/// What the engine recorded, before failures were typed, when a provider reported a refund
+/// failed.
+const PROVIDER_FAILED: &str = "the provider could not send the money back; refund it another way";
+
+/// A refund failure written as text: the engine's sentence is that kind, anything else the
+/// provider's (or a host's) words.
+fn refund_failure_v5_to_v6(reason: &mut Value) {
+    typed_from_written(reason, |text| {
+        if text == PROVIDER_FAILED { RefundFailure::ProviderFailed } else { RefundFailure::Stated { text } }
+    });
 }
 
 /// A refund's reason as written before it was typed (event version 5, snapshot version 6),

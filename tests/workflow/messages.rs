@@ -12,7 +12,8 @@ use orderflow::timeline::{LineUnits, PickedUnits, TimelineMessage};
 use orderflow::validation::{Sum, Violation, ViolationCode, ViolationRule};
 use orderflow::{
     AnomalyReason, Audience, CancelReason, CaseId, CaseUpdateState, Currency, CustomerId, LineId, Money, Notification,
-    NotificationKind, OrderNumber, OrderStatus, PackageId, RefundId, RefundReason, Sku, StaffId, WorkflowConfig,
+    NotificationKind, OrderNumber, OrderStatus, PackageId, RefundFailure, RefundId, RefundReason, Sku, StaffId,
+    WorkflowConfig,
 };
 
 /// 2026-12-05 09:30 UTC: 17:30 in Shanghai.
@@ -64,7 +65,8 @@ fn timeline_samples() -> Vec<TimelineMessage> {
     }))
     .chain([
         M::RefundCompleted { refund: RefundId(1), reference: None },
-        M::RefundFailed { refund: RefundId(1), reason: "account closed".into() },
+        M::RefundFailed { refund: RefundId(1), reason: RefundFailure::ProviderFailed },
+        M::RefundFailed { refund: RefundId(1), reason: RefundFailure::stated("account closed") },
         M::PickListIssued {
             items: vec![PickedUnits { quantity: 2, sku: Sku::new("TEA").unwrap(), product_name: "龙井茶".into() }],
         },
@@ -247,6 +249,7 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("refund_requested", "Refund requested", "CNY 270.00 (after-sales case C1: damaged)", "退款处理中", "¥270.00（售后单 C1：商品破损）"),
     ("refund_requested", "Refund requested", "CNY 270.00 (goodwill)", "退款处理中", "¥270.00（goodwill）"),
     ("refund_completed", "Refund completed", "the money is on its way back to you", "退款完成", "款项正在原路退回"),
+    ("refund_failed", "Refund failed", "R1: the provider could not send the money back; refund it another way", "退款失败", "R1：支付渠道未能退回款项，请通过其他方式退款"),
     ("refund_failed", "Refund failed", "R1: account closed", "退款失败", "R1：account closed"),
     ("pick_list_issued", "Pick list issued", "2× TEA 龙井茶", "已生成拣货单", "2× TEA 龙井茶"),
     ("being_prepared", "Being prepared", "the warehouse is picking your goods", "备货中", "仓库正在为您拣货"),
