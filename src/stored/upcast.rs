@@ -111,11 +111,8 @@ pub fn event_v3_to_v4(event: &mut Value) -> Result<(), String> {
 /// Version 2 → 3 of a snapshot: each capture names the provider that reported it (`null`: the
 /// chosen provider, the only one version 2 accepted).
 pub fn snapshot_v2_to_v3(order: &mut Value) -> Result<(), String> {
-    let order = object(order, "the snapshot")?;
-    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
-        for capture in objects(payment, "captures") {
-            fill(capture, "provider", Value::Null);
-        }
+    for capture in ledger_objects(order, "captures")? {
+        fill(capture, "provider", Value::Null);
     }
     Ok(())
 }
@@ -147,23 +144,23 @@ pub fn event_v4_to_v5(event: &mut Value) -> Result<(), String> {
 
 /// The `reason` of an event's change when the change is of type `change_type`.
 fn reason_of<'a>(event: &'a mut Value, change_type: &str) -> Result<Option<&'a mut Value>, String> {
+    field_of(event, change_type, "reason")
+}
+
+/// The field `field` of an event's change when the change is of type `change_type`.
+fn field_of<'a>(event: &'a mut Value, change_type: &str, field: &str) -> Result<Option<&'a mut Value>, String> {
     let event = object(event, "the event")?;
     Ok(event
         .get_mut("change")
         .and_then(Value::as_object_mut)
         .filter(|change| change.get("type").and_then(Value::as_str) == Some(change_type))
-        .and_then(|change| change.get_mut("reason")))
+        .and_then(|change| change.get_mut(field)))
 }
 
 /// Version 4 → 5 of a snapshot: each payment anomaly's reason becomes a typed reason.
 pub fn snapshot_v4_to_v5(order: &mut Value) -> Result<(), String> {
-    let order = object(order, "the snapshot")?;
-    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
-        for anomaly in objects(payment, "anomalies") {
-            if let Some(reason) = anomaly.get_mut("reason") {
-                anomaly_reason_v4_to_v5(reason);
-            }
-        }
+    for reason in ledger_objects(order, "anomalies")?.filter_map(|anomaly| anomaly.get_mut("reason")) {
+        anomaly_reason_v4_to_v5(reason);
     }
     Ok(())
 }
@@ -186,16 +183,7 @@ pub fn snapshot_v5_to_v6(order: &mut Value) -> Result<(), String> {
 pub fn event_v5_to_v6(event: &mut Value) -> Result<(), String> {
     if let Some(reason) = reason_of(event, "refund_failed")? {
         refund_failure_v5_to_v6(reason);
-        return Ok(());
-    }
-    let event = object(event, "the event")?;
-    if let Some(refund) = event
-        .get_mut("change")
-        .and_then(Value::as_object_mut)
-        .filter(|change| change.get("type").and_then(Value::as_str) == Some("refund_requested"))
-        .and_then(|change| change.get_mut("refund"))
-        .and_then(Value::as_object_mut)
-    {
+    } else if let Some(refund) = field_of(event, "refund_requested", "refund")?.and_then(Value::as_object_mut) {
         refund_v5_to_v6(refund);
     }
     Ok(())
@@ -203,11 +191,8 @@ pub fn event_v5_to_v6(event: &mut Value) -> Result<(), String> {
 
 /// Version 6 → 7 of a snapshot: each refund's reason, and a failed refund's, becomes typed.
 pub fn snapshot_v6_to_v7(order: &mut Value) -> Result<(), String> {
-    let order = object(order, "the snapshot")?;
-    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
-        for refund in objects(payment, "refunds") {
-            refund_v5_to_v6(refund);
-        }
+    for refund in ledger_objects(order, "refunds")? {
+        refund_v5_to_v6(refund);
     }
     Ok(())
 }
@@ -356,6 +341,16 @@ fn refund_v1_to_v2(refund: &mut Map<String, Value>) {
 /// `value` as an object, or why not.
 fn object<'a>(value: &'a mut Value, what: &str) -> Result<&'a mut Map<String, Value>, String> {
     value.as_object_mut().ok_or_else(|| format!("{what} is not a JSON object"))
+}
+
+/// The objects of the array `key` of a snapshot's payment ledger (none when it is missing).
+fn ledger_objects<'a>(
+    order: &'a mut Value,
+    key: &str,
+) -> Result<impl Iterator<Item = &'a mut Map<String, Value>>, String> {
+    let order = object(order, "the snapshot")?;
+    let payment = order.get_mut("payment").and_then(Value::as_object_mut);
+    Ok(payment.into_iter().flat_map(move |payment| objects(payment, key)))
 }
 
 /// The objects of the array `key` of `parent` (none when it is missing).
