@@ -1,5 +1,6 @@
 //! Putting the workflow's messages into words: timeline entries, notifications (case updates
-//! among them) and validation violations carry a kind and typed parameters, never a sentence;
+//! among them), validation violations and refund reasons carry a kind and typed parameters,
+//! never a sentence;
 //! a [`Catalogue`] says them in one language, and a [`Localizer`] adds the shop's time zone.
 //!
 //! Two catalogues ship: [`English`] (`en`) and [`SimplifiedChinese`] (`zh-CN`). A host
