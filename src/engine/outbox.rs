@@ -27,7 +27,6 @@ use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::effect::Effect;
-use crate::locale::Localizer;
 use crate::order::RefundFailure;
 use crate::ports::{
     Clock, CloseOutcome, DeadLetterCursor, DeadLetterPage, GatewayError, Inventory, Logistics, Notifier, OutboxBacklog,
@@ -180,7 +179,7 @@ impl<A: Ports> Engine<A> {
                     .refunds
                     .iter()
                     .find(|r| r.id == *refund)
-                    .map(|r| Localizer::for_shop(self.workflow.config()).refund_reason(&r.reason))
+                    .map(|r| self.localizer.refund_reason(&r.reason))
                     .unwrap_or_default();
                 request.paid_total = order.payment.received().ok();
                 let action = match self.adapters.payments().refund(&request).await {

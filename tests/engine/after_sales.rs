@@ -78,6 +78,32 @@ async fn after_sales_refund_reasons_reach_the_provider_in_the_shops_language() {
     assert_eq!(reasons, [format!("售后单 {case}：商品破损"), "订单已取消：买家要求".to_owned()]);
 }
 
+/// A host's own words for a refund reason (an override of kind `refund_reason`) are what the
+/// provider is told, once the engine speaks through the host's localizer.
+#[tokio::test]
+async fn after_sales_refund_reasons_reach_the_provider_in_the_hosts_words() {
+    use orderflow::locale::{Locale, Localizer, Message, Overrides, Rendered};
+    let words = Overrides::new(Locale::En.catalogue()).with("refund_reason", |message, _| match message {
+        Message::RefundReason(orderflow::RefundReason::OrderCancelled { .. }) => {
+            Some(Rendered::new("Refund", "cancelled as you asked"))
+        }
+        _ => None,
+    });
+    let mut shop = Shop::new();
+    let adapters = shop.engine.adapters().clone();
+    shop.engine = orderflow::engine::Engine::new(Workflow::default(), adapters)
+        .with_localizer(Localizer::for_shop(&WorkflowConfig::default()).with_catalogue(words));
+    let id = completed_order(&shop, "ann").await;
+    let case = open(&shop, id, "ann", request(CaseKind::RefundOnly, &[(2, 1)])).await.unwrap();
+    shop.run(id, customer_service(), Action::ApproveCase { case }).await;
+    shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: None }).await;
+    let paid = shop.paid_order("bo").await;
+    shop.run(paid, customer_service(), Action::Cancel { reason: "out of stock".into() }).await;
+    shop.engine.drain_outbox().await.unwrap();
+    let reasons: Vec<String> = shop.gateway.refunds().into_iter().map(|r| r.reason).collect();
+    assert_eq!(reasons, [format!("after-sales case {case}: damaged"), "cancelled as you asked".to_owned()]);
+}
+
 #[tokio::test]
 async fn after_sales_return_and_refund_goes_back_to_stock_and_refunds_the_line() {
     let shop = Shop::new();
