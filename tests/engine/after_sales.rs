@@ -61,20 +61,26 @@ async fn buyer_of(shop: &Shop, id: OrderId) -> orderflow::Actor {
     orderflow::Actor::buyer(shop.engine.order(id).await.unwrap().customer().clone())
 }
 
+/// Refunds one unit of line 2 through a refund-only case on one order, and cancels another
+/// paid order with `cancelled_because`: the case and the reasons the provider was sent.
+async fn case_and_cancellation_refunds(shop: &Shop, cancelled_because: &str) -> (CaseId, Vec<String>) {
+    let id = completed_order(shop, "mei").await;
+    let case = open(shop, id, "mei", request(CaseKind::RefundOnly, &[(2, 1)])).await.unwrap();
+    shop.run(id, customer_service(), Action::ApproveCase { case }).await;
+    shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: None }).await;
+    let paid = shop.paid_order("lan").await;
+    shop.run(paid, customer_service(), Action::Cancel { reason: cancelled_because.into() }).await;
+    shop.engine.drain_outbox().await.unwrap();
+    (case, shop.gateway.refunds().into_iter().map(|r| r.reason).collect())
+}
+
 /// A Chinese shop tells the payment provider why it refunds in Chinese: the case's refund and
 /// a cancellation's, as the buyer may see them in WeChat Pay or Alipay.
 #[tokio::test]
 async fn after_sales_refund_reasons_reach_the_provider_in_the_shops_language() {
     let config = WorkflowConfig { locale: orderflow::locale::Locale::ZhCn, ..WorkflowConfig::default() };
     let shop = Shop::with_workflow(Workflow::new(config), 100);
-    let id = completed_order(&shop, "mei").await;
-    let case = open(&shop, id, "mei", request(CaseKind::RefundOnly, &[(2, 1)])).await.unwrap();
-    shop.run(id, customer_service(), Action::ApproveCase { case }).await;
-    shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: None }).await;
-    let paid = shop.paid_order("lan").await;
-    shop.run(paid, customer_service(), Action::Cancel { reason: "买家要求".into() }).await;
-    shop.engine.drain_outbox().await.unwrap();
-    let reasons: Vec<String> = shop.gateway.refunds().into_iter().map(|r| r.reason).collect();
+    let (case, reasons) = case_and_cancellation_refunds(&shop, "买家要求").await;
     assert_eq!(reasons, [format!("售后单 {case}：商品破损"), "订单已取消：买家要求".to_owned()]);
 }
 
@@ -93,14 +99,7 @@ async fn after_sales_refund_reasons_reach_the_provider_in_the_hosts_words() {
     let adapters = shop.engine.adapters().clone();
     shop.engine = orderflow::engine::Engine::new(Workflow::default(), adapters)
         .with_localizer(Localizer::for_shop(&WorkflowConfig::default()).with_catalogue(words));
-    let id = completed_order(&shop, "ann").await;
-    let case = open(&shop, id, "ann", request(CaseKind::RefundOnly, &[(2, 1)])).await.unwrap();
-    shop.run(id, customer_service(), Action::ApproveCase { case }).await;
-    shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: None }).await;
-    let paid = shop.paid_order("bo").await;
-    shop.run(paid, customer_service(), Action::Cancel { reason: "out of stock".into() }).await;
-    shop.engine.drain_outbox().await.unwrap();
-    let reasons: Vec<String> = shop.gateway.refunds().into_iter().map(|r| r.reason).collect();
+    let (case, reasons) = case_and_cancellation_refunds(&shop, "out of stock").await;
     assert_eq!(reasons, [format!("after-sales case {case}: damaged"), "cancelled as you asked".to_owned()]);
 }
 
