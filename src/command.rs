@@ -11,7 +11,8 @@ use crate::actor::Actor;
 use crate::ids::{CaseId, PackageId, RefundId, StaffId};
 use crate::money::Money;
 use crate::order::{
-    AnomalyReason, CaseRequest, DeadlineKind, HoldReason, LineRefund, PackageItem, ScannedItem, TrackingUpdate,
+    AnomalyReason, CaseRequest, DeadlineKind, HoldReason, LineRefund, PackageItem, RefundFailure, ScannedItem,
+    TrackingUpdate,
 };
 
 /// A command: who asks, and what.
@@ -108,7 +109,7 @@ pub enum Action {
         /// Which refund.
         refund: RefundId,
         /// Why.
-        reason: String,
+        reason: RefundFailure,
     },
     /// Customer service: send back a payment that was received but never applied (a payment
     /// anomaly held for staff, see [`crate::UnappliedPayments::HoldForStaff`]), through the

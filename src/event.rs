@@ -11,7 +11,8 @@ use crate::actor::Actor;
 use crate::ids::{CaseId, OrderId, PackageId, RefundId, StaffId};
 use crate::money::Money;
 use crate::order::{
-    AnomalyReason, CancelReason, Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, TrackingUpdate,
+    AnomalyReason, CancelReason, Case, DeadlineKind, HoldReason, PackageItem, PickItem, Refund, RefundFailure,
+    TrackingUpdate,
 };
 use crate::order_number::OrderNumber;
 use crate::placement::OrderDraft;
@@ -112,7 +113,7 @@ pub enum Change {
         /// Which.
         refund: RefundId,
         /// Why.
-        reason: String,
+        reason: RefundFailure,
     },
     /// Picking started (stage 4).
     PickListIssued {

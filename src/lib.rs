@@ -97,7 +97,7 @@ pub use event::{Change, Event};
 pub use ids::{CaseId, CustomerId, LineId, OrderId, PackageId, RefundId, Sku, StaffId};
 pub use locale::{Catalogue, Locale, Localizer};
 pub use money::{Currency, DecimalError, Money, MoneyError};
-pub use order::{AnomalyReason, CancelReason, Order, OrderStatus};
+pub use order::{AnomalyReason, CancelReason, Order, OrderStatus, RefundFailure, RefundReason};
 pub use order_number::OrderNumber;
 pub use placement::{AddressForm, LineForm, OrderDraft, PaymentMethod, PlaceOrderForm};
 pub use timeline::{TimelineEntry, buyer_timeline, staff_view};

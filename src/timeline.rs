@@ -16,7 +16,10 @@ use crate::event::{Change, Event};
 use crate::ids::{CaseId, LineId, PackageId, RefundId, Sku, StaffId};
 use crate::locale::{English, Localizer};
 use crate::money::Money;
-use crate::order::{AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, RefundStatus, TrackingKind};
+use crate::order::{
+    AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, RefundFailure, RefundReason, RefundStatus,
+    TrackingKind,
+};
 use crate::order_number::OrderNumber;
 use crate::text::Text;
 
@@ -61,21 +64,6 @@ pub struct PickedUnits {
     pub sku: Sku,
     /// Product name.
     pub product_name: Text,
-}
-
-/// Why a refund is made, as its timeline entry tells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
-pub enum RefundReason {
-    /// The order was cancelled because it was not paid in time.
-    NotPaidInTime,
-    /// A payment that did not match the order goes back (the buyer's wording; staff see why).
-    UnappliedPayment,
-    /// In the words of whoever asked for it.
-    Stated {
-        /// Their words.
-        text: String,
-    },
 }
 
 /// What a timeline entry says: one kind per thing that can happen, with what it needs to be
@@ -168,7 +156,7 @@ pub enum TimelineMessage {
         /// Which.
         refund: RefundId,
         /// Why.
-        reason: String,
+        reason: RefundFailure,
     },
     /// Pick list issued (staff).
     PickListIssued {
@@ -506,14 +494,8 @@ fn message(change: &Change, staff: bool, carriers: &mut BTreeMap<PackageId, Stri
             return staff_only(M::PaymentAnomaly { txn_id: txn_id.clone(), amount: *amount, reason: reason.clone() });
         }
         Change::RefundRequested { refund } => {
-            let reason = match &refund.unapplied_txn {
-                // Why a payment could not be applied is for staff; the buyer learns it goes back.
-                Some(_) if !staff => RefundReason::UnappliedPayment,
-                _ if refund.reason == CancelReason::NotPaidInTime.code() => RefundReason::NotPaidInTime,
-                _ => RefundReason::Stated { text: refund.reason.clone() },
-            };
             let completed = matches!(refund.status, RefundStatus::Completed { .. });
-            M::RefundRequested { amount: refund.amount, completed, reason }
+            M::RefundRequested { amount: refund.amount, completed, reason: refund.reason.clone() }
         }
         Change::RefundCompleted { refund, reference } => {
             M::RefundCompleted { refund: *refund, reference: said(reference) }

@@ -7,7 +7,7 @@ use crate::effect::{Effect, NotificationKind};
 use crate::error::Error;
 use crate::event::{Change, Event};
 use crate::ids::RefundId;
-use crate::order::{CancelReason, Order, Refund, RefundMethod, RefundStatus};
+use crate::order::{CancelReason, Order, Refund, RefundMethod, RefundReason, RefundStatus};
 use crate::text::Trim;
 
 // Deciding.
@@ -47,7 +47,7 @@ pub(crate) fn wind_down(order: &Order, out: &mut Out<'_>, reason: CancelReason) 
                     amount: refundable,
                     lines,
                     shipping,
-                    reason: reason.as_refund_reason(),
+                    reason: RefundReason::OrderCancelled { reason: reason.clone() },
                     method: RefundMethod::Gateway,
                     status: RefundStatus::Pending,
                     requested_at: out.now,

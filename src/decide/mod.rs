@@ -158,7 +158,7 @@ impl Workflow {
             }
             Action::RefundUnappliedPayment { txn_id } => payment::refund_unapplied_payment(order, &mut out, txn_id)?,
             Action::RequestRefund { lines, shipping, reason, manual_reference } => {
-                payment::request_refund(order, &mut out, lines, *shipping, reason, manual_reference.as_deref(), None)?;
+                payment::request_staff_refund(order, &mut out, lines, *shipping, reason, manual_reference.as_deref())?;
             }
             Action::CompleteRefund { refund, reference } => {
                 payment::complete_refund(order, &mut out, *refund, reference)?

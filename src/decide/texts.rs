@@ -4,7 +4,7 @@
 
 use crate::command::Action;
 use crate::error::Error;
-use crate::order::{AnomalyReason, CaseRequest, HoldReason, ScannedItem, TrackingUpdate};
+use crate::order::{AnomalyReason, CaseRequest, HoldReason, RefundFailure, ScannedItem, TrackingUpdate};
 use crate::text::Trim;
 
 /// Longest identifier from outside (transaction ids, waybills, references, carrier names,
@@ -46,7 +46,10 @@ pub(crate) fn check(action: &Action) -> Result<(), Error> {
         }
         Action::OpenPaymentSession { provider } => id("provider", provider),
         Action::CompleteRefund { reference, .. } => id("reference", reference),
-        Action::FailRefund { reason, .. } => text("reason", reason),
+        Action::FailRefund { reason, .. } => match reason {
+            RefundFailure::Stated { text: why } => text("reason", why),
+            RefundFailure::ProviderFailed => Ok(()),
+        },
         Action::IssuePickList
         | Action::ConfirmReceipt
         | Action::RecordCodCollected { .. }

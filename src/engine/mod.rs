@@ -34,6 +34,7 @@ use crate::effect::{Effect, StockItem};
 use crate::error::Error;
 use crate::event::Event;
 use crate::ids::{OrderId, PackageId, Sku};
+use crate::locale::Localizer;
 use crate::order::{Order, PackageState};
 use crate::order_number::{OrderNumberGenerator, TimeOrderedNumbers};
 use crate::placement::PlaceOrderForm;
@@ -339,6 +340,7 @@ pub struct Engine<A: Ports> {
     selector: Box<dyn CarrierSelector>,
     weigher: Weigher,
     describe_payment: Describer,
+    localizer: Localizer,
     settings: EngineSettings,
 }
 
@@ -357,6 +359,7 @@ impl<A: Ports> Engine<A> {
     pub fn new(workflow: Workflow, adapters: A) -> Engine<A> {
         Engine {
             adapters,
+            localizer: Localizer::for_shop(workflow.config()),
             workflow,
             numbers: Box::new(TimeOrderedNumbers::default()),
             selector: Box::new(Cheapest),
@@ -385,6 +388,14 @@ impl<A: Ports> Engine<A> {
     /// Pay, 256 characters for Alipay, no `/ = &`).
     pub fn with_payment_description(mut self, describe: impl Fn(&Order) -> String + Send + Sync + 'static) -> Self {
         self.describe_payment = Arc::new(describe);
+        self
+    }
+
+    /// Sets the words the engine sends payment providers (a refund's reason, which the buyer
+    /// may see): by default the shop's catalogue ([`Localizer::for_shop`]); a host that
+    /// overrides messages passes its own ([`crate::locale::Overrides`], kind `refund_reason`).
+    pub fn with_localizer(mut self, localizer: Localizer) -> Self {
+        self.localizer = localizer;
         self
     }
 

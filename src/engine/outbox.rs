@@ -27,6 +27,7 @@ use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::effect::Effect;
+use crate::order::RefundFailure;
 use crate::ports::{
     Clock, CloseOutcome, DeadLetterCursor, DeadLetterPage, GatewayError, Inventory, Logistics, Notifier, OutboxBacklog,
     OutboxItem, PaymentGateway, PaymentStatus, RefundRequest, ShipmentRequest, WorkQueue,
@@ -172,12 +173,13 @@ impl<A: Ports> Engine<A> {
             Effect::Refund { refund, amount, provider } => {
                 let order = self.order(item.order_id).await?;
                 let mut request = RefundRequest::new(key, order.number, *refund, *amount, provider.clone());
+                // Why, in the shop's language: the provider may show it to the buyer.
                 request.reason = order
                     .payment
                     .refunds
                     .iter()
                     .find(|r| r.id == *refund)
-                    .map(|r| r.reason.clone())
+                    .map(|r| self.localizer.refund_reason(&r.reason))
                     .unwrap_or_default();
                 request.paid_total = order.payment.received().ok();
                 let action = match self.adapters.payments().refund(&request).await {
@@ -188,7 +190,9 @@ impl<A: Ports> Engine<A> {
                         return Ok(());
                     }
                     Ok(receipt) => Action::CompleteRefund { refund: *refund, reference: receipt.reference },
-                    Err(GatewayError::Rejected(reason)) => Action::FailRefund { refund: *refund, reason },
+                    Err(GatewayError::Rejected(reason)) => {
+                        Action::FailRefund { refund: *refund, reason: RefundFailure::Stated { text: reason } }
+                    }
                     // Timed out or down: retried later with the same key, so never paid twice.
                     Err(e) => return Err(e.into()),
                 };

@@ -25,7 +25,7 @@ use crate::command::{Action, Command};
 use crate::decide::after;
 use crate::error::Error;
 use crate::ids::OrderId;
-use crate::order::{Order, OrderStatus, RefundMethod};
+use crate::order::{Order, OrderStatus, RefundFailure, RefundMethod};
 use crate::ports::{
     Clock, GatewayError, OrderFilter, OrderRepository, PaymentGateway, PaymentNotification, PaymentStatus, RawMessage,
     RefundNotification, RefundStatus, WebhookReply,
@@ -92,10 +92,9 @@ impl<A: Ports> Engine<A> {
             RefundStatus::Succeeded => {
                 Action::CompleteRefund { refund: outcome.refund, reference: outcome.provider_refund_id.clone() }
             }
-            RefundStatus::Failed => Action::FailRefund {
-                refund: outcome.refund,
-                reason: "the provider could not send the money back; refund it another way".into(),
-            },
+            RefundStatus::Failed => {
+                Action::FailRefund { refund: outcome.refund, reason: RefundFailure::ProviderFailed }
+            }
             // Still processing: nothing to record yet.
             _ => return Ok(false),
         };

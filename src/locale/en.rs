@@ -6,8 +6,8 @@ use chrono_tz::Tz;
 use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
-use crate::order::{AnomalyReason, CancelReason};
-use crate::timeline::{LineUnits, RefundReason, TimelineMessage};
+use crate::order::{AnomalyReason, CancelReason, RefundFailure, RefundReason};
+use crate::timeline::{LineUnits, TimelineMessage};
 use crate::validation::{Sum, Violation, ViolationRule, field_name};
 
 /// English. Money as `CNY 270.00` (the ISO code first: `¥` alone would not say yuan or yen),
@@ -34,6 +34,7 @@ impl Catalogue for English {
             Message::Timeline(m) => timeline(m, cx),
             Message::Notification(n) => notification(&n.kind, &n.order_number.to_string(), cx),
             Message::Violation(v) => Rendered::new(field_label(field_name(&v.field)), violation(v, cx)),
+            Message::RefundReason(reason) => Rendered::new("Refund", refund_reason(reason)),
         }
     }
 }
@@ -68,6 +69,17 @@ fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
         }
         AnomalyReason::ArrivedAfterCancellation => "payment arrived after the order was cancelled".to_owned(),
         AnomalyReason::Stated { text } => text.clone(),
+    }
+}
+
+/// Why a refund is made, in English.
+fn refund_reason(reason: &RefundReason) -> String {
+    match reason {
+        RefundReason::OrderCancelled { reason } => format!("order cancelled: {}", cancel_reason(reason)),
+        RefundReason::PaidAfterCancellation => "payment arrived after the order was cancelled".to_owned(),
+        RefundReason::UnappliedPayment => "a payment that did not match the order is being returned".to_owned(),
+        RefundReason::AfterSales { case, reason_code } => format!("after-sales case {case}: {reason_code}"),
+        RefundReason::Stated { text } => text.clone(),
     }
 }
 
@@ -110,11 +122,7 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
             r("Payment anomaly", format!("{} (transaction {txn_id}): {why}", cx.money(amount)))
         }
         M::RefundRequested { amount, completed, reason } => {
-            let why = match reason {
-                RefundReason::NotPaidInTime => "not paid in time",
-                RefundReason::UnappliedPayment => "a payment that did not match the order is being returned",
-                RefundReason::Stated { text } => text,
-            };
+            let why = refund_reason(reason);
             r(if *completed { "Refunded" } else { "Refund requested" }, format!("{} ({why})", cx.money(amount)))
         }
         M::RefundCompleted { refund, reference } => r(
@@ -124,7 +132,13 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
                 None => "the money is on its way back to you".to_owned(),
             },
         ),
-        M::RefundFailed { refund, reason } => r("Refund failed", format!("{refund}: {reason}")),
+        M::RefundFailed { refund, reason } => {
+            let why = match reason {
+                RefundFailure::ProviderFailed => "the provider could not send the money back; refund it another way",
+                RefundFailure::Stated { text } => text,
+            };
+            r("Refund failed", format!("{refund}: {why}"))
+        }
         M::PickListIssued { items } => r(
             "Pick list issued",
             items

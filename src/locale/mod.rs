@@ -1,6 +1,7 @@
 //! Putting the workflow's messages into words: timeline entries, notifications (case updates
-//! among them) and validation violations carry a kind and typed parameters, never a sentence;
-//! a [`Catalogue`] says them in one language, and a [`Localizer`] adds the shop's time zone.
+//! among them), validation violations and refund reasons carry a kind and typed parameters,
+//! never a sentence; a [`Catalogue`] says them in one language, and a [`Localizer`] adds the
+//! shop's time zone.
 //!
 //! Two catalogues ship: [`English`] (`en`) and [`SimplifiedChinese`] (`zh-CN`). A host
 //! changes any message without writing a whole catalogue by wrapping one in [`Overrides`],
@@ -45,6 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::effect::Notification;
 use crate::money::Money;
+use crate::order::RefundReason;
 use crate::timeline::{TimelineEntry, TimelineMessage};
 use crate::validation::Violation;
 
@@ -139,6 +141,9 @@ pub enum Message<'a> {
     Notification(&'a Notification),
     /// A problem found in a placement form.
     Violation(&'a Violation),
+    /// Why a refund is made: what the engine tells the payment provider in the shop's language
+    /// (WeChat Pay's `reason`, Alipay's `refund_reason`), in the body.
+    RefundReason(&'a RefundReason),
 }
 
 impl Message<'_> {
@@ -149,6 +154,7 @@ impl Message<'_> {
             Message::Timeline(m) => m.kind(),
             Message::Notification(n) => n.kind.name(),
             Message::Violation(v) => v.rule.kind(),
+            Message::RefundReason(_) => "refund_reason",
         }
     }
 }
@@ -291,6 +297,11 @@ impl Localizer {
     /// A notification in words (subject and text).
     pub fn notification(&self, notification: &Notification) -> Rendered {
         self.render(Message::Notification(notification))
+    }
+
+    /// Why a refund is made, as words for the payment provider to show the buyer.
+    pub fn refund_reason(&self, reason: &RefundReason) -> String {
+        self.render(Message::RefundReason(reason)).body
     }
 
     /// A violation as one sentence, for the form's field it names.

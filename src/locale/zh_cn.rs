@@ -6,8 +6,11 @@ use chrono_tz::Tz;
 use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
-use crate::order::{AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, OrderStatus, TrackingKind};
-use crate::timeline::{LineUnits, RefundReason, TimelineMessage};
+use crate::order::{
+    AnomalyReason, CancelReason, CaseKind, DeadlineKind, HoldReason, OrderStatus, RefundFailure, RefundReason,
+    TrackingKind,
+};
+use crate::timeline::{LineUnits, TimelineMessage};
 use crate::validation::{Sum, Violation, ViolationRule, field_name};
 
 /// Simplified Chinese. Money as `¥270.00` (other currencies by their sign where Chinese
@@ -45,6 +48,7 @@ impl Catalogue for SimplifiedChinese {
             Message::Timeline(m) => timeline(m, cx),
             Message::Notification(n) => notification(&n.kind, &n.order_number.to_string(), cx),
             Message::Violation(v) => Rendered::new(field_label(field_name(&v.field)), violation(v, cx)),
+            Message::RefundReason(reason) => Rendered::new("退款", refund_reason(reason)),
         }
     }
 }
@@ -132,6 +136,17 @@ fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
     }
 }
 
+/// Why a refund is made, in Chinese.
+fn refund_reason(reason: &RefundReason) -> String {
+    match reason {
+        RefundReason::OrderCancelled { reason } => format!("订单已取消：{}", cancel_reason(reason)),
+        RefundReason::PaidAfterCancellation => "订单取消后才收到付款".to_owned(),
+        RefundReason::UnappliedPayment => "一笔与订单不符的付款正在退回".to_owned(),
+        RefundReason::AfterSales { case, reason_code: code } => format!("售后单 {case}：{}", reason_code(code)),
+        RefundReason::Stated { text } => text.clone(),
+    }
+}
+
 /// An order status, as the shop's staff call it.
 fn status_name(status: OrderStatus) -> &'static str {
     match status {
@@ -198,11 +213,7 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
             r("付款异常", format!("{}（交易号 {txn_id}）：{why}", cx.money(amount)))
         }
         M::RefundRequested { amount, completed, reason } => {
-            let why = match reason {
-                RefundReason::NotPaidInTime => "超时未付款",
-                RefundReason::UnappliedPayment => "一笔与订单不符的付款正在退回",
-                RefundReason::Stated { text } => text,
-            };
+            let why = refund_reason(reason);
             r(if *completed { "已退款" } else { "退款处理中" }, format!("{}（{why}）", cx.money(amount)))
         }
         M::RefundCompleted { refund, reference } => r(
@@ -212,7 +223,13 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
                 None => "款项正在原路退回".to_owned(),
             },
         ),
-        M::RefundFailed { refund, reason } => r("退款失败", format!("{refund}：{reason}")),
+        M::RefundFailed { refund, reason } => {
+            let why = match reason {
+                RefundFailure::ProviderFailed => "支付渠道未能退回款项，请通过其他方式退款",
+                RefundFailure::Stated { text } => text,
+            };
+            r("退款失败", format!("{refund}：{why}"))
+        }
         M::PickListIssued { items } => r(
             "已生成拣货单",
             items

@@ -32,7 +32,7 @@ use crate::ids::{CaseId, LineId, PackageId, RefundId, StaffId};
 use crate::money::Money;
 use crate::order::fulfilment::compare_scan;
 use crate::order::payment::{refund_requested, request_refund};
-use crate::order::{DeadlineKind, LineRefund, Order, PackageItem, Refund, ScannedItem, TrackingUpdate};
+use crate::order::{DeadlineKind, LineRefund, Order, PackageItem, Refund, RefundReason, ScannedItem, TrackingUpdate};
 use crate::text::Trim;
 
 /// What the buyer asks for.
@@ -532,8 +532,8 @@ impl Workflow {
             CaseKind::Exchange | CaseKind::WarrantyRepair | CaseKind::Complaint => false,
         })?;
         let (lines, shipping) = self.case_refund(order, c)?;
-        let reason = format!("after-sales case {case} ({})", c.request.reason_code);
-        request_refund(order, out, &lines, shipping, &reason, manual_reference, Some(case))?;
+        let reason = RefundReason::AfterSales { case, reason_code: c.request.reason_code.clone() };
+        request_refund(order, out, &lines, shipping, reason, manual_reference, Some(case))?;
         Ok(())
     }
 

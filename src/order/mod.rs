@@ -29,7 +29,8 @@ pub use fulfilment::{
     Fulfilment, PackProblem, Package, PackageItem, PackageState, PickItem, ScannedItem, TrackingKind, TrackingUpdate,
 };
 pub use payment::{
-    Anomaly, AnomalyReason, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundMethod, RefundStatus,
+    Anomaly, AnomalyReason, Capture, LineRefund, PaymentLedger, PaymentState, Refund, RefundFailure, RefundMethod,
+    RefundReason, RefundStatus,
 };
 pub use review::{HoldAbove, HoldReason, HoldReasonKind, ReviewRule, ReviewState, Verdict};
 
@@ -209,24 +210,6 @@ impl CancelReason {
     /// The reason a person gave.
     pub fn stated(text: impl Into<String>) -> CancelReason {
         CancelReason::Stated { text: text.into() }
-    }
-
-    /// The snake_case name of the kind (what a refund made for it records as its reason when
-    /// the system gave it).
-    pub fn code(&self) -> &'static str {
-        match self {
-            CancelReason::NotPaidInTime => "not_paid_in_time",
-            CancelReason::Stated { .. } => "stated",
-        }
-    }
-
-    /// What a refund made because of it records as its reason: the person's words, or the
-    /// kind's code when the system cancelled.
-    pub fn as_refund_reason(&self) -> String {
-        match self {
-            CancelReason::Stated { text } => text.clone(),
-            CancelReason::NotPaidInTime => self.code().to_owned(),
-        }
     }
 }
 

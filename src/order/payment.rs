@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::event::Change;
 use crate::ids::{CaseId, LineId, RefundId};
 use crate::money::{Money, MoneyError};
-use crate::order::{Order, OrderStatus};
+use crate::order::{CancelReason, Order, OrderStatus};
 use crate::placement::PaymentMethod;
 use crate::text::Trim;
 
@@ -113,6 +113,67 @@ pub struct LineRefund {
     pub amount: Money,
 }
 
+/// Why a refund is made: a kind with what it needs to be put into words, so no sentence of
+/// one language is stored (each catalogue of [`crate::locale`] words it, and the engine sends
+/// the shop's words to the payment provider). The refunds the workflow makes itself name their
+/// kind; a refund staff ask for keeps their words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RefundReason {
+    /// The order was cancelled or rejected: the money received goes back.
+    OrderCancelled {
+        /// Why the order ended.
+        reason: CancelReason,
+    },
+    /// A payment arrived after the order was cancelled: it goes back.
+    PaidAfterCancellation,
+    /// A payment that could not be applied (wrong amount, a second payment, a status that takes
+    /// none) goes back; the [`Anomaly`] the refund names by `unapplied_txn` says why.
+    UnappliedPayment,
+    /// An after-sales case is paid.
+    AfterSales {
+        /// The case.
+        case: CaseId,
+        /// The buyer's reason code for it (e.g. `damaged`), as the case holds it.
+        reason_code: String,
+    },
+    /// In the words of whoever asked for it (staff), or text an older build stored that is
+    /// none of the kinds above.
+    Stated {
+        /// Their words.
+        text: String,
+    },
+}
+
+impl RefundReason {
+    /// The reason a person gave.
+    pub fn stated(text: impl Into<String>) -> RefundReason {
+        RefundReason::Stated { text: text.into() }
+    }
+}
+
+/// Why a refund failed: a kind the library names, or the provider's words (put into words by
+/// each catalogue of [`crate::locale`], like [`RefundReason`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RefundFailure {
+    /// The provider reported afterwards that the money could not go back (its refund
+    /// notification or a query said the refund failed): it must be refunded another way.
+    ProviderFailed,
+    /// In the words of whoever reported it: the provider's refusal of the request, a host's.
+    Stated {
+        /// Their words.
+        text: String,
+    },
+}
+
+impl RefundFailure {
+    /// The reason the provider or a host gave.
+    pub fn stated(text: impl Into<String>) -> RefundFailure {
+        RefundFailure::Stated { text: text.into() }
+    }
+}
+
 /// How a refund reaches the buyer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
@@ -140,7 +201,7 @@ pub enum RefundStatus {
     /// The provider refused; the amount can be refunded again.
     Failed {
         /// Why.
-        reason: String,
+        reason: RefundFailure,
     },
 }
 
@@ -156,7 +217,7 @@ pub struct Refund {
     /// Part of the shipping fee refunded.
     pub shipping: Money,
     /// Why.
-    pub reason: String,
+    pub reason: RefundReason,
     /// How.
     pub method: RefundMethod,
     /// Where it stands.
@@ -426,7 +487,7 @@ impl Workflow {
             // through the provider it came through.
             out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount, provider: reporter.clone() });
             let provider = return_provider(reporter.as_deref().unwrap_or_default(), order).unwrap_or_default();
-            send_back(order, out, amount, "payment arrived after the order was cancelled", provider, None);
+            send_back(order, out, amount, RefundReason::PaidAfterCancellation, provider, None);
             out.notify_to(
                 Audience::CustomerService,
                 &order.number,
@@ -474,7 +535,7 @@ impl Workflow {
         if let (UnappliedPayments::Refund, Some(provider)) = (self.config.unapplied_payments, provider)
             && amount.is_positive()
         {
-            send_back(order, out, amount, NOT_APPLIED, provider, Some(txn_id.to_owned()));
+            send_back(order, out, amount, RefundReason::UnappliedPayment, provider, Some(txn_id.to_owned()));
         }
         Ok(())
     }
@@ -500,10 +561,6 @@ pub(crate) fn open_payment_session(order: &Order, out: &mut Out<'_>, provider: &
     Ok(())
 }
 
-/// What the refund sending back an unapplied payment records as its reason; why it was not
-/// applied is the anomaly's typed reason, which the refund names by `unapplied_txn`.
-const NOT_APPLIED: &str = "payment not applied to the order";
-
 pub(crate) fn refund_unapplied_payment(order: &Order, out: &mut Out<'_>, txn_id: &str) -> Result<(), Error> {
     required("txn_id", txn_id)?;
     let Some(anomaly) = order.payment.unapplied().find(|a| a.txn_id == txn_id.trimmed()) else {
@@ -512,8 +569,21 @@ pub(crate) fn refund_unapplied_payment(order: &Order, out: &mut Out<'_>, txn_id:
     let Some(provider) = return_provider(&anomaly.provider, order) else {
         return Err(invalid("provider", "no provider is known to send this payment back through"));
     };
-    send_back(order, out, anomaly.amount, NOT_APPLIED, provider, Some(anomaly.txn_id.clone()));
+    send_back(order, out, anomaly.amount, RefundReason::UnappliedPayment, provider, Some(anomaly.txn_id.clone()));
     Ok(())
+}
+
+/// A refund asked for by staff, in their words (`reason`).
+pub(crate) fn request_staff_refund(
+    order: &Order,
+    out: &mut Out<'_>,
+    lines: &[LineRefund],
+    shipping: Money,
+    reason: &str,
+    manual_reference: Option<&str>,
+) -> Result<RefundId, Error> {
+    required("reason", reason)?;
+    request_refund(order, out, lines, shipping, RefundReason::stated(reason.trimmed()), manual_reference, None)
 }
 
 /// A refund asked for by staff (`case` `None`) or for an after-sales case, bounded per line,
@@ -524,11 +594,10 @@ pub(crate) fn request_refund(
     out: &mut Out<'_>,
     lines: &[LineRefund],
     shipping: Money,
-    reason: &str,
+    reason: RefundReason,
     manual_reference: Option<&str>,
     case: Option<CaseId>,
 ) -> Result<RefundId, Error> {
-    required("reason", reason)?;
     let method = match (&order.payment.method, manual_reference.map(str::trim)) {
         (PaymentMethod::CashOnDelivery, Some(reference)) if !reference.is_empty() => {
             RefundMethod::Manual { reference: reference.to_owned() }
@@ -590,7 +659,7 @@ pub(crate) fn request_refund(
             amount: total,
             lines: parts,
             shipping,
-            reason: reason.trimmed().to_owned(),
+            reason,
             method,
             status,
             requested_at: out.now,
@@ -622,12 +691,17 @@ pub(crate) fn complete_refund(
     Ok(())
 }
 
-pub(crate) fn fail_refund(order: &Order, out: &mut Out<'_>, refund: RefundId, reason: &str) -> Result<(), Error> {
+pub(crate) fn fail_refund(
+    order: &Order,
+    out: &mut Out<'_>,
+    refund: RefundId,
+    reason: &RefundFailure,
+) -> Result<(), Error> {
     let found = find_refund(order, refund)?;
     if matches!(found.status, RefundStatus::Completed { .. }) {
         return Err(invalid("refund", "this refund already completed"));
     }
-    out.emit(Change::RefundFailed { refund, reason: reason.to_owned() });
+    out.emit(Change::RefundFailed { refund, reason: reason.clone() });
     Ok(())
 }
 
@@ -650,7 +724,7 @@ fn send_back(
     order: &Order,
     out: &mut Out<'_>,
     amount: Money,
-    reason: &str,
+    reason: RefundReason,
     provider: String,
     unapplied_txn: Option<String>,
 ) -> RefundId {
@@ -663,7 +737,7 @@ fn send_back(
                 amount,
                 lines: Vec::new(),
                 shipping: Money::zero(amount.currency),
-                reason: reason.into(),
+                reason,
                 method: RefundMethod::Gateway,
                 status: RefundStatus::Pending,
                 requested_at: out.now,
@@ -764,9 +838,9 @@ pub(crate) fn refund_completed(order: &mut Order, refund: RefundId, reference: &
     }
 }
 
-pub(crate) fn refund_failed(order: &mut Order, refund: RefundId, reason: &str) {
+pub(crate) fn refund_failed(order: &mut Order, refund: RefundId, reason: &RefundFailure) {
     if let Some(r) = order.payment.refunds.iter_mut().find(|r| r.id == refund) {
-        r.status = RefundStatus::Failed { reason: reason.to_owned() };
+        r.status = RefundStatus::Failed { reason: reason.clone() };
     }
 }
 

@@ -296,7 +296,9 @@ pub struct RefundRequest {
     pub amount: Money,
     /// Provider.
     pub provider: String,
-    /// Why (shown to the buyer by some providers); may be empty.
+    /// Why (shown to the buyer by some providers); may be empty. The engine sends the
+    /// refund's [`crate::RefundReason`] in the shop's language
+    /// ([`crate::locale::Localizer::refund_reason`]).
     pub reason: String,
     /// What the buyer paid for the order, which WeChat Pay wants with every refund; `None`:
     /// the refund amount.

@@ -18,9 +18,17 @@
 //!   buyer may pay through another provider than the one chosen.
 //! * 4: the cancellation's reason is typed (`{"kind": "not_paid_in_time"}` or
 //!   `{"kind": "stated", "text": …}`), so no English sentence is stored for it.
-//! * 5: the current form: a payment anomaly's reason (`payment_anomaly_recorded`,
-//!   `Anomaly`) is typed too (`{"kind": "amount_mismatch", "expected": …, "received": …}`,
-//!   `{"kind": "stated", "text": …}`, …).
+//! * 5: a payment anomaly's reason (`payment_anomaly_recorded`, `Anomaly`) is typed too
+//!   (`{"kind": "amount_mismatch", "expected": …, "received": …}`, `{"kind": "stated",
+//!   "text": …}`, …).
+//! * 6: the current form: a refund's reason (`refund_requested`, `Refund`) is typed too
+//!   (`{"kind": "order_cancelled", "reason": {"kind": "not_paid_in_time"}}`,
+//!   `{"kind": "after_sales", "case": 1, "reason_code": "damaged"}`, `{"kind": "stated",
+//!   "text": …}`, …), and so is why one failed (`refund_failed`, `RefundStatus::Failed`:
+//!   `{"kind": "provider_failed"}` or `{"kind": "stated", "text": …}`).
+//!
+//! Snapshots follow the same steps with their own numbers: 6 added the payment sessions
+//! opened, 7 (current) types the refunds' reasons and failures.
 //!
 //! An outbox entry's effect has no version: [`decode_effect`] reads what older builds wrote.
 //!
@@ -46,10 +54,10 @@ pub use index::IndexColumns;
 pub use snapshot::StoredSnapshot;
 
 /// The schema version of the events this build writes.
-pub const EVENT_VERSION: u16 = 5;
+pub const EVENT_VERSION: u16 = 6;
 
 /// The schema version of the snapshots this build writes.
-pub const SNAPSHOT_VERSION: u16 = 6;
+pub const SNAPSHOT_VERSION: u16 = 7;
 
 /// A stored payload as a store read it: JSON text (SQLite) or a parsed value (PostgreSQL
 /// `jsonb` read as a [`Value`]).
@@ -303,6 +311,97 @@ mod tests {
         let order = StoredSnapshot::decode(v4, 4, id()).unwrap();
         let reasons: Vec<_> = order.payment.anomalies.iter().map(|a| a.reason.clone()).collect();
         assert_eq!(reasons, written.map(|(_, reason)| reason));
+    }
+
+    /// Events of version 5 and snapshots of version 6 wrote a refund's reason as text: the
+    /// library's sentences and codes become their kinds (read with the refund's case and
+    /// unapplied payment), anyone else's words stay theirs, in the event and the snapshot.
+    #[test]
+    fn version_5_refund_reasons_read_as_typed_reasons() {
+        use crate::ids::CaseId;
+        use crate::order::{CancelReason, RefundReason};
+        let late = "payment arrived after the order was cancelled";
+        // (text, case, unapplied payment, what it reads as)
+        let written = [
+            ("not_paid_in_time", None, None, RefundReason::OrderCancelled { reason: CancelReason::NotPaidInTime }),
+            ("not paid in time", None, None, RefundReason::OrderCancelled { reason: CancelReason::NotPaidInTime }),
+            (late, None, None, RefundReason::PaidAfterCancellation),
+            ("payment not applied to the order", None, Some("T9"), RefundReason::UnappliedPayment),
+            ("payment not applied to the order: wrong amount", None, Some("T9"), RefundReason::UnappliedPayment),
+            (
+                "after-sales case C2 (damaged)",
+                Some(2),
+                None,
+                RefundReason::AfterSales { case: CaseId(2), reason_code: "damaged".into() },
+            ),
+            ("goodwill", None, None, RefundReason::stated("goodwill")),
+            // Near misses stay as they were written: another case's words, or no payment held.
+            ("after-sales case C3 (damaged)", Some(2), None, RefundReason::stated("after-sales case C3 (damaged)")),
+            ("payment not applied to the order", None, None, RefundReason::stated("payment not applied to the order")),
+        ];
+        let mut v6: Value = serde_json::from_str(
+            &StoredSnapshot::encode(&StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap()).to_json().unwrap(),
+        )
+        .unwrap();
+        let template = v6["payment"]["refunds"][0].clone();
+        let mut refunds = Vec::new();
+        for (text, case, unapplied, reason) in &written {
+            let mut refund = template.clone();
+            refund["reason"] = Value::from(*text);
+            refund["case"] = serde_json::json!(case);
+            refund["unapplied_txn"] = serde_json::json!(unapplied);
+            let event = serde_json::json!({
+                "seq": 6, "at": "2026-11-30T09:31:00Z", "actor": {"kind": "system"},
+                "change": {"type": "refund_requested", "refund": refund},
+            });
+            assert!(StoredEvent::decode(event.clone(), EVENT_VERSION, id(), 6).is_err(), "text is not current");
+            match StoredEvent::decode(event, 5, id(), 6).unwrap().change {
+                crate::Change::RefundRequested { refund } => assert_eq!(&refund.reason, reason, "{text}"),
+                other => panic!("expected a refund, got {other:?}"),
+            }
+            refunds.push(refund);
+        }
+        v6["payment"]["refunds"] = Value::Array(refunds);
+        let order = StoredSnapshot::decode(v6, 6, id()).unwrap();
+        let reasons: Vec<_> = order.payment.refunds.iter().map(|r| r.reason.clone()).collect();
+        assert_eq!(reasons, written.map(|(.., reason)| reason));
+    }
+
+    /// Events of version 5 and snapshots of version 6 wrote why a refund failed as text: the
+    /// engine's sentence for a failure the provider reported becomes that kind, the
+    /// provider's own words stay theirs, in the event and in the snapshot's refund status.
+    #[test]
+    fn version_5_refund_failures_read_as_typed_reasons() {
+        use crate::order::{RefundFailure, RefundStatus};
+        let reported = "the provider could not send the money back; refund it another way";
+        let written =
+            [(reported, RefundFailure::ProviderFailed), ("card closed", RefundFailure::stated("card closed"))];
+        let mut v6: Value = serde_json::from_str(
+            &StoredSnapshot::encode(&StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap()).to_json().unwrap(),
+        )
+        .unwrap();
+        let template = v6["payment"]["refunds"][0].clone();
+        let mut refunds = Vec::new();
+        for (text, failure) in &written {
+            let event = serde_json::json!({
+                "seq": 7, "at": "2026-11-30T09:31:00Z", "actor": {"kind": "system"},
+                "change": {"type": "refund_failed", "refund": 1, "reason": text},
+            });
+            let read = StoredEvent::decode(event, 5, id(), 7).unwrap();
+            let expected = crate::Change::RefundFailed { refund: crate::ids::RefundId(1), reason: failure.clone() };
+            assert_eq!(read.change, expected, "{text}");
+            let mut refund = template.clone();
+            refund["status"] = serde_json::json!({"state": "failed", "reason": text});
+            refunds.push(refund);
+        }
+        // A refund that did not fail keeps its status as it was.
+        refunds.push(template);
+        v6["payment"]["refunds"] = Value::Array(refunds);
+        let order = StoredSnapshot::decode(v6, 6, id()).unwrap();
+        let statuses: Vec<_> = order.payment.refunds.iter().map(|r| r.status.clone()).collect();
+        let mut expected: Vec<_> = written.map(|(_, reason)| RefundStatus::Failed { reason }).to_vec();
+        expected.push(StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap().payment.refunds[0].status.clone());
+        assert_eq!(statuses, expected);
     }
 
     /// A row that cannot be read names the order and the event.

@@ -7,8 +7,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::ids::CaseId;
 use crate::money::{Currency, Money};
-use crate::order::{AnomalyReason, CancelReason, OrderStatus};
+use crate::order::{AnomalyReason, CancelReason, OrderStatus, RefundFailure, RefundReason};
 
 /// One upgrade step: the JSON of the version it is keyed on becomes the next version's, or the
 /// reason it cannot.
@@ -18,7 +19,8 @@ pub type Step = fn(&mut Value) -> Result<(), String>;
 pub type Steps = &'static [(u16, Step)];
 
 /// The event steps.
-pub const EVENT_STEPS: Steps = &[(1, event_v1_to_v2), (2, event_v2_to_v3), (3, event_v3_to_v4), (4, event_v4_to_v5)];
+pub const EVENT_STEPS: Steps =
+    &[(1, event_v1_to_v2), (2, event_v2_to_v3), (3, event_v3_to_v4), (4, event_v4_to_v5), (5, event_v5_to_v6)];
 
 /// The snapshot steps.
 pub const SNAPSHOT_STEPS: Steps = &[
@@ -27,6 +29,7 @@ pub const SNAPSHOT_STEPS: Steps = &[
     (3, snapshot_v3_to_v4),
     (4, snapshot_v4_to_v5),
     (5, snapshot_v5_to_v6),
+    (6, snapshot_v6_to_v7),
 ];
 
 /// Runs the steps from `from` up to `to`, in version order; a missing step is an error.
@@ -108,11 +111,8 @@ pub fn event_v3_to_v4(event: &mut Value) -> Result<(), String> {
 /// Version 2 → 3 of a snapshot: each capture names the provider that reported it (`null`: the
 /// chosen provider, the only one version 2 accepted).
 pub fn snapshot_v2_to_v3(order: &mut Value) -> Result<(), String> {
-    let order = object(order, "the snapshot")?;
-    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
-        for capture in objects(payment, "captures") {
-            fill(capture, "provider", Value::Null);
-        }
+    for capture in ledger_objects(order, "captures")? {
+        fill(capture, "provider", Value::Null);
     }
     Ok(())
 }
@@ -144,23 +144,23 @@ pub fn event_v4_to_v5(event: &mut Value) -> Result<(), String> {
 
 /// The `reason` of an event's change when the change is of type `change_type`.
 fn reason_of<'a>(event: &'a mut Value, change_type: &str) -> Result<Option<&'a mut Value>, String> {
+    field_of(event, change_type, "reason")
+}
+
+/// The field `field` of an event's change when the change is of type `change_type`.
+fn field_of<'a>(event: &'a mut Value, change_type: &str, field: &str) -> Result<Option<&'a mut Value>, String> {
     let event = object(event, "the event")?;
     Ok(event
         .get_mut("change")
         .and_then(Value::as_object_mut)
         .filter(|change| change.get("type").and_then(Value::as_str) == Some(change_type))
-        .and_then(|change| change.get_mut("reason")))
+        .and_then(|change| change.get_mut(field)))
 }
 
 /// Version 4 → 5 of a snapshot: each payment anomaly's reason becomes a typed reason.
 pub fn snapshot_v4_to_v5(order: &mut Value) -> Result<(), String> {
-    let order = object(order, "the snapshot")?;
-    if let Some(payment) = order.get_mut("payment").and_then(Value::as_object_mut) {
-        for anomaly in objects(payment, "anomalies") {
-            if let Some(reason) = anomaly.get_mut("reason") {
-                anomaly_reason_v4_to_v5(reason);
-            }
-        }
+    for reason in ledger_objects(order, "anomalies")?.filter_map(|anomaly| anomaly.get_mut("reason")) {
+        anomaly_reason_v4_to_v5(reason);
     }
     Ok(())
 }
@@ -175,6 +175,88 @@ pub fn snapshot_v5_to_v6(order: &mut Value) -> Result<(), String> {
         fill(payment, "sessions", Value::Array(Vec::new()));
     }
     Ok(())
+}
+
+/// Version 5 → 6 of an event: a `refund_requested` event's refund's reason, English text (or
+/// a code), becomes a typed reason (see [`refund_v5_to_v6`]), and so does a `refund_failed`
+/// event's reason (see [`refund_failure_v5_to_v6`]).
+pub fn event_v5_to_v6(event: &mut Value) -> Result<(), String> {
+    if let Some(reason) = reason_of(event, "refund_failed")? {
+        refund_failure_v5_to_v6(reason);
+    } else if let Some(refund) = field_of(event, "refund_requested", "refund")?.and_then(Value::as_object_mut) {
+        refund_v5_to_v6(refund);
+    }
+    Ok(())
+}
+
+/// Version 6 → 7 of a snapshot: each refund's reason, and a failed refund's, becomes typed.
+pub fn snapshot_v6_to_v7(order: &mut Value) -> Result<(), String> {
+    for refund in ledger_objects(order, "refunds")? {
+        refund_v5_to_v6(refund);
+    }
+    Ok(())
+}
+
+/// A refund as written before its reasons were typed (event version 5, snapshot version 6):
+/// why it was made (see [`refund_reason_from_text`]) and, when it failed, why it failed (see
+/// [`refund_failure_v5_to_v6`]).
+fn refund_v5_to_v6(refund: &mut Map<String, Value>) {
+    refund_reason_v5_to_v6(refund);
+    if let Some(status) = refund.get_mut("status").and_then(Value::as_object_mut)
+        && status.get("state").and_then(Value::as_str) == Some("failed")
+        && let Some(reason) = status.get_mut("reason")
+    {
+        refund_failure_v5_to_v6(reason);
+    }
+}
+
+/// What the engine recorded, before failures were typed, when a provider reported a refund
+/// failed.
+const PROVIDER_FAILED: &str = "the provider could not send the money back; refund it another way";
+
+/// A refund failure written as text: the engine's sentence is that kind, anything else the
+/// provider's (or a host's) words.
+fn refund_failure_v5_to_v6(reason: &mut Value) {
+    typed_from_written(reason, |text| {
+        if text == PROVIDER_FAILED { RefundFailure::ProviderFailed } else { RefundFailure::Stated { text } }
+    });
+}
+
+/// A refund's reason as written before it was typed (event version 5, snapshot version 6),
+/// as it is written now: the sentences and codes the library wrote become their kinds, read
+/// with the refund's own `case` and `unapplied_txn`; any other text is the words of whoever
+/// asked for the refund (or cancelled the order), kept as they were.
+fn refund_reason_v5_to_v6(refund: &mut Map<String, Value>) {
+    let case = refund.get("case").cloned().and_then(|case| serde_json::from_value::<CaseId>(case).ok());
+    let unapplied = refund.get("unapplied_txn").is_some_and(|txn| !txn.is_null());
+    if let Some(reason) = refund.get_mut("reason") {
+        typed_from_written(reason, |text| refund_reason_from_text(text, case, unapplied));
+    }
+}
+
+/// What the pay-by deadline's cancellation refunds said before reasons were typed: the
+/// cancellation's words (version 3 and older) or its kind's code (versions 4 and 5).
+const NOT_PAID_IN_TIME_CODE: &str = "not_paid_in_time";
+
+/// A refund reason written as text: the library's sentences become their kinds, anything
+/// else stays as stated words. `case` and `unapplied` are what the refund itself records.
+fn refund_reason_from_text(text: String, case: Option<CaseId>, unapplied: bool) -> RefundReason {
+    let after_sales = case.and_then(|case| {
+        let code = text.strip_prefix(&format!("after-sales case {case} ("))?.strip_suffix(')')?;
+        Some(RefundReason::AfterSales { case, reason_code: code.to_owned() })
+    });
+    if let Some(reason) = after_sales {
+        reason
+    } else if unapplied && text.starts_with("payment not applied to the order") {
+        // Older builds added the anomaly's own words after a colon; the anomaly keeps them.
+        RefundReason::UnappliedPayment
+    } else if text == "payment arrived after the order was cancelled" {
+        RefundReason::PaidAfterCancellation
+    } else if text == NOT_PAID_IN_TIME || text == NOT_PAID_IN_TIME_CODE {
+        RefundReason::OrderCancelled { reason: CancelReason::NotPaidInTime }
+    } else {
+        RefundReason::Stated { text }
+    }
 }
 
 /// A version 4 anomaly reason (English text) as version 5 writes it: the sentences the
@@ -239,7 +321,7 @@ pub fn effect_with_text_reasons(effect: &mut Value) {
 
 /// Replaces a reason written as a string with the typed reason `read` makes of it; a reason
 /// that is not a string is left as it is.
-fn typed_from_written<T: serde::Serialize>(reason: &mut Value, read: fn(String) -> T) {
+fn typed_from_written<T: serde::Serialize>(reason: &mut Value, read: impl FnOnce(String) -> T) {
     if let Value::String(text) = reason {
         *reason = match serde_json::to_value(read(std::mem::take(text))) {
             Ok(typed) => typed,
@@ -259,6 +341,16 @@ fn refund_v1_to_v2(refund: &mut Map<String, Value>) {
 /// `value` as an object, or why not.
 fn object<'a>(value: &'a mut Value, what: &str) -> Result<&'a mut Map<String, Value>, String> {
     value.as_object_mut().ok_or_else(|| format!("{what} is not a JSON object"))
+}
+
+/// The objects of the array `key` of a snapshot's payment ledger (none when it is missing).
+fn ledger_objects<'a>(
+    order: &'a mut Value,
+    key: &str,
+) -> Result<impl Iterator<Item = &'a mut Map<String, Value>>, String> {
+    let order = object(order, "the snapshot")?;
+    let payment = order.get_mut("payment").and_then(Value::as_object_mut);
+    Ok(payment.into_iter().flat_map(move |payment| objects(payment, key)))
 }
 
 /// The objects of the array `key` of `parent` (none when it is missing).

@@ -251,6 +251,8 @@ pub struct RefundRecord {
     pub receipt: RefundReceipt,
     /// Which refund of the order.
     pub refund: RefundId,
+    /// The reason sent with it (in the shop's language), as a provider would show the buyer.
+    pub reason: String,
     /// Where it stands: [`RefundStatus::Pending`] while the fake answers refunds as pending
     /// ([`FakeGateway::answer_refunds_pending`]) until [`FakeGateway::settle_refund`].
     pub status: RefundStatus,
@@ -669,6 +671,7 @@ impl PaymentGateway for FakeGateway {
                 amount: request.amount,
                 receipt: receipt.clone(),
                 refund: request.refund,
+                reason: request.reason.clone(),
                 status,
             });
             receipt

@@ -61,6 +61,48 @@ async fn buyer_of(shop: &Shop, id: OrderId) -> orderflow::Actor {
     orderflow::Actor::buyer(shop.engine.order(id).await.unwrap().customer().clone())
 }
 
+/// Refunds one unit of line 2 through a refund-only case on one order, and cancels another
+/// paid order with `cancelled_because`: the case and the reasons the provider was sent.
+async fn case_and_cancellation_refunds(shop: &Shop, cancelled_because: &str) -> (CaseId, Vec<String>) {
+    let id = completed_order(shop, "mei").await;
+    let case = open(shop, id, "mei", request(CaseKind::RefundOnly, &[(2, 1)])).await.unwrap();
+    shop.run(id, customer_service(), Action::ApproveCase { case }).await;
+    shop.run(id, customer_service(), Action::RefundCase { case, manual_reference: None }).await;
+    let paid = shop.paid_order("lan").await;
+    shop.run(paid, customer_service(), Action::Cancel { reason: cancelled_because.into() }).await;
+    shop.engine.drain_outbox().await.unwrap();
+    (case, shop.gateway.refunds().into_iter().map(|r| r.reason).collect())
+}
+
+/// A Chinese shop tells the payment provider why it refunds in Chinese: the case's refund and
+/// a cancellation's, as the buyer may see them in WeChat Pay or Alipay.
+#[tokio::test]
+async fn after_sales_refund_reasons_reach_the_provider_in_the_shops_language() {
+    let config = WorkflowConfig { locale: orderflow::locale::Locale::ZhCn, ..WorkflowConfig::default() };
+    let shop = Shop::with_workflow(Workflow::new(config), 100);
+    let (case, reasons) = case_and_cancellation_refunds(&shop, "买家要求").await;
+    assert_eq!(reasons, [format!("售后单 {case}：商品破损"), "订单已取消：买家要求".to_owned()]);
+}
+
+/// A host's own words for a refund reason (an override of kind `refund_reason`) are what the
+/// provider is told, once the engine speaks through the host's localizer.
+#[tokio::test]
+async fn after_sales_refund_reasons_reach_the_provider_in_the_hosts_words() {
+    use orderflow::locale::{Locale, Localizer, Message, Overrides, Rendered};
+    let words = Overrides::new(Locale::En.catalogue()).with("refund_reason", |message, _| match message {
+        Message::RefundReason(orderflow::RefundReason::OrderCancelled { .. }) => {
+            Some(Rendered::new("Refund", "cancelled as you asked"))
+        }
+        _ => None,
+    });
+    let mut shop = Shop::new();
+    let adapters = shop.engine.adapters().clone();
+    shop.engine = orderflow::engine::Engine::new(Workflow::default(), adapters)
+        .with_localizer(Localizer::for_shop(&WorkflowConfig::default()).with_catalogue(words));
+    let (case, reasons) = case_and_cancellation_refunds(&shop, "out of stock").await;
+    assert_eq!(reasons, [format!("after-sales case {case}: damaged"), "cancelled as you asked".to_owned()]);
+}
+
 #[tokio::test]
 async fn after_sales_return_and_refund_goes_back_to_stock_and_refunds_the_line() {
     let shop = Shop::new();
@@ -73,6 +115,8 @@ async fn after_sales_return_and_refund_goes_back_to_stock_and_refunds_the_line()
     let line = order.line(LineId(2)).unwrap().clone();
     assert_eq!(order.payment().refunded_for_line(line.id).unwrap(), line.payable);
     assert_eq!(shop.gateway.refunded_total(&order.number()), Some(line.payable));
+    let reasons: Vec<String> = shop.gateway.refunds().into_iter().map(|r| r.reason).collect();
+    assert_eq!(reasons, [format!("after-sales case {case}: damaged")], "the provider is told why, in English");
     assert_eq!(shop.inventory.stock(&sku("MUG-CLAY")), (100, 0), "the returned mug is back on the shelf");
     shop.run(id, customer_service(), Action::CloseCase { case }).await;
     assert_eq!(case_state(&shop, id, case).await, CaseState::Closed);

@@ -54,7 +54,8 @@ async fn a_failed_refund_is_recorded_failed_and_a_late_contrary_outcome_changes_
     let now = shop.clock.now();
     let failed = shop.gateway.notify_refund(&number, RefundId(1), RefundStatus::Failed, now).unwrap();
     shop.engine.handle_refund_notification(&failed).await.unwrap();
-    assert!(matches!(refund_status(&shop, id).await, Recorded::Failed { .. }));
+    let reported = Recorded::Failed { reason: orderflow::RefundFailure::ProviderFailed };
+    assert_eq!(refund_status(&shop, id).await, reported, "the provider's failure, typed");
     let events = shop.engine.events(id).await.unwrap().len();
     let contrary = shop.gateway.notify_refund(&number, RefundId(1), RefundStatus::Succeeded, now).unwrap();
     assert_eq!(shop.engine.handle_refund_notification(&contrary).await.unwrap().status, 200);

@@ -9,3 +9,4 @@ mod sqlite_store;
 mod store_bad_input;
 mod store_conformance;
 mod v1_rows;
+mod v5_rows;

@@ -828,3 +828,34 @@ async fn a_version_4_file_gets_query_columns_counts_and_a_feed() {
     let new = third_events.iter().map(|e| (third.id(), e.seq));
     assert_eq!(fed, old.into_iter().chain(new).collect::<Vec<_>>());
 }
+
+/// Rows written before refund reasons were typed (events of version 5, snapshots of version 6,
+/// the reason an English sentence) read with the typed reason, through every read path.
+#[tokio::test]
+async fn version_5_rows_read_their_refund_reasons_typed() {
+    let late = crate::v5_rows::late_payment(1);
+    let id = late.order.id();
+    let db = TempDb::new("refund-reasons-v5");
+    db.open().create(commit(&late.order, 0, &late.events, &[])).await.unwrap();
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        for (event, old) in late.events.iter().zip(&late.old_events) {
+            let body = old.to_string();
+            let params = rusqlite::params![body, id.to_string(), event.seq];
+            conn.execute("UPDATE events SET body = ?1, schema_version = 5 WHERE order_id = ?2 AND seq = ?3", params)
+                .unwrap();
+        }
+        let snapshot = late.old_snapshot.to_string();
+        let params = rusqlite::params![snapshot, id.to_string()];
+        conn.execute("UPDATE orders SET snapshot = ?1, snapshot_version = 6 WHERE id = ?2", params).unwrap();
+        let stored: String = conn.query_row("SELECT snapshot FROM orders", [], |row| row.get(0)).unwrap();
+        assert!(stored.contains("payment arrived after the order was cancelled"), "the old form is stored");
+    }
+    let store = db.open();
+    let loaded = store.load(id).await.unwrap().unwrap();
+    assert_eq!(loaded.payment().refunds[0].reason, orderflow::RefundReason::PaidAfterCancellation);
+    assert_eq!(loaded, late.order);
+    assert_eq!(store.events(id).await.unwrap(), late.events);
+    let fed = store.events_after(FeedCursor::START, 100).await.unwrap();
+    assert_eq!(fed.events.into_iter().map(|e| e.event).collect::<Vec<_>>(), late.events);
+}

@@ -695,6 +695,13 @@ fn payment_rows() -> Vec<Row> {
             |e| matches!(e, Error::InvalidField { field: "reason", .. }),
         ),
         row(
+            "refund failure with a reason of 2,001 characters",
+            placed,
+            provider(),
+            Action::FailRefund { refund: RefundId(1), reason: orderflow::RefundFailure::stated("r".repeat(2_001)) },
+            |e| matches!(e, Error::InvalidField { field: "reason", .. }),
+        ),
+        row(
             "anomaly without a transaction id",
             placed,
             provider(),
@@ -1119,7 +1126,7 @@ fn refund_rows() -> Vec<Row> {
             "fail an unknown refund",
             paid,
             provider(),
-            Action::FailRefund { refund: RefundId(9), reason: "X".into() },
+            Action::FailRefund { refund: RefundId(9), reason: orderflow::RefundFailure::stated("X") },
             |e| matches!(e, Error::UnknownRefund(RefundId(9))),
         ),
     ]
@@ -1303,7 +1310,7 @@ fn wrong_actor_rows() -> Vec<Row> {
         forbidden(
             "carrier failing a refund",
             carrier("SF"),
-            Action::FailRefund { refund: RefundId(1), reason: "X".into() },
+            Action::FailRefund { refund: RefundId(1), reason: orderflow::RefundFailure::stated("X") },
             |e| matches!(e, Error::Forbidden { actor: ActorKind::Carrier, command: CommandKind::FailRefund, .. }),
         ),
         forbidden("reviewer issuing a pick list", reviewer(), Action::IssuePickList, |e| {

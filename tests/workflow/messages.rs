@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, TimeDelta, Utc};
 use orderflow::locale::{Locale, Localizer, Message, Overrides, Rendered, SimplifiedChinese, Tz};
 use orderflow::order::{CaseKind, DeadlineKind, HoldReason, TrackingKind};
-use orderflow::timeline::{LineUnits, PickedUnits, RefundReason, TimelineMessage};
+use orderflow::timeline::{LineUnits, PickedUnits, TimelineMessage};
 use orderflow::validation::{Sum, Violation, ViolationCode, ViolationRule};
 use orderflow::{
     AnomalyReason, Audience, CancelReason, CaseId, CaseUpdateState, Currency, CustomerId, LineId, Money, Notification,
-    NotificationKind, OrderNumber, OrderStatus, PackageId, RefundId, Sku, StaffId, WorkflowConfig,
+    NotificationKind, OrderNumber, OrderStatus, PackageId, RefundFailure, RefundId, RefundReason, Sku, StaffId,
+    WorkflowConfig,
 };
 
 /// 2026-12-05 09:30 UTC: 17:30 in Shanghai.
@@ -57,10 +58,15 @@ fn timeline_samples() -> Vec<TimelineMessage> {
         amount: cny(100),
         reason,
     }))
+    .chain(refund_reasons().into_iter().map(|reason| M::RefundRequested {
+        amount: cny(27_000),
+        completed: false,
+        reason,
+    }))
     .chain([
-        M::RefundRequested { amount: cny(27_000), completed: false, reason: RefundReason::NotPaidInTime },
         M::RefundCompleted { refund: RefundId(1), reference: None },
-        M::RefundFailed { refund: RefundId(1), reason: "account closed".into() },
+        M::RefundFailed { refund: RefundId(1), reason: RefundFailure::ProviderFailed },
+        M::RefundFailed { refund: RefundId(1), reason: RefundFailure::stated("account closed") },
         M::PickListIssued {
             items: vec![PickedUnits { quantity: 2, sku: Sku::new("TEA").unwrap(), product_name: "龙井茶".into() }],
         },
@@ -118,6 +124,34 @@ fn anomaly_reasons() -> Vec<AnomalyReason> {
         AnomalyReason::ArrivedAfterCancellation,
         AnomalyReason::stated("wrong amount"),
     ]
+}
+
+/// One refund reason of each kind (a cancellation's of each cancellation reason).
+fn refund_reasons() -> Vec<RefundReason> {
+    vec![
+        RefundReason::OrderCancelled { reason: CancelReason::NotPaidInTime },
+        RefundReason::OrderCancelled { reason: CancelReason::stated("ordered twice") },
+        RefundReason::PaidAfterCancellation,
+        RefundReason::UnappliedPayment,
+        RefundReason::AfterSales { case: C1, reason_code: "damaged".into() },
+        RefundReason::stated("goodwill"),
+    ]
+}
+
+/// A refund reason kind added without a sample above does not compile here.
+#[test]
+fn every_refund_reason_kind_has_a_sample() {
+    let mut seen = BTreeSet::new();
+    for reason in refund_reasons() {
+        seen.insert(match reason {
+            RefundReason::OrderCancelled { .. } => "order_cancelled",
+            RefundReason::PaidAfterCancellation => "paid_after_cancellation",
+            RefundReason::UnappliedPayment => "unapplied_payment",
+            RefundReason::AfterSales { .. } => "after_sales",
+            RefundReason::Stated { .. } => "stated",
+        });
+    }
+    assert_eq!(seen.len(), 5);
 }
 
 fn notification_samples() -> Vec<Notification> {
@@ -208,8 +242,14 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): the order takes no payment while it is ready to ship", "付款异常", "¥1.00（交易号 T2）：订单待发货，无法收款"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): payment arrived after the order was cancelled", "付款异常", "¥1.00（交易号 T2）：订单取消后才收到付款"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): wrong amount", "付款异常", "¥1.00（交易号 T2）：wrong amount"),
-    ("refund_requested", "Refund requested", "CNY 270.00 (not paid in time)", "退款处理中", "¥270.00（超时未付款）"),
+    ("refund_requested", "Refund requested", "CNY 270.00 (order cancelled: not paid in time)", "退款处理中", "¥270.00（订单已取消：超时未付款）"),
+    ("refund_requested", "Refund requested", "CNY 270.00 (order cancelled: ordered twice)", "退款处理中", "¥270.00（订单已取消：ordered twice）"),
+    ("refund_requested", "Refund requested", "CNY 270.00 (payment arrived after the order was cancelled)", "退款处理中", "¥270.00（订单取消后才收到付款）"),
+    ("refund_requested", "Refund requested", "CNY 270.00 (a payment that did not match the order is being returned)", "退款处理中", "¥270.00（一笔与订单不符的付款正在退回）"),
+    ("refund_requested", "Refund requested", "CNY 270.00 (after-sales case C1: damaged)", "退款处理中", "¥270.00（售后单 C1：商品破损）"),
+    ("refund_requested", "Refund requested", "CNY 270.00 (goodwill)", "退款处理中", "¥270.00（goodwill）"),
     ("refund_completed", "Refund completed", "the money is on its way back to you", "退款完成", "款项正在原路退回"),
+    ("refund_failed", "Refund failed", "R1: the provider could not send the money back; refund it another way", "退款失败", "R1：支付渠道未能退回款项，请通过其他方式退款"),
     ("refund_failed", "Refund failed", "R1: account closed", "退款失败", "R1：account closed"),
     ("pick_list_issued", "Pick list issued", "2× TEA 龙井茶", "已生成拣货单", "2× TEA 龙井茶"),
     ("being_prepared", "Being prepared", "the warehouse is picking your goods", "备货中", "仓库正在为您拣货"),
@@ -296,6 +336,12 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("discount_above_subtotal", "discount", "discount must not exceed the goods subtotal (CNY 133.36)", "优惠", "优惠不能超过商品小计（¥133.36）"),
     ("overflow", "quantity", "unit price times quantity does not fit in 64-bit minor units", "数量", "单价乘以数量超出可计算的金额范围"),
     ("custom", "payment", "cash on delivery is not offered", "payment", "cash on delivery is not offered"),
+    ("refund_reason", "Refund", "order cancelled: not paid in time", "退款", "订单已取消：超时未付款"),
+    ("refund_reason", "Refund", "order cancelled: ordered twice", "退款", "订单已取消：ordered twice"),
+    ("refund_reason", "Refund", "payment arrived after the order was cancelled", "退款", "订单取消后才收到付款"),
+    ("refund_reason", "Refund", "a payment that did not match the order is being returned", "退款", "一笔与订单不符的付款正在退回"),
+    ("refund_reason", "Refund", "after-sales case C1: damaged", "退款", "售后单 C1：商品破损"),
+    ("refund_reason", "Refund", "goodwill", "退款", "goodwill"),
 ];
 
 fn localizers() -> (Localizer, Localizer) {
@@ -309,12 +355,14 @@ fn all_messages<'a>(
     timeline: &'a [TimelineMessage],
     notifications: &'a [Notification],
     violations: &'a [Violation],
+    refunds: &'a [RefundReason],
 ) -> Vec<Message<'a>> {
     timeline
         .iter()
         .map(Message::Timeline)
         .chain(notifications.iter().map(Message::Notification))
         .chain(violations.iter().map(Message::Violation))
+        .chain(refunds.iter().map(Message::RefundReason))
         .collect()
 }
 
@@ -325,7 +373,8 @@ fn has_chinese(text: &str) -> bool {
 #[test]
 fn every_message_reads_as_written_in_both_languages() {
     let (timeline, notifications, violations) = (timeline_samples(), notification_samples(), violation_samples());
-    let messages = all_messages(&timeline, &notifications, &violations);
+    let refunds = refund_reasons();
+    let messages = all_messages(&timeline, &notifications, &violations, &refunds);
     let (en, zh) = localizers();
     assert_eq!(messages.len(), EXPECTED.len(), "one expected row per sample");
     for (message, (kind, en_title, en_body, zh_title, zh_body)) in messages.iter().zip(EXPECTED) {
@@ -352,7 +401,8 @@ fn every_kind_is_rendered_and_none_is_left_in_english_for_chinese_buyers() {
         .collect();
     assert_eq!(states.len(), CaseUpdateState::ALL.len(), "every case update state");
 
-    for message in all_messages(&timeline, &notifications, &violations) {
+    let refunds = refund_reasons();
+    for message in all_messages(&timeline, &notifications, &violations, &refunds) {
         let (english, chinese) = (en.render(message), zh.render(message));
         assert!(!english.title.is_empty() && !chinese.title.is_empty(), "{} has no title", message.kind());
         if matches!(message, Message::Violation(v) if v.rule == ViolationRule::Custom) {
@@ -420,6 +470,25 @@ fn hosts_override_some_messages_and_keep_the_rest() {
     // Every other kind as the wrapped catalogue says it, with the shop's time zone.
     assert_eq!(shop.notification(&placed), zh.notification(&placed));
     assert_eq!(shop.notification(&placed).body, "合计 ¥270.00，预计 2026年12月5日 17:30 前发货。");
+}
+
+/// What the engine tells the payment provider about a refund is the shop's words for its
+/// reason, which a host may override like any message.
+#[test]
+fn refund_reasons_for_the_provider_are_the_shops_words() {
+    let (en, zh) = localizers();
+    let unpaid = RefundReason::OrderCancelled { reason: CancelReason::NotPaidInTime };
+    assert_eq!(en.refund_reason(&unpaid), "order cancelled: not paid in time");
+    assert_eq!(zh.refund_reason(&unpaid), "订单已取消：超时未付款");
+    let shop = Overrides::new(Locale::ZhCn.catalogue()).with("refund_reason", |message, _| match message {
+        Message::RefundReason(RefundReason::PaidAfterCancellation) => {
+            Some(Rendered::new("退款", "订单已关闭，款项原路退回"))
+        }
+        _ => None,
+    });
+    let shop = zh.with_catalogue(shop);
+    assert_eq!(shop.refund_reason(&RefundReason::PaidAfterCancellation), "订单已关闭，款项原路退回");
+    assert_eq!(shop.refund_reason(&unpaid), zh.refund_reason(&unpaid));
 }
 
 #[test]

@@ -31,7 +31,9 @@ fn action_for(kind: CommandKind, money: Money) -> Option<Action> {
             manual_reference: None,
         },
         CommandKind::CompleteRefund => Action::CompleteRefund { refund: RefundId(1), reference: "R".into() },
-        CommandKind::FailRefund => Action::FailRefund { refund: RefundId(1), reason: "x".into() },
+        CommandKind::FailRefund => {
+            Action::FailRefund { refund: RefundId(1), reason: orderflow::RefundFailure::stated("x") }
+        }
         CommandKind::RefundUnappliedPayment => Action::RefundUnappliedPayment { txn_id: "T".into() },
         CommandKind::IssuePickList => Action::IssuePickList,
         CommandKind::Pack => Action::Pack { items: vec![], scanned: vec![] },

@@ -273,7 +273,7 @@ pub(super) fn refund_outcome_step(s: &Model) -> BoxedStrategy<Step> {
     let id = pick_one(ids).prop_map(RefundId);
     prop_oneof![
         2 => step(by(Who::Provider), id.clone().prop_map(|refund| Action::CompleteRefund { refund, reference: "RF-1".into() })),
-        1 => step(by(Who::System), id.prop_map(|refund| Action::FailRefund { refund, reason: "card closed".into() })),
+        1 => step(by(Who::System), id.prop_map(|refund| Action::FailRefund { refund, reason: orderflow::RefundFailure::stated("card closed") })),
     ]
     .boxed()
 }
