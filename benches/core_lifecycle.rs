@@ -74,7 +74,7 @@ impl CoreLifecycle {
                         package,
                         carrier: "SF".into(),
                         service: "standard".into(),
-                        reason: "cheapest of 2 quotes".into(),
+                        reason: orderflow::ChoiceReason::stated("cheapest of 2 quotes"),
                     },
                 ),
                 at(100),

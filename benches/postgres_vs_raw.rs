@@ -161,7 +161,7 @@ impl Script {
                         package,
                         carrier: "SF".into(),
                         service: "standard".into(),
-                        reason: "cheapest of 2 quotes".into(),
+                        reason: orderflow::ChoiceReason::stated("cheapest of 2 quotes"),
                     },
                 ),
                 "book",

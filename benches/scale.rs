@@ -121,7 +121,7 @@ fn order(wf: &Workflow, i: u64) -> (Order, Vec<Event>) {
                     package,
                     carrier: "SF".into(),
                     service: "standard".into(),
-                    reason: "cheapest".into(),
+                    reason: orderflow::ChoiceReason::stated("cheapest"),
                 };
                 steps.push((minutes(90), Command::new(warehouse(), pack_remaining(&order))));
                 steps.push((minutes(100), Command::new(warehouse(), book)));

@@ -74,7 +74,7 @@ fn steps(placed: &Order, n: u64) -> Vec<(DateTime<Utc>, Command)> {
                     package,
                     carrier: "SF".into(),
                     service: "standard".into(),
-                    reason: "cheapest of 2 quotes".into(),
+                    reason: orderflow::ChoiceReason::stated("cheapest of 2 quotes"),
                 },
             ),
         ),

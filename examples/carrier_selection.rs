@@ -1,5 +1,5 @@
 //! Quotes from two fake carriers for one parcel, and what each selection policy chooses and
-//! why; the chosen reason is recorded in the shipping event.
+//! why (in English and in Chinese); the chosen reason is recorded, typed, in the shipping event.
 //!
 //! `cargo run --example carrier_selection`
 
@@ -9,6 +9,7 @@ use orderflow::address::Address;
 use orderflow::carrier_choice::{CarrierRule, CarrierSelector, Cheapest, Fastest, RuleBased};
 use orderflow::effect::StockItem;
 use orderflow::engine::{Adapters, Engine};
+use orderflow::locale::{English, Localizer, SimplifiedChinese};
 use orderflow::ports::{Logistics, Parcel};
 use orderflow::testing::{FakeCarrier, MultiCarrier};
 use orderflow::testing::{
@@ -32,6 +33,7 @@ fn address(province: &str) -> Address {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    let (english, chinese) = (Localizer::new(English), Localizer::new(SimplifiedChinese));
     // SF ships from Zhejiang; YTO from Guangdong with cheaper far-zone rates.
     let sf = Arc::new(FakeCarrier::new("SF", b"sf-secret"));
     let yto = Arc::new(FakeCarrier::new("YTO", b"yto-secret").with_origin(
@@ -64,7 +66,8 @@ async fn main() {
             [("cheapest", &Cheapest), ("fastest", &Fastest), ("rules", &rules)];
         for (name, policy) in policies {
             if let Some(choice) = policy.select(&quotes, &parcel, &to) {
-                println!("  {name:>8}: {}", choice.reason);
+                println!("  {name:>8}: {}", english.carrier_choice(&choice.reason));
+                println!("  {:>8}  {}", "", chinese.carrier_choice(&choice.reason));
             }
         }
         println!();
@@ -101,7 +104,7 @@ async fn main() {
     if let Ok(booked) = engine.ship(&warehouse(), id, PackageId(1)).await {
         for event in booked.events {
             if let orderflow::Change::ShipmentBooked { carrier, service, reason, .. } = event.change {
-                println!("engine booked {carrier} {service}: {reason}");
+                println!("engine booked {carrier} {service}: {}", english.carrier_choice(&reason));
             }
         }
     }

@@ -24,7 +24,7 @@ fn main() -> Result<(), orderflow::Error> {
 
     // 5. Carrier chosen, shipment created, waybill recorded.
     let package = PackageId(1);
-    let reason = "cheapest of 2 quotes".to_string();
+    let reason = orderflow::ChoiceReason::stated("cheapest of 2 quotes");
     s.when(warehouse(), Action::BookShipment { package, carrier: "SF".into(), service: "standard".into(), reason })?;
     s.when(carrier("SF"), Action::RecordWaybill { package, waybill: "SF00000001".into() })?;
 

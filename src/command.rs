@@ -136,8 +136,9 @@ pub enum Action {
         carrier: String,
         /// Service level chosen.
         service: String,
-        /// Why this carrier (from the carrier selector).
-        reason: String,
+        /// Why this carrier (from the carrier selector, or the host's own words:
+        /// [`crate::carrier_choice::ChoiceReason::stated`]).
+        reason: crate::carrier_choice::ChoiceReason,
     },
     /// System, carrier or warehouse: the carrier accepted the parcel under this waybill.
     RecordWaybill {

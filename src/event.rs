@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
+use crate::carrier_choice::ChoiceReason;
 use crate::ids::{CaseId, OrderId, PackageId, RefundId, StaffId};
 use crate::money::Money;
 use crate::order::{
@@ -136,7 +137,7 @@ pub enum Change {
         /// Service level.
         service: Text,
         /// Why this carrier.
-        reason: Text,
+        reason: ChoiceReason,
     },
     /// The carrier took the parcel under a waybill.
     PackageShipped {

@@ -88,6 +88,7 @@ pub mod validation;
 pub use actor::{Actor, ActorKind, Role};
 pub use adapters::memory::{MemoryInventory, MemoryStore};
 pub use address::Address;
+pub use carrier_choice::ChoiceReason;
 pub use command::{Action, Command, CommandKind};
 pub use config::{UnappliedPayments, WorkflowConfig};
 pub use decide::{Ctx, Decision, NewOrder, ReplayError, Workflow, evolve};

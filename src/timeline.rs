@@ -12,6 +12,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::carrier_choice::ChoiceReason;
 use crate::event::{Change, Event};
 use crate::ids::{CaseId, LineId, PackageId, RefundId, Sku, StaffId};
 use crate::locale::{English, Localizer};
@@ -181,7 +182,7 @@ pub enum TimelineMessage {
         /// Service level.
         service: Text,
         /// Why this carrier.
-        reason: Text,
+        reason: ChoiceReason,
     },
     /// The tracking service corrected a shipped parcel's carrier (staff).
     CarrierCorrected {

@@ -118,7 +118,7 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
         println!(
             "5. shipped with {} ({}), waybill {waybill}",
             parcel.carrier.clone().unwrap_or_default(),
-            parcel.selection_reason.clone().unwrap_or_default()
+            parcel.selection_reason.as_ref().map(|why| self.localizer.carrier_choice(why)).unwrap_or_default()
         );
 
         // 6. Tracking pushes from the carrier (the second one arrives twice).

@@ -66,7 +66,7 @@ pub(crate) fn check(action: &Action) -> Result<(), Error> {
         Action::BookShipment { carrier, service, reason, .. } => {
             id("carrier", carrier)?;
             id("service", service)?;
-            text("reason", reason)
+            reason.written_words().map_or(Ok(()), |words| text("reason", words))
         }
         Action::RecordWaybill { waybill, .. }
         | Action::RecordReturnParcel { waybill, .. }

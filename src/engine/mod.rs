@@ -27,7 +27,7 @@ pub use settlement::ReconcileReport;
 pub use timers::DueReport;
 
 use crate::actor::Actor;
-use crate::carrier_choice::{CarrierSelector, Cheapest};
+use crate::carrier_choice::{CarrierSelector, Cheapest, ChoiceReason};
 use crate::command::{Action, Command};
 use crate::decide::{Ctx, Decision, NewOrder, Workflow, evolve};
 use crate::effect::{Effect, StockItem};
@@ -790,8 +790,12 @@ impl<A: Ports> Engine<A> {
         let (order, parcel, quotes) = self.quotes(id, package).await?;
         if order.fulfilment.package(package).is_some_and(|p| p.state != PackageState::Packed) {
             // Let the core explain (already booked, ...).
-            let action =
-                Action::BookShipment { package, carrier: "-".into(), service: String::new(), reason: String::new() };
+            let action = Action::BookShipment {
+                package,
+                carrier: "-".into(),
+                service: String::new(),
+                reason: ChoiceReason::stated(""),
+            };
             return self.execute(id, Command::new(actor.clone(), action)).await;
         }
         let choice = self.selector.select(&quotes, &parcel, &order.shipping_address).ok_or(EngineError::NoCarrier)?;

@@ -4,6 +4,7 @@ use chrono::DateTime;
 use chrono_tz::Tz;
 
 use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
+use crate::carrier_choice::ChoiceReason;
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
 use crate::order::{AnomalyReason, CancelReason, RefundFailure, RefundReason};
@@ -35,6 +36,7 @@ impl Catalogue for English {
             Message::Notification(n) => notification(&n.kind, &n.order_number.to_string(), cx),
             Message::Violation(v) => Rendered::new(field_label(field_name(&v.field)), violation(v, cx)),
             Message::RefundReason(reason) => Rendered::new("Refund", refund_reason(reason)),
+            Message::CarrierChoice(reason) => Rendered::new("Carrier chosen", carrier_choice(reason, cx)),
         }
     }
 }
@@ -69,6 +71,20 @@ fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
         }
         AnomalyReason::ArrivedAfterCancellation => "payment arrived after the order was cancelled".to_owned(),
         AnomalyReason::Stated { text } => text.clone(),
+    }
+}
+
+/// Why a carrier was chosen, in English (the booking names the carrier and service).
+fn carrier_choice(reason: &ChoiceReason, cx: &Context<'_>) -> String {
+    let terms = |cost: &Money, days: &u32| format!("{} in {days} day(s)", cx.money(cost));
+    match reason {
+        ChoiceReason::Cheapest { quotes, cost, days } => {
+            format!("cheapest of {quotes} quote(s): {}", terms(cost, days))
+        }
+        ChoiceReason::Fastest { quotes, cost, days } => format!("fastest of {quotes} quote(s): {}", terms(cost, days)),
+        ChoiceReason::Rule { because, cost, days } => format!("rule: {because} ({})", terms(cost, days)),
+        ChoiceReason::NoRuleMatched { fallback } => format!("no rule matched; {}", carrier_choice(fallback, cx)),
+        ChoiceReason::Stated { text } => text.clone(),
     }
 }
 
@@ -150,7 +166,7 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
         M::BeingPrepared => r("Being prepared", "the warehouse is picking your goods"),
         M::Packed { package, items } => r("Packed", format!("{package}: {}", units(items))),
         M::CarrierChosen { package, carrier, service, reason } => {
-            r("Carrier chosen", format!("{package}: {carrier} {service} ({reason})"))
+            r("Carrier chosen", format!("{package}: {carrier} {service} ({})", carrier_choice(reason, cx)))
         }
         M::CarrierCorrected { package, carrier } => {
             r("Carrier corrected", format!("{package}: the waybill belongs to {carrier}"))

@@ -44,6 +44,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::carrier_choice::ChoiceReason;
 use crate::effect::Notification;
 use crate::money::Money;
 use crate::order::RefundReason;
@@ -144,6 +145,9 @@ pub enum Message<'a> {
     /// Why a refund is made: what the engine tells the payment provider in the shop's language
     /// (WeChat Pay's `reason`, Alipay's `refund_reason`), in the body.
     RefundReason(&'a RefundReason),
+    /// Why a carrier was chosen for a parcel (the reason of a staff timeline's
+    /// `carrier_chosen` entry, shown on its own), in the body.
+    CarrierChoice(&'a ChoiceReason),
 }
 
 impl Message<'_> {
@@ -155,6 +159,7 @@ impl Message<'_> {
             Message::Notification(n) => n.kind.name(),
             Message::Violation(v) => v.rule.kind(),
             Message::RefundReason(_) => "refund_reason",
+            Message::CarrierChoice(_) => "carrier_choice",
         }
     }
 }
@@ -302,6 +307,11 @@ impl Localizer {
     /// Why a refund is made, as words for the payment provider to show the buyer.
     pub fn refund_reason(&self, reason: &RefundReason) -> String {
         self.render(Message::RefundReason(reason)).body
+    }
+
+    /// Why a carrier was chosen for a parcel, as words for the shop's staff.
+    pub fn carrier_choice(&self, reason: &ChoiceReason) -> String {
+        self.render(Message::CarrierChoice(reason)).body
     }
 
     /// A violation as one sentence, for the form's field it names.

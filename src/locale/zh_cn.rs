@@ -4,6 +4,7 @@ use chrono::DateTime;
 use chrono_tz::Tz;
 
 use super::{Catalogue, Context, Locale, Message, Rendered, unsigned_decimal};
+use crate::carrier_choice::ChoiceReason;
 use crate::effect::{CaseUpdateState, NotificationKind};
 use crate::money::Money;
 use crate::order::{
@@ -49,6 +50,7 @@ impl Catalogue for SimplifiedChinese {
             Message::Notification(n) => notification(&n.kind, &n.order_number.to_string(), cx),
             Message::Violation(v) => Rendered::new(field_label(field_name(&v.field)), violation(v, cx)),
             Message::RefundReason(reason) => Rendered::new("退款", refund_reason(reason)),
+            Message::CarrierChoice(reason) => Rendered::new("已选择快递", carrier_choice(reason, cx)),
         }
     }
 }
@@ -133,6 +135,18 @@ fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
         AnomalyReason::NotPayable { status } => format!("订单{}，无法收款", status_name(*status)),
         AnomalyReason::ArrivedAfterCancellation => "订单取消后才收到付款".to_owned(),
         AnomalyReason::Stated { text } => text.clone(),
+    }
+}
+
+/// Why a carrier was chosen, in Chinese (the booking names the carrier and service).
+fn carrier_choice(reason: &ChoiceReason, cx: &Context<'_>) -> String {
+    let terms = |cost: &Money, days: &u32| format!("{}，预计 {days} 天送达", cx.money(cost));
+    match reason {
+        ChoiceReason::Cheapest { quotes, cost, days } => format!("{quotes} 个报价中最便宜：{}", terms(cost, days)),
+        ChoiceReason::Fastest { quotes, cost, days } => format!("{quotes} 个报价中最快：{}", terms(cost, days)),
+        ChoiceReason::Rule { because, cost, days } => format!("规则：{because}（{}）", terms(cost, days)),
+        ChoiceReason::NoRuleMatched { fallback } => format!("未匹配任何规则；{}", carrier_choice(fallback, cx)),
+        ChoiceReason::Stated { text } => text.clone(),
     }
 }
 
@@ -241,7 +255,7 @@ fn timeline(m: &TimelineMessage, cx: &Context<'_>) -> Rendered {
         M::BeingPrepared => r("备货中", "仓库正在为您拣货"),
         M::Packed { package, items } => r("已打包", format!("{package}：{}", units(items))),
         M::CarrierChosen { package, carrier, service, reason } => {
-            r("已选择快递", format!("{package}：{carrier} {service}（{reason}）"))
+            r("已选择快递", format!("{package}：{carrier} {service}（{}）", carrier_choice(reason, cx)))
         }
         M::CarrierCorrected { package, carrier } => r("快递公司已更正", format!("{package}：运单属于 {carrier}")),
         M::Shipped { package, carrier, waybill } => {

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::carrier_choice::ChoiceReason;
 use crate::command::CommandKind;
 use crate::decide::shared::{Out, invalid, next_id, required, stock_of_package};
 use crate::decide::{Workflow, after};
@@ -309,7 +310,7 @@ pub struct Package {
     /// Service level chosen at booking.
     pub service: Option<Text>,
     /// Why that carrier (from the carrier selector).
-    pub selection_reason: Option<Text>,
+    pub selection_reason: Option<ChoiceReason>,
     /// Waybill (tracking) number, once shipped.
     pub waybill: Option<Text>,
     /// Tracking updates in time order.
@@ -518,7 +519,7 @@ pub(crate) fn book_shipment(
     package: PackageId,
     carrier: &str,
     service: &str,
-    reason: &str,
+    reason: &ChoiceReason,
 ) -> Result<(), Error> {
     let kind = CommandKind::BookShipment;
     required("carrier", carrier)?;
@@ -533,7 +534,7 @@ pub(crate) fn book_shipment(
         package,
         carrier: carrier.trimmed().into(),
         service: service.trimmed().into(),
-        reason: reason.into(),
+        reason: reason.clone(),
     });
     out.effect(Effect::CreateShipment {
         package,
@@ -791,7 +792,13 @@ pub(crate) fn package_packed(order: &mut Order, package: PackageId, items: &[Pac
     order.fulfilment.packages.push(Package::packed(package, items.to_vec(), now));
 }
 
-pub(crate) fn shipment_booked(order: &mut Order, package: PackageId, carrier: &Text, service: &Text, reason: &Text) {
+pub(crate) fn shipment_booked(
+    order: &mut Order,
+    package: PackageId,
+    carrier: &Text,
+    service: &Text,
+    reason: &ChoiceReason,
+) {
     if let Some(p) = order.fulfilment.package_mut(package) {
         p.state = PackageState::Booked;
         p.carrier = Some(carrier.clone());

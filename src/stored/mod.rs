@@ -21,14 +21,18 @@
 //! * 5: a payment anomaly's reason (`payment_anomaly_recorded`, `Anomaly`) is typed too
 //!   (`{"kind": "amount_mismatch", "expected": …, "received": …}`, `{"kind": "stated",
 //!   "text": …}`, …).
-//! * 6: the current form: a refund's reason (`refund_requested`, `Refund`) is typed too
+//! * 6: a refund's reason (`refund_requested`, `Refund`) is typed too
 //!   (`{"kind": "order_cancelled", "reason": {"kind": "not_paid_in_time"}}`,
 //!   `{"kind": "after_sales", "case": 1, "reason_code": "damaged"}`, `{"kind": "stated",
 //!   "text": …}`, …), and so is why one failed (`refund_failed`, `RefundStatus::Failed`:
 //!   `{"kind": "provider_failed"}` or `{"kind": "stated", "text": …}`).
+//! * 7: the current form: why a carrier was chosen (`shipment_booked`, `Package`'s
+//!   `selection_reason`) is typed too (`{"kind": "cheapest", "quotes": 3, "cost": …,
+//!   "days": 2}`, `{"kind": "rule", "because": …, …}`, `{"kind": "no_rule_matched",
+//!   "fallback": …}`, `{"kind": "stated", "text": …}`, …).
 //!
 //! Snapshots follow the same steps with their own numbers: 6 added the payment sessions
-//! opened, 7 (current) types the refunds' reasons and failures.
+//! opened, 7 types the refunds' reasons and failures, 8 (current) the carrier choices.
 //!
 //! An outbox entry's effect has no version: [`decode_effect`] reads what older builds wrote.
 //!
@@ -54,10 +58,10 @@ pub use index::IndexColumns;
 pub use snapshot::StoredSnapshot;
 
 /// The schema version of the events this build writes.
-pub const EVENT_VERSION: u16 = 6;
+pub const EVENT_VERSION: u16 = 7;
 
 /// The schema version of the snapshots this build writes.
-pub const SNAPSHOT_VERSION: u16 = 7;
+pub const SNAPSHOT_VERSION: u16 = 8;
 
 /// A stored payload as a store read it: JSON text (SQLite) or a parsed value (PostgreSQL
 /// `jsonb` read as a [`Value`]).
@@ -402,6 +406,81 @@ mod tests {
         let mut expected: Vec<_> = written.map(|(_, reason)| RefundStatus::Failed { reason }).to_vec();
         expected.push(StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap().payment.refunds[0].status.clone());
         assert_eq!(statuses, expected);
+    }
+
+    /// Events of version 6 and snapshots of version 7 wrote why a carrier was chosen as
+    /// English text: the selectors' sentences become their kinds with their figures, anyone
+    /// else's words stay theirs, in the event and in the snapshot's parcels.
+    #[test]
+    fn version_6_carrier_choices_read_as_typed_reasons() {
+        use crate::carrier_choice::ChoiceReason;
+        use crate::ids::PackageId;
+        use crate::money::{Currency, Money};
+        use crate::order::Package;
+        let cny = |minor| Money::new(minor, Currency::CNY);
+        let cheapest = ChoiceReason::Cheapest { quotes: 3, cost: cny(1_200), days: 2 };
+        let sf_cheapest = "cheapest of 3 quote(s): SF standard at 12.00 CNY in 2 day(s)";
+        let written = [
+            (sf_cheapest.to_owned(), cheapest.clone()),
+            (
+                "fastest of 2 quote(s): SF Express next day at 23.00 CNY in 1 day(s)".to_owned(),
+                ChoiceReason::Fastest { quotes: 2, cost: cny(2_300), days: 1 },
+            ),
+            (
+                "rule: contract (capital only) (SF standard at 15.00 CNY in 2 day(s))".to_owned(),
+                ChoiceReason::Rule { because: "contract (capital only)".into(), cost: cny(1_500), days: 2 },
+            ),
+            (format!("no rule matched; {sf_cheapest}"), ChoiceReason::NoRuleMatched { fallback: Box::new(cheapest) }),
+            (
+                "no rule matched; closest hub".to_owned(),
+                ChoiceReason::NoRuleMatched { fallback: Box::new(ChoiceReason::stated("closest hub")) },
+            ),
+            ("closest hub, 12.00 CNY".to_owned(), ChoiceReason::stated("closest hub, 12.00 CNY")),
+            // Near misses stay as they were written.
+            ("cheapest of 2 quotes".to_owned(), ChoiceReason::stated("cheapest of 2 quotes")),
+            (
+                "slowest of 3 quote(s): SF standard at 12.00 CNY in 2 day(s)".to_owned(),
+                ChoiceReason::stated("slowest of 3 quote(s): SF standard at 12.00 CNY in 2 day(s)"),
+            ),
+            (
+                "cheapest of 3 quote(s): SF standard at lots in 2 day(s)".to_owned(),
+                ChoiceReason::stated("cheapest of 3 quote(s): SF standard at lots in 2 day(s)"),
+            ),
+            ("rule: contract".to_owned(), ChoiceReason::stated("rule: contract")),
+        ];
+        let order = StoredSnapshot::decode(V1_SNAPSHOT, 1, id()).unwrap();
+        let mut v7: Value = serde_json::from_str(&StoredSnapshot::encode(&order).to_json().unwrap()).unwrap();
+        let mut packages = Vec::new();
+        for (i, (text, reason)) in written.iter().enumerate() {
+            let package = PackageId(u32::try_from(i).unwrap() + 1);
+            let event = serde_json::json!({
+                "seq": 7, "at": "2026-11-30T09:31:00Z", "actor": {"kind": "system"},
+                "change": {"type": "shipment_booked", "package": package, "carrier": "SF", "service": "standard",
+                           "reason": text},
+            });
+            assert!(StoredEvent::decode(event.clone(), EVENT_VERSION, id(), 7).is_err(), "text is not current");
+            let read = StoredEvent::decode(event, 6, id(), 7).unwrap();
+            let expected = crate::Change::ShipmentBooked {
+                package,
+                carrier: "SF".into(),
+                service: "standard".into(),
+                reason: reason.clone(),
+            };
+            assert_eq!(read.change, expected, "{text}");
+            let json = StoredEvent::encode(&read).to_json().unwrap();
+            assert_eq!(StoredEvent::decode(json.as_str(), EVENT_VERSION, id(), 7).unwrap(), read, "round trip");
+            let mut parcel = serde_json::to_value(Package::packed(package, Vec::new(), read.at)).unwrap();
+            parcel["selection_reason"] = Value::from(text.as_str());
+            packages.push(parcel);
+        }
+        // A parcel not yet booked has no reason, and keeps none.
+        packages.push(serde_json::to_value(Package::packed(PackageId(99), Vec::new(), order.placed_at)).unwrap());
+        v7["fulfilment"]["packages"] = Value::Array(packages);
+        let read = StoredSnapshot::decode(v7, 7, id()).unwrap();
+        let reasons: Vec<_> = read.fulfilment.packages.iter().map(|p| p.selection_reason.clone()).collect();
+        let mut expected: Vec<_> = written.map(|(_, reason)| Some(reason)).to_vec();
+        expected.push(None);
+        assert_eq!(reasons, expected);
     }
 
     /// A row that cannot be read names the order and the event.

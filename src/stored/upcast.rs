@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::carrier_choice::ChoiceReason;
 use crate::ids::CaseId;
 use crate::money::{Currency, Money};
 use crate::order::{AnomalyReason, CancelReason, OrderStatus, RefundFailure, RefundReason};
@@ -19,8 +20,14 @@ pub type Step = fn(&mut Value) -> Result<(), String>;
 pub type Steps = &'static [(u16, Step)];
 
 /// The event steps.
-pub const EVENT_STEPS: Steps =
-    &[(1, event_v1_to_v2), (2, event_v2_to_v3), (3, event_v3_to_v4), (4, event_v4_to_v5), (5, event_v5_to_v6)];
+pub const EVENT_STEPS: Steps = &[
+    (1, event_v1_to_v2),
+    (2, event_v2_to_v3),
+    (3, event_v3_to_v4),
+    (4, event_v4_to_v5),
+    (5, event_v5_to_v6),
+    (6, event_v6_to_v7),
+];
 
 /// The snapshot steps.
 pub const SNAPSHOT_STEPS: Steps = &[
@@ -30,6 +37,7 @@ pub const SNAPSHOT_STEPS: Steps = &[
     (4, snapshot_v4_to_v5),
     (5, snapshot_v5_to_v6),
     (6, snapshot_v6_to_v7),
+    (7, snapshot_v7_to_v8),
 ];
 
 /// Runs the steps from `from` up to `to`, in version order; a missing step is an error.
@@ -195,6 +203,64 @@ pub fn snapshot_v6_to_v7(order: &mut Value) -> Result<(), String> {
         refund_v5_to_v6(refund);
     }
     Ok(())
+}
+
+/// Version 6 → 7 of an event: a `shipment_booked` event's reason, English text, becomes a
+/// typed reason (see [`choice_reason_from_text`]).
+pub fn event_v6_to_v7(event: &mut Value) -> Result<(), String> {
+    if let Some(reason) = reason_of(event, "shipment_booked")? {
+        typed_from_written(reason, choice_reason_from_text);
+    }
+    Ok(())
+}
+
+/// Version 7 → 8 of a snapshot: each parcel's carrier choice reason becomes typed.
+pub fn snapshot_v7_to_v8(order: &mut Value) -> Result<(), String> {
+    let order = object(order, "the snapshot")?;
+    if let Some(fulfilment) = order.get_mut("fulfilment").and_then(Value::as_object_mut) {
+        for reason in objects(fulfilment, "packages").filter_map(|package| package.get_mut("selection_reason")) {
+            typed_from_written(reason, choice_reason_from_text);
+        }
+    }
+    Ok(())
+}
+
+/// A carrier choice reason written as English text (event version 6, snapshot version 7):
+/// the selectors' sentences (`cheapest of 3 quote(s): SF standard at 12.00 CNY in 2 day(s)`,
+/// `fastest of …`, `rule: <the rule's words> (<quote>)`, `no rule matched; <the fallback's>`)
+/// become their kinds with their figures; anything else stays as stated words.
+fn choice_reason_from_text(text: String) -> ChoiceReason {
+    written_choice(&text).unwrap_or(ChoiceReason::Stated { text })
+}
+
+/// The kind a selector's sentence names, or `None` when `text` is not one.
+fn written_choice(text: &str) -> Option<ChoiceReason> {
+    if let Some(rest) = text.strip_prefix("no rule matched; ") {
+        let fallback = choice_reason_from_text(rest.to_owned());
+        return Some(ChoiceReason::NoRuleMatched { fallback: Box::new(fallback) });
+    }
+    if let Some(rest) = text.strip_prefix("rule: ") {
+        let (because, quote) = rest.strip_suffix(')')?.rsplit_once(" (")?;
+        let (cost, days) = written_quote(quote)?;
+        return Some(ChoiceReason::Rule { because: because.to_owned(), cost, days });
+    }
+    let (policy, rest) = text.split_once(" of ")?;
+    let (quotes, quote) = rest.split_once(" quote(s): ")?;
+    let quotes = quotes.parse().ok()?;
+    let (cost, days) = written_quote(quote)?;
+    match policy {
+        "cheapest" => Some(ChoiceReason::Cheapest { quotes, cost, days }),
+        "fastest" => Some(ChoiceReason::Fastest { quotes, cost, days }),
+        _ => None,
+    }
+}
+
+/// A quote as the selectors described it (`SF standard at 12.00 CNY in 2 day(s)`): its price
+/// and days (the carrier and service are the booking's own fields).
+fn written_quote(text: &str) -> Option<(Money, u32)> {
+    let (_, terms) = text.rsplit_once(" at ")?;
+    let (cost, days) = terms.strip_suffix(" day(s)")?.split_once(" in ")?;
+    Some((written_money(cost)?, days.parse().ok()?))
 }
 
 /// A refund as written before its reasons were typed (event version 5, snapshot version 6):

@@ -1032,7 +1032,7 @@ async fn ship_with<S: OrderRepository + WorkQueue>(
                 package,
                 carrier: carrier.into(),
                 service: "standard".into(),
-                reason: "conformance".into(),
+                reason: crate::carrier_choice::ChoiceReason::stated("conformance"),
             },
         ),
     ];

@@ -207,8 +207,12 @@ pub(crate) async fn shipped_with<P: Ports>(
     let pack = pack_remaining(&engine.order(id).await.unwrap());
     engine.execute(id, Command::new(warehouse(), pack)).await.unwrap();
     let package = PackageId(1);
-    let book =
-        Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
+    let book = Action::BookShipment {
+        package,
+        carrier: carrier.into(),
+        service: "standard".into(),
+        reason: orderflow::ChoiceReason::stated("test"),
+    };
     engine.execute(id, Command::new(warehouse(), book)).await.unwrap();
     engine.drain_outbox().await.unwrap();
     let order = engine.order(id).await.unwrap();
@@ -255,8 +259,12 @@ async fn recording_a_waybill_another_order_has_is_refused_and_changes_nothing() 
     let pack = pack_remaining(&shop.engine.order(second).await.unwrap());
     shop.run(second, warehouse(), pack).await;
     let package = PackageId(1);
-    let book =
-        Action::BookShipment { package, carrier: "SF".into(), service: "standard".into(), reason: "test".into() };
+    let book = Action::BookShipment {
+        package,
+        carrier: "SF".into(),
+        service: "standard".into(),
+        reason: orderflow::ChoiceReason::stated("test"),
+    };
     shop.run(second, warehouse(), book).await;
     let before = (shop.engine.order(second).await.unwrap(), shop.engine.events(second).await.unwrap());
     let first_before = shop.engine.order(first).await.unwrap();

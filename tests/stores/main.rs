@@ -3,10 +3,10 @@
 //! One test binary per area (fewer links, a faster suite); each file below is one module.
 
 mod admin_cli;
+mod old_rows;
 mod postgres_hosting;
 mod postgres_store;
 mod sqlite_store;
 mod store_bad_input;
 mod store_conformance;
 mod v1_rows;
-mod v5_rows;

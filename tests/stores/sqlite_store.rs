@@ -194,8 +194,12 @@ async fn the_waybill_and_customer_columns_follow_the_snapshot() {
     let (mut order, events) = conformance::sample_order("alice", 1, t0());
     store.create(commit(&order, 0, &events, &[])).await.unwrap();
     let package = orderflow::PackageId(1);
-    let book =
-        Action::BookShipment { package, carrier: "SF".into(), service: "standard".into(), reason: "test".into() };
+    let book = Action::BookShipment {
+        package,
+        carrier: "SF".into(),
+        service: "standard".into(),
+        reason: orderflow::ChoiceReason::stated("test"),
+    };
     let waybill = Action::RecordWaybill { package, waybill: "WB-1".into() };
     let shipping = [
         Command::new(provider(), Action::CapturePayment { txn_id: "T-1".into(), amount: order.totals().total }),
@@ -262,8 +266,12 @@ async fn an_append_that_changes_the_number_is_refused_and_writes_nothing() {
 /// Ships every line of `order` in one parcel with `carrier` under `waybill`, commit by commit.
 async fn ship(store: &SqliteStore, mut order: Order, carrier: &str, waybill: &str) -> Order {
     let package = orderflow::PackageId(1);
-    let book =
-        Action::BookShipment { package, carrier: carrier.into(), service: "standard".into(), reason: "test".into() };
+    let book = Action::BookShipment {
+        package,
+        carrier: carrier.into(),
+        service: "standard".into(),
+        reason: orderflow::ChoiceReason::stated("test"),
+    };
     let shipping = [
         Command::new(
             provider(),
@@ -833,29 +841,37 @@ async fn a_version_4_file_gets_query_columns_counts_and_a_feed() {
 /// the reason an English sentence) read with the typed reason, through every read path.
 #[tokio::test]
 async fn version_5_rows_read_their_refund_reasons_typed() {
-    let late = crate::v5_rows::late_payment(1);
-    let id = late.order.id();
-    let db = TempDb::new("refund-reasons-v5");
-    db.open().create(commit(&late.order, 0, &late.events, &[])).await.unwrap();
+    old_rows_read_typed(crate::old_rows::late_payment(1), "refund-reasons-v5").await;
+}
+
+/// Rows written before carrier choices were typed (events of version 6, snapshots of version
+/// 7, the reason an English sentence) read with the typed reason, through every read path.
+#[tokio::test]
+async fn version_6_rows_read_their_carrier_choices_typed() {
+    old_rows_read_typed(crate::old_rows::booked_cheapest(1), "carrier-choices-v6").await;
+}
+
+/// Stores `rows`' order, rewrites its rows into their older form, and reads them back through
+/// the store's load, events and feed: each reads as the current build holds it.
+async fn old_rows_read_typed(rows: crate::old_rows::OldRows, name: &str) {
+    let id = rows.order.id();
+    let db = TempDb::new(name);
+    db.open().create(commit(&rows.order, 0, &rows.events, &[])).await.unwrap();
     {
         let conn = rusqlite::Connection::open(db.path()).unwrap();
-        for (event, old) in late.events.iter().zip(&late.old_events) {
-            let body = old.to_string();
-            let params = rusqlite::params![body, id.to_string(), event.seq];
-            conn.execute("UPDATE events SET body = ?1, schema_version = 5 WHERE order_id = ?2 AND seq = ?3", params)
+        for (event, old) in rows.events.iter().zip(&rows.old_events) {
+            let params = rusqlite::params![old.to_string(), rows.event_version, id.to_string(), event.seq];
+            conn.execute("UPDATE events SET body = ?1, schema_version = ?2 WHERE order_id = ?3 AND seq = ?4", params)
                 .unwrap();
         }
-        let snapshot = late.old_snapshot.to_string();
-        let params = rusqlite::params![snapshot, id.to_string()];
-        conn.execute("UPDATE orders SET snapshot = ?1, snapshot_version = 6 WHERE id = ?2", params).unwrap();
+        let params = rusqlite::params![rows.old_snapshot.to_string(), rows.snapshot_version, id.to_string()];
+        conn.execute("UPDATE orders SET snapshot = ?1, snapshot_version = ?2 WHERE id = ?3", params).unwrap();
         let stored: String = conn.query_row("SELECT snapshot FROM orders", [], |row| row.get(0)).unwrap();
-        assert!(stored.contains("payment arrived after the order was cancelled"), "the old form is stored");
+        assert!(stored.contains(rows.old_text), "the old form is stored");
     }
     let store = db.open();
-    let loaded = store.load(id).await.unwrap().unwrap();
-    assert_eq!(loaded.payment().refunds[0].reason, orderflow::RefundReason::PaidAfterCancellation);
-    assert_eq!(loaded, late.order);
-    assert_eq!(store.events(id).await.unwrap(), late.events);
+    assert_eq!(store.load(id).await.unwrap().unwrap(), rows.order);
+    assert_eq!(store.events(id).await.unwrap(), rows.events);
     let fed = store.events_after(FeedCursor::START, 100).await.unwrap();
-    assert_eq!(fed.events.into_iter().map(|e| e.event).collect::<Vec<_>>(), late.events);
+    assert_eq!(fed.events.into_iter().map(|e| e.event).collect::<Vec<_>>(), rows.events);
 }

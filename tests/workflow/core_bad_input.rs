@@ -69,7 +69,12 @@ fn pack_all() -> Action {
 }
 
 fn book(package: PackageId) -> Action {
-    Action::BookShipment { package, carrier: "SF".into(), service: "standard".into(), reason: "cheapest".into() }
+    Action::BookShipment {
+        package,
+        carrier: "SF".into(),
+        service: "standard".into(),
+        reason: orderflow::ChoiceReason::stated("cheapest"),
+    }
 }
 
 fn waybill(package: PackageId, waybill: &str) -> Action {
@@ -924,7 +929,7 @@ fn fulfilment_rows() -> Vec<Row> {
                 package: P1,
                 carrier: " ".into(),
                 service: "standard".into(),
-                reason: String::new(),
+                reason: orderflow::ChoiceReason::stated(""),
             },
             |e| matches!(e, Error::InvalidField { field: "carrier", .. }),
         ),

@@ -151,7 +151,7 @@ fn book(package: PackageId, carrier: &str) -> Action {
         package,
         carrier: carrier.into(),
         service: "standard".into(),
-        reason: "cheapest of 2 quotes".into(),
+        reason: orderflow::ChoiceReason::stated("cheapest of 2 quotes"),
     }
 }
 
@@ -1041,7 +1041,7 @@ fn stage5_booking_records_carrier_service_and_reason_and_creates_the_shipment() 
                 package: P1,
                 carrier: " SF ".into(),
                 service: "express".into(),
-                reason: "closest hub, 12.00 CNY".into(),
+                reason: orderflow::ChoiceReason::stated("closest hub, 12.00 CNY"),
             },
         )
         .unwrap();
@@ -1053,7 +1053,7 @@ fn stage5_booking_records_carrier_service_and_reason_and_creates_the_shipment() 
             package: P1,
             carrier: "SF".into(),
             service: "express".into(),
-            reason: "closest hub, 12.00 CNY".into(),
+            reason: orderflow::ChoiceReason::stated("closest hub, 12.00 CNY"),
         }
     );
     let o = s.order();
@@ -1071,7 +1071,7 @@ fn stage5_booking_records_carrier_service_and_reason_and_creates_the_shipment() 
     assert_eq!(p.state, PackageState::Booked);
     assert_eq!(p.carrier.as_deref(), Some("SF"));
     assert_eq!(p.service.as_deref(), Some("express"));
-    assert_eq!(p.selection_reason.as_deref(), Some("closest hub, 12.00 CNY"));
+    assert_eq!(p.selection_reason, Some(orderflow::ChoiceReason::stated("closest hub, 12.00 CNY")));
     assert_eq!(o.status(), OrderStatus::InFulfilment, "nothing has left yet");
 }
 

@@ -11,9 +11,9 @@ use orderflow::order::{CaseKind, DeadlineKind, HoldReason, TrackingKind};
 use orderflow::timeline::{LineUnits, PickedUnits, TimelineMessage};
 use orderflow::validation::{Sum, Violation, ViolationCode, ViolationRule};
 use orderflow::{
-    AnomalyReason, Audience, CancelReason, CaseId, CaseUpdateState, Currency, CustomerId, LineId, Money, Notification,
-    NotificationKind, OrderNumber, OrderStatus, PackageId, RefundFailure, RefundId, RefundReason, Sku, StaffId,
-    WorkflowConfig,
+    AnomalyReason, Audience, CancelReason, CaseId, CaseUpdateState, ChoiceReason, Currency, CustomerId, LineId, Money,
+    Notification, NotificationKind, OrderNumber, OrderStatus, PackageId, RefundFailure, RefundId, RefundReason, Sku,
+    StaffId, WorkflowConfig,
 };
 
 /// 2026-12-05 09:30 UTC: 17:30 in Shanghai.
@@ -72,7 +72,12 @@ fn timeline_samples() -> Vec<TimelineMessage> {
         },
         M::BeingPrepared,
         M::Packed { package: P1, items: units.clone() },
-        M::CarrierChosen { package: P1, carrier: "SF".into(), service: "standard".into(), reason: "cheapest".into() },
+        M::CarrierChosen {
+            package: P1,
+            carrier: "SF".into(),
+            service: "standard".into(),
+            reason: ChoiceReason::Cheapest { quotes: 3, cost: cny(1_200), days: 2 },
+        },
         M::CarrierCorrected { package: P1, carrier: "zhongtong".into() },
         M::Shipped { package: P1, carrier: "SF".into(), waybill: "SF100".into() },
         M::TrackingUpdate {
@@ -136,6 +141,34 @@ fn refund_reasons() -> Vec<RefundReason> {
         RefundReason::AfterSales { case: C1, reason_code: "damaged".into() },
         RefundReason::stated("goodwill"),
     ]
+}
+
+/// One carrier choice reason of each kind.
+fn choice_reasons() -> Vec<ChoiceReason> {
+    let cheapest = ChoiceReason::Cheapest { quotes: 3, cost: cny(1_200), days: 2 };
+    vec![
+        cheapest.clone(),
+        ChoiceReason::Fastest { quotes: 3, cost: cny(2_300), days: 1 },
+        ChoiceReason::Rule { because: "contract for the capital".into(), cost: cny(1_500), days: 2 },
+        ChoiceReason::NoRuleMatched { fallback: Box::new(cheapest) },
+        ChoiceReason::stated("the buyer asked for SF"),
+    ]
+}
+
+/// A carrier choice reason kind added without a sample above does not compile here.
+#[test]
+fn every_choice_reason_kind_has_a_sample() {
+    let mut seen = BTreeSet::new();
+    for reason in choice_reasons() {
+        seen.insert(match reason {
+            ChoiceReason::Cheapest { .. } => "cheapest",
+            ChoiceReason::Fastest { .. } => "fastest",
+            ChoiceReason::Rule { .. } => "rule",
+            ChoiceReason::NoRuleMatched { .. } => "no_rule_matched",
+            ChoiceReason::Stated { .. } => "stated",
+        });
+    }
+    assert_eq!(seen.len(), 5);
 }
 
 /// A refund reason kind added without a sample above does not compile here.
@@ -254,7 +287,7 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("pick_list_issued", "Pick list issued", "2× TEA 龙井茶", "已生成拣货单", "2× TEA 龙井茶"),
     ("being_prepared", "Being prepared", "the warehouse is picking your goods", "备货中", "仓库正在为您拣货"),
     ("packed", "Packed", "P1: 2× L1", "已打包", "P1：2× L1"),
-    ("carrier_chosen", "Carrier chosen", "P1: SF standard (cheapest)", "已选择快递", "P1：SF standard（cheapest）"),
+    ("carrier_chosen", "Carrier chosen", "P1: SF standard (cheapest of 3 quote(s): CNY 12.00 in 2 day(s))", "已选择快递", "P1：SF standard（3 个报价中最便宜：¥12.00，预计 2 天送达）"),
     ("carrier_corrected", "Carrier corrected", "P1: the waybill belongs to zhongtong", "快递公司已更正", "P1：运单属于 zhongtong"),
     ("shipped", "Shipped", "parcel P1 with SF, waybill SF100", "已发货", "包裹 P1 由 SF 承运，运单号 SF100"),
     ("tracking_update", "Tracking update", "P1: out for delivery at 杭州", "物流更新", "P1：派送中，杭州"),
@@ -342,6 +375,11 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("refund_reason", "Refund", "a payment that did not match the order is being returned", "退款", "一笔与订单不符的付款正在退回"),
     ("refund_reason", "Refund", "after-sales case C1: damaged", "退款", "售后单 C1：商品破损"),
     ("refund_reason", "Refund", "goodwill", "退款", "goodwill"),
+    ("carrier_choice", "Carrier chosen", "cheapest of 3 quote(s): CNY 12.00 in 2 day(s)", "已选择快递", "3 个报价中最便宜：¥12.00，预计 2 天送达"),
+    ("carrier_choice", "Carrier chosen", "fastest of 3 quote(s): CNY 23.00 in 1 day(s)", "已选择快递", "3 个报价中最快：¥23.00，预计 1 天送达"),
+    ("carrier_choice", "Carrier chosen", "rule: contract for the capital (CNY 15.00 in 2 day(s))", "已选择快递", "规则：contract for the capital（¥15.00，预计 2 天送达）"),
+    ("carrier_choice", "Carrier chosen", "no rule matched; cheapest of 3 quote(s): CNY 12.00 in 2 day(s)", "已选择快递", "未匹配任何规则；3 个报价中最便宜：¥12.00，预计 2 天送达"),
+    ("carrier_choice", "Carrier chosen", "the buyer asked for SF", "已选择快递", "the buyer asked for SF"),
 ];
 
 fn localizers() -> (Localizer, Localizer) {
@@ -356,6 +394,7 @@ fn all_messages<'a>(
     notifications: &'a [Notification],
     violations: &'a [Violation],
     refunds: &'a [RefundReason],
+    choices: &'a [ChoiceReason],
 ) -> Vec<Message<'a>> {
     timeline
         .iter()
@@ -363,6 +402,7 @@ fn all_messages<'a>(
         .chain(notifications.iter().map(Message::Notification))
         .chain(violations.iter().map(Message::Violation))
         .chain(refunds.iter().map(Message::RefundReason))
+        .chain(choices.iter().map(Message::CarrierChoice))
         .collect()
 }
 
@@ -373,8 +413,8 @@ fn has_chinese(text: &str) -> bool {
 #[test]
 fn every_message_reads_as_written_in_both_languages() {
     let (timeline, notifications, violations) = (timeline_samples(), notification_samples(), violation_samples());
-    let refunds = refund_reasons();
-    let messages = all_messages(&timeline, &notifications, &violations, &refunds);
+    let (refunds, choices) = (refund_reasons(), choice_reasons());
+    let messages = all_messages(&timeline, &notifications, &violations, &refunds, &choices);
     let (en, zh) = localizers();
     assert_eq!(messages.len(), EXPECTED.len(), "one expected row per sample");
     for (message, (kind, en_title, en_body, zh_title, zh_body)) in messages.iter().zip(EXPECTED) {
@@ -401,8 +441,8 @@ fn every_kind_is_rendered_and_none_is_left_in_english_for_chinese_buyers() {
         .collect();
     assert_eq!(states.len(), CaseUpdateState::ALL.len(), "every case update state");
 
-    let refunds = refund_reasons();
-    for message in all_messages(&timeline, &notifications, &violations, &refunds) {
+    let (refunds, choices) = (refund_reasons(), choice_reasons());
+    for message in all_messages(&timeline, &notifications, &violations, &refunds, &choices) {
         let (english, chinese) = (en.render(message), zh.render(message));
         assert!(!english.title.is_empty() && !chinese.title.is_empty(), "{} has no title", message.kind());
         if matches!(message, Message::Violation(v) if v.rule == ViolationRule::Custom) {

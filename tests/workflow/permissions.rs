@@ -41,7 +41,7 @@ fn action_for(kind: CommandKind, money: Money) -> Option<Action> {
             package: PackageId(1),
             carrier: "SF".into(),
             service: "standard".into(),
-            reason: String::new(),
+            reason: orderflow::ChoiceReason::stated(""),
         },
         CommandKind::RecordWaybill => Action::RecordWaybill { package: PackageId(1), waybill: "W".into() },
         CommandKind::CorrectCarrier => Action::CorrectCarrier { waybill: "W".into(), carrier: "ZTO".into() },

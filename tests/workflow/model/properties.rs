@@ -551,7 +551,7 @@ pub(super) fn shipped_in_one_parcel() -> Scenario {
         package: PackageId(1),
         carrier: "sf-express".into(),
         service: "standard".into(),
-        reason: "cheapest".into(),
+        reason: orderflow::ChoiceReason::stated("cheapest"),
     };
     s.when(warehouse(), book).expect("booked");
     s.when(carrier("sf-express"), Action::RecordWaybill { package: PackageId(1), waybill: "SF100".into() })
@@ -683,7 +683,7 @@ pub(super) fn with_a_shipped_replacement() -> (Scenario, CaseId) {
         package: PackageId(2),
         carrier: "sf-express".into(),
         service: "standard".into(),
-        reason: "replacement".into(),
+        reason: orderflow::ChoiceReason::stated("replacement"),
     };
     s.when(warehouse(), book).expect("booked");
     s.when(carrier("sf-express"), Action::RecordWaybill { package: PackageId(2), waybill: "SF200".into() })

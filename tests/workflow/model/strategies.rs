@@ -129,7 +129,7 @@ pub(super) fn happy(s: &Model) -> BoxedStrategy<Step> {
             package: PackageId(p.id),
             carrier: "sf-express".into(),
             service: "standard".into(),
-            reason: "cheapest".into(),
+            reason: orderflow::ChoiceReason::stated("cheapest"),
         };
         return just(Who::Warehouse, action);
     }
@@ -330,7 +330,7 @@ pub(super) fn shipping_step(s: &Model) -> BoxedStrategy<Step> {
     prop_oneof![
         2 => step(by(Who::Warehouse), Just(Action::IssuePickList)),
         3 => step(by(Who::Warehouse), (packed, carrier).prop_map(|(p, carrier)| Action::BookShipment {
-            package: PackageId(p), carrier, service: "express".into(), reason: "fastest".into(),
+            package: PackageId(p), carrier, service: "express".into(), reason: orderflow::ChoiceReason::stated("fastest"),
         })),
         3 => step(by(Who::Carrier), (booked, waybill).prop_map(|(p, waybill)| Action::RecordWaybill {
             package: PackageId(p), waybill,
@@ -504,7 +504,7 @@ pub(super) fn case_happy(s: &Model) -> BoxedStrategy<Step> {
             package: PackageId(p.id),
             carrier: "sf-express".into(),
             service: "standard".into(),
-            reason: "replacement".into(),
+            reason: orderflow::ChoiceReason::stated("replacement"),
         };
         return just(Who::Warehouse, action);
     }
