@@ -96,7 +96,8 @@ pub fn booked_cheapest(number: u64) -> OldRows {
     let pay =
         Command::new(provider(), Action::CapturePayment { txn_id: "T-book".into(), amount: order.totals().total });
     run(&mut order, &mut events, [pay, Command::new(warehouse(), Action::IssuePickList)]);
-    run(&mut order, &mut events, [Command::new(warehouse(), pack_remaining(&order))]);
+    let pack = Command::new(warehouse(), pack_remaining(&order));
+    run(&mut order, &mut events, [pack]);
     let quote = |carrier: &str, minor, estimated_days| Quote {
         carrier: carrier.into(),
         service: "standard".into(),
