@@ -1268,9 +1268,12 @@ async fn ship(
 }
 
 /// How long a ship answer waits for its parcel's booking to be delivered by another
-/// dispatcher, and how often it looks.
-const BOOKING_WAIT: Duration = Duration::from_secs(2);
-const BOOKING_POLL: Duration = Duration::from_millis(5);
+/// dispatcher (well within the request timeout), and how often it looks: first after
+/// `BOOKING_POLL`, then twice as long each time up to `BOOKING_POLL_MAX`, so that many
+/// waiting requests do not crowd out the deliveries they wait for.
+const BOOKING_WAIT: Duration = Duration::from_secs(10);
+const BOOKING_POLL: Duration = Duration::from_millis(2);
+const BOOKING_POLL_MAX: Duration = Duration::from_millis(100);
 
 /// The order once `package`'s shipment is created with the carrier, so that the ship answer
 /// carries the waybill. The booking is delivered from the outbox now rather than at the next
@@ -1280,6 +1283,7 @@ const BOOKING_POLL: Duration = Duration::from_millis(5);
 /// answers at once without the waybill: the worker retries the booking.
 async fn booked(state: &AppState, id: OrderId, package: PackageId) -> ApiResult<Order> {
     let deadline = Instant::now() + BOOKING_WAIT;
+    let mut pause = BOOKING_POLL;
     loop {
         let failed = match state.engine.dispatch_outbox().await {
             Ok(report) => report.retrying + report.dead > 0,
@@ -1293,7 +1297,8 @@ async fn booked(state: &AppState, id: OrderId, package: PackageId) -> ApiResult<
         if !waiting || failed || Instant::now() >= deadline {
             return Ok(order);
         }
-        tokio::time::sleep(BOOKING_POLL).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(BOOKING_POLL_MAX);
     }
 }
 
