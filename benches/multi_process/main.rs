@@ -44,6 +44,8 @@
 //! `ORDERFLOW_MP_SECONDS` (drive time, 20), `ORDERFLOW_MP_ROUNDS` (2).
 
 mod child;
+#[path = "../common/postgres.rs"]
+mod pg;
 mod recorded;
 mod server;
 
@@ -119,19 +121,6 @@ struct RunResult {
     duplicated: usize,
 }
 
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "multi_process: SKIPPED, DATABASE_URL is not set. Run it with a server:\n  \
-                 ORDERFLOW_PG_DURABLE=1 bash scripts/with-postgres.sh cargo bench --all-features --bench multi_process"
-            );
-            None
-        }
-    }
-}
-
 fn load_average() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     load.split_whitespace().take(3).collect::<Vec<_>>().join(" / ")
@@ -146,7 +135,7 @@ fn main() -> Result<(), BoxError> {
     if let Ok(plan) = std::env::var(PLAN_VAR) {
         return child::run(serde_json::from_str(&plan)?);
     }
-    let Some(url) = database_url() else { return Ok(()) };
+    let Some(url) = pg::database_url("multi_process") else { return Ok(()) };
     let settings = Settings::new();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let admin = rt.block_on(async {
@@ -211,7 +200,7 @@ async fn run(
 ) -> Result<RunResult, BoxError> {
     // The tables, created once before the children connect.
     drop(PgStore::connect(PgOptions::new(url).schema(schema).pool_size(1)).await?);
-    let statements = server::reset_stats(admin).await?;
+    let statements = pg::reset_server_stats(admin).await?;
     let dir = std::env::temp_dir();
     let start_at = Utc::now() + chrono::TimeDelta::seconds(2);
     let load_before = load_average();

@@ -113,19 +113,6 @@ impl Samples {
     }
 }
 
-/// True when the server has `pg_stat_statements` loaded; then its counters and the WAL's are
-/// reset.
-pub async fn reset_stats(admin: &Client) -> Result<bool, BoxError> {
-    let loaded: String = admin.query_one("SHOW shared_preload_libraries", &[]).await?.get(0);
-    if !loaded.contains("pg_stat_statements") {
-        admin.batch_execute("SELECT pg_stat_reset_shared('wal')").await?;
-        return Ok(false);
-    }
-    admin.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await?;
-    admin.batch_execute("SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal')").await?;
-    Ok(true)
-}
-
 /// The WAL since the reset: flushes and their mean time, records and bytes.
 pub async fn wal(admin: &Client) -> Result<String, BoxError> {
     let wal = admin
