@@ -2,7 +2,8 @@
 //! webhook security (forged, stale, tampered, replayed, concurrent duplicates, wrong amount),
 //! authorization, validation errors, illegal transitions, graceful shutdown, the limits that
 //! keep one client from taking the server down (timeouts, body size, connection and in-flight
-//! caps, over raw TCP where a well-behaved client cannot show them) and the command line.
+//! caps, over raw TCP where a well-behaved client cannot show them), the command line, and
+//! ship answers carrying their waybill under concurrent ships (concurrent_ships.rs).
 
 #[path = "../../examples/http_shop/cli.rs"]
 mod cli;
