@@ -104,7 +104,8 @@ impl Settings {
                 drive: Duration::from_secs(60),
                 lifecycles_per_worker: 2,
                 rounds: 1,
-                pay_within_ms: 1_000,
+                // Room for a slow CI machine to pay the paid orders before their deadline.
+                pay_within_ms: 3_000,
                 unpaid_every: 2,
                 tick_ms: 50,
             }
@@ -305,6 +306,24 @@ async fn run(
     }
     if errors > 0 {
         return Err(format!("{errors} lifecycles failed").into());
+    }
+    // Every lifecycle completed, every unpaid order cancelled, each by one deadline firing.
+    let row = admin
+        .query_one(
+            &format!(
+                "SELECT count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'cancelled')
+                 FROM \"{schema}\".orders"
+            ),
+            &[],
+        )
+        .await?;
+    let (completed, cancelled): (i64, i64) = (row.get(0), row.get(1));
+    let fired: u64 = summaries.iter().map(|s| s.fired).sum();
+    if u64::try_from(completed)? != lifecycles || u64::try_from(cancelled)? != unpaid || fired != unpaid {
+        return Err(format!(
+            "{completed} orders completed of {lifecycles} lifecycles, {cancelled} cancelled and {fired} deadlines fired for {unpaid} unpaid orders"
+        )
+        .into());
     }
     Ok(RunResult { processes, lifecycles, rate, lost: check.lost, duplicated: check.duplicated })
 }
