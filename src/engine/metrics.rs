@@ -11,9 +11,13 @@
 //! | `orderflow_outbox_pending`, `orderflow_outbox_ready`, `orderflow_outbox_dead` | gauge | | the [backlog](crate::ports::OutboxBacklog), set by [`Engine::outbox_backlog`](crate::engine::Engine::outbox_backlog) |
 //! | `orderflow_outbox_oldest_pending_seconds` | gauge | | the oldest pending entry's age (0 when none) |
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, TimeDelta, Utc};
+use metrics::{Key, Label, Level, Metadata};
 
 use super::{EngineError, Outcome};
+use crate::command::CommandKind;
 use crate::effect::Effect;
 use crate::order::DeadlineKind;
 use crate::ports::OutboxBacklog;
@@ -44,14 +48,65 @@ pub(super) enum RetryCause {
     OrderNumber,
 }
 
+/// What the engine's counters are recorded with, as the `metrics` macros would record them
+/// from this module.
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The keys of one counter, built on first use, one per slot (a pair of label values): a
+/// record then reads a built key instead of making one (a vector of labels and a hash) every
+/// time, about half of what recording cost with no recorder installed.
+struct Keys<const N: usize>([OnceLock<Key>; N]);
+
+impl<const N: usize> Keys<N> {
+    const fn new() -> Self {
+        Keys([const { OnceLock::new() }; N])
+    }
+
+    /// Adds one to the counter whose key `make` builds, kept in `slot` (built for this record
+    /// alone past the last slot).
+    fn increment(&self, slot: usize, make: impl FnOnce() -> Key) {
+        match self.0.get(slot) {
+            Some(key) => increment(key.get_or_init(make)),
+            None => increment(&make()),
+        }
+    }
+}
+
+/// Adds one to the counter `key` in the recorder in use (the thread's local one, else the
+/// global one, else none).
+fn increment(key: &Key) {
+    metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA)).increment(1);
+}
+
+/// The key of counter `name` with two labels.
+fn counter_key(
+    name: &'static str,
+    (k1, v1): (&'static str, &'static str),
+    (k2, v2): (&'static str, &'static str),
+) -> Key {
+    Key::from_parts(name, vec![Label::new(k1, v1), Label::new(k2, v2)])
+}
+
+/// [`COMMANDS`] keys of applied and unchanged answers, two slots per command kind (room for
+/// 64 kinds); refusals, rarer and with many codes, build theirs.
+static COMMAND_KEYS: Keys<128> = Keys::new();
+
+/// [`OUTBOX`] keys, three slots (the [`Delivery`] results) per effect kind.
+static OUTBOX_KEYS: Keys<33> = Keys::new();
+
 /// Counts a command's answer.
-pub(super) fn record_command(kind: &'static str, result: &Result<Outcome, EngineError>) {
-    let result = match result {
-        Ok(outcome) if outcome.already_applied => "unchanged",
-        Ok(_) => "applied",
-        Err(e) => e.code(),
+pub(super) fn record_command(kind: CommandKind, result: &Result<Outcome, EngineError>) {
+    let (slot, result) = match result {
+        Ok(outcome) if outcome.already_applied => (Some(1), "unchanged"),
+        Ok(_) => (Some(0), "applied"),
+        Err(e) => (None, e.code()),
     };
-    metrics::counter!(COMMANDS, "kind" => kind, "result" => result).increment(1);
+    let key = || counter_key(COMMANDS, ("kind", kind.as_str()), ("result", result));
+    match slot {
+        // A fieldless enum's discriminant: its place in the declaration.
+        Some(slot) => COMMAND_KEYS.increment(kind as usize * 2 + slot, key),
+        None => increment(&key()),
+    }
 }
 
 /// Counts a command decided again.
@@ -60,7 +115,7 @@ pub(super) fn record_retry(kind: &'static str, cause: RetryCause) {
         RetryCause::Conflict => "conflict",
         RetryCause::OrderNumber => "order_number",
     };
-    metrics::counter!(RETRIES, "kind" => kind, "cause" => cause).increment(1);
+    increment(&counter_key(RETRIES, ("kind", kind), ("cause", cause)));
 }
 
 /// What became of one delivery attempt.
@@ -76,12 +131,13 @@ pub(super) enum Delivery {
 
 /// Counts one delivery attempt of `effect`.
 pub(super) fn record_delivery(effect: &Effect, delivery: Delivery) {
-    let result = match delivery {
-        Delivery::Delivered => "delivered",
-        Delivery::Retrying => "retrying",
-        Delivery::Dead => "dead",
+    let (slot, result) = match delivery {
+        Delivery::Delivered => (0, "delivered"),
+        Delivery::Retrying => (1, "retrying"),
+        Delivery::Dead => (2, "dead"),
     };
-    metrics::counter!(OUTBOX, "effect" => effect_label(effect), "result" => result).increment(1);
+    let (kind, label) = effect_label(effect);
+    OUTBOX_KEYS.increment(kind * 3 + slot, || counter_key(OUTBOX, ("effect", label), ("result", result)));
 }
 
 /// Records how late a deadline due at `due_at` was fired at `now`.
@@ -104,20 +160,20 @@ fn seconds(d: TimeDelta) -> f64 {
     d.max(TimeDelta::zero()).to_std().map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// The effect's `effect` tag in its stored form.
-fn effect_label(effect: &Effect) -> &'static str {
+/// The effect's kind, numbered for [`OUTBOX_KEYS`], and its `effect` tag in its stored form.
+fn effect_label(effect: &Effect) -> (usize, &'static str) {
     match effect {
-        Effect::ReserveStock { .. } => "reserve_stock",
-        Effect::ReleaseStock { .. } => "release_stock",
-        Effect::CommitStock { .. } => "commit_stock",
-        Effect::Restock { .. } => "restock",
-        Effect::ReturnToStock { .. } => "return_to_stock",
-        Effect::ClosePayment { .. } => "close_payment",
-        Effect::Refund { .. } => "refund",
-        Effect::CreateShipment { .. } => "create_shipment",
-        Effect::SubscribeTracking { .. } => "subscribe_tracking",
-        Effect::Notify(_) => "notify",
-        Effect::Schedule { .. } => "schedule",
+        Effect::ReserveStock { .. } => (0, "reserve_stock"),
+        Effect::ReleaseStock { .. } => (1, "release_stock"),
+        Effect::CommitStock { .. } => (2, "commit_stock"),
+        Effect::Restock { .. } => (3, "restock"),
+        Effect::ReturnToStock { .. } => (4, "return_to_stock"),
+        Effect::ClosePayment { .. } => (5, "close_payment"),
+        Effect::Refund { .. } => (6, "refund"),
+        Effect::CreateShipment { .. } => (7, "create_shipment"),
+        Effect::SubscribeTracking { .. } => (8, "subscribe_tracking"),
+        Effect::Notify(_) => (9, "notify"),
+        Effect::Schedule { .. } => (10, "schedule"),
     }
 }
 

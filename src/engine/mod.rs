@@ -490,7 +490,7 @@ impl<A: Ports> Engine<A> {
         }
         .instrument(span)
         .await;
-        metrics::record_command("place", &placed);
+        metrics::record_command(crate::command::CommandKind::Place, &placed);
         placed
     }
 
@@ -586,7 +586,7 @@ impl<A: Ports> Engine<A> {
         }
         .instrument(span)
         .await;
-        metrics::record_command(kind.as_str(), &answered);
+        metrics::record_command(kind, &answered);
         answered
     }
 

@@ -6,6 +6,7 @@
 //!
 //! Private: [`super::RecordKeeping`] is the public, sealed name of this trait.
 
+use std::borrow::{Borrow, Cow};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 
@@ -38,14 +39,27 @@ pub struct Record<R> {
 /// no store replays events) and its history.
 pub trait Keep: Default + Send + 'static {
     /// What the store remembers an outbox or dedupe key by.
-    type Key: Hash + Eq + Send;
-    /// How maps of [`Keep::Key`]s hash them.
+    type Key: Hash + Eq + Send + Borrow<Self::Probe>;
+    /// What a key is looked up by: hashes and compares as the [`Keep::Key`] it borrows as, so
+    /// a look-up need not build a key of its own (text is looked up as `str`, not a new
+    /// `String`).
+    type Probe: Hash + Eq + ToOwned + ?Sized;
+    /// How maps of dedupe keys hash them: callers choose those keys (idempotency keys,
+    /// provider ids), so the hasher must resist keys chosen to collide.
     type KeyHasher: BuildHasher + Default + Send;
+    /// How the outbox's maps of keys hash them. The engine makes those keys, each starting
+    /// with its order's id (random bits nobody outside chooses), so a fast hasher with only
+    /// minimal resistance to chosen collisions will do: they are hashed twice per row at its
+    /// commit and twice at its completion, and again each time a map grows.
+    type OutboxHasher: BuildHasher + Default + Send;
     /// One order's snapshot and history.
     type Kept: Send;
 
     /// The key `key` is remembered by.
     fn key(&self, key: &str) -> Self::Key;
+
+    /// What to look `key` up by in a map of [`Keep::Key`]s.
+    fn probe<'k>(&self, key: &'k str) -> Cow<'k, Self::Probe>;
 
     /// Readies a commit's new events before anything is written, so a commit whose events
     /// cannot be kept changes nothing.

@@ -14,6 +14,7 @@
 //! To test how a host copes with a backend that is down, wrap either in
 //! `testing::Failing` (feature `testing`).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::ops::Bound;
@@ -109,8 +110,11 @@ impl<K: RecordKeeping> fmt::Debug for MemoryStore<K> {
     }
 }
 
-/// A map keyed by outbox or dedupe keys, as `K` remembers them.
+/// A map keyed by dedupe keys, as `K` remembers them.
 type KeyMap<K, V> = HashMap<<K as Keep>::Key, V, <K as Keep>::KeyHasher>;
+
+/// A map keyed by outbox keys, as `K` remembers them.
+type OutboxKeyMap<K, V> = HashMap<<K as Keep>::Key, V, <K as Keep>::OutboxHasher>;
 
 struct StoreInner<K: Keep> {
     /// Every order, by id (ids are time-ordered, so this is also the listing order).
@@ -133,9 +137,9 @@ struct StoreInner<K: Keep> {
     /// insert and remove (rows are removed from the front as they are delivered).
     outbox: BTreeMap<u64, Box<OutboxRow>>,
     /// The rows of `outbox` by their key.
-    outbox_keys: KeyMap<K, u64>,
+    outbox_keys: OutboxKeyMap<K, u64>,
     /// The keys of delivered rows.
-    delivered: HashSet<K::Key, K::KeyHasher>,
+    delivered: HashSet<K::Key, K::OutboxHasher>,
     /// Rows neither done nor dead.
     outbox_open: BTreeSet<u64>,
     /// Dead rows.
@@ -160,7 +164,7 @@ impl<K: Keep> StoreInner<K> {
             by_customer: BTreeSet::new(),
             deadlines: BTreeSet::new(),
             outbox: BTreeMap::new(),
-            outbox_keys: KeyMap::<K, u64>::default(),
+            outbox_keys: OutboxKeyMap::<K, u64>::default(),
             delivered: HashSet::default(),
             outbox_open: BTreeSet::new(),
             outbox_dead: BTreeSet::new(),
@@ -311,7 +315,7 @@ impl<K: Keep> StoreInner<K> {
     fn check_dedupe_keys(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
         let mut seen: HashSet<&str> = HashSet::with_capacity(commit.dedupe_keys.len());
         for key in commit.dedupe_keys {
-            if self.dedupe.contains_key(&self.keeping.key(key)) || !seen.insert(key.as_str()) {
+            if self.dedupe.contains_key(&*self.keeping.probe(key)) || !seen.insert(key.as_str()) {
                 return Err(StoreError::DuplicateKey(key.clone()));
             }
         }
@@ -392,12 +396,15 @@ impl<K: Keep> StoreInner<K> {
         }
         for entry in commit.outbox {
             let key = self.keeping.key(&entry.key);
-            if self.outbox_keys.contains_key(&key) || self.delivered.contains(&key) {
+            if self.delivered.contains::<K::Key>(&key) {
                 continue;
             }
+            let Entry::Vacant(slot) = self.outbox_keys.entry(key) else {
+                continue;
+            };
             let seq = self.next_outbox;
             self.next_outbox = self.next_outbox.wrapping_add(1);
-            self.outbox_keys.insert(key, seq);
+            slot.insert(seq);
             self.outbox_open.insert(seq);
             self.outbox.insert(
                 seq,
@@ -515,12 +522,12 @@ impl<K: Keep> StoreInner<K> {
 
     /// The sequence number of the undelivered row with this key.
     fn outbox_seq(&self, key: &str) -> Option<u64> {
-        self.outbox_keys.get(&self.keeping.key(key)).copied()
+        self.outbox_keys.get(&*self.keeping.probe(key)).copied()
     }
 
     fn complete_outbox(&mut self, key: &str) {
-        let key = self.keeping.key(key);
-        let Some(seq) = self.outbox_keys.get(&key).copied() else {
+        // Taken out of the map at once: a delivered row's key moves to `delivered` as it is.
+        let Some((key, seq)) = self.outbox_keys.remove_entry(&*self.keeping.probe(key)) else {
             return;
         };
         self.outbox_open.remove(&seq);
@@ -528,10 +535,11 @@ impl<K: Keep> StoreInner<K> {
             Some(row) if row.dead => {
                 row.done = true;
                 row.lease_until = None;
+                // Still a dead letter: it keeps its key.
+                self.outbox_keys.insert(key, seq);
             }
             _ => {
                 self.outbox.remove(&seq);
-                self.outbox_keys.remove(&key);
                 self.delivered.insert(key);
             }
         }
@@ -674,7 +682,7 @@ impl<K: RecordKeeping> OrderRepository for MemoryStore<K> {
 
     async fn find_by_key(&self, key: &str) -> Result<Option<OrderId>, StoreError> {
         let inner = lock(&self.inner);
-        Ok(inner.dedupe.get(&inner.keeping.key(key)).copied())
+        Ok(inner.dedupe.get(&*inner.keeping.probe(key)).copied())
     }
 
     async fn list(&self, filter: &OrderFilter, after: Option<OrderId>, limit: usize) -> Result<OrderPage, StoreError> {
@@ -744,6 +752,7 @@ impl<K: RecordKeeping> WorkQueue for MemoryStore<K> {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
+    use crate::ports::OutboxEntry;
     use crate::testing::conformance::{self, sample_order};
     use crate::testing::t0;
     #[cfg(feature = "packed-memory")]
@@ -763,6 +772,55 @@ mod tests {
         conformance::run_all(MemoryStore::packed).await;
         conformance::run_all(|| MemoryStore::with_hot_orders(0)).await;
         conformance::run_all(|| MemoryStore::with_hot_orders(1)).await;
+    }
+
+    /// A dead letter completed late (a delivery that succeeded after all) stays listed, keeps
+    /// its key (a commit with the same key adds nothing), and completing it again changes
+    /// nothing; a live row completed is dropped and its key remembered as delivered.
+    #[tokio::test]
+    async fn a_completed_dead_letter_keeps_its_key() {
+        let store = MemoryStore::new();
+        let (order, events) = sample_order("alice", 1, t0());
+        let notice = |n: u32| OutboxEntry {
+            key: format!("{}/test/{n}", order.id),
+            effect: Effect::ReleaseStock { items: Vec::new() },
+        };
+        let outbox = [notice(1), notice(2)];
+        let commit = Commit { order: &order, expected_version: 0, events: &events, outbox: &outbox, dedupe_keys: &[] };
+        store.create(commit).await.unwrap_or_else(|e| panic!("create: {e}"));
+        let claimed = store.claim_outbox(t0(), TimeDelta::seconds(30), 10).await.unwrap_or_default();
+        assert_eq!(claimed.len(), 2);
+        let (dead, live) = (&outbox[0].key, &outbox[1].key);
+        store.fail_outbox(dead, t0(), None, "refused").await.unwrap_or_else(|e| panic!("fail: {e}"));
+        for _ in 0..2 {
+            store.complete_outbox(dead).await.unwrap_or_else(|e| panic!("complete: {e}"));
+        }
+        store.complete_outbox(live).await.unwrap_or_else(|e| panic!("complete: {e}"));
+        assert_eq!(store.outbox_dead(), vec![(dead.clone(), "refused".to_owned())]);
+        assert_eq!(store.outbox_pending(), 0);
+
+        // Both keys are known: committing them again adds no row.
+        let (mut next, new_events) = sample_order("alice", 1, t0() + TimeDelta::seconds(1));
+        next.id = order.id;
+        let new_events: Vec<Event> = new_events
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e.seq = order.version + 1 + i as u64;
+                e
+            })
+            .collect();
+        next.version = order.version + new_events.len() as u64;
+        let commit = Commit {
+            order: &next,
+            expected_version: order.version,
+            events: &new_events,
+            outbox: &outbox,
+            dedupe_keys: &[],
+        };
+        store.append(commit).await.unwrap_or_else(|e| panic!("append: {e}"));
+        assert_eq!(store.outbox_pending(), 0, "no row added under a known key");
+        assert_eq!(store.outbox_dead().len(), 1);
     }
 
     /// Stores a snapshot that is not the fold of its events (the contract lets a caller store

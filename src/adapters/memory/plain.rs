@@ -1,5 +1,6 @@
 //! [`Plain`]: records hold their snapshot and events as values, and keys as text.
 
+use std::borrow::Cow;
 use std::hash::RandomState;
 
 use super::keeping::Keep;
@@ -22,11 +23,17 @@ pub struct PlainRecord {
 
 impl Keep for Plain {
     type Key = String;
+    type Probe = str;
     type KeyHasher = RandomState;
+    type OutboxHasher = foldhash::fast::RandomState;
     type Kept = PlainRecord;
 
     fn key(&self, key: &str) -> String {
         key.to_owned()
+    }
+
+    fn probe<'k>(&self, key: &'k str) -> Cow<'k, str> {
+        Cow::Borrowed(key)
     }
 
     fn prepare(&mut self, _events: &[Event]) -> Result<(), StoreError> {

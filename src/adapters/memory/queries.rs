@@ -42,36 +42,55 @@ pub(super) struct QueryIndex {
 }
 
 impl QueryIndex {
-    /// Moves an order's entries from what it was (`None` when new) to what it is.
+    /// Moves an order's entries from what it was (`None` when new) to what it is, touching
+    /// only the indexes whose key or membership changed: most commits change the status
+    /// alone, and few the placement time (never, from the engine).
     pub(super) fn update(&mut self, old: Option<(&OrderSummary, &QueryColumns)>, new: (&OrderSummary, &QueryColumns)) {
-        let key = |(s, c): (&OrderSummary, &QueryColumns)| (s.status, s.placed_at, c.clone());
-        if old.map(key) == Some(key(new)) {
+        let Some(old) = old.filter(|(was, _)| (was.id, was.placed_at) == (new.0.id, new.0.placed_at)) else {
+            if let Some(old) = old {
+                self.apply(old, false);
+            }
+            self.apply(new, true);
             return;
+        };
+        let ((was, was_columns), (now, columns)) = (old, new);
+        let at = (now.placed_at, now.id);
+        set_member(&mut self.anomalies, at, columns.payment_anomaly, was_columns.payment_anomaly);
+        set_member(&mut self.open_cases, at, columns.open_cases, was_columns.open_cases);
+        if was_columns.ship_by != columns.ship_by {
+            if let Some(ship_by) = was_columns.ship_by {
+                self.ship_by.remove(&(ship_by, now.id));
+            }
+            if let Some(ship_by) = columns.ship_by {
+                self.ship_by.insert((ship_by, now.id));
+            }
         }
-        if let Some(old) = old {
-            self.apply(old, false);
+        if was.status != now.status {
+            self.count(was, false);
+            self.count(now, true);
         }
-        self.apply(new, true);
     }
 
     /// Adds (or removes) an order's entries.
     fn apply(&mut self, (summary, columns): (&OrderSummary, &QueryColumns), add: bool) {
         let at = (summary.placed_at, summary.id);
-        let set = |set: &mut ByTime, key, on: bool| {
-            if on {
-                if add {
-                    set.insert(key)
-                } else {
-                    set.remove(&key)
-                };
-            }
-        };
-        set(&mut self.by_time, at, true);
-        set(&mut self.anomalies, at, columns.payment_anomaly);
-        set(&mut self.open_cases, at, columns.open_cases);
+        // (a member now, a member before) of a set the order belongs in when `listed`.
+        let change = |listed: bool| if add { (listed, false) } else { (false, listed) };
+        let (member, was) = change(true);
+        set_member(&mut self.by_time, at, member, was);
+        let (member, was) = change(columns.payment_anomaly);
+        set_member(&mut self.anomalies, at, member, was);
+        let (member, was) = change(columns.open_cases);
+        set_member(&mut self.open_cases, at, member, was);
         if let Some(ship_by) = columns.ship_by {
-            set(&mut self.ship_by, (ship_by, summary.id), true);
+            let (member, was) = change(true);
+            set_member(&mut self.ship_by, (ship_by, summary.id), member, was);
         }
+        self.count(summary, add);
+    }
+
+    /// Adds (or removes) an order's entry in its status lane and its status's count.
+    fn count(&mut self, summary: &OrderSummary, add: bool) {
         let status = (summary.status, summary.placed_at, summary.id);
         let count = self.counts.entry(summary.status).or_default();
         if add {
@@ -137,6 +156,20 @@ impl QueryIndex {
                 .collect()
         };
         query.page(read)
+    }
+}
+
+/// Puts `key` in `set` when it becomes a member (`member` and not `was`), takes it out when
+/// it stops being one, and leaves the set alone otherwise.
+fn set_member(set: &mut ByTime, key: (DateTime<Utc>, OrderId), member: bool, was: bool) {
+    match (was, member) {
+        (false, true) => {
+            set.insert(key);
+        }
+        (true, false) => {
+            set.remove(&key);
+        }
+        _ => {}
     }
 }
 

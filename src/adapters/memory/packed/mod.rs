@@ -3,6 +3,7 @@
 //! decoded; the others keep it packed the same way. Outbox and dedupe keys are remembered by
 //! 128-bit fingerprints.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -141,11 +142,17 @@ impl PackedRecord {
 
 impl Keep for Packed {
     type Key = Fingerprint;
+    type Probe = Fingerprint;
     type KeyHasher = Hashing;
+    type OutboxHasher = Hashing;
     type Kept = PackedRecord;
 
     fn key(&self, key: &str) -> Fingerprint {
         self.fingerprints.of(key)
+    }
+
+    fn probe<'k>(&self, key: &'k str) -> Cow<'k, Fingerprint> {
+        Cow::Owned(self.fingerprints.of(key))
     }
 
     fn prepare(&mut self, events: &[Event]) -> Result<(), StoreError> {
