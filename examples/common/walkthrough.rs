@@ -15,8 +15,8 @@ use orderflow::order::TrackingKind;
 use orderflow::ports::{OrderRepository, PaymentSession, WorkQueue};
 use orderflow::testing::emulators::{EmulatedAlipay, EmulatedKuaidi100, alipay, kuaidi100};
 use orderflow::testing::{
-    FakeCarrier, FixedClock, RecordingNotifier, TestPayments, TestTracking, buyer, customer_service, pack_remaining,
-    reviewer, sample_form, warehouse,
+    CarrierReport, FakeCarrier, FixedClock, RecordingNotifier, TestPayments, TestTracking, buyer, customer_service,
+    pack_remaining, reviewer, sample_form, warehouse,
 };
 use orderflow::{Action, Command, MemoryInventory, PackageId, Sku, Workflow, WorkflowConfig};
 
@@ -141,7 +141,8 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
             (44, TrackingKind::Delivered, "快件已签收"),
         ] {
             clock.advance(TimeDelta::hours(hours));
-            let push = kuaidi100.carrier_reports(&waybill, kind, clock.now(), words, clock.now()).ok_or("no push")?;
+            let report = CarrierReport { waybill: &waybill, kind, at: clock.now(), words };
+            let push = kuaidi100.carrier_reports(report, clock.now()).ok_or("no push")?;
             applied.push(engine.handle_tracking_push(&push).await?);
             if kind == TrackingKind::InTransit {
                 applied.push(engine.handle_tracking_push(&push).await?);

@@ -21,7 +21,7 @@ pub use clock::FixedClock;
 pub use failing::{COMMITS, Failing, Failure, FailureSwitch, Fault, FromFault};
 pub use gateway::FakeGateway;
 pub use notifier::RecordingNotifier;
-pub use providers::{TestPayments, TestTracking};
+pub use providers::{CarrierReport, TestPayments, TestTracking};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 

@@ -26,20 +26,26 @@ pub trait TestPayments: PaymentGateway {
     fn confirmed_transactions(&self, order_number: &OrderNumber) -> Vec<String>;
 }
 
+/// What a carrier reports about a parcel: `kind` for `waybill`, happened `at`, in the
+/// carrier's `words` (which also tell reports of the same kind apart).
+#[derive(Debug, Clone, Copy)]
+pub struct CarrierReport<'a> {
+    /// The parcel's waybill.
+    pub waybill: &'a str,
+    /// What happened.
+    pub kind: TrackingKind,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The carrier's words.
+    pub words: &'a str,
+}
+
 /// Logistics whose tracking service a test can make report a parcel's progress.
 pub trait TestTracking: Logistics {
-    /// The carrier reports `kind` for `waybill`, happened at `at` (`event` tells reports of
-    /// the same kind apart): the signed push the shop receives at `now`. `None` when the
-    /// service pushes nothing for the waybill (a real service pushes only what the shop
+    /// The carrier reports `report`: the signed push the shop receives at `now`. `None` when
+    /// the service pushes nothing for the waybill (a real service pushes only what the shop
     /// subscribed to; the report is still in the waybill's history, for `query_tracking`).
-    fn carrier_reports(
-        &self,
-        waybill: &str,
-        kind: TrackingKind,
-        at: DateTime<Utc>,
-        event: &str,
-        now: DateTime<Utc>,
-    ) -> Option<RawMessage>;
+    fn carrier_reports(&self, report: CarrierReport<'_>, now: DateTime<Utc>) -> Option<RawMessage>;
 }
 
 impl TestPayments for FakeGateway {
@@ -58,15 +64,9 @@ impl TestPayments for FakeGateway {
 impl TestTracking for FakeCarrier {
     /// Always: the fake pushes every waybill; the push is signed at `now` (the carrier refuses
     /// a signature outside its tolerance of the shop's clock), the update keeps its own time.
-    fn carrier_reports(
-        &self,
-        waybill: &str,
-        kind: TrackingKind,
-        at: DateTime<Utc>,
-        event: &str,
-        now: DateTime<Utc>,
-    ) -> Option<RawMessage> {
-        let update = FakeCarrier::update(kind, at, &format!("{waybill}-{event}"));
+    fn carrier_reports(&self, report: CarrierReport<'_>, now: DateTime<Utc>) -> Option<RawMessage> {
+        let CarrierReport { waybill, kind, at, words } = report;
+        let update = FakeCarrier::update(kind, at, &format!("{waybill}-{words}"));
         Some(self.push_many(&[TrackingPush::new(self.name(), waybill, update)], now))
     }
 }

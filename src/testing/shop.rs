@@ -11,8 +11,8 @@ use crate::engine::{Adapters, Engine, Outcome};
 use crate::order::TrackingKind;
 use crate::ports::{Logistics, PaymentGateway};
 use crate::testing::{
-    Failing, FailureSwitch, FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, TestPayments, TestTracking, buyer,
-    pack_remaining, sample_form, t0, warehouse,
+    CarrierReport, Failing, FailureSwitch, FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, TestPayments,
+    TestTracking, buyer, pack_remaining, sample_form, t0, warehouse,
 };
 use crate::{Action, Actor, Command, MemoryInventory, MemoryStore, OrderId, PackageId, PlaceOrderForm, Sku, Workflow};
 
@@ -202,7 +202,8 @@ impl<G: TestPayments + 'static, L: TestTracking + 'static> Shop<G, L> {
     /// The carrier's signed Delivered push for `waybill`, handled.
     pub async fn deliver(&self, waybill: &str) {
         let now = self.clock.now();
-        let raw = self.carrier.carrier_reports(waybill, TrackingKind::Delivered, now, "delivered", now).unwrap();
+        let report = CarrierReport { waybill, kind: TrackingKind::Delivered, at: now, words: "delivered" };
+        let raw = self.carrier.carrier_reports(report, now).unwrap();
         self.engine.handle_tracking_push(&raw).await.unwrap();
     }
 
@@ -211,5 +212,34 @@ impl<G: TestPayments + 'static, L: TestTracking + 'static> Shop<G, L> {
         let id = self.place(customer).await.order.id;
         self.pay(id).await;
         id
+    }
+}
+
+#[cfg(all(test, feature = "alipay", feature = "kuaidi100"))]
+mod tests {
+    use super::{CarrierReport, EmulatedShop, TestTracking};
+    use crate::order::TrackingKind;
+    use crate::testing::{buyer, t0};
+    use crate::{Action, OrderStatus, Workflow};
+
+    /// The shop's helpers run the whole story on the real formats: the payment opened at the
+    /// Alipay emulator and paid there, the waybill subscribed at Kuaidi100 and pushed to.
+    #[tokio::test]
+    async fn an_emulated_shop_pays_ships_and_delivers_through_the_emulators() {
+        let shop = EmulatedShop::emulated(Workflow::default(), 10);
+        let id = shop.paid_order("alice").await;
+        let order = shop.engine.order(id).await.unwrap();
+        let trade = shop.alipay().trade(&order.number.provider_reference()).unwrap();
+        assert_eq!((trade.status, trade.total), ("TRADE_SUCCESS", order.totals.total.minor));
+        assert_eq!(order.payment.captures.first().map(|c| c.txn_id.as_str()), Some(trade.trade_no.as_str()));
+
+        let report = CarrierReport { waybill: "SF-UNKNOWN", kind: TrackingKind::PickedUp, at: t0(), words: "x" };
+        let not_shipped = shop.carrier.carrier_reports(report, t0());
+        assert!(not_shipped.is_none(), "Kuaidi100 pushes only subscribed waybills");
+        let waybill = shop.ship_all(id).await;
+        assert_eq!(shop.kuaidi100().subscriptions().get(&waybill).map(|s| s.company.as_str()), Some("shunfeng"));
+        shop.deliver(&waybill).await;
+        shop.run(id, buyer("alice"), Action::ConfirmReceipt).await;
+        assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::Completed);
     }
 }

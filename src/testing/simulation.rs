@@ -36,8 +36,8 @@ use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, Tracking
 use crate::ports::RawMessage;
 use crate::testing::shop::{SKUS, Shop, sku};
 use crate::testing::{
-    COMMITS, Failure, Fault, TestPayments, TestTracking, buyer, customer_service, pack_remaining, sample_cod_form,
-    sample_form,
+    COMMITS, CarrierReport, Failure, Fault, TestPayments, TestTracking, buyer, customer_service, pack_remaining,
+    sample_cod_form, sample_form,
 };
 
 /// The invariants checked, by name.
@@ -397,7 +397,8 @@ impl<G: TestPayments + 'static, L: TestTracking + 'static> Driver<G, L> {
             // Each update carries its own time, but the push is sent now. Nothing is pushed for
             // a waybill the tracking service was never subscribed to (the subscription failed
             // for good): the order waits for the tracking poll.
-            let Some(raw) = self.shop.carrier.carrier_reports(&waybill, kind, at, event, now) else { continue };
+            let report = CarrierReport { waybill: &waybill, kind, at, words: event };
+            let Some(raw) = self.shop.carrier.carrier_reports(report, now) else { continue };
             let copies = if self.fault("tracking push duplicated", 10) { 2 } else { 1 };
             for _ in 0..copies {
                 let _ = self.shop.engine.handle_tracking_push(&raw).await;

@@ -21,7 +21,7 @@ use crate::adapters::kuaidi100::state::STATES;
 use crate::adapters::kuaidi100::{Kuaidi100, Kuaidi100Config, Secret};
 use crate::order::TrackingKind;
 use crate::ports::RawMessage;
-use crate::testing::{FakeCarrier, TestTracking};
+use crate::testing::{CarrierReport, FakeCarrier, TestTracking};
 
 /// The emulated customer id (`customer`).
 pub const CUSTOMER: &str = "3564B6CF145FA93724CE18C1FB149036";
@@ -245,17 +245,10 @@ fn last_result(company: &str, waybill: &str, history: &[Entry]) -> Value {
 }
 
 impl TestTracking for EmulatedKuaidi100 {
-    /// [`Emulator::report`], with `event` as the carrier's words (Kuaidi100 tells entries
-    /// apart by time and words); pushes carry no send time.
-    fn carrier_reports(
-        &self,
-        waybill: &str,
-        kind: TrackingKind,
-        at: DateTime<Utc>,
-        event: &str,
-        _now: DateTime<Utc>,
-    ) -> Option<RawMessage> {
-        self.tracking().transport().emulator().report(waybill, kind, at, event)
+    /// [`Emulator::report`] (Kuaidi100 tells entries apart by time and words); pushes carry no
+    /// send time.
+    fn carrier_reports(&self, report: CarrierReport<'_>, _now: DateTime<Utc>) -> Option<RawMessage> {
+        self.tracking().transport().emulator().report(report.waybill, report.kind, report.at, report.words)
     }
 }
 
@@ -265,5 +258,38 @@ impl HttpEmulator for Emulator {
         let path = call.path.split_once('?').map_or(call.path, |(path, _)| path);
         let (status, body) = self.handle(path, call.body);
         response(status, vec![("Content-Type".to_owned(), "application/json;charset=UTF-8".to_owned())], body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Emulator, state_of};
+    use crate::adapters::kuaidi100::state::kind_of_code;
+    use crate::order::TrackingKind;
+    use crate::testing::t0;
+
+    /// Every kind reported by its main state when it has one, and read back as that kind.
+    #[test]
+    fn state_of_prefers_the_main_state_and_reads_back_as_the_kind() {
+        assert_eq!(state_of(TrackingKind::Delivered), Some(("3", "签收")));
+        assert_eq!(state_of(TrackingKind::Exception), Some(("2", "疑难")));
+        assert_eq!(state_of(TrackingKind::AwaitingPickup), Some(("101", "已下单")));
+        for kind in [TrackingKind::PickedUp, TrackingKind::InTransit, TrackingKind::Customs, TrackingKind::Returning] {
+            let (code, _) = state_of(kind).unwrap();
+            assert_eq!(kind_of_code(code), Some(kind), "{code}");
+        }
+    }
+
+    /// A report joins the history either way; the push comes only for a subscribed waybill.
+    #[test]
+    fn report_pushes_only_subscribed_waybills() {
+        let emulator = Emulator::default();
+        assert!(emulator.report("SF1", TrackingKind::PickedUp, t0(), "collected").is_none());
+        let param = r#"{"company":"shunfeng","number":"SF1","key":"pLXUGAwK5305","parameters":{"salt":"s"}}"#;
+        let body = crate::adapters::kuaidi100::sign::form_encode(&[("schema", "json"), ("param", param)]);
+        assert!(emulator.handle("/poll", body.as_bytes()).1.contains("\"result\":true"));
+        let push = emulator.report("SF1", TrackingKind::Delivered, t0(), "signed for").unwrap();
+        let text = String::from_utf8_lossy(&push.body).into_owned();
+        assert!(text.contains("collected") && text.contains("signed"), "the whole history: {text}");
     }
 }
