@@ -34,6 +34,9 @@
 //! `bash scripts/with-postgres.sh cargo bench --all-features --bench postgres_vs_raw`
 //! Without `DATABASE_URL` it prints why and does nothing (so `cargo test --benches` passes).
 
+#[path = "common/postgres.rs"]
+mod pg;
+
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -600,19 +603,7 @@ fn load_average() -> String {
     load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
-/// True when the server has `pg_stat_statements` loaded (`ORDERFLOW_PG_DURABLE=1` loads it);
-/// then the extension is created and its counters, and the WAL's, are reset.
-async fn reset_server_stats(admin: &Client) -> Result<bool, BoxError> {
-    let loaded: String = admin.query_one("SHOW shared_preload_libraries", &[]).await?.get(0);
-    if !loaded.contains("pg_stat_statements") {
-        return Ok(false);
-    }
-    admin.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await?;
-    admin.batch_execute("SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal')").await?;
-    Ok(true)
-}
-
-/// Where the server's time went since [`reset_server_stats`]: the statements with the most
+/// Where the server's time went since [`pg::reset_server_stats`]: the statements with the most
 /// planning and execution time (a commit's flush is not in it), how often each was planned,
 /// and the WAL's writes and flushes.
 async fn print_server_stats(admin: &Client) -> Result<(), BoxError> {
@@ -764,21 +755,8 @@ fn pgbench_runs(url: &str, schema: &str) {
     }
 }
 
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "postgres_vs_raw: SKIPPED, DATABASE_URL is not set. Run it with a server:\n  \
-                 bash scripts/with-postgres.sh cargo bench --all-features --bench postgres_vs_raw"
-            );
-            None
-        }
-    }
-}
-
 fn main() -> Result<(), BoxError> {
-    let Some(url) = database_url() else { return Ok(()) };
+    let Some(url) = pg::database_url("postgres_vs_raw") else { return Ok(()) };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let pid = std::process::id();
     let (engine_schema, raw_schema) = (format!("bench_engine_{pid}"), format!("bench_raw_{pid}"));
@@ -854,7 +832,7 @@ fn bench(rt: &tokio::runtime::Runtime, url: &str, admin: &Client, schemas: [&str
         let synchronous: String = rt.block_on(admin.query_one("SHOW synchronous_commit", &[]))?.get(0);
         eprintln!("server: fsync={fsync}, synchronous_commit={synchronous}");
         let durable = fsync == "on" && synchronous != "off";
-        let stats = rt.block_on(reset_server_stats(admin))?;
+        let stats = rt.block_on(pg::reset_server_stats(admin))?;
         let (engine_side, raw_side) = ((&engine, &script, &engine_progress), (&clients[..], &commits, &raw_progress));
         interleaved(rt, admin, engine_side, raw_side, durable)?;
         if stats {

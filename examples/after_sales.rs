@@ -5,7 +5,7 @@
 
 use chrono::TimeDelta;
 use orderflow::order::{CaseKind, CaseLine, CaseRequest, ScannedItem};
-use orderflow::testing::shop::Shop;
+use orderflow::testing::shop::EmulatedShop;
 use orderflow::testing::{buyer, customer_service, warehouse};
 use orderflow::timeline::case_timeline;
 use orderflow::{Action, CaseId, LineId, OrderId, StaffId, Workflow, WorkflowConfig};
@@ -22,13 +22,13 @@ fn ask(kind: CaseKind, line: u32, quantity: u32, reason: &str, text: &str) -> Ac
     Action::OpenCase { request }
 }
 
-async fn open(shop: &Shop, id: OrderId, action: Action) -> CaseId {
+async fn open(shop: &EmulatedShop, id: OrderId, action: Action) -> CaseId {
     let outcome = shop.run(id, buyer("alice"), action).await;
     outcome.order.cases().last().map(|c| c.id).unwrap_or(CaseId(0))
 }
 
 /// Approved, parcel sent back by the buyer, received and inspected (passed).
-async fn returned(shop: &Shop, id: OrderId, case: CaseId) {
+async fn returned(shop: &EmulatedShop, id: OrderId, case: CaseId) {
     shop.run(id, customer_service(), Action::ApproveCase { case }).await;
     let waybill = format!("YT-RETURN-{case}");
     shop.run(id, buyer("alice"), Action::RecordReturnParcel { case, waybill }).await;
@@ -41,7 +41,7 @@ async fn main() {
     // The mug has a one-year warranty in this shop.
     let mut config = WorkflowConfig::default();
     config.warranties.insert("MUG-CLAY".into(), TimeDelta::days(365));
-    let shop = Shop::with_workflow(Workflow::new(config), 50);
+    let shop = EmulatedShop::emulated(Workflow::new(config), 50);
 
     // One order, delivered and confirmed.
     let id = shop.paid_order("alice").await;

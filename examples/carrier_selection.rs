@@ -1,5 +1,6 @@
 //! Quotes from two fake carriers for one parcel, and what each selection policy chooses and
-//! why (in English and in Chinese); the chosen reason is recorded, typed, in the shipping event.
+//! why (in English and in Chinese); the chosen reason is recorded, typed, in the shipping event
+//! (of an order paid through the Alipay adapter against its emulator).
 //!
 //! `cargo run --example carrier_selection`
 
@@ -11,9 +12,10 @@ use orderflow::effect::StockItem;
 use orderflow::engine::{Adapters, Engine};
 use orderflow::locale::{English, Localizer, SimplifiedChinese};
 use orderflow::ports::{Logistics, Parcel};
+use orderflow::testing::emulators::alipay;
 use orderflow::testing::{FakeCarrier, MultiCarrier};
 use orderflow::testing::{
-    FakeGateway, FixedClock, RecordingNotifier, buyer, pack_remaining, sample_form, t0, warehouse,
+    FixedClock, RecordingNotifier, TestPayments, buyer, pack_remaining, sample_form, t0, warehouse,
 };
 use orderflow::{Action, Command, MemoryInventory, MemoryStore, PackageId};
 use orderflow::{Sku, Workflow};
@@ -78,8 +80,8 @@ async fn main() {
     for s in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
         inventory.set_stock(&Sku::new(s).unwrap_or_else(|_| unreachable!("valid sku")), 10);
     }
-    let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
     let clock = Arc::new(FixedClock::new(t0()));
+    let gateway = Arc::new(alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone())), clock.clone()));
     let engine = Engine::new(
         Workflow::default(),
         Adapters {
@@ -95,8 +97,10 @@ async fn main() {
     .with_weights(|_| 400);
     let Ok(placed) = engine.place(&buyer("alice"), &sample_form("alice"), None).await else { return };
     let id = placed.order.id();
-    let pay = gateway.notify_paid(&placed.order.number(), placed.order.totals().total, t0());
-    engine.handle_payment_notification(&pay).await.ok();
+    engine.start_payment(&buyer("alice"), id).await.ok();
+    if let Some(paid) = gateway.buyer_pays(&placed.order.number(), placed.order.totals().total, t0()) {
+        engine.handle_payment_notification(&paid).await.ok();
+    }
     engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.ok();
     let Ok(order) = engine.order(id).await else { return };
     let pack = pack_remaining(&order);

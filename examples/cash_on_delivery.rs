@@ -4,13 +4,13 @@
 //! `cargo run --example cash_on_delivery`
 
 use chrono::TimeDelta;
-use orderflow::testing::shop::Shop;
+use orderflow::testing::shop::EmulatedShop;
 use orderflow::testing::{buyer, carrier, sample_cod_form};
-use orderflow::{Action, buyer_timeline};
+use orderflow::{Action, Workflow, buyer_timeline};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let shop = Shop::new();
+    let shop = EmulatedShop::emulated(Workflow::default(), 100);
     let placed = shop.place_form("bob", sample_cod_form("bob")).await;
     let id = placed.order.id();
     let total = placed.order.totals().total;

@@ -1,6 +1,8 @@
-//! One online-paid order through all eight stages, on the engine with in-memory adapters and
-//! the faithful fakes of a payment provider and a carrier (signed callbacks). Prints the buyer's
-//! timeline and the staff view, and ends with the follow-up visit scheduled after completion.
+//! One online-paid order through all eight stages, on the engine with in-memory adapters,
+//! paying through the Alipay adapter and tracking through the Kuaidi100 adapter, each against
+//! its provider's emulator in process (real formats and signatures, nothing leaves the
+//! machine). Prints the buyer's timeline and the staff view, and ends with the follow-up visit
+//! scheduled after completion.
 //!
 //! The steps themselves are in `examples/common/walkthrough.rs`, shared with `sqlite_shop`,
 //! which runs the same story on a SQLite file.

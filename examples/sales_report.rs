@@ -3,7 +3,7 @@
 //! folds them into its figures, and saves figures and cursor together, so after a restart it
 //! resumes where it stopped and counts nothing twice.
 //!
-//! The shop here is the in-memory test shop; on SQLite or PostgreSQL the reader is the same
+//! The shop here is the in-memory test shop (paying through Alipay's emulator); on SQLite or PostgreSQL the reader is the same
 //! (`events_after` is a method of every store).
 //!
 //! `cargo run --example sales_report`
@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use orderflow::money::{Currency, Money};
 use orderflow::ports::{FeedCursor, OrderRepository, StoreError};
 use orderflow::testing::buyer;
-use orderflow::testing::shop::Shop;
-use orderflow::{Action, Change, Event};
+use orderflow::testing::shop::EmulatedShop;
+use orderflow::{Action, Change, Event, Workflow};
 use serde::{Deserialize, Serialize};
 
 /// Events read per call.
@@ -95,7 +95,7 @@ impl SalesReport {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let shop = Shop::new();
+    let shop = EmulatedShop::emulated(Workflow::default(), 100);
     let store = &*shop.store;
 
     // Morning: three orders, two paid, one cancelled by its buyer.

@@ -1,6 +1,6 @@
 //! The quickstart on a SQLite database file: one online-paid order through all eight stages,
-//! stored durably by `SqliteStore` (the payment provider and carrier are the signed fakes,
-//! stock is in memory). Run it twice: the second run first lists the orders the earlier runs
+//! stored durably by `SqliteStore` (payments through the Alipay adapter and tracking through
+//! the Kuaidi100 adapter, each against its emulator in process; stock is in memory). Run it twice: the second run first lists the orders the earlier runs
 //! left in the file.
 //!
 //! `cargo run --example sqlite_shop --features sqlite [-- path/to/shop.sqlite]`

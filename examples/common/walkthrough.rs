@@ -1,6 +1,8 @@
 //! The demonstration shared by `quickstart` (memory store) and `sqlite_shop` (SQLite file): one
-//! online-paid order through all eight stages on the engine, with the faithful fakes of a
-//! payment provider and a carrier (signed callbacks), printing each step, the buyer's timeline
+//! online-paid order through all eight stages on the engine, paying through the real Alipay
+//! adapter and tracking through the real Kuaidi100 adapter, each talking to its provider's
+//! emulator in process (`orderflow::testing::emulators`: the providers' documented formats and
+//! RSA2 / MD5 signatures, nothing leaves the machine). Prints each step, the buyer's timeline
 //! (in the shop's Chinese and in English, times in Shanghai time), the staff view and the
 //! notifications in words. Only the store differs between the two examples.
 
@@ -11,9 +13,10 @@ use orderflow::engine::{Adapters, Engine};
 use orderflow::locale::{Locale, Localizer, Tz};
 use orderflow::order::TrackingKind;
 use orderflow::ports::{OrderRepository, PaymentSession, WorkQueue};
+use orderflow::testing::emulators::{EmulatedAlipay, EmulatedKuaidi100, alipay, kuaidi100};
 use orderflow::testing::{
-    FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, customer_service, pack_remaining, reviewer,
-    sample_form, warehouse,
+    CarrierReport, FakeCarrier, FixedClock, RecordingNotifier, TestPayments, TestTracking, buyer, customer_service,
+    pack_remaining, reviewer, sample_form, warehouse,
 };
 use orderflow::{Action, Command, MemoryInventory, PackageId, Sku, Workflow, WorkflowConfig};
 
@@ -22,14 +25,14 @@ pub type Error = Box<dyn std::error::Error>;
 
 /// The demonstration's adapters around store `S`.
 type DemoAdapters<S> =
-    Adapters<S, Arc<FakeGateway>, Arc<FakeCarrier>, MemoryInventory, Arc<RecordingNotifier>, Arc<FixedClock>>;
+    Adapters<S, Arc<EmulatedAlipay>, Arc<EmulatedKuaidi100>, MemoryInventory, Arc<RecordingNotifier>, Arc<FixedClock>>;
 
-/// A shop on store `S` with the signed fakes, in-memory stock and a steppable clock (so the
-/// demonstration can jump over days).
+/// A shop on store `S` with Alipay and Kuaidi100 (emulated), parcels booked with the fake
+/// carrier SF, in-memory stock and a steppable clock (so the demonstration can jump over days).
 pub struct DemoShop<S: OrderRepository + WorkQueue> {
     engine: Engine<DemoAdapters<S>>,
-    gateway: Arc<FakeGateway>,
-    carrier: Arc<FakeCarrier>,
+    alipay: Arc<EmulatedAlipay>,
+    kuaidi100: Arc<EmulatedKuaidi100>,
     notifier: Arc<RecordingNotifier>,
     clock: Arc<FixedClock>,
     /// The shop's language and time zone.
@@ -41,8 +44,11 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
     /// is reviewed by a person in this shop, which is in Shanghai and speaks Chinese.
     pub fn new(store: S, start: DateTime<Utc>) -> Result<DemoShop<S>, Error> {
         let clock = Arc::new(FixedClock::new(start));
-        let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
-        let carrier = Arc::new(FakeCarrier::new("SF Express", b"carrier-secret"));
+        let alipay = Arc::new(alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone())), clock.clone()));
+        // Waybills numbered from the start time, so runs on the same file never reuse one.
+        let prefix = format!("SF{}", start.format("%y%m%d%H%M%S%3f"));
+        let booking = Arc::new(FakeCarrier::new("SF", b"carrier-secret").with_waybill_prefix(prefix));
+        let kuaidi100 = Arc::new(kuaidi100::tracking(booking, Arc::new(kuaidi100::Emulator::default())));
         let notifier = Arc::new(RecordingNotifier::new());
         let inventory = MemoryInventory::new();
         for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
@@ -60,20 +66,20 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
             workflow,
             Adapters {
                 store,
-                payments: gateway.clone(),
-                logistics: carrier.clone(),
+                payments: alipay.clone(),
+                logistics: kuaidi100.clone(),
                 inventory,
                 notifier: notifier.clone(),
                 clock: clock.clone(),
             },
         );
-        Ok(DemoShop { engine, gateway, carrier, notifier, clock, localizer })
+        Ok(DemoShop { engine, alipay, kuaidi100, notifier, clock, localizer })
     }
 
     /// One order through the eight stages, printed step by step. `checkout_key` is the
     /// idempotency key of the buyer's checkout request, if the shop sends one.
     pub async fn walk_through(&self, checkout_key: Option<&str>) -> Result<(), Error> {
-        let DemoShop { engine, gateway, carrier, notifier, clock, localizer } = self;
+        let DemoShop { engine, alipay, kuaidi100, notifier, clock, localizer } = self;
 
         // 1. Order placed: unique number, estimated ship time, message to the buyer.
         let alice = buyer("alice");
@@ -87,16 +93,18 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
         engine.execute(id, Command::new(reviewer(), approve)).await?;
         println!("2. reviewed: {}", engine.order(id).await?.status());
 
-        // 3. Payment: the buyer pays; the provider's signed notification arrives (twice).
+        // 3. Payment: Alipay opens a QR-code trade (a signed alipay.trade.precreate call), the
+        //    buyer pays it, and Alipay's RSA2-signed notification arrives (twice).
         if let PaymentSession::QrCode { payload } = engine.start_payment(&alice, id).await? {
             println!("3. buyer scans {payload}");
         }
         clock.advance(TimeDelta::minutes(4));
-        let notification = gateway.notify_paid(&number, placed.order.totals().total, clock.now());
+        let notification =
+            alipay.buyer_pays(&number, placed.order.totals().total, clock.now()).ok_or("Alipay has no trade to pay")?;
         let reply = engine.handle_payment_notification(&notification).await?;
         let again = engine.handle_payment_notification(&notification).await?;
         println!(
-            "   provider told {} {:?}; duplicate told {:?}: {}",
+            "   Alipay told {} {:?}; duplicate told {:?}: {}",
             reply.status,
             reply.body,
             again.body,
@@ -109,32 +117,38 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
         engine.execute(id, Command::new(warehouse(), pack)).await?;
         println!("4. packed: {}", engine.order(id).await?.status());
 
-        // 5. Ship: the cheapest quote wins, the shipment is created from the outbox.
+        // 5. Ship: the cheapest quote wins, the shipment is created from the outbox and the
+        //    waybill subscribed at Kuaidi100.
         engine.ship(&warehouse(), id, PackageId(1)).await?;
         engine.drain_outbox().await?;
         let order = engine.order(id).await?;
         let parcel = order.fulfilment().package(PackageId(1)).ok_or("no parcel")?;
         let waybill = parcel.waybill.clone().ok_or("no waybill")?;
+        let subscribed = kuaidi100.tracking().transport().emulator().subscriptions();
         println!(
-            "5. shipped with {} ({}), waybill {waybill}",
+            "5. shipped with {} ({}), waybill {waybill}, tracked by Kuaidi100 as {:?}",
             parcel.carrier.clone().unwrap_or_default(),
-            parcel.selection_reason.as_ref().map(|why| self.localizer.carrier_choice(why)).unwrap_or_default()
+            parcel.selection_reason.as_ref().map(|why| self.localizer.carrier_choice(why)).unwrap_or_default(),
+            subscribed.get(waybill.as_str()).map(|s| s.company.as_str()).unwrap_or("(not subscribed)")
         );
 
-        // 6. Tracking pushes from the carrier (the second one arrives twice).
-        for (hours, kind, event) in [
-            (5, TrackingKind::PickedUp, "E1"),
-            (26, TrackingKind::InTransit, "E2"),
-            (44, TrackingKind::Delivered, "E3"),
+        // 6. Kuaidi100's MD5-signed pushes, each with the parcel's whole history (the second
+        //    one arrives twice); only what is new is applied.
+        let mut applied = Vec::new();
+        for (hours, kind, words) in [
+            (5, TrackingKind::PickedUp, "顺丰速运 已收取快件"),
+            (26, TrackingKind::InTransit, "快件到达 【杭州转运中心】"),
+            (44, TrackingKind::Delivered, "快件已签收"),
         ] {
             clock.advance(TimeDelta::hours(hours));
-            let push = carrier.push(&waybill, kind, clock.now(), event);
-            engine.handle_tracking_push(&push).await?;
+            let report = CarrierReport { waybill: &waybill, kind, at: clock.now(), words };
+            let push = kuaidi100.carrier_reports(report, clock.now()).ok_or("no push")?;
+            applied.push(engine.handle_tracking_push(&push).await?);
             if kind == TrackingKind::InTransit {
-                engine.handle_tracking_push(&push).await?;
+                applied.push(engine.handle_tracking_push(&push).await?);
             }
         }
-        println!("6. tracking: {}", engine.order(id).await?.status());
+        println!("6. tracking: {} (updates applied per push: {applied:?})", engine.order(id).await?.status());
 
         // 7. The buyer confirms receipt.
         clock.advance(TimeDelta::days(1));

@@ -80,7 +80,7 @@ use axum::{BoxError, Json, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use orderflow::engine::{Adapters, Engine, EngineError, Outcome};
-use orderflow::order::{CaseRequest, HoldReason, PackageItem, ScannedItem, TrackingKind};
+use orderflow::order::{CaseRequest, HoldReason, PackageItem, PackageState, ScannedItem, TrackingKind};
 use orderflow::ports::{
     Clock, DynLogistics, DynOrderStore, DynPaymentGateway, GatewayError, InventoryError, LogisticsError,
     PaymentSession, RawMessage, StoreError, SystemClock,
@@ -1251,6 +1251,8 @@ async fn pack(
         .into_response())
 }
 
+/// `POST /orders/{id}/packages/{package}/ship`: books the parcel with the selected carrier;
+/// the answer carries the waybill once the carrier gave it (see [`booked`]).
 async fn ship(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -1258,15 +1260,46 @@ async fn ship(
 ) -> ApiResult<Json<Value>> {
     let order_id = order_id(&id)?;
     state.engine.order_for(&actor, order_id).await?;
-    state.engine.ship(&actor, order_id, PackageId(package)).await?;
-    // Create the shipment with the carrier now rather than at the next tick, so the answer can
-    // carry the waybill; whatever fails here is retried by the background worker.
-    if let Err(e) = state.engine.dispatch_outbox().await {
-        tracing::warn!(error = %e, "outbox delivery after booking failed; the worker retries");
-    }
-    let order = state.engine.order(order_id).await?;
-    let parcel = order.fulfilment().package(PackageId(package));
+    let package = PackageId(package);
+    state.engine.ship(&actor, order_id, package).await?;
+    let order = booked(&state, order_id, package).await?;
+    let parcel = order.fulfilment().package(package);
     Ok(Json(json!({ "package": parcel, "order": OrderView::of(&order, &actor) })))
+}
+
+/// How long a ship answer waits for its parcel's booking to be delivered by another
+/// dispatcher (well within the request timeout), and how often it looks: first after
+/// `BOOKING_POLL`, then twice as long each time up to `BOOKING_POLL_MAX`, so that many
+/// waiting requests do not crowd out the deliveries they wait for.
+const BOOKING_WAIT: Duration = Duration::from_secs(10);
+const BOOKING_POLL: Duration = Duration::from_millis(2);
+const BOOKING_POLL_MAX: Duration = Duration::from_millis(100);
+
+/// The order once `package`'s shipment is created with the carrier, so that the ship answer
+/// carries the waybill. The booking is delivered from the outbox now rather than at the next
+/// tick; when another dispatcher holds it (a concurrent request's, the worker's or another
+/// instance's), this delivers what else is due and reads the order again until the waybill is
+/// recorded, for at most [`BOOKING_WAIT`]. When a delivery fails (the carrier is down) it
+/// answers at once without the waybill: the worker retries the booking.
+async fn booked(state: &AppState, id: OrderId, package: PackageId) -> ApiResult<Order> {
+    let deadline = Instant::now() + BOOKING_WAIT;
+    let mut pause = BOOKING_POLL;
+    loop {
+        let failed = match state.engine.dispatch_outbox().await {
+            Ok(report) => report.retrying + report.dead > 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox delivery after booking failed; the worker retries");
+                true
+            }
+        };
+        let order = state.engine.order(id).await?;
+        let waiting = order.fulfilment().package(package).is_some_and(|p| p.state == PackageState::Booked);
+        if !waiting || failed || Instant::now() >= deadline {
+            return Ok(order);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(BOOKING_POLL_MAX);
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod failing;
 pub mod gateway;
 pub mod notifier;
+pub mod providers;
 pub mod shop;
 pub mod simulation;
 
@@ -20,6 +21,7 @@ pub use clock::FixedClock;
 pub use failing::{COMMITS, Failing, Failure, FailureSwitch, Fault, FromFault};
 pub use gateway::FakeGateway;
 pub use notifier::RecordingNotifier;
+pub use providers::{CarrierReport, TestPayments, TestTracking};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 

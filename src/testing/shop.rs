@@ -1,41 +1,49 @@
-//! A whole test shop: the engine on the memory store with the fakes, every adapter kept as an
-//! `Arc` so tests and examples can script it and look inside, and each behind a [`Failing`]
-//! wrapper whose switch is in [`Shop::faults`]. Its helpers panic when a step fails: they are
-//! for tests and demonstrations.
+//! A whole test shop: the engine on the memory store with a payment gateway `G` and logistics
+//! `L` (the scripted fakes by default; [`EmulatedShop`] runs the real Alipay and Kuaidi100
+//! adapters over their emulators), every adapter kept as an `Arc` so tests and examples can
+//! script it and look inside, and each behind a [`Failing`] wrapper whose switch is in
+//! [`Shop::faults`]. Its helpers panic when a step fails: they are for tests and
+//! demonstrations.
 
 use std::sync::Arc;
 
 use crate::engine::{Adapters, Engine, Outcome};
 use crate::order::TrackingKind;
+use crate::ports::{Logistics, PaymentGateway};
 use crate::testing::{
-    Failing, FailureSwitch, FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, pack_remaining,
-    sample_form, t0, warehouse,
+    CarrierReport, Failing, FailureSwitch, FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, TestPayments,
+    TestTracking, buyer, pack_remaining, sample_form, t0, warehouse,
 };
 use crate::{Action, Actor, Command, MemoryInventory, MemoryStore, OrderId, PackageId, PlaceOrderForm, Sku, Workflow};
 
-/// The engine type of a [`Shop`].
-pub type ShopEngine = Engine<
+/// The engine type of a [`Shop`] paying through `G` and shipping through `L`.
+pub type ShopEngine<G = FakeGateway, L = FakeCarrier> = Engine<
     Adapters<
         Failing<Arc<MemoryStore>>,
-        Failing<Arc<FakeGateway>>,
-        Failing<Arc<FakeCarrier>>,
+        Failing<Arc<G>>,
+        Failing<Arc<L>>,
         Failing<Arc<MemoryInventory>>,
         Failing<Arc<RecordingNotifier>>,
         Arc<FixedClock>,
     >,
 >;
 
+/// A [`Shop`] on the providers' real formats: the Alipay adapter and the Kuaidi100 adapter
+/// (parcels booked with the fake carrier `SF`), each over its in-process emulator.
+#[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+pub type EmulatedShop = Shop<crate::testing::emulators::EmulatedAlipay, crate::testing::emulators::EmulatedKuaidi100>;
+
 /// The engine with every adapter at hand.
 #[derive(Debug)]
-pub struct Shop {
+pub struct Shop<G: PaymentGateway + 'static = FakeGateway, L: Logistics + 'static = FakeCarrier> {
     /// The engine.
-    pub engine: ShopEngine,
+    pub engine: ShopEngine<G, L>,
     /// The store.
     pub store: Arc<MemoryStore>,
     /// The gateway.
-    pub gateway: Arc<FakeGateway>,
-    /// The carrier.
-    pub carrier: Arc<FakeCarrier>,
+    pub gateway: Arc<G>,
+    /// The carrier (or the carrier and the tracking service).
+    pub carrier: Arc<L>,
     /// The inventory.
     pub inventory: Arc<MemoryInventory>,
     /// The notifier.
@@ -76,17 +84,54 @@ impl Shop {
         Shop::with_workflow(Workflow::default(), 100)
     }
 
-    /// A shop with `workflow` and `stock` units of every sample SKU.
+    /// A shop with `workflow` and `stock` units of every sample SKU, on the fakes.
     pub fn with_workflow(workflow: Workflow, stock: u32) -> Shop {
-        let store = Arc::new(MemoryStore::new());
         let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
         let carrier = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+        Shop::with_providers(workflow, stock, Arc::new(FixedClock::new(t0())), gateway, carrier)
+    }
+}
+
+#[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+impl EmulatedShop {
+    /// A shop with `workflow` and `stock` units of every sample SKU, paying through Alipay's
+    /// emulator and tracking through Kuaidi100's, on the shop's clock.
+    pub fn emulated(workflow: Workflow, stock: u32) -> EmulatedShop {
+        use crate::testing::emulators::{alipay, kuaidi100};
+        let clock = Arc::new(FixedClock::new(t0()));
+        let gateway = alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone())), clock.clone());
+        let booking = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
+        let carrier = kuaidi100::tracking(booking, Arc::new(kuaidi100::Emulator::default()));
+        Shop::with_providers(workflow, stock, clock, Arc::new(gateway), Arc::new(carrier))
+    }
+
+    /// The Alipay emulator (its trades and refunds).
+    pub fn alipay(&self) -> &crate::testing::emulators::alipay::Emulator {
+        self.gateway.transport().emulator()
+    }
+
+    /// The Kuaidi100 emulator (its subscriptions and calls).
+    pub fn kuaidi100(&self) -> &crate::testing::emulators::kuaidi100::Emulator {
+        self.carrier.tracking().transport().emulator()
+    }
+}
+
+impl<G: TestPayments + 'static, L: TestTracking + 'static> Shop<G, L> {
+    /// A shop with `workflow`, `stock` units of every sample SKU, `gateway` and `carrier`, on
+    /// `clock`.
+    pub fn with_providers(
+        workflow: Workflow,
+        stock: u32,
+        clock: Arc<FixedClock>,
+        gateway: Arc<G>,
+        carrier: Arc<L>,
+    ) -> Shop<G, L> {
+        let store = Arc::new(MemoryStore::new());
         let inventory = Arc::new(MemoryInventory::new());
         for s in SKUS {
             inventory.set_stock(&sku(s), stock);
         }
         let notifier = Arc::new(RecordingNotifier::new());
-        let clock = Arc::new(FixedClock::new(t0()));
         let faults = Faults::default();
         let adapters = Adapters {
             store: Failing::with_switch(store.clone(), faults.store.clone()),
@@ -116,10 +161,18 @@ impl Shop {
         self.engine.place(&buyer(customer), &form, None).await.unwrap()
     }
 
-    /// The provider's signed notification for the outstanding amount, handled.
+    /// The buyer pays the outstanding amount (starting the payment first when the provider
+    /// has none to pay); the provider's signed notification, handled.
     pub async fn pay(&self, id: OrderId) {
         let order = self.engine.order(id).await.unwrap();
-        let raw = self.gateway.notify_paid(&order.number, order.payment.outstanding().unwrap(), self.clock.now());
+        let amount = order.payment.outstanding().unwrap();
+        let raw = match self.gateway.buyer_pays(&order.number, amount, self.clock.now()) {
+            Some(raw) => raw,
+            None => {
+                self.engine.start_payment(&Actor::buyer(order.customer().clone()), id).await.unwrap();
+                self.gateway.buyer_pays(&order.number, amount, self.clock.now()).unwrap()
+            }
+        };
         self.engine.handle_payment_notification(&raw).await.unwrap();
     }
 
@@ -148,7 +201,9 @@ impl Shop {
 
     /// The carrier's signed Delivered push for `waybill`, handled.
     pub async fn deliver(&self, waybill: &str) {
-        let raw = self.carrier.push(waybill, TrackingKind::Delivered, self.clock.now(), &format!("D-{waybill}"));
+        let now = self.clock.now();
+        let report = CarrierReport { waybill, kind: TrackingKind::Delivered, at: now, words: "delivered" };
+        let raw = self.carrier.carrier_reports(report, now).unwrap();
         self.engine.handle_tracking_push(&raw).await.unwrap();
     }
 
@@ -157,5 +212,34 @@ impl Shop {
         let id = self.place(customer).await.order.id;
         self.pay(id).await;
         id
+    }
+}
+
+#[cfg(all(test, feature = "alipay", feature = "kuaidi100"))]
+mod tests {
+    use super::{CarrierReport, EmulatedShop, TestTracking};
+    use crate::order::TrackingKind;
+    use crate::testing::{buyer, t0};
+    use crate::{Action, OrderStatus, Workflow};
+
+    /// The shop's helpers run the whole story on the real formats: the payment opened at the
+    /// Alipay emulator and paid there, the waybill subscribed at Kuaidi100 and pushed to.
+    #[tokio::test]
+    async fn an_emulated_shop_pays_ships_and_delivers_through_the_emulators() {
+        let shop = EmulatedShop::emulated(Workflow::default(), 10);
+        let id = shop.paid_order("alice").await;
+        let order = shop.engine.order(id).await.unwrap();
+        let trade = shop.alipay().trade(&order.number.provider_reference()).unwrap();
+        assert_eq!((trade.status, trade.total), ("TRADE_SUCCESS", order.totals.total.minor));
+        assert_eq!(order.payment.captures.first().map(|c| c.txn_id.as_str()), Some(trade.trade_no.as_str()));
+
+        let report = CarrierReport { waybill: "SF-UNKNOWN", kind: TrackingKind::PickedUp, at: t0(), words: "x" };
+        let not_shipped = shop.carrier.carrier_reports(report, t0());
+        assert!(not_shipped.is_none(), "Kuaidi100 pushes only subscribed waybills");
+        let waybill = shop.ship_all(id).await;
+        assert_eq!(shop.kuaidi100().subscriptions().get(&waybill).map(|s| s.company.as_str()), Some("shunfeng"));
+        shop.deliver(&waybill).await;
+        shop.run(id, buyer("alice"), Action::ConfirmReceipt).await;
+        assert_eq!(shop.engine.order(id).await.unwrap().status(), OrderStatus::Completed);
     }
 }

@@ -1,8 +1,15 @@
 //! Deterministic simulation: a seeded driver runs many orders through the engine with faults
 //! injected at every adapter, and checks the invariants after every order.
 //!
+//! [`simulate`] runs on the providers' real formats: payments through the Alipay adapter and
+//! tracking through the Kuaidi100 adapter, each over its in-process emulator (an
+//! [`EmulatedShop`](crate::testing::shop::EmulatedShop)), so every notification, push, query,
+//! close and refund is signed, sent and verified as with the real providers.
+//! [`simulate_on`] runs the same driver on any [`Shop`] (e.g. the scripted fakes).
+//!
 //! Faults: payment notifications dropped (the timer's gateway query must find the payment),
-//! duplicated and delivered late (after cancellation: the money must go back); tracking pushes
+//! duplicated and delivered late (the buyer pays the payment opened before cancelling: the
+//! money must go back); tracking pushes
 //! out of order and twice; the gateway, carrier, notifier and store failing (calls that fail,
 //! and refunds that time out after having been made); the engine crashing (dropped and rebuilt
 //! on the same adapters) between steps; clock jumps that make deadlines fire.
@@ -24,11 +31,13 @@ use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::engine::{Engine, EngineSettings};
 use crate::ids::{LineId, OrderId, PackageId};
+use crate::money::Money;
 use crate::order::{CaseKind, CaseLine, CaseRequest, Order, OrderStatus, TrackingKind};
-use crate::ports::{PaymentStatus, TrackingPush};
+use crate::ports::RawMessage;
 use crate::testing::shop::{SKUS, Shop, sku};
 use crate::testing::{
-    COMMITS, Failure, FakeCarrier, Fault, buyer, customer_service, pack_remaining, sample_cod_form, sample_form,
+    COMMITS, CarrierReport, Failure, Fault, TestPayments, TestTracking, buyer, customer_service, pack_remaining,
+    sample_cod_form, sample_form,
 };
 
 /// The invariants checked, by name.
@@ -49,7 +58,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// How many orders.
     pub orders: usize,
-    /// Orders per shop (a fresh store, stock and fakes per batch bound the memory of long runs).
+    /// Orders per shop (a fresh store, stock and providers per batch bound the memory of long
+    /// runs).
     pub batch: usize,
     /// Inject faults (off: the happy paths alone, for throughput).
     pub faults: bool,
@@ -82,6 +92,10 @@ pub struct SimReport {
     pub faults: BTreeMap<&'static str, usize>,
     /// Dead letters the simulated operator requeued after the providers came back.
     pub requeued: usize,
+    /// Pending refunds the shop's reconciliation found settled at the provider.
+    pub refunds_reconciled: usize,
+    /// Payments the provider confirmed (each checked to be recorded exactly once).
+    pub payments_confirmed: usize,
 }
 
 impl SimReport {
@@ -119,8 +133,8 @@ impl Rng {
 
 const STOCK: u32 = 1_000_000;
 
-struct Driver {
-    shop: Shop,
+struct Driver<G: TestPayments + 'static, L: TestTracking + 'static> {
+    shop: Shop<G, L>,
     settings: EngineSettings,
     rng: Rng,
     faults: bool,
@@ -128,15 +142,37 @@ struct Driver {
     terminal: BTreeMap<OrderId, OrderStatus>,
 }
 
-/// Runs a simulation and returns what it found. Never panics on a violation: it reports it.
+/// Runs a simulation on the providers' real formats (Alipay and Kuaidi100, emulated) and
+/// returns what it found. Never panics on a violation: it reports it.
+#[cfg(all(feature = "alipay", feature = "kuaidi100"))]
 pub async fn simulate(config: SimConfig) -> SimReport {
+    simulate_on(config, crate::testing::shop::EmulatedShop::emulated).await
+}
+
+/// Runs a simulation on the shops `new_shop` builds (one per batch, from the workflow and the
+/// stock of every SKU) and returns what it found. Never panics on a violation: it reports it.
+///
+/// ```
+/// use orderflow::testing::shop::Shop;
+/// use orderflow::testing::simulation::{SimConfig, simulate_on};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // The scripted fakes, a new shop per batch.
+/// let report = simulate_on(SimConfig { orders: 5, ..SimConfig::default() }, Shop::with_workflow).await;
+/// assert!(report.violations.is_empty(), "{:?}", report.violations);
+/// # });
+/// ```
+pub async fn simulate_on<G: TestPayments + 'static, L: TestTracking + 'static>(
+    config: SimConfig,
+    new_shop: impl Fn(Workflow, u32) -> Shop<G, L>,
+) -> SimReport {
     let started = Instant::now();
     let mut report = SimReport { seed: config.seed, ..SimReport::default() };
     let mut rng = Rng::new(config.seed);
     let mut done = 0;
     while done < config.orders {
         let batch = config.batch.max(1).min(config.orders - done);
-        let shop = Shop::with_workflow(Workflow::default(), STOCK);
+        let shop = new_shop(Workflow::default(), STOCK);
         let settings = EngineSettings { max_refund_attempts: config.max_refund_attempts, ..EngineSettings::default() };
         let mut driver = Driver {
             shop,
@@ -153,6 +189,7 @@ pub async fn simulate(config: SimConfig) -> SimReport {
             if let Some(id) = driver.order(&customer).await {
                 ids.push(id);
             }
+            driver.reconcile(false).await;
         }
         driver.settle().await;
         driver.check_batch(&ids).await;
@@ -165,7 +202,7 @@ pub async fn simulate(config: SimConfig) -> SimReport {
     report
 }
 
-impl Driver {
+impl<G: TestPayments + 'static, L: TestTracking + 'static> Driver<G, L> {
     fn fault(&mut self, kind: &'static str, percent: u64) -> bool {
         if self.faults && self.rng.chance(percent) {
             *self.report.faults.entry(kind).or_default() += 1;
@@ -244,11 +281,32 @@ impl Driver {
         }
     }
 
-    async fn pay(&mut self, id: OrderId) {
+    /// The buyer opens the payment at the provider, as the checkout page does (retrying what
+    /// a buyer would retry); false when it could not be opened.
+    async fn start_payment(&mut self, id: OrderId, customer: &str) -> bool {
+        self.before_step();
+        for _ in 0..3 {
+            if self.shop.engine.start_payment(&buyer(customer), id).await.is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The buyer pays `amount` at the provider: the notification it sends, if the payment was
+    /// open there.
+    fn buyer_pays(&self, order_number: &crate::OrderNumber, amount: Money) -> Option<RawMessage> {
+        self.shop.gateway.buyer_pays(order_number, amount, self.shop.clock.now())
+    }
+
+    async fn pay(&mut self, id: OrderId, customer: &str) {
+        if !self.start_payment(id, customer).await {
+            return;
+        }
         let Ok(order) = self.shop.engine.order(id).await else { return };
         let Ok(amount) = order.payment.outstanding() else { return };
         self.before_step();
-        let raw = self.shop.gateway.notify_paid(&order.number, amount, self.shop.clock.now());
+        let Some(raw) = self.buyer_pays(&order.number, amount) else { return };
         if self.fault("payment notification dropped", 5) {
             // The buyer paid, nobody told us: the pay-by timer must ask the gateway.
             self.shop.clock.advance(TimeDelta::minutes(31));
@@ -290,22 +348,26 @@ impl Driver {
         let roll = self.rng.next_u64() % 100;
         if !cod {
             if roll < 8 {
-                // Never paid: cancelled by the timer.
+                // Opened but never paid: cancelled (and closed at the provider) by the timer.
+                self.start_payment(id, customer).await;
                 self.shop.clock.advance(TimeDelta::minutes(31));
                 self.settle().await;
                 self.observe(id).await;
                 return Some(id);
             }
             if roll < 14 {
-                // Cancelled by the buyer, then the payment arrives late: it must be refunded.
+                // Cancelled by the buyer, who then pays the payment opened before (the provider
+                // has not closed it yet): the late payment must be refunded.
+                self.start_payment(id, customer).await;
                 self.run(id, buyer(customer), Action::Cancel { reason: "changed my mind".into() }).await;
-                let raw = self.shop.gateway.notify_paid(&number, total, self.shop.clock.now());
-                let _ = self.shop.engine.handle_payment_notification(&raw).await;
+                if let Some(raw) = self.buyer_pays(&number, total) {
+                    let _ = self.shop.engine.handle_payment_notification(&raw).await;
+                }
                 self.settle().await;
                 self.observe(id).await;
                 return Some(id);
             }
-            self.pay(id).await;
+            self.pay(id, customer).await;
         }
         self.settle().await;
         if self.rng.chance(5) {
@@ -332,13 +394,11 @@ impl Driver {
             pushes.reverse();
         }
         for (kind, at, event) in pushes {
-            // Each update carries its own time, but the push is signed now: the carrier refuses
-            // a signature further than its 5-minute tolerance from the shop's clock.
-            let update = FakeCarrier::update(kind, at, &format!("{waybill}-{event}"));
-            let raw = self
-                .shop
-                .carrier
-                .push_many(&[TrackingPush::new(self.shop.carrier.name(), waybill.clone(), update)], now);
+            // Each update carries its own time, but the push is sent now. Nothing is pushed for
+            // a waybill the tracking service was never subscribed to (the subscription failed
+            // for good): the order waits for the tracking poll.
+            let report = CarrierReport { waybill: &waybill, kind, at, words: event };
+            let Some(raw) = self.shop.carrier.carrier_reports(report, now) else { continue };
             let copies = if self.fault("tracking push duplicated", 10) { 2 } else { 1 };
             for _ in 0..copies {
                 let _ = self.shop.engine.handle_tracking_push(&raw).await;
@@ -421,8 +481,11 @@ impl Driver {
         self.shop.faults.gateway.heal();
         self.shop.faults.carrier.heal();
         self.shop.faults.notifier.heal();
-        // Time goes on: every pending pay-by deadline of the batch passes.
+        // Time goes on: every pending pay-by deadline of the batch passes, and the shop's
+        // reconciliation runs once more.
         self.shop.clock.advance(TimeDelta::hours(1));
+        self.settle().await;
+        self.reconcile(true).await;
         self.settle().await;
         // The operator sends out again what was given up during the outages.
         self.requeue_dead_letters().await;
@@ -470,6 +533,20 @@ impl Driver {
         }
     }
 
+    /// The shop's periodic reconciliation: asks the provider about unpaid orders and about
+    /// refunds still pending (a real provider answers a refund retried after a timeout as
+    /// accepted, not as done). `after_outage`: the providers are back, so nothing may fail.
+    async fn reconcile(&mut self, after_outage: bool) {
+        match self.shop.engine.reconcile_payments(self.shop.clock.now(), 100).await {
+            Ok(reconciled) if reconciled.failed == 0 || !after_outage => {
+                self.report.refunds_reconciled += reconciled.refunds_settled;
+            }
+            Ok(reconciled) => self.violation("reconciliation", None, format!("{reconciled:?}")),
+            Err(e) if after_outage => self.violation("reconciliation", None, format!("cannot reconcile: {e}")),
+            Err(_) => {}
+        }
+    }
+
     async fn requeue_dead_letters(&mut self) {
         let dead = match self.shop.engine.dead_letters(None, usize::MAX).await {
             Ok(page) => page.letters,
@@ -512,20 +589,19 @@ impl Driver {
                 .map(|r| r.amount.minor)
                 .sum();
             if completed != received.minor {
-                self.violation(INVARIANTS[1], Some(order.id), format!("received {received}, refunded {completed}"));
+                let refunds: Vec<_> = ledger.refunds.iter().map(|r| (r.amount.minor, &r.status)).collect();
+                let detail = format!("received {received}, refunded {completed}: {refunds:?}");
+                self.violation(INVARIANTS[1], Some(order.id), detail);
             }
         }
     }
 
     async fn check_payments(&mut self, order: &Order) {
         self.check(INVARIANTS[4]);
-        let Some(record) = self.shop.gateway.payment(&order.number) else { return };
-        if record.status != PaymentStatus::Succeeded && record.transactions.is_empty() {
-            return;
-        }
-        for (txn, _) in &record.transactions {
-            let seen = order.payment.captures.iter().filter(|c| &c.txn_id == txn).count()
-                + order.payment.anomalies.iter().filter(|a| &a.txn_id == txn).count();
+        for txn in self.shop.gateway.confirmed_transactions(&order.number) {
+            self.report.payments_confirmed += 1;
+            let seen = order.payment.captures.iter().filter(|c| c.txn_id == txn).count()
+                + order.payment.anomalies.iter().filter(|a| a.txn_id == txn).count();
             if seen != 1 {
                 let history = self.shop.engine.events(order.id).await.unwrap_or_default();
                 let names: Vec<&str> = history.iter().map(|e| e.change.name()).collect();

@@ -2,10 +2,12 @@
 //! webhook security (forged, stale, tampered, replayed, concurrent duplicates, wrong amount),
 //! authorization, validation errors, illegal transitions, graceful shutdown, the limits that
 //! keep one client from taking the server down (timeouts, body size, connection and in-flight
-//! caps, over raw TCP where a well-behaved client cannot show them) and the command line.
+//! caps, over raw TCP where a well-behaved client cannot show them), the command line, and
+//! ship answers carrying their waybill under concurrent ships (concurrent_ships.rs).
 
 #[path = "../../examples/http_shop/cli.rs"]
 mod cli;
+mod concurrent_ships;
 mod provider_shops;
 #[path = "../../examples/http_shop/providers.rs"]
 mod providers;
@@ -103,6 +105,17 @@ impl Harness {
     /// The warehouse reads the pick list (three lines), packs what was scanned and ships the
     /// parcel with the selected carrier (SF): the order is shipped; returns the waybill.
     async fn pack_and_ship(&self, id: &str) -> String {
+        let package = self.pack(id).await;
+        let shipped = self.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
+        assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
+        assert_eq!(shipped.body["package"]["carrier"], "SF");
+        assert_eq!(shipped.body["order"]["status"], "shipped");
+        shipped.body["package"]["waybill"].as_str().expect("waybill").to_owned()
+    }
+
+    /// The warehouse reads the pick list (three lines) and packs what was scanned; returns
+    /// the package.
+    async fn pack(&self, id: &str) -> u64 {
         let picked = self.get("warehouse-token", &format!("/orders/{id}/pick-list")).await;
         assert_eq!(picked.status, StatusCode::OK, "{}", picked.text);
         let pick_list = picked.body["pick_list"].as_array().unwrap().clone();
@@ -114,12 +127,7 @@ impl Harness {
         let packed =
             self.post("warehouse-token", &format!("/orders/{id}/packages"), json!({ "scanned": scanned })).await;
         assert_eq!(packed.status, StatusCode::CREATED, "{}", packed.text);
-        let package = packed.body["package"].as_u64().unwrap();
-        let shipped = self.post("warehouse-token", &format!("/orders/{id}/packages/{package}/ship"), json!({})).await;
-        assert_eq!(shipped.status, StatusCode::OK, "{}", shipped.text);
-        assert_eq!(shipped.body["package"]["carrier"], "SF");
-        assert_eq!(shipped.body["order"]["status"], "shipped");
-        shipped.body["package"]["waybill"].as_str().expect("waybill").to_owned()
+        packed.body["package"].as_u64().unwrap()
     }
 
     async fn stop(self) {

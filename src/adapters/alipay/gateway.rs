@@ -52,6 +52,11 @@ impl<T: HttpTransport> AlipayGateway<T> {
         &self.config
     }
 
+    /// The transport (in tests, the emulator behind it).
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
     /// Signs and sends one call (form-urlencoded POST to the gateway); returns the verified
     /// `_response` value.
     async fn call<R: for<'a> serde::Deserialize<'a>>(&self, call: &Call) -> Result<R, AlipayError> {

@@ -29,6 +29,11 @@ impl<T: HttpTransport> Kuaidi100<T> {
         &self.config
     }
 
+    /// The transport (in tests, the emulator behind it).
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
     /// The answer to send Kuaidi100 for a push: `handled` when it was recorded (or was a
     /// duplicate), otherwise Kuaidi100 sends it again.
     pub fn reply(&self, handled: bool) -> WebhookReply {

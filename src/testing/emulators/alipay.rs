@@ -11,16 +11,19 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
-use super::{HttpCall, HttpEmulator, lock, response};
-use crate::adapters::alipay::AlipayConfig;
+use super::{EmulatedAlipay, HttpCall, HttpEmulator, IN_PROCESS_URL, InProcess, lock, response};
 use crate::adapters::alipay::api::beijing;
 use crate::adapters::alipay::sign::{self, Params};
+use crate::adapters::alipay::{AlipayConfig, AlipayGateway};
 use crate::adapters::http::HttpResponse;
 use crate::adapters::rsa_sha256::{self, RsaPrivateKey};
+use crate::money::Money;
+use crate::order_number::OrderNumber;
 use crate::ports::{Clock, RawMessage};
+use crate::testing::TestPayments;
 
 /// The emulated app id.
 pub const APP_ID: &str = "2021000117650139";
@@ -51,6 +54,13 @@ pub fn config() -> AlipayConfig {
     AlipayConfig::new(APP_ID, SELLER_ID, APP_KEY, ALIPAY_PUBLIC_KEY, NOTIFY_URL)
         .expect("the fixture keys read")
         .with_return_url(RETURN_URL)
+}
+
+/// The real Alipay adapter for the emulated app, calling `emulator` in process (no socket) and
+/// reading the time from `clock` (the emulator's, so request timestamps agree).
+pub fn gateway(emulator: Arc<Emulator>, clock: Arc<dyn Clock>) -> EmulatedAlipay {
+    let account = config().with_gateway_url(format!("{IN_PROCESS_URL}{GATEWAY_PATH}"));
+    AlipayGateway::new(account, InProcess::new(emulator)).with_clock(clock)
 }
 
 /// A trade the emulator knows.
@@ -486,6 +496,27 @@ fn book_refund(state: &mut State, out_trade_no: &str, amount: i64) -> i64 {
         trade.status = "TRADE_CLOSED";
     }
     trade.refunded
+}
+
+impl TestPayments for EmulatedAlipay {
+    /// The buyer pays the trade `Engine::start_payment` opened (its `buyer_pay_amount` is
+    /// `amount`); `None` when none was opened or it was closed unpaid.
+    fn buyer_pays(&self, order_number: &OrderNumber, amount: Money, _now: DateTime<Utc>) -> Option<RawMessage> {
+        let emulator = self.transport().emulator();
+        let reference = order_number.provider_reference();
+        let trade = emulator.trade(&reference)?;
+        if trade.status == "TRADE_CLOSED" && trade.paid_at.is_none() {
+            return None;
+        }
+        emulator.pay(&reference, amount.minor);
+        Some(emulator.notification(&reference))
+    }
+
+    /// The trade's `trade_no` once the buyer paid it (Alipay pays a trade once).
+    fn confirmed_transactions(&self, order_number: &OrderNumber) -> Vec<String> {
+        let trade = self.transport().emulator().trade(&order_number.provider_reference());
+        trade.filter(|t| t.paid_at.is_some()).map(|t| t.trade_no).into_iter().collect()
+    }
 }
 
 impl HttpEmulator for Emulator {

@@ -8,16 +8,20 @@
 //! configuration from them.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use serde_json::{Value, json};
 
-use super::{HttpCall, HttpEmulator, lock, response};
+use super::{EmulatedKuaidi100, HttpCall, HttpEmulator, IN_PROCESS_URL, InProcess, lock, response};
+use crate::adapters::WithTracking;
 use crate::adapters::http::HttpResponse;
 use crate::adapters::kuaidi100::sign::{form_encode, form_value, md5_upper};
-use crate::adapters::kuaidi100::{Kuaidi100Config, Secret};
+use crate::adapters::kuaidi100::state::STATES;
+use crate::adapters::kuaidi100::{Kuaidi100, Kuaidi100Config, Secret};
+use crate::order::TrackingKind;
 use crate::ports::RawMessage;
+use crate::testing::{CarrierReport, FakeCarrier, TestTracking};
 
 /// The emulated customer id (`customer`).
 pub const CUSTOMER: &str = "3564B6CF145FA93724CE18C1FB149036";
@@ -34,6 +38,21 @@ pub const CALLBACK_URL: &str = "https://shop.example.com/webhooks/kuaidi100";
 pub fn config() -> Kuaidi100Config {
     Kuaidi100Config::new(CUSTOMER, Secret::new(KEY), Secret::new(SALT), CALLBACK_URL)
         .with_carrier_code("SF", "shunfeng")
+}
+
+/// Parcels booked with `booking` (a carrier the shop calls "SF") and tracked through the real
+/// Kuaidi100 adapter calling `emulator` in process (no socket).
+pub fn tracking(booking: Arc<FakeCarrier>, emulator: Arc<Emulator>) -> EmulatedKuaidi100 {
+    let tracker = Kuaidi100::new(config().with_base_url(IN_PROCESS_URL), InProcess::new(emulator));
+    WithTracking::new(booking, tracker)
+}
+
+/// The state code and name Kuaidi100 reports `kind` with: its main state, else its first
+/// sub-state; `None` for a kind Kuaidi100 has no state for.
+pub fn state_of(kind: TrackingKind) -> Option<(&'static str, &'static str)> {
+    let of_kind = || STATES.iter().filter(move |(_, _, k)| *k == kind);
+    let main = of_kind().find(|(code, _, _)| code.len() <= 2);
+    main.or_else(|| of_kind().next()).map(|(code, name, _)| (*code, *name))
 }
 
 /// `at` as Kuaidi100 writes times: Beijing time, no offset.
@@ -170,6 +189,16 @@ impl Emulator {
         self.push_with(waybill, |_| {})
     }
 
+    /// The carrier reports `kind` for `waybill` at `at`, in the carrier's words `context`: the
+    /// entry joins the history, and the push is returned when the waybill is subscribed.
+    /// `None` also when Kuaidi100 has no state for `kind` (nothing is recorded then).
+    pub fn report(&self, waybill: &str, kind: TrackingKind, at: DateTime<Utc>, context: &str) -> Option<RawMessage> {
+        let (code, name) = state_of(kind)?;
+        self.track(waybill, code, name, &beijing(at), context);
+        let subscribed = lock(&self.state).subscriptions.contains_key(waybill);
+        subscribed.then(|| self.push(waybill))
+    }
+
     /// The next calls answer these return codes, one each.
     pub fn fail_next(&self, code: &'static str) {
         lock(&self.state).failures.push_back(code);
@@ -215,11 +244,52 @@ fn last_result(company: &str, waybill: &str, history: &[Entry]) -> Value {
     })
 }
 
+impl TestTracking for EmulatedKuaidi100 {
+    /// [`Emulator::report`] (Kuaidi100 tells entries apart by time and words); pushes carry no
+    /// send time.
+    fn carrier_reports(&self, report: CarrierReport<'_>, _now: DateTime<Utc>) -> Option<RawMessage> {
+        self.tracking().transport().emulator().report(report.waybill, report.kind, report.at, report.words)
+    }
+}
+
 impl HttpEmulator for Emulator {
     /// Both APIs take a form-urlencoded POST and answer JSON.
     fn answer(&self, call: HttpCall<'_>) -> HttpResponse {
         let path = call.path.split_once('?').map_or(call.path, |(path, _)| path);
         let (status, body) = self.handle(path, call.body);
         response(status, vec![("Content-Type".to_owned(), "application/json;charset=UTF-8".to_owned())], body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Emulator, state_of};
+    use crate::adapters::kuaidi100::state::kind_of_code;
+    use crate::order::TrackingKind;
+    use crate::testing::t0;
+
+    /// Every kind reported by its main state when it has one, and read back as that kind.
+    #[test]
+    fn state_of_prefers_the_main_state_and_reads_back_as_the_kind() {
+        assert_eq!(state_of(TrackingKind::Delivered), Some(("3", "签收")));
+        assert_eq!(state_of(TrackingKind::Exception), Some(("2", "疑难")));
+        assert_eq!(state_of(TrackingKind::AwaitingPickup), Some(("101", "已下单")));
+        for kind in [TrackingKind::PickedUp, TrackingKind::InTransit, TrackingKind::Customs, TrackingKind::Returning] {
+            let (code, _) = state_of(kind).unwrap();
+            assert_eq!(kind_of_code(code), Some(kind), "{code}");
+        }
+    }
+
+    /// A report joins the history either way; the push comes only for a subscribed waybill.
+    #[test]
+    fn report_pushes_only_subscribed_waybills() {
+        let emulator = Emulator::default();
+        assert!(emulator.report("SF1", TrackingKind::PickedUp, t0(), "collected").is_none());
+        let param = r#"{"company":"shunfeng","number":"SF1","key":"pLXUGAwK5305","parameters":{"salt":"s"}}"#;
+        let body = crate::adapters::kuaidi100::sign::form_encode(&[("schema", "json"), ("param", param)]);
+        assert!(emulator.handle("/poll", body.as_bytes()).1.contains("\"result\":true"));
+        let push = emulator.report("SF1", TrackingKind::Delivered, t0(), "signed for").unwrap();
+        let text = String::from_utf8_lossy(&push.body).into_owned();
+        assert!(text.contains("collected") && text.contains("signed"), "the whole history: {text}");
     }
 }

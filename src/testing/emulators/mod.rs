@@ -35,6 +35,18 @@ pub mod kuaidi100;
 #[cfg(feature = "wechatpay")]
 pub mod wechatpay;
 
+/// The real Alipay adapter over an in-process emulator ([`alipay::gateway`]).
+#[cfg(feature = "alipay")]
+pub type EmulatedAlipay = crate::adapters::alipay::AlipayGateway<InProcess<alipay::Emulator>>;
+
+/// Booking with the fake carrier, tracking through the real Kuaidi100 adapter over an
+/// in-process emulator ([`kuaidi100::tracking`]).
+#[cfg(feature = "kuaidi100")]
+pub type EmulatedKuaidi100 = crate::adapters::WithTracking<
+    Arc<crate::testing::FakeCarrier>,
+    crate::adapters::kuaidi100::Kuaidi100<InProcess<kuaidi100::Emulator>>,
+>;
+
 /// The base URL adapters are pointed at when they talk to an emulator in process; any host
 /// works, as [`InProcess`] reads only the path and query.
 pub const IN_PROCESS_URL: &str = "http://emulator.invalid";

@@ -33,6 +33,10 @@ pub const TARGETS: &[&str] = &[
     "alipay_notification",
     #[cfg(feature = "kuaidi100")]
     "kuaidi100_push",
+    #[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+    "engine_alipay_notification",
+    #[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+    "engine_kuaidi100_push",
 ];
 
 /// Runs target `name` on `data`. Unknown names do nothing.
@@ -51,12 +55,17 @@ pub fn run(name: &str, data: &[u8]) {
         "alipay_notification" => providers::alipay_notification(data),
         #[cfg(feature = "kuaidi100")]
         "kuaidi100_push" => providers::kuaidi100_push(data),
+        #[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+        "engine_alipay_notification" => providers::engine_alipay_notification(data),
+        #[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+        "engine_kuaidi100_push" => providers::engine_kuaidi100_push(data),
         _ => {}
     }
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    // The fakes never await anything real: one poll finishes them.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    // The fakes, the memory store and the emulators in process never await anything real:
+    // polling finishes them.
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     let mut future = std::pin::pin!(future);

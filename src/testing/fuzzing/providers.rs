@@ -6,6 +6,11 @@
 //! themselves are fuzzed), then signs it properly, so the parser behind the signature is
 //! reached by every input too. The seed corpora (`fuzz/corpus/<target>/`) are valid signed
 //! samples.
+//!
+//! `engine_alipay_notification` and `engine_kuaidi100_push` go one step further: each input,
+//! as it comes and signed, is handed to the engine of an emulated shop (the real Alipay and
+//! Kuaidi100 adapters over their emulators, an order awaiting payment or shipped), so the
+//! engine's handling of real-format notifications and pushes is fuzzed too.
 
 use crate::ports::RawMessage;
 
@@ -113,10 +118,98 @@ pub fn kuaidi100_push(data: &[u8]) {
     }
 }
 
+/// An Alipay notification through the engine: a shop on the emulated Alipay and Kuaidi100
+/// ([`EmulatedShop`](crate::testing::shop::EmulatedShop)) with one order awaiting payment,
+/// its trade open at `t0`, handles the input as it comes, then the input's parameters signed
+/// by Alipay, so the engine's handling behind the signature (the order found by its
+/// reference, amounts and currency checked, the answer Alipay gets) sees every parsable input.
+/// A new shop per input: one input never changes what the next one meets.
+#[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+pub fn engine_alipay_notification(data: &[u8]) {
+    use crate::adapters::alipay::sign;
+    use crate::testing::fuzzing::block_on;
+
+    let Some((shop, _)) = block_on(shop_awaiting_payment()) else { return };
+    let _ = block_on(shop.engine.handle_payment_notification(&message(data)));
+    let raw = message(data);
+    let Ok(mut params) = sign::parse_form(&raw.body) else { return };
+    params.remove("sign");
+    let signed = shop.alipay().signed(params);
+    let _ = block_on(shop.engine.handle_payment_notification(&signed));
+    let _ = block_on(shop.engine.handle_refund_notification(&signed));
+}
+
+/// A Kuaidi100 push through the engine: a shop on the emulated Alipay and Kuaidi100 with one
+/// paid order shipped at `t0` (its waybill subscribed) handles the input as it comes, then the
+/// input's `param` (or the whole input) signed with the subscription's salt, so the engine's
+/// handling of the tracking history (the parcel found by carrier and waybill, kinds, times,
+/// duplicates) sees every input.
+#[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+pub fn engine_kuaidi100_push(data: &[u8]) {
+    use crate::adapters::kuaidi100::sign::form_value;
+    use crate::testing::emulators::kuaidi100::{SALT, signed_push};
+    use crate::testing::fuzzing::block_on;
+
+    let Some(shop) = block_on(shop_shipped()) else { return };
+    let _ = block_on(shop.engine.handle_tracking_push(&message(data)));
+    let raw = message(data);
+    let param = form_value(&raw.body, "param").unwrap_or_else(|| String::from_utf8_lossy(&raw.body).into_owned());
+    let _ = block_on(shop.engine.handle_tracking_push(&signed_push(&param, SALT)));
+}
+
+/// An emulated shop at `t0` with the sample order placed and its Alipay trade opened.
+#[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+async fn shop_awaiting_payment() -> Option<(crate::testing::shop::EmulatedShop, crate::OrderId)> {
+    use crate::testing::{buyer, sample_form};
+
+    let shop = crate::testing::shop::EmulatedShop::emulated(crate::Workflow::default(), 10);
+    let placed = shop.engine.place(&buyer("alice"), &sample_form("alice"), None).await.ok()?;
+    shop.engine.start_payment(&buyer("alice"), placed.order.id).await.ok()?;
+    Some((shop, placed.order.id))
+}
+
+/// [`shop_awaiting_payment`], paid, packed and shipped with SF (the waybill subscribed at
+/// Kuaidi100).
+#[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+async fn shop_shipped() -> Option<crate::testing::shop::EmulatedShop> {
+    use crate::testing::{TestPayments, pack_remaining, warehouse};
+    use crate::{Action, Command, PackageId};
+
+    let (shop, id) = shop_awaiting_payment().await?;
+    let order = shop.engine.order(id).await.ok()?;
+    let paid = shop.gateway.buyer_pays(&order.number, order.totals.total, shop.clock.now())?;
+    shop.engine.handle_payment_notification(&paid).await.ok()?;
+    shop.engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.ok()?;
+    let pack = pack_remaining(&shop.engine.order(id).await.ok()?);
+    shop.engine.execute(id, Command::new(warehouse(), pack)).await.ok()?;
+    shop.engine.ship(&warehouse(), id, PackageId(1)).await.ok()?;
+    shop.engine.drain_outbox().await.ok()?;
+    Some(shop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{message, write_message};
     use crate::ports::RawMessage;
+
+    /// The engine targets' seeds are what the providers send the shops those targets build:
+    /// the payment is recorded, the push applied (so the seeds reach past every check).
+    #[cfg(all(feature = "alipay", feature = "kuaidi100"))]
+    #[test]
+    fn the_engine_targets_seeds_are_accepted_by_their_shops() {
+        use crate::testing::fuzzing::block_on;
+        let seed = |path: &str| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+            message(&std::fs::read(root.join(path)).unwrap())
+        };
+        let (shop, id) = block_on(super::shop_awaiting_payment()).unwrap();
+        let paid = seed("engine_alipay_notification/paid.txt");
+        assert_eq!(block_on(shop.engine.handle_payment_notification(&paid)).unwrap().body, "success");
+        assert_eq!(block_on(shop.engine.order(id)).unwrap().payment.captures.len(), 1);
+        let shop = block_on(super::shop_shipped()).unwrap();
+        let delivered = seed("engine_kuaidi100_push/delivered.txt");
+        assert_eq!(block_on(shop.engine.handle_tracking_push(&delivered)).unwrap(), 1);
+    }
 
     #[test]
     fn a_written_message_reads_back_and_anything_reads_as_some_message() {

@@ -1,7 +1,8 @@
 //! The HTTP path under load: the `http_shop` example's server (its router and limits, built in
 //! process from `examples/http_shop/server.rs` as `tests/http` does, served on a loopback port)
-//! against a baseline axum server answering the same routes with the same JSON without
-//! orderflow, driven by whole buyer lifecycles at 8, 32 and 128 concurrent buyers.
+//! against two baseline axum servers answering the same routes with the same JSON without
+//! orderflow, one keeping nothing and one writing the shop's rows to SQLite with hand-written
+//! SQL, driven by whole buyer lifecycles at 8, 32 and 128 concurrent buyers.
 //!
 //! A lifecycle is eight requests, the ones `tests/http` drives an order with: the buyer places
 //! the sample order (with an idempotency key) and opens the payment session, the provider's
@@ -11,13 +12,19 @@
 //! tests expect; any other answer, a transport error or a missing field is an error, and the
 //! bench fails if there is one.
 //!
-//! The baseline parses each request body as JSON and answers with the body the shop gave for
-//! the same step in a recorded lifecycle (its order id replaced by a fresh one), serialized
-//! per request: the same routes, request and answer sizes, without the engine, the store,
-//! the signature checks or the shop's connection limits.
+//! The baselines parse each request body as JSON and answer with the body the shop gave for
+//! the same step in a recorded lifecycle (its order id, number and waybill replaced by the
+//! baseline order's own), serialized per request: the same routes, request and answer sizes,
+//! without the engine, the signature checks or the shop's connection limits. The first
+//! (`baseline`) keeps nothing. The second (`hand+SQLite`, see `hand_sqlite.rs`) is what a team
+//! writing its own order code would do: it writes the rows the shop's store wrote for the
+//! same step (recorded from the shop's database after each request of the recorded
+//! lifecycle), with its order's values in them, to a SQLite file of the same schema and
+//! pragmas in one transaction per request, reads the order where a step writes nothing, and
+//! finds a webhook's order by number or waybill.
 //!
-//! Each run has a fixed number of lifecycles (and a time cap); baseline and shop runs
-//! alternate. Reported per side: requests per second, p50 / p99 latency, errors, and CPU per
+//! Each run has a fixed number of lifecycles (and a time cap); the three servers' runs
+//! alternate, the first rotating each round. Reported per side: requests per second, p50 / p99 latency, errors, and CPU per
 //! request: the whole process's (`/proc/self/stat`, client included) and the server runtime's
 //! threads' (`/proc/self/task/*/stat`), with the load average. The shop runs on SQLite, and on
 //! PostgreSQL when `DATABASE_URL` is set (`bash scripts/with-postgres.sh ...`).
@@ -25,12 +32,14 @@
 //! `cargo bench --all-features --bench http_load`; `cargo test --benches` runs a few
 //! lifecycles at two concurrency levels.
 
-#[path = "../examples/http_shop/providers.rs"]
+#[path = "../../examples/http_shop/providers.rs"]
 mod providers;
-#[path = "../examples/http_shop/server.rs"]
+#[path = "../../examples/http_shop/server.rs"]
 mod server;
 
+#[path = "../common/mod.rs"]
 mod common;
+mod hand_sqlite;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -58,12 +67,8 @@ const SERVER_THREADS: &str = "load-server";
 /// Clock ticks per second of `/proc` CPU times (`USER_HZ`, 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// Requests in one lifecycle, when the ship answer carries the waybill.
+/// Requests in one lifecycle.
 const REQUESTS_PER_LIFECYCLE: usize = 8;
-
-/// How often, and how far apart, the warehouse reads an order waiting for its waybill.
-const WAYBILL_POLLS: usize = 500;
-const WAYBILL_POLL_PAUSE: Duration = Duration::from_millis(10);
 
 /// How a run is sized: buyers at once, lifecycles per run, rounds (each one baseline run and
 /// one shop run) and the time cap of one run.
@@ -85,7 +90,7 @@ impl Plan {
 }
 
 /// The steps of a lifecycle, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Step {
     Place,
     Payment,
@@ -95,10 +100,6 @@ enum Step {
     Ship,
     TrackingWebhook,
     Confirm,
-    /// The shop's ship answer can come without the waybill, when the booking was in another
-    /// dispatcher's hands (a concurrent request's or the background worker's): the warehouse
-    /// then reads the order until the waybill is there.
-    WaitForWaybill,
 }
 
 /// What a lifecycle signs its webhooks with: the provider and carrier the shop verifies with.
@@ -117,12 +118,17 @@ struct Target {
 /// A buyer's view of one lifecycle's answers, recorded once for the baseline's templates.
 type Recording = Vec<(Step, StatusCode, String)>;
 
+/// What the recorded lifecycle notes: the answers and, after each request, the rows the
+/// shop's store wrote.
+struct Recorder {
+    answers: Recording,
+    rows: hand_sqlite::RowRecorder,
+}
+
 /// Every request of the run shares this client and counter.
 struct Load {
     http: reqwest::Client,
     next_key: AtomicU64,
-    /// Reads of an order waiting for its waybill ([`Step::WaitForWaybill`]).
-    polls: AtomicU64,
 }
 
 impl Load {
@@ -133,7 +139,7 @@ impl Load {
         expected: StatusCode,
         req: reqwest::RequestBuilder,
         latencies: &mut Vec<u32>,
-        record: &mut Option<&mut Recording>,
+        record: &mut Option<&mut Recorder>,
     ) -> Result<String, String> {
         let start = Instant::now();
         let res = req.send().await.map_err(|e| format!("{step:?}: {e}"))?;
@@ -144,7 +150,8 @@ impl Load {
             return Err(format!("{step:?}: {status} {text}"));
         }
         if let Some(record) = record {
-            record.push((step, status, text.clone()));
+            record.answers.push((step, status, text.clone()));
+            record.rows.after(step, &text).map_err(|e| format!("{step:?}: recording the rows: {e}"))?;
         }
         Ok(text)
     }
@@ -155,7 +162,7 @@ impl Load {
         target: &Target,
         n: usize,
         latencies: &mut Vec<u32>,
-        mut record: Option<&mut Recording>,
+        mut record: Option<&mut Recorder>,
     ) -> Result<(), String> {
         let (token, customer) = if n.is_multiple_of(2) { ("alice-token", "alice") } else { ("bob-token", "bob") };
         let url = |path: &str| format!("{}{path}", target.url);
@@ -210,24 +217,10 @@ impl Load {
             .bearer_auth("warehouse-token")
             .json(&json!({}));
         let shipped = json_of(&self.send(Step::Ship, StatusCode::OK, ship, latencies, &mut record).await?)?;
-        let mut waybill = shipped["package"]["waybill"].as_str().map(str::to_owned);
-        for _ in 0..WAYBILL_POLLS {
-            if waybill.is_some() {
-                break;
-            }
-            tokio::time::sleep(WAYBILL_POLL_PAUSE).await;
-            let read = self.http.get(url(&format!("/orders/{id}"))).bearer_auth("warehouse-token");
-            let order = json_of(&self.send(Step::WaitForWaybill, StatusCode::OK, read, latencies, &mut record).await?)?;
-            self.polls.fetch_add(1, Ordering::Relaxed);
-            waybill = order["order"]["packages"]
-                .as_array()
-                .and_then(|packages| packages.iter().find(|p| p["id"].as_u64() == Some(package)))
-                .and_then(|p| p["waybill"].as_str())
-                .map(str::to_owned);
-        }
-        let waybill = waybill.ok_or_else(|| field(&shipped, "package.waybill"))?;
+        // The ship answer carries its own parcel's waybill, whoever delivered the booking.
+        let waybill = shipped["package"]["waybill"].as_str().ok_or_else(|| field(&shipped, "package.waybill"))?;
 
-        let push = target.signers.carrier.push(&waybill, TrackingKind::Delivered, Utc::now(), &format!("E-{key}"));
+        let push = target.signers.carrier.push(waybill, TrackingKind::Delivered, Utc::now(), &format!("E-{key}"));
         let push = self.webhook(&url("/webhooks/tracking"), &push);
         self.send(Step::TrackingWebhook, StatusCode::OK, push, latencies, &mut record).await?;
         let confirm = self.http.post(url(&format!("/orders/{id}/confirm"))).bearer_auth(token).json(&json!({}));
@@ -250,7 +243,6 @@ impl Load {
 /// What one run measured.
 struct Run {
     lifecycles: usize,
-    polls: u64,
     requests: usize,
     errors: usize,
     first_error: Option<String>,
@@ -265,7 +257,6 @@ struct Run {
 async fn run(load: &Arc<Load>, target: &Arc<Target>, buyers: usize, lifecycles: usize, cap: Duration) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let (process0, server0) = (process_cpu_seconds(), server_cpu_seconds());
-    let polls0 = load.polls.load(Ordering::Relaxed);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..buyers {
@@ -290,7 +281,6 @@ async fn run(load: &Arc<Load>, target: &Arc<Target>, buyers: usize, lifecycles: 
     }
     let mut result = Run {
         lifecycles: 0,
-        polls: 0,
         requests: 0,
         errors: 0,
         first_error: None,
@@ -319,7 +309,6 @@ async fn run(load: &Arc<Load>, target: &Arc<Target>, buyers: usize, lifecycles: 
     result.process_cpu = process_cpu_seconds() - process0;
     result.server_cpu = server_cpu_seconds() - server0;
     result.requests = result.latencies.len();
-    result.polls = load.polls.load(Ordering::Relaxed) - polls0;
     result
 }
 
@@ -327,7 +316,6 @@ async fn run(load: &Arc<Load>, target: &Arc<Target>, buyers: usize, lifecycles: 
 #[derive(Default)]
 struct Side {
     lifecycles: usize,
-    polls: u64,
     requests: usize,
     errors: usize,
     first_error: Option<String>,
@@ -340,7 +328,6 @@ struct Side {
 impl Side {
     fn add(&mut self, run: Run) {
         self.lifecycles += run.lifecycles;
-        self.polls += run.polls;
         self.requests += run.requests;
         self.errors += run.errors;
         if self.first_error.is_none() {
@@ -365,7 +352,7 @@ impl Side {
 
     fn line(&mut self, name: &str) -> String {
         format!(
-            "{name:>8}: {:>5.0} lifecycles/s {:>7.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  CPU/request: process {:>6.1} µs, server threads {:>6.1} µs  ({} lifecycles, {} requests, {} waybill reads)",
+            "{name:>11}: {:>5.0} lifecycles/s {:>7.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}  CPU/request: process {:>6.1} µs, server threads {:>6.1} µs  ({} lifecycles, {} requests)",
             self.lifecycles as f64 / self.wall.max(1e-9),
             self.requests as f64 / self.wall.max(1e-9),
             self.percentile_ms(0.50),
@@ -375,7 +362,6 @@ impl Side {
             self.per_request_us(self.server_cpu),
             self.lifecycles,
             self.requests,
-            self.polls,
         )
     }
 }
@@ -430,38 +416,72 @@ fn shop_state(store: DynOrderStore) -> AppState {
     AppState::demo_on(shop_options(), store, Arc::new(SystemClock))
 }
 
-/// The baseline's answers: per step, the shop's status and body, with the recorded order id.
+/// One order's own values, put where the recorded order's were (in answers and rows).
+#[derive(Debug, Clone)]
+pub struct Fresh {
+    pub id: String,
+    pub number: String,
+    pub waybill: String,
+}
+
+impl Fresh {
+    /// `text` with the values of `self` (the recorded order's) replaced by `other`'s.
+    pub fn replace_in(&self, text: &str, other: &Fresh) -> String {
+        text.replace(&self.id, &other.id).replace(&self.number, &other.number).replace(&self.waybill, &other.waybill)
+    }
+}
+
+/// Order numbers of the baselines' orders start here (far from the shop's).
+const BASELINE_NUMBERS: u64 = 1 << 40;
+
+/// The baselines' answers: per step, the shop's status and body, with the recorded order's
+/// values.
 #[derive(Clone)]
 struct Templates {
-    recorded_id: String,
+    recorded: Fresh,
     steps: Arc<Vec<(Step, StatusCode, String)>>,
-    next_id: Arc<AtomicU64>,
+    next_serial: Arc<AtomicU64>,
 }
 
 impl Templates {
     fn from(recording: Recording) -> Result<Templates, BoxError> {
-        let placed: Value = serde_json::from_str(&recording.first().ok_or("nothing recorded")?.2)?;
-        let recorded_id = placed["order"]["id"].as_str().ok_or("no order id recorded")?.to_owned();
-        Ok(Templates { recorded_id, steps: Arc::new(recording), next_id: Arc::new(AtomicU64::new(1)) })
+        let answer = |step: Step| -> Result<Value, BoxError> {
+            let (_, _, text) = recording.iter().find(|(s, _, _)| *s == step).ok_or("step not recorded")?;
+            Ok(serde_json::from_str(text)?)
+        };
+        let (placed, shipped) = (answer(Step::Place)?, answer(Step::Ship)?);
+        let recorded = Fresh {
+            id: placed["order"]["id"].as_str().ok_or("no order id recorded")?.to_owned(),
+            number: placed["order"]["number"].as_str().ok_or("no order number recorded")?.to_owned(),
+            waybill: shipped["package"]["waybill"].as_str().ok_or("no waybill recorded")?.to_owned(),
+        };
+        Ok(Templates { recorded, steps: Arc::new(recording), next_serial: Arc::new(AtomicU64::new(1)) })
     }
 
-    /// The recorded answer of `step`, its order id replaced by `id`, parsed and serialized
-    /// again (JSON answers) as a handler building it would.
-    fn answer(&self, step: Step, id: &str) -> Response {
+    /// The values of baseline order `serial`, each the length of the recorded one.
+    fn fresh(&self, serial: u64) -> Fresh {
+        let hex = format!("{serial:032x}");
+        let id = format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+        let number = OrderNumber::from_value(BASELINE_NUMBERS + serial).map(|n| n.to_string()).unwrap_or_default();
+        let width = self.recorded.waybill.len().saturating_sub(2);
+        Fresh { id, number, waybill: format!("BW{serial:0width$}") }
+    }
+
+    /// The serial of a baseline order's id (0 for anything else).
+    fn serial_of(id: &str) -> u64 {
+        u128::from_str_radix(&id.replace('-', ""), 16).ok().and_then(|v| u64::try_from(v).ok()).unwrap_or(0)
+    }
+
+    /// The recorded answer of `step` with `fresh`'s values, parsed and serialized again
+    /// (JSON answers) as a handler building it would.
+    fn answer(&self, step: Step, fresh: &Fresh) -> Response {
         let Some((_, status, text)) = self.steps.iter().find(|(s, _, _)| *s == step) else {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         };
-        match serde_json::from_str::<Value>(&text.replace(&self.recorded_id, id)) {
+        match serde_json::from_str::<Value>(&self.recorded.replace_in(text, fresh)) {
             Ok(body) => (*status, Json(body)).into_response(),
             Err(_) => (*status, text.clone()).into_response(),
         }
-    }
-
-    /// A fresh order id the length of the recorded one.
-    fn fresh_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let hex = format!("{n:032x}");
-        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
     }
 }
 
@@ -473,39 +493,68 @@ fn parse(body: &[u8]) -> Result<Value, StatusCode> {
     serde_json::from_slice(body).map_err(|_| StatusCode::BAD_REQUEST)
 }
 
-/// The baseline: the shop's routes for the lifecycle, answering the recorded bodies.
-fn baseline_app(templates: Templates) -> Router {
-    async fn place(State(t): State<Templates>, body: axum::body::Bytes) -> Response {
-        match parse(&body) {
-            Ok(_) => t.answer(Step::Place, &t.fresh_id()),
-            Err(refused) => refused.into_response(),
+/// A baseline server's state: the answers and, for the second baseline, its database.
+struct Baseline {
+    templates: Templates,
+    store: Option<hand_sqlite::HandSqlite>,
+}
+
+/// Which order a request is about.
+enum About<'a> {
+    /// A new one (placement).
+    New,
+    /// The one in the path.
+    Path(Option<&'a String>),
+    /// The one the webhook's body names.
+    Body,
+}
+
+impl Baseline {
+    /// Parses the body, finds the order, writes the step's rows (second baseline) and answers.
+    fn handle(&self, step: Step, about: About<'_>, body: &[u8]) -> Response {
+        let parsed = match parse(body) {
+            Ok(parsed) => parsed,
+            Err(refused) => return refused.into_response(),
+        };
+        let serial = match (about, &self.store) {
+            (About::New, _) => self.templates.next_serial.fetch_add(1, Ordering::Relaxed),
+            (About::Path(Some(id)), _) => Templates::serial_of(id),
+            (About::Path(None), _) => return StatusCode::NOT_FOUND.into_response(),
+            (About::Body, None) => 0,
+            (About::Body, Some(store)) => match store.find(step, &parsed) {
+                Ok(Some(id)) => Templates::serial_of(&id),
+                Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+                Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+            },
+        };
+        let fresh = self.templates.fresh(serial);
+        if let Some(store) = &self.store
+            && store.write(step, &fresh, serial).is_err()
+        {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
+        self.templates.answer(step, &fresh)
+    }
+}
+
+/// A baseline server: the shop's routes for the lifecycle, answering the recorded bodies.
+fn baseline_app(baseline: Baseline) -> Router {
+    type Shared = State<Arc<Baseline>>;
+    async fn place(State(b): Shared, body: axum::body::Bytes) -> Response {
+        b.handle(Step::Place, About::New, &body)
     }
     fn on_order(
         step: Step,
-    ) -> impl Fn(State<Templates>, Path<Vec<String>>, axum::body::Bytes) -> std::future::Ready<Response>
-    + Clone
-    + Send
-    + Sync
-    + 'static {
-        move |State(t): State<Templates>, Path(params): Path<Vec<String>>, body: axum::body::Bytes| {
-            std::future::ready(match (parse(&body), params.first()) {
-                (Ok(_), Some(id)) => t.answer(step, id),
-                (Err(refused), _) => refused.into_response(),
-                (_, None) => StatusCode::NOT_FOUND.into_response(),
-            })
+    ) -> impl Fn(Shared, Path<Vec<String>>, axum::body::Bytes) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
+    {
+        move |State(b): Shared, Path(params): Path<Vec<String>>, body: axum::body::Bytes| {
+            std::future::ready(b.handle(step, About::Path(params.first()), &body))
         }
     }
     fn webhook(
         step: Step,
-    ) -> impl Fn(State<Templates>, axum::body::Bytes) -> std::future::Ready<Response> + Clone + Send + Sync + 'static
-    {
-        move |State(t): State<Templates>, body: axum::body::Bytes| {
-            std::future::ready(match parse(&body) {
-                Ok(_) => t.answer(step, &t.recorded_id),
-                Err(refused) => refused.into_response(),
-            })
-        }
+    ) -> impl Fn(Shared, axum::body::Bytes) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+        move |State(b): Shared, body: axum::body::Bytes| std::future::ready(b.handle(step, About::Body, &body))
     }
     Router::new()
         .route("/orders", post(place))
@@ -516,33 +565,57 @@ fn baseline_app(templates: Templates) -> Router {
         .route("/orders/{id}/confirm", post(on_order(Step::Confirm)))
         .route("/webhooks/payment", post(webhook(Step::PaidWebhook)))
         .route("/webhooks/tracking", post(webhook(Step::TrackingWebhook)))
-        .with_state(templates)
+        .with_state(Arc::new(baseline))
 }
 
-/// What every comparison shares: the plan, the server runtime (both servers), the client's
-/// runtime and load, and the baseline server.
+/// Serves a baseline on a loopback port of the server runtime; the sender stops it.
+fn serve_baseline(
+    server_rt: &tokio::runtime::Runtime,
+    baseline: Baseline,
+) -> Result<(Arc<Target>, tokio::sync::oneshot::Sender<()>), BoxError> {
+    let signers = Signers {
+        gateway: Arc::new(FakeGateway::new("alipay", b"provider-secret")),
+        carrier: Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
+    };
+    server_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, baseline_app(baseline))
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok::<_, BoxError>((Arc::new(Target { url, signers }), stop))
+    })
+}
+
+/// What every comparison shares: the plan, the server runtime (all servers), the client's
+/// runtime and load, and the two baseline servers.
 struct Bench {
     plan: Plan,
     server_rt: tokio::runtime::Runtime,
     client: tokio::runtime::Runtime,
     load: Arc<Load>,
     baseline: Arc<Target>,
+    hand_sqlite: Arc<Target>,
 }
 
-/// Alternates baseline and shop runs at each concurrency level and prints both sides.
+/// Alternates the baselines' and the shop's runs at each concurrency level and prints all
+/// three sides, with the shop's CPU per request against each baseline's.
 fn compare(bench: &Bench, label: &str, shop: &Arc<Target>) -> Result<(), BoxError> {
-    let Bench { plan, client, load, baseline, .. } = bench;
+    let Bench { plan, client, load, baseline, hand_sqlite, .. } = bench;
+    let targets = [("baseline", baseline), ("hand+SQLite", hand_sqlite), ("shop", shop)];
     for &buyers in plan.concurrency {
         let load_before = load_average();
-        let (mut base, mut ours) = (Side::default(), Side::default());
+        let mut sides: [Side; 3] = Default::default();
         for round in 0..plan.rounds {
-            // Alternate which side goes first, so that neither always follows the other.
-            if round.is_multiple_of(2) {
-                base.add(client.block_on(run(load, baseline, buyers, plan.lifecycles, plan.cap)));
-                ours.add(client.block_on(run(load, shop, buyers, plan.lifecycles, plan.cap)));
-            } else {
-                ours.add(client.block_on(run(load, shop, buyers, plan.lifecycles, plan.cap)));
-                base.add(client.block_on(run(load, baseline, buyers, plan.lifecycles, plan.cap)));
+            // Rotate which side goes first, so that none always follows another.
+            for k in 0..targets.len() {
+                let i = (round + k) % targets.len();
+                sides[i].add(client.block_on(run(load, targets[i].1, buyers, plan.lifecycles, plan.cap)));
             }
         }
         println!(
@@ -551,16 +624,20 @@ fn compare(bench: &Bench, label: &str, shop: &Arc<Target>) -> Result<(), BoxErro
             plan.lifecycles,
             load_average()
         );
-        println!("  {}", base.line("baseline"));
-        println!("  {}", ours.line("shop"));
+        for (side, (name, _)) in sides.iter_mut().zip(targets) {
+            println!("  {}", side.line(name));
+        }
         let per = |cpu: f64, n: usize| cpu / n.max(1) as f64;
-        println!(
-            "  shop / baseline CPU per request: process {:.2}x, server threads {:.2}x; per lifecycle: server threads {:.2}x",
-            per(ours.process_cpu, ours.requests) / per(base.process_cpu, base.requests),
-            per(ours.server_cpu, ours.requests) / per(base.server_cpu, base.requests),
-            per(ours.server_cpu, ours.lifecycles) / per(base.server_cpu, base.lifecycles),
-        );
-        for (name, side) in [("baseline", &base), ("shop", &ours)] {
+        let [base, hand, ours] = &sides;
+        for (name, other) in [("baseline", base), ("hand+SQLite", hand)] {
+            println!(
+                "  shop / {name} CPU per request: process {:.2}x, server threads {:.2}x; per lifecycle: server threads {:.2}x",
+                per(ours.process_cpu, ours.requests) / per(other.process_cpu, other.requests),
+                per(ours.server_cpu, ours.requests) / per(other.server_cpu, other.requests),
+                per(ours.server_cpu, ours.lifecycles) / per(other.server_cpu, other.lifecycles),
+            );
+        }
+        for (side, (name, _)) in sides.iter().zip(targets) {
             if side.errors > 0 {
                 return Err(format!(
                     "{label}, {buyers} buyers: {name} had {} errors, the first: {}",
@@ -577,8 +654,8 @@ fn compare(bench: &Bench, label: &str, shop: &Arc<Target>) -> Result<(), BoxErro
                 )
                 .into());
             }
-            if side.requests < expected * REQUESTS_PER_LIFECYCLE {
-                return Err(format!("{label}, {buyers} buyers: {name} answered only {} requests", side.requests).into());
+            if side.requests != expected * REQUESTS_PER_LIFECYCLE {
+                return Err(format!("{label}, {buyers} buyers: {name} answered {} requests", side.requests).into());
             }
         }
     }
@@ -642,7 +719,6 @@ fn main() -> Result<(), BoxError> {
     let load = Arc::new(Load {
         http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
         next_key: AtomicU64::new(0),
-        polls: AtomicU64::new(0),
     });
 
     // SQLite: the example's store, in a fresh file.
@@ -650,35 +726,31 @@ fn main() -> Result<(), BoxError> {
     let sqlite = shop_state(DynOrderStore::new(SqliteStore::open(db.path())?));
     let (sqlite_running, sqlite_target) = serve_shop(&server_rt, &sqlite)?;
 
-    // One lifecycle recorded against the shop gives the baseline its answers.
-    let mut recording = Recording::new();
-    client.block_on(load.lifecycle(&sqlite_target, 0, &mut Vec::new(), Some(&mut recording)))?;
-    let templates = Templates::from(recording)?;
-    let baseline_signers = Signers {
-        gateway: Arc::new(FakeGateway::new("alipay", b"provider-secret")),
-        carrier: Arc::new(FakeCarrier::new("SF", b"carrier-secret")),
-    };
-    let (baseline_url, baseline_stop) = server_rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, baseline_app(templates))
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok::<_, BoxError>((url, stop))
-    })?;
-    let baseline = Arc::new(Target { url: baseline_url, signers: baseline_signers });
-    let bench = Bench { plan, server_rt, client, load, baseline };
+    // One lifecycle recorded against the shop gives the baselines their answers and rows.
+    let mut recorder = Recorder { answers: Recording::new(), rows: hand_sqlite::RowRecorder::open(db.path())? };
+    client.block_on(load.lifecycle(&sqlite_target, 0, &mut Vec::new(), Some(&mut recorder)))?;
+    let templates = Templates::from(recorder.answers)?;
+    let hand_db = common::TempDb::new("http-load-hand");
+    let store = hand_sqlite::HandSqlite::open(hand_db.path(), recorder.rows.steps, templates.recorded.clone())?;
+    let (baseline, baseline_stop) = serve_baseline(&server_rt, Baseline { templates: templates.clone(), store: None })?;
+    let (hand_sqlite, hand_stop) = serve_baseline(&server_rt, Baseline { templates, store: Some(store) })?;
+    let bench = Bench { plan, server_rt, client, load, baseline, hand_sqlite };
 
     let result = compare(&bench, "SQLite", &sqlite_target);
     bench.server_rt.block_on(sqlite_running.shutdown())?;
     result?;
+    // The second baseline wrote what the shop wrote, order for order.
+    let (shop_rows, hand_rows) =
+        (hand_sqlite::rows_per_order(db.path())?, hand_sqlite::rows_per_order(hand_db.path())?);
+    println!("http_load: rows per order, shop {shop_rows:?}; hand+SQLite {hand_rows:?}");
+    for ((table, shop), (_, hand)) in shop_rows.iter().zip(&hand_rows) {
+        if (shop - hand).abs() > shop.abs() * 0.05 {
+            return Err(format!("hand+SQLite wrote {hand:.2} {table} per order, the shop {shop:.2}").into());
+        }
+    }
 
     let pg = postgres(&bench);
     let _ = baseline_stop.send(());
+    let _ = hand_stop.send(());
     pg
 }
