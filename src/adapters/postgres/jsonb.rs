@@ -201,11 +201,8 @@ impl<S: Serializer> Serializer for Buffered<S> {
     }
 
     fn collect_str<T: Display + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
-        match Small::display(value) {
-            Some(small) => match small.as_str() {
-                Some(text) => self.0.serialize_str(text),
-                None => self.0.collect_str(value),
-            },
+        match Small::display(value).as_ref().and_then(Small::as_str) {
+            Some(text) => self.0.serialize_str(text),
             None => self.0.collect_str(value),
         }
     }
@@ -215,56 +212,32 @@ impl<S: Serializer> Serializer for Buffered<S> {
     }
 }
 
-impl<S: SerializeSeq> SerializeSeq for Buffered<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
+/// The compound serializers but the map's: each value inside goes through [`Buffered`].
+/// (`skip_field` keeps its default, which `serde_json` does not override.)
+macro_rules! compound {
+    ($($trait:ident::$method:ident($($key:ident: $key_type:ty)?);)*) => {$(
+        impl<S: $trait> $trait for Buffered<S> {
+            type Ok = S::Ok;
+            type Error = S::Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
-        self.0.serialize_element(&Inner(value))
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, $($key: $key_type,)? value: &T) -> Result<(), S::Error> {
+                self.0.$method($($key,)? &Inner(value))
+            }
 
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
+            fn end(self) -> Result<S::Ok, S::Error> {
+                self.0.end()
+            }
+        }
+    )*};
 }
 
-impl<S: SerializeTuple> SerializeTuple for Buffered<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
-        self.0.serialize_element(&Inner(value))
-    }
-
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
-}
-
-impl<S: SerializeTupleStruct> SerializeTupleStruct for Buffered<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
-        self.0.serialize_field(&Inner(value))
-    }
-
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
-}
-
-impl<S: SerializeTupleVariant> SerializeTupleVariant for Buffered<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
-        self.0.serialize_field(&Inner(value))
-    }
-
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
+compound! {
+    SerializeSeq::serialize_element();
+    SerializeTuple::serialize_element();
+    SerializeTupleStruct::serialize_field();
+    SerializeTupleVariant::serialize_field();
+    SerializeStruct::serialize_field(key: &'static str);
+    SerializeStructVariant::serialize_field(key: &'static str);
 }
 
 impl<S: SerializeMap> SerializeMap for Buffered<S> {
@@ -285,40 +258,6 @@ impl<S: SerializeMap> SerializeMap for Buffered<S> {
         value: &V,
     ) -> Result<(), S::Error> {
         self.0.serialize_entry(&Inner(key), &Inner(value))
-    }
-
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
-}
-
-impl<S: SerializeStruct> SerializeStruct for Buffered<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), S::Error> {
-        self.0.serialize_field(key, &Inner(value))
-    }
-
-    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
-        self.0.skip_field(key)
-    }
-
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
-}
-
-impl<S: SerializeStructVariant> SerializeStructVariant for Buffered<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), S::Error> {
-        self.0.serialize_field(key, &Inner(value))
-    }
-
-    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
-        self.0.skip_field(key)
     }
 
     fn end(self) -> Result<S::Ok, S::Error> {
