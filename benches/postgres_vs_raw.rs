@@ -755,6 +755,28 @@ fn pgbench_runs(url: &str, schema: &str) {
     }
 }
 
+/// Which side a profiling run drives.
+enum ProfileSide {
+    Engine,
+    Raw,
+}
+
+/// `ORDERFLOW_PROFILE=engine:N` (or `raw:N`): after the setup (the recorded lifecycle and one
+/// checked lifecycle per side), runs N more lifecycles on that side with one worker and nothing
+/// else, for `valgrind --tool=callgrind`. The client's instructions per transition are the
+/// difference between two runs with different N, divided by ten times the difference in N.
+fn profile_spec() -> Result<Option<(ProfileSide, u64)>, BoxError> {
+    let Ok(spec) = std::env::var("ORDERFLOW_PROFILE") else { return Ok(None) };
+    let usage = || format!("ORDERFLOW_PROFILE={spec:?}: expected engine:N or raw:N");
+    let (side, n) = spec.split_once(':').ok_or_else(usage)?;
+    let side = match side {
+        "engine" => ProfileSide::Engine,
+        "raw" => ProfileSide::Raw,
+        _ => return Err(usage().into()),
+    };
+    Ok(Some((side, n.parse().map_err(|_| usage())?)))
+}
+
 fn main() -> Result<(), BoxError> {
     let Some(url) = pg::database_url("postgres_vs_raw") else { return Ok(()) };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -812,6 +834,16 @@ fn bench(rt: &tokio::runtime::Runtime, url: &str, admin: &Client, schemas: [&str
     eprintln!(
         "postgres_vs_raw: one lifecycle writes {engine_rows:?} on both sides, JSON {engine_bytes} / {raw_bytes} bytes"
     );
+
+    if let Some((side, lifecycles)) = profile_spec()? {
+        // One worker, nothing else: for `valgrind --tool=callgrind` (see `profile_spec`).
+        let transitions = lifecycles * STEPS as u64;
+        match side {
+            ProfileSide::Engine => rt.block_on(run_engine(&engine, &script, &engine_progress, 1, transitions)),
+            ProfileSide::Raw => rt.block_on(run_raw(&clients, &commits, &raw_progress, 1, transitions)),
+        };
+        return Ok(());
+    }
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("postgres_vs_raw");

@@ -298,9 +298,7 @@ pub fn build(
         ),
         (PaymentsChoice::Alipay, _) => {
             let emulator = Arc::new(emulators::alipay::Emulator::new(clock.clone()));
-            let url = format!("{IN_PROCESS_URL}{}", emulators::alipay::GATEWAY_PATH);
-            let account = emulators::alipay::config().with_gateway_url(url);
-            let gateway = AlipayGateway::new(account, InProcess::new(emulator.clone())).with_clock(clock.clone());
+            let gateway = emulators::alipay::gateway(emulator.clone(), clock.clone());
             (DynPaymentGateway::new_box(gateway), Payments::Alipay(Some(emulator)))
         }
     };
@@ -312,9 +310,8 @@ pub fn build(
         ),
         (TrackingChoice::Kuaidi100, Account::Emulated) => {
             let emulator = Arc::new(emulators::kuaidi100::Emulator::default());
-            let account = emulators::kuaidi100::config().with_base_url(IN_PROCESS_URL);
-            let tracker = Kuaidi100::new(account, InProcess::new(emulator.clone()));
-            (DynLogistics::new_box(WithTracking::new(carrier, tracker)), Tracking::Kuaidi100(Some(emulator)))
+            let logistics = emulators::kuaidi100::tracking(carrier, emulator.clone());
+            (DynLogistics::new_box(logistics), Tracking::Kuaidi100(Some(emulator)))
         }
     };
     Ok((Arc::from(gateway), payments, Arc::from(logistics), tracking))

@@ -1476,11 +1476,10 @@ async fn dev_simulate_tracking(
                 if !emulator.subscriptions().contains_key(waybill) {
                     return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the waybill is not subscribed yet"));
                 }
-                let (code, name) = kuaidi100_state(body.kind)
-                    .ok_or_else(|| ApiError::bad_request("Kuaidi100's emulator does not report this kind"))?;
-                let time = orderflow::testing::emulators::kuaidi100::beijing(now);
-                emulator.track(waybill, code, name, &time, "demo");
-                emulator.push(waybill)
+                // Kuaidi100 tells entries apart by time and words: each report has its own words.
+                emulator
+                    .report(waybill, body.kind, now, &format!("demo: {:?}", body.kind))
+                    .ok_or_else(|| ApiError::bad_request("Kuaidi100's emulator does not report this kind"))?
             }
             Tracking::Kuaidi100(None) => return Err(not_emulated()),
         };
@@ -1493,15 +1492,4 @@ async fn dev_simulate_tracking(
 /// A dev helper asked of a real provider: only an emulator can be made to pay or push.
 fn not_emulated() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "the provider is real, not emulated: pay or ship for real")
-}
-
-/// A Kuaidi100 state code and name for `kind`, for the dev helper.
-fn kuaidi100_state(kind: TrackingKind) -> Option<(&'static str, &'static str)> {
-    Some(match kind {
-        TrackingKind::PickedUp => ("1", "揽收"),
-        TrackingKind::InTransit => ("0", "在途"),
-        TrackingKind::OutForDelivery => ("5", "派件"),
-        TrackingKind::Delivered => ("3", "签收"),
-        _ => return None,
-    })
 }

@@ -70,6 +70,7 @@ fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
             format!("the order takes no payment while it is {}", status.as_str().replace('_', " "))
         }
         AnomalyReason::ArrivedAfterCancellation => "payment arrived after the order was cancelled".to_owned(),
+        AnomalyReason::Refused { code } => format!("the workflow refused the payment ({code})"),
         AnomalyReason::Stated { text } => text.clone(),
     }
 }

@@ -134,6 +134,7 @@ fn anomaly_reason(reason: &AnomalyReason, cx: &Context<'_>) -> String {
         AnomalyReason::AmountNotPositive => "付款金额不大于零".to_owned(),
         AnomalyReason::NotPayable { status } => format!("订单{}，无法收款", status_name(*status)),
         AnomalyReason::ArrivedAfterCancellation => "订单取消后才收到付款".to_owned(),
+        AnomalyReason::Refused { code } => format!("系统拒绝了这笔付款（{code}）"),
         AnomalyReason::Stated { text } => text.clone(),
     }
 }

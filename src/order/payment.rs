@@ -77,6 +77,12 @@ pub enum AnomalyReason {
     },
     /// The payment arrived after the order was cancelled (it is sent back).
     ArrivedAfterCancellation,
+    /// The workflow refused to capture it for another reason, named by its error code
+    /// ([`Error::code`]).
+    Refused {
+        /// The refusal's code.
+        code: String,
+    },
     /// In the words of the person or host that recorded it.
     Stated {
         /// Their words.
@@ -91,7 +97,7 @@ impl AnomalyReason {
     }
 
     /// Why the workflow refused to capture a verified payment, as the anomaly recorded for it.
-    /// Refusals no capture produces keep their message as stated words.
+    /// Refusals no capture is expected to produce are recorded by their error code.
     pub fn from_refusal(refusal: &Error) -> AnomalyReason {
         match refusal {
             Error::PaymentMismatch { expected, received } => {
@@ -99,7 +105,7 @@ impl AnomalyReason {
             }
             Error::IllegalTransition { status, .. } => AnomalyReason::NotPayable { status: *status },
             Error::InvalidField { field: "amount", .. } => AnomalyReason::AmountNotPositive,
-            other => AnomalyReason::stated(other.to_string()),
+            other => AnomalyReason::Refused { code: other.code().to_owned() },
         }
     }
 }
@@ -853,5 +859,25 @@ pub(crate) fn cod_collected(order: &mut Order, amount: Money) {
 pub(crate) fn void_uncollected_cod(order: &mut Order) {
     if order.payment.method.is_cod() && order.payment.cod_collected.is_none() {
         order.payment.cod_void = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn a_refusal_becomes_a_typed_anomaly_reason_never_english() {
+        let cny = |minor| Money::new(minor, Currency::CNY);
+        let mismatch = Error::PaymentMismatch { expected: cny(27_000), received: cny(100) };
+        assert_eq!(
+            AnomalyReason::from_refusal(&mismatch),
+            AnomalyReason::AmountMismatch { expected: cny(27_000), received: cny(100) }
+        );
+        assert_eq!(
+            AnomalyReason::from_refusal(&Error::NotYourOrder),
+            AnomalyReason::Refused { code: "not_your_order".into() }
+        );
     }
 }

@@ -147,11 +147,13 @@ async fn the_dev_helpers_pay_and_push_through_the_emulators() {
     h.pack_and_ship(&id).await;
     h.state.engine.drain_outbox().await.unwrap();
     let path = format!("/dev/simulate-tracking/{id}");
-    let not_emulated = h.post("warehouse-token", &path, json!({ "kind": "customs" })).await;
-    assert_eq!(not_emulated.status, StatusCode::BAD_REQUEST, "{}", not_emulated.text);
+    let customs = h.post("warehouse-token", &path, json!({ "kind": "customs" })).await;
+    assert_eq!(customs.status, StatusCode::OK, "{}", customs.text);
+    assert_eq!(customs.body["order"]["packages"][0]["tracking"][0]["kind"], "customs", "Kuaidi100's customs state");
+    assert_eq!(customs.body["order"]["status"], "shipped");
     let delivered = h.post("warehouse-token", &path, json!({ "kind": "delivered" })).await;
     assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.text);
-    assert_eq!(delivered.body["order"]["status"], "delivered");
+    assert_eq!(delivered.body["order"]["status"], "delivered", "{}", delivered.text);
     h.stop().await;
 }
 

@@ -127,8 +127,26 @@ fn anomaly_reasons() -> Vec<AnomalyReason> {
         AnomalyReason::AmountNotPositive,
         AnomalyReason::NotPayable { status: OrderStatus::ReadyToShip },
         AnomalyReason::ArrivedAfterCancellation,
+        AnomalyReason::Refused { code: "forbidden".into() },
         AnomalyReason::stated("wrong amount"),
     ]
+}
+
+/// An anomaly reason kind added without a sample above does not compile here.
+#[test]
+fn every_anomaly_reason_kind_has_a_sample() {
+    let mut seen = BTreeSet::new();
+    for reason in anomaly_reasons() {
+        seen.insert(match reason {
+            AnomalyReason::AmountMismatch { .. } => "amount_mismatch",
+            AnomalyReason::AmountNotPositive => "amount_not_positive",
+            AnomalyReason::NotPayable { .. } => "not_payable",
+            AnomalyReason::ArrivedAfterCancellation => "arrived_after_cancellation",
+            AnomalyReason::Refused { .. } => "refused",
+            AnomalyReason::Stated { .. } => "stated",
+        });
+    }
+    assert_eq!(seen.len(), 6);
 }
 
 /// One refund reason of each kind (a cancellation's of each cancellation reason).
@@ -274,6 +292,7 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): the amount is not above zero", "付款异常", "¥1.00（交易号 T2）：付款金额不大于零"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): the order takes no payment while it is ready to ship", "付款异常", "¥1.00（交易号 T2）：订单待发货，无法收款"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): payment arrived after the order was cancelled", "付款异常", "¥1.00（交易号 T2）：订单取消后才收到付款"),
+    ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): the workflow refused the payment (forbidden)", "付款异常", "¥1.00（交易号 T2）：系统拒绝了这笔付款（forbidden）"),
     ("payment_anomaly", "Payment anomaly", "CNY 1.00 (transaction T2): wrong amount", "付款异常", "¥1.00（交易号 T2）：wrong amount"),
     ("refund_requested", "Refund requested", "CNY 270.00 (order cancelled: not paid in time)", "退款处理中", "¥270.00（订单已取消：超时未付款）"),
     ("refund_requested", "Refund requested", "CNY 270.00 (order cancelled: ordered twice)", "退款处理中", "¥270.00（订单已取消：ordered twice）"),
@@ -328,6 +347,7 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
     ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: the amount is not above zero", "订单 0000-0000-011 付款异常", "交易号 T2：付款金额不大于零"),
     ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: the order takes no payment while it is ready to ship", "订单 0000-0000-011 付款异常", "交易号 T2：订单待发货，无法收款"),
     ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: payment arrived after the order was cancelled", "订单 0000-0000-011 付款异常", "交易号 T2：订单取消后才收到付款"),
+    ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: the workflow refused the payment (forbidden)", "订单 0000-0000-011 付款异常", "交易号 T2：系统拒绝了这笔付款（forbidden）"),
     ("payment_anomaly", "Payment anomaly on order 0000-0000-011", "Transaction T2: wrong amount", "订单 0000-0000-011 付款异常", "交易号 T2：wrong amount"),
     ("follow_up_due", "Follow-up due", "Visit buyer alice about order 0000-0000-011.", "待回访", "请回访买家 alice（订单 0000-0000-011）。"),
     ("case_escalated", "Case C1 escalated", "Order 0000-0000-011: the request was not answered in time.", "售后单 C1 已升级", "订单 0000-0000-011：申请未在时限内答复。"),

@@ -7,9 +7,10 @@ use std::pin::pin;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{Json, ToSql, Type};
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
+use super::jsonb::Jsonb;
 use super::{OrderRow, PgStore, check_new, db, to_i64};
 use crate::effect::Effect;
 use crate::event::Event;
@@ -20,7 +21,7 @@ use crate::stored::{EVENT_VERSION, SNAPSHOT_VERSION, StoredEvent};
 type Values<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
 /// An outbox row: key, order, effect, when it was written.
-type OutboxRow<'a> = (&'a str, Uuid, Json<&'a Effect>, Option<DateTime<Utc>>);
+type OutboxRow<'a> = (&'a str, Uuid, Jsonb<&'a Effect>, Option<DateTime<Utc>>);
 
 impl PgStore {
     /// Creates many new orders at once, with the outcome of
@@ -67,18 +68,18 @@ impl PgStore {
         let orders = commits.iter().map(|c| OrderRow::of(c.order)).collect::<Result<Vec<_>, _>>()?;
         let snapshot_version = version_column(SNAPSHOT_VERSION);
         let event_version = version_column(EVENT_VERSION);
-        let mut events: Vec<(Uuid, i64, Json<&Event>, &str)> = Vec::new();
+        let mut events: Vec<(Uuid, i64, Jsonb<&Event>, &str)> = Vec::new();
         let mut keys: Vec<(&str, Uuid)> = Vec::new();
         let mut outbox: Vec<OutboxRow<'_>> = Vec::new();
         let mut waybills: Vec<(&str, &str, Uuid)> = Vec::new();
         for (commit, row) in commits.iter().zip(&orders) {
             for event in commit.events {
                 let stored = StoredEvent::encode(event);
-                events.push((row.id, to_i64(event.seq)?, Json(stored.payload), stored.event_type));
+                events.push((row.id, to_i64(event.seq)?, Jsonb(stored.payload), stored.event_type));
             }
             keys.extend(commit.dedupe_keys.iter().map(|k| (k.as_str(), row.id)));
             let written_at = commit.written_at();
-            outbox.extend(commit.outbox.iter().map(|e| (e.key.as_str(), row.id, Json(&e.effect), written_at)));
+            outbox.extend(commit.outbox.iter().map(|e| (e.key.as_str(), row.id, Jsonb(&e.effect), written_at)));
             waybills.extend(row.index.waybills.iter().map(|&(carrier, waybill)| (carrier, waybill, row.id)));
         }
 

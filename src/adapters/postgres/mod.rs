@@ -82,6 +82,7 @@
 //! and events keep every nanosecond.
 
 mod bulk;
+mod jsonb;
 mod queries;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -98,6 +99,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
+use self::jsonb::Jsonb;
 use crate::effect::Effect;
 use crate::event::Event;
 use crate::ids::OrderId;
@@ -542,10 +544,10 @@ impl PgStore {
         let seqs: Vec<i64> = commit.events.iter().map(|e| to_i64(e.seq)).collect::<Result<_, _>>()?;
         // Serialized straight into the request, as binary `jsonb` (no `Value` in between).
         let stored: Vec<StoredEvent<'_>> = commit.events.iter().map(StoredEvent::encode).collect();
-        let bodies: Vec<Json<&Event>> = stored.iter().map(|e| Json(e.payload)).collect();
+        let bodies: Vec<Jsonb<&Event>> = stored.iter().map(|e| Jsonb(e.payload)).collect();
         let types: Vec<&str> = stored.iter().map(|e| e.event_type).collect();
         let outbox_keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
-        let effects: Vec<Json<&Effect>> = commit.outbox.iter().map(|e| Json(&e.effect)).collect();
+        let effects: Vec<Jsonb<&Effect>> = commit.outbox.iter().map(|e| Jsonb(&e.effect)).collect();
         let waybills = &row.index.waybills;
         // What the order's waybills were, from the copy of the version this commit is based on.
         let waybill_rows = if create {
@@ -753,7 +755,7 @@ struct OrderRow<'a> {
     version: i64,
     /// Serialized straight into the request, as binary `jsonb` (no `Value` in between), in
     /// [`SNAPSHOT_VERSION`].
-    snapshot: Json<&'a Order>,
+    snapshot: Jsonb<&'a Order>,
     /// The staff query columns.
     hold_reasons: Vec<&'static str>,
     /// The ship-by time while the order is still to ship.
@@ -775,7 +777,7 @@ impl OrderRow<'_> {
             deadline_at: deadline.map(|(at, _)| at),
             deadline_kind: deadline.map(|(_, kind)| to_json(&kind)).transpose()?,
             version: to_i64(order.version)?,
-            snapshot: Json(StoredSnapshot::encode(order).payload),
+            snapshot: Jsonb(StoredSnapshot::encode(order).payload),
             hold_reasons: index.query.hold_reasons.iter().map(|r| r.as_str()).collect(),
             ship_by: index.query.ship_by,
             index,
