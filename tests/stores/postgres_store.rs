@@ -1029,3 +1029,55 @@ async fn postgres_feed_never_skips_events_of_transactions_that_commit_out_of_ord
     assert_eq!(read, expected, "x's events, then y's: none skipped");
     db.drop_all().await;
 }
+
+/// The waybill table holds exactly an order's `(carrier, waybill)` pairs whichever form a commit
+/// takes: a waybill recorded on the writer's own copy is inserted, and so is one recorded by an
+/// instance without a copy; later commits on a copy leave the rows alone, those without one
+/// (or with a stale one) rewrite them.
+#[tokio::test]
+async fn postgres_waybill_rows_follow_the_order_through_every_commit_form() {
+    let Some(db) = TestDb::new() else { return };
+    let schema = db.fresh_schema();
+    let a = db.store(&schema).await;
+    let b = PgStore::connect(PgOptions::new(db.url.clone()).schema(&schema).cached_orders(0)).await.unwrap();
+    let client = db.client().await;
+    let rows = || table_rows(&client, &schema, "waybills", "carrier, waybill");
+    let row = |order: &Order, waybill: &str| {
+        format!(r#"{{"carrier": "SF", "waybill": "{waybill}", "order_id": "{}"}}"#, order.id())
+    };
+    let [(first, first_events), (second, second_events)] = [1, 2].map(|n| conformance::sample_order("alice", n, t0()));
+    a.create(commit(&first, 0, &first_events, &[])).await.unwrap();
+    a.create(commit(&second, 0, &second_events, &[])).await.unwrap();
+    assert_eq!(rows().await, Vec::<String>::new());
+
+    // The first order's waybill is recorded on `a`'s copy, the second's by `b`, which has none.
+    let first = ship(&a, first, "SF", "WB-1").await;
+    let mut second = second;
+    for (n, command) in shipping(&second, "SF", "WB-2").iter().enumerate() {
+        let (next, events) = decided(&second, command);
+        let store = if n == 4 { &b } else { &a };
+        store.append(commit(&next, second.version(), &events, &[])).await.unwrap();
+        second = next;
+    }
+    let expected = vec![row(&first, "WB-1"), row(&second, "WB-2")];
+    assert_eq!(rows().await, expected, "each waybill's commit inserts its row");
+
+    // Tracking updates of the second: by `b` (no copy), by `a` on a stale copy, then on its own.
+    for (n, store) in [&b, &a, &a].into_iter().enumerate() {
+        let update = orderflow::order::TrackingUpdate {
+            kind: orderflow::order::TrackingKind::InTransit,
+            at: t0() + TimeDelta::hours(n as i64 + 1),
+            event_id: format!("E{n}").into(),
+            location: Default::default(),
+            description: Default::default(),
+        };
+        let action = Action::RecordTracking { waybill: "WB-2".into(), update };
+        let (next, events) = decided(&second, &Command::new(orderflow::testing::carrier("SF"), action));
+        store.append(commit(&next, second.version(), &events, &[])).await.unwrap();
+        second = next;
+        assert_eq!(rows().await, expected, "tracking update {n} keeps the orders' waybill rows");
+    }
+    assert_eq!(b.find_by_waybill("SF", "WB-2").await.unwrap(), Some(second.id()));
+    assert_eq!(a.load(second.id()).await.unwrap(), Some(second));
+    db.drop_all().await;
+}

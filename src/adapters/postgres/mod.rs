@@ -141,13 +141,28 @@ const UPDATE_ORDER: &str = include_str!("sql/update_order.sql");
 /// What a commit does to the order's waybills, its `(carrier, waybill)` pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WaybillRows {
-    /// Nothing: the order has none and had none (before shipping).
+    /// Nothing: the order's rows are its waybills already (none before shipping, the same
+    /// ones after).
     Leave = 0,
-    /// The order keeps every waybill it had (and may have new ones): each one it has no row
-    /// for yet is inserted, and one another order has fails the statement (`waybills_pkey`).
-    Keep = 1,
-    /// They changed, or what they were is not known here: replace the order's rows.
+    /// The order keeps every waybill it had and has new ones: the new ones are inserted (one
+    /// another order has fails the statement, `waybills_pkey`).
+    Add = 1,
+    /// Some went, or what they were is not known here: the order's rows are replaced.
     Replace = 2,
+}
+
+impl WaybillRows {
+    /// What to write for an order whose waybills become `after`, when its rows hold `before`
+    /// (`None`: not known here), with the pairs the statement is given: the new ones for
+    /// [`WaybillRows::Add`], all of them for [`WaybillRows::Replace`].
+    fn of<'a>(before: Option<&[(&str, &str)]>, after: &[(&'a str, &'a str)]) -> (WaybillRows, Vec<(&'a str, &'a str)>) {
+        let Some(before) = before else { return (WaybillRows::Replace, after.to_vec()) };
+        if before.iter().any(|pair| !after.contains(pair)) {
+            return (WaybillRows::Replace, after.to_vec());
+        }
+        let added: Vec<(&str, &str)> = after.iter().filter(|pair| !before.contains(pair)).copied().collect();
+        (if added.is_empty() { WaybillRows::Leave } else { WaybillRows::Add }, added)
+    }
 }
 
 /// The hot statements' text, built once per store.
@@ -167,7 +182,7 @@ impl Statements {
                 .replace("{snapshot_version}", &SNAPSHOT_VERSION.to_string())
                 .replace("{event_version}", &EVENT_VERSION.to_string())
         };
-        let rows = [WaybillRows::Leave, WaybillRows::Keep, WaybillRows::Replace];
+        let rows = [WaybillRows::Leave, WaybillRows::Add, WaybillRows::Replace];
         Statements {
             create: rows.map(|w| sql(format!("{CREATE_ORDER}{}", commit_rows(14, w)))),
             append: rows.map(|w| sql(format!("{UPDATE_ORDER}{}", commit_rows(15, w)))),
@@ -193,10 +208,11 @@ fn commit_rows(first: usize, waybills: WaybillRows) -> String {
         AND NOT EXISTS (SELECT 1 FROM {list} WHERE t.c = x.carrier AND t.w = x.waybill)
 )"
     );
-    // The order's rows are looked up by the primary key (not by a join with the table, whose
-    // plan could scan it). A pair another order has fails the insert: a unique violation of
-    // `waybills_pkey`, which refuses the whole statement.
-    let recorded = format!(
+    // Where the order's other rows were just deleted, the ones it keeps are looked up by the
+    // primary key (not by a join with the table, whose plan could scan it). A pair another
+    // order has fails the insert: a unique violation of `waybills_pkey`, which refuses the
+    // whole statement.
+    let kept = format!(
         ", new_waybills AS (
     INSERT INTO {{s}}.waybills (carrier, waybill, order_id) SELECT t.c, t.w, o.id FROM o, {list}
     WHERE NOT EXISTS (
@@ -204,10 +220,16 @@ fn commit_rows(first: usize, waybills: WaybillRows) -> String {
     )
 )"
     );
+    // Only new pairs: nothing to look up.
+    let added = format!(
+        ", new_waybills AS (
+    INSERT INTO {{s}}.waybills (carrier, waybill, order_id) SELECT t.c, t.w, o.id FROM o, {list}
+)"
+    );
     let waybills = match waybills {
         WaybillRows::Leave => String::new(),
-        WaybillRows::Keep => recorded,
-        WaybillRows::Replace => stale + &recorded,
+        WaybillRows::Add => added,
+        WaybillRows::Replace => stale + &kept,
     };
     format!(
         ", new_keys AS (
@@ -548,18 +570,15 @@ impl PgStore {
         let types: Vec<&str> = stored.iter().map(|e| e.event_type).collect();
         let outbox_keys: Vec<&str> = commit.outbox.iter().map(|e| e.key.as_str()).collect();
         let effects: Vec<Jsonb<&Effect>> = commit.outbox.iter().map(|e| Jsonb(&e.effect)).collect();
-        let waybills = &row.index.waybills;
-        // What the order's waybills were, from the copy of the version this commit is based on.
-        let waybill_rows = if create {
-            if waybills.is_empty() { WaybillRows::Leave } else { WaybillRows::Keep }
-        } else {
-            let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id);
-            match copy.filter(|copy| copy.version == commit.expected_version) {
-                Some(copy) if copy.carrier_waybills().next().is_none() && waybills.is_empty() => WaybillRows::Leave,
-                Some(copy) if copy.carrier_waybills().all(|pair| waybills.contains(&pair)) => WaybillRows::Keep,
-                _ => WaybillRows::Replace,
-            }
+        // What the order's rows hold: none for a new order; for an append, the waybills of the
+        // copy of the version this commit is based on (this store wrote it and its rows).
+        let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id);
+        let copy = copy.filter(|copy| !create && copy.version == commit.expected_version);
+        let before: Option<Vec<(&str, &str)>> = match create {
+            true => Some(Vec::new()),
+            false => copy.as_deref().map(|copy| copy.carrier_waybills().collect()),
         };
+        let (waybill_rows, waybills) = WaybillRows::of(before.as_deref(), &row.index.waybills);
         let (carriers, numbers): (Vec<&str>, Vec<&str>) = waybills.iter().copied().unzip();
         let mut params = row.params();
         let sql = if create {
@@ -1155,5 +1174,33 @@ impl WorkQueue for PgStore {
         let changed =
             client.execute(&client.prepare_cached(&sql).await.map_err(db)?, &[&key, &now]).await.map_err(db)?;
         Ok(changed == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WaybillRows;
+
+    type Pairs = &'static [(&'static str, &'static str)];
+
+    /// Only what changed is written: nothing when the pairs are the ones the rows hold, the
+    /// new ones when pairs were only added, and every pair when one went or the rows are not
+    /// known.
+    #[test]
+    fn a_commit_writes_only_the_waybills_that_changed() {
+        const SF1: (&str, &str) = ("SF", "1");
+        const SF2: (&str, &str) = ("SF", "2");
+        const YT1: (&str, &str) = ("YT", "1");
+        let cases: [(Option<Pairs>, Pairs, WaybillRows, Pairs); 6] = [
+            (Some(&[]), &[], WaybillRows::Leave, &[]),
+            (Some(&[SF1]), &[SF1], WaybillRows::Leave, &[]),
+            (Some(&[]), &[SF1], WaybillRows::Add, &[SF1]),
+            (Some(&[SF1]), &[SF1, SF2, YT1], WaybillRows::Add, &[SF2, YT1]),
+            (Some(&[SF1, SF2]), &[SF2], WaybillRows::Replace, &[SF2]),
+            (None, &[SF1], WaybillRows::Replace, &[SF1]),
+        ];
+        for (before, after, rows, written) in cases {
+            assert_eq!(WaybillRows::of(before, after), (rows, written.to_vec()), "{before:?} → {after:?}");
+        }
     }
 }
