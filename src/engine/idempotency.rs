@@ -91,9 +91,15 @@ fn actor_scope(actor: &Actor) -> String {
 /// serialise deterministically (structs in field order, maps sorted).
 fn fingerprint(request: &impl Serialize) -> Result<String, Error> {
     // Plain data always serialises; were it not to, refusing beats a fingerprint shared by all.
-    let json = serde_json::to_vec(request).map_err(|e| invalid(format!("the request cannot be fingerprinted: {e}")))?;
+    let mut json = Vec::with_capacity(512);
+    serde_json::to_writer(&mut json, request)
+        .map_err(|e| invalid(format!("the request cannot be fingerprinted: {e}")))?;
     let digest = Sha256::digest(&json);
-    Ok(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+    let mut hex = String::with_capacity(32);
+    for nibble in digest.iter().take(16).flat_map(|byte| [byte >> 4, byte & 0xf]) {
+        hex.extend(char::from_digit(u32::from(nibble), 16));
+    }
+    Ok(hex)
 }
 
 fn invalid(rule: impl Into<String>) -> Error {
@@ -112,5 +118,14 @@ mod tests {
         let b = RequestKey::new("place", &actor, "k", &form("b")).unwrap();
         assert_eq!(a.rows[0], b.rows[0]);
         assert_ne!(a.rows[1], b.rows[1]);
+    }
+
+    /// The rows are stored: a key recorded by an earlier version must still be found, so their
+    /// form (the first 16 bytes of SHA-256 of the request's JSON, in lower-case hex) is pinned.
+    #[test]
+    fn the_rows_keep_their_stored_form() {
+        let key = RequestKey::new("place", &Actor::System, "k", &serde_json::json!({ "note": "a" })).unwrap();
+        // `printf '{"note":"a"}' | sha256sum`
+        assert_eq!(key.rows, ["place/system:0:/k", "place=5e2fb6d219df19a77870471a3c935173/system:0:/k"]);
     }
 }
