@@ -47,8 +47,8 @@ pub enum DecimalError {
 ///
 /// Only the shape is checked (three upper-case ASCII letters), so hosts can use codes this
 /// crate does not list.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Currency([u8; 3]);
 
 impl Currency {
@@ -101,6 +101,14 @@ impl TryFrom<String> for Currency {
 impl From<Currency> for String {
     fn from(value: Currency) -> Self {
         value.as_str().to_owned()
+    }
+}
+
+/// The code as a string, written from the three letters in place (every amount of a stored
+/// order has one).
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
