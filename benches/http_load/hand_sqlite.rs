@@ -23,13 +23,21 @@ use super::{BoxError, Fresh, Step};
 const ROW_TABLES: [(&str, &str); 4] =
     [("events", "seq"), ("outbox", "key"), ("dedupe_keys", "key"), ("waybills", "waybill")];
 
-/// The rows one step wrote.
+/// The rows one step wrote, each with its statement (built once, at recording).
 #[derive(Debug, Default, Clone)]
 pub struct StepRows {
-    /// The order row after the step (columns and values) and its version before (0: new).
-    order: Option<(i64, Vec<String>, Vec<SqlValue>)>,
-    /// New rows of the other tables.
-    rows: Vec<(&'static str, Vec<String>, Vec<SqlValue>)>,
+    /// The order row after the step: its statement (an insert, or an update with the version
+    /// compare-and-set), its values and its version before (0: new).
+    order: Option<(i64, String, Vec<SqlValue>)>,
+    /// New rows of the other tables: the insert, the values and, for dedupe keys, where the
+    /// key is among them.
+    rows: Vec<(String, Vec<SqlValue>, Option<usize>)>,
+}
+
+/// The insert of a row of `table` with `columns`.
+fn insert_sql(table: &str, columns: &[String]) -> String {
+    let marks = vec!["?"; columns.len()].join(", ");
+    format!("INSERT INTO {table} ({}) VALUES ({marks})", columns.join(", "))
 }
 
 /// Reads, after each step of the recorded lifecycle, what the shop's store wrote for it.
@@ -80,7 +88,14 @@ impl RowRecorder {
             _ => return Err("version is not an integer".into()),
         };
         if version != self.version {
-            rows.order = Some((self.version, columns, order));
+            let sql = if self.version == 0 {
+                insert_sql("orders", &columns)
+            } else {
+                let sets: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
+                let n = columns.len();
+                format!("UPDATE orders SET {} WHERE id = ?{} AND version = ?{}", sets.join(", "), n + 1, n + 2)
+            };
+            rows.order = Some((self.version, sql, order));
             self.version = version;
         }
         for (table, key) in ROW_TABLES {
@@ -94,7 +109,8 @@ impl RowRecorder {
                     // The outbox's own sequence number is the database's to give.
                     let (cols, vals): (Vec<String>, Vec<SqlValue>) =
                         columns.iter().cloned().zip(values).filter(|(c, _)| !(table == "outbox" && c == "seq")).unzip();
-                    rows.rows.push((table, cols, vals));
+                    let key = (table == "dedupe_keys").then(|| cols.iter().position(|c| c == "key")).flatten();
+                    rows.rows.push((insert_sql(table, &cols), vals, key));
                 }
             }
         }
@@ -142,9 +158,10 @@ impl HandSqlite {
                     .optional()?
             }
             _ => {
+                let carrier = body["carrier"].as_str().ok_or("no carrier")?;
                 let waybill = body["events"][0]["waybill"].as_str().ok_or("no waybill")?;
-                conn.prepare_cached("SELECT order_id FROM waybills WHERE waybill = ?1")?
-                    .query_row(params![waybill], |row| row.get(0))
+                conn.prepare_cached("SELECT order_id FROM waybills WHERE carrier = ?1 AND waybill = ?2")?
+                    .query_row(params![carrier, waybill], |row| row.get(0))
                     .optional()?
             }
         };
@@ -163,38 +180,25 @@ impl HandSqlite {
             return Ok(());
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some((expected, columns, values)) = &rows.order {
-            let values: Vec<SqlValue> = values.iter().map(|v| self.substitute(v, fresh)).collect();
+        if let Some((expected, sql, values)) = &rows.order {
+            let mut values: Vec<SqlValue> = values.iter().map(|v| self.substitute(v, fresh)).collect();
             if *expected == 0 {
-                let marks = vec!["?"; columns.len()].join(", ");
-                let sql = format!("INSERT INTO orders ({}) VALUES ({marks})", columns.join(", "));
-                tx.prepare_cached(&sql)?.execute(params_from_iter(values.iter()))?;
+                tx.prepare_cached(sql)?.execute(params_from_iter(values.iter()))?;
             } else {
-                let sets: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
-                let n = columns.len();
-                let sql =
-                    format!("UPDATE orders SET {} WHERE id = ?{} AND version = ?{}", sets.join(", "), n + 1, n + 2);
-                let mut all = values;
-                all.push(SqlValue::Text(fresh.id.clone()));
-                all.push(SqlValue::Integer(*expected));
-                if tx.prepare_cached(&sql)?.execute(params_from_iter(all.iter()))? != 1 {
+                values.push(SqlValue::Text(fresh.id.clone()));
+                values.push(SqlValue::Integer(*expected));
+                if tx.prepare_cached(sql)?.execute(params_from_iter(values.iter()))? != 1 {
                     return Err(format!("order {} is not at version {expected}", fresh.id).into());
                 }
             }
         }
-        for (table, columns, values) in &rows.rows {
+        for (sql, values, key) in &rows.rows {
             let mut values: Vec<SqlValue> = values.iter().map(|v| self.substitute(v, fresh)).collect();
-            if *table == "dedupe_keys" {
-                // Provider and idempotency keys are the recorded ones: made the order's own.
-                if let Some(SqlValue::Text(key)) =
-                    columns.iter().position(|c| c == "key").and_then(|i| values.get_mut(i))
-                {
-                    key.push_str(&format!("#{serial}"));
-                }
+            // Provider and idempotency keys are the recorded ones: made the order's own.
+            if let Some(SqlValue::Text(key)) = key.and_then(|i| values.get_mut(i)) {
+                key.push_str(&format!("#{serial}"));
             }
-            let marks = vec!["?"; columns.len()].join(", ");
-            let sql = format!("INSERT INTO {table} ({}) VALUES ({marks})", columns.join(", "));
-            tx.prepare_cached(&sql)?.execute(params_from_iter(values.iter()))?;
+            tx.prepare_cached(sql)?.execute(params_from_iter(values.iter()))?;
         }
         tx.commit()?;
         Ok(())

@@ -1,9 +1,9 @@
 //! Ship requests at the same time: each answer carries its own order's waybill, even when the
-//! booking was delivered by another dispatcher (a concurrent request or the worker).
+//! booking is held by another dispatcher (a concurrent request, the worker or an instance that
+//! went away) when the request comes to deliver it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use orderflow::ports::{
@@ -18,17 +18,18 @@ use serde_json::{Value, json};
 use super::server::{AppState, ShopOptions};
 use super::start_with;
 
-/// A memory store where another dispatcher gets to a booking first and is slow with it: the
-/// commit that books a shipment returns `booking` late (the worker, ticking often, claims the
-/// booking meanwhile), and a claim holds what it claimed for `hold` before handing it over
-/// (as a slow carrier or a busy instance would), so the request's own delivery finds nothing.
-struct SlowClaims {
+/// A memory store where another dispatcher always gets to a booking first: right after the
+/// commit that books a shipment, everything due is claimed for [`HELD_FOR`] and never
+/// completed (an instance that went away), so the request's own delivery finds its booking
+/// leased and must wait for the lease to run out.
+struct HeldBookings {
     inner: Arc<MemoryStore>,
-    booking: Duration,
-    hold: Duration,
 }
 
-impl OrderRepository for SlowClaims {
+/// How long the vanished dispatcher's lease holds a booking.
+const HELD_FOR: TimeDelta = TimeDelta::milliseconds(100);
+
+impl OrderRepository for HeldBookings {
     async fn create(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         self.inner.create(commit).await
     }
@@ -36,7 +37,7 @@ impl OrderRepository for SlowClaims {
         let books = commit.outbox.iter().any(|entry| matches!(entry.effect, Effect::CreateShipment { .. }));
         self.inner.append(commit).await?;
         if books {
-            tokio::time::sleep(self.booking).await;
+            self.inner.claim_outbox(Utc::now(), HELD_FOR, usize::MAX).await?;
         }
         Ok(())
     }
@@ -72,22 +73,17 @@ impl OrderRepository for SlowClaims {
     }
 }
 
-impl WorkQueue for SlowClaims {
+impl WorkQueue for HeldBookings {
     async fn due_deadlines(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueDeadline>, StoreError> {
         self.inner.due_deadlines(now, limit).await
     }
-    /// Leased at once, handed over after `hold`.
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
         lease: TimeDelta,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let claimed = self.inner.claim_outbox(now, lease, limit).await?;
-        if !claimed.is_empty() {
-            tokio::time::sleep(self.hold).await;
-        }
-        Ok(claimed)
+        self.inner.claim_outbox(now, lease, limit).await
     }
     async fn complete_outbox(&self, key: &str) -> Result<(), StoreError> {
         self.inner.complete_outbox(key).await
@@ -114,20 +110,12 @@ impl WorkQueue for SlowClaims {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ship_answer_carries_its_waybill_under_concurrent_ships() {
-    // The worker ticks every millisecond: it claims bookings while their requests wait 20 ms
-    // for the commit, and holds them 100 ms.
-    let store = SlowClaims {
-        inner: Arc::new(MemoryStore::new()),
-        booking: Duration::from_millis(20),
-        hold: Duration::from_millis(100),
-    };
-    let options = ShopOptions { tick: Duration::from_millis(1), ..ShopOptions::default() };
-    let h = start_with(AppState::demo_on(options, DynOrderStore::new(store), Arc::new(SystemClock))).await;
+    let store = HeldBookings { inner: Arc::new(MemoryStore::new()) };
+    let h =
+        start_with(AppState::demo_on(ShopOptions::default(), DynOrderStore::new(store), Arc::new(SystemClock))).await;
     let mut packed = Vec::new();
     for _ in 0..12 {
-        let (id, number, total) = h.place("alice-token", "alice").await;
-        let paid = h.webhook("/webhooks/payment", &h.state.gateway.notify_paid(&number, total, Utc::now())).await;
-        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+        let id = h.paid().await;
         let package = h.pack(&id).await;
         packed.push((id, package));
     }

@@ -813,11 +813,18 @@ async fn connections_over_the_cap_are_answered_503_and_closed() {
 // ---------------------------------------------------------------------------------------------
 
 impl Harness {
-    /// Alice's order, paid, packed and shipped; returns (id, waybill).
-    async fn shipped(&self) -> (String, String) {
+    /// Alice's order, placed and paid (the provider's signed notification); returns its id.
+    async fn paid(&self) -> String {
         let (id, number, total) = self.place("alice-token", "alice").await;
         let raw = self.state.gateway.notify_paid(&number, total, Utc::now());
-        assert_eq!(self.webhook("/webhooks/payment", &raw).await.status, StatusCode::OK);
+        let paid = self.webhook("/webhooks/payment", &raw).await;
+        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+        id
+    }
+
+    /// Alice's order, paid, packed and shipped; returns (id, waybill).
+    async fn shipped(&self) -> (String, String) {
+        let id = self.paid().await;
         let waybill = self.pack_and_ship(&id).await;
         (id, waybill)
     }

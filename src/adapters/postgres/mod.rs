@@ -196,7 +196,8 @@ impl Statements {
 /// waybills (see [`WaybillRows`]; another order's fails the statement). Parameters from
 /// `$first`: dedupe keys, event seqs, event bodies, event types, outbox keys, effects, when the
 /// outbox rows were written ([`Commit::written_at`]) and, unless
-/// [`WaybillRows::Leave`], the waybills' carriers and numbers. The statement returns how many
+/// [`WaybillRows::Leave`], the carriers and numbers of the pairs to write (see
+/// [`WaybillRows::of`]). The statement returns how many
 /// order rows it wrote, 0 or 1.
 fn commit_rows(first: usize, waybills: WaybillRows) -> String {
     let [keys, seqs, bodies, types, outbox_keys, effects, written, carriers, numbers] =
@@ -572,8 +573,11 @@ impl PgStore {
         let effects: Vec<Jsonb<&Effect>> = commit.outbox.iter().map(|e| Jsonb(&e.effect)).collect();
         // What the order's rows hold: none for a new order; for an append, the waybills of the
         // copy of the version this commit is based on (this store wrote it and its rows).
-        let copy = self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id);
-        let copy = copy.filter(|copy| !create && copy.version == commit.expected_version);
+        let copy = match create {
+            true => None,
+            false => self.recent.lock().unwrap_or_else(PoisonError::into_inner).get(order.id),
+        };
+        let copy = copy.filter(|copy| copy.version == commit.expected_version);
         let before: Option<Vec<(&str, &str)>> = match create {
             true => Some(Vec::new()),
             false => copy.as_deref().map(|copy| copy.carrier_waybills().collect()),
