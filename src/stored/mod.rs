@@ -44,6 +44,7 @@
 mod effect;
 mod event;
 mod index;
+pub(crate) mod json;
 mod snapshot;
 pub mod upcast;
 
@@ -115,7 +116,7 @@ fn decode<T: DeserializeOwned>(
 
 /// Writes a domain value as stored JSON text.
 fn encode<T: serde::Serialize + ?Sized>(value: &T, what: &dyn std::fmt::Display) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode {what}: {e}")))
+    json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode {what}: {e}")))
 }
 
 #[cfg(test)]

@@ -367,7 +367,7 @@ fn join(micros: i64, nanos: i64) -> Result<DateTime<Utc>, Fail> {
 }
 
 fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, Fail> {
-    serde_json::to_string(value).map_err(|e| corrupt(format!("cannot encode {what}: {e}")))
+    crate::stored::json::to_string(value).map_err(|e| corrupt(format!("cannot encode {what}: {e}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Fail> {
