@@ -7,10 +7,8 @@
 use orderflow::carrier_choice::{CarrierSelector, Cheapest};
 use orderflow::ports::{Parcel, Quote};
 use orderflow::stored::{StoredEvent, StoredSnapshot};
-use orderflow::testing::{buyer, conformance, pack_remaining, provider, t0, warehouse};
-use orderflow::{
-    Action, ChoiceReason, Command, Ctx, Currency, Event, Money, Order, PackageId, RefundReason, Workflow, evolve,
-};
+use orderflow::testing::{Scenario, buyer, pack_remaining, provider, sample_form, warehouse};
+use orderflow::{Action, ChoiceReason, Currency, Event, Money, Order, PackageId, RefundReason};
 use serde_json::Value;
 
 /// What those builds wrote as the reason of a refund sending back a late payment.
@@ -38,16 +36,9 @@ pub struct OldRows {
     pub old_text: &'static str,
 }
 
-/// `commands` decided in turn, each on `order` as it stands, their events applied to it and
-/// added to `events`.
-fn run(order: &mut Order, events: &mut Vec<Event>, commands: impl IntoIterator<Item = Command>) {
-    for command in commands {
-        let decision = Workflow::default().decide(order, &command, &Ctx::at(t0())).unwrap();
-        for event in &decision.events {
-            evolve(order, event);
-        }
-        events.extend(decision.events);
-    }
+/// The scenario's order and its history.
+fn order_and_events(s: &Scenario) -> (Order, Vec<Event>) {
+    (s.order().clone(), s.history().to_vec())
 }
 
 /// `events` as stored JSON, each one rewritten by `old` into the older form.
@@ -69,14 +60,13 @@ fn snapshot(order: &Order) -> Value {
 }
 
 /// An order its buyer cancelled unpaid, whose payment arrived afterwards and is being sent
-/// back, with the refund's reason as versions 5 (events) and 6 (snapshots) wrote it;
-/// `number` is the order number's value.
-pub fn late_payment(number: u64) -> OldRows {
-    let (mut order, mut events) = conformance::sample_order("late", number, t0());
-    let cancel = Command::new(buyer("late"), Action::Cancel { reason: "changed my mind".into() });
-    let pay =
-        Command::new(provider(), Action::CapturePayment { txn_id: "T-late".into(), amount: order.totals().total });
-    run(&mut order, &mut events, [cancel, pay]);
+/// back, with the refund's reason as versions 5 (events) and 6 (snapshots) wrote it.
+pub fn late_payment() -> OldRows {
+    let mut s = Scenario::placed(sample_form("late"));
+    s.when(buyer("late"), Action::Cancel { reason: "changed my mind".into() }).unwrap();
+    let total = s.order().totals().total;
+    s.when(provider(), Action::CapturePayment { txn_id: "T-late".into(), amount: total }).unwrap();
+    let (order, events) = order_and_events(&s);
     assert_eq!(order.payment().refunds[0].reason, RefundReason::PaidAfterCancellation, "test setup");
     let old_events = old_events(&events, |json| {
         if json["change"]["type"] == "refund_requested" {
@@ -89,15 +79,13 @@ pub fn late_payment(number: u64) -> OldRows {
 }
 
 /// A paid order whose parcel was booked with the cheapest of two quotes, with the choice's
-/// reason as versions 6 (events) and 7 (snapshots) wrote it; `number` is the order number's
-/// value.
-pub fn booked_cheapest(number: u64) -> OldRows {
-    let (mut order, mut events) = conformance::sample_order("booked", number, t0());
-    let pay =
-        Command::new(provider(), Action::CapturePayment { txn_id: "T-book".into(), amount: order.totals().total });
-    run(&mut order, &mut events, [pay, Command::new(warehouse(), Action::IssuePickList)]);
-    let pack = Command::new(warehouse(), pack_remaining(&order));
-    run(&mut order, &mut events, [pack]);
+/// reason as versions 6 (events) and 7 (snapshots) wrote it.
+pub fn booked_cheapest() -> OldRows {
+    let mut s = Scenario::placed(sample_form("booked"));
+    let total = s.order().totals().total;
+    s.when(provider(), Action::CapturePayment { txn_id: "T-book".into(), amount: total }).unwrap();
+    s.when(warehouse(), Action::IssuePickList).unwrap();
+    s.when(warehouse(), pack_remaining(s.order())).unwrap();
     let quote = |carrier: &str, minor, estimated_days| Quote {
         carrier: carrier.into(),
         service: "standard".into(),
@@ -106,14 +94,15 @@ pub fn booked_cheapest(number: u64) -> OldRows {
     };
     let quotes = [quote("SF", 1_200, 2), quote("YTO", 1_500, 3)];
     let parcel = Parcel { items: Vec::new(), weight_grams: 500 };
-    let choice = Cheapest.select(&quotes, &parcel, order.shipping_address()).unwrap();
+    let choice = Cheapest.select(&quotes, &parcel, s.order().shipping_address()).unwrap();
     let book = Action::BookShipment {
         package: PackageId(1),
         carrier: "SF".into(),
         service: "standard".into(),
         reason: choice.reason,
     };
-    run(&mut order, &mut events, [Command::new(warehouse(), book)]);
+    s.when(warehouse(), book).unwrap();
+    let (order, events) = order_and_events(&s);
     let package = order.fulfilment().package(PackageId(1)).unwrap();
     let expected = ChoiceReason::Cheapest { quotes: 2, cost: Money::new(1_200, Currency::CNY), days: 2 };
     assert_eq!(package.selection_reason, Some(expected), "test setup");

@@ -17,7 +17,9 @@ use chrono::TimeDelta;
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::decide::after;
 use orderflow::engine::{Adapters, Engine};
-use orderflow::ports::{Commit, FeedCursor, OrderQuery, OrderRepository, OutboxEntry, StoreError, WorkQueue};
+use orderflow::ports::{
+    Commit, FeedCursor, FeedEvent, OrderQuery, OrderRepository, OutboxEntry, StoreError, WorkQueue,
+};
 use orderflow::stored::StoredEvent;
 use orderflow::testing::{
     FakeCarrier, FakeGateway, FixedClock, RecordingNotifier, buyer, conformance, pack_remaining, provider, sample_form,
@@ -890,14 +892,14 @@ async fn postgres_upgrade_to_migration_4_reads_version_1_rows() {
 /// the reason an English sentence) read with the typed reason, through every read path.
 #[tokio::test]
 async fn postgres_version_5_rows_read_their_refund_reasons_typed() {
-    old_rows_read_typed(crate::old_rows::late_payment(1)).await;
+    old_rows_read_typed(crate::old_rows::late_payment()).await;
 }
 
 /// Rows written before carrier choices were typed (events of version 6, snapshots of version
 /// 7, the reason an English sentence) read with the typed reason, through every read path.
 #[tokio::test]
 async fn postgres_version_6_rows_read_their_carrier_choices_typed() {
-    old_rows_read_typed(crate::old_rows::booked_cheapest(1)).await;
+    old_rows_read_typed(crate::old_rows::booked_cheapest()).await;
 }
 
 /// Stores `rows`' order in a fresh schema, rewrites its rows into their older form, and reads
@@ -923,15 +925,18 @@ async fn old_rows_read_typed(rows: crate::old_rows::OldRows) {
     let store = db.store(&schema).await;
     assert_eq!(store.load(id).await.unwrap().unwrap(), rows.order);
     assert_eq!(store.events(id).await.unwrap(), rows.events);
-    let (fed, _) = feed(&store, FeedCursor::START, rows.events.len()).await;
-    // The feed decoded each old event on the way (an unreadable one is an error).
-    assert_eq!(fed, rows.events.iter().map(|e| (id, e.seq)).collect::<Vec<_>>());
+    let (fed, _) = feed_events(&store, FeedCursor::START, rows.events.len()).await;
+    // The feed decoded each old event on the way into its typed form.
+    assert_eq!(
+        fed.into_iter().map(|e| (e.order_id, e.event)).collect::<Vec<_>>(),
+        rows.events.iter().map(|e| (id, e.clone())).collect::<Vec<_>>()
+    );
     db.drop_all().await;
 }
 
 /// Reads the feed from `from` until `count` events came (another test's transaction on the
 /// shared server holds the feed back while it runs).
-async fn feed(store: &PgStore, from: FeedCursor, count: usize) -> (Vec<(OrderId, u64)>, FeedCursor) {
+async fn feed_events(store: &PgStore, from: FeedCursor, count: usize) -> (Vec<FeedEvent>, FeedCursor) {
     let (mut read, mut cursor) = (Vec::new(), from);
     for _ in 0..1_000 {
         if read.len() >= count {
@@ -941,11 +946,17 @@ async fn feed(store: &PgStore, from: FeedCursor, count: usize) -> (Vec<(OrderId,
         if page.events.is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        read.extend(page.events.iter().map(|e| (e.order_id, e.event.seq)));
+        read.extend(page.events);
         cursor = page.next;
     }
     assert_eq!(read.len(), count, "the feed stopped early");
     (read, cursor)
+}
+
+/// [`feed_events`] as (order, seq) pairs.
+async fn feed(store: &PgStore, from: FeedCursor, count: usize) -> (Vec<(OrderId, u64)>, FeedCursor) {
+    let (read, cursor) = feed_events(store, from, count).await;
+    (read.into_iter().map(|e| (e.order_id, e.event.seq)).collect(), cursor)
 }
 
 /// Two placed orders of customers `names` (numbers 1 and 2), created in `store` in that order.

@@ -841,14 +841,14 @@ async fn a_version_4_file_gets_query_columns_counts_and_a_feed() {
 /// the reason an English sentence) read with the typed reason, through every read path.
 #[tokio::test]
 async fn version_5_rows_read_their_refund_reasons_typed() {
-    old_rows_read_typed(crate::old_rows::late_payment(1), "refund-reasons-v5").await;
+    old_rows_read_typed(crate::old_rows::late_payment(), "refund-reasons-v5").await;
 }
 
 /// Rows written before carrier choices were typed (events of version 6, snapshots of version
 /// 7, the reason an English sentence) read with the typed reason, through every read path.
 #[tokio::test]
 async fn version_6_rows_read_their_carrier_choices_typed() {
-    old_rows_read_typed(crate::old_rows::booked_cheapest(1), "carrier-choices-v6").await;
+    old_rows_read_typed(crate::old_rows::booked_cheapest(), "carrier-choices-v6").await;
 }
 
 /// Stores `rows`' order, rewrites its rows into their older form, and reads them back through
