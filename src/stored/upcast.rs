@@ -119,7 +119,7 @@ pub fn event_v3_to_v4(event: &mut Value) -> Result<(), String> {
 /// Version 2 → 3 of a snapshot: each capture names the provider that reported it (`null`: the
 /// chosen provider, the only one version 2 accepted).
 pub fn snapshot_v2_to_v3(order: &mut Value) -> Result<(), String> {
-    for capture in ledger_objects(order, "captures")? {
+    for capture in section_objects(order, "payment", "captures")? {
         fill(capture, "provider", Value::Null);
     }
     Ok(())
@@ -167,7 +167,7 @@ fn field_of<'a>(event: &'a mut Value, change_type: &str, field: &str) -> Result<
 
 /// Version 4 → 5 of a snapshot: each payment anomaly's reason becomes a typed reason.
 pub fn snapshot_v4_to_v5(order: &mut Value) -> Result<(), String> {
-    for reason in ledger_objects(order, "anomalies")?.filter_map(|anomaly| anomaly.get_mut("reason")) {
+    for reason in section_objects(order, "payment", "anomalies")?.filter_map(|anomaly| anomaly.get_mut("reason")) {
         anomaly_reason_v4_to_v5(reason);
     }
     Ok(())
@@ -199,7 +199,7 @@ pub fn event_v5_to_v6(event: &mut Value) -> Result<(), String> {
 
 /// Version 6 → 7 of a snapshot: each refund's reason, and a failed refund's, becomes typed.
 pub fn snapshot_v6_to_v7(order: &mut Value) -> Result<(), String> {
-    for refund in ledger_objects(order, "refunds")? {
+    for refund in section_objects(order, "payment", "refunds")? {
         refund_v5_to_v6(refund);
     }
     Ok(())
@@ -216,11 +216,9 @@ pub fn event_v6_to_v7(event: &mut Value) -> Result<(), String> {
 
 /// Version 7 → 8 of a snapshot: each parcel's carrier choice reason becomes typed.
 pub fn snapshot_v7_to_v8(order: &mut Value) -> Result<(), String> {
-    let order = object(order, "the snapshot")?;
-    if let Some(fulfilment) = order.get_mut("fulfilment").and_then(Value::as_object_mut) {
-        for reason in objects(fulfilment, "packages").filter_map(|package| package.get_mut("selection_reason")) {
-            typed_from_written(reason, choice_reason_from_text);
-        }
+    let packages = section_objects(order, "fulfilment", "packages")?;
+    for reason in packages.filter_map(|package| package.get_mut("selection_reason")) {
+        typed_from_written(reason, choice_reason_from_text);
     }
     Ok(())
 }
@@ -409,14 +407,16 @@ fn object<'a>(value: &'a mut Value, what: &str) -> Result<&'a mut Map<String, Va
     value.as_object_mut().ok_or_else(|| format!("{what} is not a JSON object"))
 }
 
-/// The objects of the array `key` of a snapshot's payment ledger (none when it is missing).
-fn ledger_objects<'a>(
+/// The objects of the array `key` of a snapshot's `section` (its payment ledger, its
+/// fulfilment; none when either is missing).
+fn section_objects<'a>(
     order: &'a mut Value,
+    section: &str,
     key: &str,
 ) -> Result<impl Iterator<Item = &'a mut Map<String, Value>>, String> {
     let order = object(order, "the snapshot")?;
-    let payment = order.get_mut("payment").and_then(Value::as_object_mut);
-    Ok(payment.into_iter().flat_map(move |payment| objects(payment, key)))
+    let parent = order.get_mut(section).and_then(Value::as_object_mut);
+    Ok(parent.into_iter().flat_map(move |parent| objects(parent, key)))
 }
 
 /// The objects of the array `key` of `parent` (none when it is missing).
