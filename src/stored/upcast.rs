@@ -302,6 +302,10 @@ fn refund_reason_v5_to_v6(refund: &mut Map<String, Value>) {
 /// cancellation's words (version 3 and older) or its kind's code (versions 4 and 5).
 const NOT_PAID_IN_TIME_CODE: &str = "not_paid_in_time";
 
+/// What a payment arriving for a cancelled order was recorded with before reasons were
+/// typed: its refund's reason and its anomaly's.
+const ARRIVED_AFTER_CANCELLATION: &str = "payment arrived after the order was cancelled";
+
 /// A refund reason written as text: the library's sentences become their kinds, anything
 /// else stays as stated words. `case` and `unapplied` are what the refund itself records.
 fn refund_reason_from_text(text: String, case: Option<CaseId>, unapplied: bool) -> RefundReason {
@@ -314,7 +318,7 @@ fn refund_reason_from_text(text: String, case: Option<CaseId>, unapplied: bool) 
     } else if unapplied && text.starts_with("payment not applied to the order") {
         // Older builds added the anomaly's own words after a colon; the anomaly keeps them.
         RefundReason::UnappliedPayment
-    } else if text == "payment arrived after the order was cancelled" {
+    } else if text == ARRIVED_AFTER_CANCELLATION {
         RefundReason::PaidAfterCancellation
     } else if text == NOT_PAID_IN_TIME || text == NOT_PAID_IN_TIME_CODE {
         RefundReason::OrderCancelled { reason: CancelReason::NotPaidInTime }
@@ -342,7 +346,7 @@ fn cancel_reason_from_text(text: String) -> CancelReason {
 /// An anomaly reason written as English text (version 4 and older): the sentences the library
 /// wrote become their kinds, anything else stays as stated words.
 fn anomaly_reason_from_text(text: String) -> AnomalyReason {
-    let typed = if text == "payment arrived after the order was cancelled" {
+    let typed = if text == ARRIVED_AFTER_CANCELLATION {
         Some(AnomalyReason::ArrivedAfterCancellation)
     } else if text == "amount: a captured amount must be above zero" {
         Some(AnomalyReason::AmountNotPositive)
