@@ -81,7 +81,7 @@ async fn main() {
         inventory.set_stock(&Sku::new(s).unwrap_or_else(|_| unreachable!("valid sku")), 10);
     }
     let clock = Arc::new(FixedClock::new(t0()));
-    let gateway = Arc::new(alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone())), clock.clone()));
+    let gateway = Arc::new(alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone()))));
     let engine = Engine::new(
         Workflow::default(),
         Adapters {

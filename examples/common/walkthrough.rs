@@ -44,7 +44,7 @@ impl<S: OrderRepository + WorkQueue> DemoShop<S> {
     /// is reviewed by a person in this shop, which is in Shanghai and speaks Chinese.
     pub fn new(store: S, start: DateTime<Utc>) -> Result<DemoShop<S>, Error> {
         let clock = Arc::new(FixedClock::new(start));
-        let alipay = Arc::new(alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone())), clock.clone()));
+        let alipay = Arc::new(alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone()))));
         // Waybills numbered from the start time, so runs on the same file never reuse one.
         let prefix = format!("SF{}", start.format("%y%m%d%H%M%S%3f"));
         let booking = Arc::new(FakeCarrier::new("SF", b"carrier-secret").with_waybill_prefix(prefix));

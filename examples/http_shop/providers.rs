@@ -298,7 +298,7 @@ pub fn build(
         ),
         (PaymentsChoice::Alipay, _) => {
             let emulator = Arc::new(emulators::alipay::Emulator::new(clock.clone()));
-            let gateway = emulators::alipay::gateway(emulator.clone(), clock.clone());
+            let gateway = emulators::alipay::gateway(emulator.clone());
             (DynPaymentGateway::new_box(gateway), Payments::Alipay(Some(emulator)))
         }
     };

@@ -48,8 +48,8 @@ pub(super) enum RetryCause {
     OrderNumber,
 }
 
-/// What the engine's counters are recorded with, as the `metrics` macros would record them
-/// from this module.
+/// What the engine's cached counters are recorded with, as the `metrics` macros record the
+/// others from this module.
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
 /// The keys of one counter, built on first use, one per slot (a pair of label values): a
@@ -97,16 +97,16 @@ static OUTBOX_KEYS: Keys<33> = Keys::new();
 /// Counts a command's answer.
 pub(super) fn record_command(kind: CommandKind, result: &Result<Outcome, EngineError>) {
     let (slot, result) = match result {
-        Ok(outcome) if outcome.already_applied => (Some(1), "unchanged"),
-        Ok(_) => (Some(0), "applied"),
-        Err(e) => (None, e.code()),
+        Ok(outcome) if outcome.already_applied => (1, "unchanged"),
+        Ok(_) => (0, "applied"),
+        Err(e) => {
+            metrics::counter!(COMMANDS, "kind" => kind.as_str(), "result" => e.code()).increment(1);
+            return;
+        }
     };
-    let key = || counter_key(COMMANDS, ("kind", kind.as_str()), ("result", result));
-    match slot {
-        // A fieldless enum's discriminant: its place in the declaration.
-        Some(slot) => COMMAND_KEYS.increment(kind as usize * 2 + slot, key),
-        None => increment(&key()),
-    }
+    // A fieldless enum's discriminant: its place in the declaration.
+    COMMAND_KEYS
+        .increment(kind as usize * 2 + slot, || counter_key(COMMANDS, ("kind", kind.as_str()), ("result", result)));
 }
 
 /// Counts a command decided again.
@@ -115,7 +115,7 @@ pub(super) fn record_retry(kind: &'static str, cause: RetryCause) {
         RetryCause::Conflict => "conflict",
         RetryCause::OrderNumber => "order_number",
     };
-    increment(&counter_key(RETRIES, ("kind", kind), ("cause", cause)));
+    metrics::counter!(RETRIES, "kind" => kind, "cause" => cause).increment(1);
 }
 
 /// What became of one delivery attempt.

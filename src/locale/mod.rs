@@ -1,7 +1,8 @@
 //! Putting the workflow's messages into words: timeline entries, notifications (case updates
-//! among them), validation violations and refund reasons carry a kind and typed parameters,
-//! never a sentence; a [`Catalogue`] says them in one language, and a [`Localizer`] adds the
-//! shop's time zone.
+//! among them), validation violations, refund reasons and carrier choices
+//! ([`Message::CarrierChoice`], [`Localizer::carrier_choice`]) carry a kind and typed
+//! parameters, never a sentence; a [`Catalogue`] says them in one language, and a
+//! [`Localizer`] adds the shop's time zone.
 //!
 //! Two catalogues ship: [`English`] (`en`) and [`SimplifiedChinese`] (`zh-CN`). A host
 //! changes any message without writing a whole catalogue by wrapping one in [`Overrides`],

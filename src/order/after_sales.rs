@@ -533,7 +533,7 @@ impl Workflow {
         })?;
         let (lines, shipping) = self.case_refund(order, c)?;
         let reason = RefundReason::AfterSales { case, reason_code: c.request.reason_code.clone() };
-        request_refund(order, out, &lines, shipping, reason, manual_reference, Some(case))?;
+        request_refund(order, out, &lines, shipping, reason, manual_reference)?;
         Ok(())
     }
 

@@ -493,7 +493,7 @@ impl Workflow {
             // through the provider it came through.
             out.emit(Change::PaymentCaptured { txn_id: txn_id.to_owned(), amount, provider: reporter.clone() });
             let provider = return_provider(reporter.as_deref().unwrap_or_default(), order).unwrap_or_default();
-            send_back(order, out, amount, RefundReason::PaidAfterCancellation, provider, None);
+            send_back(order, out, amount, provider, None);
             out.notify_to(
                 Audience::CustomerService,
                 &order.number,
@@ -541,7 +541,7 @@ impl Workflow {
         if let (UnappliedPayments::Refund, Some(provider)) = (self.config.unapplied_payments, provider)
             && amount.is_positive()
         {
-            send_back(order, out, amount, RefundReason::UnappliedPayment, provider, Some(txn_id.to_owned()));
+            send_back(order, out, amount, provider, Some(txn_id.to_owned()));
         }
         Ok(())
     }
@@ -575,7 +575,7 @@ pub(crate) fn refund_unapplied_payment(order: &Order, out: &mut Out<'_>, txn_id:
     let Some(provider) = return_provider(&anomaly.provider, order) else {
         return Err(invalid("provider", "no provider is known to send this payment back through"));
     };
-    send_back(order, out, anomaly.amount, RefundReason::UnappliedPayment, provider, Some(anomaly.txn_id.clone()));
+    send_back(order, out, anomaly.amount, provider, Some(anomaly.txn_id.clone()));
     Ok(())
 }
 
@@ -589,10 +589,11 @@ pub(crate) fn request_staff_refund(
     manual_reference: Option<&str>,
 ) -> Result<RefundId, Error> {
     required("reason", reason)?;
-    request_refund(order, out, lines, shipping, RefundReason::stated(reason.trimmed()), manual_reference, None)
+    request_refund(order, out, lines, shipping, RefundReason::stated(reason.trimmed()), manual_reference)
 }
 
-/// A refund asked for by staff (`case` `None`) or for an after-sales case, bounded per line,
+/// A refund asked for by staff or for an after-sales case (the case a
+/// [`RefundReason::AfterSales`] names), bounded per line,
 /// for shipping and in total by what is still refundable. Cash on delivery is refunded by a
 /// transfer staff already made (`manual_reference`), online payments through the gateway.
 pub(crate) fn request_refund(
@@ -602,7 +603,6 @@ pub(crate) fn request_refund(
     shipping: Money,
     reason: RefundReason,
     manual_reference: Option<&str>,
-    case: Option<CaseId>,
 ) -> Result<RefundId, Error> {
     let method = match (&order.payment.method, manual_reference.map(str::trim)) {
         (PaymentMethod::CashOnDelivery, Some(reference)) if !reference.is_empty() => {
@@ -659,6 +659,10 @@ pub(crate) fn request_refund(
         RefundMethod::Gateway => RefundStatus::Pending,
     };
     let parts = merged.into_iter().map(|(line, amount)| LineRefund { line, amount }).collect();
+    let case = match &reason {
+        RefundReason::AfterSales { case, .. } => Some(*case),
+        _ => None,
+    };
     out.emit(Change::RefundRequested {
         refund: Box::new(Refund {
             id,
@@ -725,16 +729,20 @@ pub(crate) fn record_cod_collected(order: &Order, out: &mut Out<'_>, amount: Mon
 
 /// Sends `amount` back through the gateway as a refund not allocated to lines: a payment for
 /// a cancelled order (`unapplied_txn` `None`: it was captured) or a payment that was never
-/// applied (`Some`: its transaction id). Decided by the system, whoever reported the money.
+/// applied (`Some`: its transaction id), which `unapplied_txn` alone tells apart for the
+/// refund's reason. Decided by the system, whoever reported the money.
 fn send_back(
     order: &Order,
     out: &mut Out<'_>,
     amount: Money,
-    reason: RefundReason,
     provider: String,
     unapplied_txn: Option<String>,
 ) -> RefundId {
     let id = RefundId(next_id(order.payment.refunds.iter().map(|r| r.id.0)));
+    let reason = match unapplied_txn {
+        Some(_) => RefundReason::UnappliedPayment,
+        None => RefundReason::PaidAfterCancellation,
+    };
     out.emit_as(
         Actor::System,
         Change::RefundRequested {

@@ -119,7 +119,7 @@ pub fn event_v3_to_v4(event: &mut Value) -> Result<(), String> {
 /// Version 2 → 3 of a snapshot: each capture names the provider that reported it (`null`: the
 /// chosen provider, the only one version 2 accepted).
 pub fn snapshot_v2_to_v3(order: &mut Value) -> Result<(), String> {
-    for capture in ledger_objects(order, "captures")? {
+    for capture in section_objects(order, "payment", "captures")? {
         fill(capture, "provider", Value::Null);
     }
     Ok(())
@@ -167,7 +167,7 @@ fn field_of<'a>(event: &'a mut Value, change_type: &str, field: &str) -> Result<
 
 /// Version 4 → 5 of a snapshot: each payment anomaly's reason becomes a typed reason.
 pub fn snapshot_v4_to_v5(order: &mut Value) -> Result<(), String> {
-    for reason in ledger_objects(order, "anomalies")?.filter_map(|anomaly| anomaly.get_mut("reason")) {
+    for reason in section_objects(order, "payment", "anomalies")?.filter_map(|anomaly| anomaly.get_mut("reason")) {
         anomaly_reason_v4_to_v5(reason);
     }
     Ok(())
@@ -199,7 +199,7 @@ pub fn event_v5_to_v6(event: &mut Value) -> Result<(), String> {
 
 /// Version 6 → 7 of a snapshot: each refund's reason, and a failed refund's, becomes typed.
 pub fn snapshot_v6_to_v7(order: &mut Value) -> Result<(), String> {
-    for refund in ledger_objects(order, "refunds")? {
+    for refund in section_objects(order, "payment", "refunds")? {
         refund_v5_to_v6(refund);
     }
     Ok(())
@@ -216,11 +216,9 @@ pub fn event_v6_to_v7(event: &mut Value) -> Result<(), String> {
 
 /// Version 7 → 8 of a snapshot: each parcel's carrier choice reason becomes typed.
 pub fn snapshot_v7_to_v8(order: &mut Value) -> Result<(), String> {
-    let order = object(order, "the snapshot")?;
-    if let Some(fulfilment) = order.get_mut("fulfilment").and_then(Value::as_object_mut) {
-        for reason in objects(fulfilment, "packages").filter_map(|package| package.get_mut("selection_reason")) {
-            typed_from_written(reason, choice_reason_from_text);
-        }
+    let packages = section_objects(order, "fulfilment", "packages")?;
+    for reason in packages.filter_map(|package| package.get_mut("selection_reason")) {
+        typed_from_written(reason, choice_reason_from_text);
     }
     Ok(())
 }
@@ -304,6 +302,10 @@ fn refund_reason_v5_to_v6(refund: &mut Map<String, Value>) {
 /// cancellation's words (version 3 and older) or its kind's code (versions 4 and 5).
 const NOT_PAID_IN_TIME_CODE: &str = "not_paid_in_time";
 
+/// What a payment arriving for a cancelled order was recorded with before reasons were
+/// typed: its refund's reason and its anomaly's.
+const ARRIVED_AFTER_CANCELLATION: &str = "payment arrived after the order was cancelled";
+
 /// A refund reason written as text: the library's sentences become their kinds, anything
 /// else stays as stated words. `case` and `unapplied` are what the refund itself records.
 fn refund_reason_from_text(text: String, case: Option<CaseId>, unapplied: bool) -> RefundReason {
@@ -316,7 +318,7 @@ fn refund_reason_from_text(text: String, case: Option<CaseId>, unapplied: bool) 
     } else if unapplied && text.starts_with("payment not applied to the order") {
         // Older builds added the anomaly's own words after a colon; the anomaly keeps them.
         RefundReason::UnappliedPayment
-    } else if text == "payment arrived after the order was cancelled" {
+    } else if text == ARRIVED_AFTER_CANCELLATION {
         RefundReason::PaidAfterCancellation
     } else if text == NOT_PAID_IN_TIME || text == NOT_PAID_IN_TIME_CODE {
         RefundReason::OrderCancelled { reason: CancelReason::NotPaidInTime }
@@ -344,7 +346,7 @@ fn cancel_reason_from_text(text: String) -> CancelReason {
 /// An anomaly reason written as English text (version 4 and older): the sentences the library
 /// wrote become their kinds, anything else stays as stated words.
 fn anomaly_reason_from_text(text: String) -> AnomalyReason {
-    let typed = if text == "payment arrived after the order was cancelled" {
+    let typed = if text == ARRIVED_AFTER_CANCELLATION {
         Some(AnomalyReason::ArrivedAfterCancellation)
     } else if text == "amount: a captured amount must be above zero" {
         Some(AnomalyReason::AmountNotPositive)
@@ -409,14 +411,16 @@ fn object<'a>(value: &'a mut Value, what: &str) -> Result<&'a mut Map<String, Va
     value.as_object_mut().ok_or_else(|| format!("{what} is not a JSON object"))
 }
 
-/// The objects of the array `key` of a snapshot's payment ledger (none when it is missing).
-fn ledger_objects<'a>(
+/// The objects of the array `key` of a snapshot's `section` (its payment ledger, its
+/// fulfilment; none when either is missing).
+fn section_objects<'a>(
     order: &'a mut Value,
+    section: &str,
     key: &str,
 ) -> Result<impl Iterator<Item = &'a mut Map<String, Value>>, String> {
     let order = object(order, "the snapshot")?;
-    let payment = order.get_mut("payment").and_then(Value::as_object_mut);
-    Ok(payment.into_iter().flat_map(move |payment| objects(payment, key)))
+    let parent = order.get_mut(section).and_then(Value::as_object_mut);
+    Ok(parent.into_iter().flat_map(move |parent| objects(parent, key)))
 }
 
 /// The objects of the array `key` of `parent` (none when it is missing).

@@ -99,7 +99,7 @@ impl EmulatedShop {
     pub fn emulated(workflow: Workflow, stock: u32) -> EmulatedShop {
         use crate::testing::emulators::{alipay, kuaidi100};
         let clock = Arc::new(FixedClock::new(t0()));
-        let gateway = alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone())), clock.clone());
+        let gateway = alipay::gateway(Arc::new(alipay::Emulator::new(clock.clone())));
         let booking = Arc::new(FakeCarrier::new("SF", b"carrier-secret"));
         let carrier = kuaidi100::tracking(booking, Arc::new(kuaidi100::Emulator::default()));
         Shop::with_providers(workflow, stock, clock, Arc::new(gateway), Arc::new(carrier))

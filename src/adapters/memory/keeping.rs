@@ -43,7 +43,7 @@ pub trait Keep: Default + Send + 'static {
     /// What a key is looked up by: hashes and compares as the [`Keep::Key`] it borrows as, so
     /// a look-up need not build a key of its own (text is looked up as `str`, not a new
     /// `String`).
-    type Probe: Hash + Eq + ToOwned + ?Sized;
+    type Probe: Hash + Eq + ToOwned<Owned = Self::Key> + ?Sized;
     /// How maps of dedupe keys hash them: callers choose those keys (idempotency keys,
     /// provider ids), so the hasher must resist keys chosen to collide.
     type KeyHasher: BuildHasher + Default + Send;
@@ -55,8 +55,10 @@ pub trait Keep: Default + Send + 'static {
     /// One order's snapshot and history.
     type Kept: Send;
 
-    /// The key `key` is remembered by.
-    fn key(&self, key: &str) -> Self::Key;
+    /// The key `key` is remembered by: its probe, owned.
+    fn key(&self, key: &str) -> Self::Key {
+        self.probe(key).into_owned()
+    }
 
     /// What to look `key` up by in a map of [`Keep::Key`]s.
     fn probe<'k>(&self, key: &'k str) -> Cow<'k, Self::Probe>;

@@ -28,10 +28,6 @@ impl Keep for Plain {
     type OutboxHasher = foldhash::fast::RandomState;
     type Kept = PlainRecord;
 
-    fn key(&self, key: &str) -> String {
-        key.to_owned()
-    }
-
     fn probe<'k>(&self, key: &'k str) -> Cow<'k, str> {
         Cow::Borrowed(key)
     }

@@ -74,17 +74,13 @@ impl QueryIndex {
     /// Adds (or removes) an order's entries.
     fn apply(&mut self, (summary, columns): (&OrderSummary, &QueryColumns), add: bool) {
         let at = (summary.placed_at, summary.id);
-        // (a member now, a member before) of a set the order belongs in when `listed`.
-        let change = |listed: bool| if add { (listed, false) } else { (false, listed) };
-        let (member, was) = change(true);
-        set_member(&mut self.by_time, at, member, was);
-        let (member, was) = change(columns.payment_anomaly);
-        set_member(&mut self.anomalies, at, member, was);
-        let (member, was) = change(columns.open_cases);
-        set_member(&mut self.open_cases, at, member, was);
+        // Each set the order belongs in: a member after adding, or before removing.
+        let (anomaly, open_cases) = (columns.payment_anomaly, columns.open_cases);
+        set_member(&mut self.by_time, at, add, !add);
+        set_member(&mut self.anomalies, at, add && anomaly, !add && anomaly);
+        set_member(&mut self.open_cases, at, add && open_cases, !add && open_cases);
         if let Some(ship_by) = columns.ship_by {
-            let (member, was) = change(true);
-            set_member(&mut self.ship_by, (ship_by, summary.id), member, was);
+            set_member(&mut self.ship_by, (ship_by, summary.id), add, !add);
         }
         self.count(summary, add);
     }

@@ -57,9 +57,10 @@ pub fn config() -> AlipayConfig {
 }
 
 /// The real Alipay adapter for the emulated app, calling `emulator` in process (no socket) and
-/// reading the time from `clock` (the emulator's, so request timestamps agree).
-pub fn gateway(emulator: Arc<Emulator>, clock: Arc<dyn Clock>) -> EmulatedAlipay {
+/// reading the time from the emulator's clock, so request timestamps agree.
+pub fn gateway(emulator: Arc<Emulator>) -> EmulatedAlipay {
     let account = config().with_gateway_url(format!("{IN_PROCESS_URL}{GATEWAY_PATH}"));
+    let clock = emulator.clock.clone();
     AlipayGateway::new(account, InProcess::new(emulator)).with_clock(clock)
 }
 

@@ -130,8 +130,8 @@ pub fn engine_alipay_notification(data: &[u8]) {
     use crate::testing::fuzzing::block_on;
 
     let Some((shop, _)) = block_on(shop_awaiting_payment()) else { return };
-    let _ = block_on(shop.engine.handle_payment_notification(&message(data)));
     let raw = message(data);
+    let _ = block_on(shop.engine.handle_payment_notification(&raw));
     let Ok(mut params) = sign::parse_form(&raw.body) else { return };
     params.remove("sign");
     let signed = shop.alipay().signed(params);
@@ -151,8 +151,8 @@ pub fn engine_kuaidi100_push(data: &[u8]) {
     use crate::testing::fuzzing::block_on;
 
     let Some(shop) = block_on(shop_shipped()) else { return };
-    let _ = block_on(shop.engine.handle_tracking_push(&message(data)));
     let raw = message(data);
+    let _ = block_on(shop.engine.handle_tracking_push(&raw));
     let param = form_value(&raw.body, "param").unwrap_or_else(|| String::from_utf8_lossy(&raw.body).into_owned());
     let _ = block_on(shop.engine.handle_tracking_push(&signed_push(&param, SALT)));
 }
@@ -160,30 +160,19 @@ pub fn engine_kuaidi100_push(data: &[u8]) {
 /// An emulated shop at `t0` with the sample order placed and its Alipay trade opened.
 #[cfg(all(feature = "alipay", feature = "kuaidi100"))]
 async fn shop_awaiting_payment() -> Option<(crate::testing::shop::EmulatedShop, crate::OrderId)> {
-    use crate::testing::{buyer, sample_form};
-
     let shop = crate::testing::shop::EmulatedShop::emulated(crate::Workflow::default(), 10);
-    let placed = shop.engine.place(&buyer("alice"), &sample_form("alice"), None).await.ok()?;
-    shop.engine.start_payment(&buyer("alice"), placed.order.id).await.ok()?;
-    Some((shop, placed.order.id))
+    let id = shop.place("alice").await.order.id;
+    shop.engine.start_payment(&crate::testing::buyer("alice"), id).await.ok()?;
+    Some((shop, id))
 }
 
 /// [`shop_awaiting_payment`], paid, packed and shipped with SF (the waybill subscribed at
 /// Kuaidi100).
 #[cfg(all(feature = "alipay", feature = "kuaidi100"))]
 async fn shop_shipped() -> Option<crate::testing::shop::EmulatedShop> {
-    use crate::testing::{TestPayments, pack_remaining, warehouse};
-    use crate::{Action, Command, PackageId};
-
     let (shop, id) = shop_awaiting_payment().await?;
-    let order = shop.engine.order(id).await.ok()?;
-    let paid = shop.gateway.buyer_pays(&order.number, order.totals.total, shop.clock.now())?;
-    shop.engine.handle_payment_notification(&paid).await.ok()?;
-    shop.engine.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.ok()?;
-    let pack = pack_remaining(&shop.engine.order(id).await.ok()?);
-    shop.engine.execute(id, Command::new(warehouse(), pack)).await.ok()?;
-    shop.engine.ship(&warehouse(), id, PackageId(1)).await.ok()?;
-    shop.engine.drain_outbox().await.ok()?;
+    shop.pay(id).await;
+    shop.ship_all(id).await;
     Some(shop)
 }
 

@@ -147,10 +147,6 @@ impl Keep for Packed {
     type OutboxHasher = Hashing;
     type Kept = PackedRecord;
 
-    fn key(&self, key: &str) -> Fingerprint {
-        self.fingerprints.of(key)
-    }
-
     fn probe<'k>(&self, key: &'k str) -> Cow<'k, Fingerprint> {
         Cow::Owned(self.fingerprints.of(key))
     }
