@@ -256,7 +256,7 @@ async fn run(
     }
     let check = check_outbox(admin, schema, &deliveries).await?;
     let lifecycles: u64 = summaries.iter().map(|s| s.lifecycles).sum();
-    let unpaid: u64 = summaries.iter().map(|s| s.unpaid).sum();
+    let unpaid = summaries.iter().map(|s| s.unpaid_ids.len() as u64).sum::<u64>();
     let errors: u64 = summaries.iter().map(|s| s.errors).sum();
     let drive_s = summaries.iter().map(|s| s.drive_us).max().unwrap_or(0) as f64 / 1e6;
     let rate = lifecycles as f64 / drive_s.max(1e-9);
