@@ -34,6 +34,8 @@
 //! `bash scripts/with-postgres.sh cargo bench --all-features --bench postgres_vs_raw`
 //! Without `DATABASE_URL` it prints why and does nothing (so `cargo test --benches` passes).
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 #[path = "common/postgres.rs"]
 mod pg;
 
@@ -497,17 +499,8 @@ async fn row_counts(client: &Client, schema: &str) -> Result<(Vec<(String, i64)>
 /// CPU seconds (user + system) used so far by this process, or by the server processes
 /// `pids` (when the server runs on this machine; 0 for a process that cannot be read).
 fn cpu_seconds(pids: &[i32]) -> f64 {
-    let read = |path: String| -> f64 {
-        let Ok(stat) = std::fs::read_to_string(path) else { return 0.0 };
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / 100.0
-    };
-    if pids.is_empty() {
-        read("/proc/self/stat".to_owned())
-    } else {
-        pids.iter().map(|pid| read(format!("/proc/{pid}/stat"))).sum()
-    }
+    let read = |pid: &str| cpu_time::process_cpu_seconds(pid).unwrap_or(0.0);
+    if pids.is_empty() { read("self") } else { pids.iter().map(|pid| read(&pid.to_string())).sum() }
 }
 
 /// The server processes serving each side: the raw clients' backends, and every other
@@ -599,8 +592,7 @@ fn interleaved(
 /// The load average of the machine (`/proc/loadavg`: 1, 5 and 15 minutes), printed beside
 /// every figure: the machine is shared.
 fn load_average() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    cpu_time::load_average(" ").unwrap_or_default()
 }
 
 /// Where the server's time went since [`pg::reset_server_stats`]: the statements with the most

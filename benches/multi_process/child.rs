@@ -19,6 +19,7 @@ use orderflow::{Action, Command, MemoryInventory, OrderId, OrderStatus, Sku, Wor
 use serde::{Deserialize, Serialize};
 
 use super::BoxError;
+use super::common::cpu_time::process_cpu_seconds;
 use super::recorded::{DEADLINES, DeliveryLog, Recorded};
 
 /// What the parent tells a child to do (as JSON in [`PLAN_VAR`]).
@@ -199,15 +200,6 @@ impl Child {
             tokio::time::sleep(Duration::from_millis(self.plan.tick_ms)).await;
         }
     }
-}
-
-/// `utime + stime` of this process, in seconds.
-pub fn process_cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = rest.split_whitespace().skip(11);
-    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 /// The child's whole run; its results go to `plan.out`.

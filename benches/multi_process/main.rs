@@ -44,6 +44,8 @@
 //! `ORDERFLOW_MP_SECONDS` (drive time, 20), `ORDERFLOW_MP_ROUNDS` (2).
 
 mod child;
+#[path = "../common/mod.rs"]
+mod common;
 #[path = "../common/postgres.rs"]
 mod pg;
 mod recorded;
@@ -123,8 +125,7 @@ struct RunResult {
 }
 
 fn load_average() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    load.split_whitespace().take(3).collect::<Vec<_>>().join(" / ")
+    common::cpu_time::load_average(" / ").unwrap_or_default()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> f64 {
