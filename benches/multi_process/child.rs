@@ -14,6 +14,7 @@ use orderflow::engine::{Adapters, Engine, EngineError};
 use orderflow::order::TrackingKind;
 use orderflow::order_number::TimeOrderedNumbers;
 use orderflow::ports::SystemClock;
+use orderflow::testing::shop::SKUS;
 use orderflow::testing::{FakeCarrier, FakeGateway, buyer, pack_remaining, reviewer, sample_form, warehouse};
 use orderflow::{Action, Command, MemoryInventory, OrderId, OrderStatus, Sku, Workflow, WorkflowConfig};
 use serde::{Deserialize, Serialize};
@@ -89,7 +90,7 @@ pub struct ChildSummary {
 
 fn engine(plan: &ChildPlan, store: PgStore, log: &Arc<DeliveryLog>) -> Result<Child, BoxError> {
     let inventory = Arc::new(MemoryInventory::new());
-    for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+    for sku in SKUS {
         inventory.set_stock(&Sku::new(sku)?, u32::MAX);
     }
     let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));

@@ -82,8 +82,7 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
 
 impl Settings {
     fn new() -> Settings {
-        // Under `cargo bench` (criterion's flag), not when `cargo test --benches` runs it once.
-        let full = std::env::args().any(|a| a == "--bench");
+        let full = common::full_run();
         let processes = std::env::var("ORDERFLOW_MP_PROCESSES")
             .ok()
             .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect::<Vec<usize>>())
