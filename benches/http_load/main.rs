@@ -67,8 +67,9 @@ const SERVER_THREADS: &str = "load-server";
 /// Requests in one lifecycle.
 const REQUESTS_PER_LIFECYCLE: usize = 8;
 
-/// How a run is sized: buyers at once, lifecycles per run, rounds (each one baseline run and
-/// one shop run) and the time cap of one run.
+/// How a run is sized: buyers at once, lifecycles per run, rounds (each three runs: the
+/// baseline, hand+SQLite and the shop, the first rotating each round) and the time cap of one
+/// run.
 struct Plan {
     concurrency: &'static [usize],
     lifecycles: usize,

@@ -42,7 +42,7 @@ pub struct ChildPlan {
     pub pay_within_ms: i64,
     /// One order left unpaid after every this many lifecycles of a worker.
     pub unpaid_every: u64,
-    /// How often the timer runs `run_due` and `dispatch_outbox`.
+    /// How often the timer runs `run_due` and `drain_outbox`.
     pub tick_ms: u64,
     /// Where to write the results.
     pub out: std::path::PathBuf,
@@ -67,7 +67,7 @@ struct Child {
     engine: ChildEngine,
     gateway: Arc<FakeGateway>,
     carrier: Arc<FakeCarrier>,
-    /// Reads of an order waiting for its waybill, and outbox dispatches by the workers.
+    /// Reads of an order that found no waybill yet (each followed by a short wait).
     waybill_reads: AtomicU64,
 }
 
