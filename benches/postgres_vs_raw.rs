@@ -60,7 +60,7 @@ use orderflow::{
 };
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 /// The worker counts compared.
@@ -357,8 +357,7 @@ fn raw_sql(head: &str, schema: &str) -> String {
 
 impl RawClient {
     async fn connect(url: &str, schema: &str) -> Result<RawClient, BoxError> {
-        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-        tokio::spawn(connection);
+        let client = pg::connect(url).await?;
         let create = client.prepare(&raw_sql(RAW_CREATE, schema)).await?;
         let append = client.prepare(&raw_sql(RAW_APPEND, schema)).await?;
         Ok(RawClient { client, create, append })
@@ -775,11 +774,7 @@ fn main() -> Result<(), BoxError> {
     let pid = std::process::id();
     let (engine_schema, raw_schema) = (format!("bench_engine_{pid}"), format!("bench_raw_{pid}"));
     let pgbench_schema = format!("bench_pgbench_{pid}");
-    let admin = rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
-        tokio::spawn(connection);
-        Ok::<_, BoxError>(client)
-    })?;
+    let admin = rt.block_on(pg::connect(&url))?;
     let result = bench(&rt, &url, &admin, [&engine_schema, &raw_schema, &pgbench_schema]);
     rt.block_on(async {
         for schema in [&engine_schema, &raw_schema, &pgbench_schema] {
@@ -852,8 +847,7 @@ fn bench(rt: &tokio::runtime::Runtime, url: &str, admin: &Client, schemas: [&str
     c.final_summary();
     // Only under `cargo bench`, not when each benchmark runs once as a test.
     if std::env::args().any(|arg| arg == "--bench") && std::env::var_os("POSTGRES_VS_RAW_NO_INTERLEAVED").is_none() {
-        let fsync: String = rt.block_on(admin.query_one("SHOW fsync", &[]))?.get(0);
-        let synchronous: String = rt.block_on(admin.query_one("SHOW synchronous_commit", &[]))?.get(0);
+        let (fsync, synchronous) = rt.block_on(pg::durability(admin))?;
         eprintln!("server: fsync={fsync}, synchronous_commit={synchronous}");
         let durable = fsync == "on" && synchronous != "off";
         let stats = rt.block_on(pg::reset_server_stats(admin))?;

@@ -57,7 +57,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::{Effect, OrderNumber};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use child::{ChildPlan, ChildSummary, PLAN_VAR};
 use server::Samples;
@@ -139,13 +139,8 @@ fn main() -> Result<(), BoxError> {
     let Some(url) = pg::database_url("multi_process") else { return Ok(()) };
     let settings = Settings::new();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let admin = rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
-        tokio::spawn(connection);
-        Ok::<_, BoxError>(client)
-    })?;
-    let fsync: String = rt.block_on(admin.query_one("SHOW fsync", &[]))?.get(0);
-    let synchronous: String = rt.block_on(admin.query_one("SHOW synchronous_commit", &[]))?.get(0);
+    let admin = rt.block_on(pg::connect(&url))?;
+    let (fsync, synchronous) = rt.block_on(pg::durability(&admin))?;
     eprintln!(
         "multi_process: server fsync={fsync}, synchronous_commit={synchronous}; {} workers per process, drive {:?}, {} round(s), started {} (load {})",
         settings.workers,
