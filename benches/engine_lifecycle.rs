@@ -433,8 +433,8 @@ fn paired_hand_check(seconds: f64) {
         signed_wall / hand_wall,
         signed_cpu / hand_cpu
     );
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("  load average after the check: {}", load.trim());
+    if let Some(load) = cpu_time::load_average(" ") {
+        println!("  load average after the check: {load}");
     }
 }
 

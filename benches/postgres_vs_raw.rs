@@ -34,6 +34,8 @@
 //! `bash scripts/with-postgres.sh cargo bench --all-features --bench postgres_vs_raw`
 //! Without `DATABASE_URL` it prints why and does nothing (so `cargo test --benches` passes).
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 #[path = "common/postgres.rs"]
 mod pg;
 
@@ -58,7 +60,7 @@ use orderflow::{
 };
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 /// The worker counts compared.
@@ -355,8 +357,7 @@ fn raw_sql(head: &str, schema: &str) -> String {
 
 impl RawClient {
     async fn connect(url: &str, schema: &str) -> Result<RawClient, BoxError> {
-        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-        tokio::spawn(connection);
+        let client = pg::connect(url).await?;
         let create = client.prepare(&raw_sql(RAW_CREATE, schema)).await?;
         let append = client.prepare(&raw_sql(RAW_APPEND, schema)).await?;
         Ok(RawClient { client, create, append })
@@ -497,17 +498,8 @@ async fn row_counts(client: &Client, schema: &str) -> Result<(Vec<(String, i64)>
 /// CPU seconds (user + system) used so far by this process, or by the server processes
 /// `pids` (when the server runs on this machine; 0 for a process that cannot be read).
 fn cpu_seconds(pids: &[i32]) -> f64 {
-    let read = |path: String| -> f64 {
-        let Ok(stat) = std::fs::read_to_string(path) else { return 0.0 };
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / 100.0
-    };
-    if pids.is_empty() {
-        read("/proc/self/stat".to_owned())
-    } else {
-        pids.iter().map(|pid| read(format!("/proc/{pid}/stat"))).sum()
-    }
+    let read = |pid: &str| cpu_time::process_cpu_seconds(pid).unwrap_or(0.0);
+    if pids.is_empty() { read("self") } else { pids.iter().map(|pid| read(&pid.to_string())).sum() }
 }
 
 /// The server processes serving each side: the raw clients' backends, and every other
@@ -599,8 +591,7 @@ fn interleaved(
 /// The load average of the machine (`/proc/loadavg`: 1, 5 and 15 minutes), printed beside
 /// every figure: the machine is shared.
 fn load_average() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    cpu_time::load_average(" ").unwrap_or_default()
 }
 
 /// Where the server's time went since [`pg::reset_server_stats`]: the statements with the most
@@ -783,11 +774,7 @@ fn main() -> Result<(), BoxError> {
     let pid = std::process::id();
     let (engine_schema, raw_schema) = (format!("bench_engine_{pid}"), format!("bench_raw_{pid}"));
     let pgbench_schema = format!("bench_pgbench_{pid}");
-    let admin = rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
-        tokio::spawn(connection);
-        Ok::<_, BoxError>(client)
-    })?;
+    let admin = rt.block_on(pg::connect(&url))?;
     let result = bench(&rt, &url, &admin, [&engine_schema, &raw_schema, &pgbench_schema]);
     rt.block_on(async {
         for schema in [&engine_schema, &raw_schema, &pgbench_schema] {
@@ -860,8 +847,7 @@ fn bench(rt: &tokio::runtime::Runtime, url: &str, admin: &Client, schemas: [&str
     c.final_summary();
     // Only under `cargo bench`, not when each benchmark runs once as a test.
     if std::env::args().any(|arg| arg == "--bench") && std::env::var_os("POSTGRES_VS_RAW_NO_INTERLEAVED").is_none() {
-        let fsync: String = rt.block_on(admin.query_one("SHOW fsync", &[]))?.get(0);
-        let synchronous: String = rt.block_on(admin.query_one("SHOW synchronous_commit", &[]))?.get(0);
+        let (fsync, synchronous) = rt.block_on(pg::durability(admin))?;
         eprintln!("server: fsync={fsync}, synchronous_commit={synchronous}");
         let durable = fsync == "on" && synchronous != "off";
         let stats = rt.block_on(pg::reset_server_stats(admin))?;

@@ -1,6 +1,7 @@
 //! CPU time per run, a cross-check printed by the timing benches next to criterion's wall-clock
 //! medians: other processes on a busy machine inflate wall time (they take the CPU away) but
-//! not this thread's CPU time. Shared by the benches through `#[path]` (and `common`).
+//! not this thread's CPU time; a process's CPU time and the machine's load average, printed
+//! by the load benches. Shared by the benches through `#[path]` (and `common`).
 // Each bench uses a part of this module.
 #![allow(dead_code)]
 
@@ -42,6 +43,29 @@ pub fn cpu_time_per_run(wall: f64, mut f: impl FnMut()) -> Option<(u64, f64)> {
 pub fn thread_cpu_ns() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Clock ticks per second of `/proc` CPU times (`USER_HZ`, 100 on Linux).
+pub const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU time (user + system) process `pid` has used so far, in seconds (`/proc/<pid>/stat`;
+/// `"self"` for this process); `None` where it cannot be read. Ticks of 10 ms.
+pub fn process_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields 14 and 15, counted after the command name, which is in parentheses and may hold
+    // spaces.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    Some(ticks as f64 / TICKS_PER_SECOND)
+}
+
+/// The machine's load average over 1, 5 and 15 minutes (`/proc/loadavg`) as written there,
+/// joined by `separator`, for printing beside a figure taken on a shared machine; `None` where
+/// it cannot be read.
+pub fn load_average(separator: &str) -> Option<String> {
+    let load = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(load.split_whitespace().take(3).collect::<Vec<_>>().join(separator))
 }
 
 /// Wall and CPU time of the blocks of one variant in a paired check, where variants run in

@@ -5,6 +5,8 @@
 #[path = "../../tests/common/temp_db.rs"]
 mod temp_db;
 
+// Not every bench uses it.
+#[allow(unused_imports)]
 pub use temp_db::TempDb;
 
 pub mod cpu_time;

@@ -1,8 +1,9 @@
-//! What the PostgreSQL benches share: the server to use and the server's statistics. Included
-//! by `#[path]` from the benches built with the `postgres` feature (not from `common`, which
-//! the others use too).
+//! What the PostgreSQL benches share: the server to use, a connection to it, its durability
+//! settings and the reset of its statistics (each bench reads and prints the statistics it
+//! wants). Included by `#[path]` from the benches built with the `postgres` feature (not from
+//! `common`, which the others use too).
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, NoTls};
 
 /// `DATABASE_URL`, or `None` after saying how to run `bench` with a server (so that
 /// `cargo test --benches` passes without one).
@@ -17,6 +18,22 @@ pub fn database_url(bench: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// A connection of the bench's own, beside the store's pool (for schemas, checks and the
+/// server's statistics); its connection task runs on the current tokio runtime.
+pub async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// The server's `fsync` and `synchronous_commit` settings, printed beside the figures: a
+/// server that does not flush its commits makes them much cheaper.
+pub async fn durability(admin: &Client) -> Result<(String, String), tokio_postgres::Error> {
+    let fsync: String = admin.query_one("SHOW fsync", &[]).await?.get(0);
+    let synchronous: String = admin.query_one("SHOW synchronous_commit", &[]).await?.get(0);
+    Ok((fsync, synchronous))
 }
 
 /// Resets the WAL's counters and, when the server has `pg_stat_statements` loaded

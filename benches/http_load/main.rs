@@ -64,14 +64,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The name of the server runtime's threads, whose CPU time is the server's.
 const SERVER_THREADS: &str = "load-server";
 
-/// Clock ticks per second of `/proc` CPU times (`USER_HZ`, 100 on Linux).
-const TICKS_PER_SECOND: f64 = 100.0;
-
 /// Requests in one lifecycle.
 const REQUESTS_PER_LIFECYCLE: usize = 8;
 
-/// How a run is sized: buyers at once, lifecycles per run, rounds (each one baseline run and
-/// one shop run) and the time cap of one run.
+/// How a run is sized: buyers at once, lifecycles per run, rounds (each three runs: the
+/// baseline, hand+SQLite and the shop, the first rotating each round) and the time cap of one
+/// run.
 struct Plan {
     concurrency: &'static [usize],
     lifecycles: usize,
@@ -368,8 +366,7 @@ impl Side {
 
 /// User and system CPU time of this process so far, in seconds (`/proc/self/stat`).
 fn process_cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| stat_cpu_ticks(&s)).unwrap_or(0) as f64
-        / TICKS_PER_SECOND
+    common::cpu_time::process_cpu_seconds("self").unwrap_or(0.0)
 }
 
 /// CPU time the server runtime's threads have run so far, in seconds
@@ -387,18 +384,8 @@ fn server_cpu_seconds() -> f64 {
     ns as f64 / 1e9
 }
 
-/// `utime + stime` of a `/proc/.../stat` line (fields 14 and 15, counted after the command
-/// name, which is in parentheses and may hold spaces).
-fn stat_cpu_ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(11);
-    Some(fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?)
-}
-
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" / "))
-        .unwrap_or_else(|_| "unknown".to_owned())
+    common::cpu_time::load_average(" / ").unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The shop with the limits raised for 128 buyers on one loopback address (the default

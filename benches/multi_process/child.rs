@@ -14,11 +14,13 @@ use orderflow::engine::{Adapters, Engine, EngineError};
 use orderflow::order::TrackingKind;
 use orderflow::order_number::TimeOrderedNumbers;
 use orderflow::ports::SystemClock;
+use orderflow::testing::shop::SKUS;
 use orderflow::testing::{FakeCarrier, FakeGateway, buyer, pack_remaining, reviewer, sample_form, warehouse};
 use orderflow::{Action, Command, MemoryInventory, OrderId, OrderStatus, Sku, Workflow, WorkflowConfig};
 use serde::{Deserialize, Serialize};
 
 use super::BoxError;
+use super::common::cpu_time::process_cpu_seconds;
 use super::recorded::{DEADLINES, DeliveryLog, Recorded};
 
 /// What the parent tells a child to do (as JSON in [`PLAN_VAR`]).
@@ -40,7 +42,7 @@ pub struct ChildPlan {
     pub pay_within_ms: i64,
     /// One order left unpaid after every this many lifecycles of a worker.
     pub unpaid_every: u64,
-    /// How often the timer runs `run_due` and `dispatch_outbox`.
+    /// How often the timer runs `run_due` and `drain_outbox`.
     pub tick_ms: u64,
     /// Where to write the results.
     pub out: std::path::PathBuf,
@@ -65,7 +67,7 @@ struct Child {
     engine: ChildEngine,
     gateway: Arc<FakeGateway>,
     carrier: Arc<FakeCarrier>,
-    /// Reads of an order waiting for its waybill, and outbox dispatches by the workers.
+    /// Reads of an order that found no waybill yet (each followed by a short wait).
     waybill_reads: AtomicU64,
 }
 
@@ -73,7 +75,6 @@ struct Child {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct ChildSummary {
     pub lifecycles: u64,
-    pub unpaid: u64,
     pub errors: u64,
     pub first_error: Option<String>,
     /// From the start to the last worker's end, in microseconds.
@@ -81,18 +82,15 @@ pub struct ChildSummary {
     /// This process's CPU time (user + system) over the drive, in seconds.
     pub cpu_s: f64,
     pub waybill_reads: u64,
-    /// Unpaid orders of this child not cancelled when it gave up waiting.
-    pub unpaid_left: u64,
     /// The orders this child left unpaid.
     pub unpaid_ids: Vec<OrderId>,
-    /// Deadlines the timer fired and outbox items delivered by this child (timer and workers).
+    /// Deadlines this child's timer fired.
     pub fired: u64,
-    pub delivered: u64,
 }
 
 fn engine(plan: &ChildPlan, store: PgStore, log: &Arc<DeliveryLog>) -> Result<Child, BoxError> {
     let inventory = Arc::new(MemoryInventory::new());
-    for sku in ["TEA-OOLONG", "MUG-CLAY", "CUP-SET"] {
+    for sku in SKUS {
         inventory.set_stock(&Sku::new(sku)?, u32::MAX);
     }
     let gateway = Arc::new(FakeGateway::new("alipay", b"provider-secret"));
@@ -124,41 +122,40 @@ fn err(step: &str) -> impl FnOnce(EngineError) -> String + '_ {
 
 impl Child {
     /// Delivers a batch of due outbox items, as a shop does after a command.
-    async fn dispatch(&self, delivered: &AtomicU64) -> Result<(), String> {
-        let report = self.engine.dispatch_outbox().await.map_err(err("dispatch_outbox"))?;
-        delivered.fetch_add(report.delivered as u64, Ordering::Relaxed);
+    async fn dispatch(&self) -> Result<(), String> {
+        self.engine.dispatch_outbox().await.map_err(err("dispatch_outbox"))?;
         Ok(())
     }
 
     /// One whole lifecycle: place, review, pay (payment session, the provider's signed
     /// notification), pick, pack, ship, the waybill, the carrier's Delivered push, receipt.
-    async fn lifecycle(&self, worker: usize, n: u64, delivered: &AtomicU64) -> Result<(), String> {
+    async fn lifecycle(&self, worker: usize, n: u64) -> Result<(), String> {
         let customer = if n.is_multiple_of(2) { "alice" } else { "bob" };
         let buyer = buyer(customer);
         let key = format!("mp-{}-{worker}-{n}", self.plan.node);
         let e = &self.engine;
         let id = e.place(&buyer, &sample_form(customer), Some(&key)).await.map_err(err("place"))?.order.id();
-        self.dispatch(delivered).await?;
+        self.dispatch().await?;
         e.execute(id, Command::new(reviewer(), Action::Approve { note: String::new() }))
             .await
             .map_err(err("approve"))?;
-        self.dispatch(delivered).await?;
+        self.dispatch().await?;
         e.start_payment(&buyer, id).await.map_err(err("start_payment"))?;
         let order = e.order(id).await.map_err(err("read"))?;
         let owed = order.payment().outstanding().map_err(|e| format!("outstanding: {e}"))?;
         let paid = self.gateway.notify_paid(&order.number(), owed, Utc::now());
         e.handle_payment_notification(&paid).await.map_err(err("payment notification"))?;
-        self.dispatch(delivered).await?;
+        self.dispatch().await?;
         e.execute(id, Command::new(warehouse(), Action::IssuePickList)).await.map_err(err("pick list"))?;
         let order = e.order(id).await.map_err(err("read"))?;
         let packed = e.execute(id, Command::new(warehouse(), pack_remaining(&order))).await.map_err(err("pack"))?;
         let package = packed.order.fulfilment().packages.last().map(|p| p.id).ok_or("packed no package")?;
-        self.dispatch(delivered).await?;
+        self.dispatch().await?;
         e.ship(&warehouse(), id, package).await.map_err(err("ship"))?;
         // The booking may be in another instance's hands: deliver, then read, until it is done.
         let start = Instant::now();
         let waybill = loop {
-            self.dispatch(delivered).await?;
+            self.dispatch().await?;
             let order = e.order(id).await.map_err(err("read"))?;
             if let Some(waybill) = order.fulfilment().package(package).and_then(|p| p.waybill.clone()) {
                 break waybill;
@@ -171,9 +168,9 @@ impl Child {
         };
         let push = self.carrier.push(&waybill, TrackingKind::Delivered, Utc::now(), &format!("D-{waybill}"));
         e.handle_tracking_push(&push).await.map_err(err("tracking push"))?;
-        self.dispatch(delivered).await?;
+        self.dispatch().await?;
         let done = e.execute(id, Command::new(buyer, Action::ConfirmReceipt)).await.map_err(err("confirm"))?;
-        self.dispatch(delivered).await?;
+        self.dispatch().await?;
         if done.order.status() != OrderStatus::Completed {
             return Err(format!("order {id} ended {:?}", done.order.status()));
         }
@@ -181,7 +178,7 @@ impl Child {
     }
 
     /// An order placed and approved but never paid: its pay-by deadline cancels it.
-    async fn unpaid(&self, worker: usize, n: u64, delivered: &AtomicU64) -> Result<OrderId, String> {
+    async fn unpaid(&self, worker: usize, n: u64) -> Result<OrderId, String> {
         let buyer = buyer("carol");
         let key = format!("mp-unpaid-{}-{worker}-{n}", self.plan.node);
         let e = &self.engine;
@@ -189,31 +186,21 @@ impl Child {
         e.execute(id, Command::new(reviewer(), Action::Approve { note: String::new() }))
             .await
             .map_err(err("approve"))?;
-        self.dispatch(delivered).await?;
+        self.dispatch().await?;
         Ok(id)
     }
 
     /// The timer: deadlines, then the outbox, every tick until `stop`.
-    async fn timer(&self, stop: &AtomicBool, fired: &AtomicU64, delivered: &AtomicU64) {
+    async fn timer(&self, stop: &AtomicBool, fired: &AtomicU64) {
         while !stop.load(Ordering::Relaxed) {
             if let Ok(report) = DEADLINES.scope((), self.engine.run_due(Utc::now())).await {
                 fired.fetch_add(report.fired as u64, Ordering::Relaxed);
             }
-            if let Ok(report) = self.engine.drain_outbox().await {
-                delivered.fetch_add(report.delivered as u64, Ordering::Relaxed);
-            }
+            // A failed drain is retried on the next tick.
+            let _ = self.engine.drain_outbox().await;
             tokio::time::sleep(Duration::from_millis(self.plan.tick_ms)).await;
         }
     }
-}
-
-/// `utime + stime` of this process, in seconds.
-pub fn process_cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = rest.split_whitespace().skip(11);
-    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 /// The child's whole run; its results go to `plan.out`.
@@ -239,17 +226,16 @@ pub fn run(plan: ChildPlan) -> Result<(), BoxError> {
 
 async fn drive(child: Arc<Child>) -> Result<ChildSummary, BoxError> {
     let plan = child.plan.clone();
-    let (stop, fired, delivered) =
-        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (stop, fired) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
     let cpu0 = process_cpu_seconds("self").unwrap_or(0.0);
     let start = Instant::now();
     let timer = {
-        let (child, stop, fired, delivered) = (child.clone(), stop.clone(), fired.clone(), delivered.clone());
-        tokio::spawn(async move { child.timer(&stop, &fired, &delivered).await })
+        let (child, stop, fired) = (child.clone(), stop.clone(), fired.clone());
+        tokio::spawn(async move { child.timer(&stop, &fired).await })
     };
     let mut workers = Vec::new();
     for worker in 0..plan.workers {
-        let (child, delivered) = (child.clone(), delivered.clone());
+        let child = child.clone();
         let drive = Duration::from_millis(plan.drive_ms);
         workers.push(tokio::spawn(async move {
             let mut summary = ChildSummary::default();
@@ -257,7 +243,7 @@ async fn drive(child: Arc<Child>) -> Result<ChildSummary, BoxError> {
                 if start.elapsed() >= drive {
                     break;
                 }
-                match child.lifecycle(worker, n, &delivered).await {
+                match child.lifecycle(worker, n).await {
                     Ok(()) => summary.lifecycles += 1,
                     Err(e) => {
                         summary.errors += 1;
@@ -265,7 +251,7 @@ async fn drive(child: Arc<Child>) -> Result<ChildSummary, BoxError> {
                     }
                 }
                 if (n + 1).is_multiple_of(child.plan.unpaid_every) {
-                    match child.unpaid(worker, n, &delivered).await {
+                    match child.unpaid(worker, n).await {
                         Ok(id) => summary.unpaid_ids.push(id),
                         Err(e) => {
                             summary.errors += 1;
@@ -289,7 +275,6 @@ async fn drive(child: Arc<Child>) -> Result<ChildSummary, BoxError> {
     }
     summary.drive_us = u64::try_from(start.elapsed().as_micros())?;
     summary.cpu_s = process_cpu_seconds("self").unwrap_or(0.0) - cpu0;
-    summary.unpaid = summary.unpaid_ids.len() as u64;
     // The timer goes on until this child's unpaid orders are cancelled (their deadline is
     // run by whichever instance gets there first) and nothing is left in the outbox.
     let give_up = Instant::now() + Duration::from_millis(u64::try_from(plan.pay_within_ms)? + 30_000);
@@ -301,7 +286,6 @@ async fn drive(child: Arc<Child>) -> Result<ChildSummary, BoxError> {
             }
         }
         let backlog = child.engine.outbox_backlog().await?;
-        summary.unpaid_left = left;
         if (left == 0 && backlog.pending == 0) || Instant::now() > give_up {
             break;
         }
@@ -310,7 +294,6 @@ async fn drive(child: Arc<Child>) -> Result<ChildSummary, BoxError> {
     stop.store(true, Ordering::Relaxed);
     timer.await?;
     summary.fired = fired.load(Ordering::Relaxed);
-    summary.delivered = delivered.load(Ordering::Relaxed);
     summary.waybill_reads = child.waybill_reads.load(Ordering::Relaxed);
     Ok(summary)
 }

@@ -44,6 +44,8 @@
 //! `ORDERFLOW_MP_SECONDS` (drive time, 20), `ORDERFLOW_MP_ROUNDS` (2).
 
 mod child;
+#[path = "../common/mod.rs"]
+mod common;
 #[path = "../common/postgres.rs"]
 mod pg;
 mod recorded;
@@ -55,7 +57,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use orderflow::adapters::postgres::{PgOptions, PgStore};
 use orderflow::{Effect, OrderNumber};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use child::{ChildPlan, ChildSummary, PLAN_VAR};
 use server::Samples;
@@ -80,8 +82,7 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
 
 impl Settings {
     fn new() -> Settings {
-        // Under `cargo bench` (criterion's flag), not when `cargo test --benches` runs it once.
-        let full = std::env::args().any(|a| a == "--bench");
+        let full = common::full_run();
         let processes = std::env::var("ORDERFLOW_MP_PROCESSES")
             .ok()
             .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect::<Vec<usize>>())
@@ -123,8 +124,7 @@ struct RunResult {
 }
 
 fn load_average() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    load.split_whitespace().take(3).collect::<Vec<_>>().join(" / ")
+    common::cpu_time::load_average(" / ").unwrap_or_default()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> f64 {
@@ -139,13 +139,8 @@ fn main() -> Result<(), BoxError> {
     let Some(url) = pg::database_url("multi_process") else { return Ok(()) };
     let settings = Settings::new();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let admin = rt.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
-        tokio::spawn(connection);
-        Ok::<_, BoxError>(client)
-    })?;
-    let fsync: String = rt.block_on(admin.query_one("SHOW fsync", &[]))?.get(0);
-    let synchronous: String = rt.block_on(admin.query_one("SHOW synchronous_commit", &[]))?.get(0);
+    let admin = rt.block_on(pg::connect(&url))?;
+    let (fsync, synchronous) = rt.block_on(pg::durability(&admin))?;
     eprintln!(
         "multi_process: server fsync={fsync}, synchronous_commit={synchronous}; {} workers per process, drive {:?}, {} round(s), started {} (load {})",
         settings.workers,
@@ -256,7 +251,7 @@ async fn run(
     }
     let check = check_outbox(admin, schema, &deliveries).await?;
     let lifecycles: u64 = summaries.iter().map(|s| s.lifecycles).sum();
-    let unpaid: u64 = summaries.iter().map(|s| s.unpaid).sum();
+    let unpaid = summaries.iter().map(|s| s.unpaid_ids.len() as u64).sum::<u64>();
     let errors: u64 = summaries.iter().map(|s| s.errors).sum();
     let drive_s = summaries.iter().map(|s| s.drive_us).max().unwrap_or(0) as f64 / 1e6;
     let rate = lifecycles as f64 / drive_s.max(1e-9);

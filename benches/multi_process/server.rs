@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::Client;
 
 use super::BoxError;
-use super::child::process_cpu_seconds;
+use super::common::cpu_time::process_cpu_seconds;
 
 /// Samples of the server's client backends (of this database, the parent's own left out).
 #[derive(Default)]
